@@ -1,0 +1,134 @@
+#include "retry_policy.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+
+#include "errors.hpp"
+
+namespace taskflow::core {
+namespace {
+
+constexpr std::int64_t kMaxUs = std::numeric_limits<std::int64_t>::max();
+
+// a * b for non-negative a, b, saturating at kMaxUs instead of overflowing.
+std::int64_t SaturatingMul(std::int64_t a, std::int64_t b) noexcept {
+  if (a == 0 || b == 0) return 0;
+  if (a > kMaxUs / b) return kMaxUs;
+  return a * b;
+}
+
+// llround(d * u) for d >= 0 and u in [0, 1], kept within [0, d]. The product
+// is computed in double, which near INT64_MAX can round up past d (and
+// llround of 2^63 is undefined), so the result is clamped before converting.
+std::int64_t Scale(std::int64_t d, double u) noexcept {
+  const double scaled = static_cast<double>(d) * u;
+  if (scaled >= static_cast<double>(d)) return d;
+  if (scaled <= 0.0) return 0;
+  return std::min<std::int64_t>(std::llround(scaled), d);
+}
+
+}  // namespace
+
+std::optional<BackoffStrategy> ParseStrategy(std::string_view name) noexcept {
+  for (auto s : {BackoffStrategy::Fixed, BackoffStrategy::Linear,
+                 BackoffStrategy::Exponential}) {
+    if (ToString(s) == name) return s;
+  }
+  return std::nullopt;
+}
+
+std::optional<Jitter> ParseJitter(std::string_view name) noexcept {
+  for (auto j : {Jitter::None, Jitter::Full, Jitter::Equal}) {
+    if (ToString(j) == name) return j;
+  }
+  return std::nullopt;
+}
+
+std::string_view ToString(BackoffStrategy strategy) noexcept {
+  switch (strategy) {
+    case BackoffStrategy::Fixed: return "fixed";
+    case BackoffStrategy::Linear: return "linear";
+    case BackoffStrategy::Exponential: return "exponential";
+  }
+  return "unknown";
+}
+
+std::string_view ToString(Jitter jitter) noexcept {
+  switch (jitter) {
+    case Jitter::None: return "none";
+    case Jitter::Full: return "full";
+    case Jitter::Equal: return "equal";
+  }
+  return "unknown";
+}
+
+RetryPolicy RetryPolicy::Default() noexcept { return RetryPolicy{}; }
+
+void RetryPolicy::Validate() const {
+  if (max_attempts < 1) {
+    throw DomainError(ErrorCode::InvalidParameterValue,
+                      "retry policy max_attempts must be at least 1, got " +
+                          std::to_string(max_attempts));
+  }
+  if (base_delay_us < 0) {
+    throw DomainError(ErrorCode::InvalidParameterValue,
+                      "retry policy base_delay must not be negative");
+  }
+  if (max_delay_us < 0) {
+    throw DomainError(ErrorCode::InvalidParameterValue,
+                      "retry policy max_delay must not be negative");
+  }
+  if (max_delay_us < base_delay_us) {
+    throw DomainError(ErrorCode::InvalidParameterValue,
+                      "retry policy max_delay must not be less than base_delay",
+                      "Raise max_delay or lower base_delay.");
+  }
+}
+
+std::int64_t RetryPolicy::BaseDelay(int attempt) const noexcept {
+  // A policy that was never validated must still not yield a negative delay.
+  const std::int64_t base = std::max<std::int64_t>(base_delay_us, 0);
+  const std::int64_t cap = std::max<std::int64_t>(max_delay_us, 0);
+  const std::int64_t n = std::max(attempt, 1);
+
+  std::int64_t d = base;
+  switch (strategy) {
+    case BackoffStrategy::Fixed:
+      break;
+    case BackoffStrategy::Linear:
+      d = SaturatingMul(base, n);
+      break;
+    case BackoffStrategy::Exponential:
+      // 2^(n-1) does not fit in int64 from n = 64 on; saturate before shifting.
+      d = (n - 1 >= 63) ? (base == 0 ? 0 : kMaxUs)
+                        : SaturatingMul(base, std::int64_t{1} << (n - 1));
+      break;
+  }
+  return std::min(d, cap);
+}
+
+std::int64_t RetryPolicy::NextDelay(int attempt, double unit_random) const noexcept {
+  // NaN compares false everywhere; treat it like 0 rather than let it through.
+  double u = unit_random;
+  if (!(u >= 0.0)) u = 0.0;
+  if (u > 1.0) u = 1.0;
+
+  const std::int64_t d = BaseDelay(attempt);
+  switch (jitter) {
+    case Jitter::None:
+      return d;
+    case Jitter::Full:
+      return Scale(d, u);
+    case Jitter::Equal: {
+      // d/2 fixed plus a random share of the remaining half; using d - d/2
+      // (not d/2) for the share lets an odd d still reach d at u = 1.
+      const std::int64_t half = d / 2;
+      return half + Scale(d - half, u);
+    }
+  }
+  return d;
+}
+
+}  // namespace taskflow::core

@@ -1,0 +1,58 @@
+#pragma once
+#include "cpp_only.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "job_state.hpp"
+
+namespace taskflow::core {
+
+// Everything that can happen to a job. The transition table in
+// state_machine.cpp is the only place that decides what may move where.
+enum class JobEvent : std::uint8_t {
+  Acquire,        // PENDING|SCHEDULED -> RUNNING
+  Complete,       // RUNNING -> SUCCEEDED
+  FailRetry,      // RUNNING -> SCHEDULED (attempts left: wait for the backoff)
+  FailExhausted,  // RUNNING -> DEAD (attempt budget used up)
+  FailPermanent,  // RUNNING -> FAILED (error marked not retryable)
+  Release,        // RUNNING -> PENDING (worker hands the job back)
+  Cancel,         // PENDING|SCHEDULED|RUNNING -> CANCELLED
+  Retry,          // FAILED|DEAD|CANCELLED -> PENDING (fresh attempt budget)
+  Promote,        // SCHEDULED -> PENDING (its next_run_at has come)
+};
+inline constexpr int kJobEventCount = 9;
+
+// "acquire", "complete", "fail_retry", "fail_exhausted", "fail_permanent",
+// "release", "cancel", "retry", "promote".
+std::string_view ToString(JobEvent event) noexcept;
+
+// The target state, or nullopt when the table forbids `event` in `from`.
+std::optional<JobState> Transition(JobState from, JobEvent event) noexcept;
+
+// Like Transition, but a forbidden move throws
+// DomainError(ObjectNotInPrerequisiteState,
+//             "cannot <verb> job <id>: it is <STATE>", hint).
+JobState RequireTransition(JobState from, JobEvent event, std::int64_t job_id);
+
+// The states from which `event` is allowed, in enum order.
+std::vector<JobState> SourcesOf(JobEvent event);
+
+struct FailureInput {
+  int attempt;        // number of the attempt that just failed (1-based)
+  int max_attempts;   // the job's attempt budget
+  bool retryable;     // the worker's verdict on the error
+  bool cancel_requested;
+};
+
+// Which event a failed attempt causes. A pending cancel wins over everything
+// (the user asked for the job to stop), then a permanent error, then the
+// attempt budget.
+JobEvent DecideFailure(const FailureInput& input) noexcept;
+
+// Which event a released job causes: Cancel if a cancel is pending, else Release.
+JobEvent DecideRelease(bool cancel_requested) noexcept;
+
+}  // namespace taskflow::core

@@ -1,0 +1,99 @@
+#include "validation.hpp"
+
+#include <string>
+#include <utility>
+
+#include "errors.hpp"
+
+namespace taskflow::core {
+namespace {
+
+[[noreturn]] void Invalid(std::string message, std::string hint = {}) {
+  throw DomainError(ErrorCode::InvalidParameterValue, std::move(message),
+                    std::move(hint));
+}
+
+// Code points in valid UTF-8: every byte that is not a continuation byte
+// (10xxxxxx) starts one. The server has already verified the encoding.
+std::size_t CodePoints(std::string_view text) noexcept {
+  std::size_t n = 0;
+  for (unsigned char c : text) {
+    if ((c & 0xC0) != 0x80) ++n;
+  }
+  return n;
+}
+
+bool IsAsciiWhitespace(unsigned char c) noexcept {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
+}
+
+bool IsControl(unsigned char c) noexcept { return c < 0x20 || c == 0x7F; }
+
+bool IsQueueNameChar(unsigned char c) noexcept {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+         c == '_' || c == '.' || c == ':' || c == '-';
+}
+
+void CheckLength(std::string_view field, std::string_view text, std::size_t max_chars) {
+  const std::size_t n = CodePoints(text);
+  if (n > max_chars) {
+    Invalid(std::string(field) + " is too long: " + std::to_string(n) +
+            " characters, at most " + std::to_string(max_chars) + " allowed");
+  }
+}
+
+}  // namespace
+
+void ValidateJobType(std::string_view job_type) {
+  if (job_type.empty()) Invalid("job_type must not be empty");
+  CheckLength("job_type", job_type, kMaxJobTypeChars);
+  // Whitespace first: tab and newline are control characters too, but
+  // "whitespace" is the more helpful word for them.
+  for (unsigned char c : job_type) {
+    if (IsAsciiWhitespace(c)) {
+      Invalid("job_type must not contain whitespace",
+              "Use a name like \"email.send\" or \"report_daily\".");
+    }
+  }
+  for (unsigned char c : job_type) {
+    if (IsControl(c)) Invalid("job_type must not contain control characters");
+  }
+}
+
+void ValidateQueueName(std::string_view queue) {
+  if (queue.empty()) Invalid("queue name must not be empty");
+  // Charset before length: once every byte is ASCII, bytes == characters.
+  for (unsigned char c : queue) {
+    if (!IsQueueNameChar(c)) {
+      // The name is not echoed: the bad byte may be a control character or
+      // part of a multibyte sequence.
+      Invalid("queue name contains a character that is not allowed",
+              "Use only letters A-Z a-z, digits, '_', '.', ':' and '-'.");
+    }
+  }
+  CheckLength("queue name", queue, kMaxQueueNameChars);
+}
+
+void ValidateTenantId(std::string_view tenant_id) {
+  if (tenant_id.empty()) Invalid("tenant_id must not be empty");
+  CheckLength("tenant_id", tenant_id, kMaxTenantIdChars);
+  for (unsigned char c : tenant_id) {
+    if (IsControl(c)) Invalid("tenant_id must not contain control characters");
+  }
+}
+
+void ValidateMaxAttempts(int max_attempts) {
+  if (max_attempts < 1) {
+    Invalid("max_attempts must be at least 1, got " + std::to_string(max_attempts));
+  }
+}
+
+void ValidateMaxRows(int max_rows) {
+  if (max_rows < 1 || max_rows > kMaxRowsLimit) {
+    Invalid("max_rows must be between 1 and " + std::to_string(kMaxRowsLimit) +
+                ", got " + std::to_string(max_rows),
+            "Page through larger results with after_id.");
+  }
+}
+
+}  // namespace taskflow::core

@@ -1,0 +1,86 @@
+#include <gtest/gtest.h>
+
+#include <iterator>
+#include <string>
+
+#include "core/errors.hpp"
+#include "core/job_state.hpp"
+
+namespace taskflow::core {
+namespace {
+
+const JobState kAllStates[] = {JobState::Pending,   JobState::Scheduled, JobState::Running,
+                               JobState::Succeeded, JobState::Failed,    JobState::Dead,
+                               JobState::Cancelled};
+
+TEST(JobState, LabelsMatchTheSqlEnum) {
+  EXPECT_EQ(ToString(JobState::Pending), "PENDING");
+  EXPECT_EQ(ToString(JobState::Scheduled), "SCHEDULED");
+  EXPECT_EQ(ToString(JobState::Running), "RUNNING");
+  EXPECT_EQ(ToString(JobState::Succeeded), "SUCCEEDED");
+  EXPECT_EQ(ToString(JobState::Failed), "FAILED");
+  EXPECT_EQ(ToString(JobState::Dead), "DEAD");
+  EXPECT_EQ(ToString(JobState::Cancelled), "CANCELLED");
+  EXPECT_EQ(std::size(kAllStates), static_cast<std::size_t>(kJobStateCount));
+}
+
+TEST(JobState, ParseRoundTripsEveryLabel) {
+  for (JobState s : kAllStates) {
+    auto parsed = ParseJobState(ToString(s));
+    ASSERT_TRUE(parsed.has_value()) << ToString(s);
+    EXPECT_EQ(*parsed, s);
+  }
+}
+
+TEST(JobState, ParseRejectsAnythingButExactLabels) {
+  for (const char* bad : {"", "pending", "Pending", " PENDING", "PENDING ", "PEND",
+                          "PENDINGS", "CANCELED", "UNKNOWN", "running"}) {
+    EXPECT_FALSE(ParseJobState(bad).has_value()) << '"' << bad << '"';
+  }
+  // An embedded NUL must not make a prefix match.
+  EXPECT_FALSE(ParseJobState(std::string_view("DEAD\0", 5)).has_value());
+}
+
+TEST(JobState, TerminalAndUnfinishedPartitionTheStates) {
+  EXPECT_TRUE(IsUnfinished(JobState::Pending));
+  EXPECT_TRUE(IsUnfinished(JobState::Scheduled));
+  EXPECT_TRUE(IsUnfinished(JobState::Running));
+  EXPECT_TRUE(IsTerminal(JobState::Succeeded));
+  EXPECT_TRUE(IsTerminal(JobState::Failed));
+  EXPECT_TRUE(IsTerminal(JobState::Dead));
+  EXPECT_TRUE(IsTerminal(JobState::Cancelled));
+  for (JobState s : kAllStates) {
+    EXPECT_NE(IsTerminal(s), IsUnfinished(s)) << ToString(s);
+  }
+}
+
+TEST(Errors, SqlStates) {
+  EXPECT_STREQ(SqlState(ErrorCode::InvalidParameterValue), "22023");
+  EXPECT_STREQ(SqlState(ErrorCode::ObjectNotInPrerequisiteState), "55000");
+  EXPECT_STREQ(SqlState(ErrorCode::UndefinedObject), "42704");
+  EXPECT_STREQ(SqlState(ErrorCode::ForeignKeyViolation), "23503");
+  EXPECT_STREQ(SqlState(ErrorCode::InsufficientPrivilege), "42501");
+  EXPECT_STREQ(SqlState(ErrorCode::InvalidAuthorization), "28000");
+  EXPECT_STREQ(SqlState(ErrorCode::ProgramLimitExceeded), "54000");
+  EXPECT_STREQ(SqlState(ErrorCode::DuplicateObject), "42710");
+  EXPECT_STREQ(SqlState(ErrorCode::Internal), "XX000");
+}
+
+TEST(Errors, DomainErrorCarriesAllParts) {
+  const DomainError e(ErrorCode::UndefinedObject, "queue \"x\" does not exist",
+                      "Create it first.", "some detail");
+  EXPECT_EQ(e.code(), ErrorCode::UndefinedObject);
+  EXPECT_STREQ(e.what(), "queue \"x\" does not exist");
+  EXPECT_EQ(e.hint(), "Create it first.");
+  EXPECT_EQ(e.detail(), "some detail");
+
+  const DomainError bare(ErrorCode::Internal, "boom");
+  EXPECT_TRUE(bare.hint().empty());
+  EXPECT_TRUE(bare.detail().empty());
+  // Catchable as std::runtime_error, which the boundary guard relies on.
+  const std::runtime_error& base = bare;
+  EXPECT_STREQ(base.what(), "boom");
+}
+
+}  // namespace
+}  // namespace taskflow::core

@@ -1,0 +1,165 @@
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <string>
+
+#include "core/errors.hpp"
+#include "core/validation.hpp"
+#include "expect_domain_error.hpp"
+
+namespace taskflow::core {
+namespace {
+
+using testing::ThrowsDomainError;
+
+constexpr auto kInvalid = ErrorCode::InvalidParameterValue;
+
+std::string Repeat(const std::string& piece, int times) {
+  std::string out;
+  for (int i = 0; i < times; ++i) out += piece;
+  return out;
+}
+
+const std::string kEAcute = "\xC3\xA9";          // U+00E9, 2 bytes
+const std::string kEuro = "\xE2\x82\xAC";        // U+20AC, 3 bytes
+const std::string kEmoji = "\xF0\x9F\x98\x80";   // U+1F600, 4 bytes
+// The six ASCII whitespace characters named by the API.
+const char kWhitespace[] = {' ', '\t', '\n', '\r', '\v', '\f'};
+
+// ---- job_type ----
+
+TEST(ValidateJobType, AcceptsOrdinaryNames) {
+  for (const char* ok : {"email.send", "report_daily", "a", "Billing:Invoice-v2", "x/y"}) {
+    EXPECT_NO_THROW(ValidateJobType(ok)) << ok;
+  }
+  EXPECT_NO_THROW(ValidateJobType("r\xC3\xA9sum\xC3\xA9.build"));  // non-ASCII is fine
+}
+
+TEST(ValidateJobType, RejectsEmpty) {
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateJobType(""); }, kInvalid, "job_type must not be empty"));
+}
+
+TEST(ValidateJobType, LengthLimitCountsCodePointsNotBytes) {
+  for (const std::string& ch : {std::string("a"), kEAcute, kEuro, kEmoji}) {
+    EXPECT_NO_THROW(ValidateJobType(Repeat(ch, 200))) << ch.size() << "-byte characters";
+    EXPECT_TRUE(ThrowsDomainError([&] { ValidateJobType(Repeat(ch, 201)); }, kInvalid,
+                                  "job_type is too long: 201 characters"))
+        << ch.size() << "-byte characters";
+  }
+  // Mixed widths: 199 four-byte characters plus one ASCII = 200 characters, 797 bytes.
+  EXPECT_NO_THROW(ValidateJobType(Repeat(kEmoji, 199) + "z"));
+  EXPECT_TRUE(ThrowsDomainError([&] { ValidateJobType(Repeat(kEmoji, 199) + "zz"); }, kInvalid,
+                                "too long"));
+}
+
+TEST(ValidateJobType, RejectsEachWhitespaceCharacterAnywhere) {
+  for (char ws : kWhitespace) {
+    for (const std::string& s : {std::string(1, ws) + "job", "jo" + std::string(1, ws) + "b",
+                                 "job" + std::string(1, ws)}) {
+      EXPECT_TRUE(ThrowsDomainError([&] { ValidateJobType(s); }, kInvalid,
+                                    "job_type must not contain whitespace"))
+          << "char code " << static_cast<int>(ws);
+    }
+  }
+}
+
+TEST(ValidateJobType, RejectsControlCharacters) {
+  for (char c : {'\x01', '\x07', '\x1B', '\x1F', '\x7F'}) {
+    const std::string s = "job" + std::string(1, c) + "x";
+    EXPECT_TRUE(ThrowsDomainError([&] { ValidateJobType(s); }, kInvalid,
+                                  "job_type must not contain control characters"))
+        << "char code " << static_cast<int>(c);
+  }
+}
+
+// ---- queue name ----
+
+TEST(ValidateQueueName, AcceptsTheWholeCharset) {
+  EXPECT_NO_THROW(ValidateQueueName("default"));
+  EXPECT_NO_THROW(ValidateQueueName("abcdefghijklmnopqrstuvwxyz"));
+  EXPECT_NO_THROW(ValidateQueueName("ABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+  EXPECT_NO_THROW(ValidateQueueName("0123456789"));
+  EXPECT_NO_THROW(ValidateQueueName("_.:-"));
+  EXPECT_NO_THROW(ValidateQueueName("tenant-1:emails.high_priority"));
+}
+
+TEST(ValidateQueueName, RejectsEmpty) {
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateQueueName(""); }, kInvalid,
+                                "queue name must not be empty"));
+}
+
+TEST(ValidateQueueName, RejectsCharactersOutsideTheCharset) {
+  for (const std::string& bad : {std::string("my queue"), std::string("a/b"), std::string("a*"),
+                                 std::string("q$"), std::string("\"q\""), std::string("q'"),
+                                 std::string("a,b"), std::string("a;b"), std::string("tab\t"),
+                                 std::string("nl\n"), std::string("del\x7F"), "caf" + kEAcute,
+                                 kEmoji}) {
+    EXPECT_TRUE(ThrowsDomainError([&] { ValidateQueueName(bad); }, kInvalid,
+                                  "queue name contains a character that is not allowed"))
+        << bad;
+  }
+}
+
+TEST(ValidateQueueName, AtMost63Characters) {
+  EXPECT_NO_THROW(ValidateQueueName(std::string(63, 'q')));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateQueueName(std::string(64, 'q')); }, kInvalid,
+                                "queue name is too long: 64 characters"));
+}
+
+// ---- tenant_id ----
+
+TEST(ValidateTenantId, AcceptsSpacesAndNonAscii) {
+  EXPECT_NO_THROW(ValidateTenantId("default"));
+  EXPECT_NO_THROW(ValidateTenantId("Acme Corp"));
+  EXPECT_NO_THROW(ValidateTenantId("acme/eu-west:42"));
+  EXPECT_NO_THROW(ValidateTenantId("Caf" + kEAcute + " " + kEuro));
+}
+
+TEST(ValidateTenantId, RejectsEmpty) {
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateTenantId(""); }, kInvalid,
+                                "tenant_id must not be empty"));
+}
+
+TEST(ValidateTenantId, LengthLimitCountsCodePointsNotBytes) {
+  for (const std::string& ch : {std::string("t"), kEAcute, kEuro, kEmoji}) {
+    EXPECT_NO_THROW(ValidateTenantId(Repeat(ch, 200))) << ch.size() << "-byte characters";
+    EXPECT_TRUE(ThrowsDomainError([&] { ValidateTenantId(Repeat(ch, 201)); }, kInvalid,
+                                  "tenant_id is too long: 201 characters"))
+        << ch.size() << "-byte characters";
+  }
+}
+
+TEST(ValidateTenantId, RejectsControlCharacters) {
+  for (char c : {'\x01', '\t', '\n', '\r', '\x1F', '\x7F'}) {
+    const std::string s = "acme" + std::string(1, c);
+    EXPECT_TRUE(ThrowsDomainError([&] { ValidateTenantId(s); }, kInvalid,
+                                  "tenant_id must not contain control characters"))
+        << "char code " << static_cast<int>(c);
+  }
+}
+
+// ---- numbers ----
+
+TEST(ValidateMaxAttempts, AtLeastOne) {
+  EXPECT_NO_THROW(ValidateMaxAttempts(1));
+  EXPECT_NO_THROW(ValidateMaxAttempts(25));
+  EXPECT_NO_THROW(ValidateMaxAttempts(INT_MAX));
+  for (int bad : {0, -1, INT_MIN}) {
+    EXPECT_TRUE(ThrowsDomainError([&] { ValidateMaxAttempts(bad); }, kInvalid,
+                                  "max_attempts must be at least 1, got " + std::to_string(bad)));
+  }
+}
+
+TEST(ValidateMaxRows, BetweenOneAndTenThousand) {
+  EXPECT_NO_THROW(ValidateMaxRows(1));
+  EXPECT_NO_THROW(ValidateMaxRows(100));
+  EXPECT_NO_THROW(ValidateMaxRows(10000));
+  for (int bad : {0, -1, 10001, INT_MAX, INT_MIN}) {
+    EXPECT_TRUE(ThrowsDomainError([&] { ValidateMaxRows(bad); }, kInvalid,
+                                  "max_rows must be between 1 and 10000, got " +
+                                      std::to_string(bad)));
+  }
+}
+
+}  // namespace
+}  // namespace taskflow::core
