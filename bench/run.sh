@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Runs taskflow-bench on a throwaway cluster: builds the bench, starts a cluster with the
+# installed extension (test/pgcluster.sh), runs the bench with every argument passed through,
+# and stops the cluster on exit. `make bench BENCH_ARGS="--scale 0.1"` calls this.
+#   bash bench/run.sh [taskflow-bench options]      e.g. --scale 0.1 --only drain,ceiling-drain
+# Extra postgresql.conf lines for the cluster come from TASKFLOW_PG_CONF (see pgcluster.sh).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${TASKFLOW_BENCH_BUILD:-$root/build-bench}
+
+# bench/ is its own CMake project too, so the bench builds whatever state the rest is in.
+cmake -S "$root/bench" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" --target taskflow-bench >/dev/null
+
+cluster=$(mktemp -d /tmp/taskflow-bench.XXXXXX)
+trap 'bash "$root/test/pgcluster.sh" stop "$cluster"' EXIT
+eval "$(bash "$root/test/pgcluster.sh" start "$cluster")"
+"$build/taskflow-bench" --db "$TASKFLOW_DATABASE_URL" "$@"

@@ -1,0 +1,178 @@
+// taskflow-bench: measures TaskFlow's enqueue and drain throughput on one server in one run and
+// compares each figure with the same row work done by bare SQL (the ceiling). See
+// docs/benchmarks.md for what each scenario does and its target.
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+#include <pqxx/pqxx>
+
+#include "context.hpp"
+#include "report.hpp"
+#include "scenario.hpp"
+
+namespace taskflow::bench {
+namespace {
+
+std::vector<std::string> SplitCommas(const std::vector<std::string>& parts) {
+  std::vector<std::string> out;
+  for (const std::string& part : parts) {
+    std::stringstream ss(part);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+      if (!item.empty()) out.push_back(item);
+    }
+  }
+  return out;
+}
+
+// The run with the median rate (the lower middle one for an even count), with every run's
+// rate as a note so the spread is visible.
+Measurement Median(std::vector<Measurement> runs) {
+  if (runs.size() == 1) return runs.front();
+  std::string rates;
+  for (const Measurement& m : runs) {
+    rates += (rates.empty() ? "" : ", ") + std::to_string(std::llround(m.JobsPerSecond()));
+  }
+  std::sort(runs.begin(), runs.end(), [](const Measurement& a, const Measurement& b) {
+    return a.JobsPerSecond() < b.JobsPerSecond();
+  });
+  Measurement median = runs[(runs.size() - 1) / 2];
+  median.notes.emplace_back("jobs/s of each run", rates);
+  return median;
+}
+
+ServerInfo DescribeServer(Context& ctx) {
+  ServerInfo info;
+  info.emplace_back("version", ctx.QueryText("SHOW server_version"));
+  for (const char* setting : {"fsync", "synchronous_commit", "shared_buffers", "max_connections"}) {
+    info.emplace_back(setting, ctx.QueryText(std::string("SHOW ") + setting));
+  }
+  info.emplace_back("taskflow", ctx.QueryText(
+                                    "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'"));
+  return info;
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"taskflow-bench: TaskFlow throughput against bare-SQL ceilings"};
+  std::string db;
+  if (const char* env = std::getenv("TASKFLOW_DATABASE_URL")) db = env;
+  double scale = 1.0;
+  std::vector<std::string> only_args;
+  std::int64_t history = -1;
+  std::string history_fill = "sql";
+  bool list = false;
+  bool keep = false;
+  bool check = false;
+  int repeat = 1;
+  app.add_option("--db", db,
+                 "libpq connection string or URL (default: $TASKFLOW_DATABASE_URL, else the "
+                 "PG* environment)");
+  app.add_option("--scale", scale, "multiply every job count, e.g. 0.1 for a smoke run")
+      ->check(CLI::PositiveNumber);
+  app.add_option("--only", only_args, "run only these scenarios (comma-separated; see --list)");
+  app.add_option("--history", history,
+                 "finished jobs in the table for drain-history (default 1,000,000 x scale)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--history-fill", history_fill,
+                 "how drain-history fills its history: sql (direct INSERT, needs table owner "
+                 "rights) or api (schedule_many + acquire + complete_many)")
+      ->check(CLI::IsMember({"sql", "api"}));
+  app.add_option("--repeat", repeat,
+                 "run each scenario N times and report the run with the median rate")
+      ->check(CLI::Range(1, 99));
+  app.add_flag("--list", list, "list the scenarios and exit");
+  app.add_flag("--keep", keep, "leave the bench rows and the bench_ceiling schema behind");
+  app.add_flag("--check", check, "exit 2 when a target is missed");
+  CLI11_PARSE(app, argc, argv);
+
+  if (list) {
+    for (const Scenario& s : Registry()) {
+      std::cout << s.name << ": " << s.description;
+      if (!s.reference.empty()) std::cout << " (target >= " << s.target << " x " << s.reference << ")";
+      std::cout << '\n';
+    }
+    return 0;
+  }
+
+  std::vector<const Scenario*> selected;
+  const std::vector<std::string> only = SplitCommas(only_args);
+  std::set<std::string> wanted(only.begin(), only.end());
+  for (const std::string& name : wanted) {
+    if (!FindScenario(name)) {
+      std::cerr << "unknown scenario '" << name << "' (see --list)\n";
+      return 64;
+    }
+  }
+  for (const Scenario& s : Registry()) {
+    if (wanted.empty() || wanted.count(s.name)) selected.push_back(&s);
+  }
+
+  Sizes sizes = Sizes{}.Scaled(scale);
+  if (history >= 0) sizes.history_jobs = history;
+  Context ctx(db, sizes, history_fill == "api" ? HistoryFill::Api : HistoryFill::Sql);
+  const ServerInfo server = DescribeServer(ctx);
+
+  std::vector<Outcome> outcomes;
+  for (const Scenario* s : selected) {
+    Context::Log("running " + s->name + ": " + s->description);
+    Outcome o;
+    o.scenario = s;
+    try {
+      std::vector<Measurement> runs;
+      for (int i = 0; i < repeat; ++i) {
+        runs.push_back(s->run(ctx));
+        std::ostringstream msg;
+        msg << s->name << ": " << runs.back().jobs << " jobs in " << runs.back().seconds
+            << " s = " << static_cast<long long>(runs.back().JobsPerSecond()) << " jobs/s";
+        Context::Log(msg.str());
+      }
+      o.measurement = Median(std::move(runs));
+      o.ok = true;
+    } catch (const std::exception& e) {
+      o.error = e.what();
+      while (!o.error.empty() && o.error.back() == '\n') o.error.pop_back();
+      Context::Log(s->name + " FAILED: " + o.error);
+    }
+    outcomes.push_back(std::move(o));
+  }
+  if (!keep) {
+    try {
+      ctx.Cleanup();
+    } catch (const std::exception& e) {
+      Context::Log(std::string("cleanup failed: ") + e.what());
+    }
+  }
+
+  std::cout << '\n';
+  PrintTable(std::cout, server, scale, repeat, outcomes);
+  std::cout << '\n' << ToJson(server, scale, repeat, outcomes).dump() << std::endl;
+
+  bool failed = false, missed = false;
+  for (const Outcome& o : outcomes) {
+    if (!o.ok) failed = true;
+    const double ratio = RatioToReference(o, outcomes);
+    if (o.scenario->target > 0 && ratio >= 0 && ratio < o.scenario->target) missed = true;
+  }
+  if (failed) return 1;
+  if (check && missed) return 2;
+  return 0;
+}
+
+}  // namespace
+}  // namespace taskflow::bench
+
+int main(int argc, char** argv) {
+  try {
+    return taskflow::bench::Run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "taskflow-bench: " << e.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,36 @@
+// The table of scenarios. To add one: write `Measurement Name(Context&)` (see scenarios.hpp),
+// then add a row here with the scenario it is compared with and its target ratio.
+#include "scenario.hpp"
+#include "scenarios.hpp"
+
+namespace taskflow::bench {
+
+const std::vector<Scenario>& Registry() {
+  static const std::vector<Scenario> scenarios = {
+      {"ceiling-enqueue", "bare SQL: single-row INSERT per transaction, 8 connections", "", 0.0,
+       &CeilingEnqueue},
+      {"enqueue", "taskflow.schedule, one job per transaction, 8 connections", "ceiling-enqueue",
+       0.7, &Enqueue},
+      {"ceiling-enqueue-batch", "bare SQL: INSERT ... SELECT FROM jsonb_array_elements, 1,000 rows",
+       "", 0.0, &CeilingEnqueueBatch},
+      {"enqueue-batch", "taskflow.schedule_many, 1,000 jobs per call, 8 connections",
+       "ceiling-enqueue-batch", 0.5, &EnqueueBatch},
+      {"ceiling-drain",
+       "bare SQL: UPDATE ... FOR UPDATE SKIP LOCKED LIMIT 100 + UPDATE done, 16 connections", "",
+       0.0, &CeilingDrain},
+      {"drain", "taskflow.acquire(max_jobs => 100) + complete_many, 16 connections",
+       "ceiling-drain", 0.5, &Drain},
+      {"drain-history", "drain again with --history finished jobs in the table", "drain", 0.8,
+       &DrainWithHistory},
+  };
+  return scenarios;
+}
+
+const Scenario* FindScenario(const std::string& name) {
+  for (const Scenario& s : Registry()) {
+    if (s.name == name) return &s;
+  }
+  return nullptr;
+}
+
+}  // namespace taskflow::bench

@@ -1,0 +1,20 @@
+// The scenario functions listed in registry.cpp. Each resets what it uses, does its setup
+// untimed, times only the work itself, and verifies the outcome in the database.
+#pragma once
+
+#include "scenario.hpp"
+
+namespace taskflow::bench {
+
+// TaskFlow (taskflow_scenarios.cpp)
+Measurement Enqueue(Context& ctx);
+Measurement EnqueueBatch(Context& ctx);
+Measurement Drain(Context& ctx);
+Measurement DrainWithHistory(Context& ctx);
+
+// Bare SQL on bench_ceiling.jobs (ceiling_scenarios.cpp)
+Measurement CeilingEnqueue(Context& ctx);
+Measurement CeilingEnqueueBatch(Context& ctx);
+Measurement CeilingDrain(Context& ctx);
+
+}  // namespace taskflow::bench

@@ -1,0 +1,233 @@
+// TaskFlow scenarios: the SQL API exactly as a client (schedule, schedule_many) and a worker
+// (acquire, complete_many) call it, each statement in its own autocommit transaction.
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "context.hpp"
+#include "parallel.hpp"
+#include "scenarios.hpp"
+
+namespace taskflow::bench {
+
+namespace {
+
+std::string Seconds(double s) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f s", s);
+  return buf;
+}
+
+// 16 connections, each looping "acquire up to 100, complete them" until acquire finds nothing.
+// Returns the jobs completed and the seconds taken; every job must be accepted by complete_many.
+Measurement RunDrain(Context& ctx, std::int64_t expected) {
+  const Sizes& s = ctx.sizes();
+  std::atomic<std::int64_t> completed{0};
+  ParallelRun run;
+  run.connections = s.drain_connections;
+  run.prepare = [](pqxx::connection& c) {
+    c.prepare("acquire", "SELECT * FROM taskflow.acquire($1, $2::text[], $3)");
+    c.prepare("complete", "SELECT taskflow.complete_many($1::bigint[], $2::uuid[])");
+  };
+  run.body = [&](pqxx::connection& c, int index, WorkQueue& work) {
+    const std::string worker = "bench-" + std::to_string(index);
+    const std::string queues = std::string("{") + kQueue + "}";
+    pqxx::nontransaction tx(c);
+    std::vector<std::string> ids, tokens;
+    while (!work.Failed()) {
+      const pqxx::result jobs = tx.exec_prepared("acquire", worker, queues, s.drain_batch);
+      if (jobs.empty()) return;
+      ids.clear();
+      tokens.clear();
+      for (const auto& job : jobs) {
+        ids.emplace_back(job["job_id"].c_str());
+        tokens.emplace_back(job["lease_token"].c_str());
+      }
+      const auto accepted =
+          tx.exec_prepared1("complete", ArrayLiteral(ids), ArrayLiteral(tokens))[0].as<std::int64_t>();
+      Expect("complete_many accepted", static_cast<std::int64_t>(jobs.size()), accepted);
+      completed += accepted;
+    }
+  };
+  Measurement m;
+  m.seconds = RunParallel(ctx.db(), run);
+  m.jobs = completed.load();
+  Expect("jobs completed by the drain", expected, m.jobs);
+  return m;
+}
+
+// Finished jobs through the real protocol: units of 1,000 scheduled, acquired and completed on
+// two connections, then a sweep on one for whatever a race left behind.
+void FillHistoryViaApi(Context& ctx, std::int64_t count) {
+  constexpr std::int64_t kUnit = 1'000;
+  ParallelRun run;
+  run.connections = 2;
+  run.units = (count + kUnit - 1) / kUnit;
+  run.prepare = [](pqxx::connection& c) {
+    c.prepare("schedule_many", "SELECT count(*) FROM taskflow.schedule_many($1::jsonb)");
+    c.prepare("acquire", "SELECT job_id, lease_token FROM taskflow.acquire($1, $2::text[], $3)");
+    c.prepare("complete", "SELECT taskflow.complete_many($1::bigint[], $2::uuid[])");
+  };
+  auto acquire_complete = [](pqxx::transaction_base& tx, const std::string& worker,
+                             std::int64_t max) -> std::int64_t {
+    const pqxx::result jobs =
+        tx.exec_prepared("acquire", worker, std::string("{") + kQueue + "}", max);
+    std::vector<std::string> ids, tokens;
+    for (const auto& job : jobs) {
+      ids.emplace_back(job["job_id"].c_str());
+      tokens.emplace_back(job["lease_token"].c_str());
+    }
+    if (!jobs.empty()) tx.exec_prepared1("complete", ArrayLiteral(ids), ArrayLiteral(tokens));
+    return static_cast<std::int64_t>(jobs.size());
+  };
+  run.body = [&](pqxx::connection& c, int index, WorkQueue& work) {
+    const std::string worker = "bench-history-" + std::to_string(index);
+    pqxx::nontransaction tx(c);
+    std::int64_t unit;
+    while (work.Next(&unit)) {
+      const std::int64_t n = std::min(kUnit, count - unit * kUnit);
+      tx.exec_prepared1("schedule_many", JobsArray(n));
+      for (std::int64_t got = 0; got < n;) {
+        const std::int64_t k = acquire_complete(tx, worker, n - got);
+        if (k == 0) break;
+        got += k;
+      }
+    }
+  };
+  RunParallel(ctx.db(), run);
+  pqxx::connection sweep(ctx.db());
+  run.prepare(sweep);
+  pqxx::nontransaction tx(sweep);
+  while (acquire_complete(tx, "bench-history-sweep", kUnit) > 0) {
+  }
+}
+
+// Finished jobs written directly, as the engine itself leaves them after acquire + complete:
+// one SUCCEEDED job, its one succeeded attempt and its two events (PENDING -> RUNNING ->
+// SUCCEEDED) per row of generate_series, in one statement per table. Needs the rights of the
+// owner of the taskflow tables (the bench runs as superuser on a throwaway cluster).
+void FillHistoryViaSql(Context& ctx, std::int64_t count) {
+  const std::string n = std::to_string(count);
+  const std::string q = std::string("'") + kQueue + "'";
+  const std::string t = std::string("'") + kJobType + "'";
+  ctx.Exec("CREATE TEMP TABLE bench_history_ids (id bigint PRIMARY KEY)");
+  ctx.Exec("INSERT INTO bench_history_ids "
+           "SELECT id FROM (INSERT INTO taskflow.jobs (job_type, queue, tenant_id, state, payload,"
+           " priority, attempts, max_attempts, next_run_at, created_at, started_at, finished_at)"
+           " SELECT " + t + ", " + q + ", 'default', 'SUCCEEDED', '{}', 0, 1, 5,"
+           " now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour',"
+           " now() - interval '1 hour' FROM generate_series(1, " + n + ") RETURNING id) j");
+  ctx.Exec("INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token,"
+           " started_at, finished_at, outcome)"
+           " SELECT id, 1, 'bench-history', gen_random_uuid(), now() - interval '1 hour',"
+           " now() - interval '1 hour', 'SUCCEEDED' FROM bench_history_ids");
+  ctx.Exec("INSERT INTO taskflow.job_events (job_id, from_state, to_state, at, actor)"
+           " SELECT id, s.f::taskflow.job_state, s.t::taskflow.job_state, now() - interval '1 hour',"
+           " 'bench-history' FROM bench_history_ids,"
+           " (VALUES (NULL, 'PENDING'), ('PENDING', 'RUNNING'), ('RUNNING', 'SUCCEEDED')) s(f, t)");
+  ctx.Exec("DROP TABLE bench_history_ids");
+}
+
+void FillHistory(Context& ctx, std::int64_t count) {
+  switch (ctx.history_fill()) {
+    case HistoryFill::Api:
+      FillHistoryViaApi(ctx, count);
+      break;
+    case HistoryFill::Sql:
+      FillHistoryViaSql(ctx, count);
+      break;
+  }
+  ctx.VacuumTaskflow();
+}
+
+}  // namespace
+
+Measurement Enqueue(Context& ctx) {
+  ctx.EnsureQueue();
+  ctx.ResetTaskflow();
+  const Sizes& s = ctx.sizes();
+  ParallelRun run;
+  run.connections = s.enqueue_connections;
+  run.units = s.enqueue_jobs;
+  run.prepare = [](pqxx::connection& c) {
+    c.prepare("schedule",
+              "SELECT taskflow.schedule(job_type => $1, payload => $2::jsonb, queue => $3)");
+  };
+  run.body = [](pqxx::connection& c, int, WorkQueue& work) {
+    pqxx::nontransaction tx(c);
+    std::int64_t unit;
+    while (work.Next(&unit)) tx.exec_prepared1("schedule", kJobType, "{}", kQueue);
+  };
+  Measurement m;
+  m.seconds = RunParallel(ctx.db(), run);
+  m.jobs = s.enqueue_jobs;
+  Expect("PENDING jobs after enqueue", s.enqueue_jobs, ctx.CountJobs("PENDING"));
+  return m;
+}
+
+Measurement EnqueueBatch(Context& ctx) {
+  ctx.EnsureQueue();
+  ctx.ResetTaskflow();
+  const Sizes& s = ctx.sizes();
+  const std::int64_t batches = (s.batch_jobs + s.batch_size - 1) / s.batch_size;
+  const std::string full = JobsArray(s.batch_size);
+  const std::string last = JobsArray(s.batch_jobs - (batches - 1) * s.batch_size);
+  ParallelRun run;
+  run.connections = s.batch_connections;
+  run.units = batches;
+  run.prepare = [](pqxx::connection& c) {
+    c.prepare("schedule_many", "SELECT count(*) FROM taskflow.schedule_many($1::jsonb)");
+  };
+  run.body = [&](pqxx::connection& c, int, WorkQueue& work) {
+    pqxx::nontransaction tx(c);
+    std::int64_t unit;
+    while (work.Next(&unit)) {
+      const std::string& jobs = unit == batches - 1 ? last : full;
+      tx.exec_prepared1("schedule_many", jobs);
+    }
+  };
+  Measurement m;
+  m.seconds = RunParallel(ctx.db(), run);
+  m.jobs = s.batch_jobs;
+  Expect("PENDING jobs after enqueue batch", s.batch_jobs, ctx.CountJobs("PENDING"));
+  return m;
+}
+
+Measurement Drain(Context& ctx) {
+  ctx.EnsureQueue();
+  ctx.ResetTaskflow();
+  const Sizes& s = ctx.sizes();
+  ctx.FillReadyJobs(s.drain_jobs);
+  ctx.VacuumTaskflow();
+  Measurement m = RunDrain(ctx, s.drain_jobs);
+  Expect("SUCCEEDED jobs after drain", s.drain_jobs, ctx.CountJobs("SUCCEEDED"));
+  Expect("jobs of queue bench after drain", s.drain_jobs, ctx.CountJobs());
+  return m;
+}
+
+Measurement DrainWithHistory(Context& ctx) {
+  ctx.EnsureQueue();
+  ctx.ResetTaskflow();
+  const Sizes& s = ctx.sizes();
+  const auto fill_start = std::chrono::steady_clock::now();
+  FillHistory(ctx, s.history_jobs);
+  const double fill_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - fill_start).count();
+  Expect("finished jobs in history", s.history_jobs, ctx.CountJobs("SUCCEEDED"));
+  ctx.FillReadyJobs(s.drain_jobs);
+  ctx.VacuumTaskflow();
+  Measurement m = RunDrain(ctx, s.drain_jobs);
+  Expect("SUCCEEDED jobs after drain with history", s.history_jobs + s.drain_jobs,
+         ctx.CountJobs("SUCCEEDED"));
+  m.notes.emplace_back("history", std::to_string(s.history_jobs) + " SUCCEEDED jobs, filled in " +
+                                      Seconds(fill_seconds));
+  // Leave no million-row history behind for whatever runs next.
+  ctx.ResetTaskflow();
+  return m;
+}
+
+}  // namespace taskflow::bench
