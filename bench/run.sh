@@ -6,7 +6,7 @@
 # Extra postgresql.conf lines for the cluster come from TASKFLOW_PG_CONF (see pgcluster.sh).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-build=${TASKFLOW_BENCH_BUILD:-$root/build-bench}
+build=${TASKFLOW_BENCH_BUILD:-$root/build-bench-run}
 
 # bench/ is its own CMake project too, so the bench builds whatever state the rest is in.
 cmake -S "$root/bench" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
