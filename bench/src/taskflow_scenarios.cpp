@@ -106,30 +106,35 @@ void FillHistoryViaApi(Context& ctx, std::int64_t count) {
   }
 }
 
-// Finished jobs written directly, as the engine itself leaves them after acquire + complete:
-// one SUCCEEDED job, its one succeeded attempt and its two events (PENDING -> RUNNING ->
-// SUCCEEDED) per row of generate_series, in one statement per table. Needs the rights of the
-// owner of the taskflow tables (the bench runs as superuser on a throwaway cluster).
+// Finished jobs written directly, the way the engine leaves them after acquire + complete: per
+// row of generate_series one SUCCEEDED job, its one succeeded attempt (same lease token) and its
+// three events (created PENDING, PENDING -> RUNNING, RUNNING -> SUCCEEDED), finished over the
+// last hours (inside taskflow.retention, so the Cleaner keeps them). One statement. Needs the
+// rights of the owner of the taskflow tables (the bench runs as superuser on a throwaway cluster).
 void FillHistoryViaSql(Context& ctx, std::int64_t count) {
-  const std::string n = std::to_string(count);
-  const std::string q = std::string("'") + kQueue + "'";
-  const std::string t = std::string("'") + kJobType + "'";
-  ctx.Exec("CREATE TEMP TABLE bench_history_ids (id bigint PRIMARY KEY)");
-  ctx.Exec("INSERT INTO bench_history_ids "
-           "SELECT id FROM (INSERT INTO taskflow.jobs (job_type, queue, tenant_id, state, payload,"
-           " priority, attempts, max_attempts, next_run_at, created_at, started_at, finished_at)"
-           " SELECT " + t + ", " + q + ", 'default', 'SUCCEEDED', '{}', 0, 1, 5,"
-           " now() - interval '1 hour', now() - interval '1 hour', now() - interval '1 hour',"
-           " now() - interval '1 hour' FROM generate_series(1, " + n + ") RETURNING id) j");
-  ctx.Exec("INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token,"
-           " started_at, finished_at, outcome)"
-           " SELECT id, 1, 'bench-history', gen_random_uuid(), now() - interval '1 hour',"
-           " now() - interval '1 hour', 'SUCCEEDED' FROM bench_history_ids");
-  ctx.Exec("INSERT INTO taskflow.job_events (job_id, from_state, to_state, at, actor)"
-           " SELECT id, s.f::taskflow.job_state, s.t::taskflow.job_state, now() - interval '1 hour',"
-           " 'bench-history' FROM bench_history_ids,"
-           " (VALUES (NULL, 'PENDING'), ('PENDING', 'RUNNING'), ('RUNNING', 'SUCCEEDED')) s(f, t)");
-  ctx.Exec("DROP TABLE bench_history_ids");
+  ctx.Exec(std::string(R"(
+    WITH j AS (
+      INSERT INTO taskflow.jobs (job_type, queue, tenant_id, state, payload, priority, attempts,
+                                 max_attempts, next_run_at, created_at, started_at, finished_at,
+                                 worker_id, lease_token, lease_expires_at, lease_duration)
+      SELECT ')") + kJobType + "', '" + kQueue + R"(', 'default', 'SUCCEEDED', '{}', 0, 1, 5,
+             t, t, t, t + interval '1 millisecond', 'bench-history', gen_random_uuid(),
+             t + interval '30 seconds', interval '30 seconds'
+      FROM generate_series(1, )" + std::to_string(count) + R"() AS g,
+           LATERAL (SELECT now() - interval '3 hours' + g * (interval '3 hours' / )" +
+                       std::to_string(count + 1) + R"() AS t) AS ts
+      RETURNING id, worker_id, lease_token, started_at, finished_at),
+    a AS (
+      INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, started_at,
+                                         finished_at, outcome)
+      SELECT id, 1, worker_id, lease_token, started_at, finished_at, 'succeeded' FROM j)
+    INSERT INTO taskflow.job_events (job_id, from_state, to_state, at, actor)
+    SELECT j.id, e.from_state::taskflow.job_state, e.to_state::taskflow.job_state,
+           CASE e.n WHEN 3 THEN j.finished_at ELSE j.started_at END, e.actor
+    FROM j, (VALUES (1, NULL, 'PENDING', 'bench'),
+                    (2, 'PENDING', 'RUNNING', 'bench-history'),
+                    (3, 'RUNNING', 'SUCCEEDED', 'bench-history')) AS e(n, from_state, to_state, actor)
+    ORDER BY j.id, e.n)");
 }
 
 void FillHistory(Context& ctx, std::int64_t count) {
