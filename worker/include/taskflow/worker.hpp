@@ -1,0 +1,173 @@
+// taskflow/worker.hpp: embed a TaskFlow worker in a C++ service.
+//
+//   taskflow::WorkerOptions options;
+//   options.queues = {"default"};
+//   taskflow::Worker worker(options);
+//   worker.On("send_email", [](const taskflow::Job& job, taskflow::JobContext& ctx) {
+//     ...
+//     return taskflow::Outcome::Succeeded({{"sent", true}});
+//   });
+//   worker.Run();  // until Stop()
+//
+// The worker is thin: it acquires jobs through the taskflow.* SQL API, runs the
+// handler registered for the job's type and reports the outcome. Every decision
+// about states, retries and leases stays in the extension.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace pqxx {
+class connection_base;
+}
+
+namespace taskflow {
+
+using Milliseconds = std::chrono::milliseconds;
+
+// One acquired attempt of a job, as returned by taskflow.acquire().
+struct Job {
+  std::int64_t id = 0;
+  int attempt = 0;
+  std::string lease_token;
+  std::string type;
+  nlohmann::json payload = nlohmann::json::object();
+  std::string queue;
+  std::string tenant_id;
+  std::string correlation_id;            // empty when the job has none
+  std::optional<Milliseconds> timeout;   // the job's own timeout, if it has one
+};
+
+// What a handler reports. The worker turns it into complete(), fail() or, on
+// shutdown, release().
+struct Outcome {
+  enum class Kind { kSucceeded, kFailed, kCancelled };
+
+  Kind kind = Kind::kSucceeded;
+  nlohmann::json result;        // null: no result
+  std::string error_type;
+  std::string error_message;
+  bool retryable = true;
+
+  static Outcome Succeeded(nlohmann::json result = nullptr);
+  static Outcome Failed(std::string error_type, std::string error_message, bool retryable = true);
+  // The handler stopped because JobContext asked it to (cancel, lost lease, shutdown).
+  static Outcome Cancelled(std::string message);
+};
+
+// Why a running handler is asked to stop.
+enum class StopReason {
+  kNone,
+  kCancelRequested,  // taskflow.cancel() on the running job; heartbeat said so
+  kLeaseLost,        // heartbeat said `lost`: another attempt owns the job now
+  kShutdown,         // the worker's shutdown grace period ran out
+};
+
+const char* ToString(StopReason reason);
+
+// Per-attempt context handed to a handler. Thread-safe.
+class JobContext {
+ public:
+  using ConnectionProvider = std::function<pqxx::connection_base&(bool reset)>;
+
+  explicit JobContext(ConnectionProvider connection_provider = nullptr);
+  JobContext(const JobContext&) = delete;
+  JobContext& operator=(const JobContext&) = delete;
+
+  bool StopRequested() const noexcept { return reason_.load() != StopReason::kNone; }
+  StopReason Reason() const noexcept { return reason_.load(); }
+
+  // Sleeps up to `duration`; returns false as soon as a stop is requested.
+  bool SleepFor(Milliseconds duration);
+
+  // Runs `callback` (from the thread that requests the stop) when a stop is
+  // requested, e.g. to abort a blocking call. If a stop was already requested,
+  // runs it at once. Cleared by ClearOnStop() or the next OnStop().
+  void OnStop(std::function<void()> callback);
+  void ClearOnStop();
+
+  // The calling pool thread's own database connection, opened on first use.
+  // `reset` drops a broken connection and opens a new one.
+  pqxx::connection_base& Connection(bool reset = false);
+
+  // Used by the worker (and tests): asks the handler to stop. The first reason wins.
+  void RequestStop(StopReason reason);
+
+ private:
+  std::atomic<StopReason> reason_{StopReason::kNone};
+  std::mutex mutex_;
+  std::condition_variable stopped_;
+  std::function<void()> on_stop_;
+  ConnectionProvider connection_provider_;
+};
+
+using Handler = std::function<Outcome(const Job&, JobContext&)>;
+
+struct WorkerOptions {
+  std::string database_url;                    // empty: the libpq environment (PGHOST, ...)
+  std::vector<std::string> queues{"default"};
+  int concurrency = 10;                        // handlers running at once
+  std::string worker_id;                       // empty: host:pid
+  Milliseconds lease{30000};                   // requested lease per acquisition
+  Milliseconds heartbeat_interval{0};          // 0: lease / 3
+  Milliseconds poll_interval{1000};            // acquire at least this often without NOTIFY
+  Milliseconds shutdown_grace{30000};          // how long running jobs may finish on Stop()
+  int acquire_batch = 0;                       // most jobs per acquire; 0: concurrency
+  bool catch_all = false;                      // acquire every job type, not just handled ones
+  Milliseconds reconnect_min{100};             // reconnect backoff: first delay
+  Milliseconds reconnect_max{5000};            // reconnect backoff: cap
+};
+
+// Raised by Worker::Run() when the worker cannot start: no database, no
+// extension, no queue. Exit code 3 in taskflow-worker.
+class StartupError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A worker: registers handlers, then Run() until Stop().
+class Worker {
+ public:
+  explicit Worker(WorkerOptions options);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Registers the handler of one job type. Call before Run().
+  Worker& On(const std::string& job_type, Handler handler);
+  // Handler of every job type without its own handler; implies catch_all.
+  Worker& OnAny(Handler handler);
+
+  // Runs until Stop() and the shutdown that follows are done. Returns true when
+  // every outcome was reported, false when some could not be (their leases
+  // expire and the extension's Rescuer retries them). Throws StartupError.
+  bool Run();
+
+  // Graceful stop: no more acquiring, running jobs get the grace period, the
+  // rest are released. Thread-safe; returns at once.
+  void Stop();
+
+  const WorkerOptions& options() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Kills the process group of every child process the command executor is
+// running (SIGKILL). For an immediate exit.
+void KillAllChildProcesses() noexcept;
+
+}  // namespace taskflow

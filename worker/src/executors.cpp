@@ -1,0 +1,299 @@
+#include "executors.hpp"
+
+#include <signal.h>
+#include <string.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include <httplib.h>
+#include <pqxx/pqxx>
+
+#include "process.hpp"
+
+namespace taskflow {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+constexpr size_t kErrorTail = 2048;
+// An http handler without any timeout still must not hang forever.
+constexpr Milliseconds kDefaultHttpTimeout{30000};
+
+std::string Trimmed(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  return text;
+}
+
+std::string WithTail(std::string message, const std::string& tail) {
+  const std::string trimmed = Trimmed(tail);
+  if (!trimmed.empty()) message += ": " + trimmed;
+  return message;
+}
+
+std::string Tail(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t start = text.size() - max;
+  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+  return text.substr(start);
+}
+
+// stdout or a response body becomes the result when it is JSON; otherwise none.
+nlohmann::json JsonOrNull(const std::string& text) {
+  if (Trimmed(text).empty()) return nullptr;
+  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? nlohmann::json(nullptr) : parsed;
+}
+
+Outcome StoppedOutcome(const JobContext& ctx, const std::string& what) {
+  return Outcome::Cancelled(what + " stopped: " + ToString(ctx.Reason()));
+}
+
+Outcome RunSleep(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
+  double seconds = 0;
+  if (job.payload.is_object() && job.payload.contains("seconds")) {
+    const auto& value = job.payload["seconds"];
+    if (!value.is_number() || value.get<double>() < 0) {
+      return Outcome::Failed("bad_payload", "sleep: payload \"seconds\" must be a non-negative number", false);
+    }
+    seconds = value.get<double>();
+  }
+  const Milliseconds wanted(static_cast<long long>(seconds * 1000));
+  const auto timeout = EffectiveTimeout(job, spec);
+  if (timeout && wanted > *timeout) {
+    if (!ctx.SleepFor(*timeout)) return StoppedOutcome(ctx, "sleep");
+    return Outcome::Failed("timeout", "sleep of " + std::to_string(seconds) + "s timed out after " +
+                                          std::to_string(timeout->count()) + " ms");
+  }
+  if (!ctx.SleepFor(wanted)) return StoppedOutcome(ctx, "sleep");
+  return Outcome::Succeeded();
+}
+
+Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
+  std::vector<std::pair<std::string, std::string>> extra = {
+      {"TASKFLOW_JOB_ID", std::to_string(job.id)},
+      {"TASKFLOW_ATTEMPT", std::to_string(job.attempt)},
+      {"TASKFLOW_JOB_TYPE", job.type},
+      {"TASKFLOW_QUEUE", job.queue},
+      {"TASKFLOW_TENANT_ID", job.tenant_id},
+      {"TASKFLOW_CORRELATION_ID", job.correlation_id},
+  };
+  for (const auto& kv : spec.env) extra.emplace_back(kv.first, kv.second);
+
+  ProcessSpec process;
+  process.argv = spec.command;
+  process.env = MergeEnvironment(extra);
+  process.stdin_data = job.payload.dump();
+  process.cwd = spec.cwd;
+  process.timeout = EffectiveTimeout(job, spec);
+  process.kill_grace = spec.kill_grace;
+  process.stderr_tail = kErrorTail;
+
+  const ProcessResult run = RunProcess(process, [&ctx] { return ctx.StopRequested(); });
+  switch (run.end) {
+    case ProcessResult::End::kExited:
+      if (run.exit_code == 0) {
+        return Outcome::Succeeded(run.stdout_truncated ? nlohmann::json(nullptr) : JsonOrNull(run.stdout_data));
+      }
+      return Outcome::Failed("exit_code", WithTail("exit code " + std::to_string(run.exit_code), run.stderr_tail),
+                             spec.permanent_exit_codes.count(run.exit_code) == 0);
+    case ProcessResult::End::kSignaled:
+      return Outcome::Failed("signal",
+                             WithTail(std::string("killed by signal ") + std::to_string(run.signal) + " (" +
+                                          strsignal(run.signal) + ")",
+                                      run.stderr_tail));
+    case ProcessResult::End::kTimedOut:
+      return Outcome::Failed("timeout",
+                             WithTail("timed out after " + std::to_string(process.timeout->count()) +
+                                          " ms; process group killed",
+                                      run.stderr_tail));
+    case ProcessResult::End::kStopped:
+      return StoppedOutcome(ctx, "command");
+    case ProcessResult::End::kSpawnFailed:
+      return Outcome::Failed("spawn_error", run.spawn_error);
+  }
+  return Outcome::Failed("internal", "unknown process end");
+}
+
+Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, JobContext& ctx) {
+  const Milliseconds timeout = EffectiveTimeout(job, spec).value_or(kDefaultHttpTimeout);
+  httplib::Client client(url.scheme_host_port);
+  client.set_keep_alive(false);
+  client.set_connection_timeout(std::min(timeout, Milliseconds(10000)));
+  client.set_read_timeout(timeout);
+  client.set_write_timeout(timeout);
+#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
+  if (url.https) {
+    client.enable_server_certificate_verification(true);
+    if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
+      client.set_ca_cert_path("/etc/ssl/certs/ca-certificates.crt");
+    }
+  }
+#endif
+  const std::string id = std::to_string(job.id);
+  const std::string attempt = std::to_string(job.attempt);
+  httplib::Headers headers = {
+      {"X-TaskFlow-Job-Id", id},
+      {"X-TaskFlow-Attempt", attempt},
+      {"X-TaskFlow-Job-Type", job.type},
+      {"X-TaskFlow-Queue", job.queue},
+      {"X-TaskFlow-Tenant-Id", job.tenant_id},
+      {"Idempotency-Key", id + ":" + attempt},
+  };
+  if (!job.correlation_id.empty()) headers.emplace("X-Correlation-ID", job.correlation_id);
+  for (const auto& [name, value] : spec.headers) headers.emplace(name, value);
+
+  const auto start = Clock::now();
+  ctx.OnStop([&client] { client.stop(); });
+  auto response = ctx.StopRequested() ? httplib::Result(nullptr, httplib::Error::Canceled)
+                                      : client.Post(url.path, headers, job.payload.dump(), "application/json");
+  ctx.ClearOnStop();
+  const auto elapsed = std::chrono::duration_cast<Milliseconds>(Clock::now() - start);
+
+  if (!response) {
+    if (ctx.StopRequested()) return StoppedOutcome(ctx, "http request");
+    const auto error = response.error();
+    const bool timed_out = (error == httplib::Error::Read || error == httplib::Error::Write ||
+                            error == httplib::Error::ConnectionTimeout) &&
+                           elapsed + Milliseconds(50) >= timeout;
+    if (timed_out) {
+      return Outcome::Failed("timeout", "POST " + url.scheme_host_port + url.path + " timed out after " +
+                                            std::to_string(timeout.count()) + " ms");
+    }
+    return Outcome::Failed("connection_error",
+                           "POST " + url.scheme_host_port + url.path + ": " + httplib::to_string(error));
+  }
+  const int status = response->status;
+  if (status >= 200 && status < 300) return Outcome::Succeeded(JsonOrNull(response->body));
+  const bool retryable = status == 408 || status == 429 || status >= 500;
+  return Outcome::Failed("http_" + std::to_string(status),
+                         WithTail("HTTP " + std::to_string(status), Tail(response->body, kErrorTail)), retryable);
+}
+
+// Data, integrity and syntax/access errors will not go away by retrying.
+bool RetryableSqlState(const std::string& state) {
+  const std::string cls = state.substr(0, 2);
+  return !(cls == "22" || cls == "23" || cls == "42" || cls == "0A");
+}
+
+nlohmann::json RowsToJson(const pqxx::result& rows) {
+  if (rows.columns() == 0) return {{"affected_rows", rows.affected_rows()}};
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& row : rows) {
+    nlohmann::json object = nlohmann::json::object();
+    for (pqxx::row::size_type i = 0; i < row.size(); ++i) {
+      const auto& field = row[i];
+      const char* name = rows.column_name(i);
+      if (field.is_null()) {
+        object[name] = nullptr;
+        continue;
+      }
+      const std::string text = field.c_str();
+      switch (rows.column_type(i)) {
+        case 114:   // json
+        case 3802:  // jsonb
+          object[name] = JsonOrNull(text);
+          break;
+        case 16:  // bool
+          object[name] = text == "t";
+          break;
+        case 20:  // int8
+        case 21:  // int2
+        case 23:  // int4
+          object[name] = field.as<long long>();
+          break;
+        case 700:  // float4
+        case 701:  // float8
+          object[name] = field.as<double>();
+          break;
+        default:
+          object[name] = text;
+      }
+    }
+    out.push_back(std::move(object));
+  }
+  return {{"rows", out}};
+}
+
+Outcome RunSql(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
+  const auto timeout = EffectiveTimeout(job, spec);
+  try {
+    pqxx::connection_base& conn = ctx.Connection();
+    ctx.OnStop([&conn] {
+      try {
+        conn.cancel_query();
+      } catch (...) {
+      }
+    });
+    pqxx::work txn(conn);
+    if (timeout) txn.exec("SET LOCAL statement_timeout = " + std::to_string(timeout->count()));
+    const pqxx::result rows = txn.exec_params(spec.statement, job.payload.dump());
+    txn.commit();
+    ctx.ClearOnStop();
+    return Outcome::Succeeded(RowsToJson(rows));
+  } catch (const pqxx::broken_connection& e) {
+    ctx.ClearOnStop();
+    try {
+      ctx.Connection(/*reset=*/true);  // reopen now; if that fails, the next job tries again
+    } catch (...) {
+    }
+    return Outcome::Failed("connection_error", Trimmed(e.what()));
+  } catch (const pqxx::in_doubt_error& e) {
+    ctx.ClearOnStop();
+    return Outcome::Failed("connection_error", std::string("commit in doubt: ") + Trimmed(e.what()));
+  } catch (const pqxx::sql_error& e) {
+    ctx.ClearOnStop();
+    const std::string state = e.sqlstate();
+    if (state == "57014") {  // query_canceled: our cancel or statement_timeout
+      if (ctx.StopRequested()) return StoppedOutcome(ctx, "sql statement");
+      if (timeout) return Outcome::Failed("timeout", "statement timed out after " + std::to_string(timeout->count()) + " ms");
+    }
+    return Outcome::Failed(state.empty() ? "sql_error" : state, Trimmed(e.what()), RetryableSqlState(state));
+  }
+}
+
+}  // namespace
+
+HttpUrl ParseHttpUrl(const std::string& url) {
+  HttpUrl out;
+  std::string rest;
+  if (url.rfind("http://", 0) == 0) {
+    rest = url.substr(7);
+  } else if (url.rfind("https://", 0) == 0) {
+    rest = url.substr(8);
+    out.https = true;
+#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
+    throw ConfigError("'" + url + "': this taskflow-worker was built with a cpp-httplib without OpenSSL, so it cannot call https URLs");
+#endif
+  } else {
+    throw ConfigError("'" + url + "' is not an http:// or https:// URL");
+  }
+  const auto slash = rest.find('/');
+  const std::string authority = rest.substr(0, slash);
+  if (authority.empty()) throw ConfigError("'" + url + "' has no host");
+  out.scheme_host_port = (out.https ? "https://" : "http://") + authority;
+  out.path = slash == std::string::npos ? "/" : rest.substr(slash);
+  return out;
+}
+
+std::optional<Milliseconds> EffectiveTimeout(const Job& job, const HandlerSpec& spec) {
+  if (job.timeout && job.timeout->count() > 0) return job.timeout;
+  return spec.timeout;
+}
+
+Handler MakeHandler(const HandlerSpec& spec) {
+  ValidateHandlerSpec(spec);
+  if (spec.executor == "noop") return [](const Job&, JobContext&) { return Outcome::Succeeded(); };
+  if (spec.executor == "sleep") return [spec](const Job& job, JobContext& ctx) { return RunSleep(spec, job, ctx); };
+  if (spec.executor == "command") {
+    return [spec](const Job& job, JobContext& ctx) { return RunCommand(spec, job, ctx); };
+  }
+  if (spec.executor == "http") {
+    const HttpUrl url = ParseHttpUrl(spec.url);
+    return [spec, url](const Job& job, JobContext& ctx) { return RunHttp(spec, url, job, ctx); };
+  }
+  if (spec.executor == "sql") return [spec](const Job& job, JobContext& ctx) { return RunSql(spec, job, ctx); };
+  throw ConfigError("unknown executor '" + spec.executor + "'");
+}
+
+}  // namespace taskflow

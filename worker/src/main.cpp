@@ -1,0 +1,199 @@
+// taskflow-worker: runs TaskFlow jobs with the executors configured by flags or
+// a JSON handler file. See docs/worker.md.
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+#include <thread>
+
+#include <CLI/CLI.hpp>
+
+#include <taskflow/worker.hpp>
+
+#include "config.hpp"
+#include "duration.hpp"
+#include "executors.hpp"
+#include "log.hpp"
+
+namespace {
+
+// Documented in docs/worker.md; keep both in step.
+constexpr int kExitOk = 0;
+constexpr int kExitRuntime = 1;  // unexpected error, or outcomes left unreported at exit
+constexpr int kExitUsage = 2;    // bad flag, bad handler config
+constexpr int kExitStartup = 3;  // no database, no extension, unknown queue
+// 128 + signal number: a second SIGINT/SIGTERM stopped the worker at once.
+
+constexpr const char* kFooter = R"(
+Handlers (--handler, repeatable; or a JSON file with --config):
+  --handler ping=noop                              succeed at once
+  --handler wait=sleep                             sleep for the payload's "seconds"
+  --handler resize=command:/usr/local/bin/resize   payload on stdin, exit 0 = success
+  --handler hook=http:https://example.com/hook     POST the payload, 2xx = success
+  --handler audit=sql:'INSERT INTO t(doc) VALUES ($1::jsonb)'
+
+Exit codes: 0 clean shutdown; 1 runtime error or outcomes left unreported;
+2 usage or configuration error; 3 cannot start (database, extension, queue);
+128+N stopped at once by a second signal N (130 SIGINT, 143 SIGTERM).
+
+Example:
+  taskflow-worker --db postgresql://localhost/app --queue default --handler ping=noop
+)";
+
+std::chrono::milliseconds Duration(const std::string& flag, const std::string& text) {
+  try {
+    return taskflow::ParseDuration(text);
+  } catch (const std::invalid_argument& e) {
+    throw taskflow::ConfigError(flag + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "taskflow-worker: acquires TaskFlow jobs from PostgreSQL through the taskflow SQL API, runs the handler "
+      "of each job type and reports the outcome."};
+  app.footer(kFooter);
+  app.set_version_flag("--version", "taskflow-worker 0.1.0");
+
+  std::string db, worker_id, config_file, lease = "30s", heartbeat, poll = "1s", grace = "30s";
+  std::string log_format = "text", log_level = "info";
+  std::vector<std::string> queues{"default"}, handler_flags;
+  int concurrency = 10, batch = 0;
+  bool catch_all = false;
+
+  app.add_option("--db", db, "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.)")
+      ->envname("TASKFLOW_DATABASE_URL");
+  app.add_option("-q,--queue", queues, "Queue to work on; repeatable or comma-separated")
+      ->delimiter(',')
+      ->envname("TASKFLOW_QUEUES")
+      ->capture_default_str();
+  app.add_option("-c,--concurrency", concurrency, "Jobs run at once")
+      ->envname("TASKFLOW_CONCURRENCY")
+      ->check(CLI::Range(1, 4096))
+      ->capture_default_str();
+  app.add_option("--worker-id", worker_id, "Worker id recorded on each attempt (default: host:pid)")
+      ->envname("TASKFLOW_WORKER_ID");
+  app.add_option("--config", config_file, "JSON handler config file")->envname("TASKFLOW_HANDLERS");
+  app.add_option("--handler", handler_flags, "JOB_TYPE=EXECUTOR[:ARGUMENT]; repeatable, overrides --config");
+  app.add_flag("--catch-all", catch_all,
+               "Acquire every job type; a job without a handler fails with error_type no_handler")
+      ->envname("TASKFLOW_CATCH_ALL");
+  app.add_option("--lease", lease, "Lease per acquisition, extended by heartbeats")
+      ->envname("TASKFLOW_LEASE")
+      ->capture_default_str();
+  app.add_option("--heartbeat-interval", heartbeat, "Heartbeat period (default: lease / 3)")
+      ->envname("TASKFLOW_HEARTBEAT_INTERVAL");
+  app.add_option("--poll-interval", poll, "Acquire at least this often when no NOTIFY arrives")
+      ->envname("TASKFLOW_POLL_INTERVAL")
+      ->capture_default_str();
+  app.add_option("--shutdown-grace", grace, "On SIGTERM/SIGINT, how long running jobs may finish")
+      ->envname("TASKFLOW_SHUTDOWN_GRACE")
+      ->capture_default_str();
+  app.add_option("--batch", batch, "Most jobs per acquire (default: concurrency)")
+      ->envname("TASKFLOW_ACQUIRE_BATCH")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--log-format", log_format, "text or json (one object per line)")
+      ->envname("TASKFLOW_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+      ->envname("TASKFLOW_LOG_LEVEL")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
+      ->capture_default_str();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
+  }
+
+  taskflow::WorkerOptions options;
+  std::vector<taskflow::HandlerSpec> specs;
+  try {
+    taskflow::log::Init(log_format == "json" ? taskflow::log::Format::kJson : taskflow::log::Format::kText, log_level);
+    options.database_url = db;
+    options.queues = queues;
+    options.concurrency = concurrency;
+    options.worker_id = worker_id;
+    options.lease = Duration("--lease", lease);
+    if (options.lease.count() <= 0) throw taskflow::ConfigError("--lease must be greater than zero");
+    if (!heartbeat.empty()) options.heartbeat_interval = Duration("--heartbeat-interval", heartbeat);
+    options.poll_interval = Duration("--poll-interval", poll);
+    if (options.poll_interval.count() <= 0) throw taskflow::ConfigError("--poll-interval must be greater than zero");
+    options.shutdown_grace = Duration("--shutdown-grace", grace);
+    options.acquire_batch = batch;
+    options.catch_all = catch_all;
+    if (!config_file.empty()) specs = taskflow::LoadHandlerFile(config_file);
+    for (const auto& flag : handler_flags) {
+      auto spec = taskflow::ParseHandlerFlag(flag);
+      specs.erase(std::remove_if(specs.begin(), specs.end(),
+                                 [&](const taskflow::HandlerSpec& s) { return s.job_type == spec.job_type; }),
+                  specs.end());
+      specs.push_back(std::move(spec));
+    }
+    if (specs.empty() && !catch_all) {
+      throw taskflow::ConfigError("no handlers: give --handler JOB_TYPE=EXECUTOR, --config FILE or --catch-all");
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "taskflow-worker: " << e.what() << "\nRun with --help for more information.\n";
+    return kExitUsage;
+  }
+
+  taskflow::Worker worker(options);
+  try {
+    for (const auto& spec : specs) {
+      auto handler = taskflow::MakeHandler(spec);
+      if (spec.job_type == taskflow::kCatchAllJobType) worker.OnAny(std::move(handler));
+      else worker.On(spec.job_type, std::move(handler));
+    }
+  } catch (const std::exception& e) {
+    std::cerr << "taskflow-worker: " << e.what() << "\n";
+    return kExitUsage;
+  }
+
+  // Signals go to one thread (sigwait), never to handler threads or children.
+  signal(SIGPIPE, SIG_IGN);
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread signal_thread([&worker, signals] {
+    int count = 0;
+    while (true) {
+      int signo = 0;
+      if (sigwait(&signals, &signo) != 0) continue;
+      if (++count == 1) {
+        taskflow::log::Write(spdlog::level::info, "signal received: stopping gracefully (send it again to stop at once)",
+                             {{"signal", strsignal(signo)}});
+        worker.Stop();
+        continue;
+      }
+      taskflow::log::Write(spdlog::level::warn,
+                           "second signal: stopping at once; running jobs are killed and their leases will expire",
+                           {{"signal", strsignal(signo)}});
+      taskflow::KillAllChildProcesses();
+      taskflow::log::Flush();
+      _exit(128 + signo);
+    }
+  });
+  signal_thread.detach();
+
+  try {
+    const bool all_reported = worker.Run();
+    taskflow::log::Flush();
+    return all_reported ? kExitOk : kExitRuntime;
+  } catch (const taskflow::StartupError& e) {
+    taskflow::log::Write(spdlog::level::err, "cannot start", {{"error", e.what()}});
+    taskflow::log::Flush();
+    return kExitStartup;
+  } catch (const std::exception& e) {
+    taskflow::log::Write(spdlog::level::err, "fatal error", {{"error", e.what()}});
+    taskflow::log::Flush();
+    return kExitRuntime;
+  }
+}

@@ -1,0 +1,158 @@
+#include "sql_api.hpp"
+
+#include "duration.hpp"
+#include "pg_array.hpp"
+
+namespace taskflow {
+namespace {
+
+// Timestamps and intervals come back as milliseconds so no text parsing is needed.
+constexpr const char* kAcquire = R"SQL(
+SELECT job_id, attempt, lease_token::text, job_type, payload::text, queue, tenant_id, correlation_id,
+       (extract(epoch FROM timeout) * 1000)::bigint
+  FROM taskflow.acquire(worker_id => $1, queues => $2::text[], max_jobs => $3::int,
+                        lease => $4::interval, job_types => $5::text[]))SQL";
+
+constexpr const char* kHeartbeat = R"SQL(
+SELECT h.job_id, taskflow.heartbeat(h.job_id, h.lease_token, $3::interval)
+  FROM unnest($1::bigint[], $2::uuid[]) AS h(job_id, lease_token))SQL";
+
+constexpr const char* kCompleteMany = R"SQL(
+SELECT taskflow.complete_many($1::bigint[], $2::uuid[], $3::jsonb[]))SQL";
+
+constexpr const char* kComplete = R"SQL(
+SELECT taskflow.complete($1::bigint, $2::uuid, $3::jsonb)::text)SQL";
+
+constexpr const char* kFail = R"SQL(
+SELECT taskflow.fail($1::bigint, $2::uuid, $3::text, $4::text, $5::boolean)::text)SQL";
+
+constexpr const char* kRelease = R"SQL(
+SELECT taskflow.release($1::bigint, $2::uuid)::text)SQL";
+
+// A startup check with a clear message instead of "function does not exist" later.
+constexpr const char* kCheckExtension = R"SQL(
+SELECT to_regprocedure('taskflow.acquire(text,text[],integer,interval,text[])') IS NOT NULL)SQL";
+
+std::optional<std::string> StateOrNull(const pqxx::result& rows) {
+  if (rows.empty() || rows[0][0].is_null()) return std::nullopt;
+  return rows[0][0].as<std::string>();
+}
+
+}  // namespace
+
+class SqlApi::Receiver : public pqxx::notification_receiver {
+ public:
+  Receiver(pqxx::connection_base& conn, const std::string& channel, std::atomic<bool>& flag)
+      : pqxx::notification_receiver(conn, channel), flag_(flag) {}
+  void operator()(const std::string&, int) override { flag_.store(true); }
+
+ private:
+  std::atomic<bool>& flag_;
+};
+
+SqlApi::SqlApi(const std::string& database_url) : conn_(std::make_unique<pqxx::connection>(database_url)) {
+  conn_->prepare("taskflow_acquire", kAcquire);
+  conn_->prepare("taskflow_heartbeat", kHeartbeat);
+  conn_->prepare("taskflow_complete_many", kCompleteMany);
+  conn_->prepare("taskflow_complete", kComplete);
+  conn_->prepare("taskflow_fail", kFail);
+  conn_->prepare("taskflow_release", kRelease);
+}
+
+SqlApi::~SqlApi() {
+  receivers_.clear();  // before the connection they are registered with
+}
+
+void SqlApi::CheckExtension() {
+  pqxx::nontransaction tx(*conn_);
+  if (!tx.exec1(kCheckExtension)[0].as<bool>()) {
+    throw StartupError("the taskflow extension is not installed in database '" + std::string(conn_->dbname()) +
+                       "' (CREATE EXTENSION taskflow)");
+  }
+}
+
+// Each call is one statement in autocommit (nontransaction): one round trip, and
+// a lost connection leaves exactly one statement in doubt.
+std::vector<Job> SqlApi::Acquire(const std::string& worker_id, const std::vector<std::string>& queues, int max_jobs,
+                                 Milliseconds lease, const std::optional<std::vector<std::string>>& job_types) {
+  pqxx::nontransaction tx(*conn_);
+  const std::string queue_array = ToPgArray(queues);
+  const pqxx::result rows =
+      job_types ? tx.exec_prepared("taskflow_acquire", worker_id, queue_array, max_jobs, ToIntervalText(lease),
+                                   ToPgArray(*job_types))
+                : tx.exec_prepared("taskflow_acquire", worker_id, queue_array, max_jobs, ToIntervalText(lease),
+                                   nullptr);
+  std::vector<Job> jobs;
+  jobs.reserve(rows.size());
+  for (const auto& row : rows) {
+    Job job;
+    job.id = row[0].as<std::int64_t>();
+    job.attempt = row[1].as<int>();
+    job.lease_token = row[2].as<std::string>();
+    job.type = row[3].as<std::string>();
+    job.payload = row[4].is_null() ? nlohmann::json::object() : nlohmann::json::parse(row[4].c_str());
+    job.queue = row[5].as<std::string>();
+    job.tenant_id = row[6].is_null() ? "" : row[6].as<std::string>();
+    job.correlation_id = row[7].is_null() ? "" : row[7].as<std::string>();
+    if (!row[8].is_null()) job.timeout = Milliseconds(row[8].as<long long>());
+    jobs.push_back(std::move(job));
+  }
+  return jobs;
+}
+
+std::vector<std::pair<std::int64_t, std::string>> SqlApi::Heartbeat(const std::vector<Lease>& leases,
+                                                                    Milliseconds extend) {
+  std::vector<std::string> ids, tokens;
+  for (const auto& lease : leases) {
+    ids.push_back(std::to_string(lease.job_id));
+    tokens.push_back(lease.lease_token);
+  }
+  pqxx::nontransaction tx(*conn_);
+  const pqxx::result rows =
+      tx.exec_prepared("taskflow_heartbeat", ToPgArray(ids), ToPgArray(tokens), ToIntervalText(extend));
+  std::vector<std::pair<std::int64_t, std::string>> out;
+  for (const auto& row : rows) {
+    out.emplace_back(row[0].as<std::int64_t>(), row[1].is_null() ? "lost" : row[1].as<std::string>());
+  }
+  return out;
+}
+
+long SqlApi::CompleteMany(const std::vector<Lease>& leases, const std::vector<std::optional<std::string>>& results) {
+  std::vector<std::string> ids, tokens;
+  for (const auto& lease : leases) {
+    ids.push_back(std::to_string(lease.job_id));
+    tokens.push_back(lease.lease_token);
+  }
+  pqxx::nontransaction tx(*conn_);
+  const pqxx::result rows =
+      tx.exec_prepared("taskflow_complete_many", ToPgArray(ids), ToPgArray(tokens), ToPgArray(results));
+  return rows.empty() || rows[0][0].is_null() ? 0 : rows[0][0].as<long>();
+}
+
+std::optional<std::string> SqlApi::Complete(const Lease& lease, const std::optional<std::string>& result) {
+  pqxx::nontransaction tx(*conn_);
+  return StateOrNull(result ? tx.exec_prepared("taskflow_complete", lease.job_id, lease.lease_token, *result)
+                            : tx.exec_prepared("taskflow_complete", lease.job_id, lease.lease_token, nullptr));
+}
+
+std::optional<std::string> SqlApi::Fail(const Lease& lease, const std::string& error_type,
+                                        const std::string& error_message, bool retryable) {
+  pqxx::nontransaction tx(*conn_);
+  return StateOrNull(tx.exec_prepared("taskflow_fail", lease.job_id, lease.lease_token, error_type, error_message,
+                                      retryable));
+}
+
+std::optional<std::string> SqlApi::Release(const Lease& lease) {
+  pqxx::nontransaction tx(*conn_);
+  return StateOrNull(tx.exec_prepared("taskflow_release", lease.job_id, lease.lease_token));
+}
+
+void SqlApi::Listen(const std::vector<std::string>& queues, std::atomic<bool>& flag) {
+  for (const auto& queue : queues) receivers_.push_back(std::make_unique<Receiver>(*conn_, ChannelFor(queue), flag));
+}
+
+int SqlApi::ReadNotifications() { return conn_->get_notifs(); }
+
+int SqlApi::Socket() const { return conn_->sock(); }
+
+}  // namespace taskflow

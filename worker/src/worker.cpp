@@ -1,0 +1,689 @@
+// Worker: the Producer (acquire + LISTEN, main thread), a bounded pool of
+// handler threads, the Completer (batched outcomes) and the Heartbeater
+// (batched lease extension, cancel detection). Each thread that talks to the
+// database owns its connection: pqxx connections are not thread-safe.
+#include <taskflow/worker.hpp>
+
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <deque>
+#include <thread>
+#include <unordered_map>
+
+#include <pqxx/pqxx>
+
+#include "backoff.hpp"
+#include "log.hpp"
+#include "pg_array.hpp"
+#include "sql_api.hpp"
+
+namespace taskflow {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using spdlog::level::debug;
+using spdlog::level::err;
+using spdlog::level::info;
+using spdlog::level::warn;
+
+std::string DefaultWorkerId() {
+  char host[256] = {0};
+  if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "localhost");
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+long long MillisecondsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<Milliseconds>(to - from).count();
+}
+
+// A server going away shows up as broken_connection, or as an sql_error of
+// class 08 (connection exception) or 57P (operator intervention: shutdown).
+bool IsConnectionLoss(const std::exception& e) {
+  if (dynamic_cast<const pqxx::broken_connection*>(&e) || dynamic_cast<const pqxx::in_doubt_error*>(&e)) return true;
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    const std::string& state = sql->sqlstate();
+    return state.rfind("08", 0) == 0 || state.rfind("57P", 0) == 0;
+  }
+  return false;
+}
+
+std::string OneLine(std::string text) {
+  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
+// The pool thread's own connection for handlers that use the database (sql executor).
+pqxx::connection_base& ThreadConnection(const std::string& database_url, bool reset) {
+  thread_local std::unique_ptr<pqxx::connection> connection;
+  if (reset) connection.reset();
+  if (!connection || !connection->is_open()) connection = std::make_unique<pqxx::connection>(database_url);
+  return *connection;
+}
+
+// A job from acquisition until its outcome is committed (or given up).
+struct ActiveJob {
+  ActiveJob(Job j, JobContext::ConnectionProvider provider) : job(std::move(j)), ctx(std::move(provider)) {}
+  Job job;
+  JobContext ctx;
+  const Handler* handler = nullptr;
+  Clock::time_point acquired_at = Clock::now();
+  Clock::time_point started_at{};
+  Clock::time_point finished_at{};
+  std::atomic<bool> reported{false};  // an outcome (or a release) is queued: at most one per attempt
+};
+
+struct Report {
+  enum class Kind { kComplete, kFail, kRelease };
+  Kind kind = Kind::kComplete;
+  std::shared_ptr<ActiveJob> active;
+  std::optional<std::string> result;
+  std::string error_type;
+  std::string error_message;
+  bool retryable = true;
+  bool done = false;
+};
+
+const char* KindName(Report::Kind kind) {
+  switch (kind) {
+    case Report::Kind::kComplete: return "complete";
+    case Report::Kind::kFail: return "fail";
+    case Report::Kind::kRelease: return "release";
+  }
+  return "?";
+}
+
+}  // namespace
+
+class Worker::Impl {
+ public:
+  explicit Impl(WorkerOptions options) : options_(std::move(options)) {
+    wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
+  }
+  ~Impl() { close(wake_fd_); }
+
+  WorkerOptions options_;
+  std::map<std::string, Handler> handlers_;
+  Handler any_handler_;
+
+  bool Run();
+  void Stop() {
+    stopping_.store(true);
+    {
+      std::lock_guard<std::mutex> lock(stop_mu_);
+    }
+    stop_cv_.notify_all();
+    Wake();
+  }
+  bool detached_threads() const { return detached_threads_; }
+
+ private:
+  void Wake() {
+    const std::uint64_t one = 1;
+    ssize_t ignored = write(wake_fd_, &one, sizeof one);
+    (void)ignored;
+  }
+  void SleepUnlessStopping(Milliseconds duration) {
+    std::unique_lock<std::mutex> lock(stop_mu_);
+    stop_cv_.wait_for(lock, duration, [this] { return stopping_.load(); });
+  }
+  void WaitForWake(int socket, int timeout_ms);
+
+  void ProducerLoop(std::unique_ptr<SqlApi>& api);
+  void Dispatch(Job job);
+  void PoolLoop();
+  void RunJob(const std::shared_ptr<ActiveJob>& active);
+  void EnqueueReport(Report report);
+  void CompleterLoop();
+  void Flush(SqlApi& api, std::vector<Report>& batch, bool in_doubt);
+  void Finish(Report& report, const std::optional<std::string>& state, bool in_doubt);
+  void HeartbeatLoop();
+  bool Shutdown();
+  std::vector<std::shared_ptr<ActiveJob>> ActiveSnapshot();
+
+  std::optional<std::vector<std::string>> job_types_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> notified_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+  int wake_fd_ = -1;
+  bool detached_threads_ = false;
+
+  // Dispatch to the pool. busy_ counts jobs handed to the pool whose handler has not returned.
+  std::mutex pool_mu_;
+  std::condition_variable pool_cv_;
+  std::condition_variable idle_cv_;
+  std::deque<std::shared_ptr<ActiveJob>> ready_;
+  bool pool_exit_ = false;
+  std::atomic<int> busy_{0};
+  std::vector<std::thread> pool_threads_;
+
+  std::mutex active_mu_;
+  std::unordered_map<std::int64_t, std::shared_ptr<ActiveJob>> active_;
+
+  std::mutex report_mu_;
+  std::condition_variable report_cv_;
+  std::deque<Report> reports_;
+  bool completer_exit_ = false;
+  Clock::time_point report_deadline_ = Clock::time_point::max();
+  std::atomic<long> unreported_{0};
+  std::thread completer_;
+
+  std::mutex heartbeat_mu_;
+  std::condition_variable heartbeat_cv_;
+  bool heartbeat_exit_ = false;
+  std::thread heartbeater_;
+};
+
+bool Worker::Impl::Run() {
+  auto& o = options_;
+  if (o.concurrency < 1) throw StartupError("concurrency must be at least 1");
+  if (o.queues.empty()) throw StartupError("at least one queue is needed");
+  if (o.lease.count() <= 0) throw StartupError("the lease must be greater than zero");
+  if (o.poll_interval.count() <= 0) throw StartupError("the poll interval must be greater than zero");
+  if (o.worker_id.empty()) o.worker_id = DefaultWorkerId();
+  if (o.heartbeat_interval.count() <= 0) o.heartbeat_interval = std::max(Milliseconds(100), o.lease / 3);
+  if (o.acquire_batch <= 0) o.acquire_batch = o.concurrency;
+  if (any_handler_) o.catch_all = true;
+  if (handlers_.empty() && !o.catch_all) throw StartupError("no handlers: register one with On() or use catch-all");
+  if (!o.catch_all) {
+    job_types_.emplace();
+    for (const auto& entry : handlers_) job_types_->push_back(entry.first);
+  }
+
+  std::unique_ptr<SqlApi> api;
+  try {
+    api = std::make_unique<SqlApi>(o.database_url);
+    api->CheckExtension();
+    api->Listen(o.queues, notified_);
+  } catch (const StartupError&) {
+    throw;
+  } catch (const std::exception& e) {
+    throw StartupError("cannot connect to the database: " + OneLine(e.what()));
+  }
+
+  log::Fields fields = log::Fields::object();
+  fields["worker_id"] = o.worker_id;
+  fields["queues"] = o.queues;
+  fields["concurrency"] = o.concurrency;
+  fields["lease_ms"] = o.lease.count();
+  fields["job_types"] = job_types_ ? log::Fields(*job_types_) : log::Fields("*");
+  log::Write(info, "worker started", fields);
+
+  for (int i = 0; i < o.concurrency; ++i) pool_threads_.emplace_back([this] { PoolLoop(); });
+  completer_ = std::thread([this] { CompleterLoop(); });
+  heartbeater_ = std::thread([this] { HeartbeatLoop(); });
+
+  try {
+    ProducerLoop(api);
+  } catch (const StartupError&) {
+    api.reset();
+    stopping_.store(true);
+    Shutdown();
+    throw;
+  }
+  api.reset();
+  return Shutdown();
+}
+
+void Worker::Impl::WaitForWake(int socket, int timeout_ms) {
+  pollfd fds[2] = {{wake_fd_, POLLIN, 0}, {socket, POLLIN, 0}};
+  const int ready = poll(fds, socket >= 0 ? 2 : 1, std::max(0, timeout_ms));
+  if (ready > 0 && (fds[0].revents & POLLIN)) {
+    std::uint64_t value;
+    ssize_t ignored = read(wake_fd_, &value, sizeof value);
+    (void)ignored;
+  }
+}
+
+// Producer: acquire up to the free slots whenever there may be work (a NOTIFY,
+// a full previous batch) and at least every poll_interval.
+void Worker::Impl::ProducerLoop(std::unique_ptr<SqlApi>& api) {
+  Backoff backoff(options_.reconnect_min, options_.reconnect_max);
+  bool maybe_more = true;
+  bool acquired_once = false;
+  auto next_poll = Clock::now();
+  while (!stopping_.load()) {
+    try {
+      if (!api) {
+        api = std::make_unique<SqlApi>(options_.database_url);
+        api->Listen(options_.queues, notified_);
+        log::Write(info, "database connection restored", {{"component", "producer"}});
+        backoff.Reset();
+        maybe_more = true;
+      }
+      if (notified_.exchange(false)) maybe_more = true;
+      const int free = options_.concurrency - busy_.load();
+      const auto now = Clock::now();
+      if (free > 0 && (maybe_more || now >= next_poll)) {
+        const int want = std::min(free, options_.acquire_batch);
+        std::vector<Job> jobs = api->Acquire(options_.worker_id, options_.queues, want, options_.lease, job_types_);
+        acquired_once = true;
+        backoff.Reset();
+        next_poll = Clock::now() + options_.poll_interval;
+        maybe_more = static_cast<int>(jobs.size()) == want;
+        for (auto& job : jobs) Dispatch(std::move(job));
+        continue;
+      }
+      const int timeout_ms =
+          free > 0 ? static_cast<int>(std::max<long long>(0, MillisecondsBetween(now, next_poll)) + 1)
+                   : static_cast<int>(options_.poll_interval.count());
+      WaitForWake(api->Socket(), timeout_ms);
+      api->ReadNotifications();
+    } catch (const StartupError&) {
+      throw;
+    } catch (const std::exception& e) {
+      const bool connection_lost = !api || IsConnectionLoss(e);
+      if (!acquired_once && !connection_lost) {
+        throw StartupError("taskflow.acquire failed: " + OneLine(e.what()));
+      }
+      api.reset();
+      const Milliseconds delay = backoff.Next();
+      log::Write(connection_lost ? warn : err,
+                 connection_lost ? "database connection lost; reconnecting" : "acquire failed; retrying",
+                 {{"component", "producer"}, {"error", OneLine(e.what())}, {"retry_in_ms", delay.count()}});
+      SleepUnlessStopping(delay);
+    }
+  }
+}
+
+void Worker::Impl::Dispatch(Job job) {
+  const std::string url = options_.database_url;
+  auto active = std::make_shared<ActiveJob>(
+      std::move(job), [url](bool reset) -> pqxx::connection_base& { return ThreadConnection(url, reset); });
+  {
+    std::lock_guard<std::mutex> lock(active_mu_);
+    active_[active->job.id] = active;
+  }
+  if (log::Enabled(debug)) log::Write(debug, "job acquired", log::JobFields(active->job));
+
+  const auto found = handlers_.find(active->job.type);
+  active->handler = found != handlers_.end() ? &found->second : (any_handler_ ? &any_handler_ : nullptr);
+  if (active->handler == nullptr) {
+    // Catch-all without a handler for this type: the job cannot run here, and
+    // retrying it on this worker would not help.
+    Report report;
+    report.kind = Report::Kind::kFail;
+    report.active = active;
+    report.error_type = "no_handler";
+    report.error_message = "no handler for job type '" + active->job.type + "' on worker " + options_.worker_id;
+    report.retryable = false;
+    active->started_at = active->finished_at = Clock::now();
+    EnqueueReport(std::move(report));
+    return;
+  }
+  busy_.fetch_add(1);
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    ready_.push_back(std::move(active));
+  }
+  pool_cv_.notify_one();
+}
+
+void Worker::Impl::PoolLoop() {
+  while (true) {
+    std::shared_ptr<ActiveJob> active;
+    {
+      std::unique_lock<std::mutex> lock(pool_mu_);
+      pool_cv_.wait(lock, [this] { return pool_exit_ || !ready_.empty(); });
+      if (ready_.empty()) return;
+      active = std::move(ready_.front());
+      ready_.pop_front();
+    }
+    RunJob(active);
+  }
+}
+
+void Worker::Impl::RunJob(const std::shared_ptr<ActiveJob>& active) {
+  active->started_at = Clock::now();
+  if (log::Enabled(debug)) log::Write(debug, "job started", log::JobFields(active->job));
+  Outcome outcome;
+  try {
+    outcome = (*active->handler)(active->job, active->ctx);
+  } catch (const std::exception& e) {
+    outcome = Outcome::Failed("handler_exception", e.what());
+  } catch (...) {
+    outcome = Outcome::Failed("handler_exception", "the handler threw a non-standard exception");
+  }
+  active->finished_at = Clock::now();
+
+  Report report;
+  report.active = active;
+  if (outcome.kind == Outcome::Kind::kSucceeded) {
+    report.kind = Report::Kind::kComplete;
+    if (!outcome.result.is_null()) {
+      report.result = outcome.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    }
+  } else if (active->ctx.Reason() == StopReason::kShutdown) {
+    report.kind = Report::Kind::kRelease;  // not the job's fault: give the attempt back
+  } else {
+    report.kind = Report::Kind::kFail;
+    report.error_type = outcome.error_type.empty() ? "error" : outcome.error_type;
+    report.error_message = outcome.error_message;
+    report.retryable = outcome.kind == Outcome::Kind::kCancelled ? false : outcome.retryable;
+  }
+  EnqueueReport(std::move(report));
+
+  busy_.fetch_sub(1);
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+  }
+  idle_cv_.notify_all();
+  Wake();
+}
+
+void Worker::Impl::EnqueueReport(Report report) {
+  if (report.active->reported.exchange(true)) return;  // already released at shutdown
+  {
+    std::lock_guard<std::mutex> lock(report_mu_);
+    reports_.push_back(std::move(report));
+  }
+  report_cv_.notify_one();
+}
+
+// Completer: takes everything queued, reports it (completions in one
+// complete_many), and retries with the same lease tokens after a lost connection.
+void Worker::Impl::CompleterLoop() {
+  std::unique_ptr<SqlApi> api;
+  Backoff backoff(options_.reconnect_min, options_.reconnect_max);
+  while (true) {
+    std::vector<Report> batch;
+    {
+      std::unique_lock<std::mutex> lock(report_mu_);
+      report_cv_.wait(lock, [this] { return completer_exit_ || !reports_.empty(); });
+      if (reports_.empty()) return;
+      while (!reports_.empty() && batch.size() < 1000) {
+        batch.push_back(std::move(reports_.front()));
+        reports_.pop_front();
+      }
+    }
+    bool in_doubt = false;
+    while (!batch.empty()) {
+      try {
+        if (!api) {
+          api = std::make_unique<SqlApi>(options_.database_url);
+          if (in_doubt) log::Write(info, "database connection restored", {{"component", "completer"}});
+        }
+        Flush(*api, batch, in_doubt);
+        backoff.Reset();
+      } catch (const std::exception& e) {
+        if (!IsConnectionLoss(e) && api) {
+          // The engine refused a statement: report the rest one by one so one
+          // bad item cannot block the others.
+          auto bad = std::find_if(batch.begin(), batch.end(), [](const Report& r) { return !r.done; });
+          if (bad != batch.end()) {
+            log::Fields fields = log::JobFields(bad->active->job);
+            fields["report"] = KindName(bad->kind);
+            fields["error"] = OneLine(e.what());
+            log::Write(err, "outcome rejected by the database; dropping it", fields);
+            std::lock_guard<std::mutex> lock(active_mu_);
+            active_.erase(bad->active->job.id);
+            batch.erase(bad);
+            unreported_.fetch_add(1);
+          }
+          continue;
+        }
+        api.reset();
+        in_doubt = true;
+        bool give_up;
+        {
+          std::lock_guard<std::mutex> lock(report_mu_);
+          give_up = Clock::now() >= report_deadline_;
+        }
+        if (give_up) {
+          for (auto& report : batch) {
+            log::Fields fields = log::JobFields(report.active->job);
+            fields["report"] = KindName(report.kind);
+            log::Write(err, "could not report the outcome before exit; the lease will expire and the job be retried",
+                       fields);
+          }
+          unreported_.fetch_add(static_cast<long>(batch.size()));
+          batch.clear();
+          break;
+        }
+        const Milliseconds delay = backoff.Next();
+        log::Write(warn, "database connection lost; retrying the report with the same lease tokens",
+                   {{"component", "completer"}, {"error", OneLine(e.what())}, {"retry_in_ms", delay.count()},
+                    {"pending", batch.size()}});
+        std::this_thread::sleep_for(delay);
+      }
+    }
+  }
+}
+
+void Worker::Impl::Flush(SqlApi& api, std::vector<Report>& batch, bool in_doubt) {
+  std::vector<Report*> completes;
+  for (auto& report : batch) {
+    if (!report.done && report.kind == Report::Kind::kComplete) completes.push_back(&report);
+  }
+  if (completes.size() > 1) {
+    std::vector<Lease> leases;
+    std::vector<std::optional<std::string>> results;
+    for (Report* report : completes) {
+      leases.push_back({report->active->job.id, report->active->job.lease_token});
+      results.push_back(report->result);
+    }
+    long accepted = -1;
+    try {
+      accepted = api.CompleteMany(leases, results);
+    } catch (const pqxx::sql_error& e) {
+      if (IsConnectionLoss(e)) throw;
+      // One bad result refuses the whole batch: fall back to one by one below.
+    }
+    if (accepted == static_cast<long>(completes.size())) {
+      for (Report* report : completes) Finish(*report, std::string("SUCCEEDED"), in_doubt);
+      completes.clear();
+    }
+    // Otherwise some tokens were stale: ask one by one which. A repeated complete
+    // with an accepted token answers SUCCEEDED again, so this changes nothing.
+  }
+  for (Report* report : completes) {
+    const Lease lease{report->active->job.id, report->active->job.lease_token};
+    Finish(*report, api.Complete(lease, report->result), in_doubt);
+  }
+  for (auto& report : batch) {
+    if (report.done) continue;
+    const Lease lease{report.active->job.id, report.active->job.lease_token};
+    if (report.kind == Report::Kind::kFail) {
+      Finish(report,
+             api.Fail(lease, ValidUtf8(report.error_type), ValidUtf8(report.error_message), report.retryable),
+             in_doubt);
+    } else if (report.kind == Report::Kind::kRelease) {
+      Finish(report, api.Release(lease), in_doubt);
+    }
+  }
+  batch.clear();
+}
+
+void Worker::Impl::Finish(Report& report, const std::optional<std::string>& state, bool in_doubt) {
+  report.done = true;
+  auto& active = *report.active;
+  {
+    std::lock_guard<std::mutex> lock(active_mu_);
+    active_.erase(active.job.id);
+  }
+  log::Fields fields = log::JobFields(active.job);
+  fields["duration_ms"] = active.started_at == Clock::time_point{} ? 0
+                                                                   : MillisecondsBetween(active.started_at,
+                                                                                         active.finished_at);
+  if (!state) {
+    fields["report"] = KindName(report.kind);
+    if (in_doubt && report.kind != Report::Kind::kComplete) {
+      log::Write(info, "outcome not confirmed after reconnecting (the first try was most likely applied)", fields);
+    } else {
+      log::Write(warn, "outcome refused: the lease is no longer valid (expired, or another attempt owns the job)",
+                 fields);
+    }
+    return;
+  }
+  fields["state"] = *state;
+  switch (report.kind) {
+    case Report::Kind::kComplete:
+      log::Write(info, "job succeeded", fields);
+      break;
+    case Report::Kind::kRelease:
+      log::Write(info, "job released", fields);
+      break;
+    case Report::Kind::kFail:
+      fields["error_type"] = report.error_type;
+      fields["error_message"] = report.error_message;
+      fields["retryable"] = report.retryable;
+      log::Write(*state == "CANCELLED" ? info : warn, *state == "CANCELLED" ? "job cancelled" : "job failed",
+                 fields);
+      break;
+  }
+}
+
+std::vector<std::shared_ptr<ActiveJob>> Worker::Impl::ActiveSnapshot() {
+  std::lock_guard<std::mutex> lock(active_mu_);
+  std::vector<std::shared_ptr<ActiveJob>> out;
+  out.reserve(active_.size());
+  for (const auto& entry : active_) out.push_back(entry.second);
+  return out;
+}
+
+// Heartbeater: every interval, one statement extends every running job's lease
+// and tells which were cancelled or lost.
+void Worker::Impl::HeartbeatLoop() {
+  std::unique_ptr<SqlApi> api;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> lock(heartbeat_mu_);
+      if (heartbeat_cv_.wait_for(lock, options_.heartbeat_interval, [this] { return heartbeat_exit_; })) return;
+    }
+    std::vector<std::shared_ptr<ActiveJob>> running;
+    for (auto& active : ActiveSnapshot()) {
+      if (!active->reported.load()) running.push_back(std::move(active));
+    }
+    if (running.empty()) continue;
+    std::vector<Lease> leases;
+    std::unordered_map<std::int64_t, std::shared_ptr<ActiveJob>> by_id;
+    for (auto& active : running) {
+      leases.push_back({active->job.id, active->job.lease_token});
+      by_id[active->job.id] = active;
+    }
+    try {
+      if (!api) api = std::make_unique<SqlApi>(options_.database_url);
+      for (const auto& [job_id, answer] : api->Heartbeat(leases, options_.lease)) {
+        const auto found = by_id.find(job_id);
+        if (found == by_id.end() || answer == "ok") continue;
+        ActiveJob& active = *found->second;
+        if (active.reported.load() || active.ctx.StopRequested()) continue;
+        log::Fields fields = log::JobFields(active.job);
+        if (answer == "cancel_requested") {
+          log::Write(info, "cancel requested; stopping the handler", fields);
+          active.ctx.RequestStop(StopReason::kCancelRequested);
+        } else {
+          log::Write(warn, "lease lost; stopping the handler", fields);
+          active.ctx.RequestStop(StopReason::kLeaseLost);
+        }
+      }
+    } catch (const std::exception& e) {
+      if (IsConnectionLoss(e) || !api) api.reset();
+      log::Write(warn, "heartbeat failed", {{"component", "heartbeater"}, {"error", OneLine(e.what())}});
+    }
+  }
+}
+
+bool Worker::Impl::Shutdown() {
+  // Jobs handed to the pool but not started: give them back at once.
+  std::deque<std::shared_ptr<ActiveJob>> not_started;
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    not_started.swap(ready_);
+  }
+  for (auto& active : not_started) {
+    Report report;
+    report.kind = Report::Kind::kRelease;
+    report.active = active;
+    EnqueueReport(std::move(report));
+    busy_.fetch_sub(1);
+  }
+
+  const auto grace_end = Clock::now() + options_.shutdown_grace;
+  if (busy_.load() > 0) {
+    log::Write(info, "stopping: waiting for running jobs",
+               {{"running", busy_.load()}, {"grace_ms", options_.shutdown_grace.count()}});
+  }
+  {
+    std::unique_lock<std::mutex> lock(pool_mu_);
+    idle_cv_.wait_until(lock, grace_end, [this] { return busy_.load() == 0; });
+  }
+  if (busy_.load() > 0) {
+    log::Write(warn, "grace period over: stopping the running jobs and releasing them", {{"running", busy_.load()}});
+    for (auto& active : ActiveSnapshot()) {
+      if (!active->reported.load()) active->ctx.RequestStop(StopReason::kShutdown);
+    }
+    // Handlers honour a stop quickly; a command gets its SIGTERM -> SIGKILL grace.
+    std::unique_lock<std::mutex> lock(pool_mu_);
+    idle_cv_.wait_for(lock, Milliseconds(10000), [this] { return busy_.load() == 0; });
+  }
+  if (busy_.load() > 0) {
+    // A handler that ignores stop requests: release its job anyway, leave its thread behind.
+    for (auto& active : ActiveSnapshot()) {
+      Report report;
+      report.kind = Report::Kind::kRelease;
+      report.active = active;
+      EnqueueReport(std::move(report));
+    }
+    detached_threads_ = true;
+  }
+
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    pool_exit_ = true;
+  }
+  pool_cv_.notify_all();
+  for (auto& thread : pool_threads_) {
+    if (detached_threads_) thread.detach();
+    else thread.join();
+  }
+  pool_threads_.clear();
+
+  {
+    std::lock_guard<std::mutex> lock(report_mu_);
+    completer_exit_ = true;
+    report_deadline_ = Clock::now() + std::max(options_.shutdown_grace, Milliseconds(10000));
+  }
+  report_cv_.notify_all();
+  if (completer_.joinable()) completer_.join();
+  {
+    std::lock_guard<std::mutex> lock(heartbeat_mu_);
+    heartbeat_exit_ = true;
+  }
+  heartbeat_cv_.notify_all();
+  if (heartbeater_.joinable()) heartbeater_.join();
+
+  const long unreported = unreported_.load();
+  log::Write(info, "worker stopped", {{"unreported", unreported}});
+  return unreported == 0;
+}
+
+Worker::Worker(WorkerOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+
+Worker::~Worker() {
+  // Threads stuck in a handler that ignored its stop request still use Impl.
+  if (impl_ && impl_->detached_threads()) impl_.release();
+}
+
+Worker& Worker::On(const std::string& job_type, Handler handler) {
+  impl_->handlers_[job_type] = std::move(handler);
+  return *this;
+}
+
+Worker& Worker::OnAny(Handler handler) {
+  impl_->any_handler_ = std::move(handler);
+  return *this;
+}
+
+bool Worker::Run() { return impl_->Run(); }
+
+void Worker::Stop() { impl_->Stop(); }
+
+const WorkerOptions& Worker::options() const { return impl_->options_; }
+
+}  // namespace taskflow
