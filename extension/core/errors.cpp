@@ -14,6 +14,8 @@ const char* SqlState(ErrorCode code) noexcept {
     case ErrorCode::InvalidAuthorization: return "28000";
     case ErrorCode::ProgramLimitExceeded: return "54000";
     case ErrorCode::DuplicateObject: return "42710";
+    case ErrorCode::NullValueNotAllowed: return "22004";
+    case ErrorCode::NoDataFound: return "P0002";
     case ErrorCode::Internal: return "XX000";
   }
   return "XX000";  // an out-of-range value is a bug: report it as internal

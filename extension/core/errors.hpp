@@ -17,6 +17,8 @@ enum class ErrorCode {
   InvalidAuthorization,          // 28000
   ProgramLimitExceeded,          // 54000
   DuplicateObject,               // 42710
+  NullValueNotAllowed,           // 22004
+  NoDataFound,                   // P0002
   Internal,                      // XX000
 };
 

@@ -108,6 +108,10 @@ JobEvent DecideFailure(const FailureInput& input) noexcept {
   return JobEvent::FailRetry;
 }
 
+JobState InitialState(std::optional<std::int64_t> run_at_us, std::int64_t now_us) noexcept {
+  return (run_at_us && *run_at_us > now_us) ? JobState::Scheduled : JobState::Pending;
+}
+
 JobEvent DecideRelease(bool cancel_requested) noexcept {
   return cancel_requested ? JobEvent::Cancel : JobEvent::Release;
 }

@@ -55,4 +55,8 @@ JobEvent DecideFailure(const FailureInput& input) noexcept;
 // Which event a released job causes: Cancel if a cancel is pending, else Release.
 JobEvent DecideRelease(bool cancel_requested) noexcept;
 
+// The state of a new job: SCHEDULED when run_at lies in the future, PENDING otherwise
+// (no run_at, or run_at not after now). Times are microseconds on the database clock.
+JobState InitialState(std::optional<std::int64_t> run_at_us, std::int64_t now_us) noexcept;
+
 }  // namespace taskflow::core

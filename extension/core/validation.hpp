@@ -23,7 +23,8 @@ void ValidateMaxAttempts(int max_attempts);
 void ValidateMaxRows(int max_rows);
 
 inline constexpr std::size_t kMaxJobTypeChars = 200;
-inline constexpr std::size_t kMaxQueueNameChars = 63;
+// 50, so that the NOTIFY channel "taskflow_<queue>" stays within PostgreSQL's 63-byte names.
+inline constexpr std::size_t kMaxQueueNameChars = 50;
 inline constexpr std::size_t kMaxTenantIdChars = 200;
 inline constexpr int kMaxRowsLimit = 10000;
 

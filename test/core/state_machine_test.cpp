@@ -239,5 +239,12 @@ TEST(DecideRelease, BothCases) {
   EXPECT_EQ(*Transition(S::Running, DecideRelease(true)), S::Cancelled);
 }
 
+TEST(InitialState, FutureRunAtIsScheduledOtherwisePending) {
+  EXPECT_EQ(InitialState(std::nullopt, 1000), S::Pending);
+  EXPECT_EQ(InitialState(999, 1000), S::Pending);
+  EXPECT_EQ(InitialState(1000, 1000), S::Pending);  // "not in the future" is ready now
+  EXPECT_EQ(InitialState(1001, 1000), S::Scheduled);
+}
+
 }  // namespace
 }  // namespace taskflow::core

@@ -100,10 +100,10 @@ TEST(ValidateQueueName, RejectsCharactersOutsideTheCharset) {
   }
 }
 
-TEST(ValidateQueueName, AtMost63Characters) {
-  EXPECT_NO_THROW(ValidateQueueName(std::string(63, 'q')));
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateQueueName(std::string(64, 'q')); }, kInvalid,
-                                "queue name is too long: 64 characters"));
+TEST(ValidateQueueName, AtMost50Characters) {
+  EXPECT_NO_THROW(ValidateQueueName(std::string(50, 'q')));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateQueueName(std::string(51, 'q')); }, kInvalid,
+                                "queue name is too long: 51 characters"));
 }
 
 // ---- tenant_id ----

@@ -1,0 +1,205 @@
+// Client and admin verbs that move jobs: cancel, retry; the scheduler's promotion of due jobs;
+// queue policy validation; and a boundary self-test.
+#include <new>
+#include <stdexcept>
+#include <string>
+
+#include "core/errors.hpp"
+#include "core/validation.hpp"
+#include "api/common.hpp"
+
+using namespace taskflow;
+using core::DomainError;
+using core::ErrorCode;
+using core::JobEvent;
+using core::JobState;
+
+namespace {
+
+struct Locked {
+  JobState state;
+  bool cancel_requested;
+};
+
+Locked LockJob(std::int64_t id) {
+  static pg::Statement stmt(
+      "SELECT state::text, cancel_requested FROM taskflow.jobs WHERE id = $1 FOR UPDATE",
+      {INT8OID});
+  pg::Params p;
+  p.AddInt64(id);
+  if (p.Run(stmt) == 0) {
+    throw DomainError(ErrorCode::NoDataFound, "job " + std::to_string(id) + " does not exist");
+  }
+  pg::ResultRow row(0);
+  auto state = core::ParseJobState(row.Text(1).value_or(""));
+  if (!state) throw DomainError(ErrorCode::Internal, "unknown job state in table");
+  return {*state, row.Bool(2).value_or(false)};
+}
+
+}  // namespace
+
+// taskflow.cancel(job_id, reason) RETURNS taskflow.job_state
+TF_FUNCTION(taskflow_cancel) {
+  pg::RequireArg(fcinfo, 0, "job_id");
+  std::int64_t id = PG_GETARG_INT64(0);
+  std::optional<std::string> reason = pg::ArgOptText(fcinfo, 1);
+  JobState result;
+  {
+    pg::SpiConnection spi;
+    Locked job = LockJob(id);
+    JobState to = core::RequireTransition(job.state, JobEvent::Cancel, id);
+    if (job.state == JobState::Running) {
+      // A running job is only asked to stop: its holder ends it (heartbeat answers
+      // cancel_requested), or lease expiry does.
+      static pg::Statement request(
+          "UPDATE taskflow.jobs SET cancel_requested = true, "
+          "cancel_reason = COALESCE($2, cancel_reason) WHERE id = $1",
+          {INT8OID, TEXTOID});
+      pg::Params p;
+      p.AddInt64(id).AddOptText(reason);
+      p.Run(request);
+      result = JobState::Running;
+    } else {
+      static pg::Statement cancel(
+          "WITH upd AS (UPDATE taskflow.jobs SET state = $2::taskflow.job_state, "
+          "  finished_at = now(), cancel_reason = $3 WHERE id = $1 RETURNING id) "
+          "INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+          "SELECT id, $4::taskflow.job_state, $2::taskflow.job_state, $5, "
+          "  COALESCE('cancelled: ' || $3, 'cancelled') FROM upd",
+          {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID});
+      pg::Params p;
+      p.AddInt64(id).AddText(core::ToString(to)).AddOptText(reason);
+      p.AddText(core::ToString(job.state)).AddText(api::CallerName());
+      p.Run(cancel);
+      result = to;
+    }
+  }
+  return api::JobStateDatum(result);
+}
+
+// taskflow.retry(job_id) RETURNS taskflow.job_state: FAILED, DEAD or CANCELLED back to PENDING
+// with a fresh attempt budget; history is kept.
+TF_FUNCTION(taskflow_retry) {
+  pg::RequireArg(fcinfo, 0, "job_id");
+  std::int64_t id = PG_GETARG_INT64(0);
+  JobState to;
+  {
+    pg::SpiConnection spi;
+    Locked job = LockJob(id);
+    to = core::RequireTransition(job.state, JobEvent::Retry, id);
+    static pg::Statement retry(
+        "WITH upd AS (UPDATE taskflow.jobs SET state = $2::taskflow.job_state, "
+        "  budget_offset = attempts, next_run_at = now(), finished_at = NULL, result = NULL, "
+        "  cancel_requested = false, cancel_reason = NULL, lease_expires_at = NULL "
+        "  WHERE id = $1 RETURNING id, queue), "
+        "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+        "  SELECT id, $3::taskflow.job_state, $2::taskflow.job_state, $4, 'retried' FROM upd) "
+        "SELECT queue FROM upd",
+        {INT8OID, TEXTOID, TEXTOID, TEXTOID});
+    pg::Params p;
+    p.AddInt64(id).AddText(core::ToString(to)).AddText(core::ToString(job.state));
+    p.AddText(api::CallerName());
+    if (p.Run(retry) == 1 && to == JobState::Pending) {
+      api::NotifyQueue(pg::ResultRow(0).Text(1).value_or("default"));
+    }
+  }
+  return api::JobStateDatum(to);
+}
+
+// taskflow._promote_due(max_jobs) RETURNS integer: SCHEDULED jobs whose time has come become
+// PENDING, and each affected queue gets a wake-up. Called by the maintenance worker.
+TF_FUNCTION(taskflow_promote_due) {
+  int limit = pg::ArgOptInt32(fcinfo, 0).value_or(1000);
+  int promoted = 0;
+  {
+    pg::SpiConnection spi;
+    static pg::Statement stmt(
+        "WITH due AS (SELECT id FROM taskflow.jobs WHERE state IN " +
+            api::SourceStatesSql(JobEvent::Promote) +
+            "  AND next_run_at <= now() ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED), "
+            "upd AS (UPDATE taskflow.jobs j SET state = " +
+            api::TargetStateSql(JobState::Scheduled, JobEvent::Promote) +
+            "  FROM due WHERE j.id = due.id RETURNING j.id, j.queue, j.state), "
+            "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+            "  SELECT id, 'SCHEDULED', state, 'scheduler', 'due' FROM upd) "
+            "SELECT queue, count(*)::int FROM upd GROUP BY queue",
+        {INT4OID});
+    pg::Params p;
+    p.AddInt32(limit);
+    std::uint64_t n = p.Run(stmt);
+    std::vector<std::string> queues;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      pg::ResultRow row(i);
+      queues.push_back(row.Text(1).value_or("default"));
+      promoted += row.Int32(2).value_or(0);
+    }
+    for (const auto& q : queues) api::NotifyQueue(q);
+  }
+  return Int32GetDatum(promoted);
+}
+
+// taskflow._check_queue(name, max_attempts, strategy, base_delay, max_delay, jitter, lease,
+// concurrency_limit) RETURNS void: validates a queue definition with the core rules; the
+// retry policy is checked as it will be used (NULL fields take the default policy's values).
+TF_FUNCTION(taskflow_check_queue) {
+  pg::RequireArg(fcinfo, 0, "name");
+  core::ValidateQueueName(pg::ArgText(fcinfo, 0));
+  core::RetryPolicy policy = core::RetryPolicy::Default();
+  if (auto v = pg::ArgOptInt32(fcinfo, 1)) policy.max_attempts = *v;
+  if (auto v = pg::ArgOptText(fcinfo, 2)) {
+    auto s = core::ParseStrategy(*v);
+    if (!s) {
+      throw DomainError(ErrorCode::InvalidParameterValue,
+                        "unknown retry strategy \"" + *v + "\"",
+                        "Use one of: fixed, linear, exponential.");
+    }
+    policy.strategy = *s;
+  }
+  if (auto v = pg::ArgOptIntervalMicros(fcinfo, 3)) policy.base_delay_us = *v;
+  if (auto v = pg::ArgOptIntervalMicros(fcinfo, 4)) policy.max_delay_us = *v;
+  if (auto v = pg::ArgOptText(fcinfo, 5)) {
+    auto j = core::ParseJitter(*v);
+    if (!j) {
+      throw DomainError(ErrorCode::InvalidParameterValue, "unknown jitter \"" + *v + "\"",
+                        "Use one of: none, full, equal.");
+    }
+    policy.jitter = *j;
+  }
+  policy.Validate();
+  if (auto lease = pg::ArgOptIntervalMicros(fcinfo, 6); lease && *lease <= 0) {
+    throw DomainError(ErrorCode::InvalidParameterValue, "lease must be greater than zero");
+  }
+  if (auto limit = pg::ArgOptInt32(fcinfo, 7); limit && *limit < 1) {
+    throw DomainError(ErrorCode::InvalidParameterValue,
+                      "concurrency_limit must be at least 1 (NULL means no limit)");
+  }
+  PG_RETURN_VOID();
+}
+
+// taskflow._selftest_boundary(kind text) RETURNS text: raises each kind of C++ exception inside
+// an SQL function so the tests can prove the guard turns it into a clean ERROR. Superuser only.
+TF_FUNCTION(taskflow_selftest_boundary) {
+  pg::RequireArg(fcinfo, 0, "kind");
+  std::string kind = pg::ArgText(fcinfo, 0);
+  std::string guard_probe(64, 'x');  // an object with a destructor alive across the throw
+  if (kind == "domain") {
+    throw DomainError(ErrorCode::ObjectNotInPrerequisiteState, "selftest domain error",
+                      "selftest hint", "selftest detail");
+  }
+  if (kind == "std") throw std::runtime_error("selftest std exception");
+  if (kind == "bad_alloc") throw std::bad_alloc();
+  if (kind == "unknown") throw 42;
+  if (kind == "postgres") {
+    // A PostgreSQL ERROR raised while C++ objects are alive: PgCall turns the longjmp into a
+    // PgError, the stack unwinds, and CallGuarded re-raises the original error (22012).
+    pg::PgCall([] { return DirectFunctionCall2(int4div, Int32GetDatum(1), Int32GetDatum(0)); });
+  }
+  if (kind == "spi") {
+    pg::SpiConnection spi;
+    static pg::Statement bad("SELECT 1 / (0 * $1)", {INT4OID});
+    pg::Params p;
+    p.AddInt32(1);
+    p.Run(bad);
+  }
+  return pg::TextDatum("ok: " + kind + " " + std::to_string(guard_probe.size()));
+}

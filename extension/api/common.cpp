@@ -1,0 +1,109 @@
+#include "core/errors.hpp"
+#include "api/common.hpp"
+
+
+namespace taskflow::api {
+
+using core::DomainError;
+using core::ErrorCode;
+
+std::string SourceStatesSql(core::JobEvent event) {
+  std::string sql = "(";
+  for (core::JobState s : core::SourcesOf(event)) {
+    if (sql.size() > 1) sql += ",";
+    sql += "'" + std::string(core::ToString(s)) + "'";
+  }
+  return sql + ")";
+}
+
+std::string TargetStateSql(core::JobState from, core::JobEvent event) {
+  auto to = core::Transition(from, event);
+  if (!to) throw DomainError(ErrorCode::Internal, "transition table has no target");
+  return "'" + std::string(core::ToString(*to)) + "'";
+}
+
+core::RetryPolicy PolicyFromRow(const pg::ResultRow& row, int first) {
+  core::RetryPolicy policy = core::RetryPolicy::Default();
+  if (auto v = row.Int32(first)) policy.max_attempts = *v;
+  if (auto v = row.Text(first + 1)) {
+    if (auto s = core::ParseStrategy(*v)) policy.strategy = *s;
+  }
+  if (auto v = row.IntervalMicros(first + 2)) policy.base_delay_us = *v;
+  if (auto v = row.IntervalMicros(first + 3)) policy.max_delay_us = *v;
+  if (auto v = row.Text(first + 4)) {
+    if (auto j = core::ParseJitter(*v)) policy.jitter = *j;
+  }
+  return policy;
+}
+
+QueueInfo RequireQueue(const std::string& name) {
+  static pg::Statement lookup(
+      "SELECT name, priority, paused, max_attempts, strategy, base_delay, max_delay, jitter "
+      "FROM taskflow.queues WHERE name = $1",
+      {TEXTOID});
+  pg::Params params;
+  params.AddText(name);
+  if (params.Run(lookup, true, 1) == 0) {
+    throw DomainError(ErrorCode::UndefinedObject, "queue \"" + name + "\" does not exist",
+                      "Create it first: SELECT taskflow.create_queue('" + name + "');");
+  }
+  pg::ResultRow row(0);
+  QueueInfo info;
+  info.name = name;
+  info.priority = row.Int32(2).value_or(0);
+  info.paused = row.Bool(3).value_or(false);
+  info.policy = PolicyFromRow(row, 4);
+  return info;
+}
+
+void NotifyQueue(const std::string& queue) {
+  std::string channel = "taskflow_" + queue;
+  const char* c = channel.c_str();
+  pg::PgCall([&] { Async_Notify(c, ""); });
+}
+
+std::string CallerName() {
+  char* name = pg::PgCall([] { return GetUserNameFromId(GetOuterUserId(), true); });
+  return name != nullptr ? std::string(name) : std::string("unknown");
+}
+
+std::int64_t NowMicros() { return static_cast<std::int64_t>(GetCurrentTransactionStartTimestamp()); }
+
+double UnitRandom() { return pg_prng_double(&pg_global_prng_state); }
+
+Datum Int64ArrayDatum(const std::vector<std::int64_t>& values) {
+  std::vector<Datum> datums;
+  datums.reserve(values.size());
+  for (auto v : values) datums.push_back(Int64GetDatum(v));
+  Datum* data = datums.data();
+  int n = static_cast<int>(datums.size());
+  return pg::PgCall([&] {
+    return PointerGetDatum(construct_array(data, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+  });
+}
+
+Datum Int32ArrayDatum(const std::vector<std::int32_t>& values) {
+  std::vector<Datum> datums;
+  datums.reserve(values.size());
+  for (auto v : values) datums.push_back(Int32GetDatum(v));
+  Datum* data = datums.data();
+  int n = static_cast<int>(datums.size());
+  return pg::PgCall([&] {
+    return PointerGetDatum(construct_array(data, n, INT4OID, 4, true, TYPALIGN_INT));
+  });
+}
+
+Datum JobStateDatum(core::JobState state) {
+  // The enum's OID for a label, looked up through the type's input function.
+  std::string label(core::ToString(state));
+  const char* l = label.c_str();
+  return pg::PgCall([&] {
+    Oid nsp = get_namespace_oid("taskflow", false);
+    Oid type = GetSysCacheOid2(TYPENAMENSP, Anum_pg_type_oid, CStringGetDatum("job_state"),
+                               ObjectIdGetDatum(nsp));
+    if (!OidIsValid(type)) elog(ERROR, "type taskflow.job_state does not exist");
+    return DirectFunctionCall2(enum_in, CStringGetDatum(l), ObjectIdGetDatum(type));
+  });
+}
+
+}  // namespace taskflow::api

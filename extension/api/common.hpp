@@ -1,0 +1,53 @@
+// Helpers shared by the SQL entry points: queue lookup, retry policy, wake-ups, arrays.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/retry_policy.hpp"
+#include "core/state_machine.hpp"
+#include "pg/spi.hpp"
+
+namespace taskflow::api {
+
+// SQL list literal of the states an event may start from, taken from the core transition
+// table, e.g. "('PENDING','SCHEDULED')". Used to build the set-based statements.
+std::string SourceStatesSql(core::JobEvent event);
+// SQL literal of the state an event leads to from `from`, e.g. "'RUNNING'".
+std::string TargetStateSql(core::JobState from, core::JobEvent event);
+
+struct QueueInfo {
+  std::string name;
+  int priority = 0;
+  bool paused = false;
+  core::RetryPolicy policy;
+};
+
+// Looks up a queue (SPI must be connected). Throws 42704 with a hint when it does not exist.
+QueueInfo RequireQueue(const std::string& name);
+// The retry policy from queue columns (NULL columns take the default policy's values), read
+// from `row` starting at column `first` in the order max_attempts, strategy, base_delay,
+// max_delay, jitter.
+core::RetryPolicy PolicyFromRow(const pg::ResultRow& row, int first);
+
+// Queues a NOTIFY on the queue's channel `taskflow_<queue>`, delivered at commit. PostgreSQL
+// folds duplicates, so a transaction sends at most one per queue.
+void NotifyQueue(const std::string& queue);
+
+// The role that called us: the session's current role outside SECURITY DEFINER.
+std::string CallerName();
+
+// Transaction start time (now()) in microseconds.
+std::int64_t NowMicros();
+// A uniform random number in [0, 1) for retry jitter.
+double UnitRandom();
+
+Datum Int64ArrayDatum(const std::vector<std::int64_t>& values);
+Datum Int32ArrayDatum(const std::vector<std::int32_t>& values);
+
+// The enum Datum of a job state (for RETURNS taskflow.job_state).
+Datum JobStateDatum(core::JobState state);
+
+}  // namespace taskflow::api

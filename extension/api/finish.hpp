@@ -1,0 +1,32 @@
+// Ending attempts: complete, fail, release and lease expiry share these, so the retry rules
+// and the audit rows are the same whoever ends an attempt. SPI must be connected.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/job_state.hpp"
+#include "pg/spi.hpp"
+
+namespace taskflow::api {
+
+struct Failure {
+  std::string error_type;
+  std::optional<std::string> error_message;
+  bool retryable = true;
+};
+
+// Completes jobs given (id, token, result). For each: the new state (SUCCEEDED), SUCCEEDED again
+// for a repeated complete of the attempt that succeeded, or nullopt for a stale token.
+std::vector<std::optional<core::JobState>> CompleteJobs(
+    const std::vector<std::int64_t>& ids, const std::vector<Datum>& tokens,
+    const std::vector<std::optional<Datum>>& results);
+// complete_many's body: arrays as given by the caller; returns how many were accepted.
+int CompleteMany(Datum ids, Datum tokens, std::optional<Datum> results);
+
+std::optional<core::JobState> FailJob(std::int64_t id, Datum token, const Failure& failure);
+std::optional<core::JobState> ReleaseJob(std::int64_t id, Datum token);
+int RescueExpired(int limit);
+
+}  // namespace taskflow::api

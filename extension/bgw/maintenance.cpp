@@ -1,0 +1,82 @@
+// The maintenance background worker: one process per cluster, in taskflow.database_name.
+// Every maintenance_interval it runs, each in its own transaction:
+//   Rescuer   taskflow._rescue_expired   RUNNING jobs whose lease expired -> retry / DEAD / CANCELLED
+//   Scheduler taskflow._promote_due      SCHEDULED jobs that came due -> PENDING (+ NOTIFY)
+//   Cleaner   taskflow._clean            SUCCEEDED/CANCELLED jobs older than taskflow.retention
+// The loop is plain C-style code: no C++ object lives across PG_TRY, so longjmp is safe here,
+// and the work itself runs through the guarded SQL functions.
+#include "pg/postgres.hpp"
+#include "pg/settings.hpp"
+
+extern "C" {
+#include "postmaster/interrupt.h"  // SignalHandlerForConfigReload, ConfigReloadPending
+#include "tcop/tcopprot.h"         // die (SIGTERM handler)
+#include "utils/ps_status.h"       // set_ps_display
+
+PGDLLEXPORT void taskflow_maintenance_main(Datum arg);
+}
+
+namespace {
+
+// Runs one maintenance statement in its own transaction; an error is logged and the worker
+// goes on with the next task (a failing task must not stop the others).
+void RunTask(const char* name, const char* sql, int nargs, Oid* types, Datum* values) {
+  MemoryContext outer = CurrentMemoryContext;
+  SetCurrentStatementStartTimestamp();
+  StartTransactionCommand();
+  PG_TRY();
+  {
+    SPI_connect();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    pgstat_report_activity(STATE_RUNNING, name);
+    int rc = SPI_execute(
+        "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'taskflow'", true, 1);
+    if (rc == SPI_OK_SELECT && SPI_processed == 1) {
+      SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    }
+    SPI_finish();
+    PopActiveSnapshot();
+    CommitTransactionCommand();
+  }
+  PG_CATCH();
+  {
+    MemoryContextSwitchTo(outer);
+    EmitErrorReport();
+    FlushErrorState();
+    AbortCurrentTransaction();
+  }
+  PG_END_TRY();
+  pgstat_report_stat(false);
+  pgstat_report_activity(STATE_IDLE, nullptr);
+}
+
+}  // namespace
+
+void taskflow_maintenance_main(Datum) {
+  pqsignal(SIGHUP, SignalHandlerForConfigReload);
+  pqsignal(SIGTERM, die);
+  BackgroundWorkerUnblockSignals();
+  BackgroundWorkerInitializeConnection(taskflow_database_name, nullptr, 0);
+  pgstat_report_appname("taskflow maintenance");
+
+  for (;;) {
+    (void)WaitLatch(MyLatch, WL_LATCH_SET | WL_TIMEOUT | WL_EXIT_ON_PM_DEATH,
+                    taskflow_maintenance_interval_ms, PG_WAIT_EXTENSION);
+    ResetLatch(MyLatch);
+    CHECK_FOR_INTERRUPTS();
+    if (ConfigReloadPending) {
+      ConfigReloadPending = false;
+      ProcessConfigFile(PGC_SIGHUP);
+    }
+
+    Oid int_type[1] = {INT4OID};
+    Datum batch[1] = {Int32GetDatum(taskflow_cleaner_batch)};
+    RunTask("taskflow rescuer", "SELECT taskflow._rescue_expired($1)", 1, int_type, batch);
+    RunTask("taskflow scheduler", "SELECT taskflow._promote_due($1)", 1, int_type, batch);
+
+    Oid clean_types[2] = {INT4OID, INT4OID};
+    Datum clean_args[2] = {Int32GetDatum(taskflow_retention_s),
+                           Int32GetDatum(taskflow_cleaner_batch)};
+    RunTask("taskflow cleaner", "SELECT taskflow._clean($1, $2)", 2, clean_types, clean_args);
+  }
+}

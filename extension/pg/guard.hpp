@@ -1,0 +1,81 @@
+// The C++/PostgreSQL boundary. PostgreSQL reports errors with longjmp, C++ with exceptions;
+// neither may cross the other:
+//  - Every SQL-callable function enters C++ through TF_FUNCTION (CallGuarded): it catches every
+//    exception and raises ereport(ERROR) with a real SQLSTATE only after leaving the catch block.
+//  - Every PostgreSQL call that may ereport while C++ objects with destructors are alive goes
+//    through PgCall, which turns the longjmp into a C++ PgError exception.
+// A PgError is never swallowed: it travels up to CallGuarded, which re-throws the original
+// PostgreSQL error (same SQLSTATE, message, detail, hint) so the transaction aborts normally.
+#pragma once
+
+#include "pg/postgres.hpp"
+
+#include <exception>
+#include <type_traits>
+#include <utility>
+
+namespace taskflow::pg {
+
+// A PostgreSQL error captured by PgCall. The ErrorData lives in the memory context that was
+// current when PgCall was entered (the function's call context), which outlives the unwinding.
+class PgError : public std::exception {
+ public:
+  explicit PgError(ErrorData* data) noexcept : data_(data) {}
+  ErrorData* data() const noexcept { return data_; }
+  const char* what() const noexcept override;
+
+ private:
+  ErrorData* data_;
+};
+
+// Runs `fn` (a lambda that only calls PostgreSQL and holds no objects with destructors) with
+// its own error handler. A PostgreSQL ERROR inside becomes a PgError exception.
+template <typename Fn>
+auto PgCall(Fn&& fn) -> decltype(fn()) {
+  using Result = decltype(fn());
+  MemoryContext volatile saved_context = CurrentMemoryContext;
+  sigjmp_buf* volatile saved_exception_stack = PG_exception_stack;
+  ErrorContextCallback* volatile saved_error_context = error_context_stack;
+  sigjmp_buf local;
+  if (sigsetjmp(local, 0) != 0) {
+    PG_exception_stack = saved_exception_stack;
+    error_context_stack = saved_error_context;
+    // The copy must outlive SPI_finish (which frees SPI's contexts while the exception unwinds):
+    // keep it in the transaction's top context until CallGuarded re-throws it.
+    MemoryContextSwitchTo(IsTransactionState() ? TopTransactionContext : saved_context);
+    ErrorData* data = CopyErrorData();
+    MemoryContextSwitchTo(saved_context);
+    FlushErrorState();
+    throw PgError(data);
+  }
+  PG_exception_stack = &local;
+  if constexpr (std::is_void_v<Result>) {
+    fn();
+    PG_exception_stack = saved_exception_stack;
+    error_context_stack = saved_error_context;
+  } else {
+    Result result = fn();
+    PG_exception_stack = saved_exception_stack;
+    error_context_stack = saved_error_context;
+    return result;
+  }
+}
+
+using GuardedBody = Datum (*)(FunctionCallInfo);
+
+// Runs an SQL-callable function body; never lets an exception escape.
+Datum CallGuarded(FunctionCallInfo fcinfo, GuardedBody body) noexcept;
+
+}  // namespace taskflow::pg
+
+// Defines an SQL-callable C function `name` whose C++ body runs inside CallGuarded:
+//   TF_FUNCTION(taskflow_schedule) { ... return datum; }
+#define TF_FUNCTION(name)                                                          \
+  static Datum name##_body(FunctionCallInfo fcinfo);                               \
+  extern "C" {                                                                     \
+  PG_FUNCTION_INFO_V1(name);                                                       \
+  PGDLLEXPORT Datum name(PG_FUNCTION_ARGS) {                                       \
+    return ::taskflow::pg::CallGuarded(fcinfo, name##_body);                       \
+  }                                                                                \
+  }                                                                                \
+  static Datum name##_body(FunctionCallInfo fcinfo)

@@ -1,0 +1,67 @@
+// Module entry: refuses to load outside shared_preload_libraries, defines the settings and
+// registers the maintenance background worker.
+#include "pg/postgres.hpp"
+#include "pg/settings.hpp"
+
+extern "C" {
+PG_MODULE_MAGIC;
+
+char* taskflow_database_name = nullptr;
+int taskflow_maintenance_interval_ms = 1000;
+int taskflow_default_lease_s = 30;
+int taskflow_retention_s = 7 * 24 * 3600;
+int taskflow_max_payload_bytes = 1024 * 1024;
+int taskflow_cleaner_batch = 1000;
+
+PGDLLEXPORT void _PG_init(void);
+}
+
+void _PG_init(void) {
+  // Plain C from here: nothing below allocates C++ objects, so an ereport is safe.
+  if (!process_shared_preload_libraries_in_progress) {
+    ereport(ERROR,
+            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+             errmsg("taskflow must be loaded via shared_preload_libraries"),
+             errhint("Add taskflow to shared_preload_libraries in postgresql.conf "
+                     "(e.g. shared_preload_libraries = 'pg_cron,taskflow') and restart "
+                     "PostgreSQL.")));
+  }
+
+  DefineCustomStringVariable(
+      "taskflow.database_name", "Database in which the TaskFlow background workers run.",
+      "The extension must be created in this database.", &taskflow_database_name, "postgres",
+      PGC_POSTMASTER, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("taskflow.maintenance_interval",
+                          "How often the maintenance worker rescues expired leases, promotes "
+                          "due jobs and cleans old ones.",
+                          nullptr, &taskflow_maintenance_interval_ms, 1000, 10, 3600 * 1000,
+                          PGC_SIGHUP, GUC_UNIT_MS, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("taskflow.default_lease",
+                          "Lease length when neither acquire() nor the queue sets one.", nullptr,
+                          &taskflow_default_lease_s, 30, 1, 7 * 24 * 3600, PGC_USERSET, GUC_UNIT_S,
+                          nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("taskflow.retention",
+                          "How long SUCCEEDED and CANCELLED jobs are kept before the Cleaner "
+                          "deletes them with their history.",
+                          nullptr, &taskflow_retention_s, 7 * 24 * 3600, 0, INT_MAX, PGC_SIGHUP,
+                          GUC_UNIT_S, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("taskflow.max_payload_bytes", "Largest accepted job payload.", nullptr,
+                          &taskflow_max_payload_bytes, 1024 * 1024, 2, 256 * 1024 * 1024,
+                          PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable("taskflow.maintenance_batch",
+                          "Rows the maintenance worker handles per batch and task.", nullptr,
+                          &taskflow_cleaner_batch, 1000, 1, 1000000, PGC_SIGHUP, 0, nullptr,
+                          nullptr, nullptr);
+  MarkGUCPrefixReserved("taskflow");
+
+  BackgroundWorker worker;
+  memset(&worker, 0, sizeof(worker));
+  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
+  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
+  worker.bgw_restart_time = 5;
+  snprintf(worker.bgw_library_name, BGW_MAXLEN, "taskflow");
+  snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskflow_maintenance_main");
+  snprintf(worker.bgw_name, BGW_MAXLEN, "taskflow maintenance");
+  snprintf(worker.bgw_type, BGW_MAXLEN, "taskflow maintenance");
+  RegisterBackgroundWorker(&worker);
+}

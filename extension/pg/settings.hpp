@@ -1,0 +1,11 @@
+// The taskflow.* settings (GUCs), defined in module.cpp. See docs/settings.md.
+#pragma once
+
+extern "C" {
+extern char* taskflow_database_name;        // database the background workers serve
+extern int taskflow_maintenance_interval_ms;  // how often the maintenance worker runs
+extern int taskflow_default_lease_s;          // lease when neither acquire nor queue sets one
+extern int taskflow_retention_s;              // how long SUCCEEDED/CANCELLED jobs are kept
+extern int taskflow_max_payload_bytes;        // largest accepted payload (jsonb size)
+extern int taskflow_cleaner_batch;            // rows per Cleaner/Rescuer/promoter batch
+}

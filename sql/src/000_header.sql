@@ -1,0 +1,4 @@
+-- TaskFlow install script. Built by concatenating sql/src/*.sql in order; do not edit the
+-- generated sql/taskflow--<version>.sql. Every name is schema-qualified and every function pins
+-- search_path, so the script and the functions are safe against search_path attacks.
+\echo Use "CREATE EXTENSION taskflow" to load this file. \quit

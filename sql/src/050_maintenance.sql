@@ -1,0 +1,36 @@
+-- ---------------------------------------------------------------------------------------------
+-- Maintenance (called by the background worker; callable by admins for tests and tooling)
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION taskflow._rescue_expired(max_jobs integer DEFAULT 1000) RETURNS integer
+AS 'MODULE_PATHNAME', 'taskflow_rescue_expired'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+CREATE FUNCTION taskflow._promote_due(max_jobs integer DEFAULT 1000) RETURNS integer
+AS 'MODULE_PATHNAME', 'taskflow_promote_due'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
+-- The Cleaner: deletes SUCCEEDED and CANCELLED jobs finished more than retention_seconds ago,
+-- with their attempts and events, at most max_jobs per call.
+CREATE FUNCTION taskflow._clean(retention_seconds integer, max_jobs integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH old AS (
+    SELECT j.id FROM taskflow.jobs j
+    WHERE j.state IN ('SUCCEEDED', 'CANCELLED')
+      AND j.finished_at < now() - make_interval(secs => retention_seconds)
+    ORDER BY j.finished_at LIMIT max_jobs FOR UPDATE SKIP LOCKED),
+  da AS (DELETE FROM taskflow.job_attempts a USING old WHERE a.job_id = old.id),
+  de AS (DELETE FROM taskflow.job_events e USING old WHERE e.job_id = old.id),
+  dj AS (DELETE FROM taskflow.jobs j USING old WHERE j.id = old.id RETURNING 1)
+  SELECT count(*)::integer FROM dj
+$$;
+
+CREATE FUNCTION taskflow._selftest_boundary(kind text) RETURNS text
+AS 'MODULE_PATHNAME', 'taskflow_selftest_boundary'
+LANGUAGE C VOLATILE
+SET search_path = pg_catalog, pg_temp;
