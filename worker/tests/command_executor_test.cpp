@@ -1,0 +1,269 @@
+// The command executor against real /bin/sh scripts.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "executors.hpp"
+#include "process.hpp"
+
+namespace taskflow {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using std::chrono::milliseconds;
+
+Job TestJob() {
+  Job job;
+  job.id = 42;
+  job.attempt = 3;
+  job.lease_token = "00000000-0000-0000-0000-000000000001";
+  job.type = "script";
+  job.payload = {{"n", 7}, {"text", "hé \"quoted\""}};
+  job.queue = "q1";
+  job.tenant_id = "acme";
+  job.correlation_id = "corr-1";
+  return job;
+}
+
+HandlerSpec Script(const std::string& script) {
+  HandlerSpec spec;
+  spec.job_type = "script";
+  spec.executor = "command";
+  spec.command = {"/bin/sh", "-c", script};
+  spec.kill_grace = milliseconds(300);
+  return spec;
+}
+
+Outcome RunSpec(const HandlerSpec& spec, const Job& job = TestJob()) {
+  JobContext ctx;
+  return MakeHandler(spec)(job, ctx);
+}
+
+// A killed process lingers as a zombie until its new parent reaps it: that counts as dead.
+bool Alive(pid_t pid) {
+  if (kill(pid, 0) != 0) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string pid_field, comm, state;
+  stat >> pid_field >> comm >> state;
+  return state != "Z";
+}
+
+TEST(CommandExecutor, ExitZeroWithJsonStdoutIsTheResult) {
+  const auto outcome = RunSpec(Script(R"(echo '{"ok": true, "n": 1}')"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded);
+  EXPECT_EQ(outcome.result, nlohmann::json({{"ok", true}, {"n", 1}}));
+}
+
+TEST(CommandExecutor, ExitZeroWithTextStdoutHasNoResult) {
+  const auto outcome = RunSpec(Script("echo just text"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded);
+  EXPECT_TRUE(outcome.result.is_null());
+}
+
+TEST(CommandExecutor, PayloadOnStdinAndJobEnvironment) {
+  const auto outcome = RunSpec(Script(
+      R"(payload=$(cat); printf '{"payload": %s, "id": "%s", "attempt": "%s", "tenant": "%s", "corr": "%s", "type": "%s", "queue": "%s"}' )"
+      R"("$payload" "$TASKFLOW_JOB_ID" "$TASKFLOW_ATTEMPT" "$TASKFLOW_TENANT_ID" "$TASKFLOW_CORRELATION_ID" "$TASKFLOW_JOB_TYPE" "$TASKFLOW_QUEUE")"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded) << outcome.error_message;
+  EXPECT_EQ(outcome.result["payload"], TestJob().payload);
+  EXPECT_EQ(outcome.result["id"], "42");
+  EXPECT_EQ(outcome.result["attempt"], "3");
+  EXPECT_EQ(outcome.result["tenant"], "acme");
+  EXPECT_EQ(outcome.result["corr"], "corr-1");
+  EXPECT_EQ(outcome.result["type"], "script");
+  EXPECT_EQ(outcome.result["queue"], "q1");
+}
+
+TEST(CommandExecutor, ConfiguredEnvironmentAndWorkingDirectory) {
+  auto spec = Script(R"sh(printf '{"v": "%s", "cwd": "%s"}' "$MY_SETTING" "$(pwd)")sh");
+  spec.env = {{"MY_SETTING", "on"}};
+  spec.cwd = "/tmp";
+  const auto outcome = RunSpec(spec);
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded);
+  EXPECT_EQ(outcome.result["v"], "on");
+  EXPECT_EQ(outcome.result["cwd"], "/tmp");
+}
+
+TEST(CommandExecutor, NonZeroExitIsRetryableWithTheStderrTail) {
+  const auto outcome = RunSpec(Script("echo 'disk on fire' >&2; exit 3"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed);
+  EXPECT_EQ(outcome.error_type, "exit_code");
+  EXPECT_TRUE(outcome.retryable);
+  EXPECT_EQ(outcome.error_message, "exit code 3: disk on fire");
+}
+
+TEST(CommandExecutor, PermanentExitCodeIsNotRetryable) {
+  auto outcome = RunSpec(Script("exit 65"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed);
+  EXPECT_EQ(outcome.error_type, "exit_code");
+  EXPECT_FALSE(outcome.retryable);
+
+  auto spec = Script("exit 66");
+  spec.permanent_exit_codes = {66, 67};
+  EXPECT_FALSE(RunSpec(spec).retryable);
+  spec = Script("exit 65");
+  spec.permanent_exit_codes = {66};
+  EXPECT_TRUE(RunSpec(spec).retryable);
+}
+
+TEST(CommandExecutor, StderrTailIsTheLastTwoKilobytes) {
+  const auto outcome = RunSpec(Script("i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; exit 1"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed);
+  EXPECT_LE(outcome.error_message.size(), 2048u + 40u);
+  EXPECT_NE(outcome.error_message.find("line 1999"), std::string::npos);
+  EXPECT_EQ(outcome.error_message.find("line 10\n"), std::string::npos);
+}
+
+TEST(CommandExecutor, TimeoutKillsTheWholeProcessGroup) {
+  const std::string pidfile = ::testing::TempDir() + "/taskflow_grandchild.pid";
+  std::remove(pidfile.c_str());
+  // The grandchild ignores SIGTERM: only the SIGKILL after kill_grace ends it.
+  auto spec = Script("sh -c 'trap \"\" TERM; echo $$ > " + pidfile + "; sleep 60' & sleep 60");
+  spec.timeout = milliseconds(500);
+  const auto start = Clock::now();
+  const auto outcome = RunSpec(spec);
+  const auto elapsed = std::chrono::duration_cast<milliseconds>(Clock::now() - start);
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed);
+  EXPECT_EQ(outcome.error_type, "timeout");
+  EXPECT_TRUE(outcome.retryable);
+  EXPECT_GE(elapsed.count(), 500);
+  EXPECT_LT(elapsed.count(), 3000);
+  std::ifstream in(pidfile);
+  pid_t grandchild = 0;
+  ASSERT_TRUE(in >> grandchild);
+  // Killed and, with init reaping it, gone; allow the reaper a moment.
+  for (int i = 0; i < 100 && Alive(grandchild); ++i) std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_FALSE(Alive(grandchild));
+}
+
+TEST(CommandExecutor, TheJobTimeoutOverridesTheExecutors) {
+  auto spec = Script("sleep 5");
+  spec.timeout = milliseconds(60000);
+  Job job = TestJob();
+  job.timeout = milliseconds(300);
+  const auto start = Clock::now();
+  const auto outcome = RunSpec(spec, job);
+  EXPECT_EQ(outcome.error_type, "timeout");
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 2500);
+}
+
+TEST(CommandExecutor, StopRequestKillsTheProcessAndCancels) {
+  auto handler = MakeHandler(Script("sleep 30"));
+  JobContext ctx;
+  std::thread canceller([&ctx] {
+    std::this_thread::sleep_for(milliseconds(200));
+    ctx.RequestStop(StopReason::kCancelRequested);
+  });
+  const auto start = Clock::now();
+  const auto outcome = handler(TestJob(), ctx);
+  canceller.join();
+  EXPECT_EQ(outcome.kind, Outcome::Kind::kCancelled);
+  EXPECT_EQ(outcome.error_type, "cancelled");
+  EXPECT_FALSE(outcome.retryable);
+  EXPECT_NE(outcome.error_message.find("cancel_requested"), std::string::npos);
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 2000);
+}
+
+TEST(CommandExecutor, KilledBySignalIsRetryable) {
+  const auto outcome = RunSpec(Script("kill -9 $$"));
+  EXPECT_EQ(outcome.error_type, "signal");
+  EXPECT_TRUE(outcome.retryable);
+  EXPECT_NE(outcome.error_message.find("signal 9"), std::string::npos);
+}
+
+TEST(CommandExecutor, MissingProgramIsASpawnError) {
+  HandlerSpec spec;
+  spec.job_type = "x";
+  spec.executor = "command";
+  spec.command = {"taskflow-no-such-program-anywhere"};
+  const auto outcome = RunSpec(spec);
+  EXPECT_EQ(outcome.error_type, "spawn_error");
+  EXPECT_NE(outcome.error_message.find("No such file"), std::string::npos);
+}
+
+TEST(CommandExecutor, LargePayloadAndOutputDoNotDeadlock) {
+  Job job = TestJob();
+  job.payload = {{"blob", std::string(1 << 20, 'x')}};
+  // cat echoes 1 MB back while we are still writing: both pipes must be served at once.
+  const auto outcome = RunSpec(Script("cat"), job);
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded);
+  EXPECT_EQ(outcome.result, job.payload);
+}
+
+TEST(CommandExecutor, ChildThatIgnoresStdinStillWorks) {
+  Job job = TestJob();
+  job.payload = {{"blob", std::string(1 << 20, 'x')}};
+  const auto outcome = RunSpec(Script("exec 0<&-; echo '[1,2]'"), job);
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded);
+  EXPECT_EQ(outcome.result, nlohmann::json({1, 2}));
+}
+
+TEST(RunProcess, StragglersAreKilledWhenTheMainProcessExits) {
+  const std::string pidfile = ::testing::TempDir() + "/taskflow_straggler.pid";
+  std::remove(pidfile.c_str());
+  ProcessSpec spec;
+  spec.argv = {"/bin/sh", "-c", "sleep 60 >/dev/null 2>&1 & echo $! > " + pidfile + "; exit 0"};
+  spec.env = MergeEnvironment({});
+  const auto start = Clock::now();
+  const auto result = RunProcess(spec, nullptr);
+  EXPECT_EQ(result.end, ProcessResult::End::kExited);
+  EXPECT_EQ(result.exit_code, 0);
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 2000);
+  std::ifstream in(pidfile);
+  pid_t straggler = 0;
+  ASSERT_TRUE(in >> straggler);
+  for (int i = 0; i < 100 && Alive(straggler); ++i) std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_FALSE(Alive(straggler));
+}
+
+TEST(SleepExecutor, SleepsForThePayloadSecondsAndStopsOnRequest) {
+  HandlerSpec spec;
+  spec.job_type = "wait";
+  spec.executor = "sleep";
+  auto handler = MakeHandler(spec);
+  Job job = TestJob();
+  job.payload = {{"seconds", 0.2}};
+  JobContext ctx;
+  auto start = Clock::now();
+  EXPECT_EQ(handler(job, ctx).kind, Outcome::Kind::kSucceeded);
+  EXPECT_GE(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 190);
+
+  job.payload = {{"seconds", 30}};
+  JobContext cancelled;
+  std::thread stopper([&cancelled] {
+    std::this_thread::sleep_for(milliseconds(100));
+    cancelled.RequestStop(StopReason::kShutdown);
+  });
+  start = Clock::now();
+  EXPECT_EQ(handler(job, cancelled).kind, Outcome::Kind::kCancelled);
+  stopper.join();
+  EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 1000);
+
+  job.payload = {{"seconds", "soon"}};
+  JobContext bad;
+  const auto outcome = handler(job, bad);
+  EXPECT_EQ(outcome.error_type, "bad_payload");
+  EXPECT_FALSE(outcome.retryable);
+
+  job.payload = {{"seconds", 5}};
+  job.timeout = milliseconds(100);
+  JobContext timed;
+  EXPECT_EQ(handler(job, timed).error_type, "timeout");
+}
+
+TEST(NoopExecutor, Succeeds) {
+  HandlerSpec spec;
+  spec.job_type = "ping";
+  spec.executor = "noop";
+  JobContext ctx;
+  const auto outcome = MakeHandler(spec)(TestJob(), ctx);
+  EXPECT_EQ(outcome.kind, Outcome::Kind::kSucceeded);
+  EXPECT_TRUE(outcome.result.is_null());
+}
+
+}  // namespace
+}  // namespace taskflow
