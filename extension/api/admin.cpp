@@ -7,12 +7,14 @@
 #include "core/errors.hpp"
 #include "core/validation.hpp"
 #include "api/common.hpp"
+#include "api/hooks.hpp"
 
 using namespace taskflow;
 using core::DomainError;
 using core::ErrorCode;
 using core::JobEvent;
 using core::JobState;
+using api::AfterFinished;
 
 namespace {
 
@@ -72,6 +74,7 @@ TF_FUNCTION(taskflow_cancel) {
       p.AddText(core::ToString(job.state)).AddText(api::CallerName());
       p.Run(cancel);
       result = to;
+      AfterFinished(to, {id});
     }
   }
   return api::JobStateDatum(result);

@@ -3,6 +3,7 @@
 #include "api/finish.hpp"
 
 #include "api/common.hpp"
+#include "api/hooks.hpp"
 
 namespace taskflow::api {
 
@@ -36,12 +37,16 @@ int FinishSucceeded(Datum ids, Datum results, bool results_null,
           "  FROM upd WHERE a.job_id = upd.id AND a.attempt = upd.attempts), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
           "  SELECT id, 'RUNNING', state, worker_id, 'completed' FROM upd) "
-          "SELECT count(*)::int FROM upd",
+          "SELECT id FROM upd",
       {INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID});
   pg::Params p;
   p.Add(ids).Add(results, results_null).Add(Int32ArrayDatum(positions));
-  p.Run(stmt);
-  return pg::ResultRow(0).Int32(1).value_or(0);
+  std::uint64_t n = p.Run(stmt);
+  std::vector<std::int64_t> done;
+  done.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) done.push_back(pg::ResultRow(i).Int64(1).value_or(0));
+  if (!done.empty()) AfterFinished(JobState::Succeeded, done);
+  return static_cast<int>(n);
 }
 
 struct LockedRow {
@@ -173,6 +178,9 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
   p.AddBool(core::IsTerminal(e.to)).AddOptText(e.error_type).AddOptText(e.error_message);
   p.AddInt32(e.budget_increment).AddText(e.outcome).AddOptText(e.actor).AddText(e.reason);
   p.Run(stmt);
+  if (pg::ResultRow(0).Int32(1).value_or(0) == 1 && core::IsTerminal(e.to)) {
+    AfterFinished(e.to, {id});
+  }
 }
 
 std::string DelayText(std::int64_t us) {
