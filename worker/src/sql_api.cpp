@@ -14,8 +14,7 @@ SELECT job_id, attempt, lease_token::text, job_type, payload::text, queue, tenan
                         lease => $4::interval, job_types => $5::text[]))SQL";
 
 constexpr const char* kHeartbeat = R"SQL(
-SELECT h.job_id, taskflow.heartbeat(h.job_id, h.lease_token, $3::interval)
-  FROM unnest($1::bigint[], $2::uuid[]) AS h(job_id, lease_token))SQL";
+SELECT job_id, status FROM taskflow.heartbeat_many($1::bigint[], $2::uuid[], $3::interval))SQL";
 
 constexpr const char* kCompleteMany = R"SQL(
 SELECT taskflow.complete_many($1::bigint[], $2::uuid[], $3::jsonb[]))SQL";

@@ -35,7 +35,7 @@ class SqlApi {
   std::vector<Job> Acquire(const std::string& worker_id, const std::vector<std::string>& queues, int max_jobs,
                            Milliseconds lease, const std::optional<std::vector<std::string>>& job_types);
 
-  // taskflow.heartbeat() for every lease in one statement: (job_id, "ok" | "cancel_requested" | "lost").
+  // taskflow.heartbeat_many(): every lease in one statement: (job_id, "ok" | "cancel_requested" | "lost").
   std::vector<std::pair<std::int64_t, std::string>> Heartbeat(const std::vector<Lease>& leases, Milliseconds extend);
 
   // taskflow.complete_many(): how many were accepted. results[i] nullopt: no result.

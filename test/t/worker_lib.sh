@@ -1,0 +1,125 @@
+# Shared helpers for the worker TAP scripts (test/t/worker_*.t), sourced by each.
+# Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE) and the
+# worker binary at $TASKFLOW_WORKER_BIN (default build/worker/taskflow-worker).
+set -uo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
+case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
+# Leave TASKFLOW_DATABASE_URL unset inside the tests so every worker uses the PG* variables.
+unset TASKFLOW_DATABASE_URL
+
+T_COUNT=0
+T_FAILED=0
+T_DIR=$(mktemp -d /tmp/tfworker.XXXXXX)
+chmod 755 "$T_DIR"
+declare -A T_WORKERS=()
+
+if [ ! -x "$WORKER_BIN" ]; then
+  echo "Bail out! no worker binary at $WORKER_BIN (build it, or set TASKFLOW_WORKER_BIN)"
+  exit 1
+fi
+if ! psql -X -q -At -c "SELECT 1" >/dev/null 2>&1; then
+  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
+  exit 1
+fi
+
+t_cleanup() {
+  local name
+  for name in "${!T_WORKERS[@]}"; do
+    kill -CONT "${T_WORKERS[$name]}" 2>/dev/null
+    kill -KILL "${T_WORKERS[$name]}" 2>/dev/null
+  done
+  if [ "$T_FAILED" -eq 0 ]; then rm -rf "$T_DIR"; else echo "# logs kept in $T_DIR"; fi
+}
+trap t_cleanup EXIT
+
+# ok CONDITION_EXIT_STATUS DESCRIPTION: records one TAP result.
+ok() {
+  local status=$1; shift
+  T_COUNT=$((T_COUNT + 1))
+  if [ "$status" -eq 0 ]; then
+    echo "ok $T_COUNT - $*"
+  else
+    T_FAILED=$((T_FAILED + 1))
+    echo "not ok $T_COUNT - $*"
+  fi
+}
+
+# is GOT EXPECTED DESCRIPTION
+is() {
+  local got=$1 expected=$2; shift 2
+  if [ "$got" = "$expected" ]; then ok 0 "$*"; else
+    ok 1 "$*"
+    printf '#   got:      %s\n#   expected: %s\n' "$got" "$expected"
+  fi
+}
+
+diag() { printf '# %s\n' "$@"; }
+
+# sql "STATEMENT": one value per line, unaligned, errors stop the statement.
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+
+# A queue of its own per script, with fast fixed retries.
+make_queue() {
+  local name=$1 attempts=${2:-3}
+  sql "SELECT taskflow.create_queue('$name', retry_policy => '{\"max_attempts\": $attempts, \"strategy\": \"fixed\", \"base_delay\": \"200 milliseconds\", \"jitter\": \"none\"}')" >/dev/null
+}
+
+# start_worker NAME ARGS...: runs the worker in the background, log in $T_DIR/NAME.log.
+start_worker() {
+  local name=$1; shift
+  "$WORKER_BIN" --lease 2s --poll-interval 500ms "$@" >"$T_DIR/$name.log" 2>&1 &
+  T_WORKERS[$name]=$!
+}
+
+worker_pid() { echo "${T_WORKERS[$1]}"; }
+
+# stop_worker NAME [SIGNAL]: signals the worker and waits; its exit status is in $W_STATUS.
+# (Not in a $(...) subshell: only this shell can wait for its children.)
+W_STATUS=
+stop_worker() {
+  local name=$1 sig=${2:-TERM} pid
+  pid=${T_WORKERS[$name]}
+  kill -"$sig" "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  W_STATUS=$?
+  unset "T_WORKERS[$name]"
+}
+
+# wait_worker NAME SECONDS: waits for the worker to exit by itself; W_STATUS as above,
+# or "timeout" (the worker is then killed).
+wait_worker() {
+  local name=$1 seconds=$2 pid deadline
+  pid=${T_WORKERS[$name]}
+  deadline=$(( $(date +%s%N) + seconds * 1000000000 ))
+  while kill -0 "$pid" 2>/dev/null && [ "$(date +%s%N)" -lt "$deadline" ]; do sleep 0.05; done
+  if [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ]; then
+    kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    W_STATUS=timeout
+  else
+    wait "$pid" 2>/dev/null
+    W_STATUS=$?
+  fi
+  unset "T_WORKERS[$name]"
+}
+
+# wait_until SECONDS "SQL returning t": polls every 100 ms; returns 1 on timeout.
+wait_until() {
+  local seconds=$1 query=$2 deadline
+  deadline=$(( $(date +%s%N) + seconds * 1000000000 ))
+  while [ "$(date +%s%N)" -lt "$deadline" ]; do
+    [ "$(sql "$query" 2>/dev/null)" = "t" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# Print a worker's log as TAP comments (after a failure).
+show_log() { sed 's/^/#   /' "$T_DIR/$1.log" | tail -"${2:-40}"; }
+
+done_testing() {
+  echo "1..$T_COUNT"
+  [ "$T_FAILED" -eq 0 ]
+}
