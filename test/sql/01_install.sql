@@ -1,0 +1,201 @@
+-- Installation: schema objects, security (search_path, privileges, roles), pg_dump
+-- registration, settings, the default queue and the default retry policy.
+BEGIN;
+SELECT plan(55);
+
+-- --- objects ---------------------------------------------------------------------------------
+SELECT has_schema('taskflow');
+SELECT has_type('taskflow', 'job_state', 'type taskflow.job_state exists');
+SELECT enum_has_labels('taskflow', 'job_state',
+  ARRAY['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED'],
+  'job_state has the seven states in lifecycle order');
+SELECT has_table('taskflow', 'jobs', 'table taskflow.jobs exists');
+SELECT has_table('taskflow', 'queues', 'table taskflow.queues exists');
+SELECT has_table('taskflow', 'job_attempts', 'table taskflow.job_attempts exists');
+SELECT has_table('taskflow', 'job_events', 'table taskflow.job_events exists');
+SELECT has_view('taskflow', 'dead_letter', 'view taskflow.dead_letter exists');
+
+-- The jobs table's columns are named like get_job's keys.
+SELECT columns_are('taskflow', 'jobs', ARRAY[
+  'id', 'job_type', 'queue', 'tenant_id', 'state', 'payload', 'priority', 'attempts',
+  'budget_offset', 'max_attempts', 'next_run_at', 'created_at', 'started_at', 'finished_at',
+  'last_error_type', 'last_error_message', 'result', 'correlation_id', 'parent_job_id',
+  'unique_key', 'cancel_requested', 'cancel_reason', 'timeout', 'worker_id', 'lease_token',
+  'lease_expires_at', 'lease_duration'],
+  'taskflow.jobs has the documented columns');
+
+SELECT has_function('taskflow', 'schedule',
+  ARRAY['text', 'jsonb', 'text', 'text', 'timestamp with time zone', 'integer', 'integer',
+        'text', 'text', 'bigint', 'interval'], 'schedule() has the documented signature');
+SELECT has_function('taskflow', 'schedule_many', ARRAY['jsonb'], 'schedule_many(jsonb) exists');
+SELECT has_function('taskflow', 'get_job', ARRAY['bigint'], 'get_job(bigint) exists');
+SELECT has_function('taskflow', 'list_jobs',
+  ARRAY['text', 'text', 'taskflow.job_state', 'text', 'bigint', 'integer'], 'list_jobs() exists');
+SELECT has_function('taskflow', 'job_history', ARRAY['bigint'], 'job_history(bigint) exists');
+SELECT has_function('taskflow', 'cancel', ARRAY['bigint', 'text'], 'cancel(bigint, text) exists');
+SELECT has_function('taskflow', 'retry', ARRAY['bigint'], 'retry(bigint) exists');
+SELECT has_function('taskflow', 'acquire', ARRAY['text', 'text[]', 'integer', 'interval', 'text[]'],
+  'acquire() has the documented signature');
+SELECT has_function('taskflow', 'heartbeat', ARRAY['bigint', 'uuid', 'interval'], 'heartbeat() exists');
+SELECT has_function('taskflow', 'complete', ARRAY['bigint', 'uuid', 'jsonb'], 'complete() exists');
+SELECT has_function('taskflow', 'complete_many', ARRAY['bigint[]', 'uuid[]', 'jsonb[]'],
+  'complete_many() exists');
+SELECT has_function('taskflow', 'fail', ARRAY['bigint', 'uuid', 'text', 'text', 'boolean'], 'fail() exists');
+SELECT has_function('taskflow', 'release', ARRAY['bigint', 'uuid'], 'release() exists');
+SELECT has_function('taskflow', 'create_queue', ARRAY['text', 'integer', 'integer', 'jsonb', 'interval'],
+  'create_queue() exists');
+SELECT has_function('taskflow', 'alter_queue', ARRAY['text', 'integer', 'integer', 'jsonb', 'interval'],
+  'alter_queue() exists');
+SELECT has_function('taskflow', 'drop_queue', ARRAY['text'], 'drop_queue(text) exists');
+
+-- acquire's result columns are the contract.
+SELECT is(
+  (SELECT array_agg(a ORDER BY n) FROM pg_proc p,
+          unnest(p.proargnames, p.proargmodes::text[]) WITH ORDINALITY AS x(a, m, n)
+    WHERE p.oid = 'taskflow.acquire(text, text[], integer, interval, text[])'::regprocedure
+      AND m = 't'),
+  ARRAY['job_id', 'attempt', 'lease_token', 'job_type', 'payload', 'queue', 'tenant_id',
+        'correlation_id', 'lease_expires_at', 'timeout'],
+  'acquire returns the documented columns in order');
+
+-- --- security --------------------------------------------------------------------------------
+CREATE TEMP VIEW tf_functions AS
+  SELECT p.oid, p.oid::regprocedure AS signature, p.proconfig, p.proacl
+  FROM pg_catalog.pg_proc p
+  JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass AND d.objid = p.oid
+   AND d.refclassid = 'pg_catalog.pg_extension'::regclass AND d.deptype = 'e'
+  JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'taskflow';
+
+SELECT cmp_ok((SELECT count(*) FROM tf_functions), '>=', 25::bigint,
+  'the extension owns its functions (sanity check of the view below)');
+
+SELECT is_empty(
+  $$SELECT signature::text FROM tf_functions
+     WHERE proconfig IS NULL OR NOT ('search_path=pg_catalog, pg_temp' = ANY (proconfig))$$,
+  'every function pins search_path = pg_catalog, pg_temp');
+
+SELECT is_empty(
+  $$SELECT signature::text FROM tf_functions
+     WHERE proacl IS NULL
+        OR EXISTS (SELECT FROM aclexplode(proacl) a WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')$$,
+  'no function is executable by PUBLIC');
+
+SELECT is_empty(
+  $$SELECT c.oid::regclass::text FROM pg_class c
+     WHERE c.relnamespace = 'taskflow'::regnamespace AND c.relkind IN ('r', 'v', 'S')
+       AND EXISTS (SELECT FROM aclexplode(COALESCE(c.relacl, acldefault('r', c.relowner))) a
+                    WHERE a.grantee = 0)$$,
+  'no table, view or sequence grants anything to PUBLIC');
+
+SELECT has_role('taskflow_client');
+SELECT has_role('taskflow_worker');
+SELECT has_role('taskflow_admin');
+
+-- client: schedule, read, cancel, retry; not the worker protocol, not queue administration.
+SELECT ok(
+  has_function_privilege('taskflow_client', 'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval)', 'EXECUTE')
+  AND has_function_privilege('taskflow_client', 'taskflow.schedule_many(jsonb)', 'EXECUTE')
+  AND has_function_privilege('taskflow_client', 'taskflow.get_job(bigint)', 'EXECUTE')
+  AND has_function_privilege('taskflow_client', 'taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer)', 'EXECUTE')
+  AND has_function_privilege('taskflow_client', 'taskflow.job_history(bigint)', 'EXECUTE')
+  AND has_function_privilege('taskflow_client', 'taskflow.cancel(bigint, text)', 'EXECUTE')
+  AND has_function_privilege('taskflow_client', 'taskflow.retry(bigint)', 'EXECUTE'),
+  'taskflow_client may schedule, read, cancel and retry');
+SELECT ok(
+  NOT has_function_privilege('taskflow_client', 'taskflow.acquire(text, text[], integer, interval, text[])', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_client', 'taskflow.complete(bigint, uuid, jsonb)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_client', 'taskflow.fail(bigint, uuid, text, text, boolean)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_client', 'taskflow.create_queue(text, integer, integer, jsonb, interval)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_client', 'taskflow._rescue_expired(integer)', 'EXECUTE'),
+  'taskflow_client may not run the worker protocol or administer queues');
+
+-- worker: the worker protocol; not cancel/retry, not queue administration.
+SELECT ok(
+  has_function_privilege('taskflow_worker', 'taskflow.acquire(text, text[], integer, interval, text[])', 'EXECUTE')
+  AND has_function_privilege('taskflow_worker', 'taskflow.heartbeat(bigint, uuid, interval)', 'EXECUTE')
+  AND has_function_privilege('taskflow_worker', 'taskflow.complete(bigint, uuid, jsonb)', 'EXECUTE')
+  AND has_function_privilege('taskflow_worker', 'taskflow.complete_many(bigint[], uuid[], jsonb[])', 'EXECUTE')
+  AND has_function_privilege('taskflow_worker', 'taskflow.fail(bigint, uuid, text, text, boolean)', 'EXECUTE')
+  AND has_function_privilege('taskflow_worker', 'taskflow.release(bigint, uuid)', 'EXECUTE'),
+  'taskflow_worker may run the worker protocol');
+SELECT ok(
+  NOT has_function_privilege('taskflow_worker', 'taskflow.create_queue(text, integer, integer, jsonb, interval)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_worker', 'taskflow.drop_queue(text)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_worker', 'taskflow.purge_failed(interval, text)', 'EXECUTE'),
+  'taskflow_worker may not administer queues or purge');
+
+-- admin: everything (all public API functions, not the superuser-only boundary self-test).
+SELECT is_empty(
+  $$SELECT signature::text FROM tf_functions
+     WHERE signature::text NOT LIKE 'taskflow._selftest_boundary%'
+       AND signature::text NOT LIKE 'taskflow._policy%'
+       AND signature::text NOT LIKE 'taskflow._check_queue%'
+       AND signature::text NOT LIKE 'taskflow._job_spec%'
+       AND NOT has_function_privilege('taskflow_admin', oid, 'EXECUTE')$$,
+  'taskflow_admin may execute every API function');
+SELECT ok(
+  has_table_privilege('taskflow_admin', 'taskflow.jobs', 'SELECT')
+  AND has_table_privilege('taskflow_admin', 'taskflow.job_attempts', 'SELECT')
+  AND has_table_privilege('taskflow_admin', 'taskflow.job_events', 'SELECT')
+  AND has_table_privilege('taskflow_admin', 'taskflow.dead_letter', 'SELECT'),
+  'taskflow_admin may read jobs, attempts, events and dead letters');
+SELECT ok(
+  NOT has_table_privilege('taskflow_worker', 'taskflow.jobs', 'UPDATE')
+  AND NOT has_table_privilege('taskflow_client', 'taskflow.jobs', 'INSERT')
+  AND NOT has_table_privilege('taskflow_admin', 'taskflow.jobs', 'UPDATE'),
+  'nobody writes taskflow.jobs directly: writes go through the functions');
+SELECT ok(
+  NOT has_function_privilege('taskflow_admin', 'taskflow._selftest_boundary(text)', 'EXECUTE'),
+  'the boundary self-test is for superusers only');
+
+-- The grants work in practice: a client schedules, a client cannot acquire.
+SET LOCAL ROLE taskflow_client;
+DO $$
+BEGIN
+  PERFORM set_config('tftest.client_schedule', taskflow.schedule('install.check')::text, true);
+  BEGIN
+    PERFORM taskflow.acquire('w');
+    PERFORM set_config('tftest.client_acquire', 'allowed', true);
+  EXCEPTION WHEN insufficient_privilege THEN
+    PERFORM set_config('tftest.client_acquire', 'denied', true);
+  END;
+END
+$$;
+RESET ROLE;
+SELECT is((taskflow.get_job(current_setting('tftest.client_schedule')::bigint)) ->> 'state', 'PENDING',
+  'as taskflow_client, schedule() works');
+SELECT is(current_setting('tftest.client_acquire'), 'denied',
+  'as taskflow_client, acquire() is denied (42501)');
+
+-- --- pg_dump ---------------------------------------------------------------------------------
+SELECT ok(
+  (SELECT ARRAY['taskflow.queues', 'taskflow.jobs', 'taskflow.job_attempts', 'taskflow.job_events']::regclass[]::oid[]
+          <@ extconfig FROM pg_extension WHERE extname = 'taskflow'),
+  'queues, jobs, job_attempts and job_events are registered with pg_extension_config_dump');
+SELECT ok(
+  (SELECT 'taskflow.jobs_id_seq'::regclass::oid = ANY (extconfig) FROM pg_extension WHERE extname = 'taskflow'),
+  'the job id sequence is dumped too, so restored ids do not collide');
+
+-- --- settings --------------------------------------------------------------------------------
+SELECT is(current_setting('taskflow.maintenance_interval'), '1s', 'taskflow.maintenance_interval defaults to 1s');
+SELECT is(current_setting('taskflow.default_lease'), '30s', 'taskflow.default_lease defaults to 30s');
+SELECT is(current_setting('taskflow.retention'), '7d', 'taskflow.retention defaults to 7 days');
+SELECT is(current_setting('taskflow.max_payload_bytes'), '1MB', 'taskflow.max_payload_bytes defaults to 1 MB');
+SELECT is(current_setting('taskflow.database_name'), current_database()::text,
+  'taskflow.database_name is the database the workers serve');
+SELECT throws_ok($$SET taskflow.nope = 1$$, '42602', NULL, 'the taskflow. prefix is reserved');
+SELECT throws_ok($$SET taskflow.maintenance_interval = '5s'$$, '55P02', NULL,
+  'maintenance_interval cannot be changed per session');
+
+-- --- the default queue and policy ------------------------------------------------------------
+SELECT is((SELECT count(*) FROM taskflow.queues WHERE name = 'default'), 1::bigint,
+  'a queue named default exists after install');
+SELECT is(taskflow.queue_retry_policy('default'),
+  '{"max_attempts": 5, "strategy": "exponential", "base_delay": "00:00:02", "max_delay": "01:00:00", "jitter": "full"}'::jsonb,
+  'the default queue uses the default retry policy');
+SELECT taskflow.schedule('install.default') AS default_job \gset
+SELECT is((taskflow.get_job(:default_job)) -> 'max_attempts', '5'::jsonb,
+  'a job in the default queue gets max_attempts 5 from the default policy');
+
+SELECT * FROM finish();
+ROLLBACK;
