@@ -30,7 +30,7 @@ t_cleanup() {
     kill -CONT "${T_WORKERS[$name]}" 2>/dev/null
     kill -KILL "${T_WORKERS[$name]}" 2>/dev/null
   done
-  if [ "$T_FAILED" -eq 0 ]; then rm -rf "$T_DIR"; else echo "# logs kept in $T_DIR"; fi
+  if [ "$T_FAILED" -eq 0 ] && [ -z "${KEEP_LOGS:-}" ]; then rm -rf "$T_DIR"; else echo "# logs kept in $T_DIR"; fi
 }
 trap t_cleanup EXIT
 
@@ -122,4 +122,9 @@ show_log() { sed 's/^/#   /' "$T_DIR/$1.log" | tail -"${2:-40}"; }
 done_testing() {
   echo "1..$T_COUNT"
   [ "$T_FAILED" -eq 0 ]
+}
+
+# alive PID: running and not a zombie waiting to be reaped.
+alive() {
+  [ -r "/proc/$1/stat" ] && [ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != "Z" ]
 }
