@@ -105,6 +105,11 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
 
+  // A later flag overrides an earlier one (handy for wrappers that add defaults).
+  for (CLI::Option* option : app.get_options()) {
+    if (option->get_items_expected_max() == 1) option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  }
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

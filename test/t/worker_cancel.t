@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Cancel of a running long job: the heartbeat answers cancel_requested, the
+# handler's process group is killed within one heartbeat interval, and the job
+# ends CANCELLED (not retried).
+source "$(dirname "$0")/worker_lib.sh"
+
+Q="wt_cancel_$$"
+make_queue "$Q"
+cat >"$T_DIR/long.sh" <<'SH'
+#!/bin/sh
+sleep 60 &
+echo "$$ $!" >"$PIDFILE"
+wait
+SH
+chmod +x "$T_DIR/long.sh"
+export PIDFILE="$T_DIR/pids"
+
+id=$(sql "SELECT taskflow.schedule('long', queue => '$Q')")
+start_worker w --queue "$Q" --lease 3s --heartbeat-interval 1s --handler "long=command:$T_DIR/long.sh"
+wait_until 10 "SELECT state = 'RUNNING' FROM taskflow.jobs WHERE id = $id"
+ok $? "the job runs"
+deadline=$(( $(date +%s) + 5 ))
+until [ -s "$PIDFILE" ] || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
+shell_pid=0 sleep_pid=0
+[ -s "$PIDFILE" ] && read -r shell_pid sleep_pid <"$PIDFILE"
+
+started=$(date +%s%N)
+is "$(sql "SELECT taskflow.cancel($id, 'test: no longer needed')")" RUNNING "cancel of a RUNNING job leaves it RUNNING with cancel_requested"
+wait_until 5 "SELECT state = 'CANCELLED' FROM taskflow.jobs WHERE id = $id"
+ok $? "the job ends CANCELLED" || show_log w
+elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
+[ "$elapsed_ms" -le 1600 ]
+ok $? "within one heartbeat interval, plus reporting ($elapsed_ms ms)"
+! alive "$shell_pid" && ! alive "$sleep_pid"
+ok $? "the handler and its child were killed"
+is "$(sql "SELECT (h -> 'attempts' -> 0 ->> 'outcome') || ' ' || (h -> 'attempts' -> 0 ->> 'error_type') FROM taskflow.job_history($id) h")" \
+  "cancelled cancelled" "the attempt is recorded as cancelled"
+grep -q "cancel requested; stopping the handler job_id=$id " "$T_DIR/w.log"
+ok $? "the worker logged the cancel"
+sleep 1.5
+is "$(sql "SELECT state || ' ' || attempts FROM taskflow.jobs WHERE id = $id")" "CANCELLED 1" "and it is not retried"
+
+stop_worker w TERM
+is "$W_STATUS" 0 "the worker exits 0"
+done_testing
