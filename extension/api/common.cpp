@@ -1,5 +1,6 @@
 #include "core/errors.hpp"
 #include "api/common.hpp"
+#include "bgw/wakeup.hpp"
 
 
 namespace taskflow::api {
@@ -57,9 +58,8 @@ QueueInfo RequireQueue(const std::string& name) {
 }
 
 void NotifyQueue(const std::string& queue) {
-  std::string channel = "taskflow_" + queue;
-  const char* c = channel.c_str();
-  pg::PgCall([&] { Async_Notify(c, ""); });
+  const char* q = queue.c_str();
+  pg::PgCall([&] { bgw::RequestWakeup(q); });
 }
 
 std::string CallerName() {

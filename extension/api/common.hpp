@@ -32,8 +32,8 @@ QueueInfo RequireQueue(const std::string& name);
 // max_delay, jitter.
 core::RetryPolicy PolicyFromRow(const pg::ResultRow& row, int first);
 
-// Queues a NOTIFY on the queue's channel `taskflow_<queue>`, delivered at commit. PostgreSQL
-// folds duplicates, so a transaction sends at most one per queue.
+// Wakes the queue's workers (NOTIFY on channel `taskflow_<queue>`) once this transaction
+// commits; at most one per queue per transaction (see bgw/wakeup.hpp for why it is deferred).
 void NotifyQueue(const std::string& queue);
 
 // The role that called us: the session's current role outside SECURITY DEFINER.

@@ -20,59 +20,57 @@ JobState ParseState(const std::optional<std::string>& label) {
   return *s;
 }
 
-// Marks the jobs at the given 1-based positions of (ids, results) SUCCEEDED, closes their
-// attempts and records the transitions. Only RUNNING rows change (locked by the caller).
-int FinishSucceeded(Datum ids, Datum results, bool results_null,
-                    const std::vector<std::int32_t>& positions) {
-  if (positions.empty()) return 0;
+// Completes, in one statement, every job of (ids, tokens, results) whose token is the current
+// lease token and whose state allows Complete (from the core table): the job becomes SUCCEEDED,
+// its attempt is closed and the transition recorded. Returns the 1-based input positions done.
+std::vector<std::int32_t> FinishSucceeded(Datum ids, Datum tokens, Datum results,
+                                          bool results_null) {
   static pg::Statement stmt(
-      "WITH r AS (SELECT t.id, t.result FROM unnest($1::bigint[], $2::jsonb[]) "
-      "  WITH ORDINALITY AS t(id, result, n) WHERE t.n = ANY($3)), "
+      "WITH t AS (SELECT * FROM unnest($1::bigint[], $2::uuid[], $3::jsonb[]) "
+      "  WITH ORDINALITY AS t(id, token, result, n)), "
       "upd AS (UPDATE taskflow.jobs j SET state = " +
           TargetStateSql(JobState::Running, JobEvent::Complete) +
-          ", finished_at = now(), result = r.result, lease_expires_at = NULL "
-          "  FROM r WHERE j.id = r.id AND j.state = 'RUNNING' "
-          "  RETURNING j.id, j.attempts, j.worker_id, j.state), "
-          "att AS (UPDATE taskflow.job_attempts a SET finished_at = now(), outcome = 'succeeded' "
-          "  FROM upd WHERE a.job_id = upd.id AND a.attempt = upd.attempts), "
+          ", finished_at = now(), result = t.result, lease_expires_at = NULL "
+          "  FROM t WHERE j.id = t.id AND j.lease_token = t.token AND j.state IN " +
+          SourceStatesSql(JobEvent::Complete) +
+          "  RETURNING j.id, j.attempts, j.worker_id, j.state, j.lease_token, j.started_at, t.n), "
+          "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
+          "    started_at, finished_at, outcome) "
+          "  SELECT id, attempts, worker_id, lease_token, started_at, now(), 'succeeded' FROM upd), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
           "  SELECT id, 'RUNNING', state, worker_id, 'completed' FROM upd) "
-          "SELECT id FROM upd",
-      {INT8ARRAYOID, JSONBARRAYOID, INT4ARRAYOID});
+          "SELECT id, n::int FROM upd",
+      {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID});
   pg::Params p;
-  p.Add(ids).Add(results, results_null).Add(Int32ArrayDatum(positions));
+  p.Add(ids).Add(tokens).Add(results, results_null);
   std::uint64_t n = p.Run(stmt);
   std::vector<std::int64_t> done;
+  std::vector<std::int32_t> positions;
   done.reserve(n);
-  for (std::uint64_t i = 0; i < n; ++i) done.push_back(pg::ResultRow(i).Int64(1).value_or(0));
+  positions.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pg::ResultRow row(i);
+    done.push_back(row.Int64(1).value_or(0));
+    positions.push_back(row.Int32(2).value_or(0));
+  }
   if (!done.empty()) AfterFinished(JobState::Succeeded, done);
-  return static_cast<int>(n);
+  return positions;
 }
 
-struct LockedRow {
-  std::int32_t position;
-  JobState state;
-  bool token_matches;
-};
-
-// Locks the named jobs in id order (no deadlocks between batches) and reads what the decision
-// needs. Positions are 1-based into the input arrays.
-std::vector<LockedRow> LockForComplete(Datum ids, Datum tokens) {
+// The input positions whose token belongs to an attempt that has SUCCEEDED: a repeated
+// complete (a worker whose commit was in doubt) is accepted again and changes nothing.
+std::vector<std::int32_t> AlreadySucceeded(Datum ids, Datum tokens) {
   static pg::Statement stmt(
-      "SELECT t.n::int, j.state::text, j.lease_token IS NOT DISTINCT FROM t.token "
-      "FROM unnest($1::bigint[], $2::uuid[]) WITH ORDINALITY AS t(id, token, n) "
-      "JOIN taskflow.jobs j ON j.id = t.id ORDER BY j.id FOR UPDATE OF j",
+      "SELECT t.n::int FROM unnest($1::bigint[], $2::uuid[]) WITH ORDINALITY AS t(id, token, n) "
+      "JOIN taskflow.jobs j ON j.id = t.id AND j.lease_token = t.token "
+      "WHERE j.state = 'SUCCEEDED' ORDER BY t.n",
       {INT8ARRAYOID, UUIDARRAYOID});
   pg::Params p;
   p.Add(ids).Add(tokens);
-  std::uint64_t n = p.Run(stmt);
-  std::vector<LockedRow> rows;
-  rows.reserve(n);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    pg::ResultRow row(i);
-    rows.push_back({row.Int32(1).value_or(0), ParseState(row.Text(2)), row.Bool(3).value_or(false)});
-  }
-  return rows;
+  std::uint64_t n = p.Run(stmt);  // not read-only: it must see this call's own completions
+  std::vector<std::int32_t> positions;
+  for (std::uint64_t i = 0; i < n; ++i) positions.push_back(pg::ResultRow(i).Int32(1).value_or(0));
+  return positions;
 }
 
 int ArrayLength(Datum array) {
@@ -82,26 +80,19 @@ int ArrayLength(Datum array) {
   });
 }
 
-// Decides each locked row; returns the positions to complete now and counts the accepted.
-std::vector<std::int32_t> Decide(const std::vector<LockedRow>& rows,
-                                 std::vector<std::optional<JobState>>* outcome) {
-  std::vector<std::int32_t> to_complete;
-  for (const LockedRow& r : rows) {
-    std::optional<JobState> result;
-    if (r.token_matches) {
-      if (r.state == JobState::Running) {
-        result = core::RequireTransition(r.state, JobEvent::Complete, 0);
-        to_complete.push_back(r.position);
-      } else if (r.state == JobState::Succeeded) {
-        result = JobState::Succeeded;  // a repeated complete of the attempt that succeeded
-      }
+// complete/complete_many: which input positions were accepted (completed now, or completed by
+// the same attempt before).
+std::vector<bool> Complete(Datum ids, Datum tokens, Datum results, bool results_null, int n) {
+  std::vector<bool> accepted(static_cast<std::size_t>(n), false);
+  auto mark = [&](const std::vector<std::int32_t>& positions) {
+    for (std::int32_t pos : positions) {
+      if (pos >= 1 && pos <= n) accepted[static_cast<std::size_t>(pos - 1)] = true;
     }
-    if (outcome != nullptr && r.position >= 1 &&
-        static_cast<std::size_t>(r.position) <= outcome->size()) {
-      (*outcome)[r.position - 1] = result;
-    }
-  }
-  return to_complete;
+  };
+  std::vector<std::int32_t> done = FinishSucceeded(ids, tokens, results, results_null);
+  mark(done);
+  if (static_cast<int>(done.size()) < n) mark(AlreadySucceeded(ids, tokens));
+  return accepted;
 }
 
 struct FinishRow {
@@ -164,10 +155,11 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
       "    last_error_type = CASE WHEN $6::text IS NULL THEN last_error_type ELSE $6 END, "
       "    last_error_message = CASE WHEN $6::text IS NULL THEN last_error_message ELSE $7 END, "
       "    budget_offset = budget_offset + $8, lease_expires_at = NULL "
-      "  WHERE id = $1 AND state = 'RUNNING' RETURNING id, attempts, worker_id, state), "
-      "att AS (UPDATE taskflow.job_attempts a SET finished_at = now(), outcome = $9, "
-      "    error_type = $6, error_message = $7, backoff_delay = $3 "
-      "  FROM upd WHERE a.job_id = upd.id AND a.attempt = upd.attempts), "
+      "  WHERE id = $1 AND state = 'RUNNING' "
+      "  RETURNING id, attempts, worker_id, state, lease_token, started_at), "
+      "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
+      "    started_at, finished_at, outcome, error_type, error_message, backoff_delay) "
+      "  SELECT id, attempts, worker_id, lease_token, started_at, now(), $9, $6, $7, $3 FROM upd), "
       "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
       "  SELECT id, 'RUNNING', state, COALESCE($10, worker_id), $11 FROM upd) "
       "SELECT count(*)::int FROM upd",
@@ -220,36 +212,22 @@ JobState ApplyFailure(const FinishRow& row, const Failure& failure, const char* 
 
 }  // namespace
 
-std::vector<std::optional<JobState>> CompleteJobs(const std::vector<std::int64_t>& ids,
-                                                  const std::vector<Datum>& tokens,
-                                                  const std::vector<std::optional<Datum>>& results) {
-  Datum id_array = Int64ArrayDatum(ids);
-  std::vector<Datum> t(tokens);
-  Datum* td = t.data();
-  int tn = static_cast<int>(t.size());
+std::optional<JobState> CompleteJob(std::int64_t id, Datum token, std::optional<Datum> result) {
+  Datum id_array = Int64ArrayDatum({id});
   Datum token_array = pg::PgCall([&] {
-    return PointerGetDatum(construct_array(td, tn, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+    return PointerGetDatum(construct_array(&token, 1, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
   });
-  std::vector<Datum> rv;
-  std::vector<bool> rn;
-  for (const auto& r : results) {
-    rv.push_back(r.value_or(Datum(0)));
-    rn.push_back(!r.has_value());
-  }
-  bool* nulls = static_cast<bool*>(pg::PgCall([&] { return palloc(sizeof(bool) * (rn.size() + 1)); }));
-  for (std::size_t i = 0; i < rn.size(); ++i) nulls[i] = rn[i];
-  Datum* rd = rv.data();
-  int dims[1] = {static_cast<int>(rv.size())};
+  Datum result_value = result.value_or(Datum(0));
+  bool result_null = !result.has_value();
+  int dims[1] = {1};
   int lbs[1] = {1};
   Datum result_array = pg::PgCall([&] {
-    return PointerGetDatum(
-        construct_md_array(rd, nulls, 1, dims, lbs, JSONBOID, -1, false, TYPALIGN_INT));
+    return PointerGetDatum(construct_md_array(&result_value, &result_null, 1, dims, lbs, JSONBOID,
+                                              -1, false, TYPALIGN_INT));
   });
-
-  std::vector<std::optional<JobState>> outcome(ids.size());
-  std::vector<LockedRow> rows = LockForComplete(id_array, token_array);
-  FinishSucceeded(id_array, result_array, false, Decide(rows, &outcome));
-  return outcome;
+  std::vector<bool> accepted = Complete(id_array, token_array, result_array, false, 1);
+  if (!accepted[0]) return std::nullopt;
+  return JobState::Succeeded;
 }
 
 int CompleteMany(Datum ids, Datum tokens, std::optional<Datum> results) {
@@ -259,12 +237,11 @@ int CompleteMany(Datum ids, Datum tokens, std::optional<Datum> results) {
                       "job_ids, lease_tokens and results must have the same length");
   }
   if (n == 0) return 0;
-  std::vector<std::optional<JobState>> outcome(static_cast<std::size_t>(n));
-  std::vector<LockedRow> rows = LockForComplete(ids, tokens);
-  FinishSucceeded(ids, results.value_or(Datum(0)), !results.has_value(), Decide(rows, &outcome));
-  int accepted = 0;
-  for (const auto& o : outcome) accepted += o.has_value() ? 1 : 0;
-  return accepted;
+  std::vector<bool> accepted =
+      Complete(ids, tokens, results.value_or(Datum(0)), !results.has_value(), n);
+  int count = 0;
+  for (bool a : accepted) count += a ? 1 : 0;
+  return count;
 }
 
 std::optional<JobState> FailJob(std::int64_t id, Datum token, const Failure& failure) {

@@ -17,11 +17,10 @@ struct Failure {
   bool retryable = true;
 };
 
-// Completes jobs given (id, token, result). For each: the new state (SUCCEEDED), SUCCEEDED again
-// for a repeated complete of the attempt that succeeded, or nullopt for a stale token.
-std::vector<std::optional<core::JobState>> CompleteJobs(
-    const std::vector<std::int64_t>& ids, const std::vector<Datum>& tokens,
-    const std::vector<std::optional<Datum>>& results);
+// Completes a job: SUCCEEDED, SUCCEEDED again for a repeated complete of the attempt that
+// succeeded, or nullopt for a stale token.
+std::optional<core::JobState> CompleteJob(std::int64_t id, Datum token,
+                                          std::optional<Datum> result);
 // complete_many's body: arrays as given by the caller; returns how many were accepted.
 int CompleteMany(Datum ids, Datum tokens, std::optional<Datum> results);
 

@@ -31,7 +31,7 @@ void CheckParentExists(std::int64_t parent_id, const std::string& where) {
   static pg::Statement exists("SELECT 1 FROM taskflow.jobs WHERE id = $1", {INT8OID});
   pg::Params p;
   p.AddInt64(parent_id);
-  if (p.Run(exists, true, 1) == 0) {
+  if (p.Run(exists, false, 1) == 0) {  // sees parents inserted earlier in this call
     throw DomainError(ErrorCode::ForeignKeyViolation,
                       where + "parent job " + std::to_string(parent_id) + " does not exist");
   }

@@ -20,15 +20,20 @@ namespace {
 constexpr int kAcquireColumns = 10;
 
 // One acquisition round over queues of equal priority: lock ready jobs in order with SKIP
-// LOCKED, start an attempt for each, and record attempt and transition rows, in one statement.
+// LOCKED, start an attempt for each and record the transition, in one statement. The attempt's
+// row in job_attempts is written when it ends; while it runs the job row holds it.
 pg::Statement& AcquireStatement() {
   static pg::Statement stmt(
       "WITH cand AS ("
-      "  SELECT j.id, j.state AS from_state FROM taskflow.jobs j"
-      "  WHERE j.queue = ANY($2) AND j.state IN " + api::SourceStatesSql(JobEvent::Acquire) +
-      "    AND j.next_run_at <= now() AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
-      "  ORDER BY j.priority DESC, j.next_run_at, j.id"
-      "  LIMIT $3 FOR UPDATE SKIP LOCKED), "
+      // Per queue, an index scan in acquisition order (jobs_ready_idx); then the best of those.
+      // (queue = ANY(...) would sort every ready job of the queues on each call.)
+      "  SELECT c.id, c.from_state FROM unnest($2::text[]) AS qn(name), LATERAL ("
+      "    SELECT j.id, j.state AS from_state, j.priority, j.next_run_at FROM taskflow.jobs j"
+      "    WHERE j.queue = qn.name AND j.state IN " + api::SourceStatesSql(JobEvent::Acquire) +
+      "      AND j.next_run_at <= now() AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
+      "    ORDER BY j.priority DESC, j.next_run_at, j.id"
+      "    LIMIT $3 FOR UPDATE SKIP LOCKED) c"
+      "  ORDER BY c.priority DESC, c.next_run_at, c.id LIMIT $3), "
       "upd AS ("
       "  UPDATE taskflow.jobs j SET state = " + api::TargetStateSql(JobState::Pending, JobEvent::Acquire) +
       "    , attempts = j.attempts + 1, lease_token = gen_random_uuid(),"
@@ -39,8 +44,6 @@ pg::Statement& AcquireStatement() {
       "  RETURNING j.id, j.attempts, j.lease_token, j.job_type, j.payload, j.queue, j.tenant_id,"
       "    j.correlation_id, j.lease_expires_at, j.timeout, cand.from_state, j.state, j.priority,"
       "    j.next_run_at), "
-      "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, started_at)"
-      "  SELECT id, attempts, $1, lease_token, now() FROM upd), "
       "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason)"
       "  SELECT id, from_state, state, $1, 'acquired' FROM upd) "
       "SELECT id, attempts, lease_token, job_type, payload, queue, tenant_id, correlation_id,"
@@ -152,11 +155,9 @@ TF_FUNCTION(taskflow_complete) {
   std::optional<JobState> state;
   {
     pg::SpiConnection spi;
-    std::vector<std::int64_t> ids{PG_GETARG_INT64(0)};
-    std::vector<Datum> tokens{PG_GETARG_DATUM(1)};
-    std::vector<std::optional<Datum>> results{
-        pg::ArgIsNull(fcinfo, 2) ? std::nullopt : std::optional<Datum>(PG_GETARG_DATUM(2))};
-    state = api::CompleteJobs(ids, tokens, results).front();
+    state = api::CompleteJob(
+        PG_GETARG_INT64(0), PG_GETARG_DATUM(1),
+        pg::ArgIsNull(fcinfo, 2) ? std::nullopt : std::optional<Datum>(PG_GETARG_DATUM(2)));
   }
   if (!state) PG_RETURN_NULL();
   return api::JobStateDatum(*state);

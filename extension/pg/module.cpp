@@ -2,6 +2,7 @@
 // registers the maintenance background worker.
 #include "pg/postgres.hpp"
 #include "pg/settings.hpp"
+#include "bgw/wakeup.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -64,4 +65,6 @@ void _PG_init(void) {
   snprintf(worker.bgw_name, BGW_MAXLEN, "taskflow maintenance");
   snprintf(worker.bgw_type, BGW_MAXLEN, "taskflow maintenance");
   RegisterBackgroundWorker(&worker);
+
+  taskflow::bgw::InitWakeups();
 }

@@ -74,7 +74,8 @@ CREATE UNIQUE INDEX jobs_unique_key_idx ON taskflow.jobs (tenant_id, queue, uniq
   WHERE unique_key IS NOT NULL AND state IN ('PENDING', 'SCHEDULED', 'RUNNING');
 CREATE INDEX jobs_parent_idx ON taskflow.jobs (parent_job_id) WHERE parent_job_id IS NOT NULL;
 
--- Audit: one row per attempt.
+-- Audit: one row per attempt, written when the attempt ends (complete, fail, release, lease
+-- expiry); the running attempt is on the job row. Writing it once halves the hot path's writes.
 CREATE TABLE taskflow.job_attempts (
   job_id        bigint NOT NULL,
   attempt       integer NOT NULL,
@@ -88,7 +89,9 @@ CREATE TABLE taskflow.job_attempts (
   backoff_delay interval,          -- the retry delay computed when this attempt failed
   PRIMARY KEY (job_id, attempt)
 );
-COMMENT ON TABLE taskflow.job_attempts IS 'One row per attempt: who ran it, when, how it ended.';
+COMMENT ON TABLE taskflow.job_attempts IS
+  'One row per finished attempt: who ran it, when, how it ended. The attempt that is running '
+  'lives on its job row (worker_id, lease_token, started_at) until it ends; job_history shows both.';
 
 -- Audit: one row per state transition.
 CREATE TABLE taskflow.job_events (

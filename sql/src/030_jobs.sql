@@ -108,11 +108,21 @@ AS $$
   SELECT CASE WHEN NOT EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = job_history.job_id)
               THEN NULL ELSE
   jsonb_build_object(
-    'attempts', COALESCE((SELECT jsonb_agg(jsonb_build_object(
-        'attempt', a.attempt, 'worker_id', a.worker_id, 'started_at', a.started_at,
-        'finished_at', a.finished_at, 'outcome', a.outcome, 'error_type', a.error_type,
-        'error_message', a.error_message, 'backoff_delay', a.backoff_delay) ORDER BY a.attempt)
-      FROM taskflow.job_attempts a WHERE a.job_id = job_history.job_id), '[]'::jsonb),
+    'attempts', COALESCE((SELECT jsonb_agg(x.a ORDER BY x.n) FROM (
+        SELECT a.attempt AS n, jsonb_build_object(
+          'attempt', a.attempt, 'worker_id', a.worker_id, 'started_at', a.started_at,
+          'finished_at', a.finished_at, 'outcome', a.outcome, 'error_type', a.error_type,
+          'error_message', a.error_message, 'backoff_delay', a.backoff_delay) AS a
+        FROM taskflow.job_attempts a WHERE a.job_id = job_history.job_id
+        UNION ALL
+        -- the attempt that is running now lives on the job row until it ends
+        SELECT j.attempts, jsonb_build_object(
+          'attempt', j.attempts, 'worker_id', j.worker_id, 'started_at', j.started_at,
+          'finished_at', NULL, 'outcome', 'running', 'error_type', NULL,
+          'error_message', NULL, 'backoff_delay', NULL,
+          'lease_expires_at', j.lease_expires_at)
+        FROM taskflow.jobs j WHERE j.id = job_history.job_id AND j.state = 'RUNNING') x),
+      '[]'::jsonb),
     'events', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'from_state', e.from_state, 'to_state', e.to_state, 'at', e.at, 'actor', e.actor,
         'reason', e.reason) ORDER BY e.id)
