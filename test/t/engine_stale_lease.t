@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# Stale leases and the maintenance worker, on a running server (maintenance_interval 1s):
+#  - a lease expires; the Rescuer moves the job back on its own within about one interval;
+#    another worker acquires it; the first worker's complete returns NULL and changes nothing;
+#    the second worker's complete succeeds;
+#  - the Scheduler promotes a SCHEDULED job (run_at = now() + 2s) to PENDING on its own and
+#    sends NOTIFY on the queue's channel; a schedule of ready jobs notifies once per transaction
+#    at commit.
+# Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
+set -uo pipefail
+
+Q="tf_stale_$$"
+DIR=$(mktemp -d /tmp/tfstale.XXXXXX)
+N=0
+FAILED=0
+
+ok() {
+  local status=$1; shift
+  N=$((N + 1))
+  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
+}
+is() {
+  local got=$1 want=$2; shift 2
+  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
+}
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+# wait_until SECONDS SQL: polls until SQL returns t; non-zero status on timeout.
+wait_until() {
+  local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
+  while [ "$(date +%s%N)" -lt "$deadline" ]; do
+    [ "$(sql "$2" 2>/dev/null)" = "t" ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+cleanup() {
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  psql -X -q -At >/dev/null 2>&1 <<SQL
+DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
+DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
+DELETE FROM taskflow.jobs WHERE queue = '$Q';
+SELECT taskflow.drop_queue('$Q');
+SQL
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+if ! sql "SELECT 1" >/dev/null 2>&1; then
+  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
+  exit 1
+fi
+
+echo "1..21"
+
+is "$(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskflow maintenance' AND datname = current_database()")" 1 \
+  "the maintenance worker runs in this database"
+is "$(sql "SHOW taskflow.maintenance_interval")" "1s" "maintenance_interval is 1s"
+
+# Retries are due at once, so the rescued job can be acquired again right away.
+sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 3, \"strategy\": \"fixed\", \"base_delay\": 0, \"jitter\": \"none\"}')" >/dev/null
+
+# --- a stale lease ------------------------------------------------------------------------------
+id=$(sql "SELECT taskflow.schedule('stale', queue => '$Q')")
+IFS='|' read -r a1 tok1 < <(sql "SELECT attempt, lease_token FROM taskflow.acquire('worker-1', ARRAY['$Q'], 1, lease => interval '1 second')")
+is "$a1" 1 "worker-1 acquires the job with a 1 second lease"
+
+wait_until 10 "SELECT state <> 'RUNNING' FROM taskflow.jobs WHERE id = $id"
+ok $? "the Rescuer takes the job back after the lease expired (polled up to 10 s)"
+is "$(sql "SELECT outcome || ' ' || error_type FROM taskflow.job_attempts WHERE job_id = $id AND attempt = 1")" \
+  "lease_expired lease_expired" "attempt 1 ended as lease_expired"
+late=$(sql "SELECT round(extract(epoch FROM e.at - a.started_at - interval '1 second')::numeric, 2)
+              FROM taskflow.job_events e, taskflow.job_attempts a
+             WHERE e.job_id = $id AND e.actor = 'rescuer' AND a.job_id = $id AND a.attempt = 1")
+ok $(awk -v l="${late:-99}" 'BEGIN { exit !(l <= 3) }' && echo 0 || echo 1) \
+  "the rescue came within about one maintenance_interval of the expiry (${late:-?} s after it)"
+is "$(sql "SELECT state IN ('SCHEDULED', 'PENDING') AND next_run_at <= now() FROM taskflow.jobs WHERE id = $id")" t \
+  "the job is ready again (retried with zero backoff)"
+
+IFS='|' read -r a2 tok2 < <(sql "SELECT attempt, lease_token FROM taskflow.acquire('worker-2', ARRAY['$Q'], 1, lease => interval '1 minute')")
+is "$a2" 2 "worker-2 acquires the job as attempt 2"
+ok $([ -n "$tok2" ] && [ "$tok2" != "$tok1" ] && echo 0 || echo 1) "with a new lease token"
+
+before=$(sql "SELECT to_jsonb(j) FROM taskflow.jobs j WHERE id = $id")
+events_before=$(sql "SELECT count(*) FROM taskflow.job_events WHERE job_id = $id")
+is "$(sql "SELECT COALESCE(taskflow.complete($id, '$tok1', '{\"from\": \"worker-1\"}')::text, 'NULL')")" NULL \
+  "worker-1's complete with the stale token returns NULL"
+is "$(sql "SELECT to_jsonb(j) FROM taskflow.jobs j WHERE id = $id")" "$before" "and changes nothing in the job"
+is "$(sql "SELECT count(*) FROM taskflow.job_events WHERE job_id = $id")" "$events_before" "and records no event"
+is "$(sql "SELECT COALESCE(outcome, 'open') FROM taskflow.job_attempts WHERE job_id = $id AND attempt = 2")" open \
+  "worker-2's attempt is still open"
+is "$(sql "SELECT taskflow.heartbeat($id, '$tok1')")" lost "worker-1's heartbeat answers lost"
+is "$(sql "SELECT taskflow.complete($id, '$tok2', '{\"from\": \"worker-2\"}')")" SUCCEEDED "worker-2's complete succeeds"
+is "$(sql "SELECT state || ' ' || (result ->> 'from') FROM taskflow.jobs WHERE id = $id")" "SUCCEEDED worker-2" \
+  "the job holds worker-2's result"
+
+# --- the Scheduler promotes on its own and notifies ----------------------------------------
+# A listener on the queue's channel, kept open for 8 s.
+listen_args=(-c "LISTEN taskflow_$Q")
+for _ in $(seq 1 16); do listen_args+=(-c "SELECT pg_sleep(0.5)"); done
+PGAPPNAME="tf_listen_$$" psql -X -q -At "${listen_args[@]}" >"$DIR/listen.out" 2>&1 &
+listener=$!
+wait_until 5 "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'tf_listen_$$' AND query LIKE '%pg_sleep%')"
+ok $? "a session listens on channel taskflow_$Q"
+
+sid=$(sql "SELECT taskflow.schedule('later', queue => '$Q', run_at => now() + interval '2 seconds')")
+is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $sid")" SCHEDULED "a job with run_at = now() + 2s is SCHEDULED"
+wait_until 8 "SELECT state = 'PENDING' FROM taskflow.jobs WHERE id = $sid"
+ok $? "the maintenance worker promotes it to PENDING on its own"
+bgw_pid=$(sql "SELECT pid FROM pg_stat_activity WHERE backend_type = 'taskflow maintenance' AND datname = current_database()")
+
+# A transaction that schedules three ready jobs notifies once, at commit.
+sched_out=$(psql -X -q -At -v ON_ERROR_STOP=1 <<SQL
+SELECT pg_backend_pid();
+BEGIN;
+SELECT taskflow.schedule('now', queue => '$Q') IS NOT NULL AS a;
+SELECT taskflow.schedule('now', queue => '$Q') IS NOT NULL AS b;
+SELECT taskflow.schedule('now', queue => '$Q') IS NOT NULL AS c;
+COMMIT;
+SQL
+)
+sched_pid=$(echo "$sched_out" | head -1)
+wait "$listener"
+from_bgw=$(grep -c "notification \"taskflow_$Q\".* PID ${bgw_pid:-0}\." "$DIR/listen.out")
+from_sched=$(grep -c "notification \"taskflow_$Q\".* PID ${sched_pid:-0}\." "$DIR/listen.out")
+ok $([ "$from_bgw" -ge 1 ] && echo 0 || echo 1) "the maintenance worker sent NOTIFY taskflow_$Q when the job came due ($from_bgw received)"
+is "$from_sched" 1 "a transaction scheduling three ready jobs sent exactly one notification"
+if [ "$FAILED" -ne 0 ]; then sed 's/^/# listener: /' "$DIR/listen.out"; fi
+
+exit $(( FAILED > 0 ))
