@@ -93,6 +93,17 @@ Datum Int32ArrayDatum(const std::vector<std::int32_t>& values) {
   });
 }
 
+Datum TextArrayDatum(const std::vector<std::string>& values) {
+  std::vector<Datum> datums;
+  datums.reserve(values.size());
+  for (const auto& v : values) datums.push_back(pg::TextDatum(v));
+  Datum* data = datums.data();
+  int n = static_cast<int>(datums.size());
+  return pg::PgCall([&] {
+    return PointerGetDatum(construct_array(data, n, TEXTOID, -1, false, TYPALIGN_INT));
+  });
+}
+
 Datum JobStateDatum(core::JobState state) {
   // The enum's OID for a label, looked up through the type's input function.
   std::string label(core::ToString(state));

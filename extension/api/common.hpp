@@ -46,6 +46,7 @@ double UnitRandom();
 
 Datum Int64ArrayDatum(const std::vector<std::int64_t>& values);
 Datum Int32ArrayDatum(const std::vector<std::int32_t>& values);
+Datum TextArrayDatum(const std::vector<std::string>& values);
 
 // The enum Datum of a job state (for RETURNS taskflow.job_state).
 Datum JobStateDatum(core::JobState state);

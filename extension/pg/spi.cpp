@@ -199,6 +199,7 @@ std::optional<std::int64_t> ArgOptIntervalMicros(FunctionCallInfo fcinfo, int n)
 
 JsonbFacts InspectJsonb(Datum value) {
   JsonbFacts facts;
+  if (value == Datum(0)) throw core::DomainError(core::ErrorCode::Internal, "NULL jsonb pointer");
   Jsonb* jb = PgCall([&] { return DatumGetJsonbP(value); });
   facts.is_object = JB_ROOT_IS_OBJECT(jb);
   facts.is_array = JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb);
@@ -216,6 +217,10 @@ Datum IntervalDatum(std::int64_t microseconds) {
   Interval* iv = PgCall([] { return static_cast<Interval*>(palloc0(sizeof(Interval))); });
   iv->time = microseconds;
   return IntervalPGetDatum(iv);
+}
+
+Datum EmptyJsonbObject() {
+  return PgCall([] { return DirectFunctionCall1(jsonb_in, CStringGetDatum("{}")); });
 }
 
 SetResult::SetResult(FunctionCallInfo fcinfo, Oid scalar_type) {

@@ -105,6 +105,7 @@ JsonbFacts InspectJsonb(Datum value);
 // --- results ---------------------------------------------------------------------------------
 Datum TextDatum(std::string_view s);
 Datum IntervalDatum(std::int64_t microseconds);
+Datum EmptyJsonbObject();  // '{}'::jsonb
 
 // A materialized set-returning-function result (InitMaterializedSRF).
 class SetResult {

@@ -38,6 +38,21 @@ BEGIN
   IF NOT j ? 'job_type' OR jsonb_typeof(j -> 'job_type') <> 'string' THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s: job_type (a string) is required', at);
   END IF;
+  IF jsonb_typeof(j -> 'payload') NOT IN ('object', 'null') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s: payload must be a JSON object', at);
+  END IF;
+  FOR k IN SELECT x FROM unnest(ARRAY['queue', 'tenant_id', 'run_at', 'unique_key',
+                                      'correlation_id', 'timeout']) x LOOP
+    IF jsonb_typeof(j -> k) NOT IN ('string', 'null') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s: %s must be a string', at, k);
+    END IF;
+  END LOOP;
+  FOR k IN SELECT x FROM unnest(ARRAY['priority', 'max_attempts', 'parent_job_id']) x LOOP
+    IF j ? k AND (j ->> k) !~ '^-?[0-9]+$' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('%s: %s must be an integer, got %s', at, k, j -> k);
+    END IF;
+  END LOOP;
   BEGIN
     job_type := j ->> 'job_type';
     payload := COALESCE(j -> 'payload', '{}'::jsonb);

@@ -1,0 +1,337 @@
+#include <map>
+#include <set>
+#include <string>
+#include <tuple>
+
+#include "core/errors.hpp"
+#include "core/retry_policy.hpp"
+#include "core/state_machine.hpp"
+#include "core/validation.hpp"
+#include "api/jobs_insert.hpp"
+#include "api/common.hpp"
+#include "pg/settings.hpp"
+
+namespace taskflow::api {
+
+using core::DomainError;
+using core::ErrorCode;
+using core::JobState;
+
+namespace {
+
+void CheckPayload(Datum payload, const std::string& where) {
+  pg::JsonbFacts facts = pg::InspectJsonb(payload);
+  if (!facts.is_object) {
+    throw DomainError(ErrorCode::InvalidParameterValue, where + "payload must be a JSON object",
+                      "Wrap values in an object, e.g. '{\"value\": 42}'.");
+  }
+  if (facts.size_bytes > static_cast<std::size_t>(taskflow_max_payload_bytes)) {
+    throw DomainError(ErrorCode::ProgramLimitExceeded,
+                      where + "payload is too large: " + std::to_string(facts.size_bytes) +
+                          " bytes, the limit is " + std::to_string(taskflow_max_payload_bytes),
+                      "Store large data elsewhere and pass a reference, or raise "
+                      "taskflow.max_payload_bytes.");
+  }
+}
+
+void CheckParentExists(std::int64_t parent_id, const std::string& where) {
+  static pg::Statement exists("SELECT 1 FROM taskflow.jobs WHERE id = $1", {INT8OID});
+  pg::Params p;
+  p.AddInt64(parent_id);
+  if (p.Run(exists, false, 1) == 0) {  // not read-only: sees parents created in this call
+    throw DomainError(ErrorCode::ForeignKeyViolation,
+                      where + "parent job " + std::to_string(parent_id) + " does not exist");
+  }
+}
+
+void ValidateScalars(const JobSpec& spec, const std::string& where) {
+  try {
+    core::ValidateJobType(spec.job_type);
+    core::ValidateQueueName(spec.queue);
+    core::ValidateTenantId(spec.tenant_id);
+    if (spec.max_attempts) core::ValidateMaxAttempts(*spec.max_attempts);
+  } catch (const DomainError& e) {
+    if (where.empty()) throw;
+    throw DomainError(e.code(), where + e.what(), e.hint(), e.detail());
+  }
+  if (spec.timeout_us && *spec.timeout_us <= 0) {
+    throw DomainError(ErrorCode::InvalidParameterValue, where + "timeout must be greater than zero");
+  }
+  if (spec.unique_key && spec.unique_key->empty()) {
+    throw DomainError(ErrorCode::InvalidParameterValue, where + "unique_key must not be empty");
+  }
+}
+
+std::optional<std::int64_t> ExistingUnique(const std::string& tenant, const std::string& queue,
+                                           const std::string& key) {
+  static pg::Statement existing(
+      "SELECT id FROM taskflow.jobs WHERE tenant_id = $1 AND queue = $2 AND unique_key = $3 "
+      "AND state IN ('PENDING', 'SCHEDULED', 'RUNNING')",
+      {TEXTOID, TEXTOID, TEXTOID});
+  pg::Params q;
+  q.AddText(tenant).AddText(queue).AddText(key);
+  if (q.Run(existing, false, 1) == 1) return pg::ResultRow(0).Int64(1);
+  return std::nullopt;
+}
+
+constexpr const char* kUniqueConflict =
+    " ON CONFLICT (tenant_id, queue, unique_key) WHERE unique_key IS NOT NULL AND state IN "
+    "('PENDING', 'SCHEDULED', 'RUNNING') DO NOTHING";
+
+std::string SingleInsertSql(bool unique) {
+  // The queue's row supplies the default max_attempts; no row (unknown queue) inserts nothing.
+  return std::string(
+             "WITH q AS (SELECT COALESCE($7, max_attempts, $14) AS max_attempts "
+             "  FROM taskflow.queues WHERE name = $3), "
+             "ins AS (INSERT INTO taskflow.jobs (job_type, payload, queue, tenant_id, state, "
+             "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
+             "  timeout) "
+             "  SELECT $1, $2, $3, $4, $5::taskflow.job_state, $6, q.max_attempts, "
+             "    COALESCE($8, now()), $9, $10, $11, $12 FROM q") +
+         (unique ? kUniqueConflict : "") +
+         " RETURNING id, state), "
+         "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+         "  SELECT id, NULL, state, $13, 'scheduled' FROM ins) "
+         "SELECT id FROM ins";
+}
+
+}  // namespace
+
+std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
+                         const std::string& where) {
+  static pg::Statement plain(SingleInsertSql(false),
+                             {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
+                              TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INTERVALOID, TEXTOID,
+                              INT4OID});
+  static pg::Statement unique(SingleInsertSql(true),
+                              {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
+                               TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INTERVALOID, TEXTOID,
+                               INT4OID});
+  JobSpec spec = spec_in;
+  if (spec.payload == 0) spec.payload = pg::EmptyJsonbObject();
+  ValidateScalars(spec, where);
+  CheckPayload(spec.payload, where);
+  if (spec.parent_job_id) CheckParentExists(*spec.parent_job_id, where);
+  JobState state = core::InitialState(spec.run_at, NowMicros());
+
+  pg::Params p;
+  p.AddText(spec.job_type).Add(spec.payload).AddText(spec.queue).AddText(spec.tenant_id);
+  p.AddText(core::ToString(state)).AddInt32(spec.priority);
+  if (spec.max_attempts) p.AddInt32(*spec.max_attempts); else p.AddNull();
+  if (spec.run_at) p.Add(TimestampTzGetDatum(*spec.run_at)); else p.AddNull();
+  p.AddOptText(spec.unique_key).AddOptText(spec.correlation_id);
+  if (spec.parent_job_id) p.AddInt64(*spec.parent_job_id); else p.AddNull();
+  p.AddOptInterval(spec.timeout_us).AddText(actor);
+  p.AddInt32(core::RetryPolicy::Default().max_attempts);
+
+  for (int round = 0; round < 3; ++round) {
+    if (p.Run(spec.unique_key ? unique : plain) == 1) {
+      std::int64_t id = *pg::ResultRow(0).Int64(1);
+      if (state == JobState::Pending) NotifyQueue(spec.queue);
+      return id;
+    }
+    RequireQueue(spec.queue);  // nothing inserted: an unknown queue is the first suspect
+    if (!spec.unique_key) break;
+    // The key is held by an unfinished job: return it (a fresh statement sees jobs committed
+    // while the insert waited for them).
+    if (auto id = ExistingUnique(spec.tenant_id, spec.queue, *spec.unique_key)) return *id;
+  }
+  throw DomainError(ErrorCode::Internal, where + "could not insert the job");
+}
+
+std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
+  if (!pg::InspectJsonb(jobs).is_array) {
+    throw DomainError(ErrorCode::InvalidParameterValue, "jobs must be a JSON array of objects",
+                      "Example: '[{\"job_type\": \"a\"}, {\"job_type\": \"b\", \"priority\": 5}]'");
+  }
+  // 1. Shape problems (not an object, unknown key, wrong JSON type), reported for the first
+  //    element that has one, by the same plpgsql function that types one element.
+  static pg::Statement shape(
+      "SELECT e.n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n) "
+      "WHERE jsonb_typeof(e.j) IS DISTINCT FROM 'object' "
+      "   OR jsonb_typeof(e.j -> 'job_type') IS DISTINCT FROM 'string' "
+      "   OR EXISTS (SELECT FROM jsonb_object_keys(e.j) k WHERE k NOT IN ('job_type', 'payload', "
+      "     'queue', 'tenant_id', 'run_at', 'priority', 'max_attempts', 'unique_key', "
+      "     'correlation_id', 'parent_job_id', 'timeout')) "
+      "   OR jsonb_typeof(e.j -> 'payload') NOT IN ('object', 'null') "
+      "   OR jsonb_typeof(e.j -> 'queue') NOT IN ('string', 'null') "
+      "   OR jsonb_typeof(e.j -> 'tenant_id') NOT IN ('string', 'null') "
+      "   OR jsonb_typeof(e.j -> 'run_at') NOT IN ('string', 'null') "
+      "   OR jsonb_typeof(e.j -> 'unique_key') NOT IN ('string', 'null') "
+      "   OR jsonb_typeof(e.j -> 'correlation_id') NOT IN ('string', 'null') "
+      "   OR jsonb_typeof(e.j -> 'timeout') NOT IN ('string', 'null') "
+      "   OR (e.j ? 'priority' AND (e.j ->> 'priority') !~ '^-?[0-9]{1,9}$') "
+      "   OR (e.j ? 'max_attempts' AND (e.j ->> 'max_attempts') !~ '^-?[0-9]{1,9}$') "
+      "   OR (e.j ? 'parent_job_id' AND (e.j ->> 'parent_job_id') !~ '^[0-9]{1,18}$') "
+      "ORDER BY e.n LIMIT 1",
+      {JSONBOID});
+  {
+    pg::Params p;
+    p.Add(jobs);
+    if (p.Run(shape, true, 1) == 1) {
+      // The per-element function raises the precise error for that element.
+      static pg::Statement precise("SELECT taskflow._job_spec($1 -> ($2::int - 1), $2)",
+                                   {JSONBOID, INT8OID});
+      pg::Params q;
+      q.Add(jobs).AddInt64(*pg::ResultRow(0).Int64(1));
+      q.Run(precise, true);
+      throw DomainError(ErrorCode::InvalidParameterValue, "jobs: an element has a wrong shape");
+    }
+  }
+
+  // 2. The distinct values that core rules decide on, each with the first element using it.
+  static pg::Statement distinct(
+      "WITH e AS (SELECT j, n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)) "
+      "SELECT 1, j ->> 'job_type', min(n), NULL::bigint FROM e GROUP BY 2 "
+      "UNION ALL SELECT 2, COALESCE(j ->> 'queue', 'default'), min(n), NULL FROM e GROUP BY 2 "
+      "UNION ALL SELECT 3, COALESCE(j ->> 'tenant_id', 'default'), min(n), NULL FROM e GROUP BY 2 "
+      "UNION ALL SELECT 4, j ->> 'max_attempts', min(n), NULL FROM e "
+      "  WHERE j ? 'max_attempts' GROUP BY 2 "
+      "UNION ALL SELECT 5, j ->> 'timeout', min(n), "
+      "  (extract(epoch FROM (j ->> 'timeout')::interval) * 1000000)::bigint FROM e "
+      "  WHERE j ? 'timeout' GROUP BY 2, 4 "
+      "UNION ALL SELECT 6, j ->> 'unique_key', min(n), NULL FROM e "
+      "  WHERE j ->> 'unique_key' = '' GROUP BY 2 "
+      "UNION ALL SELECT 7, NULL, min(n), NULL FROM e "
+      "  WHERE pg_column_size(j -> 'payload') > $2 HAVING count(*) > 0 "
+      "UNION ALL SELECT 8, j ->> 'parent_job_id', min(n), NULL FROM e "
+      "  WHERE j ? 'parent_job_id' AND NOT EXISTS (SELECT FROM taskflow.jobs p "
+      "    WHERE p.id = (j ->> 'parent_job_id')::bigint) GROUP BY 2 "
+      "UNION ALL SELECT 9, (j ->> 'run_at')::timestamptz::text, min(n), "
+      "  ((extract(epoch FROM (j ->> 'run_at')::timestamptz) - 946684800) * 1000000)::bigint "
+      "  FROM e WHERE j ? 'run_at' GROUP BY 2, 4",
+      {JSONBOID, INT4OID});
+  std::map<std::string, int> queue_defaults;  // queue -> default max_attempts
+  std::vector<std::string> future_run_at;     // run_at values that make a job SCHEDULED
+  {
+    pg::Params p;
+    p.Add(jobs).AddInt32(taskflow_max_payload_bytes);
+    std::uint64_t n = p.Run(distinct, true);
+    struct Item { int kind; std::optional<std::string> value; std::int64_t first; std::optional<std::int64_t> micros; };
+    std::vector<Item> items;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      pg::ResultRow row(i);
+      items.push_back({row.Int32(1).value_or(0), row.Text(2), row.Int64(3).value_or(1), row.Int64(4)});
+    }
+    for (const Item& it : items) {
+      std::string where = "jobs[" + std::to_string(it.first - 1) + "]: ";
+      JobSpec probe;
+      probe.job_type = "probe";
+      switch (it.kind) {
+        case 1: probe.job_type = it.value.value_or(""); ValidateScalars(probe, where); break;
+        case 2:
+          probe.queue = it.value.value_or("");
+          ValidateScalars(probe, where);
+          try {
+            queue_defaults[probe.queue] = RequireQueue(probe.queue).policy.max_attempts;
+          } catch (const DomainError& e) {
+            throw DomainError(e.code(), where + e.what(), e.hint());
+          }
+          break;
+        case 3: probe.tenant_id = it.value.value_or(""); ValidateScalars(probe, where); break;
+        case 4: probe.max_attempts = std::stoi(it.value.value_or("0")); ValidateScalars(probe, where); break;
+        case 5: probe.timeout_us = it.micros.value_or(0); ValidateScalars(probe, where); break;
+        case 6: probe.unique_key = std::string(); ValidateScalars(probe, where); break;
+        case 7: {
+          // re-check that element with the exact single-job rule (and message)
+          static pg::Statement payload("SELECT $1 -> ($2::int - 1) -> 'payload'", {JSONBOID, INT8OID});
+          pg::Params q;
+          q.Add(jobs).AddInt64(it.first);
+          q.Run(payload, true);
+          bool is_null = true;
+          Datum element_payload = pg::ResultRow(0).Raw(1, &is_null);
+          if (!is_null) CheckPayload(element_payload, where);
+          break;
+        }
+        case 8:
+          throw DomainError(ErrorCode::ForeignKeyViolation,
+                            where + "parent job " + it.value.value_or("") + " does not exist");
+        case 9:  // the core decides which run_at values make a job wait
+          if (core::InitialState(it.micros, NowMicros()) != core::InitialState(std::nullopt, 0)) {
+            future_run_at.push_back(it.value.value_or(""));
+          }
+          break;
+      }
+    }
+  }
+  // Elements with a run_at listed in future_run_at start waiting, the others ready.
+  std::string ready = std::string(core::ToString(core::InitialState(std::nullopt, 0)));
+  std::string waiting = std::string(core::ToString(core::InitialState(1, 0)));
+
+  // 3. One set-based insert; ids are drawn first so they map back to input positions.
+  static pg::Statement insert(
+      std::string(
+          "WITH e AS (SELECT j, n, nextval('taskflow.jobs_id_seq'::regclass) AS id "
+          "  FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)), "
+          "qm AS (SELECT * FROM unnest($2::text[], $3::int[]) AS qm(queue, max_attempts)), "
+          "s AS (SELECT e.id, e.n, e.j ->> 'job_type' AS job_type, "
+          "  COALESCE(NULLIF(e.j -> 'payload', 'null'::jsonb), '{}'::jsonb) AS payload, "
+          "  COALESCE(e.j ->> 'queue', 'default') AS queue, "
+          "  COALESCE(e.j ->> 'tenant_id', 'default') AS tenant_id, "
+          "  (e.j ->> 'run_at')::timestamptz AS run_at, "
+          "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
+          "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
+          "  e.j ->> 'correlation_id' AS correlation_id, "
+          "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
+          "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
+          "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
+          "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
+          "  timeout) "
+          "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
+          "    (CASE WHEN s.run_at::text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
+          "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
+          "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout "
+          "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n") +
+          kUniqueConflict +
+          "  RETURNING id, state), "
+          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+          "  SELECT id, NULL, state, $7, 'scheduled' FROM ins) "
+          "SELECT s.n, COALESCE(ins.id, 0), s.tenant_id, s.queue, s.unique_key, "
+          "  ins.state::text = $5 FROM s LEFT JOIN ins ON ins.id = s.id ORDER BY s.n",
+      {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID});
+  std::vector<std::string> qnames;
+  std::vector<std::int32_t> qmax;
+  for (const auto& [name, max] : queue_defaults) {
+    qnames.push_back(name);
+    qmax.push_back(max);
+  }
+  pg::Params p;
+  p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(future_run_at));
+  p.AddText(ready).AddText(waiting).AddText(actor);
+  std::uint64_t n = p.Run(insert);
+
+  struct Row { std::int64_t id; std::string tenant, queue; std::optional<std::string> key; bool ready; };
+  std::vector<Row> rows;
+  rows.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pg::ResultRow row(i);
+    rows.push_back({row.Int64(2).value_or(0), row.Text(3).value_or(""), row.Text(4).value_or(""),
+                    row.Text(5), row.Bool(6).value_or(false)});
+  }
+  // Elements whose unique key was taken get the holder's id: an earlier element of this batch,
+  // or an unfinished job already in the table.
+  std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> inserted_keys;
+  std::set<std::string> wake;
+  std::vector<std::int64_t> ids;
+  ids.reserve(rows.size());
+  for (const Row& r : rows) {
+    if (r.id != 0) {
+      if (r.key) inserted_keys.emplace(std::make_tuple(r.tenant, r.queue, *r.key), r.id);
+      if (r.ready) wake.insert(r.queue);
+      ids.push_back(r.id);
+      continue;
+    }
+    auto hit = inserted_keys.find(std::make_tuple(r.tenant, r.queue, r.key.value_or("")));
+    if (hit != inserted_keys.end()) {
+      ids.push_back(hit->second);
+    } else if (auto existing = ExistingUnique(r.tenant, r.queue, r.key.value_or(""))) {
+      ids.push_back(*existing);
+    } else {
+      throw DomainError(ErrorCode::Internal, "a job of the batch could not be inserted");
+    }
+  }
+  for (const auto& q : wake) NotifyQueue(q);
+  return ids;
+}
+
+}  // namespace taskflow::api

@@ -1,0 +1,38 @@
+// Creating jobs: the one path used by schedule(), schedule_many() and automation rules, so every
+// job gets the same validation, unique-key handling, audit row and wake-up. SPI must be connected.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "pg/spi.hpp"
+
+namespace taskflow::api {
+
+struct JobSpec {
+  std::string job_type;
+  Datum payload = 0;  // jsonb; 0 means '{}'
+  std::string queue = "default";
+  std::string tenant_id = "default";
+  std::optional<std::int64_t> run_at;  // TimestampTz microseconds
+  int priority = 0;
+  std::optional<int> max_attempts;     // none: the queue's retry policy
+  std::optional<std::string> unique_key;
+  std::optional<std::string> correlation_id;
+  std::optional<std::int64_t> parent_job_id;
+  std::optional<std::int64_t> timeout_us;
+};
+
+// Validates and inserts one job with schedule()'s rules. Returns the new job's id, or the id of
+// the unfinished job that already holds its unique key. `where` prefixes error messages
+// (e.g. "jobs[3]: "). `actor` is recorded on the creation event.
+std::int64_t ScheduleJob(const JobSpec& spec, const std::string& actor,
+                         const std::string& where = {});
+
+// schedule_many's body: `jobs` is a jsonb array of objects with schedule()'s parameter names.
+// All or nothing; ids in input order.
+std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor);
+
+}  // namespace taskflow::api
