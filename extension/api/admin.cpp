@@ -15,17 +15,19 @@ using core::ErrorCode;
 using core::JobEvent;
 using core::JobState;
 using api::AfterFinished;
+using api::RequireQueue;
 
 namespace {
 
 struct Locked {
   JobState state;
   bool cancel_requested;
+  std::string queue;
 };
 
 Locked LockJob(std::int64_t id) {
   static pg::Statement stmt(
-      "SELECT state::text, cancel_requested FROM taskflow.jobs WHERE id = $1 FOR UPDATE",
+      "SELECT state::text, cancel_requested, queue FROM taskflow.jobs WHERE id = $1 FOR UPDATE",
       {INT8OID});
   pg::Params p;
   p.AddInt64(id);
@@ -35,7 +37,7 @@ Locked LockJob(std::int64_t id) {
   pg::ResultRow row(0);
   auto state = core::ParseJobState(row.Text(1).value_or(""));
   if (!state) throw DomainError(ErrorCode::Internal, "unknown job state in table");
-  return {*state, row.Bool(2).value_or(false)};
+  return {*state, row.Bool(2).value_or(false), row.Text(3).value_or("")};
 }
 
 }  // namespace
@@ -90,6 +92,7 @@ TF_FUNCTION(taskflow_retry) {
     pg::SpiConnection spi;
     Locked job = LockJob(id);
     to = core::RequireTransition(job.state, JobEvent::Retry, id);
+    RequireQueue(job.queue);  // its queue may have been dropped since it finished
     static pg::Statement retry(
         "WITH upd AS (UPDATE taskflow.jobs SET state = $2::taskflow.job_state, "
         "  budget_offset = attempts, next_run_at = now(), finished_at = NULL, result = NULL, "

@@ -162,7 +162,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "   OR jsonb_typeof(e.j -> 'timeout') NOT IN ('string', 'null') "
       "   OR (e.j ? 'priority' AND (e.j ->> 'priority') !~ '^-?[0-9]{1,9}$') "
       "   OR (e.j ? 'max_attempts' AND (e.j ->> 'max_attempts') !~ '^-?[0-9]{1,9}$') "
-      "   OR (e.j ? 'parent_job_id' AND (e.j ->> 'parent_job_id') !~ '^[0-9]{1,18}$') "
+      "   OR (e.j ? 'parent_job_id' AND (e.j ->> 'parent_job_id') !~ '^-?[0-9]{1,18}$') "
       "ORDER BY e.n LIMIT 1",
       {JSONBOID});
   {

@@ -107,7 +107,9 @@ CREATE TABLE taskflow.job_events (
 COMMENT ON TABLE taskflow.job_events IS 'One row per state transition of a job.';
 
 -- pg_dump keeps the user data of the extension's tables.
-SELECT pg_catalog.pg_extension_config_dump('taskflow.queues', '');
+-- The `default` queue row is created by the install script itself, so dumping it would make the
+-- restore's COPY collide with it; a restored database gets `default` with default settings.
+SELECT pg_catalog.pg_extension_config_dump('taskflow.queues', 'WHERE name <> ''default''');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.job_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.job_events', '');

@@ -27,7 +27,8 @@ BEGIN
     END IF;
   END LOOP;
   IF policy ? 'max_attempts' THEN
-    IF jsonb_typeof(policy -> 'max_attempts') <> 'number' OR (policy ->> 'max_attempts') !~ '^[0-9]+$' THEN
+    IF jsonb_typeof(policy -> 'max_attempts') <> 'number' OR (policy ->> 'max_attempts') !~ '^[0-9]+$'
+       OR (policy ->> 'max_attempts')::numeric > 2147483647 THEN
       RAISE EXCEPTION USING ERRCODE = '22023',
         MESSAGE = format('retry_policy.max_attempts must be a positive integer, got %s', policy -> 'max_attempts');
     END IF;

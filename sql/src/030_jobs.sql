@@ -93,10 +93,20 @@ AS $$
   FROM taskflow.jobs j WHERE j.id = get_job.job_id
 $$;
 
+-- The job as clients see it: every column except the lease's secrets (token, duration).
+CREATE VIEW taskflow.job_summaries AS
+  SELECT j.id, j.job_type, j.queue, j.tenant_id, j.state, j.payload, j.priority, j.attempts,
+         j.max_attempts, j.next_run_at, j.created_at, j.started_at, j.finished_at,
+         j.last_error_type, j.last_error_message, j.result, j.correlation_id, j.parent_job_id,
+         j.unique_key, j.cancel_requested, j.cancel_reason, j.timeout, j.worker_id,
+         j.lease_expires_at
+  FROM taskflow.jobs j;
+COMMENT ON VIEW taskflow.job_summaries IS 'Jobs without lease tokens; what list_jobs returns.';
+
 CREATE FUNCTION taskflow.list_jobs(tenant_id text DEFAULT NULL, queue text DEFAULT NULL,
     state taskflow.job_state DEFAULT NULL, job_type text DEFAULT NULL,
     after_id bigint DEFAULT NULL, max_rows integer DEFAULT 100)
-RETURNS SETOF taskflow.jobs
+RETURNS SETOF taskflow.job_summaries
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -105,7 +115,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 10000';
   END IF;
   RETURN QUERY
-    SELECT * FROM taskflow.jobs j
+    SELECT * FROM taskflow.job_summaries j
     WHERE (list_jobs.tenant_id IS NULL OR j.tenant_id = list_jobs.tenant_id)
       AND (list_jobs.queue IS NULL OR j.queue = list_jobs.queue)
       AND (list_jobs.state IS NULL OR j.state = list_jobs.state)

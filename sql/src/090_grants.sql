@@ -41,4 +41,4 @@ GRANT EXECUTE ON FUNCTION
 TO taskflow_admin;
 
 GRANT SELECT ON taskflow.jobs, taskflow.job_attempts, taskflow.job_events, taskflow.queues,
-  taskflow.dead_letter TO taskflow_admin;
+  taskflow.dead_letter, taskflow.job_summaries TO taskflow_admin;
