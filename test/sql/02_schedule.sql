@@ -1,7 +1,7 @@
 -- Scheduling: schedule() states and columns, get_job keys, every bad-input error with its
 -- SQLSTATE (and that nothing is written), schedule_many, unique keys.
 BEGIN;
-SELECT plan(82);
+SELECT plan(86);
 
 SELECT taskflow.create_queue('t_sched') \gset
 SELECT taskflow.create_queue('t_sched_other') \gset
@@ -106,6 +106,10 @@ SELECT throws_ok($$SELECT taskflow.schedule(E'email\tsend')$$, '22023', 'job_typ
   'job_type with a tab: 22023');
 SELECT throws_ok($$SELECT taskflow.schedule(E'email\x01send')$$, '22023', 'job_type must not contain control characters',
   'job_type with a control character: 22023');
+SELECT throws_ok($$SELECT taskflow.schedule(E'email\u00a0send')$$, '22023', NULL,
+  'job_type with a no-break space (Unicode whitespace): 22023');
+SELECT throws_ok($$SELECT taskflow.schedule(E'email\u0085send')$$, '22023', NULL,
+  'job_type with U+0085 (a C1 control character): 22023');
 SELECT throws_ok($$SELECT taskflow.schedule('a', '[1, 2]')$$, '22023', 'payload must be a JSON object',
   'payload that is an array: 22023');
 SELECT throws_ok($$SELECT taskflow.schedule('a', '"text"')$$, '22023', 'payload must be a JSON object',
@@ -219,8 +223,15 @@ SELECT isnt(:u1_next::bigint, :u1::bigint, 'after the first job finished, the ke
 SELECT is(taskflow.schedule('u.job', queue => 't_sched', unique_key => 'k1'), :u1_next::bigint,
   'and the new job holds the key');
 SELECT is(taskflow.cancel(:u1_next), 'CANCELLED'::taskflow.job_state, 'the second holder is cancelled');
-SELECT isnt(taskflow.schedule('u.job', queue => 't_sched', unique_key => 'k1'), :u1_next::bigint,
-  'a cancelled job frees its key too');
+SELECT taskflow.schedule('u.job', queue => 't_sched', unique_key => 'k1') AS u1_third \gset
+SELECT isnt(:u1_third::bigint, :u1_next::bigint, 'a cancelled job frees its key too');
+
+-- retry() of a finished job whose key another unfinished job now holds: a clear refusal.
+SELECT matches(pg_temp.error_of(format('SELECT taskflow.retry(%s)', :u1_next)),
+  format('^(23505|55000): .*\m%s\M', :u1_third),
+  'retry of a job whose unique key is taken again: refused with a clear error naming the job that holds the key');
+SELECT is(ARRAY[(SELECT state::text FROM taskflow.jobs WHERE id = :u1_next), (SELECT state::text FROM taskflow.jobs WHERE id = :u1_third)],
+  ARRAY['CANCELLED', 'PENDING'], 'the refused retry changed nothing');
 
 -- Unique keys inside one schedule_many: the second element gets the first one's id.
 SELECT array_agg(id ORDER BY n) AS dup FROM taskflow.schedule_many(
