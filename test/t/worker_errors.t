@@ -74,4 +74,15 @@ ok $? "a catch-all worker acquires it"
 is "$(job "$orphan")" "FAILED 1 no_handler" "and fails it, not retryable, with no_handler"
 stop_worker catchall TERM
 is "$W_STATUS" 0 "the catch-all worker exits 0"
+
+# The worker needs nothing but the taskflow_worker group role.
+ROLE="wt_worker_$$"
+sql "CREATE ROLE $ROLE LOGIN IN ROLE taskflow_worker" >/dev/null
+ping=$(s ping)
+PGUSER=$ROLE start_worker least --queue "$Q" --handler ping=noop
+wait_until 10 "SELECT state = 'SUCCEEDED' FROM taskflow.jobs WHERE id = $ping"
+ok $? "a worker connected as a role with only taskflow_worker runs jobs" || show_log least
+stop_worker least TERM
+is "$W_STATUS" 0 "and exits 0"
+sql "DROP ROLE $ROLE" >/dev/null
 done_testing
