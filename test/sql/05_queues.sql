@@ -1,7 +1,7 @@
 -- Queues: create_queue, alter_queue, drop_queue, retry policies and every way a policy can be
 -- malformed.
 BEGIN;
-SELECT plan(58);
+SELECT plan(61);
 
 -- --- create_queue ---------------------------------------------------------------------------
 SELECT lives_ok($$SELECT taskflow.create_queue('t_q_plain')$$, 'create_queue with defaults');
@@ -28,6 +28,11 @@ SELECT is(taskflow.queue_retry_policy('t_q_partial'),
 SELECT lives_ok($$SELECT taskflow.create_queue('t_q_empty_policy', retry_policy => '{}')$$, 'an empty policy object is the default policy');
 SELECT lives_ok($$SELECT taskflow.create_queue('t_q.name:with-chars_9')$$, 'queue names may use letters, digits, _ . : -');
 
+SELECT lives_ok($$SELECT taskflow.create_queue(repeat('q', 50))$$, 'a queue name of 50 characters is accepted');
+SELECT lives_ok($$SELECT taskflow.schedule('x', queue => repeat('q', 50))$$,
+  'scheduling a ready job into it works (its NOTIFY channel name fits)');
+SELECT throws_ok($$SELECT taskflow.create_queue(repeat('q', 51))$$, '22023',
+  'queue name is too long: 51 characters, at most 50 allowed', 'a queue name of 51 characters: 22023');
 SELECT throws_ok($$SELECT taskflow.create_queue('t_q_plain')$$, '42710', 'queue "t_q_plain" already exists',
   'create_queue of an existing name: 42710');
 SELECT throws_ok($$SELECT taskflow.create_queue('bad name')$$, '22023', NULL, 'a queue name with a space: 22023');
