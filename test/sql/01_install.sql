@@ -1,7 +1,7 @@
 -- Installation: schema objects, security (search_path, privileges, roles), pg_dump
 -- registration, settings, the default queue and the default retry policy.
 BEGIN;
-SELECT plan(55);
+SELECT plan(61);
 
 -- --- objects ---------------------------------------------------------------------------------
 SELECT has_schema('taskflow');
@@ -166,6 +166,52 @@ SELECT is((taskflow.get_job(current_setting('tftest.client_schedule')::bigint)) 
   'as taskflow_client, schedule() works');
 SELECT is(current_setting('tftest.client_acquire'), 'denied',
   'as taskflow_client, acquire() is denied (42501)');
+
+-- A worker role runs the protocol; it may not cancel. An admin creates queues.
+SELECT taskflow.create_queue('t_roles') \gset
+SELECT taskflow.schedule('roles.job', queue => 't_roles') AS role_job \gset
+SET LOCAL ROLE taskflow_worker;
+DO $$
+DECLARE
+  r record;
+BEGIN
+  SELECT * INTO r FROM taskflow.acquire('role-worker', ARRAY['t_roles']);
+  PERFORM set_config('tftest.worker_complete', taskflow.complete(r.job_id, r.lease_token)::text, true);
+  BEGIN
+    PERFORM taskflow.cancel(r.job_id);
+    PERFORM set_config('tftest.worker_cancel', 'allowed', true);
+  EXCEPTION WHEN insufficient_privilege THEN
+    PERFORM set_config('tftest.worker_cancel', 'denied', true);
+  END;
+END
+$$;
+RESET ROLE;
+SELECT is(current_setting('tftest.worker_complete'), 'SUCCEEDED', 'as taskflow_worker, acquire and complete work');
+SELECT is(current_setting('tftest.worker_cancel'), 'denied', 'as taskflow_worker, cancel is denied (42501)');
+SET LOCAL ROLE taskflow_client;
+DO $$
+BEGIN
+  PERFORM set_config('tftest.client_many', (SELECT count(*) FROM taskflow.schedule_many('[{"job_type": "a", "queue": "t_roles"}, {"job_type": "b", "queue": "t_roles"}]'))::text, true);
+  BEGIN
+    PERFORM taskflow.create_queue('t_roles_client');
+    PERFORM set_config('tftest.client_queue', 'allowed', true);
+  EXCEPTION WHEN insufficient_privilege THEN
+    PERFORM set_config('tftest.client_queue', 'denied', true);
+  END;
+END
+$$;
+SET LOCAL ROLE taskflow_admin;
+DO $$
+BEGIN
+  PERFORM taskflow.create_queue('t_roles_admin', priority => 3);
+  PERFORM set_config('tftest.admin_rows', (SELECT count(*) FROM taskflow.jobs WHERE queue = 't_roles')::text, true);
+END
+$$;
+RESET ROLE;
+SELECT is(current_setting('tftest.client_many'), '2', 'as taskflow_client, schedule_many works');
+SELECT is(current_setting('tftest.client_queue'), 'denied', 'as taskflow_client, create_queue is denied (42501)');
+SELECT is((SELECT priority FROM taskflow.queues WHERE name = 't_roles_admin'), 3, 'as taskflow_admin, create_queue works');
+SELECT is(current_setting('tftest.admin_rows'), '3', 'as taskflow_admin, taskflow.jobs is readable');
 
 -- --- pg_dump ---------------------------------------------------------------------------------
 SELECT ok(
