@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# Races between a lease holder and the Rescuer or a cancel, with real concurrent transactions:
+#  1. complete wins: the holder's complete locks the job first; the lease expires while its
+#     transaction is open; the Rescuer (the running one and a direct call) skips it; after the
+#     commit the job is SUCCEEDED and stays so.
+#  2. the Rescuer wins: it rescues the job in an open transaction; the holder's complete, fail
+#     and heartbeat wait for it and then get NULL / lost.
+#  3. cancel against complete: a cancel waiting on an open complete sees SUCCEEDED and is
+#     refused (55000); nothing is overwritten.
+# Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
+set -uo pipefail
+
+Q="tf_race_$$"
+DIR=$(mktemp -d /tmp/tfrace.XXXXXX)
+N=0
+FAILED=0
+
+ok() {
+  local status=$1; shift
+  N=$((N + 1))
+  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
+}
+is() {
+  local got=$1 want=$2; shift 2
+  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
+}
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+# waits until a session with this application_name is waiting for a lock (bounded)
+wait_blocked() {
+  local deadline=$(( $(date +%s) + 10 ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event_type = 'Lock'")" = 1 ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+cleanup() {
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  psql -X -q -At >/dev/null 2>&1 <<SQL
+DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
+DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
+DELETE FROM taskflow.jobs WHERE queue = '$Q';
+SELECT taskflow.drop_queue('$Q');
+SQL
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+if ! sql "SELECT 1" >/dev/null 2>&1; then
+  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
+  exit 1
+fi
+
+echo "1..13"
+sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 3, \"strategy\": \"fixed\", \"base_delay\": \"1 hour\", \"jitter\": \"none\"}')" >/dev/null
+
+# --- 1. complete wins ---------------------------------------------------------------------------
+j1=$(sql "SELECT taskflow.schedule('race1', queue => '$Q')")
+t1=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1, lease => interval '1 second')")
+PGAPPNAME="tf_race_a_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/a1.out" 2>&1 <<SQL &
+BEGIN;
+SELECT taskflow.complete($j1, '$t1', '{"by": "holder"}');
+SELECT pg_sleep(3);
+COMMIT;
+SQL
+a1=$!
+sleep 2   # the lease (1 s) has expired while the holder's transaction is still open
+sql "SELECT taskflow._rescue_expired()" >/dev/null
+is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $j1")" RUNNING \
+  "while the holder's complete is uncommitted, the Rescuer has not touched the expired job"
+wait "$a1"
+is "$(cat "$DIR/a1.out")" SUCCEEDED "the holder's complete returns SUCCEEDED"
+sleep 1.5  # give the running Rescuer a round after the commit
+is "$(sql "SELECT state || ' ' || (result ->> 'by') FROM taskflow.jobs WHERE id = $j1")" "SUCCEEDED holder" \
+  "the complete that won the race is not overwritten"
+is "$(sql "SELECT string_agg(attempt || ':' || outcome, ' ') FROM taskflow.job_attempts WHERE job_id = $j1")|$(sql "SELECT count(*) FROM taskflow.job_events WHERE job_id = $j1 AND actor = 'rescuer'")" \
+  "1:succeeded|0" "one attempt, succeeded; no rescuer event"
+
+# --- 2. the Rescuer wins --------------------------------------------------------------------------
+j2=$(sql "SELECT taskflow.schedule('race2', queue => '$Q')")
+t2=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1, lease => interval '1 hour')")
+PGAPPNAME="tf_race_r_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/r2.out" 2>&1 <<SQL &
+BEGIN;
+UPDATE taskflow.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $j2;
+SELECT taskflow._rescue_expired() >= 1;
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+r2=$!
+deadline=$(( $(date +%s) + 10 ))
+until grep -q '^t$' "$DIR/r2.out" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
+PGAPPNAME="tf_race_c_$$" psql -X -q -At -v ON_ERROR_STOP=1 -c "SELECT COALESCE(taskflow.complete($j2, '$t2')::text, 'NULL')" >"$DIR/c2.out" 2>&1 &
+c2=$!
+PGAPPNAME="tf_race_f_$$" psql -X -q -At -v ON_ERROR_STOP=1 -c "SELECT COALESCE(taskflow.fail($j2, '$t2', 'late')::text, 'NULL')" >"$DIR/f2.out" 2>&1 &
+f2=$!
+wait_blocked "tf_race_c_$$"
+ok $? "the holder's complete waits for the Rescuer's open transaction"
+wait "$r2" "$c2" "$f2"
+is "$(head -1 "$DIR/r2.out")" t "the Rescuer rescued the job"
+is "$(cat "$DIR/c2.out")" NULL "then the holder's complete returns NULL"
+is "$(cat "$DIR/f2.out")" NULL "and the holder's fail returns NULL"
+is "$(sql "SELECT taskflow.heartbeat($j2, '$t2')")" lost "and its heartbeat answers lost"
+is "$(sql "SELECT state || ' ' || attempts || ' ' || last_error_type FROM taskflow.jobs WHERE id = $j2")" "SCHEDULED 1 lease_expired" \
+  "the job is SCHEDULED for its retry, as the Rescuer left it"
+
+# --- 3. cancel against complete -------------------------------------------------------------------
+j3=$(sql "SELECT taskflow.schedule('race3', queue => '$Q')")
+t3=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1)")
+psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/a3.out" 2>&1 <<SQL &
+BEGIN;
+SELECT taskflow.complete($j3, '$t3');
+SELECT pg_sleep(1.5);
+COMMIT;
+SQL
+a3=$!
+deadline=$(( $(date +%s) + 10 ))
+until grep -q 'SUCCEEDED' "$DIR/a3.out" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
+PGAPPNAME="tf_race_x_$$" psql -X -q -At -v VERBOSITY=verbose -c "SELECT taskflow.cancel($j3)" >"$DIR/x3.out" 2>&1 &
+x3=$!
+wait_blocked "tf_race_x_$$"
+ok $? "a cancel waits for the open complete"
+wait "$a3" "$x3"
+ok $(grep -q "ERROR:  55000: cannot cancel job $j3: it is SUCCEEDED" "$DIR/x3.out" && echo 0 || echo 1) \
+  "then it is refused: 55000 cannot cancel, it is SUCCEEDED"
+is "$(sql "SELECT state || ' ' || cancel_requested FROM taskflow.jobs WHERE id = $j3")" "SUCCEEDED false" \
+  "the job stays SUCCEEDED without a cancel request"
+
+exit $(( FAILED > 0 ))
