@@ -1,0 +1,605 @@
+#include "rules.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <utility>
+
+#include "errors.hpp"
+#include "validation.hpp"
+
+namespace taskflow::core {
+
+using Json = nlohmann::json;
+
+namespace {
+
+[[noreturn]] void Invalid(std::string message, std::string hint = {}) {
+  throw DomainError(ErrorCode::InvalidParameterValue, std::move(message), std::move(hint));
+}
+
+Json ParseJson(std::string_view text, const char* what) {
+  Json j = Json::parse(text.begin(), text.end(), nullptr, false);
+  if (j.is_discarded()) Invalid(std::string(what) + " is not valid JSON");
+  return j;
+}
+
+std::string Quote(const std::string& s) { return "\"" + s + "\""; }
+
+const char* TypeName(const Json& j) { return j.type_name(); }
+
+std::string RequireString(const Json& obj, const char* key, const std::string& where) {
+  const Json& v = obj.at(key);
+  if (!v.is_string()) {
+    Invalid(where + "." + key + " must be a string, got " + TypeName(v));
+  }
+  return v.get<std::string>();
+}
+
+void CheckKeys(const Json& obj, const std::vector<std::string>& allowed, const std::string& where,
+               const std::string& hint) {
+  for (auto it = obj.begin(); it != obj.end(); ++it) {
+    if (std::find(allowed.begin(), allowed.end(), it.key()) == allowed.end()) {
+      Invalid(where + ": unknown key " + Quote(it.key()), hint);
+    }
+  }
+}
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+// ---- cron ---------------------------------------------------------------------------------------
+
+struct CronField {
+  const char* name;
+  int min;
+  int max;
+  std::vector<std::string> names;  // names[i] stands for min + i
+};
+
+std::optional<int> CronValue(const std::string& s, const CronField& f) {
+  if (s.empty()) return std::nullopt;
+  if (std::all_of(s.begin(), s.end(), [](unsigned char c) { return std::isdigit(c); })) {
+    if (s.size() > 4) return std::nullopt;
+    int v = std::stoi(s);
+    if (v < f.min || v > f.max) return std::nullopt;
+    return v;
+  }
+  std::string lower;
+  for (unsigned char c : s) lower += static_cast<char>(std::tolower(c));
+  for (std::size_t i = 0; i < f.names.size(); ++i) {
+    if (f.names[i] == lower) return f.min + static_cast<int>(i);
+  }
+  return std::nullopt;
+}
+
+void ValidateCronField(const std::string& field, const CronField& f) {
+  auto bad = [&](const std::string& why) {
+    Invalid("invalid cron schedule: " + std::string(f.name) + " field " + Quote(field) + " " + why,
+            "A schedule has five fields: minute (0-59) hour (0-23) day-of-month (1-31) "
+            "month (1-12) day-of-week (0-7), e.g. \"0 7 * * *\" for every day at 07:00.");
+  };
+  std::size_t start = 0;
+  while (true) {
+    std::size_t comma = field.find(',', start);
+    std::string item = field.substr(start, comma == std::string::npos ? std::string::npos
+                                                                      : comma - start);
+    if (item.empty()) bad("has an empty list item");
+    std::string range = item;
+    std::size_t slash = item.find('/');
+    if (slash != std::string::npos) {
+      range = item.substr(0, slash);
+      std::string step = item.substr(slash + 1);
+      if (step.empty() || step.size() > 4 ||
+          !std::all_of(step.begin(), step.end(), [](unsigned char c) { return std::isdigit(c); }) ||
+          std::stoi(step) < 1 || std::stoi(step) > f.max) {
+        bad("has an invalid step");
+      }
+    }
+    if (range != "*") {
+      std::size_t dash = range.find('-');
+      if (dash == std::string::npos) {
+        if (!CronValue(range, f)) bad("is out of range or not a number");
+      } else {
+        auto lo = CronValue(range.substr(0, dash), f);
+        auto hi = CronValue(range.substr(dash + 1), f);
+        if (!lo || !hi) bad("has a range bound that is out of range or not a number");
+        if (*lo > *hi) bad("has a range whose start is after its end");
+      }
+    }
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+}
+
+// ---- templates ------------------------------------------------------------------------------------
+
+std::string Trim(std::string_view s) {
+  std::size_t b = 0, e = s.size();
+  while (b < e && std::isspace(static_cast<unsigned char>(s[b]))) ++b;
+  while (e > b && std::isspace(static_cast<unsigned char>(s[e - 1]))) --e;
+  return std::string(s.substr(b, e - b));
+}
+
+void CollectPaths(const Json& node, const std::string& where, std::vector<std::string>* paths) {
+  if (node.is_object()) {
+    for (auto it = node.begin(); it != node.end(); ++it) {
+      CollectPaths(it.value(), where + "." + it.key(), paths);
+    }
+  } else if (node.is_array()) {
+    for (std::size_t i = 0; i < node.size(); ++i) {
+      CollectPaths(node[i], where + "[" + std::to_string(i) + "]", paths);
+    }
+  } else if (node.is_string()) {
+    for (const auto& seg : ParseStringTemplate(node.get<std::string>(), where)) {
+      if (seg.is_path && std::find(paths->begin(), paths->end(), seg.text) == paths->end()) {
+        paths->push_back(seg.text);
+      }
+    }
+  }
+}
+
+}  // namespace
+
+// ---- triggers -------------------------------------------------------------------------------------
+
+const char* ToString(TriggerType type) noexcept {
+  switch (type) {
+    case TriggerType::Cron: return "cron";
+    case TriggerType::Webhook: return "webhook";
+    case TriggerType::Event: return "event";
+  }
+  return "cron";
+}
+
+Trigger ParseTrigger(std::string_view json) {
+  const std::string hint =
+      "Examples: {\"type\": \"cron\", \"schedule\": \"0 7 * * *\"}, {\"type\": \"webhook\"}, "
+      "{\"type\": \"event\", \"on\": \"job_succeeded\", \"job_type\": \"import\"}";
+  Json j = ParseJson(json, "trigger");
+  if (!j.is_object()) Invalid("trigger must be a JSON object", hint);
+  if (!j.contains("type")) Invalid("trigger.type is required", hint);
+  std::string type = RequireString(j, "type", "trigger");
+  Trigger t;
+  if (type == "cron") {
+    t.type = TriggerType::Cron;
+    CheckKeys(j, {"type", "schedule", "for_each"}, "trigger", "A cron trigger has the keys type, schedule, for_each.");
+    if (!j.contains("schedule")) Invalid("trigger.schedule is required for a cron trigger", hint);
+    t.schedule = RequireString(j, "schedule", "trigger");
+    ValidateCronSchedule(t.schedule);
+  } else if (type == "webhook") {
+    t.type = TriggerType::Webhook;
+    CheckKeys(j, {"type", "key", "secret", "for_each"}, "trigger", "A webhook trigger has the keys type, key, secret, for_each.");
+    if (j.contains("key")) {
+      t.key = RequireString(j, "key", "trigger");
+      ValidateWebhookKey(*t.key);
+    }
+    if (j.contains("secret")) {
+      t.secret_given = true;
+      if (!j.at("secret").is_null()) {
+        t.secret = RequireString(j, "secret", "trigger");
+        ValidateWebhookSecret(*t.secret);
+      }
+    }
+  } else if (type == "event") {
+    t.type = TriggerType::Event;
+    CheckKeys(j, {"type", "on", "job_type", "queue"}, "trigger", "An event trigger has the keys type, on, job_type, queue.");
+    if (!j.contains("on")) {
+      Invalid("trigger.on is required for an event trigger",
+              "One of job_succeeded, job_failed, job_dead, job_cancelled.");
+    }
+    t.on = RequireString(j, "on", "trigger");
+    static const std::vector<std::string> events = {"job_succeeded", "job_failed", "job_dead",
+                                                    "job_cancelled"};
+    if (std::find(events.begin(), events.end(), t.on) == events.end()) {
+      Invalid("trigger.on must be one of " + Join(events) + ", got " + Quote(t.on));
+    }
+    if (j.contains("job_type")) {
+      t.job_type = RequireString(j, "job_type", "trigger");
+      ValidateJobType(*t.job_type);
+    }
+    if (j.contains("queue")) {
+      t.queue = RequireString(j, "queue", "trigger");
+      ValidateQueueName(*t.queue);
+    }
+  } else {
+    Invalid("trigger.type must be cron, webhook or event, got " + Quote(type), hint);
+  }
+  if (j.contains("for_each")) {
+    std::string fe = RequireString(j, "for_each", "trigger");
+    if (fe != "tenant") Invalid("trigger.for_each must be \"tenant\", got " + Quote(fe));
+    t.for_each_tenant = true;
+  }
+  return t;
+}
+
+void ValidateCronSchedule(std::string_view schedule) {
+  std::string s = Trim(schedule);
+  static const std::vector<std::string> macros = {"@yearly", "@annually", "@monthly",
+                                                  "@weekly", "@daily",    "@hourly"};
+  if (!s.empty() && s[0] == '@') {
+    if (std::find(macros.begin(), macros.end(), s) == macros.end()) {
+      Invalid("invalid cron schedule " + Quote(s) + ": unknown macro",
+              "Macros: " + Join(macros) + ".");
+    }
+    return;
+  }
+  std::vector<std::string> fields;
+  std::string cur;
+  for (char c : s) {
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      if (!cur.empty()) fields.push_back(cur);
+      cur.clear();
+    } else {
+      cur += c;
+    }
+  }
+  if (!cur.empty()) fields.push_back(cur);
+  if (fields.size() != 5) {
+    Invalid("invalid cron schedule " + Quote(s) + ": expected 5 fields, got " +
+                std::to_string(fields.size()),
+            "minute hour day-of-month month day-of-week, e.g. \"0 7 * * *\".");
+  }
+  static const std::array<CronField, 5> spec = {{
+      {"minute", 0, 59, {}},
+      {"hour", 0, 23, {}},
+      {"day-of-month", 1, 31, {}},
+      {"month", 1, 12, {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}},
+      {"day-of-week", 0, 7, {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
+  }};
+  for (std::size_t i = 0; i < 5; ++i) ValidateCronField(fields[i], spec[i]);
+}
+
+std::string EventNameOf(std::string_view terminal_state) {
+  std::string out = "job_";
+  for (unsigned char c : terminal_state) out += static_cast<char>(std::tolower(c));
+  return out;
+}
+
+// ---- webhooks -------------------------------------------------------------------------------------
+
+std::string Base64UrlEncode(const std::uint8_t* data, std::size_t size) {
+  static const char* alphabet =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((size * 4 + 2) / 3);
+  std::size_t i = 0;
+  for (; i + 3 <= size; i += 3) {
+    std::uint32_t v = (std::uint32_t(data[i]) << 16) | (std::uint32_t(data[i + 1]) << 8) | data[i + 2];
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+    out += alphabet[v & 63];
+  }
+  if (size - i == 1) {
+    std::uint32_t v = std::uint32_t(data[i]) << 16;
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+  } else if (size - i == 2) {
+    std::uint32_t v = (std::uint32_t(data[i]) << 16) | (std::uint32_t(data[i + 1]) << 8);
+    out += alphabet[(v >> 18) & 63];
+    out += alphabet[(v >> 12) & 63];
+    out += alphabet[(v >> 6) & 63];
+  }
+  return out;
+}
+
+void ValidateWebhookKey(std::string_view key) {
+  if (key.size() < kMinWebhookKeyChars || key.size() > kMaxWebhookKeyChars) {
+    Invalid("trigger.key must be " + std::to_string(kMinWebhookKeyChars) + " to " +
+                std::to_string(kMaxWebhookKeyChars) + " characters long, got " +
+                std::to_string(key.size()),
+            "Leave the key out to get a generated one.");
+  }
+  for (unsigned char c : key) {
+    if (!(std::isalnum(c) || c == '-' || c == '_')) {
+      Invalid("trigger.key must be URL-safe: only A-Z, a-z, 0-9, '-' and '_'",
+              "Leave the key out to get a generated one.");
+    }
+  }
+}
+
+void ValidateWebhookSecret(std::string_view secret) {
+  if (secret.size() < kMinWebhookSecretChars || secret.size() > kMaxWebhookSecretChars) {
+    Invalid("trigger.secret must be " + std::to_string(kMinWebhookSecretChars) + " to " +
+                std::to_string(kMaxWebhookSecretChars) + " characters long",
+            "Leave the secret out to get a generated one, or set it to null to accept unsigned "
+            "calls.");
+  }
+  for (unsigned char c : secret) {
+    if (c < 0x20 || c == 0x7F) Invalid("trigger.secret must not contain control characters");
+  }
+}
+
+std::optional<std::vector<std::uint8_t>> ParseSha256Signature(std::string_view signature) {
+  constexpr std::string_view prefix = "sha256=";
+  if (signature.size() != prefix.size() + 64 || signature.substr(0, prefix.size()) != prefix) {
+    return std::nullopt;
+  }
+  auto nibble = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  };
+  std::vector<std::uint8_t> out(32);
+  for (std::size_t i = 0; i < 32; ++i) {
+    int hi = nibble(signature[prefix.size() + 2 * i]);
+    int lo = nibble(signature[prefix.size() + 2 * i + 1]);
+    if (hi < 0 || lo < 0) return std::nullopt;
+    out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
+  }
+  return out;
+}
+
+bool ConstantTimeEquals(const std::vector<std::uint8_t>& a, const std::vector<std::uint8_t>& b) {
+  if (a.size() != b.size()) return false;
+  volatile std::uint8_t diff = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) diff = diff | (a[i] ^ b[i]);
+  return diff == 0;
+}
+
+std::string ToHex(const std::uint8_t* data, std::size_t size) {
+  static const char* digits = "0123456789abcdef";
+  std::string out;
+  out.reserve(size * 2);
+  for (std::size_t i = 0; i < size; ++i) {
+    out += digits[data[i] >> 4];
+    out += digits[data[i] & 15];
+  }
+  return out;
+}
+
+bool IsJson(std::string_view text) { return Json::accept(text.begin(), text.end()); }
+
+void ValidateRuleName(std::string_view name) {
+  if (Trim(name).empty()) Invalid("rule name must not be empty");
+  std::size_t chars = 0;
+  for (unsigned char c : name) {
+    if ((c & 0xC0) != 0x80) ++chars;
+    if (c < 0x20 || c == 0x7F) Invalid("rule name must not contain control characters");
+  }
+  if (chars > kMaxRuleNameChars) {
+    Invalid("rule name is too long: " + std::to_string(chars) + " characters, at most " +
+            std::to_string(kMaxRuleNameChars) + " allowed");
+  }
+}
+
+// ---- templates ------------------------------------------------------------------------------------
+
+std::vector<TemplateSegment> ParseStringTemplate(std::string_view s, const std::string& where) {
+  std::vector<TemplateSegment> out;
+  std::size_t pos = 0;
+  std::string literal;
+  while (pos < s.size()) {
+    std::size_t open = s.find("{{", pos);
+    if (open == std::string_view::npos) {
+      literal += s.substr(pos);
+      break;
+    }
+    literal += s.substr(pos, open - pos);
+    std::size_t close = s.find("}}", open + 2);
+    if (close == std::string_view::npos) {
+      Invalid(where + ": \"{{\" without a closing \"}}\"",
+              "A placeholder looks like \"{{ $.tenant.id }}\".");
+    }
+    std::string path = Trim(s.substr(open + 2, close - open - 2));
+    if (path.empty()) {
+      Invalid(where + ": empty placeholder \"{{ }}\"", "A placeholder looks like \"{{ $.tenant.id }}\".");
+    }
+    if (!literal.empty()) out.push_back({false, literal});
+    literal.clear();
+    out.push_back({true, path});
+    pos = close + 2;
+  }
+  if (!literal.empty() || out.empty()) out.push_back({false, literal});
+  return out;
+}
+
+struct ActionTemplate {
+  std::string job_type;
+  std::string queue = "default";
+  Json payload = Json::object();
+  int priority = 0;
+  std::optional<std::string> delay;
+  std::optional<int> max_attempts;
+  std::optional<std::string> unique_key;
+};
+
+struct RuleActions::Impl {
+  std::vector<ActionTemplate> actions;
+  std::vector<std::string> paths;
+};
+
+namespace {
+
+int RequireInt(const Json& obj, const char* key, const std::string& where, long long lo, long long hi) {
+  const Json& v = obj.at(key);
+  if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi) {
+    Invalid(where + "." + key + " must be an integer from " + std::to_string(lo) + " to " +
+            std::to_string(hi) + ", got " + v.dump());
+  }
+  return static_cast<int>(v.get<long long>());
+}
+
+ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<std::string>* paths) {
+  if (!a.is_object()) Invalid(where + " must be a JSON object, got " + TypeName(a));
+  CheckKeys(a, {"job_type", "queue", "payload", "priority", "delay", "max_attempts", "unique_key"},
+            where, "Keys: job_type, queue, payload, priority, delay, max_attempts, unique_key.");
+  ActionTemplate t;
+  if (!a.contains("job_type")) Invalid(where + ".job_type is required");
+  t.job_type = RequireString(a, "job_type", where);
+  ValidateJobType(t.job_type);
+  if (a.contains("queue")) {
+    t.queue = RequireString(a, "queue", where);
+    ValidateQueueName(t.queue);
+  }
+  if (a.contains("payload")) {
+    t.payload = a.at("payload");
+    if (!t.payload.is_object()) {
+      Invalid(where + ".payload must be a JSON object, got " + TypeName(t.payload));
+    }
+    CollectPaths(t.payload, where + ".payload", paths);
+  }
+  if (a.contains("priority")) t.priority = RequireInt(a, "priority", where, -2147483648LL, 2147483647LL);
+  if (a.contains("max_attempts")) t.max_attempts = RequireInt(a, "max_attempts", where, 1, 2147483647LL);
+  if (a.contains("delay")) {
+    const Json& d = a.at("delay");
+    if (d.is_string()) {
+      if (Trim(d.get<std::string>()).empty()) Invalid(where + ".delay must not be empty");
+      t.delay = d.get<std::string>();
+    } else if (d.is_number() && d.get<double>() >= 0) {
+      t.delay = d.dump() + " seconds";
+    } else {
+      Invalid(where + ".delay must be an interval such as \"5 minutes\" or a number of seconds "
+              ">= 0, got " + d.dump());
+    }
+  }
+  if (a.contains("unique_key")) {
+    t.unique_key = RequireString(a, "unique_key", where);
+    if (t.unique_key->empty()) Invalid(where + ".unique_key must not be empty");
+    CollectPaths(Json(*t.unique_key), where + ".unique_key", paths);
+  }
+  return t;
+}
+
+struct Filler {
+  const std::vector<std::string>& paths;
+  const std::vector<std::optional<std::string>>& values;
+
+  // The raw JSON text of a path's value; throws when the path selects nothing.
+  const std::string& Raw(const std::string& path, const std::string& where) const {
+    auto it = std::find(paths.begin(), paths.end(), path);
+    std::size_t i = static_cast<std::size_t>(it - paths.begin());
+    if (it == paths.end() || i >= values.size() || !values[i]) {
+      Invalid(where + ": {{ " + path + " }} has no value in the context");
+    }
+    return *values[i];
+  }
+
+  // A value embedded in a longer string: strings as their text, numbers and booleans as written.
+  std::string Embedded(const std::string& path, const std::string& where) const {
+    const std::string& raw = Raw(path, where);
+    Json v = Json::parse(raw, nullptr, false);
+    if (v.is_string()) return v.get<std::string>();
+    if (v.is_number() || v.is_boolean()) return Trim(raw);
+    Invalid(where + ": {{ " + path + " }} is " + (v.is_discarded() ? "not JSON" : TypeName(v)) +
+            " and cannot be part of a string");
+  }
+
+  // Writes `node` as JSON text into `out`, placeholders filled. Values from the context are
+  // copied as PostgreSQL wrote them, so their numbers keep full precision.
+  void Write(const Json& node, const std::string& where, std::string* out) const {
+    if (node.is_object()) {
+      *out += '{';
+      bool first = true;
+      for (auto it = node.begin(); it != node.end(); ++it) {
+        if (!first) *out += ',';
+        first = false;
+        *out += Json(it.key()).dump();
+        *out += ':';
+        Write(it.value(), where + "." + it.key(), out);
+      }
+      *out += '}';
+    } else if (node.is_array()) {
+      *out += '[';
+      for (std::size_t i = 0; i < node.size(); ++i) {
+        if (i > 0) *out += ',';
+        Write(node[i], where + "[" + std::to_string(i) + "]", out);
+      }
+      *out += ']';
+    } else if (node.is_string()) {
+      auto segs = ParseStringTemplate(node.get<std::string>(), where);
+      if (segs.size() == 1 && segs[0].is_path) {
+        *out += Raw(segs[0].text, where);
+      } else {
+        *out += Json(Interpolate(segs, where)).dump();
+      }
+    } else {
+      *out += node.dump();
+    }
+  }
+
+  std::string Interpolate(const std::vector<TemplateSegment>& segs, const std::string& where) const {
+    std::string s;
+    for (const auto& seg : segs) s += seg.is_path ? Embedded(seg.text, where) : seg.text;
+    return s;
+  }
+
+  std::string UniqueKey(const std::string& tmpl, const std::string& where) const {
+    auto segs = ParseStringTemplate(tmpl, where);
+    std::string key = segs.size() == 1 && segs[0].is_path ? Embedded(segs[0].text, where)
+                                                           : Interpolate(segs, where);
+    if (key.empty()) Invalid(where + " is empty after filling");
+    return key;
+  }
+};
+
+}  // namespace
+
+RuleActions RuleActions::Parse(std::string_view actions_json) {
+  const std::string hint =
+      "Example: [{\"job_type\": \"RecalculateBilling\", \"payload\": {\"tenant\": \"{{ $.tenant.id }}\"}}]";
+  Json j = ParseJson(actions_json, "actions");
+  if (!j.is_array()) Invalid("actions must be a JSON array of job templates", hint);
+  if (j.empty()) Invalid("actions must contain at least one job template", hint);
+  auto impl = std::make_shared<Impl>();
+  for (std::size_t i = 0; i < j.size(); ++i) {
+    impl->actions.push_back(ParseAction(j[i], "actions[" + std::to_string(i) + "]", &impl->paths));
+  }
+  RuleActions r;
+  r.impl_ = std::move(impl);
+  return r;
+}
+
+std::size_t RuleActions::size() const { return impl_ ? impl_->actions.size() : 0; }
+
+const std::vector<std::string>& RuleActions::paths() const {
+  static const std::vector<std::string> none;
+  return impl_ ? impl_->paths : none;
+}
+
+std::vector<std::string> RuleActions::queues() const {
+  std::vector<std::string> out;
+  if (!impl_) return out;
+  for (const auto& a : impl_->actions) {
+    if (std::find(out.begin(), out.end(), a.queue) == out.end()) out.push_back(a.queue);
+  }
+  return out;
+}
+
+std::vector<std::string> RuleActions::delays() const {
+  std::vector<std::string> out;
+  if (!impl_) return out;
+  for (const auto& a : impl_->actions) {
+    if (a.delay && std::find(out.begin(), out.end(), *a.delay) == out.end()) out.push_back(*a.delay);
+  }
+  return out;
+}
+
+std::vector<FilledAction> RuleActions::Fill(const std::vector<std::optional<std::string>>& values) const {
+  std::vector<FilledAction> out;
+  if (!impl_) return out;
+  Filler filler{impl_->paths, values};
+  for (std::size_t i = 0; i < impl_->actions.size(); ++i) {
+    const ActionTemplate& a = impl_->actions[i];
+    std::string where = "actions[" + std::to_string(i) + "]";
+    FilledAction f;
+    f.job_type = a.job_type;
+    f.queue = a.queue;
+    f.priority = a.priority;
+    f.delay = a.delay;
+    f.max_attempts = a.max_attempts;
+    filler.Write(a.payload, where + ".payload", &f.payload_json);
+    if (a.unique_key) f.unique_key = filler.UniqueKey(*a.unique_key, where + ".unique_key");
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+}  // namespace taskflow::core

@@ -1,0 +1,284 @@
+// Automation rules, the pure parts: triggers, cron schedules, webhook keys and signatures,
+// action templates and their filling.
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include "core/rules.hpp"
+#include "expect_domain_error.hpp"
+
+namespace taskflow::core {
+namespace {
+
+using testing::ThrowsDomainError;
+using Values = std::vector<std::optional<std::string>>;
+
+// ---- triggers ------------------------------------------------------------------------------
+
+TEST(RuleTrigger, ParsesCronWithForEachTenant) {
+  Trigger t = ParseTrigger(R"({"type": "cron", "schedule": "0 7 * * *", "for_each": "tenant"})");
+  EXPECT_EQ(t.type, TriggerType::Cron);
+  EXPECT_EQ(t.schedule, "0 7 * * *");
+  EXPECT_TRUE(t.for_each_tenant);
+}
+
+TEST(RuleTrigger, ParsesWebhookKeyAndSecretStates) {
+  Trigger generated = ParseTrigger(R"({"type": "webhook"})");
+  EXPECT_EQ(generated.type, TriggerType::Webhook);
+  EXPECT_FALSE(generated.key.has_value());
+  EXPECT_FALSE(generated.secret_given);
+
+  Trigger unsigned_calls = ParseTrigger(R"({"type": "webhook", "secret": null})");
+  EXPECT_TRUE(unsigned_calls.secret_given);
+  EXPECT_FALSE(unsigned_calls.secret.has_value());
+
+  Trigger given = ParseTrigger(
+      R"({"type": "webhook", "key": "abcdefghijklmnopqrstuv", "secret": "0123456789abcdef"})");
+  EXPECT_EQ(given.key, "abcdefghijklmnopqrstuv");
+  EXPECT_EQ(given.secret, "0123456789abcdef");
+}
+
+TEST(RuleTrigger, ParsesEventWithNarrowing) {
+  Trigger t = ParseTrigger(
+      R"({"type": "event", "on": "job_failed", "job_type": "import", "queue": "etl"})");
+  EXPECT_EQ(t.type, TriggerType::Event);
+  EXPECT_EQ(t.on, "job_failed");
+  EXPECT_EQ(t.job_type, "import");
+  EXPECT_EQ(t.queue, "etl");
+}
+
+TEST(RuleTrigger, RefusesBadTriggers) {
+  const auto E = ErrorCode::InvalidParameterValue;
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger("not json"); }, E, "not valid JSON"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger("[]"); }, E, "must be a JSON object"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger("{}"); }, E, "trigger.type is required"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "sms"})"); }, E, "cron, webhook or event"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "cron"})"); }, E, "schedule is required"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "cron", "schedule": 5})"); }, E,
+                                "trigger.schedule must be a string"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ParseTrigger(R"({"type": "cron", "schedule": "* * * * *", "on": "x"})"); }, E,
+      "unknown key \"on\""));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ParseTrigger(R"({"type": "cron", "schedule": "* * * * *", "for_each": "queue"})"); }, E,
+      "for_each must be \"tenant\""));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "event"})"); }, E, "trigger.on is required"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "event", "on": "job_started"})"); }, E,
+                                "trigger.on must be one of"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ParseTrigger(R"({"type": "event", "on": "job_dead", "for_each": "tenant"})"); }, E,
+      "unknown key \"for_each\""));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ParseTrigger(R"({"type": "event", "on": "job_dead", "job_type": "a b"})"); }, E,
+      "whitespace"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "webhook", "key": "short"})"); }, E,
+                                "trigger.key must be 22 to 200 characters"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ParseTrigger(R"({"type": "webhook", "key": "abcdefghijklmnopqrstu/"})"); }, E, "URL-safe"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "webhook", "secret": "short"})"); }, E,
+                                "trigger.secret must be 16 to 200"));
+}
+
+// ---- cron ----------------------------------------------------------------------------------
+
+TEST(CronSchedule, AcceptsWhatPgCronAccepts) {
+  for (const char* s : {"* * * * *", "0 7 * * *", "*/5 * * * *", "0 0 1 jan *", "30 8 * * mon-fri",
+                        "0,15,30,45 0-23/2 1-31 1-12 0-7", "@daily", "@hourly", " 0  7 * * * "}) {
+    EXPECT_NO_THROW(ValidateCronSchedule(s)) << s;
+  }
+}
+
+TEST(CronSchedule, RefusesMalformedSchedules) {
+  const auto E = ErrorCode::InvalidParameterValue;
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("* * * *"); }, E, "expected 5 fields, got 4"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("60 * * * *"); }, E, "minute field \"60\""));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("0 24 * * *"); }, E, "hour field"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("0 0 0 * *"); }, E, "day-of-month field"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("0 0 * 13 *"); }, E, "month field"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("0 0 * * 8"); }, E, "day-of-week field"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("5-1 * * * *"); }, E, "start is after its end"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("*/0 * * * *"); }, E, "invalid step"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("1,,2 * * * *"); }, E, "empty list item"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("@sometimes"); }, E, "unknown macro"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("x * * * *"); }, E, "not a number"));
+}
+
+TEST(RuleEvents, NamesTerminalStates) {
+  EXPECT_EQ(EventNameOf("SUCCEEDED"), "job_succeeded");
+  EXPECT_EQ(EventNameOf("CANCELLED"), "job_cancelled");
+}
+
+// ---- webhooks ------------------------------------------------------------------------------
+
+TEST(Webhook, Base64UrlMatchesRfc4648Vectors) {
+  auto enc = [](const std::string& s) {
+    return Base64UrlEncode(reinterpret_cast<const std::uint8_t*>(s.data()), s.size());
+  };
+  EXPECT_EQ(enc(""), "");
+  EXPECT_EQ(enc("f"), "Zg");
+  EXPECT_EQ(enc("fo"), "Zm8");
+  EXPECT_EQ(enc("foo"), "Zm9v");
+  EXPECT_EQ(enc("foobar"), "Zm9vYmFy");
+  const std::uint8_t high[] = {0xfb, 0xff, 0xfe};
+  EXPECT_EQ(Base64UrlEncode(high, 3), "-__-");  // '+' and '/' become '-' and '_'
+}
+
+TEST(Webhook, GeneratedKeysAreLongEnoughAndValid) {
+  std::vector<std::uint8_t> bytes(kGeneratedKeyBytes, 0xAB);
+  std::string key = Base64UrlEncode(bytes.data(), bytes.size());
+  EXPECT_EQ(key.size(), 32u);
+  EXPECT_GE(kGeneratedKeyBytes * 8, 128u);
+  EXPECT_NO_THROW(ValidateWebhookKey(key));
+}
+
+TEST(Webhook, ParsesSignatures) {
+  std::string hex(64, 'a');
+  auto d = ParseSha256Signature("sha256=" + hex);
+  ASSERT_TRUE(d.has_value());
+  EXPECT_EQ(d->size(), 32u);
+  EXPECT_EQ((*d)[0], 0xAA);
+  EXPECT_TRUE(ParseSha256Signature("sha256=" + std::string(64, 'F')).has_value());
+  EXPECT_FALSE(ParseSha256Signature("sha1=" + hex).has_value());
+  EXPECT_FALSE(ParseSha256Signature("sha256=" + hex.substr(1)).has_value());
+  EXPECT_FALSE(ParseSha256Signature("sha256=" + std::string(63, 'a') + "g").has_value());
+  EXPECT_FALSE(ParseSha256Signature("").has_value());
+}
+
+TEST(Webhook, ConstantTimeEqualsComparesWholeDigests) {
+  std::vector<std::uint8_t> a(32, 1), b(32, 1);
+  EXPECT_TRUE(ConstantTimeEquals(a, b));
+  b[31] = 2;
+  EXPECT_FALSE(ConstantTimeEquals(a, b));
+  b[31] = 1;
+  b[0] = 0;
+  EXPECT_FALSE(ConstantTimeEquals(a, b));
+  EXPECT_FALSE(ConstantTimeEquals(a, std::vector<std::uint8_t>(31, 1)));
+  const std::uint8_t bytes[] = {0x00, 0x0f, 0xa5, 0xff};
+  EXPECT_EQ(ToHex(bytes, 4), "000fa5ff");
+}
+
+TEST(Webhook, RecognisesJsonBodies) {
+  EXPECT_TRUE(IsJson(R"({"a": [1, 2.5e3, null, true]})"));
+  EXPECT_TRUE(IsJson("  \"text\"  "));
+  EXPECT_FALSE(IsJson(R"({"a": 1} {"b": 2})"));
+  EXPECT_FALSE(IsJson("{'a': 1}"));
+  EXPECT_FALSE(IsJson(""));
+}
+
+TEST(RuleName, Validates) {
+  EXPECT_NO_THROW(ValidateRuleName("recalculate billing"));
+  const auto E = ErrorCode::InvalidParameterValue;
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateRuleName("  "); }, E, "must not be empty"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateRuleName("a\nb"); }, E, "control characters"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateRuleName(std::string(201, 'x')); }, E, "too long"));
+}
+
+// ---- string templates ---------------------------------------------------------------------------
+
+TEST(StringTemplate, SplitsLiteralsAndPaths) {
+  using S = TemplateSegment;
+  EXPECT_EQ(ParseStringTemplate("plain", "x"), (std::vector<S>{{false, "plain"}}));
+  EXPECT_EQ(ParseStringTemplate("", "x"), (std::vector<S>{{false, ""}}));
+  EXPECT_EQ(ParseStringTemplate("{{ $.tenant.id }}", "x"), (std::vector<S>{{true, "$.tenant.id"}}));
+  EXPECT_EQ(ParseStringTemplate("{{$.a}}", "x"), (std::vector<S>{{true, "$.a"}}));
+  EXPECT_EQ(ParseStringTemplate("bill-{{ $.t }}-{{ $.d }}!", "x"),
+            (std::vector<S>{{false, "bill-"}, {true, "$.t"}, {false, "-"}, {true, "$.d"}, {false, "!"}}));
+  EXPECT_EQ(ParseStringTemplate("a } b }}", "x"), (std::vector<S>{{false, "a } b }}"}}));
+}
+
+TEST(StringTemplate, RefusesBrokenPlaceholders) {
+  const auto E = ErrorCode::InvalidParameterValue;
+  EXPECT_TRUE(ThrowsDomainError([] { ParseStringTemplate("{{ $.a", "payload.x"); }, E,
+                                "payload.x: \"{{\" without a closing"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseStringTemplate("a {{  }} b", "k"); }, E, "empty placeholder"));
+}
+
+// ---- actions ------------------------------------------------------------------------------------
+
+TEST(RuleActions, ParsesAndCollectsDistinctPathsInAStableOrder) {
+  RuleActions a = RuleActions::Parse(R"([
+    {"job_type": "RecalculateBilling", "queue": "billing", "priority": 5, "delay": "5 minutes",
+     "max_attempts": 3, "unique_key": "bill-{{ $.tenant.id }}-{{ $.now.date }}",
+     "payload": {"tenant": "{{ $.tenant.id }}", "nested": [{"u": "{{ $.tenant.attributes.usage }}"}]}},
+    {"job_type": "Notify", "delay": 30}
+  ])");
+  EXPECT_EQ(a.size(), 2u);
+  // Action by action; within a payload, object keys in sorted order; then unique_key.
+  EXPECT_EQ(a.paths(), (std::vector<std::string>{"$.tenant.attributes.usage", "$.tenant.id", "$.now.date"}));
+  EXPECT_EQ(a.queues(), (std::vector<std::string>{"billing", "default"}));
+  EXPECT_EQ(a.delays(), (std::vector<std::string>{"5 minutes", "30 seconds"}));
+}
+
+TEST(RuleActions, RefusesBadTemplates) {
+  const auto E = ErrorCode::InvalidParameterValue;
+  auto parse = [](const char* s) { return [s] { RuleActions::Parse(s); }; };
+  EXPECT_TRUE(ThrowsDomainError(parse("{}"), E, "actions must be a JSON array"));
+  EXPECT_TRUE(ThrowsDomainError(parse("[]"), E, "at least one job template"));
+  EXPECT_TRUE(ThrowsDomainError(parse("[1]"), E, "actions[0] must be a JSON object"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"queue": "q"}])"), E, "actions[0].job_type is required"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a"}, {"job_type": "b", "colour": 1}])"), E,
+                                "actions[1]: unknown key \"colour\""));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": ""}])"), E, "job_type must not be empty"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "queue": "bad queue"}])"), E, "queue"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "payload": [1]}])"), E,
+                                "actions[0].payload must be a JSON object"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "priority": 1.5}])"), E,
+                                "actions[0].priority must be an integer"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "max_attempts": 0}])"), E,
+                                "actions[0].max_attempts must be an integer from 1"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "delay": -1}])"), E, "actions[0].delay"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "unique_key": ""}])"), E,
+                                "unique_key must not be empty"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "payload": {"x": ["{{ $.a"]}}])"), E,
+                                "actions[0].payload.x[0]: \"{{\" without a closing"));
+}
+
+TEST(RuleActions, FillsWholePlaceholdersWithTypedValuesAndEmbeddedOnesAsText) {
+  RuleActions a = RuleActions::Parse(R"([{"job_type": "J",
+    "payload": {"tenant": "{{ $.tenant.id }}", "usage": "{{ $.u }}", "attrs": "{{ $.attrs }}",
+                "note": "usage {{ $.u }} for {{ $.tenant.id }}", "fixed": [1, true, null, "x"]},
+    "unique_key": "{{ $.u }}"}])");
+  ASSERT_EQ(a.paths(), (std::vector<std::string>{"$.attrs", "$.u", "$.tenant.id"}));
+  // Context values arrive as PostgreSQL's JSON text: big numbers keep their precision.
+  auto filled = a.Fill(Values{R"({"plan": "pro"})", "123456789012345678901234.5", "\"acme\""});
+  ASSERT_EQ(filled.size(), 1u);
+  EXPECT_EQ(filled[0].job_type, "J");
+  EXPECT_EQ(filled[0].queue, "default");
+  EXPECT_EQ(filled[0].payload_json,
+            R"({"attrs":{"plan": "pro"},"fixed":[1,true,null,"x"],)"
+            R"("note":"usage 123456789012345678901234.5 for acme","tenant":"acme",)"
+            R"("usage":123456789012345678901234.5})");
+  EXPECT_EQ(filled[0].unique_key, "123456789012345678901234.5");
+}
+
+TEST(RuleActions, FillsTemplatesWithoutPlaceholdersUnchanged) {
+  RuleActions a = RuleActions::Parse(R"([{"job_type": "J", "payload": {"a": {"b": "{c}"}}, "priority": -3}])");
+  auto filled = a.Fill({});
+  EXPECT_EQ(filled[0].payload_json, R"({"a":{"b":"{c}"}})");
+  EXPECT_EQ(filled[0].priority, -3);
+  EXPECT_FALSE(filled[0].unique_key.has_value());
+}
+
+TEST(RuleActions, RefusesToFillWhatIsMissingOrUnfit) {
+  const auto E = ErrorCode::InvalidParameterValue;
+  RuleActions a = RuleActions::Parse(
+      R"([{"job_type": "A"}, {"job_type": "B", "payload": {"t": "{{ $.tenant.plan }}"}}])");
+  EXPECT_TRUE(ThrowsDomainError([&] { a.Fill(Values{std::nullopt}); }, E,
+                                "actions[1].payload.t: {{ $.tenant.plan }} has no value in the context"));
+  // A JSON null found in the context is a value.
+  EXPECT_EQ(a.Fill(Values{"null"})[1].payload_json, R"({"t":null})");
+
+  RuleActions embedded = RuleActions::Parse(R"([{"job_type": "A", "payload": {"t": "x-{{ $.o }}"}}])");
+  EXPECT_TRUE(ThrowsDomainError([&] { embedded.Fill(Values{R"({"a": 1})"}); }, E,
+                                "is object and cannot be part of a string"));
+  EXPECT_TRUE(ThrowsDomainError([&] { embedded.Fill(Values{"null"}); }, E, "is null"));
+
+  RuleActions key = RuleActions::Parse(R"([{"job_type": "A", "unique_key": "{{ $.k }}"}])");
+  EXPECT_TRUE(ThrowsDomainError([&] { key.Fill(Values{"[1]"}); }, E, "actions[0].unique_key"));
+  EXPECT_TRUE(ThrowsDomainError([&] { key.Fill(Values{"\"\""}); }, E, "empty after filling"));
+  EXPECT_EQ(key.Fill(Values{"42"})[0].unique_key, "42");
+}
+
+}  // namespace
+}  // namespace taskflow::core
