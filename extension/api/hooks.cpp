@@ -1,9 +1,12 @@
 #include "api/hooks.hpp"
 
+#include "api/rules.hpp"
+
 namespace taskflow::api {
 
-// No automation rules yet: event-triggered rules arrive with the automation issue and fire
-// from here.
-void AfterFinished(core::JobState, const std::vector<std::int64_t>&) {}
+// Event-triggered automation rules fire here, in the transaction of the transition.
+void AfterFinished(core::JobState to, const std::vector<std::int64_t>& jobs) {
+  FireEventRules(to, jobs);
+}
 
 }  // namespace taskflow::api

@@ -13,6 +13,7 @@ int taskflow_default_lease_s = 30;
 int taskflow_retention_s = 7 * 24 * 3600;
 int taskflow_max_payload_bytes = 1024 * 1024;
 int taskflow_cleaner_batch = 1000;
+int taskflow_max_chain_depth = 10;
 
 PGDLLEXPORT void _PG_init(void);
 }
@@ -53,6 +54,12 @@ void _PG_init(void) {
                           "Rows the maintenance worker handles per batch and task.", nullptr,
                           &taskflow_cleaner_batch, 1000, 1, 1000000, PGC_SIGHUP, 0, nullptr,
                           nullptr, nullptr);
+  DefineCustomIntVariable("taskflow.max_chain_depth",
+                          "Longest chain of jobs created by event rules from one another.",
+                          "A follow-up job deeper than this (counted through parent_job_id) is "
+                          "not created; the firing records an error instead.",
+                          &taskflow_max_chain_depth, 10, 1, 1000, PGC_SUSET, 0, nullptr, nullptr,
+                          nullptr);
   MarkGUCPrefixReserved("taskflow");
 
   BackgroundWorker worker;

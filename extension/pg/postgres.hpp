@@ -30,6 +30,8 @@ extern "C" {
 #include "utils/timestamp.h"         // timestamptz arithmetic
 #include "utils/uuid.h"              // lease tokens
 #include "common/pg_prng.h"          // jitter randomness
+#include "common/hmac.h"             // webhook signatures (HMAC-SHA256)
+#include "utils/resowner.h"          // subtransactions around rule firings
 }
 
 // PostgreSQL defines these as macros; they collide with the C++ standard library.

@@ -8,4 +8,5 @@ extern int taskflow_default_lease_s;          // lease when neither acquire nor 
 extern int taskflow_retention_s;              // how long SUCCEEDED/CANCELLED jobs are kept
 extern int taskflow_max_payload_bytes;        // largest accepted payload (jsonb size)
 extern int taskflow_cleaner_batch;            // rows per Cleaner/Rescuer/promoter batch
+extern int taskflow_max_chain_depth;          // longest chain of event-rule follow-up jobs
 }
