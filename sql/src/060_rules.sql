@@ -453,6 +453,14 @@ GRANT EXECUTE ON FUNCTION
   taskflow.list_rules(text, text, boolean),
   taskflow.purge_rule_firings(interval)
 TO taskflow_admin;
+-- The internal helpers only check or repeat what the API functions do; admins may call them.
+GRANT EXECUTE ON FUNCTION
+  taskflow._parse_rule(text, text, jsonb, jsonb),
+  taskflow._check_rule(text, text, jsonb, jsonb, text),
+  taskflow._sync_cron(bigint),
+  taskflow._set_rule_enabled(bigint, boolean)
+TO taskflow_admin;
+GRANT USAGE ON TYPE taskflow._rule_parse TO taskflow_admin;
 -- Admins read everything but the webhook secrets (taskflow.webhook_credentials shows those).
 GRANT SELECT ON taskflow.tenants, taskflow.rule_firings, taskflow.webhook_deliveries TO taskflow_admin;
 GRANT SELECT (id, tenant_id, name, trigger, condition, actions, enabled, created_at, updated_at,
