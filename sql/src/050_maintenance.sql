@@ -13,7 +13,8 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
 -- The Cleaner: deletes SUCCEEDED and CANCELLED jobs finished more than retention_seconds ago,
--- with their attempts and events, at most max_jobs per call.
+-- with their attempts and events, at most max_jobs per call. (070_observability.sql replaces it
+-- with the same deletion preceded by the roll-up of the metrics counters.)
 CREATE FUNCTION taskflow._clean(retention_seconds integer, max_jobs integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER

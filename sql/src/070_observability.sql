@@ -1,0 +1,757 @@
+-- ---------------------------------------------------------------------------------------------
+-- Observability: the view taskflow.queue_stats and taskflow.metrics() (Prometheus text format).
+--
+-- Counters (jobs finished, retries, the wait and run time histograms) must stay right after
+-- the Cleaner deletes history, and a scrape must not recount a million history rows. Neither
+-- may add a write to the hot path (acquire, complete), where a shared counter row would
+-- serialize every worker. So:
+--   * Roll-up: the maintenance worker (through taskflow._clean) folds the jobs that finished
+--     since the last round into small counter tables (per queue, per queue and tenant) and
+--     moves a watermark (stats_watermark.rolled_up_to) forward, never past the start of a
+--     transaction still running in this database: every finish that can still commit carries
+--     finished_at >= its transaction start, so none is skipped.
+--   * Deletion: a statement trigger on DELETE (and TRUNCATE) of taskflow.jobs adds the deleted
+--     finished jobs that are not rolled up yet, and counts every deleted finished job as
+--     removed (which keeps the number of SUCCEEDED jobs in history exact without counting them).
+--   * Readers add the tail: jobs finished at or after the watermark, found through the
+--     finished_at indexes (about one maintenance interval of throughput).
+-- The counter tables are not dumped by pg_dump: after a restore they start from zero and the
+-- first roll-up recounts the restored history.
+-- ---------------------------------------------------------------------------------------------
+
+-- FAILED, DEAD and CANCELLED jobs by finish time: counted exactly by the gauges and read for
+-- the tail (SUCCEEDED jobs use jobs_finished_idx). Only jobs that end badly enter it, so the
+-- hot path (acquire, complete) never writes to it.
+CREATE INDEX jobs_unsuccessful_idx ON taskflow.jobs (finished_at)
+  WHERE state IN ('FAILED', 'DEAD', 'CANCELLED');
+
+CREATE TABLE taskflow.stats_watermark (
+  singleton    boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+  rolled_up_to timestamptz NOT NULL
+);
+COMMENT ON TABLE taskflow.stats_watermark IS
+  'Jobs that finished before rolled_up_to are counted in the stats_* tables.';
+INSERT INTO taskflow.stats_watermark (rolled_up_to) VALUES ('-infinity');
+
+-- Per queue and final state: how many jobs reached it (each time: a retried job that finishes
+-- again counts again), their automatic retries, wait and run time sums, and how many of them
+-- have been deleted since.
+CREATE TABLE taskflow.stats_queue (
+  queue      text NOT NULL,
+  outcome    taskflow.job_state NOT NULL CHECK (outcome IN ('SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED')),
+  jobs       bigint NOT NULL DEFAULT 0,
+  retries    bigint NOT NULL DEFAULT 0,
+  removed    bigint NOT NULL DEFAULT 0,
+  wait_count bigint NOT NULL DEFAULT 0,
+  wait_sum   double precision NOT NULL DEFAULT 0,
+  run_count  bigint NOT NULL DEFAULT 0,
+  run_sum    double precision NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, outcome)
+);
+COMMENT ON TABLE taskflow.stats_queue IS 'Rolled-up finished-job counters per queue and final state.';
+
+CREATE TABLE taskflow.stats_tenant (
+  tenant_id text NOT NULL,
+  queue     text NOT NULL,
+  outcome   taskflow.job_state NOT NULL CHECK (outcome IN ('SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED')),
+  jobs      bigint NOT NULL DEFAULT 0,
+  retries   bigint NOT NULL DEFAULT 0,
+  removed   bigint NOT NULL DEFAULT 0,
+  PRIMARY KEY (tenant_id, queue, outcome)
+);
+COMMENT ON TABLE taskflow.stats_tenant IS 'Rolled-up finished-job counters per tenant, queue and final state.';
+
+-- Finished jobs per tenant, indexed by volume: metrics() picks its top tenants from the index.
+CREATE TABLE taskflow.stats_tenant_volume (
+  tenant_id text PRIMARY KEY,
+  jobs      bigint NOT NULL
+);
+CREATE INDEX stats_tenant_volume_jobs_idx ON taskflow.stats_tenant_volume (jobs DESC, tenant_id);
+COMMENT ON TABLE taskflow.stats_tenant_volume IS 'Rolled-up finished jobs per tenant (ranking for metrics).';
+
+-- Histogram buckets (observations per bucket, not cumulative) of wait and run time per queue.
+CREATE TABLE taskflow.stats_histogram (
+  queue        text NOT NULL,
+  metric       text NOT NULL CHECK (metric IN ('wait', 'run')),
+  bucket       smallint NOT NULL,    -- 1-based index into taskflow._histogram_bounds(); last = +Inf
+  observations bigint NOT NULL,
+  PRIMARY KEY (queue, metric, bucket)
+);
+COMMENT ON TABLE taskflow.stats_histogram IS 'Rolled-up wait and run time histogram buckets per queue.';
+
+-- Upper bounds (seconds) of the histogram buckets; a last bucket +Inf follows.
+CREATE FUNCTION taskflow._histogram_bounds() RETURNS double precision[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT '{0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600}'::double precision[]
+$$;
+
+-- The bucket of an observation: 1 + the number of bounds below it (Prometheus' le is
+-- inclusive), as an SQL expression over `seconds` (inlined: a function call per row would cost
+-- more than the rest of the roll-up).
+CREATE FUNCTION taskflow._histogram_bucket_sql(seconds text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format('(19 - width_bucket(-(%s), ''{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005}''::double precision[]))::smallint', seconds)
+$$;
+
+-- What one finished job row contributes, as SQL select-list items over a row alias `j`:
+-- automatic retries of its last attempt budget (releases and attempts before a retry() do not
+-- count), wait (from due to start) and run time (start to finish) of its last attempt. Jobs
+-- cancelled before or while running have no wait or run observation.
+CREATE FUNCTION taskflow._observation_sql() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT 'j.queue, j.tenant_id, j.state AS outcome, '
+      || 'greatest(j.attempts - j.budget_offset - 1, 0) AS retries, '
+      || 'CASE WHEN j.state <> ''CANCELLED'' AND j.started_at IS NOT NULL THEN '
+      || '  greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s, '
+      || 'CASE WHEN j.state <> ''CANCELLED'' AND j.started_at IS NOT NULL THEN '
+      || '  greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s'
+$$;
+
+-- The statement that adds the rows of `source` (a query with the columns of
+-- _observation_sql() plus `counted` and `removed` booleans) to the counter tables and returns
+-- how many were counted. Upserts go in key order so concurrent callers lock rows alike.
+CREATE FUNCTION taskflow._stats_apply_sql(source text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format($f$
+  WITH g AS MATERIALIZED (
+    -- one pass over the rows; everything below reads this small grouping
+    SELECT src.queue, src.tenant_id, src.outcome, %2$s AS wait_bucket, %3$s AS run_bucket,
+           count(*) FILTER (WHERE src.counted) AS jobs,
+           COALESCE(sum(src.retries) FILTER (WHERE src.counted), 0) AS retries,
+           count(*) FILTER (WHERE src.removed) AS removed,
+           count(src.wait_s) FILTER (WHERE src.counted) AS wait_count,
+           COALESCE(sum(src.wait_s) FILTER (WHERE src.counted), 0) AS wait_sum,
+           count(src.run_s) FILTER (WHERE src.counted) AS run_count,
+           COALESCE(sum(src.run_s) FILTER (WHERE src.counted), 0) AS run_sum
+    FROM (%1$s) AS src
+    GROUP BY 1, 2, 3, 4, 5),
+  q AS (
+    INSERT INTO taskflow.stats_queue AS s
+      (queue, outcome, jobs, retries, removed, wait_count, wait_sum, run_count, run_sum)
+    SELECT queue, outcome, sum(jobs), sum(retries), sum(removed), sum(wait_count), sum(wait_sum),
+           sum(run_count), sum(run_sum)
+    FROM g GROUP BY queue, outcome ORDER BY queue, outcome
+    ON CONFLICT (queue, outcome) DO UPDATE SET
+      jobs = s.jobs + excluded.jobs, retries = s.retries + excluded.retries,
+      removed = s.removed + excluded.removed,
+      wait_count = s.wait_count + excluded.wait_count, wait_sum = s.wait_sum + excluded.wait_sum,
+      run_count = s.run_count + excluded.run_count, run_sum = s.run_sum + excluded.run_sum),
+  t AS (
+    INSERT INTO taskflow.stats_tenant AS s (tenant_id, queue, outcome, jobs, retries, removed)
+    SELECT tenant_id, queue, outcome, sum(jobs), sum(retries), sum(removed)
+    FROM g GROUP BY tenant_id, queue, outcome ORDER BY tenant_id, queue, outcome
+    ON CONFLICT (tenant_id, queue, outcome) DO UPDATE SET
+      jobs = s.jobs + excluded.jobs, retries = s.retries + excluded.retries,
+      removed = s.removed + excluded.removed),
+  v AS (
+    INSERT INTO taskflow.stats_tenant_volume AS s (tenant_id, jobs)
+    SELECT tenant_id, sum(jobs) FROM g GROUP BY tenant_id HAVING sum(jobs) > 0 ORDER BY tenant_id
+    ON CONFLICT (tenant_id) DO UPDATE SET jobs = s.jobs + excluded.jobs),
+  h AS (
+    INSERT INTO taskflow.stats_histogram AS s (queue, metric, bucket, observations)
+    SELECT queue, metric, bucket, sum(n) FROM (
+      SELECT queue, 'wait' AS metric, wait_bucket AS bucket, wait_count AS n FROM g WHERE wait_bucket IS NOT NULL
+      UNION ALL
+      SELECT queue, 'run', run_bucket, run_count FROM g WHERE run_bucket IS NOT NULL) x
+    GROUP BY 1, 2, 3 HAVING sum(n) > 0 ORDER BY 1, 2, 3
+    ON CONFLICT (queue, metric, bucket) DO UPDATE SET observations = s.observations + excluded.observations)
+  SELECT COALESCE(sum(jobs), 0)::integer FROM g
+  $f$, source, taskflow._histogram_bucket_sql('src.wait_s'), taskflow._histogram_bucket_sql('src.run_s'))
+$$;
+
+-- The finished jobs with finished_at in [since, until), one index range scan per index.
+CREATE FUNCTION taskflow._finished_between_sql(since timestamptz, until timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format('SELECT %1$s FROM taskflow.jobs j WHERE j.state = ''SUCCEEDED'' '
+                '  AND j.finished_at >= %2$L AND j.finished_at < %3$L '
+                'UNION ALL '
+                'SELECT %1$s FROM taskflow.jobs j WHERE j.state IN (''FAILED'', ''DEAD'', ''CANCELLED'') '
+                '  AND j.finished_at >= %2$L AND j.finished_at < %3$L',
+                taskflow._observation_sql(), since, until)
+$$;
+
+-- The roll-up: counts the jobs finished since the watermark (at most about 2 * max_jobs per
+-- call) and moves the watermark. Never waits: when a deletion holds the watermark, it returns
+-- 0 and the next round does the work. Returns the number of jobs counted.
+CREATE FUNCTION taskflow._rollup(max_jobs integer DEFAULT 50000) RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+  w timestamptz;
+  bound timestamptz;
+  oldest_running timestamptz;
+  cut_ok timestamptz;
+  cut_bad timestamptz;
+  w_new timestamptz;
+  n integer;
+BEGIN
+  IF max_jobs IS NULL OR max_jobs < 1 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_jobs must be at least 1';
+  END IF;
+  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR UPDATE SKIP LOCKED;
+  IF NOT FOUND THEN
+    RETURN 0;
+  END IF;
+  -- No transaction still running here may leave a finish behind the new watermark: stop at
+  -- the earliest start of one (read fresh, not from this transaction's statistics snapshot).
+  bound := clock_timestamp();
+  PERFORM pg_stat_clear_snapshot();
+  SELECT min(a.xact_start) INTO oldest_running FROM pg_stat_activity a
+  WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL;
+  bound := least(bound, oldest_running);
+  IF bound <= w THEN
+    RETURN 0;
+  END IF;
+  -- At most max_jobs jobs per index: stop at the finish time of the next one.
+  SELECT j.finished_at INTO cut_ok FROM taskflow.jobs j
+  WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w AND j.finished_at < bound
+  ORDER BY j.finished_at OFFSET max_jobs LIMIT 1;
+  SELECT j.finished_at INTO cut_bad FROM taskflow.jobs j
+  WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= w AND j.finished_at < bound
+  ORDER BY j.finished_at OFFSET max_jobs LIMIT 1;
+  w_new := least(bound, cut_ok, cut_bad);
+  IF w_new <= w THEN
+    -- more than max_jobs jobs finished at the instant w: take that instant whole
+    w_new := w + interval '1 microsecond';
+  END IF;
+  EXECUTE taskflow._stats_apply_sql(
+    'SELECT o.*, true AS counted, false AS removed FROM ('
+    || taskflow._finished_between_sql(w, w_new) || ') o') INTO n;
+  UPDATE taskflow.stats_watermark SET rolled_up_to = w_new;
+  RETURN n;
+END
+$$;
+
+-- Deleted finished jobs: the ones not rolled up yet are counted now, and all are removed.
+-- Holds the watermark (FOR SHARE) so a concurrent roll-up cannot count them as well.
+CREATE FUNCTION taskflow._stats_on_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+  w timestamptz;
+BEGIN
+  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
+  EXECUTE taskflow._stats_apply_sql(format(
+    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM gone j '
+    'WHERE j.state IN (''SUCCEEDED'', ''FAILED'', ''DEAD'', ''CANCELLED'')',
+    taskflow._observation_sql(), COALESCE(w, '-infinity')));
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER jobs_stats_on_delete AFTER DELETE ON taskflow.jobs
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_delete();
+
+-- TRUNCATE fires no DELETE trigger: count what it is about to remove first.
+CREATE FUNCTION taskflow._stats_on_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+  w timestamptz;
+BEGIN
+  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
+  EXECUTE taskflow._stats_apply_sql(format(
+    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM taskflow.jobs j '
+    'WHERE j.state IN (''SUCCEEDED'', ''FAILED'', ''DEAD'', ''CANCELLED'')',
+    taskflow._observation_sql(), COALESCE(w, '-infinity')));
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER jobs_stats_on_truncate BEFORE TRUNCATE ON taskflow.jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_truncate();
+
+-- Starts the counters again from the jobs in the table (history already deleted is lost):
+-- for jobs written around the API (e.g. restored or inserted directly). The maintenance
+-- worker then recounts the history in rounds; admins only.
+CREATE FUNCTION taskflow.reset_stats() RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM 1 FROM taskflow.stats_watermark FOR UPDATE;
+  DELETE FROM taskflow.stats_queue;
+  DELETE FROM taskflow.stats_tenant;
+  DELETE FROM taskflow.stats_tenant_volume;
+  DELETE FROM taskflow.stats_histogram;
+  UPDATE taskflow.stats_watermark SET rolled_up_to = '-infinity';
+END
+$$;
+
+-- The Cleaner (see 050_maintenance.sql), now rolling up finished jobs first: the maintenance
+-- worker calls it every taskflow.maintenance_interval.
+CREATE OR REPLACE FUNCTION taskflow._clean(retention_seconds integer, max_jobs integer DEFAULT 1000)
+RETURNS integer
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT taskflow._rollup();
+  WITH old AS (
+    SELECT j.id FROM taskflow.jobs j
+    WHERE j.state IN ('SUCCEEDED', 'CANCELLED')
+      AND j.finished_at < now() - make_interval(secs => retention_seconds)
+    ORDER BY j.finished_at LIMIT max_jobs FOR UPDATE SKIP LOCKED),
+  da AS (DELETE FROM taskflow.job_attempts a USING old WHERE a.job_id = old.id),
+  de AS (DELETE FROM taskflow.job_events e USING old WHERE e.job_id = old.id),
+  dj AS (DELETE FROM taskflow.jobs j USING old WHERE j.id = old.id RETURNING 1)
+  SELECT count(*)::integer FROM dj
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- The view
+-- ---------------------------------------------------------------------------------------------
+-- The figures of queue_stats. A function so that it can pin its settings: the planner's cost
+-- estimate for this query is high enough to trigger JIT compilation, which costs seconds.
+CREATE FUNCTION taskflow._queue_stats()
+RETURNS TABLE(queue text, tenant_id text, pending bigint, scheduled bigint, running bigint,
+              succeeded bigint, failed bigint, dead bigint, cancelled bigint,
+              oldest_ready_age_seconds double precision,
+              completed_per_minute_1m double precision, completed_per_minute_5m double precision,
+              completed_per_minute_15m double precision,
+              success_rate_5m double precision, failure_rate_5m double precision,
+              wait_p50_seconds double precision, wait_p95_seconds double precision,
+              wait_p99_seconds double precision, run_p50_seconds double precision,
+              run_p95_seconds double precision, run_p99_seconds double precision,
+              finished_total bigint, succeeded_total bigint, failed_total bigint,
+              dead_total bigint, cancelled_total bigint, retries_total bigint,
+              retries_per_job double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH
+w AS (SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') AS at),
+-- unfinished jobs, and the FAILED, DEAD and CANCELLED ones kept (all through partial indexes)
+live AS (
+  SELECT j.queue, j.tenant_id, GROUPING(j.tenant_id) AS all_tenants,
+         count(*) FILTER (WHERE j.state = 'PENDING') AS pending,
+         count(*) FILTER (WHERE j.state = 'SCHEDULED') AS scheduled,
+         count(*) FILTER (WHERE j.state = 'RUNNING') AS running,
+         count(*) FILTER (WHERE j.state = 'FAILED') AS failed,
+         count(*) FILTER (WHERE j.state = 'DEAD') AS dead,
+         count(*) FILTER (WHERE j.state = 'CANCELLED') AS cancelled,
+         min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
+           AS oldest_ready
+  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
+        WHERE state IN ('PENDING', 'SCHEDULED')
+        UNION ALL
+        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
+        UNION ALL
+        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
+        WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')) j
+  GROUP BY GROUPING SETS ((j.queue, j.tenant_id), (j.queue))),
+-- jobs finished in the last 15 minutes, with their observations
+recent AS (
+  SELECT j.queue, j.tenant_id, j.state, j.finished_at,
+         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+           greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
+         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+           greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
+  FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at > now() - interval '15 minutes'
+        UNION ALL
+        SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')
+          AND finished_at > now() - interval '15 minutes') j),
+windows AS (
+  SELECT r.queue, r.tenant_id, GROUPING(r.tenant_id) AS all_tenants,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '1 minute') AS done_1m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS done_5m,
+         count(*) AS done_15m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state = 'SUCCEEDED') AS ok_5m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state IN ('FAILED', 'DEAD')) AS bad_5m,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.wait_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS wait_p,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.run_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS run_p
+  FROM recent r
+  GROUP BY GROUPING SETS ((r.queue, r.tenant_id), (r.queue))),
+-- finished-job counters: rolled up, plus the tail since the watermark
+counted AS (
+  SELECT c.queue, c.tenant_id, GROUPING(c.tenant_id) AS all_tenants,
+         sum(c.jobs) AS finished,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'FAILED') AS failed_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'DEAD') AS dead_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'CANCELLED') AS cancelled_total,
+         sum(c.jobs - c.removed) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_kept,
+         sum(c.retries) AS retries
+  FROM (SELECT s.queue, s.tenant_id, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_tenant s
+        UNION ALL
+        SELECT j.queue, j.tenant_id, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w.at
+        UNION ALL
+        SELECT j.queue, j.tenant_id, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= w.at) c
+  GROUP BY GROUPING SETS ((c.queue, c.tenant_id), (c.queue))),
+keys AS (
+  SELECT queue, tenant_id, all_tenants FROM live
+  UNION SELECT queue, tenant_id, all_tenants FROM windows
+  UNION SELECT queue, tenant_id, all_tenants FROM counted
+  UNION SELECT q.name, NULL, 1 FROM taskflow.queues q)
+SELECT k.queue, k.tenant_id,
+       COALESCE(l.pending, 0) AS pending,
+       COALESCE(l.scheduled, 0) AS scheduled,
+       COALESCE(l.running, 0) AS running,
+       greatest(COALESCE(c.succeeded_kept, 0), 0)::bigint AS succeeded,
+       COALESCE(l.failed, 0) AS failed,
+       COALESCE(l.dead, 0) AS dead,
+       COALESCE(l.cancelled, 0) AS cancelled,
+       COALESCE(extract(epoch FROM now() - l.oldest_ready)::double precision, 0) AS oldest_ready_age_seconds,
+       COALESCE(wn.done_1m, 0)::double precision AS completed_per_minute_1m,
+       COALESCE(wn.done_5m, 0) / 5.0::double precision AS completed_per_minute_5m,
+       COALESCE(wn.done_15m, 0) / 15.0::double precision AS completed_per_minute_15m,
+       wn.ok_5m::double precision / NULLIF(wn.done_5m, 0) AS success_rate_5m,
+       wn.bad_5m::double precision / NULLIF(wn.done_5m, 0) AS failure_rate_5m,
+       wn.wait_p[1] AS wait_p50_seconds, wn.wait_p[2] AS wait_p95_seconds, wn.wait_p[3] AS wait_p99_seconds,
+       wn.run_p[1] AS run_p50_seconds, wn.run_p[2] AS run_p95_seconds, wn.run_p[3] AS run_p99_seconds,
+       COALESCE(c.finished, 0)::bigint AS finished_total,
+       COALESCE(c.succeeded_total, 0)::bigint AS succeeded_total,
+       COALESCE(c.failed_total, 0)::bigint AS failed_total,
+       COALESCE(c.dead_total, 0)::bigint AS dead_total,
+       COALESCE(c.cancelled_total, 0)::bigint AS cancelled_total,
+       COALESCE(c.retries, 0)::bigint AS retries_total,
+       c.retries::double precision / NULLIF(c.finished, 0) AS retries_per_job
+FROM keys k
+LEFT JOIN live l ON l.queue = k.queue AND l.all_tenants = k.all_tenants
+  AND COALESCE(l.tenant_id, '') = COALESCE(k.tenant_id, '')
+LEFT JOIN windows wn ON wn.queue = k.queue AND wn.all_tenants = k.all_tenants
+  AND COALESCE(wn.tenant_id, '') = COALESCE(k.tenant_id, '')
+LEFT JOIN counted c ON c.queue = k.queue AND c.all_tenants = k.all_tenants
+  AND COALESCE(c.tenant_id, '') = COALESCE(k.tenant_id, '')
+ORDER BY k.queue, k.all_tenants DESC, k.tenant_id;
+$$;
+
+CREATE VIEW taskflow.queue_stats AS SELECT * FROM taskflow._queue_stats();
+
+COMMENT ON VIEW taskflow.queue_stats IS
+  'Per queue (tenant_id NULL) and per queue and tenant: jobs per state, oldest ready job, '
+  'completions per minute (1, 5, 15 min), success/failure rates and wait/run percentiles '
+  '(5 min), finished and retry totals that survive the Cleaner. See docs/observability.md.';
+
+-- ---------------------------------------------------------------------------------------------
+-- metrics(): the Prometheus text exposition format
+-- ---------------------------------------------------------------------------------------------
+
+-- A label value escaped for the text format (backslash, double quote, newline).
+CREATE FUNCTION taskflow._prom_label(v text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT '"' || replace(replace(replace(v, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n') || '"'
+$$;
+
+-- A sample value: integers as they are, other numbers in Go-parsable form.
+CREATE FUNCTION taskflow._prom_value(v double precision) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN v IS NULL OR v = 'NaN'::double precision THEN 'NaN'
+              WHEN v = 'Infinity'::double precision THEN '+Inf'
+              WHEN v = '-Infinity'::double precision THEN '-Inf'
+              ELSE v::text END
+$$;
+
+
+-- The metric families of the jobs, one text block; `w` is the roll-up watermark.
+CREATE FUNCTION taskflow._metrics_jobs(w timestamptz, max_tenants integer) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH
+queues AS (SELECT q.name AS queue FROM taskflow.queues q
+           UNION SELECT s.queue FROM taskflow.stats_queue s),
+states(state, ord) AS (VALUES ('PENDING'::taskflow.job_state, 1), ('SCHEDULED', 2), ('RUNNING', 3),
+                              ('SUCCEEDED', 4), ('FAILED', 5), ('DEAD', 6), ('CANCELLED', 7)),
+outcomes(outcome, ord) AS (VALUES ('SUCCEEDED'::taskflow.job_state, 1), ('FAILED', 2), ('DEAD', 3),
+                                  ('CANCELLED', 4)),
+-- jobs not finished, and FAILED, DEAD and CANCELLED ones kept: each through its partial index
+live AS MATERIALIZED (
+  SELECT j.queue, j.tenant_id, j.state, count(*) AS n,
+         min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
+           AS oldest_ready
+  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
+        WHERE state IN ('PENDING', 'SCHEDULED')
+        UNION ALL
+        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
+        UNION ALL
+        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
+        WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')) j
+  GROUP BY j.queue, j.tenant_id, j.state),
+-- finished since the watermark: not in the counter tables yet
+tail AS MATERIALIZED (
+  SELECT j.queue, j.tenant_id, j.state AS outcome,
+         greatest(j.attempts - j.budget_offset - 1, 0) AS retries,
+         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+           greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
+         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+           greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
+  FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= w
+        UNION ALL
+        SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= w) j),
+fin AS (
+  SELECT f.queue, f.outcome, sum(f.jobs) AS jobs, sum(f.retries) AS retries, sum(f.removed) AS removed,
+         sum(f.wait_count) AS wait_count, sum(f.wait_sum) AS wait_sum,
+         sum(f.run_count) AS run_count, sum(f.run_sum) AS run_sum
+  FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed, s.wait_count, s.wait_sum,
+               s.run_count, s.run_sum FROM taskflow.stats_queue s
+        UNION ALL
+        SELECT t.queue, t.outcome, 1, t.retries, 0, (t.wait_s IS NOT NULL)::int, COALESCE(t.wait_s, 0),
+               (t.run_s IS NOT NULL)::int, COALESCE(t.run_s, 0) FROM tail t) f
+  GROUP BY f.queue, f.outcome),
+hist AS (
+  SELECT h.queue, h.metric, h.bucket, sum(h.observations) AS observations
+  FROM (SELECT s.queue, s.metric, s.bucket, s.observations FROM taskflow.stats_histogram s
+        UNION ALL
+        SELECT t.queue, m.metric,
+               (19 - width_bucket(-m.v, '{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005}'::double precision[]))::smallint,
+               1
+        FROM tail t, LATERAL (VALUES ('wait', t.wait_s), ('run', t.run_s)) AS m(metric, v)
+        WHERE m.v IS NOT NULL) h
+  GROUP BY h.queue, h.metric, h.bucket),
+-- the top tenants by finished jobs: the volume index's first ones and the tail's tenants are
+-- the only candidates (nobody else can rank above the last of the index's first ones)
+candidates AS (
+  SELECT c.tenant_id,
+         COALESCE((SELECT v.jobs FROM taskflow.stats_tenant_volume v WHERE v.tenant_id = c.tenant_id), 0)
+         + (SELECT count(*) FROM tail t WHERE t.tenant_id = c.tenant_id) AS volume
+  FROM ((SELECT v.tenant_id FROM taskflow.stats_tenant_volume v WHERE v.tenant_id <> 'other'
+         ORDER BY v.jobs DESC, v.tenant_id LIMIT max_tenants)
+        UNION SELECT t.tenant_id FROM tail t WHERE t.tenant_id <> 'other') c),
+top AS (SELECT c.tenant_id, row_number() OVER (ORDER BY c.volume DESC, c.tenant_id) AS ord
+        FROM candidates c ORDER BY c.volume DESC, c.tenant_id LIMIT max_tenants),
+tenants AS (SELECT tp.tenant_id AS label, tp.tenant_id, tp.ord FROM top tp
+            UNION ALL SELECT 'other', NULL, max_tenants + 1),
+tenant_fin AS (
+  SELECT x.tenant_id, x.outcome, sum(x.jobs) AS jobs
+  FROM (SELECT s.tenant_id, s.outcome, s.jobs FROM taskflow.stats_tenant s
+        WHERE s.tenant_id IN (SELECT tenant_id FROM top)
+        UNION ALL
+        SELECT t.tenant_id, t.outcome, 1 FROM tail t WHERE t.tenant_id IN (SELECT tenant_id FROM top)) x
+  GROUP BY x.tenant_id, x.outcome),
+tenant_live AS (
+  SELECT l.tenant_id, l.state, sum(l.n) AS n FROM live l
+  WHERE l.tenant_id IN (SELECT tenant_id FROM top) GROUP BY l.tenant_id, l.state),
+lines AS (
+  -- taskflow_jobs
+  SELECT 1 AS family, q.queue AS k1, s.ord AS k2, 0 AS k3,
+         format('taskflow_jobs{queue=%s,state=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_label(lower(s.state::text)),
+                CASE WHEN s.state = 'SUCCEEDED'
+                     THEN greatest((SELECT f.jobs - f.removed FROM fin f
+                                    WHERE f.queue = q.queue AND f.outcome = 'SUCCEEDED'), 0)
+                     ELSE COALESCE((SELECT sum(l.n) FROM live l WHERE l.queue = q.queue AND l.state = s.state), 0)
+                END::bigint) AS line
+  FROM queues q CROSS JOIN states s
+  UNION ALL
+  -- taskflow_jobs_finished_total
+  SELECT 2, q.queue, o.ord, 0,
+         format('taskflow_jobs_finished_total{queue=%s,outcome=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_label(lower(o.outcome::text)),
+                COALESCE((SELECT f.jobs FROM fin f WHERE f.queue = q.queue AND f.outcome = o.outcome), 0))
+  FROM queues q CROSS JOIN outcomes o
+  UNION ALL
+  -- taskflow_job_retries_total
+  SELECT 3, q.queue, 0, 0,
+         format('taskflow_job_retries_total{queue=%s} %s', taskflow._prom_label(q.queue),
+                COALESCE((SELECT sum(f.retries) FROM fin f WHERE f.queue = q.queue), 0))
+  FROM queues q
+  UNION ALL
+  -- the histograms: cumulative buckets, then _sum and _count
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, b.bucket, 0,
+         format('taskflow_job_%s_seconds_bucket{queue=%s,le=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                taskflow._prom_label(CASE WHEN b.bucket <= 18
+                                          THEN (taskflow._histogram_bounds())[b.bucket]::text ELSE '+Inf' END),
+                COALESCE((SELECT sum(h.observations) FROM hist h
+                          WHERE h.queue = q.queue AND h.metric = m.metric AND h.bucket <= b.bucket), 0))
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
+       CROSS JOIN generate_series(1, 19) AS b(bucket)
+  UNION ALL
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 20, 0,
+         format('taskflow_job_%s_seconds_sum{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                taskflow._prom_value(COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_sum ELSE f.run_sum END)
+                                               FROM fin f WHERE f.queue = q.queue), 0)))
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
+  UNION ALL
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 21, 0,
+         format('taskflow_job_%s_seconds_count{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_count ELSE f.run_count END)
+                          FROM fin f WHERE f.queue = q.queue), 0))
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
+  UNION ALL
+  -- taskflow_oldest_ready_job_age_seconds
+  SELECT 6, q.queue, 0, 0,
+         format('taskflow_oldest_ready_job_age_seconds{queue=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_value(COALESCE(
+                  (SELECT extract(epoch FROM now() - min(l.oldest_ready))::double precision
+                   FROM live l WHERE l.queue = q.queue), 0)))
+  FROM queues q
+  UNION ALL
+  -- per tenant, bounded: unfinished jobs
+  SELECT 7, '', t.ord, s.ord,
+         format('taskflow_tenant_jobs{tenant=%s,state=%s} %s', taskflow._prom_label(t.label),
+                taskflow._prom_label(lower(s.state::text)),
+                CASE WHEN t.tenant_id IS NOT NULL
+                     THEN COALESCE((SELECT tl.n FROM tenant_live tl
+                                    WHERE tl.tenant_id = t.tenant_id AND tl.state = s.state), 0)
+                     ELSE COALESCE((SELECT sum(l.n) FROM live l WHERE l.state = s.state), 0)
+                          - COALESCE((SELECT sum(tl.n) FROM tenant_live tl WHERE tl.state = s.state), 0)
+                END)
+  FROM tenants t CROSS JOIN states s WHERE s.ord <= 3
+  UNION ALL
+  -- per tenant, bounded: finished jobs
+  SELECT 8, '', t.ord, o.ord,
+         format('taskflow_tenant_jobs_finished_total{tenant=%s,outcome=%s} %s', taskflow._prom_label(t.label),
+                taskflow._prom_label(lower(o.outcome::text)),
+                CASE WHEN t.tenant_id IS NOT NULL
+                     THEN COALESCE((SELECT tf.jobs FROM tenant_fin tf
+                                    WHERE tf.tenant_id = t.tenant_id AND tf.outcome = o.outcome), 0)
+                     ELSE COALESCE((SELECT sum(f.jobs) FROM fin f WHERE f.outcome = o.outcome), 0)
+                          - COALESCE((SELECT sum(tf.jobs) FROM tenant_fin tf WHERE tf.outcome = o.outcome), 0)
+                END)
+  FROM tenants t CROSS JOIN outcomes o),
+families(family, name, type, help) AS (VALUES
+  (1, 'taskflow_jobs', 'gauge',
+   'Jobs per queue and state now; succeeded and cancelled jobs count until the Cleaner deletes them.'),
+  (2, 'taskflow_jobs_finished_total', 'counter',
+   'Jobs that reached a final state, per queue and outcome (a re-driven job counts each time it ends).'),
+  (3, 'taskflow_job_retries_total', 'counter',
+   'Automatic retries (failed attempts followed by another attempt) of finished jobs, per queue.'),
+  (4, 'taskflow_job_wait_seconds', 'histogram',
+   'Time from when a job was due to the start of its last attempt, per queue (succeeded, failed and dead jobs).'),
+  (5, 'taskflow_job_run_seconds', 'histogram',
+   'Time from the start to the end of a job''s last attempt, per queue (succeeded, failed and dead jobs).'),
+  (6, 'taskflow_oldest_ready_job_age_seconds', 'gauge',
+   'Seconds since the oldest ready (due, not running) job of the queue became due; 0 when none is ready.'),
+  (7, 'taskflow_tenant_jobs', 'gauge',
+   'Unfinished jobs per state for the top tenants by finished jobs; tenant="other" holds the rest.'),
+  (8, 'taskflow_tenant_jobs_finished_total', 'counter',
+   'Finished jobs per outcome for the top tenants by finished jobs; tenant="other" holds the rest.'))
+SELECT string_agg(block, '' ORDER BY family) FROM (
+  SELECT f.family,
+         format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
+         || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
+                      FROM lines l WHERE l.family = f.family), '') AS block
+  FROM families f) b
+$$;
+
+-- Automation rule firings per rule and outcome (created: jobs were created; skipped: the
+-- condition did not hold; error: it held but no job could be created). Empty until the rules
+-- table exists.
+CREATE FUNCTION taskflow._metrics_rules(max_rules integer) RETURNS text
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  body text;
+BEGIN
+  IF to_regclass('taskflow.rule_firings') IS NULL OR to_regclass('taskflow.automation_rules') IS NULL THEN
+    RETURN '';
+  END IF;
+  EXECUTE $q$
+    WITH f AS (
+      SELECT x.rule_id,
+             CASE WHEN NOT x.matched THEN 'skipped' WHEN x.error IS NOT NULL THEN 'error'
+                  ELSE 'created' END AS outcome,
+             count(*) AS n
+      FROM taskflow.rule_firings x GROUP BY 1, 2),
+    ranked AS (
+      SELECT f.rule_id, row_number() OVER (ORDER BY sum(f.n) DESC, f.rule_id) AS ord
+      FROM f GROUP BY f.rule_id),
+    outcomes(outcome, ord) AS (VALUES ('created', 1), ('skipped', 2), ('error', 3)),
+    rules AS (
+      SELECT r.rule_id::text AS rule_id, COALESCE(a.name, '(dropped)') AS name, r.ord
+      FROM ranked r LEFT JOIN taskflow.automation_rules a ON a.id = r.rule_id WHERE r.ord <= $1
+      UNION ALL
+      SELECT 'other', 'other', $1 + 1 WHERE EXISTS (SELECT FROM ranked WHERE ord > $1))
+    SELECT string_agg(format('taskflow_rule_firings_total{rule=%s,rule_id=%s,outcome=%s} %s',
+                             taskflow._prom_label(r.name), taskflow._prom_label(r.rule_id),
+                             taskflow._prom_label(o.outcome),
+                             COALESCE((SELECT sum(f.n) FROM f JOIN ranked k ON k.rule_id = f.rule_id
+                                       WHERE f.outcome = o.outcome
+                                         AND CASE WHEN r.rule_id = 'other' THEN k.ord > $1
+                                                  ELSE f.rule_id::text = r.rule_id END), 0)) || E'\n',
+                      '' ORDER BY r.ord, o.ord)
+    FROM rules r CROSS JOIN outcomes o
+  $q$ INTO body USING max_rules;
+  RETURN E'# HELP taskflow_rule_firings_total Automation rule firings per rule and outcome (created, skipped, error); rules beyond the most fired ones are summed as rule="other".\n'
+      || E'# TYPE taskflow_rule_firings_total counter\n' || COALESCE(body, '');
+END
+$$;
+
+CREATE FUNCTION taskflow.metrics(max_tenants integer DEFAULT 10) RETURNS text
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  w timestamptz;
+BEGIN
+  IF max_tenants IS NULL OR max_tenants < 0 OR max_tenants > 1000 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_tenants must be between 0 and 1000',
+      HINT = 'Per-tenant series are bounded so that many tenants cannot blow up a scrape.';
+  END IF;
+  -- STABLE: every statement below reads the same snapshot, so counters and tail agree.
+  SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') INTO w;
+  RETURN taskflow._metrics_jobs(w, max_tenants)
+      || taskflow._metrics_rules(100)
+      || E'# HELP taskflow_stats_rollup_lag_seconds Age of the counters\' roll-up watermark (finished jobs newer than it are counted from the jobs table at each scrape).\n'
+      || E'# TYPE taskflow_stats_rollup_lag_seconds gauge\n'
+      || 'taskflow_stats_rollup_lag_seconds '
+      || CASE WHEN isfinite(w) THEN taskflow._prom_value(extract(epoch FROM now() - w)::double precision)
+              ELSE '+Inf' END || E'\n';
+END
+$$;
+
+COMMENT ON FUNCTION taskflow.metrics(integer) IS
+  'Prometheus text exposition format: jobs per state, finished and retry counters, wait/run '
+  'histograms, oldest ready job, rule firings; per-tenant series for the top max_tenants '
+  'tenants plus tenant="other". See docs/observability.md.';
+COMMENT ON FUNCTION taskflow.reset_stats() IS
+  'Restarts the metrics counters from the jobs in the table (history already deleted is lost).';
+COMMENT ON FUNCTION taskflow._rollup(integer) IS
+  'Folds jobs finished since the watermark into the stats_* counters (called by _clean).';
+
+-- ---------------------------------------------------------------------------------------------
+-- Privileges (090_grants.sql revokes everything from PUBLIC again after all files)
+-- ---------------------------------------------------------------------------------------------
+REVOKE ALL ON FUNCTION
+  taskflow._histogram_bounds(), taskflow._histogram_bucket_sql(text),
+  taskflow._observation_sql(), taskflow._stats_apply_sql(text),
+  taskflow._finished_between_sql(timestamptz, timestamptz), taskflow._rollup(integer),
+  taskflow._stats_on_delete(), taskflow._stats_on_truncate(), taskflow.reset_stats(),
+  taskflow._prom_label(text), taskflow._prom_value(double precision),
+  taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(integer),
+  taskflow._queue_stats(),
+  taskflow.metrics(integer)
+FROM PUBLIC;
+REVOKE ALL ON taskflow.stats_watermark, taskflow.stats_queue, taskflow.stats_tenant,
+  taskflow.stats_tenant_volume, taskflow.stats_histogram, taskflow.queue_stats FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION taskflow.metrics(integer) TO taskflow_admin, taskflow_worker;
+-- Admins may run everything; the helpers write nothing of their own (_rollup and reset_stats
+-- only rebuild counters), so this gives them nothing the view and metrics() do not show.
+GRANT EXECUTE ON FUNCTION
+  taskflow._histogram_bounds(), taskflow._histogram_bucket_sql(text),
+  taskflow._observation_sql(), taskflow._stats_apply_sql(text),
+  taskflow._finished_between_sql(timestamptz, timestamptz), taskflow._rollup(integer),
+  taskflow._stats_on_delete(), taskflow._stats_on_truncate(), taskflow.reset_stats(),
+  taskflow._prom_label(text), taskflow._prom_value(double precision),
+  taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(integer),
+  taskflow._queue_stats()
+TO taskflow_admin;
+GRANT SELECT ON taskflow.queue_stats, taskflow.stats_watermark, taskflow.stats_queue,
+  taskflow.stats_tenant, taskflow.stats_tenant_volume, taskflow.stats_histogram TO taskflow_admin;
