@@ -62,7 +62,7 @@ int main(int argc, char** argv) {
   std::string db, worker_id, config_file, lease = "30s", heartbeat, poll = "1s", grace = "30s";
   std::string log_format = "text", log_level = "info";
   std::vector<std::string> queues{"default"}, handler_flags;
-  int concurrency = 10, batch = 0;
+  int concurrency = 10, batch = 0, prefetch = 0;
   bool catch_all = false;
 
   app.add_option("--db", db, "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.)")
@@ -93,7 +93,12 @@ int main(int argc, char** argv) {
   app.add_option("--shutdown-grace", grace, "On SIGTERM/SIGINT, how long running jobs may finish")
       ->envname("TASKFLOW_SHUTDOWN_GRACE")
       ->capture_default_str();
-  app.add_option("--batch", batch, "Most jobs per acquire (default: concurrency)")
+  app.add_option("--prefetch", prefetch,
+                 "Jobs acquired ahead of free handler threads (their leases run while they wait)")
+      ->envname("TASKFLOW_PREFETCH")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  app.add_option("--batch", batch, "Most jobs per acquire (default: concurrency + prefetch)")
       ->envname("TASKFLOW_ACQUIRE_BATCH")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--log-format", log_format, "text or json (one object per line)")
@@ -131,6 +136,7 @@ int main(int argc, char** argv) {
     if (options.poll_interval.count() <= 0) throw taskflow::ConfigError("--poll-interval must be greater than zero");
     options.shutdown_grace = Duration("--shutdown-grace", grace);
     options.acquire_batch = batch;
+    options.prefetch = prefetch;
     options.catch_all = catch_all;
     if (!config_file.empty()) specs = taskflow::LoadHandlerFile(config_file);
     for (const auto& flag : handler_flags) {

@@ -187,7 +187,8 @@ bool Worker::Impl::Run() {
   if (o.poll_interval.count() <= 0) throw StartupError("the poll interval must be greater than zero");
   if (o.worker_id.empty()) o.worker_id = DefaultWorkerId();
   if (o.heartbeat_interval.count() <= 0) o.heartbeat_interval = std::max(Milliseconds(100), o.lease / 3);
-  if (o.acquire_batch <= 0) o.acquire_batch = o.concurrency;
+  if (o.prefetch < 0) throw StartupError("prefetch must not be negative");
+  if (o.acquire_batch <= 0) o.acquire_batch = o.concurrency + o.prefetch;
   if (any_handler_) o.catch_all = true;
   if (handlers_.empty() && !o.catch_all) throw StartupError("no handlers: register one with On() or use catch-all");
   if (!o.catch_all) {
@@ -210,6 +211,7 @@ bool Worker::Impl::Run() {
   fields["worker_id"] = o.worker_id;
   fields["queues"] = o.queues;
   fields["concurrency"] = o.concurrency;
+  if (o.prefetch > 0) fields["prefetch"] = o.prefetch;
   fields["lease_ms"] = o.lease.count();
   fields["job_types"] = job_types_ ? log::Fields(*job_types_) : log::Fields("*");
   log::Write(info, "worker started", fields);
@@ -257,7 +259,8 @@ void Worker::Impl::ProducerLoop(std::unique_ptr<SqlApi>& api) {
         maybe_more = true;
       }
       if (notified_.exchange(false)) maybe_more = true;
-      const int free = options_.concurrency - busy_.load();
+      // Slots: handler threads plus the prefetch buffer; busy_ counts both.
+      const int free = options_.concurrency + options_.prefetch - busy_.load();
       const auto now = Clock::now();
       if (free > 0 && (maybe_more || now >= next_poll)) {
         const int want = std::min(free, options_.acquire_batch);

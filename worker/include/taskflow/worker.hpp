@@ -124,7 +124,8 @@ struct WorkerOptions {
   Milliseconds heartbeat_interval{0};          // 0: lease / 3
   Milliseconds poll_interval{1000};            // acquire at least this often without NOTIFY
   Milliseconds shutdown_grace{30000};          // how long running jobs may finish on Stop()
-  int acquire_batch = 0;                       // most jobs per acquire; 0: concurrency
+  int acquire_batch = 0;                       // most jobs per acquire; 0: concurrency + prefetch
+  int prefetch = 0;                            // jobs acquired ahead, waiting for a free handler thread
   bool catch_all = false;                      // acquire every job type, not just handled ones
   Milliseconds reconnect_min{100};             // reconnect backoff: first delay
   Milliseconds reconnect_max{5000};            // reconnect backoff: cap

@@ -1,0 +1,239 @@
+#include "bounded_server.hpp"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace taskflow::http {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+thread_local RequestScope t_request;
+thread_local bool t_reject = false;
+
+// poll() for one event, retried on EINTR. True when the event (or an error/hang-up, which the
+// following read reports) arrived within `timeout`.
+bool WaitFor(int fd, short events, std::chrono::milliseconds timeout) {
+  if (timeout.count() <= 0) return false;
+  const auto until = Clock::now() + timeout;
+  for (;;) {
+    pollfd p{fd, events, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - Clock::now());
+    const int rc = ::poll(&p, 1, static_cast<int>(std::max<long long>(0, left.count())));
+    if (rc > 0) return true;
+    if (rc == 0) return false;
+    if (errno != EINTR) return false;
+  }
+}
+
+void AddressOf(int fd, bool peer, std::string& ip, int& port) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  const int rc = peer ? ::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len)
+                      : ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  if (rc != 0) return;
+  char host[NI_MAXHOST];
+  char serv[NI_MAXSERV];
+  if (::getnameinfo(reinterpret_cast<sockaddr*>(&addr), len, host, sizeof host, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+    ip = host;
+    port = std::atoi(serv);
+  }
+}
+
+// The stream of one request: buffered reads that all end by the request's deadline, and at most
+// `max_request_bytes` of them; writes bounded by the write timeout.
+class DeadlineStream final : public httplib::Stream {
+ public:
+  DeadlineStream(int sock, const ConnectionLimits& limits, Clock::time_point deadline)
+      : sock_(sock), limits_(limits), deadline_(deadline) {}
+
+  bool is_readable() const override {
+    if (off_ < len_) return true;
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+    return WaitFor(sock_, POLLIN, std::min(left, limits_.read_timeout));
+  }
+
+  bool is_writable() const override { return WaitFor(sock_, POLLOUT, limits_.write_timeout); }
+
+  ssize_t read(char* ptr, size_t size) override {
+    if (off_ < len_) {
+      const size_t n = std::min(size, len_ - off_);
+      std::memcpy(ptr, buf_ + off_, n);
+      off_ += n;
+      return static_cast<ssize_t>(n);
+    }
+    if (total_ >= limits_.max_request_bytes || !is_readable()) return -1;
+    const bool buffered = size < sizeof buf_;
+    ssize_t n;
+    do {
+      n = ::recv(sock_, buffered ? buf_ : ptr, buffered ? sizeof buf_ : size, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n <= 0) return n;
+    total_ += static_cast<size_t>(n);
+    if (!buffered) return n;
+    off_ = 0;
+    len_ = static_cast<size_t>(n);
+    const size_t take = std::min(size, len_);
+    std::memcpy(ptr, buf_, take);
+    off_ = take;
+    return static_cast<ssize_t>(take);
+  }
+
+  ssize_t write(const char* ptr, size_t size) override {
+    if (!is_writable()) return -1;
+    ssize_t n;
+    do {
+      n = ::send(sock_, ptr, size, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    return n;
+  }
+
+  void get_remote_ip_and_port(std::string& ip, int& port) const override {
+    AddressOf(sock_, true, ip, port);
+  }
+  void get_local_ip_and_port(std::string& ip, int& port) const override {
+    AddressOf(sock_, false, ip, port);
+  }
+  socket_t socket() const override { return sock_; }
+
+ private:
+  int sock_;
+  const ConnectionLimits& limits_;
+  Clock::time_point deadline_;
+  char buf_[4096];
+  size_t off_ = 0;
+  size_t len_ = 0;
+  size_t total_ = 0;
+};
+
+}  // namespace
+
+RequestScope& CurrentRequest() { return t_request; }
+
+// The connection pool of the server: `threads` threads serve connections in accept order, at
+// most `max_queued` wait; the rest go to one extra thread that answers 503 at once (t_reject).
+class BoundedServer::Pool final : public httplib::TaskQueue {
+ public:
+  explicit Pool(const ConnectionLimits& limits) : max_queued_(static_cast<size_t>(limits.max_queued)) {
+    for (int i = 0; i < std::max(1, limits.threads); ++i) {
+      threads_.emplace_back([this] { Loop(queue_, false); });
+    }
+    threads_.emplace_back([this] { Loop(rejects_, true); });
+  }
+
+  void enqueue(std::function<void()> fn) override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      (queue_.size() >= max_queued_ ? rejects_ : queue_).push_back(std::move(fn));
+    }
+    cond_.notify_all();
+  }
+
+  void shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stopping_ = true;
+    }
+    cond_.notify_all();
+    for (std::thread& t : threads_) t.join();
+  }
+
+ private:
+  void Loop(std::deque<std::function<void()>>& from, bool reject) {
+    for (;;) {
+      std::function<void()> fn;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        cond_.wait(lock, [&] { return !from.empty() || stopping_; });
+        if (from.empty()) return;  // stopping, and nothing left to close
+        fn = std::move(from.front());
+        from.pop_front();
+      }
+      t_reject = reject;
+      fn();
+      t_reject = false;
+    }
+  }
+
+  const size_t max_queued_;
+  std::mutex mutex_;
+  std::condition_variable cond_;
+  std::deque<std::function<void()>> queue_;
+  std::deque<std::function<void()>> rejects_;
+  bool stopping_ = false;
+  std::vector<std::thread> threads_;
+};
+
+BoundedServer::BoundedServer(ConnectionLimits limits) : limits_(limits) {
+  new_task_queue = [this] { return new Pool(limits_); };
+  // Mirrors of the bounds for the parts of httplib that still read them (e.g. the 413 check).
+  set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.read_timeout).count());
+  set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.write_timeout).count());
+}
+
+BoundedServer::~BoundedServer() = default;
+
+bool BoundedServer::process_and_close_socket(socket_t sock) {
+  if (t_reject) return Reject(sock);
+  ++active_;
+  bool ret = false;
+  for (int left = std::max(1, limits_.keep_alive_max_requests); left > 0; --left) {
+    // Wait for the next request in short slices, so Stop() is noticed quickly.
+    bool readable = false;
+    const auto idle_until = Clock::now() + limits_.keep_alive_timeout;
+    while (svr_sock_ != INVALID_SOCKET && Clock::now() < idle_until) {
+      const auto slice = std::min<std::chrono::milliseconds>(
+          std::chrono::milliseconds(100),
+          std::chrono::duration_cast<std::chrono::milliseconds>(idle_until - Clock::now()) +
+              std::chrono::milliseconds(1));
+      if (WaitFor(sock, POLLIN, slice)) {
+        readable = true;
+        break;
+      }
+    }
+    if (!readable) break;
+    t_request = RequestScope{Clock::now(), "other"};
+    DeadlineStream stream(sock, limits_, t_request.started + limits_.request_timeout);
+    bool closed = false;
+    ret = process_request(stream, left == 1, closed, nullptr);
+    if (!ret || closed) break;
+  }
+  ::shutdown(sock, SHUT_RDWR);
+  ::close(sock);
+  --active_;
+  return ret;
+}
+
+// Too many connections: a 503 without reading the request, then close. Never blocks.
+bool BoundedServer::Reject(socket_t sock) {
+  ++rejected_;
+  static const std::string body =
+      R"({"type":"/problems/overloaded","title":"Too many connections","status":503,)"
+      R"("detail":"The server is serving and queueing as many connections as it is configured for; retry shortly."})";
+  const std::string response = "HTTP/1.1 503 Service Unavailable\r\n"
+                               "Content-Type: application/problem+json\r\n"
+                               "Retry-After: 1\r\nConnection: close\r\n"
+                               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  (void)::send(sock, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::shutdown(sock, SHUT_WR);
+  // Drain what already arrived, so closing does not reset the connection before the client
+  // reads the answer.
+  char scratch[4096];
+  while (::recv(sock, scratch, sizeof scratch, MSG_DONTWAIT) > 0) {
+  }
+  ::close(sock);
+  return false;
+}
+
+}  // namespace taskflow::http

@@ -1,0 +1,27 @@
+// The one table of the routes the server serves. server.cpp registers exactly these, and a unit
+// test checks that /openapi.json documents exactly these.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace taskflow::http {
+
+enum class RouteId {
+  kCreateJob, kGetJob, kListJobs, kJobHistory, kCancelJob, kRetryJob,
+  kCreateRule, kListRules, kWebhook,
+  kAdminQueues, kAdminAutomations,
+  kHealth, kMetrics, kOpenApi,
+};
+
+struct RouteSpec {
+  RouteId id;
+  const char* method;   // "GET" or "POST"
+  const char* path;     // OpenAPI form, e.g. "/jobs/{id}"; also the metrics label
+  const char* pattern;  // the httplib regex matched against the whole path
+  bool needs_key;       // Authorization: Bearer <API key> required
+};
+
+const std::vector<RouteSpec>& RouteTable();
+
+}  // namespace taskflow::http
