@@ -1,0 +1,111 @@
+-- Observability: the counters of queue_stats and metrics() stay the same when the Cleaner
+-- (_clean) and purge_failed delete history, whether the deleted jobs were rolled up before
+-- (the roll-up counted them) or not (the delete trigger counts them). Clean slate as in
+-- observability_figures.sql, rolled back at the end.
+BEGIN;
+SELECT plan(19);
+
+DELETE FROM taskflow.job_attempts;
+DELETE FROM taskflow.job_events;
+DELETE FROM taskflow.jobs;
+SELECT taskflow.reset_stats();
+
+SELECT taskflow.create_queue('obs_ret', retry_policy =>
+  '{"max_attempts": 2, "strategy": "fixed", "base_delay": "0 seconds", "jitter": "none"}');
+
+-- Every counter series of the queue, and the retained-jobs gauges, as one text.
+CREATE FUNCTION pg_temp.counters() RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(l, E'\n' ORDER BY l)
+  FROM regexp_split_to_table(taskflow.metrics(), E'\n') AS l
+  WHERE l LIKE '%queue="obs_ret"%'
+    AND (l LIKE 'taskflow_jobs_finished_total%' OR l LIKE 'taskflow_job_retries_total%'
+         OR l LIKE 'taskflow_job_wait_seconds%' OR l LIKE 'taskflow_job_run_seconds%')
+$$;
+CREATE FUNCTION pg_temp.totals() RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(format('%s/%s: %s %s %s %s %s %s %s', queue, tenant_id, finished_total,
+                           succeeded_total, failed_total, dead_total, cancelled_total,
+                           retries_total, retries_per_job), E'\n' ORDER BY tenant_id NULLS FIRST)
+  FROM taskflow.queue_stats WHERE queue = 'obs_ret'
+$$;
+CREATE FUNCTION pg_temp.gauge(state text) RETURNS double precision LANGUAGE sql AS $$
+  SELECT split_part(l, ' ', 2)::double precision
+  FROM regexp_split_to_table(taskflow.metrics(), E'\n') AS l
+  WHERE split_part(l, ' ', 1) = 'taskflow_jobs{queue="obs_ret",state="' || state || '"}'
+$$;
+-- n jobs of a tenant through one outcome: ok (complete), retry_ok (fail once, then complete),
+-- fail (not retryable), dead (two failed attempts), cancel (while pending).
+CREATE FUNCTION pg_temp.run(tenant text, n integer, how text) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  a record;
+BEGIN
+  PERFORM taskflow.schedule('r.' || how, queue => 'obs_ret', tenant_id => tenant) FROM generate_series(1, n);
+  IF how = 'cancel' THEN
+    PERFORM taskflow.cancel(j.id) FROM taskflow.jobs j
+    WHERE j.queue = 'obs_ret' AND j.job_type = 'r.cancel' AND j.state = 'PENDING';
+    RETURN;
+  END IF;
+  FOR i IN 1 .. CASE WHEN how IN ('retry_ok', 'dead') THEN 2 ELSE 1 END LOOP
+    FOR a IN SELECT * FROM taskflow.acquire('obs-w', ARRAY['obs_ret'], 1000, job_types => ARRAY['r.' || how]) LOOP
+      UPDATE taskflow.jobs SET next_run_at = now() - interval '3 seconds', started_at = now() - interval '1 second'
+      WHERE id = a.job_id;
+      IF how = 'ok' OR (how = 'retry_ok' AND i = 2) THEN
+        PERFORM taskflow.complete(a.job_id, a.lease_token);
+      ELSE
+        PERFORM taskflow.fail(a.job_id, a.lease_token, 'e', retryable => how <> 'fail');
+      END IF;
+    END LOOP;
+  END LOOP;
+END
+$$;
+
+-- --- 1. deleted before any roll-up: the delete trigger counts them --------------------------
+SELECT pg_temp.run('t1', 4, 'ok');
+SELECT pg_temp.run('t1', 2, 'retry_ok');
+SELECT pg_temp.run('t2', 3, 'fail');
+SELECT pg_temp.run('t2', 2, 'dead');
+SELECT pg_temp.run('t2', 5, 'cancel');
+SELECT pg_temp.counters() AS c_before \gset
+SELECT pg_temp.totals() AS t_before \gset
+SELECT is(:'t_before'::text, E'obs_ret/: 16 6 3 2 5 4 0.25\nobs_ret/t1: 6 6 0 0 0 2 0.3333333333333333\nobs_ret/t2: 10 0 3 2 5 2 0.2',
+  'before: finished, succeeded, failed, dead, cancelled, retries, retries per job');
+SELECT is(ARRAY[pg_temp.gauge('succeeded'), pg_temp.gauge('cancelled'), pg_temp.gauge('failed'), pg_temp.gauge('dead')],
+  ARRAY[6, 5, 3, 2]::double precision[], 'before: jobs kept per final state');
+
+SELECT is(taskflow._clean(-3600, 1000), 11, 'the Cleaner deletes the 11 SUCCEEDED and CANCELLED jobs');
+SELECT is(taskflow.purge_failed(), 5::bigint, 'purge_failed deletes the 5 FAILED and DEAD jobs');
+SELECT is((SELECT count(*) FROM taskflow.jobs WHERE queue = 'obs_ret'), 0::bigint, 'no job of the queue is left');
+SELECT is(pg_temp.counters(), :'c_before'::text, 'metrics(): every counter and histogram series is unchanged');
+SELECT is(pg_temp.totals(), :'t_before'::text, 'queue_stats: every total is unchanged');
+SELECT is(ARRAY[pg_temp.gauge('succeeded'), pg_temp.gauge('cancelled'), pg_temp.gauge('failed'), pg_temp.gauge('dead')],
+  ARRAY[0, 0, 0, 0]::double precision[], 'after: no job kept in any final state');
+SELECT is((SELECT ROW(succeeded, cancelled, failed, dead) FROM taskflow.queue_stats WHERE queue = 'obs_ret' AND tenant_id IS NULL),
+  ROW(0::bigint, 0::bigint, 0::bigint, 0::bigint), 'queue_stats: no job kept in any final state');
+
+-- --- 2. rolled up first: the roll-up counts them, the deletion only removes them ------------
+-- Jobs finished 30 minutes ago, after a watermark an hour back: the next roll-up takes them.
+SELECT pg_temp.run('t1', 3, 'ok');
+SELECT pg_temp.run('t2', 2, 'dead');
+SELECT pg_temp.run('t2', 1, 'cancel');
+UPDATE taskflow.jobs SET finished_at = finished_at - interval '30 minutes',
+                         started_at = started_at - interval '30 minutes',
+                         next_run_at = next_run_at - interval '30 minutes'
+WHERE queue = 'obs_ret';
+UPDATE taskflow.stats_watermark SET rolled_up_to = now() - interval '1 hour';
+SELECT pg_temp.counters() AS c_before \gset
+SELECT pg_temp.totals() AS t_before \gset
+SELECT is(:'t_before'::text, E'obs_ret/: 22 9 3 4 6 6 0.2727272727272727\nobs_ret/t1: 9 9 0 0 0 2 0.2222222222222222\nobs_ret/t2: 13 0 3 4 6 4 0.3076923076923077',
+  'second round: the totals add up');
+SELECT cmp_ok(taskflow._rollup(1000000), '>=', 6, 'the roll-up counts the six jobs');
+SELECT ok((SELECT rolled_up_to > now() - interval '30 minutes' FROM taskflow.stats_watermark),
+  'the watermark moved past them');
+SELECT is(pg_temp.counters(), :'c_before'::text, 'metrics(): the roll-up changes no counter');
+SELECT is(pg_temp.totals(), :'t_before'::text, 'queue_stats: the roll-up changes no total');
+SELECT is(taskflow._clean(600, 1000), 4, 'the Cleaner deletes the 4 rolled-up SUCCEEDED and CANCELLED jobs');
+SELECT is(taskflow.purge_failed(), 2::bigint, 'purge_failed deletes the 2 rolled-up DEAD jobs');
+SELECT is(pg_temp.counters(), :'c_before'::text, 'metrics(): every counter and histogram series is unchanged');
+SELECT is(pg_temp.totals(), :'t_before'::text, 'queue_stats: every total is unchanged');
+SELECT is(ARRAY[pg_temp.gauge('succeeded'), pg_temp.gauge('cancelled'), pg_temp.gauge('dead')],
+  ARRAY[0, 0, 0]::double precision[], 'after: no job kept in any final state');
+
+SELECT * FROM finish();
+ROLLBACK;
