@@ -1,9 +1,9 @@
 -- Observability: the counters of queue_stats and metrics() stay the same when the Cleaner
--- (_clean) and purge_failed delete history, whether the deleted jobs were rolled up before
--- (the roll-up counted them) or not (the delete trigger counts them). Clean slate as in
+-- (_clean), purge_failed or a DELETE by hand remove history, whether the deleted jobs were
+-- rolled up before (the roll-up counted them) or not (the delete trigger counts them). Clean slate as in
 -- observability_figures.sql, rolled back at the end.
 BEGIN;
-SELECT plan(19);
+SELECT plan(21);
 
 DELETE FROM taskflow.job_attempts;
 DELETE FROM taskflow.job_events;
@@ -71,8 +71,13 @@ SELECT is(:'t_before'::text, E'obs_ret/: 16 6 3 2 5 4 0.25\nobs_ret/t1: 6 6 0 0 
 SELECT is(ARRAY[pg_temp.gauge('succeeded'), pg_temp.gauge('cancelled'), pg_temp.gauge('failed'), pg_temp.gauge('dead')],
   ARRAY[6, 5, 3, 2]::double precision[], 'before: jobs kept per final state');
 
-SELECT is(taskflow._clean(-3600, 1000), 11, 'the Cleaner deletes the 11 SUCCEEDED and CANCELLED jobs');
+-- purge_failed first: it does not roll up, so its trigger counts the jobs it deletes
 SELECT is(taskflow.purge_failed(), 5::bigint, 'purge_failed deletes the 5 FAILED and DEAD jobs');
+SELECT is(pg_temp.counters(), :'c_before'::text, 'metrics(): after purge_failed, every counter is unchanged');
+-- a deletion by hand goes through the same trigger
+DELETE FROM taskflow.jobs WHERE id = (SELECT min(id) FROM taskflow.jobs WHERE queue = 'obs_ret' AND state = 'SUCCEEDED');
+SELECT is(pg_temp.totals(), :'t_before'::text, 'queue_stats: after a DELETE by hand, every total is unchanged');
+SELECT is(taskflow._clean(-3600, 1000), 10, 'the Cleaner deletes the other 10 SUCCEEDED and CANCELLED jobs');
 SELECT is((SELECT count(*) FROM taskflow.jobs WHERE queue = 'obs_ret'), 0::bigint, 'no job of the queue is left');
 SELECT is(pg_temp.counters(), :'c_before'::text, 'metrics(): every counter and histogram series is unchanged');
 SELECT is(pg_temp.totals(), :'t_before'::text, 'queue_stats: every total is unchanged');
