@@ -203,8 +203,8 @@ std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id, 
 void Record(const Rule& rule, const Firing& f, const std::string& tenant_id, bool matched,
             const std::vector<std::int64_t>& jobs, const std::optional<std::string>& error,
             const std::string& actor) {
-  // The context summary keeps small events whole and only the scalar top-level fields of large
-  // ones, so the audit stays small.
+  // The context summary keeps small events whole and only the short scalar top-level fields of
+  // large ones, so the audit stays small.
   static pg::Statement stmt(
       "INSERT INTO taskflow.rule_firings (rule_id, source, actor, tenant_id, context, matched, "
       "  job_ids, error, source_job_id, chain_depth) "
@@ -212,7 +212,7 @@ void Record(const Rule& rule, const Firing& f, const std::string& tenant_id, boo
       "  CASE WHEN pg_column_size($5::jsonb) <= 2048 THEN $5 "
       "       WHEN jsonb_typeof($5) = 'object' THEN (SELECT COALESCE(jsonb_object_agg(k, v), '{}') "
       "         || '{\"truncated\": true}' FROM jsonb_each($5) AS e(k, v) "
-      "         WHERE jsonb_typeof(v) NOT IN ('object', 'array')) "
+      "         WHERE jsonb_typeof(v) NOT IN ('object', 'array') AND octet_length(v::text) <= 200) "
       "       ELSE '{\"truncated\": true}' END), $6, $7, $8, $9, $10)",
       {INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, INT8ARRAYOID, TEXTOID, INT8OID,
        INT4OID});
