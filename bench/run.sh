@@ -14,5 +14,6 @@ cmake --build "$build" -j"$(nproc)" --target taskflow-bench >/dev/null
 
 cluster=$(mktemp -d /tmp/taskflow-bench.XXXXXX)
 trap 'bash "$root/test/pgcluster.sh" stop "$cluster"' EXIT
-eval "$(bash "$root/test/pgcluster.sh" start "$cluster")"
+env_lines=$(bash "$root/test/pgcluster.sh" start "$cluster")  # fails the script if start fails
+eval "$env_lines"
 "$build/taskflow-bench" --db "$TASKFLOW_DATABASE_URL" "$@"
