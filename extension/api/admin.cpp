@@ -8,6 +8,7 @@
 #include "core/validation.hpp"
 #include "api/common.hpp"
 #include "api/hooks.hpp"
+#include "api/tenancy.hpp"
 
 using namespace taskflow;
 using core::DomainError;
@@ -23,21 +24,27 @@ struct Locked {
   JobState state;
   bool cancel_requested;
   std::string queue;
+  std::string tenant;
+  std::optional<std::string> unique_key;
 };
 
 Locked LockJob(std::int64_t id) {
   static pg::Statement stmt(
-      "SELECT state::text, cancel_requested, queue FROM taskflow.jobs WHERE id = $1 FOR UPDATE",
+      "SELECT state::text, cancel_requested, queue, tenant_id, unique_key FROM taskflow.jobs "
+      "WHERE id = $1 "
+      "FOR UPDATE",
       {INT8OID});
   pg::Params p;
   p.AddInt64(id);
-  if (p.Run(stmt) == 0) {
+  // Another tenant's job fails exactly as a missing one: no existence leak.
+  if (p.Run(stmt) == 0 || !api::CallerMaySee(pg::ResultRow(0).Text(4).value_or(""))) {
     throw DomainError(ErrorCode::NoDataFound, "job " + std::to_string(id) + " does not exist");
   }
   pg::ResultRow row(0);
   auto state = core::ParseJobState(row.Text(1).value_or(""));
   if (!state) throw DomainError(ErrorCode::Internal, "unknown job state in table");
-  return {*state, row.Bool(2).value_or(false), row.Text(3).value_or("")};
+  return {*state, row.Bool(2).value_or(false), row.Text(3).value_or(""), row.Text(4).value_or(""),
+          row.Text(5)};
 }
 
 }  // namespace
@@ -93,6 +100,21 @@ TF_FUNCTION(taskflow_retry) {
     Locked job = LockJob(id);
     to = core::RequireTransition(job.state, JobEvent::Retry, id);
     RequireQueue(job.queue);  // its queue may have been dropped since it finished
+    if (job.unique_key) {
+      static pg::Statement holder(
+          "SELECT id FROM taskflow.jobs WHERE tenant_id = $1 AND queue = $2 AND unique_key = $3 "
+          "AND state IN ('PENDING', 'SCHEDULED', 'RUNNING') AND id <> $4",
+          {TEXTOID, TEXTOID, TEXTOID, INT8OID});
+      pg::Params hp;
+      hp.AddText(job.tenant).AddText(job.queue).AddText(*job.unique_key).AddInt64(id);
+      if (hp.Run(holder, false, 1) == 1) {
+        throw DomainError(ErrorCode::ObjectNotInPrerequisiteState,
+                          "cannot retry job " + std::to_string(id) + ": its unique key \"" +
+                              *job.unique_key + "\" is held by job " +
+                              std::to_string(*pg::ResultRow(0).Int64(1)),
+                          "Wait for that job to finish, or cancel it.");
+      }
+    }
     static pg::Statement retry(
         "WITH upd AS (UPDATE taskflow.jobs SET state = $2::taskflow.job_state, "
         "  budget_offset = attempts, next_run_at = now(), finished_at = NULL, result = NULL, "

@@ -9,6 +9,7 @@
 #include "core/validation.hpp"
 #include "api/jobs_insert.hpp"
 #include "api/common.hpp"
+#include "api/tenancy.hpp"
 #include "pg/settings.hpp"
 
 namespace taskflow::api {
@@ -228,7 +229,15 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
             throw DomainError(e.code(), where + e.what(), e.hint());
           }
           break;
-        case 3: probe.tenant_id = it.value.value_or(""); ValidateScalars(probe, where); break;
+        case 3:
+          probe.tenant_id = it.value.value_or("");
+          ValidateScalars(probe, where);
+          try {
+            ResolveTenant(probe.tenant_id);  // a confined caller may only name its own tenant
+          } catch (const DomainError& e) {
+            throw DomainError(e.code(), where + e.what(), e.hint());
+          }
+          break;
         case 4: probe.max_attempts = std::stoi(it.value.value_or("0")); ValidateScalars(probe, where); break;
         case 5: probe.timeout_us = it.micros.value_or(0); ValidateScalars(probe, where); break;
         case 6: probe.unique_key = std::string(); ValidateScalars(probe, where); break;
@@ -267,7 +276,8 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
           "s AS (SELECT e.id, e.n, e.j ->> 'job_type' AS job_type, "
           "  COALESCE(NULLIF(e.j -> 'payload', 'null'::jsonb), '{}'::jsonb) AS payload, "
           "  COALESCE(e.j ->> 'queue', 'default') AS queue, "
-          "  COALESCE(e.j ->> 'tenant_id', 'default') AS tenant_id, "
+          "  CASE WHEN COALESCE(e.j ->> 'tenant_id', 'default') = 'default' THEN $8 "
+          "       ELSE e.j ->> 'tenant_id' END AS tenant_id, "
           "  (e.j ->> 'run_at')::timestamptz AS run_at, "
           "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
           "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
@@ -288,7 +298,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
           "  SELECT id, NULL, state, $7, 'scheduled' FROM ins) "
           "SELECT s.n, COALESCE(ins.id, 0), s.tenant_id, s.queue, s.unique_key, "
           "  ins.state::text = $5 FROM s LEFT JOIN ins ON ins.id = s.id ORDER BY s.n",
-      {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID});
+      {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID});
   std::vector<std::string> qnames;
   std::vector<std::int32_t> qmax;
   for (const auto& [name, max] : queue_defaults) {
@@ -297,7 +307,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   }
   pg::Params p;
   p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(future_run_at));
-  p.AddText(ready).AddText(waiting).AddText(actor);
+  p.AddText(ready).AddText(waiting).AddText(actor).AddText(ResolveTenant(std::nullopt));
   std::uint64_t n = p.Run(insert);
 
   struct Row { std::int64_t id; std::string tenant, queue; std::optional<std::string> key; bool ready; };

@@ -2,6 +2,7 @@
 // shared job-creation path in jobs_insert.cpp).
 #include "api/common.hpp"
 #include "api/jobs_insert.hpp"
+#include "api/tenancy.hpp"
 
 using namespace taskflow;
 
@@ -13,7 +14,7 @@ TF_FUNCTION(taskflow_schedule) {
   spec.job_type = pg::ArgText(fcinfo, 0);
   spec.payload = pg::ArgIsNull(fcinfo, 1) ? Datum(0) : PG_GETARG_DATUM(1);
   if (auto q = pg::ArgOptText(fcinfo, 2)) spec.queue = *q;
-  if (auto t = pg::ArgOptText(fcinfo, 3)) spec.tenant_id = *t;
+  std::optional<std::string> tenant = pg::ArgOptText(fcinfo, 3);
   if (!pg::ArgIsNull(fcinfo, 4)) spec.run_at = PG_GETARG_TIMESTAMPTZ(4);
   spec.priority = pg::ArgOptInt32(fcinfo, 5).value_or(0);
   spec.max_attempts = pg::ArgOptInt32(fcinfo, 6);
@@ -25,6 +26,7 @@ TF_FUNCTION(taskflow_schedule) {
   std::int64_t id = 0;
   {
     pg::SpiConnection spi;
+    spec.tenant_id = api::ResolveTenant(tenant);
     id = api::ScheduleJob(spec, api::CallerName());
   }
   return Int64GetDatum(id);

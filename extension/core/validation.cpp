@@ -2,6 +2,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "errors.hpp"
 
@@ -28,6 +29,31 @@ bool IsAsciiWhitespace(unsigned char c) noexcept {
 }
 
 bool IsControl(unsigned char c) noexcept { return c < 0x20 || c == 0x7F; }
+
+// Decodes the code points of valid UTF-8 (the server has verified the encoding).
+std::vector<char32_t> Decode(std::string_view text) {
+  std::vector<char32_t> out;
+  for (std::size_t i = 0; i < text.size();) {
+    unsigned char c = static_cast<unsigned char>(text[i]);
+    int len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xE ? 3 : 4;
+    char32_t cp = len == 1 ? c : len == 2 ? (c & 0x1F) : len == 3 ? (c & 0x0F) : (c & 0x07);
+    for (int k = 1; k < len && i + k < text.size(); ++k) {
+      cp = (cp << 6) | (static_cast<unsigned char>(text[i + k]) & 0x3F);
+    }
+    out.push_back(cp);
+    i += static_cast<std::size_t>(len);
+  }
+  return out;
+}
+
+// Unicode White_Space beyond ASCII (NEL, no-break spaces, the U+2000 block, separators).
+bool IsUnicodeSpace(char32_t cp) noexcept {
+  return cp == 0x85 || cp == 0xA0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) ||
+         cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F || cp == 0x3000;
+}
+
+// C1 control characters (U+0080..U+009F).
+bool IsC1Control(char32_t cp) noexcept { return cp >= 0x80 && cp <= 0x9F; }
 
 bool IsQueueNameChar(unsigned char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -57,6 +83,13 @@ void ValidateJobType(std::string_view job_type) {
   }
   for (unsigned char c : job_type) {
     if (IsControl(c)) Invalid("job_type must not contain control characters");
+  }
+  for (char32_t cp : Decode(job_type)) {
+    if (IsUnicodeSpace(cp)) {
+      Invalid("job_type must not contain whitespace",
+              "Use a name like \"email.send\" or \"report_daily\".");
+    }
+    if (IsC1Control(cp)) Invalid("job_type must not contain control characters");
   }
 }
 

@@ -3,6 +3,7 @@
 #include "pg/postgres.hpp"
 #include "pg/settings.hpp"
 #include "bgw/wakeup.hpp"
+#include "pg/shared_state.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -74,4 +75,5 @@ void _PG_init(void) {
   RegisterBackgroundWorker(&worker);
 
   taskflow::bgw::InitWakeups();
+  taskflow::pg::InitSharedState();
 }

@@ -20,6 +20,7 @@ extern "C" {
 #include "storage/proc.h"            // MyLatch
 #include "tcop/utility.h"            // ProcessUtility hook types (none installed yet)
 #include "utils/array.h"             // arrays in and out of SPI
+#include "utils/acl.h"               // role membership (tenant confinement)
 #include "utils/builtins.h"          // text <-> cstring
 #include "utils/guc.h"               // the taskflow.* settings
 #include "utils/jsonb.h"             // jsonb inspection (object check, size)

@@ -90,11 +90,13 @@ AS $$
     'unique_key', j.unique_key, 'cancel_requested', j.cancel_requested,
     'cancel_reason', j.cancel_reason, 'timeout', j.timeout, 'worker_id', j.worker_id,
     'lease_expires_at', j.lease_expires_at)
-  FROM taskflow.jobs j WHERE j.id = get_job.job_id
+  FROM taskflow.jobs j
+  WHERE j.id = get_job.job_id
+    AND j.tenant_id = COALESCE(taskflow._caller_tenant(), j.tenant_id)  -- another tenant's: NULL
 $$;
 
 -- The job as clients see it: every column except the lease's secrets (token, duration).
-CREATE VIEW taskflow.job_summaries AS
+CREATE VIEW taskflow.job_summaries WITH (security_invoker = true) AS
   SELECT j.id, j.job_type, j.queue, j.tenant_id, j.state, j.payload, j.priority, j.attempts,
          j.max_attempts, j.next_run_at, j.created_at, j.started_at, j.finished_at,
          j.last_error_type, j.last_error_message, j.result, j.correlation_id, j.parent_job_id,
@@ -110,6 +112,8 @@ RETURNS SETOF taskflow.job_summaries
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  own text := taskflow._caller_tenant();  -- a confined role lists only its tenant's jobs
 BEGIN
   IF max_rows IS NULL OR max_rows < 1 OR max_rows > 10000 THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 10000';
@@ -121,6 +125,7 @@ BEGIN
       AND (list_jobs.state IS NULL OR j.state = list_jobs.state)
       AND (list_jobs.job_type IS NULL OR j.job_type = list_jobs.job_type)
       AND (list_jobs.after_id IS NULL OR j.id > list_jobs.after_id)
+      AND j.tenant_id = COALESCE(own, j.tenant_id)
     ORDER BY j.id
     LIMIT max_rows;
 END
@@ -130,7 +135,8 @@ CREATE FUNCTION taskflow.job_history(job_id bigint) RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE WHEN NOT EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = job_history.job_id)
+  SELECT CASE WHEN NOT EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = job_history.job_id
+                    AND j.tenant_id = COALESCE(taskflow._caller_tenant(), j.tenant_id))
               THEN NULL ELSE
   jsonb_build_object(
     'attempts', COALESCE((SELECT jsonb_agg(x.a ORDER BY x.n) FROM (

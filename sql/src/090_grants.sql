@@ -42,3 +42,22 @@ TO taskflow_admin;
 
 GRANT SELECT ON taskflow.jobs, taskflow.job_attempts, taskflow.job_events, taskflow.queues,
   taskflow.dead_letter, taskflow.job_summaries TO taskflow_admin;
+
+-- Tenancy (065_tenancy.sql). Row level security policies call _caller_tenant() as the querying
+-- role, so every TaskFlow role may execute it.
+GRANT EXECUTE ON FUNCTION taskflow._caller_tenant()
+TO taskflow_client, taskflow_worker, taskflow_admin;
+GRANT EXECUTE ON FUNCTION
+  taskflow.grant_tenant(name, text),
+  taskflow.revoke_tenant(name),
+  taskflow.set_tenant_limit(text, integer),
+  taskflow.set_tenant_weight(text, integer),
+  taskflow.set_rate_limit(text, text, integer, interval),
+  taskflow.pause_queue(text),
+  taskflow.resume_queue(text)
+TO taskflow_admin;
+GRANT EXECUTE ON FUNCTION
+  taskflow._resolve_tenant(text),
+  taskflow._tenant_mapping_changed(),
+  taskflow._check_tenant_id(text)
+TO taskflow_admin;

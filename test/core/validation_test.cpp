@@ -163,3 +163,19 @@ TEST(ValidateMaxRows, BetweenOneAndTenThousand) {
 
 }  // namespace
 }  // namespace taskflow::core
+
+namespace taskflow::core {
+namespace {
+
+TEST(ValidateJobTypeUnicode, RejectsUnicodeWhitespaceAndC1Controls) {
+  EXPECT_THROW(ValidateJobType("a\xC2\xA0" "b"), DomainError);      // U+00A0 no-break space
+  EXPECT_THROW(ValidateJobType("a\xE2\x80\x83" "b"), DomainError);  // U+2003 em space
+  EXPECT_THROW(ValidateJobType("a\xE3\x80\x80" "b"), DomainError);  // U+3000 ideographic space
+  EXPECT_THROW(ValidateJobType("a\xC2\x85" "b"), DomainError);      // U+0085 NEL
+  EXPECT_THROW(ValidateJobType("a\xC2\x9F" "b"), DomainError);      // U+009F C1 control
+  EXPECT_NO_THROW(ValidateJobType("caf\xC3\xA9.send"));              // é is fine
+  EXPECT_NO_THROW(ValidateJobType("\xF0\x9F\x93\xA7.send"));         // an emoji is fine
+}
+
+}  // namespace
+}  // namespace taskflow::core

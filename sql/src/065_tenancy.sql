@@ -1,0 +1,208 @@
+-- ---------------------------------------------------------------------------------------------
+-- Multi-tenancy: role -> tenant mapping, limits, fairness weights, rate limits, pausing, and
+-- row level security. acquire() (extension/api/acquire.cpp) enforces limits and fairness.
+-- ---------------------------------------------------------------------------------------------
+
+ALTER TABLE taskflow.tenants
+  ADD COLUMN max_running integer CHECK (max_running IS NULL OR max_running >= 1),
+  ADD COLUMN weight integer NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000);
+COMMENT ON COLUMN taskflow.tenants.max_running IS
+  'Most RUNNING jobs of this tenant at once, across all workers and queues; NULL: no limit.';
+COMMENT ON COLUMN taskflow.tenants.weight IS
+  'Share of acquisitions under contention (weighted round robin within a queue and priority).';
+
+-- Token buckets: at most max_starts job starts per period, per queue or per tenant.
+CREATE TABLE taskflow.rate_limits (
+  scope        text NOT NULL CHECK (scope IN ('queue', 'tenant')),
+  name         text NOT NULL,
+  max_starts   integer NOT NULL CHECK (max_starts >= 1),
+  period       interval NOT NULL CHECK (period > interval '0'),
+  tokens       double precision NOT NULL,
+  refreshed_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (scope, name)
+);
+COMMENT ON TABLE taskflow.rate_limits IS 'Rate limits (taskflow.set_rate_limit) and their token buckets.';
+SELECT pg_catalog.pg_extension_config_dump('taskflow.rate_limits', '');
+
+-- Maps a database role to a tenant and makes it a taskflow_client. The role then sees and
+-- touches only that tenant's jobs and rules, through the functions and the tables alike.
+CREATE FUNCTION taskflow.grant_tenant(role name, tenant_id text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF role IS NULL OR tenant_id IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'role and tenant_id must not be NULL';
+  END IF;
+  IF to_regrole(quote_ident(role)) IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('role "%s" does not exist', role);
+  END IF;
+  IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role
+             AND (r.rolsuper OR pg_has_role(r.oid, 'taskflow_admin', 'USAGE')
+                  OR pg_has_role(r.oid, 'taskflow_worker', 'USAGE'))) THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('role "%s" is a superuser, taskflow_admin or taskflow_worker and cannot be confined to a tenant', role);
+  END IF;
+  PERFORM taskflow._check_tenant_id(tenant_id);
+  INSERT INTO taskflow.tenants (id) VALUES (tenant_id) ON CONFLICT (id) DO NOTHING;
+  INSERT INTO taskflow.tenant_roles AS m (role_name, tenant_id) VALUES (role, tenant_id)
+    ON CONFLICT (role_name) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, granted_at = now();
+  EXECUTE format('GRANT taskflow_client TO %I', role);
+  PERFORM taskflow._tenant_mapping_changed();
+END
+$$;
+
+CREATE FUNCTION taskflow.revoke_tenant(role name) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  DELETE FROM taskflow.tenant_roles m WHERE m.role_name = revoke_tenant.role;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42704',
+      MESSAGE = format('role "%s" is not mapped to a tenant', role);
+  END IF;
+  IF to_regrole(quote_ident(role)) IS NOT NULL THEN
+    EXECUTE format('REVOKE taskflow_client FROM %I', role);
+  END IF;
+  PERFORM taskflow._tenant_mapping_changed();
+END
+$$;
+
+CREATE FUNCTION taskflow._check_tenant_id(tenant_id text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF tenant_id IS NULL OR tenant_id = '' OR length(tenant_id) > 200 OR tenant_id ~ '[[:cntrl:]]' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = 'tenant_id must be 1 to 200 characters without control characters';
+  END IF;
+END
+$$;
+
+-- Most RUNNING jobs of the tenant at once (NULL: no limit).
+CREATE FUNCTION taskflow.set_tenant_limit(tenant_id text, max_running integer) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM taskflow._check_tenant_id(tenant_id);
+  IF max_running IS NOT NULL AND max_running < 1 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('max_running must be at least 1 (NULL means no limit), got %s', max_running);
+  END IF;
+  INSERT INTO taskflow.tenants AS t (id, max_running) VALUES (tenant_id, max_running)
+    ON CONFLICT (id) DO UPDATE SET max_running = EXCLUDED.max_running, updated_at = now();
+END
+$$;
+
+CREATE FUNCTION taskflow.set_tenant_weight(tenant_id text, weight integer) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  PERFORM taskflow._check_tenant_id(tenant_id);
+  IF weight IS NULL OR weight < 1 OR weight > 1000 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'weight must be between 1 and 1000';
+  END IF;
+  INSERT INTO taskflow.tenants AS t (id, weight) VALUES (tenant_id, weight)
+    ON CONFLICT (id) DO UPDATE SET weight = EXCLUDED.weight, updated_at = now();
+END
+$$;
+
+-- At most max_starts job starts per `per`, for a queue (scope 'queue') or a tenant ('tenant'),
+-- across all workers. max_starts NULL removes the limit.
+CREATE FUNCTION taskflow.set_rate_limit(scope text, name text, max_starts integer,
+    per interval DEFAULT '1 second') RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF scope IS NULL OR scope NOT IN ('queue', 'tenant') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'scope must be ''queue'' or ''tenant''';
+  END IF;
+  IF scope = 'queue' AND NOT EXISTS (SELECT FROM taskflow.queues q WHERE q.name = set_rate_limit.name) THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name);
+  END IF;
+  IF scope = 'tenant' THEN
+    PERFORM taskflow._check_tenant_id(name);
+  END IF;
+  IF max_starts IS NULL THEN
+    DELETE FROM taskflow.rate_limits r WHERE r.scope = set_rate_limit.scope AND r.name = set_rate_limit.name;
+    RETURN;
+  END IF;
+  IF max_starts < 1 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_starts must be at least 1 (NULL removes the limit)';
+  END IF;
+  IF per IS NULL OR per <= interval '0' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'per must be greater than zero';
+  END IF;
+  INSERT INTO taskflow.rate_limits AS r (scope, name, max_starts, period, tokens)
+  VALUES (scope, name, max_starts, per, max_starts)
+  ON CONFLICT (scope, name) DO UPDATE
+    SET max_starts = EXCLUDED.max_starts, period = EXCLUDED.period,
+        tokens = LEAST(r.tokens, EXCLUDED.max_starts);
+END
+$$;
+
+CREATE FUNCTION taskflow.pause_queue(name text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE taskflow.queues q SET paused = true, updated_at = now() WHERE q.name = pause_queue.name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name);
+  END IF;
+END
+$$;
+
+CREATE FUNCTION taskflow.resume_queue(name text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE taskflow.queues q SET paused = false, updated_at = now() WHERE q.name = resume_queue.name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name);
+  END IF;
+  PERFORM pg_notify('taskflow_' || name, '');
+END
+$$;
+
+-- Row level security, forced so that the table owner is no loophole. The SECURITY DEFINER
+-- functions (owned by the installing superuser) apply the same confinement themselves.
+ALTER TABLE taskflow.jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE taskflow.jobs FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON taskflow.jobs
+  USING (tenant_id = COALESCE((SELECT taskflow._caller_tenant()), tenant_id));
+
+ALTER TABLE taskflow.tenants ENABLE ROW LEVEL SECURITY;
+ALTER TABLE taskflow.tenants FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant_isolation ON taskflow.tenants
+  USING (id = COALESCE((SELECT taskflow._caller_tenant()), id));
+
+DO $rls$
+DECLARE
+  t text;
+BEGIN
+  -- the automation tables carry tenant_id too
+  FOREACH t IN ARRAY ARRAY['automation_rules', 'rule_firings'] LOOP
+    IF to_regclass('taskflow.' || t) IS NOT NULL AND EXISTS (
+        SELECT FROM pg_catalog.pg_attribute WHERE attrelid = ('taskflow.' || t)::regclass
+        AND attname = 'tenant_id' AND NOT attisdropped) THEN
+      EXECUTE format('ALTER TABLE taskflow.%I ENABLE ROW LEVEL SECURITY', t);
+      EXECUTE format('ALTER TABLE taskflow.%I FORCE ROW LEVEL SECURITY', t);
+      EXECUTE format('CREATE POLICY tenant_isolation ON taskflow.%I USING '
+                     '(tenant_id = COALESCE((SELECT taskflow._caller_tenant()), tenant_id))', t);
+    END IF;
+  END LOOP;
+END
+$rls$;
+
+REVOKE ALL ON taskflow.tenant_roles, taskflow.rate_limits FROM PUBLIC;
+GRANT SELECT ON taskflow.tenant_roles, taskflow.rate_limits TO taskflow_admin;
+-- Clients read their own tenant's rows (row level security above).
+GRANT SELECT ON taskflow.jobs, taskflow.job_summaries TO taskflow_client;
+GRANT SELECT ON taskflow.tenants TO taskflow_client;
