@@ -1,0 +1,378 @@
+#include "openapi.hpp"
+
+namespace taskflow::http {
+
+const std::string& OpenApiDocument() {
+  static const std::string document = R"OPENAPI(
+{
+  "openapi": "3.1.0",
+  "info": {
+    "title": "TaskFlow HTTP API",
+    "version": "0.1.0",
+    "description": "JSON over HTTP for the TaskFlow PostgreSQL extension. Each endpoint is one call into the extension's SQL API, run under the database role of the caller's API key, so the extension decides what is valid and what a tenant may see. Errors are application/problem+json. See docs/http.md."
+  },
+  "servers": [{"url": "http://localhost:8080"}],
+  "security": [{"apiKey": []}],
+  "paths": {
+    "/jobs": {
+      "post": {
+        "operationId": "createJob",
+        "summary": "Schedule a job (taskflow.schedule)",
+        "description": "The body holds taskflow.schedule's parameters. A client key schedules for its own tenant when tenant_id is absent; another tenant is refused (403). The X-Correlation-ID header becomes the job's correlation_id (generated when absent) and is echoed.",
+        "parameters": [{"$ref": "#/components/parameters/CorrelationId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewJob"}}}},
+        "responses": {
+          "201": {"description": "The job was scheduled (or, with a taken unique_key, the existing job's id).",
+                  "headers": {"Location": {"schema": {"type": "string"}, "description": "/jobs/{id}"},
+                              "X-Correlation-ID": {"$ref": "#/components/headers/CorrelationId"}},
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobCreated"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      },
+      "get": {
+        "operationId": "listJobs",
+        "summary": "List jobs (taskflow.list_jobs), ordered by id, keyset-paginated",
+        "parameters": [
+          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+          {"name": "queue", "in": "query", "schema": {"type": "string"}},
+          {"name": "state", "in": "query", "schema": {"$ref": "#/components/schemas/JobState"}},
+          {"name": "job_type", "in": "query", "schema": {"type": "string"}},
+          {"name": "after", "in": "query", "description": "Only jobs with a larger id (next_after of the previous page).", "schema": {"type": "integer", "format": "int64"}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}
+        ],
+        "responses": {
+          "200": {"description": "A page of jobs.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobList"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}": {
+      "get": {
+        "operationId": "getJob",
+        "summary": "One job (taskflow.get_job)",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "responses": {
+          "200": {"description": "The job.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}/history": {
+      "get": {
+        "operationId": "getJobHistory",
+        "summary": "Attempts and state transitions of a job (taskflow.job_history)",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "responses": {
+          "200": {"description": "The history.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobHistory"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}/cancel": {
+      "post": {
+        "operationId": "cancelJob",
+        "summary": "Cancel a job (taskflow.cancel)",
+        "description": "PENDING and SCHEDULED jobs become CANCELLED; a RUNNING job gets cancel_requested; a finished job is refused (409).",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
+        "responses": {
+          "200": {"description": "The state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}/retry": {
+      "post": {
+        "operationId": "retryJob",
+        "summary": "Re-drive a FAILED, DEAD or CANCELLED job (taskflow.retry)",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false}}}},
+        "responses": {
+          "200": {"description": "The state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/automation-rules": {
+      "post": {
+        "operationId": "createRule",
+        "summary": "Create an automation rule (taskflow.create_rule)",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewRule"}}}},
+        "responses": {
+          "201": {"description": "The rule was created.", "content": {"application/json": {"schema": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "format": "int64"}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      },
+      "get": {
+        "operationId": "listRules",
+        "summary": "List automation rules (taskflow.list_rules)",
+        "parameters": [
+          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+          {"name": "trigger_type", "in": "query", "schema": {"type": "string", "enum": ["cron", "webhook", "event"]}},
+          {"name": "enabled", "in": "query", "schema": {"type": "boolean"}}
+        ],
+        "responses": {
+          "200": {"description": "The rules.", "content": {"application/json": {"schema": {"type": "object", "required": ["rules"], "properties": {"rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/events/webhook/{key}": {
+      "post": {
+        "operationId": "deliverWebhook",
+        "summary": "Deliver a webhook to the rule with this key (taskflow.handle_webhook)",
+        "description": "No API key: the rule's key is in the path and, when the rule has a secret, X-TaskFlow-Signature must be sha256=<hex HMAC-SHA256 of the raw body>. A repeated X-TaskFlow-Delivery creates no new jobs and returns the first delivery's job ids.",
+        "security": [],
+        "parameters": [
+          {"name": "key", "in": "path", "required": true, "schema": {"type": "string"}},
+          {"name": "X-TaskFlow-Signature", "in": "header", "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}},
+          {"name": "X-TaskFlow-Delivery", "in": "header", "schema": {"type": "string"}}
+        ],
+        "requestBody": {"required": true, "description": "Any JSON document; its raw bytes are what the signature covers.", "content": {"application/json": {"schema": {}}}},
+        "responses": {
+          "202": {"description": "Accepted; the jobs the rule created.", "content": {"application/json": {"schema": {"type": "object", "required": ["job_ids"], "properties": {"job_ids": {"type": "array", "items": {"type": "integer", "format": "int64"}}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/admin/queues": {
+      "get": {
+        "operationId": "adminQueues",
+        "summary": "Per queue and tenant statistics (taskflow.queue_stats); admin key",
+        "responses": {
+          "200": {"description": "One object per row of taskflow.queue_stats.", "content": {"application/json": {"schema": {"type": "object", "required": ["queues"], "properties": {"queues": {"type": "array", "items": {"type": "object"}}}}}}},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/admin/automations": {
+      "get": {
+        "operationId": "adminAutomations",
+        "summary": "Rules with their last firings; admin key",
+        "parameters": [{"name": "firings", "in": "query", "description": "Last firings per rule.", "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 5}}],
+        "responses": {
+          "200": {"description": "The rules, each with last_firings (newest first, rows of taskflow.rule_firings).", "content": {"application/json": {"schema": {"type": "object", "required": ["automations"], "properties": {"automations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Rule"}, {"type": "object", "properties": {"last_firings": {"type": "array", "items": {"type": "object"}}}}]}}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/health": {
+      "get": {
+        "operationId": "health",
+        "summary": "200 with the extension version when the database answers, 503 otherwise",
+        "security": [],
+        "responses": {
+          "200": {"description": "Healthy.", "content": {"application/json": {"schema": {"type": "object", "required": ["status", "version"], "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}}}}},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/metrics": {
+      "get": {
+        "operationId": "metrics",
+        "summary": "Prometheus text: taskflow.metrics() and the server's own taskflow_http_* series",
+        "security": [],
+        "responses": {
+          "200": {"description": "Prometheus text exposition format 0.0.4.", "content": {"text/plain": {"schema": {"type": "string"}}}}
+        }
+      }
+    },
+    "/openapi.json": {
+      "get": {
+        "operationId": "openapi",
+        "summary": "This document",
+        "security": [],
+        "responses": {
+          "200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}
+        }
+      }
+    }
+  },
+  "components": {
+    "securitySchemes": {
+      "apiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer tfk_... (taskflow.create_api_key)."}
+    },
+    "parameters": {
+      "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}},
+      "CorrelationId": {"name": "X-Correlation-ID", "in": "header", "description": "Up to 200 printable ASCII characters.", "schema": {"type": "string", "maxLength": 200}}
+    },
+    "headers": {
+      "CorrelationId": {"description": "The request's X-Correlation-ID, or the one generated for the job.", "schema": {"type": "string"}}
+    },
+    "responses": {
+      "BadRequest": {"description": "Malformed: the body is not JSON, a field or parameter is unknown or has the wrong type.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "Unauthorized": {"description": "No API key, an invalid or revoked one (or, for webhooks, an unknown key or a bad signature: SQLSTATE 28000).", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "Forbidden": {"description": "Another tenant's resource, or a privilege the key's role lacks (SQLSTATE 42501); /admin/* without an admin key.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "NotFound": {"description": "No such job, or not visible to this key's tenant (SQLSTATE P0002).", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "Conflict": {"description": "A transition the state machine refuses (SQLSTATE 55000), or a name already taken (23505).", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "PayloadTooLarge": {"description": "The body is over the server's limit, or the payload is over taskflow.max_payload_bytes (SQLSTATE 54000).", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "Invalid": {"description": "Well-formed but refused by the extension: an unknown queue (42704), an invalid value (class 22).", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "NotAvailable": {"description": "The installed extension does not have the function behind this endpoint (SQLSTATE 42883 or 42P01).", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "Unavailable": {"description": "The database does not answer, a statement timed out, or every connection slot is taken; retry (Retry-After).", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    },
+    "schemas": {
+      "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+          "type": {"type": "string", "format": "uri-reference", "examples": ["/problems/not-found"]},
+          "title": {"type": "string"},
+          "status": {"type": "integer"},
+          "detail": {"type": "string"},
+          "sqlstate": {"type": "string", "description": "The SQLSTATE the extension raised, when it did."},
+          "hint": {"type": "string"},
+          "correlation_id": {"type": "string"}
+        }
+      },
+      "JobState": {"type": "string", "enum": ["PENDING", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "DEAD", "CANCELLED"]},
+      "NewJob": {
+        "type": "object",
+        "required": ["job_type"],
+        "additionalProperties": false,
+        "properties": {
+          "job_type": {"type": "string"},
+          "payload": {"type": "object"},
+          "queue": {"type": "string", "default": "default"},
+          "tenant_id": {"type": "string", "description": "Default: the key's tenant (client keys) or 'default'."},
+          "run_at": {"type": "string", "format": "date-time"},
+          "priority": {"type": "integer", "default": 0},
+          "max_attempts": {"type": "integer", "minimum": 1},
+          "unique_key": {"type": "string"},
+          "correlation_id": {"type": "string", "description": "Used when there is no X-Correlation-ID header."},
+          "parent_job_id": {"type": "integer", "format": "int64"},
+          "timeout": {"type": "string", "description": "A PostgreSQL interval, e.g. '30 seconds'."}
+        }
+      },
+      "JobCreated": {
+        "type": "object",
+        "required": ["id", "correlation_id"],
+        "properties": {"id": {"type": "integer", "format": "int64"}, "correlation_id": {"type": "string"}}
+      },
+      "Job": {
+        "type": "object",
+        "required": ["id", "job_type", "queue", "tenant_id", "state", "payload"],
+        "properties": {
+          "id": {"type": "integer", "format": "int64"},
+          "job_type": {"type": "string"},
+          "queue": {"type": "string"},
+          "tenant_id": {"type": "string"},
+          "state": {"$ref": "#/components/schemas/JobState"},
+          "payload": {"type": "object"},
+          "priority": {"type": "integer"},
+          "attempts": {"type": "integer"},
+          "max_attempts": {"type": "integer"},
+          "next_run_at": {"type": "string", "format": "date-time"},
+          "created_at": {"type": "string", "format": "date-time"},
+          "started_at": {"type": ["string", "null"], "format": "date-time"},
+          "finished_at": {"type": ["string", "null"], "format": "date-time"},
+          "last_error_type": {"type": ["string", "null"]},
+          "last_error_message": {"type": ["string", "null"]},
+          "result": {},
+          "correlation_id": {"type": ["string", "null"]},
+          "parent_job_id": {"type": ["integer", "null"]},
+          "unique_key": {"type": ["string", "null"]},
+          "cancel_requested": {"type": "boolean"}
+        }
+      },
+      "JobList": {
+        "type": "object",
+        "required": ["jobs", "next_after"],
+        "properties": {
+          "jobs": {"type": "array", "items": {"$ref": "#/components/schemas/Job"}},
+          "next_after": {"type": ["integer", "null"], "description": "Pass as ?after= for the next page; null on the last page."}
+        }
+      },
+      "JobHistory": {
+        "type": "object",
+        "required": ["attempts", "events"],
+        "properties": {
+          "attempts": {"type": "array", "items": {"type": "object"}},
+          "events": {"type": "array", "items": {"type": "object", "properties": {"from_state": {"type": ["string", "null"]}, "to_state": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "actor": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}}}}
+        }
+      },
+      "StateChange": {
+        "type": "object",
+        "required": ["id", "state"],
+        "properties": {"id": {"type": "integer", "format": "int64"}, "state": {"$ref": "#/components/schemas/JobState"}}
+      },
+      "NewRule": {
+        "type": "object",
+        "required": ["name", "trigger", "actions"],
+        "additionalProperties": false,
+        "properties": {
+          "name": {"type": "string"},
+          "trigger": {"type": "object", "description": "{\"type\": \"cron\", \"schedule\": ...}, {\"type\": \"webhook\"} or {\"type\": \"event\", \"on\": ...}"},
+          "actions": {"type": "array", "items": {"type": "object"}},
+          "condition": {"type": "string", "description": "A jsonpath predicate over the trigger context."},
+          "tenant_id": {"type": "string"}
+        }
+      },
+      "Rule": {
+        "type": "object",
+        "properties": {
+          "rule_id": {"type": "integer", "format": "int64"},
+          "tenant_id": {"type": "string"},
+          "name": {"type": "string"},
+          "trigger": {"type": "object"},
+          "condition": {"type": ["string", "null"]},
+          "actions": {"type": "array"},
+          "enabled": {"type": "boolean"},
+          "created_at": {"type": "string", "format": "date-time"},
+          "updated_at": {"type": "string", "format": "date-time"},
+          "last_fired_at": {"type": ["string", "null"], "format": "date-time"}
+        }
+      }
+    }
+  }
+}
+)OPENAPI";
+  return document;
+}
+
+}  // namespace taskflow::http

@@ -1,0 +1,695 @@
+// The HTTP API: routes from routes.cpp, each handler one call into the taskflow SQL API under
+// the database role of the caller's API key. See docs/http.md.
+#include <taskflow/http/server.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <regex>
+#include <set>
+#include <stdexcept>
+#include <thread>
+#include <unordered_map>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+#include <pqxx/pqxx>
+#include <spdlog/spdlog.h>
+
+#include "bounded_server.hpp"
+#include "db_pool.hpp"
+#include "metrics.hpp"
+#include "openapi.hpp"
+#include "problem.hpp"
+#include "routes.hpp"
+
+namespace taskflow::http {
+
+using json = nlohmann::json;
+using Clock = std::chrono::steady_clock;
+
+void ParseListenAddress(const std::string& address, ServerConfig* config) {
+  const auto colon = address.rfind(':');
+  if (colon == std::string::npos) throw std::invalid_argument("expected HOST:PORT, got " + address);
+  std::string host = address.substr(0, colon);
+  const std::string port = address.substr(colon + 1);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) host = "0.0.0.0";
+  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoi(port) > 65535) {
+    throw std::invalid_argument("bad port in " + address);
+  }
+  config->host = host;
+  config->port = std::stoi(port);
+}
+
+namespace {
+
+constexpr const char* kJson = "application/json";
+constexpr const char* kProblemJson = "application/problem+json";
+constexpr const char* kWebhookRole = "taskflow_webhook";
+// The server's own group role: key lookups and /metrics run as it, so the login role may be
+// NOINHERIT and hold no privilege of its own.
+constexpr const char* kServerRole = "taskflow_http";
+
+// A refusal decided by the server (malformed request, missing key, ...).
+struct HttpError {
+  Problem problem;
+};
+
+HttpError Refuse(int status, std::string detail) {
+  Problem p = ProblemForStatus(status);
+  p.detail = std::move(detail);
+  return HttpError{std::move(p)};
+}
+
+// Who is calling: the API key's tenant, role and database role.
+struct Principal {
+  std::optional<std::string> tenant;
+  std::string role;     // client or admin
+  std::string db_role;  // SET LOCAL ROLE target
+};
+
+std::string NewUuid() {
+  thread_local std::mt19937_64 rng{std::random_device{}() ^
+                                   (static_cast<std::uint64_t>(std::random_device{}()) << 32)};
+  std::uint64_t a = rng(), b = rng();
+  a = (a & 0xFFFFFFFFFFFF0FFFULL) | 0x0000000000004000ULL;  // version 4
+  b = (b & 0x3FFFFFFFFFFFFFFFULL) | 0x8000000000000000ULL;  // variant 10
+  char buf[37];
+  std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(a >> 32),
+                static_cast<unsigned>((a >> 16) & 0xFFFF), static_cast<unsigned>(a & 0xFFFF),
+                static_cast<unsigned>(b >> 48),
+                static_cast<unsigned long long>(b & 0xFFFFFFFFFFFFULL));
+  return buf;
+}
+
+bool ValidCorrelationId(const std::string& s) {
+  if (s.size() > 200) return false;
+  for (unsigned char c : s) {
+    if (c < 0x21 || c > 0x7E) return false;
+  }
+  return true;
+}
+
+// "ERROR:  message\nDETAIL:  ...\nHINT:  ...\nCONTEXT: ..." into message and hint.
+void SplitSqlMessage(const std::string& what, std::string* message, std::string* hint) {
+  size_t pos = 0;
+  while (pos < what.size()) {
+    size_t end = what.find('\n', pos);
+    if (end == std::string::npos) end = what.size();
+    const std::string line = what.substr(pos, end - pos);
+    pos = end + 1;
+    auto after = [&](const char* prefix) -> std::optional<std::string> {
+      const std::string p = prefix;
+      if (line.rfind(p, 0) != 0) return std::nullopt;
+      size_t i = p.size();
+      while (i < line.size() && line[i] == ' ') ++i;
+      return line.substr(i);
+    };
+    if (auto m = after("ERROR:")) {
+      *message = *m;
+    } else if (auto d = after("DETAIL:")) {
+      *message += " (" + *d + ")";
+    } else if (auto h = after("HINT:")) {
+      *hint = *h;
+    } else if (line.rfind("CONTEXT:", 0) == 0) {
+      break;  // PL/pgSQL internals: not for clients
+    } else if (message->empty()) {
+      *message = line;
+    }
+  }
+}
+
+std::int64_t ParseId(const std::string& text, const char* what) {
+  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+    throw Refuse(400, std::string(what) + " must be a positive integer, got \"" + text + "\"");
+  }
+  const std::int64_t id = std::stoll(text);
+  if (id < 1) throw Refuse(400, std::string(what) + " must be a positive integer");
+  return id;
+}
+
+json ParseBodyObject(const std::string& body, bool allow_empty) {
+  if (body.empty() && allow_empty) return json::object();
+  json j = json::parse(body, nullptr, false);
+  if (j.is_discarded()) throw Refuse(400, "the request body is not valid JSON");
+  if (!j.is_object()) throw Refuse(400, "the request body must be a JSON object");
+  return j;
+}
+
+void CheckKeys(const json& body, const std::set<std::string>& allowed) {
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    if (!allowed.count(it.key())) {
+      std::string list;
+      for (const std::string& k : allowed) list += (list.empty() ? "" : ", ") + k;
+      throw Refuse(400, "unknown field \"" + it.key() + "\"; fields are: " + list);
+    }
+  }
+}
+
+void CheckParams(const httplib::Request& req, const std::set<std::string>& allowed) {
+  for (const auto& [name, value] : req.params) {
+    if (!allowed.count(name)) {
+      std::string list;
+      for (const std::string& k : allowed) list += (list.empty() ? "" : ", ") + k;
+      throw Refuse(400, "unknown query parameter \"" + name + "\"; parameters are: " + list);
+    }
+  }
+}
+
+std::optional<std::string> Param(const httplib::Request& req, const char* name) {
+  if (!req.has_param(name)) return std::nullopt;
+  return req.get_param_value(name);
+}
+
+std::optional<std::int64_t> IntParam(const httplib::Request& req, const char* name) {
+  auto v = Param(req, name);
+  if (!v) return std::nullopt;
+  const std::string& s = *v;
+  const size_t start = (!s.empty() && s[0] == '-') ? 1 : 0;
+  if (s.size() == start || s.size() > 18 || s.find_first_not_of("0123456789", start) != std::string::npos) {
+    throw Refuse(400, std::string("query parameter ") + name + " must be an integer, got \"" + s + "\"");
+  }
+  return std::stoll(s);
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------------------------
+
+struct Server::Impl {
+  explicit Impl(ServerConfig c)
+      : config(std::move(c)),
+        server(Limits(config)),
+        pool(config.db, config.threads, config.statement_timeout, config.application_name) {}
+
+  static ConnectionLimits Limits(const ServerConfig& c) {
+    ConnectionLimits l;
+    l.threads = c.threads;
+    l.max_queued = c.max_queued;
+    l.request_timeout = c.request_timeout;
+    l.read_timeout = c.read_timeout;
+    l.write_timeout = c.write_timeout;
+    l.keep_alive_timeout = c.keep_alive_timeout;
+    l.keep_alive_max_requests = c.keep_alive_max_requests;
+    l.max_request_bytes = 2 * c.max_body_bytes + (256u << 10);
+    return l;
+  }
+
+  // One request: its correlation id, its database connection (taken on first use), its caller.
+  struct Call {
+    const httplib::Request& req;
+    httplib::Response& res;
+    std::string correlation_id;
+    std::optional<DbPool::Lease> lease;
+    Principal who;
+  };
+
+  pqxx::connection& Conn(Call& call, std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+    if (!call.lease) call.lease.emplace(pool.Acquire(wait));
+    return **call.lease;
+  }
+
+  // Runs `sql` (one statement) under `role` (empty: the server's own login role) in one
+  // implicit transaction: a single round trip, all or nothing.
+  pqxx::result Exec(Call& call, const std::string& role, const std::string& sql) {
+    pqxx::connection& conn = Conn(call);
+    try {
+      pqxx::nontransaction tx(conn);
+      return tx.exec(role.empty() ? sql : "SET LOCAL ROLE " + tx.quote_name(role) + "; " + sql);
+    } catch (const pqxx::broken_connection&) {
+      call.lease->Discard();
+      throw;
+    }
+  }
+
+  std::string Q(Call& call, const std::string& s) { return Conn(call).quote(s); }
+
+  // --- authentication -------------------------------------------------------------------------
+  Principal Authenticate(Call& call) {
+    const std::string header = call.req.get_header_value("Authorization");
+    static const std::string kBearer = "Bearer ";
+    if (header.empty()) throw Refuse(401, "this endpoint needs an API key: Authorization: Bearer <key>");
+    if (header.compare(0, kBearer.size(), kBearer) != 0) {
+      throw Refuse(401, "the Authorization header must be \"Bearer <key>\"");
+    }
+    const std::string key = header.substr(kBearer.size());
+    // Keys are "tfk_" + 43 URL-safe base64 characters; anything else is refused without a lookup.
+    if (key.size() != 47 || key.compare(0, 4, "tfk_") != 0 ||
+        key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 4) !=
+            std::string::npos) {
+      throw Refuse(401, "invalid or revoked API key");
+    }
+    const auto now = Clock::now();
+    {
+      std::lock_guard<std::mutex> lock(auth_mutex);
+      auto it = auth_cache.find(key);
+      if (it != auth_cache.end() && it->second.second > now) return it->second.first;
+    }
+    const pqxx::result r = Exec(call, kServerRole,
+        "SELECT tenant_id, role, db_role FROM taskflow.authenticate_api_key(" + Q(call, key) + ")");
+    if (r.empty()) throw Refuse(401, "invalid or revoked API key");
+    Principal p;
+    if (!r[0][0].is_null()) p.tenant = r[0][0].c_str();
+    p.role = r[0][1].c_str();
+    p.db_role = r[0][2].c_str();
+    if (config.auth_cache_ttl.count() > 0) {
+      std::lock_guard<std::mutex> lock(auth_mutex);
+      if (auth_cache.size() >= 10000) auth_cache.clear();
+      auth_cache[key] = {p, now + config.auth_cache_ttl};
+    }
+    return p;
+  }
+
+  void RequireAdmin(const Call& call) {
+    if (call.who.role != "admin") throw Refuse(403, "this endpoint needs an admin API key");
+  }
+
+  // --- responses ------------------------------------------------------------------------------
+  static void Json(Call& call, int status, const std::string& body) {
+    call.res.status = status;
+    call.res.set_content(body, kJson);
+  }
+
+  void Fail(Call& call, const Problem& p) {
+    call.res.status = p.status;
+    if (p.status == 401) call.res.set_header("WWW-Authenticate", "Bearer");
+    if (p.status == 503) call.res.set_header("Retry-After", "1");
+    call.res.set_content(ProblemJson(p, call.correlation_id), kProblemJson);
+  }
+
+  // --- handlers -------------------------------------------------------------------------------
+  void CreateJob(Call& call) {
+    const json body = ParseBodyObject(call.req.body, false);
+    CheckKeys(body, {"job_type", "payload", "queue", "tenant_id", "run_at", "priority",
+                     "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout"});
+    std::string args;
+    auto add = [&](const char* name, const std::string& value) {
+      args += (args.empty() ? "" : ", ") + std::string(name) + " => " + value;
+    };
+    auto text = [&](const char* name, const char* cast) {
+      if (!body.contains(name) || body[name].is_null()) return false;
+      if (!body[name].is_string()) throw Refuse(400, std::string(name) + " must be a string");
+      add(name, Q(call, body[name].get<std::string>()) + cast);
+      return true;
+    };
+    auto integer = [&](const char* name, const char* cast) {
+      if (!body.contains(name) || body[name].is_null()) return;
+      if (!body[name].is_number_integer()) throw Refuse(400, std::string(name) + " must be an integer");
+      const std::string digits = body[name].is_number_unsigned()
+                                     ? std::to_string(body[name].get<std::uint64_t>())
+                                     : std::to_string(body[name].get<std::int64_t>());
+      add(name, "(" + Q(call, digits) + ")" + cast);
+    };
+    if (!body.contains("job_type") || !body["job_type"].is_string()) {
+      throw Refuse(400, "job_type (a string) is required");
+    }
+    text("job_type", "");
+    if (body.contains("payload") && !body["payload"].is_null()) {
+      if (!body["payload"].is_object()) throw Refuse(400, "payload must be a JSON object");
+      add("payload", Q(call, body["payload"].dump()) + "::jsonb");
+    }
+    text("queue", "");
+    if (!text("tenant_id", "") && call.who.tenant && call.who.role == "client") {
+      add("tenant_id", Q(call, *call.who.tenant));  // a client key schedules for its tenant
+    }
+    text("run_at", "::timestamptz");
+    integer("priority", "::integer");
+    integer("max_attempts", "::integer");
+    text("unique_key", "");
+    integer("parent_job_id", "::bigint");
+    text("timeout", "::interval");
+    // The X-Correlation-ID header wins over the body's; one is generated when neither is given.
+    if (body.contains("correlation_id") && !body["correlation_id"].is_null() &&
+        !body["correlation_id"].is_string()) {
+      throw Refuse(400, "correlation_id must be a string");
+    }
+    if (call.correlation_id.empty() && body.contains("correlation_id") && body["correlation_id"].is_string()) {
+      call.correlation_id = body["correlation_id"].get<std::string>();
+    }
+    if (call.correlation_id.empty()) call.correlation_id = NewUuid();
+    add("correlation_id", Q(call, call.correlation_id));
+    const pqxx::result r = Exec(call, call.who.db_role, "SELECT taskflow.schedule(" + args + ")");
+    const std::string id = r[0][0].c_str();
+    call.res.set_header("Location", "/jobs/" + id);
+    if (!call.res.has_header("X-Correlation-ID")) call.res.set_header("X-Correlation-ID", call.correlation_id);
+    Json(call, 201, json{{"id", std::stoll(id)}, {"correlation_id", call.correlation_id}}.dump());
+  }
+
+  void GetJob(Call& call) {
+    const std::int64_t id = ParseId(call.req.matches[1], "job id");
+    const pqxx::result r = Exec(call, call.who.db_role,
+                                "SELECT taskflow.get_job(" + std::to_string(id) + ")::text");
+    if (r[0][0].is_null()) throw Refuse(404, "job " + std::to_string(id) + " does not exist");
+    Json(call, 200, r[0][0].c_str());
+  }
+
+  void ListJobs(Call& call) {
+    CheckParams(call.req, {"tenant", "queue", "state", "job_type", "after", "limit"});
+    static const std::set<std::string> kStates = {"PENDING", "SCHEDULED", "RUNNING", "SUCCEEDED",
+                                                  "FAILED",  "DEAD",      "CANCELLED"};
+    std::string args;
+    auto add = [&](const char* name, const std::string& value) {
+      args += (args.empty() ? "" : ", ") + std::string(name) + " => " + value;
+    };
+    if (auto v = Param(call.req, "tenant")) add("tenant_id", Q(call, *v));
+    if (auto v = Param(call.req, "queue")) add("queue", Q(call, *v));
+    if (auto v = Param(call.req, "state")) {
+      if (!kStates.count(*v)) {
+        throw Refuse(400, "state must be one of PENDING, SCHEDULED, RUNNING, SUCCEEDED, FAILED, "
+                          "DEAD, CANCELLED; got \"" + *v + "\"");
+      }
+      add("state", Q(call, *v) + "::taskflow.job_state");
+    }
+    if (auto v = Param(call.req, "job_type")) add("job_type", Q(call, *v));
+    if (auto v = IntParam(call.req, "after")) add("after_id", std::to_string(*v));
+    const std::int64_t limit = IntParam(call.req, "limit").value_or(100);
+    add("max_rows", "(" + std::to_string(limit) + ")::integer");
+    const pqxx::result r = Exec(call, call.who.db_role,
+        "SELECT coalesce(jsonb_agg(to_jsonb(j) ORDER BY j.id), '[]')::text, count(*), max(j.id) "
+        "FROM taskflow.list_jobs(" + args + ") j");
+    const std::int64_t count = r[0][1].as<std::int64_t>();
+    const std::string next = (count > 0 && count == limit) ? r[0][2].c_str() : "null";
+    Json(call, 200, std::string("{\"jobs\":") + r[0][0].c_str() + ",\"next_after\":" + next + "}");
+  }
+
+  void JobHistory(Call& call) {
+    const std::int64_t id = ParseId(call.req.matches[1], "job id");
+    const pqxx::result r = Exec(call, call.who.db_role,
+                                "SELECT taskflow.job_history(" + std::to_string(id) + ")::text");
+    if (r[0][0].is_null()) throw Refuse(404, "job " + std::to_string(id) + " does not exist");
+    Json(call, 200, r[0][0].c_str());
+  }
+
+  void CancelJob(Call& call) {
+    const std::int64_t id = ParseId(call.req.matches[1], "job id");
+    const json body = ParseBodyObject(call.req.body, true);
+    CheckKeys(body, {"reason"});
+    std::string reason = "NULL";
+    if (body.contains("reason") && !body["reason"].is_null()) {
+      if (!body["reason"].is_string()) throw Refuse(400, "reason must be a string");
+      reason = Q(call, body["reason"].get<std::string>());
+    }
+    const pqxx::result r = Exec(call, call.who.db_role,
+        "SELECT taskflow.cancel(" + std::to_string(id) + ", " + reason + ")::text");
+    Json(call, 200, json{{"id", id}, {"state", r[0][0].c_str()}}.dump());
+  }
+
+  void RetryJob(Call& call) {
+    const std::int64_t id = ParseId(call.req.matches[1], "job id");
+    CheckKeys(ParseBodyObject(call.req.body, true), {});
+    const pqxx::result r = Exec(call, call.who.db_role,
+                                "SELECT taskflow.retry(" + std::to_string(id) + ")::text");
+    Json(call, 200, json{{"id", id}, {"state", r[0][0].c_str()}}.dump());
+  }
+
+  void CreateRule(Call& call) {
+    const json body = ParseBodyObject(call.req.body, false);
+    CheckKeys(body, {"name", "trigger", "actions", "condition", "tenant_id"});
+    if (!body.contains("name") || !body["name"].is_string()) throw Refuse(400, "name (a string) is required");
+    if (!body.contains("trigger") || !body["trigger"].is_object()) {
+      throw Refuse(400, "trigger (a JSON object) is required");
+    }
+    if (!body.contains("actions") || !body["actions"].is_array()) {
+      throw Refuse(400, "actions (a JSON array) is required");
+    }
+    std::string args = "name => " + Q(call, body["name"].get<std::string>()) +
+                       ", trigger => " + Q(call, body["trigger"].dump()) + "::jsonb" +
+                       ", actions => " + Q(call, body["actions"].dump()) + "::jsonb";
+    if (body.contains("condition") && !body["condition"].is_null()) {
+      if (!body["condition"].is_string()) throw Refuse(400, "condition must be a string (a jsonpath)");
+      args += ", condition => " + Q(call, body["condition"].get<std::string>());
+    }
+    if (body.contains("tenant_id") && !body["tenant_id"].is_null()) {
+      if (!body["tenant_id"].is_string()) throw Refuse(400, "tenant_id must be a string");
+      args += ", tenant_id => " + Q(call, body["tenant_id"].get<std::string>());
+    } else if (call.who.tenant && call.who.role == "client") {
+      args += ", tenant_id => " + Q(call, *call.who.tenant);
+    }
+    const pqxx::result r = Exec(call, call.who.db_role, "SELECT taskflow.create_rule(" + args + ")");
+    Json(call, 201, json{{"id", r[0][0].as<std::int64_t>()}}.dump());
+  }
+
+  void ListRules(Call& call) {
+    CheckParams(call.req, {"tenant", "trigger_type", "enabled"});
+    std::string args;
+    auto add = [&](const std::string& a) { args += (args.empty() ? "" : ", ") + a; };
+    if (auto v = Param(call.req, "tenant")) add("tenant_id => " + Q(call, *v));
+    if (auto v = Param(call.req, "trigger_type")) add("trigger_type => " + Q(call, *v));
+    if (auto v = Param(call.req, "enabled")) {
+      if (*v != "true" && *v != "false") throw Refuse(400, "enabled must be true or false");
+      add("enabled => " + *v);
+    }
+    const pqxx::result r = Exec(call, call.who.db_role,
+        "SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]')::text FROM taskflow.list_rules(" + args + ") r");
+    Json(call, 200, std::string("{\"rules\":") + r[0][0].c_str() + "}");
+  }
+
+  void Webhook(Call& call) {
+    const std::string key = call.req.matches[1];
+    if (json::parse(call.req.body, nullptr, false).is_discarded()) {
+      throw Refuse(400, "the webhook body is not valid JSON");
+    }
+    auto header = [&](const char* name) {
+      return call.req.has_header(name) ? Q(call, call.req.get_header_value(name)) : std::string("NULL");
+    };
+    const pqxx::result r = Exec(call, kWebhookRole,
+        "SELECT coalesce(jsonb_agg(t.id), '[]')::text FROM taskflow.handle_webhook(" + Q(call, key) +
+        ", " + Q(call, call.req.body) + ", " + header("X-TaskFlow-Signature") + ", " +
+        header("X-TaskFlow-Delivery") + ") AS t(id)");
+    Json(call, 202, std::string("{\"job_ids\":") + r[0][0].c_str() + "}");
+  }
+
+  void AdminQueues(Call& call) {
+    RequireAdmin(call);
+    CheckParams(call.req, {});
+    const pqxx::result r = Exec(call, call.who.db_role,
+        "SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]')::text FROM taskflow.queue_stats s");
+    Json(call, 200, std::string("{\"queues\":") + r[0][0].c_str() + "}");
+  }
+
+  void AdminAutomations(Call& call) {
+    RequireAdmin(call);
+    CheckParams(call.req, {"firings"});
+    const std::int64_t firings = IntParam(call.req, "firings").value_or(5);
+    if (firings < 0 || firings > 100) throw Refuse(422, "firings must be between 0 and 100");
+    const pqxx::result r = Exec(call, call.who.db_role,
+        "SELECT coalesce(jsonb_agg(to_jsonb(r) || jsonb_build_object('last_firings', "
+        "  coalesce((SELECT jsonb_agg(to_jsonb(f) ORDER BY f.fired_at DESC, f.id DESC) FROM ("
+        "    SELECT * FROM taskflow.rule_firings x WHERE x.rule_id = r.rule_id"
+        "    ORDER BY x.fired_at DESC, x.id DESC LIMIT " + std::to_string(firings) + ") f), '[]'))"
+        "  ORDER BY r.rule_id), '[]')::text FROM taskflow.list_rules() r");
+    Json(call, 200, std::string("{\"automations\":") + r[0][0].c_str() + "}");
+  }
+
+  void Health(Call& call) {
+    try {
+      Conn(call, std::chrono::seconds(2));
+      const pqxx::result r = Exec(call, "",
+          "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'taskflow'");
+      if (r.empty()) throw Refuse(503, "the taskflow extension is not installed in this database");
+      Json(call, 200, json{{"status", "ok"}, {"version", r[0][0].c_str()}}.dump());
+    } catch (const pqxx::failure& e) {
+      throw Refuse(503, "the database does not answer");
+    } catch (const std::runtime_error& e) {
+      throw Refuse(503, "the database does not answer");
+    }
+  }
+
+  void Metrics(Call& call) {
+    std::string text;
+    bool up = false;
+    try {
+      Conn(call, std::chrono::seconds(2));
+      const pqxx::result r = Exec(call, kServerRole, "SELECT taskflow.metrics()");
+      text = r[0][0].c_str();
+      if (!text.empty() && text.back() != '\n') text += '\n';
+      up = true;
+    } catch (const std::exception& e) {
+      spdlog::warn("/metrics: taskflow.metrics() failed: {}", e.what());
+    }
+    HttpMetrics::Gauges g;
+    g.db_connections = pool.open_connections();
+    g.db_reconnects = pool.reconnects();
+    g.rejected_connections = server.rejected_connections();
+    g.active_connections = server.active_connections();
+    g.database_up = up;
+    text += metrics.Render(g);
+    std::function<std::string()> extra;
+    {
+      std::lock_guard<std::mutex> lock(extra_mutex);
+      extra = extra_metrics;
+    }
+    if (extra) text += extra();
+    call.res.status = 200;
+    call.res.set_content(text, "text/plain; version=0.0.4; charset=utf-8");
+  }
+
+  void OpenApi(Call& call) { Json(call, 200, OpenApiDocument()); }
+
+  void Handle(const RouteSpec& route, Call& call) {
+    switch (route.id) {
+      case RouteId::kCreateJob: return CreateJob(call);
+      case RouteId::kGetJob: return GetJob(call);
+      case RouteId::kListJobs: return ListJobs(call);
+      case RouteId::kJobHistory: return JobHistory(call);
+      case RouteId::kCancelJob: return CancelJob(call);
+      case RouteId::kRetryJob: return RetryJob(call);
+      case RouteId::kCreateRule: return CreateRule(call);
+      case RouteId::kListRules: return ListRules(call);
+      case RouteId::kWebhook: return Webhook(call);
+      case RouteId::kAdminQueues: return AdminQueues(call);
+      case RouteId::kAdminAutomations: return AdminAutomations(call);
+      case RouteId::kHealth: return Health(call);
+      case RouteId::kMetrics: return Metrics(call);
+      case RouteId::kOpenApi: return OpenApi(call);
+    }
+  }
+
+  // Every route goes through here: correlation id, API key, the handler, errors as problems.
+  void Dispatch(const RouteSpec& route, const httplib::Request& req, httplib::Response& res) {
+    CurrentRequest().route = route.path;
+    Call call{req, res, req.get_header_value("X-Correlation-ID"), std::nullopt, Principal{}};
+    try {
+      if (!ValidCorrelationId(call.correlation_id)) {
+        call.correlation_id.clear();
+        throw Refuse(400, "X-Correlation-ID must be at most 200 printable ASCII characters");
+      }
+      if (!call.correlation_id.empty()) res.set_header("X-Correlation-ID", call.correlation_id);
+      if (route.needs_key) call.who = Authenticate(call);
+      Handle(route, call);
+    } catch (const HttpError& e) {
+      Fail(call, e.problem);
+    } catch (const pqxx::sql_error& e) {
+      std::string message, hint;
+      SplitSqlMessage(e.what(), &message, &hint);
+      const Problem p = ProblemFromSql(e.sqlstate(), message, hint);
+      if (p.status >= 500) {
+        spdlog::error("{} {}: SQLSTATE {}: {}", req.method, req.path, e.sqlstate(), message);
+      }
+      Fail(call, p);
+    } catch (const pqxx::broken_connection& e) {
+      spdlog::warn("{} {}: database connection lost: {}", req.method, req.path, e.what());
+      Fail(call, Refuse(503, "the database connection was lost; retry").problem);
+    } catch (const std::exception& e) {
+      // No connection became free in time, or the database refused a new one.
+      spdlog::error("{} {}: {}", req.method, req.path, e.what());
+      Fail(call, Refuse(503, "the server cannot reach the database right now; retry").problem);
+    }
+  }
+
+  void Setup() {
+    for (const RouteSpec& route : RouteTable()) {
+      patterns.emplace_back(route.pattern);
+      auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) {
+        Dispatch(route, req, res);
+      };
+      if (std::string(route.method) == "GET") server.Get(route.pattern, handler);
+      else server.Post(route.pattern, handler);
+    }
+    // A request without Content-Length or Transfer-Encoding has an empty body (RFC 9112 6.3);
+    // httplib 0.11 would instead read until the client closes. Such POSTs (curl -X POST) are
+    // dispatched here, before httplib reads a body.
+    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+      if (req.method != "POST" || req.has_header("Content-Length") ||
+          req.has_header("Transfer-Encoding")) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      for (size_t i = 0; i < RouteTable().size(); ++i) {
+        const RouteSpec& route = RouteTable()[i];
+        std::smatch m;
+        if (std::string(route.method) == "POST" && std::regex_match(req.path, m, patterns[i])) {
+          httplib::Request empty = req;
+          empty.matches = m;
+          Dispatch(route, empty, res);
+          return httplib::Server::HandlerResponse::Handled;
+        }
+      }
+      return httplib::Server::HandlerResponse::Unhandled;
+    });
+    server.set_payload_max_length(config.max_body_bytes);
+    // Statuses httplib sets itself (404 no route, 413 body limit, 400 unparsable) get a problem
+    // body too; bodies the handlers wrote are left alone.
+    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+      if (!res.body.empty()) return;
+      res.set_content(ProblemJson(ProblemForStatus(res.status), req.get_header_value("X-Correlation-ID").size() <= 200
+                                                                  ? req.get_header_value("X-Correlation-ID")
+                                                                  : std::string()),
+                      kProblemJson);
+    });
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      const RequestScope& scope = CurrentRequest();
+      const double seconds =
+          std::chrono::duration<double>(Clock::now() - scope.started).count();
+      metrics.Record(scope.route, req.method, res.status, seconds);
+      spdlog::debug("{} {} {} {:.1f} ms route={} correlation_id={}", req.method, req.path,
+                    res.status, seconds * 1000, scope.route, req.get_header_value("X-Correlation-ID"));
+    });
+  }
+
+  ServerConfig config;
+  BoundedServer server;
+  DbPool pool;
+  HttpMetrics metrics;
+  std::mutex auth_mutex;
+  std::unordered_map<std::string, std::pair<Principal, Clock::time_point>> auth_cache;
+  std::mutex extra_mutex;
+  std::function<std::string()> extra_metrics;
+  std::vector<std::regex> patterns;  // RouteTable()'s patterns, in its order
+  std::thread thread;
+  int port = -1;
+};
+
+Server::Server(ServerConfig config) : impl_(std::make_unique<Impl>(std::move(config))) {
+  impl_->Setup();
+}
+
+Server::~Server() { Stop(); }
+
+int Server::Bind() {
+  if (impl_->port >= 0) return impl_->port;
+  const ServerConfig& c = impl_->config;
+  if (c.port == 0) {
+    impl_->port = impl_->server.bind_to_any_port(c.host);
+  } else if (impl_->server.bind_to_port(c.host, c.port)) {
+    impl_->port = c.port;
+  }
+  if (impl_->port <= 0) {
+    impl_->port = -1;
+    throw std::runtime_error("cannot listen on " + c.host + ":" + std::to_string(c.port));
+  }
+  return impl_->port;
+}
+
+void Server::Serve() {
+  Bind();
+  spdlog::info("HTTP API listening on {}:{} ({} threads, {} queued connections at most)",
+               impl_->config.host, impl_->port, impl_->config.threads, impl_->config.max_queued);
+  impl_->server.listen_after_bind();
+}
+
+void Server::Start() {
+  Bind();
+  impl_->thread = std::thread([this] { Serve(); });
+  // Serve() returns only after Stop(); wait until it accepts, so callers may connect at once.
+  for (int i = 0; i < 500 && !impl_->server.is_running(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+}
+
+void Server::Stop() {
+  if (impl_->server.is_running() || impl_->thread.joinable()) impl_->server.stop();
+  if (impl_->thread.joinable()) impl_->thread.join();
+}
+
+int Server::port() const { return impl_->port; }
+
+void Server::SetExtraMetrics(std::function<std::string()> provider) {
+  std::lock_guard<std::mutex> lock(impl_->extra_mutex);
+  impl_->extra_metrics = std::move(provider);
+}
+
+}  // namespace taskflow::http
