@@ -54,7 +54,7 @@ void Startup() {
   info.keysize = sizeof(std::uint64_t);
   info.entrysize = sizeof(PassEntry);
   passes_table = ShmemInitHash("taskflow fair share passes", 1024, kMaxFlows, &info,
-                               HASH_ELEM | HASH_BLOBS | HASH_FIXED_SIZE);
+                               HASH_ELEM | HASH_BLOBS);
   LWLockRelease(AddinShmemInitLock);
 }
 
@@ -108,10 +108,10 @@ void StorePasses(const std::vector<std::uint64_t>& keys, const std::vector<doubl
   LWLockAcquire(header->lock, LW_EXCLUSIVE);
   for (std::size_t i = 0; i < keys.size() && i < passes.size(); ++i) {
     bool found = false;
-    // HASH_ENTER_NULL: a full table returns NULL instead of raising; that flow just starts
-    // from the queue's virtual time next time.
-    auto* e = static_cast<PassEntry*>(
-        hash_search(passes_table, &keys[i], HASH_ENTER_NULL, &found));
+    // At kMaxFlows entries (the size reserved for it) the table takes no new flows: a flow
+    // without an entry just starts from the queue's virtual time. HASH_ENTER_NULL never raises.
+    HASHACTION action = hash_get_num_entries(passes_table) < kMaxFlows ? HASH_ENTER_NULL : HASH_FIND;
+    auto* e = static_cast<PassEntry*>(hash_search(passes_table, &keys[i], action, &found));
     if (e != nullptr) e->pass = passes[i];
   }
   bool found = false;

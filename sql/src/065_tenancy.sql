@@ -140,7 +140,7 @@ BEGIN
   END IF;
   INSERT INTO taskflow.rate_limits AS r (scope, name, max_starts, period, tokens)
   VALUES (scope, name, max_starts, per, max_starts)
-  ON CONFLICT (scope, name) DO UPDATE
+  ON CONFLICT ON CONSTRAINT rate_limits_pkey DO UPDATE
     SET max_starts = EXCLUDED.max_starts, period = EXCLUDED.period,
         tokens = LEAST(r.tokens, EXCLUDED.max_starts);
 END

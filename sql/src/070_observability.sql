@@ -43,9 +43,9 @@ CREATE TABLE taskflow.stats_queue (
   retries    bigint NOT NULL DEFAULT 0,
   removed    bigint NOT NULL DEFAULT 0,
   wait_count bigint NOT NULL DEFAULT 0,
-  wait_sum   double precision NOT NULL DEFAULT 0,
+  wait_sum   numeric NOT NULL DEFAULT 0,       -- seconds; numeric: sums do not depend on order
   run_count  bigint NOT NULL DEFAULT 0,
-  run_sum    double precision NOT NULL DEFAULT 0,
+  run_sum    numeric NOT NULL DEFAULT 0,
   PRIMARY KEY (queue, outcome)
 );
 COMMENT ON TABLE taskflow.stats_queue IS 'Rolled-up finished-job counters per queue and final state.';
@@ -94,7 +94,7 @@ CREATE FUNCTION taskflow._histogram_bucket_sql(seconds text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT format('(19 - width_bucket(-(%s), ''{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005}''::double precision[]))::smallint', seconds)
+  SELECT format('(19 - width_bucket((-(%s))::double precision, ''{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005}''::double precision[]))::smallint', seconds)
 $$;
 
 -- What one finished job row contributes, as SQL select-list items over a row alias `j`:
@@ -108,9 +108,9 @@ AS $$
   SELECT 'j.queue, j.tenant_id, j.state AS outcome, '
       || 'greatest(j.attempts - j.budget_offset - 1, 0) AS retries, '
       || 'CASE WHEN j.state <> ''CANCELLED'' AND j.started_at IS NOT NULL THEN '
-      || '  greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s, '
+      || '  greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END AS wait_s, '
       || 'CASE WHEN j.state <> ''CANCELLED'' AND j.started_at IS NOT NULL THEN '
-      || '  greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s'
+      || '  greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s'
 $$;
 
 -- The statement that adds the rows of `source` (a query with the columns of
@@ -498,9 +498,9 @@ tail AS MATERIALIZED (
   SELECT j.queue, j.tenant_id, j.state AS outcome,
          greatest(j.attempts - j.budget_offset - 1, 0) AS retries,
          CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
+           greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END AS wait_s,
          CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
+           greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s
   FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= w
         UNION ALL
         SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= w) j),
@@ -519,7 +519,7 @@ hist AS (
   FROM (SELECT s.queue, s.metric, s.bucket, s.observations FROM taskflow.stats_histogram s
         UNION ALL
         SELECT t.queue, m.metric,
-               (19 - width_bucket(-m.v, '{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005}'::double precision[]))::smallint,
+               (19 - width_bucket((-m.v)::double precision, '{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005}'::double precision[]))::smallint,
                1
         FROM tail t, LATERAL (VALUES ('wait', t.wait_s), ('run', t.run_s)) AS m(metric, v)
         WHERE m.v IS NOT NULL) h
@@ -584,8 +584,8 @@ lines AS (
   UNION ALL
   SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 20, 0,
          format('taskflow_job_%s_seconds_sum{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
-                taskflow._prom_value(COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_sum ELSE f.run_sum END)
-                                               FROM fin f WHERE f.queue = q.queue), 0)))
+                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_sum ELSE f.run_sum END)
+                          FROM fin f WHERE f.queue = q.queue), 0))
   FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
   UNION ALL
   SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 21, 0,
