@@ -123,6 +123,18 @@ void SplitSqlMessage(const std::string& what, std::string* message, std::string*
   }
 }
 
+// libpqxx 6 leaves the SQLSTATE empty on a few exception classes; their type says it.
+std::string SqlState(const pqxx::sql_error& e) {
+  if (!e.sqlstate().empty()) return e.sqlstate();
+  if (dynamic_cast<const pqxx::insufficient_privilege*>(&e)) return "42501";
+  if (dynamic_cast<const pqxx::serialization_failure*>(&e)) return "40001";
+  if (dynamic_cast<const pqxx::deadlock_detected*>(&e)) return "40P01";
+  if (dynamic_cast<const pqxx::statement_completion_unknown*>(&e)) return "40003";
+  if (dynamic_cast<const pqxx::transaction_rollback*>(&e)) return "40000";
+  if (dynamic_cast<const pqxx::too_many_connections*>(&e)) return "53300";
+  return "XX000";
+}
+
 std::int64_t ParseId(const std::string& text, const char* what) {
   if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
     throw Refuse(400, std::string(what) + " must be a positive integer, got \"" + text + "\"");
@@ -566,9 +578,10 @@ struct Server::Impl {
     } catch (const pqxx::sql_error& e) {
       std::string message, hint;
       SplitSqlMessage(e.what(), &message, &hint);
-      const Problem p = ProblemFromSql(e.sqlstate(), message, hint);
+      const std::string sqlstate = SqlState(e);
+      const Problem p = ProblemFromSql(sqlstate, message, hint);
       if (p.status >= 500) {
-        spdlog::error("{} {}: SQLSTATE {}: {}", req.method, req.path, e.sqlstate(), message);
+        spdlog::error("{} {}: SQLSTATE {}: {}", req.method, req.path, sqlstate, message);
       }
       Fail(call, p);
     } catch (const pqxx::broken_connection& e) {
