@@ -46,8 +46,7 @@ T_URL="postgresql://$T_LOGIN@127.0.0.1:$PGPORT/$T_DB"
 
 t_cleanup() {
   local name
-  for name in "${!T_SERVERS[@]}"; do kill -KILL "${T_SERVERS[$name]}" 2>/dev/null; done
-  wait 2>/dev/null
+  for name in "${!T_SERVERS[@]}"; do stop_server "$name"; done
   psql -X -q -d postgres -c "DROP DATABASE IF EXISTS $T_DB WITH (FORCE)" >/dev/null 2>&1
   if [ "$T_FAILED" -eq 0 ] && [ -z "${KEEP_LOGS:-}" ]; then rm -rf "$T_DIR"; else echo "# logs kept in $T_DIR"; fi
 }
@@ -78,6 +77,7 @@ start_server() {
   local name=$1; shift
   "$HTTP_BIN" --db "$T_URL" --http 127.0.0.1:0 "$@" >"$T_DIR/$name.out" 2>"$T_DIR/$name.log" &
   T_SERVERS[$name]=$!
+  disown "$!"
   local i port=""
   for i in $(seq 1 100); do
     port=$(sed -n 's/^listening on .*:\([0-9]*\)$/\1/p' "$T_DIR/$name.out" 2>/dev/null | head -1)
@@ -88,10 +88,12 @@ start_server() {
   [ -n "$port" ]
 }
 
+# stop_server NAME: SIGTERM, then SIGKILL after 5 s.
 stop_server() {
-  local name=$1
-  kill -TERM "${T_SERVERS[$name]}" 2>/dev/null
-  wait "${T_SERVERS[$name]}" 2>/dev/null
+  local name=$1 pid=${T_SERVERS[$1]} i
+  kill -TERM "$pid" 2>/dev/null
+  for i in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+  kill -KILL "$pid" 2>/dev/null
   unset "T_SERVERS[$name]"
 }
 
