@@ -1,6 +1,7 @@
 // Automation rules: taskflow.fire_rule, taskflow.handle_webhook, taskflow._parse_rule, and the
 // event rules fired from api::AfterFinished. Rule management (create_rule, alter_rule, ...) is
 // plain SQL in sql/src/060_rules.sql; the checks it needs from the core come from _parse_rule.
+#include <algorithm>
 #include <array>
 #include <string>
 #include <vector>
@@ -16,6 +17,9 @@
 namespace {
 
 using namespace taskflow;
+
+// Rule statements run with parameters that never change their best plan: plan them once.
+constexpr auto kGeneric = pg::Statement::Plans::Generic;
 
 // ---- small SPI and datum helpers ------------------------------------------------------------
 
@@ -151,7 +155,7 @@ std::vector<Evaluated> Evaluate(const Rule& rule, const Firing& firing,
       "       ARRAY(SELECT jsonb_path_query_first(c.ctx, p.path::jsonpath, '{}', true)::text "
       "             FROM unnest($7::text[]) WITH ORDINALITY AS p(path, n) ORDER BY p.n) "
       "FROM c ORDER BY c.id",
-      {BOOLOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID});
+      {BOOLOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID}, kGeneric);
   pg::Params p;
   p.AddBool(rule.for_each_tenant).AddText(rule.tenant_id).Add(firing.event);
   p.AddInt64(rule.id).AddText(rule.name).AddOptText(rule.condition).Add(TextArray(paths));
@@ -215,7 +219,7 @@ void Record(const Rule& rule, const Firing& f, const std::string& tenant_id, boo
       "         WHERE jsonb_typeof(v) NOT IN ('object', 'array') AND octet_length(v::text) <= 200) "
       "       ELSE '{\"truncated\": true}' END), $6, $7, $8, $9, $10)",
       {INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, INT8ARRAYOID, TEXTOID, INT8OID,
-       INT4OID});
+       INT4OID}, kGeneric);
   pg::Params p;
   p.AddInt64(rule.id).AddText(f.source).AddText(actor).AddText(tenant_id).Add(f.event);
   p.AddBool(matched).Add(Int64ArrayDatum(jobs)).AddOptText(error);
@@ -224,29 +228,48 @@ void Record(const Rule& rule, const Firing& f, const std::string& tenant_id, boo
   p.Run(stmt);
 }
 
-}  // namespace
+// A rule's action templates, parsed; a stored rule that no longer parses records its error.
+struct ParsedActions {
+  std::optional<core::RuleActions> actions;
+  std::optional<std::string> broken;
+};
 
-std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
+ParsedActions ParseActions(const Rule& rule) {
+  ParsedActions p;
+  try {
+    p.actions = core::RuleActions::Parse(rule.actions_json);
+  } catch (const DomainError& e) {
+    p.broken = e.what();
+  }
+  return p;
+}
+
+// Fires `rule` in each evaluated context. `paths` are the paths the contexts' values belong to.
+std::vector<std::int64_t> FireContexts(const Rule& rule, const Firing& firing,
+                                       const ParsedActions& parsed,
+                                       const std::vector<std::string>& paths,
+                                       const std::vector<Evaluated>& contexts) {
   std::string actor = CallerName();
   std::string job_actor = "rule:" + std::to_string(rule.id);
-  std::optional<core::RuleActions> actions;
-  std::optional<std::string> broken;  // a stored rule that no longer parses
-  try {
-    actions = core::RuleActions::Parse(rule.actions_json);
-  } catch (const DomainError& e) {
-    broken = e.what();
-  }
-  static const std::vector<std::string> no_paths;
-  std::vector<Evaluated> contexts = Evaluate(rule, firing, actions ? actions->paths() : no_paths);
-
   std::vector<std::int64_t> all;
   for (const Evaluated& ctx : contexts) {
     std::vector<std::int64_t> jobs;
-    std::optional<std::string> error = firing.refusal ? firing.refusal : broken;
+    std::optional<std::string> error = firing.refusal ? firing.refusal : parsed.broken;
     if (ctx.matched && !error) {
+      // The values in the order of the templates' own paths.
+      std::vector<std::optional<std::string>> values;
+      if (paths == parsed.actions->paths()) {
+        values = ctx.values;
+      } else {
+        for (const auto& path : parsed.actions->paths()) {
+          auto it = std::find(paths.begin(), paths.end(), path);
+          std::size_t i = static_cast<std::size_t>(it - paths.begin());
+          values.push_back(i < ctx.values.size() ? ctx.values[i] : std::nullopt);
+        }
+      }
       std::vector<core::FilledAction> filled;
       try {
-        filled = actions->Fill(ctx.values);  // all or nothing, before anything is written
+        filled = parsed.actions->Fill(values);  // all or nothing, before anything is written
       } catch (const DomainError& e) {
         error = e.what();
       }
@@ -263,12 +286,22 @@ std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
   return all;
 }
 
+}  // namespace
+
+std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
+  ParsedActions parsed = ParseActions(rule);
+  static const std::vector<std::string> no_paths;
+  const std::vector<std::string>& paths = parsed.actions ? parsed.actions->paths() : no_paths;
+  return FireContexts(rule, firing, parsed, paths, Evaluate(rule, firing, paths));
+}
+
 void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
   if (jobs.empty() || !core::IsTerminal(to)) return;
   std::string event = core::EventNameOf(core::ToString(to));
   // Most transitions meet no event rule: answer that from the small partial index first.
   static pg::Statement any(
-      "SELECT 1 FROM taskflow.automation_rules WHERE enabled AND event_on = $1 LIMIT 1", {TEXTOID});
+      "SELECT 1 FROM taskflow.automation_rules WHERE enabled AND event_on = $1 LIMIT 1", {TEXTOID},
+      kGeneric);
   pg::Params a;
   a.AddText(event);
   if (a.Run(any, true, 1) == 0) return;
@@ -295,7 +328,7 @@ void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
       "    JOIN taskflow.jobs p ON p.id = c.parent WHERE c.depth < $3) "
       "  SELECT max(depth) AS depth FROM chain) d "
       "WHERE j.id = ANY($1) ORDER BY j.id, r.id",
-      {INT8ARRAYOID, TEXTOID, INT4OID});
+      {INT8ARRAYOID, TEXTOID, INT4OID}, kGeneric);
   pg::Params p;
   p.Add(Int64ArrayDatum(jobs)).AddText(event).AddInt32(taskflow_max_chain_depth);
   // Not read-only: the finishing statement changed these rows within this same call.
@@ -344,7 +377,7 @@ api::Rule LoadRule(std::int64_t id) {
   static pg::Statement stmt(
       "SELECT tenant_id, name, for_each_tenant, condition, actions::text, enabled "
       "FROM taskflow.automation_rules WHERE id = $1",
-      {INT8OID});
+      {INT8OID}, kGeneric);
   pg::Params p;
   p.AddInt64(id);
   if (p.Run(stmt, true, 1) == 0) {
@@ -417,7 +450,7 @@ TF_FUNCTION(taskflow_fire_rule) {
     api::Rule rule = LoadRule(id);
     api::Firing firing;
     if (!has_context) {
-      static pg::Statement empty("SELECT '{}'::jsonb", {});
+      static pg::Statement empty("SELECT '{}'::jsonb", {}, kGeneric);
       empty.Run(nullptr, nullptr, true);
       bool is_null = false;
       context = pg::ResultRow(0).Raw(1, &is_null);
@@ -441,31 +474,82 @@ TF_FUNCTION(taskflow_handle_webhook) {
   if (delivery_id && (delivery_id->empty() || delivery_id->size() > 200)) {
     throw DomainError(ErrorCode::InvalidParameterValue, "delivery_id must be 1 to 200 characters long");
   }
+  if (!core::IsJson(body)) {
+    throw DomainError(ErrorCode::InvalidParameterValue, "webhook body is not valid JSON");
+  }
   pg::SetResult out(fcinfo, INT8OID);
   std::vector<std::int64_t> ids;
   {
     pg::SpiConnection spi;
-    static pg::Statement lookup(
-        "SELECT id, tenant_id, name, for_each_tenant, condition, actions::text, enabled, "
-        "  webhook_secret FROM taskflow.automation_rules WHERE webhook_key = $1",
-        {TEXTOID});
-    pg::Params lp;
-    lp.AddText(key);
+    // One statement finds the rule and evaluates it: the event, one context per target tenant,
+    // the condition and the placeholder values. It only reads; nothing is written before the
+    // key and the signature are accepted below.
+    static pg::Statement evaluate(
+        "WITH r AS (SELECT id, tenant_id, name, for_each_tenant, condition, actions::text AS actions, "
+        "    enabled, webhook_secret, placeholder_paths "
+        "  FROM taskflow.automation_rules WHERE webhook_key = $1), "
+        "e AS (SELECT jsonb_build_object('type', 'webhook', 'delivery_id', $3::text, "
+        "  'body', $2::jsonb) AS event), "
+        "t AS (SELECT x.id, x.attributes FROM r JOIN taskflow.tenants x ON r.for_each_tenant "
+        "  UNION ALL SELECT r.tenant_id, COALESCE((SELECT y.attributes FROM taskflow.tenants y "
+        "    WHERE y.id = r.tenant_id), '{}'::jsonb) FROM r WHERE NOT r.for_each_tenant), "
+        "n AS (SELECT jsonb_build_object('ts', now(), 'hour', extract(hour FROM u)::int, "
+        "  'minute', extract(minute FROM u)::int, 'dow', extract(dow FROM u)::int, "
+        "  'date', to_char(u, 'YYYY-MM-DD')) AS now FROM (SELECT now() AT TIME ZONE 'UTC' AS u) s), "
+        "c AS (SELECT t.id, jsonb_build_object('event', e.event, "
+        "  'tenant', jsonb_build_object('id', t.id, 'attributes', t.attributes), "
+        "  'rule', jsonb_build_object('id', r.id, 'name', r.name), 'now', n.now) AS ctx "
+        "  FROM t, r, e, n) "
+        "SELECT r.id, r.tenant_id, r.name, r.for_each_tenant, r.condition, r.actions, r.enabled, "
+        "  r.webhook_secret, r.placeholder_paths, e.event, c.id, "
+        "  r.condition IS NULL OR COALESCE(jsonb_path_match(c.ctx, r.condition::jsonpath, '{}', "
+        "    true), false), "
+        "  ARRAY(SELECT jsonb_path_query_first(c.ctx, p.path::jsonpath, '{}', true)::text "
+        "        FROM unnest(r.placeholder_paths) WITH ORDINALITY AS p(path, n) ORDER BY p.n) "
+        "FROM r CROSS JOIN e LEFT JOIN c ON true ORDER BY c.id",
+        {TEXTOID, TEXTOID, TEXTOID}, kGeneric);
+    pg::Params ep;
+    ep.AddText(key).AddText(body).AddOptText(delivery_id);
+    std::uint64_t n = ep.Run(evaluate);
+    SPITupleTable* table = SPI_tuptable;
     // Unknown and disabled keys get the same answer: a caller learns nothing about which.
-    bool found = lp.Run(lookup, true, 1) == 1;
-    if (!found || !pg::ResultRow(0).Bool(7).value_or(false)) {
+    if (n == 0 || !pg::ResultRow(0).Bool(7).value_or(false)) {
       throw DomainError(ErrorCode::InvalidAuthorization, "webhook key not accepted",
                         "The key is unknown, or its rule is disabled.");
     }
-    pg::ResultRow row(0);
     api::Rule rule;
-    rule.id = row.Int64(1).value_or(0);
-    rule.tenant_id = row.Text(2).value_or("default");
-    rule.name = row.Text(3).value_or("");
-    rule.for_each_tenant = row.Bool(4).value_or(false);
-    rule.condition = row.Text(5);
-    rule.actions_json = row.Text(6).value_or("[]");
-    std::optional<std::string> secret = row.Text(8);
+    std::optional<std::string> secret;
+    std::vector<std::string> paths;
+    api::Firing firing;
+    firing.source = "webhook";
+    std::vector<api::Evaluated> contexts;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      SPI_tuptable = table;
+      SPI_processed = n;
+      pg::ResultRow row(i);
+      bool is_null = false;
+      if (i == 0) {
+        rule.id = row.Int64(1).value_or(0);
+        rule.tenant_id = row.Text(2).value_or("default");
+        rule.name = row.Text(3).value_or("");
+        rule.for_each_tenant = row.Bool(4).value_or(false);
+        rule.condition = row.Text(5);
+        rule.actions_json = row.Text(6).value_or("[]");
+        secret = row.Text(8);
+        Datum p = row.Raw(9, &is_null);
+        if (!is_null) {
+          for (auto& v : TextArrayElements(p)) paths.push_back(v.value_or(""));
+        }
+        firing.event = row.Raw(10, &is_null);
+      }
+      if (row.IsNull(11)) continue;  // for_each over no registered tenant
+      api::Evaluated e;
+      e.tenant_id = row.Text(11).value_or("");
+      e.matched = row.Bool(12).value_or(false);
+      Datum values = row.Raw(13, &is_null);
+      if (!is_null) e.values = TextArrayElements(values);
+      contexts.push_back(std::move(e));
+    }
 
     if (secret) {
       const char* hint =
@@ -481,16 +565,13 @@ TF_FUNCTION(taskflow_handle_webhook) {
         throw DomainError(ErrorCode::InvalidAuthorization, "webhook signature does not match", hint);
       }
     }
-    if (!core::IsJson(body)) {
-      throw DomainError(ErrorCode::InvalidParameterValue, "webhook body is not valid JSON");
-    }
 
     bool repeated = false;
     if (delivery_id) {
       static pg::Statement claim(
           "INSERT INTO taskflow.webhook_deliveries (rule_id, delivery_id) VALUES ($1, $2) "
           "ON CONFLICT DO NOTHING",
-          {INT8OID, TEXTOID});
+          {INT8OID, TEXTOID}, kGeneric);
       pg::Params cp;
       cp.AddInt64(rule.id).AddText(*delivery_id);
       repeated = cp.Run(claim) == 0;
@@ -500,7 +581,7 @@ TF_FUNCTION(taskflow_handle_webhook) {
       // jobs, and nothing new.
       static pg::Statement first(
           "SELECT job_ids FROM taskflow.webhook_deliveries WHERE rule_id = $1 AND delivery_id = $2",
-          {INT8OID, TEXTOID});
+          {INT8OID, TEXTOID}, kGeneric);
       pg::Params fp;
       fp.AddInt64(rule.id).AddText(*delivery_id);
       if (fp.Run(first, false, 1) == 1) {
@@ -509,23 +590,12 @@ TF_FUNCTION(taskflow_handle_webhook) {
         if (!is_null) ids = Int64ArrayElements(jobs);
       }
     } else {
-      static pg::Statement event(
-          "SELECT jsonb_build_object('type', 'webhook', 'delivery_id', $2::text, "
-          "  'body', $1::jsonb)",
-          {TEXTOID, TEXTOID});
-      pg::Params ep;
-      ep.AddText(body).AddOptText(delivery_id);
-      ep.Run(event, true);
-      api::Firing firing;
-      firing.source = "webhook";
-      bool is_null = false;
-      firing.event = pg::ResultRow(0).Raw(1, &is_null);
-      ids = api::FireRule(rule, firing);
+      ids = api::FireContexts(rule, firing, api::ParseActions(rule), paths, contexts);
       if (delivery_id) {
         static pg::Statement remember(
             "UPDATE taskflow.webhook_deliveries SET job_ids = $3 "
             "WHERE rule_id = $1 AND delivery_id = $2",
-            {INT8OID, TEXTOID, INT8ARRAYOID});
+            {INT8OID, TEXTOID, INT8ARRAYOID}, kGeneric);
         pg::Params rp;
         rp.AddInt64(rule.id).AddText(*delivery_id).Add(api::Int64ArrayDatum(ids));
         rp.Run(remember);

@@ -17,16 +17,17 @@ SpiConnection::~SpiConnection() {
   SPI_finish();
 }
 
-Statement::Statement(std::string sql, std::vector<Oid> arg_types)
-    : sql_(std::move(sql)), arg_types_(std::move(arg_types)) {}
+Statement::Statement(std::string sql, std::vector<Oid> arg_types, Plans plans)
+    : sql_(std::move(sql)), arg_types_(std::move(arg_types)), plans_(plans) {}
 
 SPIPlanPtr Statement::Plan() {
   if (plan_ != nullptr) return plan_;
   const char* sql = sql_.c_str();
   int nargs = static_cast<int>(arg_types_.size());
   Oid* types = arg_types_.data();
+  int options = plans_ == Plans::Generic ? CURSOR_OPT_GENERIC_PLAN : 0;
   SPIPlanPtr plan = PgCall([&] {
-    SPIPlanPtr p = SPI_prepare(sql, nargs, types);
+    SPIPlanPtr p = SPI_prepare_cursor(sql, nargs, types, options);
     if (p == nullptr) {
       elog(ERROR, "taskflow: SPI_prepare failed (%s) for: %s", SPI_result_code_string(SPI_result),
            sql);

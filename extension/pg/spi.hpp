@@ -26,7 +26,10 @@ class SpiConnection {
 // PostgreSQL's plan cache revalidates it when the schema changes.
 class Statement {
  public:
-  Statement(std::string sql, std::vector<Oid> arg_types);
+  // Generic: always use the generic plan. For statements whose parameters never change the best
+  // plan, so the plan cache does not re-plan them on every call (custom plans).
+  enum class Plans { Default, Generic };
+  Statement(std::string sql, std::vector<Oid> arg_types, Plans plans = Plans::Default);
   // Runs the statement. `nulls` holds 'n' for NULL arguments, ' ' otherwise (nullptr: none).
   // Returns the number of rows processed; rows are in SPI_tuptable until the next call.
   std::uint64_t Run(const Datum* values, const char* nulls, bool read_only = false,
@@ -36,6 +39,7 @@ class Statement {
   SPIPlanPtr Plan();
   std::string sql_;
   std::vector<Oid> arg_types_;
+  Plans plans_;
   SPIPlanPtr plan_ = nullptr;
 };
 

@@ -41,6 +41,7 @@ CREATE TABLE taskflow.automation_rules (
   event_queue     text,
   webhook_key     text UNIQUE,
   webhook_secret  text,
+  placeholder_paths text[] NOT NULL DEFAULT '{}',  -- the jsonpaths the action templates use
   UNIQUE (tenant_id, name),
   CHECK ((trigger_type = 'cron') = (cron_schedule IS NOT NULL)),
   CHECK ((trigger_type = 'event') = (event_on IS NOT NULL)),
@@ -243,10 +244,10 @@ BEGIN
   END IF;
   INSERT INTO taskflow.automation_rules (tenant_id, name, trigger, condition, actions,
       trigger_type, for_each_tenant, cron_schedule, event_on, event_job_type, event_queue,
-      webhook_key, webhook_secret)
+      webhook_key, webhook_secret, placeholder_paths)
   VALUES (COALESCE(tenant_id, 'default'), name, trigger - 'key' - 'secret', condition, actions,
       p.trigger_type, p.for_each_tenant, p.cron_schedule, p.event_on, p.event_job_type,
-      p.event_queue, p.webhook_key, p.webhook_secret)
+      p.event_queue, p.webhook_key, p.webhook_secret, p.paths)
   RETURNING id INTO new_id;
   PERFORM taskflow._sync_cron(new_id);
   RETURN new_id;
@@ -294,7 +295,7 @@ BEGIN
     condition = r.condition, actions = r.actions, trigger_type = p.trigger_type,
     for_each_tenant = p.for_each_tenant, cron_schedule = p.cron_schedule, event_on = p.event_on,
     event_job_type = p.event_job_type, event_queue = p.event_queue, webhook_key = p.webhook_key,
-    webhook_secret = p.webhook_secret, updated_at = now()
+    webhook_secret = p.webhook_secret, placeholder_paths = p.paths, updated_at = now()
   WHERE x.id = r.id;
   PERFORM taskflow._sync_cron(r.id);
 EXCEPTION WHEN unique_violation THEN
@@ -464,5 +465,6 @@ GRANT USAGE ON TYPE taskflow._rule_parse TO taskflow_admin;
 -- Admins read everything but the webhook secrets (taskflow.webhook_credentials shows those).
 GRANT SELECT ON taskflow.tenants, taskflow.rule_firings, taskflow.webhook_deliveries TO taskflow_admin;
 GRANT SELECT (id, tenant_id, name, trigger, condition, actions, enabled, created_at, updated_at,
-  trigger_type, for_each_tenant, cron_schedule, event_on, event_job_type, event_queue, webhook_key)
+  trigger_type, for_each_tenant, cron_schedule, event_on, event_job_type, event_queue, webhook_key,
+  placeholder_paths)
   ON taskflow.automation_rules TO taskflow_admin;
