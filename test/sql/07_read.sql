@@ -43,13 +43,13 @@ SELECT throws_ok($$SELECT * FROM taskflow.list_jobs(max_rows => 0)$$, '22023', N
 SELECT throws_ok($$SELECT * FROM taskflow.list_jobs(max_rows => 10001)$$, '22023', NULL, 'max_rows over 10000: 22023');
 
 -- job_history
-SELECT (:'ids'::bigint[])[1] AS h \gset
-SELECT * FROM taskflow.acquire('w-1', ARRAY['t_r1'], job_types => ARRAY['r.a']) \gset h1_
+SELECT taskflow.schedule('r.hist', queue => 't_r1') AS h \gset
+SELECT * FROM taskflow.acquire('w-1', ARRAY['t_r1'], job_types => ARRAY['r.hist']) \gset h1_
 SELECT is(:h1_job_id::bigint, :h::bigint, 'history fixture: the job is acquired');
 SELECT taskflow.fail(:h, :'h1_lease_token', 'oops', 'first failure') AS ignore \gset
-SELECT * FROM taskflow.acquire('w-2', ARRAY['t_r1'], job_types => ARRAY['r.a']) \gset h2_
+SELECT * FROM taskflow.acquire('w-2', ARRAY['t_r1'], job_types => ARRAY['r.hist']) \gset h2_
 SELECT taskflow.release(:h, :'h2_lease_token') AS ignore \gset
-SELECT * FROM taskflow.acquire('w-3', ARRAY['t_r1'], job_types => ARRAY['r.a']) \gset h3_
+SELECT * FROM taskflow.acquire('w-3', ARRAY['t_r1'], job_types => ARRAY['r.hist']) \gset h3_
 SELECT taskflow.complete(:h, :'h3_lease_token', '{"ok": true}') AS ignore \gset
 
 SELECT is(jsonb_typeof(taskflow.job_history(:h)), 'object', 'job_history is a JSON object');
@@ -70,9 +70,9 @@ SELECT is(
   (SELECT jsonb_agg(jsonb_build_array(e -> 'from_state', e -> 'to_state', e -> 'actor'))
    FROM jsonb_array_elements(taskflow.job_history(:h) -> 'events') e),
   '[[null, "PENDING", "postgres"], ["PENDING", "RUNNING", "w-1"], ["RUNNING", "SCHEDULED", "w-1"],
-    ["SCHEDULED", "RUNNING", "w-2"], ["RUNNING", "PENDING", "w-2"], ["PENDING", "RUNNING", "w-3"],
+    ["SCHEDULED", "PENDING", "scheduler"], ["PENDING", "RUNNING", "w-2"], ["RUNNING", "PENDING", "w-2"], ["PENDING", "RUNNING", "w-3"],
     ["RUNNING", "SUCCEEDED", "w-3"]]'::jsonb,
-  'events in order: every transition with its actor');
+  'events in order: every transition with its actor (acquire promotes the due retry first)');
 SELECT ok((SELECT bool_and(e ? 'at' AND e ? 'reason') FROM jsonb_array_elements(taskflow.job_history(:h) -> 'events') e),
   'each event shows at and reason');
 SELECT is(taskflow.job_history((:'ids'::bigint[])[2]) -> 'attempts', '[]'::jsonb,
