@@ -85,7 +85,7 @@ int Run(int argc, char** argv) {
                  "rights) or api (schedule_many + acquire + complete_many)")
       ->check(CLI::IsMember({"sql", "api"}));
   app.add_option("--repeat", repeat,
-                 "run each scenario N times and report the run with the median rate")
+                 "run the selection N times in rounds; report each scenario's run with the median rate")
       ->check(CLI::Range(1, 99));
   app.add_flag("--list", list, "list the scenarios and exit");
   app.add_flag("--keep", keep, "leave the bench rows and the bench_ceiling schema behind");
@@ -119,26 +119,39 @@ int Run(int argc, char** argv) {
   Context ctx(db, sizes, history_fill == "api" ? HistoryFill::Api : HistoryFill::Sql);
   const ServerInfo server = DescribeServer(ctx);
 
-  std::vector<Outcome> outcomes;
-  for (const Scenario* s : selected) {
-    Context::Log("running " + s->name + ": " + s->description);
-    Outcome o;
-    o.scenario = s;
-    try {
-      std::vector<Measurement> runs;
-      for (int i = 0; i < repeat; ++i) {
-        runs.push_back(s->run(ctx));
+  // Rounds, not one scenario N times in a row: every round runs the whole selection, so a
+  // scenario and its reference see the same background load on the machine.
+  std::vector<std::vector<Measurement>> runs(selected.size());
+  std::vector<std::string> errors(selected.size());
+  for (int round = 1; round <= repeat; ++round) {
+    for (size_t i = 0; i < selected.size(); ++i) {
+      const Scenario& s = *selected[i];
+      if (!errors[i].empty()) continue;  // failed in an earlier round
+      Context::Log("round " + std::to_string(round) + "/" + std::to_string(repeat) + ": " +
+                   s.name + ": " + s.description);
+      try {
+        runs[i].push_back(s.run(ctx));
+        const Measurement& m = runs[i].back();
         std::ostringstream msg;
-        msg << s->name << ": " << runs.back().jobs << " jobs in " << runs.back().seconds
-            << " s = " << static_cast<long long>(runs.back().JobsPerSecond()) << " jobs/s";
+        msg << s.name << ": " << m.jobs << " jobs in " << m.seconds
+            << " s = " << static_cast<long long>(m.JobsPerSecond()) << " jobs/s";
         Context::Log(msg.str());
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+        while (!errors[i].empty() && errors[i].back() == '\n') errors[i].pop_back();
+        Context::Log(s.name + " FAILED: " + errors[i]);
       }
-      o.measurement = Median(std::move(runs));
-      o.ok = true;
-    } catch (const std::exception& e) {
-      o.error = e.what();
-      while (!o.error.empty() && o.error.back() == '\n') o.error.pop_back();
-      Context::Log(s->name + " FAILED: " + o.error);
+    }
+  }
+  std::vector<Outcome> outcomes;
+  for (size_t i = 0; i < selected.size(); ++i) {
+    Outcome o;
+    o.scenario = selected[i];
+    o.ok = errors[i].empty();
+    if (o.ok) {
+      o.measurement = Median(std::move(runs[i]));
+    } else {
+      o.error = errors[i];
     }
     outcomes.push_back(std::move(o));
   }

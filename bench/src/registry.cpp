@@ -22,6 +22,14 @@ const std::vector<Scenario>& Registry() {
        "ceiling-drain", 0.5, &Drain},
       {"drain-history", "drain again with --history finished jobs in the table", "drain", 0.8,
        &DrainWithHistory},
+      {"drain-tenants",
+       "drain over 100 tenants with max_running 4 each and equal backlogs, 16 connections",
+       "drain", 0.8, &DrainTenants},
+      {"acquire-10k-tenants", "drain with 10,000 registered tenants that have no ready jobs",
+       "drain", 0.9, &Acquire10kTenants},
+      {"metrics-scrape",
+       "taskflow.metrics() with --history finished jobs: median of 20 scrapes (target < 50 ms)", "",
+       0.0, &MetricsScrape},
   };
   return scenarios;
 }

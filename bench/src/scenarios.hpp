@@ -2,6 +2,8 @@
 // untimed, times only the work itself, and verifies the outcome in the database.
 #pragma once
 
+#include <cstdint>
+
 #include "scenario.hpp"
 
 namespace taskflow::bench {
@@ -11,6 +13,15 @@ Measurement Enqueue(Context& ctx);
 Measurement EnqueueBatch(Context& ctx);
 Measurement Drain(Context& ctx);
 Measurement DrainWithHistory(Context& ctx);
+// Finished jobs written into queue `bench` the way drain-history does (--history-fill).
+void FillFinishedHistory(Context& ctx, std::int64_t count);
+
+// Observability (observability_scenarios.cpp)
+Measurement MetricsScrape(Context& ctx);
+
+// Multi-tenancy (tenancy_scenarios.cpp)
+Measurement DrainTenants(Context& ctx);
+Measurement Acquire10kTenants(Context& ctx);
 
 // Bare SQL on bench_ceiling.jobs (ceiling_scenarios.cpp)
 Measurement CeilingEnqueue(Context& ctx);

@@ -151,6 +151,8 @@ void FillHistory(Context& ctx, std::int64_t count) {
 
 }  // namespace
 
+void FillFinishedHistory(Context& ctx, std::int64_t count) { FillHistory(ctx, count); }
+
 Measurement Enqueue(Context& ctx) {
   ctx.EnsureQueue();
   ctx.ResetTaskflow();
