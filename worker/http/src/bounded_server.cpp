@@ -19,6 +19,7 @@ using Clock = std::chrono::steady_clock;
 
 thread_local RequestScope t_request;
 thread_local bool t_reject = false;
+thread_local Clock::time_point t_accepted;  // when the connection being served was accepted
 
 // poll() for one event, retried on EINTR. True when the event (or an error/hang-up, which the
 // following read reports) arrived within `timeout`.
@@ -57,10 +58,16 @@ class DeadlineStream final : public httplib::Stream {
   DeadlineStream(int sock, const ConnectionLimits& limits, Clock::time_point deadline)
       : sock_(sock), limits_(limits), deadline_(deadline) {}
 
+  // Past the deadline only bytes that have already arrived are read: a client that sent its
+  // request in time but waited in the queue is served, a trickling one is cut off.
   bool is_readable() const override {
     if (off_ < len_) return true;
     const auto left =
         std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+    if (left.count() <= 0) {
+      pollfd p{sock_, POLLIN, 0};
+      return ::poll(&p, 1, 0) > 0;
+    }
     return WaitFor(sock_, POLLIN, std::min(left, limits_.read_timeout));
   }
 
@@ -135,7 +142,7 @@ class BoundedServer::Pool final : public httplib::TaskQueue {
   void enqueue(std::function<void()> fn) override {
     {
       std::lock_guard<std::mutex> lock(mutex_);
-      (queue_.size() >= max_queued_ ? rejects_ : queue_).push_back(std::move(fn));
+      (queue_.size() >= max_queued_ ? rejects_ : queue_).push_back({std::move(fn), Clock::now()});
     }
     cond_.notify_all();
   }
@@ -150,18 +157,24 @@ class BoundedServer::Pool final : public httplib::TaskQueue {
   }
 
  private:
-  void Loop(std::deque<std::function<void()>>& from, bool reject) {
+  struct Task {
+    std::function<void()> fn;
+    Clock::time_point accepted;
+  };
+
+  void Loop(std::deque<Task>& from, bool reject) {
     for (;;) {
-      std::function<void()> fn;
+      Task task;
       {
         std::unique_lock<std::mutex> lock(mutex_);
         cond_.wait(lock, [&] { return !from.empty() || stopping_; });
         if (from.empty()) return;  // stopping, and nothing left to close
-        fn = std::move(from.front());
+        task = std::move(from.front());
         from.pop_front();
       }
       t_reject = reject;
-      fn();
+      t_accepted = task.accepted;
+      task.fn();
       t_reject = false;
     }
   }
@@ -169,8 +182,8 @@ class BoundedServer::Pool final : public httplib::TaskQueue {
   const size_t max_queued_;
   std::mutex mutex_;
   std::condition_variable cond_;
-  std::deque<std::function<void()>> queue_;
-  std::deque<std::function<void()>> rejects_;
+  std::deque<Task> queue_;
+  std::deque<Task> rejects_;
   bool stopping_ = false;
   std::vector<std::thread> threads_;
 };
@@ -184,14 +197,23 @@ BoundedServer::BoundedServer(ConnectionLimits limits) : limits_(limits) {
 
 BoundedServer::~BoundedServer() = default;
 
+void BoundedServer::RaiseListenBacklog(int backlog) {
+  const socket_t sock = svr_sock_;
+  if (sock != INVALID_SOCKET) ::listen(sock, backlog);  // Linux: a second listen() resizes it
+}
+
 bool BoundedServer::process_and_close_socket(socket_t sock) {
   if (t_reject) return Reject(sock);
   ++active_;
   bool ret = false;
+  bool first = true;
   for (int left = std::max(1, limits_.keep_alive_max_requests); left > 0; --left) {
-    // Wait for the next request in short slices, so Stop() is noticed quickly.
+    // Wait for the next request in short slices, so Stop() is noticed quickly. The first
+    // request's time counts from accept(), so waiting in the queue does not extend it.
     bool readable = false;
-    const auto idle_until = Clock::now() + limits_.keep_alive_timeout;
+    const auto idle_until =
+        first ? std::min(t_accepted + limits_.request_timeout, Clock::now() + limits_.keep_alive_timeout)
+              : Clock::now() + limits_.keep_alive_timeout;
     while (svr_sock_ != INVALID_SOCKET && Clock::now() < idle_until) {
       const auto slice = std::min<std::chrono::milliseconds>(
           std::chrono::milliseconds(100),
@@ -202,9 +224,14 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
         break;
       }
     }
-    if (!readable) break;
+    if (!readable) {
+      pollfd p{sock, POLLIN, 0};  // the queue wait may have used up the time: take what is there
+      if (!(first && ::poll(&p, 1, 0) > 0)) break;
+    }
     t_request = RequestScope{Clock::now(), "other"};
-    DeadlineStream stream(sock, limits_, t_request.started + limits_.request_timeout);
+    DeadlineStream stream(sock, limits_,
+                          (first ? t_accepted : t_request.started) + limits_.request_timeout);
+    first = false;
     bool closed = false;
     ret = process_request(stream, left == 1, closed, nullptr);
     if (!ret || closed) break;

@@ -49,6 +49,9 @@ class BoundedServer : public httplib::Server {
   explicit BoundedServer(ConnectionLimits limits);
   ~BoundedServer() override;
 
+  // httplib listens with a backlog of 5; bursts of connections need more. Call after binding.
+  void RaiseListenBacklog(int backlog);
+
   std::uint64_t rejected_connections() const { return rejected_.load(); }
   int active_connections() const { return active_.load(); }
 

@@ -674,6 +674,7 @@ int Server::Bind() {
     impl_->port = -1;
     throw std::runtime_error("cannot listen on " + c.host + ":" + std::to_string(c.port));
   }
+  impl_->server.RaiseListenBacklog(1024);
   return impl_->port;
 }
 
