@@ -73,14 +73,15 @@ start_worker() {
   T_WORKERS[$name]=$!
 }
 
-worker_pid() { echo "${T_WORKERS[$1]}"; }
+worker_pid() { echo "${T_WORKERS[$1]:-0}"; }
 
 # stop_worker NAME [SIGNAL]: signals the worker and waits; its exit status is in $W_STATUS.
 # (Not in a $(...) subshell: only this shell can wait for its children.)
 W_STATUS=
 stop_worker() {
   local name=$1 sig=${2:-TERM} pid
-  pid=${T_WORKERS[$name]}
+  pid=${T_WORKERS[$name]:-}
+  if [ -z "$pid" ]; then W_STATUS="not running"; return; fi
   kill -"$sig" "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   W_STATUS=$?
@@ -91,7 +92,8 @@ stop_worker() {
 # or "timeout" (the worker is then killed).
 wait_worker() {
   local name=$1 seconds=$2 pid deadline
-  pid=${T_WORKERS[$name]}
+  pid=${T_WORKERS[$name]:-}
+  if [ -z "$pid" ]; then W_STATUS="not running"; return; fi
   deadline=$(( $(date +%s%N) + seconds * 1000000000 ))
   while kill -0 "$pid" 2>/dev/null && [ "$(date +%s%N)" -lt "$deadline" ]; do sleep 0.05; done
   if [ -d "/proc/$pid" ] && [ "$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null)" != "Z" ]; then
@@ -111,9 +113,27 @@ wait_until() {
   deadline=$(( $(date +%s%N) + seconds * 1000000000 ))
   while [ "$(date +%s%N)" -lt "$deadline" ]; do
     [ "$(sql "$query" 2>/dev/null)" = "t" ] && return 0
+    workers_alive || return 1
     sleep 0.1
   done
   return 1
+}
+
+# workers_alive: false (with the log shown) as soon as a started worker has exited on its own,
+# so a worker that cannot start fails the test at once instead of after every timeout.
+workers_alive() {
+  local name pid
+  for name in "${!T_WORKERS[@]}"; do
+    pid=${T_WORKERS[$name]}
+    if ! alive "$pid"; then
+      diag "worker $name exited unexpectedly:"
+      show_log "$name" 10
+      wait "$pid" 2>/dev/null
+      unset "T_WORKERS[$name]"
+      return 1
+    fi
+  done
+  return 0
 }
 
 # Print a worker's log as TAP comments (after a failure).
