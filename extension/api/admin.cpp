@@ -36,15 +36,20 @@ Locked LockJob(std::int64_t id) {
       {INT8OID});
   pg::Params p;
   p.AddInt64(id);
-  // Another tenant's job fails exactly as a missing one: no existence leak.
-  if (p.Run(stmt) == 0 || !api::CallerMaySee(pg::ResultRow(0).Text(4).value_or(""))) {
+  if (p.Run(stmt) == 0) {
     throw DomainError(ErrorCode::NoDataFound, "job " + std::to_string(id) + " does not exist");
   }
   pg::ResultRow row(0);
   auto state = core::ParseJobState(row.Text(1).value_or(""));
   if (!state) throw DomainError(ErrorCode::Internal, "unknown job state in table");
-  return {*state, row.Bool(2).value_or(false), row.Text(3).value_or(""), row.Text(4).value_or(""),
-          row.Text(5)};
+  Locked job{*state, row.Bool(2).value_or(false), row.Text(3).value_or(""),
+             row.Text(4).value_or(""), row.Text(5)};
+  // Read the row before this: the tenant check runs a query of its own.
+  // Another tenant's job fails exactly as a missing one: no existence leak.
+  if (!api::CallerMaySee(job.tenant)) {
+    throw DomainError(ErrorCode::NoDataFound, "job " + std::to_string(id) + " does not exist");
+  }
+  return job;
 }
 
 }  // namespace

@@ -1,6 +1,11 @@
 // Automation rules: taskflow.fire_rule, taskflow.handle_webhook, taskflow._parse_rule, and the
 // event rules fired from api::AfterFinished. Rule management (create_rule, alter_rule, ...) is
 // plain SQL in sql/src/060_rules.sql; the checks it needs from the core come from _parse_rule.
+//
+// A firing: the core builds each context as JSON (core::ContextJson), PostgreSQL's jsonpath
+// functions evaluate the condition and the placeholders on it (called directly, no executor),
+// the core fills the templates, and the jobs go through schedule()'s path (api::ScheduleJob).
+// Each firing costs one audit INSERT on top of its jobs.
 #include <algorithm>
 #include <array>
 #include <string>
@@ -17,11 +22,13 @@
 namespace {
 
 using namespace taskflow;
+using core::DomainError;
+using core::ErrorCode;
 
 // Rule statements run with parameters that never change their best plan: plan them once.
 constexpr auto kGeneric = pg::Statement::Plans::Generic;
 
-// ---- small SPI and datum helpers ------------------------------------------------------------
+// ---- datum helpers ----------------------------------------------------------------------------
 
 std::string JsonbText(Datum value) {
   char* s = pg::PgCall([&] {
@@ -31,36 +38,50 @@ std::string JsonbText(Datum value) {
   return std::string(s);
 }
 
-Datum TextArray(const std::vector<std::string>& values) {
-  std::vector<Datum> datums;
-  for (const auto& v : values) datums.push_back(pg::TextDatum(v));
-  Datum* data = datums.data();
-  int n = static_cast<int>(datums.size());
-  return pg::PgCall([&] {
-    return PointerGetDatum(construct_array(data, n, TEXTOID, -1, false, TYPALIGN_INT));
-  });
+Datum JsonbIn(const std::string& text) {
+  const char* t = text.c_str();
+  return pg::PgCall([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(t)); });
 }
 
-// The elements of a text[] (NULL elements as nullopt).
-std::vector<std::optional<std::string>> TextArrayElements(Datum array) {
-  Datum* elems = nullptr;
-  bool* nulls = nullptr;
-  int n = 0;
-  pg::PgCall([&] {
-    deconstruct_array(DatumGetArrayTypeP(array), TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+Datum JsonpathIn(const std::string& text) {
+  const char* t = text.c_str();
+  return pg::PgCall([&] { return DirectFunctionCall1(jsonpath_in, CStringGetDatum(t)); });
+}
+
+// jsonb_path_match(target, path, vars, silent => true): true, false, or nullopt when the path
+// does not yield a single boolean.
+std::optional<bool> PathMatch(Datum target, Datum path, Datum vars) {
+  int result = pg::PgCall([&] {
+    LOCAL_FCINFO(call, 4);
+    InitFunctionCallInfoData(*call, nullptr, 4, InvalidOid, nullptr, nullptr);
+    call->args[0] = {target, false};
+    call->args[1] = {path, false};
+    call->args[2] = {vars, false};
+    call->args[3] = {BoolGetDatum(true), false};
+    Datum d = jsonb_path_match(call);
+    return call->isnull ? -1 : (DatumGetBool(d) ? 1 : 0);
   });
-  std::vector<std::optional<std::string>> out;
-  out.reserve(static_cast<std::size_t>(n));
-  for (int i = 0; i < n; ++i) {
-    if (nulls[i]) {
-      out.emplace_back(std::nullopt);
-    } else {
-      Datum d = elems[i];
-      char* s = pg::PgCall([&] { return TextDatumGetCString(d); });
-      out.emplace_back(std::string(s));
-    }
-  }
-  return out;
+  if (result < 0) return std::nullopt;
+  return result == 1;
+}
+
+// jsonb_path_query_first(target, path, vars, silent => true) as JSON text; nullopt when the
+// path selects nothing.
+std::optional<std::string> PathFirst(Datum target, Datum path, Datum vars) {
+  char* text = pg::PgCall([&]() -> char* {
+    LOCAL_FCINFO(call, 4);
+    InitFunctionCallInfoData(*call, nullptr, 4, InvalidOid, nullptr, nullptr);
+    call->args[0] = {target, false};
+    call->args[1] = {path, false};
+    call->args[2] = {vars, false};
+    call->args[3] = {BoolGetDatum(true), false};
+    Datum d = jsonb_path_query_first(call);
+    if (call->isnull) return nullptr;
+    Jsonb* jb = DatumGetJsonbP(d);
+    return JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
+  });
+  if (text == nullptr) return std::nullopt;
+  return std::string(text);
 }
 
 std::vector<std::int64_t> Int64ArrayElements(Datum array) {
@@ -78,14 +99,15 @@ std::vector<std::int64_t> Int64ArrayElements(Datum array) {
   return out;
 }
 
-}  // namespace
-
-namespace taskflow::api {
-
-using core::DomainError;
-using core::ErrorCode;
-
-namespace {
+Datum TextArray(const std::vector<std::string>& values) {
+  std::vector<Datum> datums;
+  for (const auto& v : values) datums.push_back(pg::TextDatum(v));
+  Datum* data = datums.data();
+  int n = static_cast<int>(datums.size());
+  return pg::PgCall([&] {
+    return PointerGetDatum(construct_array(data, n, TEXTOID, -1, false, TYPALIGN_INT));
+  });
+}
 
 bool MustPropagate(int sqlerrcode) {
   // Cancellation, shutdown and resource exhaustion end the whole statement, not one firing.
@@ -127,64 +149,81 @@ std::optional<std::string> InSubTransaction(Work&& work) {
 
 // ---- firing -----------------------------------------------------------------------------------
 
-// One context per target tenant, with the condition's verdict and the placeholder values.
+struct Target {
+  std::string tenant_id;
+  std::string attributes_json;
+};
+
+// The tenants a firing is evaluated for: every registered tenant ("for_each": "tenant"), or
+// the rule's own, with its registered attributes ({} when it is not registered).
+std::vector<Target> Targets(const api::Rule& rule) {
+  std::vector<Target> out;
+  if (rule.for_each_tenant) {
+    static pg::Statement all("SELECT id, attributes::text FROM taskflow.tenants ORDER BY id", {},
+                             kGeneric);
+    std::uint64_t n = all.Run(nullptr, nullptr);
+    SPITupleTable* table = SPI_tuptable;
+    for (std::uint64_t i = 0; i < n; ++i) {
+      SPI_tuptable = table;
+      SPI_processed = n;
+      pg::ResultRow row(i);
+      out.push_back({row.Text(1).value_or(""), row.Text(2).value_or("{}")});
+    }
+    return out;
+  }
+  if (rule.tenant_attributes) return {{rule.tenant_id, *rule.tenant_attributes}};
+  static pg::Statement one("SELECT attributes::text FROM taskflow.tenants WHERE id = $1",
+                           {TEXTOID}, kGeneric);
+  pg::Params p;
+  p.AddText(rule.tenant_id);
+  std::string attributes = "{}";
+  if (p.Run(one, false, 1) == 1) attributes = pg::ResultRow(0).Text(1).value_or("{}");
+  return {{rule.tenant_id, attributes}};
+}
+
+// One evaluated context: its tenant, the condition's verdict, the placeholder values.
 struct Evaluated {
   std::string tenant_id;
+  Datum context = 0;                               // jsonb
   bool matched = false;
   std::vector<std::optional<std::string>> values;  // JSON text per path, nullopt: no value
 };
 
-std::vector<Evaluated> Evaluate(const Rule& rule, const Firing& firing,
+std::vector<Evaluated> Evaluate(const api::Rule& rule, const api::Firing& firing,
                                 const std::vector<std::string>& paths) {
-  // "now" is in UTC, like pg_cron's schedules.
-  static pg::Statement stmt(
-      "WITH t AS ("
-      "  SELECT x.id, x.attributes FROM taskflow.tenants x WHERE $1"
-      "  UNION ALL"
-      "  SELECT $2, COALESCE((SELECT y.attributes FROM taskflow.tenants y WHERE y.id = $2), "
-      "                      '{}'::jsonb) WHERE NOT $1), "
-      "n AS (SELECT jsonb_build_object('ts', now(), 'hour', extract(hour FROM u)::int, "
-      "  'minute', extract(minute FROM u)::int, 'dow', extract(dow FROM u)::int, "
-      "  'date', to_char(u, 'YYYY-MM-DD')) AS now FROM (SELECT now() AT TIME ZONE 'UTC' AS u) s), "
-      "c AS (SELECT t.id, jsonb_build_object('event', $3::jsonb, "
-      "  'tenant', jsonb_build_object('id', t.id, 'attributes', t.attributes), "
-      "  'rule', jsonb_build_object('id', $4::bigint, 'name', $5::text), 'now', n.now) AS ctx "
-      "  FROM t, n) "
-      "SELECT c.id, $6::text IS NULL OR "
-      "         COALESCE(jsonb_path_match(c.ctx, $6::jsonpath, '{}', true), false), "
-      "       ARRAY(SELECT jsonb_path_query_first(c.ctx, p.path::jsonpath, '{}', true)::text "
-      "             FROM unnest($7::text[]) WITH ORDINALITY AS p(path, n) ORDER BY p.n) "
-      "FROM c ORDER BY c.id",
-      {BOOLOID, TEXTOID, JSONBOID, INT8OID, TEXTOID, TEXTOID, TEXTARRAYOID}, kGeneric);
-  pg::Params p;
-  p.AddBool(rule.for_each_tenant).AddText(rule.tenant_id).Add(firing.event);
-  p.AddInt64(rule.id).AddText(rule.name).AddOptText(rule.condition).Add(TextArray(paths));
-  std::uint64_t n = p.Run(stmt);
-  SPITupleTable* table = SPI_tuptable;
+  std::vector<Target> targets = Targets(rule);
   std::vector<Evaluated> out;
-  out.reserve(n);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    SPI_tuptable = table;
-    SPI_processed = n;
-    pg::ResultRow row(i);
+  if (targets.empty()) return out;
+  // The transaction's time, from PostgreSQL's epoch (2000-01-01) to Unix microseconds.
+  std::int64_t unix_us = api::NowMicros() + (static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE) -
+                                        UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+  core::NowFields now = core::NowOf(unix_us);
+  Datum vars = JsonbIn("{}");
+  std::optional<Datum> condition;
+  if (rule.condition) condition = JsonpathIn(*rule.condition);
+  std::vector<Datum> compiled;
+  for (const auto& path : paths) compiled.push_back(JsonpathIn(path));
+
+  for (const Target& t : targets) {
     Evaluated e;
-    e.tenant_id = row.Text(1).value_or("");
-    e.matched = row.Bool(2).value_or(false);
-    bool is_null = false;
-    Datum values = row.Raw(3, &is_null);
-    if (!is_null) e.values = TextArrayElements(values);
+    e.tenant_id = t.tenant_id;
+    e.context = JsonbIn(core::ContextJson(firing.event_json, t.tenant_id, t.attributes_json,
+                                          rule.id, rule.name, now));
+    e.matched = !condition || PathMatch(e.context, *condition, vars).value_or(false);
+    if (e.matched) {
+      for (Datum path : compiled) e.values.push_back(PathFirst(e.context, path, vars));
+    }
     out.push_back(std::move(e));
   }
   return out;
 }
 
 // The filled template as schedule()'s parameters; the job goes through schedule()'s own path.
-std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id, const Firing& f,
-                     const std::string& actor) {
-  JobSpec spec;
+std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id,
+                     const api::Firing& f, const std::string& actor) {
+  api::JobSpec spec;
   spec.job_type = a.job_type;
-  const char* payload = a.payload_json.c_str();
-  spec.payload = pg::PgCall([&] { return DirectFunctionCall1(jsonb_in, CStringGetDatum(payload)); });
+  spec.payload = JsonbIn(a.payload_json);
   spec.queue = a.queue;
   spec.tenant_id = tenant_id;
   if (a.delay) {
@@ -201,10 +240,10 @@ std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id, 
   spec.unique_key = a.unique_key;
   spec.correlation_id = f.correlation_id;
   spec.parent_job_id = f.source_job_id;
-  return ScheduleJob(spec, actor);
+  return api::ScheduleJob(spec, actor);
 }
 
-void Record(const Rule& rule, const Firing& f, const std::string& tenant_id, bool matched,
+void Record(const api::Rule& rule, const api::Firing& f, const Evaluated& ctx,
             const std::vector<std::int64_t>& jobs, const std::optional<std::string>& error,
             const std::string& actor) {
   // The context summary keeps small events whole and only the short scalar top-level fields of
@@ -212,64 +251,48 @@ void Record(const Rule& rule, const Firing& f, const std::string& tenant_id, boo
   static pg::Statement stmt(
       "INSERT INTO taskflow.rule_firings (rule_id, source, actor, tenant_id, context, matched, "
       "  job_ids, error, source_job_id, chain_depth) "
-      "VALUES ($1, $2, $3, $4, jsonb_build_object('tenant', $4::text, 'event', "
-      "  CASE WHEN pg_column_size($5::jsonb) <= 2048 THEN $5 "
-      "       WHEN jsonb_typeof($5) = 'object' THEN (SELECT COALESCE(jsonb_object_agg(k, v), '{}') "
-      "         || '{\"truncated\": true}' FROM jsonb_each($5) AS e(k, v) "
+      "SELECT $1, $2, $3, $4, jsonb_build_object('tenant', $4::text, 'event', "
+      "  CASE WHEN pg_column_size(ev) <= 2048 THEN ev "
+      "       WHEN jsonb_typeof(ev) = 'object' THEN (SELECT COALESCE(jsonb_object_agg(k, v), '{}') "
+      "         || '{\"truncated\": true}' FROM jsonb_each(ev) AS e(k, v) "
       "         WHERE jsonb_typeof(v) NOT IN ('object', 'array') AND octet_length(v::text) <= 200) "
-      "       ELSE '{\"truncated\": true}' END), $6, $7, $8, $9, $10)",
+      "       ELSE '{\"truncated\": true}' END), $6, $7, $8, $9, $10 "
+      "FROM (SELECT $5::jsonb -> 'event' AS ev) s",
       {INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, INT8ARRAYOID, TEXTOID, INT8OID,
        INT4OID}, kGeneric);
   pg::Params p;
-  p.AddInt64(rule.id).AddText(f.source).AddText(actor).AddText(tenant_id).Add(f.event);
-  p.AddBool(matched).Add(Int64ArrayDatum(jobs)).AddOptText(error);
+  p.AddInt64(rule.id).AddText(f.source).AddText(actor).AddText(ctx.tenant_id).Add(ctx.context);
+  p.AddBool(ctx.matched).Add(api::Int64ArrayDatum(jobs)).AddOptText(error);
   if (f.source_job_id) p.AddInt64(*f.source_job_id); else p.AddNull();
   if (f.chain_depth) p.AddInt32(*f.chain_depth); else p.AddNull();
   p.Run(stmt);
 }
 
-// A rule's action templates, parsed; a stored rule that no longer parses records its error.
-struct ParsedActions {
+}  // namespace
+
+namespace taskflow::api {
+
+std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
   std::optional<core::RuleActions> actions;
-  std::optional<std::string> broken;
-};
-
-ParsedActions ParseActions(const Rule& rule) {
-  ParsedActions p;
+  std::optional<std::string> broken;  // a stored rule that no longer parses
   try {
-    p.actions = core::RuleActions::Parse(rule.actions_json);
+    actions = core::RuleActions::Parse(rule.actions_json);
   } catch (const DomainError& e) {
-    p.broken = e.what();
+    broken = e.what();
   }
-  return p;
-}
+  static const std::vector<std::string> no_paths;
+  std::vector<Evaluated> contexts = Evaluate(rule, firing, actions ? actions->paths() : no_paths);
 
-// Fires `rule` in each evaluated context. `paths` are the paths the contexts' values belong to.
-std::vector<std::int64_t> FireContexts(const Rule& rule, const Firing& firing,
-                                       const ParsedActions& parsed,
-                                       const std::vector<std::string>& paths,
-                                       const std::vector<Evaluated>& contexts) {
   std::string actor = CallerName();
   std::string job_actor = "rule:" + std::to_string(rule.id);
   std::vector<std::int64_t> all;
   for (const Evaluated& ctx : contexts) {
     std::vector<std::int64_t> jobs;
-    std::optional<std::string> error = firing.refusal ? firing.refusal : parsed.broken;
+    std::optional<std::string> error = firing.refusal ? firing.refusal : broken;
     if (ctx.matched && !error) {
-      // The values in the order of the templates' own paths.
-      std::vector<std::optional<std::string>> values;
-      if (paths == parsed.actions->paths()) {
-        values = ctx.values;
-      } else {
-        for (const auto& path : parsed.actions->paths()) {
-          auto it = std::find(paths.begin(), paths.end(), path);
-          std::size_t i = static_cast<std::size_t>(it - paths.begin());
-          values.push_back(i < ctx.values.size() ? ctx.values[i] : std::nullopt);
-        }
-      }
       std::vector<core::FilledAction> filled;
       try {
-        filled = parsed.actions->Fill(values);  // all or nothing, before anything is written
+        filled = actions->Fill(ctx.values);  // all or nothing, before anything is written
       } catch (const DomainError& e) {
         error = e.what();
       }
@@ -280,19 +303,10 @@ std::vector<std::int64_t> FireContexts(const Rule& rule, const Firing& firing,
         if (error) jobs.clear();
       }
     }
-    Record(rule, firing, ctx.tenant_id, ctx.matched, jobs, error, actor);
+    Record(rule, firing, ctx, jobs, error, actor);
     all.insert(all.end(), jobs.begin(), jobs.end());
   }
   return all;
-}
-
-}  // namespace
-
-std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
-  ParsedActions parsed = ParseActions(rule);
-  static const std::vector<std::string> no_paths;
-  const std::vector<std::string>& paths = parsed.actions ? parsed.actions->paths() : no_paths;
-  return FireContexts(rule, firing, parsed, paths, Evaluate(rule, firing, paths));
 }
 
 void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
@@ -306,22 +320,24 @@ void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
   a.AddText(event);
   if (a.Run(any, true, 1) == 0) return;
 
-  // Each (job, rule) pair that matches, with the event context and the job's chain depth: its
-  // ancestors through parent_job_id, counted up to taskflow.max_chain_depth.
+  // Each (job, rule) pair that matches, with the event and the job's chain depth: its ancestors
+  // through parent_job_id, counted up to taskflow.max_chain_depth.
   static pg::Statement matches(
-      "SELECT r.id, r.tenant_id, r.name, r.condition, r.actions::text, j.id, j.correlation_id, "
+      "SELECT r.id, r.tenant_id, r.name, r.condition, r.actions::text, "
+      "  COALESCE(t.attributes, '{}')::text, j.id, j.correlation_id, "
       "  jsonb_build_object('type', $2::text, 'job', jsonb_build_object('id', j.id, "
       "    'job_type', j.job_type, 'queue', j.queue, 'tenant_id', j.tenant_id, 'state', j.state, "
       "    'payload', j.payload, 'result', j.result, 'attempts', j.attempts, "
       "    'last_error_type', j.last_error_type, 'last_error_message', j.last_error_message, "
       "    'correlation_id', j.correlation_id, 'parent_job_id', j.parent_job_id, "
-      "    'unique_key', j.unique_key, 'finished_at', j.finished_at)), "
+      "    'unique_key', j.unique_key, 'finished_at', j.finished_at))::text, "
       "  d.depth "
       "FROM taskflow.jobs j "
       "JOIN taskflow.automation_rules r ON r.enabled AND r.event_on = $2 "
       "  AND r.tenant_id = j.tenant_id "
       "  AND (r.event_job_type IS NULL OR r.event_job_type = j.job_type) "
       "  AND (r.event_queue IS NULL OR r.event_queue = j.queue) "
+      "LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id "
       "CROSS JOIN LATERAL (WITH RECURSIVE chain(parent, depth) AS ("
       "    SELECT j.parent_job_id, 0 "
       "    UNION ALL SELECT p.parent_job_id, c.depth + 1 FROM chain c "
@@ -346,13 +362,13 @@ void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
     rule.name = row.Text(3).value_or("");
     rule.condition = row.Text(4);
     rule.actions_json = row.Text(5).value_or("[]");
+    rule.tenant_attributes = row.Text(6).value_or("{}");
     Firing f;
     f.source = "event";
-    f.source_job_id = row.Int64(6);
-    f.correlation_id = row.Text(7);
-    bool is_null = false;
-    f.event = row.Raw(8, &is_null);
-    int depth = row.Int32(9).value_or(0) + 1;
+    f.source_job_id = row.Int64(7);
+    f.correlation_id = row.Text(8);
+    f.event_json = row.Text(9).value_or("{}");
+    int depth = row.Int32(10).value_or(0) + 1;
     f.chain_depth = depth;
     if (depth > taskflow_max_chain_depth) {
       f.refusal = "chain too deep: the follow-up jobs would be " + std::to_string(depth) +
@@ -366,36 +382,46 @@ void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
 
 }  // namespace taskflow::api
 
-using namespace taskflow;
-using core::DomainError;
-using core::ErrorCode;
-
 namespace {
+
+// The columns of a rule that firing needs, and its tenant's registered attributes.
+constexpr const char* kRuleColumns =
+    "SELECT r.id, r.tenant_id, r.name, r.for_each_tenant, r.condition, r.actions::text, "
+    "  r.enabled, r.webhook_secret, COALESCE(t.attributes, '{}')::text "
+    "FROM taskflow.automation_rules r LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id ";
+
+// Reads row 0 of a kRuleColumns result.
+api::Rule ReadRule(bool* enabled, std::optional<std::string>* secret) {
+  pg::ResultRow row(0);
+  api::Rule r;
+  r.id = row.Int64(1).value_or(0);
+  r.tenant_id = row.Text(2).value_or("default");
+  r.name = row.Text(3).value_or("");
+  r.for_each_tenant = row.Bool(4).value_or(false);
+  r.condition = row.Text(5);
+  r.actions_json = row.Text(6).value_or("[]");
+  *enabled = row.Bool(7).value_or(false);
+  *secret = row.Text(8);
+  r.tenant_attributes = row.Text(9).value_or("{}");
+  return r;
+}
 
 // Loads a rule for fire_rule; throws 42704 when missing and 55000 when disabled.
 api::Rule LoadRule(std::int64_t id) {
-  static pg::Statement stmt(
-      "SELECT tenant_id, name, for_each_tenant, condition, actions::text, enabled "
-      "FROM taskflow.automation_rules WHERE id = $1",
-      {INT8OID}, kGeneric);
+  static pg::Statement stmt(std::string(kRuleColumns) + "WHERE r.id = $1", {INT8OID}, kGeneric);
   pg::Params p;
   p.AddInt64(id);
-  if (p.Run(stmt, true, 1) == 0) {
+  if (p.Run(stmt, false, 1) == 0) {
     throw DomainError(ErrorCode::UndefinedObject, "rule " + std::to_string(id) + " does not exist");
   }
-  pg::ResultRow row(0);
-  if (!row.Bool(6).value_or(false)) {
+  bool enabled = false;
+  std::optional<std::string> secret;
+  api::Rule r = ReadRule(&enabled, &secret);
+  if (!enabled) {
     throw DomainError(ErrorCode::ObjectNotInPrerequisiteState,
                       "rule " + std::to_string(id) + " is disabled",
                       "Enable it first: SELECT taskflow.enable_rule(" + std::to_string(id) + ");");
   }
-  api::Rule r;
-  r.id = id;
-  r.tenant_id = row.Text(1).value_or("default");
-  r.name = row.Text(2).value_or("");
-  r.for_each_tenant = row.Bool(3).value_or(false);
-  r.condition = row.Text(4);
-  r.actions_json = row.Text(5).value_or("[]");
   return r;
 }
 
@@ -441,23 +467,14 @@ void PutResult(pg::SetResult& out, const std::vector<std::int64_t>& ids) {
 TF_FUNCTION(taskflow_fire_rule) {
   pg::RequireArg(fcinfo, 0, "rule_id");
   std::int64_t id = PG_GETARG_INT64(0);
-  bool has_context = !pg::ArgIsNull(fcinfo, 1);
-  Datum context = has_context ? PG_GETARG_DATUM(1) : Datum(0);
+  api::Firing firing;
+  firing.source = "fire_rule";
+  if (!pg::ArgIsNull(fcinfo, 1)) firing.event_json = JsonbText(PG_GETARG_DATUM(1));
   pg::SetResult out(fcinfo, INT8OID);
   std::vector<std::int64_t> ids;
   {
     pg::SpiConnection spi;
-    api::Rule rule = LoadRule(id);
-    api::Firing firing;
-    if (!has_context) {
-      static pg::Statement empty("SELECT '{}'::jsonb", {}, kGeneric);
-      empty.Run(nullptr, nullptr, true);
-      bool is_null = false;
-      context = pg::ResultRow(0).Raw(1, &is_null);
-    }
-    firing.source = "fire_rule";
-    firing.event = context;
-    ids = api::FireRule(rule, firing);
+    ids = api::FireRule(LoadRule(id), firing);
   }
   PutResult(out, ids);
   return Datum(0);
@@ -474,83 +491,23 @@ TF_FUNCTION(taskflow_handle_webhook) {
   if (delivery_id && (delivery_id->empty() || delivery_id->size() > 200)) {
     throw DomainError(ErrorCode::InvalidParameterValue, "delivery_id must be 1 to 200 characters long");
   }
-  if (!core::IsJson(body)) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "webhook body is not valid JSON");
-  }
   pg::SetResult out(fcinfo, INT8OID);
   std::vector<std::int64_t> ids;
   {
     pg::SpiConnection spi;
-    // One statement finds the rule and evaluates it: the event, one context per target tenant,
-    // the condition and the placeholder values. It only reads; nothing is written before the
-    // key and the signature are accepted below.
-    static pg::Statement evaluate(
-        "WITH r AS (SELECT id, tenant_id, name, for_each_tenant, condition, actions::text AS actions, "
-        "    enabled, webhook_secret, placeholder_paths "
-        "  FROM taskflow.automation_rules WHERE webhook_key = $1), "
-        "e AS (SELECT jsonb_build_object('type', 'webhook', 'delivery_id', $3::text, "
-        "  'body', $2::jsonb) AS event), "
-        "t AS (SELECT x.id, x.attributes FROM r JOIN taskflow.tenants x ON r.for_each_tenant "
-        "  UNION ALL SELECT r.tenant_id, COALESCE((SELECT y.attributes FROM taskflow.tenants y "
-        "    WHERE y.id = r.tenant_id), '{}'::jsonb) FROM r WHERE NOT r.for_each_tenant), "
-        "n AS (SELECT jsonb_build_object('ts', now(), 'hour', extract(hour FROM u)::int, "
-        "  'minute', extract(minute FROM u)::int, 'dow', extract(dow FROM u)::int, "
-        "  'date', to_char(u, 'YYYY-MM-DD')) AS now FROM (SELECT now() AT TIME ZONE 'UTC' AS u) s), "
-        "c AS (SELECT t.id, jsonb_build_object('event', e.event, "
-        "  'tenant', jsonb_build_object('id', t.id, 'attributes', t.attributes), "
-        "  'rule', jsonb_build_object('id', r.id, 'name', r.name), 'now', n.now) AS ctx "
-        "  FROM t, r, e, n) "
-        "SELECT r.id, r.tenant_id, r.name, r.for_each_tenant, r.condition, r.actions, r.enabled, "
-        "  r.webhook_secret, r.placeholder_paths, e.event, c.id, "
-        "  r.condition IS NULL OR COALESCE(jsonb_path_match(c.ctx, r.condition::jsonpath, '{}', "
-        "    true), false), "
-        "  ARRAY(SELECT jsonb_path_query_first(c.ctx, p.path::jsonpath, '{}', true)::text "
-        "        FROM unnest(r.placeholder_paths) WITH ORDINALITY AS p(path, n) ORDER BY p.n) "
-        "FROM r CROSS JOIN e LEFT JOIN c ON true ORDER BY c.id",
-        {TEXTOID, TEXTOID, TEXTOID}, kGeneric);
-    pg::Params ep;
-    ep.AddText(key).AddText(body).AddOptText(delivery_id);
-    std::uint64_t n = ep.Run(evaluate);
-    SPITupleTable* table = SPI_tuptable;
+    static pg::Statement lookup(std::string(kRuleColumns) + "WHERE r.webhook_key = $1",
+                                {TEXTOID}, kGeneric);
+    pg::Params lp;
+    lp.AddText(key);
+    bool enabled = false;
+    std::optional<std::string> secret;
+    api::Rule rule;
+    if (lp.Run(lookup, false, 1) == 1) rule = ReadRule(&enabled, &secret);
     // Unknown and disabled keys get the same answer: a caller learns nothing about which.
-    if (n == 0 || !pg::ResultRow(0).Bool(7).value_or(false)) {
+    if (!enabled) {
       throw DomainError(ErrorCode::InvalidAuthorization, "webhook key not accepted",
                         "The key is unknown, or its rule is disabled.");
     }
-    api::Rule rule;
-    std::optional<std::string> secret;
-    std::vector<std::string> paths;
-    api::Firing firing;
-    firing.source = "webhook";
-    std::vector<api::Evaluated> contexts;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      SPI_tuptable = table;
-      SPI_processed = n;
-      pg::ResultRow row(i);
-      bool is_null = false;
-      if (i == 0) {
-        rule.id = row.Int64(1).value_or(0);
-        rule.tenant_id = row.Text(2).value_or("default");
-        rule.name = row.Text(3).value_or("");
-        rule.for_each_tenant = row.Bool(4).value_or(false);
-        rule.condition = row.Text(5);
-        rule.actions_json = row.Text(6).value_or("[]");
-        secret = row.Text(8);
-        Datum p = row.Raw(9, &is_null);
-        if (!is_null) {
-          for (auto& v : TextArrayElements(p)) paths.push_back(v.value_or(""));
-        }
-        firing.event = row.Raw(10, &is_null);
-      }
-      if (row.IsNull(11)) continue;  // for_each over no registered tenant
-      api::Evaluated e;
-      e.tenant_id = row.Text(11).value_or("");
-      e.matched = row.Bool(12).value_or(false);
-      Datum values = row.Raw(13, &is_null);
-      if (!is_null) e.values = TextArrayElements(values);
-      contexts.push_back(std::move(e));
-    }
-
     if (secret) {
       const char* hint =
           "Send signature => 'sha256=' || the hex HMAC-SHA256 of the raw body with the rule's "
@@ -564,6 +521,10 @@ TF_FUNCTION(taskflow_handle_webhook) {
       if (!core::ConstantTimeEquals(*given, HmacSha256(*secret, body))) {
         throw DomainError(ErrorCode::InvalidAuthorization, "webhook signature does not match", hint);
       }
+    }
+    // Checked here so that the body is one JSON value before it is embedded in the context.
+    if (!core::IsJson(body)) {
+      throw DomainError(ErrorCode::InvalidParameterValue, "webhook body is not valid JSON");
     }
 
     bool repeated = false;
@@ -590,7 +551,10 @@ TF_FUNCTION(taskflow_handle_webhook) {
         if (!is_null) ids = Int64ArrayElements(jobs);
       }
     } else {
-      ids = api::FireContexts(rule, firing, api::ParseActions(rule), paths, contexts);
+      api::Firing firing;
+      firing.source = "webhook";
+      firing.event_json = core::WebhookEventJson(body, delivery_id);
+      ids = api::FireRule(rule, firing);
       if (delivery_id) {
         static pg::Statement remember(
             "UPDATE taskflow.webhook_deliveries SET job_ids = $3 "

@@ -19,12 +19,13 @@ struct Rule {
   bool for_each_tenant = false;
   std::optional<std::string> condition;
   std::string actions_json;
+  std::optional<std::string> tenant_attributes;  // JSON text, when already read with the rule
 };
 
 // What made a rule fire.
 struct Firing {
   const char* source = "fire_rule";           // rule_firings.source: fire_rule, webhook, event
-  Datum event = 0;                            // jsonb: the context's "event"
+  std::string event_json = "{}";              // the context's "event", one JSON value
   std::optional<std::int64_t> source_job_id;  // event: the finished job (the follow-ups' parent)
   std::optional<std::string> correlation_id;  // event: inherited by the follow-ups
   std::optional<int> chain_depth;             // event: ancestors of the follow-ups
@@ -32,7 +33,7 @@ struct Firing {
 };
 
 // Fires `rule` once, or once per registered tenant: evaluates the condition against each
-// context, fills the action templates and enqueues their jobs through taskflow.schedule. Each
+// context, fills the action templates and enqueues their jobs through schedule()'s path. Each
 // firing is recorded in taskflow.rule_firings; a firing whose templates cannot be filled or
 // whose jobs cannot be enqueued records the error and creates no job. Returns the job ids.
 std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing);

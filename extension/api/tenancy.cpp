@@ -62,6 +62,8 @@ std::string ResolveTenant(const std::optional<std::string>& requested) {
                         "\"; omit tenant_id or pass its own tenant.");
 }
 
+void ForgetCallerTenant() { cache.valid = false; }
+
 bool CallerMaySee(const std::string& tenant_id) {
   std::optional<std::string> own = CallerTenant();
   return !own || *own == tenant_id;
@@ -97,5 +99,6 @@ TF_FUNCTION(taskflow_resolve_tenant) {
 // every backend drops its cached tenant when this transaction commits.
 TF_FUNCTION(taskflow_tenant_mapping_changed) {
   pg::TenantMappingChanged();
+  api::ForgetCallerTenant();  // this backend at once; the others when the transaction commits
   PG_RETURN_VOID();
 }

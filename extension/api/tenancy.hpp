@@ -18,6 +18,9 @@ std::optional<std::string> CallerTenant();
 // another tenant raises 42501.
 std::string ResolveTenant(const std::optional<std::string>& requested);
 
+// Drops this backend's cached tenant (the mapping changed in this transaction).
+void ForgetCallerTenant();
+
 // Whether the caller may see or act on rows of `tenant_id`.
 bool CallerMaySee(const std::string& tenant_id);
 

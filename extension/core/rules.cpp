@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <array>
 #include <cctype>
+#include <cstdio>
 #include <utility>
 
 #include "errors.hpp"
@@ -368,6 +369,77 @@ void ValidateRuleName(std::string_view name) {
     Invalid("rule name is too long: " + std::to_string(chars) + " characters, at most " +
             std::to_string(kMaxRuleNameChars) + " allowed");
   }
+}
+
+// ---- contexts -------------------------------------------------------------------------------------
+
+NowFields NowOf(std::int64_t unix_micros) {
+  if (unix_micros < 0) unix_micros = 0;
+  std::int64_t secs = unix_micros / 1000000;
+  int micros = static_cast<int>(unix_micros % 1000000);
+  std::int64_t days = secs / 86400;
+  int rem = static_cast<int>(secs % 86400);
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+  std::int64_t z = days + 719468;
+  std::int64_t era = z / 146097;
+  unsigned doe = static_cast<unsigned>(z - era * 146097);
+  unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  std::int64_t y = static_cast<std::int64_t>(yoe) + era * 400;
+  unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  unsigned mp = (5 * doy + 2) / 153;
+  unsigned d = doy - (153 * mp + 2) / 5 + 1;
+  unsigned m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+
+  NowFields now;
+  now.hour = rem / 3600;
+  now.minute = rem % 3600 / 60;
+  int second = rem % 60;
+  now.dow = static_cast<int>((days + 4) % 7);  // 1970-01-01 was a Thursday
+  char date[32];
+  std::snprintf(date, sizeof date, "%04lld-%02u-%02u", static_cast<long long>(y), m, d);
+  now.date = date;
+  char ts[64];
+  std::snprintf(ts, sizeof ts, "%sT%02d:%02d:%02d", date, now.hour, now.minute, second);
+  now.ts = ts;
+  if (micros != 0) {
+    char frac[8];
+    std::snprintf(frac, sizeof frac, ".%06d", micros);
+    std::string f(frac);
+    while (f.back() == '0') f.pop_back();
+    now.ts += f;
+  }
+  now.ts += "+00:00";
+  return now;
+}
+
+std::string JsonString(std::string_view s) {
+  return Json(std::string(s)).dump(-1, ' ', false, Json::error_handler_t::replace);
+}
+
+std::string ContextJson(std::string_view event_json, std::string_view tenant_id,
+                        std::string_view attributes_json, std::int64_t rule_id,
+                        std::string_view rule_name, const NowFields& now) {
+  std::string out;
+  out.reserve(event_json.size() + attributes_json.size() + 256);
+  out += "{\"event\": ";
+  out += event_json;
+  out += ", \"tenant\": {\"id\": " + JsonString(tenant_id) + ", \"attributes\": ";
+  out += attributes_json;
+  out += "}, \"rule\": {\"id\": " + std::to_string(rule_id) + ", \"name\": " + JsonString(rule_name);
+  out += "}, \"now\": {\"ts\": " + JsonString(now.ts) + ", \"hour\": " + std::to_string(now.hour) +
+         ", \"minute\": " + std::to_string(now.minute) + ", \"dow\": " + std::to_string(now.dow) +
+         ", \"date\": " + JsonString(now.date) + "}}";
+  return out;
+}
+
+std::string WebhookEventJson(std::string_view body, const std::optional<std::string>& delivery_id) {
+  std::string out = "{\"type\": \"webhook\", \"delivery_id\": ";
+  out += delivery_id ? JsonString(*delivery_id) : "null";
+  out += ", \"body\": ";
+  out += body;
+  out += "}";
+  return out;
 }
 
 // ---- templates ------------------------------------------------------------------------------------

@@ -73,6 +73,35 @@ inline constexpr std::size_t kMaxRuleNameChars = 200;
 // Non-empty, at most 200 characters, no control characters.
 void ValidateRuleName(std::string_view name);
 
+// ---- contexts ---------------------------------------------------------------------------------
+
+// The context's "now": `ts` as PostgreSQL writes a timestamptz in JSON at UTC
+// ("2026-11-26T07:00:00.5+00:00"); hour, minute, day of week (0 = Sunday) and date in UTC.
+struct NowFields {
+  std::string ts;
+  int hour = 0;
+  int minute = 0;
+  int dow = 0;
+  std::string date;  // YYYY-MM-DD
+};
+// `unix_micros`: microseconds since 1970-01-01 00:00 UTC (not before it).
+NowFields NowOf(std::int64_t unix_micros);
+
+// A string as JSON text, quoted and escaped (invalid UTF-8 is replaced, never thrown on).
+std::string JsonString(std::string_view s);
+
+// The trigger context as JSON text:
+//   {"event": <event>, "tenant": {"id": ..., "attributes": <attributes>},
+//    "rule": {"id": ..., "name": ...}, "now": {"ts", "hour", "minute", "dow", "date"}}
+// `event_json` and `attributes_json` must each be one valid JSON value (they are copied as is).
+std::string ContextJson(std::string_view event_json, std::string_view tenant_id,
+                        std::string_view attributes_json, std::int64_t rule_id,
+                        std::string_view rule_name, const NowFields& now);
+
+// The event of a webhook call: {"type": "webhook", "delivery_id": ..., "body": <body>}. `body`
+// must be one valid JSON value (IsJson).
+std::string WebhookEventJson(std::string_view body, const std::optional<std::string>& delivery_id);
+
 // ---- action templates -------------------------------------------------------------------------
 
 // A piece of a template string: literal text, or the jsonpath of a "{{ <jsonpath> }}" placeholder.
