@@ -146,30 +146,32 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION taskflow.pause_queue(name text) RETURNS void
+CREATE FUNCTION taskflow._set_queue_paused(name text, paused boolean) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  UPDATE taskflow.queues q SET paused = true, updated_at = now() WHERE q.name = pause_queue.name;
+  UPDATE taskflow.queues q SET paused = _set_queue_paused.paused, updated_at = now()
+   WHERE q.name = _set_queue_paused.name;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name);
+  END IF;
+  IF NOT paused THEN
+    PERFORM pg_notify('taskflow_' || name, '');  -- wake the workers now
   END IF;
 END
 $$;
 
-CREATE FUNCTION taskflow.resume_queue(name text) RETURNS void
-LANGUAGE plpgsql SECURITY DEFINER
+-- A paused queue's jobs are not acquired; scheduling into it still works.
+CREATE FUNCTION taskflow.pause_queue(name text) RETURNS void
+LANGUAGE sql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-  UPDATE taskflow.queues q SET paused = false, updated_at = now() WHERE q.name = resume_queue.name;
-  IF NOT FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name);
-  END IF;
-  PERFORM pg_notify('taskflow_' || name, '');
-END
-$$;
+AS $$ SELECT taskflow._set_queue_paused(name, true) $$;
+
+CREATE FUNCTION taskflow.resume_queue(name text) RETURNS void
+LANGUAGE sql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT taskflow._set_queue_paused(name, false) $$;
 
 -- Row level security, forced so that the table owner is no loophole. The SECURITY DEFINER
 -- functions (owned by the installing superuser) apply the same confinement themselves.
