@@ -8,6 +8,7 @@
 // Each firing costs one audit INSERT on top of its jobs.
 #include <algorithm>
 #include <array>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -246,26 +247,50 @@ std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id,
 void Record(const api::Rule& rule, const api::Firing& f, const Evaluated& ctx,
             const std::vector<std::int64_t>& jobs, const std::optional<std::string>& error,
             const std::string& actor) {
-  // The context summary keeps small events whole and only the short scalar top-level fields of
-  // large ones, so the audit stays small.
-  static pg::Statement stmt(
+  // The context summary: the tenant and the event. Small events are kept whole (built here, the
+  // common case, one plain INSERT); large ones keep only their short scalar top-level fields, so
+  // the audit stays small.
+  static pg::Statement small(
+      "INSERT INTO taskflow.rule_firings (rule_id, source, actor, tenant_id, context, matched, "
+      "  job_ids, error, source_job_id, chain_depth) "
+      "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)",
+      {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT8ARRAYOID, TEXTOID, INT8OID,
+       INT4OID}, kGeneric);
+  static pg::Statement large(
       "INSERT INTO taskflow.rule_firings (rule_id, source, actor, tenant_id, context, matched, "
       "  job_ids, error, source_job_id, chain_depth) "
       "SELECT $1, $2, $3, $4, jsonb_build_object('tenant', $4::text, 'event', "
-      "  CASE WHEN pg_column_size(ev) <= 2048 THEN ev "
-      "       WHEN jsonb_typeof(ev) = 'object' THEN (SELECT COALESCE(jsonb_object_agg(k, v), '{}') "
+      "  CASE WHEN jsonb_typeof(ev) = 'object' THEN (SELECT COALESCE(jsonb_object_agg(k, v), '{}') "
       "         || '{\"truncated\": true}' FROM jsonb_each(ev) AS e(k, v) "
       "         WHERE jsonb_typeof(v) NOT IN ('object', 'array') AND octet_length(v::text) <= 200) "
       "       ELSE '{\"truncated\": true}' END), $6, $7, $8, $9, $10 "
       "FROM (SELECT $5::jsonb -> 'event' AS ev) s",
       {INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, INT8ARRAYOID, TEXTOID, INT8OID,
        INT4OID}, kGeneric);
+  constexpr std::size_t kWholeEventBytes = 2048;
+  bool whole = f.event_json.size() <= kWholeEventBytes;
   pg::Params p;
-  p.AddInt64(rule.id).AddText(f.source).AddText(actor).AddText(ctx.tenant_id).Add(ctx.context);
+  p.AddInt64(rule.id).AddText(f.source).AddText(actor).AddText(ctx.tenant_id);
+  if (whole) {
+    p.AddText("{\"tenant\": " + core::JsonString(ctx.tenant_id) + ", \"event\": " + f.event_json + "}");
+  } else {
+    p.Add(ctx.context);
+  }
   p.AddBool(ctx.matched).Add(api::Int64ArrayDatum(jobs)).AddOptText(error);
   if (f.source_job_id) p.AddInt64(*f.source_job_id); else p.AddNull();
   if (f.chain_depth) p.AddInt32(*f.chain_depth); else p.AddNull();
-  p.Run(stmt);
+  p.Run(whole ? small : large);
+}
+
+// Parsed action templates by their JSON text: firing the same rule again skips the parse.
+// Small and per backend; a changed rule has a different text and gets its own entry.
+const core::RuleActions& CachedActions(const std::string& actions_json) {
+  static std::map<std::string, core::RuleActions> cache;
+  auto it = cache.find(actions_json);
+  if (it != cache.end()) return it->second;
+  core::RuleActions parsed = core::RuleActions::Parse(actions_json);  // throws before caching
+  if (cache.size() >= 256) cache.clear();
+  return cache.emplace(actions_json, std::move(parsed)).first->second;
 }
 
 }  // namespace
@@ -276,7 +301,7 @@ std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
   std::optional<core::RuleActions> actions;
   std::optional<std::string> broken;  // a stored rule that no longer parses
   try {
-    actions = core::RuleActions::Parse(rule.actions_json);
+    actions = CachedActions(rule.actions_json);
   } catch (const DomainError& e) {
     broken = e.what();
   }

@@ -166,6 +166,38 @@ TEST(Webhook, RecognisesJsonBodies) {
   EXPECT_FALSE(IsJson(""));
 }
 
+// ---- contexts -------------------------------------------------------------------------------
+
+TEST(RuleContext, NowFieldsInUtc) {
+  // 2026-11-26 07:05:09.5 UTC, a Thursday.
+  NowFields now = NowOf(1795676709500000LL);
+  EXPECT_EQ(now.date, "2026-11-26");
+  EXPECT_EQ(now.hour, 7);
+  EXPECT_EQ(now.minute, 5);
+  EXPECT_EQ(now.dow, 4);
+  EXPECT_EQ(now.ts, "2026-11-26T07:05:09.5+00:00");
+  EXPECT_EQ(NowOf(0).ts, "1970-01-01T00:00:00+00:00");
+  EXPECT_EQ(NowOf(0).dow, 4);
+  EXPECT_EQ(NowOf(951782400000001LL).ts, "2000-02-29T00:00:00.000001+00:00");  // leap day
+  EXPECT_EQ(NowOf(951782400000001LL).dow, 2);
+  EXPECT_EQ(NowOf(4107542399999999LL).ts, "2100-02-28T23:59:59.999999+00:00");  // no leap day
+  EXPECT_EQ(NowOf(4107542400000000LL).date, "2100-03-01");
+}
+
+TEST(RuleContext, BuildsTheDocumentedShape) {
+  NowFields now = NowOf(1795676709500000LL);
+  std::string ctx = ContextJson(R"({"n": 1})", "acme \"x\"", R"({"plan": "pro"})", 7, "billing", now);
+  EXPECT_EQ(ctx,
+            R"({"event": {"n": 1}, "tenant": {"id": "acme \"x\"", "attributes": {"plan": "pro"}}, )"
+            R"("rule": {"id": 7, "name": "billing"}, "now": {"ts": "2026-11-26T07:05:09.5+00:00", )"
+            R"("hour": 7, "minute": 5, "dow": 4, "date": "2026-11-26"}})");
+  EXPECT_TRUE(IsJson(ctx));
+  EXPECT_EQ(WebhookEventJson("[1]", std::nullopt), R"({"type": "webhook", "delivery_id": null, "body": [1]})");
+  EXPECT_EQ(WebhookEventJson("{}", std::string("d\n1")), R"({"type": "webhook", "delivery_id": "d\n1", "body": {}})");
+  EXPECT_EQ(JsonString("caf\xc3\xa9 \x01"), "\"caf\xc3\xa9 \\u0001\"");
+  EXPECT_EQ(JsonString("bad \xff"), "\"bad \xef\xbf\xbd\"");  // replaced, not thrown
+}
+
 TEST(RuleName, Validates) {
   EXPECT_NO_THROW(ValidateRuleName("recalculate billing"));
   const auto E = ErrorCode::InvalidParameterValue;

@@ -3,6 +3,7 @@
 -- and the audit rows in taskflow.rule_firings.
 BEGIN;
 SELECT plan(24);
+SET LOCAL TimeZone = 'UTC';  -- the context's now.ts is always written at UTC
 
 CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
