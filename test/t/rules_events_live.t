@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Automation rules across sessions, on a running server:
+#  - two concurrent deliveries of the same webhook delivery_id: the second waits for the first
+#    and returns its job ids; one job in all;
+#  - an event rule fired by the Rescuer (a lease expires, the job goes DEAD in the background
+#    worker's transaction) creates its follow-up job.
+# Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
+set -uo pipefail
+
+Q="tf_rulelive_$$"
+DIR=$(mktemp -d /tmp/tfrulelive.XXXXXX)
+N=0
+FAILED=0
+
+ok() {
+  local status=$1; shift
+  N=$((N + 1))
+  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
+}
+is() {
+  local got=$1 want=$2; shift 2
+  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
+}
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
+
+cleanup() {
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  psql -X -q -At >/dev/null 2>&1 <<SQL
+SELECT taskflow.drop_rule(id) FROM taskflow.automation_rules WHERE name LIKE '$Q%';
+DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue LIKE '$Q%');
+DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue LIKE '$Q%');
+DELETE FROM taskflow.jobs WHERE queue LIKE '$Q%';
+SELECT taskflow.drop_queue('$Q');
+SELECT taskflow.drop_queue('${Q}_lease');
+SQL
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+echo "1..7"
+sql "SELECT taskflow.create_queue('$Q')" >/dev/null
+sql "SELECT taskflow.create_queue('${Q}_lease', retry_policy => '{\"max_attempts\": 1}', lease => '1 second')" >/dev/null
+
+# --- concurrent deliveries of one delivery_id -------------------------------------------------
+RULE=$(sql "SELECT taskflow.create_rule('${Q}_hook', '{\"type\": \"webhook\", \"secret\": null}',
+  '[{\"job_type\": \"live.hook\", \"queue\": \"$Q\", \"payload\": {\"n\": \"{{ \$.event.body.n }}\"}}]')")
+KEY=$(sql "SELECT key FROM taskflow.webhook_credentials($RULE)")
+# The first delivery holds its transaction open for 2 seconds after creating its job.
+psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/first.out" 2>"$DIR/first.err" <<SQL &
+BEGIN;
+SELECT string_agg(id::text, ',') FROM taskflow.handle_webhook('$KEY', '{"n": 1}', delivery_id => 'live-1') AS t(id);
+SELECT pg_sleep(2);
+COMMIT;
+SQL
+FIRST_PID=$!
+sleep 0.5
+start=$(date +%s%N)
+SECOND=$(sql "SELECT string_agg(id::text, ',') FROM taskflow.handle_webhook('$KEY', '{\"n\": 1}', delivery_id => 'live-1') AS t(id)")
+waited=$(( ($(date +%s%N) - start) / 1000000 ))
+wait "$FIRST_PID"
+FIRST=$(grep -E '^[0-9,]+$' "$DIR/first.out" | head -1)
+ok "$([ -n "$FIRST" ] && echo 0 || echo 1)" "the first delivery created its job ($FIRST)"
+is "$SECOND" "$FIRST" "a concurrent repeat of the delivery returns the first delivery's ids"
+ok "$([ "$waited" -ge 1000 ] && echo 0 || echo 1)" "it waited for the first delivery to commit (${waited} ms)"
+is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE queue = '$Q' AND job_type = 'live.hook'")" "1" "one job in all"
+
+# --- an event rule fired by the Rescuer --------------------------------------------------------
+sql "SELECT taskflow.create_rule('${Q}_dead', '{\"type\": \"event\", \"on\": \"job_dead\", \"queue\": \"${Q}_lease\"}',
+  '[{\"job_type\": \"live.after_dead\", \"queue\": \"$Q\", \"payload\": {\"error\": \"{{ \$.event.job.last_error_type }}\"}}]')" >/dev/null
+J=$(sql "SELECT taskflow.schedule('live.expires', queue => '${Q}_lease', correlation_id => 'live-corr')")
+sql "SELECT job_id FROM taskflow.acquire('live-worker', ARRAY['${Q}_lease'])" >/dev/null
+found=""
+for _ in $(seq 1 100); do
+  found=$(sql "SELECT payload ->> 'error' FROM taskflow.jobs WHERE parent_job_id = $J")
+  [ -n "$found" ] && break
+  sleep 0.1
+done
+is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $J")" "DEAD" "the Rescuer moved the expired job to DEAD"
+is "$found" "lease_expired" "the job_dead rule fired in the Rescuer's transaction and created the follow-up"
+is "$(sql "SELECT correlation_id FROM taskflow.jobs WHERE parent_job_id = $J")" "live-corr" "the follow-up inherits the correlation_id"
+
+[ "$FAILED" -eq 0 ]
