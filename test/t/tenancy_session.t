@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Multi-tenancy across sessions and transactions (what one pgTAP transaction cannot show):
+#  - the first cancel / retry of a fresh session works (the caller's tenant is looked up then);
+#  - a mapping that was rolled back does not stick to the role in that session;
+#  - grant_tenant / revoke_tenant committed in one session take effect in another, already open
+#    one, at its next statement.
+# Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
+set -uo pipefail
+
+SFX="tfs$$_$RANDOM"
+Q="${SFX}_q"; R="${SFX}_role"; ADM="${SFX}_adm"
+DIR=$(mktemp -d /tmp/tftens.XXXXXX)
+N=0
+FAILED=0
+
+ok() {
+  local status=$1; shift
+  N=$((N + 1))
+  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
+}
+is() {
+  local got=$1 want=$2; shift 2
+  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
+}
+sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
+
+cleanup() {
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  psql -X -q -At >/dev/null 2>&1 <<SQL
+DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
+DELETE FROM taskflow.jobs WHERE queue = '$Q';
+SELECT taskflow.drop_queue('$Q');
+DELETE FROM taskflow.tenant_roles WHERE role_name IN ('$R', '$ADM');
+DELETE FROM taskflow.tenants WHERE id LIKE '${SFX}%';
+DROP ROLE IF EXISTS $R;
+DROP ROLE IF EXISTS $ADM;
+SQL
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+if ! psql -X -q -At -c "SELECT 1" >/dev/null 2>&1; then
+  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
+  exit 1
+fi
+
+echo "1..7"
+sql "SELECT taskflow.create_queue('$Q')" >/dev/null
+sql "CREATE ROLE $R; CREATE ROLE $ADM; GRANT taskflow_admin TO $ADM" >/dev/null
+
+# --- the first cancel / retry of a fresh session ----------------------------------------------
+j1=$(sql "SELECT taskflow.schedule('s', queue => '$Q', tenant_id => '${SFX}_t')")
+is "$(sql "SELECT taskflow.cancel($j1)")" "CANCELLED" "a superuser's fresh session: its first call, cancel, works"
+is "$(sql "SELECT taskflow.retry($j1)")" "PENDING" "a superuser's fresh session: its first call, retry, works"
+is "$(sql "SET ROLE $ADM; SELECT taskflow.cancel($j1)")" "CANCELLED" "an admin role's first call, cancel, works"
+
+# --- a rolled-back mapping ----------------------------------------------------------------------
+got=$(psql -X -q -At 2>&1 <<SQL
+BEGIN;
+SELECT taskflow.grant_tenant('$R', '${SFX}_rolled_back');
+SET ROLE $R;
+SELECT taskflow._caller_tenant();
+ROLLBACK;
+GRANT taskflow_client TO $R;
+SET ROLE $R;
+SELECT taskflow._caller_tenant();
+RESET ROLE;
+REVOKE taskflow_client FROM $R;
+SQL
+)
+is "$(echo "$got" | grep -v '^$' | tr '\n' ' ' | sed 's/ *$//')" "${SFX}_rolled_back default" \
+  "after a rolled-back grant_tenant the role is not confined any more in that session (a plain client: default)"
+
+# --- changes committed elsewhere reach an open session -------------------------------------------
+# Session A stays open: it reads its tenant, waits, and reads it again after session B changed it.
+mkfifo "$DIR/in"
+psql -X -q -At -v ON_ERROR_STOP=1 <"$DIR/in" >"$DIR/a.out" 2>&1 &
+apid=$!
+exec 3>"$DIR/in"
+sql "SELECT taskflow.grant_tenant('$R', '${SFX}_one')" >/dev/null
+echo "SET ROLE $R; SELECT taskflow._caller_tenant(); RESET ROLE;" >&3
+sleep 0.5
+sql "SELECT taskflow.grant_tenant('$R', '${SFX}_two')" >/dev/null
+echo "SET ROLE $R; SELECT taskflow._caller_tenant(); RESET ROLE;" >&3
+sleep 0.5
+sql "SELECT taskflow.revoke_tenant('$R'); GRANT taskflow_client TO $R" >/dev/null
+echo "SET ROLE $R; SELECT taskflow._caller_tenant(); RESET ROLE;" >&3
+exec 3>&-
+wait "$apid"
+mapfile -t seen <"$DIR/a.out"
+is "${seen[0]:-}" "${SFX}_one" "an open session sees the role's tenant"
+is "${seen[1]:-}" "${SFX}_two" "grant_tenant to another tenant, committed in another session, applies at the next statement"
+is "${seen[2]:-}" "default" "revoke_tenant committed in another session ends the confinement at the next statement"
+
+exit $(( FAILED > 0 ))
