@@ -337,7 +337,7 @@ SET jit = off
 AS $$
 WITH
 w AS (SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') AS at),
--- unfinished jobs, and the FAILED, DEAD and CANCELLED ones kept (all through partial indexes)
+-- unfinished jobs, and the FAILED, DEAD and CANCELLED ones kept (one branch per partial index)
 live AS (
   SELECT j.queue, j.tenant_id, GROUPING(j.tenant_id) AS all_tenants,
          count(*) FILTER (WHERE j.state = 'PENDING') AS pending,
@@ -348,8 +348,9 @@ live AS (
          count(*) FILTER (WHERE j.state = 'CANCELLED') AS cancelled,
          min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
            AS oldest_ready
-  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
-        WHERE state IN ('PENDING', 'SCHEDULED')
+  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'PENDING'
+        UNION ALL
+        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'SCHEDULED'
         UNION ALL
         SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
         UNION ALL
@@ -480,13 +481,14 @@ states(state, ord) AS (VALUES ('PENDING'::taskflow.job_state, 1), ('SCHEDULED', 
                               ('SUCCEEDED', 4), ('FAILED', 5), ('DEAD', 6), ('CANCELLED', 7)),
 outcomes(outcome, ord) AS (VALUES ('SUCCEEDED'::taskflow.job_state, 1), ('FAILED', 2), ('DEAD', 3),
                                   ('CANCELLED', 4)),
--- jobs not finished, and FAILED, DEAD and CANCELLED ones kept: each through its partial index
+-- jobs not finished, and FAILED, DEAD and CANCELLED ones kept: one branch per partial index
 live AS MATERIALIZED (
   SELECT j.queue, j.tenant_id, j.state, count(*) AS n,
          min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
            AS oldest_ready
-  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
-        WHERE state IN ('PENDING', 'SCHEDULED')
+  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'PENDING'
+        UNION ALL
+        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'SCHEDULED'
         UNION ALL
         SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
         UNION ALL
@@ -504,7 +506,7 @@ tail AS MATERIALIZED (
   FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= w
         UNION ALL
         SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= w) j),
-fin AS (
+fin AS MATERIALIZED (
   SELECT f.queue, f.outcome, sum(f.jobs) AS jobs, sum(f.retries) AS retries, sum(f.removed) AS removed,
          sum(f.wait_count) AS wait_count, sum(f.wait_sum) AS wait_sum,
          sum(f.run_count) AS run_count, sum(f.run_sum) AS run_sum
@@ -514,7 +516,7 @@ fin AS (
         SELECT t.queue, t.outcome, 1, t.retries, 0, (t.wait_s IS NOT NULL)::int, COALESCE(t.wait_s, 0),
                (t.run_s IS NOT NULL)::int, COALESCE(t.run_s, 0) FROM tail t) f
   GROUP BY f.queue, f.outcome),
-hist AS (
+hist AS MATERIALIZED (
   SELECT h.queue, h.metric, h.bucket, sum(h.observations) AS observations
   FROM (SELECT s.queue, s.metric, s.bucket, s.observations FROM taskflow.stats_histogram s
         UNION ALL
@@ -526,25 +528,28 @@ hist AS (
   GROUP BY h.queue, h.metric, h.bucket),
 -- the top tenants by finished jobs: the volume index's first ones and the tail's tenants are
 -- the only candidates (nobody else can rank above the last of the index's first ones)
-candidates AS (
+tail_volume AS MATERIALIZED (SELECT t.tenant_id, count(*) AS jobs FROM tail t GROUP BY t.tenant_id),
+candidates AS MATERIALIZED (
   SELECT c.tenant_id,
          COALESCE((SELECT v.jobs FROM taskflow.stats_tenant_volume v WHERE v.tenant_id = c.tenant_id), 0)
-         + (SELECT count(*) FROM tail t WHERE t.tenant_id = c.tenant_id) AS volume
+         + COALESCE(tv.jobs, 0) AS volume
   FROM ((SELECT v.tenant_id FROM taskflow.stats_tenant_volume v WHERE v.tenant_id <> 'other'
          ORDER BY v.jobs DESC, v.tenant_id LIMIT max_tenants)
-        UNION SELECT t.tenant_id FROM tail t WHERE t.tenant_id <> 'other') c),
-top AS (SELECT c.tenant_id, row_number() OVER (ORDER BY c.volume DESC, c.tenant_id) AS ord
+        UNION SELECT t.tenant_id FROM tail_volume t WHERE t.tenant_id <> 'other') c
+  LEFT JOIN tail_volume tv ON tv.tenant_id = c.tenant_id),
+top AS MATERIALIZED (SELECT c.tenant_id, row_number() OVER (ORDER BY c.volume DESC, c.tenant_id) AS ord
         FROM candidates c ORDER BY c.volume DESC, c.tenant_id LIMIT max_tenants),
-tenants AS (SELECT tp.tenant_id AS label, tp.tenant_id, tp.ord FROM top tp
+tenants AS MATERIALIZED (SELECT tp.tenant_id AS label, tp.tenant_id, tp.ord FROM top tp
             UNION ALL SELECT 'other', NULL, max_tenants + 1),
-tenant_fin AS (
+tenant_fin AS MATERIALIZED (
   SELECT x.tenant_id, x.outcome, sum(x.jobs) AS jobs
-  FROM (SELECT s.tenant_id, s.outcome, s.jobs FROM taskflow.stats_tenant s
-        WHERE s.tenant_id IN (SELECT tenant_id FROM top)
+  FROM (SELECT s.tenant_id, s.outcome, s.jobs
+        FROM top tp CROSS JOIN LATERAL (   -- OFFSET 0: one primary key lookup per top tenant
+          SELECT * FROM taskflow.stats_tenant s WHERE s.tenant_id = tp.tenant_id OFFSET 0) s
         UNION ALL
         SELECT t.tenant_id, t.outcome, 1 FROM tail t WHERE t.tenant_id IN (SELECT tenant_id FROM top)) x
   GROUP BY x.tenant_id, x.outcome),
-tenant_live AS (
+tenant_live AS MATERIALIZED (
   SELECT l.tenant_id, l.state, sum(l.n) AS n FROM live l
   WHERE l.tenant_id IN (SELECT tenant_id FROM top) GROUP BY l.tenant_id, l.state),
 lines AS (
