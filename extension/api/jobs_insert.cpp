@@ -96,6 +96,39 @@ std::string SingleInsertSql(bool unique) {
          "SELECT id FROM ins";
 }
 
+// schedule_many's single set-based insert; ids are drawn first so they map back to positions.
+std::string BatchInsertSql(bool unique) {
+  return std::string(
+          "WITH e AS (SELECT j, n, nextval('taskflow.jobs_id_seq'::regclass) AS id "
+          "  FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)), "
+          "qm AS (SELECT * FROM unnest($2::text[], $3::int[]) AS qm(queue, max_attempts)), "
+          "s AS (SELECT e.id, e.n, e.j ->> 'job_type' AS job_type, "
+          "  COALESCE(NULLIF(e.j -> 'payload', 'null'::jsonb), '{}'::jsonb) AS payload, "
+          "  COALESCE(e.j ->> 'queue', 'default') AS queue, "
+          "  CASE WHEN COALESCE(e.j ->> 'tenant_id', 'default') = 'default' THEN $8 "
+          "       ELSE e.j ->> 'tenant_id' END AS tenant_id, "
+          "  (e.j ->> 'run_at')::timestamptz AS run_at, "
+          "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
+          "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
+          "  e.j ->> 'correlation_id' AS correlation_id, "
+          "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
+          "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
+          "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
+          "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
+          "  timeout) "
+          "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
+          "    (CASE WHEN s.run_at::text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
+          "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
+          "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout "
+          "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n") +
+          (unique ? kUniqueConflict : "") +
+          "  RETURNING id, state), "
+          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+          "  SELECT id, NULL, state, $7, 'scheduled' FROM ins) "
+          "SELECT s.n, COALESCE(ins.id, 0), s.tenant_id, s.queue, s.unique_key, "
+          "  ins.state::text = $5 FROM s LEFT JOIN ins ON ins.id = s.id ORDER BY s.n";
+}
+
 }  // namespace
 
 std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
@@ -193,6 +226,8 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "  WHERE j ? 'timeout' GROUP BY 2, 4 "
       "UNION ALL SELECT 6, j ->> 'unique_key', min(n), NULL FROM e "
       "  WHERE j ->> 'unique_key' = '' GROUP BY 2 "
+      "UNION ALL SELECT 10, NULL, min(n), NULL FROM e WHERE j ? 'unique_key' "
+      "  AND jsonb_typeof(j -> 'unique_key') = 'string' HAVING count(*) > 0 "
       "UNION ALL SELECT 7, NULL, min(n), NULL FROM e "
       "  WHERE pg_column_size(j -> 'payload') > $2 HAVING count(*) > 0 "
       "UNION ALL SELECT 8, j ->> 'parent_job_id', min(n), NULL FROM e "
@@ -204,6 +239,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       {JSONBOID, INT4OID});
   std::map<std::string, int> queue_defaults;  // queue -> default max_attempts
   std::vector<std::string> future_run_at;     // run_at values that make a job SCHEDULED
+  bool any_unique_key = false;
   {
     pg::Params p;
     p.Add(jobs).AddInt32(taskflow_max_payload_bytes);
@@ -255,6 +291,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
         case 8:
           throw DomainError(ErrorCode::ForeignKeyViolation,
                             where + "parent job " + it.value.value_or("") + " does not exist");
+        case 10: any_unique_key = true; break;
         case 9:  // the core decides which run_at values make a job wait
           if (core::InitialState(it.micros, NowMicros()) != core::InitialState(std::nullopt, 0)) {
             future_run_at.push_back(it.value.value_or(""));
@@ -268,37 +305,11 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   std::string waiting = std::string(core::ToString(core::InitialState(1, 0)));
 
   // 3. One set-based insert; ids are drawn first so they map back to input positions.
-  static pg::Statement insert(
-      std::string(
-          "WITH e AS (SELECT j, n, nextval('taskflow.jobs_id_seq'::regclass) AS id "
-          "  FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)), "
-          "qm AS (SELECT * FROM unnest($2::text[], $3::int[]) AS qm(queue, max_attempts)), "
-          "s AS (SELECT e.id, e.n, e.j ->> 'job_type' AS job_type, "
-          "  COALESCE(NULLIF(e.j -> 'payload', 'null'::jsonb), '{}'::jsonb) AS payload, "
-          "  COALESCE(e.j ->> 'queue', 'default') AS queue, "
-          "  CASE WHEN COALESCE(e.j ->> 'tenant_id', 'default') = 'default' THEN $8 "
-          "       ELSE e.j ->> 'tenant_id' END AS tenant_id, "
-          "  (e.j ->> 'run_at')::timestamptz AS run_at, "
-          "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
-          "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
-          "  e.j ->> 'correlation_id' AS correlation_id, "
-          "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
-          "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
-          "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
-          "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-          "  timeout) "
-          "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
-          "    (CASE WHEN s.run_at::text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
-          "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
-          "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout "
-          "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n") +
-          kUniqueConflict +
-          "  RETURNING id, state), "
-          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT id, NULL, state, $7, 'scheduled' FROM ins) "
-          "SELECT s.n, COALESCE(ins.id, 0), s.tenant_id, s.queue, s.unique_key, "
-          "  ins.state::text = $5 FROM s LEFT JOIN ins ON ins.id = s.id ORDER BY s.n",
-      {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID, TEXTOID, TEXTOID, TEXTOID, TEXTOID});
+  // ON CONFLICT (speculative insertion) only when the batch uses unique keys.
+  static const std::vector<Oid> kTypes = {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
+                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID};
+  static pg::Statement insert_plain(BatchInsertSql(false), kTypes);
+  static pg::Statement insert_unique(BatchInsertSql(true), kTypes);
   std::vector<std::string> qnames;
   std::vector<std::int32_t> qmax;
   for (const auto& [name, max] : queue_defaults) {
@@ -308,7 +319,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   pg::Params p;
   p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(future_run_at));
   p.AddText(ready).AddText(waiting).AddText(actor).AddText(ResolveTenant(std::nullopt));
-  std::uint64_t n = p.Run(insert);
+  std::uint64_t n = p.Run(any_unique_key ? insert_unique : insert_plain);
 
   struct Row { std::int64_t id; std::string tenant, queue; std::optional<std::string> key; bool ready; };
   std::vector<Row> rows;

@@ -101,13 +101,17 @@ std::optional<std::string> ResultRow::Text(int column) const {
   bool is_null = true;
   Datum d = Raw(column, &is_null);
   if (is_null) return std::nullopt;
+  Oid type = TupleDescAttr(desc_, column - 1)->atttypid;
+  if (type == TEXTOID || type == VARCHAROID) {
+    // Direct, without the output-function lookup SPI_getvalue does per value.
+    text* t = PgCall([&] { return DatumGetTextPP(d); });  // may detoast
+    return std::string(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
+  }
+  if (type == NAMEOID) return std::string(NameStr(*DatumGetName(d)));
   HeapTuple tuple = tuple_;
   TupleDesc desc = desc_;
-  char* s = PgCall([&] {
-    // Output function of the column's type: works for text, enums, uuid, numbers alike.
-    return SPI_getvalue(tuple, desc, column);
-  });
-  (void)d;
+  // Any other type (enums, uuid, numbers): its output function.
+  char* s = PgCall([&] { return SPI_getvalue(tuple, desc, column); });
   return std::string(s != nullptr ? s : "");
 }
 
