@@ -2,6 +2,7 @@
 // then add a row here with the scenario it is compared with and its target ratio.
 #include "scenario.hpp"
 #include "scenarios.hpp"
+#include "http_scenarios.hpp"
 
 namespace taskflow::bench {
 
@@ -22,6 +23,8 @@ const std::vector<Scenario>& Registry() {
        "ceiling-drain", 0.5, &Drain},
       {"drain-history", "drain again with --history finished jobs in the table", "drain", 0.8,
        &DrainWithHistory},
+      {"http-enqueue", "POST /jobs to the HTTP API, 8 keep-alive clients, one job per request",
+       "enqueue", 0.5, &HttpEnqueue},
       {"drain-tenants",
        "drain over 100 tenants with max_running 4 each and equal backlogs, 16 connections",
        "drain", 0.8, &DrainTenants},

@@ -15,16 +15,16 @@ DbPool::Lease::~Lease() {
   if (pool_ != nullptr && conn_) pool_->Return(std::move(conn_), discard_);
 }
 
-std::unique_ptr<pqxx::connection> DbPool::Open() {
-  auto conn = std::make_unique<pqxx::connection>(conninfo_);
-  pqxx::nontransaction tx(*conn);
+std::unique_ptr<PooledConnection> DbPool::Open() {
+  auto conn = std::make_unique<PooledConnection>(conninfo_);
+  pqxx::nontransaction tx(conn->conn);
   tx.exec("SET statement_timeout = " + std::to_string(statement_timeout_.count()) +
           "; SET application_name = " + tx.quote(application_name_));
   return conn;
 }
 
 DbPool::Lease DbPool::Acquire(std::chrono::milliseconds wait) {
-  std::unique_ptr<pqxx::connection> conn;
+  std::unique_ptr<PooledConnection> conn;
   {
     std::unique_lock<std::mutex> lock(mutex_);
     if (!cond_.wait_for(lock, wait, [&] { return leased_ < size_; })) {
@@ -56,10 +56,10 @@ DbPool::Lease DbPool::Acquire(std::chrono::milliseconds wait) {
   return Lease(this, std::move(conn));
 }
 
-void DbPool::Return(std::unique_ptr<pqxx::connection> conn, bool discard) {
+void DbPool::Return(std::unique_ptr<PooledConnection> conn, bool discard) {
   std::lock_guard<std::mutex> lock(mutex_);
   --leased_;
-  if (discard || !conn->is_open()) {
+  if (discard || !conn->conn.is_open()) {
     --open_;
     if (broken_ < size_) ++broken_;
     conn.reset();

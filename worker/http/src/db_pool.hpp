@@ -9,12 +9,21 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include <pqxx/pqxx>
 
 namespace taskflow::http {
+
+// One database connection and what the server has set up on it.
+struct PooledConnection {
+  explicit PooledConnection(const std::string& conninfo) : conn(conninfo) {}
+  pqxx::connection conn;
+  std::string role;                 // the session's SET ROLE; empty: the login role
+  std::set<std::string> prepared;   // statements prepared on this connection
+};
 
 class DbPool {
  public:
@@ -24,18 +33,18 @@ class DbPool {
   // A connection held for one request. Discard() when it may be broken.
   class Lease {
    public:
-    Lease(DbPool* pool, std::unique_ptr<pqxx::connection> conn)
+    Lease(DbPool* pool, std::unique_ptr<PooledConnection> conn)
         : pool_(pool), conn_(std::move(conn)) {}
     Lease(Lease&& other) noexcept = default;
     Lease& operator=(Lease&&) = delete;
     Lease(const Lease&) = delete;
     ~Lease();
-    pqxx::connection& operator*() { return *conn_; }
+    PooledConnection& operator*() { return *conn_; }
     void Discard() { discard_ = true; }
 
    private:
     DbPool* pool_;
-    std::unique_ptr<pqxx::connection> conn_;
+    std::unique_ptr<PooledConnection> conn_;
     bool discard_ = false;
   };
 
@@ -48,8 +57,8 @@ class DbPool {
 
  private:
   friend class Lease;
-  void Return(std::unique_ptr<pqxx::connection> conn, bool discard);
-  std::unique_ptr<pqxx::connection> Open();
+  void Return(std::unique_ptr<PooledConnection> conn, bool discard);
+  std::unique_ptr<PooledConnection> Open();
 
   const std::string conninfo_;
   const int size_;
@@ -57,7 +66,7 @@ class DbPool {
   const std::string application_name_;
   std::mutex mutex_;
   std::condition_variable cond_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::vector<std::unique_ptr<PooledConnection>> idle_;
   int leased_ = 0;
   int broken_ = 0;  // connections discarded and not replaced yet
   std::atomic<int> open_{0};

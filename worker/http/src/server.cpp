@@ -220,25 +220,53 @@ struct Server::Impl {
     Principal who;
   };
 
-  pqxx::connection& Conn(Call& call, std::chrono::milliseconds wait = std::chrono::seconds(5)) {
+  PooledConnection& Conn(Call& call, std::chrono::milliseconds wait = std::chrono::seconds(5)) {
     if (!call.lease) call.lease.emplace(pool.Acquire(wait));
     return **call.lease;
   }
 
-  // Runs `sql` (one statement) under `role` (empty: the server's own login role) in one
-  // implicit transaction: a single round trip, all or nothing.
+  // Pooled connections keep the role of their last request (SET ROLE at session level), so a
+  // run of requests with one key switches roles only once. Every call names the role it needs;
+  // empty means the login role.
+  static void UseRole(PooledConnection& pc, const std::string& role) {
+    if (pc.role == role) return;
+    pqxx::nontransaction tx(pc.conn);
+    tx.exec(role.empty() ? std::string("RESET ROLE") : "SET ROLE " + tx.quote_name(role));
+    pc.role = role;
+  }
+
+  // Runs `sql` (one statement, its own implicit transaction: all or nothing) as `role`.
   pqxx::result Exec(Call& call, const std::string& role, const std::string& sql) {
-    pqxx::connection& conn = Conn(call);
+    PooledConnection& pc = Conn(call);
     try {
-      pqxx::nontransaction tx(conn);
-      return tx.exec(role.empty() ? sql : "SET LOCAL ROLE " + tx.quote_name(role) + "; " + sql);
+      UseRole(pc, role);
+      pqxx::nontransaction tx(pc.conn);
+      return tx.exec(sql);
     } catch (const pqxx::broken_connection&) {
       call.lease->Discard();
       throw;
     }
   }
 
-  std::string Q(Call& call, const std::string& s) { return Conn(call).quote(s); }
+  // The same with a statement prepared once per connection; NULL parameters as nullptr.
+  pqxx::result ExecPrepared(Call& call, const std::string& role, const char* name,
+                            const char* definition, const std::vector<const char*>& params) {
+    PooledConnection& pc = Conn(call);
+    try {
+      UseRole(pc, role);
+      if (!pc.prepared.count(name)) {
+        pc.conn.prepare(name, definition);
+        pc.prepared.insert(name);
+      }
+      pqxx::nontransaction tx(pc.conn);
+      return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
+    } catch (const pqxx::broken_connection&) {
+      call.lease->Discard();
+      throw;
+    }
+  }
+
+  std::string Q(Call& call, const std::string& s) { return Conn(call).conn.quote(s); }
 
   // --- authentication -------------------------------------------------------------------------
   Principal Authenticate(Call& call) {
@@ -294,57 +322,50 @@ struct Server::Impl {
   }
 
   // --- handlers -------------------------------------------------------------------------------
+  // POST /jobs: taskflow.schedule with the body's parameters, as one prepared statement whose
+  // absent parameters take schedule's defaults.
   void CreateJob(Call& call) {
     const json body = ParseBodyObject(call.req.body, false);
     CheckKeys(body, {"job_type", "payload", "queue", "tenant_id", "run_at", "priority",
                      "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout"});
-    std::string args;
-    auto add = [&](const char* name, const std::string& value) {
-      args += (args.empty() ? "" : ", ") + std::string(name) + " => " + value;
-    };
-    auto text = [&](const char* name, const char* cast) {
-      if (!body.contains(name) || body[name].is_null()) return false;
+    auto text = [&](const char* name) -> std::optional<std::string> {
+      if (!body.contains(name) || body[name].is_null()) return std::nullopt;
       if (!body[name].is_string()) throw Refuse(400, std::string(name) + " must be a string");
-      add(name, Q(call, body[name].get<std::string>()) + cast);
-      return true;
+      return body[name].get<std::string>();
     };
-    auto integer = [&](const char* name, const char* cast) {
-      if (!body.contains(name) || body[name].is_null()) return;
+    auto integer = [&](const char* name) -> std::optional<std::string> {
+      if (!body.contains(name) || body[name].is_null()) return std::nullopt;
       if (!body[name].is_number_integer()) throw Refuse(400, std::string(name) + " must be an integer");
-      const std::string digits = body[name].is_number_unsigned()
-                                     ? std::to_string(body[name].get<std::uint64_t>())
-                                     : std::to_string(body[name].get<std::int64_t>());
-      add(name, "(" + Q(call, digits) + ")" + cast);
+      return body[name].is_number_unsigned() ? std::to_string(body[name].get<std::uint64_t>())
+                                             : std::to_string(body[name].get<std::int64_t>());
     };
-    if (!body.contains("job_type") || !body["job_type"].is_string()) {
-      throw Refuse(400, "job_type (a string) is required");
-    }
-    text("job_type", "");
+    const std::optional<std::string> job_type = text("job_type");
+    if (!job_type) throw Refuse(400, "job_type (a string) is required");
+    std::optional<std::string> payload;
     if (body.contains("payload") && !body["payload"].is_null()) {
       if (!body["payload"].is_object()) throw Refuse(400, "payload must be a JSON object");
-      add("payload", Q(call, body["payload"].dump()) + "::jsonb");
+      payload = body["payload"].dump();
     }
-    text("queue", "");
-    if (!text("tenant_id", "") && call.who.tenant && call.who.role == "client") {
-      add("tenant_id", Q(call, *call.who.tenant));  // a client key schedules for its tenant
-    }
-    text("run_at", "::timestamptz");
-    integer("priority", "::integer");
-    integer("max_attempts", "::integer");
-    text("unique_key", "");
-    integer("parent_job_id", "::bigint");
-    text("timeout", "::interval");
+    std::optional<std::string> tenant = text("tenant_id");
+    if (!tenant && call.who.tenant && call.who.role == "client") tenant = *call.who.tenant;
+    const std::optional<std::string> queue = text("queue"), run_at = text("run_at"),
+                                     unique_key = text("unique_key"), timeout = text("timeout"),
+                                     body_correlation = text("correlation_id");
+    const std::optional<std::string> priority = integer("priority"),
+                                     max_attempts = integer("max_attempts"),
+                                     parent = integer("parent_job_id");
     // The X-Correlation-ID header wins over the body's; one is generated when neither is given.
-    if (body.contains("correlation_id") && !body["correlation_id"].is_null() &&
-        !body["correlation_id"].is_string()) {
-      throw Refuse(400, "correlation_id must be a string");
-    }
-    if (call.correlation_id.empty() && body.contains("correlation_id") && body["correlation_id"].is_string()) {
-      call.correlation_id = body["correlation_id"].get<std::string>();
-    }
+    if (call.correlation_id.empty() && body_correlation) call.correlation_id = *body_correlation;
     if (call.correlation_id.empty()) call.correlation_id = NewUuid();
-    add("correlation_id", Q(call, call.correlation_id));
-    const pqxx::result r = Exec(call, call.who.db_role, "SELECT taskflow.schedule(" + args + ")");
+    auto p = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_http_schedule",
+        "SELECT taskflow.schedule(job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
+        "queue => COALESCE($3, 'default'), tenant_id => COALESCE($4, 'default'), "
+        "run_at => $5::timestamptz, priority => COALESCE($6::integer, 0), "
+        "max_attempts => $7::integer, unique_key => $8, correlation_id => $9, "
+        "parent_job_id => $10::bigint, timeout => $11::interval)",
+        {p(job_type), p(payload), p(queue), p(tenant), p(run_at), p(priority), p(max_attempts),
+         p(unique_key), call.correlation_id.c_str(), p(parent), p(timeout)});
     const std::string id = r[0][0].c_str();
     call.res.set_header("Location", "/jobs/" + id);
     if (!call.res.has_header("X-Correlation-ID")) call.res.set_header("X-Correlation-ID", call.correlation_id);
