@@ -131,7 +131,12 @@ int main(int argc, char** argv) {
     options.worker_id = worker_id;
     options.lease = Duration("--lease", lease);
     if (options.lease.count() <= 0) throw taskflow::ConfigError("--lease must be greater than zero");
-    if (!heartbeat.empty()) options.heartbeat_interval = Duration("--heartbeat-interval", heartbeat);
+    if (!heartbeat.empty()) {
+      options.heartbeat_interval = Duration("--heartbeat-interval", heartbeat);
+      if (options.heartbeat_interval.count() <= 0 || options.heartbeat_interval >= options.lease) {
+        throw taskflow::ConfigError("--heartbeat-interval must be greater than zero and shorter than --lease");
+      }
+    }
     options.poll_interval = Duration("--poll-interval", poll);
     if (options.poll_interval.count() <= 0) throw taskflow::ConfigError("--poll-interval must be greater than zero");
     options.shutdown_grace = Duration("--shutdown-grace", grace);

@@ -187,6 +187,9 @@ bool Worker::Impl::Run() {
   if (o.poll_interval.count() <= 0) throw StartupError("the poll interval must be greater than zero");
   if (o.worker_id.empty()) o.worker_id = DefaultWorkerId();
   if (o.heartbeat_interval.count() <= 0) o.heartbeat_interval = std::max(Milliseconds(100), o.lease / 3);
+  if (o.heartbeat_interval >= o.lease) {
+    throw StartupError("the heartbeat interval must be shorter than the lease, or leases expire between heartbeats");
+  }
   if (o.prefetch < 0) throw StartupError("prefetch must not be negative");
   if (o.acquire_batch <= 0) o.acquire_batch = o.concurrency + o.prefetch;
   if (any_handler_) o.catch_all = true;
