@@ -354,22 +354,30 @@ struct Server::Impl {
     const std::optional<std::string> priority = integer("priority"),
                                      max_attempts = integer("max_attempts"),
                                      parent = integer("parent_job_id");
-    // The X-Correlation-ID header wins over the body's; one is generated when neither is given.
+    // The X-Correlation-ID header wins over the body's. Without either, a sub-job (parent_job_id)
+    // inherits its parent's (the engine's rule) and any other job gets a generated one.
     if (call.correlation_id.empty() && body_correlation) call.correlation_id = *body_correlation;
-    if (call.correlation_id.empty()) call.correlation_id = NewUuid();
+    if (call.correlation_id.empty() && !parent) call.correlation_id = NewUuid();
     auto p = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
     const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_http_schedule",
-        "SELECT taskflow.schedule(job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
+        "SELECT s.id, CASE WHEN $9 IS NULL THEN taskflow.get_job(s.id) ->> 'correlation_id' END "
+        "FROM (SELECT taskflow.schedule(job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
         "queue => COALESCE($3, 'default'), tenant_id => COALESCE($4, 'default'), "
         "run_at => $5::timestamptz, priority => COALESCE($6::integer, 0), "
         "max_attempts => $7::integer, unique_key => $8, correlation_id => $9, "
-        "parent_job_id => $10::bigint, timeout => $11::interval)",
+        "parent_job_id => $10::bigint, timeout => $11::interval) AS id) s",
         {p(job_type), p(payload), p(queue), p(tenant), p(run_at), p(priority), p(max_attempts),
-         p(unique_key), call.correlation_id.c_str(), p(parent), p(timeout)});
+         p(unique_key), call.correlation_id.empty() ? nullptr : call.correlation_id.c_str(),
+         p(parent), p(timeout)});
     const std::string id = r[0][0].c_str();
+    if (call.correlation_id.empty() && !r[0][1].is_null()) call.correlation_id = r[0][1].c_str();
     call.res.set_header("Location", "/jobs/" + id);
-    if (!call.res.has_header("X-Correlation-ID")) call.res.set_header("X-Correlation-ID", call.correlation_id);
-    Json(call, 201, json{{"id", std::stoll(id)}, {"correlation_id", call.correlation_id}}.dump());
+    json answer = {{"id", std::stoll(id)}, {"correlation_id", nullptr}};
+    if (!call.correlation_id.empty()) {
+      answer["correlation_id"] = call.correlation_id;
+      if (!call.res.has_header("X-Correlation-ID")) call.res.set_header("X-Correlation-ID", call.correlation_id);
+    }
+    Json(call, 201, answer.dump());
   }
 
   void GetJob(Call& call) {
