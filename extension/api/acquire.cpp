@@ -141,6 +141,7 @@ void CountRunning(const std::vector<std::string>& queues, const std::vector<std:
   }
 }
 
+// Queue limits: wait for the lock (one per limited queue, taken in one global order).
 void AdvisoryLocks(std::vector<std::int64_t> keys) {
   if (keys.empty()) return;
   std::sort(keys.begin(), keys.end());  // one global order: no deadlocks between acquirers
@@ -150,6 +151,22 @@ void AdvisoryLocks(std::vector<std::int64_t> keys) {
   pg::Params p;
   p.Add(api::Int64ArrayDatum(keys));
   p.Run(stmt);
+}
+
+// Tenant limits: take what is free and skip tenants another acquirer is serving right now
+// (like SKIP LOCKED), so acquirers of many limited tenants do not queue behind each other.
+std::set<std::int64_t> TryAdvisoryLocks(std::vector<std::int64_t> keys) {
+  std::set<std::int64_t> got;
+  if (keys.empty()) return got;
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  static pg::Statement stmt(
+      "SELECT k FROM unnest($1::bigint[]) k WHERE pg_try_advisory_xact_lock(k)", {INT8ARRAYOID});
+  pg::Params p;
+  p.Add(api::Int64ArrayDatum(keys));
+  std::uint64_t n = p.Run(stmt);
+  for (std::uint64_t i = 0; i < n; ++i) got.insert(pg::ResultRow(i).Int64(1).value_or(0));
+  return got;
 }
 
 struct Bucket {
@@ -344,7 +361,7 @@ TF_FUNCTION(taskflow_acquire) {
 
       // Limits, for all workers together.
       std::map<std::string, TenantRow> settings = TenantSettings(tenants);
-      std::vector<std::int64_t> lock_keys;
+      std::vector<std::int64_t> lock_keys, tenant_keys;
       std::vector<std::string> limited_queues, limited_tenants;
       bool any_rate = false;
       for (const QueueRow& q : group) {
@@ -355,12 +372,19 @@ TF_FUNCTION(taskflow_acquire) {
         any_rate = any_rate || q.rate_limited;
       }
       for (const auto& [t, s] : settings) {
-        if (s.max_running) {
-          lock_keys.push_back(LockKey("tenant", t));
-          limited_tenants.push_back(t);
-        }
+        if (s.max_running) tenant_keys.push_back(LockKey("tenant", t));
       }
       AdvisoryLocks(lock_keys);
+      std::set<std::int64_t> held = TryAdvisoryLocks(tenant_keys);
+      std::set<std::string> busy;  // limited tenants another acquirer is serving now: skipped
+      for (const auto& [t, s] : settings) {
+        if (!s.max_running) continue;
+        if (held.count(LockKey("tenant", t)) != 0) {
+          limited_tenants.push_back(t);
+        } else {
+          busy.insert(t);
+        }
+      }
       std::map<std::string, int> running_q, running_t;
       if (!limited_queues.empty() || !limited_tenants.empty()) {
         CountRunning(limited_queues, limited_tenants, &running_q, &running_t);
@@ -404,7 +428,7 @@ TF_FUNCTION(taskflow_acquire) {
         auto s = settings.find(tenants[i]);
         f.weight = s != settings.end() ? s->second.weight : 1.0;
         f.pass = core::JoinPass(passes[i], vtime, f.weight);
-        int cap = group_cap;
+        int cap = busy.count(tenants[i]) != 0 ? 0 : group_cap;
         if (s != settings.end() && s->second.max_running) {
           cap = std::min(cap, std::max(0, *s->second.max_running - running_t[tenants[i]]));
         }

@@ -43,7 +43,10 @@ std::vector<std::int32_t> FinishSucceeded(Datum ids, Datum tokens, Datum results
           "  SELECT id, 'RUNNING', state, worker_id, 'completed' FROM upd) "
           "SELECT upd.id, t.n::int FROM upd JOIN unnest($1::bigint[], $2::uuid[]) "
           "  WITH ORDINALITY AS t(id, token, n) ON t.id = upd.id AND t.token = upd.lease_token",
-      {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID});
+      {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID},
+      // A generic plan guesses one running job and scans jobs_running_idx for the ids;
+      // planned per call it looks the batch up by primary key.
+      pg::Statement::Plans::Custom);
   pg::Params p;
   p.Add(ids).Add(tokens).Add(results, results_null);
   std::uint64_t n = p.Run(stmt);

@@ -28,6 +28,7 @@ struct PassEntry {
 SharedHeader* header = nullptr;
 HTAB* passes_table = nullptr;
 bool mapping_changed = false;  // this transaction changed the role -> tenant mapping
+std::uint64_t local_epoch = 0;  // bumped when this backend's view of the mapping may differ
 
 shmem_request_hook_type prev_request = nullptr;
 shmem_startup_hook_type prev_startup = nullptr;
@@ -64,6 +65,7 @@ void OnXact(XactEvent event, void*) {
     mapping_changed = false;
   } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
              event == XACT_EVENT_PREPARE) {
+    if (mapping_changed) ++local_epoch;  // what this backend cached inside it is void
     mapping_changed = false;
   }
 }
@@ -121,9 +123,13 @@ void StorePasses(const std::vector<std::uint64_t>& keys, const std::vector<doubl
 }
 
 std::uint64_t TenantGeneration() {
-  return header != nullptr ? pg_atomic_read_u64(&header->tenant_generation) : 0;
+  std::uint64_t shared = header != nullptr ? pg_atomic_read_u64(&header->tenant_generation) : 0;
+  return shared * 1000003 + local_epoch;
 }
 
-void TenantMappingChanged() { mapping_changed = true; }
+void TenantMappingChanged() {
+  mapping_changed = true;
+  ++local_epoch;  // this backend sees its own change at once
+}
 
 }  // namespace taskflow::pg

@@ -21,7 +21,8 @@ void StorePasses(const std::vector<std::uint64_t>& keys, const std::vector<doubl
                  std::uint64_t vtime_key, double vtime);
 std::uint64_t FlowKey(const std::string& group, const std::string& tenant);
 
-// The tenant mapping's generation: bumped when a transaction that changed the mapping commits.
+// The tenant mapping's generation as this backend sees it: changes when a transaction that
+// changed the mapping commits (any backend), or changes it or rolls it back (this backend).
 std::uint64_t TenantGeneration();
 // Marks the current transaction as changing the mapping (bump at commit).
 void TenantMappingChanged();

@@ -25,7 +25,9 @@ SPIPlanPtr Statement::Plan() {
   const char* sql = sql_.c_str();
   int nargs = static_cast<int>(arg_types_.size());
   Oid* types = arg_types_.data();
-  int options = plans_ == Plans::Generic ? CURSOR_OPT_GENERIC_PLAN : 0;
+  int options = plans_ == Plans::Generic  ? CURSOR_OPT_GENERIC_PLAN
+                : plans_ == Plans::Custom ? CURSOR_OPT_CUSTOM_PLAN
+                                          : 0;
   SPIPlanPtr plan = PgCall([&] {
     SPIPlanPtr p = SPI_prepare_cursor(sql, nargs, types, options);
     if (p == nullptr) {

@@ -28,7 +28,9 @@ class Statement {
  public:
   // Generic: always use the generic plan. For statements whose parameters never change the best
   // plan, so the plan cache does not re-plan them on every call (custom plans).
-  enum class Plans { Default, Generic };
+  // Default: PostgreSQL's plan cache chooses; Generic: plan once; Custom: plan for each call's
+  // parameters (for statements whose best plan depends on their array parameters).
+  enum class Plans { Default, Generic, Custom };
   Statement(std::string sql, std::vector<Oid> arg_types, Plans plans = Plans::Default);
   // Runs the statement. `nulls` holds 'n' for NULL arguments, ' ' otherwise (nullptr: none).
   // Returns the number of rows processed; rows are in SPI_tuptable until the next call.
