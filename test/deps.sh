@@ -6,7 +6,7 @@ PKGS=(
   libtap-parser-sourcehandler-pgtap-perl
   libpqxx-dev libspdlog-dev libgtest-dev cmake g++ make
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
-  prometheus curl
+  prometheus curl python3 openssl
 )
 missing=()
 for p in "${PKGS[@]}"; do
