@@ -112,9 +112,7 @@ CREATE TABLE taskflow.job_events (
 COMMENT ON TABLE taskflow.job_events IS 'One row per state transition of a job.';
 
 -- pg_dump keeps the user data of the extension's tables.
--- The `default` queue row is created by the install script itself, so dumping it would make the
--- restore's COPY collide with it; a restored database gets `default` with default settings.
-SELECT pg_catalog.pg_extension_config_dump('taskflow.queues', 'WHERE name <> ''default''');
+SELECT pg_catalog.pg_extension_config_dump('taskflow.queues', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.jobs', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.job_attempts', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.job_events', '');
@@ -122,3 +120,24 @@ SELECT pg_catalog.pg_extension_config_dump('taskflow.jobs_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.job_events_id_seq', '');
 
 INSERT INTO taskflow.queues (name) VALUES ('default');
+
+-- pg_dump keeps the `default` queue's settings too: on restore, CREATE EXTENSION has already
+-- created the row, so the dumped row updates it instead of colliding with it.
+CREATE FUNCTION taskflow._restore_default_queue() RETURNS trigger
+LANGUAGE plpgsql
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE taskflow.queues q SET priority = NEW.priority, concurrency_limit = NEW.concurrency_limit,
+    max_attempts = NEW.max_attempts, strategy = NEW.strategy, base_delay = NEW.base_delay,
+    max_delay = NEW.max_delay, jitter = NEW.jitter, lease = NEW.lease, paused = NEW.paused,
+    created_at = NEW.created_at, updated_at = NEW.updated_at
+  WHERE q.name = NEW.name;
+  IF FOUND THEN
+    RETURN NULL;  -- the existing row now holds the restored settings
+  END IF;
+  RETURN NEW;
+END
+$$;
+CREATE TRIGGER queues_restore_default BEFORE INSERT ON taskflow.queues
+  FOR EACH ROW WHEN (NEW.name = 'default') EXECUTE FUNCTION taskflow._restore_default_queue();
