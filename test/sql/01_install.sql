@@ -124,14 +124,12 @@ SELECT ok(
   AND NOT has_function_privilege('taskflow_worker', 'taskflow.purge_failed(interval, text)', 'EXECUTE'),
   'taskflow_worker may not administer queues or purge');
 
--- admin: everything (all public API functions, not the superuser-only boundary self-test).
+-- admin: everything: every API function (internal helpers start with _) and the maintenance
+-- entry points.
 SELECT is_empty(
-  $$SELECT signature::text FROM tf_functions
-     WHERE signature::text NOT LIKE 'taskflow._selftest_boundary%'
-       AND signature::text NOT LIKE 'taskflow._policy%'
-       AND signature::text NOT LIKE 'taskflow._check_queue%'
-       AND signature::text NOT LIKE 'taskflow._job_spec%'
-       AND NOT has_function_privilege('taskflow_admin', oid, 'EXECUTE')$$,
+  $$SELECT signature::text FROM tf_functions f JOIN pg_proc p USING (oid)
+     WHERE (p.proname !~ '^_' OR p.proname IN ('_rescue_expired', '_promote_due', '_clean'))
+       AND NOT has_function_privilege('taskflow_admin', f.oid, 'EXECUTE')$$,
   'taskflow_admin may execute every API function');
 SELECT ok(
   has_table_privilege('taskflow_admin', 'taskflow.jobs', 'SELECT')

@@ -55,8 +55,11 @@ SELECT is((SELECT ROW(from_state::text, to_state::text, actor) FROM taskflow.job
   ROW('SCHEDULED'::text, 'PENDING'::text, 'scheduler'::text), 'the promotion is an event by the scheduler');
 
 -- --- dead_letter ----------------------------------------------------------------------------
-SELECT is((SELECT ROW(id, job_type, queue, attempts, max_attempts, last_error_type) FROM taskflow.dead_letter WHERE id = :r),
-  ROW(:r::bigint, 'm.r'::text, 't_m'::text, 2, 2, 'lease_expired'::text), 'dead_letter lists the DEAD job with its last error');
+SELECT is((SELECT jsonb_build_object('id', id, 'job_type', job_type, 'queue', queue, 'attempts', attempts,
+                                     'max_attempts', max_attempts, 'last_error_type', last_error_type)
+           FROM taskflow.dead_letter WHERE id = :r),
+  jsonb_build_object('id', :r, 'job_type', 'm.r', 'queue', 't_m', 'attempts', 2, 'max_attempts', 2, 'last_error_type', 'lease_expired'),
+  'dead_letter lists the DEAD job with its last error');
 SELECT is_empty(
   $$SELECT id FROM taskflow.dead_letter d WHERE NOT EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = d.id AND j.state = 'DEAD')$$,
   'dead_letter lists only DEAD jobs');
