@@ -87,6 +87,19 @@ SELECT pg_catalog.pg_extension_config_dump('taskflow.webhook_deliveries', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.automation_rules_id_seq', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow.rule_firings_id_seq', '');
 
+-- handle_webhook caches rules (and their tenant's attributes) per backend; any change to either
+-- table drops every backend's cache.
+CREATE FUNCTION taskflow._rules_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'taskflow_rules_changed'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+CREATE TRIGGER automation_rules_changed
+  AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON taskflow.automation_rules
+  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._rules_changed();
+CREATE TRIGGER tenants_changed
+  AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON taskflow.tenants
+  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._rules_changed();
+
 -- ---------------------------------------------------------------------------------------------
 -- Tenants
 -- ---------------------------------------------------------------------------------------------
@@ -231,6 +244,8 @@ DECLARE
   p taskflow._rule_parse;
   new_id bigint;
 BEGIN
+  -- A role confined to a tenant creates rules for its own tenant only (42501 otherwise).
+  tenant_id := taskflow._resolve_tenant(tenant_id);
   IF trigger IS NULL OR actions IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'trigger and actions must not be NULL';
   END IF;
@@ -270,7 +285,8 @@ DECLARE
   p taskflow._rule_parse;
   new_trigger jsonb;
 BEGIN
-  SELECT * INTO r FROM taskflow.automation_rules x WHERE x.id = alter_rule.rule_id FOR UPDATE;
+  SELECT * INTO r FROM taskflow.automation_rules x WHERE x.id = alter_rule.rule_id
+    AND x.tenant_id = COALESCE(taskflow._caller_tenant(), x.tenant_id) FOR UPDATE;
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('rule %s does not exist', rule_id);
   END IF;
@@ -310,7 +326,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   UPDATE taskflow.automation_rules x SET enabled = _set_rule_enabled.enabled, updated_at = now()
-  WHERE x.id = _set_rule_enabled.rule_id;
+  WHERE x.id = _set_rule_enabled.rule_id
+    AND x.tenant_id = COALESCE(taskflow._caller_tenant(), x.tenant_id);
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('rule %s does not exist', rule_id);
   END IF;
@@ -334,7 +351,8 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  DELETE FROM taskflow.automation_rules x WHERE x.id = drop_rule.rule_id;
+  DELETE FROM taskflow.automation_rules x WHERE x.id = drop_rule.rule_id
+    AND x.tenant_id = COALESCE(taskflow._caller_tenant(), x.tenant_id);
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('rule %s does not exist', rule_id);
   END IF;
@@ -366,7 +384,8 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN QUERY SELECT r.webhook_key, r.webhook_secret FROM taskflow.automation_rules r
-               WHERE r.id = webhook_credentials.rule_id AND r.trigger_type = 'webhook';
+               WHERE r.id = webhook_credentials.rule_id AND r.trigger_type = 'webhook'
+                 AND r.tenant_id = COALESCE(taskflow._caller_tenant(), r.tenant_id);
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704',
       MESSAGE = format('rule %s does not exist or has no webhook trigger', rule_id);
@@ -388,6 +407,7 @@ AS $$
   FROM taskflow.automation_rules r
   WHERE ($1 IS NULL OR r.tenant_id = $1) AND ($2 IS NULL OR r.trigger_type = $2)
     AND ($3 IS NULL OR r.enabled = $3)
+    AND r.tenant_id = COALESCE(taskflow._caller_tenant(), r.tenant_id)
   ORDER BY r.tenant_id, r.name
 $$;
 
@@ -419,6 +439,7 @@ COMMENT ON FUNCTION taskflow.purge_rule_firings(interval) IS
 
 -- Privileges (090_grants.sql revokes everything from PUBLIC again after all files).
 REVOKE ALL ON FUNCTION
+  taskflow._rules_changed(),
   taskflow.upsert_tenant(text, jsonb),
   taskflow._parse_rule(text, text, jsonb, jsonb),
   taskflow._check_rule(text, text, jsonb, jsonb, text),
@@ -453,8 +474,19 @@ GRANT EXECUTE ON FUNCTION
   taskflow.list_rules(text, text, boolean),
   taskflow.purge_rule_firings(interval)
 TO taskflow_admin;
+-- Clients manage their own tenant's rules: the functions confine a tenant role to its tenant.
+GRANT EXECUTE ON FUNCTION
+  taskflow.create_rule(text, jsonb, jsonb, text, text),
+  taskflow.alter_rule(bigint, text, jsonb, jsonb, text),
+  taskflow.enable_rule(bigint),
+  taskflow.disable_rule(bigint),
+  taskflow.drop_rule(bigint),
+  taskflow.webhook_credentials(bigint),
+  taskflow.list_rules(text, text, boolean)
+TO taskflow_client;
 -- The internal helpers only check or repeat what the API functions do; admins may call them.
 GRANT EXECUTE ON FUNCTION
+  taskflow._rules_changed(),
   taskflow._parse_rule(text, text, jsonb, jsonb),
   taskflow._check_rule(text, text, jsonb, jsonb, text),
   taskflow._sync_cron(bigint),
