@@ -10,6 +10,7 @@
 #include <array>
 #include <map>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -431,6 +432,50 @@ api::Rule ReadRule(bool* enabled, std::optional<std::string>* secret) {
   return r;
 }
 
+// ---- the webhook rule cache -----------------------------------------------------------------
+// handle_webhook finds its rule by key on every call. The rules (and the tenants whose attributes
+// come with them) are cached per backend and dropped whenever either table changes: a statement
+// trigger on both (taskflow._rules_changed) sends a relcache invalidation for the table, which
+// every backend receives at its next transaction start (and this backend at once, also when the
+// change is rolled back), as pg_cron does for its job table.
+
+struct CachedRule {
+  api::Rule rule;
+  bool enabled = false;
+  std::optional<std::string> secret;
+  std::uint64_t generation = 0;
+};
+
+std::uint64_t rules_generation = 1;  // bumped by every invalidation of the two tables
+Oid rules_relid = InvalidOid;
+Oid tenants_relid = InvalidOid;
+
+void OnRelcacheInvalidation(Datum, Oid relid) {
+  // No catalog access here: only compare and count.
+  if (relid == InvalidOid || relid == rules_relid || relid == tenants_relid) {
+    ++rules_generation;
+    if (relid != InvalidOid) rules_relid = tenants_relid = InvalidOid;  // re-resolve (re-created?)
+  }
+}
+
+std::unordered_map<std::string, CachedRule>& RuleCache() {
+  static std::unordered_map<std::string, CachedRule> cache;
+  static bool registered = false;
+  if (!registered) {
+    pg::PgCall([] { CacheRegisterRelcacheCallback(OnRelcacheInvalidation, Datum(0)); });
+    registered = true;
+  }
+  if (rules_relid == InvalidOid) {
+    pg::PgCall([] {
+      Oid nsp = get_namespace_oid("taskflow", false);
+      rules_relid = get_relname_relid("automation_rules", nsp);
+      tenants_relid = get_relname_relid("tenants", nsp);
+    });
+    ++rules_generation;  // entries cached before the table oids were known are not trusted
+  }
+  return cache;
+}
+
 // Loads a rule for fire_rule; throws 42704 when missing and 55000 when disabled.
 api::Rule LoadRule(std::int64_t id) {
   static pg::Statement stmt(std::string(kRuleColumns) + "WHERE r.id = $1", {INT8OID}, kGeneric);
@@ -522,12 +567,25 @@ TF_FUNCTION(taskflow_handle_webhook) {
     pg::SpiConnection spi;
     static pg::Statement lookup(std::string(kRuleColumns) + "WHERE r.webhook_key = $1",
                                 {TEXTOID}, kGeneric);
-    pg::Params lp;
-    lp.AddText(key);
+    auto& cache = RuleCache();
     bool enabled = false;
     std::optional<std::string> secret;
     api::Rule rule;
-    if (lp.Run(lookup, false, 1) == 1) rule = ReadRule(&enabled, &secret);
+    auto hit = cache.find(key);
+    if (hit != cache.end() && hit->second.generation == rules_generation) {
+      rule = hit->second.rule;  // a copy: an invalidation may drop the entry while we fire
+      enabled = hit->second.enabled;
+      secret = hit->second.secret;
+    } else {
+      std::uint64_t generation = rules_generation;  // an invalidation during the read wins
+      pg::Params lp;
+      lp.AddText(key);
+      if (lp.Run(lookup, false, 1) == 1) {
+        rule = ReadRule(&enabled, &secret);
+        if (cache.size() >= 1024) cache.clear();
+        cache[key] = CachedRule{rule, enabled, secret, generation};  // unknown keys: not cached
+      }
+    }
     // Unknown and disabled keys get the same answer: a caller learns nothing about which.
     if (!enabled) {
       throw DomainError(ErrorCode::InvalidAuthorization, "webhook key not accepted",
@@ -593,6 +651,18 @@ TF_FUNCTION(taskflow_handle_webhook) {
   }
   PutResult(out, ids);
   return Datum(0);
+}
+
+// taskflow._rules_changed() RETURNS trigger: statement trigger on automation_rules and tenants;
+// drops every backend's webhook rule cache (see RuleCache).
+TF_FUNCTION(taskflow_rules_changed) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw DomainError(ErrorCode::ObjectNotInPrerequisiteState,
+                      "taskflow._rules_changed() may only be called as a trigger");
+  }
+  Relation rel = reinterpret_cast<TriggerData*>(fcinfo->context)->tg_relation;
+  pg::PgCall([&] { CacheInvalidateRelcache(rel); });
+  return PointerGetDatum(nullptr);
 }
 
 // taskflow._parse_rule(name, tenant_id, trigger, actions) RETURNS taskflow._rule_parse

@@ -33,6 +33,7 @@ extern "C" {
 #include "common/pg_prng.h"          // jitter randomness
 #include "common/hmac.h"             // webhook signatures (HMAC-SHA256)
 #include "utils/resowner.h"          // subtransactions around rule firings
+#include "utils/inval.h"             // webhook rule cache: invalidated when rules or tenants change
 }
 
 // PostgreSQL defines these as macros; they collide with the C++ standard library.

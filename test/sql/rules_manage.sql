@@ -188,10 +188,11 @@ SELECT ok(NOT has_function_privilege('taskflow_webhook', 'taskflow.create_rule(t
   AND NOT has_function_privilege('taskflow_webhook', 'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval)', 'EXECUTE')
   AND NOT has_table_privilege('taskflow_webhook', 'taskflow.automation_rules', 'SELECT'),
   'taskflow_webhook can do nothing else');
-SELECT ok(NOT has_function_privilege('taskflow_client', 'taskflow.create_rule(text, jsonb, jsonb, text, text)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_client', 'taskflow.webhook_credentials(bigint)', 'EXECUTE')
+SELECT ok(NOT has_function_privilege('taskflow_client', 'taskflow.fire_rule(bigint, jsonb)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_client', 'taskflow.upsert_tenant(text, jsonb)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_worker', 'taskflow.create_rule(text, jsonb, jsonb, text, text)', 'EXECUTE')
   AND NOT has_function_privilege('taskflow_worker', 'taskflow.fire_rule(bigint, jsonb)', 'EXECUTE'),
-  'clients and workers do not manage rules (for now: issue 5 adds tenant-scoped rules)');
+  'workers do not manage rules; clients (confined to their tenant) do not fire rules or register tenants');
 SELECT ok(has_function_privilege('taskflow_admin', 'taskflow.create_rule(text, jsonb, jsonb, text, text)', 'EXECUTE')
   AND has_function_privilege('taskflow_admin', 'taskflow.alter_rule(bigint, text, jsonb, jsonb, text)', 'EXECUTE')
   AND has_function_privilege('taskflow_admin', 'taskflow.drop_rule(bigint)', 'EXECUTE')
