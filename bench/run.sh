@@ -11,6 +11,12 @@ build=${TASKFLOW_BENCH_BUILD:-$root/build-bench-run}
 # bench/ is its own CMake project too, so the bench builds whatever state the rest is in.
 cmake -S "$root/bench" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$build" -j"$(nproc)" --target taskflow-bench >/dev/null
+# The worker scenarios run the real taskflow-worker.
+if [ -z "${TASKFLOW_WORKER_BIN:-}" ]; then
+  cmake -S "$root" -B "$root/build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  cmake --build "$root/build" -j"$(nproc)" --target taskflow-worker >/dev/null
+  export TASKFLOW_WORKER_BIN="$root/build/worker/taskflow-worker"
+fi
 
 cluster=$(mktemp -d /tmp/taskflow-bench.XXXXXX)
 trap 'bash "$root/test/pgcluster.sh" stop "$cluster"' EXIT

@@ -16,6 +16,10 @@ Measurement DrainWithHistory(Context& ctx);
 // Finished jobs written into queue `bench` the way drain-history does (--history-fill).
 void FillFinishedHistory(Context& ctx, std::int64_t count);
 
+// The real taskflow-worker (worker_scenarios.cpp)
+Measurement WorkerDrain(Context& ctx);
+Measurement WorkerLatency(Context& ctx);
+
 // Observability (observability_scenarios.cpp)
 Measurement MetricsScrape(Context& ctx);
 
