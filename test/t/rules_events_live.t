@@ -3,7 +3,9 @@
 #  - two concurrent deliveries of the same webhook delivery_id: the second waits for the first
 #    and returns its job ids; one job in all;
 #  - an event rule fired by the Rescuer (a lease expires, the job goes DEAD in the background
-#    worker's transaction) creates its follow-up job.
+#    worker's transaction) creates its follow-up job;
+#  - a session that has handled a webhook (and cached its rule) sees another session's changes
+#    at once: a disabled rule is refused, new tenant attributes are used.
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 set -uo pipefail
 
@@ -38,7 +40,7 @@ SQL
 }
 trap cleanup EXIT
 
-echo "1..7"
+echo "1..10"
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
 sql "SELECT taskflow.create_queue('${Q}_lease', retry_policy => '{\"max_attempts\": 1}', lease => '1 second')" >/dev/null
 
@@ -79,5 +81,25 @@ done
 is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $J")" "DEAD" "the Rescuer moved the expired job to DEAD"
 is "$found" "lease_expired" "the job_dead rule fired in the Rescuer's transaction and created the follow-up"
 is "$(sql "SELECT correlation_id FROM taskflow.jobs WHERE parent_job_id = $J")" "live-corr" "the follow-up inherits the correlation_id"
+
+# --- the webhook rule cache follows other sessions' changes ----------------------------------
+sql "SELECT taskflow.upsert_tenant('${Q}_t', '{\"tier\": \"gold\"}')" >/dev/null
+RC=$(sql "SELECT taskflow.create_rule('${Q}_cached', '{\"type\": \"webhook\", \"secret\": null}',
+  '[{\"job_type\": \"live.cached\", \"queue\": \"$Q\", \"payload\": {\"tier\": \"{{ \$.tenant.attributes.tier }}\"}}]',
+  tenant_id => '${Q}_t')")
+CKEY=$(sql "SELECT key FROM taskflow.webhook_credentials($RC)")
+psql -X -q -At >"$DIR/cached.out" 2>&1 <<SQL
+SELECT 'first:' || (SELECT payload ->> 'tier' FROM taskflow.jobs WHERE id = (SELECT taskflow.handle_webhook('$CKEY', '{}')));
+\! psql -X -q -At -c "SELECT taskflow.disable_rule($RC)" >/dev/null
+SELECT 'disabled:' || count(*) FROM taskflow.handle_webhook('$CKEY', '{}');
+\! psql -X -q -At -c "SELECT taskflow.enable_rule($RC)" -c "SELECT taskflow.upsert_tenant('${Q}_t', '{\"tier\": \"platinum\"}')" >/dev/null
+SELECT 'after:' || string_agg(id::text, ',') FROM taskflow.handle_webhook('$CKEY', '{}') AS t(id);
+SQL
+is "$(grep -c 'webhook key not accepted' "$DIR/cached.out")" "1" "a session that cached the rule refuses it once another session disabled it"
+AFTER=$(sed -n 's/^after://p' "$DIR/cached.out")
+is "$(sql "SELECT payload ->> 'tier' FROM taskflow.jobs WHERE id = ${AFTER:-0}")" "platinum" \
+  "and, re-enabled, uses the tenant attributes another session changed"
+is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE job_type = 'live.cached'")" "2" "the cached session created exactly the jobs it was allowed to"
+sql "DELETE FROM taskflow.tenants WHERE id = '${Q}_t'" >/dev/null
 
 [ "$FAILED" -eq 0 ]
