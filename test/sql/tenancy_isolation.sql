@@ -3,7 +3,7 @@
 -- worker and admin roles see every tenant; an unmapped client acts as tenant 'default'.
 -- grant_tenant / revoke_tenant errors.
 BEGIN;
-SELECT plan(61);
+SELECT plan(68);
 
 CREATE ROLE tfi_a;        -- mapped to tenant tfi_ta
 CREATE ROLE tfi_b;        -- mapped to tenant tfi_tb
@@ -108,6 +108,20 @@ SELECT alike(pg_temp.attempt('tfi_a', $$SELECT taskflow.create_rule('tfi r', '{"
   '42501:%', 'create_rule for another tenant: 42501');
 SELECT is(pg_temp.attempt('tfi_a', $$SELECT taskflow.create_rule('tfi own', '{"type": "event", "on": "job_dead"}', '[{"job_type": "tfi.alert"}]')$$),
   'ok', 'create_rule for its own tenant is allowed (refusal is only for other tenants)');
+SELECT is((SELECT tenant_id FROM taskflow.automation_rules WHERE name = 'tfi own'), 'tfi_ta',
+  'the rule belongs to the role''s tenant');
+SELECT pg_temp.val('tfi_b', $$SELECT taskflow.create_rule('tfi b rule', '{"type": "event", "on": "job_dead"}', '[{"job_type": "tfi.alert"}]')$$) AS brule \gset
+SELECT is((SELECT tenant_id FROM taskflow.automation_rules WHERE id = :brule), 'tfi_tb', 'tfi_b created a rule of its own');
+SELECT is(pg_temp.val('tfi_a', 'SELECT string_agg(DISTINCT tenant_id, '','') FROM taskflow.list_rules()'), 'tfi_ta',
+  'list_rules shows a tenant role only its own rules');
+SELECT is(pg_temp.attempt('tfi_a', format('SELECT taskflow.alter_rule(%s, name => ''stolen'')', :brule)),
+  format('42704: rule %s does not exist', :brule), 'alter_rule of another tenant''s rule: as if it did not exist');
+SELECT is(pg_temp.attempt('tfi_a', format('SELECT taskflow.disable_rule(%s)', :brule)),
+  format('42704: rule %s does not exist', :brule), 'disable_rule of another tenant''s rule: as if it did not exist');
+SELECT is(pg_temp.attempt('tfi_a', format('SELECT taskflow.drop_rule(%s)', :brule)),
+  format('42704: rule %s does not exist', :brule), 'drop_rule of another tenant''s rule: as if it did not exist');
+SELECT is((SELECT name || ' ' || enabled FROM taskflow.automation_rules WHERE id = :brule), 'tfi b rule true',
+  'the other tenant''s rule is unchanged');
 -- A mapped role that is later given taskflow_admin stays confined (the mapping wins): it too
 -- must not create rules for another tenant.
 CREATE ROLE tfi_a_admin;
@@ -119,7 +133,7 @@ SELECT is(pg_temp.val('tfi_a_admin', format('SELECT taskflow.get_job(%s)::text',
   'it does not see another tenant''s job');
 SELECT alike(pg_temp.attempt('tfi_a_admin', $$SELECT taskflow.create_rule('tfi r2', '{"type": "event", "on": "job_dead"}', '[{"job_type": "tfi.alert"}]', tenant_id => 'tfi_tb')$$),
   '42501:%', 'it cannot create a rule for another tenant (42501)');
-SELECT is((SELECT count(*)::int FROM taskflow.automation_rules WHERE tenant_id = 'tfi_tb'), 0,
+SELECT is((SELECT count(*)::int FROM taskflow.automation_rules WHERE tenant_id = 'tfi_tb' AND name IN ('tfi r', 'tfi r2')), 0,
   'no rule was created for the other tenant');
 
 -- ---------------------------------------------------------------------------------------------

@@ -28,6 +28,13 @@ INSERT INTO fn_expect VALUES
   ('cancel',             '{tenant,admin}'),
   ('retry',              '{tenant,admin}'),
   ('handle_webhook',     '{tenant,admin}'),
+  ('create_rule',        '{tenant,admin}'),
+  ('alter_rule',         '{tenant,admin}'),
+  ('enable_rule',        '{tenant,admin}'),
+  ('disable_rule',       '{tenant,admin}'),
+  ('drop_rule',          '{tenant,admin}'),
+  ('list_rules',         '{tenant,admin}'),
+  ('webhook_credentials', '{tenant,admin}'),
   ('_caller_tenant',     '{tenant,worker,admin}'),
   ('acquire',            '{worker,admin}'),
   ('heartbeat',          '{worker,admin}'),
@@ -56,7 +63,7 @@ SELECT is(
         WHERE a.fn NOT IN (SELECT fn FROM fn_expect) AND a.roles NOT IN ('{admin}', '{}')
         ORDER BY 1),
   '{}'::text[],
-  'every other function (queues, tenancy, rules, keys, internals) is admin-only or not granted at all');
+  'every other function (queues, tenancy, webhooks, keys, internals) is admin-only or not granted at all');
 
 SELECT is(
   ARRAY(SELECT a.sig FROM fn_actual a WHERE 'none' = ANY (a.roles) ORDER BY 1),
@@ -179,8 +186,9 @@ INSERT INTO calls (stmt, tenant, worker, admin, nobody) VALUES
   ($$SELECT taskflow.resume_queue('tfp_empty')$$,                                    '42501', '42501', 'ok',    '42501'),
   ($$SELECT taskflow.upsert_tenant('tfp_u_%R')$$,                                    '42501', '42501', 'ok',    '42501'),
   ($$SELECT taskflow.create_rule('tfp rule %R', '{"type": "event", "on": "job_dead"}', '[{"job_type": "tfp.alert"}]')$$,
-                                                                                     '42501', '42501', 'ok',    '42501'),
-  ($$SELECT taskflow.list_rules()$$,                                                 '42501', '42501', 'ok',    '42501'),
+                                                                                     'ok',    '42501', 'ok',    '42501'),
+  ($$SELECT taskflow.list_rules()$$,                                                 'ok',    '42501', 'ok',    '42501'),
+  ($$SELECT taskflow.drop_rule(-1)$$,                                                '42704', '42501', '42704', '42501'),
   ($$SELECT taskflow._rescue_expired(10)$$,                                          '42501', '42501', 'ok',    '42501'),
   ($$SELECT count(*) FROM taskflow.jobs$$,                                           'ok',    '42501', 'ok',    '42501'),
   ($$SELECT count(*) FROM taskflow.job_summaries$$,                                  'ok',    '42501', 'ok',    '42501'),
