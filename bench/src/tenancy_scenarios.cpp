@@ -155,7 +155,7 @@ Measurement DrainTenants(Context& ctx) {
                                       " each (at most " + std::to_string(kDrainTenants * kTenantMaxRunning) +
                                       " RUNNING)");
   m.notes.emplace_back("empty acquires", std::to_string(empty_polls.load()) +
-                                             " (every ready tenant at its limit; 1 ms pause each)");
+                                             " (ready jobs left but none handed out: tenants at their limit or locked by another acquirer; 1 ms pause each)");
   ctx.ResetTaskflow();
   ResetTenants(ctx);
   return m;
