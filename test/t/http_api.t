@@ -36,6 +36,12 @@ ok $? "without X-Correlation-ID a UUID is generated and echoed ($GEN)"
 JOB2=$(json_get "$BODY" '{id}')
 is "$(sql "SELECT correlation_id FROM taskflow.jobs WHERE id = $JOB2")" "$GEN" "the generated id is the job's correlation_id"
 
+req POST /jobs "${AUTH[@]}" -H 'X-Correlation-ID: own-1' -d '{"job_type": "child", "parent_job_id": '$JOB'}'
+is "$STATUS:$(header X-Correlation-ID)" "201:own-1" "a sub-job with its own X-Correlation-ID keeps it"
+req POST /jobs "${AUTH[@]}" -d '{"job_type": "child", "parent_job_id": '$JOB'}'
+is "$STATUS:$(json_get "$BODY" '{correlation_id}'):$(header X-Correlation-ID)" "201:order-42:order-42" \
+  "a sub-job without one inherits its parent's correlation id"
+
 req POST /jobs "${AUTH[@]}" -d '{"job_type": "later", "queue": "mail", "run_at": "2999-01-01T00:00:00Z", "max_attempts": 2, "unique_key": "u1", "timeout": "30 seconds"}'
 is "$STATUS" 201 "POST /jobs with run_at, max_attempts, unique_key, timeout"
 LATER=$(json_get "$BODY" '{id}')
@@ -122,6 +128,9 @@ req POST /jobs/999999999/retry "${AUTH[@]}"
 is_problem 404 "retry of a job that does not exist"
 req GET /no/such/route
 is_problem 404 "an unknown route"
+req DELETE "/jobs/$JOB" "${AUTH[@]}"
+is_problem 405 "a known path with another method"
+is "$(header Allow)" "GET" "405 names the allowed methods"
 
 # --- 413 ----------------------------------------------------------------------------------------
 python3 -c "import json; print(json.dumps({'job_type': 'big', 'payload': {'blob': 'x' * 1100000}}))" >"$T_DIR/big.json"

@@ -48,6 +48,7 @@ const char* SlugFor(int status) {
     case 401: return "unauthorized";
     case 403: return "forbidden";
     case 404: return "not-found";
+    case 405: return "method-not-allowed";
     case 409: return "conflict";
     case 413: return "payload-too-large";
     case 414: return "uri-too-long";

@@ -655,11 +655,26 @@ struct Server::Impl {
     server.set_payload_max_length(config.max_body_bytes);
     // Statuses httplib sets itself (404 no route, 413 body limit, 400 unparsable) get a problem
     // body too; bodies the handlers wrote are left alone.
-    server.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+    server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
-      res.set_content(ProblemJson(ProblemForStatus(res.status), req.get_header_value("X-Correlation-ID").size() <= 200
-                                                                  ? req.get_header_value("X-Correlation-ID")
-                                                                  : std::string()),
+      Problem p = ProblemForStatus(res.status);
+      if (res.status == 404) {
+        // A known path with another method: 405 and the methods it has.
+        std::string allow;
+        for (size_t i = 0; i < RouteTable().size(); ++i) {
+          if (std::regex_match(req.path, patterns[i])) {
+            allow += (allow.empty() ? "" : ", ") + std::string(RouteTable()[i].method);
+          }
+        }
+        if (!allow.empty()) {
+          res.status = 405;
+          res.set_header("Allow", allow);
+          p = ProblemForStatus(405);
+          p.detail = "this path answers " + allow;
+        }
+      }
+      const std::string correlation_id = req.get_header_value("X-Correlation-ID");
+      res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
                       kProblemJson);
     });
     server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
