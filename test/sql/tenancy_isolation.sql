@@ -3,7 +3,7 @@
 -- worker and admin roles see every tenant; an unmapped client acts as tenant 'default'.
 -- grant_tenant / revoke_tenant errors.
 BEGIN;
-SELECT plan(68);
+SELECT plan(70);
 
 CREATE ROLE tfi_a;        -- mapped to tenant tfi_ta
 CREATE ROLE tfi_b;        -- mapped to tenant tfi_tb
@@ -216,6 +216,13 @@ SELECT throws_ok($$SELECT taskflow.grant_tenant('tfi_lone', '')$$, '22023', NULL
 SELECT throws_ok($$SELECT taskflow.grant_tenant('tfi_lone', repeat('t', 201))$$, '22023', NULL, 'grant_tenant: a 201-character tenant_id is 22023');
 SELECT throws_ok($$SELECT taskflow.revoke_tenant('tfi_lone')$$, '42704', 'role "tfi_lone" is not mapped to a tenant',
   'revoke_tenant of an unmapped role is 42704');
+
+-- A role name that needs quoting.
+CREATE ROLE "Tfi Mixed Case";
+SELECT taskflow.grant_tenant('Tfi Mixed Case', 'tfi_mc') AS x \gset
+SELECT is(pg_temp.val('Tfi Mixed Case', 'SELECT taskflow._caller_tenant()'), 'tfi_mc',
+  'grant_tenant works for a role whose name needs quoting');
+SELECT is(pg_has_role('Tfi Mixed Case', 'taskflow_client', 'MEMBER'), true, 'and makes it a taskflow_client');
 
 -- Remapping moves the role at once (in this very transaction), revoking ends the confinement.
 -- (tfi_b acts right before each change, so any per-session cache of its tenant is warm.)
