@@ -16,6 +16,9 @@ Measurement DrainWithHistory(Context& ctx);
 // Finished jobs written into queue `bench` the way drain-history does (--history-fill).
 void FillFinishedHistory(Context& ctx, std::int64_t count);
 
+// Automation (rules_scenarios.cpp)
+Measurement WebhookIntake(Context& ctx);
+
 // The real taskflow-worker (worker_scenarios.cpp)
 Measurement WorkerDrain(Context& ctx);
 Measurement WorkerLatency(Context& ctx);
