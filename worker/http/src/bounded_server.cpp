@@ -142,6 +142,25 @@ class DeadlineStream final : public httplib::Stream {
     return n;
   }
 
+  // Blocks (in the socket's 100 ms receive-timeout slices) until the first bytes of a request
+  // arrive and keeps them. False when the client closed, `until` passed, or the server stops.
+  // One recv() instead of poll() + recv(): this runs once per keep-alive request.
+  bool WaitForRequest(Clock::time_point until, const std::atomic<socket_t>& server_socket) {
+    for (;;) {
+      const bool late = Clock::now() >= until;
+      const ssize_t n = Recv(buf_, sizeof buf_, late ? MSG_DONTWAIT : 0);
+      if (n > 0) {
+        off_ = 0;
+        len_ = static_cast<size_t>(n);
+        total_ += len_;
+        return true;
+      }
+      if (n == 0 || late || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+      if (server_socket == INVALID_SOCKET) return false;
+    }
+  }
+  void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
+
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
     AddressOf(sock_, true, ip, port);
   }
@@ -248,31 +267,20 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
   const int one = 1;
   ::setsockopt(sock, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   bool ret = false;
+  // Blocking reads wake up every 100 ms, so Stop() and the idle limit are noticed.
+  timeval slice{0, 100 * 1000};
+  ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
   bool first = true;
   for (int left = std::max(1, limits_.keep_alive_max_requests); left > 0; --left) {
-    // Wait for the next request in short slices, so Stop() is noticed quickly. The first
-    // request's time counts from accept(), so waiting in the queue does not extend it.
-    bool readable = false;
+    // Wait for the next request. The first request's time counts from accept(), so waiting in
+    // the queue does not extend it.
     const auto idle_until =
         first ? std::min(t_accepted + limits_.request_timeout, Clock::now() + limits_.keep_alive_timeout)
               : Clock::now() + limits_.keep_alive_timeout;
-    while (svr_sock_ != INVALID_SOCKET && Clock::now() < idle_until) {
-      const auto slice = std::min<std::chrono::milliseconds>(
-          std::chrono::milliseconds(100),
-          std::chrono::duration_cast<std::chrono::milliseconds>(idle_until - Clock::now()) +
-              std::chrono::milliseconds(1));
-      if (WaitFor(sock, POLLIN, slice)) {
-        readable = true;
-        break;
-      }
-    }
-    if (!readable) {
-      pollfd p{sock, POLLIN, 0};  // the queue wait may have used up the time: take what is there
-      if (!(first && ::poll(&p, 1, 0) > 0)) break;
-    }
+    DeadlineStream stream(sock, limits_, idle_until);
+    if (!stream.WaitForRequest(idle_until, svr_sock_)) break;
     t_request = RequestScope{Clock::now(), "other"};
-    DeadlineStream stream(sock, limits_,
-                          (first ? t_accepted : t_request.started) + limits_.request_timeout);
+    stream.set_deadline((first ? t_accepted : t_request.started) + limits_.request_timeout);
     first = false;
     bool closed = false;
     ret = process_request(stream, left == 1, closed, nullptr);

@@ -326,8 +326,10 @@ struct Server::Impl {
   // absent parameters take schedule's defaults.
   void CreateJob(Call& call) {
     const json body = ParseBodyObject(call.req.body, false);
-    CheckKeys(body, {"job_type", "payload", "queue", "tenant_id", "run_at", "priority",
-                     "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout"});
+    static const std::set<std::string> kFields = {
+        "job_type", "payload", "queue", "tenant_id", "run_at", "priority",
+        "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout"};
+    CheckKeys(body, kFields);
     auto text = [&](const char* name) -> std::optional<std::string> {
       if (!body.contains(name) || body[name].is_null()) return std::nullopt;
       if (!body[name].is_string()) throw Refuse(400, std::string(name) + " must be a string");
