@@ -79,6 +79,32 @@ CREATE TABLE taskflow.stats_histogram (
 );
 COMMENT ON TABLE taskflow.stats_histogram IS 'Rolled-up wait and run time histogram buckets per queue.';
 
+-- Automation rule firings (060_rules.sql) per rule and outcome, rolled up the same way, so
+-- purge_rule_firings does not lower the counters and a scrape does not count the audit table.
+CREATE TABLE taskflow.stats_rule_firings (
+  rule_id bigint NOT NULL,
+  outcome text NOT NULL CHECK (outcome IN ('created', 'skipped', 'error')),
+  firings bigint NOT NULL,
+  PRIMARY KEY (rule_id, outcome)
+);
+COMMENT ON TABLE taskflow.stats_rule_firings IS 'Rolled-up automation rule firings per rule and outcome.';
+-- Firings by time, for the roll-up and the tail (and purge_rule_firings).
+CREATE INDEX rule_firings_fired_idx ON taskflow.rule_firings (fired_at);
+
+-- The statement adding the firings of `source` (rows of taskflow.rule_firings) to the counters.
+CREATE FUNCTION taskflow._firings_apply_sql(source text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format($f$
+    INSERT INTO taskflow.stats_rule_firings AS s (rule_id, outcome, firings)
+    SELECT x.rule_id, CASE WHEN NOT x.matched THEN 'skipped' WHEN x.error IS NOT NULL THEN 'error'
+                           ELSE 'created' END, count(*)
+    FROM (%s) AS x GROUP BY 1, 2 ORDER BY 1, 2
+    ON CONFLICT (rule_id, outcome) DO UPDATE SET firings = s.firings + excluded.firings
+  $f$, source)
+$$;
+
 -- Upper bounds (seconds) of the histogram buckets; a last bucket +Inf follows.
 CREATE FUNCTION taskflow._histogram_bounds() RETURNS double precision[]
 LANGUAGE sql IMMUTABLE
@@ -204,9 +230,11 @@ BEGIN
   IF NOT FOUND THEN
     RETURN 0;
   END IF;
-  -- No transaction still running here may leave a finish behind the new watermark: stop at
-  -- the earliest start of one (read fresh, not from this transaction's statistics snapshot).
-  bound := clock_timestamp();
+  -- No transaction still running here, this one included, may leave a finish behind the new
+  -- watermark: stop at the earliest start of one (read fresh, not from this transaction's
+  -- statistics snapshot). Needs the rights to see other sessions' xact_start (the extension
+  -- owner, a superuser, has them).
+  bound := now();
   PERFORM pg_stat_clear_snapshot();
   SELECT min(a.xact_start) INTO oldest_running FROM pg_stat_activity a
   WHERE a.datname = current_database() AND a.pid <> pg_backend_pid() AND a.xact_start IS NOT NULL;
@@ -229,6 +257,8 @@ BEGIN
   EXECUTE taskflow._stats_apply_sql(
     'SELECT o.*, true AS counted, false AS removed FROM ('
     || taskflow._finished_between_sql(w, w_new) || ') o') INTO n;
+  EXECUTE taskflow._firings_apply_sql(format(
+    'SELECT * FROM taskflow.rule_firings f WHERE f.fired_at >= %L AND f.fired_at < %L', w, w_new));
   UPDATE taskflow.stats_watermark SET rolled_up_to = w_new;
   RETURN n;
 END
@@ -277,6 +307,25 @@ $$;
 CREATE TRIGGER jobs_stats_on_truncate BEFORE TRUNCATE ON taskflow.jobs
   FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_truncate();
 
+-- Deleted rule firings (purge_rule_firings) not rolled up yet are counted now.
+CREATE FUNCTION taskflow._stats_on_firings_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+  w timestamptz;
+BEGIN
+  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
+  EXECUTE taskflow._firings_apply_sql(format(
+    'SELECT * FROM gone f WHERE f.fired_at >= %L', COALESCE(w, '-infinity')));
+  RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER rule_firings_stats_on_delete AFTER DELETE ON taskflow.rule_firings
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_firings_delete();
+
 -- Starts the counters again from the jobs in the table (history already deleted is lost):
 -- for jobs written around the API (e.g. restored or inserted directly). The maintenance
 -- worker then recounts the history in rounds; admins only.
@@ -290,6 +339,7 @@ BEGIN
   DELETE FROM taskflow.stats_tenant;
   DELETE FROM taskflow.stats_tenant_volume;
   DELETE FROM taskflow.stats_histogram;
+  DELETE FROM taskflow.stats_rule_firings;
   UPDATE taskflow.stats_watermark SET rolled_up_to = '-infinity';
 END
 $$;
@@ -656,44 +706,45 @@ SELECT string_agg(block, '' ORDER BY family) FROM (
 $$;
 
 -- Automation rule firings per rule and outcome (created: jobs were created; skipped: the
--- condition did not hold; error: it held but no job could be created). Empty until the rules
--- table exists.
-CREATE FUNCTION taskflow._metrics_rules(max_rules integer) RETURNS text
+-- condition did not hold; error: it held but no job could be created): rolled up, plus the
+-- firings since the watermark. The max_rules most fired rules, the rest as rule="other".
+CREATE FUNCTION taskflow._metrics_rules(w timestamptz, max_rules integer) RETURNS text
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
+SET jit = off
 AS $$
 DECLARE
   body text;
 BEGIN
-  IF to_regclass('taskflow.rule_firings') IS NULL OR to_regclass('taskflow.automation_rules') IS NULL THEN
-    RETURN '';
-  END IF;
+  -- EXECUTE: planned with the watermark's value, so the tail is an index range scan
   EXECUTE $q$
-    WITH f AS (
-      SELECT x.rule_id,
-             CASE WHEN NOT x.matched THEN 'skipped' WHEN x.error IS NOT NULL THEN 'error'
-                  ELSE 'created' END AS outcome,
-             count(*) AS n
-      FROM taskflow.rule_firings x GROUP BY 1, 2),
-    ranked AS (
+    WITH f AS MATERIALIZED (
+      SELECT y.rule_id, y.outcome, sum(y.n) AS n
+      FROM (SELECT s.rule_id, s.outcome, s.firings AS n FROM taskflow.stats_rule_firings s
+            UNION ALL
+            SELECT x.rule_id, CASE WHEN NOT x.matched THEN 'skipped' WHEN x.error IS NOT NULL THEN 'error'
+                                   ELSE 'created' END, 1
+            FROM taskflow.rule_firings x WHERE x.fired_at >= $1) y
+      GROUP BY 1, 2),
+    ranked AS MATERIALIZED (
       SELECT f.rule_id, row_number() OVER (ORDER BY sum(f.n) DESC, f.rule_id) AS ord
       FROM f GROUP BY f.rule_id),
     outcomes(outcome, ord) AS (VALUES ('created', 1), ('skipped', 2), ('error', 3)),
     rules AS (
       SELECT r.rule_id::text AS rule_id, COALESCE(a.name, '(dropped)') AS name, r.ord
-      FROM ranked r LEFT JOIN taskflow.automation_rules a ON a.id = r.rule_id WHERE r.ord <= $1
+      FROM ranked r LEFT JOIN taskflow.automation_rules a ON a.id = r.rule_id WHERE r.ord <= $2
       UNION ALL
-      SELECT 'other', 'other', $1 + 1 WHERE EXISTS (SELECT FROM ranked WHERE ord > $1))
+      SELECT 'other', 'other', $2 + 1 WHERE EXISTS (SELECT FROM ranked WHERE ord > $2))
     SELECT string_agg(format('taskflow_rule_firings_total{rule=%s,rule_id=%s,outcome=%s} %s',
                              taskflow._prom_label(r.name), taskflow._prom_label(r.rule_id),
                              taskflow._prom_label(o.outcome),
                              COALESCE((SELECT sum(f.n) FROM f JOIN ranked k ON k.rule_id = f.rule_id
                                        WHERE f.outcome = o.outcome
-                                         AND CASE WHEN r.rule_id = 'other' THEN k.ord > $1
+                                         AND CASE WHEN r.rule_id = 'other' THEN k.ord > $2
                                                   ELSE f.rule_id::text = r.rule_id END), 0)) || E'\n',
                       '' ORDER BY r.ord, o.ord)
     FROM rules r CROSS JOIN outcomes o
-  $q$ INTO body USING max_rules;
+  $q$ INTO body USING w, max_rules;
   RETURN E'# HELP taskflow_rule_firings_total Automation rule firings per rule and outcome (created, skipped, error); rules beyond the most fired ones are summed as rule="other".\n'
       || E'# TYPE taskflow_rule_firings_total counter\n' || COALESCE(body, '');
 END
@@ -713,7 +764,7 @@ BEGIN
   -- STABLE: every statement below reads the same snapshot, so counters and tail agree.
   SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') INTO w;
   RETURN taskflow._metrics_jobs(w, max_tenants)
-      || taskflow._metrics_rules(100)
+      || taskflow._metrics_rules(w, 100)
       || E'# HELP taskflow_stats_rollup_lag_seconds Age of the counters\' roll-up watermark (finished jobs newer than it are counted from the jobs table at each scrape).\n'
       || E'# TYPE taskflow_stats_rollup_lag_seconds gauge\n'
       || 'taskflow_stats_rollup_lag_seconds '
@@ -740,12 +791,14 @@ REVOKE ALL ON FUNCTION
   taskflow._finished_between_sql(timestamptz, timestamptz), taskflow._rollup(integer),
   taskflow._stats_on_delete(), taskflow._stats_on_truncate(), taskflow.reset_stats(),
   taskflow._prom_label(text), taskflow._prom_value(double precision),
-  taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(integer),
+  taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(timestamptz, integer),
+  taskflow._firings_apply_sql(text), taskflow._stats_on_firings_delete(),
   taskflow._queue_stats(),
   taskflow.metrics(integer)
 FROM PUBLIC;
 REVOKE ALL ON taskflow.stats_watermark, taskflow.stats_queue, taskflow.stats_tenant,
-  taskflow.stats_tenant_volume, taskflow.stats_histogram, taskflow.queue_stats FROM PUBLIC;
+  taskflow.stats_tenant_volume, taskflow.stats_histogram, taskflow.stats_rule_firings,
+  taskflow.queue_stats FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION taskflow.metrics(integer) TO taskflow_admin, taskflow_worker;
 -- Admins may run everything; the helpers write nothing of their own (_rollup and reset_stats
 -- only rebuild counters), so this gives them nothing the view and metrics() do not show.
@@ -755,8 +808,10 @@ GRANT EXECUTE ON FUNCTION
   taskflow._finished_between_sql(timestamptz, timestamptz), taskflow._rollup(integer),
   taskflow._stats_on_delete(), taskflow._stats_on_truncate(), taskflow.reset_stats(),
   taskflow._prom_label(text), taskflow._prom_value(double precision),
-  taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(integer),
+  taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(timestamptz, integer),
+  taskflow._firings_apply_sql(text), taskflow._stats_on_firings_delete(),
   taskflow._queue_stats()
 TO taskflow_admin;
 GRANT SELECT ON taskflow.queue_stats, taskflow.stats_watermark, taskflow.stats_queue,
-  taskflow.stats_tenant, taskflow.stats_tenant_volume, taskflow.stats_histogram TO taskflow_admin;
+  taskflow.stats_tenant, taskflow.stats_tenant_volume, taskflow.stats_histogram,
+  taskflow.stats_rule_firings TO taskflow_admin;

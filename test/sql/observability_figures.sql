@@ -136,7 +136,12 @@ SELECT ok((SELECT count(*) FROM regexp_split_to_table(taskflow.metrics(), E'\n')
            WHERE l ~ '^# TYPE (taskflow_jobs gauge|taskflow_jobs_finished_total counter|taskflow_job_retries_total counter|taskflow_job_wait_seconds histogram|taskflow_job_run_seconds histogram|taskflow_oldest_ready_job_age_seconds gauge|taskflow_rule_firings_total counter)$') = 7,
   'metrics() declares the seven families the issue names');
 
--- the counters still agree after the roll-up moved them out of the tail
+-- the counters still agree after the roll-up moved them out of the tail (the roll-up stops at
+-- the start of this transaction: move the jobs' times one second back, keeping their durations)
+UPDATE taskflow.jobs SET finished_at = finished_at - interval '1 second',
+                         started_at = started_at - interval '1 second',
+                         next_run_at = next_run_at - interval '1 second'
+WHERE queue = 'obs_fig' AND finished_at IS NOT NULL;
 SELECT cmp_ok(taskflow._rollup(), '>=', 5, 'the roll-up counts the finished jobs');
 SELECT is(pg_temp.metric('taskflow_jobs_finished_total{queue="obs_fig",outcome="succeeded"}')
           + pg_temp.metric('taskflow_job_retries_total{queue="obs_fig"}')

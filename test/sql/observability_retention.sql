@@ -3,7 +3,7 @@
 -- rolled up before (the roll-up counted them) or not (the delete trigger counts them). Clean slate as in
 -- observability_figures.sql, rolled back at the end.
 BEGIN;
-SELECT plan(21);
+SELECT plan(27);
 
 DELETE FROM taskflow.job_attempts;
 DELETE FROM taskflow.job_events;
@@ -111,6 +111,28 @@ SELECT is(pg_temp.counters(), :'c_before'::text, 'metrics(): every counter and h
 SELECT is(pg_temp.totals(), :'t_before'::text, 'queue_stats: every total is unchanged');
 SELECT is(ARRAY[pg_temp.gauge('succeeded'), pg_temp.gauge('cancelled'), pg_temp.gauge('dead')],
   ARRAY[0, 0, 0]::double precision[], 'after: no job kept in any final state');
+
+-- --- 3. rule firings: purge_rule_firings does not lower taskflow_rule_firings_total --------
+CREATE FUNCTION pg_temp.firings() RETURNS text LANGUAGE sql AS $$
+  SELECT string_agg(l, E'\n' ORDER BY l)
+  FROM regexp_split_to_table(taskflow.metrics(), E'\n') AS l WHERE l LIKE 'taskflow_rule_firings_total{rule="obs rule"%'
+$$;
+SELECT taskflow.create_rule('obs rule', '{"type": "webhook"}', '[{"job_type": "r.rule", "queue": "obs_ret"}]',
+                            condition => '$.event.ok == true') AS rule \gset
+SELECT count(*) FROM taskflow.fire_rule(:rule, '{"ok": true}');
+SELECT count(*) FROM taskflow.fire_rule(:rule, '{"ok": true}');
+SELECT count(*) FROM taskflow.fire_rule(:rule, '{"ok": false}');
+SELECT is(pg_temp.firings(), format(E'taskflow_rule_firings_total{rule="obs rule",rule_id="%1$s",outcome="created"} 2\n'
+                                    'taskflow_rule_firings_total{rule="obs rule",rule_id="%1$s",outcome="error"} 0\n'
+                                    'taskflow_rule_firings_total{rule="obs rule",rule_id="%1$s",outcome="skipped"} 1', :rule),
+  'rule firings: 2 created, 1 skipped');
+SELECT pg_temp.firings() AS f_before \gset
+SELECT is(taskflow.purge_rule_firings(interval '-1 hour'), 3::bigint, 'purge_rule_firings deletes the three firings');
+SELECT is(pg_temp.firings(), :'f_before'::text, 'the firing counters are unchanged (counted by the delete trigger)');
+SELECT count(*) FROM taskflow.fire_rule(:rule, '{"ok": true}');
+SELECT cmp_ok(taskflow._rollup(), '>=', 0, 'a roll-up round');
+SELECT is(taskflow.purge_rule_firings(interval '-1 hour'), 1::bigint, 'purge_rule_firings deletes the fourth firing');
+SELECT ok(pg_temp.firings() LIKE '%outcome="created"} 3%', 'the fourth firing is still counted');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -66,7 +66,12 @@ SELECT is((SELECT sum(split_part(l, ' ', 2)::bigint) FROM pg_temp.tenant_lines(5
   'the per-tenant finished series add up to the total');
 SELECT is(pg_temp.tenants(0), ARRAY['other'], 'max_tenants 0: only "other"');
 
--- rolled up: the top tenants now come from the volume index
+-- rolled up: the top tenants now come from the volume index (the roll-up stops at the start of
+-- this transaction: move the finish times one second back)
+UPDATE taskflow.jobs SET finished_at = finished_at - interval '1 second',
+                         started_at = started_at - interval '1 second',
+                         next_run_at = next_run_at - interval '1 second'
+WHERE queue = 'obs_ten' AND finished_at IS NOT NULL;
 SELECT cmp_ok(taskflow._rollup(), '>=', 2120, 'the roll-up counts the finished jobs');
 SELECT is(pg_temp.tenants(3), ARRAY['big1', 'big2', 'big3', 'other'], 'after the roll-up, max_tenants 3: big1..big3 and "other"');
 SELECT is(pg_temp.value(3, 'taskflow_tenant_jobs_finished_total{tenant="other",outcome="succeeded"}'), (2030 + 17 + 16)::double precision,
