@@ -8,6 +8,7 @@ SELECT plan(27);
 DELETE FROM taskflow.job_attempts;
 DELETE FROM taskflow.job_events;
 DELETE FROM taskflow.jobs;
+DELETE FROM taskflow.rule_firings;
 SELECT taskflow.reset_stats();
 
 SELECT taskflow.create_queue('obs_ret', retry_policy =>
