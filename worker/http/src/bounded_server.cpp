@@ -247,9 +247,12 @@ class BoundedServer::Pool final : public httplib::TaskQueue {
 
 BoundedServer::BoundedServer(ConnectionLimits limits) : limits_(limits) {
   new_task_queue = [this] { return new Pool(limits_); };
-  // Mirrors of the bounds for the parts of httplib that still read them (e.g. the 413 check).
+  // Mirrors of the bounds for the parts of httplib that still read them (the Keep-Alive header).
   set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.read_timeout).count());
   set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.write_timeout).count());
+  set_keep_alive_max_count(static_cast<size_t>(std::max(1, limits_.keep_alive_max_requests)));
+  set_keep_alive_timeout(std::max<time_t>(
+      1, std::chrono::duration_cast<std::chrono::seconds>(limits_.keep_alive_timeout).count()));
 }
 
 BoundedServer::~BoundedServer() = default;

@@ -684,8 +684,10 @@ struct Server::Impl {
       const double seconds =
           std::chrono::duration<double>(Clock::now() - scope.started).count();
       metrics.Record(scope.route, req.method, res.status, seconds);
-      spdlog::debug("{} {} {} {:.1f} ms route={} correlation_id={}", req.method, req.path,
-                    res.status, seconds * 1000, scope.route, req.get_header_value("X-Correlation-ID"));
+      if (spdlog::should_log(spdlog::level::debug)) {
+        spdlog::debug("{} {} {} {:.1f} ms route={} correlation_id={}", req.method, req.path,
+                      res.status, seconds * 1000, scope.route, req.get_header_value("X-Correlation-ID"));
+      }
     });
   }
 
