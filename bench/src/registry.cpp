@@ -37,6 +37,8 @@ const std::vector<Scenario>& Registry() {
       {"drain-tenants",
        "drain over 100 tenants with max_running 4 each and equal backlogs, 16 connections",
        "drain", 0.8, &DrainTenants},
+      {"drain-tenants-unlimited", "drain-tenants without the max_running limits (fairness alone)",
+       "drain", 0.0, &DrainTenantsUnlimited},
       {"acquire-10k-tenants", "drain with 10,000 registered tenants that have no ready jobs",
        "drain", 0.9, &Acquire10kTenants},
       {"metrics-scrape",

@@ -1,6 +1,8 @@
 // Multi-tenancy scenarios (issue 5): what fairness and limits cost.
 //  drain-tenants: the drain of `drain` spread over 100 tenants, each limited to 4 RUNNING jobs,
 //    with an equal backlog each; compared with `drain` of the same run (target >= 0.8).
+//  drain-tenants-unlimited: the same without the limits (what the weighted round robin alone
+//    costs); compared with `drain`, no target.
 //  acquire-10k-tenants: `drain` again with 10,000 registered tenants that have no ready jobs
 //    (weights and limits set, each having run one job, so each also has a fairness entry);
 //    the acquire cost must not grow with them (target >= 0.9 of `drain`). Also notes the
@@ -127,7 +129,10 @@ double AcquireLatency(Context& ctx, int n) {
 
 }  // namespace
 
-Measurement DrainTenants(Context& ctx) {
+namespace {
+
+// 100 tenants with equal backlogs, each limited to `max_running` (0: no limit), drained.
+Measurement DrainOverTenants(Context& ctx, int max_running) {
   ctx.EnsureQueue();
   ctx.ResetTaskflow();
   ResetTenants(ctx);
@@ -138,7 +143,7 @@ Measurement DrainTenants(Context& ctx) {
     pqxx::nontransaction tx(ctx.admin());
     for (int t = 0; t < kDrainTenants; ++t) {
       const std::string tenant = TenantName(t);
-      tx.exec_params("SELECT taskflow.set_tenant_limit($1, $2)", tenant, kTenantMaxRunning);
+      if (max_running > 0) tx.exec_params("SELECT taskflow.set_tenant_limit($1, $2)", tenant, max_running);
       for (std::int64_t done = 0; done < per_tenant; done += s.batch_size) {
         const std::int64_t n = std::min<std::int64_t>(s.batch_size, per_tenant - done);
         tx.exec_params("SELECT count(*) FROM taskflow.schedule_many($1::jsonb)", TenantJobsArray(tenant, n));
@@ -150,16 +155,23 @@ Measurement DrainTenants(Context& ctx) {
   std::atomic<std::int64_t> empty_polls{0};
   Measurement m = RunLimitedDrain(ctx, total, &empty_polls);
   Expect("SUCCEEDED jobs after drain-tenants", total, ctx.CountJobs("SUCCEEDED"));
-  m.notes.emplace_back("tenants", std::to_string(kDrainTenants) + " x " + std::to_string(per_tenant) +
-                                      " jobs, max_running " + std::to_string(kTenantMaxRunning) +
-                                      " each (at most " + std::to_string(kDrainTenants * kTenantMaxRunning) +
-                                      " RUNNING)");
+  m.notes.emplace_back("tenants", std::to_string(kDrainTenants) + " x " + std::to_string(per_tenant) + " jobs, " +
+                                      (max_running > 0
+                                           ? "max_running " + std::to_string(max_running) + " each (at most " +
+                                                 std::to_string(kDrainTenants * max_running) + " RUNNING)"
+                                           : std::string("no limits")));
   m.notes.emplace_back("empty acquires", std::to_string(empty_polls.load()) +
                                              " (ready jobs left but none handed out: tenants at their limit or locked by another acquirer; 1 ms pause each)");
   ctx.ResetTaskflow();
   ResetTenants(ctx);
   return m;
 }
+
+}  // namespace
+
+Measurement DrainTenants(Context& ctx) { return DrainOverTenants(ctx, kTenantMaxRunning); }
+
+Measurement DrainTenantsUnlimited(Context& ctx) { return DrainOverTenants(ctx, 0); }
 
 Measurement Acquire10kTenants(Context& ctx) {
   ctx.EnsureQueue();
