@@ -12,7 +12,7 @@
 DO $roles$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_http') THEN
-    CREATE ROLE taskflow_http NOLOGIN;
+    CREATE ROLE taskflow_http NOLOGIN NOINHERIT;
   END IF;
   IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_http_admin') THEN
     CREATE ROLE taskflow_http_admin NOLOGIN;
@@ -38,6 +38,9 @@ BEGIN
   END IF;
 END
 $$;
+-- NOINHERIT: taskflow_http may SET ROLE to every key role but holds none of their privileges
+-- itself, only its own (looking keys up); neither does a login role that is a member of it.
+ALTER ROLE taskflow_http NOINHERIT;
 SELECT taskflow._grant_role_once('taskflow_http_admin', 'taskflow_admin');
 SELECT taskflow._grant_role_once('taskflow_http', 'taskflow_http_admin');
 SELECT taskflow._grant_role_once('taskflow_http', 'taskflow_webhook');
@@ -189,5 +192,5 @@ GRANT EXECUTE ON FUNCTION
   taskflow.authenticate_api_key(text)
 TO taskflow_admin;
 GRANT EXECUTE ON FUNCTION taskflow.authenticate_api_key(text) TO taskflow_http;
--- /metrics has no key: the server reads taskflow.metrics() as taskflow_http.
-GRANT EXECUTE ON FUNCTION taskflow.metrics(integer) TO taskflow_http;
+-- /metrics has no key: the server reads taskflow.metrics() as taskflow_http_admin (an admin
+-- sees every tenant's series).

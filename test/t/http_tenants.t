@@ -22,6 +22,19 @@ is "$(sql "SELECT m.tenant_id FROM taskflow.tenant_roles m JOIN taskflow.api_key
 is "$(sql "SELECT count(*) FROM taskflow.api_keys WHERE key_hash = sha256(convert_to('$ACME', 'UTF8'))")|$(sql "SELECT count(*) FROM taskflow.api_keys WHERE prefix = '$ACME'")" \
   "1|0" "only the key's SHA-256 is stored, not the key"
 
+is "$(sql "SELECT string_agg(prefix || ':' || COALESCE(tenant_id, '-') || ':' || role, ',' ORDER BY id) FROM taskflow.list_api_keys()")" \
+  "${ADMIN:0:12}:-:admin,${ACME:0:12}:acme:client,${ACME2:0:12}:acme:client,${GLOBEX:0:12}:globex:client" \
+  "list_api_keys shows prefixes, tenants and roles"
+psql -X -q -c "SELECT taskflow.create_api_key('acme', 'owner')" 2>"$T_DIR/err1"
+grep -q 'role must be' "$T_DIR/err1"
+ok $? "create_api_key refuses an unknown role"
+psql -X -q -c "SELECT taskflow.create_api_key(NULL)" 2>"$T_DIR/err2"
+grep -q 'needs a tenant_id' "$T_DIR/err2"
+ok $? "create_api_key refuses a client key without a tenant"
+is "$(sql "SELECT taskflow.revoke_api_key('tfk_nosuchkey')")" f "revoke_api_key of an unknown key: false"
+is "$(sql "SELECT has_function_privilege('taskflow_client', 'taskflow.create_api_key(text, text)', 'EXECUTE')")|$(sql "SELECT has_function_privilege('taskflow_http', 'taskflow.authenticate_api_key(text)', 'EXECUTE')")|$(sql "SELECT has_function_privilege('taskflow_http', 'taskflow.create_api_key(text, text)', 'EXECUTE')")" \
+  "f|t|f" "keys are created by admins only; the server's role may only look them up"
+
 req POST /jobs "${A[@]}" -d '{"job_type": "acme.job"}'
 AJOB=$(json_get "$BODY" '{id}')
 req POST /jobs "${G[@]}" -d '{"job_type": "globex.job"}'

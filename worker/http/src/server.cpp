@@ -50,9 +50,10 @@ namespace {
 constexpr const char* kJson = "application/json";
 constexpr const char* kProblemJson = "application/problem+json";
 constexpr const char* kWebhookRole = "taskflow_webhook";
-// The server's own group role: key lookups and /metrics run as it, so the login role may be
-// NOINHERIT and hold no privilege of its own.
+// The server's own group role (NOINHERIT): key lookups run as it. /metrics runs as the admin
+// keys' role, which sees every tenant.
 constexpr const char* kServerRole = "taskflow_http";
+constexpr const char* kAdminRole = "taskflow_http_admin";
 
 // A refusal decided by the server (malformed request, missing key, ...).
 struct HttpError {
@@ -547,7 +548,7 @@ struct Server::Impl {
     bool up = false;
     try {
       Conn(call, std::chrono::seconds(2));
-      const pqxx::result r = Exec(call, kServerRole, "SELECT taskflow.metrics()");
+      const pqxx::result r = Exec(call, kAdminRole, "SELECT taskflow.metrics()");
       text = r[0][0].c_str();
       if (!text.empty() && text.back() != '\n') text += '\n';
       up = true;
