@@ -3,7 +3,8 @@
 #  - the first cancel / retry of a fresh session works (the caller's tenant is looked up then);
 #  - a mapping that was rolled back does not stick to the role in that session;
 #  - grant_tenant / revoke_tenant committed in one session take effect in another, already open
-#    one, at its next statement.
+#    one, at its next statement;
+#  - the Rescuer (background worker) frees a tenant's max_running slot when a lease expires.
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 set -uo pipefail
 
@@ -28,6 +29,7 @@ cleanup() {
   local p
   for p in $(jobs -p); do kill "$p" 2>/dev/null; done
   psql -X -q -At >/dev/null 2>&1 <<SQL
+DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
 DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
 DELETE FROM taskflow.jobs WHERE queue = '$Q';
 SELECT taskflow.drop_queue('$Q');
@@ -45,7 +47,7 @@ if ! psql -X -q -At -c "SELECT 1" >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "1..7"
+echo "1..8"
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
 sql "CREATE ROLE $R; CREATE ROLE $ADM; GRANT taskflow_admin TO $ADM" >/dev/null
 
@@ -92,5 +94,19 @@ mapfile -t seen <"$DIR/a.out"
 is "${seen[0]:-}" "${SFX}_one" "an open session sees the role's tenant"
 is "${seen[1]:-}" "${SFX}_two" "grant_tenant to another tenant, committed in another session, applies at the next statement"
 is "${seen[2]:-}" "default" "revoke_tenant committed in another session ends the confinement at the next statement"
+
+# --- the Rescuer frees a tenant's slot when a lease expires ----------------------------------------
+sql "SELECT taskflow.set_tenant_limit('${SFX}_lim', 1)" >/dev/null
+sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object('job_type', 'l', 'queue', '$Q', 'tenant_id', '${SFX}_lim')) FROM generate_series(1, 2)))" >/dev/null
+first=$(sql "SELECT count(*) FROM taskflow.acquire('crashed-worker', ARRAY['$Q'], 5, lease => '1 second')")
+blocked=$(sql "SELECT count(*) FROM taskflow.acquire('w2', ARRAY['$Q'], 5)")
+second=0; waited=0
+while [ "$waited" -lt 150 ]; do  # up to 15 s: lease 1 s + about one maintenance_interval
+  second=$(sql "SELECT count(*) FROM taskflow.acquire('w2', ARRAY['$Q'], 5)")
+  [ "$second" != 0 ] && break
+  sleep 0.1; waited=$((waited + 1))
+done
+is "$first $blocked $second" "1 0 1" \
+  "max_running 1: a worker that never finishes holds the slot until its lease expires; the Rescuer frees it (after $((waited / 10)) s)"
 
 exit $(( FAILED > 0 ))
