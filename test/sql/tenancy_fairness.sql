@@ -3,7 +3,7 @@
 -- queues the higher queue priority. Fairness passes live in shared memory and survive the
 -- ROLLBACK, so every queue name carries a random suffix: reruns on one cluster start fresh.
 BEGIN;
-SELECT plan(22);
+SELECT plan(26);
 
 SELECT 'tff_' || substr(md5(random()::text), 1, 8) AS sfx \gset
 
@@ -85,6 +85,39 @@ SELECT ok(:share2 BETWEEN 70 AND 80, format('weight 3 gets 75%% +- 5%% with batc
 SELECT is((SELECT count(*)::int FROM (SELECT call FROM seq GROUP BY call
                                       HAVING count(*) FILTER (WHERE tenant = :'wb') NOT BETWEEN 2 AND 3) x), 0,
   'every batch of 10 is spread: 2 or 3 of B''s, the rest A''s');
+
+-- Three tenants, weights 1, 1 and 2: 25% / 25% / 50%.
+SELECT :'sfx' || '_three' AS q6, 'tff_t1_' || :'sfx' AS t1, 'tff_t2_' || :'sfx' AS t2, 'tff_t3_' || :'sfx' AS t3 \gset
+SELECT taskflow.create_queue(:'q6') AS x \gset
+SELECT taskflow.set_tenant_weight(:'t3', 2) AS x \gset
+SELECT pg_temp.schedule_n(:'t1', :'q6', 500) + pg_temp.schedule_n(:'t2', :'q6', 500) + pg_temp.schedule_n(:'t3', :'q6', 500) AS x \gset
+TRUNCATE seq;
+SELECT pg_temp.acquire_seq(ARRAY[:'q6'], 400, 1) AS x \gset
+SELECT is(ARRAY(SELECT count(*)::int FROM seq GROUP BY tenant ORDER BY tenant), ARRAY[100, 100, 200],
+  'weights 1, 1, 2 over 400 acquisitions: 100, 100 and 200');
+
+-- A tenant that comes back after a pause gets its share, not a burst to catch up.
+SELECT count(taskflow.cancel(id)) AS x FROM taskflow.jobs WHERE queue = :'q6' AND tenant_id = :'t2' AND state = 'PENDING' \gset
+TRUNCATE seq;
+SELECT pg_temp.acquire_seq(ARRAY[:'q6'], 150, 1) AS x \gset
+SELECT is((SELECT count(DISTINCT tenant)::int FROM seq), 2, '(tenant 2 idle for 150 acquisitions)');
+SELECT pg_temp.schedule_n(:'t2', :'q6', 100) AS x \gset
+TRUNCATE seq;
+SELECT pg_temp.acquire_seq(ARRAY[:'q6'], 40, 1) AS x \gset
+SELECT ok((SELECT count(*) FROM seq WHERE tenant = :'t2') BETWEEN 8 AND 12,
+  format('the returning tenant (weight 1 of 4) gets about a quarter of the next 40, not a burst: %s',
+         (SELECT count(*) FROM seq WHERE tenant = :'t2')));
+
+-- Queues of equal priority form one group: their tenants share the slots.
+SELECT :'sfx' || '_ga' AS qa, :'sfx' || '_gb' AS qb \gset
+SELECT taskflow.create_queue(:'qa') AS x \gset
+SELECT taskflow.create_queue(:'qb') AS x \gset
+SELECT pg_temp.schedule_n('tff_ga', :'qa', 100) AS x \gset
+SELECT pg_temp.schedule_n('tff_gb', :'qb', 100) AS x \gset
+TRUNCATE seq;
+SELECT pg_temp.acquire_seq(ARRAY[:'qa', :'qb'], 20, 1) AS x \gset
+SELECT is(ARRAY(SELECT queue || '=' || count(*) FROM seq GROUP BY queue ORDER BY queue), ARRAY[:'qa' || '=10', :'qb' || '=10'],
+  'two queues of equal priority, one tenant each: the 20 acquisitions alternate (older jobs do not go first)');
 
 -- ---------------------------------------------------------------------------------------------
 -- Priorities go first
