@@ -6,7 +6,8 @@
 #     limit, and every job is done once;
 #  2. fairness: tenants of weight 3 and 1, both backlogged: the weight-3 tenant gets 75% +- 5%
 #     of the acquisitions made by the 8 connections together;
-#  3. rate limit: 8 connections hammer a queue limited to 40 starts per hour: exactly 40 start.
+#  3. rate limits: 8 connections hammer a queue limited to 40 starts per hour: exactly 40 start;
+#     then a tenant limited to 30 per hour next to an unlimited one: 30 and all of the other's.
 # Bounded: every loop has a deadline. Needs the cluster environment (PGHOST, PGPORT, ...).
 set -uo pipefail
 
@@ -37,7 +38,7 @@ cleanup() {
 DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue IN ('$Q', '$QF', '$QR'));
 DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue IN ('$Q', '$QF', '$QR'));
 DELETE FROM taskflow.jobs WHERE queue IN ('$Q', '$QF', '$QR');
-DELETE FROM taskflow.rate_limits WHERE name IN ('$QR');
+DELETE FROM taskflow.rate_limits WHERE name IN ('$QR', '$TB');
 DELETE FROM taskflow.tenants WHERE id IN ('$TA', '$TB', '$TC', '$TW3', '$TW1');
 SELECT taskflow.drop_queue(q) FROM unnest(ARRAY['$Q', '$QF', '$QR']) q;
 DROP TABLE IF EXISTS $LOG, $SAMPLES;
@@ -51,7 +52,7 @@ if ! sql "SELECT 1" >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "1..14"
+echo "1..15"
 
 # --- 1. limits ---------------------------------------------------------------------------------
 PER_TENANT=600
@@ -221,5 +222,17 @@ for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); d
 # 40 per hour refills 0.011 tokens a second: no extra start within this test's time.
 is "$failed_workers|$(sql "SELECT count(*) FROM taskflow.jobs WHERE queue = '$QR' AND state <> 'PENDING'")" "0|40" \
   "480 concurrent acquire calls on a queue limited to 40 starts per hour: exactly 40 started"
+
+# Tenant rate limit: tenant b limited to 30 starts per hour, tenant c not limited, same queue.
+sql "SELECT taskflow.set_rate_limit('queue', '$QR', NULL); SELECT taskflow.set_rate_limit('tenant', '$TB', 30, '1 hour')" >/dev/null
+sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object('job_type', 'tr', 'queue', '$QR', 'tenant_id', t)) FROM unnest(ARRAY['$TB', '$TC']) t, generate_series(1, 200)))" >/dev/null
+rm -f "$DIR/go3"
+pids=()
+for w in $(seq 1 $WORKERS); do rate_worker "$w" & pids+=($!); done
+touch "$DIR/go3"
+failed_workers=0
+for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); done
+is "$failed_workers|$(sql "SELECT count(*) FILTER (WHERE tenant_id = '$TB') || ' ' || count(*) FILTER (WHERE tenant_id = '$TC') FROM taskflow.jobs WHERE queue = '$QR' AND state <> 'PENDING' AND job_type = 'tr'")" \
+  "0|30 200" "tenant rate limit under 8 connections: exactly 30 of tenant b's jobs started, all 200 of tenant c's"
 
 exit $(( FAILED > 0 ))
