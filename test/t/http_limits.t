@@ -67,6 +67,34 @@ longest=$(cat "$T_DIR/slowloris.out")
 python3 -c "import sys; sys.exit(0 if float('$longest') < 2.0 else 1)"
 ok $? "every slow connection was cut off within 2 s of connecting (longest ${longest} s; request timeout 1 s)"
 
+# A complete head, then a body trickling in: cut off at the same deadline.
+cat >"$T_DIR/slowbody.py" <<'PY'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(0.3)
+s.sendall(b"POST /jobs HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+opened = time.time()
+answer = b""
+while time.time() - opened < 8:
+    try:
+        s.send(b" ")
+    except OSError:
+        break
+    try:
+        chunk = s.recv(4096)
+        if not chunk:
+            break
+        answer += chunk
+    except socket.timeout:
+        pass
+    except OSError:
+        break
+print("%.2f %s" % (time.time() - opened, answer[:12].decode(errors="replace")))
+PY
+read -r body_secs body_status < <(python3 "$T_DIR/slowbody.py" "$PORT")
+python3 -c "import sys; sys.exit(0 if float('$body_secs') < 2.0 else 1)"
+ok $? "a body trickling in is cut off at the request deadline too (${body_secs} s, answer: ${body_status:-none})"
+
 # --- too many connections -----------------------------------------------------------------------
 cat >"$T_DIR/flood.py" <<'PY'
 import socket, sys, time

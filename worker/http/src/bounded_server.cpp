@@ -288,7 +288,7 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
     bool closed = false;
     ret = process_request(stream, left == 1, closed, nullptr);
     if (!stream.Flush()) ret = false;
-    if (!ret || closed) break;
+    if (!ret || closed || t_request.close) break;
   }
   ::shutdown(sock, SHUT_RDWR);
   ::close(sock);

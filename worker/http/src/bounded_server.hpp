@@ -41,6 +41,7 @@ struct ConnectionLimits {
 struct RequestScope {
   std::chrono::steady_clock::time_point started;
   const char* route = "other";  // the OpenAPI path of the route that handled it
+  bool close = false;           // close the connection after this response (unreadable request)
 };
 RequestScope& CurrentRequest();
 

@@ -681,7 +681,13 @@ struct Server::Impl {
                       kProblemJson);
     });
     server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      const RequestScope& scope = CurrentRequest();
+      RequestScope& scope = CurrentRequest();
+      // A request httplib could not read (or refused to read) leaves the stream at an unknown
+      // place: answer it, then close rather than parse the rest as the next request.
+      if (std::string(scope.route) == "other" &&
+          (res.status == 400 || res.status == 408 || res.status == 413 || res.status == 414)) {
+        scope.close = true;
+      }
       const double seconds =
           std::chrono::duration<double>(Clock::now() - scope.started).count();
       metrics.Record(scope.route, req.method, res.status, seconds);
