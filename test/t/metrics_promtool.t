@@ -16,7 +16,20 @@ ok() {
 }
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 OUT=$(mktemp -d /tmp/tfpromtool.XXXXXX)
-trap 'rm -rf "$OUT"; sql "DELETE FROM taskflow.jobs WHERE queue IN ('"'"'prom_a'"'"', '"'"'prom_b'"'"'); SELECT taskflow.drop_queue('"'"'prom_a'"'"'); SELECT taskflow.drop_queue('"'"'prom_b'"'"')" >/dev/null 2>&1' EXIT
+# Removes jobs of the test's queues (with their attempts and events) matching a condition.
+remove_jobs() {
+  sql "CREATE TEMP TABLE gone AS SELECT id FROM taskflow.jobs WHERE queue IN ('prom_a', 'prom_b') AND ($1);
+       DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM gone);
+       DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM gone);
+       DELETE FROM taskflow.jobs WHERE id IN (SELECT id FROM gone)" >/dev/null
+}
+drop_test_queues() {
+  sql "SELECT count(taskflow.drop_rule(id)) FROM taskflow.automation_rules WHERE name = 'prom \"rule\"'" >/dev/null 2>&1
+  remove_jobs true 2>/dev/null
+  sql "SELECT taskflow.drop_queue('prom_a')" >/dev/null 2>&1
+  sql "SELECT taskflow.drop_queue('prom_b')" >/dev/null 2>&1
+}
+trap 'rm -rf "$OUT"; drop_test_queues' EXIT
 
 if ! sql "SELECT 1" >/dev/null 2>&1; then
   echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
@@ -38,9 +51,7 @@ check() {
 scrape() { psql -X -At -v ON_ERROR_STOP=1 -c "SELECT taskflow.metrics($1)" >"$2"; }
 
 # --- a variety of jobs ------------------------------------------------------------------------
-sql "DELETE FROM taskflow.jobs WHERE queue IN ('prom_a', 'prom_b')" >/dev/null 2>&1
-sql "SELECT taskflow.drop_queue('prom_a')" >/dev/null 2>&1
-sql "SELECT taskflow.drop_queue('prom_b')" >/dev/null 2>&1
+drop_test_queues
 setup=$(psql -X -q -At -v ON_ERROR_STOP=1 <<'SQL' 2>&1
 SELECT taskflow.create_queue('prom_a', retry_policy => '{"max_attempts": 2, "strategy": "fixed", "base_delay": "0 seconds", "jitter": "none"}');
 SELECT taskflow.create_queue('prom_b');
@@ -122,7 +133,7 @@ grep -q "permission denied" "$OUT/client.err"; ok $? "taskflow_client may not ca
 
 # purge the test's jobs: the counters stay, the scrape stays valid
 sql "SELECT taskflow.purge_failed(queue => 'prom_a'); SELECT taskflow.purge_failed(queue => 'prom_b')" >/dev/null
-sql "DELETE FROM taskflow.jobs WHERE queue IN ('prom_a', 'prom_b') AND state IN ('SUCCEEDED', 'CANCELLED')" >/dev/null
+remove_jobs "state IN ('SUCCEEDED', 'CANCELLED')"
 scrape "" "$OUT/purged.prom"
 check "after deleting the finished jobs" "$OUT/purged.prom"
 diff <(counters "$OUT/rolled.prom") <(counters "$OUT/purged.prom") >"$OUT/diff" 2>&1
