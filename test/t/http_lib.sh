@@ -9,6 +9,10 @@ HTTP_BIN=${TASKFLOW_HTTP_BIN:-$ROOT/build/worker/http/taskflow-http}
 case "$HTTP_BIN" in /*) ;; *) HTTP_BIN="$ROOT/$HTTP_BIN" ;; esac
 unset TASKFLOW_DATABASE_URL
 
+# A missing prerequisite is one failed test, not "Bail out!" (which would stop every other
+# script of the prove run).
+fail_setup() { echo "not ok 1 - $*"; echo "1..1"; exit 1; }
+
 T_COUNT=0
 T_FAILED=0
 T_DIR=$(mktemp -d /tmp/tfhttp-t.XXXXXX)
@@ -17,21 +21,19 @@ declare -A T_SERVERS=()
 declare -A T_PORTS=()
 
 if [ ! -x "$HTTP_BIN" ]; then
-  echo "Bail out! no server binary at $HTTP_BIN (build it, or set TASKFLOW_HTTP_BIN)"
-  exit 1
+  fail_setup "no server binary at $HTTP_BIN (build it, or set TASKFLOW_HTTP_BIN)"
 fi
-command -v curl >/dev/null || { echo "Bail out! curl is not installed"; exit 1; }
+command -v curl >/dev/null || fail_setup "curl is not installed"
 if ! psql -X -q -At -c "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
+  fail_setup "no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
 fi
 
 # A database of this script's own, with the extension.
 T_DB="tfhttp_$(basename "$0" .t | tr -c 'a-z0-9_\n' '_')_$$"
 psql -X -q -v ON_ERROR_STOP=1 -d postgres -c "CREATE DATABASE $T_DB" >/dev/null || {
-  echo "Bail out! cannot create database $T_DB"; exit 1; }
+  fail_setup "cannot create database $T_DB"; }
 psql -X -q -v ON_ERROR_STOP=1 -d "$T_DB" -c "CREATE EXTENSION taskflow" >/dev/null || {
-  echo "Bail out! cannot create the extension in $T_DB"; exit 1; }
+  fail_setup "cannot create the extension in $T_DB"; }
 export PGDATABASE=$T_DB
 
 # The role the server logs in as: NOINHERIT, so it holds nothing but what SET ROLE gives it.
