@@ -35,14 +35,17 @@ void CheckPayload(Datum payload, const std::string& where) {
   }
 }
 
-void CheckParentExists(std::int64_t parent_id, const std::string& where) {
-  static pg::Statement exists("SELECT 1 FROM taskflow.jobs WHERE id = $1", {INT8OID});
+// Checks that the parent exists and returns its correlation id: a sub-job without its own
+// inherits it, so a correlation id flows request -> job -> sub-jobs.
+std::optional<std::string> ParentCorrelation(std::int64_t parent_id, const std::string& where) {
+  static pg::Statement parent("SELECT correlation_id FROM taskflow.jobs WHERE id = $1", {INT8OID});
   pg::Params p;
   p.AddInt64(parent_id);
-  if (p.Run(exists, false, 1) == 0) {  // not read-only: sees parents created in this call
+  if (p.Run(parent, false, 1) == 0) {  // not read-only: sees parents created in this call
     throw DomainError(ErrorCode::ForeignKeyViolation,
                       where + "parent job " + std::to_string(parent_id) + " does not exist");
   }
+  return pg::ResultRow(0).Text(1);
 }
 
 void ValidateScalars(const JobSpec& spec, const std::string& where) {
@@ -110,7 +113,8 @@ std::string BatchInsertSql(bool unique) {
           "  (e.j ->> 'run_at')::timestamptz AS run_at, "
           "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
           "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
-          "  e.j ->> 'correlation_id' AS correlation_id, "
+          "  COALESCE(e.j ->> 'correlation_id', (SELECT p.correlation_id FROM taskflow.jobs p "
+          "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint)) AS correlation_id, "
           "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
           "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
           "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
@@ -145,7 +149,10 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   if (spec.payload == 0) spec.payload = pg::EmptyJsonbObject();
   ValidateScalars(spec, where);
   CheckPayload(spec.payload, where);
-  if (spec.parent_job_id) CheckParentExists(*spec.parent_job_id, where);
+  if (spec.parent_job_id) {
+    std::optional<std::string> inherited = ParentCorrelation(*spec.parent_job_id, where);
+    if (!spec.correlation_id) spec.correlation_id = inherited;
+  }
   JobState state = core::InitialState(spec.run_at, NowMicros());
 
   pg::Params p;
