@@ -118,3 +118,39 @@ TEST(OpenApi, DocumentsExactlyTheServedRoutes) {
 
 }  // namespace
 }  // namespace taskflow::http
+
+#include <taskflow/http/handler_metrics.hpp>
+
+namespace taskflow::http {
+namespace {
+
+TEST(HandlerMetrics, RunningGaugeAndDurations) {
+  HandlerMetrics m;
+  m.Started();
+  m.Started();
+  EXPECT_EQ(m.running(), 2);
+  m.Finished("ping", "succeeded", 0.002);
+  EXPECT_EQ(m.running(), 1);
+  const std::string text = m.Render();
+  EXPECT_NE(text.find("taskflow_worker_jobs_running 1\n"), std::string::npos);
+  EXPECT_NE(text.find("taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.005\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.001\"} 0\n"),
+            std::string::npos);
+}
+
+TEST(HandlerMetrics, JobTypeLabelsAreBounded) {
+  HandlerMetrics m;
+  for (int i = 0; i < 1000; ++i) {
+    m.Started();
+    m.Finished("type" + std::to_string(i), "succeeded", 0.1);
+  }
+  const std::string text = m.Render();
+  size_t series = 0;
+  for (size_t pos = 0; (pos = text.find("_count{", pos)) != std::string::npos; ++pos) ++series;
+  EXPECT_LE(series, HandlerMetrics::kMaxJobTypes * 4 + 1);
+  EXPECT_NE(text.find("job_type=\"other\""), std::string::npos);
+}
+
+}  // namespace
+}  // namespace taskflow::http
