@@ -364,7 +364,8 @@ TF_FUNCTION(taskflow_acquire) {
     std::string group_key = names.front();
     for (const auto& n : names) group_key = std::min(group_key, n);
 
-    for (int round = 0; round < 8 && remaining > 0; ++round) {
+    std::set<std::string> skip;  // limited tenants another acquirer is serving now
+    for (int round = 0; round < 16 && remaining > 0; ++round) {
       std::map<std::string, Head> heads;
       for (const auto& n : names) FindHeads(n, job_types, has_types, &heads);
       if (heads.empty()) break;
@@ -381,7 +382,7 @@ TF_FUNCTION(taskflow_acquire) {
 
       // Limits, for all workers together.
       std::map<std::string, TenantRow> settings = TenantSettings(tenants);
-      std::vector<std::int64_t> lock_keys, tenant_keys;
+      std::vector<std::int64_t> lock_keys;
       std::vector<std::string> limited_queues, limited_tenants;
       bool any_rate = false;
       for (const QueueRow& q : group) {
@@ -391,20 +392,14 @@ TF_FUNCTION(taskflow_acquire) {
         }
         any_rate = any_rate || q.rate_limited;
       }
+      // Tenant limits, optimistically: count the limited contenders' RUNNING jobs without a
+      // lock, share the slots, then lock only the tenants that got some (try-lock: a tenant
+      // another acquirer is serving is skipped for the rest of this call) and re-count those
+      // under their lock. Acquirers thus spread over the tenants instead of queueing.
       for (const auto& [t, s] : settings) {
-        if (s.max_running) tenant_keys.push_back(LockKey("tenant", t));
+        if (s.max_running && skip.count(t) == 0) limited_tenants.push_back(t);
       }
-      AdvisoryLocks(lock_keys);
-      std::set<std::int64_t> held = TryAdvisoryLocks(tenant_keys);
-      std::set<std::string> busy;  // limited tenants another acquirer is serving now: skipped
-      for (const auto& [t, s] : settings) {
-        if (!s.max_running) continue;
-        if (held.count(LockKey("tenant", t)) != 0) {
-          limited_tenants.push_back(t);
-        } else {
-          busy.insert(t);
-        }
-      }
+      AdvisoryLocks(lock_keys);  // queue limits: one lock per limited queue, waited for
       std::map<std::string, int> running_q, running_t;
       if (!limited_queues.empty() || !limited_tenants.empty()) {
         CountRunning(limited_queues, limited_tenants, &running_q, &running_t);
@@ -441,7 +436,7 @@ TF_FUNCTION(taskflow_acquire) {
         auto s = settings.find(tenants[i]);
         f.weight = s != settings.end() ? s->second.weight : 1.0;
         f.pass = core::JoinPass(passes[i], vtime, f.weight);
-        int cap = busy.count(tenants[i]) != 0 ? 0 : group_cap;
+        int cap = skip.count(tenants[i]) != 0 ? 0 : group_cap;
         if (s != settings.end() && s->second.max_running) {
           cap = std::min(cap, std::max(0, *s->second.max_running - running_t[tenants[i]]));
         }
@@ -452,6 +447,41 @@ TF_FUNCTION(taskflow_acquire) {
         flows.push_back(f);
       }
       if (core::AllocateSlots(flows, group_cap) == 0) break;
+
+      // Lock the limited tenants that got slots and trim them to their exact free slots.
+      bool skipped = false;
+      {
+        std::vector<std::int64_t> want;
+        std::vector<std::string> want_tenants;
+        for (const auto& f : flows) {
+          auto st = settings.find(f.tenant);
+          if (f.given > 0 && st != settings.end() && st->second.max_running) {
+            want.push_back(LockKey("tenant", f.tenant));
+            want_tenants.push_back(f.tenant);
+          }
+        }
+        std::set<std::int64_t> held = TryAdvisoryLocks(want);
+        std::vector<std::string> locked;
+        for (const auto& t : want_tenants) {
+          if (held.count(LockKey("tenant", t)) != 0) {
+            locked.push_back(t);
+          } else {
+            skip.insert(t);
+            skipped = true;
+          }
+        }
+        std::map<std::string, int> exact_q, exact_t;
+        if (!locked.empty()) CountRunning({}, locked, &exact_q, &exact_t);
+        for (auto& f : flows) {
+          if (f.given <= 0) continue;
+          auto st = settings.find(f.tenant);
+          if (st == settings.end() || !st->second.max_running) continue;
+          int allowed = skip.count(f.tenant) != 0
+                            ? 0
+                            : std::max(0, *st->second.max_running - exact_t[f.tenant]);
+          if (f.given > allowed) core::ReturnSlots(f, f.given - allowed);
+        }
+      }
 
       std::vector<std::string> alloc_tenants;
       std::vector<std::int32_t> alloc_counts;
@@ -489,7 +519,10 @@ TF_FUNCTION(taskflow_acquire) {
       }
       pg::StorePasses(keys, passes, vkey, new_vtime);
       SpendBuckets(buckets);
-      if (chosen.empty()) break;
+      if (chosen.empty()) {
+        if (skipped) continue;  // other tenants may still have free slots
+        break;
+      }
 
       std::uint64_t got = StartAttempts(chosen, worker_id, lease);
       for (std::uint64_t i = 0; i < got; ++i) {
