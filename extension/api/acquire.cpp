@@ -180,6 +180,12 @@ std::set<std::int64_t> TryAdvisoryLocks(std::vector<std::int64_t> keys) {
   if (keys.empty()) return got;
   std::sort(keys.begin(), keys.end());
   keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  // A random order per call: try-locks cannot deadlock, and concurrent acquirers then end up
+  // with different tenants instead of the first one taking them all.
+  for (std::size_t i = keys.size(); i > 1; --i) {
+    auto j = static_cast<std::size_t>(api::UnitRandom() * static_cast<double>(i));
+    std::swap(keys[i - 1], keys[std::min(j, i - 1)]);
+  }
   static pg::Statement stmt(
       "SELECT k FROM unnest($1::bigint[]) k WHERE pg_try_advisory_xact_lock(k)", {INT8ARRAYOID}, kGeneric);
   pg::Params p;
@@ -472,14 +478,41 @@ TF_FUNCTION(taskflow_acquire) {
         }
         std::map<std::string, int> exact_q, exact_t;
         if (!locked.empty()) CountRunning({}, locked, &exact_q, &exact_t);
+        std::map<std::string, int> allowed;  // exact free slots of the limited tenants we hold
         for (auto& f : flows) {
           if (f.given <= 0) continue;
           auto st = settings.find(f.tenant);
           if (st == settings.end() || !st->second.max_running) continue;
-          int allowed = skip.count(f.tenant) != 0
-                            ? 0
-                            : std::max(0, *st->second.max_running - exact_t[f.tenant]);
-          if (f.given > allowed) core::ReturnSlots(f, f.given - allowed);
+          int a = skip.count(f.tenant) != 0
+                      ? 0
+                      : std::max(0, *st->second.max_running - exact_t[f.tenant]);
+          allowed[f.tenant] = a;
+          if (f.given > a) core::ReturnSlots(f, f.given - a);
+        }
+        // Slots given back by busy tenants go, in the same round, to the tenants this call
+        // holds (up to their exact free slots) and to unlimited ones: no extra round trip.
+        int given_total = 0;
+        for (const auto& f : flows) given_total += f.given;
+        if (skipped && given_total < group_cap) {
+          std::vector<core::Flow> more;
+          std::vector<std::size_t> index;
+          for (std::size_t i = 0; i < flows.size(); ++i) {
+            const core::Flow& f = flows[i];
+            auto st = settings.find(f.tenant);
+            bool limited = st != settings.end() && st->second.max_running.has_value();
+            if (skip.count(f.tenant) != 0) continue;
+            if (limited && allowed.count(f.tenant) == 0) continue;  // not locked by us
+            core::Flow extra = f;
+            extra.cap = limited ? allowed[f.tenant] - f.given : f.cap - f.given;
+            if (extra.cap <= 0) continue;
+            more.push_back(extra);
+            index.push_back(i);
+          }
+          core::AllocateSlots(more, group_cap - given_total);
+          for (std::size_t k = 0; k < more.size(); ++k) {
+            flows[index[k]].given += more[k].given;
+            flows[index[k]].pass = more[k].pass;
+          }
         }
       }
 

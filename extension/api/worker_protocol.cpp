@@ -57,6 +57,9 @@ TF_FUNCTION(taskflow_complete) {
 
 // taskflow.complete_many(job_ids, lease_tokens, results) RETURNS integer (how many accepted)
 TF_FUNCTION(taskflow_complete_many) {
+  // NULL arrays count as empty: array_agg over an empty acquire gives NULL, and completing
+  // nothing is not an error.
+  if (pg::ArgIsNull(fcinfo, 0) && pg::ArgIsNull(fcinfo, 1)) return Int32GetDatum(0);
   pg::RequireArg(fcinfo, 0, "job_ids");
   pg::RequireArg(fcinfo, 1, "lease_tokens");
   int accepted = 0;
