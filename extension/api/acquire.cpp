@@ -454,17 +454,39 @@ TF_FUNCTION(taskflow_acquire) {
       }
       if (core::AllocateSlots(flows, group_cap) == 0) break;
 
-      // Lock the limited tenants that got slots and trim them to their exact free slots.
+      // Lock the limited tenants that got slots and trim them to their exact free slots. Only
+      // as many as the call can fill are tried (in random order): a batch of 100 with a limit
+      // of 4 needs about 25 tenants, and locking all 100 would exclude every other acquirer.
       bool skipped = false;
+      std::set<std::string> deferred;  // not tried this round: enough slots without them
       {
-        std::vector<std::int64_t> want;
-        std::vector<std::string> want_tenants;
+        std::vector<std::string> candidates;
         for (const auto& f : flows) {
           auto st = settings.find(f.tenant);
           if (f.given > 0 && st != settings.end() && st->second.max_running) {
-            want.push_back(LockKey("tenant", f.tenant));
-            want_tenants.push_back(f.tenant);
+            candidates.push_back(f.tenant);
           }
+        }
+        for (std::size_t i = candidates.size(); i > 1; --i) {
+          auto j = static_cast<std::size_t>(api::UnitRandom() * static_cast<double>(i));
+          std::swap(candidates[i - 1], candidates[std::min(j, i - 1)]);
+        }
+        int unlimited_given = 0;
+        for (const auto& f : flows) {
+          auto st = settings.find(f.tenant);
+          if (st == settings.end() || !st->second.max_running) unlimited_given += f.given;
+        }
+        std::vector<std::int64_t> want;
+        std::vector<std::string> want_tenants;
+        long covered = unlimited_given;
+        for (const auto& t : candidates) {
+          if (covered >= group_cap) {
+            deferred.insert(t);
+            continue;
+          }
+          want.push_back(LockKey("tenant", t));
+          want_tenants.push_back(t);
+          covered += std::max(0, *settings[t].max_running - running_t[t]);
         }
         std::set<std::int64_t> held = TryAdvisoryLocks(want);
         std::vector<std::string> locked;
@@ -483,7 +505,7 @@ TF_FUNCTION(taskflow_acquire) {
           if (f.given <= 0) continue;
           auto st = settings.find(f.tenant);
           if (st == settings.end() || !st->second.max_running) continue;
-          int a = skip.count(f.tenant) != 0
+          int a = (skip.count(f.tenant) != 0 || deferred.count(f.tenant) != 0)
                       ? 0
                       : std::max(0, *st->second.max_running - exact_t[f.tenant]);
           allowed[f.tenant] = a;
@@ -493,14 +515,14 @@ TF_FUNCTION(taskflow_acquire) {
         // holds (up to their exact free slots) and to unlimited ones: no extra round trip.
         int given_total = 0;
         for (const auto& f : flows) given_total += f.given;
-        if (skipped && given_total < group_cap) {
+        if ((skipped || !deferred.empty()) && given_total < group_cap) {
           std::vector<core::Flow> more;
           std::vector<std::size_t> index;
           for (std::size_t i = 0; i < flows.size(); ++i) {
             const core::Flow& f = flows[i];
             auto st = settings.find(f.tenant);
             bool limited = st != settings.end() && st->second.max_running.has_value();
-            if (skip.count(f.tenant) != 0) continue;
+            if (skip.count(f.tenant) != 0 || deferred.count(f.tenant) != 0) continue;
             if (limited && allowed.count(f.tenant) == 0) continue;  // not locked by us
             core::Flow extra = f;
             extra.cap = limited ? allowed[f.tenant] - f.given : f.cap - f.given;
