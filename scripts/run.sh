@@ -118,6 +118,17 @@ psql_q -c "DO \$\$ BEGIN
   END IF;
 END \$\$"
 
+# A sample automation: every demo.hello that succeeds enqueues a demo.audit follow-up (an
+# event rule; it fires inside the transaction that completes the job). See docs/automation.md.
+psql_q -c "DO \$\$ BEGIN
+  IF NOT EXISTS (SELECT FROM taskflow.automation_rules WHERE name = 'audit-hello') THEN
+    PERFORM taskflow.create_rule('audit-hello',
+      '{\"type\": \"event\", \"on\": \"job_succeeded\", \"job_type\": \"demo.hello\", \"queue\": \"$QUEUE\"}',
+      '[{\"job_type\": \"demo.audit\", \"queue\": \"$QUEUE\", \"payload\": {\"hello_job\": \"{{ \$.event.job.id }}\"}}]');
+  END IF;
+END \$\$"
+echo "automation rule 'audit-hello': when demo.hello succeeds, enqueue demo.audit"
+
 # --- 3. the worker -------------------------------------------------------------------------------
 step "taskflow-worker (queue $QUEUE, handlers worker/examples/handlers.json)"
 WORKER_LOG=$RUN_DIR/worker.log
@@ -150,6 +161,13 @@ done
 echo
 psql_q -c "SELECT id, job_type, state, attempts, last_error_type, result
              FROM taskflow.jobs WHERE id IN ($ids) ORDER BY id"
+echo "follow-up jobs enqueued by the automation rule 'audit-hello':"
+for _ in $(seq 1 20); do
+  [ "$(psql_q -At -c "SELECT count(*) FROM taskflow.jobs WHERE parent_job_id IN ($ids) AND state = 'SUCCEEDED'")" -gt 0 ] && break
+  sleep 0.25
+done
+psql_q -c "SELECT id, job_type, state, parent_job_id, correlation_id, result
+             FROM taskflow.jobs WHERE parent_job_id IN ($ids) ORDER BY id"
 for id in ${ids//,/ }; do
   echo "history of job $id ($(psql_q -At -c "SELECT job_type FROM taskflow.jobs WHERE id = $id")):"
   psql_q -c "SELECT a.attempt, a.outcome, a.error_type, left(a.error_message, 60) AS error_message,
