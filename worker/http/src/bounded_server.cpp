@@ -52,6 +52,13 @@ void AddressOf(int fd, bool peer, std::string& ip, int& port) {
   }
 }
 
+// A connection's two ends, looked up once.
+struct Addresses {
+  bool known = false;
+  std::string remote_ip, local_ip;
+  int remote_port = -1, local_port = -1;
+};
+
 // The stream of one request: buffered reads that all end by the request's deadline, and at most
 // `max_request_bytes` of them; writes bounded by the write timeout.
 class DeadlineStream final : public httplib::Stream {
@@ -161,12 +168,24 @@ class DeadlineStream final : public httplib::Stream {
   }
   void set_deadline(Clock::time_point deadline) { deadline_ = deadline; }
 
+  // httplib asks for both addresses on every request: looked up once per connection.
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    AddressOf(sock_, true, ip, port);
+    if (addresses_ != nullptr && addresses_->known) {
+      ip = addresses_->remote_ip;
+      port = addresses_->remote_port;
+    } else {
+      AddressOf(sock_, true, ip, port);
+    }
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    AddressOf(sock_, false, ip, port);
+    if (addresses_ != nullptr && addresses_->known) {
+      ip = addresses_->local_ip;
+      port = addresses_->local_port;
+    } else {
+      AddressOf(sock_, false, ip, port);
+    }
   }
+  void set_addresses(const Addresses* addresses) { addresses_ = addresses; }
   socket_t socket() const override { return sock_; }
 
  private:
@@ -174,6 +193,7 @@ class DeadlineStream final : public httplib::Stream {
   const ConnectionLimits& limits_;
   Clock::time_point deadline_;
   static constexpr size_t kFlushAt = 64 * 1024;
+  const Addresses* addresses_ = nullptr;
   char buf_[4096];
   std::string out_;
   size_t off_ = 0;
@@ -273,6 +293,10 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
   // Blocking reads wake up every 100 ms, so Stop() and the idle limit are noticed.
   timeval slice{0, 100 * 1000};
   ::setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &slice, sizeof slice);
+  Addresses addresses;
+  AddressOf(sock, true, addresses.remote_ip, addresses.remote_port);
+  AddressOf(sock, false, addresses.local_ip, addresses.local_port);
+  addresses.known = addresses.remote_port >= 0 && addresses.local_port >= 0;
   bool first = true;
   for (int left = std::max(1, limits_.keep_alive_max_requests); left > 0; --left) {
     // Wait for the next request. The first request's time counts from accept(), so waiting in
@@ -281,6 +305,7 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
         first ? std::min(t_accepted + limits_.request_timeout, Clock::now() + limits_.keep_alive_timeout)
               : Clock::now() + limits_.keep_alive_timeout;
     DeadlineStream stream(sock, limits_, idle_until);
+    stream.set_addresses(&addresses);
     if (!stream.WaitForRequest(idle_until, svr_sock_)) break;
     t_request = RequestScope{Clock::now(), "other"};
     stream.set_deadline((first ? t_accepted : t_request.started) + limits_.request_timeout);
