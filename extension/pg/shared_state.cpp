@@ -108,12 +108,20 @@ void StorePasses(const std::vector<std::uint64_t>& keys, const std::vector<doubl
                  std::uint64_t vtime_key, double vtime) {
   if (header == nullptr || passes_table == nullptr) return;
   LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  if (hash_get_num_entries(passes_table) + static_cast<long>(keys.size()) + 1 >= kMaxFlows) {
+    // Full (the size reserved for it): start over. The passes are soft state; after a reset
+    // every flow starts level, which is fair, whereas refusing new flows would starve them.
+    HASH_SEQ_STATUS scan;
+    hash_seq_init(&scan, passes_table);
+    while (auto* e = static_cast<PassEntry*>(hash_seq_search(&scan))) {
+      hash_search(passes_table, &e->key, HASH_REMOVE, nullptr);
+    }
+  }
   for (std::size_t i = 0; i < keys.size() && i < passes.size(); ++i) {
     bool found = false;
-    // At kMaxFlows entries (the size reserved for it) the table takes no new flows: a flow
-    // without an entry just starts from the queue's virtual time. HASH_ENTER_NULL never raises.
-    HASHACTION action = hash_get_num_entries(passes_table) < kMaxFlows ? HASH_ENTER_NULL : HASH_FIND;
-    auto* e = static_cast<PassEntry*>(hash_search(passes_table, &keys[i], action, &found));
+    // HASH_ENTER_NULL never raises (NULL when shared memory runs out: the flow just starts
+    // from the queue's virtual time next time).
+    auto* e = static_cast<PassEntry*>(hash_search(passes_table, &keys[i], HASH_ENTER_NULL, &found));
     if (e != nullptr) e->pass = passes[i];
   }
   bool found = false;
