@@ -362,16 +362,23 @@ struct Server::Impl {
     if (call.correlation_id.empty() && body_correlation) call.correlation_id = *body_correlation;
     if (call.correlation_id.empty() && !parent) call.correlation_id = NewUuid();
     auto p = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
-    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_http_schedule",
-        "SELECT s.id, CASE WHEN $9 IS NULL THEN taskflow.get_job(s.id) ->> 'correlation_id' END "
-        "FROM (SELECT taskflow.schedule(job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
+    // Two statements: the usual one, and for a sub-job without a correlation id one that also
+    // reads back the id the job inherited.
+    const bool read_back = call.correlation_id.empty();
+    static const char* kSchedule =
+        "taskflow.schedule(job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
         "queue => COALESCE($3, 'default'), tenant_id => COALESCE($4, 'default'), "
         "run_at => $5::timestamptz, priority => COALESCE($6::integer, 0), "
         "max_attempts => $7::integer, unique_key => $8, correlation_id => $9, "
-        "parent_job_id => $10::bigint, timeout => $11::interval) AS id) s",
+        "parent_job_id => $10::bigint, timeout => $11::interval)";
+    static const std::string kPlain = std::string("SELECT ") + kSchedule + ", NULL::text";
+    static const std::string kReadBack = std::string("SELECT s.id, taskflow.get_job(s.id) ->> 'correlation_id' FROM (SELECT ") +
+                                         kSchedule + " AS id) s";
+    const pqxx::result r = ExecPrepared(call, call.who.db_role,
+        read_back ? "tf_http_schedule_child" : "tf_http_schedule",
+        read_back ? kReadBack.c_str() : kPlain.c_str(),
         {p(job_type), p(payload), p(queue), p(tenant), p(run_at), p(priority), p(max_attempts),
-         p(unique_key), call.correlation_id.empty() ? nullptr : call.correlation_id.c_str(),
-         p(parent), p(timeout)});
+         p(unique_key), read_back ? nullptr : call.correlation_id.c_str(), p(parent), p(timeout)});
     const std::string id = r[0][0].c_str();
     if (call.correlation_id.empty() && !r[0][1].is_null()) call.correlation_id = r[0][1].c_str();
     call.res.set_header("Location", "/jobs/" + id);
