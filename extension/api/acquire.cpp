@@ -525,7 +525,9 @@ TF_FUNCTION(taskflow_acquire) {
             if (skip.count(f.tenant) != 0 || deferred.count(f.tenant) != 0) continue;
             if (limited && allowed.count(f.tenant) == 0) continue;  // not locked by us
             core::Flow extra = f;
-            extra.cap = limited ? allowed[f.tenant] - f.given : f.cap - f.given;
+            // f.cap already holds the rate-limit and group caps; a held limited tenant is
+            // further bounded by its exact free slots.
+            extra.cap = limited ? std::min(allowed[f.tenant], f.cap) - f.given : f.cap - f.given;
             if (extra.cap <= 0) continue;
             more.push_back(extra);
             index.push_back(i);

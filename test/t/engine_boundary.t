@@ -7,6 +7,7 @@
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE); runs a second small
 # cluster as the OS user postgres for the loading check.
 set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
 
 PGBIN=${PGBIN:-$(pg_config --bindir)}
 OSUSER=${TASKFLOW_PG_OSUSER:-postgres}
@@ -15,16 +16,6 @@ chmod 755 "$DIR"
 N=0
 FAILED=0
 
-ok() {
-  local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
-}
-is() {
-  local got=$1 want=$2; shift 2
-  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
-}
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 as_pg() { if [ "$(id -un)" = "$OSUSER" ]; then "$@"; else runuser -u "$OSUSER" -- "$@"; fi; }
 
 cleanup() {

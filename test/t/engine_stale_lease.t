@@ -8,31 +8,14 @@
 #    at commit.
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
 
 Q="tf_stale_$$"
 DIR=$(mktemp -d /tmp/tfstale.XXXXXX)
 N=0
 FAILED=0
 
-ok() {
-  local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
-}
-is() {
-  local got=$1 want=$2; shift 2
-  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
-}
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 # wait_until SECONDS SQL: polls until SQL returns t; non-zero status on timeout.
-wait_until() {
-  local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
-  while [ "$(date +%s%N)" -lt "$deadline" ]; do
-    [ "$(sql "$2" 2>/dev/null)" = "t" ] && return 0
-    sleep 0.1
-  done
-  return 1
-}
 
 cleanup() {
   local p

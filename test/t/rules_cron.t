@@ -4,22 +4,13 @@
 # Dropping the rule removes its pg_cron job. Needs the cluster environment (PGHOST, PGPORT,
 # PGUSER, PGDATABASE) with pg_cron created in the test database.
 set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
 
 Q="tf_cron_$$"
 N=0
 FAILED=0
 RULE=""
 
-ok() {
-  local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
-}
-is() {
-  local got=$1 want=$2; shift 2
-  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
-}
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 cleanup() {
   psql -X -q -At >/dev/null 2>&1 <<SQL

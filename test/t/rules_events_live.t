@@ -8,22 +8,13 @@
 #    at once: a disabled rule is refused, new tenant attributes are used.
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
 
 Q="tf_rulelive_$$"
 DIR=$(mktemp -d /tmp/tfrulelive.XXXXXX)
 N=0
 FAILED=0
 
-ok() {
-  local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
-}
-is() {
-  local got=$1 want=$2; shift 2
-  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
-}
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 cleanup() {
   local p

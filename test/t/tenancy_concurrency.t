@@ -10,6 +10,7 @@
 #     then a tenant limited to 30 per hour next to an unlimited one: 30 and all of the other's.
 # Bounded: every loop has a deadline. Needs the cluster environment (PGHOST, PGPORT, ...).
 set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
 
 WORKERS=8
 SFX="tfc$$_$RANDOM"
@@ -20,16 +21,6 @@ DIR=$(mktemp -d /tmp/tftenc.XXXXXX)
 N=0
 FAILED=0
 
-ok() {
-  local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
-}
-is() {
-  local got=$1 want=$2; shift 2
-  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
-}
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 cleanup() {
   local p

@@ -4,6 +4,7 @@
 # new to a new queue must still share it. Runs on its OWN throwaway cluster (test/pgcluster.sh),
 # because filling the table changes the fairness state of the whole server until it restarts.
 set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 QUEUES=70
@@ -11,15 +12,6 @@ TENANTS=1000
 N=0
 FAILED=0
 
-ok() {
-  local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
-}
-is() {
-  local got=$1 want=$2; shift 2
-  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
-}
 
 CLUSTER=$(mktemp -d /tmp/tfpass.XXXXXX)
 cleanup() { bash "$ROOT/test/pgcluster.sh" stop "$CLUSTER" >/dev/null 2>&1; }
@@ -29,7 +21,6 @@ if ! envs=$(bash "$ROOT/test/pgcluster.sh" start "$CLUSTER" 2>&1); then
   exit 1
 fi
 eval "$envs"
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 echo "1..4"
 

@@ -7,6 +7,7 @@
 #  - the Rescuer (background worker) frees a tenant's max_running slot when a lease expires.
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
 
 SFX="tfs$$_$RANDOM"
 Q="${SFX}_q"; R="${SFX}_role"; ADM="${SFX}_adm"
@@ -14,15 +15,6 @@ DIR=$(mktemp -d /tmp/tftens.XXXXXX)
 N=0
 FAILED=0
 
-ok() {
-  local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
-}
-is() {
-  local got=$1 want=$2; shift 2
-  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
-}
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
 
 cleanup() {
