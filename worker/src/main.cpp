@@ -17,6 +17,13 @@
 #include "executors.hpp"
 #include "log.hpp"
 
+#ifdef TASKFLOW_WORKER_WITH_HTTP
+#include <memory>
+
+#include <taskflow/http/handler_metrics.hpp>
+#include <taskflow/http/server.hpp>
+#endif
+
 namespace {
 
 // Documented in docs/worker.md; keep both in step.
@@ -63,6 +70,8 @@ int main(int argc, char** argv) {
   std::string log_format = "text", log_level = "info";
   std::vector<std::string> queues{"default"}, handler_flags;
   int concurrency = 10, batch = 0, prefetch = 0;
+  std::string http_address;  // --http: also serve the HTTP API (docs/http.md)
+  int http_threads = 16;
   bool catch_all = false;
 
   app.add_option("--db", db, "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.)")
@@ -73,7 +82,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("-c,--concurrency", concurrency, "Jobs run at once")
       ->envname("TASKFLOW_CONCURRENCY")
-      ->check(CLI::Range(1, 4096))
+      ->check(CLI::Range(0, 4096))
       ->capture_default_str();
   app.add_option("--worker-id", worker_id, "Worker id recorded on each attempt (default: host:pid)")
       ->envname("TASKFLOW_WORKER_ID");
@@ -101,6 +110,14 @@ int main(int argc, char** argv) {
   app.add_option("--batch", batch, "Most jobs per acquire (default: concurrency + prefetch)")
       ->envname("TASKFLOW_ACQUIRE_BATCH")
       ->check(CLI::NonNegativeNumber);
+#ifdef TASKFLOW_WORKER_WITH_HTTP
+  app.add_option("--http", http_address,
+                 "Also serve the HTTP API on HOST:PORT (docs/http.md); with --concurrency 0 only that")
+      ->envname("TASKFLOW_HTTP");
+  app.add_option("--http-threads", http_threads, "HTTP connections served at once (and their database connections)")
+      ->check(CLI::Range(1, 1024))
+      ->capture_default_str();
+#endif
   app.add_option("--log-format", log_format, "text or json (one object per line)")
       ->envname("TASKFLOW_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
@@ -151,7 +168,10 @@ int main(int argc, char** argv) {
                   specs.end());
       specs.push_back(std::move(spec));
     }
-    if (specs.empty() && !catch_all) {
+    if (concurrency == 0 && http_address.empty()) {
+      throw taskflow::ConfigError("--concurrency 0 runs no jobs: it needs --http (an API-only instance)");
+    }
+    if (specs.empty() && !catch_all && concurrency > 0) {
       throw taskflow::ConfigError("no handlers: give --handler JOB_TYPE=EXECUTOR, --config FILE or --catch-all");
     }
   } catch (const std::exception& e) {
@@ -159,10 +179,60 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
 
+#ifdef TASKFLOW_WORKER_WITH_HTTP
+  taskflow::http::HandlerMetrics handler_metrics;  // outlives `http`, whose /metrics reads it
+  std::unique_ptr<taskflow::http::Server> http;
+  if (!http_address.empty()) {
+    try {
+      taskflow::http::ServerConfig http_config;
+      http_config.db = db;
+      http_config.threads = http_threads;
+      taskflow::http::ParseListenAddress(http_address, &http_config);
+      http = std::make_unique<taskflow::http::Server>(http_config);
+      http->Bind();
+    } catch (const std::exception& e) {
+      std::cerr << "taskflow-worker: --http " << http_address << ": " << e.what() << "\n";
+      return kExitStartup;
+    }
+  }
+  if (concurrency == 0) {  // API only: serve until SIGTERM/SIGINT
+    sigset_t stop_signals;
+    sigemptyset(&stop_signals);
+    sigaddset(&stop_signals, SIGINT);
+    sigaddset(&stop_signals, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+    http->Start();
+    int signo = 0;
+    sigwait(&stop_signals, &signo);
+    taskflow::log::Write(spdlog::level::info, "signal received: stopping the HTTP API", {{"signal", strsignal(signo)}});
+    http->Stop();
+    taskflow::log::Flush();
+    return kExitOk;
+  }
+#endif
   taskflow::Worker worker(options);
   try {
     for (const auto& spec : specs) {
       auto handler = taskflow::MakeHandler(spec);
+#ifdef TASKFLOW_WORKER_WITH_HTTP
+      if (http) {  // /metrics: handlers running and their durations
+        handler = [h = std::move(handler), &handler_metrics](const taskflow::Job& job, taskflow::JobContext& ctx) {
+          using Kind = taskflow::Outcome::Kind;
+          const auto start = std::chrono::steady_clock::now();
+          auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+          handler_metrics.Started();
+          try {
+            taskflow::Outcome outcome = h(job, ctx);
+            handler_metrics.Finished(job.type, outcome.kind == Kind::kSucceeded ? "succeeded"
+                                               : outcome.kind == Kind::kFailed  ? "failed" : "cancelled", seconds());
+            return outcome;
+          } catch (...) {
+            handler_metrics.Finished(job.type, "error", seconds());
+            throw;
+          }
+        };
+      }
+#endif
       if (spec.job_type == taskflow::kCatchAllJobType) worker.OnAny(std::move(handler));
       else worker.On(spec.job_type, std::move(handler));
     }
@@ -199,6 +269,12 @@ int main(int argc, char** argv) {
   });
   signal_thread.detach();
 
+#ifdef TASKFLOW_WORKER_WITH_HTTP
+  if (http) {
+    http->SetExtraMetrics([&handler_metrics] { return handler_metrics.Render(); });
+    http->Start();
+  }
+#endif
   try {
     const bool all_reported = worker.Run();
     taskflow::log::Flush();
