@@ -41,6 +41,8 @@ is "$STATUS:$(header X-Correlation-ID)" "201:own-1" "a sub-job with its own X-Co
 req POST /jobs "${AUTH[@]}" -d '{"job_type": "child", "parent_job_id": '$JOB'}'
 is "$STATUS:$(json_get "$BODY" '{correlation_id}'):$(header X-Correlation-ID)" "201:order-42:order-42" \
   "a sub-job without one inherits its parent's correlation id"
+is "$(sql "SELECT correlation_id FROM taskflow.jobs WHERE id = $(json_get "$BODY" '{id}')")" order-42 \
+  "and the job has it"
 
 req POST /jobs "${AUTH[@]}" -d '{"job_type": "later", "queue": "mail", "run_at": "2999-01-01T00:00:00Z", "max_attempts": 2, "unique_key": "u1", "timeout": "30 seconds"}'
 is "$STATUS" 201 "POST /jobs with run_at, max_attempts, unique_key, timeout"

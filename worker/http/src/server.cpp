@@ -362,18 +362,22 @@ struct Server::Impl {
     if (call.correlation_id.empty() && body_correlation) call.correlation_id = *body_correlation;
     if (call.correlation_id.empty() && !parent) call.correlation_id = NewUuid();
     auto p = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
-    // Two statements: the usual one, and for a sub-job without a correlation id one that also
-    // reads back the id the job inherited.
+    // A sub-job without a correlation id inherits its parent's (the engine's rule); the answer
+    // reports it, read from the parent (get_job, so only a parent the key may see: a STABLE
+    // function does not see the row this statement inserts). Two statements: the usual one, and
+    // one for that case.
     const bool read_back = call.correlation_id.empty();
-    static const char* kSchedule =
-        "taskflow.schedule(job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
+    static const std::string kArgs =
+        "job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
         "queue => COALESCE($3, 'default'), tenant_id => COALESCE($4, 'default'), "
         "run_at => $5::timestamptz, priority => COALESCE($6::integer, 0), "
-        "max_attempts => $7::integer, unique_key => $8, correlation_id => $9, "
-        "parent_job_id => $10::bigint, timeout => $11::interval)";
-    static const std::string kPlain = std::string("SELECT ") + kSchedule + ", NULL::text";
-    static const std::string kReadBack = std::string("SELECT s.id, taskflow.get_job(s.id) ->> 'correlation_id' FROM (SELECT ") +
-                                         kSchedule + " AS id) s";
+        "max_attempts => $7::integer, unique_key => $8, parent_job_id => $10::bigint, "
+        "timeout => $11::interval";
+    static const std::string kPlain =
+        "SELECT taskflow.schedule(" + kArgs + ", correlation_id => $9), NULL::text";
+    static const std::string kReadBack =
+        "SELECT taskflow.schedule(" + kArgs + ", correlation_id => p.c), p.c FROM (SELECT "
+        "COALESCE($9, taskflow.get_job($10::bigint) ->> 'correlation_id') AS c) p";
     const pqxx::result r = ExecPrepared(call, call.who.db_role,
         read_back ? "tf_http_schedule_child" : "tf_http_schedule",
         read_back ? kReadBack.c_str() : kPlain.c_str(),
