@@ -135,12 +135,20 @@ WORKER_LOG=$RUN_DIR/worker.log
 DB_URL="host=$RUN_DIR port=$port user=postgres dbname=$DB"
 # setsid: Ctrl-C reaches this script only, which then stops the worker with one SIGTERM
 # (a second signal would make the worker stop at once).
+HTTP_PORT=${TASKFLOW_RUN_HTTP_PORT:-8080}
+while ! port_free "$HTTP_PORT"; do HTTP_PORT=$((HTTP_PORT + 1)); done
 setsid "$WORKER" --db "$DB_URL" --queue "$QUEUE" --config worker/examples/handlers.json --concurrency 4 \
-  --lease 30s --shutdown-grace 10s >>"$WORKER_LOG" 2>&1 &
+  --lease 30s --shutdown-grace 10s --http "127.0.0.1:$HTTP_PORT" >>"$WORKER_LOG" 2>&1 &
 WORKER_PID=$!
 sleep 0.5
 kill -0 "$WORKER_PID" 2>/dev/null || { tail -20 "$WORKER_LOG" >&2; die "the worker did not start (log: $WORKER_LOG)"; }
-echo "pid $WORKER_PID, log $WORKER_LOG"
+echo "pid $WORKER_PID, log $WORKER_LOG, HTTP API on http://127.0.0.1:$HTTP_PORT"
+# An admin API key for the HTTP API, made once and kept beside the data directory.
+if [ ! -s "$RUN_DIR/api-key" ]; then
+  psql_q -At -c "SELECT taskflow.create_api_key('default', 'admin')" >"$RUN_DIR/api-key"
+  chmod 600 "$RUN_DIR/api-key"
+fi
+API_KEY=$(cat "$RUN_DIR/api-key")
 
 # --- 4. sample jobs --------------------------------------------------------------------------------
 step "sample jobs"
@@ -190,6 +198,11 @@ Look at them:
   psql -h $RUN_DIR -p $port -U postgres $DB -c "SELECT id, job_type, state, attempts, result FROM taskflow.jobs ORDER BY id DESC LIMIT 10"
   psql -h $RUN_DIR -p $port -U postgres $DB -c "SELECT jsonb_pretty(taskflow.job_history(1))"
   psql -h $RUN_DIR -p $port -U postgres $DB -c "SELECT * FROM taskflow.dead_letter"
+Or over HTTP (admin key in $RUN_DIR/api-key):
+  curl -s -X POST http://127.0.0.1:$HTTP_PORT/jobs -H "Authorization: Bearer $API_KEY" \\
+       -H 'Content-Type: application/json' -d '{"job_type": "demo.hello", "queue": "$QUEUE", "payload": {"name": "curl"}}'
+  curl -s http://127.0.0.1:$HTTP_PORT/jobs/1 -H "Authorization: Bearer $API_KEY"
+  curl -s http://127.0.0.1:$HTTP_PORT/health;  curl -s http://127.0.0.1:$HTTP_PORT/metrics | head
 Follow the worker: tail -f $WORKER_LOG
 Connection URL: postgresql://postgres@127.0.0.1:$port/$DB
 HELP
