@@ -134,7 +134,12 @@ class Worker::Impl {
   void WaitForWake(int socket, int timeout_ms);
 
   void ProducerLoop(std::unique_ptr<SqlApi>& api);
-  void Dispatch(Job job);
+  int Slots() const { return options_.concurrency + options_.prefetch; }
+  // Whether the producer should acquire with `busy` slots taken: at once when a handler
+  // thread would otherwise idle; with a prefetch buffer, only once half the slots are free,
+  // so a busy worker acquires in batches instead of one job per finished handler.
+  bool WantsJobs(int busy) const { return busy < options_.concurrency || Slots() - busy >= refill_free_; }
+  void Dispatch(std::vector<Job> jobs);
   void PoolLoop();
   void RunJob(const std::shared_ptr<ActiveJob>& active);
   void EnqueueReport(Report report);
@@ -152,6 +157,7 @@ class Worker::Impl {
   std::condition_variable stop_cv_;
   int wake_fd_ = -1;
   bool detached_threads_ = false;
+  int refill_free_ = 1;  // free slots that make a busy worker acquire again (WantsJobs)
 
   // Dispatch to the pool. busy_ counts jobs handed to the pool whose handler has not returned.
   std::mutex pool_mu_;
@@ -192,6 +198,7 @@ bool Worker::Impl::Run() {
   }
   if (o.prefetch < 0) throw StartupError("prefetch must not be negative");
   if (o.acquire_batch <= 0) o.acquire_batch = o.concurrency + o.prefetch;
+  refill_free_ = o.prefetch > 0 ? std::max(1, (o.concurrency + o.prefetch) / 2) : 1;
   if (any_handler_) o.catch_all = true;
   if (handlers_.empty() && !o.catch_all) throw StartupError("no handlers: register one with On() or use catch-all");
   if (!o.catch_all) {
@@ -246,7 +253,8 @@ void Worker::Impl::WaitForWake(int socket, int timeout_ms) {
 }
 
 // Producer: acquire up to the free slots whenever there may be work (a NOTIFY,
-// a full previous batch) and at least every poll_interval.
+// a full previous batch) and at least every poll_interval, as long as WantsJobs().
+// Handler threads Wake() it only when WantsJobs() becomes true (see RunJob).
 void Worker::Impl::ProducerLoop(std::unique_ptr<SqlApi>& api) {
   Backoff backoff(options_.reconnect_min, options_.reconnect_max);
   bool maybe_more = true;
@@ -263,21 +271,22 @@ void Worker::Impl::ProducerLoop(std::unique_ptr<SqlApi>& api) {
       }
       if (notified_.exchange(false)) maybe_more = true;
       // Slots: handler threads plus the prefetch buffer; busy_ counts both.
-      const int free = options_.concurrency + options_.prefetch - busy_.load();
+      const int busy = busy_.load();
+      const bool wants = WantsJobs(busy);
       const auto now = Clock::now();
-      if (free > 0 && (maybe_more || now >= next_poll)) {
-        const int want = std::min(free, options_.acquire_batch);
+      if (wants && (maybe_more || now >= next_poll)) {
+        const int want = std::min(Slots() - busy, options_.acquire_batch);
         std::vector<Job> jobs = api->Acquire(options_.worker_id, options_.queues, want, options_.lease, job_types_);
         acquired_once = true;
         backoff.Reset();
         next_poll = Clock::now() + options_.poll_interval;
         maybe_more = static_cast<int>(jobs.size()) == want;
-        for (auto& job : jobs) Dispatch(std::move(job));
+        if (!jobs.empty()) Dispatch(std::move(jobs));
         continue;
       }
       const int timeout_ms =
-          free > 0 ? static_cast<int>(std::max<long long>(0, MillisecondsBetween(now, next_poll)) + 1)
-                   : static_cast<int>(options_.poll_interval.count());
+          wants ? static_cast<int>(std::max<long long>(0, MillisecondsBetween(now, next_poll)) + 1)
+                : static_cast<int>(options_.poll_interval.count());
       WaitForWake(api->Socket(), timeout_ms);
       api->ReadNotifications();
     } catch (const StartupError&) {
@@ -297,19 +306,33 @@ void Worker::Impl::ProducerLoop(std::unique_ptr<SqlApi>& api) {
   }
 }
 
-void Worker::Impl::Dispatch(Job job) {
-  const std::string url = options_.database_url;
-  auto active = std::make_shared<ActiveJob>(
-      std::move(job), [url](bool reset) -> pqxx::connection_base& { return ThreadConnection(url, reset); });
+// Hands one acquired batch to the pool: one lock for the active table and one for the
+// queue, and at most one wake-up per job (fewer when handler threads are already awake).
+void Worker::Impl::Dispatch(std::vector<Job> jobs) {
+  std::vector<std::shared_ptr<ActiveJob>> batch;
+  batch.reserve(jobs.size());
+  for (auto& job : jobs) {
+    // The sql executor's connection; Impl outlives every job (see ~Worker).
+    batch.push_back(std::make_shared<ActiveJob>(
+        std::move(job), [this](bool reset) -> pqxx::connection_base& {
+          return ThreadConnection(options_.database_url, reset);
+        }));
+  }
   {
     std::lock_guard<std::mutex> lock(active_mu_);
-    active_[active->job.id] = active;
+    for (const auto& active : batch) active_[active->job.id] = active;
   }
-  if (log::Enabled(debug)) log::Write(debug, "job acquired", log::JobFields(active->job));
 
-  const auto found = handlers_.find(active->job.type);
-  active->handler = found != handlers_.end() ? &found->second : (any_handler_ ? &any_handler_ : nullptr);
-  if (active->handler == nullptr) {
+  std::vector<std::shared_ptr<ActiveJob>> runnable;
+  runnable.reserve(batch.size());
+  for (auto& active : batch) {
+    if (log::Enabled(debug)) log::Write(debug, "job acquired", log::JobFields(active->job));
+    const auto found = handlers_.find(active->job.type);
+    active->handler = found != handlers_.end() ? &found->second : (any_handler_ ? &any_handler_ : nullptr);
+    if (active->handler != nullptr) {
+      runnable.push_back(std::move(active));
+      continue;
+    }
     // Catch-all without a handler for this type: the job cannot run here, and
     // retrying it on this worker would not help.
     Report report;
@@ -320,14 +343,18 @@ void Worker::Impl::Dispatch(Job job) {
     report.retryable = false;
     active->started_at = active->finished_at = Clock::now();
     EnqueueReport(std::move(report));
-    return;
   }
-  busy_.fetch_add(1);
+  if (runnable.empty()) return;
+  busy_.fetch_add(static_cast<int>(runnable.size()));
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
-    ready_.push_back(std::move(active));
+    for (auto& active : runnable) ready_.push_back(std::move(active));
   }
-  pool_cv_.notify_one();
+  if (runnable.size() >= pool_threads_.size()) {
+    pool_cv_.notify_all();
+  } else {
+    for (size_t i = 0; i < runnable.size(); ++i) pool_cv_.notify_one();
+  }
 }
 
 void Worker::Impl::PoolLoop() {
@@ -374,21 +401,30 @@ void Worker::Impl::RunJob(const std::shared_ptr<ActiveJob>& active) {
   }
   EnqueueReport(std::move(report));
 
-  busy_.fetch_sub(1);
-  {
-    std::lock_guard<std::mutex> lock(pool_mu_);
+  // Wake the producer only when this slot makes WantsJobs() true: a handler thread would
+  // idle, or (with prefetch) half the slots are free. busy_ falls by one per finished job,
+  // so each of those thresholds is crossed by exactly one decrement; the producer checks
+  // WantsJobs() itself before it waits.
+  const int busy = busy_.fetch_sub(1) - 1;
+  if (busy == options_.concurrency - 1 || Slots() - busy == refill_free_) Wake();
+  if (busy == 0) {
+    {
+      std::lock_guard<std::mutex> lock(pool_mu_);  // Shutdown waits for busy_ == 0 under it
+    }
+    idle_cv_.notify_all();
   }
-  idle_cv_.notify_all();
-  Wake();
 }
 
 void Worker::Impl::EnqueueReport(Report report) {
   if (report.active->reported.exchange(true)) return;  // already released at shutdown
+  bool was_empty;
   {
     std::lock_guard<std::mutex> lock(report_mu_);
+    was_empty = reports_.empty();
     reports_.push_back(std::move(report));
   }
-  report_cv_.notify_one();
+  // The Completer sleeps only on an empty queue and takes everything queued when it wakes.
+  if (was_empty) report_cv_.notify_one();
 }
 
 // Completer: takes everything queued, reports it (completions in one
@@ -512,36 +548,42 @@ void Worker::Impl::Finish(Report& report, const std::optional<std::string>& stat
     std::lock_guard<std::mutex> lock(active_mu_);
     active_.erase(active.job.id);
   }
+  // The job's line; its fields are built only when the level is logged (busy workers run
+  // with --log-level warn, and this is the Completer's per-job work).
+  spdlog::level::level_enum level;
+  const char* message;
+  if (!state) {
+    const bool unconfirmed = in_doubt && report.kind != Report::Kind::kComplete;
+    level = unconfirmed ? info : warn;
+    message = unconfirmed ? "outcome not confirmed after reconnecting (the first try was most likely applied)"
+                          : "outcome refused: the lease is no longer valid (expired, or another attempt owns the job)";
+  } else if (report.kind == Report::Kind::kComplete) {
+    level = info;
+    message = "job succeeded";
+  } else if (report.kind == Report::Kind::kRelease) {
+    level = info;
+    message = "job released";
+  } else {
+    const bool cancelled = *state == "CANCELLED";
+    level = cancelled ? info : warn;
+    message = cancelled ? "job cancelled" : "job failed";
+  }
+  if (!log::Enabled(level)) return;
   log::Fields fields = log::JobFields(active.job);
   fields["duration_ms"] = active.started_at == Clock::time_point{} ? 0
                                                                    : MillisecondsBetween(active.started_at,
                                                                                          active.finished_at);
   if (!state) {
     fields["report"] = KindName(report.kind);
-    if (in_doubt && report.kind != Report::Kind::kComplete) {
-      log::Write(info, "outcome not confirmed after reconnecting (the first try was most likely applied)", fields);
-    } else {
-      log::Write(warn, "outcome refused: the lease is no longer valid (expired, or another attempt owns the job)",
-                 fields);
-    }
-    return;
-  }
-  fields["state"] = *state;
-  switch (report.kind) {
-    case Report::Kind::kComplete:
-      log::Write(info, "job succeeded", fields);
-      break;
-    case Report::Kind::kRelease:
-      log::Write(info, "job released", fields);
-      break;
-    case Report::Kind::kFail:
+  } else {
+    fields["state"] = *state;
+    if (report.kind == Report::Kind::kFail) {
       fields["error_type"] = report.error_type;
       fields["error_message"] = report.error_message;
       fields["retryable"] = report.retryable;
-      log::Write(*state == "CANCELLED" ? info : warn, *state == "CANCELLED" ? "job cancelled" : "job failed",
-                 fields);
-      break;
+    }
   }
+  log::Write(level, message, fields);
 }
 
 std::vector<std::shared_ptr<ActiveJob>> Worker::Impl::ActiveSnapshot() {
