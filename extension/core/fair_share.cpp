@@ -13,7 +13,8 @@ double JoinPass(double stored_pass, double queue_vtime, double weight) noexcept 
   return std::max(stored_pass, queue_vtime - Stride(weight));
 }
 
-int AllocateSlots(std::vector<Flow>& flows, int slots) {
+int AllocateSlots(std::vector<Flow>& flows, int slots, int quantum) {
+  quantum = std::max(quantum, 1);
   // Min-heap on (pass, position): O(slots * log flows).
   using Entry = std::pair<double, std::size_t>;
   auto later = [](const Entry& a, const Entry& b) {
@@ -29,9 +30,10 @@ int AllocateSlots(std::vector<Flow>& flows, int slots) {
     auto [pass, i] = heap.top();
     heap.pop();
     Flow& f = flows[i];
-    f.given += 1;
-    f.pass = pass + Stride(f.weight);
-    ++given;
+    const int chunk = std::min({quantum, f.cap - f.given, slots - given});
+    f.given += chunk;
+    f.pass = pass + chunk * Stride(f.weight);
+    given += chunk;
     if (f.given < f.cap) heap.emplace(f.pass, i);
   }
   return given;

@@ -23,10 +23,12 @@ struct Flow {
 // one stride behind it, so coming back does not let it monopolise the queue.
 double JoinPass(double stored_pass, double queue_vtime, double weight) noexcept;
 
-// Hands out up to `slots` slots one at a time to the flow with the lowest pass that still has
-// cap left; ties go to the earlier flow in `flows` (callers order them by their head job).
-// Returns the number of slots given; sets each flow's `given` and advances its `pass`.
-int AllocateSlots(std::vector<Flow>& flows, int slots);
+// Hands out up to `slots` slots, `quantum` at a time (fewer where a flow's cap or the slots run
+// out), each time to the flow with the lowest pass that still has cap left; ties go to the
+// earlier flow in `flows` (callers order them by their head job). A flow's pass advances by
+// slots / weight, so shares over many calls do not depend on the quantum; a larger quantum only
+// spreads one call over fewer flows. Returns the number of slots given; sets each flow's `given`.
+int AllocateSlots(std::vector<Flow>& flows, int slots, int quantum = 1);
 
 // Takes back slots that were given but not used (a flow's jobs were locked by another
 // acquirer): its pass goes back by unused/weight.

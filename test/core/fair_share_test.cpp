@@ -56,6 +56,45 @@ TEST(FairShare, NotEnoughCapacityGivesFewerSlots) {
   EXPECT_EQ(flows[1].given, 0);
 }
 
+TEST(FairShare, AQuantumSpreadsACallOverFewerFlows) {
+  std::vector<Flow> flows;
+  for (int i = 0; i < 100; ++i) flows.push_back(MakeFlow("t" + std::to_string(i), 1, 1000));
+  EXPECT_EQ(AllocateSlots(flows, 100, 4), 100);
+  int served = 0;
+  for (const auto& f : flows) {
+    if (f.given > 0) {
+      ++served;
+      EXPECT_EQ(f.given, 4) << f.tenant;
+      EXPECT_DOUBLE_EQ(f.pass, 4.0) << f.tenant;  // advanced by slots / weight
+    }
+  }
+  EXPECT_EQ(served, 25);
+}
+
+TEST(FairShare, AQuantumKeepsSharesAcrossCalls) {
+  // Batches of 100 with a quantum of 4 over many calls: weights 3:1 still give 75% / 25%.
+  std::vector<Flow> flows{MakeFlow("a", 3, 1000), MakeFlow("b", 1, 1000), MakeFlow("c", 1, 1000)};
+  std::map<std::string, int> got;
+  for (int call = 0; call < 100; ++call) {
+    ASSERT_EQ(AllocateSlots(flows, 100, 4), 100);
+    for (auto& f : flows) got[f.tenant] += f.given;
+  }
+  EXPECT_NEAR(got["a"], 6000, 8);
+  EXPECT_NEAR(got["b"], 2000, 8);
+  EXPECT_NEAR(got["c"], 2000, 8);
+}
+
+TEST(FairShare, AQuantumNeverExceedsCapsOrSlots) {
+  std::vector<Flow> flows{MakeFlow("a", 1, 3), MakeFlow("b", 1, 100)};
+  EXPECT_EQ(AllocateSlots(flows, 10, 4), 10);
+  EXPECT_EQ(flows[0].given, 3);
+  EXPECT_EQ(flows[1].given, 7);
+  std::vector<Flow> few{MakeFlow("a", 1, 100), MakeFlow("b", 1, 100)};
+  EXPECT_EQ(AllocateSlots(few, 6, 4), 6);
+  EXPECT_EQ(few[0].given, 4);
+  EXPECT_EQ(few[1].given, 2);
+}
+
 TEST(FairShare, TiesGoToTheEarlierFlow) {
   std::vector<Flow> flows{MakeFlow("x", 1, 5), MakeFlow("y", 1, 5)};
   EXPECT_EQ(AllocateSlots(flows, 1), 1);
