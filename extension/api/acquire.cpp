@@ -60,7 +60,7 @@ std::int64_t LockKey(const std::string& kind, const std::string& name) {
   return static_cast<std::int64_t>(pg::FlowKey("taskflow.limit." + kind, name));
 }
 
-void PromoteDue(Datum queues) {
+std::uint64_t PromoteDue(Datum queues) {
   // Usually nothing is due: a read-only probe of jobs_scheduled_idx is far cheaper than
   // starting the promoting statement (two data-modifying CTEs).
   static pg::Statement any_due(
@@ -70,7 +70,7 @@ void PromoteDue(Datum queues) {
   pg::Params probe;
   probe.Add(queues);
   probe.Run(any_due, true);
-  if (!pg::ResultRow(0).Bool(1).value_or(false)) return;
+  if (!pg::ResultRow(0).Bool(1).value_or(false)) return 0;
   static pg::Statement stmt(
       "WITH due AS (SELECT id FROM taskflow.jobs WHERE state IN " +
           api::SourceStatesSql(JobEvent::Promote) +
@@ -86,6 +86,58 @@ void PromoteDue(Datum queues) {
   pg::Params p;
   p.Add(queues);
   p.Run(stmt);
+  return static_cast<std::uint64_t>(pg::ResultRow(0).Int64(1).value_or(0));
+}
+
+// The last skip scan of this backend (acquire calls with the same queues and job types reuse
+// it while pg::ReadyGeneration() is unchanged and it is younger than kHeadsCacheMaxAgeUs).
+struct HeadsCache {
+  std::string key;
+  std::uint64_t generation = 0;
+  std::int64_t taken_at = 0;  // microseconds (GetCurrentTimestamp)
+  std::map<std::string, Head> heads;
+};
+HeadsCache heads_cache;
+// A backstop: every path that makes jobs PENDING bumps the generation at commit.
+constexpr std::int64_t kHeadsCacheMaxAgeUs = 250'000;
+// A limited tenant's RUNNING jobs when this backend last counted them, with what the slot
+// table showed just before (pg/shared_state.hpp): the bound on its RUNNING jobs later is
+// counted + reservations committed since + reserved now (minus this transaction's that the
+// count saw). Dropped when taskflow.tenants changes and after kCountMaxAgeUs (a backstop for
+// RUNNING jobs that did not come through acquire, such as a restore).
+struct CountEntry {
+  int counted = 0;
+  std::uint64_t committed_at = 0;
+  int own_at = 0;
+  LocalTransactionId lxid = 0;
+  std::uint64_t limits_generation = 0;
+  std::int64_t taken_at = 0;
+};
+std::map<std::string, CountEntry> tenant_counts;
+constexpr std::size_t kMaxTenantCounts = 10'000;
+constexpr std::int64_t kCountMaxAgeUs = 1'000'000;
+
+int Bound(const CountEntry& e, const pg::SlotView& v) {
+  const int own_at = e.lxid == MyProc->lxid ? e.own_at : 0;
+  const std::int64_t b = static_cast<std::int64_t>(e.counted) + static_cast<std::int64_t>(v.committed - e.committed_at) +
+                         v.reserved - own_at;
+  return static_cast<int>(std::min<std::int64_t>(b, INT_MAX));
+}
+
+// A call hands its slots to at most this many tenants (see AllocateSlots' quantum).
+constexpr int kTenantsPerCall = 25;
+
+// The job_types argument as text (part of the cache key).
+std::string JobTypesKey(Datum job_types) {
+  char* text = pg::PgCall([&] {
+    Oid out = InvalidOid;
+    bool varlena = false;
+    getTypeOutputInfo(TEXTARRAYOID, &out, &varlena);
+    return OidOutputFunctionCall(out, job_types);
+  });
+  std::string key(text);
+  pg::PgCall([&] { pfree(text); });
+  return key;
 }
 
 // Tenants with ready jobs in one queue, with their best job: a recursive skip scan.
@@ -142,22 +194,19 @@ std::map<std::string, TenantRow> TenantSettings(const std::vector<std::string>& 
   return out;
 }
 
-// RUNNING jobs per queue and per tenant (of the ones asked), counted after the advisory locks.
-void CountRunning(const std::vector<std::string>& queues, const std::vector<std::string>& tenants,
-                  std::map<std::string, int>* per_queue, std::map<std::string, int>* per_tenant) {
+// RUNNING jobs per limited queue (a scan of the RUNNING jobs; only for queues with a
+// concurrency_limit), counted after the queue's advisory lock.
+void CountRunningQueues(const std::vector<std::string>& queues, std::map<std::string, int>* out) {
   static pg::Statement stmt(
-      "SELECT 'q', queue, count(*)::int FROM taskflow.jobs WHERE state = 'RUNNING' "
-      "  AND queue = ANY($1) GROUP BY queue "
-      "UNION ALL SELECT 't', tenant_id, count(*)::int FROM taskflow.jobs WHERE state = 'RUNNING' "
-      "  AND tenant_id = ANY($2) GROUP BY tenant_id",
-      {TEXTARRAYOID, TEXTARRAYOID}, kGeneric);
+      "SELECT queue, count(*)::int FROM taskflow.jobs WHERE state = 'RUNNING' "
+      "  AND queue = ANY($1) GROUP BY queue",
+      {TEXTARRAYOID}, kGeneric);
   pg::Params p;
-  p.Add(api::TextArrayDatum(queues)).Add(api::TextArrayDatum(tenants));
-  std::uint64_t n = p.Run(stmt);  // not read-only: a fresh snapshot after taking the locks
+  p.Add(api::TextArrayDatum(queues));
+  std::uint64_t n = p.Run(stmt);  // not read-only: a fresh snapshot after taking the lock
   for (std::uint64_t i = 0; i < n; ++i) {
     pg::ResultRow row(i);
-    auto& m = row.Text(1).value_or("") == "q" ? *per_queue : *per_tenant;
-    m[row.Text(2).value_or("")] = row.Int32(3).value_or(0);
+    (*out)[row.Text(1).value_or("")] = row.Int32(2).value_or(0);
   }
 }
 
@@ -171,28 +220,6 @@ void AdvisoryLocks(std::vector<std::int64_t> keys) {
   pg::Params p;
   p.Add(api::Int64ArrayDatum(keys));
   p.Run(stmt);
-}
-
-// Tenant limits: take what is free and skip tenants another acquirer is serving right now
-// (like SKIP LOCKED), so acquirers of many limited tenants do not queue behind each other.
-std::set<std::int64_t> TryAdvisoryLocks(std::vector<std::int64_t> keys) {
-  std::set<std::int64_t> got;
-  if (keys.empty()) return got;
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  // A random order per call: try-locks cannot deadlock, and concurrent acquirers then end up
-  // with different tenants instead of the first one taking them all.
-  for (std::size_t i = keys.size(); i > 1; --i) {
-    auto j = static_cast<std::size_t>(api::UnitRandom() * static_cast<double>(i));
-    std::swap(keys[i - 1], keys[std::min(j, i - 1)]);
-  }
-  static pg::Statement stmt(
-      "SELECT k FROM unnest($1::bigint[]) k WHERE pg_try_advisory_xact_lock(k)", {INT8ARRAYOID}, kGeneric);
-  pg::Params p;
-  p.Add(api::Int64ArrayDatum(keys));
-  std::uint64_t n = p.Run(stmt);
-  for (std::uint64_t i = 0; i < n; ++i) got.insert(pg::ResultRow(i).Int64(1).value_or(0));
-  return got;
 }
 
 struct Bucket {
@@ -256,30 +283,53 @@ struct Candidate {
   std::int64_t id;
   std::string queue;
   std::string tenant;
+  std::optional<int> running;  // the tenant's RUNNING jobs, for limited tenants
 };
 
 // Locks up to `count` ready jobs per tenant at job priority >= min_priority, best first.
-std::vector<Candidate> LockCandidates(Datum queues, const std::vector<std::string>& tenants,
-                                      const std::vector<std::int32_t>& counts, int min_priority,
-                                      Datum job_types, bool has_types) {
-  static pg::Statement stmt(
-      "SELECT c.id, c.queue, c.tenant_id FROM unnest($2::text[], $3::int[]) AS a(tenant, k), "
+std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::vector<std::string>& tenants,
+                                      const std::vector<std::int32_t>& counts, const std::vector<bool>& limited,
+                                      int min_priority, Datum job_types, bool has_types) {
+  // Several queues of equal priority: the best k of each queue, then the best k of those.
+  static pg::Statement many(
+      "SELECT c.id, c.queue, c.tenant_id, CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
+      "  WHERE r.tenant_id = a.tenant AND r.state = 'RUNNING') END "
+      "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
       "LATERAL (SELECT x.* FROM unnest($1::text[]) AS qn(name), LATERAL ("
       "    SELECT j.id, j.queue, j.tenant_id, j.priority, j.next_run_at FROM taskflow.jobs j"
       "    WHERE j.queue = qn.name AND j.tenant_id = a.tenant AND j.state = 'PENDING'"
       "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
       "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) x"
       "  ORDER BY x.priority DESC, x.next_run_at, x.id LIMIT a.k) c",
-      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID}, kGeneric);
+      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID, BOOLARRAYOID}, kGeneric);
+  // One queue (the usual case): one index range per tenant, no re-sorting.
+  static pg::Statement one(
+      "SELECT c.id, c.queue, c.tenant_id, CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
+      "  WHERE r.tenant_id = a.tenant AND r.state = 'RUNNING') END "
+      "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
+      "LATERAL (SELECT j.id, j.queue, j.tenant_id FROM taskflow.jobs j"
+      "    WHERE j.queue = ($1::text[])[1] AND j.tenant_id = a.tenant AND j.state = 'PENDING'"
+      "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
+      "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) c",
+      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID, BOOLARRAYOID}, kGeneric);
+  std::vector<Datum> lim;
+  lim.reserve(limited.size());
+  for (bool l : limited) lim.push_back(BoolGetDatum(l));
+  Datum* ld = lim.data();
+  int ln = static_cast<int>(lim.size());
+  Datum lim_array = pg::PgCall([&] {
+    return PointerGetDatum(construct_array(ld, ln, BOOLOID, 1, true, TYPALIGN_CHAR));
+  });
   pg::Params p;
   p.Add(queues).Add(api::TextArrayDatum(tenants)).Add(api::Int32ArrayDatum(counts));
-  p.AddInt32(min_priority).Add(job_types, !has_types);
-  std::uint64_t n = p.Run(stmt);
+  p.AddInt32(min_priority).Add(job_types, !has_types).Add(lim_array);
+  // Not read-only: the count must take its snapshot after pg::ReadSlots.
+  std::uint64_t n = p.Run(queue_count == 1 ? one : many);
   std::vector<Candidate> out;
   out.reserve(n);
   for (std::uint64_t i = 0; i < n; ++i) {
     pg::ResultRow row(i);
-    out.push_back({row.Int64(1).value_or(0), row.Text(2).value_or(""), row.Text(3).value_or("")});
+    out.push_back({row.Int64(1).value_or(0), row.Text(2).value_or(""), row.Text(3).value_or(""), row.Int32(4)});
   }
   return out;
 }
@@ -366,30 +416,64 @@ TF_FUNCTION(taskflow_acquire) {
     std::vector<std::string> names;
     for (const QueueRow& q : group) names.push_back(q.name);
     Datum names_array = api::TextArrayDatum(names);
-    PromoteDue(names_array);
+    if (PromoteDue(names_array) > 0) pg::ReadyChanged();
     std::string group_key = names.front();
     for (const auto& n : names) group_key = std::min(group_key, n);
 
-    std::set<std::string> skip;  // limited tenants another acquirer is serving now
-    for (int round = 0; round < 16 && remaining > 0; ++round) {
-      std::map<std::string, Head> heads;
+    // The tenants with ready jobs: the last skip scan of this backend for the same queues and
+    // job types while nothing was made PENDING since (and not too long ago), else a new one.
+    std::string cache_key;
+    for (const auto& n : names) cache_key += n + '\x1f';
+    cache_key += has_types ? JobTypesKey(job_types) : std::string("*");
+    std::map<std::string, Head> heads;
+    bool fresh = false;  // `heads` is this call's own scan
+    bool stale = false;  // tenants were dropped from `heads` since (they may have lower-priority jobs)
+    auto scan = [&] {
+      const std::uint64_t generation = pg::ReadyGeneration();  // before the scan's snapshot
+      heads.clear();
       for (const auto& n : names) FindHeads(n, job_types, has_types, &heads);
-      if (heads.empty()) break;
+      heads_cache = {cache_key, generation, pg::PgCall([] { return GetCurrentTimestamp(); }), heads};
+      fresh = true;
+      stale = false;
+    };
+    const std::int64_t now = pg::PgCall([] { return GetCurrentTimestamp(); });
+    if (heads_cache.key == cache_key && heads_cache.generation == pg::ReadyGeneration() &&
+        now - heads_cache.taken_at >= 0 && now - heads_cache.taken_at < kHeadsCacheMaxAgeUs) {
+      heads = heads_cache.heads;
+    } else {
+      scan();
+    }
+
+    std::map<std::string, TenantRow> settings;
+    std::set<std::string> full;          // limited tenants found at their max_running in this call
+    for (int round = 0; round < 16 && remaining > 0; ++round) {
       int top = INT_MIN;
-      for (const auto& [t, h] : heads) top = std::max(top, h.priority);
+      for (const auto& [t, h] : heads) {
+        if (full.count(t) == 0) top = std::max(top, h.priority);
+      }
+      if (top == INT_MIN) {
+        if (!heads.empty()) break;        // every tenant left is at its limit
+        if (fresh && !stale) break;       // nothing ready
+        scan();  // the tenants ran out at their priority: look again (lower priorities, others)
+        continue;
+      }
       std::vector<Head> contenders;
       for (const auto& [t, h] : heads) {
-        if (h.priority == top) contenders.push_back(h);
+        if (h.priority == top && full.count(t) == 0) contenders.push_back(h);
       }
       std::sort(contenders.begin(), contenders.end(),
                 [](const Head& a, const Head& b) { return a.Before(b); });
-      std::vector<std::string> tenants;
-      for (const Head& h : contenders) tenants.push_back(h.tenant);
+      std::vector<std::string> tenants, unknown;
+      for (const Head& h : contenders) {
+        tenants.push_back(h.tenant);
+        if (settings.count(h.tenant) == 0) unknown.push_back(h.tenant);
+      }
+      if (!unknown.empty()) settings.merge(TenantSettings(unknown));
 
-      // Limits, for all workers together.
-      std::map<std::string, TenantRow> settings = TenantSettings(tenants);
+      // Limits, for all workers together. Queue concurrency_limit: counted under an advisory
+      // lock per limited queue, waited for.
       std::vector<std::int64_t> lock_keys;
-      std::vector<std::string> limited_queues, limited_tenants;
+      std::vector<std::string> limited_queues;
       bool any_rate = false;
       for (const QueueRow& q : group) {
         if (q.concurrency_limit) {
@@ -398,23 +482,47 @@ TF_FUNCTION(taskflow_acquire) {
         }
         any_rate = any_rate || q.rate_limited;
       }
-      // Tenant limits, optimistically: count the limited contenders' RUNNING jobs without a
-      // lock, share the slots, then lock only the tenants that got some (try-lock: a tenant
-      // another acquirer is serving is skipped for the rest of this call) and re-count those
-      // under their lock. Acquirers thus spread over the tenants instead of queueing.
-      for (const auto& [t, s] : settings) {
-        if (s.max_running && skip.count(t) == 0) limited_tenants.push_back(t);
+      AdvisoryLocks(lock_keys);
+      std::map<std::string, int> running_q;
+      if (!limited_queues.empty()) CountRunningQueues(limited_queues, &running_q);
+
+      // Tenant max_running: slot reservations in shared memory (pg/shared_state.hpp), so
+      // acquirers of the same tenants neither wait for each other's commits nor count RUNNING
+      // jobs on every call: a tenant is counted again only when its bound (last count + what
+      // was reserved since) leaves less room than a share.
+      std::vector<std::string> limited;
+      for (const auto& t : tenants) {
+        if (settings[t].max_running) limited.push_back(t);
       }
-      AdvisoryLocks(lock_keys);  // queue limits: one lock per limited queue, waited for
-      std::map<std::string, int> running_q, running_t;
-      if (!limited_queues.empty() || !limited_tenants.empty()) {
-        CountRunning(limited_queues, limited_tenants, &running_q, &running_t);
+      std::vector<std::uint32_t> stripes;
+      for (const auto& t : limited) stripes.push_back(pg::SlotStripe(t));
+      std::vector<pg::SlotView> views = pg::ReadSlots(stripes);
+      const std::int64_t round_now = pg::PgCall([] { return GetCurrentTimestamp(); });
+      const std::uint64_t limits_generation = pg::LimitsGeneration();
+      // The most one tenant can get this round (see the quantum below): with more room than
+      // that, the bound is good enough and the tenant is not counted.
+      const int most_per_tenant = (remaining + kTenantsPerCall - 1) / kTenantsPerCall;
+      std::map<std::string, int> tenant_cap;
+      std::set<std::string> to_count;
+      for (std::size_t i = 0; i < limited.size(); ++i) {
+        const std::string& t = limited[i];
+        const int limit = *settings[t].max_running;
+        const int others = std::max(0, views[i].reserved - views[i].own);
+        auto e = tenant_counts.find(t);
+        const bool valid = e != tenant_counts.end() && e->second.limits_generation == limits_generation &&
+                           round_now - e->second.taken_at >= 0 && round_now - e->second.taken_at < kCountMaxAgeUs;
+        const int room = valid ? limit - Bound(e->second, views[i]) : 0;
+        if (valid && (room >= most_per_tenant || full.count(t) != 0)) {
+          tenant_cap[t] = std::max(0, room);
+        } else {
+          tenant_cap[t] = std::max(0, limit - others);  // optimistic: counted below if it gets slots
+          to_count.insert(t);
+        }
       }
       std::vector<Bucket> buckets;
-      for (const auto& [t, s] : settings) any_rate = any_rate || s.rate_limited;
+      for (const auto& t : tenants) any_rate = any_rate || settings[t].rate_limited;
       if (any_rate) buckets = LockBuckets(names, tenants);
       std::map<std::string, int> queue_cap;  // slots each queue may still start
-      int group_cap = remaining;
       for (const QueueRow& q : group) {
         int cap = INT_MAX;
         if (q.concurrency_limit) cap = std::max(0, *q.concurrency_limit - running_q[q.name]);
@@ -425,131 +533,123 @@ TF_FUNCTION(taskflow_acquire) {
       }
       long total_queue_cap = 0;
       for (const auto& [n, c] : queue_cap) total_queue_cap += c;
-      group_cap = static_cast<int>(std::min<long>(group_cap, total_queue_cap));
-      if (group_cap <= 0) break;
+      const int group_cap = static_cast<int>(std::min<long>(remaining, total_queue_cap));
+      if (group_cap <= 0) {
+        SpendBuckets(buckets);
+        break;
+      }
 
       // Weighted round robin among the contenders.
       std::vector<std::uint64_t> keys;
       for (const auto& t : tenants) keys.push_back(pg::FlowKey(group_key, t));
       std::uint64_t vkey = pg::FlowKey(group_key, std::string("\x01vtime"));
-      std::vector<double> passes;
-      double vtime = 0;
-      pg::LoadPasses(keys, vkey, &passes, &vtime);
       std::vector<core::Flow> flows;
       for (std::size_t i = 0; i < tenants.size(); ++i) {
         core::Flow f;
         f.tenant = tenants[i];
-        auto s = settings.find(tenants[i]);
-        f.weight = s != settings.end() ? s->second.weight : 1.0;
-        f.pass = core::JoinPass(passes[i], vtime, f.weight);
-        int cap = skip.count(tenants[i]) != 0 ? 0 : group_cap;
-        if (s != settings.end() && s->second.max_running) {
-          cap = std::min(cap, std::max(0, *s->second.max_running - running_t[tenants[i]]));
-        }
+        f.weight = settings[tenants[i]].weight;
+        int cap = group_cap;
+        auto tc = tenant_cap.find(tenants[i]);
+        if (tc != tenant_cap.end()) cap = std::min(cap, tc->second);
         for (const Bucket& b : buckets) {
           if (b.scope == "tenant" && b.name == tenants[i]) cap = std::min(cap, static_cast<int>(b.available));
         }
         f.cap = cap;
         flows.push_back(f);
       }
-      if (core::AllocateSlots(flows, group_cap) == 0) break;
-
-      // Lock the limited tenants that got slots and trim them to their exact free slots. Only
-      // as many as the call can fill are tried (in random order): a batch of 100 with a limit
-      // of 4 needs about 25 tenants, and locking all 100 would exclude every other acquirer.
-      bool skipped = false;
-      std::set<std::string> deferred;  // not tried this round: enough slots without them
-      {
-        std::vector<std::string> candidates;
-        for (const auto& f : flows) {
-          auto st = settings.find(f.tenant);
-          if (f.given > 0 && st != settings.end() && st->second.max_running) {
-            candidates.push_back(f.tenant);
-          }
+      // A big batch goes to at most kTenantsPerCall tenants (a few slots each): each tenant
+      // costs an index descent in LockCandidates, and the passes keep the shares over calls.
+      const int quantum = (group_cap + kTenantsPerCall - 1) / kTenantsPerCall;
+      int allocated = 0;
+      pg::UpdatePasses(keys, vkey, [&](std::vector<double>& passes, double vtime) {
+        for (std::size_t i = 0; i < flows.size(); ++i) {
+          flows[i].pass = core::JoinPass(passes[i], vtime, flows[i].weight);
         }
-        for (std::size_t i = candidates.size(); i > 1; --i) {
-          auto j = static_cast<std::size_t>(api::UnitRandom() * static_cast<double>(i));
-          std::swap(candidates[i - 1], candidates[std::min(j, i - 1)]);
+        allocated = core::AllocateSlots(flows, group_cap, quantum);
+        double new_vtime = vtime;
+        for (std::size_t i = 0; i < flows.size(); ++i) {
+          passes[i] = flows[i].pass;
+          if (flows[i].given > 0) new_vtime = std::max(new_vtime, flows[i].pass - 1.0 / std::max(flows[i].weight, 1.0));
         }
-        int unlimited_given = 0;
-        for (const auto& f : flows) {
-          auto st = settings.find(f.tenant);
-          if (st == settings.end() || !st->second.max_running) unlimited_given += f.given;
-        }
-        std::vector<std::int64_t> want;
-        std::vector<std::string> want_tenants;
-        long covered = unlimited_given;
-        for (const auto& t : candidates) {
-          if (covered >= group_cap) {
-            deferred.insert(t);
-            continue;
-          }
-          want.push_back(LockKey("tenant", t));
-          want_tenants.push_back(t);
-          covered += std::max(0, *settings[t].max_running - running_t[t]);
-        }
-        std::set<std::int64_t> held = TryAdvisoryLocks(want);
-        std::vector<std::string> locked;
-        for (const auto& t : want_tenants) {
-          if (held.count(LockKey("tenant", t)) != 0) {
-            locked.push_back(t);
-          } else {
-            skip.insert(t);
-            skipped = true;
-          }
-        }
-        std::map<std::string, int> exact_q, exact_t;
-        if (!locked.empty()) CountRunning({}, locked, &exact_q, &exact_t);
-        std::map<std::string, int> allowed;  // exact free slots of the limited tenants we hold
-        for (auto& f : flows) {
-          if (f.given <= 0) continue;
-          auto st = settings.find(f.tenant);
-          if (st == settings.end() || !st->second.max_running) continue;
-          int a = (skip.count(f.tenant) != 0 || deferred.count(f.tenant) != 0)
-                      ? 0
-                      : std::max(0, *st->second.max_running - exact_t[f.tenant]);
-          allowed[f.tenant] = a;
-          if (f.given > a) core::ReturnSlots(f, f.given - a);
-        }
-        // Slots given back by busy tenants go, in the same round, to the tenants this call
-        // holds (up to their exact free slots) and to unlimited ones: no extra round trip.
-        int given_total = 0;
-        for (const auto& f : flows) given_total += f.given;
-        if ((skipped || !deferred.empty()) && given_total < group_cap) {
-          std::vector<core::Flow> more;
-          std::vector<std::size_t> index;
-          for (std::size_t i = 0; i < flows.size(); ++i) {
-            const core::Flow& f = flows[i];
-            auto st = settings.find(f.tenant);
-            bool limited = st != settings.end() && st->second.max_running.has_value();
-            if (skip.count(f.tenant) != 0 || deferred.count(f.tenant) != 0) continue;
-            if (limited && allowed.count(f.tenant) == 0) continue;  // not locked by us
-            core::Flow extra = f;
-            // f.cap already holds the rate-limit and group caps; a held limited tenant is
-            // further bounded by its exact free slots.
-            extra.cap = limited ? std::min(allowed[f.tenant], f.cap) - f.given : f.cap - f.given;
-            if (extra.cap <= 0) continue;
-            more.push_back(extra);
-            index.push_back(i);
-          }
-          core::AllocateSlots(more, group_cap - given_total);
-          for (std::size_t k = 0; k < more.size(); ++k) {
-            flows[index[k]].given += more[k].given;
-            flows[index[k]].pass = more[k].pass;
-          }
-        }
-      }
+        return new_vtime;
+      });
 
       std::vector<std::string> alloc_tenants;
       std::vector<std::int32_t> alloc_counts;
+      std::vector<bool> alloc_count;
+      std::map<std::string, int> allocated_to;  // slots each tenant was given before trimming
       for (const auto& f : flows) {
         if (f.given > 0) {
           alloc_tenants.push_back(f.tenant);
           alloc_counts.push_back(f.given);
+          alloc_count.push_back(to_count.count(f.tenant) != 0);
+          allocated_to[f.tenant] = f.given;
         }
       }
-      std::vector<Candidate> cands =
-          LockCandidates(names_array, alloc_tenants, alloc_counts, top, job_types, has_types);
+      // Locks the candidates and, in the same statement (so after ReadSlots), counts the
+      // RUNNING jobs of the limited tenants that need it.
+      std::vector<Candidate> cands;
+      if (!alloc_tenants.empty()) {
+        cands = LockCandidates(names_array, static_cast<int>(names.size()), alloc_tenants, alloc_counts,
+                               alloc_count, top, job_types, has_types);
+      }
+      std::map<std::string, int> locked;
+      std::map<std::string, int> fresh_counts;
+      for (const Candidate& c : cands) {
+        locked[c.tenant]++;
+        if (c.running) fresh_counts[c.tenant] = *c.running;
+      }
+
+      // Limited tenants: trim to the room their bound leaves and reserve that. Extra locked
+      // jobs stay PENDING (the tenant is at its limit: nobody could start them now anyway).
+      bool trimmed = false;  // fewer free slots than estimated: the rest goes out next round
+      std::map<std::string, std::pair<std::uint32_t, int>> reserved;  // tenant -> stripe, slots
+      {
+        const LocalTransactionId lxid = MyProc->lxid;
+        std::vector<pg::SlotRequest> requests;
+        std::vector<std::size_t> flow_of;
+        for (std::size_t i = 0; i < limited.size(); ++i) {
+          const std::string& t = limited[i];
+          for (std::size_t k = 0; k < flows.size(); ++k) {
+            core::Flow& f = flows[k];
+            if (f.tenant != t || f.given <= 0) continue;
+            const int limit = *settings[t].max_running;
+            if (locked[t] == 0) {  // nothing locked (and so not counted): nothing to reserve
+              core::ReturnSlots(f, f.given);
+              continue;
+            }
+            if (to_count.count(t) != 0) {
+              if (tenant_counts.size() >= kMaxTenantCounts) tenant_counts.clear();
+              tenant_counts[t] = {fresh_counts[t], views[i].committed, views[i].own, lxid,
+                                  limits_generation, round_now};
+            }
+            const CountEntry& e = tenant_counts.at(t);
+            const int room = std::max(0, limit - Bound(e, views[i]));
+            if (room == 0 && to_count.count(t) != 0) full.insert(t);
+            const int keep = std::min({f.given, room, locked[t]});
+            if (f.given > keep) {
+              if (keep < std::min(f.given, locked[t])) trimmed = true;
+              core::ReturnSlots(f, f.given - keep);
+            }
+            if (f.given > 0) {
+              requests.push_back({stripes[i], limit, e.counted, e.committed_at,
+                                  e.lxid == lxid ? e.own_at : 0, f.given});
+              flow_of.push_back(k);
+            }
+          }
+        }
+        if (!requests.empty()) {
+          std::vector<int> granted = pg::ReserveSlots(requests);
+          for (std::size_t r = 0; r < requests.size(); ++r) {
+            core::Flow& f = flows[flow_of[r]];
+            if (granted[r] < f.given) {
+              core::ReturnSlots(f, f.given - granted[r]);
+              trimmed = true;
+            }
+            if (granted[r] > 0) reserved[f.tenant] = {requests[r].stripe, granted[r]};
+          }
+        }
+      }
 
       // Keep each tenant's share and each queue's cap; the rest stays PENDING.
       std::map<std::string, int> share;
@@ -568,20 +668,27 @@ TF_FUNCTION(taskflow_acquire) {
         }
         chosen.push_back(c.id);
       }
-      double new_vtime = vtime;
+      bool exhausted = false;
+      std::vector<double> deltas(flows.size(), 0.0);  // slots given out but not used
       for (std::size_t i = 0; i < flows.size(); ++i) {
-        core::ReturnSlots(flows[i], flows[i].given - used[flows[i].tenant]);
-        passes[i] = flows[i].pass;
-        if (flows[i].given > 0) new_vtime = std::max(new_vtime, flows[i].pass - 1.0 / std::max(flows[i].weight, 1.0));
+        const core::Flow& f = flows[i];
+        if (allocated_to[f.tenant] > 0 && locked[f.tenant] < allocated_to[f.tenant]) {
+          // Fewer ready jobs (not locked by others) than given: none left at this priority.
+          // Drop the tenant for this call; the next call scans again.
+          heads.erase(f.tenant);
+          heads_cache.generation = 0;
+          exhausted = true;
+          stale = true;
+        }
+        auto r = reserved.find(f.tenant);
+        if (r != reserved.end()) pg::UnreserveSlots(r->second.first, r->second.second - used[f.tenant]);
+        deltas[i] = -(allocated_to[f.tenant] - used[f.tenant]) / std::max(f.weight, 1.0);
+        core::ReturnSlots(flows[i], f.given - used[f.tenant]);
       }
-      pg::StorePasses(keys, passes, vkey, new_vtime);
+      pg::AddToPasses(keys, deltas);
       SpendBuckets(buckets);
-      if (chosen.empty()) {
-        if (skipped) continue;  // other tenants may still have free slots
-        break;
-      }
 
-      std::uint64_t got = StartAttempts(chosen, worker_id, lease);
+      std::uint64_t got = chosen.empty() ? 0 : StartAttempts(chosen, worker_id, lease);
       for (std::uint64_t i = 0; i < got; ++i) {
         Datum values[kAcquireColumns];
         bool nulls[kAcquireColumns];
@@ -591,6 +698,10 @@ TF_FUNCTION(taskflow_acquire) {
         out.PutValues(values, nulls);
       }
       remaining -= static_cast<int>(got);
+      // Another round only when it can give something this one could not: slots of tenants
+      // that ran out, or whose count was stale. When the round handed out fewer slots than
+      // it had, every contender is at its cap already.
+      if (!exhausted && !trimmed && (got == 0 || allocated < group_cap)) break;
     }
   }
   return Datum(0);

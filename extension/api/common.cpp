@@ -1,6 +1,7 @@
 #include "core/errors.hpp"
 #include "api/common.hpp"
 #include "bgw/wakeup.hpp"
+#include "pg/shared_state.hpp"
 
 
 namespace taskflow::api {
@@ -58,6 +59,7 @@ QueueInfo RequireQueue(const std::string& name) {
 }
 
 void NotifyQueue(const std::string& queue) {
+  pg::ReadyChanged();  // jobs became PENDING: acquirers scan for tenants again after commit
   const char* q = queue.c_str();
   pg::PgCall([&] { bgw::RequestWakeup(q); });
 }

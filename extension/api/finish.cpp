@@ -1,6 +1,7 @@
 #include "core/errors.hpp"
 #include "core/state_machine.hpp"
 #include "api/finish.hpp"
+#include "pg/shared_state.hpp"
 
 #include "api/common.hpp"
 #include "api/hooks.hpp"
@@ -176,6 +177,7 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
   p.AddBool(core::IsTerminal(e.to)).AddOptText(e.error_type).AddOptText(e.error_message);
   p.AddInt32(e.budget_increment).AddText(e.outcome).AddOptText(e.actor).AddText(e.reason);
   p.Run(stmt);
+  if (e.to == JobState::Pending) pg::ReadyChanged();  // released: ready again
   if (pg::ResultRow(0).Int32(1).value_or(0) == 1 && core::IsTerminal(e.to)) {
     AfterFinished(e.to, {id});
   }

@@ -102,3 +102,15 @@ TF_FUNCTION(taskflow_tenant_mapping_changed) {
   api::ForgetCallerTenant();  // this backend at once; the others when the transaction commits
   PG_RETURN_VOID();
 }
+
+// taskflow._tenants_changed() RETURNS trigger: statement trigger on taskflow.tenants. When the
+// transaction commits, acquire() drops the RUNNING counts it keeps of limited tenants (a limit
+// that was off let acquisitions through without a slot reservation).
+TF_FUNCTION(taskflow_tenants_changed) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw core::DomainError(core::ErrorCode::InvalidParameterValue,
+                            "taskflow._tenants_changed() is a trigger function");
+  }
+  pg::TenantLimitsChanged();
+  return PointerGetDatum(nullptr);
+}

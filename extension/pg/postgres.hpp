@@ -34,6 +34,7 @@ extern "C" {
 #include "common/hmac.h"             // webhook signatures (HMAC-SHA256)
 #include "utils/resowner.h"          // subtransactions around rule firings
 #include "utils/inval.h"             // webhook rule cache: invalidated when rules or tenants change
+#include "commands/trigger.h"        // CALLED_AS_TRIGGER: statement triggers in C
 }
 
 // PostgreSQL defines these as macros; they collide with the C++ standard library.

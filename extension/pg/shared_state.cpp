@@ -14,10 +14,16 @@ namespace taskflow::pg {
 namespace {
 
 constexpr long kMaxFlows = 65536;
+constexpr std::uint32_t kSlotStripes = 4096;
 
 struct SharedHeader {
   LWLock* lock;
+  LWLock* slot_lock;  // guards slot_committed and slot_reserved
   pg_atomic_uint64 tenant_generation;
+  pg_atomic_uint64 ready_generation;
+  pg_atomic_uint64 limits_generation;
+  std::uint64_t slot_committed[kSlotStripes];  // reserved slots whose transaction committed, ever
+  std::int32_t slot_reserved[kSlotStripes];    // slots reserved by uncommitted acquisitions
 };
 
 struct PassEntry {
@@ -29,6 +35,46 @@ SharedHeader* header = nullptr;
 HTAB* passes_table = nullptr;
 bool mapping_changed = false;  // this transaction changed the role -> tenant mapping
 std::uint64_t local_epoch = 0;  // bumped when this backend's view of the mapping may differ
+bool ready_changed = false;     // this transaction may have made jobs PENDING
+std::uint64_t ready_epoch = 0;  // this backend's own ready-set changes
+bool limits_changed = false;    // this transaction changed taskflow.tenants
+std::uint64_t limits_epoch = 0;
+// This backend's reservations in the current transaction, per stripe (few entries: a vector).
+std::vector<std::pair<std::uint32_t, int>> own_slots;
+
+int OwnReserved(std::uint32_t stripe) {
+  for (const auto& [s, n] : own_slots) {
+    if (s == stripe) return n;
+  }
+  return 0;
+}
+
+void AddOwn(std::uint32_t stripe, int n) {
+  for (auto& entry : own_slots) {
+    if (entry.first == stripe) {
+      entry.second += n;
+      return;
+    }
+  }
+  own_slots.emplace_back(stripe, n);
+}
+
+// Ends this backend's reservations (transaction end). On commit they move to the stripes'
+// committed totals: the jobs are visible to counts from now on, and acquirers whose count is
+// older add them (CheckAndReserve's bound).
+void EndReservations(bool committed) {
+  if (own_slots.empty() || header == nullptr) {
+    own_slots.clear();
+    return;
+  }
+  LWLockAcquire(header->slot_lock, LW_EXCLUSIVE);
+  for (const auto& [stripe, n] : own_slots) {
+    header->slot_reserved[stripe] = std::max(0, header->slot_reserved[stripe] - n);
+    if (committed) header->slot_committed[stripe] += static_cast<std::uint64_t>(n);
+  }
+  LWLockRelease(header->slot_lock);
+  own_slots.clear();
+}
 
 shmem_request_hook_type prev_request = nullptr;
 shmem_startup_hook_type prev_startup = nullptr;
@@ -37,7 +83,7 @@ void Request() {
   if (prev_request != nullptr) prev_request();
   RequestAddinShmemSpace(MAXALIGN(sizeof(SharedHeader)) +
                          hash_estimate_size(kMaxFlows, sizeof(PassEntry)));
-  RequestNamedLWLockTranche("taskflow fair share", 1);
+  RequestNamedLWLockTranche("taskflow fair share", 2);
 }
 
 void Startup() {
@@ -47,8 +93,14 @@ void Startup() {
   header = static_cast<SharedHeader*>(
       ShmemInitStruct("taskflow shared state", sizeof(SharedHeader), &found));
   if (!found) {
-    header->lock = &(GetNamedLWLockTranche("taskflow fair share"))->lock;
+    LWLockPadded* locks = GetNamedLWLockTranche("taskflow fair share");
+    header->lock = &locks[0].lock;
+    header->slot_lock = &locks[1].lock;
     pg_atomic_init_u64(&header->tenant_generation, 1);
+    pg_atomic_init_u64(&header->ready_generation, 1);
+    pg_atomic_init_u64(&header->limits_generation, 1);
+    memset(header->slot_committed, 0, sizeof(header->slot_committed));
+    memset(header->slot_reserved, 0, sizeof(header->slot_reserved));
   }
   HASHCTL info;
   memset(&info, 0, sizeof(info));
@@ -59,14 +111,33 @@ void Startup() {
   LWLockRelease(AddinShmemInitLock);
 }
 
+// Runs after the commit is visible to new snapshots (CommitTransaction calls the callbacks after
+// ProcArrayEndTransaction), which the generations and the slot sequence numbers rely on.
 void OnXact(XactEvent event, void*) {
+  if (event == XACT_EVENT_PRE_PREPARE && !own_slots.empty()) {
+    // A prepared transaction's RUNNING jobs stay invisible until COMMIT PREPARED, long after
+    // this backend has moved on: its reservations could not be kept. No C++ object is alive here.
+    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+                    errmsg("cannot PREPARE a transaction that acquired jobs of a tenant with max_running"),
+                    errhint("Call taskflow.acquire() outside two-phase transactions.")));
+  }
   if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
     if (mapping_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->tenant_generation, 1);
+    if (ready_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->ready_generation, 1);
+    if (limits_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->limits_generation, 1);
     mapping_changed = false;
+    ready_changed = false;
+    limits_changed = false;
+    EndReservations(true);
   } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
              event == XACT_EVENT_PREPARE) {
     if (mapping_changed) ++local_epoch;  // what this backend cached inside it is void
+    if (ready_changed) ++ready_epoch;
+    if (limits_changed) ++limits_epoch;
     mapping_changed = false;
+    ready_changed = false;
+    limits_changed = false;
+    EndReservations(false);
   }
 }
 
@@ -88,26 +159,29 @@ std::uint64_t FlowKey(const std::string& group, const std::string& tenant) {
                              static_cast<int>(k.size()), 0x7461736b);
 }
 
-void LoadPasses(const std::vector<std::uint64_t>& keys, std::uint64_t vtime_key,
-                std::vector<double>* passes, double* vtime) {
-  passes->assign(keys.size(), 0.0);
-  *vtime = 0.0;
-  if (header == nullptr || passes_table == nullptr) return;
-  // No PostgreSQL call below can ereport while the lock is held (hash_search HASH_FIND).
-  LWLockAcquire(header->lock, LW_SHARED);
+void UpdatePasses(const std::vector<std::uint64_t>& keys, std::uint64_t vtime_key,
+                  const std::function<double(std::vector<double>& passes, double vtime)>& allocate) {
+  std::vector<double> passes(keys.size(), 0.0);
+  if (header == nullptr || passes_table == nullptr) {
+    allocate(passes, 0.0);  // no shared memory (not preloaded): fair within the call only
+    return;
+  }
+  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  // Nothing below raises: hash_search HASH_FIND / HASH_REMOVE / HASH_ENTER_NULL never do; a
+  // C++ exception from `allocate` releases the lock first.
   for (std::size_t i = 0; i < keys.size(); ++i) {
     auto* e = static_cast<PassEntry*>(hash_search(passes_table, &keys[i], HASH_FIND, nullptr));
-    if (e != nullptr) (*passes)[i] = e->pass;
+    if (e != nullptr) passes[i] = e->pass;
   }
   auto* v = static_cast<PassEntry*>(hash_search(passes_table, &vtime_key, HASH_FIND, nullptr));
-  if (v != nullptr) *vtime = v->pass;
-  LWLockRelease(header->lock);
-}
-
-void StorePasses(const std::vector<std::uint64_t>& keys, const std::vector<double>& passes,
-                 std::uint64_t vtime_key, double vtime) {
-  if (header == nullptr || passes_table == nullptr) return;
-  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  const double vtime = v != nullptr ? v->pass : 0.0;
+  double new_vtime = vtime;
+  try {
+    new_vtime = allocate(passes, vtime);
+  } catch (...) {
+    LWLockRelease(header->lock);
+    throw;
+  }
   if (hash_get_num_entries(passes_table) + static_cast<long>(keys.size()) + 1 >= kMaxFlows) {
     // Full (the size reserved for it): start over. The passes are soft state; after a reset
     // every flow starts level, which is fair, whereas refusing new flows would starve them.
@@ -117,7 +191,7 @@ void StorePasses(const std::vector<std::uint64_t>& keys, const std::vector<doubl
       hash_search(passes_table, &e->key, HASH_REMOVE, nullptr);
     }
   }
-  for (std::size_t i = 0; i < keys.size() && i < passes.size(); ++i) {
+  for (std::size_t i = 0; i < keys.size(); ++i) {
     bool found = false;
     // HASH_ENTER_NULL never raises (NULL when shared memory runs out: the flow just starts
     // from the queue's virtual time next time).
@@ -125,8 +199,19 @@ void StorePasses(const std::vector<std::uint64_t>& keys, const std::vector<doubl
     if (e != nullptr) e->pass = passes[i];
   }
   bool found = false;
-  auto* v = static_cast<PassEntry*>(hash_search(passes_table, &vtime_key, HASH_ENTER_NULL, &found));
-  if (v != nullptr && (!found || v->pass < vtime)) v->pass = vtime;
+  v = static_cast<PassEntry*>(hash_search(passes_table, &vtime_key, HASH_ENTER_NULL, &found));
+  if (v != nullptr && (!found || v->pass < new_vtime)) v->pass = new_vtime;
+  LWLockRelease(header->lock);
+}
+
+void AddToPasses(const std::vector<std::uint64_t>& keys, const std::vector<double>& deltas) {
+  if (header == nullptr || passes_table == nullptr) return;
+  LWLockAcquire(header->lock, LW_EXCLUSIVE);
+  for (std::size_t i = 0; i < keys.size() && i < deltas.size(); ++i) {
+    if (deltas[i] == 0.0) continue;
+    auto* e = static_cast<PassEntry*>(hash_search(passes_table, &keys[i], HASH_FIND, nullptr));
+    if (e != nullptr) e->pass += deltas[i];
+  }
   LWLockRelease(header->lock);
 }
 
@@ -138,6 +223,86 @@ std::uint64_t TenantGeneration() {
 void TenantMappingChanged() {
   mapping_changed = true;
   ++local_epoch;  // this backend sees its own change at once
+}
+
+std::uint64_t ReadyGeneration() {
+  std::uint64_t shared = header != nullptr ? pg_atomic_read_u64(&header->ready_generation) : 0;
+  pg_memory_barrier();  // read before the snapshot of the skip scan that follows is taken
+  return shared * 1000003 + ready_epoch;
+}
+
+void ReadyChanged() {
+  ready_changed = true;
+  ++ready_epoch;  // this backend sees its own change at once
+}
+
+std::uint32_t SlotStripe(const std::string& tenant) {
+  return hash_bytes_extended(reinterpret_cast<const unsigned char*>(tenant.data()),
+                             static_cast<int>(tenant.size()), 0x736c6f74) % kSlotStripes;
+}
+
+std::vector<SlotView> ReadSlots(const std::vector<std::uint32_t>& stripes) {
+  std::vector<SlotView> out(stripes.size());
+  if (header == nullptr) return out;
+  LWLockAcquire(header->slot_lock, LW_SHARED);
+  for (std::size_t i = 0; i < stripes.size(); ++i) {
+    const std::uint32_t s = stripes[i] % kSlotStripes;
+    out[i].committed = header->slot_committed[s];
+    out[i].reserved = header->slot_reserved[s];
+    out[i].own = OwnReserved(s);
+  }
+  LWLockRelease(header->slot_lock);
+  return out;
+}
+
+std::vector<int> ReserveSlots(const std::vector<SlotRequest>& requests) {
+  std::vector<int> granted(requests.size(), 0);
+  if (header == nullptr) return granted;
+  // Room for this call's entries first: nothing below may fail while the lock is held.
+  own_slots.reserve(own_slots.size() + requests.size());
+  LWLockAcquire(header->slot_lock, LW_EXCLUSIVE);
+  for (std::size_t i = 0; i < requests.size(); ++i) {
+    const SlotRequest& r = requests[i];
+    const std::uint32_t s = r.stripe % kSlotStripes;
+    // RUNNING now <= counted + committed since the count + reserved now (minus this
+    // transaction's reservations that the count already saw).
+    const std::int64_t bound = static_cast<std::int64_t>(r.counted) +
+                               static_cast<std::int64_t>(header->slot_committed[s] - r.committed_at) +
+                               header->slot_reserved[s] - r.own_at;
+    const std::int64_t room = static_cast<std::int64_t>(r.limit) - bound;
+    const int g = static_cast<int>(std::max<std::int64_t>(0, std::min<std::int64_t>(r.want, room)));
+    if (g == 0) continue;
+    header->slot_reserved[s] += g;
+    AddOwn(s, g);
+    granted[i] = g;
+  }
+  LWLockRelease(header->slot_lock);
+  return granted;
+}
+
+void UnreserveSlots(std::uint32_t stripe, int n) {
+  if (header == nullptr || n <= 0) return;
+  const std::uint32_t s = stripe % kSlotStripes;
+  LWLockAcquire(header->slot_lock, LW_EXCLUSIVE);
+  for (auto& entry : own_slots) {
+    if (entry.first == s) {
+      const int k = std::min(n, entry.second);
+      entry.second -= k;
+      header->slot_reserved[s] = std::max(0, header->slot_reserved[s] - k);
+      break;
+    }
+  }
+  LWLockRelease(header->slot_lock);
+}
+
+std::uint64_t LimitsGeneration() {
+  std::uint64_t shared = header != nullptr ? pg_atomic_read_u64(&header->limits_generation) : 0;
+  return shared * 1000003 + limits_epoch;
+}
+
+void TenantLimitsChanged() {
+  limits_changed = true;
+  ++limits_epoch;
 }
 
 }  // namespace taskflow::pg

@@ -71,8 +71,9 @@ CREATE INDEX jobs_ready_idx ON taskflow.jobs (queue, tenant_id, priority DESC, n
   WHERE state = 'PENDING';
 -- The scheduler: SCHEDULED jobs by due time.
 CREATE INDEX jobs_scheduled_idx ON taskflow.jobs (next_run_at) WHERE state = 'SCHEDULED';
--- The Rescuer: running jobs by lease expiry.
-CREATE INDEX jobs_running_idx ON taskflow.jobs (lease_expires_at) WHERE state = 'RUNNING';
+-- RUNNING jobs: acquire() counts a limited tenant's (max_running) by its first column; the
+-- Rescuer reads the whole (small: at most what the workers run) index for expired leases.
+CREATE INDEX jobs_running_idx ON taskflow.jobs (tenant_id, lease_expires_at) WHERE state = 'RUNNING';
 -- The Cleaner: finished jobs by age.
 CREATE INDEX jobs_finished_idx ON taskflow.jobs (finished_at) WHERE state IN ('SUCCEEDED', 'CANCELLED');
 -- Unique keys: at most one unfinished job per (tenant, queue, key).

@@ -208,3 +208,11 @@ GRANT SELECT ON taskflow.tenant_roles, taskflow.rate_limits TO taskflow_admin;
 -- Clients read their own tenant's rows (row level security above).
 GRANT SELECT ON taskflow.jobs, taskflow.job_summaries TO taskflow_client;
 GRANT SELECT ON taskflow.tenants TO taskflow_client;
+
+-- acquire() keeps counts of limited tenants' RUNNING jobs between calls; any change to the
+-- tenants (a limit set, changed or removed) makes every backend drop them at commit.
+CREATE FUNCTION taskflow._tenants_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'taskflow_tenants_changed' LANGUAGE c
+SET search_path = pg_catalog, pg_temp;
+CREATE TRIGGER tenants_limits_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON taskflow.tenants
+  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._tenants_changed();
