@@ -108,6 +108,7 @@ constexpr std::int64_t kHeadsCacheMaxAgeUs = 250'000;
 struct CountEntry {
   int counted = 0;
   std::uint64_t committed_at = 0;
+  std::uint64_t finished_at = 0;
   int own_at = 0;
   LocalTransactionId lxid = 0;
   std::uint64_t limits_generation = 0;
@@ -119,7 +120,8 @@ constexpr std::int64_t kCountMaxAgeUs = 1'000'000;
 
 int Bound(const CountEntry& e, const pg::SlotView& v) {
   const int own_at = e.lxid == MyProc->lxid ? e.own_at : 0;
-  const std::int64_t b = static_cast<std::int64_t>(e.counted) + static_cast<std::int64_t>(v.committed - e.committed_at) +
+  const std::int64_t b = static_cast<std::int64_t>(e.counted) + static_cast<std::int64_t>(v.committed - e.committed_at) -
+                         (static_cast<std::int64_t>(v.finished) - static_cast<std::int64_t>(e.finished_at)) +
                          v.reserved - own_at;
   return static_cast<int>(std::min<std::int64_t>(b, INT_MAX));
 }
@@ -292,9 +294,10 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::
                                       int min_priority, Datum job_types, bool has_types) {
   // Several queues of equal priority: the best k of each queue, then the best k of those.
   static pg::Statement many(
-      "SELECT c.id, c.queue, c.tenant_id, CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
-      "  WHERE r.tenant_id = a.tenant AND r.state = 'RUNNING') END "
+      "SELECT c.id, c.queue, c.tenant_id, r.running "
       "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
+      "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
+      "  WHERE r.tenant_id = a.tenant AND r.state = 'RUNNING') END AS running OFFSET 0) r, "
       "LATERAL (SELECT x.* FROM unnest($1::text[]) AS qn(name), LATERAL ("
       "    SELECT j.id, j.queue, j.tenant_id, j.priority, j.next_run_at FROM taskflow.jobs j"
       "    WHERE j.queue = qn.name AND j.tenant_id = a.tenant AND j.state = 'PENDING'"
@@ -304,9 +307,10 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::
       {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID, BOOLARRAYOID}, kGeneric);
   // One queue (the usual case): one index range per tenant, no re-sorting.
   static pg::Statement one(
-      "SELECT c.id, c.queue, c.tenant_id, CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
-      "  WHERE r.tenant_id = a.tenant AND r.state = 'RUNNING') END "
+      "SELECT c.id, c.queue, c.tenant_id, r.running "
       "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
+      "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
+      "  WHERE r.tenant_id = a.tenant AND r.state = 'RUNNING') END AS running OFFSET 0) r, "
       "LATERAL (SELECT j.id, j.queue, j.tenant_id FROM taskflow.jobs j"
       "    WHERE j.queue = ($1::text[])[1] AND j.tenant_id = a.tenant AND j.state = 'PENDING'"
       "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
@@ -514,8 +518,12 @@ TF_FUNCTION(taskflow_acquire) {
         const int room = valid ? limit - Bound(e->second, views[i]) : 0;
         if (valid && (room >= most_per_tenant || full.count(t) != 0)) {
           tenant_cap[t] = std::max(0, room);
+        } else if (valid) {
+          // Near its limit by the bound (which never sees jobs finish): one slot, to be counted.
+          tenant_cap[t] = std::min(1, std::max(0, limit - others));
+          to_count.insert(t);
         } else {
-          tenant_cap[t] = std::max(0, limit - others);  // optimistic: counted below if it gets slots
+          tenant_cap[t] = std::max(0, limit - others);  // unknown: counted below if it gets slots
           to_count.insert(t);
         }
       }
@@ -599,6 +607,18 @@ TF_FUNCTION(taskflow_acquire) {
         locked[c.tenant]++;
         if (c.running) fresh_counts[c.tenant] = *c.running;
       }
+      // Right after the count: what had finished (or was committing) by then.
+      std::map<std::string, std::uint64_t> finished_at;
+      {
+        std::vector<std::string> names_counted;
+        std::vector<std::uint32_t> counted_stripes;
+        for (const auto& [t, n] : fresh_counts) {
+          names_counted.push_back(t);
+          counted_stripes.push_back(pg::SlotStripe(t));
+        }
+        std::vector<std::uint64_t> f = pg::ReadFinished(counted_stripes);
+        for (std::size_t i = 0; i < names_counted.size(); ++i) finished_at[names_counted[i]] = f[i];
+      }
 
       // Limited tenants: trim to the room their bound leaves and reserve that. Extra locked
       // jobs stay PENDING (the tenant is at its limit: nobody could start them now anyway).
@@ -620,7 +640,7 @@ TF_FUNCTION(taskflow_acquire) {
             }
             if (to_count.count(t) != 0) {
               if (tenant_counts.size() >= kMaxTenantCounts) tenant_counts.clear();
-              tenant_counts[t] = {fresh_counts[t], views[i].committed, views[i].own, lxid,
+              tenant_counts[t] = {fresh_counts[t], views[i].committed, finished_at[t], views[i].own, lxid,
                                   limits_generation, round_now};
             }
             const CountEntry& e = tenant_counts.at(t);
@@ -632,7 +652,7 @@ TF_FUNCTION(taskflow_acquire) {
               core::ReturnSlots(f, f.given - keep);
             }
             if (f.given > 0) {
-              requests.push_back({stripes[i], limit, e.counted, e.committed_at,
+              requests.push_back({stripes[i], limit, e.counted, e.committed_at, e.finished_at,
                                   e.lxid == lxid ? e.own_at : 0, f.given});
               flow_of.push_back(k);
             }
@@ -702,6 +722,9 @@ TF_FUNCTION(taskflow_acquire) {
       // that ran out, or whose count was stale. When the round handed out fewer slots than
       // it had, every contender is at its cap already.
       if (!exhausted && !trimmed && (got == 0 || allocated < group_cap)) break;
+      // Slots lost to trimming only: not worth another round for the last few (the caller may
+      // get up to a tenth fewer than it asked for while tenants are at their limits).
+      if (!exhausted && got > 0 && (static_cast<long>(group_cap) - static_cast<long>(got)) * 10 <= group_cap) break;
     }
   }
   return Datum(0);

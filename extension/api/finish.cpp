@@ -36,13 +36,13 @@ std::vector<std::int32_t> FinishSucceeded(Datum ids, Datum tokens, Datum results
           "  lease_expires_at = NULL "
           "  WHERE j.id = ANY($1) AND j.state IN " + SourceStatesSql(JobEvent::Complete) +
           "    AND EXISTS (SELECT FROM t WHERE t.id = j.id AND t.token = j.lease_token) "
-          "  RETURNING j.id, j.attempts, j.worker_id, j.state, j.lease_token, j.started_at), "
+          "  RETURNING j.id, j.attempts, j.worker_id, j.state, j.lease_token, j.started_at, j.tenant_id), "
           "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
           "    started_at, finished_at, outcome) "
           "  SELECT id, attempts, worker_id, lease_token, started_at, now(), 'succeeded' FROM upd), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
           "  SELECT id, 'RUNNING', state, worker_id, 'completed' FROM upd) "
-          "SELECT upd.id, t.n::int FROM upd JOIN unnest($1::bigint[], $2::uuid[]) "
+          "SELECT upd.id, t.n::int, upd.tenant_id FROM upd JOIN unnest($1::bigint[], $2::uuid[]) "
           "  WITH ORDINALITY AS t(id, token, n) ON t.id = upd.id AND t.token = upd.lease_token",
       {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID},
       // A generic plan guesses one running job and scans jobs_running_idx for the ids;
@@ -59,6 +59,7 @@ std::vector<std::int32_t> FinishSucceeded(Datum ids, Datum tokens, Datum results
     pg::ResultRow row(i);
     done.push_back(row.Int64(1).value_or(0));
     positions.push_back(row.Int32(2).value_or(0));
+    pg::RecordFinished(row.Text(3).value_or(""));  // a RUNNING job less (tenant slots)
   }
   if (!done.empty()) AfterFinished(JobState::Succeeded, done);
   return positions;
@@ -163,13 +164,13 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
       "    last_error_message = CASE WHEN $6::text IS NULL THEN last_error_message ELSE $7 END, "
       "    budget_offset = budget_offset + $8, lease_expires_at = NULL "
       "  WHERE id = $1 AND state = 'RUNNING' "
-      "  RETURNING id, attempts, worker_id, state, lease_token, started_at), "
+      "  RETURNING id, attempts, worker_id, state, lease_token, started_at, tenant_id), "
       "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
       "    started_at, finished_at, outcome, error_type, error_message, backoff_delay) "
       "  SELECT id, attempts, worker_id, lease_token, started_at, now(), $9, $6, $7, $3 FROM upd), "
       "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
       "  SELECT id, 'RUNNING', state, COALESCE($10, worker_id), $11 FROM upd) "
-      "SELECT count(*)::int FROM upd",
+      "SELECT count(*)::int, min(tenant_id) FROM upd",
       {INT8OID, TEXTOID, INTERVALOID, BOOLOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
        TEXTOID, TEXTOID});
   pg::Params p;
@@ -177,6 +178,9 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
   p.AddBool(core::IsTerminal(e.to)).AddOptText(e.error_type).AddOptText(e.error_message);
   p.AddInt32(e.budget_increment).AddText(e.outcome).AddOptText(e.actor).AddText(e.reason);
   p.Run(stmt);
+  if (pg::ResultRow(0).Int32(1).value_or(0) == 1) {
+    pg::RecordFinished(pg::ResultRow(0).Text(2).value_or(""));  // a RUNNING job less
+  }
   if (e.to == JobState::Pending) pg::ReadyChanged();  // released: ready again
   if (pg::ResultRow(0).Int32(1).value_or(0) == 1 && core::IsTerminal(e.to)) {
     AfterFinished(e.to, {id});

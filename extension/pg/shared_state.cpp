@@ -1,5 +1,7 @@
 #include "pg/shared_state.hpp"
 
+#include <algorithm>
+
 #include "pg/postgres.hpp"
 
 extern "C" {
@@ -24,6 +26,8 @@ struct SharedHeader {
   pg_atomic_uint64 limits_generation;
   std::uint64_t slot_committed[kSlotStripes];  // reserved slots whose transaction committed, ever
   std::int32_t slot_reserved[kSlotStripes];    // slots reserved by uncommitted acquisitions
+  std::uint64_t slot_finished[kSlotStripes];   // RUNNING jobs that ended (committed), ever
+  std::int32_t slot_finishing[kSlotStripes];   // ended in transactions now committing
 };
 
 struct PassEntry {
@@ -41,6 +45,60 @@ bool limits_changed = false;    // this transaction changed taskflow.tenants
 std::uint64_t limits_epoch = 0;
 // This backend's reservations in the current transaction, per stripe (few entries: a vector).
 std::vector<std::pair<std::uint32_t, int>> own_slots;
+
+// RUNNING jobs this transaction ended, per stripe and subtransaction level (a rolled-back
+// subtransaction's are dropped). Announced as "finishing" before the commit becomes visible
+// and moved to "finished" after it (see ReadFinished for why both).
+struct Finished {
+  std::uint32_t stripe;
+  int n;
+  int level;
+};
+std::vector<Finished> own_finished;
+bool finishing_announced = false;
+
+// This transaction's ended jobs of a stripe (not in the shared totals before it commits).
+std::uint64_t OwnFinished(std::uint32_t stripe) {
+  std::uint64_t n = 0;
+  for (const Finished& f : own_finished) {
+    if (f.stripe == stripe) n += static_cast<std::uint64_t>(f.n);
+  }
+  return n;
+}
+
+void AnnounceFinishing() {
+  if (own_finished.empty() || header == nullptr) return;
+  LWLockAcquire(header->slot_lock, LW_EXCLUSIVE);
+  for (const Finished& f : own_finished) header->slot_finishing[f.stripe] += f.n;
+  LWLockRelease(header->slot_lock);
+  finishing_announced = true;
+}
+
+void EndFinished(bool committed) {
+  if (!own_finished.empty() && header != nullptr && finishing_announced) {
+    LWLockAcquire(header->slot_lock, LW_EXCLUSIVE);
+    for (const Finished& f : own_finished) {
+      header->slot_finishing[f.stripe] = std::max(0, header->slot_finishing[f.stripe] - f.n);
+      if (committed) header->slot_finished[f.stripe] += static_cast<std::uint64_t>(f.n);
+    }
+    LWLockRelease(header->slot_lock);
+  }
+  own_finished.clear();
+  finishing_announced = false;
+}
+
+void OnSubXact(SubXactEvent event, SubTransactionId, SubTransactionId, void*) {
+  const int level = GetCurrentTransactionNestLevel();
+  if (event == SUBXACT_EVENT_ABORT_SUB) {
+    own_finished.erase(std::remove_if(own_finished.begin(), own_finished.end(),
+                                      [&](const Finished& f) { return f.level >= level; }),
+                       own_finished.end());
+  } else if (event == SUBXACT_EVENT_COMMIT_SUB) {
+    for (Finished& f : own_finished) {
+      if (f.level >= level) f.level = level - 1;
+    }
+  }
+}
 
 int OwnReserved(std::uint32_t stripe) {
   for (const auto& [s, n] : own_slots) {
@@ -100,6 +158,8 @@ void Startup() {
     pg_atomic_init_u64(&header->ready_generation, 1);
     pg_atomic_init_u64(&header->limits_generation, 1);
     memset(header->slot_committed, 0, sizeof(header->slot_committed));
+    memset(header->slot_finished, 0, sizeof(header->slot_finished));
+    memset(header->slot_finishing, 0, sizeof(header->slot_finishing));
     memset(header->slot_reserved, 0, sizeof(header->slot_reserved));
   }
   HASHCTL info;
@@ -121,7 +181,11 @@ void OnXact(XactEvent event, void*) {
                     errmsg("cannot PREPARE a transaction that acquired jobs of a tenant with max_running"),
                     errhint("Call taskflow.acquire() outside two-phase transactions.")));
   }
-  if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
+  if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT) {
+    AnnounceFinishing();
+  } else if (event == XACT_EVENT_PRE_PREPARE) {
+    own_finished.clear();  // not announced: the bound only stays higher, which is safe
+  } else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
     if (mapping_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->tenant_generation, 1);
     if (ready_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->ready_generation, 1);
     if (limits_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->limits_generation, 1);
@@ -129,6 +193,7 @@ void OnXact(XactEvent event, void*) {
     ready_changed = false;
     limits_changed = false;
     EndReservations(true);
+    EndFinished(true);
   } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
              event == XACT_EVENT_PREPARE) {
     if (mapping_changed) ++local_epoch;  // what this backend cached inside it is void
@@ -138,6 +203,7 @@ void OnXact(XactEvent event, void*) {
     ready_changed = false;
     limits_changed = false;
     EndReservations(false);
+    EndFinished(false);
   }
 }
 
@@ -149,6 +215,7 @@ void InitSharedState() {
   prev_startup = shmem_startup_hook;
   shmem_startup_hook = Startup;
   RegisterXactCallback(OnXact, nullptr);
+  RegisterSubXactCallback(OnSubXact, nullptr);
 }
 
 std::uint64_t FlowKey(const std::string& group, const std::string& tenant) {
@@ -248,6 +315,7 @@ std::vector<SlotView> ReadSlots(const std::vector<std::uint32_t>& stripes) {
   for (std::size_t i = 0; i < stripes.size(); ++i) {
     const std::uint32_t s = stripes[i] % kSlotStripes;
     out[i].committed = header->slot_committed[s];
+    out[i].finished = header->slot_finished[s] + OwnFinished(s);
     out[i].reserved = header->slot_reserved[s];
     out[i].own = OwnReserved(s);
   }
@@ -267,7 +335,9 @@ std::vector<int> ReserveSlots(const std::vector<SlotRequest>& requests) {
     // RUNNING now <= counted + committed since the count + reserved now (minus this
     // transaction's reservations that the count already saw).
     const std::int64_t bound = static_cast<std::int64_t>(r.counted) +
-                               static_cast<std::int64_t>(header->slot_committed[s] - r.committed_at) +
+                               static_cast<std::int64_t>(header->slot_committed[s] - r.committed_at) -
+                               (static_cast<std::int64_t>(header->slot_finished[s] + OwnFinished(s)) -
+                                static_cast<std::int64_t>(r.finished_at)) +
                                header->slot_reserved[s] - r.own_at;
     const std::int64_t room = static_cast<std::int64_t>(r.limit) - bound;
     const int g = static_cast<int>(std::max<std::int64_t>(0, std::min<std::int64_t>(r.want, room)));
@@ -278,6 +348,33 @@ std::vector<int> ReserveSlots(const std::vector<SlotRequest>& requests) {
   }
   LWLockRelease(header->slot_lock);
   return granted;
+}
+
+std::vector<std::uint64_t> ReadFinished(const std::vector<std::uint32_t>& stripes) {
+  std::vector<std::uint64_t> out(stripes.size(), 0);
+  if (header == nullptr) return out;
+  LWLockAcquire(header->slot_lock, LW_SHARED);
+  for (std::size_t i = 0; i < stripes.size(); ++i) {
+    const std::uint32_t s = stripes[i] % kSlotStripes;
+    out[i] = header->slot_finished[s] + static_cast<std::uint64_t>(std::max(0, header->slot_finishing[s]));
+  }
+  LWLockRelease(header->slot_lock);
+  // This transaction's own ended jobs are invisible to the totals until it commits, but the
+  // count already missed them: include them, or they would be subtracted twice.
+  for (std::size_t i = 0; i < stripes.size(); ++i) out[i] += OwnFinished(stripes[i] % kSlotStripes);
+  return out;
+}
+
+void RecordFinished(const std::string& tenant) {
+  const std::uint32_t stripe = SlotStripe(tenant);
+  const int level = GetCurrentTransactionNestLevel();
+  for (Finished& f : own_finished) {
+    if (f.stripe == stripe && f.level == level) {
+      ++f.n;
+      return;
+    }
+  }
+  own_finished.push_back({stripe, 1, level});
 }
 
 void UnreserveSlots(std::uint32_t stripe, int n) {

@@ -47,8 +47,14 @@ void ReadyChanged();
 // reservation moves to the stripe's committed total. So for a count of a tenant's RUNNING jobs
 // taken by a statement that started after ReadSlots returned `committed_at` (and `own_at`, this
 // transaction's reservations then):
-//   RUNNING now <= counted + (committed total now - committed_at) + reserved now - own_at
-// (jobs that finished since only make it looser). ReserveSlots grants at most
+//   RUNNING now <= counted + (committed total now - committed_at)
+//                  - (finished total now - finished_at) + reserved now - own_at
+// where finished_at comes from ReadFinished right AFTER the counting statement: it includes the
+// jobs ended by transactions that are committing (announced before their commit becomes
+// visible), so a job that ended before the count saw it is never subtracted again. Both
+// "finished" totals include this transaction's own ended jobs (gone again if the
+// subtransaction that ended them rolls back). Paths that
+// end RUNNING jobs without RecordFinished only make the bound looser. ReserveSlots grants at most
 // limit - that bound, under one lock, so concurrent acquirers never exceed the limit together
 // and need not count again while the bound leaves room. A count from an earlier transaction of
 // this backend uses own_at = 0. Tenants sharing a stripe only make the bound looser.
@@ -57,6 +63,7 @@ void ReadyChanged();
 std::uint32_t SlotStripe(const std::string& tenant);
 struct SlotView {
   std::uint64_t committed = 0;
+  std::uint64_t finished = 0;
   int reserved = 0;  // by every transaction, this one's included
   int own = 0;       // by this transaction
 };
@@ -66,11 +73,16 @@ struct SlotRequest {
   int limit = 0;                   // max_running
   int counted = 0;                 // RUNNING jobs counted
   std::uint64_t committed_at = 0;  // SlotView::committed read before that count
+  std::uint64_t finished_at = 0;   // ReadFinished right after that count
   int own_at = 0;                  // SlotView::own then, if the count is of this transaction
   int want = 0;
 };
 std::vector<int> ReserveSlots(const std::vector<SlotRequest>& requests);
 void UnreserveSlots(std::uint32_t stripe, int n);
+// Finished totals (committed and committing) of the stripes, read right after a count.
+std::vector<std::uint64_t> ReadFinished(const std::vector<std::uint32_t>& stripes);
+// This transaction ended a RUNNING job of `tenant` (complete, fail, release, lease expiry).
+void RecordFinished(const std::string& tenant);
 
 // Generation of taskflow.tenants (weights, limits): cached counts of limited tenants are
 // dropped when it changes (a limit that was off let acquisitions through unreserved).
