@@ -29,6 +29,7 @@ Measurement MetricsScrape(Context& ctx);
 // Multi-tenancy (tenancy_scenarios.cpp)
 Measurement DrainTenants(Context& ctx);
 Measurement DrainTenantsUnlimited(Context& ctx);
+Measurement DrainTenantsTight(Context& ctx);
 Measurement Acquire10kTenants(Context& ctx);
 
 // Bare SQL on bench_ceiling.jobs (ceiling_scenarios.cpp)
