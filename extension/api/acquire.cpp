@@ -498,6 +498,12 @@ TF_FUNCTION(taskflow_acquire) {
       for (const auto& t : tenants) {
         if (settings[t].max_running) limited.push_back(t);
       }
+      if (!limited.empty() && !pg::SlotsAvailable()) {
+        throw DomainError(ErrorCode::ObjectNotInPrerequisiteState,
+                          "tenant \"" + limited.front() + "\" has a max_running limit, which needs taskflow in shared_preload_libraries",
+                          "Add taskflow to shared_preload_libraries in postgresql.conf and restart the server.");
+      }
+      if (tenant_counts.size() >= kMaxTenantCounts) tenant_counts.clear();  // between rounds only
       std::vector<std::uint32_t> stripes;
       for (const auto& t : limited) stripes.push_back(pg::SlotStripe(t));
       std::vector<pg::SlotView> views = pg::ReadSlots(stripes);
@@ -639,7 +645,6 @@ TF_FUNCTION(taskflow_acquire) {
               continue;
             }
             if (to_count.count(t) != 0) {
-              if (tenant_counts.size() >= kMaxTenantCounts) tenant_counts.clear();
               tenant_counts[t] = {fresh_counts[t], views[i].committed, finished_at[t], views[i].own, lxid,
                                   limits_generation, round_now};
             }

@@ -303,6 +303,8 @@ void ReadyChanged() {
   ++ready_epoch;  // this backend sees its own change at once
 }
 
+bool SlotsAvailable() { return header != nullptr; }
+
 std::uint32_t SlotStripe(const std::string& tenant) {
   return hash_bytes_extended(reinterpret_cast<const unsigned char*>(tenant.data()),
                              static_cast<int>(tenant.size()), 0x736c6f74) % kSlotStripes;

@@ -61,6 +61,8 @@ void ReadyChanged();
 // Reservations end when the transaction ends; unused ones are given back at once
 // (UnreserveSlots). A prepared transaction cannot keep them: PREPARE after such an acquire fails.
 std::uint32_t SlotStripe(const std::string& tenant);
+// False when the library was not preloaded (no shared memory): limits cannot be enforced.
+bool SlotsAvailable();
 struct SlotView {
   std::uint64_t committed = 0;
   std::uint64_t finished = 0;
