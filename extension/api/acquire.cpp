@@ -509,9 +509,6 @@ TF_FUNCTION(taskflow_acquire) {
       std::vector<pg::SlotView> views = pg::ReadSlots(stripes);
       const std::int64_t round_now = pg::PgCall([] { return GetCurrentTimestamp(); });
       const std::uint64_t limits_generation = pg::LimitsGeneration();
-      // The most one tenant can get this round (see the quantum below): with more room than
-      // that, the bound is good enough and the tenant is not counted.
-      const int most_per_tenant = (remaining + kTenantsPerCall - 1) / kTenantsPerCall;
       std::map<std::string, int> tenant_cap;
       std::set<std::string> to_count;
       for (std::size_t i = 0; i < limited.size(); ++i) {
@@ -522,17 +519,17 @@ TF_FUNCTION(taskflow_acquire) {
         const bool valid = e != tenant_counts.end() && e->second.limits_generation == limits_generation &&
                            round_now - e->second.taken_at >= 0 && round_now - e->second.taken_at < kCountMaxAgeUs;
         const int room = valid ? limit - Bound(e->second, views[i]) : 0;
-        if (valid && (room >= most_per_tenant || full.count(t) != 0)) {
+        // The bound follows starts and ends as they commit: no need to count again, unless it
+        // says full while this transaction holds reservations (a rolled-back savepoint's jobs
+        // are PENDING again but still reserved: a count sees them as not running).
+        if (valid && !(room <= 0 && views[i].own > 0)) {
           tenant_cap[t] = std::max(0, room);
-        } else if (valid) {
-          // Near its limit by the bound (which never sees jobs finish): one slot, to be counted.
-          tenant_cap[t] = std::min(1, std::max(0, limit - others));
-          to_count.insert(t);
         } else {
           tenant_cap[t] = std::max(0, limit - others);  // unknown: counted below if it gets slots
           to_count.insert(t);
         }
       }
+
       std::vector<Bucket> buckets;
       for (const auto& t : tenants) any_rate = any_rate || settings[t].rate_limited;
       if (any_rate) buckets = LockBuckets(names, tenants);
