@@ -20,20 +20,14 @@ cleanup() {
   local p
   for p in $(jobs -p); do kill "$p" 2>/dev/null; done
   psql -X -q -At >/dev/null 2>&1 <<SQL
-DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
-DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
-DELETE FROM taskflow.jobs WHERE queue = '$Q';
-SELECT taskflow.drop_queue('$Q');
+$(drop_queues_sql "$Q")
 DROP TABLE IF EXISTS $LOG;
 SQL
   rm -rf "$DIR"
 }
 trap cleanup EXIT
 
-if ! sql "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
-fi
+require_db
 
 echo "1..14"
 

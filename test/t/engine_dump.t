@@ -20,19 +20,13 @@ cleanup() {
   psql -X -q -At -d postgres -c "DROP DATABASE IF EXISTS $DB" >/dev/null 2>&1
   psql -X -q -At >/dev/null 2>&1 <<SQL
 UPDATE taskflow.queues SET priority = ${default_priority:-0} WHERE name = 'default';
-DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
-DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
-DELETE FROM taskflow.jobs WHERE queue = '$Q';
-SELECT taskflow.drop_queue('$Q');
+$(drop_queues_sql "$Q")
 SQL
   rm -rf "$DIR"
 }
 trap cleanup EXIT
 
-if ! sql "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
-fi
+require_db
 
 echo "1..11"
 

@@ -26,22 +26,16 @@ cleanup() {
   local p
   for p in $(jobs -p); do kill "$p" 2>/dev/null; done
   psql -X -q -At >/dev/null 2>&1 <<SQL
-DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue IN ('$Q', '$QF', '$QR'));
-DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue IN ('$Q', '$QF', '$QR'));
-DELETE FROM taskflow.jobs WHERE queue IN ('$Q', '$QF', '$QR');
 DELETE FROM taskflow.rate_limits WHERE name IN ('$QR', '$TB');
 DELETE FROM taskflow.tenants WHERE id IN ('$TA', '$TB', '$TC', '$TW3', '$TW1');
-SELECT taskflow.drop_queue(q) FROM unnest(ARRAY['$Q', '$QF', '$QR']) q;
+$(drop_queues_sql "$Q" "$QF" "$QR")
 DROP TABLE IF EXISTS $LOG, $SAMPLES;
 SQL
   rm -rf "$DIR"
 }
 trap cleanup EXIT
 
-if ! sql "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
-fi
+require_db
 
 echo "1..15"
 

@@ -28,11 +28,8 @@ cleanup() {
   local p
   for p in $(jobs -p); do kill "$p" 2>/dev/null; done
   psql -X -q -At >/dev/null 2>&1 <<SQL
-DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue IN ('$Q', '$Q2'));
-DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue IN ('$Q', '$Q2'));
-DELETE FROM taskflow.jobs WHERE queue IN ('$Q', '$Q2');
 DELETE FROM taskflow.tenants WHERE id LIKE '${SFX}%';
-SELECT taskflow.drop_queue(q) FROM unnest(ARRAY['$Q', '$Q2']) q;
+$(drop_queues_sql "$Q" "$Q2")
 DROP TABLE IF EXISTS $LOG, $SAMPLES;
 DROP EXTENSION IF EXISTS dblink;
 SQL
@@ -40,10 +37,7 @@ SQL
 }
 trap cleanup EXIT
 
-if ! sql "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
-fi
+require_db
 
 echo "1..12"
 
