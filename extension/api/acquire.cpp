@@ -102,8 +102,8 @@ HeadsCache heads_cache;
 constexpr std::int64_t kHeadsCacheMaxAgeUs = 250'000;
 // A limited tenant's RUNNING jobs when this backend last counted them, with what the slot
 // table showed just before (pg/shared_state.hpp): the bound on its RUNNING jobs later is
-// counted + reservations committed since + reserved now (minus this transaction's that the
-// count saw). Dropped when taskflow.tenants changes and after kCountMaxAgeUs (a backstop for
+// counted + reservations committed since - RUNNING jobs ended since + reserved now (minus this
+// transaction's that the count saw). Dropped when taskflow.tenants changes and after kCountMaxAgeUs (a backstop for
 // RUNNING jobs that did not come through acquire, such as a restore).
 struct CountEntry {
   int counted = 0;
@@ -492,8 +492,8 @@ TF_FUNCTION(taskflow_acquire) {
 
       // Tenant max_running: slot reservations in shared memory (pg/shared_state.hpp), so
       // acquirers of the same tenants neither wait for each other's commits nor count RUNNING
-      // jobs on every call: a tenant is counted again only when its bound (last count + what
-      // was reserved since) leaves less room than a share.
+      // jobs on every call: a tenant is counted again only when this backend's count of it is
+      // missing, a second old or from before taskflow.tenants changed (see CountEntry).
       std::vector<std::string> limited;
       for (const auto& t : tenants) {
         if (settings[t].max_running) limited.push_back(t);
