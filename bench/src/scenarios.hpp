@@ -2,6 +2,7 @@
 // untimed, times only the work itself, and verifies the outcome in the database.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 
 #include "scenario.hpp"
@@ -13,6 +14,9 @@ Measurement Enqueue(Context& ctx);
 Measurement EnqueueBatch(Context& ctx);
 Measurement Drain(Context& ctx);
 Measurement DrainWithHistory(Context& ctx);
+// The drain loop of `drain` (and, with empty_polls, of the tenancy drains): see the definition.
+Measurement RunDrain(Context& ctx, std::int64_t expected,
+                     std::atomic<std::int64_t>* empty_polls = nullptr);
 // Finished jobs written into queue `bench` the way drain-history does (--history-fill).
 void FillFinishedHistory(Context& ctx, std::int64_t count);
 

@@ -70,53 +70,6 @@ void ResetTenants(Context& ctx) {
            kTenantPrefix + "%'");
 }
 
-// `connections` connections loop "acquire up to max_jobs, complete them". Unlike the plain
-// drain, an empty acquire does not end a connection while ready jobs are left: with tenant
-// limits, every ready tenant may be at its limit for a moment. Then it waits 1 ms and tries
-// again, as a polling worker would.
-Measurement RunLimitedDrain(Context& ctx, std::int64_t expected, std::atomic<std::int64_t>* empty_polls) {
-  const Sizes& s = ctx.sizes();
-  std::atomic<std::int64_t> completed{0};
-  ParallelRun run;
-  run.connections = s.drain_connections;
-  run.prepare = [](pqxx::connection& c) {
-    c.prepare("acquire", "SELECT job_id, lease_token FROM taskflow.acquire($1, $2::text[], $3)");
-    c.prepare("complete", "SELECT taskflow.complete_many($1::bigint[], $2::uuid[])");
-    c.prepare("ready", std::string("SELECT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '") +
-                           kQueue + "' AND state = 'PENDING')");
-  };
-  run.body = [&](pqxx::connection& c, int index, WorkQueue& work) {
-    const std::string worker = "bench-" + std::to_string(index);
-    const std::string queues = std::string("{") + kQueue + "}";
-    pqxx::nontransaction tx(c);
-    std::vector<std::string> ids, tokens;
-    while (!work.Failed()) {
-      const pqxx::result jobs = tx.exec_prepared("acquire", worker, queues, s.drain_batch);
-      if (jobs.empty()) {
-        if (!tx.exec_prepared1("ready")[0].as<bool>()) return;
-        ++*empty_polls;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
-        continue;
-      }
-      ids.clear();
-      tokens.clear();
-      for (const auto& job : jobs) {
-        ids.emplace_back(job["job_id"].c_str());
-        tokens.emplace_back(job["lease_token"].c_str());
-      }
-      const auto accepted =
-          tx.exec_prepared1("complete", ArrayLiteral(ids), ArrayLiteral(tokens))[0].as<std::int64_t>();
-      Expect("complete_many accepted", static_cast<std::int64_t>(jobs.size()), accepted);
-      completed += accepted;
-    }
-  };
-  Measurement m;
-  m.seconds = RunParallel(ctx.db(), run);
-  m.jobs = completed.load();
-  Expect("jobs completed by the drain", expected, m.jobs);
-  return m;
-}
-
 // Median seconds of one acquire(max_jobs => 1) + complete on one connection, over n calls.
 double AcquireLatency(Context& ctx, int n) {
   pqxx::connection c(ctx.db());
@@ -162,7 +115,7 @@ Measurement DrainOverTenants(Context& ctx, int max_running) {
   Expect("ready jobs of 100 tenants", total, ctx.CountJobs("PENDING"));
   ctx.VacuumTaskflow();
   std::atomic<std::int64_t> empty_polls{0};
-  Measurement m = RunLimitedDrain(ctx, total, &empty_polls);
+  Measurement m = RunDrain(ctx, total, &empty_polls);
   Expect("SUCCEEDED jobs after drain-tenants", total, ctx.CountJobs("SUCCEEDED"));
   m.notes.emplace_back("tenants", std::to_string(kDrainTenants) + " x " + std::to_string(per_tenant) + " jobs, " +
                                       (max_running > 0
@@ -228,7 +181,7 @@ Measurement Acquire10kTenants(Context& ctx) {
   ctx.FillReadyJobs(s.drain_jobs);
   ctx.VacuumTaskflow();
   std::atomic<std::int64_t> empty_polls{0};
-  Measurement m = RunLimitedDrain(ctx, s.drain_jobs, &empty_polls);
+  Measurement m = RunDrain(ctx, s.drain_jobs, &empty_polls);
   Expect("SUCCEEDED jobs after acquire-10k-tenants", s.drain_jobs, ctx.CountJobs("SUCCEEDED"));
   ctx.ResetTaskflow();
 
