@@ -482,7 +482,8 @@ void LauncherTick() {
     for (int i = 0; i < npoke && !poked; ++i) poked = pokes[i] == e->database;
     if (!poked) continue;
     if (e->handle != nullptr) {
-      e->repoke = true;
+      // A serving worker checks by itself (its latch is set); a probe may have looked too early.
+      if (e->state != EntryState::kServing) e->repoke = true;
     } else if (e->state != EntryState::kBackoff) {
       e->next_start = now;
     }

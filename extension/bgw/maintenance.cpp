@@ -13,7 +13,9 @@
 #include "bgw/wakeup.hpp"
 
 extern "C" {
+#include "catalog/pg_extension.h"  // ExtensionRelationId
 #include "commands/extension.h"    // get_extension_oid
+#include "storage/lmgr.h"          // LockDatabaseObject
 #include "postmaster/interrupt.h"  // SignalHandlerForConfigReload, ConfigReloadPending
 #include "tcop/tcopprot.h"         // die (SIGTERM handler)
 #include "utils/ps_status.h"       // set_ps_display
@@ -33,10 +35,14 @@ void RunTask(const char* name, const char* sql, int nargs, Oid* types, Datum* va
     SPI_connect();
     PushActiveSnapshot(GetTransactionSnapshot());
     pgstat_report_activity(STATE_RUNNING, name);
-    int rc = SPI_execute(
-        "SELECT 1 FROM pg_catalog.pg_extension WHERE extname = 'taskflow'", true, 1);
-    if (rc == SPI_OK_SELECT && SPI_processed == 1) {
-      SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+    // Locked like Citus' maintenance daemon does: a DROP EXTENSION that commits between the
+    // check and the task waits for the task instead of failing it ("relation does not exist").
+    Oid ext = get_extension_oid("taskflow", true);
+    if (OidIsValid(ext)) {
+      LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+      if (get_extension_oid("taskflow", true) == ext) {
+        SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
+      }
     }
     SPI_finish();
     PopActiveSnapshot();
