@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The launcher serves every database in which the extension is installed, not only
 # taskflow.database_name: one maintenance worker per such database rescues its expired leases;
-# CREATE EXTENSION after start is served, DROP EXTENSION stops the worker, and DROP DATABASE,
+# wake-ups are sent by each database's own worker; CREATE EXTENSION after start is served, DROP EXTENSION stops the worker, and DROP DATABASE,
 # ALTER DATABASE ... RENAME and CREATE DATABASE ... TEMPLATE of a served database work at once
 # (its worker is stopped for them).
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
@@ -52,7 +52,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..19"
+echo "1..20"
 
 is "$(admin "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskflow launcher' AND datname IS NULL")" 1 \
   "one launcher runs, connected to no database"
@@ -69,6 +69,20 @@ wait_workers "$B" 1 5; ok $? "... and one serves a third database"
 ja=$(expired_job "$A"); jb=$(expired_job "$B")
 rescued "$A" "$ja" 10; ok $? "an expired lease in the first database is rescued by its worker"
 rescued "$B" "$jb" 10; ok $? "an expired lease in the other database is rescued by its worker"
+
+# Wake-ups in that database come from its own worker (not the in-transaction fallback NOTIFY of
+# the scheduling session): a listener records the sender's pid.
+listen_args=(-d "$A" -c "LISTEN taskflow_launch")
+for _ in $(seq 1 8); do listen_args+=(-c "SELECT pg_sleep(0.5)"); done
+PGAPPNAME="tf_launch_listen_$$" psql -X -q -At "${listen_args[@]}" >"/tmp/tf_launch_listen_$$.out" 2>&1 &
+listener=$!
+wait_until 5 "SELECT EXISTS (SELECT FROM pg_stat_activity WHERE application_name = 'tf_launch_listen_$$' AND query LIKE '%pg_sleep%')"
+on "$A" "SELECT taskflow.schedule('wake', queue => 'launch')" >/dev/null
+sleep 1.5
+sender=$(grep -o 'notification "taskflow_launch".* PID [0-9]*' "/tmp/tf_launch_listen_$$.out" | sed 's/.* PID //' | head -1)
+is "$(admin "SELECT backend_type || '@' || datname FROM pg_stat_activity WHERE pid = ${sender:-0}")" "taskflow maintenance@$A" \
+  "a wake-up in that database is sent by its maintenance worker (pid ${sender:-none})"
+kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null; rm -f "/tmp/tf_launch_listen_$$.out"
 
 # --- a database created without the extension is not served until CREATE EXTENSION -------------
 admin "CREATE DATABASE $C" >/dev/null
