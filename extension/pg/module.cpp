@@ -1,7 +1,9 @@
 // Module entry: refuses to load outside shared_preload_libraries, defines the settings and
-// registers the maintenance background worker.
+// registers the launcher background worker (which starts one maintenance worker per database
+// with the extension, bgw/launcher.hpp).
 #include "pg/postgres.hpp"
 #include "pg/settings.hpp"
+#include "bgw/launcher.hpp"
 #include "bgw/wakeup.hpp"
 #include "pg/shared_state.hpp"
 
@@ -31,8 +33,10 @@ void _PG_init(void) {
   }
 
   DefineCustomStringVariable(
-      "taskflow.database_name", "Database in which the TaskFlow background workers run.",
-      "The extension must be created in this database.", &taskflow_database_name, "postgres",
+      "taskflow.database_name", "Deprecated and ignored.",
+      "TaskFlow's background workers serve every database in which the extension is installed. "
+      "The setting is still accepted so that existing configuration files keep working.",
+      &taskflow_database_name, "postgres",
       PGC_POSTMASTER, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("taskflow.maintenance_interval",
                           "How often the maintenance worker rescues expired leases, promotes "
@@ -63,17 +67,7 @@ void _PG_init(void) {
                           nullptr);
   MarkGUCPrefixReserved("taskflow");
 
-  BackgroundWorker worker;
-  memset(&worker, 0, sizeof(worker));
-  worker.bgw_flags = BGWORKER_SHMEM_ACCESS | BGWORKER_BACKEND_DATABASE_CONNECTION;
-  worker.bgw_start_time = BgWorkerStart_RecoveryFinished;
-  worker.bgw_restart_time = 5;
-  snprintf(worker.bgw_library_name, BGW_MAXLEN, "taskflow");
-  snprintf(worker.bgw_function_name, BGW_MAXLEN, "taskflow_maintenance_main");
-  snprintf(worker.bgw_name, BGW_MAXLEN, "taskflow maintenance");
-  snprintf(worker.bgw_type, BGW_MAXLEN, "taskflow maintenance");
-  RegisterBackgroundWorker(&worker);
-
+  taskflow::bgw::InitLauncher();
   taskflow::bgw::InitWakeups();
   taskflow::pg::InitSharedState();
 }
