@@ -218,12 +218,22 @@ void InitSharedState() {
   RegisterSubXactCallback(OnSubXact, nullptr);
 }
 
+// Shared memory serves every database of the cluster (one maintenance worker each), and tenant
+// names are per database: the database is part of every key, so tenant `acme` of one database
+// never shares passes or slot stripes with `acme` of another by construction (only by the same
+// chance as any two tenants).
+namespace {
+std::uint64_t DatabaseSeed(std::uint64_t salt) {
+  return salt ^ (static_cast<std::uint64_t>(MyDatabaseId) << 32);
+}
+}  // namespace
+
 std::uint64_t FlowKey(const std::string& group, const std::string& tenant) {
   std::string k = group;
   k.push_back('\0');
   k += tenant;
   return hash_bytes_extended(reinterpret_cast<const unsigned char*>(k.data()),
-                             static_cast<int>(k.size()), 0x7461736b);
+                             static_cast<int>(k.size()), DatabaseSeed(0x7461736b));
 }
 
 void UpdatePasses(const std::vector<std::uint64_t>& keys, std::uint64_t vtime_key,
@@ -307,7 +317,7 @@ bool SlotsAvailable() { return header != nullptr; }
 
 std::uint32_t SlotStripe(const std::string& tenant) {
   return hash_bytes_extended(reinterpret_cast<const unsigned char*>(tenant.data()),
-                             static_cast<int>(tenant.size()), 0x736c6f74) % kSlotStripes;
+                             static_cast<int>(tenant.size()), DatabaseSeed(0x736c6f74)) % kSlotStripes;
 }
 
 std::vector<SlotView> ReadSlots(const std::vector<std::uint32_t>& stripes) {
