@@ -6,6 +6,7 @@
 
 #include "core/errors.hpp"
 #include "api/common.hpp"
+#include "core/validation.hpp"
 #include "api/finish.hpp"
 #include "pg/settings.hpp"
 
@@ -20,9 +21,7 @@ TF_FUNCTION(taskflow_heartbeat) {
   pg::RequireArg(fcinfo, 0, "job_id");
   pg::RequireArg(fcinfo, 1, "lease_token");
   std::optional<std::int64_t> extend = pg::ArgOptIntervalMicros(fcinfo, 2);
-  if (extend && *extend <= 0) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "extend must be greater than zero");
-  }
+  if (extend) core::ValidateDuration(*extend, "extend");
   const char* answer = "lost";
   {
     pg::SpiConnection spi;

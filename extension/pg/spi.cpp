@@ -1,4 +1,5 @@
 #include "core/errors.hpp"
+#include "core/validation.hpp"
 #include "pg/spi.hpp"
 
 
@@ -139,9 +140,9 @@ std::optional<bool> ResultRow::Bool(int column) const {
 }
 
 static std::int64_t IntervalToMicros(const Interval* iv) {
-  // A month counts as 30 days, as PostgreSQL's own interval comparisons do.
-  return iv->time + static_cast<std::int64_t>(iv->day) * USECS_PER_DAY +
-         static_cast<std::int64_t>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+  // A month counts as 30 days, as PostgreSQL's own interval comparisons do; saturating, so
+  // '2000000000 days' cannot wrap around into a small or negative duration.
+  return core::IntervalMicros(iv->month, iv->day, iv->time);
 }
 
 std::optional<std::int64_t> ResultRow::IntervalMicros(int column) const {

@@ -79,7 +79,7 @@ $$;
 
 CREATE FUNCTION taskflow._check_queue(name text, max_attempts integer, strategy text,
     base_delay interval, max_delay interval, jitter text, lease interval,
-    concurrency_limit integer) RETURNS void
+    concurrency_limit integer, priority integer DEFAULT NULL) RETURNS void
 AS 'MODULE_PATHNAME', 'taskflow_check_queue'
 LANGUAGE C STABLE
 SET search_path = pg_catalog, pg_temp;
@@ -95,7 +95,7 @@ DECLARE
 BEGIN
   p := taskflow._policy_fields(retry_policy);
   PERFORM taskflow._check_queue(name, p.max_attempts, p.strategy, p.base_delay, p.max_delay,
-                                p.jitter, lease, concurrency_limit);
+                                p.jitter, lease, concurrency_limit, priority);
   IF EXISTS (SELECT FROM taskflow.queues q WHERE q.name = create_queue.name) THEN
     RAISE EXCEPTION USING ERRCODE = '42710', MESSAGE = format('queue "%s" already exists', name),
       HINT = 'Use taskflow.alter_queue to change it.';
@@ -132,7 +132,7 @@ BEGIN
   q.concurrency_limit := COALESCE(concurrency_limit, q.concurrency_limit);
   q.lease := COALESCE(lease, q.lease);
   PERFORM taskflow._check_queue(q.name, q.max_attempts, q.strategy, q.base_delay, q.max_delay,
-                                q.jitter, q.lease, q.concurrency_limit);
+                                q.jitter, q.lease, q.concurrency_limit, q.priority);
   UPDATE taskflow.queues x SET priority = q.priority, concurrency_limit = q.concurrency_limit,
     max_attempts = q.max_attempts, strategy = q.strategy, base_delay = q.base_delay,
     max_delay = q.max_delay, jitter = q.jitter, lease = q.lease, updated_at = now()

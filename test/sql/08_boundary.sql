@@ -3,7 +3,7 @@
 -- SQLSTATE, and the session goes on working. (test/t/engine_boundary.t proves the same for the
 -- connection itself, outside any savepoint.)
 BEGIN;
-SELECT plan(22);
+SELECT plan(36);
 
 SELECT is(taskflow._selftest_boundary('none'), 'ok: none 64', 'the self-test returns normally when nothing is thrown');
 
@@ -72,6 +72,42 @@ END
 $$;
 SELECT is(pg_temp.diag('domain'), 'selftest hint / selftest detail', 'a DomainError carries its hint and detail');
 SELECT throws_ok($$SELECT taskflow._selftest_boundary(NULL)$$, '22004', NULL, 'a NULL argument is refused (22004)');
+
+-- Values: every value the API accepts is bounded, and what it accepts breaks nothing.
+SELECT taskflow.create_queue('b_vals');
+SELECT throws_ok($$SELECT taskflow.schedule('v', queue => 'b_vals', priority => -2147483648)$$, '22023',
+  'priority must be between -32768 and 32767, got -2147483648',
+  'priority INT_MIN (once accepted and then never acquired) is refused');
+SELECT taskflow.schedule('v.low', queue => 'b_vals', priority => -32768) AS low_id \gset
+SELECT taskflow.schedule('v.high', queue => 'b_vals', priority => 32767) AS high_id \gset
+SELECT is(ARRAY(SELECT job_id FROM taskflow.acquire('w', ARRAY['b_vals'], max_jobs => 5)),
+  ARRAY[:high_id, :low_id]::bigint[], 'the lowest and the highest priority are both acquired, highest first');
+SELECT throws_ok($$SELECT taskflow.create_queue('b_vals2', priority => 32768)$$, '22023',
+  'priority must be between -32768 and 32767, got 32768', 'a queue priority outside the range is refused');
+SELECT throws_ok($$SELECT taskflow.alter_queue('b_vals', priority => -2147483648)$$, '22023',
+  'priority must be between -32768 and 32767, got -2147483648', 'alter_queue refuses it too');
+-- Durations: at most 100 years, and an interval too large for int64 microseconds saturates
+-- instead of wrapping into a small or negative value.
+SELECT throws_ok($$SELECT taskflow.create_queue('b_vals2', lease => '200 years')$$, '22023',
+  'lease is too long: at most 100 years (36525 days) allowed', 'a queue lease beyond 100 years is refused');
+SELECT throws_ok($$SELECT taskflow.create_queue('b_vals2', retry_policy => '{"max_delay": "1000 years"}')$$, '22023',
+  'retry policy max_delay is too long: at most 100 years (36525 days) allowed', 'a retry delay beyond 100 years is refused');
+SELECT throws_ok($$SELECT * FROM taskflow.acquire('w', ARRAY['b_vals'], lease => '2000000000 days')$$, '22023',
+  'lease is too long: at most 100 years (36525 days) allowed', 'acquire: a lease of 2e9 days is refused, not wrapped');
+SELECT throws_ok(format($$SELECT taskflow.heartbeat(%s, gen_random_uuid(), '178000000 years')$$, :low_id), '22023',
+  'extend is too long: at most 100 years (36525 days) allowed', 'heartbeat: an extension beyond 100 years is refused');
+-- Extreme finite due times are accepted; every statistic and the Cleaner stay usable.
+SELECT taskflow.schedule('v.old', queue => 'b_vals', run_at => '4713-01-01 BC') AS old_id \gset
+SELECT taskflow.schedule_many('[{"job_type": "v.far", "queue": "b_vals", "run_at": "294000-01-01"}]') AS far_id \gset
+SELECT is(count(*), 1::bigint, 'the job due in 4713 BC is acquired')
+  FROM taskflow.acquire('w', ARRAY['b_vals'], max_jobs => 5) a WHERE a.job_id = :old_id;
+SELECT is(taskflow.complete(:old_id, (SELECT lease_token FROM taskflow.jobs WHERE id = :old_id)), 'SUCCEEDED'::taskflow.job_state,
+  'and completed');
+UPDATE taskflow.jobs SET finished_at = now() - interval '2 days' WHERE id = :old_id;
+SELECT lives_ok($$SELECT taskflow.metrics()$$, 'metrics() works with jobs due in 4713 BC and 294000 AD');
+SELECT lives_ok($$SELECT * FROM taskflow.queue_stats$$, 'queue_stats works with them');
+SELECT lives_ok($$SELECT taskflow._rollup(1000)$$, 'the roll-up works with them');
+SELECT is(taskflow._clean(86400), 1, 'the Cleaner deletes the finished job due in 4713 BC');
 
 SELECT * FROM finish();
 ROLLBACK;
