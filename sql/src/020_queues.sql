@@ -165,7 +165,7 @@ $$;
 
 -- The effective retry policy of a queue, as JSON (NULL fields filled with the defaults).
 CREATE FUNCTION taskflow.queue_retry_policy(name text) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
