@@ -35,6 +35,7 @@ void CheckPayload(Datum payload, const std::string& where) {
                       "Store large data elsewhere and pass a reference, or raise "
                       "taskflow.max_payload_bytes.");
   }
+  CheckJsonDepth(payload, where + "payload");
 }
 
 // Checks that the parent exists and returns its correlation id: a sub-job without its own
@@ -244,6 +245,15 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   if (!pg::InspectJsonb(jobs).is_array) {
     throw DomainError(ErrorCode::InvalidParameterValue, "jobs must be a JSON array of objects",
                       "Example: '[{\"job_type\": \"a\"}, {\"job_type\": \"b\", \"priority\": 5}]'");
+  }
+  // 0. Depth: an element is an object holding the payload, so the payload's limit is the
+  //    document's minus two; the element is named.
+  {
+    long child = -1;
+    if (pg::JsonbDepth(jobs, core::kMaxJsonDepth + 2, &child) > core::kMaxJsonDepth + 2) {
+      core::ValidateJsonDepth(core::kMaxJsonDepth + 1,
+                              "jobs[" + std::to_string(child) + "]: payload");
+    }
   }
   // 1. Shape problems (not an object, unknown key, wrong JSON type), reported for the first
   //    element that has one, by the same plpgsql function that types one element.

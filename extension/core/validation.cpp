@@ -156,6 +156,36 @@ void ValidateDuration(std::int64_t micros, std::string_view field, bool allow_ze
   }
 }
 
+int JsonTextDepth(std::string_view json, int stop_above) noexcept {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > stop_above) return deepest;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+void ValidateJsonDepth(int depth, std::string_view what) {
+  if (depth > kMaxJsonDepth) {
+    Invalid(std::string(what) + " nests too deep: more than " + std::to_string(kMaxJsonDepth) +
+                " levels of arrays and objects",
+            "Flatten the structure, or store deep data elsewhere and pass a reference.");
+  }
+}
+
 std::int64_t IntervalMicros(std::int32_t months, std::int32_t days, std::int64_t micros) noexcept {
   constexpr std::int64_t kDayUs = 86400LL * 1000000LL;
   // months * 30 + days fits easily in int64; times kDayUs, plus micros, may not.

@@ -33,6 +33,12 @@ void ValidateTimestamp(std::int64_t micros, std::string_view field = "run_at");
 // zero (or zero when allow_zero), at most kMaxDurationUs, so now() + duration stays a valid
 // timestamp whatever the duration.
 void ValidateDuration(std::int64_t micros, std::string_view field, bool allow_zero = false);
+// The deepest nesting of arrays and objects in JSON text (0 for a scalar), counted without
+// recursion; stops counting once past `stop_above`. Strings (with escapes) are skipped.
+int JsonTextDepth(std::string_view json, int stop_above) noexcept;
+// Refuses (22023) a JSON value nesting deeper than kMaxJsonDepth, naming `what`.
+void ValidateJsonDepth(int depth, std::string_view what);
+
 // The interval fields (months, days, microseconds) as microseconds, a month counted as 30 days
 // (as PostgreSQL compares intervals), saturating at the int64 limits instead of overflowing.
 std::int64_t IntervalMicros(std::int32_t months, std::int32_t days, std::int64_t micros) noexcept;
@@ -42,6 +48,10 @@ inline constexpr std::size_t kMaxJobTypeChars = 200;
 inline constexpr std::size_t kMaxQueueNameChars = 50;
 inline constexpr std::size_t kMaxTenantIdChars = 200;
 inline constexpr int kMaxRowsLimit = 10000;
+// Arrays and objects nested deeper than this are refused at every SQL input (payloads,
+// results, rule triggers and actions, tenant attributes, retry policies, webhook bodies):
+// the code that walks JSON (rendering, serialising) must never recurse on untrusted depth.
+inline constexpr int kMaxJsonDepth = 64;
 // smallint's range: job priorities are small ordinal levels (Graphile Worker uses the same
 // range), and INT_MIN stays free as a sentinel below every real priority.
 inline constexpr int kMinPriority = -32768;

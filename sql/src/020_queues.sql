@@ -3,6 +3,12 @@
 -- ---------------------------------------------------------------------------------------------
 
 -- Parses a retry policy object into typed fields, with a clear error per bad key or value.
+-- Refuses (22023) a jsonb value nesting deeper than 64 levels of arrays and objects.
+CREATE FUNCTION taskflow._check_json_depth(value jsonb, what text) RETURNS void
+AS 'MODULE_PATHNAME', 'taskflow_check_json_depth'
+LANGUAGE C IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION taskflow._policy_fields(policy jsonb,
     OUT max_attempts integer, OUT strategy text, OUT base_delay interval,
     OUT max_delay interval, OUT jitter text)
@@ -15,6 +21,7 @@ BEGIN
   IF policy IS NULL THEN
     RETURN;
   END IF;
+  PERFORM taskflow._check_json_depth(policy, 'retry_policy');
   IF jsonb_typeof(policy) <> 'object' THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'retry_policy must be a JSON object',
       HINT = 'Example: {"max_attempts": 5, "strategy": "exponential", "base_delay": "2 seconds", "max_delay": "1 hour", "jitter": "full"}';

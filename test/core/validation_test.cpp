@@ -196,6 +196,17 @@ TEST(ValidateDuration, PositiveAndAtMostAHundredYears) {
                                 "lease is too long"));
 }
 
+TEST(JsonTextDepth, CountsWithoutRecursionAndSkipsStrings) {
+  EXPECT_EQ(JsonTextDepth("1", 64), 0);
+  EXPECT_EQ(JsonTextDepth("{\"a\": [1, {\"b\": []}]}", 64), 4);
+  EXPECT_EQ(JsonTextDepth("{\"a\": \"[[[[\\\"[[[\"}", 64), 1);  // brackets inside a string
+  const std::string deep = Repeat("[", 200000) + Repeat("]", 200000);
+  EXPECT_EQ(JsonTextDepth(deep, 64), 65);  // stops counting past the limit
+  EXPECT_NO_THROW(ValidateJsonDepth(64, "body"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateJsonDepth(65, "webhook body"); }, kInvalid,
+                                "webhook body nests too deep: more than 64 levels"));
+}
+
 TEST(IntervalMicros, SaturatesInsteadOfWrapping) {
   constexpr std::int64_t kDay = 86400LL * 1000000LL;
   EXPECT_EQ(IntervalMicros(0, 0, 5), 5);

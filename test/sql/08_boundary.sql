@@ -3,7 +3,7 @@
 -- SQLSTATE, and the session goes on working. (test/t/engine_boundary.t proves the same for the
 -- connection itself, outside any savepoint.)
 BEGIN;
-SELECT plan(36);
+SELECT plan(45);
 
 SELECT is(taskflow._selftest_boundary('none'), 'ok: none 64', 'the self-test returns normally when nothing is thrown');
 
@@ -108,6 +108,29 @@ SELECT lives_ok($$SELECT taskflow.metrics()$$, 'metrics() works with jobs due in
 SELECT lives_ok($$SELECT * FROM taskflow.queue_stats$$, 'queue_stats works with them');
 SELECT lives_ok($$SELECT taskflow._rollup(1000)$$, 'the roll-up works with them');
 SELECT is(taskflow._clean(86400), 1, 'the Cleaner deletes the finished job due in 4713 BC');
+
+-- JSON nesting depth is bounded at every jsonb input (64 levels; the payload object is one).
+CREATE FUNCTION pg_temp.deep(n int) RETURNS jsonb LANGUAGE sql AS $$ SELECT (repeat('[', n) || repeat(']', n))::jsonb $$;
+SELECT lives_ok($$SELECT taskflow.schedule('deep', jsonb_build_object('a', pg_temp.deep(63)))$$, 'a payload 64 levels deep is accepted');
+SELECT throws_ok($$SELECT taskflow.schedule('deep', jsonb_build_object('a', pg_temp.deep(5000)))$$, '22023',
+  'payload nests too deep: more than 64 levels of arrays and objects', 'schedule: a payload 5,001 levels deep is refused');
+SELECT throws_ok($$SELECT taskflow.schedule_many(jsonb_build_array('{"job_type": "a"}'::jsonb,
+    jsonb_build_object('job_type', 'b', 'payload', jsonb_build_object('a', pg_temp.deep(64)))))$$, '22023',
+  'jobs[1]: payload nests too deep: more than 64 levels of arrays and objects', 'schedule_many: refused, naming the element');
+SELECT throws_ok($$SELECT taskflow.complete(1, gen_random_uuid(), pg_temp.deep(65))$$, '22023',
+  'result nests too deep: more than 64 levels of arrays and objects', 'complete: a deep result is refused');
+SELECT throws_ok($$SELECT taskflow.complete_many(ARRAY[1, 2]::bigint[], ARRAY[gen_random_uuid(), gen_random_uuid()],
+    ARRAY['{}'::jsonb, pg_temp.deep(65)])$$, '22023',
+  'results[1] nests too deep: more than 64 levels of arrays and objects', 'complete_many: a deep result is refused, named');
+SELECT throws_ok($$SELECT taskflow.upsert_tenant('deep', jsonb_build_object('a', pg_temp.deep(64)))$$, '22023',
+  'attributes nests too deep: more than 64 levels of arrays and objects', 'upsert_tenant: deep attributes are refused');
+SELECT throws_ok($$SELECT taskflow.create_queue('deep', retry_policy => jsonb_build_object('a', pg_temp.deep(64)))$$, '22023',
+  'retry_policy nests too deep: more than 64 levels of arrays and objects', 'create_queue: a deep retry policy is refused');
+SELECT throws_ok($$SELECT taskflow.create_rule('deep', '{"type": "webhook"}',
+    jsonb_build_array(jsonb_build_object('job_type', 'x', 'payload', jsonb_build_object('a', pg_temp.deep(5000)))))$$, '22023',
+  'actions nests too deep: more than 64 levels of arrays and objects', 'create_rule: deep actions are refused (before any recursive walk)');
+SELECT throws_ok($$SELECT taskflow.create_rule('deep', jsonb_build_object('type', 'webhook', 'x', pg_temp.deep(64)), '[{"job_type": "x"}]')$$, '22023',
+  'trigger nests too deep: more than 64 levels of arrays and objects', 'create_rule: a deep trigger is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
