@@ -21,6 +21,7 @@
 #include "core/fair_share.hpp"
 #include "core/state_machine.hpp"
 #include "api/common.hpp"
+#include "core/validation.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
 
@@ -377,9 +378,7 @@ TF_FUNCTION(taskflow_acquire) {
   if (max_jobs < 1 || max_jobs > 10000) {
     throw DomainError(ErrorCode::InvalidParameterValue, "max_jobs must be between 1 and 10000");
   }
-  if (lease && *lease <= 0) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "lease must be greater than zero");
-  }
+  if (lease) core::ValidateDuration(*lease, "lease");
   bool has_types = !pg::ArgIsNull(fcinfo, 4);
   Datum job_types = has_types ? PG_GETARG_DATUM(4) : Datum(0);
 

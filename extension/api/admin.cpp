@@ -199,13 +199,12 @@ TF_FUNCTION(taskflow_check_queue) {
     policy.jitter = *j;
   }
   policy.Validate();
-  if (auto lease = pg::ArgOptIntervalMicros(fcinfo, 6); lease && *lease <= 0) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "lease must be greater than zero");
-  }
+  if (auto lease = pg::ArgOptIntervalMicros(fcinfo, 6)) core::ValidateDuration(*lease, "lease");
   if (auto limit = pg::ArgOptInt32(fcinfo, 7); limit && *limit < 1) {
     throw DomainError(ErrorCode::InvalidParameterValue,
                       "concurrency_limit must be at least 1 (NULL means no limit)");
   }
+  if (auto priority = pg::ArgOptInt32(fcinfo, 8)) core::ValidatePriority(*priority);
   PG_RETURN_VOID();
 }
 

@@ -1,4 +1,5 @@
 #include "core/errors.hpp"
+#include "core/validation.hpp"
 #include "api/common.hpp"
 #include "bgw/wakeup.hpp"
 #include "pg/shared_state.hpp"
@@ -119,4 +120,36 @@ Datum JobStateDatum(core::JobState state) {
   });
 }
 
+void CheckJsonDepth(Datum jsonb, const std::string& what) {
+  core::ValidateJsonDepth(pg::JsonbDepth(jsonb, core::kMaxJsonDepth), what);
+}
+
+void CheckJsonArrayDepth(Datum jsonb_array, const std::string& what) {
+  Datum* elems = nullptr;
+  bool* nulls = nullptr;
+  int n = 0;
+  pg::PgCall([&] {
+    deconstruct_array(DatumGetArrayTypeP(jsonb_array), JSONBOID, -1, false, TYPALIGN_INT, &elems,
+                      &nulls, &n);
+    return 0;
+  });
+  for (int i = 0; i < n; ++i) {
+    if (!nulls[i]) CheckJsonDepth(elems[i], what + "[" + std::to_string(i) + "]");
+  }
+}
+
+void CheckJsonTextDepth(std::string_view json, const std::string& what) {
+  core::ValidateJsonDepth(core::JsonTextDepth(json, core::kMaxJsonDepth), what);
+}
+
 }  // namespace taskflow::api
+
+// taskflow._check_json_depth(value jsonb, what text) RETURNS void: CheckJsonDepth for the
+// SQL-language entry points (tenant attributes, retry policies).
+TF_FUNCTION(taskflow_check_json_depth) {
+  if (taskflow::pg::ArgIsNull(fcinfo, 0)) PG_RETURN_VOID();
+  taskflow::api::CheckJsonDepth(PG_GETARG_DATUM(0),
+                                taskflow::pg::ArgOptText(fcinfo, 1).value_or("value"));
+  PG_RETURN_VOID();
+}
+

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/retry_policy.hpp"
@@ -47,6 +48,17 @@ double UnitRandom();
 Datum Int64ArrayDatum(const std::vector<std::int64_t>& values);
 Datum Int32ArrayDatum(const std::vector<std::int32_t>& values);
 Datum TextArrayDatum(const std::vector<std::string>& values);
+
+// Refuses (22023) a jsonb value nesting arrays and objects deeper than core::kMaxJsonDepth;
+// `what` names it in the message ("payload", "result", "jobs[3]: payload", ...). The depth is
+// counted iteratively, so any depth PostgreSQL could build is safe to check. Every untrusted
+// jsonb input of the SQL API passes here before anything walks it.
+void CheckJsonDepth(Datum jsonb, const std::string& what);
+// The same for every non-NULL element of a jsonb[] (complete_many's results), naming
+// "what[i]".
+void CheckJsonArrayDepth(Datum jsonb_array, const std::string& what);
+// The same for JSON text (a webhook body), without parsing it.
+void CheckJsonTextDepth(std::string_view json, const std::string& what);
 
 // The enum Datum of a job state (for RETURNS taskflow.job_state).
 Datum JobStateDatum(core::JobState state);

@@ -1,3 +1,5 @@
+#include <algorithm>
+#include <climits>
 #include <map>
 #include <set>
 #include <string>
@@ -33,6 +35,7 @@ void CheckPayload(Datum payload, const std::string& where) {
                       "Store large data elsewhere and pass a reference, or raise "
                       "taskflow.max_payload_bytes.");
   }
+  CheckJsonDepth(payload, where + "payload");
 }
 
 // Checks that the parent exists and returns its correlation id: a sub-job without its own
@@ -48,23 +51,29 @@ std::optional<std::string> ParentCorrelation(std::int64_t parent_id, const std::
   return pg::ResultRow(0).Text(1);
 }
 
+}  // namespace
+
+// The one value check of a job, for schedule (where = ""), each element of schedule_many
+// (where = "jobs[i]: ") and rule actions: the same values pass, with the same messages.
 void ValidateScalars(const JobSpec& spec, const std::string& where) {
   try {
     core::ValidateJobType(spec.job_type);
     core::ValidateQueueName(spec.queue);
     core::ValidateTenantId(spec.tenant_id);
+    core::ValidatePriority(spec.priority);
     if (spec.max_attempts) core::ValidateMaxAttempts(*spec.max_attempts);
+    if (spec.run_at) core::ValidateTimestamp(*spec.run_at, "run_at");
+    if (spec.timeout_us) core::ValidateDuration(*spec.timeout_us, "timeout");
   } catch (const DomainError& e) {
     if (where.empty()) throw;
     throw DomainError(e.code(), where + e.what(), e.hint(), e.detail());
-  }
-  if (spec.timeout_us && *spec.timeout_us <= 0) {
-    throw DomainError(ErrorCode::InvalidParameterValue, where + "timeout must be greater than zero");
   }
   if (spec.unique_key && spec.unique_key->empty()) {
     throw DomainError(ErrorCode::InvalidParameterValue, where + "unique_key must not be empty");
   }
 }
+
+namespace {
 
 std::optional<std::int64_t> ExistingUnique(const std::string& tenant, const std::string& queue,
                                            const std::string& key) {
@@ -110,7 +119,7 @@ std::string BatchInsertSql(bool unique) {
           "  COALESCE(e.j ->> 'queue', 'default') AS queue, "
           "  CASE WHEN COALESCE(e.j ->> 'tenant_id', 'default') = 'default' THEN $8 "
           "       ELSE e.j ->> 'tenant_id' END AS tenant_id, "
-          "  (e.j ->> 'run_at')::timestamptz AS run_at, "
+          "  (e.j ->> 'run_at')::timestamptz AS run_at, e.j ->> 'run_at' AS run_at_text, "
           "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
           "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
           "  COALESCE(e.j ->> 'correlation_id', (SELECT p.correlation_id FROM taskflow.jobs p "
@@ -121,7 +130,7 @@ std::string BatchInsertSql(bool unique) {
           "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
           "  timeout) "
           "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
-          "    (CASE WHEN s.run_at::text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
+          "    (CASE WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
           "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
           "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout "
           "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n") +
@@ -180,10 +189,71 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   throw DomainError(ErrorCode::Internal, where + "could not insert the job");
 }
 
+namespace {
+
+// schedule_many reads its numbers, times and durations as text (the JSON value) and parses them
+// here, so that a bad value is reported for its element (22023, "jobs[i]: ...") instead of by
+// a cast in the middle of a statement, and so the parsed value goes through ValidateScalars
+// exactly like schedule's typed argument.
+[[noreturn]] void BadElementValue(const std::string& where, const char* field,
+                                  const std::string& why) {
+  throw DomainError(ErrorCode::InvalidParameterValue, where + field + ": " + why);
+}
+
+// An integer (the shape check allowed only -?[0-9]+) of PostgreSQL's integer type, with the
+// message its input function gives schedule's typed argument.
+int JsonInt(const std::string& text, const char* field, const std::string& where) {
+  const bool negative = !text.empty() && text[0] == '-';
+  const std::size_t digits = text.size() - (negative ? 1 : 0);
+  long long v = digits > 18 ? 0 : std::stoll(text);
+  if (digits > 18 || v < INT_MIN || v > INT_MAX) {
+    BadElementValue(where, field, "value \"" + text + "\" is out of range for type integer");
+  }
+  return static_cast<int>(v);
+}
+
+std::int64_t ParseTimestampTz(const std::string& text, const char* field,
+                              const std::string& where) {
+  try {
+    return pg::PgCall([&] {
+      return static_cast<std::int64_t>(DatumGetTimestampTz(DirectFunctionCall3(
+          timestamptz_in, CStringGetDatum(text.c_str()), ObjectIdGetDatum(InvalidOid),
+          Int32GetDatum(-1))));
+    });
+  } catch (const pg::PgError& e) {
+    BadElementValue(where, field, e.what());
+  }
+}
+
+std::int64_t ParseIntervalMicros(const std::string& text, const char* field,
+                                 const std::string& where) {
+  try {
+    Interval* iv = pg::PgCall([&] {
+      return DatumGetIntervalP(DirectFunctionCall3(interval_in, CStringGetDatum(text.c_str()),
+                                                   ObjectIdGetDatum(InvalidOid),
+                                                   Int32GetDatum(-1)));
+    });
+    return core::IntervalMicros(iv->month, iv->day, iv->time);
+  } catch (const pg::PgError& e) {
+    BadElementValue(where, field, e.what());
+  }
+}
+
+}  // namespace
+
 std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   if (!pg::InspectJsonb(jobs).is_array) {
     throw DomainError(ErrorCode::InvalidParameterValue, "jobs must be a JSON array of objects",
                       "Example: '[{\"job_type\": \"a\"}, {\"job_type\": \"b\", \"priority\": 5}]'");
+  }
+  // 0. Depth: an element is an object holding the payload, so the payload's limit is the
+  //    document's minus two; the element is named.
+  {
+    long child = -1;
+    if (pg::JsonbDepth(jobs, core::kMaxJsonDepth + 2, &child) > core::kMaxJsonDepth + 2) {
+      core::ValidateJsonDepth(core::kMaxJsonDepth + 1,
+                              "jobs[" + std::to_string(child) + "]: payload");
+    }
   }
   // 1. Shape problems (not an object, unknown key, wrong JSON type), reported for the first
   //    element that has one, by the same plpgsql function that types one element.
@@ -201,8 +271,8 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "   OR jsonb_typeof(e.j -> 'unique_key') NOT IN ('string', 'null') "
       "   OR jsonb_typeof(e.j -> 'correlation_id') NOT IN ('string', 'null') "
       "   OR jsonb_typeof(e.j -> 'timeout') NOT IN ('string', 'null') "
-      "   OR (e.j ? 'priority' AND (e.j ->> 'priority') !~ '^-?[0-9]{1,9}$') "
-      "   OR (e.j ? 'max_attempts' AND (e.j ->> 'max_attempts') !~ '^-?[0-9]{1,9}$') "
+      "   OR (e.j ? 'priority' AND (e.j ->> 'priority') !~ '^-?[0-9]+$') "
+      "   OR (e.j ? 'max_attempts' AND (e.j ->> 'max_attempts') !~ '^-?[0-9]+$') "
       "   OR (e.j ? 'parent_job_id' AND (e.j ->> 'parent_job_id') !~ '^-?[0-9]{1,18}$') "
       "ORDER BY e.n LIMIT 1",
       {JSONBOID});
@@ -227,10 +297,11 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "UNION ALL SELECT 2, COALESCE(j ->> 'queue', 'default'), min(n), NULL FROM e GROUP BY 2 "
       "UNION ALL SELECT 3, COALESCE(j ->> 'tenant_id', 'default'), min(n), NULL FROM e GROUP BY 2 "
       "UNION ALL SELECT 4, j ->> 'max_attempts', min(n), NULL FROM e "
-      "  WHERE j ? 'max_attempts' GROUP BY 2 "
-      "UNION ALL SELECT 5, j ->> 'timeout', min(n), "
-      "  (extract(epoch FROM (j ->> 'timeout')::interval) * 1000000)::bigint FROM e "
-      "  WHERE j ? 'timeout' GROUP BY 2, 4 "
+      "  WHERE j ->> 'max_attempts' IS NOT NULL GROUP BY 2 "
+      "UNION ALL SELECT 11, j ->> 'priority', min(n), NULL FROM e "
+      "  WHERE j ->> 'priority' IS NOT NULL GROUP BY 2 "
+      "UNION ALL SELECT 5, j ->> 'timeout', min(n), NULL FROM e "
+      "  WHERE j ->> 'timeout' IS NOT NULL GROUP BY 2 "
       "UNION ALL SELECT 6, j ->> 'unique_key', min(n), NULL FROM e "
       "  WHERE j ->> 'unique_key' = '' GROUP BY 2 "
       "UNION ALL SELECT 10, NULL, min(n), NULL FROM e WHERE j ? 'unique_key' "
@@ -240,9 +311,8 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "UNION ALL SELECT 8, j ->> 'parent_job_id', min(n), NULL FROM e "
       "  WHERE j ? 'parent_job_id' AND NOT EXISTS (SELECT FROM taskflow.jobs p "
       "    WHERE p.id = (j ->> 'parent_job_id')::bigint) GROUP BY 2 "
-      "UNION ALL SELECT 9, (j ->> 'run_at')::timestamptz::text, min(n), "
-      "  ((extract(epoch FROM (j ->> 'run_at')::timestamptz) - 946684800) * 1000000)::bigint "
-      "  FROM e WHERE j ? 'run_at' GROUP BY 2, 4",
+      "UNION ALL SELECT 9, j ->> 'run_at', min(n), NULL "
+      "  FROM e WHERE j ->> 'run_at' IS NOT NULL GROUP BY 2",
       {JSONBOID, INT4OID});
   std::map<std::string, int> queue_defaults;  // queue -> default max_attempts
   std::vector<std::string> future_run_at;     // run_at values that make a job SCHEDULED
@@ -281,8 +351,18 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
             throw DomainError(e.code(), where + e.what(), e.hint());
           }
           break;
-        case 4: probe.max_attempts = std::stoi(it.value.value_or("0")); ValidateScalars(probe, where); break;
-        case 5: probe.timeout_us = it.micros.value_or(0); ValidateScalars(probe, where); break;
+        case 4:
+          probe.max_attempts = JsonInt(it.value.value_or("0"), "max_attempts", where);
+          ValidateScalars(probe, where);
+          break;
+        case 11:
+          probe.priority = JsonInt(it.value.value_or("0"), "priority", where);
+          ValidateScalars(probe, where);
+          break;
+        case 5:
+          probe.timeout_us = ParseIntervalMicros(it.value.value_or(""), "timeout", where);
+          ValidateScalars(probe, where);
+          break;
         case 6: probe.unique_key = std::string(); ValidateScalars(probe, where); break;
         case 7: {
           // re-check that element with the exact single-job rule (and message)
@@ -300,7 +380,9 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
                             where + "parent job " + it.value.value_or("") + " does not exist");
         case 10: any_unique_key = true; break;
         case 9:  // the core decides which run_at values make a job wait
-          if (core::InitialState(it.micros, NowMicros()) != core::InitialState(std::nullopt, 0)) {
+          probe.run_at = ParseTimestampTz(it.value.value_or(""), "run_at", where);
+          ValidateScalars(probe, where);
+          if (core::InitialState(probe.run_at, NowMicros()) != core::InitialState(std::nullopt, 0)) {
             future_run_at.push_back(it.value.value_or(""));
           }
           break;

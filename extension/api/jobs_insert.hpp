@@ -25,6 +25,10 @@ struct JobSpec {
   std::optional<std::int64_t> timeout_us;
 };
 
+// Checks the values of one job (job type, queue, tenant, priority, max_attempts, run_at,
+// timeout, unique key) with the core rules; `where` prefixes the messages.
+void ValidateScalars(const JobSpec& spec, const std::string& where = {});
+
 // Validates and inserts one job with schedule()'s rules. Returns the new job's id, or the id of
 // the unfinished job that already holds its unique key. `where` prefixes error messages
 // (e.g. "jobs[3]: "). `actor` is recorded on the creation event.

@@ -606,6 +606,7 @@ TF_FUNCTION(taskflow_handle_webhook) {
       }
     }
     // Checked here so that the body is one JSON value before it is embedded in the context.
+    api::CheckJsonTextDepth(body, "webhook body");
     if (!core::IsJson(body)) {
       throw DomainError(ErrorCode::InvalidParameterValue, "webhook body is not valid JSON");
     }
@@ -673,6 +674,7 @@ TF_FUNCTION(taskflow_parse_rule) {
   pg::RequireArg(fcinfo, 3, "actions");
   core::ValidateRuleName(pg::ArgText(fcinfo, 0));
   core::ValidateTenantId(pg::ArgText(fcinfo, 1));
+  api::CheckJsonDepth(PG_GETARG_DATUM(2), "trigger"), api::CheckJsonDepth(PG_GETARG_DATUM(3), "actions");
   core::Trigger t = core::ParseTrigger(JsonbText(PG_GETARG_DATUM(2)));
   core::RuleActions actions = core::RuleActions::Parse(JsonbText(PG_GETARG_DATUM(3)));
 

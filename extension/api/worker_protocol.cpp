@@ -6,6 +6,7 @@
 
 #include "core/errors.hpp"
 #include "api/common.hpp"
+#include "core/validation.hpp"
 #include "api/finish.hpp"
 #include "pg/settings.hpp"
 
@@ -20,9 +21,7 @@ TF_FUNCTION(taskflow_heartbeat) {
   pg::RequireArg(fcinfo, 0, "job_id");
   pg::RequireArg(fcinfo, 1, "lease_token");
   std::optional<std::int64_t> extend = pg::ArgOptIntervalMicros(fcinfo, 2);
-  if (extend && *extend <= 0) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "extend must be greater than zero");
-  }
+  if (extend) core::ValidateDuration(*extend, "extend");
   const char* answer = "lost";
   {
     pg::SpiConnection spi;
@@ -43,7 +42,7 @@ TF_FUNCTION(taskflow_heartbeat) {
 TF_FUNCTION(taskflow_complete) {
   pg::RequireArg(fcinfo, 0, "job_id");
   pg::RequireArg(fcinfo, 1, "lease_token");
-  if (!pg::ArgIsNull(fcinfo, 2)) pg::InspectJsonb(PG_GETARG_DATUM(2));  // detoast check only
+  if (!pg::ArgIsNull(fcinfo, 2)) api::CheckJsonDepth(PG_GETARG_DATUM(2), "result");
   std::optional<JobState> state;
   {
     pg::SpiConnection spi;
@@ -62,6 +61,7 @@ TF_FUNCTION(taskflow_complete_many) {
   if (pg::ArgIsNull(fcinfo, 0) && pg::ArgIsNull(fcinfo, 1)) return Int32GetDatum(0);
   pg::RequireArg(fcinfo, 0, "job_ids");
   pg::RequireArg(fcinfo, 1, "lease_tokens");
+  if (!pg::ArgIsNull(fcinfo, 2)) api::CheckJsonArrayDepth(PG_GETARG_DATUM(2), "results");
   int accepted = 0;
   {
     pg::SpiConnection spi;

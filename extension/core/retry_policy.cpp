@@ -6,6 +6,7 @@
 #include <string>
 
 #include "errors.hpp"
+#include "validation.hpp"
 
 namespace taskflow::core {
 namespace {
@@ -72,14 +73,9 @@ void RetryPolicy::Validate() const {
                       "retry policy max_attempts must be at least 1, got " +
                           std::to_string(max_attempts));
   }
-  if (base_delay_us < 0) {
-    throw DomainError(ErrorCode::InvalidParameterValue,
-                      "retry policy base_delay must not be negative");
-  }
-  if (max_delay_us < 0) {
-    throw DomainError(ErrorCode::InvalidParameterValue,
-                      "retry policy max_delay must not be negative");
-  }
+  // Not negative, and at most 100 years, so now() + delay is always a valid timestamp.
+  ValidateDuration(base_delay_us, "retry policy base_delay", /*allow_zero=*/true);
+  ValidateDuration(max_delay_us, "retry policy max_delay", /*allow_zero=*/true);
   if (max_delay_us < base_delay_us) {
     throw DomainError(ErrorCode::InvalidParameterValue,
                       "retry policy max_delay must not be less than base_delay",

@@ -518,7 +518,7 @@ ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<
     }
     CollectPaths(t.payload, where + ".payload", paths);
   }
-  if (a.contains("priority")) t.priority = RequireInt(a, "priority", where, -2147483648LL, 2147483647LL);
+  if (a.contains("priority")) t.priority = RequireInt(a, "priority", where, kMinPriority, kMaxPriority);
   if (a.contains("max_attempts")) t.max_attempts = RequireInt(a, "max_attempts", where, 1, 2147483647LL);
   if (a.contains("delay")) {
     const Json& d = a.at("delay");

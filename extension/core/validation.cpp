@@ -1,5 +1,6 @@
 #include "validation.hpp"
 
+#include <limits>
 #include <string>
 #include <utility>
 #include <vector>
@@ -127,6 +128,77 @@ void ValidateMaxRows(int max_rows) {
                 ", got " + std::to_string(max_rows),
             "Page through larger results with after_id.");
   }
+}
+
+void ValidatePriority(long long priority, std::string_view field) {
+  if (priority < kMinPriority || priority > kMaxPriority) {
+    Invalid(std::string(field) + " must be between " + std::to_string(kMinPriority) + " and " +
+                std::to_string(kMaxPriority) + ", got " + std::to_string(priority),
+            "Higher runs first; 0 is the default.");
+  }
+}
+
+void ValidateTimestamp(std::int64_t micros, std::string_view field) {
+  if (micros == std::numeric_limits<std::int64_t>::min() ||
+      micros == std::numeric_limits<std::int64_t>::max()) {
+    Invalid(std::string(field) + " must be a finite timestamp, got " +
+                (micros < 0 ? "-infinity" : "infinity"),
+            "Pass NULL (or leave it out) to run the job as soon as possible.");
+  }
+}
+
+void ValidateDuration(std::int64_t micros, std::string_view field, bool allow_zero) {
+  if (micros < 0 || (micros == 0 && !allow_zero)) {
+    Invalid(std::string(field) + (allow_zero ? " must not be negative" : " must be greater than zero"));
+  }
+  if (micros > kMaxDurationUs) {
+    Invalid(std::string(field) + " is too long: at most 100 years (36525 days) allowed");
+  }
+}
+
+int JsonTextDepth(std::string_view json, int stop_above) noexcept {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : json) {
+    if (in_string) {
+      if (escaped) escaped = false;
+      else if (c == '\\') escaped = true;
+      else if (c == '"') in_string = false;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > deepest) deepest = depth;
+      if (deepest > stop_above) return deepest;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+void ValidateJsonDepth(int depth, std::string_view what) {
+  if (depth > kMaxJsonDepth) {
+    Invalid(std::string(what) + " nests too deep: more than " + std::to_string(kMaxJsonDepth) +
+                " levels of arrays and objects",
+            "Flatten the structure, or store deep data elsewhere and pass a reference.");
+  }
+}
+
+std::int64_t IntervalMicros(std::int32_t months, std::int32_t days, std::int64_t micros) noexcept {
+  constexpr std::int64_t kDayUs = 86400LL * 1000000LL;
+  // months * 30 + days fits easily in int64; times kDayUs, plus micros, may not.
+  const std::int64_t total_days = static_cast<std::int64_t>(months) * 30 + days;
+  std::int64_t day_us = 0;
+  std::int64_t out = 0;
+  if (__builtin_mul_overflow(total_days, kDayUs, &day_us) ||
+      __builtin_add_overflow(day_us, micros, &out)) {
+    const bool negative = total_days < 0 || (total_days == 0 && micros < 0);
+    return negative ? std::numeric_limits<std::int64_t>::min() + 1
+                    : std::numeric_limits<std::int64_t>::max();
+  }
+  return out;
 }
 
 }  // namespace taskflow::core

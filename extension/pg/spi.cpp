@@ -1,4 +1,5 @@
 #include "core/errors.hpp"
+#include "core/validation.hpp"
 #include "pg/spi.hpp"
 
 
@@ -139,9 +140,9 @@ std::optional<bool> ResultRow::Bool(int column) const {
 }
 
 static std::int64_t IntervalToMicros(const Interval* iv) {
-  // A month counts as 30 days, as PostgreSQL's own interval comparisons do.
-  return iv->time + static_cast<std::int64_t>(iv->day) * USECS_PER_DAY +
-         static_cast<std::int64_t>(iv->month) * DAYS_PER_MONTH * USECS_PER_DAY;
+  // A month counts as 30 days, as PostgreSQL's own interval comparisons do; saturating, so
+  // '2000000000 days' cannot wrap around into a small or negative duration.
+  return core::IntervalMicros(iv->month, iv->day, iv->time);
 }
 
 std::optional<std::int64_t> ResultRow::IntervalMicros(int column) const {
@@ -212,6 +213,37 @@ JsonbFacts InspectJsonb(Datum value) {
   facts.is_array = JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb);
   facts.size_bytes = VARSIZE(jb) - VARHDRSZ;
   return facts;
+}
+
+int JsonbDepth(Datum value, int stop_above, long* child) {
+  if (value == Datum(0)) throw core::DomainError(core::ErrorCode::Internal, "NULL jsonb pointer");
+  Jsonb* jb = PgCall([&] { return DatumGetJsonbP(value); });
+  // A scalar root is stored as a one-element array: it nests nothing.
+  if (JB_ROOT_IS_SCALAR(jb)) return 0;
+  // Every container takes at least a 4-byte header, so a small value cannot be deep.
+  if (VARSIZE(jb) - VARHDRSZ <= static_cast<std::size_t>(stop_above) * 4) return 0;
+  int deepest = 0;
+  long index = -1;
+  PgCall([&] {
+    JsonbValue v;
+    JsonbIterator* it = JsonbIteratorInit(&jb->root);
+    JsonbIteratorToken tok;
+    int depth = 0;
+    while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE) {
+      if (tok == WJB_BEGIN_ARRAY || tok == WJB_BEGIN_OBJECT) {
+        if (depth == 1) ++index;
+        if (++depth > deepest) deepest = depth;
+        if (deepest > stop_above) break;
+      } else if (tok == WJB_END_ARRAY || tok == WJB_END_OBJECT) {
+        --depth;
+      } else if (depth == 1 && tok == WJB_ELEM) {
+        ++index;
+      }
+    }
+    return 0;
+  });
+  if (child) *child = index;
+  return deepest;
 }
 
 Datum TextDatum(std::string_view s) {

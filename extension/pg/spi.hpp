@@ -107,6 +107,10 @@ struct JsonbFacts {
   std::size_t size_bytes = 0;
 };
 JsonbFacts InspectJsonb(Datum value);
+// The deepest nesting of arrays and objects in a jsonb value (a scalar is 0), walking its
+// tokens with JsonbIteratorNext (iterative, no recursion); stops once past `stop_above`.
+// `*child` gets the index of the root's element (or member) that holds the deepest part.
+int JsonbDepth(Datum value, int stop_above, long* child = nullptr);
 
 // --- results ---------------------------------------------------------------------------------
 Datum TextDatum(std::string_view s);

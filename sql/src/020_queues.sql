@@ -3,6 +3,12 @@
 -- ---------------------------------------------------------------------------------------------
 
 -- Parses a retry policy object into typed fields, with a clear error per bad key or value.
+-- Refuses (22023) a jsonb value nesting deeper than 64 levels of arrays and objects.
+CREATE FUNCTION taskflow._check_json_depth(value jsonb, what text) RETURNS void
+AS 'MODULE_PATHNAME', 'taskflow_check_json_depth'
+LANGUAGE C IMMUTABLE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION taskflow._policy_fields(policy jsonb,
     OUT max_attempts integer, OUT strategy text, OUT base_delay interval,
     OUT max_delay interval, OUT jitter text)
@@ -15,6 +21,7 @@ BEGIN
   IF policy IS NULL THEN
     RETURN;
   END IF;
+  PERFORM taskflow._check_json_depth(policy, 'retry_policy');
   IF jsonb_typeof(policy) <> 'object' THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'retry_policy must be a JSON object',
       HINT = 'Example: {"max_attempts": 5, "strategy": "exponential", "base_delay": "2 seconds", "max_delay": "1 hour", "jitter": "full"}';
@@ -79,7 +86,7 @@ $$;
 
 CREATE FUNCTION taskflow._check_queue(name text, max_attempts integer, strategy text,
     base_delay interval, max_delay interval, jitter text, lease interval,
-    concurrency_limit integer) RETURNS void
+    concurrency_limit integer, priority integer DEFAULT NULL) RETURNS void
 AS 'MODULE_PATHNAME', 'taskflow_check_queue'
 LANGUAGE C STABLE
 SET search_path = pg_catalog, pg_temp;
@@ -95,7 +102,7 @@ DECLARE
 BEGIN
   p := taskflow._policy_fields(retry_policy);
   PERFORM taskflow._check_queue(name, p.max_attempts, p.strategy, p.base_delay, p.max_delay,
-                                p.jitter, lease, concurrency_limit);
+                                p.jitter, lease, concurrency_limit, priority);
   IF EXISTS (SELECT FROM taskflow.queues q WHERE q.name = create_queue.name) THEN
     RAISE EXCEPTION USING ERRCODE = '42710', MESSAGE = format('queue "%s" already exists', name),
       HINT = 'Use taskflow.alter_queue to change it.';
@@ -132,7 +139,7 @@ BEGIN
   q.concurrency_limit := COALESCE(concurrency_limit, q.concurrency_limit);
   q.lease := COALESCE(lease, q.lease);
   PERFORM taskflow._check_queue(q.name, q.max_attempts, q.strategy, q.base_delay, q.max_delay,
-                                q.jitter, q.lease, q.concurrency_limit);
+                                q.jitter, q.lease, q.concurrency_limit, q.priority);
   UPDATE taskflow.queues x SET priority = q.priority, concurrency_limit = q.concurrency_limit,
     max_attempts = q.max_attempts, strategy = q.strategy, base_delay = q.base_delay,
     max_delay = q.max_delay, jitter = q.jitter, lease = q.lease, updated_at = now()
@@ -165,7 +172,7 @@ $$;
 
 -- The effective retry policy of a queue, as JSON (NULL fields filled with the defaults).
 CREATE FUNCTION taskflow.queue_retry_policy(name text) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(

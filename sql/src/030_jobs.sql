@@ -77,7 +77,7 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
 CREATE FUNCTION taskflow.get_job(job_id bigint) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
@@ -109,7 +109,7 @@ CREATE FUNCTION taskflow.list_jobs(tenant_id text DEFAULT NULL, queue text DEFAU
     state taskflow.job_state DEFAULT NULL, job_type text DEFAULT NULL,
     after_id bigint DEFAULT NULL, max_rows integer DEFAULT 100)
 RETURNS SETOF taskflow.job_summaries
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -132,7 +132,7 @@ END
 $$;
 
 CREATE FUNCTION taskflow.job_history(job_id bigint) RETURNS jsonb
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT CASE WHEN NOT EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = job_history.job_id

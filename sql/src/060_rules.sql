@@ -121,6 +121,7 @@ BEGIN
   IF tenant_id ~ '[[:cntrl:]]' THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'tenant_id must not contain control characters';
   END IF;
+  PERFORM taskflow._check_json_depth(attributes, 'attributes');
   IF jsonb_typeof(COALESCE(attributes, '{}')) <> 'object' THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'attributes must be a JSON object',
       HINT = 'Example: {"plan": "pro"}';

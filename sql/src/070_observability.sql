@@ -751,7 +751,7 @@ END
 $$;
 
 CREATE FUNCTION taskflow.metrics(max_tenants integer DEFAULT 10) RETURNS text
-LANGUAGE plpgsql STABLE SECURITY DEFINER
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE

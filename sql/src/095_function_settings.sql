@@ -36,3 +36,26 @@ BEGIN
   END LOOP;
 END
 $seqscan$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Every public function is VOLATILE, the reading ones included (get_job, job_history,
+-- list_jobs, list_rules, metrics, ...): users compose calls in one statement, e.g.
+-- SELECT taskflow.get_job(taskflow.schedule('a')), and a STABLE function reads with the
+-- snapshot of the calling statement, which cannot see what a function called earlier in that
+-- statement wrote (the job just scheduled came back NULL). A VOLATILE function takes a fresh
+-- snapshot per statement of its body. The cost is nil here: SECURITY DEFINER functions with
+-- SET options are never inlined, and none of them is meant for an index condition. This block
+-- also covers the reading functions declared elsewhere as STABLE, and any added later; the
+-- helpers behind them (names starting with "_") keep their volatility.
+-- ---------------------------------------------------------------------------------------------
+DO $volatile$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
+           WHERE p.pronamespace = 'taskflow'::regnamespace AND p.prokind = 'f'
+             AND p.proname !~ '^_' AND p.provolatile <> 'v' LOOP
+    EXECUTE format('ALTER FUNCTION %s VOLATILE', f);
+  END LOOP;
+END
+$volatile$;

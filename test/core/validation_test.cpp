@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <climits>
+#include <cstdint>
+#include <limits>
 #include <string>
 
 #include "core/errors.hpp"
@@ -159,6 +161,62 @@ TEST(ValidateMaxRows, BetweenOneAndTenThousand) {
                                   "max_rows must be between 1 and 10000, got " +
                                       std::to_string(bad)));
   }
+}
+
+TEST(ValidatePriority, SmallintRange) {
+  for (long long ok : {0LL, 5LL, -5LL, -32768LL, 32767LL}) EXPECT_NO_THROW(ValidatePriority(ok));
+  for (long long bad : {-32769LL, 32768LL, 2147483647LL, -2147483648LL}) {
+    EXPECT_TRUE(ThrowsDomainError([&] { ValidatePriority(bad); }, kInvalid,
+                                  "priority must be between -32768 and 32767, got " +
+                                      std::to_string(bad)));
+  }
+  EXPECT_TRUE(ThrowsDomainError([] { ValidatePriority(INT_MIN, "jobs[2].priority"); }, kInvalid,
+                                "jobs[2].priority must be between"));
+}
+
+TEST(ValidateTimestamp, RefusesInfinity) {
+  EXPECT_NO_THROW(ValidateTimestamp(0));
+  EXPECT_NO_THROW(ValidateTimestamp(std::numeric_limits<std::int64_t>::min() + 1));
+  EXPECT_NO_THROW(ValidateTimestamp(std::numeric_limits<std::int64_t>::max() - 1));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateTimestamp(std::numeric_limits<std::int64_t>::min()); },
+                                kInvalid, "run_at must be a finite timestamp, got -infinity"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateTimestamp(std::numeric_limits<std::int64_t>::max()); },
+                                kInvalid, "run_at must be a finite timestamp, got infinity"));
+}
+
+TEST(ValidateDuration, PositiveAndAtMostAHundredYears) {
+  EXPECT_NO_THROW(ValidateDuration(1, "timeout"));
+  EXPECT_NO_THROW(ValidateDuration(kMaxDurationUs, "timeout"));
+  EXPECT_NO_THROW(ValidateDuration(0, "base_delay", true));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateDuration(0, "timeout"); }, kInvalid,
+                                "timeout must be greater than zero"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateDuration(-1, "base_delay", true); }, kInvalid,
+                                "base_delay must not be negative"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateDuration(kMaxDurationUs + 1, "lease"); }, kInvalid,
+                                "lease is too long"));
+}
+
+TEST(JsonTextDepth, CountsWithoutRecursionAndSkipsStrings) {
+  EXPECT_EQ(JsonTextDepth("1", 64), 0);
+  EXPECT_EQ(JsonTextDepth("{\"a\": [1, {\"b\": []}]}", 64), 4);
+  EXPECT_EQ(JsonTextDepth("{\"a\": \"[[[[\\\"[[[\"}", 64), 1);  // brackets inside a string
+  const std::string deep = Repeat("[", 200000) + Repeat("]", 200000);
+  EXPECT_EQ(JsonTextDepth(deep, 64), 65);  // stops counting past the limit
+  EXPECT_NO_THROW(ValidateJsonDepth(64, "body"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateJsonDepth(65, "webhook body"); }, kInvalid,
+                                "webhook body nests too deep: more than 64 levels"));
+}
+
+TEST(IntervalMicros, SaturatesInsteadOfWrapping) {
+  constexpr std::int64_t kDay = 86400LL * 1000000LL;
+  EXPECT_EQ(IntervalMicros(0, 0, 5), 5);
+  EXPECT_EQ(IntervalMicros(1, 1, 1), 31 * kDay + 1);
+  EXPECT_EQ(IntervalMicros(0, -1, 0), -kDay);
+  // 2^31-1 days plus the largest time would overflow int64 and wrap negative.
+  EXPECT_EQ(IntervalMicros(INT_MAX, INT_MAX, std::numeric_limits<std::int64_t>::max()),
+            std::numeric_limits<std::int64_t>::max());
+  EXPECT_LT(IntervalMicros(INT_MIN, INT_MIN, -1), -kMaxDurationUs);
+  EXPECT_GT(IntervalMicros(0, 2000000000, 0), kMaxDurationUs);
 }
 
 }  // namespace

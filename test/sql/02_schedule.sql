@@ -1,7 +1,7 @@
 -- Scheduling: schedule() states and columns, get_job keys, every bad-input error with its
 -- SQLSTATE (and that nothing is written), schedule_many, unique keys.
 BEGIN;
-SELECT plan(86);
+SELECT plan(93);
 
 SELECT taskflow.create_queue('t_sched') \gset
 SELECT taskflow.create_queue('t_sched_other') \gset
@@ -238,6 +238,62 @@ SELECT array_agg(id ORDER BY n) AS dup FROM taskflow.schedule_many(
   '[{"job_type": "d", "queue": "t_sched", "unique_key": "dup"}, {"job_type": "d", "queue": "t_sched", "unique_key": "dup"}]')
   WITH ORDINALITY AS t(id, n) \gset
 SELECT is((:'dup'::bigint[])[1], (:'dup'::bigint[])[2], 'schedule_many with a repeated key returns the same id twice');
+
+-- schedule and schedule_many accept and refuse exactly the same values, with the same message
+-- (schedule_many's names the element: "jobs[1]: ..."). A value schedule's typed argument cannot
+-- even take (its input function refuses it) gets that input function's message, as 22023.
+CREATE TEMP TABLE same_values(k text, v jsonb);
+INSERT INTO same_values VALUES
+  ('priority', '0'), ('priority', '32767'), ('priority', '-32768'), ('priority', '32768'),
+  ('priority', '-32769'), ('priority', '2147483647'), ('priority', '-2147483648'),
+  ('priority', '2147483648'),
+  ('max_attempts', '1'), ('max_attempts', '1000000000'), ('max_attempts', '2147483647'),
+  ('max_attempts', '0'), ('max_attempts', '-5'), ('max_attempts', '10000000000'),
+  ('run_at', '"2030-01-01 00:00:00+00"'), ('run_at', '"2000-01-01"'), ('run_at', '"-infinity"'),
+  ('run_at', '"infinity"'), ('run_at', '"soon"'), ('run_at', '"294000-01-01"'),
+  ('run_at', '"4713-01-01 BC"'), ('run_at', '"294277-01-01"'),
+  ('timeout', '"5 minutes"'), ('timeout', '"0"'), ('timeout', '"-1 second"'),
+  ('timeout', '"100 years"'), ('timeout', '"102 years"'), ('timeout', '"2000000000 days"'),
+  ('timeout', '"soon"'),
+  ('job_type', '""'), ('job_type', '"a b"'), ('queue', '"no_such_queue"'), ('queue', '"a b"'),
+  ('unique_key', '""'), ('tenant_id', '""');
+CREATE TEMP TABLE same_results AS
+  SELECT k, v,
+         pg_temp.error_of(format('SELECT taskflow.schedule(%s)',
+           CASE WHEN k = 'job_type' THEN format('job_type => %L, queue => %L', v #>> '{}', 't_sched')
+                WHEN k = 'queue' THEN format('%L, queue => %L', 'v', v #>> '{}')
+                ELSE format('%L, queue => %L, %s => %L', 'v', 't_sched', k, v #>> '{}') END))
+           AS one,
+         pg_temp.error_of(format('SELECT taskflow.schedule_many(%L)',
+           jsonb_build_array('{"job_type": "x", "queue": "t_sched"}'::jsonb,
+                             '{"job_type": "v", "queue": "t_sched"}'::jsonb || jsonb_build_object(k, v))))
+           AS many
+  FROM same_values;
+SELECT is_empty(
+  $$SELECT k, v, one, many FROM same_results WHERE (one IS NULL) <> (many IS NULL)$$,
+  'schedule and schedule_many accept exactly the same values');
+SELECT is_empty(
+  $$SELECT k, v, one, many FROM same_results WHERE many IS NOT NULL AND
+      regexp_replace(one, '^\w{5}: ', '') IS DISTINCT FROM
+      regexp_replace(many, '^\w{5}: jobs\[1\]: ((run_at|timeout|priority|max_attempts): (?=invalid|date|timestamp|value|interval))?', '')$$,
+  'schedule and schedule_many refuse each value with the same message, schedule_many naming the element');
+SELECT is_empty(
+  $$SELECT k, v, one, many FROM same_results WHERE many IS NOT NULL AND
+      left(many, 5) <> CASE WHEN left(one, 2) = '22' THEN '22023' ELSE left(one, 5) END$$,
+  'schedule_many refuses a bad value with 22023 (or the SQLSTATE schedule gives for a checked value)');
+SELECT is((SELECT string_agg(k || '=' || v, ' ' ORDER BY k, v::text) FROM same_results WHERE many IS NULL),
+  'max_attempts=1 max_attempts=1000000000 max_attempts=2147483647 priority=-32768 priority=0 priority=32767 run_at="2000-01-01" run_at="2030-01-01 00:00:00+00" run_at="294000-01-01" run_at="4713-01-01 BC" timeout="100 years" timeout="5 minutes"',
+  'the accepted values of the table, and no others');
+SELECT is((SELECT array_agg(one ORDER BY v::text) FROM same_results WHERE k = 'run_at' AND v::text LIKE '%infinity%'),
+  ARRAY['22023: run_at must be a finite timestamp, got -infinity HINT: Pass NULL (or leave it out) to run the job as soon as possible.',
+        '22023: run_at must be a finite timestamp, got infinity HINT: Pass NULL (or leave it out) to run the job as soon as possible.'],
+  'an infinite run_at is refused with 22023 and a clear message');
+SELECT is((SELECT many FROM same_results WHERE k = 'run_at' AND v = '"soon"'),
+  '22023: jobs[1]: run_at: invalid input syntax for type timestamp with time zone: "soon"',
+  'schedule_many: an unreadable run_at is 22023 naming the element');
+SELECT is((SELECT many FROM same_results WHERE k = 'priority' AND v = '2147483647'),
+  '22023: jobs[1]: priority must be between -32768 and 32767, got 2147483647 HINT: Higher runs first; 0 is the default.',
+  'schedule_many: priority 2^31-1 gets the priority range message, not "wrong shape"');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -1,6 +1,6 @@
 -- Reading: list_jobs filters and keyset pagination; job_history attempts and events in order.
 BEGIN;
-SELECT plan(21);
+SELECT plan(25);
 
 SELECT taskflow.create_queue('t_r1', retry_policy => '{"max_attempts": 3, "strategy": "fixed", "base_delay": 0, "jitter": "none"}') \gset
 SELECT taskflow.create_queue('t_r2') \gset
@@ -78,6 +78,19 @@ SELECT ok((SELECT bool_and(e ? 'at' AND e ? 'reason') FROM jsonb_array_elements(
 SELECT is(taskflow.job_history((:'ids'::bigint[])[2]) -> 'attempts', '[]'::jsonb,
   'a job never acquired has an empty attempts list');
 SELECT is(taskflow.job_history(-1), NULL, 'job_history of a job that does not exist is NULL');
+
+-- Reading functions see what a function called earlier in the same statement wrote.
+SELECT is(taskflow.get_job(taskflow.schedule('read.compose')) ->> 'job_type', 'read.compose',
+  'get_job(schedule(...)) returns the job just scheduled');
+SELECT is(jsonb_array_length(taskflow.job_history(taskflow.schedule('read.compose')) -> 'events'), 1,
+  'job_history(schedule(...)) shows its creation event');
+SELECT is(count(j.*), 1::bigint, 'list_jobs sees a job scheduled earlier in the same statement')
+  FROM (SELECT taskflow.schedule('read.compose3') AS id OFFSET 0) s,
+       LATERAL taskflow.list_jobs(job_type => 'read.compose3', after_id => s.id - 1) j;
+SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
+    WHERE p.pronamespace = 'taskflow'::regnamespace AND p.prokind = 'f' AND p.proname !~ '^_'
+      AND p.provolatile <> 'v'$$,
+  'every public function is VOLATILE, so any of them can be composed with a writing one');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -3,7 +3,7 @@
 -- SQLSTATE, and the session goes on working. (test/t/engine_boundary.t proves the same for the
 -- connection itself, outside any savepoint.)
 BEGIN;
-SELECT plan(22);
+SELECT plan(45);
 
 SELECT is(taskflow._selftest_boundary('none'), 'ok: none 64', 'the self-test returns normally when nothing is thrown');
 
@@ -72,6 +72,65 @@ END
 $$;
 SELECT is(pg_temp.diag('domain'), 'selftest hint / selftest detail', 'a DomainError carries its hint and detail');
 SELECT throws_ok($$SELECT taskflow._selftest_boundary(NULL)$$, '22004', NULL, 'a NULL argument is refused (22004)');
+
+-- Values: every value the API accepts is bounded, and what it accepts breaks nothing.
+SELECT taskflow.create_queue('b_vals');
+SELECT throws_ok($$SELECT taskflow.schedule('v', queue => 'b_vals', priority => -2147483648)$$, '22023',
+  'priority must be between -32768 and 32767, got -2147483648',
+  'priority INT_MIN (once accepted and then never acquired) is refused');
+SELECT taskflow.schedule('v.low', queue => 'b_vals', priority => -32768) AS low_id \gset
+SELECT taskflow.schedule('v.high', queue => 'b_vals', priority => 32767) AS high_id \gset
+SELECT is(ARRAY(SELECT job_id FROM taskflow.acquire('w', ARRAY['b_vals'], max_jobs => 5)),
+  ARRAY[:high_id, :low_id]::bigint[], 'the lowest and the highest priority are both acquired, highest first');
+SELECT throws_ok($$SELECT taskflow.create_queue('b_vals2', priority => 32768)$$, '22023',
+  'priority must be between -32768 and 32767, got 32768', 'a queue priority outside the range is refused');
+SELECT throws_ok($$SELECT taskflow.alter_queue('b_vals', priority => -2147483648)$$, '22023',
+  'priority must be between -32768 and 32767, got -2147483648', 'alter_queue refuses it too');
+-- Durations: at most 100 years, and an interval too large for int64 microseconds saturates
+-- instead of wrapping into a small or negative value.
+SELECT throws_ok($$SELECT taskflow.create_queue('b_vals2', lease => '200 years')$$, '22023',
+  'lease is too long: at most 100 years (36525 days) allowed', 'a queue lease beyond 100 years is refused');
+SELECT throws_ok($$SELECT taskflow.create_queue('b_vals2', retry_policy => '{"max_delay": "1000 years"}')$$, '22023',
+  'retry policy max_delay is too long: at most 100 years (36525 days) allowed', 'a retry delay beyond 100 years is refused');
+SELECT throws_ok($$SELECT * FROM taskflow.acquire('w', ARRAY['b_vals'], lease => '2000000000 days')$$, '22023',
+  'lease is too long: at most 100 years (36525 days) allowed', 'acquire: a lease of 2e9 days is refused, not wrapped');
+SELECT throws_ok(format($$SELECT taskflow.heartbeat(%s, gen_random_uuid(), '178000000 years')$$, :low_id), '22023',
+  'extend is too long: at most 100 years (36525 days) allowed', 'heartbeat: an extension beyond 100 years is refused');
+-- Extreme finite due times are accepted; every statistic and the Cleaner stay usable.
+SELECT taskflow.schedule('v.old', queue => 'b_vals', run_at => '4713-01-01 BC') AS old_id \gset
+SELECT taskflow.schedule_many('[{"job_type": "v.far", "queue": "b_vals", "run_at": "294000-01-01"}]') AS far_id \gset
+SELECT is(count(*), 1::bigint, 'the job due in 4713 BC is acquired')
+  FROM taskflow.acquire('w', ARRAY['b_vals'], max_jobs => 5) a WHERE a.job_id = :old_id;
+SELECT is(taskflow.complete(:old_id, (SELECT lease_token FROM taskflow.jobs WHERE id = :old_id)), 'SUCCEEDED'::taskflow.job_state,
+  'and completed');
+UPDATE taskflow.jobs SET finished_at = now() - interval '2 days' WHERE id = :old_id;
+SELECT lives_ok($$SELECT taskflow.metrics()$$, 'metrics() works with jobs due in 4713 BC and 294000 AD');
+SELECT lives_ok($$SELECT * FROM taskflow.queue_stats$$, 'queue_stats works with them');
+SELECT lives_ok($$SELECT taskflow._rollup(1000)$$, 'the roll-up works with them');
+SELECT is(taskflow._clean(86400), 1, 'the Cleaner deletes the finished job due in 4713 BC');
+
+-- JSON nesting depth is bounded at every jsonb input (64 levels; the payload object is one).
+CREATE FUNCTION pg_temp.deep(n int) RETURNS jsonb LANGUAGE sql AS $$ SELECT (repeat('[', n) || repeat(']', n))::jsonb $$;
+SELECT lives_ok($$SELECT taskflow.schedule('deep', jsonb_build_object('a', pg_temp.deep(63)))$$, 'a payload 64 levels deep is accepted');
+SELECT throws_ok($$SELECT taskflow.schedule('deep', jsonb_build_object('a', pg_temp.deep(5000)))$$, '22023',
+  'payload nests too deep: more than 64 levels of arrays and objects', 'schedule: a payload 5,001 levels deep is refused');
+SELECT throws_ok($$SELECT taskflow.schedule_many(jsonb_build_array('{"job_type": "a"}'::jsonb,
+    jsonb_build_object('job_type', 'b', 'payload', jsonb_build_object('a', pg_temp.deep(64)))))$$, '22023',
+  'jobs[1]: payload nests too deep: more than 64 levels of arrays and objects', 'schedule_many: refused, naming the element');
+SELECT throws_ok($$SELECT taskflow.complete(1, gen_random_uuid(), pg_temp.deep(65))$$, '22023',
+  'result nests too deep: more than 64 levels of arrays and objects', 'complete: a deep result is refused');
+SELECT throws_ok($$SELECT taskflow.complete_many(ARRAY[1, 2]::bigint[], ARRAY[gen_random_uuid(), gen_random_uuid()],
+    ARRAY['{}'::jsonb, pg_temp.deep(65)])$$, '22023',
+  'results[1] nests too deep: more than 64 levels of arrays and objects', 'complete_many: a deep result is refused, named');
+SELECT throws_ok($$SELECT taskflow.upsert_tenant('deep', jsonb_build_object('a', pg_temp.deep(64)))$$, '22023',
+  'attributes nests too deep: more than 64 levels of arrays and objects', 'upsert_tenant: deep attributes are refused');
+SELECT throws_ok($$SELECT taskflow.create_queue('deep', retry_policy => jsonb_build_object('a', pg_temp.deep(64)))$$, '22023',
+  'retry_policy nests too deep: more than 64 levels of arrays and objects', 'create_queue: a deep retry policy is refused');
+SELECT throws_ok($$SELECT taskflow.create_rule('deep', '{"type": "webhook"}',
+    jsonb_build_array(jsonb_build_object('job_type', 'x', 'payload', jsonb_build_object('a', pg_temp.deep(5000)))))$$, '22023',
+  'actions nests too deep: more than 64 levels of arrays and objects', 'create_rule: deep actions are refused (before any recursive walk)');
+SELECT throws_ok($$SELECT taskflow.create_rule('deep', jsonb_build_object('type', 'webhook', 'x', pg_temp.deep(64)), '[{"job_type": "x"}]')$$, '22023',
+  'trigger nests too deep: more than 64 levels of arrays and objects', 'create_rule: a deep trigger is refused');
 
 SELECT * FROM finish();
 ROLLBACK;
