@@ -334,7 +334,7 @@ Outcome FireOne(const api::Rule& rule, const api::Firing& firing, const Target& 
     for (const auto& a : filled) o.jobs.push_back(Enqueue(a, t.tenant_id, firing, job_actor));
   });
   if (o.error) o.jobs.clear();
-  if (!o.error && refusal) o.error = refusal;  // recorded on every firing it stopped
+  if (!o.error && o.matched && refusal) o.error = refusal;  // it stopped a firing that held
   return o;
 }
 

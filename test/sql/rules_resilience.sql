@@ -5,7 +5,7 @@
 -- refused at creation; "for_each": "tenant" is refused to tenant roles; the chain depth is
 -- carried on the job, so deleting ancestors does not reset it; bounded rendering.
 BEGIN;
-SELECT plan(42);
+SELECT plan(43);
 
 SELECT taskflow.create_queue('rs_q');
 SELECT taskflow.create_queue('rs_out');
@@ -208,8 +208,14 @@ SELECT is(pg_temp.attempt('rs_role_a', $$SELECT taskflow.create_rule('fan out', 
   '42501: permission denied for "for_each": "tenant": this role is confined to tenant "rs_a"',
   'a tenant role cannot create a rule that fires for every tenant');
 SET LOCAL ROLE rs_role_a;
-SELECT taskflow.create_rule('mine', '{"type": "webhook"}', '[{"job_type": "x", "queue": "rs_out"}]') AS r_mine \gset
+SELECT taskflow.create_rule('mine', '{"type": "webhook"}',
+  '[{"job_type": "mine", "queue": "rs_out", "payload": {"t": "{{ $.tenant }}"}}]') AS r_mine \gset
 RESET ROLE;
+-- fired by the extension owner, as pg_cron fires cron rules
+SELECT array_agg(id) AS mine_jobs FROM taskflow.fire_rule(:r_mine) AS f(id) \gset
+SELECT is((SELECT string_agg(tenant_id || ' ' || payload::text, ', ') FROM taskflow.jobs WHERE id = ANY(:'mine_jobs'::bigint[])),
+  'rs_a {"t": {"id": "rs_a", "attributes": {"secret": "a"}}}',
+  'a tenant''s rule fired by the extension owner acts for its own tenant only, with only its attributes');
 SELECT is(pg_temp.attempt('rs_role_a', format($$SELECT taskflow.alter_rule(%s, trigger => '{"type": "webhook", "for_each": "tenant"}')$$, :r_mine)),
   '42501: permission denied for "for_each": "tenant": this role is confined to tenant "rs_a"',
   'nor alter its rule into one');
