@@ -145,13 +145,14 @@ std::optional<FiringError> InSubTransaction(Work&& work) {
   MemoryContextSwitchTo(context);
   std::optional<FiringError> error;
   ErrorData* propagate = nullptr;
+  ErrorData* caught = nullptr;
   bool out_of_memory = false;
   try {
     work();
   } catch (const pg::PgError& e) {
     ErrorData* d = e.data();
     error = FiringError{e.what(), unpack_sql_state(d->sqlerrcode)};
-    if (MustPropagate(d->sqlerrcode)) propagate = d;
+    if (MustPropagate(d->sqlerrcode)) propagate = d; else caught = d;
   } catch (const DomainError& e) {
     error = FiringError{e.what(), core::SqlState(e.code())};
   } catch (const std::bad_alloc&) {
@@ -172,6 +173,7 @@ std::optional<FiringError> InSubTransaction(Work&& work) {
   CurrentResourceOwner = owner;
   if (propagate != nullptr) throw pg::PgError(propagate);
   if (out_of_memory) throw std::bad_alloc();
+  if (caught != nullptr) FreeErrorData(caught);  // copied into `error`; kept in TopTransactionContext
   return error;
 }
 
