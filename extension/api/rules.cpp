@@ -119,7 +119,9 @@ bool MustPropagate(int sqlerrcode) {
          sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
          sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
          sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR) ||
-         sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR);
+         // corruption ends the statement; a plain internal error (XX000, e.g. an elog() in
+         // jsonpath code a rule can reach) is one firing's failure, so no tenant can use it
+         sqlerrcode == ERRCODE_DATA_CORRUPTED || sqlerrcode == ERRCODE_INDEX_CORRUPTED;
 }
 
 // Why a firing created no job: the message and the SQLSTATE, as recorded in rule_firings.
@@ -134,7 +136,7 @@ struct FiringError {
 // undoes what SPI did inside it (AtEOSubXact_SPI resets the executor state and frees the
 // tuple tables made inside; the caller's SPI connection, made outside, stays), and the error is
 // returned. Errors that must end the statement (cancel, shutdown, out of memory, disk full,
-// internal errors) are re-thrown after the rollback. `work` allocates in the caller's memory
+// data corruption) are re-thrown after the rollback. `work` allocates in the caller's memory
 // context (as PL/pgSQL does): what it builds there survives a rollback; the subtransaction's
 // own contexts and resource owner are gone afterwards, and the caller's are current again.
 template <typename Work>
