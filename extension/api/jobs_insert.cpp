@@ -98,9 +98,11 @@ std::string SingleInsertSql(bool unique) {
              "  FROM taskflow.queues WHERE name = $3), "
              "ins AS (INSERT INTO taskflow.jobs (job_type, payload, queue, tenant_id, state, "
              "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-             "  timeout) "
+             "  timeout, chain_depth) "
              "  SELECT $1, $2, $3, $4, $5::taskflow.job_state, $6, q.max_attempts, "
-             "    COALESCE($8, now()), $9, $10, $11, $12 FROM q") +
+             "    COALESCE($8, now()), $9, $10, $11, $12, "
+             "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0) "
+             "  FROM q") +
          (unique ? kUniqueConflict : "") +
          " RETURNING id, state), "
          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
@@ -128,11 +130,12 @@ std::string BatchInsertSql(bool unique) {
           "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
           "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
           "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-          "  timeout) "
+          "  timeout, chain_depth) "
           "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
           "    (CASE WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
           "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
-          "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout "
+          "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout, "
+          "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = s.parent_job_id), 0) "
           "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n") +
           (unique ? kUniqueConflict : "") +
           "  RETURNING id, state), "

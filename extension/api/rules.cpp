@@ -116,28 +116,56 @@ bool MustPropagate(int sqlerrcode) {
   int sqlclass = ERRCODE_TO_CATEGORY(sqlerrcode);
   return sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_QUERY_CANCELED) ||
          sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_OUT_OF_MEMORY) ||
-         sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR);
+         sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) ||
+         sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_OPERATOR_INTERVENTION) ||
+         sqlclass == ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR) ||
+         // corruption ends the statement; a plain internal error (XX000, e.g. an elog() in
+         // jsonpath code a rule can reach) is one firing's failure, so no tenant can use it
+         sqlerrcode == ERRCODE_DATA_CORRUPTED || sqlerrcode == ERRCODE_INDEX_CORRUPTED;
 }
 
-// Runs `work` in a subtransaction (as a PL/pgSQL EXCEPTION block does). On an error the
-// subtransaction's changes are rolled back and the error's message is returned; on success,
-// nullopt. Errors that must end the statement are re-thrown.
+// Why a firing created no job: the message and the SQLSTATE, as recorded in rule_firings.
+struct FiringError {
+  std::string message;
+  std::string sqlstate;
+};
+
+// Runs `work` in an internal subtransaction, as a PL/pgSQL EXCEPTION block does. On success the
+// subtransaction is released (its changes become the caller's); on ANY error (a PostgreSQL
+// ERROR caught by PgCall, a DomainError, any other C++ exception) it is rolled back, which also
+// undoes what SPI did inside it (AtEOSubXact_SPI resets the executor state and frees the
+// tuple tables made inside; the caller's SPI connection, made outside, stays), and the error is
+// returned. Errors that must end the statement (cancel, shutdown, out of memory, disk full,
+// data corruption) are re-thrown after the rollback. `work` allocates in the caller's memory
+// context (as PL/pgSQL does): what it builds there survives a rollback; the subtransaction's
+// own contexts and resource owner are gone afterwards, and the caller's are current again.
 template <typename Work>
-std::optional<std::string> InSubTransaction(Work&& work) {
+std::optional<FiringError> InSubTransaction(Work&& work) {
   MemoryContext context = CurrentMemoryContext;
   ResourceOwner owner = CurrentResourceOwner;
   pg::PgCall([] { BeginInternalSubTransaction(nullptr); });
   MemoryContextSwitchTo(context);
-  std::optional<std::string> error;
+  std::optional<FiringError> error;
   ErrorData* propagate = nullptr;
+  ErrorData* caught = nullptr;
+  bool out_of_memory = false;
   try {
     work();
   } catch (const pg::PgError& e) {
-    error = e.what();
-    if (MustPropagate(e.data()->sqlerrcode)) propagate = e.data();
+    ErrorData* d = e.data();
+    error = FiringError{e.what(), unpack_sql_state(d->sqlerrcode)};
+    if (MustPropagate(d->sqlerrcode)) propagate = d; else caught = d;
   } catch (const DomainError& e) {
-    error = e.what();
+    error = FiringError{e.what(), core::SqlState(e.code())};
+  } catch (const std::bad_alloc&) {
+    out_of_memory = true;
+    error = FiringError{"out of memory", "53200"};
+  } catch (const std::exception& e) {
+    error = FiringError{std::string("taskflow internal error: ") + e.what(), "XX000"};
+  } catch (...) {
+    error = FiringError{"taskflow internal error: unknown C++ exception", "XX000"};
   }
+  // Outside the catch blocks: the exception objects are gone before PostgreSQL runs again.
   if (!error) {
     pg::PgCall([] { ReleaseCurrentSubTransaction(); });
   } else {
@@ -146,8 +174,60 @@ std::optional<std::string> InSubTransaction(Work&& work) {
   MemoryContextSwitchTo(context);
   CurrentResourceOwner = owner;
   if (propagate != nullptr) throw pg::PgError(propagate);
+  if (out_of_memory) throw std::bad_alloc();
+  if (caught != nullptr) FreeErrorData(caught);  // copied into `error`; kept in TopTransactionContext
   return error;
 }
+
+// A memory context for one firing, reset after it: a call that fires for many tenants or
+// many jobs holds one firing's contexts and values at a time, not all of them.
+class FiringMemory {
+ public:
+  FiringMemory() {
+    MemoryContext parent = CurrentMemoryContext;
+    cxt_ = pg::PgCall([&] {
+      return AllocSetContextCreate(parent, "taskflow rule firing", ALLOCSET_DEFAULT_SIZES);
+    });
+  }
+  ~FiringMemory() {
+    MemoryContextSwitchTo(MemoryContextGetParent(cxt_));
+    MemoryContextDelete(cxt_);
+  }
+  FiringMemory(const FiringMemory&) = delete;
+  FiringMemory& operator=(const FiringMemory&) = delete;
+  // Switches into the context for one firing; the next Begin frees what the last one built.
+  void Begin() {
+    MemoryContextSwitchTo(MemoryContextGetParent(cxt_));
+    MemoryContextReset(cxt_);
+    MemoryContextSwitchTo(cxt_);
+  }
+
+ private:
+  MemoryContext cxt_;
+};
+
+// The bytes one FireRule call may still build (taskflow.max_rule_render_bytes): contexts,
+// placeholder values, filled payloads, over all its tenants.
+class RenderBudget {
+ public:
+  RenderBudget()
+      : left_(static_cast<std::size_t>(std::max(taskflow_max_rule_render_bytes, 0))) {}
+  // Takes `bytes` from the budget, or refuses (54000) without taking anything.
+  void Take(std::size_t bytes, const char* what) {
+    if (bytes > left_) {
+      throw DomainError(ErrorCode::ProgramLimitExceeded,
+                        std::string("firing refused: ") + what + " would take this call past " +
+                            std::to_string(taskflow_max_rule_render_bytes) +
+                            " bytes (taskflow.max_rule_render_bytes)",
+                        "A firing may build at most this much for all its tenants together.");
+    }
+    left_ -= bytes;
+  }
+  std::size_t* left() { return &left_; }
+
+ private:
+  std::size_t left_;
+};
 
 // ---- firing -----------------------------------------------------------------------------------
 
@@ -157,7 +237,8 @@ struct Target {
 };
 
 // The tenants a firing is evaluated for: every registered tenant ("for_each": "tenant"), or
-// the rule's own, with its registered attributes ({} when it is not registered).
+// the rule's own, with its registered attributes ({} when it is not registered). A rule with
+// for_each is an admin's: create_rule and alter_rule refuse it to a role confined to a tenant.
 std::vector<Target> Targets(const api::Rule& rule) {
   std::vector<Target> out;
   if (rule.for_each_tenant) {
@@ -183,42 +264,14 @@ std::vector<Target> Targets(const api::Rule& rule) {
   return {{rule.tenant_id, attributes}};
 }
 
-// One evaluated context: its tenant, the condition's verdict, the placeholder values.
-struct Evaluated {
+// What one firing (one context) came to.
+struct Outcome {
   std::string tenant_id;
-  Datum context = 0;                               // jsonb
+  Datum context = 0;  // jsonb, in the firing's memory; 0 when it was not built
   bool matched = false;
-  std::vector<std::optional<std::string>> values;  // JSON text per path, nullopt: no value
+  std::vector<std::int64_t> jobs;
+  std::optional<FiringError> error;
 };
-
-std::vector<Evaluated> Evaluate(const api::Rule& rule, const api::Firing& firing,
-                                const std::vector<std::string>& paths) {
-  std::vector<Target> targets = Targets(rule);
-  std::vector<Evaluated> out;
-  if (targets.empty()) return out;
-  // The transaction's time, from PostgreSQL's epoch (2000-01-01) to Unix microseconds.
-  std::int64_t unix_us = api::NowMicros() + (static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE) -
-                                        UNIX_EPOCH_JDATE) * USECS_PER_DAY;
-  core::NowFields now = core::NowOf(unix_us);
-  Datum vars = JsonbIn("{}");
-  std::optional<Datum> condition;
-  if (rule.condition) condition = JsonpathIn(*rule.condition);
-  std::vector<Datum> compiled;
-  for (const auto& path : paths) compiled.push_back(JsonpathIn(path));
-
-  for (const Target& t : targets) {
-    Evaluated e;
-    e.tenant_id = t.tenant_id;
-    e.context = JsonbIn(core::ContextJson(firing.event_json, t.tenant_id, t.attributes_json,
-                                          rule.id, rule.name, now));
-    e.matched = !condition || PathMatch(e.context, *condition, vars).value_or(false);
-    if (e.matched) {
-      for (Datum path : compiled) e.values.push_back(PathFirst(e.context, path, vars));
-    }
-    out.push_back(std::move(e));
-  }
-  return out;
-}
 
 // The filled template as schedule()'s parameters; the job goes through schedule()'s own path.
 std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id,
@@ -245,42 +298,93 @@ std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id,
   return api::ScheduleJob(spec, actor);
 }
 
-void Record(const api::Rule& rule, const api::Firing& f, const Evaluated& ctx,
-            const std::vector<std::int64_t>& jobs, const std::optional<std::string>& error,
+// One firing for one tenant, all of it inside one subtransaction: the context is built, the
+// condition and the placeholders are evaluated (PostgreSQL's jsonpath may raise: a missing
+// variable, a bad datetime template, ...), the templates are filled and the jobs enqueued
+// (schedule()'s checks may raise: a dropped queue, a payload too large, a tenant limit). Any
+// error rolls back this firing's jobs and is returned in the outcome; the caller records it.
+Outcome FireOne(const api::Rule& rule, const api::Firing& firing, const Target& t,
+                const core::NowFields& now, const core::RuleActions* actions,
+                const std::optional<FiringError>& refusal, const std::string& job_actor,
+                RenderBudget& budget) {
+  Outcome o;
+  o.tenant_id = t.tenant_id;
+  std::size_t limit = static_cast<std::size_t>(std::max(taskflow_max_payload_bytes, 0));
+  o.error = InSubTransaction([&] {
+    budget.Take(firing.event_json.size() + t.attributes_json.size() + rule.name.size() + 256,
+                "the context");
+    o.context = JsonbIn(core::ContextJson(firing.event_json, t.tenant_id, t.attributes_json,
+                                          rule.id, rule.name, now));
+    Datum vars = JsonbIn("{}");
+    o.matched = !rule.condition ||
+                PathMatch(o.context, JsonpathIn(*rule.condition), vars).value_or(false);
+    if (!o.matched || refusal || actions == nullptr) return;
+    std::vector<std::optional<std::string>> values;
+    for (const auto& path : actions->paths()) {
+      std::optional<std::string> v = PathFirst(o.context, JsonpathIn(path), vars);
+      if (v) {
+        if (v->size() > limit) {
+          throw DomainError(ErrorCode::ProgramLimitExceeded,
+                            "{{ " + path + " }} selects " + std::to_string(v->size()) +
+                                " bytes, more than a payload may hold (taskflow.max_payload_bytes "
+                                "= " + std::to_string(limit) + ")");
+        }
+        budget.Take(v->size(), "the placeholder values");
+      }
+      values.push_back(std::move(v));
+    }
+    // All templates are filled before anything is enqueued; rendering stops at the limits.
+    std::vector<core::FilledAction> filled = actions->Fill(values, limit, budget.left());
+    for (const auto& a : filled) o.jobs.push_back(Enqueue(a, t.tenant_id, firing, job_actor));
+  });
+  if (o.error) o.jobs.clear();
+  if (!o.error && o.matched && refusal) o.error = refusal;  // it stopped a firing that held
+  return o;
+}
+
+void Record(const api::Rule& rule, const api::Firing& f, const Outcome& o,
             const std::string& actor) {
   // The context summary: the tenant and the event. Small events are kept whole (built here, the
   // common case, one plain INSERT); large ones keep only their short scalar top-level fields, so
   // the audit stays small.
   static pg::Statement small(
       "INSERT INTO taskflow.rule_firings (rule_id, source, actor, tenant_id, context, matched, "
-      "  job_ids, error, source_job_id, chain_depth) "
-      "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10)",
-      {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT8ARRAYOID, TEXTOID, INT8OID,
-       INT4OID}, kGeneric);
+      "  job_ids, error, error_sqlstate, source_job_id, chain_depth) "
+      "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11)",
+      {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID,
+       INT8OID, INT4OID}, kGeneric);
   static pg::Statement large(
       "INSERT INTO taskflow.rule_firings (rule_id, source, actor, tenant_id, context, matched, "
-      "  job_ids, error, source_job_id, chain_depth) "
+      "  job_ids, error, error_sqlstate, source_job_id, chain_depth) "
       "SELECT $1, $2, $3, $4, jsonb_build_object('tenant', $4::text, 'event', "
       "  CASE WHEN jsonb_typeof(ev) = 'object' THEN (SELECT COALESCE(jsonb_object_agg(k, v), '{}') "
       "         || '{\"truncated\": true}' FROM jsonb_each(ev) AS e(k, v) "
       "         WHERE jsonb_typeof(v) NOT IN ('object', 'array') AND octet_length(v::text) <= 200) "
-      "       ELSE '{\"truncated\": true}' END), $6, $7, $8, $9, $10 "
+      "       ELSE '{\"truncated\": true}' END), $6, $7, $8, $9, $10, $11 "
       "FROM (SELECT $5::jsonb -> 'event' AS ev) s",
-      {INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, INT8ARRAYOID, TEXTOID, INT8OID,
-       INT4OID}, kGeneric);
+      {INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID,
+       INT8OID, INT4OID}, kGeneric);
   constexpr std::size_t kWholeEventBytes = 2048;
   bool whole = f.event_json.size() <= kWholeEventBytes;
+  bool use_large = !whole && o.context != 0;
   pg::Params p;
-  p.AddInt64(rule.id).AddText(f.source).AddText(actor).AddText(ctx.tenant_id);
+  p.AddInt64(rule.id).AddText(f.source).AddText(actor).AddText(o.tenant_id);
   if (whole) {
-    p.AddText("{\"tenant\": " + core::JsonString(ctx.tenant_id) + ", \"event\": " + f.event_json + "}");
-  } else {
-    p.Add(ctx.context);
+    p.AddText("{\"tenant\": " + core::JsonString(o.tenant_id) + ", \"event\": " + f.event_json + "}");
+  } else if (use_large) {
+    p.Add(o.context);
+  } else {  // a large event whose context was never built (refused before)
+    p.AddText("{\"tenant\": " + core::JsonString(o.tenant_id) + ", \"event\": {\"truncated\": true}}");
   }
-  p.AddBool(ctx.matched).Add(api::Int64ArrayDatum(jobs)).AddOptText(error);
+  p.AddBool(o.matched).Add(api::Int64ArrayDatum(o.jobs));
+  if (o.error) {
+    p.AddText(o.error->message).AddText(o.error->sqlstate);
+  } else {
+    p.AddNull().AddNull();
+  }
   if (f.source_job_id) p.AddInt64(*f.source_job_id); else p.AddNull();
   if (f.chain_depth) p.AddInt32(*f.chain_depth); else p.AddNull();
-  p.Run(whole ? small : large);
+  p.Run(use_large ? large : small);
 }
 
 // Parsed action templates by their JSON text: firing the same rule again skips the parse.
@@ -300,37 +404,35 @@ namespace taskflow::api {
 
 std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
   std::optional<core::RuleActions> actions;
-  std::optional<std::string> broken;  // a stored rule that no longer parses
+  std::optional<FiringError> refusal;
+  if (firing.refusal) refusal = FiringError{*firing.refusal, "54000"};
   try {
     actions = CachedActions(rule.actions_json);
-  } catch (const DomainError& e) {
-    broken = e.what();
+  } catch (const DomainError& e) {  // a stored rule that no longer parses
+    if (!refusal) refusal = FiringError{e.what(), core::SqlState(e.code())};
+  } catch (const std::bad_alloc&) {
+    throw;
+  } catch (const std::exception& e) {
+    if (!refusal) refusal = FiringError{std::string("taskflow internal error: ") + e.what(), "XX000"};
   }
-  static const std::vector<std::string> no_paths;
-  std::vector<Evaluated> contexts = Evaluate(rule, firing, actions ? actions->paths() : no_paths);
+  std::vector<Target> targets = Targets(rule);
+  if (targets.empty()) return {};
+  // The transaction's time, from PostgreSQL's epoch (2000-01-01) to Unix microseconds.
+  std::int64_t unix_us = api::NowMicros() + (static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE) -
+                                        UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+  core::NowFields now = core::NowOf(unix_us);
 
   std::string actor = CallerName();
   std::string job_actor = "rule:" + std::to_string(rule.id);
   std::vector<std::int64_t> all;
-  for (const Evaluated& ctx : contexts) {
-    std::vector<std::int64_t> jobs;
-    std::optional<std::string> error = firing.refusal ? firing.refusal : broken;
-    if (ctx.matched && !error) {
-      std::vector<core::FilledAction> filled;
-      try {
-        filled = actions->Fill(ctx.values);  // all or nothing, before anything is written
-      } catch (const DomainError& e) {
-        error = e.what();
-      }
-      if (!error) {
-        error = InSubTransaction([&] {
-          for (const auto& a : filled) jobs.push_back(Enqueue(a, ctx.tenant_id, firing, job_actor));
-        });
-        if (error) jobs.clear();
-      }
-    }
-    Record(rule, firing, ctx, jobs, error, actor);
-    all.insert(all.end(), jobs.begin(), jobs.end());
+  RenderBudget budget;
+  FiringMemory memory;
+  for (const Target& t : targets) {
+    memory.Begin();
+    Outcome o = FireOne(rule, firing, t, now, actions ? &*actions : nullptr, refusal, job_actor,
+                        budget);
+    Record(rule, firing, o, actor);
+    all.insert(all.end(), o.jobs.begin(), o.jobs.end());
   }
   return all;
 }
@@ -346,8 +448,8 @@ void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
   a.AddText(event);
   if (a.Run(any, true, 1) == 0) return;
 
-  // Each (job, rule) pair that matches, with the event and the job's chain depth: its ancestors
-  // through parent_job_id, counted up to taskflow.max_chain_depth.
+  // Each (job, rule) pair that matches, with the event and the job's chain depth (carried on
+  // the job: its parent's depth + 1, so deleting ancestors does not reset it).
   static pg::Statement matches(
       "SELECT r.id, r.tenant_id, r.name, r.condition, r.actions::text, "
       "  COALESCE(t.attributes, '{}')::text, j.id, j.correlation_id, "
@@ -357,22 +459,17 @@ void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
       "    'last_error_type', j.last_error_type, 'last_error_message', j.last_error_message, "
       "    'correlation_id', j.correlation_id, 'parent_job_id', j.parent_job_id, "
       "    'unique_key', j.unique_key, 'finished_at', j.finished_at))::text, "
-      "  d.depth "
+      "  j.chain_depth "
       "FROM taskflow.jobs j "
       "JOIN taskflow.automation_rules r ON r.enabled AND r.event_on = $2 "
       "  AND r.tenant_id = j.tenant_id "
       "  AND (r.event_job_type IS NULL OR r.event_job_type = j.job_type) "
       "  AND (r.event_queue IS NULL OR r.event_queue = j.queue) "
       "LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id "
-      "CROSS JOIN LATERAL (WITH RECURSIVE chain(parent, depth) AS ("
-      "    SELECT j.parent_job_id, 0 "
-      "    UNION ALL SELECT p.parent_job_id, c.depth + 1 FROM chain c "
-      "    JOIN taskflow.jobs p ON p.id = c.parent WHERE c.depth < $3) "
-      "  SELECT max(depth) AS depth FROM chain) d "
       "WHERE j.id = ANY($1) ORDER BY j.id, r.id",
-      {INT8ARRAYOID, TEXTOID, INT4OID}, kGeneric);
+      {INT8ARRAYOID, TEXTOID}, kGeneric);
   pg::Params p;
-  p.Add(Int64ArrayDatum(jobs)).AddText(event).AddInt32(taskflow_max_chain_depth);
+  p.Add(Int64ArrayDatum(jobs)).AddText(event);
   // Not read-only: the finishing statement changed these rows within this same call.
   std::uint64_t n = p.Run(matches);
   SPITupleTable* table = SPI_tuptable;
@@ -394,7 +491,8 @@ void FireEventRules(core::JobState to, const std::vector<std::int64_t>& jobs) {
     f.source_job_id = row.Int64(7);
     f.correlation_id = row.Text(8);
     f.event_json = row.Text(9).value_or("{}");
-    int depth = row.Int32(10).value_or(0) + 1;
+    std::int64_t depth64 = static_cast<std::int64_t>(row.Int32(10).value_or(0)) + 1;
+    int depth = static_cast<int>(std::min<std::int64_t>(depth64, INT_MAX));
     f.chain_depth = depth;
     if (depth > taskflow_max_chain_depth) {
       f.refusal = "chain too deep: the follow-up jobs would be " + std::to_string(depth) +
@@ -719,4 +817,40 @@ TF_FUNCTION(taskflow_parse_rule) {
     desc = BlessTupleDesc(desc);
     return HeapTupleGetDatum(heap_form_tuple(desc, v, n));
   });
+}
+
+// taskflow._jsonpath_variables(path jsonpath) RETURNS text[]: the variables ($name) it names.
+TF_FUNCTION(taskflow_jsonpath_variables) {
+  pg::RequireArg(fcinfo, 0, "path");
+  Datum path = PG_GETARG_DATUM(0);
+  char* canonical = pg::PgCall([&] { return DatumGetCString(DirectFunctionCall1(jsonpath_out, path)); });
+  return TextArray(core::JsonpathVariables(canonical));
+}
+
+// taskflow._on_drop_extension() RETURNS event_trigger (ddl_command_start, DROP EXTENSION): when
+// the statement drops taskflow, removes the pg_cron jobs of its cron rules
+// (taskflow._drop_cron_jobs), in the same transaction.
+TF_FUNCTION(taskflow_on_drop_extension) {
+  if (!CALLED_AS_EVENT_TRIGGER(fcinfo)) {
+    throw DomainError(ErrorCode::ObjectNotInPrerequisiteState,
+                      "taskflow._on_drop_extension() may only be called as an event trigger");
+  }
+  auto* data = reinterpret_cast<EventTriggerData*>(fcinfo->context);
+  bool ours = false;
+  if (data->parsetree != nullptr && IsA(data->parsetree, DropStmt)) {
+    auto* stmt = reinterpret_cast<DropStmt*>(data->parsetree);
+    if (stmt->removeType == OBJECT_EXTENSION) {
+      ListCell* cell;
+      foreach (cell, stmt->objects) {
+        Node* name = static_cast<Node*>(lfirst(cell));
+        if (name != nullptr && IsA(name, String) && strcmp(strVal(name), "taskflow") == 0) ours = true;
+      }
+    }
+  }
+  if (ours) {
+    pg::SpiConnection spi;
+    static pg::Statement drop("SELECT taskflow._drop_cron_jobs()", {});
+    drop.Run(nullptr, nullptr);
+  }
+  PG_RETURN_VOID();
 }

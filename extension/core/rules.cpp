@@ -442,6 +442,45 @@ std::string WebhookEventJson(std::string_view body, const std::optional<std::str
   return out;
 }
 
+// ---- jsonpath ---------------------------------------------------------------------------------------
+
+std::vector<std::string> JsonpathVariables(std::string_view p) {
+  std::vector<std::string> out;
+  // Reads the double-quoted string starting at p[i] == '"'; returns the index after it.
+  auto read_string = [&](std::size_t i, std::string* text) {
+    ++i;
+    while (i < p.size() && p[i] != '"') {
+      if (p[i] == '\\' && i + 1 < p.size()) ++i;
+      if (text != nullptr) *text += p[i];
+      ++i;
+    }
+    return i + 1;
+  };
+  std::size_t i = 0;
+  while (i < p.size()) {
+    char c = p[i];
+    if (c == '"') {
+      i = read_string(i, nullptr);
+    } else if (c == '$' && i + 1 < p.size() &&
+               (p[i + 1] == '"' || p[i + 1] == '_' ||
+                std::isalnum(static_cast<unsigned char>(p[i + 1])))) {
+      std::string name;
+      if (p[i + 1] == '"') {
+        i = read_string(i + 1, &name);
+      } else {  // $name as written by hand (PostgreSQL prints $"name")
+        ++i;
+        while (i < p.size() && (p[i] == '_' || std::isalnum(static_cast<unsigned char>(p[i])))) {
+          name += p[i++];
+        }
+      }
+      if (std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+    } else {
+      ++i;
+    }
+  }
+  return out;
+}
+
 // ---- templates ------------------------------------------------------------------------------------
 
 std::vector<TemplateSegment> ParseStringTemplate(std::string_view s, const std::string& where) {
@@ -543,6 +582,29 @@ ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<
 struct Filler {
   const std::vector<std::string>& paths;
   const std::vector<std::optional<std::string>>& values;
+  std::size_t max_bytes = SIZE_MAX;  // of one rendered payload (or unique key)
+  std::size_t* budget = nullptr;     // what the whole call may still render
+
+  // Appends `piece` unless that takes `out` past max_bytes or the call past its budget: checked
+  // before anything is copied, so rendering stops at the first piece too many.
+  void Append(std::string* out, std::string_view piece, const std::string& where) const {
+    if (piece.size() > max_bytes || out->size() > max_bytes - piece.size()) {
+      throw DomainError(ErrorCode::ProgramLimitExceeded,
+                        where + ": the filled payload would be larger than " +
+                            std::to_string(max_bytes) + " bytes (taskflow.max_payload_bytes)",
+                        "A placeholder copies its whole value; use a smaller part of the context.");
+    }
+    if (budget != nullptr) {
+      if (piece.size() > *budget) {
+        throw DomainError(ErrorCode::ProgramLimitExceeded,
+                          where + ": this call has rendered as much as it may "
+                                  "(taskflow.max_rule_render_bytes)",
+                          "Fewer or smaller placeholders, or fewer tenants per firing.");
+      }
+      *budget -= piece.size();
+    }
+    out->append(piece.data(), piece.size());
+  }
 
   // The raw JSON text of a path's value; throws when the path selects nothing.
   const std::string& Raw(const std::string& path, const std::string& where) const {
@@ -565,41 +627,66 @@ struct Filler {
   }
 
   // Writes `node` as JSON text into `out`, placeholders filled. Values from the context are
-  // copied as PostgreSQL wrote them, so their numbers keep full precision.
-  void Write(const Json& node, const std::string& where, std::string* out) const {
-    if (node.is_object()) {
-      *out += '{';
-      bool first = true;
-      for (auto it = node.begin(); it != node.end(); ++it) {
-        if (!first) *out += ',';
-        first = false;
-        *out += Json(it.key()).dump();
-        *out += ':';
-        Write(it.value(), where + "." + it.key(), out);
+  // copied as PostgreSQL wrote them, so their numbers keep full precision. Iterative (an explicit
+  // stack), so a deeply nested template cannot exhaust the C stack.
+  void Write(const Json& root, const std::string& root_where, std::string* out) const {
+    struct Frame {
+      const Json* node;
+      std::string where;
+      Json::const_iterator it;  // next child (objects and arrays)
+      std::size_t index = 0;    // its position
+    };
+    std::vector<Frame> stack;
+    auto push = [&](const Json* node, std::string where) {
+      if (node->is_object() || node->is_array()) {
+        Append(out, node->is_object() ? "{" : "[", where);
+        stack.push_back({node, std::move(where), node->cbegin(), 0});
+        return;
       }
-      *out += '}';
-    } else if (node.is_array()) {
-      *out += '[';
-      for (std::size_t i = 0; i < node.size(); ++i) {
-        if (i > 0) *out += ',';
-        Write(node[i], where + "[" + std::to_string(i) + "]", out);
-      }
-      *out += ']';
-    } else if (node.is_string()) {
-      auto segs = ParseStringTemplate(node.get<std::string>(), where);
-      if (segs.size() == 1 && segs[0].is_path) {
-        *out += Raw(segs[0].text, where);
+      if (node->is_string()) {
+        auto segs = ParseStringTemplate(node->get<std::string>(), where);
+        if (segs.size() == 1 && segs[0].is_path) {
+          Append(out, Raw(segs[0].text, where), where);
+        } else {
+          Append(out, Json(Interpolate(segs, where)).dump(), where);
+        }
       } else {
-        *out += Json(Interpolate(segs, where)).dump();
+        Append(out, node->dump(), where);
       }
-    } else {
-      *out += node.dump();
+    };
+    push(&root, root_where);
+    while (!stack.empty()) {
+      Frame& f = stack.back();
+      bool object = f.node->is_object();
+      if (f.it == f.node->cend()) {
+        Append(out, object ? "}" : "]", f.where);
+        stack.pop_back();
+        continue;
+      }
+      if (f.index > 0) Append(out, ",", f.where);
+      std::string where;
+      if (object) {
+        Append(out, Json(f.it.key()).dump() + ":", f.where);
+        where = f.where + "." + f.it.key();
+      } else {
+        where = f.where + "[" + std::to_string(f.index) + "]";
+      }
+      const Json* child = &*f.it;
+      ++f.it;
+      ++f.index;
+      push(child, std::move(where));  // may reallocate the stack: f is not used after this
     }
   }
 
   std::string Interpolate(const std::vector<TemplateSegment>& segs, const std::string& where) const {
     std::string s;
-    for (const auto& seg : segs) s += seg.is_path ? Embedded(seg.text, where) : seg.text;
+    for (const auto& seg : segs) {
+      if (seg.is_path) {
+        Append(&s, Embedded(seg.text, where), where);
+      } else {
+        Append(&s, seg.text, where);
+      }
+    }
     return s;
   }
 
@@ -654,10 +741,12 @@ std::vector<std::string> RuleActions::delays() const {
   return out;
 }
 
-std::vector<FilledAction> RuleActions::Fill(const std::vector<std::optional<std::string>>& values) const {
+std::vector<FilledAction> RuleActions::Fill(const std::vector<std::optional<std::string>>& values,
+                                            std::size_t max_payload_bytes,
+                                            std::size_t* budget) const {
   std::vector<FilledAction> out;
   if (!impl_) return out;
-  Filler filler{impl_->paths, values};
+  Filler filler{impl_->paths, values, max_payload_bytes, budget};
   for (std::size_t i = 0; i < impl_->actions.size(); ++i) {
     const ActionTemplate& a = impl_->actions[i];
     std::string where = "actions[" + std::to_string(i) + "]";

@@ -104,6 +104,12 @@ std::string WebhookEventJson(std::string_view body, const std::optional<std::str
 
 // ---- action templates -------------------------------------------------------------------------
 
+// The names of the variables ($name, written $"name" by PostgreSQL) that a jsonpath refers to, in
+// order of appearance, without duplicates. `canonical` is the jsonpath as PostgreSQL prints it
+// (jsonpath_out: string literals double-quoted with backslash escapes, comments gone). Rules
+// pass no variables to jsonpath, so a rule whose condition or placeholder names one is refused.
+std::vector<std::string> JsonpathVariables(std::string_view canonical);
+
 // A piece of a template string: literal text, or the jsonpath of a "{{ <jsonpath> }}" placeholder.
 struct TemplateSegment {
   bool is_path = false;
@@ -148,7 +154,14 @@ class RuleActions {
   //  - inside a longer string, its value is an object, an array or null;
   //  - in unique_key, the filled value is not a non-empty string, number or boolean.
   // A placeholder that is the whole string takes the value with its JSON type.
-  std::vector<FilledAction> Fill(const std::vector<std::optional<std::string>>& values) const;
+  //
+  // `max_payload_bytes` bounds each filled payload's JSON text: rendering stops as soon as the
+  // next piece would take it past the bound (DomainError 54000), so an oversized payload is
+  // refused before it is built. `budget`, when given, is the bytes the caller still allows this
+  // call to render; every piece written is taken from it (54000 when it runs out).
+  std::vector<FilledAction> Fill(const std::vector<std::optional<std::string>>& values,
+                                 std::size_t max_payload_bytes = SIZE_MAX,
+                                 std::size_t* budget = nullptr) const;
 
   struct Impl;
 

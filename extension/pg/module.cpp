@@ -17,6 +17,7 @@ int taskflow_retention_s = 7 * 24 * 3600;
 int taskflow_max_payload_bytes = 1024 * 1024;
 int taskflow_cleaner_batch = 1000;
 int taskflow_max_chain_depth = 10;
+int taskflow_max_rule_render_bytes = 64 * 1024 * 1024;
 
 PGDLLEXPORT void _PG_init(void);
 }
@@ -65,6 +66,14 @@ void _PG_init(void) {
                           "not created; the firing records an error instead.",
                           &taskflow_max_chain_depth, 10, 1, 1000, PGC_SUSET, 0, nullptr, nullptr,
                           nullptr);
+  DefineCustomIntVariable("taskflow.max_rule_render_bytes",
+                          "Most bytes one rule firing call may build for all its firings.",
+                          "Contexts, placeholder values and filled payloads of one fire_rule, "
+                          "one handle_webhook call or one rule firing for one finished job, over "
+                          "all its tenants; past it the remaining firings are recorded as failed "
+                          "(54000).",
+                          &taskflow_max_rule_render_bytes, 64 * 1024 * 1024, 1024, INT_MAX,
+                          PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
   MarkGUCPrefixReserved("taskflow");
 
   taskflow::bgw::InitLauncher();

@@ -35,6 +35,7 @@ extern "C" {
 #include "utils/resowner.h"          // subtransactions around rule firings
 #include "utils/inval.h"             // webhook rule cache: invalidated when rules or tenants change
 #include "commands/trigger.h"        // CALLED_AS_TRIGGER: statement triggers in C
+#include "commands/event_trigger.h"  // CALLED_AS_EVENT_TRIGGER: DROP EXTENSION clean-up
 }
 
 // PostgreSQL defines these as macros; they collide with the C++ standard library.

@@ -9,4 +9,5 @@ extern int taskflow_retention_s;              // how long SUCCEEDED/CANCELLED jo
 extern int taskflow_max_payload_bytes;        // largest accepted payload (jsonb size)
 extern int taskflow_cleaner_batch;            // rows per Cleaner/Rescuer/promoter batch
 extern int taskflow_max_chain_depth;          // longest chain of event-rule follow-up jobs
+extern int taskflow_max_rule_render_bytes;    // bytes one rule firing call may build in total
 }

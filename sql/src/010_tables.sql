@@ -53,6 +53,7 @@ CREATE TABLE taskflow.jobs (
   result             jsonb,
   correlation_id     text,
   parent_job_id      bigint,
+  chain_depth        integer NOT NULL DEFAULT 0,   -- parent's chain_depth + 1 (0 without a parent)
   unique_key         text,
   cancel_requested   boolean NOT NULL DEFAULT false,
   cancel_reason      text,

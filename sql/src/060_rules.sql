@@ -63,7 +63,8 @@ CREATE TABLE taskflow.rule_firings (
   context       jsonb NOT NULL,       -- summary: tenant, event (large events are cut), delivery
   matched       boolean NOT NULL,     -- the condition held (true when there is none)
   job_ids       bigint[] NOT NULL DEFAULT '{}',
-  error         text,                 -- why no job was created although the condition held
+  error         text,                 -- why the firing created no job (NULL: it did, or did not match)
+  error_sqlstate text,                -- the SQLSTATE of that error
   source_job_id bigint,               -- event triggers: the job that finished
   chain_depth   integer               -- event triggers: depth of the follow-up jobs
 );
@@ -150,6 +151,13 @@ AS 'MODULE_PATHNAME', 'taskflow_parse_rule'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
 
+-- The variables ($name) a jsonpath refers to. Rules pass no variables to jsonpath, so a
+-- condition or placeholder naming one would fail at every firing: _check_rule refuses it.
+CREATE FUNCTION taskflow._jsonpath_variables(path jsonpath) RETURNS text[]
+AS 'MODULE_PATHNAME', 'taskflow_jsonpath_variables'
+LANGUAGE C IMMUTABLE STRICT
+SET search_path = pg_catalog, pg_temp;
+
 -- Everything create_rule and alter_rule check, in one place. Raises on the first problem.
 CREATE FUNCTION taskflow._check_rule(name text, tenant_id text, trigger jsonb, actions jsonb,
     condition text)
@@ -160,25 +168,49 @@ AS $$
 DECLARE
   p taskflow._rule_parse;
   x text;
+  compiled jsonpath;
+  vars text[];
 BEGIN
   p := taskflow._parse_rule(name, tenant_id, trigger, actions);
+  -- A role confined to a tenant may act for its own tenant only: "for_each": "tenant" (every
+  -- registered tenant) is for admins (docs/automation.md, docs/tenancy.md).
+  IF p.for_each_tenant AND taskflow._caller_tenant() IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('permission denied for "for_each": "tenant": this role is confined to tenant "%s"',
+                       taskflow._caller_tenant()),
+      HINT = 'A tenant''s rule fires for its own tenant only; leave "for_each" out. Rules that fire '
+             'for every tenant are created by a taskflow_admin role.';
+  END IF;
   IF condition IS NOT NULL THEN
     BEGIN
-      PERFORM condition::jsonpath;
+      compiled := condition::jsonpath;
     EXCEPTION WHEN others THEN
       RAISE EXCEPTION USING ERRCODE = '22023',
         MESSAGE = format('condition is not a valid jsonpath: %s', SQLERRM),
         HINT = 'A condition is a jsonpath predicate over the trigger context, e.g. $.tenant.attributes.plan == "pro"';
     END;
+    vars := taskflow._jsonpath_variables(compiled);
+    IF cardinality(vars) > 0 THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('condition uses the jsonpath variable $%s, but rules pass no variables', vars[1]),
+        HINT = 'Compare with a literal or with a path into the context, e.g. @ > $.tenant.attributes.min';
+    END IF;
   END IF;
   FOREACH x IN ARRAY p.paths LOOP
     BEGIN
-      PERFORM x::jsonpath;
+      compiled := x::jsonpath;
     EXCEPTION WHEN others THEN
       RAISE EXCEPTION USING ERRCODE = '22023',
         MESSAGE = format('placeholder {{ %s }} is not a valid jsonpath: %s', x, SQLERRM),
         HINT = 'A placeholder looks like "{{ $.tenant.id }}".';
     END;
+    vars := taskflow._jsonpath_variables(compiled);
+    IF cardinality(vars) > 0 THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('placeholder {{ %s }} uses the jsonpath variable $%s, but rules pass no variables',
+                         x, vars[1]),
+        HINT = 'Use a path into the context instead, e.g. $.tenant.attributes.min';
+    END IF;
   END LOOP;
   FOREACH x IN ARRAY p.delays LOOP
     BEGIN
@@ -235,6 +267,31 @@ BEGIN
   END IF;
 END
 $$;
+
+-- DROP EXTENSION taskflow: the pg_cron jobs of cron rules live in pg_cron's table, outside the
+-- extension, and would keep running SELECT taskflow.fire_rule(...) against nothing. An event
+-- trigger (a member of the extension, so it goes too) removes them in the dropping transaction:
+-- a DROP that fails or is rolled back keeps them.
+CREATE FUNCTION taskflow._drop_cron_jobs() RETURNS void
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
+    PERFORM cron.unschedule(j.jobid) FROM cron.job j
+    WHERE j.jobname LIKE 'taskflow-rule-%' AND j.database = current_database();
+  END IF;
+END
+$$;
+
+-- ddl_command_start of DROP EXTENSION: calls _drop_cron_jobs when the statement drops taskflow.
+CREATE FUNCTION taskflow._on_drop_extension() RETURNS event_trigger
+AS 'MODULE_PATHNAME', 'taskflow_on_drop_extension'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+CREATE EVENT TRIGGER taskflow_drop_extension ON ddl_command_start
+  WHEN TAG IN ('DROP EXTENSION')
+  EXECUTE FUNCTION taskflow._on_drop_extension();
 
 CREATE FUNCTION taskflow.create_rule(name text, trigger jsonb, actions jsonb,
     condition text DEFAULT NULL, tenant_id text DEFAULT 'default') RETURNS bigint
@@ -444,6 +501,9 @@ REVOKE ALL ON FUNCTION
   taskflow.upsert_tenant(text, jsonb),
   taskflow._parse_rule(text, text, jsonb, jsonb),
   taskflow._check_rule(text, text, jsonb, jsonb, text),
+  taskflow._jsonpath_variables(jsonpath),
+  taskflow._drop_cron_jobs(),
+  taskflow._on_drop_extension(),
   taskflow._sync_cron(bigint),
   taskflow.create_rule(text, jsonb, jsonb, text, text),
   taskflow.alter_rule(bigint, text, jsonb, jsonb, text),
@@ -490,6 +550,7 @@ GRANT EXECUTE ON FUNCTION
   taskflow._rules_changed(),
   taskflow._parse_rule(text, text, jsonb, jsonb),
   taskflow._check_rule(text, text, jsonb, jsonb, text),
+  taskflow._jsonpath_variables(jsonpath),
   taskflow._sync_cron(bigint),
   taskflow._set_rule_enabled(bigint, boolean)
 TO taskflow_admin;

@@ -98,7 +98,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT format($f$
     INSERT INTO taskflow.stats_rule_firings AS s (rule_id, outcome, firings)
-    SELECT x.rule_id, CASE WHEN NOT x.matched THEN 'skipped' WHEN x.error IS NOT NULL THEN 'error'
+    SELECT x.rule_id, CASE WHEN x.error IS NOT NULL THEN 'error' WHEN NOT x.matched THEN 'skipped'
                            ELSE 'created' END, count(*)
     FROM (%s) AS x GROUP BY 1, 2 ORDER BY 1, 2
     ON CONFLICT (rule_id, outcome) DO UPDATE SET firings = s.firings + excluded.firings
@@ -706,7 +706,8 @@ SELECT string_agg(block, '' ORDER BY family) FROM (
 $$;
 
 -- Automation rule firings per rule and outcome (created: jobs were created; skipped: the
--- condition did not hold; error: it held but no job could be created): rolled up, plus the
+-- condition did not hold; error: the firing failed: evaluating it raised, or it held but no job
+-- could be created): rolled up, plus the
 -- firings since the watermark. The max_rules most fired rules, the rest as rule="other".
 CREATE FUNCTION taskflow._metrics_rules(w timestamptz, max_rules integer) RETURNS text
 LANGUAGE plpgsql STABLE
@@ -722,7 +723,7 @@ BEGIN
       SELECT y.rule_id, y.outcome, sum(y.n) AS n
       FROM (SELECT s.rule_id, s.outcome, s.firings AS n FROM taskflow.stats_rule_firings s
             UNION ALL
-            SELECT x.rule_id, CASE WHEN NOT x.matched THEN 'skipped' WHEN x.error IS NOT NULL THEN 'error'
+            SELECT x.rule_id, CASE WHEN x.error IS NOT NULL THEN 'error' WHEN NOT x.matched THEN 'skipped'
                                    ELSE 'created' END, 1
             FROM taskflow.rule_firings x WHERE x.fired_at >= $1) y
       GROUP BY 1, 2),

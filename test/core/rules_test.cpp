@@ -312,5 +312,69 @@ TEST(RuleActions, RefusesToFillWhatIsMissingOrUnfit) {
   EXPECT_EQ(key.Fill(Values{"42"})[0].unique_key, "42");
 }
 
+
+// ---- bounded rendering (issue 10, section 3) ----------------------------------------------------
+
+// 200 placeholders of one 1,000-byte value: with a 5,000-byte limit rendering stops at the sixth
+// copy, before it is appended, instead of building 200,000 bytes and refusing them afterwards.
+TEST(RuleActions, StopsRenderingAsSoonAsThePayloadPassesTheLimit) {
+  std::string payload = "{";
+  for (int i = 0; i < 200; ++i) payload += (i ? "," : "") + ("\"k" + std::to_string(i) + "\": \"{{ $.event.body }}\"");
+  payload += "}";
+  RuleActions a = RuleActions::Parse(R"([{"job_type": "A", "payload": )" + payload + "}]");
+  Values body{"\"" + std::string(998, 'x') + "\""};
+  std::size_t budget = 1000000;
+  EXPECT_TRUE(ThrowsDomainError([&] { a.Fill(body, 5000, &budget); }, ErrorCode::ProgramLimitExceeded,
+                                "would be larger than 5000 bytes (taskflow.max_payload_bytes)"));
+  // Only what fits under the limit was ever rendered: the budget shows every byte written.
+  EXPECT_LE(1000000 - budget, 5000u);
+  EXPECT_GE(1000000 - budget, 4000u);
+  // Without a limit the same template renders all 200 copies.
+  EXPECT_GT(a.Fill(body)[0].payload_json.size(), 200000u);
+}
+
+TEST(RuleActions, StopsWhenTheCallsRenderBudgetRunsOut) {
+  RuleActions a = RuleActions::Parse(
+      R"([{"job_type": "A", "payload": {"b": "{{ $.b }}"}}, {"job_type": "B", "payload": {"b": "{{ $.b }}"}}])");
+  Values big{"\"" + std::string(1500, 'y') + "\""};
+  std::size_t budget = 2500;  // one payload fits, the second does not
+  EXPECT_TRUE(ThrowsDomainError([&] { a.Fill(big, 1u << 20, &budget); }, ErrorCode::ProgramLimitExceeded,
+                                "actions[1].payload.b: this call has rendered as much as it may"));
+  EXPECT_LT(budget, 1000u);
+  // Embedded values and unique keys count too.
+  RuleActions key = RuleActions::Parse(R"([{"job_type": "A", "unique_key": "k-{{ $.b }}-{{ $.b }}"}])");
+  EXPECT_TRUE(ThrowsDomainError([&] { key.Fill(big, 2000); }, ErrorCode::ProgramLimitExceeded,
+                                "actions[0].unique_key"));
+}
+
+TEST(RuleActions, RendersDeepTemplatesWithoutRecursion) {
+  std::string deep;
+  for (int i = 0; i < 50; ++i) deep += "{\"a\": [";
+  deep += "\"{{ $.v }}\"";
+  for (int i = 0; i < 50; ++i) deep += "]}";
+  RuleActions a = RuleActions::Parse(R"([{"job_type": "A", "payload": )" + deep + "}]");
+  std::string expected;
+  for (int i = 0; i < 50; ++i) expected += "{\"a\":[";
+  expected += "7";
+  for (int i = 0; i < 50; ++i) expected += "]}";
+  EXPECT_EQ(a.Fill(Values{"7"})[0].payload_json, expected);
+}
+
+// ---- jsonpath variables (issue 10, section 1) ---------------------------------------------------
+
+TEST(JsonpathVariables, FindsVariablesOutsideStringLiterals) {
+  EXPECT_EQ(JsonpathVariables(R"($"x" == 1)"), (std::vector<std::string>{"x"}));
+  EXPECT_EQ(JsonpathVariables(R"($."a"?(@ > $"min" && @ < $"max" || @ == $"min"))"),
+            (std::vector<std::string>{"min", "max"}));
+  EXPECT_EQ(JsonpathVariables("$x == $y_2"), (std::vector<std::string>{"x", "y_2"}));
+  EXPECT_EQ(JsonpathVariables(R"($"we\"ird" == 1)"), (std::vector<std::string>{"we\"ird"}));
+  // The root, keys and strings that merely contain "$" are not variables.
+  EXPECT_TRUE(JsonpathVariables(R"($."tenant"."id" == "$x")").empty());
+  EXPECT_TRUE(JsonpathVariables(R"($."a\"$b" == "\"$c")").empty());
+  EXPECT_TRUE(JsonpathVariables(R"($[*]?(@."k" like_regex "^\\$z" flag "i"))").empty());
+  EXPECT_TRUE(JsonpathVariables(R"($ ? (@ == 1))").empty());
+  EXPECT_TRUE(JsonpathVariables(R"($."d".datetime("YYYY"))").empty());
+}
+
 }  // namespace
 }  // namespace taskflow::core

@@ -19,7 +19,7 @@ SELECT has_view('taskflow', 'dead_letter', 'view taskflow.dead_letter exists');
 SELECT columns_are('taskflow', 'jobs', ARRAY[
   'id', 'job_type', 'queue', 'tenant_id', 'state', 'payload', 'priority', 'attempts',
   'budget_offset', 'max_attempts', 'next_run_at', 'created_at', 'started_at', 'finished_at',
-  'last_error_type', 'last_error_message', 'result', 'correlation_id', 'parent_job_id',
+  'last_error_type', 'last_error_message', 'result', 'correlation_id', 'parent_job_id', 'chain_depth',
   'unique_key', 'cancel_requested', 'cancel_reason', 'timeout', 'worker_id', 'lease_token',
   'lease_expires_at', 'lease_duration'],
   'taskflow.jobs has the documented columns');
