@@ -80,7 +80,7 @@ BEGIN
   PERFORM taskflow._grant_role_once('taskflow_http', r);
   -- The same confinement as any tenant role of the SQL API (065_tenancy.sql).
   IF NOT EXISTS (SELECT FROM taskflow.tenant_roles m
-                 WHERE m.role_name = r AND m.tenant_id = _http_tenant_role.tenant_id) THEN
+                 WHERE m.role_name = pg_catalog.to_regrole(pg_catalog.quote_ident(r)) AND m.tenant_id = _http_tenant_role.tenant_id) THEN
     PERFORM taskflow.grant_tenant(r, tenant_id);
   END IF;
   RETURN r;

@@ -17,7 +17,7 @@ ADM=(-H "Authorization: Bearer $ADMIN")
 
 is "$(sql "SELECT count(DISTINCT db_role) || ' ' || count(*) FROM taskflow.api_keys WHERE tenant_id = 'acme'")" "1 2" \
   "two keys of one tenant share its database role"
-is "$(sql "SELECT m.tenant_id FROM taskflow.tenant_roles m JOIN taskflow.api_keys k ON k.db_role = m.role_name WHERE k.tenant_id = 'globex' LIMIT 1")" \
+is "$(sql "SELECT m.tenant_id FROM taskflow.tenant_roles m JOIN taskflow.api_keys k ON m.role_name::text = k.db_role WHERE k.tenant_id = 'globex' LIMIT 1")" \
   globex "the tenant's role is mapped with taskflow.grant_tenant"
 is "$(sql "SELECT count(*) FROM taskflow.api_keys WHERE key_hash = sha256(convert_to('$ACME', 'UTF8'))")|$(sql "SELECT count(*) FROM taskflow.api_keys WHERE prefix = '$ACME'")" \
   "1|0" "only the key's SHA-256 is stored, not the key"

@@ -25,7 +25,7 @@ DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs 
 DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
 DELETE FROM taskflow.jobs WHERE queue = '$Q';
 SELECT taskflow.drop_queue('$Q');
-DELETE FROM taskflow.tenant_roles WHERE role_name IN ('$R', '$ADM');
+DELETE FROM taskflow.tenant_roles WHERE role_name::text IN ('$R', '$ADM');
 DELETE FROM taskflow.tenants WHERE id LIKE '${SFX}%';
 DROP ROLE IF EXISTS $R;
 DROP ROLE IF EXISTS $ADM;
