@@ -42,6 +42,15 @@ GJOB=$(json_get "$BODY" '{id}')
 is "$(sql "SELECT string_agg(tenant_id, ',' ORDER BY id) FROM taskflow.jobs WHERE id IN ($AJOB, $GJOB)")" "acme,globex" \
   "each key schedules for its own tenant"
 
+# --- a parent of another tenant is answered as a missing one ----------------------------------
+MISSING=$(sql "SELECT max(id) + 1000000 FROM taskflow.jobs")
+req POST /jobs "${A[@]}" -d "{\"job_type\": \"acme.child\", \"parent_job_id\": $GJOB}"
+foreign="$STATUS $(echo "$BODY" | sed "s/job $GJOB\b/job N/g")"
+req POST /jobs "${A[@]}" -d "{\"job_type\": \"acme.child\", \"parent_job_id\": $MISSING}"
+missing="$STATUS $(echo "$BODY" | sed "s/job $MISSING\b/job N/g")"
+is "$foreign" "$missing" "POST /jobs with another tenant's job as parent: the same answer as for a missing parent"
+is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE parent_job_id = $GJOB")" 0 "and no acme job hangs under globex's job"
+
 # --- reads --------------------------------------------------------------------------------------
 req GET "/jobs/$AJOB" "${A2[@]}"
 is "$STATUS" 200 "another key of the same tenant reads the job"
