@@ -21,6 +21,7 @@
 #include "core/fair_share.hpp"
 #include "core/state_machine.hpp"
 #include "api/common.hpp"
+#include "api/tenancy.hpp"
 #include "core/validation.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
@@ -384,6 +385,7 @@ TF_FUNCTION(taskflow_acquire) {
 
   pg::SetResult out(fcinfo);
   pg::SpiConnection spi;
+  api::RequireUnconfined("acquire");  // a confined session never takes another tenant's job
 
   // The requested queues, grouped by queue priority (highest first). Unknown queue: error (a
   // typo would otherwise idle a worker silently); paused queues are skipped.

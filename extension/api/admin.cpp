@@ -28,28 +28,27 @@ struct Locked {
   std::optional<std::string> unique_key;
 };
 
+// Locks a job the caller may act on. The tenant is part of the statement's condition, so
+// another tenant's job is filtered out before its row is locked: it fails at once, exactly as
+// a missing one (P0002, same message), and never waits for a lock another session holds on it
+// (a lock wait would tell a tenant that the id is taken, and by a running job).
 Locked LockJob(std::int64_t id) {
   static pg::Statement stmt(
       "SELECT state::text, cancel_requested, queue, tenant_id, unique_key FROM taskflow.jobs "
-      "WHERE id = $1 "
+      "WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2) "
       "FOR UPDATE",
-      {INT8OID});
+      {INT8OID, TEXTOID});
+  std::optional<std::string> own = api::CallerTenant();  // before the row is locked
   pg::Params p;
-  p.AddInt64(id);
+  p.AddInt64(id).AddOptText(own);
   if (p.Run(stmt) == 0) {
     throw DomainError(ErrorCode::NoDataFound, "job " + std::to_string(id) + " does not exist");
   }
   pg::ResultRow row(0);
   auto state = core::ParseJobState(row.Text(1).value_or(""));
   if (!state) throw DomainError(ErrorCode::Internal, "unknown job state in table");
-  Locked job{*state, row.Bool(2).value_or(false), row.Text(3).value_or(""),
-             row.Text(4).value_or(""), row.Text(5)};
-  // Read the row before this: the tenant check runs a query of its own.
-  // Another tenant's job fails exactly as a missing one: no existence leak.
-  if (!api::CallerMaySee(job.tenant)) {
-    throw DomainError(ErrorCode::NoDataFound, "job " + std::to_string(id) + " does not exist");
-  }
-  return job;
+  return Locked{*state, row.Bool(2).value_or(false), row.Text(3).value_or(""),
+                row.Text(4).value_or(""), row.Text(5)};
 }
 
 }  // namespace

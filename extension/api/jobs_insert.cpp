@@ -38,12 +38,16 @@ void CheckPayload(Datum payload, const std::string& where) {
   CheckJsonDepth(payload, where + "payload");
 }
 
-// Checks that the parent exists and returns its correlation id: a sub-job without its own
-// inherits it, so a correlation id flows request -> job -> sub-jobs.
+// Checks that the parent exists and that the caller may see it, and returns its correlation
+// id: a sub-job without its own inherits it, so a correlation id flows request -> job ->
+// sub-jobs. Another tenant's job is answered exactly as a missing one (23503, same message):
+// a confined caller can neither attach to it, inherit its correlation id, nor probe its id.
 std::optional<std::string> ParentCorrelation(std::int64_t parent_id, const std::string& where) {
-  static pg::Statement parent("SELECT correlation_id FROM taskflow.jobs WHERE id = $1", {INT8OID});
+  static pg::Statement parent(
+      "SELECT correlation_id FROM taskflow.jobs WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)",
+      {INT8OID, TEXTOID});
   pg::Params p;
-  p.AddInt64(parent_id);
+  p.AddInt64(parent_id).AddOptText(CallerTenant());
   if (p.Run(parent, false, 1) == 0) {  // not read-only: sees parents created in this call
     throw DomainError(ErrorCode::ForeignKeyViolation,
                       where + "parent job " + std::to_string(parent_id) + " does not exist");
@@ -125,7 +129,8 @@ std::string BatchInsertSql(bool unique) {
           "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
           "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
           "  COALESCE(e.j ->> 'correlation_id', (SELECT p.correlation_id FROM taskflow.jobs p "
-          "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint)) AS correlation_id, "
+          "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
+          "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS correlation_id, "
           "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
           "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
           "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
@@ -313,16 +318,18 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "  WHERE pg_column_size(j -> 'payload') > $2 HAVING count(*) > 0 "
       "UNION ALL SELECT 8, j ->> 'parent_job_id', min(n), NULL FROM e "
       "  WHERE j ? 'parent_job_id' AND NOT EXISTS (SELECT FROM taskflow.jobs p "
-      "    WHERE p.id = (j ->> 'parent_job_id')::bigint) GROUP BY 2 "
+      "    WHERE p.id = (j ->> 'parent_job_id')::bigint "
+      "      AND ($3::text IS NULL OR p.tenant_id = $3)) GROUP BY 2 "
       "UNION ALL SELECT 9, j ->> 'run_at', min(n), NULL "
       "  FROM e WHERE j ->> 'run_at' IS NOT NULL GROUP BY 2",
-      {JSONBOID, INT4OID});
+      {JSONBOID, INT4OID, TEXTOID});
   std::map<std::string, int> queue_defaults;  // queue -> default max_attempts
   std::vector<std::string> future_run_at;     // run_at values that make a job SCHEDULED
   bool any_unique_key = false;
   {
     pg::Params p;
-    p.Add(jobs).AddInt32(taskflow_max_payload_bytes);
+    // Parents: only those the caller may see (another tenant's job counts as missing).
+    p.Add(jobs).AddInt32(taskflow_max_payload_bytes).AddOptText(CallerTenant());
     std::uint64_t n = p.Run(distinct, true);
     struct Item { int kind; std::optional<std::string> value; std::int64_t first; std::optional<std::int64_t> micros; };
     std::vector<Item> items;
@@ -399,7 +406,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   // 3. One set-based insert; ids are drawn first so they map back to input positions.
   // ON CONFLICT (speculative insertion) only when the batch uses unique keys.
   static const std::vector<Oid> kTypes = {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID};
+                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID, TEXTOID};
   static pg::Statement insert_plain(BatchInsertSql(false), kTypes);
   static pg::Statement insert_unique(BatchInsertSql(true), kTypes);
   std::vector<std::string> qnames;
@@ -411,6 +418,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   pg::Params p;
   p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(future_run_at));
   p.AddText(ready).AddText(waiting).AddText(actor).AddText(ResolveTenant(std::nullopt));
+  p.AddOptText(CallerTenant());
   std::uint64_t n = p.Run(any_unique_key ? insert_unique : insert_plain);
 
   struct Row { std::int64_t id; std::string tenant, queue; std::optional<std::string> key; bool ready; };

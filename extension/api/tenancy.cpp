@@ -1,5 +1,11 @@
+#include <algorithm>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
 #include "core/errors.hpp"
 #include "api/tenancy.hpp"
+#include "pg/guard.hpp"
 #include "pg/shared_state.hpp"
 #include "pg/spi.hpp"
 
@@ -10,14 +16,37 @@ using core::ErrorCode;
 
 namespace {
 
-// Per-backend cache of the caller's tenant, valid for one role and one mapping generation.
+// What one role contributes to the session's tenant (see tenancy.hpp).
+struct RoleInfo {
+  bool superuser = false;
+  bool privileged = false;  // member of taskflow_admin or taskflow_worker (has their privileges)
+  std::string name;
+  // (tenant, mapped role) for every mapped role this role is or inherits from, sorted
+  std::vector<std::pair<std::string, std::string>> mapped;
+};
+
+// Per-backend caches. `roles` is dropped when the mapping's generation changes or a catalog
+// invalidation of pg_authid / pg_auth_members arrives; `last` remembers the answer for the
+// last (current role, session user) pair.
 struct Cache {
   bool valid = false;
-  Oid role = InvalidOid;
   std::uint64_t generation = 0;
-  std::optional<std::string> tenant;
+  std::unordered_map<Oid, RoleInfo> roles;
 };
 Cache cache;
+struct Last {
+  bool valid = false;
+  Oid current = InvalidOid;
+  Oid session = InvalidOid;
+  std::optional<std::string> tenant;
+};
+Last last;
+volatile bool catalog_changed = false;
+bool callbacks_registered = false;
+
+// Syscache callback: role membership or a role's attributes (inherit, superuser, name) changed
+// somewhere. Must not fail: only sets a flag.
+void OnRoleCatalogChange(Datum, int, uint32) { catalog_changed = true; }
 
 bool IsMemberOf(Oid role, const char* group) {
   return pg::PgCall([&] {
@@ -26,30 +55,124 @@ bool IsMemberOf(Oid role, const char* group) {
   });
 }
 
+// The mapped roles `role` is or inherits from: memberships are followed from a role only when
+// it inherits (PostgreSQL 15: the role's INHERIT attribute; 16+: the grant's INHERIT option),
+// and pg_has_role(..., 'USAGE') confirms each one with PostgreSQL's own rule.
+RoleInfo LookUpRole(Oid role) {
+  auto hit = cache.roles.find(role);
+  if (hit != cache.roles.end()) return hit->second;
+  static pg::Statement mapped(
+#if PG_VERSION_NUM >= 160000
+      "WITH RECURSIVE up(r) AS (SELECT $1::oid UNION "
+      "  SELECT m.roleid FROM up JOIN pg_catalog.pg_auth_members m "
+      "    ON m.member = up.r AND m.inherit_option) "
+#else
+      "WITH RECURSIVE up(r) AS (SELECT $1::oid UNION "
+      "  SELECT m.roleid FROM up JOIN pg_catalog.pg_roles a ON a.oid = up.r AND a.rolinherit "
+      "  JOIN pg_catalog.pg_auth_members m ON m.member = up.r) "
+#endif
+      "SELECT t.tenant_id, t.role_name::text FROM up "
+      "JOIN taskflow.tenant_roles t ON t.role_name = up.r "
+      "WHERE pg_catalog.pg_has_role($1, up.r, 'USAGE') ORDER BY 1, 2",
+      {OIDOID});
+  RoleInfo info;
+  pg::Params p;
+  p.Add(ObjectIdGetDatum(role));
+  std::uint64_t n = p.Run(mapped, true);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pg::ResultRow row(i);
+    info.mapped.emplace_back(row.Text(1).value_or(""), row.Text(2).value_or(""));
+  }
+  info.superuser = pg::PgCall([&] { return superuser_arg(role); });
+  info.privileged = IsMemberOf(role, "taskflow_admin") || IsMemberOf(role, "taskflow_worker");
+  char* name = pg::PgCall([&] { return GetUserNameFromId(role, true); });
+  info.name = name != nullptr ? std::string(name) : std::to_string(role);
+  if (cache.roles.size() >= 1000) cache.roles.clear();  // bounded: many SET ROLE targets
+  cache.roles.emplace(role, info);
+  return info;
+}
+
+[[noreturn]] void RefuseSeveralTenants(const RoleInfo& current, const RoleInfo* session) {
+  std::vector<std::string> tenants;
+  std::string detail;
+  auto add = [&](const RoleInfo& r) {
+    for (const auto& [tenant, via] : r.mapped) {
+      if (std::find(tenants.begin(), tenants.end(), tenant) == tenants.end()) {
+        tenants.push_back(tenant);
+      }
+      if (!detail.empty()) detail += "; ";
+      detail += "role \"" + r.name + "\" is confined to tenant \"" + tenant + "\"" +
+                (via == r.name ? std::string() : " through role \"" + via + "\"");
+    }
+  };
+  if (session != nullptr) add(*session);
+  add(current);
+  std::string list;
+  for (const auto& t : tenants) list += (list.empty() ? "\"" : ", \"") + t + "\"";
+  throw DomainError(ErrorCode::InsufficientPrivilege,
+                    "permission denied: this session is confined to more than one tenant (" +
+                        list + ")",
+                    "A role, every role that inherits from it and every session it logs in "
+                    "acts for one tenant only: revoke one of the memberships, or use a role of "
+                    "one tenant.",
+                    detail + ".");
+}
+
+std::optional<std::string> ComputeTenant(Oid current, Oid session) {
+  RoleInfo c = LookUpRole(current);
+  if (c.superuser) return std::nullopt;  // nothing confines a superuser
+  std::optional<RoleInfo> s;
+  if (session != current && OidIsValid(session)) {
+    s = LookUpRole(session);
+    if (s->superuser) s.reset();  // a superuser's session may SET ROLE to anyone
+  }
+  const RoleInfo* ses = s ? &*s : nullptr;
+  std::optional<std::string> tenant;
+  bool several = false;
+  auto merge = [&](const RoleInfo& r) {
+    for (const auto& m : r.mapped) {
+      if (!tenant) tenant = m.first;
+      else if (*tenant != m.first) several = true;
+    }
+  };
+  merge(c);
+  if (ses != nullptr) merge(*ses);
+  if (several) RefuseSeveralTenants(c, ses);
+  if (tenant) return tenant;
+  if (c.privileged) return std::nullopt;
+  return std::string("default");
+}
+
 }  // namespace
 
 std::optional<std::string> CallerTenant() {
-  Oid role = GetOuterUserId();
-  std::uint64_t generation = pg::TenantGeneration();
-  if (cache.valid && cache.role == role && cache.generation == generation) return cache.tenant;
-
-  static pg::Statement mapped("SELECT tenant_id FROM taskflow.tenant_roles WHERE role_name = $1",
-                              {NAMEOID});
-  char* name = pg::PgCall([&] { return GetUserNameFromId(role, false); });
-  Datum role_name = pg::PgCall([&] { return DirectFunctionCall1(namein, CStringGetDatum(name)); });
-  pg::Params p;
-  p.Add(role_name);
-  std::optional<std::string> tenant;
-  if (p.Run(mapped, true, 1) == 1) {
-    tenant = pg::ResultRow(0).Text(1);
-  } else {
-    bool superuser = pg::PgCall([&] { return superuser_arg(role); });
-    if (!superuser && !IsMemberOf(role, "taskflow_admin") && !IsMemberOf(role, "taskflow_worker")) {
-      tenant = std::string("default");
-    }
+  if (!callbacks_registered) {
+    pg::PgCall([] {
+      CacheRegisterSyscacheCallback(AUTHMEMROLEMEM, OnRoleCatalogChange, Datum(0));
+      CacheRegisterSyscacheCallback(AUTHOID, OnRoleCatalogChange, Datum(0));
+    });
+    callbacks_registered = true;
+    catalog_changed = true;
   }
-  cache = {true, role, generation, tenant};
-  return tenant;
+  Oid current = GetOuterUserId();
+  Oid session = GetSessionUserId();
+  std::uint64_t generation = pg::TenantGeneration();
+  if (catalog_changed || !cache.valid || cache.generation != generation) {
+    catalog_changed = false;
+    cache.roles.clear();
+    cache.valid = true;
+    cache.generation = generation;
+    last.valid = false;
+  }
+  if (!last.valid || last.current != current || last.session != session) {
+    last.valid = false;
+    std::optional<std::string> tenant = ComputeTenant(current, session);
+    last = {true, current, session, tenant};
+  }
+  // An error of a confined caller shows no internal statement or row position (a lock wait
+  // on a row would otherwise name its ctid).
+  if (last.tenant) pg::HideInternalErrorContext();
+  return last.tenant;
 }
 
 std::string ResolveTenant(const std::optional<std::string>& requested) {
@@ -62,11 +185,25 @@ std::string ResolveTenant(const std::optional<std::string>& requested) {
                         "\"; omit tenant_id or pass its own tenant.");
 }
 
-void ForgetCallerTenant() { cache.valid = false; }
+void ForgetCallerTenant() {
+  cache.valid = false;
+  last.valid = false;
+}
 
 bool CallerMaySee(const std::string& tenant_id) {
   std::optional<std::string> own = CallerTenant();
   return !own || *own == tenant_id;
+}
+
+void RequireUnconfined(const char* function) {
+  std::optional<std::string> own = CallerTenant();
+  if (!own) return;
+  throw DomainError(ErrorCode::InsufficientPrivilege,
+                    std::string("permission denied for function ") + function +
+                        ": this session is confined to tenant \"" + *own + "\"",
+                    "The worker protocol is for roles that see every tenant (taskflow_worker, "
+                    "taskflow_admin) and are not confined to a tenant by a mapping or a "
+                    "membership.");
 }
 
 }  // namespace taskflow::api
@@ -101,6 +238,19 @@ TF_FUNCTION(taskflow_tenant_mapping_changed) {
   pg::TenantMappingChanged();
   api::ForgetCallerTenant();  // this backend at once; the others when the transaction commits
   PG_RETURN_VOID();
+}
+
+// taskflow._tenant_roles_changed() RETURNS trigger: statement trigger on taskflow.tenant_roles,
+// so that any change of the mapping (not only grant_tenant / revoke_tenant: a restore, a
+// superuser's own DML) drops the cached tenants, in this backend at once and everywhere at commit.
+TF_FUNCTION(taskflow_tenant_roles_changed) {
+  if (!CALLED_AS_TRIGGER(fcinfo)) {
+    throw core::DomainError(core::ErrorCode::InvalidParameterValue,
+                            "taskflow._tenant_roles_changed() is a trigger function");
+  }
+  pg::TenantMappingChanged();
+  api::ForgetCallerTenant();
+  return PointerGetDatum(nullptr);
 }
 
 // taskflow._tenants_changed() RETURNS trigger: statement trigger on taskflow.tenants. When the

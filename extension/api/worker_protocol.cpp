@@ -8,6 +8,7 @@
 #include "api/common.hpp"
 #include "core/validation.hpp"
 #include "api/finish.hpp"
+#include "api/tenancy.hpp"
 #include "pg/settings.hpp"
 
 using namespace taskflow;
@@ -25,6 +26,7 @@ TF_FUNCTION(taskflow_heartbeat) {
   const char* answer = "lost";
   {
     pg::SpiConnection spi;
+    api::RequireUnconfined("heartbeat");  // before any row is touched
     static pg::Statement beat(
         "UPDATE taskflow.jobs SET lease_expires_at = now() + COALESCE($3, lease_duration) "
         "WHERE id = $1 AND lease_token = $2 AND state = 'RUNNING' RETURNING cancel_requested",
@@ -46,6 +48,7 @@ TF_FUNCTION(taskflow_complete) {
   std::optional<JobState> state;
   {
     pg::SpiConnection spi;
+    api::RequireUnconfined("complete");
     state = api::CompleteJob(
         PG_GETARG_INT64(0), PG_GETARG_DATUM(1),
         pg::ArgIsNull(fcinfo, 2) ? std::nullopt : std::optional<Datum>(PG_GETARG_DATUM(2)));
@@ -65,6 +68,7 @@ TF_FUNCTION(taskflow_complete_many) {
   int accepted = 0;
   {
     pg::SpiConnection spi;
+    api::RequireUnconfined("complete_many");
     accepted = api::CompleteMany(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
                                  pg::ArgIsNull(fcinfo, 2) ? std::nullopt
                                                           : std::optional<Datum>(PG_GETARG_DATUM(2)));
@@ -87,6 +91,7 @@ TF_FUNCTION(taskflow_fail) {
   std::optional<JobState> state;
   {
     pg::SpiConnection spi;
+    api::RequireUnconfined("fail");  // before the row is locked
     state = api::FailJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1), failure);
   }
   if (!state) PG_RETURN_NULL();
@@ -100,6 +105,7 @@ TF_FUNCTION(taskflow_release) {
   std::optional<JobState> state;
   {
     pg::SpiConnection spi;
+    api::RequireUnconfined("release");  // before the row is locked
     state = api::ReleaseJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1));
   }
   if (!state) PG_RETURN_NULL();

@@ -30,13 +30,23 @@ void Copy(char* dst, std::size_t size, const char* src) noexcept {
   snprintf(dst, size, "%s", src != nullptr ? src : "");
 }
 
+// Set by HideInternalErrorContext for the innermost CallGuarded (saved and restored around
+// nested calls).
+bool hide_context = false;
+
 }  // namespace
+
+void HideInternalErrorContext() noexcept { hide_context = true; }
 
 Datum CallGuarded(FunctionCallInfo fcinfo, GuardedBody body) noexcept {
   ErrorData* pg_error = nullptr;
   PendingError pending;
+  bool outer_hide = hide_context;
+  hide_context = false;
   try {
-    return body(fcinfo);
+    Datum result = body(fcinfo);
+    hide_context = outer_hide;
+    return result;
   } catch (const PgError& e) {
     pg_error = e.data();
   } catch (const core::DomainError& e) {
@@ -54,8 +64,17 @@ Datum CallGuarded(FunctionCallInfo fcinfo, GuardedBody body) noexcept {
     pending.sqlstate = ERRCODE_INTERNAL_ERROR;
     Copy(pending.message, sizeof pending.message, "taskflow internal error: unknown C++ exception");
   }
+  bool hide = hide_context;
+  hide_context = outer_hide;
   // Outside every catch block: the exception objects are gone, longjmp is safe now.
-  if (pg_error != nullptr) ReThrowError(pg_error);
+  if (pg_error != nullptr) {
+    if (hide) {
+      pg_error->context = nullptr;
+      pg_error->internalquery = nullptr;
+      pg_error->internalpos = 0;
+    }
+    ReThrowError(pg_error);
+  }
   ereport(ERROR, (errcode(pending.sqlstate), errmsg("%s", pending.message),
                   pending.detail[0] ? errdetail("%s", pending.detail) : 0,
                   pending.hint[0] ? errhint("%s", pending.hint) : 0));

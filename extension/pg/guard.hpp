@@ -63,6 +63,11 @@ auto PgCall(Fn&& fn) -> decltype(fn()) {
 
 using GuardedBody = Datum (*)(FunctionCallInfo);
 
+// Marks the running SQL-callable function (the innermost CallGuarded) so that a PostgreSQL
+// error it re-throws loses its context and internal query: the statements TaskFlow runs and
+// the rows they touched (a lock wait names the row's ctid) are not shown to a confined tenant.
+void HideInternalErrorContext() noexcept;
+
 // Runs an SQL-callable function body; never lets an exception escape.
 Datum CallGuarded(FunctionCallInfo fcinfo, GuardedBody body) noexcept;
 

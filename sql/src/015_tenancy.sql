@@ -3,14 +3,21 @@
 -- ---------------------------------------------------------------------------------------------
 
 -- A database role mapped to a tenant is confined to it by every taskflow function and by row
--- level security. Unmapped roles: superusers, taskflow_admin and taskflow_worker members see
--- every tenant; any other role acts as tenant 'default'.
+-- level security, and so is every role that inherits from it (directly or through other roles)
+-- and every session whose login role is confined (SET ROLE does not leave the tenant). The rule
+-- is in extension/api/tenancy.cpp (CallerTenant) and docs/tenancy.md. Unmapped roles:
+-- superusers, taskflow_admin and taskflow_worker members see every tenant; any other role acts
+-- as tenant 'default'.
+-- The role is stored by OID (regrole): a renamed role stays confined, and pg_dump writes (and a
+-- restore resolves) the role's current name.
 CREATE TABLE taskflow.tenant_roles (
-  role_name  name PRIMARY KEY,
+  role_name  regrole PRIMARY KEY,
   tenant_id  text NOT NULL,
   granted_at timestamptz NOT NULL DEFAULT now()
 );
 COMMENT ON TABLE taskflow.tenant_roles IS 'Database roles confined to a tenant (taskflow.grant_tenant).';
+COMMENT ON COLUMN taskflow.tenant_roles.role_name IS
+  'The confined role, by OID (shown by its current name); roles inheriting from it are confined too.';
 SELECT pg_catalog.pg_extension_config_dump('taskflow.tenant_roles', '');
 
 CREATE FUNCTION taskflow._caller_tenant() RETURNS text
@@ -31,3 +38,14 @@ CREATE FUNCTION taskflow._tenant_mapping_changed() RETURNS void
 AS 'MODULE_PATHNAME', 'taskflow_tenant_mapping_changed'
 LANGUAGE C VOLATILE
 SET search_path = pg_catalog, pg_temp;
+
+-- Any change to the mapping (grant_tenant, revoke_tenant, a restore, a superuser's own DML)
+-- makes every backend drop its cached tenants when the transaction commits, and this one at
+-- once. Changes of role membership are noticed through PostgreSQL's catalog invalidations.
+CREATE FUNCTION taskflow._tenant_roles_changed() RETURNS trigger
+AS 'MODULE_PATHNAME', 'taskflow_tenant_roles_changed'
+LANGUAGE C
+SET search_path = pg_catalog, pg_temp;
+CREATE TRIGGER tenant_roles_changed
+  AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON taskflow.tenant_roles
+  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._tenant_roles_changed();

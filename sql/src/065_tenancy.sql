@@ -25,27 +25,52 @@ COMMENT ON TABLE taskflow.rate_limits IS 'Rate limits (taskflow.set_rate_limit) 
 SELECT pg_catalog.pg_extension_config_dump('taskflow.rate_limits', '');
 
 -- Maps a database role to a tenant and makes it a taskflow_client. The role then sees and
--- touches only that tenant's jobs and rules, through the functions and the tables alike.
+-- touches only that tenant's jobs and rules, through the functions and the tables alike, and
+-- so does every role that inherits from it (docs/tenancy.md, "Membership and SET ROLE").
 CREATE FUNCTION taskflow.grant_tenant(role name, tenant_id text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+  r oid := to_regrole(quote_ident(role));
+  other record;
 BEGIN
   IF role IS NULL OR tenant_id IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = '22004', MESSAGE = 'role and tenant_id must not be NULL';
   END IF;
-  IF to_regrole(quote_ident(role)) IS NULL THEN
+  IF r IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('role "%s" does not exist', role);
   END IF;
-  IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role
-             AND (r.rolsuper OR pg_has_role(r.oid, 'taskflow_admin', 'USAGE')
-                  OR pg_has_role(r.oid, 'taskflow_worker', 'USAGE'))) THEN
+  IF EXISTS (SELECT FROM pg_catalog.pg_roles x WHERE x.oid = r
+             AND (x.rolsuper OR pg_has_role(r, 'taskflow_admin', 'USAGE')
+                  OR pg_has_role(r, 'taskflow_worker', 'USAGE'))) THEN
     RAISE EXCEPTION USING ERRCODE = '42501',
       MESSAGE = format('role "%s" is a superuser, taskflow_admin or taskflow_worker and cannot be confined to a tenant', role);
   END IF;
+  -- TaskFlow's own group roles: confining one would confine every role in the group.
+  IF role IN ('taskflow_client', 'taskflow_worker', 'taskflow_admin', 'taskflow_http',
+              'taskflow_http_admin', 'taskflow_webhook') THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('role "%s" is a TaskFlow group role and cannot be confined to a tenant', role);
+  END IF;
   PERFORM taskflow._check_tenant_id(tenant_id);
+  -- Mappings of dropped roles (their OID could come back with another role).
+  DELETE FROM taskflow.tenant_roles m
+   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles x WHERE x.oid = m.role_name);
+  -- A role acts for one tenant only: refuse a mapping that would put this role, or a role that
+  -- inherits from it, under two tenants.
+  SELECT m.role_name::text AS name, m.tenant_id INTO other FROM taskflow.tenant_roles m
+   WHERE m.role_name <> r::regrole AND m.tenant_id <> grant_tenant.tenant_id
+     AND (pg_has_role(r, m.role_name, 'USAGE') OR pg_has_role(m.role_name, r, 'USAGE'))
+   LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('role "%s" cannot be confined to tenant "%s": it is related by membership to role "%s" of tenant "%s"',
+                       role, tenant_id, other.name, other.tenant_id),
+      HINT = 'A role, and every role that inherits from it, acts for one tenant only; revoke the membership first.';
+  END IF;
   INSERT INTO taskflow.tenants (id) VALUES (tenant_id) ON CONFLICT (id) DO NOTHING;
-  INSERT INTO taskflow.tenant_roles AS m (role_name, tenant_id) VALUES (role, tenant_id)
+  INSERT INTO taskflow.tenant_roles AS m (role_name, tenant_id) VALUES (r::regrole, tenant_id)
     ON CONFLICT (role_name) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, granted_at = now();
   EXECUTE format('GRANT taskflow_client TO %I', role);
   PERFORM taskflow._tenant_mapping_changed();
@@ -57,14 +82,14 @@ LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  DELETE FROM taskflow.tenant_roles m WHERE m.role_name = revoke_tenant.role;
+  DELETE FROM taskflow.tenant_roles m WHERE m.role_name = to_regrole(quote_ident(revoke_tenant.role));
   IF NOT FOUND THEN
     RAISE EXCEPTION USING ERRCODE = '42704',
       MESSAGE = format('role "%s" is not mapped to a tenant', role);
   END IF;
-  IF to_regrole(quote_ident(role)) IS NOT NULL THEN
-    EXECUTE format('REVOKE taskflow_client FROM %I', role);
-  END IF;
+  EXECUTE format('REVOKE taskflow_client FROM %I', role);
+  DELETE FROM taskflow.tenant_roles m
+   WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_roles x WHERE x.oid = m.role_name);
   PERFORM taskflow._tenant_mapping_changed();
 END
 $$;

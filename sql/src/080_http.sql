@@ -59,6 +59,8 @@ CREATE TABLE taskflow.api_keys (
 COMMENT ON TABLE taskflow.api_keys IS
   'HTTP API keys: only their SHA-256 is stored; create_api_key shows the key once.';
 SELECT pg_catalog.pg_extension_config_dump('taskflow.api_keys', '');
+-- and its id sequence: without it a restored database hands out ids that are taken.
+SELECT pg_catalog.pg_extension_config_dump('taskflow.api_keys_id_seq', '');
 
 -- The database role of a tenant's client keys: a NOLOGIN role mapped to the tenant with
 -- grant_tenant (which makes it a taskflow_client), that taskflow_http may SET ROLE to.
@@ -78,7 +80,7 @@ BEGIN
   PERFORM taskflow._grant_role_once('taskflow_http', r);
   -- The same confinement as any tenant role of the SQL API (065_tenancy.sql).
   IF NOT EXISTS (SELECT FROM taskflow.tenant_roles m
-                 WHERE m.role_name = r AND m.tenant_id = _http_tenant_role.tenant_id) THEN
+                 WHERE m.role_name = pg_catalog.to_regrole(pg_catalog.quote_ident(r)) AND m.tenant_id = _http_tenant_role.tenant_id) THEN
     PERFORM taskflow.grant_tenant(r, tenant_id);
   END IF;
   RETURN r;

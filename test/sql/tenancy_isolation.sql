@@ -235,7 +235,7 @@ GRANT taskflow_client TO tfi_b;
 SELECT is(pg_temp.val('tfi_b', 'SELECT taskflow._caller_tenant()'), 'default',
   'after revoke_tenant it is confined no more: a plain client acts as ''default''');
 REVOKE taskflow_client FROM tfi_b;
-SELECT is((SELECT count(*)::int FROM taskflow.tenant_roles WHERE role_name = 'tfi_b') || ' ' ||
+SELECT is((SELECT count(*)::int FROM taskflow.tenant_roles WHERE role_name = 'tfi_b'::regrole) || ' ' ||
           pg_has_role('tfi_b', 'taskflow_client', 'MEMBER'), '0 false',
   'revoke_tenant removes the mapping and the taskflow_client membership');
 

@@ -17,7 +17,7 @@ ADM=(-H "Authorization: Bearer $ADMIN")
 
 is "$(sql "SELECT count(DISTINCT db_role) || ' ' || count(*) FROM taskflow.api_keys WHERE tenant_id = 'acme'")" "1 2" \
   "two keys of one tenant share its database role"
-is "$(sql "SELECT m.tenant_id FROM taskflow.tenant_roles m JOIN taskflow.api_keys k ON k.db_role = m.role_name WHERE k.tenant_id = 'globex' LIMIT 1")" \
+is "$(sql "SELECT m.tenant_id FROM taskflow.tenant_roles m JOIN taskflow.api_keys k ON m.role_name::text = k.db_role WHERE k.tenant_id = 'globex' LIMIT 1")" \
   globex "the tenant's role is mapped with taskflow.grant_tenant"
 is "$(sql "SELECT count(*) FROM taskflow.api_keys WHERE key_hash = sha256(convert_to('$ACME', 'UTF8'))")|$(sql "SELECT count(*) FROM taskflow.api_keys WHERE prefix = '$ACME'")" \
   "1|0" "only the key's SHA-256 is stored, not the key"
@@ -41,6 +41,15 @@ req POST /jobs "${G[@]}" -d '{"job_type": "globex.job"}'
 GJOB=$(json_get "$BODY" '{id}')
 is "$(sql "SELECT string_agg(tenant_id, ',' ORDER BY id) FROM taskflow.jobs WHERE id IN ($AJOB, $GJOB)")" "acme,globex" \
   "each key schedules for its own tenant"
+
+# --- a parent of another tenant is answered as a missing one ----------------------------------
+MISSING=$(sql "SELECT max(id) + 1000000 FROM taskflow.jobs")
+req POST /jobs "${A[@]}" -d "{\"job_type\": \"acme.child\", \"parent_job_id\": $GJOB}"
+foreign="$STATUS $(echo "$BODY" | sed "s/job $GJOB\b/job N/g")"
+req POST /jobs "${A[@]}" -d "{\"job_type\": \"acme.child\", \"parent_job_id\": $MISSING}"
+missing="$STATUS $(echo "$BODY" | sed "s/job $MISSING\b/job N/g")"
+is "$foreign" "$missing" "POST /jobs with another tenant's job as parent: the same answer as for a missing parent"
+is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE parent_job_id = $GJOB")" 0 "and no acme job hangs under globex's job"
 
 # --- reads --------------------------------------------------------------------------------------
 req GET "/jobs/$AJOB" "${A2[@]}"

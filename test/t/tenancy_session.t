@@ -4,13 +4,15 @@
 #  - a mapping that was rolled back does not stick to the role in that session;
 #  - grant_tenant / revoke_tenant committed in one session take effect in another, already open
 #    one, at its next statement;
+#  - GRANT / REVOKE of a membership in a mapped role, and a rename of that role, committed in
+#    another session reach an open session at its next transaction;
 #  - the Rescuer (background worker) frees a tenant's max_running slot when a lease expires.
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
 set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 
 SFX="tfs$$_$RANDOM"
-Q="${SFX}_q"; R="${SFX}_role"; ADM="${SFX}_adm"
+Q="${SFX}_q"; R="${SFX}_role"; ADM="${SFX}_adm"; P="${SFX}_p"; M="${SFX}_m"
 DIR=$(mktemp -d /tmp/tftens.XXXXXX)
 N=0
 FAILED=0
@@ -25,10 +27,13 @@ DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs 
 DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
 DELETE FROM taskflow.jobs WHERE queue = '$Q';
 SELECT taskflow.drop_queue('$Q');
-DELETE FROM taskflow.tenant_roles WHERE role_name IN ('$R', '$ADM');
+DELETE FROM taskflow.tenant_roles WHERE role_name::text IN ('$R', '$ADM', '$P', '${P}_renamed');
 DELETE FROM taskflow.tenants WHERE id LIKE '${SFX}%';
 DROP ROLE IF EXISTS $R;
 DROP ROLE IF EXISTS $ADM;
+DROP ROLE IF EXISTS $M;
+DROP ROLE IF EXISTS $P;
+DROP ROLE IF EXISTS ${P}_renamed;
 SQL
   rm -rf "$DIR"
 }
@@ -39,7 +44,7 @@ if ! psql -X -q -At -c "SELECT 1" >/dev/null 2>&1; then
   exit 1
 fi
 
-echo "1..8"
+echo "1..9"
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
 sql "CREATE ROLE $R; CREATE ROLE $ADM; GRANT taskflow_admin TO $ADM" >/dev/null
 
@@ -86,6 +91,22 @@ mapfile -t seen <"$DIR/a.out"
 is "${seen[0]:-}" "${SFX}_one" "an open session sees the role's tenant"
 is "${seen[1]:-}" "${SFX}_two" "grant_tenant to another tenant, committed in another session, applies at the next statement"
 is "${seen[2]:-}" "default" "revoke_tenant committed in another session ends the confinement at the next statement"
+
+# --- memberships and renames committed elsewhere reach an open session --------------------------
+sql "CREATE ROLE $P; SELECT taskflow.grant_tenant('$P', '${SFX}_p'); CREATE ROLE $M; GRANT taskflow_client TO $M" >/dev/null
+mkfifo "$DIR/in2"
+psql -X -q -At -v ON_ERROR_STOP=1 <"$DIR/in2" >"$DIR/b.out" 2>&1 &
+bpid=$!
+exec 4>"$DIR/in2"
+ask() { echo "SET ROLE $M; SELECT taskflow._caller_tenant(); RESET ROLE;" >&4; sleep 0.5; }
+ask
+sql "GRANT $P TO $M" >/dev/null; ask
+sql "ALTER ROLE $P RENAME TO ${P}_renamed" >/dev/null; ask
+sql "REVOKE ${P}_renamed FROM $M" >/dev/null; ask
+exec 4>&-
+wait "$bpid"
+is "$(paste -sd' ' "$DIR/b.out")" "default ${SFX}_p ${SFX}_p default" \
+  "an open session: a plain client (default), GRANT of a mapped role elsewhere confines it, a rename of that role keeps it confined, REVOKE frees it"
 
 # --- the Rescuer frees a tenant's slot when a lease expires ----------------------------------------
 sql "SELECT taskflow.set_tenant_limit('${SFX}_lim', 1)" >/dev/null
