@@ -65,6 +65,10 @@ echo "$BODY" | grep -q 'payload.a\[1\] must not'
 ok $? "the problem names the place: payload.a[1]"
 req POST /automation-rules "${ADM[@]}" -d '{"name": "n\u0000ul", "trigger": {"type": "event", "on": "job_succeeded", "job_type": "x"}, "actions": [{"job_type": "y"}]}'
 is_problem 422 "a rule name with a NUL character"
+req POST /events/webhook/some_webhook_key_0123456789 -H 'Content-Type: application/json' -d '{"a": "x\u0000"}'
+is_problem 422 "a webhook body with a NUL character"
+echo "$BODY" | grep -q 'webhook body.a must not'
+ok $? "the problem names the place: webhook body.a"
 req GET '/jobs?tenant=acme%00globex' "${ADM[@]}"
 is_problem 422 "a query parameter with a NUL character"
 is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE job_type IN ('x', 'u') OR unique_key = 'k'")" 0 \
@@ -162,5 +166,20 @@ if kill -0 "$NM" 2>/dev/null; then kill -KILL "$NM"; ok 1 "taskflow-http with a 
   wait "$NM"; is "$?" 3 "taskflow-http with a role outside taskflow_http refuses to start (exit 3)"; fi
 grep -q 'not a member of taskflow_http' "$T_DIR/notmember.log"
 ok $? "and says why ($(head -1 "$T_DIR/notmember.log"))"
+
+# A role that loses its membership while the server runs: /health says so.
+sql "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tf_http_revoked') THEN CREATE ROLE tf_http_revoked LOGIN NOINHERIT; END IF; END\$\$; GRANT taskflow_http TO tf_http_revoked" >/dev/null
+T_URL_SAVED=$T_URL
+T_URL="postgresql://tf_http_revoked@127.0.0.1:$PGPORT/$T_DB"
+start_server revoked
+ok $? "a server whose role is a member of taskflow_http starts"
+T_URL=$T_URL_SAVED
+SERVER=revoked req GET /health
+is "$STATUS" 200 "and is healthy"
+sql "REVOKE taskflow_http FROM tf_http_revoked" >/dev/null
+SERVER=revoked req GET /health
+is_problem 503 "/health once the role is no longer a member"
+echo "$BODY" | grep -q 'not a member of taskflow_http'
+ok $? "saying why"
 
 done_testing

@@ -581,7 +581,7 @@ struct Server::Impl {
 
   void Webhook(Call& call) {
     const std::string key = call.req.matches[1];
-    ParseUntrusted(call.req.body, "the webhook body", kMaxJsonDepth);
+    RefuseNulIn(ParseUntrusted(call.req.body, "the webhook body", kMaxJsonDepth), "webhook body");
     auto header = [&](const char* name) {
       return call.req.has_header(name) ? Q(call, call.req.get_header_value(name), std::string("header ") + name) : std::string("NULL");
     };
@@ -614,21 +614,27 @@ struct Server::Impl {
     Json(call, 200, std::string("{\"automations\":") + r[0][0].c_str() + "}");
   }
 
-  // The extension's version and whether the login role may act as the server (a member of
-  // taskflow_http, so it can SET ROLE to the key roles); an empty result: no extension.
+  // The extension's version and the roles the login role cannot SET ROLE to but must (empty:
+  // none): taskflow_http (key lookups, and through it every key role), taskflow_http_admin
+  // (/metrics, admin keys) and taskflow_webhook (webhooks). No row: no extension.
   static constexpr const char* kReadinessSql =
-      "SELECT e.extversion, pg_catalog.pg_has_role('taskflow_http', 'MEMBER') "
+      "SELECT e.extversion, pg_catalog.concat_ws(', ', "
+      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_http', 'MEMBER') THEN 'taskflow_http' END, "
+      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_http_admin', 'MEMBER') THEN 'taskflow_http_admin' END, "
+      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_webhook', 'MEMBER') THEN 'taskflow_webhook' END) "
       "FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow'";
-  static constexpr const char* kNotMember =
-      "the server's database role is not a member of taskflow_http, so every request with an API "
-      "key would fail: GRANT taskflow_http TO <the role in --db> (docs/http.md, Running it)";
+  static std::string NotMember(const std::string& missing) {
+    return "the server's database role is not a member of " + missing +
+           ", so requests would fail with 403: GRANT taskflow_http TO <the role in --db> "
+           "(the extension grants the others to taskflow_http; docs/http.md, Running it)";
+  }
 
   void Health(Call& call) {
     try {
       Conn(call, std::chrono::seconds(2));
       const pqxx::result r = Exec(call, "", kReadinessSql);
       if (r.empty()) throw Refuse(503, "the taskflow extension is not installed in this database");
-      if (!r[0][1].as<bool>()) throw Refuse(503, kNotMember);
+      if (!r[0][1].is_null() && r[0][1].size() > 0) throw Refuse(503, NotMember(r[0][1].c_str()));
       Json(call, 200, json{{"status", "ok"}, {"version", r[0][0].c_str()}}.dump());
     } catch (const pqxx::failure& e) {
       throw Refuse(503, "the database does not answer");
@@ -896,7 +902,7 @@ void Server::CheckDatabaseRole() {
   pqxx::nontransaction tx(*conn);
   const pqxx::result r = tx.exec(Impl::kReadinessSql);
   if (r.empty()) throw std::runtime_error("the taskflow extension is not installed in this database");
-  if (!r[0][1].as<bool>()) throw std::runtime_error(Impl::kNotMember);
+  if (!r[0][1].is_null() && r[0][1].size() > 0) throw std::runtime_error(Impl::NotMember(r[0][1].c_str()));
 }
 
 void Server::SetExtraMetrics(std::function<std::string()> provider) {
