@@ -760,10 +760,17 @@ struct Server::Impl {
       if (const std::string bad = FramingError(req); !bad.empty()) {
         return answer(Refuse(400, bad + " (RFC 9112 section 6.3); the connection is closed").problem, true);
       }
-      // The route: a path no route has is 404, a known path with another method 405 (with Allow),
-      // both before any body is read (httplib would read a PUT's body without Content-Length until
-      // the client closes).
-      const std::string method = req.method == "HEAD" ? "GET" : req.method;
+      // GET and POST with a length are left to httplib's routing (the hot path: no regex here;
+      // its 404 for a path with another method becomes 405 in the error handler).
+      const bool bodiless_post =
+          req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding");
+      if (req.method == "GET" || req.method == "HEAD" || (req.method == "POST" && !bodiless_post)) {
+        return httplib::Server::HandlerResponse::Unhandled;
+      }
+      // Other methods and bodiless POSTs: a path no route has is 404, a known path with another
+      // method 405 (with Allow), both before any body is read (httplib would read a PUT's body
+      // without Content-Length until the client closes).
+      const std::string& method = req.method;
       std::string allow;
       for (size_t i = 0; i < RouteTable().size(); ++i) {
         const RouteSpec& route = RouteTable()[i];
@@ -773,13 +780,10 @@ struct Server::Impl {
           // A request without Content-Length or Transfer-Encoding has an empty body (RFC 9112
           // 6.3); httplib 0.11 would instead read until the client closes. Such POSTs (curl -X
           // POST) are dispatched here, before httplib reads a body.
-          if (method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) {
-            httplib::Request empty = req;
-            empty.matches = m;
-            Dispatch(route, empty, res);
-            return httplib::Server::HandlerResponse::Handled;
-          }
-          return httplib::Server::HandlerResponse::Unhandled;
+          httplib::Request empty = req;
+          empty.matches = m;
+          Dispatch(route, empty, res);
+          return httplib::Server::HandlerResponse::Handled;
         }
         allow += (allow.empty() ? "" : ", ") + std::string(route.method);
       }
