@@ -1,5 +1,7 @@
 #include "executors.hpp"
 
+#include <taskflow/json_limits.hpp>
+
 #include <signal.h>
 #include <string.h>
 
@@ -41,6 +43,8 @@ std::string Tail(const std::string& text, size_t max) {
 // stdout or a response body becomes the result when it is JSON; otherwise none.
 nlohmann::json JsonOrNull(const std::string& text) {
   if (Trimmed(text).empty()) return nullptr;
+  // Deeper than the bound: not kept (dump() of it would recurse once per level).
+  if (JsonDeeperThan(text, kMaxJsonDepth)) return nullptr;
   auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   return parsed.is_discarded() ? nlohmann::json(nullptr) : parsed;
 }

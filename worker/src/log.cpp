@@ -3,13 +3,15 @@
 #include <memory>
 #include <stdexcept>
 
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <taskflow/log_format.hpp>
 
 namespace taskflow::log {
 namespace {
 
 Format g_format = Format::kText;
+std::string g_worker_id;  // set once at startup, before any job line
 
 // Text values: bare when they are simple, JSON-quoted otherwise.
 std::string TextValue(const Fields& value) {
@@ -33,17 +35,10 @@ void Init(Format format, const std::string& level) {
     throw std::invalid_argument("unknown log level '" + level + "' (trace, debug, info, warn, error, off)");
   }
   g_format = format;
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  auto logger = std::make_shared<spdlog::logger>("taskflow-worker", sink);
-  if (format == Format::kJson) {
-    logger->set_pattern(R"({"ts":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l",%v})", spdlog::pattern_time_type::utc);
-  } else {
-    logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %l %v", spdlog::pattern_time_type::utc);
-  }
-  logger->set_level(parsed);
-  logger->flush_on(spdlog::level::trace);
-  spdlog::set_default_logger(logger);
+  InstallStderrLogger("taskflow-worker", format == Format::kJson, parsed);
 }
+
+void SetWorkerId(const std::string& worker_id) { g_worker_id = worker_id; }
 
 Format CurrentFormat() { return g_format; }
 
@@ -71,11 +66,26 @@ std::string Render(Format format, const std::string& message, const Fields& fiel
 void Write(spdlog::level::level_enum level, const std::string& message, const Fields& fields) {
   auto* logger = spdlog::default_logger_raw();
   if (!logger->should_log(level)) return;
+  if (g_format == Format::kJson) {
+    // The json formatter (log_format.hpp) adds the fields to the line's object.
+    LineFields() = &fields;
+    try {
+      logger->log(level, "{}", message);
+    } catch (...) {
+      LineFields() = nullptr;
+      throw;
+    }
+    LineFields() = nullptr;
+    return;
+  }
   logger->log(level, "{}", Render(g_format, message, fields));
 }
 
 Fields JobFields(const Job& job) {
   Fields fields = Fields::object();
+  // json lines are collected from many workers; a text line's reader knows which one wrote it
+  // (and text lines keep their documented shape).
+  if (g_format == Format::kJson && !g_worker_id.empty()) fields["worker_id"] = g_worker_id;
   fields["job_id"] = job.id;
   fields["job_type"] = job.type;
   fields["queue"] = job.queue;

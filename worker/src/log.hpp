@@ -25,7 +25,10 @@ std::string Render(Format format, const std::string& message, const Fields& fiel
 
 void Write(spdlog::level::level_enum level, const std::string& message, const Fields& fields = Fields::object());
 
-// job_id, job_type, queue, tenant_id, attempt, correlation_id.
+// The worker id JobFields() adds to every job line (docs/worker.md, Logs).
+void SetWorkerId(const std::string& worker_id);
+
+// worker_id, job_id, job_type, queue, tenant_id, attempt, correlation_id.
 Fields JobFields(const Job& job);
 
 void Flush();

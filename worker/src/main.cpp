@@ -21,6 +21,7 @@
 #include <memory>
 
 #include <taskflow/http/handler_metrics.hpp>
+#include <taskflow/http/metrics_server.hpp>
 #include <taskflow/http/server.hpp>
 #endif
 
@@ -49,6 +50,16 @@ Example:
   taskflow-worker --db postgresql://localhost/app --queue default --handler ping=noop
 )";
 
+// A startup error: one JSON line with --log-format json (once the logger is set up), else text.
+void StartupMessage(const std::string& message) {
+  if (taskflow::log::CurrentFormat() == taskflow::log::Format::kJson) {
+    taskflow::log::Write(spdlog::level::err, "cannot start", {{"error", message}});
+    taskflow::log::Flush();
+  } else {
+    std::cerr << "taskflow-worker: " << message << "\n";
+  }
+}
+
 std::chrono::milliseconds Duration(const std::string& flag, const std::string& text) {
   try {
     return taskflow::ParseDuration(text);
@@ -71,7 +82,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> queues{"default"}, handler_flags;
   int concurrency = 10, batch = 0, prefetch = 0;
   std::string http_address;  // --http: also serve the HTTP API (docs/http.md)
+  std::string metrics_address;  // --metrics: serve this worker's own series only
   int http_threads = 16;
+  bool http_database_metrics = false;
   bool catch_all = false;
 
   app.add_option("--db", db, "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.)")
@@ -117,6 +130,14 @@ int main(int argc, char** argv) {
   app.add_option("--http-threads", http_threads, "HTTP connections served at once (and their database connections)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
+  app.add_flag("--http-database-metrics", http_database_metrics,
+               "Also serve the database-wide series (taskflow.metrics()) on the --http /metrics; give it "
+               "to one instance only, or sum() counts them once per instance")
+      ->envname("TASKFLOW_HTTP_DATABASE_METRICS");
+  app.add_option("--metrics", metrics_address,
+                 "Serve this worker's own Prometheus series (handlers running, handler durations) on "
+                 "HOST:PORT/metrics; needs no database role beyond taskflow_worker")
+      ->envname("TASKFLOW_METRICS");
 #endif
   app.add_option("--log-format", log_format, "text or json (one object per line)")
       ->envname("TASKFLOW_LOG_FORMAT")
@@ -175,23 +196,51 @@ int main(int argc, char** argv) {
       throw taskflow::ConfigError("no handlers: give --handler JOB_TYPE=EXECUTOR, --config FILE or --catch-all");
     }
   } catch (const std::exception& e) {
-    std::cerr << "taskflow-worker: " << e.what() << "\nRun with --help for more information.\n";
+    if (taskflow::log::CurrentFormat() == taskflow::log::Format::kJson) {
+      taskflow::log::Write(spdlog::level::err, "usage error", {{"error", e.what()}});
+      taskflow::log::Flush();
+    } else {
+      std::cerr << "taskflow-worker: " << e.what() << "\nRun with --help for more information.\n";
+    }
     return kExitUsage;
   }
 
 #ifdef TASKFLOW_WORKER_WITH_HTTP
-  taskflow::http::HandlerMetrics handler_metrics;  // outlives `http`, whose /metrics reads it
+  taskflow::http::HandlerMetrics handler_metrics;  // outlives `http` and `metrics`, which read it
   std::unique_ptr<taskflow::http::Server> http;
+  std::unique_ptr<taskflow::http::MetricsServer> metrics;
   if (!http_address.empty()) {
     try {
       taskflow::http::ServerConfig http_config;
       http_config.db = db;
       http_config.threads = http_threads;
+      http_config.database_metrics = http_database_metrics;
       taskflow::http::ParseListenAddress(http_address, &http_config);
       http = std::make_unique<taskflow::http::Server>(http_config);
+      // A role outside taskflow_http would serve /health while every keyed request fails 403:
+      // refuse to start instead (docs/http.md).
+      http->CheckDatabaseRole();
       http->Bind();
     } catch (const std::exception& e) {
-      std::cerr << "taskflow-worker: --http " << http_address << ": " << e.what() << "\n";
+      StartupMessage("--http " + http_address + ": " + e.what());
+      return kExitStartup;
+    }
+  }
+  if (!metrics_address.empty()) {
+    if (concurrency == 0) {
+      StartupMessage("--metrics serves the series of this worker's job handlers; with --concurrency 0 it has none");
+      return kExitUsage;
+    }
+    try {
+      metrics = std::make_unique<taskflow::http::MetricsServer>(metrics_address,
+                                                                [&handler_metrics] { return handler_metrics.Render(); });
+      const int port = metrics->Bind();
+      std::string host = metrics_address.substr(0, metrics_address.rfind(':'));
+      if (host.empty()) host = "0.0.0.0";
+      taskflow::log::Write(spdlog::level::info, "metrics listening",
+                           {{"address", host + ":" + std::to_string(port)}});
+    } catch (const std::exception& e) {
+      StartupMessage("--metrics " + metrics_address + ": " + e.what());
       return kExitStartup;
     }
   }
@@ -215,7 +264,7 @@ int main(int argc, char** argv) {
     for (const auto& spec : specs) {
       auto handler = taskflow::MakeHandler(spec);
 #ifdef TASKFLOW_WORKER_WITH_HTTP
-      if (http) {  // /metrics: handlers running and their durations
+      if (http || metrics) {  // /metrics: handlers running and their durations
         handler = [h = std::move(handler), &handler_metrics](const taskflow::Job& job, taskflow::JobContext& ctx) {
           using Kind = taskflow::Outcome::Kind;
           const auto start = std::chrono::steady_clock::now();
@@ -237,7 +286,7 @@ int main(int argc, char** argv) {
       else worker.On(spec.job_type, std::move(handler));
     }
   } catch (const std::exception& e) {
-    std::cerr << "taskflow-worker: " << e.what() << "\n";
+    StartupMessage(e.what());
     return kExitUsage;
   }
 
@@ -270,10 +319,12 @@ int main(int argc, char** argv) {
   signal_thread.detach();
 
 #ifdef TASKFLOW_WORKER_WITH_HTTP
+  // The handler series come from one place: --metrics when given, else the --http /metrics.
   if (http) {
-    http->SetExtraMetrics([&handler_metrics] { return handler_metrics.Render(); });
+    if (!metrics) http->SetExtraMetrics([&handler_metrics] { return handler_metrics.Render(); });
     http->Start();
   }
+  if (metrics) metrics->Start();
 #endif
   try {
     const bool all_reported = worker.Run();

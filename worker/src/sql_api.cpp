@@ -1,5 +1,9 @@
 #include "sql_api.hpp"
 
+#include <string_view>
+
+#include <taskflow/json_limits.hpp>
+
 #include "duration.hpp"
 #include "pg_array.hpp"
 
@@ -89,7 +93,15 @@ std::vector<Job> SqlApi::Acquire(const std::string& worker_id, const std::vector
     job.attempt = row[1].as<int>();
     job.lease_token = row[2].as<std::string>();
     job.type = row[3].as<std::string>();
-    job.payload = row[4].is_null() ? nlohmann::json::object() : nlohmann::json::parse(row[4].c_str());
+    // A payload is any jsonb a tenant scheduled: bounded before nlohmann's recursive parts see it.
+    if (row[4].is_null()) {
+      job.payload = nlohmann::json::object();
+    } else if (JsonDeeperThan(std::string_view(row[4].c_str(), row[4].size()), kMaxJsonDepth)) {
+      job.payload_error = "the payload nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) +
+                          " levels, which this worker does not hand to handlers";
+    } else {
+      job.payload = nlohmann::json::parse(row[4].c_str());
+    }
     job.queue = row[5].as<std::string>();
     job.tenant_id = row[6].is_null() ? "" : row[6].as<std::string>();
     job.correlation_id = row[7].is_null() ? "" : row[7].as<std::string>();

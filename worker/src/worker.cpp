@@ -192,6 +192,7 @@ bool Worker::Impl::Run() {
   if (o.lease.count() <= 0) throw StartupError("the lease must be greater than zero");
   if (o.poll_interval.count() <= 0) throw StartupError("the poll interval must be greater than zero");
   if (o.worker_id.empty()) o.worker_id = DefaultWorkerId();
+  log::SetWorkerId(o.worker_id);  // on every job line
   if (o.heartbeat_interval.count() <= 0) o.heartbeat_interval = std::max(Milliseconds(100), o.lease / 3);
   if (o.heartbeat_interval >= o.lease) {
     throw StartupError("the heartbeat interval must be shorter than the lease, or leases expire between heartbeats");
@@ -329,7 +330,7 @@ void Worker::Impl::Dispatch(std::vector<Job> jobs) {
     if (log::Enabled(debug)) log::Write(debug, "job acquired", log::JobFields(active->job));
     const auto found = handlers_.find(active->job.type);
     active->handler = found != handlers_.end() ? &found->second : (any_handler_ ? &any_handler_ : nullptr);
-    if (active->handler != nullptr) {
+    if (active->handler != nullptr && active->job.payload_error.empty()) {
       runnable.push_back(std::move(active));
       continue;
     }
@@ -338,8 +339,14 @@ void Worker::Impl::Dispatch(std::vector<Job> jobs) {
     Report report;
     report.kind = Report::Kind::kFail;
     report.active = active;
-    report.error_type = "no_handler";
-    report.error_message = "no handler for job type '" + active->job.type + "' on worker " + options_.worker_id;
+    if (!active->job.payload_error.empty()) {
+      // A payload no handler can be given (nested too deeply): retrying would not help.
+      report.error_type = "payload_too_deep";
+      report.error_message = active->job.payload_error;
+    } else {
+      report.error_type = "no_handler";
+      report.error_message = "no handler for job type '" + active->job.type + "' on worker " + options_.worker_id;
+    }
     report.retryable = false;
     active->started_at = active->finished_at = Clock::now();
     EnqueueReport(std::move(report));

@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <spdlog/spdlog.h>
+
+#include <taskflow/log_format.hpp>
+
 #include "log.hpp"
 
 namespace taskflow {
@@ -55,6 +59,44 @@ TEST(Log, MissingCorrelationIdIsOmittedInTextAndNullInJson) {
 TEST(Log, UnknownLevelIsRejected) {
   EXPECT_THROW(log::Init(log::Format::kText, "loud"), std::invalid_argument);
   EXPECT_NO_THROW(log::Init(log::Format::kText, "warn"));
+}
+
+}  // namespace
+}  // namespace taskflow
+
+namespace taskflow {
+namespace {
+
+// In json mode every line is one object, also from code that calls spdlog directly (the
+// embedded HTTP server), and job lines carry worker_id.
+TEST(Log, JsonModeTurnsEveryLineIntoAnObject) {
+  spdlog::memory_buf_t out;
+  log::JsonLineFormatter formatter;
+  const std::string text = "GET /x: \"quoted\"\nsecond line";
+  spdlog::details::log_msg msg("taskflow-http", spdlog::level::warn,
+                               spdlog::string_view_t(text.data(), text.size()));
+  formatter.format(msg, out);
+  const std::string line(out.data(), out.size());
+  ASSERT_FALSE(line.empty());
+  EXPECT_EQ(line.back(), '\n');
+  EXPECT_EQ(line.find('\n'), line.size() - 1);
+  const auto parsed = nlohmann::json::parse(line);
+  EXPECT_EQ(parsed["msg"], text);
+  EXPECT_EQ(parsed["level"], "warning");
+  EXPECT_EQ(parsed["ts"].get<std::string>().size(), 27u);  // 2026-01-02T03:04:05.123456Z
+
+  log::Init(log::Format::kJson, "info");
+  log::SetWorkerId("w-1");
+  const log::Fields fields = log::JobFields(SampleJob());
+  log::LineFields() = &fields;
+  spdlog::memory_buf_t out2;
+  formatter.format(msg, out2);
+  log::LineFields() = nullptr;
+  const auto job_line = nlohmann::json::parse(std::string(out2.data(), out2.size()));
+  EXPECT_EQ(job_line["worker_id"], "w-1");
+  EXPECT_EQ(job_line["job_id"], 7);
+  log::SetWorkerId("");
+  log::Init(log::Format::kText, "info");
 }
 
 }  // namespace

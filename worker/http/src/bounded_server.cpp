@@ -152,7 +152,13 @@ class DeadlineStream final : public httplib::Stream {
   // Blocks (in the socket's 100 ms receive-timeout slices) until the first bytes of a request
   // arrive and keeps them. False when the client closed, `until` passed, or the server stops.
   // One recv() instead of poll() + recv(): this runs once per keep-alive request.
+  // A pipelined request already read with the previous one is there at once.
   bool WaitForRequest(Clock::time_point until, const std::atomic<socket_t>& server_socket) {
+    if (off_ < len_) {
+      total_ = len_ - off_;
+      return true;
+    }
+    total_ = 0;
     for (;;) {
       const bool late = Clock::now() >= until;
       const ssize_t n = Recv(buf_, sizeof buf_, late ? MSG_DONTWAIT : 0);
@@ -298,14 +304,17 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
   AddressOf(sock, false, addresses.local_ip, addresses.local_port);
   addresses.known = addresses.remote_port >= 0 && addresses.local_port >= 0;
   bool first = true;
+  // One stream for the whole connection: bytes read past the end of a request (the next request
+  // of a pipelining client) stay in its buffer and are served next, in order.
+  DeadlineStream stream(sock, limits_, Clock::now());
+  stream.set_addresses(&addresses);
   for (int left = std::max(1, limits_.keep_alive_max_requests); left > 0; --left) {
     // Wait for the next request. The first request's time counts from accept(), so waiting in
     // the queue does not extend it.
     const auto idle_until =
         first ? std::min(t_accepted + limits_.request_timeout, Clock::now() + limits_.keep_alive_timeout)
               : Clock::now() + limits_.keep_alive_timeout;
-    DeadlineStream stream(sock, limits_, idle_until);
-    stream.set_addresses(&addresses);
+    stream.set_deadline(idle_until);
     if (!stream.WaitForRequest(idle_until, svr_sock_)) break;
     t_request = RequestScope{Clock::now(), "other"};
     stream.set_deadline((first ? t_accepted : t_request.started) + limits_.request_timeout);

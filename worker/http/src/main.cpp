@@ -9,8 +9,20 @@
 #include <spdlog/spdlog.h>
 
 #include <taskflow/http/server.hpp>
+#include <taskflow/log_format.hpp>
 
 namespace {
+
+bool g_json_log = false;
+
+// An error before or at startup: a JSON line in json mode, else text.
+void Fatal(const std::string& message) {
+  if (g_json_log) {
+    spdlog::error("taskflow-http: {}", message);
+  } else {
+    std::fprintf(stderr, "taskflow-http: %s\n", message.c_str());
+  }
+}
 
 // Duration flags in milliseconds with a unit: 500ms, 5s, 2m.
 std::chrono::milliseconds Ms(const std::string& flag, const std::string& text) {
@@ -36,7 +48,7 @@ int main(int argc, char** argv) {
                "without job execution. See docs/http.md."};
   app.set_version_flag("--version", "taskflow-http 0.1.0");
   taskflow::http::ServerConfig config;
-  std::string listen = "127.0.0.1:8080", log_level = "info";
+  std::string listen = "127.0.0.1:8080", log_level = "info", log_format = "text";
   std::string request_timeout = "10s", read_timeout = "5s", write_timeout = "5s",
               keep_alive_timeout = "5s", statement_timeout = "5s", auth_cache_ttl = "5s";
   app.add_option("--db", config.db,
@@ -76,7 +88,19 @@ int main(int argc, char** argv) {
       ->envname("TASKFLOW_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
+  app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
+      ->envname("TASKFLOW_LOG_FORMAT")
+      ->check(CLI::IsMember({"text", "json"}))
+      ->capture_default_str();
+  bool database_metrics = true;
+  app.add_option("--database-metrics", database_metrics,
+                 "Serve the database-wide series of taskflow.metrics() on /metrics (true/false); give them "
+                 "from one instance only, or sum() counts them once per instance")
+      ->capture_default_str();
   CLI11_PARSE(app, argc, argv);
+  g_json_log = log_format == "json";
+  taskflow::log::InstallStderrLogger("taskflow-http", g_json_log, spdlog::level::from_str(log_level));
+  config.database_metrics = database_metrics;
 
   try {
     taskflow::http::ParseListenAddress(listen, &config);
@@ -87,10 +111,9 @@ int main(int argc, char** argv) {
     config.statement_timeout = Ms("--http-statement-timeout", statement_timeout);
     config.auth_cache_ttl = Ms("--http-auth-cache-ttl", auth_cache_ttl);
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "taskflow-http: %s\n", e.what());
+    Fatal(e.what());
     return 2;
   }
-  spdlog::set_level(spdlog::level::from_str(log_level));
 
   // Signals are taken by a waiting thread, so the server stops cleanly on SIGTERM/SIGINT.
   sigset_t signals;
@@ -101,6 +124,9 @@ int main(int argc, char** argv) {
 
   try {
     taskflow::http::Server server(config);
+    // A role outside taskflow_http would serve /health while every keyed request fails 403:
+    // refuse to start instead (docs/http.md).
+    server.CheckDatabaseRole();
     const int port = server.Bind();
     // The bound address on stdout (useful with port 0), then serve.
     std::printf("listening on %s:%d\n", config.host.c_str(), port);
@@ -111,7 +137,7 @@ int main(int argc, char** argv) {
     spdlog::info("signal {}: stopping", sig);
     server.Stop();
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "taskflow-http: %s\n", e.what());
+    Fatal(e.what());
     return 3;
   }
   return 0;

@@ -77,9 +77,11 @@ std::string HttpMetrics::Render(const Gauges& g) const {
   out += "# HELP taskflow_http_connections_active Connections being served now.\n"
          "# TYPE taskflow_http_connections_active gauge\ntaskflow_http_connections_active " +
          std::to_string(g.active_connections) + "\n";
-  out += "# HELP taskflow_http_database_up Whether this scrape read taskflow.metrics() from the "
-         "database.\n# TYPE taskflow_http_database_up gauge\ntaskflow_http_database_up " +
-         std::string(g.database_up ? "1" : "0") + "\n";
+  if (g.with_database) {
+    out += "# HELP taskflow_http_database_up Whether this scrape read taskflow.metrics() from the "
+           "database.\n# TYPE taskflow_http_database_up gauge\ntaskflow_http_database_up " +
+           std::string(g.database_up ? "1" : "0") + "\n";
+  }
   return out;
 }
 

@@ -22,6 +22,7 @@ class HttpMetrics {
     std::uint64_t rejected_connections = 0;
     int active_connections = 0;
     bool database_up = false;
+    bool with_database = true;  // false: no taskflow_http_database_up (no database-wide series)
   };
   // The exposition text of every series (HELP and TYPE lines included).
   std::string Render(const Gauges& gauges) const;

@@ -18,7 +18,7 @@ const std::string& OpenApiDocument() {
       "post": {
         "operationId": "createJob",
         "summary": "Schedule a job (taskflow.schedule)",
-        "description": "The body holds taskflow.schedule's parameters. A client key schedules for its own tenant when tenant_id is absent; another tenant is refused (403). The X-Correlation-ID header becomes the job's correlation_id (generated when absent) and is echoed.",
+        "description": "The body holds taskflow.schedule's parameters. A client key schedules for its own tenant when tenant_id is absent; another tenant is refused (403). The X-Correlation-ID header becomes the job's correlation_id (generated when absent). The answer carries the correlation_id the job has: with a unique_key that matches an existing job, that job's; for a sub-job without one, its parent's. JSON nested deeper than 64 levels and strings with NUL characters are refused (422).",
         "parameters": [{"$ref": "#/components/parameters/CorrelationId"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewJob"}}}},
         "responses": {
@@ -205,7 +205,7 @@ const std::string& OpenApiDocument() {
     "/health": {
       "get": {
         "operationId": "health",
-        "summary": "200 with the extension version when the database answers, 503 otherwise",
+        "summary": "200 with the extension version when the database answers, the extension is installed and the server's role is a member of taskflow_http; 503 otherwise",
         "security": [],
         "responses": {
           "200": {"description": "Healthy.", "content": {"application/json": {"schema": {"type": "object", "required": ["status", "version"], "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}}}}},

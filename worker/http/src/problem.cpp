@@ -4,21 +4,50 @@
 
 namespace taskflow::http {
 
+// The one table of SQLSTATEs to statuses. docs/http.md ("Errors") holds the same table between
+// its sqlstate-table markers; worker/http/tests checks that both agree and that every SQLSTATE
+// the extension raises (extension/, sql/src/) has an entry here, so a 500 means a bug.
+const std::vector<SqlStateRule>& SqlStateTable() {
+  static const std::vector<SqlStateRule> table = {
+      {"28000", 401, "a bad webhook key or signature"},
+      {"28P01", 401, "a bad password or key"},
+      {"42501", 403, "another tenant's resource, a function the key's role may not call"},
+      {"P0002", 404, "no such job or rule (or another tenant's)"},
+      {"55000", 409, "a transition the state machine refuses"},
+      {"23505", 409, "already exists (a unique constraint)"},
+      {"42710", 409, "a duplicate rule name or webhook key"},
+      {"21000", 409, "an API key prefix that matches more than one key"},
+      {"54000", 413, "a value over a configured size (taskflow.max_payload_bytes)"},
+      {"54001", 422, "a value nested too deeply for PostgreSQL"},
+      {"42704", 422, "an unknown queue, tenant or other object"},
+      {"0A000", 422, "a feature this call does not support"},
+      {"42883", 501, "a function this installation does not have (an older extension)"},
+      {"42P01", 501, "a table or view this installation does not have (an older extension)"},
+      {"55P03", 503, "a lock not available in time (lock_timeout)"},
+      {"57014", 503, "statement_timeout, a cancelled query"},
+      {"40", 503, "serialization failure, deadlock (retry)"},
+      {"53", 503, "the database is out of resources (connections, memory, disk)"},
+      {"08", 503, "the connection to the database failed"},
+      {"57", 503, "the database is shutting down or restarting"},
+      {"58", 503, "an I/O or system error in the database"},
+      {"22", 422, "a value the extension refuses (invalid parameter, date, number, text)"},
+      {"23", 422, "a constraint the values break (missing parent job, NOT NULL, ...)"},
+      {"P0", 422, "a PL/pgSQL RAISE without a more specific SQLSTATE"},
+      {"XX", 500, "an internal error: a bug"},
+  };
+  return table;
+}
+
+const SqlStateRule* MatchSqlState(const std::string& s) {
+  for (const SqlStateRule& rule : SqlStateTable()) {
+    if (s.rfind(rule.sqlstate, 0) == 0) return &rule;  // a code, or a class prefix
+  }
+  return nullptr;
+}
+
 int StatusForSqlState(const std::string& s) {
-  if (s == "28000" || s == "28P01") return 401;  // bad webhook key or signature
-  if (s == "42501") return 403;                  // another tenant's resource, no privilege
-  if (s == "P0002") return 404;                  // no such job (or not visible to this tenant)
-  if (s == "55000") return 409;                  // a transition the state machine refuses
-  if (s == "23505") return 409;                  // already exists (e.g. a rule name)
-  if (s == "54000") return 413;                  // over taskflow.max_payload_bytes
-  if (s == "42704") return 422;                  // unknown queue
-  if (s == "42883" || s == "42P01") return 501;  // function or view not in this install
-  if (s == "57014" || s.rfind("40", 0) == 0 || s.rfind("53", 0) == 0 || s.rfind("08", 0) == 0 ||
-      s.rfind("57", 0) == 0)
-    return 503;  // statement timeout, serialization, resources, connection, shutdown
-  if (s.rfind("22", 0) == 0 || s.rfind("23", 0) == 0) return 422;  // data/constraint refused
-  if (s.rfind("P0", 0) == 0) return 422;  // RAISE without a more specific SQLSTATE
-  return 500;
+  const SqlStateRule* rule = MatchSqlState(s);
+  return rule != nullptr ? rule->status : 500;  // anything else: a bug in the server's SQL
 }
 
 const char* ReasonPhrase(int status) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 namespace taskflow::http {
 
@@ -14,6 +15,17 @@ struct Problem {
   std::string sqlstate;  // empty when the server itself refused the request
   std::string hint;
 };
+
+// One row of the SQLSTATE table: `sqlstate` is a five-character code or a two-character class;
+// exact codes come first, the first match wins.
+struct SqlStateRule {
+  const char* sqlstate;
+  int status;
+  const char* when;
+};
+const std::vector<SqlStateRule>& SqlStateTable();
+// The rule for `sqlstate`, or nullptr when none matches (then the status is 500).
+const SqlStateRule* MatchSqlState(const std::string& sqlstate);
 
 // The HTTP status for an error the SQL API raised.
 int StatusForSqlState(const std::string& sqlstate);

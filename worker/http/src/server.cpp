@@ -18,6 +18,8 @@
 #include <pqxx/pqxx>
 #include <spdlog/spdlog.h>
 
+#include <taskflow/json_limits.hpp>
+
 #include "bounded_server.hpp"
 #include "db_pool.hpp"
 #include "metrics.hpp"
@@ -145,11 +147,49 @@ std::int64_t ParseId(const std::string& text, const char* what) {
   return id;
 }
 
+// A string that reaches PostgreSQL must not hold a NUL character: text cannot store one, and
+// libpq would silently cut the string there (two unique keys would become one).
+void RefuseNul(const std::string& value, const std::string& what) {
+  if (value.find('\0') != std::string::npos) {
+    throw Refuse(422, what + " must not contain a NUL character (\\u0000)");
+  }
+}
+
+// Every string and member name of a parsed document, named by its path ("payload.a[2]").
+// Recursion is bounded: documents are checked with JsonDeeperThan() before they are parsed.
+void RefuseNulIn(const json& value, const std::string& path) {
+  if (value.is_string()) {
+    RefuseNul(value.get_ref<const std::string&>(), path.empty() ? "the request body" : path);
+  } else if (value.is_object()) {
+    for (auto it = value.begin(); it != value.end(); ++it) {
+      const std::string name = path.empty() ? it.key() : path + "." + it.key();
+      RefuseNul(it.key(), "the member name " + json(name).dump(-1, ' ', false, json::error_handler_t::replace));
+      RefuseNulIn(it.value(), name);
+    }
+  } else if (value.is_array()) {
+    for (size_t i = 0; i < value.size(); ++i) RefuseNulIn(value[i], path + "[" + std::to_string(i) + "]");
+  }
+}
+
+// Untrusted JSON text: refused when it nests deeper than kMaxJsonDepth (checked on the raw text,
+// before anything recursive sees it; nlohmann's dump() recurses per level), or is not JSON.
+// `what` names it in the error. The body of POST /jobs etc. is an object around the values, so
+// its own limit is one level more.
+json ParseUntrusted(const std::string& text, const std::string& what, std::size_t max_depth) {
+  if (JsonDeeperThan(text, max_depth)) {
+    throw Refuse(422, what + " nests arrays and objects deeper than " + std::to_string(max_depth) +
+                          " levels (the limit of this server; docs/http.md, Limits)");
+  }
+  json j = json::parse(text, nullptr, false);
+  if (j.is_discarded()) throw Refuse(400, what + " is not valid JSON");
+  return j;
+}
+
 json ParseBodyObject(const std::string& body, bool allow_empty) {
   if (body.empty() && allow_empty) return json::object();
-  json j = json::parse(body, nullptr, false);
-  if (j.is_discarded()) throw Refuse(400, "the request body is not valid JSON");
+  json j = ParseUntrusted(body, "the request body", kMaxJsonDepth + 1);
   if (!j.is_object()) throw Refuse(400, "the request body must be a JSON object");
+  RefuseNulIn(j, "");
   return j;
 }
 
@@ -187,6 +227,32 @@ std::optional<std::int64_t> IntParam(const httplib::Request& req, const char* na
     throw Refuse(400, std::string("query parameter ") + name + " must be an integer, got \"" + s + "\"");
   }
   return std::stoll(s);
+}
+
+// Why the request's body framing is invalid (RFC 9112 6.1, 6.3), or empty when it is fine:
+// Content-Length and Transfer-Encoding together (request smuggling), Content-Length values
+// that differ or are not numbers, a transfer coding other than chunked.
+std::string FramingError(const httplib::Request& req) {
+  const size_t lengths = req.get_header_value_count("Content-Length");
+  const size_t codings = req.get_header_value_count("Transfer-Encoding");
+  if (lengths > 0 && codings > 0) return "the request has both Content-Length and Transfer-Encoding";
+  if (codings > 1) return "the request has more than one Transfer-Encoding header";
+  if (codings == 1) {
+    std::string coding = req.get_header_value("Transfer-Encoding");
+    for (char& c : coding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (coding != "chunked") return "Transfer-Encoding \"" + req.get_header_value("Transfer-Encoding") +
+                                    "\" is not supported (only chunked)";
+  }
+  std::string first;
+  for (size_t i = 0; i < lengths; ++i) {
+    const std::string value = req.get_header_value("Content-Length", i);
+    if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos) {
+      return "the request has an invalid Content-Length \"" + value + "\"";
+    }
+    if (i == 0) first = value;
+    else if (value != first) return "the request has several different Content-Length values";
+  }
+  return {};
 }
 
 }  // namespace
@@ -267,7 +333,12 @@ struct Server::Impl {
     }
   }
 
-  std::string Q(Call& call, const std::string& s) { return Conn(call).conn.quote(s); }
+  // A quoted SQL literal of a client's string; `what` names it when it holds a NUL character
+  // (libpq's escaping would cut the string there).
+  std::string Q(Call& call, const std::string& s, const std::string& what) {
+    RefuseNul(s, what);
+    return Conn(call).conn.quote(s);
+  }
 
   // --- authentication -------------------------------------------------------------------------
   Principal Authenticate(Call& call) {
@@ -291,7 +362,7 @@ struct Server::Impl {
       if (it != auth_cache.end() && it->second.second > now) return it->second.first;
     }
     const pqxx::result r = Exec(call, kServerRole,
-        "SELECT tenant_id, role, db_role FROM taskflow.authenticate_api_key(" + Q(call, key) + ")");
+        "SELECT tenant_id, role, db_role FROM taskflow.authenticate_api_key(" + Q(call, key, "the API key") + ")");
     if (r.empty()) throw Refuse(401, "invalid or revoked API key");
     Principal p;
     if (!r[0][0].is_null()) p.tenant = r[0][0].c_str();
@@ -362,11 +433,13 @@ struct Server::Impl {
     if (call.correlation_id.empty() && body_correlation) call.correlation_id = *body_correlation;
     if (call.correlation_id.empty() && !parent) call.correlation_id = NewUuid();
     auto p = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
-    // A sub-job without a correlation id inherits its parent's (the engine's rule); the answer
-    // reports it, read from the parent (get_job, so only a parent the key may see: a STABLE
-    // function does not see the row this statement inserts). Two statements: the usual one, and
-    // one for that case.
-    const bool read_back = call.correlation_id.empty();
+    // The answer reports the correlation id the job has, which is not always the one sent: a
+    // unique_key that matches an existing job returns that job (with its own correlation id), and
+    // a sub-job without one inherits its parent's. In those two cases the statement reads it
+    // back: get_job of the returned id (an existing job; get_job is STABLE and does not see a row
+    // this statement inserts, which then has the one it was given), else the parent's. The
+    // common case (neither) stays one plain prepared statement.
+    const bool read_back = unique_key || parent;
     static const std::string kArgs =
         "job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
         "queue => COALESCE($3, 'default'), tenant_id => COALESCE($4, 'default'), "
@@ -374,22 +447,25 @@ struct Server::Impl {
         "max_attempts => $7::integer, unique_key => $8, parent_job_id => $10::bigint, "
         "timeout => $11::interval";
     static const std::string kPlain =
-        "SELECT taskflow.schedule(" + kArgs + ", correlation_id => $9), NULL::text";
+        "SELECT taskflow.schedule(" + kArgs + ", correlation_id => $9), $9::text";
     static const std::string kReadBack =
-        "SELECT taskflow.schedule(" + kArgs + ", correlation_id => p.c), p.c FROM (SELECT "
-        "COALESCE($9, taskflow.get_job($10::bigint) ->> 'correlation_id') AS c) p";
+        "SELECT s.id, CASE WHEN g.j IS NULL THEN s.c ELSE g.j ->> 'correlation_id' END "
+        "FROM (SELECT taskflow.schedule(" + kArgs + ", correlation_id => p.c) AS id, p.c FROM (SELECT "
+        "COALESCE($9, taskflow.get_job($10::bigint) ->> 'correlation_id') AS c) p OFFSET 0) s "
+        "CROSS JOIN LATERAL (SELECT taskflow.get_job(s.id) AS j) g";
     const pqxx::result r = ExecPrepared(call, call.who.db_role,
-        read_back ? "tf_http_schedule_child" : "tf_http_schedule",
+        read_back ? "tf_http_schedule_read_back" : "tf_http_schedule",
         read_back ? kReadBack.c_str() : kPlain.c_str(),
         {p(job_type), p(payload), p(queue), p(tenant), p(run_at), p(priority), p(max_attempts),
-         p(unique_key), read_back ? nullptr : call.correlation_id.c_str(), p(parent), p(timeout)});
+         p(unique_key), call.correlation_id.empty() ? nullptr : call.correlation_id.c_str(), p(parent),
+         p(timeout)});
     const std::string id = r[0][0].c_str();
-    if (call.correlation_id.empty() && !r[0][1].is_null()) call.correlation_id = r[0][1].c_str();
     call.res.set_header("Location", "/jobs/" + id);
     json answer = {{"id", std::stoll(id)}, {"correlation_id", nullptr}};
-    if (!call.correlation_id.empty()) {
-      answer["correlation_id"] = call.correlation_id;
-      if (!call.res.has_header("X-Correlation-ID")) call.res.set_header("X-Correlation-ID", call.correlation_id);
+    call.res.headers.erase("X-Correlation-ID");
+    if (!r[0][1].is_null()) {
+      answer["correlation_id"] = r[0][1].c_str();
+      call.res.set_header("X-Correlation-ID", r[0][1].c_str());
     }
     Json(call, 201, answer.dump());
   }
@@ -410,16 +486,16 @@ struct Server::Impl {
     auto add = [&](const char* name, const std::string& value) {
       args += (args.empty() ? "" : ", ") + std::string(name) + " => " + value;
     };
-    if (auto v = Param(call.req, "tenant")) add("tenant_id", Q(call, *v));
-    if (auto v = Param(call.req, "queue")) add("queue", Q(call, *v));
+    if (auto v = Param(call.req, "tenant")) add("tenant_id", Q(call, *v, "query parameter tenant"));
+    if (auto v = Param(call.req, "queue")) add("queue", Q(call, *v, "query parameter queue"));
     if (auto v = Param(call.req, "state")) {
       if (!kStates.count(*v)) {
         throw Refuse(400, "state must be one of PENDING, SCHEDULED, RUNNING, SUCCEEDED, FAILED, "
                           "DEAD, CANCELLED; got \"" + *v + "\"");
       }
-      add("state", Q(call, *v) + "::taskflow.job_state");
+      add("state", Q(call, *v, "query parameter state") + "::taskflow.job_state");
     }
-    if (auto v = Param(call.req, "job_type")) add("job_type", Q(call, *v));
+    if (auto v = Param(call.req, "job_type")) add("job_type", Q(call, *v, "query parameter job_type"));
     if (auto v = IntParam(call.req, "after")) add("after_id", std::to_string(*v));
     const std::int64_t limit = IntParam(call.req, "limit").value_or(100);
     add("max_rows", "(" + std::to_string(limit) + ")::integer");
@@ -446,7 +522,7 @@ struct Server::Impl {
     std::string reason = "NULL";
     if (body.contains("reason") && !body["reason"].is_null()) {
       if (!body["reason"].is_string()) throw Refuse(400, "reason must be a string");
-      reason = Q(call, body["reason"].get<std::string>());
+      reason = Q(call, body["reason"].get<std::string>(), "reason");
     }
     const pqxx::result r = Exec(call, call.who.db_role,
         "SELECT taskflow.cancel(" + std::to_string(id) + ", " + reason + ")::text");
@@ -471,18 +547,18 @@ struct Server::Impl {
     if (!body.contains("actions") || !body["actions"].is_array()) {
       throw Refuse(400, "actions (a JSON array) is required");
     }
-    std::string args = "name => " + Q(call, body["name"].get<std::string>()) +
-                       ", trigger => " + Q(call, body["trigger"].dump()) + "::jsonb" +
-                       ", actions => " + Q(call, body["actions"].dump()) + "::jsonb";
+    std::string args = "name => " + Q(call, body["name"].get<std::string>(), "name") +
+                       ", trigger => " + Q(call, body["trigger"].dump(), "trigger") + "::jsonb" +
+                       ", actions => " + Q(call, body["actions"].dump(), "actions") + "::jsonb";
     if (body.contains("condition") && !body["condition"].is_null()) {
       if (!body["condition"].is_string()) throw Refuse(400, "condition must be a string (a jsonpath)");
-      args += ", condition => " + Q(call, body["condition"].get<std::string>());
+      args += ", condition => " + Q(call, body["condition"].get<std::string>(), "condition");
     }
     if (body.contains("tenant_id") && !body["tenant_id"].is_null()) {
       if (!body["tenant_id"].is_string()) throw Refuse(400, "tenant_id must be a string");
-      args += ", tenant_id => " + Q(call, body["tenant_id"].get<std::string>());
+      args += ", tenant_id => " + Q(call, body["tenant_id"].get<std::string>(), "tenant_id");
     } else if (call.who.tenant && call.who.role == "client") {
-      args += ", tenant_id => " + Q(call, *call.who.tenant);
+      args += ", tenant_id => " + Q(call, *call.who.tenant, "the key's tenant");
     }
     const pqxx::result r = Exec(call, call.who.db_role, "SELECT taskflow.create_rule(" + args + ")");
     Json(call, 201, json{{"id", r[0][0].as<std::int64_t>()}}.dump());
@@ -492,8 +568,8 @@ struct Server::Impl {
     CheckParams(call.req, {"tenant", "trigger_type", "enabled"});
     std::string args;
     auto add = [&](const std::string& a) { args += (args.empty() ? "" : ", ") + a; };
-    if (auto v = Param(call.req, "tenant")) add("tenant_id => " + Q(call, *v));
-    if (auto v = Param(call.req, "trigger_type")) add("trigger_type => " + Q(call, *v));
+    if (auto v = Param(call.req, "tenant")) add("tenant_id => " + Q(call, *v, "query parameter tenant"));
+    if (auto v = Param(call.req, "trigger_type")) add("trigger_type => " + Q(call, *v, "query parameter trigger_type"));
     if (auto v = Param(call.req, "enabled")) {
       if (*v != "true" && *v != "false") throw Refuse(400, "enabled must be true or false");
       add("enabled => " + *v);
@@ -505,15 +581,13 @@ struct Server::Impl {
 
   void Webhook(Call& call) {
     const std::string key = call.req.matches[1];
-    if (json::parse(call.req.body, nullptr, false).is_discarded()) {
-      throw Refuse(400, "the webhook body is not valid JSON");
-    }
+    RefuseNulIn(ParseUntrusted(call.req.body, "the webhook body", kMaxJsonDepth), "webhook body");
     auto header = [&](const char* name) {
-      return call.req.has_header(name) ? Q(call, call.req.get_header_value(name)) : std::string("NULL");
+      return call.req.has_header(name) ? Q(call, call.req.get_header_value(name), std::string("header ") + name) : std::string("NULL");
     };
     const pqxx::result r = Exec(call, kWebhookRole,
-        "SELECT coalesce(jsonb_agg(t.id), '[]')::text FROM taskflow.handle_webhook(" + Q(call, key) +
-        ", " + Q(call, call.req.body) + ", " + header("X-TaskFlow-Signature") + ", " +
+        "SELECT coalesce(jsonb_agg(t.id), '[]')::text FROM taskflow.handle_webhook(" + Q(call, key, "the webhook key") +
+        ", " + Q(call, call.req.body, "the webhook body") + ", " + header("X-TaskFlow-Signature") + ", " +
         header("X-TaskFlow-Delivery") + ") AS t(id)");
     Json(call, 202, std::string("{\"job_ids\":") + r[0][0].c_str() + "}");
   }
@@ -540,12 +614,27 @@ struct Server::Impl {
     Json(call, 200, std::string("{\"automations\":") + r[0][0].c_str() + "}");
   }
 
+  // The extension's version and the roles the login role cannot SET ROLE to but must (empty:
+  // none): taskflow_http (key lookups, and through it every key role), taskflow_http_admin
+  // (/metrics, admin keys) and taskflow_webhook (webhooks). No row: no extension.
+  static constexpr const char* kReadinessSql =
+      "SELECT e.extversion, pg_catalog.concat_ws(', ', "
+      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_http', 'MEMBER') THEN 'taskflow_http' END, "
+      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_http_admin', 'MEMBER') THEN 'taskflow_http_admin' END, "
+      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_webhook', 'MEMBER') THEN 'taskflow_webhook' END) "
+      "FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow'";
+  static std::string NotMember(const std::string& missing) {
+    return "the server's database role is not a member of " + missing +
+           ", so requests would fail with 403: GRANT taskflow_http TO <the role in --db> "
+           "(the extension grants the others to taskflow_http; docs/http.md, Running it)";
+  }
+
   void Health(Call& call) {
     try {
       Conn(call, std::chrono::seconds(2));
-      const pqxx::result r = Exec(call, "",
-          "SELECT extversion FROM pg_catalog.pg_extension WHERE extname = 'taskflow'");
+      const pqxx::result r = Exec(call, "", kReadinessSql);
       if (r.empty()) throw Refuse(503, "the taskflow extension is not installed in this database");
+      if (!r[0][1].is_null() && r[0][1].size() > 0) throw Refuse(503, NotMember(r[0][1].c_str()));
       Json(call, 200, json{{"status", "ok"}, {"version", r[0][0].c_str()}}.dump());
     } catch (const pqxx::failure& e) {
       throw Refuse(503, "the database does not answer");
@@ -557,14 +646,18 @@ struct Server::Impl {
   void Metrics(Call& call) {
     std::string text;
     bool up = false;
-    try {
-      Conn(call, std::chrono::seconds(2));
-      const pqxx::result r = Exec(call, kAdminRole, "SELECT taskflow.metrics()");
-      text = r[0][0].c_str();
-      if (!text.empty() && text.back() != '\n') text += '\n';
-      up = true;
-    } catch (const std::exception& e) {
-      spdlog::warn("/metrics: taskflow.metrics() failed: {}", e.what());
+    // The database-wide series (taskflow.metrics()) only where config.database_metrics says so:
+    // every process serving them would make sum() over instances count them once per process.
+    if (config.database_metrics) {
+      try {
+        Conn(call, std::chrono::seconds(2));
+        const pqxx::result r = Exec(call, kAdminRole, "SELECT taskflow.metrics()");
+        text = r[0][0].c_str();
+        if (!text.empty() && text.back() != '\n') text += '\n';
+        up = true;
+      } catch (const std::exception& e) {
+        spdlog::warn("/metrics: taskflow.metrics() failed: {}", e.what());
+      }
     }
     HttpMetrics::Gauges g;
     g.db_connections = pool.open_connections();
@@ -572,6 +665,7 @@ struct Server::Impl {
     g.rejected_connections = server.rejected_connections();
     g.active_connections = server.active_connections();
     g.database_up = up;
+    g.with_database = config.database_metrics;
     text += metrics.Render(g);
     std::function<std::string()> extra;
     {
@@ -646,25 +740,58 @@ struct Server::Impl {
       if (std::string(route.method) == "GET") server.Get(route.pattern, handler);
       else server.Post(route.pattern, handler);
     }
-    // A request without Content-Length or Transfer-Encoding has an empty body (RFC 9112 6.3);
-    // httplib 0.11 would instead read until the client closes. Such POSTs (curl -X POST) are
-    // dispatched here, before httplib reads a body.
+    // Before httplib reads a body: the request's framing (RFC 9112 6.3), its route and method.
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (req.method != "POST" || req.has_header("Content-Length") ||
-          req.has_header("Transfer-Encoding")) {
+      // A body this handler does not read leaves the stream at an unknown place: the answer
+      // closes the connection instead of parsing the body as the next request.
+      const bool has_body = req.has_header("Transfer-Encoding") ||
+                            (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+      auto answer = [&](const Problem& p, bool close) {
+        res.status = p.status;
+        const std::string correlation_id = req.get_header_value("X-Correlation-ID");
+        res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
+                        kProblemJson);
+        if (close) {
+          res.set_header("Connection", "close");
+          CurrentRequest().close = true;
+        }
+        return httplib::Server::HandlerResponse::Handled;
+      };
+      if (const std::string bad = FramingError(req); !bad.empty()) {
+        return answer(Refuse(400, bad + " (RFC 9112 section 6.3); the connection is closed").problem, true);
+      }
+      // GET and POST with a length are left to httplib's routing (the hot path: no regex here;
+      // its 404 for a path with another method becomes 405 in the error handler).
+      const bool bodiless_post =
+          req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding");
+      if (req.method == "GET" || req.method == "HEAD" || (req.method == "POST" && !bodiless_post)) {
         return httplib::Server::HandlerResponse::Unhandled;
       }
+      // Other methods and bodiless POSTs: a path no route has is 404, a known path with another
+      // method 405 (with Allow), both before any body is read (httplib would read a PUT's body
+      // without Content-Length until the client closes).
+      const std::string& method = req.method;
+      std::string allow;
       for (size_t i = 0; i < RouteTable().size(); ++i) {
         const RouteSpec& route = RouteTable()[i];
         std::smatch m;
-        if (std::string(route.method) == "POST" && std::regex_match(req.path, m, patterns[i])) {
+        if (!std::regex_match(req.path, m, patterns[i])) continue;
+        if (method == route.method) {
+          // A request without Content-Length or Transfer-Encoding has an empty body (RFC 9112
+          // 6.3); httplib 0.11 would instead read until the client closes. Such POSTs (curl -X
+          // POST) are dispatched here, before httplib reads a body.
           httplib::Request empty = req;
           empty.matches = m;
           Dispatch(route, empty, res);
           return httplib::Server::HandlerResponse::Handled;
         }
+        allow += (allow.empty() ? "" : ", ") + std::string(route.method);
       }
-      return httplib::Server::HandlerResponse::Unhandled;
+      if (allow.empty()) return answer(ProblemForStatus(404), has_body);
+      Problem p = ProblemForStatus(405);
+      p.detail = "this path answers " + allow;
+      res.set_header("Allow", allow);
+      return answer(p, has_body);
     });
     server.set_payload_max_length(config.max_body_bytes);
     // Statuses httplib sets itself (404 no route, 413 body limit, 400 unparsable) get a problem
@@ -766,6 +893,21 @@ void Server::Stop() {
 }
 
 int Server::port() const { return impl_->port; }
+
+void Server::CheckDatabaseRole() {
+  std::unique_ptr<pqxx::connection> conn;
+  try {
+    conn = std::make_unique<pqxx::connection>(impl_->config.db);
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot check the database role at startup (the database does not answer); /health "
+                 "reports it once the database answers: {}", e.what());
+    return;
+  }
+  pqxx::nontransaction tx(*conn);
+  const pqxx::result r = tx.exec(Impl::kReadinessSql);
+  if (r.empty()) throw std::runtime_error("the taskflow extension is not installed in this database");
+  if (!r[0][1].is_null() && r[0][1].size() > 0) throw std::runtime_error(Impl::NotMember(r[0][1].c_str()));
+}
 
 void Server::SetExtraMetrics(std::function<std::string()> provider) {
   std::lock_guard<std::mutex> lock(impl_->extra_mutex);

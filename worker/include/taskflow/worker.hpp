@@ -48,6 +48,10 @@ struct Job {
   std::string tenant_id;
   std::string correlation_id;            // empty when the job has none
   std::optional<Milliseconds> timeout;   // the job's own timeout, if it has one
+  // Why the payload could not be given to a handler (it nests deeper than kMaxJsonDepth,
+  // taskflow/json_limits.hpp), else empty. The worker fails such a job without running a handler;
+  // `payload` is then an empty object.
+  std::string payload_error;
 };
 
 // What a handler reports. The worker turns it into complete(), fail() or, on

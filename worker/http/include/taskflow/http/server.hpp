@@ -34,6 +34,10 @@ struct ServerConfig {
   Milliseconds statement_timeout{5000};  // per SQL call (PostgreSQL statement_timeout)
   Milliseconds auth_cache_ttl{5000};     // how long a checked API key is trusted without a lookup
   std::string application_name = "taskflow-http";
+  // Whether /metrics carries the database-wide series of taskflow.metrics() (and
+  // taskflow_http_database_up). They must come from one place: taskflow-http serves them by
+  // default, taskflow-worker --http only with --http-database-metrics (docs/observability.md).
+  bool database_metrics = true;
 };
 
 // "HOST:PORT", ":PORT" (all interfaces) or "[V6]:PORT" into config.host/port.
@@ -56,6 +60,11 @@ class Server {
   // Stops accepting, lets running requests finish, joins the background thread.
   void Stop();
   int port() const;
+
+  // Checks that the login role can act as the server (a member of taskflow_http) and that the
+  // extension is installed; throws std::runtime_error with what to do when not. A database that
+  // does not answer is only logged: /health reports the same checks once it answers.
+  void CheckDatabaseRole();
 
   // Extra Prometheus series appended to /metrics by an embedding process (for example the
   // worker's jobs running). Called on every scrape; must return complete metric families.
