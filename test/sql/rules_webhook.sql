@@ -2,7 +2,7 @@
 -- nothing enqueued on failure), delivery_id deduplication, unknown and disabled keys refused
 -- alike, conditions on the body, templates that cannot be filled.
 BEGIN;
-SELECT plan(39);
+SELECT plan(41);
 CREATE EXTENSION IF NOT EXISTS pgcrypto;  -- the tests sign bodies the way a sender would
 
 CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
@@ -136,6 +136,20 @@ SELECT is((SELECT count(*) FROM taskflow.handle_webhook((SELECT key FROM taskflo
 SELECT taskflow.alter_rule(:r3, trigger => '{"type": "webhook", "for_each": "tenant"}');
 SELECT is((SELECT ROW(key, secret)::text FROM taskflow.webhook_credentials(:r3)), ROW('my-own-key-abcdefghijkl', 'my-own-secret-123')::text,
   'alter_rule with a webhook trigger without key and secret keeps them');
+
+-- --- bounded bodies: nesting depth ----------------------------------------------------------------
+-- A signed body nested deeper than 64 levels is refused (22023) before anything parses it, and
+-- nothing is enqueued; 64 levels are accepted.
+SELECT pg_temp.jobs() AS before_deep \gset
+SELECT alike(pg_temp.error_of(format($$SELECT taskflow.handle_webhook(%L, %L, %L)$$, :'key',
+    repeat('[', 100000) || repeat(']', 100000),
+    pg_temp.sign(repeat('[', 100000) || repeat(']', 100000), :'secret'))),
+  '22023: webhook body nests too deep: more than 64 levels%',
+  'a webhook body nested 100,000 levels deep: 22023, refused before it is parsed');
+SELECT lives_ok(format($$SELECT taskflow.handle_webhook(%L, %L, %L)$$, :'key',
+    '{"kind": "other", "x": ' || repeat('[', 63) || repeat(']', 63) || '}',
+    pg_temp.sign('{"kind": "other", "x": ' || repeat('[', 63) || repeat(']', 63) || '}', :'secret')),
+  'a webhook body 64 levels deep is accepted');
 
 SELECT * FROM finish();
 ROLLBACK;
