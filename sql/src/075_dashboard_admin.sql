@@ -425,7 +425,9 @@ BEGIN
   PERFORM taskflow._dashboard_check_page(max_rows);
   WITH recent AS MATERIALIZED (
     -- jobs started in the window that finished after the watermark, or are RUNNING: per tenant
-    SELECT x.tenant_id, count(*) FILTER (WHERE x.started_at >= since) AS jobs,
+    -- (jobs.tenant_id is COLLATE "C"; the roll-up's keys are not: one collation, or the
+    -- per-tenant lookups below cannot use the roll-up's primary key)
+    SELECT x.tenant_id COLLATE "default" AS tenant_id, count(*) FILTER (WHERE x.started_at >= since) AS jobs,
            count(*) FILTER (WHERE x.running) AS running
     FROM (SELECT j.tenant_id, j.started_at, false AS running FROM taskflow.jobs j
           WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w AND j.started_at >= since
@@ -453,7 +455,7 @@ BEGIN
       UNION ALL
       SELECT caller WHERE caller IS NOT NULL) i
     ORDER BY i.id LIMIT max_rows),
-  rows AS (
+  rows AS MATERIALIZED (
     SELECT i.id, t.max_running, COALESCE(t.weight, 1) AS weight,
            (SELECT jsonb_build_object('max_starts', rl.max_starts, 'per_ms', taskflow._ms(rl.period))
             FROM taskflow.rate_limits rl WHERE rl.scope = 'tenant' AND rl.name = i.id) AS rate_limit,
@@ -476,6 +478,11 @@ BEGIN
   RETURN doc;
 END
 $$;
+
+-- Short statements on small index ranges: no parallel workers (starting them costs more).
+ALTER FUNCTION taskflow.dashboard_tenants(text, integer) SET max_parallel_workers_per_gather = 0;
+ALTER FUNCTION taskflow.dashboard_rules(bigint, integer) SET max_parallel_workers_per_gather = 0;
+ALTER FUNCTION taskflow.dashboard_queues() SET max_parallel_workers_per_gather = 0;
 
 COMMENT ON FUNCTION taskflow.dashboard_queues() IS
   'Dashboard: every queue with its settings and the queue_stats figures (admins).';
