@@ -259,6 +259,7 @@ BEGIN
     || taskflow._finished_between_sql(w, w_new) || ') o') INTO n;
   EXECUTE taskflow._firings_apply_sql(format(
     'SELECT * FROM taskflow.rule_firings f WHERE f.fired_at >= %L AND f.fired_at < %L', w, w_new));
+  PERFORM taskflow._rollup_starts(w, w_new);  -- the dashboard's starts per minute (075_dashboard_admin.sql)
   UPDATE taskflow.stats_watermark SET rolled_up_to = w_new;
   RETURN n;
 END
@@ -340,6 +341,8 @@ BEGIN
   DELETE FROM taskflow.stats_tenant_volume;
   DELETE FROM taskflow.stats_histogram;
   DELETE FROM taskflow.stats_rule_firings;
+  DELETE FROM taskflow.stats_tenant_starts;  -- 075_dashboard_admin.sql
+  DELETE FROM taskflow.stats_starts;
   UPDATE taskflow.stats_watermark SET rolled_up_to = '-infinity';
 END
 $$;

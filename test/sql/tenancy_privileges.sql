@@ -35,6 +35,12 @@ INSERT INTO fn_expect VALUES
   ('drop_rule',          '{tenant,admin}'),
   ('list_rules',         '{tenant,admin}'),
   ('webhook_credentials', '{tenant,admin}'),
+  -- the dashboard's rules and tenants views (075_dashboard_admin.sql), confined like the above
+  ('dashboard_rules',    '{tenant,admin}'),
+  ('dashboard_rule_firings', '{tenant,admin}'),
+  ('dashboard_webhook_deliveries', '{tenant,admin}'),
+  ('dashboard_fire_rule', '{tenant,admin}'),
+  ('dashboard_tenants',  '{tenant,admin}'),
   ('_caller_tenant',     '{tenant,worker,admin}'),
   ('acquire',            '{worker,admin}'),
   ('heartbeat',          '{worker,admin}'),

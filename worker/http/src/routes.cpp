@@ -18,6 +18,18 @@ const std::vector<RouteSpec>& RouteTable() {
       {RouteId::kHealth, "GET", "/health", "/health", false},
       {RouteId::kMetrics, "GET", "/metrics", "/metrics", false},
       {RouteId::kOpenApi, "GET", "/openapi.json", "/openapi\\.json", false},
+      // dashboard: queues, rules, tenants
+      {RouteId::kDashQueues, "GET", "/dashboard/api/queues", "/dashboard/api/queues", true},
+      {RouteId::kDashAlterQueue, "PATCH", "/dashboard/api/queues/{name}", "/dashboard/api/queues/([^/]+)", true},
+      {RouteId::kDashPauseQueue, "POST", "/dashboard/api/queues/{name}/pause", "/dashboard/api/queues/([^/]+)/pause", true},
+      {RouteId::kDashResumeQueue, "POST", "/dashboard/api/queues/{name}/resume", "/dashboard/api/queues/([^/]+)/resume", true},
+      {RouteId::kDashRules, "GET", "/dashboard/api/rules", "/dashboard/api/rules", true},
+      {RouteId::kDashEnableRule, "POST", "/dashboard/api/rules/{id}/enable", "/dashboard/api/rules/([^/]+)/enable", true},
+      {RouteId::kDashDisableRule, "POST", "/dashboard/api/rules/{id}/disable", "/dashboard/api/rules/([^/]+)/disable", true},
+      {RouteId::kDashFireRule, "POST", "/dashboard/api/rules/{id}/fire", "/dashboard/api/rules/([^/]+)/fire", true},
+      {RouteId::kDashRuleFirings, "GET", "/dashboard/api/rules/{id}/firings", "/dashboard/api/rules/([^/]+)/firings", true},
+      {RouteId::kDashWebhookDeliveries, "GET", "/dashboard/api/webhook-deliveries", "/dashboard/api/webhook-deliveries", true},
+      {RouteId::kDashTenants, "GET", "/dashboard/api/tenants", "/dashboard/api/tenants", true},
   };
   return routes;
 }

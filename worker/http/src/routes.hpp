@@ -12,11 +12,15 @@ enum class RouteId {
   kCreateRule, kListRules, kWebhook,
   kAdminQueues, kAdminAutomations,
   kHealth, kMetrics, kOpenApi,
+  // dashboard: queues, rules, tenants (dashboard_admin_handlers.inc)
+  kDashQueues, kDashAlterQueue, kDashPauseQueue, kDashResumeQueue,
+  kDashRules, kDashEnableRule, kDashDisableRule, kDashFireRule, kDashRuleFirings,
+  kDashWebhookDeliveries, kDashTenants,
 };
 
 struct RouteSpec {
   RouteId id;
-  const char* method;   // "GET" or "POST"
+  const char* method;   // "GET", "POST" or "PATCH"
   const char* path;     // OpenAPI form, e.g. "/jobs/{id}"; also the metrics label
   const char* pattern;  // the httplib regex matched against the whole path
   bool needs_key;       // Authorization: Bearer <API key> required

@@ -679,6 +679,8 @@ struct Server::Impl {
 
   void OpenApi(Call& call) { Json(call, 200, OpenApiDocument()); }
 
+#include "dashboard_admin_handlers.inc"
+
   void Handle(const RouteSpec& route, Call& call) {
     switch (route.id) {
       case RouteId::kCreateJob: return CreateJob(call);
@@ -695,6 +697,18 @@ struct Server::Impl {
       case RouteId::kHealth: return Health(call);
       case RouteId::kMetrics: return Metrics(call);
       case RouteId::kOpenApi: return OpenApi(call);
+      // dashboard: queues, rules, tenants
+      case RouteId::kDashQueues: return DashQueues(call);
+      case RouteId::kDashAlterQueue: return DashAlterQueue(call);
+      case RouteId::kDashPauseQueue: return DashPauseQueue(call, true);
+      case RouteId::kDashResumeQueue: return DashPauseQueue(call, false);
+      case RouteId::kDashRules: return DashRules(call);
+      case RouteId::kDashEnableRule: return DashEnableRule(call, true);
+      case RouteId::kDashDisableRule: return DashEnableRule(call, false);
+      case RouteId::kDashFireRule: return DashFireRule(call);
+      case RouteId::kDashRuleFirings: return DashRuleFirings(call);
+      case RouteId::kDashWebhookDeliveries: return DashWebhookDeliveries(call);
+      case RouteId::kDashTenants: return DashTenants(call);
     }
   }
 
@@ -738,6 +752,7 @@ struct Server::Impl {
         Dispatch(route, req, res);
       };
       if (std::string(route.method) == "GET") server.Get(route.pattern, handler);
+      else if (std::string(route.method) == "PATCH") server.Patch(route.pattern, handler);
       else server.Post(route.pattern, handler);
     }
     // Before httplib reads a body: the request's framing (RFC 9112 6.3), its route and method.
@@ -762,8 +777,8 @@ struct Server::Impl {
       }
       // GET and POST with a length are left to httplib's routing (the hot path: no regex here;
       // its 404 for a path with another method becomes 405 in the error handler).
-      const bool bodiless_post =
-          req.method == "POST" && !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding");
+      const bool bodiless = !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding");
+      const bool bodiless_post = req.method == "POST" && bodiless;
       if (req.method == "GET" || req.method == "HEAD" || (req.method == "POST" && !bodiless_post)) {
         return httplib::Server::HandlerResponse::Unhandled;
       }
@@ -777,6 +792,8 @@ struct Server::Impl {
         std::smatch m;
         if (!std::regex_match(req.path, m, patterns[i])) continue;
         if (method == route.method) {
+          // A PATCH with a body (the dashboard's settings) is read and dispatched by httplib.
+          if (method == "PATCH" && !bodiless) return httplib::Server::HandlerResponse::Unhandled;
           // A request without Content-Length or Transfer-Encoding has an empty body (RFC 9112
           // 6.3); httplib 0.11 would instead read until the client closes. Such POSTs (curl -X
           // POST) are dispatched here, before httplib reads a body.
