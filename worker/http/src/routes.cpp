@@ -18,6 +18,16 @@ const std::vector<RouteSpec>& RouteTable() {
       {RouteId::kHealth, "GET", "/health", "/health", false},
       {RouteId::kMetrics, "GET", "/metrics", "/metrics", false},
       {RouteId::kOpenApi, "GET", "/openapi.json", "/openapi\\.json", false},
+      // dashboard: jobs (count before {id}: httplib takes the first pattern that matches)
+      {RouteId::kDashJobs, "GET", "/dashboard/api/jobs", "/dashboard/api/jobs", true},
+      {RouteId::kDashJobsCount, "GET", "/dashboard/api/jobs/count", "/dashboard/api/jobs/count", true},
+      {RouteId::kDashJobsBulk, "POST", "/dashboard/api/jobs/bulk", "/dashboard/api/jobs/bulk", true},
+      {RouteId::kDashJob, "GET", "/dashboard/api/jobs/{id}", "/dashboard/api/jobs/([^/]+)", true},
+      {RouteId::kDashDeadLetters, "GET", "/dashboard/api/dead-letters", "/dashboard/api/dead-letters", true},
+      {RouteId::kDashDeadLettersRedrive, "POST", "/dashboard/api/dead-letters/redrive",
+       "/dashboard/api/dead-letters/redrive", true},
+      {RouteId::kDashDeadLettersPurge, "POST", "/dashboard/api/dead-letters/purge",
+       "/dashboard/api/dead-letters/purge", true},
   };
   return routes;
 }

@@ -12,6 +12,9 @@ enum class RouteId {
   kCreateRule, kListRules, kWebhook,
   kAdminQueues, kAdminAutomations,
   kHealth, kMetrics, kOpenApi,
+  // dashboard: jobs, job detail, bulk actions, dead letters
+  kDashJobs, kDashJobsCount, kDashJobsBulk, kDashJob,
+  kDashDeadLetters, kDashDeadLettersRedrive, kDashDeadLettersPurge,
 };
 
 struct RouteSpec {

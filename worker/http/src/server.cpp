@@ -679,6 +679,173 @@ struct Server::Impl {
 
   void OpenApi(Call& call) { Json(call, 200, OpenApiDocument()); }
 
+  // --- dashboard: jobs, job detail, bulk actions, dead letters (docs/http.md) -------------------
+  // Every statement is prepared once per connection with fixed text; the request's values are
+  // parameters, never spliced into SQL.
+
+  // The filter query parameters of /dashboard/api/jobs and /jobs/count, as parameters $1..$9 of
+  // search_jobs/count_jobs: state (comma-separated), queue, tenant, job_type, correlation_id,
+  // from, to, payload, error_type. An empty parameter is no filter.
+  std::vector<std::optional<std::string>> DashFilterParams(Call& call) {
+    std::vector<std::optional<std::string>> out;
+    for (const char* name : {"state", "queue", "tenant", "job_type", "correlation_id", "from", "to",
+                             "payload", "error_type"}) {
+      std::optional<std::string> v = Param(call.req, name);
+      if (v && v->empty()) v.reset();
+      if (v) RefuseNul(*v, std::string("query parameter ") + name);
+      out.push_back(v);
+    }
+    if (out[0]) {
+      static const std::set<std::string> kStates = {"PENDING", "SCHEDULED", "RUNNING", "SUCCEEDED",
+                                                    "FAILED",  "DEAD",      "CANCELLED"};
+      std::string list = "{";
+      size_t start = 0;
+      const std::string& text = *out[0];
+      while (start <= text.size()) {
+        size_t comma = text.find(',', start);
+        if (comma == std::string::npos) comma = text.size();
+        const std::string one = text.substr(start, comma - start);
+        if (!kStates.count(one)) {
+          throw Refuse(400, "state must be a comma-separated list of PENDING, SCHEDULED, RUNNING, "
+                            "SUCCEEDED, FAILED, DEAD, CANCELLED; got \"" + one + "\"");
+        }
+        list += (list.size() > 1 ? "," : "") + one;
+        start = comma + 1;
+      }
+      out[0] = list + "}";
+    }
+    return out;
+  }
+
+  static constexpr const char* kDashFilterArgs =
+      "state => $1::taskflow.job_state[], queue => $2, tenant_id => $3, job_type => $4, "
+      "correlation_id => $5, created_from => $6::timestamptz, created_to => $7::timestamptz, "
+      "payload => $8, error_type => $9";
+
+  static std::vector<const char*> CStrings(const std::vector<std::optional<std::string>>& v) {
+    std::vector<const char*> out;
+    for (const auto& x : v) out.push_back(x ? x->c_str() : nullptr);
+    return out;
+  }
+
+  void DashJobs(Call& call) {
+    CheckParams(call.req, {"state", "queue", "tenant", "job_type", "correlation_id", "from", "to",
+                           "payload", "error_type", "after", "limit"});
+    std::vector<std::optional<std::string>> params = DashFilterParams(call);
+    std::optional<std::string> after;
+    if (auto v = Param(call.req, "after"); v && !v->empty()) after = std::to_string(ParseId(*v, "after"));
+    const std::int64_t limit = IntParam(call.req, "limit").value_or(50);
+    if (limit < 1 || limit > 1000) throw Refuse(422, "limit must be between 1 and 1000");
+    params.push_back(after);
+    params.push_back(std::to_string(limit));
+    static const std::string kSql =
+        std::string("SELECT coalesce(jsonb_agg(s.j ORDER BY (s.j ->> 'id')::bigint DESC), '[]')::text, "
+                    "count(*), min((s.j ->> 'id')::bigint) FROM taskflow.search_jobs(") +
+        kDashFilterArgs + ", after_id => $10::bigint, max_rows => $11::integer) AS s(j)";
+    const pqxx::result r =
+        ExecPrepared(call, call.who.db_role, "tf_dash_search_jobs", kSql.c_str(), CStrings(params));
+    const std::int64_t count = r[0][1].as<std::int64_t>();
+    const std::string next =
+        (count > 0 && count == limit) ? "\"" + std::string(r[0][2].c_str()) + "\"" : "null";
+    Json(call, 200, std::string("{\"jobs\":") + r[0][0].c_str() + ",\"next_after\":" + next + "}");
+  }
+
+  void DashJobsCount(Call& call) {
+    CheckParams(call.req, {"state", "queue", "tenant", "job_type", "correlation_id", "from", "to",
+                           "payload", "error_type"});
+    static const std::string kSql = std::string("SELECT json_build_object('count', c.count, 'capped', c.capped)::text "
+                                                "FROM taskflow.count_jobs(") + kDashFilterArgs + ") c";
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_dash_count_jobs", kSql.c_str(),
+                                        CStrings(DashFilterParams(call)));
+    Json(call, 200, r[0][0].c_str());
+  }
+
+  void DashJobsBulk(Call& call) {
+    const json body = ParseBodyObject(call.req.body, false);
+    CheckKeys(body, {"action", "ids", "filter", "expected_count", "reason"});
+    if (!body.contains("action") || !body["action"].is_string()) {
+      throw Refuse(400, "action (retry, cancel or purge) is required");
+    }
+    const std::string action = body["action"].get<std::string>();
+    if (action != "retry" && action != "cancel" && action != "purge") {
+      throw Refuse(422, "action must be retry, cancel or purge; got \"" + action + "\"");
+    }
+    std::optional<std::string> ids, filter, expected, reason;
+    if (body.contains("ids") && !body["ids"].is_null()) {
+      if (!body["ids"].is_array()) throw Refuse(400, "ids must be an array of job ids");
+      std::string list = "{";
+      for (const json& id : body["ids"]) {
+        if (!id.is_number_integer()) throw Refuse(400, "ids must be an array of job ids");
+        list += (list.size() > 1 ? "," : "") + id.dump();
+      }
+      ids = list + "}";
+    }
+    if (body.contains("filter") && !body["filter"].is_null()) {
+      if (!body["filter"].is_object()) throw Refuse(400, "filter must be a JSON object");
+      filter = body["filter"].dump();
+    }
+    if (body.contains("expected_count") && !body["expected_count"].is_null()) {
+      if (!body["expected_count"].is_number_integer()) throw Refuse(400, "expected_count must be an integer");
+      expected = body["expected_count"].dump();
+    }
+    if (body.contains("reason") && !body["reason"].is_null()) {
+      if (!body["reason"].is_string()) throw Refuse(400, "reason must be a string");
+      reason = body["reason"].get<std::string>();
+    }
+    auto p = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
+    pqxx::result r;
+    if (action == "purge") {
+      // admins' roles only: the SQL function's grant decides (42501, 403 for a client key)
+      r = ExecPrepared(call, call.who.db_role, "tf_dash_purge_jobs",
+                       "SELECT taskflow.purge_jobs(ids => $1::bigint[], filter => $2::jsonb, "
+                       "expected_count => $3::bigint)::text",
+                       {p(ids), p(filter), p(expected)});
+    } else {
+      r = ExecPrepared(call, call.who.db_role, "tf_dash_bulk_jobs",
+                       "SELECT taskflow.bulk_jobs($1, ids => $2::bigint[], filter => $3::jsonb, "
+                       "expected_count => $4::bigint, reason => $5)::text",
+                       {action.c_str(), p(ids), p(filter), p(expected), p(reason)});
+    }
+    Json(call, 200, r[0][0].c_str());
+  }
+
+  void DashJob(Call& call) {
+    const std::string id = std::to_string(ParseId(call.req.matches[1], "job id"));
+    CheckParams(call.req, {});
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_dash_job_detail",
+                                        "SELECT taskflow.job_detail($1::bigint)::text", {id.c_str()});
+    if (r[0][0].is_null()) throw Refuse(404, "job " + id + " does not exist");
+    Json(call, 200, r[0][0].c_str());
+  }
+
+  void DashDeadLetters(Call& call) {
+    CheckParams(call.req, {});
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_dash_dead_letters",
+                                        "SELECT taskflow.dead_letter_groups()::text", {});
+    Json(call, 200, r[0][0].c_str());
+  }
+
+  void DashDeadLettersAction(Call& call, bool purge) {
+    const json body = ParseBodyObject(call.req.body, false);
+    CheckKeys(body, {"job_type", "error_type"});
+    for (const char* name : {"job_type", "error_type"}) {
+      if (!body.contains(name) || !body[name].is_string()) {
+        throw Refuse(400, std::string(name) + " (a string) is required");
+      }
+    }
+    const std::string job_type = body["job_type"].get<std::string>();
+    const std::string error_type = body["error_type"].get<std::string>();
+    const pqxx::result r = purge
+        ? ExecPrepared(call, call.who.db_role, "tf_dash_dead_purge",
+                       "SELECT taskflow.dead_letter_purge($1, $2)::text",
+                       {job_type.c_str(), error_type.c_str()})
+        : ExecPrepared(call, call.who.db_role, "tf_dash_dead_redrive",
+                       "SELECT taskflow.dead_letter_redrive($1, $2)::text",
+                       {job_type.c_str(), error_type.c_str()});
+    Json(call, 200, r[0][0].c_str());
+  }
+
+
   void Handle(const RouteSpec& route, Call& call) {
     switch (route.id) {
       case RouteId::kCreateJob: return CreateJob(call);
@@ -695,6 +862,13 @@ struct Server::Impl {
       case RouteId::kHealth: return Health(call);
       case RouteId::kMetrics: return Metrics(call);
       case RouteId::kOpenApi: return OpenApi(call);
+      case RouteId::kDashJobs: return DashJobs(call);
+      case RouteId::kDashJobsCount: return DashJobsCount(call);
+      case RouteId::kDashJobsBulk: return DashJobsBulk(call);
+      case RouteId::kDashJob: return DashJob(call);
+      case RouteId::kDashDeadLetters: return DashDeadLetters(call);
+      case RouteId::kDashDeadLettersRedrive: return DashDeadLettersAction(call, false);
+      case RouteId::kDashDeadLettersPurge: return DashDeadLettersAction(call, true);
     }
   }
 
