@@ -446,11 +446,14 @@ BEGIN
             'delay_ms', round(extract(epoch FROM a.backoff_delay) * 1000, 3),
             'policy', a.backoff_policy, 'reason', ev.reason,
             'next_run_at', a.finished_at + a.backoff_delay) END) AS a
-        FROM (SELECT * FROM taskflow.job_attempts a0 WHERE a0.job_id = j.id
+        -- the k-th transition out of RUNNING ended the k-th attempt (every ended attempt has
+        -- one row here and one such event, written together)
+        FROM (SELECT a0.*, row_number() OVER (ORDER BY a0.attempt) AS k
+              FROM taskflow.job_attempts a0 WHERE a0.job_id = j.id
               ORDER BY a0.attempt DESC LIMIT 500) a
-        LEFT JOIN LATERAL (SELECT e.reason, e.to_state FROM taskflow.job_events e
-                           WHERE e.job_id = a.job_id AND e.from_state = 'RUNNING'
-                             AND e.at = a.finished_at ORDER BY e.id LIMIT 1) ev ON true
+        LEFT JOIN (SELECT e.reason, e.to_state, row_number() OVER (ORDER BY e.id) AS k
+                   FROM taskflow.job_events e
+                   WHERE e.job_id = j.id AND e.from_state = 'RUNNING') ev ON ev.k = a.k
         UNION ALL
         SELECT j.attempts, jsonb_build_object(
           'attempt', j.attempts, 'worker_id', j.worker_id, 'started_at', j.started_at,
