@@ -149,6 +149,10 @@ CREATE FUNCTION taskflow._job_ids(f taskflow._job_filter, after_id bigint, max_r
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
+-- never a sequential scan of the whole history (a time range or job type alone would choose one
+-- and sort: 115 ms on 1,000,000 jobs); the ordered primary key walk stops at the page's end
+SET enable_seqscan = off
+SET max_parallel_workers_per_gather = 0  -- starting workers costs ~50 ms; a page needs none
 AS $$
 DECLARE
   own text := taskflow._caller_tenant();
