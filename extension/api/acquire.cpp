@@ -351,7 +351,7 @@ std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_i
           "    , attempts = j.attempts + 1, lease_token = gen_random_uuid(),"
           "    lease_duration = COALESCE($3, q.lease, $4),"
           "    lease_expires_at = now() + COALESCE($3, q.lease, $4),"
-          "    started_at = now(), worker_id = $2"
+          "    started_at = now(), worker_id = $2, last_heartbeat_at = NULL, heartbeats = NULL"
           "  FROM taskflow.queues q WHERE j.id = ANY($1) AND q.name = j.queue AND j.state IN " +
           api::SourceStatesSql(JobEvent::Acquire) +
           "  RETURNING j.id, j.attempts, j.lease_token, j.job_type, j.payload, j.queue, j.tenant_id,"

@@ -151,6 +151,7 @@ struct EndOfAttempt {
   std::optional<std::string> error_message;
   std::optional<std::string> actor;    // NULL: the lease holder
   std::string reason;
+  std::optional<std::string> backoff_policy;  // retry: how `delay` was chosen
 };
 
 // Ends the current attempt of a locked RUNNING job.
@@ -166,17 +167,19 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
       "  WHERE id = $1 AND state = 'RUNNING' "
       "  RETURNING id, attempts, worker_id, state, lease_token, started_at, tenant_id), "
       "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
-      "    started_at, finished_at, outcome, error_type, error_message, backoff_delay) "
-      "  SELECT id, attempts, worker_id, lease_token, started_at, now(), $9, $6, $7, $3 FROM upd), "
+      "    started_at, finished_at, outcome, error_type, error_message, backoff_delay, "
+      "    backoff_policy) "
+      "  SELECT id, attempts, worker_id, lease_token, started_at, now(), $9, $6, $7, $3, $12 FROM upd), "
       "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
       "  SELECT id, 'RUNNING', state, COALESCE($10, worker_id), $11 FROM upd) "
       "SELECT count(*)::int, min(tenant_id) FROM upd",
       {INT8OID, TEXTOID, INTERVALOID, BOOLOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
-       TEXTOID, TEXTOID});
+       TEXTOID, TEXTOID, TEXTOID});
   pg::Params p;
   p.AddInt64(id).AddText(core::ToString(e.to)).AddOptInterval(e.delay).AddBool(e.run_now);
   p.AddBool(core::IsTerminal(e.to)).AddOptText(e.error_type).AddOptText(e.error_message);
   p.AddInt32(e.budget_increment).AddText(e.outcome).AddOptText(e.actor).AddText(e.reason);
+  p.AddOptText(e.backoff_policy);
   p.Run(stmt);
   if (pg::ResultRow(0).Int32(1).value_or(0) == 1) {
     pg::RecordFinished(pg::ResultRow(0).Text(2).value_or(""));  // a RUNNING job less
@@ -206,6 +209,7 @@ JobState ApplyFailure(const FinishRow& row, const Failure& failure, const char* 
     case JobEvent::FailRetry:
       e.delay = row.policy.NextDelay(row.attempts_used, UnitRandom());
       e.reason = failure.error_type + ": retry in " + DelayText(*e.delay);
+      e.backoff_policy = row.policy.DescribeBackoff(row.attempts_used);
       break;
     case JobEvent::FailExhausted:
       e.reason = failure.error_type + ": attempts exhausted (" +

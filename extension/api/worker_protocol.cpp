@@ -28,7 +28,8 @@ TF_FUNCTION(taskflow_heartbeat) {
     pg::SpiConnection spi;
     api::RequireUnconfined("heartbeat");  // before any row is touched
     static pg::Statement beat(
-        "UPDATE taskflow.jobs SET lease_expires_at = now() + COALESCE($3, lease_duration) "
+        "UPDATE taskflow.jobs SET lease_expires_at = now() + COALESCE($3, lease_duration), "
+        "  last_heartbeat_at = now(), heartbeats = COALESCE(heartbeats, 0) + 1 "
         "WHERE id = $1 AND lease_token = $2 AND state = 'RUNNING' RETURNING cancel_requested",
         {INT8OID, UUIDOID, INTERVALOID});
     pg::Params p;

@@ -127,4 +127,20 @@ std::int64_t RetryPolicy::NextDelay(int attempt, double unit_random) const noexc
   return d;
 }
 
+std::string RetryPolicy::DescribeBackoff(int attempt) const {
+  auto ms = [](std::int64_t us) { return std::to_string(us / 1000) + " ms"; };
+  const int n = attempt < 1 ? 1 : attempt;
+  std::string out(ToString(strategy));
+  out += strategy == BackoffStrategy::Fixed ? " " : " from ";
+  out += ms(base_delay_us) + ", max " + ms(max_delay_us) + ", " + std::string(ToString(jitter)) +
+         " jitter: ";
+  const std::int64_t d = BaseDelay(n);
+  switch (jitter) {
+    case Jitter::None: out += ms(d); break;
+    case Jitter::Full: out += "up to " + ms(d); break;
+    case Jitter::Equal: out += ms(d / 2) + " to " + ms(d); break;
+  }
+  return out + " after attempt " + std::to_string(n);
+}
+
 }  // namespace taskflow::core

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <string>
 #include <string_view>
 
 namespace taskflow::core {
@@ -42,6 +43,10 @@ struct RetryPolicy {
   // none: d; full: llround(d*u); equal: d/2 + a uniform share of the rest.
   // Never negative, never above max_delay.
   std::int64_t NextDelay(int attempt, double unit_random) const noexcept;
+
+  // How the delay after failed attempt `attempt` is chosen, for the audit trail, e.g.
+  // "exponential from 2000 ms, max 3600000 ms, full jitter: up to 8000 ms after attempt 3".
+  std::string DescribeBackoff(int attempt) const;
 };
 
 }  // namespace taskflow::core

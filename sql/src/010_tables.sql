@@ -61,7 +61,9 @@ CREATE TABLE taskflow.jobs (
   worker_id          text,                         -- holder of the current/latest lease
   lease_token        uuid,                         -- token of the current/latest attempt
   lease_expires_at   timestamptz,
-  lease_duration     interval
+  lease_duration     interval,
+  last_heartbeat_at  timestamptz,                  -- the current attempt's latest heartbeat
+  heartbeats         integer                       -- heartbeats of the current attempt (NULL: none)
 );
 COMMENT ON TABLE taskflow.jobs IS 'One row per job. Written only through the taskflow.* functions.';
 
@@ -77,6 +79,12 @@ CREATE INDEX jobs_scheduled_idx ON taskflow.jobs (next_run_at) WHERE state = 'SC
 CREATE INDEX jobs_running_idx ON taskflow.jobs (tenant_id, lease_expires_at) WHERE state = 'RUNNING';
 -- The Cleaner: finished jobs by age.
 CREATE INDEX jobs_finished_idx ON taskflow.jobs (finished_at) WHERE state IN ('SUCCEEDED', 'CANCELLED');
+-- The dashboard (076_dashboard_jobs.sql): a tenant's jobs newest first (every listing of a
+-- tenant's key is confined to its tenant), a correlation chain, a job's children. The last two
+-- are partial: a job without a correlation id or parent adds no entry.
+CREATE INDEX jobs_tenant_idx ON taskflow.jobs (tenant_id, id);
+CREATE INDEX jobs_correlation_idx ON taskflow.jobs (correlation_id, id) WHERE correlation_id IS NOT NULL;
+CREATE INDEX jobs_parent_idx ON taskflow.jobs (parent_job_id, id) WHERE parent_job_id IS NOT NULL;
 -- Unique keys: at most one unfinished job per (tenant, queue, key).
 CREATE UNIQUE INDEX jobs_unique_key_idx ON taskflow.jobs (tenant_id, queue, unique_key)
   WHERE unique_key IS NOT NULL AND state IN ('PENDING', 'SCHEDULED', 'RUNNING');
@@ -94,6 +102,7 @@ CREATE TABLE taskflow.job_attempts (
   error_type    text,
   error_message text,
   backoff_delay interval,          -- the retry delay computed when this attempt failed
+  backoff_policy text,             -- the retry policy that computed it (core::DescribeBackoff)
   PRIMARY KEY (job_id, attempt)
 );
 COMMENT ON TABLE taskflow.job_attempts IS

@@ -338,5 +338,21 @@ TEST(RetryPolicyJitter, NeverAboveMaxDelayEvenAtTheInt64Limit) {
   EXPECT_EQ(top_equal.NextDelay(INT_MAX, 0.0), kInt64Max / 2);
 }
 
+// ---- the description recorded with each retry (job_attempts.backoff_policy) ----
+
+TEST(RetryPolicyDescribe, NamesStrategyBoundsJitterAndTheDelayBeforeJitter) {
+  EXPECT_EQ(RetryPolicy::Default().DescribeBackoff(3),
+            "exponential from 2000 ms, max 3600000 ms, full jitter: up to 8000 ms after attempt 3");
+  EXPECT_EQ(Policy(BackoffStrategy::Fixed, kSecond, kHour, Jitter::None).DescribeBackoff(2),
+            "fixed 1000 ms, max 3600000 ms, none jitter: 1000 ms after attempt 2");
+  EXPECT_EQ(Policy(BackoffStrategy::Linear, kSecond, kHour, Jitter::Equal).DescribeBackoff(4),
+            "linear from 1000 ms, max 3600000 ms, equal jitter: 2000 ms to 4000 ms after attempt 4");
+  // the cap applies, and attempt numbers below 1 count as 1 (as in BaseDelay)
+  EXPECT_EQ(RetryPolicy::Default().DescribeBackoff(100),
+            "exponential from 2000 ms, max 3600000 ms, full jitter: up to 3600000 ms after attempt 100");
+  EXPECT_EQ(RetryPolicy::Default().DescribeBackoff(0),
+            "exponential from 2000 ms, max 3600000 ms, full jitter: up to 2000 ms after attempt 1");
+}
+
 }  // namespace
 }  // namespace taskflow::core

@@ -21,7 +21,7 @@ SELECT columns_are('taskflow', 'jobs', ARRAY[
   'budget_offset', 'max_attempts', 'next_run_at', 'created_at', 'started_at', 'finished_at',
   'last_error_type', 'last_error_message', 'result', 'correlation_id', 'parent_job_id', 'chain_depth',
   'unique_key', 'cancel_requested', 'cancel_reason', 'timeout', 'worker_id', 'lease_token',
-  'lease_expires_at', 'lease_duration'],
+  'lease_expires_at', 'lease_duration', 'last_heartbeat_at', 'heartbeats'],
   'taskflow.jobs has the documented columns');
 
 SELECT has_function('taskflow', 'schedule',

@@ -198,6 +198,10 @@ ok $? "the document is valid JSON, OpenAPI 3.1, every operation with responses"
 EXPECTED="GET /admin/automations
 GET /admin/queues
 GET /automation-rules
+GET /dashboard/api/dead-letters
+GET /dashboard/api/jobs
+GET /dashboard/api/jobs/count
+GET /dashboard/api/jobs/{id}
 GET /health
 GET /jobs
 GET /jobs/{id}
@@ -205,6 +209,9 @@ GET /jobs/{id}/history
 GET /metrics
 GET /openapi.json
 POST /automation-rules
+POST /dashboard/api/dead-letters/purge
+POST /dashboard/api/dead-letters/redrive
+POST /dashboard/api/jobs/bulk
 POST /events/webhook/{key}
 POST /jobs
 POST /jobs/{id}/cancel

@@ -213,6 +213,140 @@ const std::string& OpenApiDocument() {
     "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
     "/dashboard/api/webhook-deliveries": {"get": {"operationId": "dashboardWebhookDeliveries", "summary": "Webhook deliveries that reached a rule, newest first (taskflow.dashboard_webhook_deliveries)", "parameters": [{"name": "rule_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{deliveries: [...], next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
     "/dashboard/api/tenants": {"get": {"operationId": "dashboardTenants", "summary": "Tenants by id (a client key: itself) with max_running, weight, rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page (a tenant id).", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{tenants: [...], started_1h_total, window_start, next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/jobs": {
+      "get": {
+        "operationId": "dashboardSearchJobs",
+        "summary": "Search jobs, newest first (taskflow.search_jobs), keyset-paginated",
+        "parameters": [
+          {"name": "state", "in": "query", "description": "One or more states, comma-separated (PENDING,DEAD).", "schema": {"type": "string"}},
+          {"name": "queue", "in": "query", "schema": {"type": "string"}},
+          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+          {"name": "job_type", "in": "query", "schema": {"type": "string"}},
+          {"name": "correlation_id", "in": "query", "schema": {"type": "string"}},
+          {"name": "error_type", "in": "query", "description": "The last error's type.", "schema": {"type": "string"}},
+          {"name": "from", "in": "query", "description": "created_at >= from (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
+          {"name": "to", "in": "query", "description": "created_at < to (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
+          {"name": "payload", "in": "query", "description": "A jsonpath predicate on the payload, e.g. $.customer == \"acme\" (at most 1000 characters, no variables; 422 otherwise).", "schema": {"type": "string"}},
+          {"name": "after", "in": "query", "description": "The next_after of the previous page.", "schema": {"type": "string"}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}}
+        ],
+        "responses": {
+          "200": {"description": "A page of job summaries, id descending; next_after is null on the last page.", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs", "next_after"], "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/JobSummary"}}, "next_after": {"type": ["string", "null"]}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/dashboard/api/jobs/count": {
+      "get": {
+        "operationId": "dashboardCountJobs",
+        "summary": "Count the jobs matching a filter, capped at 10000 (taskflow.count_jobs)",
+        "parameters": [
+          {"name": "state", "in": "query", "description": "One or more states, comma-separated (PENDING,DEAD).", "schema": {"type": "string"}},
+          {"name": "queue", "in": "query", "schema": {"type": "string"}},
+          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+          {"name": "job_type", "in": "query", "schema": {"type": "string"}},
+          {"name": "correlation_id", "in": "query", "schema": {"type": "string"}},
+          {"name": "error_type", "in": "query", "description": "The last error's type.", "schema": {"type": "string"}},
+          {"name": "from", "in": "query", "description": "created_at >= from (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
+          {"name": "to", "in": "query", "description": "created_at < to (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
+          {"name": "payload", "in": "query", "description": "A jsonpath predicate on the payload, e.g. $.customer == \"acme\" (at most 1000 characters, no variables; 422 otherwise).", "schema": {"type": "string"}}
+        ],
+        "responses": {
+          "200": {"description": "count is exact when capped is false.", "content": {"application/json": {"schema": {"type": "object", "required": ["count", "capped"], "properties": {"count": {"type": "integer"}, "capped": {"type": "boolean"}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/dashboard/api/jobs/bulk": {
+      "post": {
+        "operationId": "dashboardBulkJobs",
+        "summary": "Retry, cancel or purge jobs by ids or by filter (taskflow.bulk_jobs, taskflow.purge_jobs)",
+        "description": "Body: {\"action\": \"retry\"|\"cancel\"|\"purge\", \"ids\": [...]} or {\"action\", \"filter\": {state, queue, tenant, job_type, correlation_id, error_type, from, to, payload}, \"expected_count\": n}, optional \"reason\" (cancel). At most 10000 jobs per call. Each job goes through the per-job verb; a refusal is reported in skipped (the first 100), not fatal. A filter that now matches more jobs than expected_count is refused (409). purge needs an admin key's role (403 otherwise) and deletes only finished jobs.",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action"]}}}},
+        "responses": {
+          "200": {"description": "What happened.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"$ref": "#/components/responses/Conflict"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/dashboard/api/jobs/{id}": {
+      "get": {
+        "operationId": "dashboardJobDetail",
+        "summary": "A job with its attempts, timeline, lease, parent, children, correlation chain and origin (taskflow.job_detail)",
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
+        "responses": {
+          "200": {"description": "The job's detail; see docs/functions.md, taskflow.job_detail.", "content": {"application/json": {"schema": {"type": "object", "required": ["job", "attempts", "events", "lease", "parent", "children", "correlation", "origin"]}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/dashboard/api/dead-letters": {
+      "get": {
+        "operationId": "dashboardDeadLetters",
+        "summary": "DEAD jobs grouped by job type and error type (taskflow.dead_letter_groups)",
+        "responses": {
+          "200": {"description": "Groups, largest first; capped: more than 10000 DEAD jobs, the groups count the newest 10000.", "content": {"application/json": {"schema": {"type": "object", "required": ["groups", "capped"], "properties": {"capped": {"type": "boolean"}, "groups": {"type": "array", "items": {"type": "object", "properties": {"job_type": {"type": "string"}, "error_type": {"type": ["string", "null"]}, "count": {"type": "integer"}, "last_at": {"type": "string", "format": "date-time"}, "sample_job_id": {"type": "integer"}, "sample_error": {"type": ["string", "null"]}}}}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/dashboard/api/dead-letters/redrive": {
+      "post": {
+        "operationId": "dashboardDeadLettersRedrive",
+        "summary": "Retry up to 10000 DEAD jobs of one group (taskflow.dead_letter_redrive)",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["job_type", "error_type"], "properties": {"job_type": {"type": "string"}, "error_type": {"type": "string"}}}}}},
+        "responses": {
+          "200": {"description": "What happened.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/dashboard/api/dead-letters/purge": {
+      "post": {
+        "operationId": "dashboardDeadLettersPurge",
+        "summary": "Delete up to 10000 DEAD jobs of one group with their history (taskflow.dead_letter_purge); admin key",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["job_type", "error_type"], "properties": {"job_type": {"type": "string"}, "error_type": {"type": "string"}}}}}},
+        "responses": {
+          "200": {"description": "What happened.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "501": {"$ref": "#/components/responses/NotAvailable"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
     "/health": {
       "get": {
         "operationId": "health",
@@ -305,6 +439,8 @@ const std::string& OpenApiDocument() {
         "required": ["id", "correlation_id"],
         "properties": {"id": {"type": "integer", "format": "int64"}, "correlation_id": {"type": "string"}}
       },
+      "JobSummary": {"type": "object", "properties": {"id": {"type": "integer"}, "queue": {"type": "string"}, "job_type": {"type": "string"}, "tenant_id": {"type": "string"}, "state": {"$ref": "#/components/schemas/JobState"}, "priority": {"type": "integer"}, "attempt": {"type": "integer"}, "max_attempts": {"type": "integer"}, "created_at": {"type": "string", "format": "date-time"}, "next_run_at": {"type": "string", "format": "date-time"}, "finished_at": {"type": ["string", "null"], "format": "date-time"}, "correlation_id": {"type": ["string", "null"]}, "parent_job_id": {"type": ["integer", "null"]}, "last_error": {"type": ["string", "null"], "description": "error_type: first line of the message, at most 200 characters"}}},
+      "BulkResult": {"type": "object", "required": ["matched", "changed", "skipped"], "properties": {"matched": {"type": "integer"}, "changed": {"type": "integer"}, "skipped": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "state": {"type": ["string", "null"]}, "reason": {"type": "string"}}}}, "skipped_count": {"type": "integer"}, "cancel_requested": {"type": "integer"}}},
       "Job": {
         "type": "object",
         "required": ["id", "job_type", "queue", "tenant_id", "state", "payload"],

@@ -30,6 +30,16 @@ const std::vector<RouteSpec>& RouteTable() {
       {RouteId::kDashRuleFirings, "GET", "/dashboard/api/rules/{id}/firings", "/dashboard/api/rules/([^/]+)/firings", true},
       {RouteId::kDashWebhookDeliveries, "GET", "/dashboard/api/webhook-deliveries", "/dashboard/api/webhook-deliveries", true},
       {RouteId::kDashTenants, "GET", "/dashboard/api/tenants", "/dashboard/api/tenants", true},
+      // dashboard: jobs (count before {id}: httplib takes the first pattern that matches)
+      {RouteId::kDashJobs, "GET", "/dashboard/api/jobs", "/dashboard/api/jobs", true},
+      {RouteId::kDashJobsCount, "GET", "/dashboard/api/jobs/count", "/dashboard/api/jobs/count", true},
+      {RouteId::kDashJobsBulk, "POST", "/dashboard/api/jobs/bulk", "/dashboard/api/jobs/bulk", true},
+      {RouteId::kDashJob, "GET", "/dashboard/api/jobs/{id}", "/dashboard/api/jobs/([^/]+)", true},
+      {RouteId::kDashDeadLetters, "GET", "/dashboard/api/dead-letters", "/dashboard/api/dead-letters", true},
+      {RouteId::kDashDeadLettersRedrive, "POST", "/dashboard/api/dead-letters/redrive",
+       "/dashboard/api/dead-letters/redrive", true},
+      {RouteId::kDashDeadLettersPurge, "POST", "/dashboard/api/dead-letters/purge",
+       "/dashboard/api/dead-letters/purge", true},
   };
   return routes;
 }

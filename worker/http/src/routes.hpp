@@ -16,6 +16,9 @@ enum class RouteId {
   kDashQueues, kDashAlterQueue, kDashPauseQueue, kDashResumeQueue,
   kDashRules, kDashEnableRule, kDashDisableRule, kDashFireRule, kDashRuleFirings,
   kDashWebhookDeliveries, kDashTenants,
+  // dashboard: jobs, job detail, bulk actions, dead letters
+  kDashJobs, kDashJobsCount, kDashJobsBulk, kDashJob,
+  kDashDeadLetters, kDashDeadLettersRedrive, kDashDeadLettersPurge,
 };
 
 struct RouteSpec {

@@ -680,6 +680,7 @@ struct Server::Impl {
   void OpenApi(Call& call) { Json(call, 200, OpenApiDocument()); }
 
 #include "dashboard_admin_handlers.inc"
+#include "dashboard_jobs_handlers.inc"
 
   void Handle(const RouteSpec& route, Call& call) {
     switch (route.id) {
@@ -709,6 +710,13 @@ struct Server::Impl {
       case RouteId::kDashRuleFirings: return DashRuleFirings(call);
       case RouteId::kDashWebhookDeliveries: return DashWebhookDeliveries(call);
       case RouteId::kDashTenants: return DashTenants(call);
+      case RouteId::kDashJobs: return DashJobs(call);
+      case RouteId::kDashJobsCount: return DashJobsCount(call);
+      case RouteId::kDashJobsBulk: return DashJobsBulk(call);
+      case RouteId::kDashJob: return DashJob(call);
+      case RouteId::kDashDeadLetters: return DashDeadLetters(call);
+      case RouteId::kDashDeadLettersRedrive: return DashDeadLettersAction(call, false);
+      case RouteId::kDashDeadLettersPurge: return DashDeadLettersAction(call, true);
     }
   }
 
