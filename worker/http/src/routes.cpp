@@ -18,6 +18,8 @@ const std::vector<RouteSpec>& RouteTable() {
       {RouteId::kHealth, "GET", "/health", "/health", false},
       {RouteId::kMetrics, "GET", "/metrics", "/metrics", false},
       {RouteId::kOpenApi, "GET", "/openapi.json", "/openapi\\.json", false},
+      {RouteId::kDashboardSession, "GET", "/dashboard/api/session", "/dashboard/api/session", true},
+      {RouteId::kDashboardOverview, "GET", "/dashboard/api/overview", "/dashboard/api/overview", true},
   };
   return routes;
 }
