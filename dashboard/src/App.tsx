@@ -41,8 +41,14 @@ function Layout({ children }: { children: React.ReactNode }) {
   const { session, signOut } = useAuth();
   const location = useLocation();
   const mainRef = useRef<HTMLElement>(null);
-  // After a navigation, move focus to the page so screen readers and keyboards start there.
+  const firstRender = useRef(true);
+  // After a navigation (not on the first load, where Tab should reach the skip link first),
+  // move focus to the page so screen readers and keyboards start there.
   useEffect(() => {
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
     mainRef.current?.focus();
   }, [location.pathname]);
   return (

@@ -197,7 +197,7 @@ function Charts({ series, bucketSeconds }: { series: SeriesPoint[]; bucketSecond
           <XAxis dataKey="label" minTickGap={24} />
           <YAxis domain={[0, 100]} width={48} unit="%" />
           <Tooltip />
-          <Line dataKey="failure_rate" name="Failure rate" stroke="#b3261e" dot={false} connectNulls isAnimationActive={false} />
+          <Line dataKey="failure_rate" name="Failure rate" stroke="#b3261e" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
         </LineChart>
       </ChartFigure>
       <ChartFigure
@@ -213,8 +213,8 @@ function Charts({ series, bucketSeconds }: { series: SeriesPoint[]; bucketSecond
           <YAxis width={56} />
           <Tooltip />
           <Legend />
-          <Line dataKey="wait_p50_ms" name="p50" stroke="#1f5fa8" dot={false} connectNulls isAnimationActive={false} />
-          <Line dataKey="wait_p95_ms" name="p95" stroke="#8a4fb3" dot={false} connectNulls isAnimationActive={false} strokeDasharray="5 3" />
+          <Line dataKey="wait_p50_ms" name="p50" stroke="#1f5fa8" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
+          <Line dataKey="wait_p95_ms" name="p95" stroke="#8a4fb3" dot={{ r: 2 }} connectNulls isAnimationActive={false} strokeDasharray="5 3" />
         </LineChart>
       </ChartFigure>
       <ChartFigure
@@ -230,8 +230,8 @@ function Charts({ series, bucketSeconds }: { series: SeriesPoint[]; bucketSecond
           <YAxis width={56} />
           <Tooltip />
           <Legend />
-          <Line dataKey="run_p50_ms" name="p50" stroke="#1f5fa8" dot={false} connectNulls isAnimationActive={false} />
-          <Line dataKey="run_p95_ms" name="p95" stroke="#8a4fb3" dot={false} connectNulls isAnimationActive={false} strokeDasharray="5 3" />
+          <Line dataKey="run_p50_ms" name="p50" stroke="#1f5fa8" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
+          <Line dataKey="run_p95_ms" name="p95" stroke="#8a4fb3" dot={{ r: 2 }} connectNulls isAnimationActive={false} strokeDasharray="5 3" />
         </LineChart>
       </ChartFigure>
     </div>
