@@ -130,7 +130,7 @@ CREATE AGGREGATE taskflow._hist_agg(integer, bigint) (
   INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'
 );
 
--- Two histograms added bucket by bucket.
+-- Two histograms added bucket by bucket (the roll-up's upsert into a bucket already counted).
 CREATE FUNCTION taskflow._hist_add(a bigint[], b bigint[]) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -138,11 +138,6 @@ AS $$
   SELECT array_agg(COALESCE(x, 0) + COALESCE(y, 0) ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
 $$;
 
--- The sum of histograms (the dashboard merges 1-minute buckets of several rows).
-CREATE AGGREGATE taskflow._hist_sum(bigint[]) (
-  SFUNC = taskflow._hist_add, STYPE = bigint[],
-  INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'
-);
 
 -- The q-quantile (0..1) in seconds of a histogram, as Prometheus' histogram_quantile does it:
 -- the bucket holding rank q * total, linear interpolation between its bounds (0 below the

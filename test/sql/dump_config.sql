@@ -15,7 +15,9 @@ INSERT INTO not_dumped VALUES
   ('stats_tenant',        'roll-up counters, derived from taskflow.jobs'),
   ('stats_tenant_volume', 'roll-up counters, derived from taskflow.jobs'),
   ('stats_histogram',     'roll-up counters, derived from taskflow.jobs'),
-  ('stats_rule_firings',  'roll-up counters, derived from taskflow.rule_firings');
+  ('stats_rule_firings',  'roll-up counters, derived from taskflow.rule_firings'),
+  ('stats_series',        'roll-up time series, derived from taskflow.jobs'),
+  ('stats_series_tenant', 'roll-up time series, derived from taskflow.jobs');
 
 CREATE TEMP VIEW members AS
   SELECT c.oid, c.relname, c.relkind, c.oid = ANY (COALESCE(e.extconfig, '{}')) AS marked

@@ -35,6 +35,8 @@ INSERT INTO fn_expect VALUES
   ('drop_rule',          '{tenant,admin}'),
   ('list_rules',         '{tenant,admin}'),
   ('webhook_credentials', '{tenant,admin}'),
+  ('dashboard_session',  '{tenant,admin}'),
+  ('dashboard_overview', '{tenant,admin}'),
   ('_caller_tenant',     '{tenant,worker,admin}'),
   ('acquire',            '{worker,admin}'),
   ('heartbeat',          '{worker,admin}'),
