@@ -198,6 +198,8 @@ ok $? "the document is valid JSON, OpenAPI 3.1, every operation with responses"
 EXPECTED="GET /admin/automations
 GET /admin/queues
 GET /automation-rules
+GET /dashboard/api/overview
+GET /dashboard/api/session
 GET /health
 GET /jobs
 GET /jobs/{id}
