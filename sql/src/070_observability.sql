@@ -21,8 +21,9 @@
 
 -- FAILED, DEAD and CANCELLED jobs by finish time: counted exactly by the gauges and read for
 -- the tail (SUCCEEDED jobs use jobs_finished_idx). Only jobs that end badly enter it, so the
--- hot path (acquire, complete) never writes to it.
-CREATE INDEX jobs_unsuccessful_idx ON taskflow.jobs (finished_at)
+-- hot path (acquire, complete) never writes to it. It carries queue, tenant and state, so the
+-- dashboard counts them with an index-only scan (no heap page per kept job).
+CREATE INDEX jobs_unsuccessful_idx ON taskflow.jobs (finished_at) INCLUDE (queue, tenant_id, state)
   WHERE state IN ('FAILED', 'DEAD', 'CANCELLED');
 
 CREATE TABLE taskflow.stats_watermark (
@@ -147,33 +148,38 @@ LANGUAGE plpgsql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  bounds double precision[] := taskflow._histogram_bounds();
+  -- taskflow._histogram_bounds(), inlined: no query per call (the dashboard calls this for
+  -- every point of every series)
+  bounds constant double precision[] :=
+    '{0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600}';
   total bigint := 0;
   seen bigint := 0;
+  x bigint;
   rank double precision;
   lo double precision;
-  hi double precision;
 BEGIN
   IF h IS NULL OR q IS NULL THEN
     RETURN NULL;
   END IF;
-  SELECT COALESCE(sum(x), 0) INTO total FROM unnest(h) x;
+  FOREACH x IN ARRAY h LOOP
+    total := total + COALESCE(x, 0);
+  END LOOP;
   IF total = 0 THEN
     RETURN NULL;
   END IF;
   rank := q * total;
   FOR i IN 1 .. array_length(h, 1) LOOP
-    IF h[i] > 0 AND seen + h[i] >= rank THEN
-      IF i > array_length(bounds, 1) THEN
-        RETURN bounds[array_length(bounds, 1)];
+    x := COALESCE(h[i], 0);
+    IF x > 0 AND seen + x >= rank THEN
+      IF i > 18 THEN
+        RETURN bounds[18];
       END IF;
       lo := CASE WHEN i = 1 THEN 0 ELSE bounds[i - 1] END;
-      hi := bounds[i];
-      RETURN lo + (hi - lo) * greatest(rank - seen, 0) / h[i];
+      RETURN lo + (bounds[i] - lo) * greatest(rank - seen, 0) / x;
     END IF;
-    seen := seen + h[i];
+    seen := seen + x;
   END LOOP;
-  RETURN bounds[array_length(bounds, 1)];
+  RETURN bounds[18];
 END
 $$;
 

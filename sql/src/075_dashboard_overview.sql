@@ -29,6 +29,7 @@ CREATE FUNCTION taskflow.dashboard_overview(range interval DEFAULT '1 hour') RET
 LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
+SET max_parallel_workers_per_gather = 0   -- small bounded scans: starting workers costs more
 AS $$
 DECLARE
   own text := taskflow._caller_tenant();   -- NULL: every tenant
@@ -51,7 +52,8 @@ BEGIN
   -- index), and the SUCCEEDED ones not rolled up yet
   live AS (
     SELECT j.queue, j.state::text AS state, count(*) AS n FROM (
-      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state = 'PENDING'
+      -- PENDING from jobs_ready_idx alone (index-only: the state is the index's predicate)
+      SELECT x.queue, x.tenant_id, 'PENDING'::taskflow.job_state AS state FROM taskflow.jobs x WHERE x.state = 'PENDING'
       UNION ALL
       SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state = 'SCHEDULED'
       UNION ALL
