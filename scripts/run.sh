@@ -4,7 +4,8 @@
 #      builds taskflow-worker;
 #   2. starts PostgreSQL 15 with the extension on .run/pgdata inside the checkout (git-ignored,
 #      reused on the next run), as the OS user `postgres`;
-#   3. starts a worker with worker/examples/handlers.json on the queue `demo`;
+#   3. starts a worker with worker/examples/handlers.json on the queue `demo`, serving the HTTP API
+#      and the dashboard (built by CMake from dashboard/, see docs/dashboard.md);
 #   4. schedules three sample jobs (one succeeds, one fails twice then succeeds, one runs out of
 #      attempts and goes DEAD), waits for them and prints their final states and histories;
 #   5. keeps running until Ctrl-C, then stops the worker (gracefully) and PostgreSQL.
@@ -30,7 +31,7 @@ if [ -z "${SKIP_DEPS:-}" ]; then
 fi
 PGBIN=$(pg_config --bindir)
 if [ -z "${SKIP_BUILD:-}" ]; then
-  step "build: extension (make && make install) and taskflow-worker (cmake)"
+  step "build: extension (make && make install), taskflow-worker and the dashboard (cmake, npm ci)"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   make -s -j"$(nproc)" >/dev/null
   $SUDO make -s install >/dev/null
@@ -142,7 +143,7 @@ setsid "$WORKER" --db "$DB_URL" --queue "$QUEUE" --config worker/examples/handle
 WORKER_PID=$!
 sleep 0.5
 kill -0 "$WORKER_PID" 2>/dev/null || { tail -20 "$WORKER_LOG" >&2; die "the worker did not start (log: $WORKER_LOG)"; }
-echo "pid $WORKER_PID, log $WORKER_LOG, HTTP API on http://127.0.0.1:$HTTP_PORT"
+echo "pid $WORKER_PID, log $WORKER_LOG, HTTP API and dashboard on http://127.0.0.1:$HTTP_PORT/"
 # An admin API key for the HTTP API, made once and kept beside the data directory.
 if [ ! -s "$RUN_DIR/api-key" ]; then
   psql_q -At -c "SELECT taskflow.create_api_key('default', 'admin')" >"$RUN_DIR/api-key"
@@ -191,6 +192,10 @@ done
 # --- 5. keep running -------------------------------------------------------------------------------
 step "running: the worker waits for jobs on queue '$QUEUE' (Ctrl-C stops it and PostgreSQL)"
 cat <<HELP
+Dashboard: http://127.0.0.1:$HTTP_PORT/
+  sign in with the admin API key (kept in $RUN_DIR/api-key):
+  $API_KEY
+
 Schedule more jobs from another terminal:
   psql -h $RUN_DIR -p $port -U postgres $DB -c "SELECT taskflow.schedule('demo.hello', '{\"name\": \"you\"}', queue => '$QUEUE')"
   psql -h $RUN_DIR -p $port -U postgres $DB -c "SELECT taskflow.schedule('demo.sleep', '{\"seconds\": 5}', queue => '$QUEUE')"

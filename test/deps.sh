@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages TaskFlow needs to build, test and run, when they are missing.
+#   bash test/deps.sh            build and run (make run): includes Node.js and npm for the dashboard
+#   bash test/deps.sh --browser  also Chromium, for the dashboard's browser tests (make test)
 set -euo pipefail
 PKGS=(
   postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
@@ -12,6 +14,12 @@ missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
+# The dashboard is built with Node.js and npm, and its browser tests drive Chromium. These are
+# checked by command, not by package name: a machine may have Node.js from another package that
+# bundles npm, and asking apt for Debian's npm there would fight it.
+command -v node >/dev/null 2>&1 || missing+=(nodejs)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+if [ "${1:-}" = "--browser" ] && [ ! -x /usr/bin/chromium ]; then missing+=(chromium); fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "deps: installing ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 JOBS=${JOBS:-$(nproc)}
 
-bash test/deps.sh || { echo "0 passed, 1 failed"; exit 1; }
+bash test/deps.sh --browser || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0; failed=0
 note_fail() { echo "FAILED: $*"; failed=$((failed + 1)); }

@@ -21,8 +21,9 @@
 
 -- FAILED, DEAD and CANCELLED jobs by finish time: counted exactly by the gauges and read for
 -- the tail (SUCCEEDED jobs use jobs_finished_idx). Only jobs that end badly enter it, so the
--- hot path (acquire, complete) never writes to it.
-CREATE INDEX jobs_unsuccessful_idx ON taskflow.jobs (finished_at)
+-- hot path (acquire, complete) never writes to it. It carries queue, tenant and state, so the
+-- dashboard counts them with an index-only scan (no heap page per kept job).
+CREATE INDEX jobs_unsuccessful_idx ON taskflow.jobs (finished_at) INCLUDE (queue, tenant_id, state)
   WHERE state IN ('FAILED', 'DEAD', 'CANCELLED');
 
 CREATE TABLE taskflow.stats_watermark (
@@ -79,6 +80,109 @@ CREATE TABLE taskflow.stats_histogram (
 );
 COMMENT ON TABLE taskflow.stats_histogram IS 'Rolled-up wait and run time histogram buckets per queue.';
 
+-- Time series for the dashboard's Overview (taskflow.dashboard_overview): per bucket of `width`
+-- seconds (60: kept 2 hours, for the last hour; 900: kept 26 hours, for the last day) and queue,
+-- the jobs that finished in it: SUCCEEDED (completed), FAILED or DEAD (failed), and histograms
+-- of their wait and run times (observations per bucket of _histogram_bounds(), 19 elements).
+-- Written by the same roll-up as the counters above (one more grouping of its rows), so a
+-- bucket is complete once the watermark has passed its end; pruned by _rollup.
+CREATE TABLE taskflow.stats_series (
+  width     integer NOT NULL CHECK (width IN (60, 900)),
+  t         timestamptz NOT NULL,            -- the bucket's start
+  queue     text NOT NULL,
+  completed bigint NOT NULL,
+  failed    bigint NOT NULL,
+  wait_hist bigint[] NOT NULL,
+  run_hist  bigint[] NOT NULL,
+  PRIMARY KEY (width, t, queue)
+);
+COMMENT ON TABLE taskflow.stats_series IS
+  'Rolled-up finished jobs per time bucket (1 and 15 minutes) and queue, with wait/run histograms.';
+
+-- The same per tenant: what a tenant's key sees (dashboard_overview confines it).
+CREATE TABLE taskflow.stats_series_tenant (
+  tenant_id text NOT NULL,
+  width     integer NOT NULL CHECK (width IN (60, 900)),
+  t         timestamptz NOT NULL,
+  queue     text NOT NULL,
+  completed bigint NOT NULL,
+  failed    bigint NOT NULL,
+  wait_hist bigint[] NOT NULL,
+  run_hist  bigint[] NOT NULL,
+  PRIMARY KEY (tenant_id, width, t, queue)
+);
+CREATE INDEX stats_series_tenant_prune_idx ON taskflow.stats_series_tenant (width, t);
+COMMENT ON TABLE taskflow.stats_series_tenant IS
+  'Rolled-up finished jobs per tenant, time bucket (1 and 15 minutes) and queue, with wait/run histograms.';
+
+-- A histogram (bigint[19]) with n more observations in bucket b; the transition function of
+-- _hist_agg.
+CREATE FUNCTION taskflow._hist_put(h bigint[], b integer, n bigint) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE WHEN b IS NULL OR n IS NULL OR n = 0 OR b < 1 OR b > 19 THEN h
+              ELSE h[1:b - 1] || (h[b] + n) || h[b + 1:19] END
+$$;
+
+-- The histogram of (bucket, observations) rows.
+CREATE AGGREGATE taskflow._hist_agg(integer, bigint) (
+  SFUNC = taskflow._hist_put, STYPE = bigint[],
+  INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'
+);
+
+-- Two histograms added bucket by bucket (the roll-up's upsert into a bucket already counted).
+CREATE FUNCTION taskflow._hist_add(a bigint[], b bigint[]) RETURNS bigint[]
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT array_agg(COALESCE(x, 0) + COALESCE(y, 0) ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
+$$;
+
+
+-- The q-quantile (0..1) in seconds of a histogram, as Prometheus' histogram_quantile does it:
+-- the bucket holding rank q * total, linear interpolation between its bounds (0 below the
+-- first); an observation in the +Inf bucket reads as the last bound (3600 s). NULL when empty.
+CREATE FUNCTION taskflow._hist_quantile(q double precision, h bigint[]) RETURNS double precision
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  -- taskflow._histogram_bounds(), inlined: no query per call (the dashboard calls this for
+  -- every point of every series)
+  bounds constant double precision[] :=
+    '{0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600}';
+  total bigint := 0;
+  seen bigint := 0;
+  x bigint;
+  rank double precision;
+  lo double precision;
+BEGIN
+  IF h IS NULL OR q IS NULL THEN
+    RETURN NULL;
+  END IF;
+  FOREACH x IN ARRAY h LOOP
+    total := total + COALESCE(x, 0);
+  END LOOP;
+  IF total = 0 THEN
+    RETURN NULL;
+  END IF;
+  rank := q * total;
+  FOR i IN 1 .. array_length(h, 1) LOOP
+    x := COALESCE(h[i], 0);
+    IF x > 0 AND seen + x >= rank THEN
+      IF i > 18 THEN
+        RETURN bounds[18];
+      END IF;
+      lo := CASE WHEN i = 1 THEN 0 ELSE bounds[i - 1] END;
+      RETURN lo + (bounds[i] - lo) * greatest(rank - seen, 0) / x;
+    END IF;
+    seen := seen + x;
+  END LOOP;
+  RETURN bounds[18];
+END
+$$;
+
 -- Automation rule firings (060_rules.sql) per rule and outcome, rolled up the same way, so
 -- purge_rule_firings does not lower the counters and a scrape does not count the audit table.
 CREATE TABLE taskflow.stats_rule_firings (
@@ -125,8 +229,9 @@ $$;
 
 -- What one finished job row contributes, as SQL select-list items over a row alias `j`:
 -- automatic retries of its last attempt budget (releases and attempts before a retry() do not
--- count), wait (from due to start) and run time (start to finish) of its last attempt. Jobs
--- cancelled before or while running have no wait or run observation.
+-- count), wait (from due to start) and run time (start to finish) of its last attempt, and
+-- when it finished (for the time series). Jobs cancelled before or while running have no wait
+-- or run observation.
 CREATE FUNCTION taskflow._observation_sql() RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
@@ -136,7 +241,8 @@ AS $$
       || 'CASE WHEN j.state <> ''CANCELLED'' AND j.started_at IS NOT NULL THEN '
       || '  greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END AS wait_s, '
       || 'CASE WHEN j.state <> ''CANCELLED'' AND j.started_at IS NOT NULL THEN '
-      || '  greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s'
+      || '  greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s, '
+      || 'j.finished_at'
 $$;
 
 -- The statement that adds the rows of `source` (a query with the columns of
@@ -150,6 +256,9 @@ AS $$
   WITH g AS MATERIALIZED (
     -- one pass over the rows; everything below reads this small grouping
     SELECT src.queue, src.tenant_id, src.outcome, %2$s AS wait_bucket, %3$s AS run_bucket,
+           -- the minute it finished in, for the series (rows only removed need none)
+           CASE WHEN src.counted THEN to_timestamp(floor(extract(epoch FROM src.finished_at) / 60) * 60) END
+             AS minute,
            count(*) FILTER (WHERE src.counted) AS jobs,
            COALESCE(sum(src.retries) FILTER (WHERE src.counted), 0) AS retries,
            count(*) FILTER (WHERE src.removed) AS removed,
@@ -158,7 +267,7 @@ AS $$
            count(src.run_s) FILTER (WHERE src.counted) AS run_count,
            COALESCE(sum(src.run_s) FILTER (WHERE src.counted), 0) AS run_sum
     FROM (%1$s) AS src
-    GROUP BY 1, 2, 3, 4, 5),
+    GROUP BY 1, 2, 3, 4, 5, 6),
   q AS (
     INSERT INTO taskflow.stats_queue AS s
       (queue, outcome, jobs, retries, removed, wait_count, wait_sum, run_count, run_sum)
@@ -188,7 +297,34 @@ AS $$
       UNION ALL
       SELECT queue, 'run', run_bucket, run_count FROM g WHERE run_bucket IS NOT NULL) x
     GROUP BY 1, 2, 3 HAVING sum(n) > 0 ORDER BY 1, 2, 3
-    ON CONFLICT (queue, metric, bucket) DO UPDATE SET observations = s.observations + excluded.observations)
+    ON CONFLICT (queue, metric, bucket) DO UPDATE SET observations = s.observations + excluded.observations),
+  -- the time series: each minute's rows in its 1-minute and its 15-minute bucket
+  b AS MATERIALIZED (
+    SELECT wd.width, to_timestamp(floor(extract(epoch FROM g.minute) / wd.width) * wd.width) AS t,
+           g.queue, g.tenant_id, g.outcome, g.wait_bucket, g.run_bucket, g.jobs, g.wait_count, g.run_count
+    FROM g CROSS JOIN (VALUES (60), (900)) AS wd(width)
+    WHERE g.minute IS NOT NULL AND g.jobs > 0 AND g.outcome <> 'CANCELLED'),
+  sq AS (
+    INSERT INTO taskflow.stats_series AS s (width, t, queue, completed, failed, wait_hist, run_hist)
+    SELECT width, t, queue, COALESCE(sum(jobs) FILTER (WHERE outcome = 'SUCCEEDED'), 0),
+           COALESCE(sum(jobs) FILTER (WHERE outcome <> 'SUCCEEDED'), 0),
+           taskflow._hist_agg(wait_bucket, wait_count), taskflow._hist_agg(run_bucket, run_count)
+    FROM b GROUP BY width, t, queue ORDER BY width, t, queue
+    ON CONFLICT (width, t, queue) DO UPDATE SET
+      completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
+      wait_hist = taskflow._hist_add(s.wait_hist, excluded.wait_hist),
+      run_hist = taskflow._hist_add(s.run_hist, excluded.run_hist)),
+  st AS (
+    INSERT INTO taskflow.stats_series_tenant AS s
+      (tenant_id, width, t, queue, completed, failed, wait_hist, run_hist)
+    SELECT tenant_id, width, t, queue, COALESCE(sum(jobs) FILTER (WHERE outcome = 'SUCCEEDED'), 0),
+           COALESCE(sum(jobs) FILTER (WHERE outcome <> 'SUCCEEDED'), 0),
+           taskflow._hist_agg(wait_bucket, wait_count), taskflow._hist_agg(run_bucket, run_count)
+    FROM b GROUP BY tenant_id, width, t, queue ORDER BY tenant_id, width, t, queue
+    ON CONFLICT (tenant_id, width, t, queue) DO UPDATE SET
+      completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
+      wait_hist = taskflow._hist_add(s.wait_hist, excluded.wait_hist),
+      run_hist = taskflow._hist_add(s.run_hist, excluded.run_hist))
   SELECT COALESCE(sum(jobs), 0)::integer FROM g
   $f$, source, taskflow._histogram_bucket_sql('src.wait_s'), taskflow._histogram_bucket_sql('src.run_s'))
 $$;
@@ -261,6 +397,11 @@ BEGIN
     'SELECT * FROM taskflow.rule_firings f WHERE f.fired_at >= %L AND f.fired_at < %L', w, w_new));
   PERFORM taskflow._rollup_starts(w, w_new);  -- the dashboard's starts per minute (075_dashboard_admin.sql)
   UPDATE taskflow.stats_watermark SET rolled_up_to = w_new;
+  -- the series keep what the dashboard shows: 1-minute buckets for 2 hours, 15-minute ones for 26
+  DELETE FROM taskflow.stats_series s
+   WHERE (s.width = 60 AND s.t < w_new - interval '2 hours') OR (s.width = 900 AND s.t < w_new - interval '26 hours');
+  DELETE FROM taskflow.stats_series_tenant s
+   WHERE (s.width = 60 AND s.t < w_new - interval '2 hours') OR (s.width = 900 AND s.t < w_new - interval '26 hours');
   RETURN n;
 END
 $$;
@@ -343,6 +484,8 @@ BEGIN
   DELETE FROM taskflow.stats_rule_firings;
   DELETE FROM taskflow.stats_tenant_starts;  -- 075_dashboard_admin.sql
   DELETE FROM taskflow.stats_starts;
+  DELETE FROM taskflow.stats_series;
+  DELETE FROM taskflow.stats_series_tenant;
   UPDATE taskflow.stats_watermark SET rolled_up_to = '-infinity';
 END
 $$;
@@ -798,10 +941,13 @@ REVOKE ALL ON FUNCTION
   taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(timestamptz, integer),
   taskflow._firings_apply_sql(text), taskflow._stats_on_firings_delete(),
   taskflow._queue_stats(),
+  taskflow._hist_put(bigint[], integer, bigint), taskflow._hist_add(bigint[], bigint[]),
+  taskflow._hist_quantile(double precision, bigint[]),
   taskflow.metrics(integer)
 FROM PUBLIC;
 REVOKE ALL ON taskflow.stats_watermark, taskflow.stats_queue, taskflow.stats_tenant,
   taskflow.stats_tenant_volume, taskflow.stats_histogram, taskflow.stats_rule_firings,
+  taskflow.stats_series, taskflow.stats_series_tenant,
   taskflow.queue_stats FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION taskflow.metrics(integer) TO taskflow_admin, taskflow_worker;
 -- Admins may run everything; the helpers write nothing of their own (_rollup and reset_stats
@@ -814,8 +960,10 @@ GRANT EXECUTE ON FUNCTION
   taskflow._prom_label(text), taskflow._prom_value(double precision),
   taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(timestamptz, integer),
   taskflow._firings_apply_sql(text), taskflow._stats_on_firings_delete(),
-  taskflow._queue_stats()
+  taskflow._queue_stats(),
+  taskflow._hist_put(bigint[], integer, bigint), taskflow._hist_add(bigint[], bigint[]),
+  taskflow._hist_quantile(double precision, bigint[])
 TO taskflow_admin;
 GRANT SELECT ON taskflow.queue_stats, taskflow.stats_watermark, taskflow.stats_queue,
   taskflow.stats_tenant, taskflow.stats_tenant_volume, taskflow.stats_histogram,
-  taskflow.stats_rule_firings TO taskflow_admin;
+  taskflow.stats_rule_firings, taskflow.stats_series, taskflow.stats_series_tenant TO taskflow_admin;

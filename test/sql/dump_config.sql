@@ -19,6 +19,8 @@ INSERT INTO not_dumped VALUES
   -- 075_dashboard_admin.sql: the last two hours' starts, derived from taskflow.jobs
   ('stats_tenant_starts', 'roll-up counters, derived from taskflow.jobs'),
   ('stats_starts',        'roll-up counters, derived from taskflow.jobs');
+  ('stats_series',        'roll-up time series, derived from taskflow.jobs'),
+  ('stats_series_tenant', 'roll-up time series, derived from taskflow.jobs');
 
 CREATE TEMP VIEW members AS
   SELECT c.oid, c.relname, c.relkind, c.oid = ANY (COALESCE(e.extconfig, '{}')) AS marked

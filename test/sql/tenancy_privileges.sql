@@ -47,6 +47,8 @@ INSERT INTO fn_expect VALUES
   ('dashboard_webhook_deliveries', '{tenant,admin}'),
   ('dashboard_fire_rule', '{tenant,admin}'),
   ('dashboard_tenants',  '{tenant,admin}'),
+  ('dashboard_session',  '{tenant,admin}'),
+  ('dashboard_overview', '{tenant,admin}'),
   ('_caller_tenant',     '{tenant,worker,admin}'),
   ('acquire',            '{worker,admin}'),
   ('heartbeat',          '{worker,admin}'),

@@ -202,6 +202,8 @@ GET /dashboard/api/dead-letters
 GET /dashboard/api/jobs
 GET /dashboard/api/jobs/count
 GET /dashboard/api/jobs/{id}
+GET /dashboard/api/overview
+GET /dashboard/api/session
 GET /health
 GET /jobs
 GET /jobs/{id}
@@ -215,7 +217,19 @@ POST /dashboard/api/jobs/bulk
 POST /events/webhook/{key}
 POST /jobs
 POST /jobs/{id}/cancel
-POST /jobs/{id}/retry"
+POST /jobs/{id}/retry
+GET /dashboard/api/queues
+PATCH /dashboard/api/queues/{name}
+POST /dashboard/api/queues/{name}/pause
+POST /dashboard/api/queues/{name}/resume
+GET /dashboard/api/rules
+POST /dashboard/api/rules/{id}/enable
+POST /dashboard/api/rules/{id}/disable
+POST /dashboard/api/rules/{id}/fire
+GET /dashboard/api/rules/{id}/firings
+GET /dashboard/api/webhook-deliveries
+GET /dashboard/api/tenants"
+EXPECTED=$(printf '%s\n' "$EXPECTED" | sort)
 is "$DOC_ROUTES" "$EXPECTED" "the document lists exactly the routes of the API"
 # Each documented route is served: none answers "no such route".
 missing=""

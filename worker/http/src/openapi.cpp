@@ -237,6 +237,14 @@ const std::string& OpenApiDocument() {
           "403": {"$ref": "#/components/responses/Forbidden"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "501": {"$ref": "#/components/responses/NotAvailable"},
+    "/dashboard/api/session": {
+      "get": {
+        "operationId": "dashboardSession",
+        "summary": "What the API key is (taskflow.dashboard_session): the dashboard's sign-in check",
+        "responses": {
+          "200": {"description": "role admin (sees every tenant) or client (tenant_id), and the extension's version.", "content": {"application/json": {"schema": {"type": "object", "required": ["role", "tenant_id", "version"], "properties": {"role": {"type": "string", "enum": ["admin", "client"]}, "tenant_id": {"type": ["string", "null"]}, "version": {"type": "string"}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
       }
@@ -343,6 +351,32 @@ const std::string& OpenApiDocument() {
           "403": {"$ref": "#/components/responses/Forbidden"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "501": {"$ref": "#/components/responses/NotAvailable"},
+    "/dashboard/api/overview": {
+      "get": {
+        "operationId": "dashboardOverview",
+        "summary": "The dashboard's Overview (taskflow.dashboard_overview): queues by state with time series, workers, tenants",
+        "description": "A client key gets only its tenant's numbers: the queues it has jobs in, the workers running its jobs, itself among the tenants. Series come from the statistics roll-up: 1-minute buckets for 1h, 15-minute buckets for 24h. See docs/dashboard.md.",
+        "parameters": [{"name": "range", "in": "query", "schema": {"type": "string", "enum": ["1h", "24h"], "default": "1h"}}],
+        "responses": {
+          "200": {"description": "The overview.", "content": {"application/json": {"schema": {"type": "object", "required": ["generated_at", "queues", "workers", "tenants"], "properties": {
+            "generated_at": {"type": "string", "format": "date-time"},
+            "range": {"type": "string", "enum": ["1h", "24h"]},
+            "bucket_seconds": {"type": "integer"},
+            "rolled_up_to": {"type": "string"},
+            "queues": {"type": "array", "items": {"type": "object", "properties": {
+              "name": {"type": "string"}, "paused": {"type": "boolean"}, "concurrency_limit": {"type": ["integer", "null"]},
+              "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+              "series": {"type": "array", "items": {"type": "object", "properties": {
+                "t": {"type": "string", "format": "date-time"}, "completed": {"type": "integer"}, "failed": {"type": "integer"},
+                "wait_p50_ms": {"type": ["number", "null"]}, "wait_p95_ms": {"type": ["number", "null"]},
+                "run_p50_ms": {"type": ["number", "null"]}, "run_p95_ms": {"type": ["number", "null"]}}}}}}},
+            "workers": {"type": "array", "items": {"type": "object", "properties": {
+              "worker_id": {"type": "string"}, "last_seen_at": {"type": "string", "format": "date-time"},
+              "running": {"type": "array", "items": {"type": "object"}}}}},
+            "tenants": {"type": "array", "items": {"type": "object", "properties": {
+              "tenant_id": {"type": "string"}, "running": {"type": "integer"}, "max_running": {"type": ["integer", "null"]}, "weight": {"type": "number"}}}}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
       }

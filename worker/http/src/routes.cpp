@@ -40,6 +40,8 @@ const std::vector<RouteSpec>& RouteTable() {
        "/dashboard/api/dead-letters/redrive", true},
       {RouteId::kDashDeadLettersPurge, "POST", "/dashboard/api/dead-letters/purge",
        "/dashboard/api/dead-letters/purge", true},
+      {RouteId::kDashboardSession, "GET", "/dashboard/api/session", "/dashboard/api/session", true},
+      {RouteId::kDashboardOverview, "GET", "/dashboard/api/overview", "/dashboard/api/overview", true},
   };
   return routes;
 }

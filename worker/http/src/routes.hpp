@@ -1,5 +1,6 @@
 // The one table of the routes the server serves. server.cpp registers exactly these, and a unit
-// test checks that /openapi.json documents exactly these.
+// test checks that /openapi.json documents exactly these. The dashboard's own files (/ and
+// /assets/*) are not API routes: server.cpp serves them beside this table.
 #pragma once
 
 #include <string>
@@ -19,6 +20,7 @@ enum class RouteId {
   // dashboard: jobs, job detail, bulk actions, dead letters
   kDashJobs, kDashJobsCount, kDashJobsBulk, kDashJob,
   kDashDeadLetters, kDashDeadLettersRedrive, kDashDeadLettersPurge,
+  kDashboardSession, kDashboardOverview,
 };
 
 struct RouteSpec {

@@ -21,6 +21,7 @@
 #include <taskflow/json_limits.hpp>
 
 #include "bounded_server.hpp"
+#include "dashboard_assets.hpp"
 #include "db_pool.hpp"
 #include "metrics.hpp"
 #include "openapi.hpp"
@@ -681,6 +682,53 @@ struct Server::Impl {
 
 #include "dashboard_admin_handlers.inc"
 #include "dashboard_jobs_handlers.inc"
+  // --- the dashboard's API (docs/dashboard.md) --------------------------------------------------
+  // GET /dashboard/api/session: what the key is (taskflow.dashboard_session under its role).
+  void DashboardSession(Call& call) {
+    CheckParams(call.req, {});
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_http_dashboard_session",
+                                        "SELECT taskflow.dashboard_session()::text", {});
+    Json(call, 200, r[0][0].c_str());
+  }
+
+  // GET /dashboard/api/overview?range=1h|24h: taskflow.dashboard_overview under the key's role
+  // (a tenant's key gets only its tenant's numbers: the function confines it).
+  void DashboardOverview(Call& call) {
+    CheckParams(call.req, {"range"});
+    const std::string range = Param(call.req, "range").value_or("1h");
+    const char* interval = range == "1h" ? "1 hour" : range == "24h" ? "24 hours" : nullptr;
+    if (!interval) throw Refuse(400, "range must be 1h or 24h, got \"" + range + "\"");
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_http_dashboard_overview",
+                                        "SELECT taskflow.dashboard_overview($1::interval)::text", {interval});
+    Json(call, 200, r[0][0].c_str());
+  }
+
+  // GET / and /assets/*: the dashboard's files, compiled in. index.html is revalidated on every
+  // load (no-cache), the content-hashed assets are cached for a year. The policy allows only
+  // this server's own scripts, styles and API (no inline script, no CDN).
+  static constexpr const char* kDashboardCsp =
+      "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+      "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
+      "frame-ancestors 'none'";
+  void ServeDashboardFile(const httplib::Request& req, httplib::Response& res, const std::string& path) {
+    const DashboardAsset* asset = FindDashboardAsset(path);
+    if (!asset) {
+      res.status = 404;
+      Problem p = ProblemForStatus(404);
+      p.detail = "no dashboard file " + path;
+      const std::string correlation_id = req.get_header_value("X-Correlation-ID");
+      res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
+                      kProblemJson);
+      return;
+    }
+    res.status = 200;
+    res.set_header("Cache-Control", asset->immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    res.set_header("Content-Security-Policy", kDashboardCsp);
+    res.set_header("X-Content-Type-Options", "nosniff");
+    res.set_header("X-Frame-Options", "DENY");
+    res.set_header("Referrer-Policy", "no-referrer");
+    res.set_content(reinterpret_cast<const char*>(asset->data), asset->size, asset->content_type);
+  }
 
   void Handle(const RouteSpec& route, Call& call) {
     switch (route.id) {
@@ -717,6 +765,8 @@ struct Server::Impl {
       case RouteId::kDashDeadLetters: return DashDeadLetters(call);
       case RouteId::kDashDeadLettersRedrive: return DashDeadLettersAction(call, false);
       case RouteId::kDashDeadLettersPurge: return DashDeadLettersAction(call, true);
+      case RouteId::kDashboardSession: return DashboardSession(call);
+      case RouteId::kDashboardOverview: return DashboardOverview(call);
     }
   }
 
@@ -763,6 +813,19 @@ struct Server::Impl {
       else if (std::string(route.method) == "PATCH") server.Patch(route.pattern, handler);
       else server.Post(route.pattern, handler);
     }
+    // The dashboard's files (not API routes: no key, no database).
+    server.Get("/", [this](const httplib::Request& req, httplib::Response& res) {
+      CurrentRequest().route = "/";
+      ServeDashboardFile(req, res, "/index.html");
+    });
+    server.Get("/index\\.html", [this](const httplib::Request& req, httplib::Response& res) {
+      CurrentRequest().route = "/";
+      ServeDashboardFile(req, res, "/index.html");
+    });
+    server.Get("/assets/[A-Za-z0-9._-]+", [this](const httplib::Request& req, httplib::Response& res) {
+      CurrentRequest().route = "/assets/{file}";
+      ServeDashboardFile(req, res, req.path);
+    });
     // Before httplib reads a body: the request's framing (RFC 9112 6.3), its route and method.
     server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
       // A body this handler does not read leaves the stream at an unknown place: the answer

@@ -1,0 +1,92 @@
+import { useEffect, useRef } from "react";
+import { Navigate, NavLink, Route, Routes, useLocation } from "react-router-dom";
+import { useAuth } from "./auth";
+import { SignIn } from "./views/SignIn";
+import { Overview } from "./views/Overview";
+
+// The views of the navigation, in order. A new view (Jobs, Dead letters, Queues, Rules,
+// Tenants) is one file under views/ and one line here.
+const VIEWS = [
+  { path: "/overview", label: "Overview", element: <Overview /> },
+];
+
+export function App() {
+  const { key, session, restore } = useAuth();
+  useEffect(() => {
+    if (key && !session) void restore();
+  }, [key, session, restore]);
+
+  if (!key) return <SignIn />;
+  if (!session) {
+    return (
+      <main className="centered" aria-busy="true">
+        <p>Checking your API key…</p>
+      </main>
+    );
+  }
+  return (
+    <Layout>
+      <Routes>
+        <Route path="/" element={<Navigate to="/overview" replace />} />
+        {VIEWS.map((v) => (
+          <Route key={v.path} path={v.path} element={v.element} />
+        ))}
+        <Route path="*" element={<NotFound />} />
+      </Routes>
+    </Layout>
+  );
+}
+
+function Layout({ children }: { children: React.ReactNode }) {
+  const { session, signOut } = useAuth();
+  const location = useLocation();
+  const mainRef = useRef<HTMLElement>(null);
+  const firstRender = useRef(true);
+  // After a navigation (not on the first load, where Tab should reach the skip link first),
+  // move focus to the page so screen readers and keyboards start there.
+  useEffect(() => {
+    if (firstRender.current) {
+      firstRender.current = false;
+      return;
+    }
+    mainRef.current?.focus();
+  }, [location.pathname]);
+  return (
+    <div className="layout">
+      <a className="skip-link" href="#main" onClick={(e) => { e.preventDefault(); mainRef.current?.focus(); }}>
+        Skip to content
+      </a>
+      <header className="topbar">
+        <span className="brand">TaskFlow</span>
+        <nav aria-label="Main">
+          <ul>
+            {VIEWS.map((v) => (
+              <li key={v.path}>
+                <NavLink to={v.path}>{v.label}</NavLink>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <div className="who">
+          <span data-testid="who">
+            {session?.role === "admin" ? "Admin (all tenants)" : `Tenant ${session?.tenant_id}`}
+          </span>
+          <button type="button" onClick={signOut}>Sign out</button>
+        </div>
+      </header>
+      <main id="main" ref={mainRef} tabIndex={-1}>
+        {children}
+      </main>
+      <footer className="footer">TaskFlow {session?.version}</footer>
+    </div>
+  );
+}
+
+function NotFound() {
+  return (
+    <section>
+      <h1>Not found</h1>
+      <p>This page does not exist. <NavLink to="/overview">Go to the overview</NavLink>.</p>
+    </section>
+  );
+}

@@ -1,0 +1,201 @@
+// Browser tests of the dashboard: Debian's Chromium driven by playwright-core against a real
+// server (test/t/dashboard_browser.t starts it, a worker and the keys). Prints TAP lines.
+// Environment: TF_BASE_URL, TF_ADMIN_KEY, TF_CLIENT_KEY (tenant TF_CLIENT_TENANT),
+// TF_OTHER_TENANT, TF_QUEUE, TF_OTHER_QUEUE, PG* (psql schedules jobs), CHROMIUM (default
+// /usr/bin/chromium), TASKFLOW_SCREENSHOTS=1 to save docs/img/overview.png.
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) {
+    console.log(`not ok 1 - environment variable ${name} is set`);
+    console.log("1..1");
+    process.exit(1);
+  }
+  return v;
+};
+const BASE = env("TF_BASE_URL");
+const ADMIN = env("TF_ADMIN_KEY");
+const CLIENT = env("TF_CLIENT_KEY");
+const CLIENT_TENANT = env("TF_CLIENT_TENANT");
+const OTHER_TENANT = env("TF_OTHER_TENANT");
+const QUEUE = env("TF_QUEUE");
+const OTHER_QUEUE = env("TF_OTHER_QUEUE");
+
+let n = 0;
+let failed = 0;
+function ok(cond, name, diag) {
+  n += 1;
+  if (cond) console.log(`ok ${n} - ${name}`);
+  else {
+    failed += 1;
+    console.log(`not ok ${n} - ${name}`);
+    if (diag) for (const line of String(diag).split("\n")) console.log(`#   ${line}`);
+  }
+}
+async function check(name, fn) {
+  try {
+    await fn();
+    ok(true, name);
+  } catch (e) {
+    ok(false, name, e && e.message ? e.message : e);
+  }
+}
+function sql(statement) {
+  return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], { encoding: "utf8" }).trim();
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+});
+const violations = [];
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    if (m.type() === "error" && !/401|Unauthorized/.test(m.text())) violations.push(m.text());
+  });
+  page.on("pageerror", (e) => violations.push(String(e)));
+  page.on("request", (r) => {
+    if (!r.url().startsWith(BASE) && !r.url().startsWith("data:")) violations.push(`request outside the server: ${r.url()}`);
+  });
+  return page;
+}
+async function signIn(page, key) {
+  await page.goto(`${BASE}/`);
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+}
+const cell = (page, queue, state) => page.locator(`tr[data-queue="${queue}"] td[data-state="${state}"]`);
+
+try {
+  // --- a bad key is refused ---------------------------------------------------------------
+  const anon = await newPage();
+  await check("a bad key is refused on the sign-in page", async () => {
+    await signIn(anon, "tfk_" + "A".repeat(43));
+    await anon.getByRole("alert").filter({ hasText: "not valid" }).waitFor({ timeout: 10000 });
+    if (await anon.getByRole("navigation", { name: "Main" }).count()) throw new Error("navigation shown for a bad key");
+  });
+  await anon.context().close();
+
+  // --- admin -------------------------------------------------------------------------------
+  const page = await newPage();
+  await check("an admin key signs in and sees the overview", async () => {
+    await signIn(page, ADMIN);
+    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor({ timeout: 10000 });
+    await page.getByText("Admin (all tenants)").waitFor();
+    await cell(page, QUEUE, "PENDING").waitFor();
+    await cell(page, OTHER_QUEUE, "PENDING").waitFor();
+  });
+
+  await check("a job scheduled with SQL appears on the overview without a reload", async () => {
+    const before = Number(await cell(page, OTHER_QUEUE, "SCHEDULED").innerText());
+    let navigations = 0;
+    page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations += 1; });
+    sql(`SELECT taskflow.schedule('e2e.later', '{}', queue => '${OTHER_QUEUE}', tenant_id => '${OTHER_TENANT}', run_at => now() + interval '1 hour')`);
+    await page.waitForFunction(
+      ([q, want]) => Number(document.querySelector(`tr[data-queue="${q}"] td[data-state="SCHEDULED"]`)?.textContent) === want,
+      [OTHER_QUEUE, before + 1], { timeout: 10000 });
+    if (navigations !== 0) throw new Error(`the page navigated ${navigations} times`);
+  });
+
+  await check("a job run by the worker shows in the throughput chart and the workers table", async () => {
+    sql(`SELECT taskflow.schedule('e2e.sleep', '{"seconds": 3}', queue => '${QUEUE}', tenant_id => '${CLIENT_TENANT}')`);
+    await page.locator("table[data-testid=workers] tr[data-worker] li").filter({ hasText: "e2e.sleep" }).first().waitFor({ timeout: 15000 });
+    await page.waitForFunction(
+      (q) => Number(document.querySelector(`tr[data-queue="${q}"] td[data-state="SUCCEEDED"]`)?.textContent) >= 2,
+      QUEUE, { timeout: 20000 });
+    await page.getByRole("combobox", { name: "Queue" }).selectOption(QUEUE);
+    await page.locator("[data-testid=chart-throughput] .recharts-bar-rectangle path").first().waitFor({ timeout: 15000 });
+    const summary = await page.locator("#throughput-summary").innerText();
+    if (!/^[1-9]\d* jobs succeeded/.test(summary)) throw new Error(`summary: ${summary}`);
+  });
+
+  await check("every chart has a text alternative (summary and data table)", async () => {
+    for (const id of ["throughput", "failure-rate", "wait-latency", "run-latency"]) {
+      const fig = page.locator(`[data-testid=chart-${id}]`);
+      const describedBy = await fig.getAttribute("aria-describedby");
+      const text = await page.locator(`#${describedBy}`).innerText();
+      if (!text.trim()) throw new Error(`${id}: empty summary`);
+      if ((await fig.locator("details table").count()) !== 1) throw new Error(`${id}: no data table`);
+    }
+  });
+
+  await check("the paused queue is flagged", async () => {
+    await page.locator(`tr[data-queue="${OTHER_QUEUE}"] .badge.paused`).waitFor({ timeout: 5000 });
+  });
+
+  await check("keyboard navigation reaches the skip link, the nav links and sign out", async () => {
+    // a fresh load (the key stays in sessionStorage): focus starts at the top of the page
+    await page.reload();
+    await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor({ timeout: 10000 });
+    const seen = [];
+    for (let i = 0; i < 6; i++) {
+      await page.keyboard.press("Tab");
+      seen.push(await page.evaluate(() => {
+        const el = document.activeElement;
+        return el ? `${el.tagName}:${(el.textContent || "").trim()}` : "";
+      }));
+    }
+    for (const want of ["A:Skip to content", "A:Overview", "BUTTON:Sign out"]) {
+      if (!seen.includes(want)) throw new Error(`focus order ${JSON.stringify(seen)} lacks ${want}`);
+    }
+    const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+    if (outline === "none") throw new Error("the focused element has no outline");
+  });
+
+  if (process.env.TASKFLOW_SCREENSHOTS) {
+    await check("screenshot of the overview saved to docs/img/overview.png", async () => {
+      mkdirSync(path.join(root, "docs/img"), { recursive: true });
+      await page.mouse.move(0, 0);
+      await page.locator("main").focus();
+      await page.screenshot({ path: path.join(root, "docs/img/overview.png"), fullPage: true });
+    });
+  }
+
+  await check("sign out returns to the sign-in page and forgets the key", async () => {
+    await page.getByRole("button", { name: "Sign out" }).click();
+    await page.getByLabel("API key").waitFor();
+    const stored = await page.evaluate(() => sessionStorage.length);
+    if (stored !== 0) throw new Error(`sessionStorage holds ${stored} items`);
+  });
+  await page.context().close();
+
+  // --- a tenant's key ----------------------------------------------------------------------
+  const tenant = await newPage();
+  await check("a client key sees only its tenant's numbers", async () => {
+    await signIn(tenant, CLIENT);
+    await tenant.getByText(`Tenant ${CLIENT_TENANT}`).waitFor({ timeout: 10000 });
+    await cell(tenant, QUEUE, "SUCCEEDED").waitFor();
+    const want = sql(`SELECT count(*) FROM taskflow.jobs WHERE queue = '${QUEUE}' AND tenant_id = '${CLIENT_TENANT}' AND state = 'SUCCEEDED'`);
+    await tenant.waitForFunction(
+      ([q, w]) => document.querySelector(`tr[data-queue="${q}"] td[data-state="SUCCEEDED"]`)?.textContent === w,
+      [QUEUE, want], { timeout: 10000 });
+    // the other tenant's queue (where this tenant has no job) is not listed at all
+    if (await tenant.locator(`tr[data-queue="${OTHER_QUEUE}"]`).count()) throw new Error(`${OTHER_QUEUE} is shown to ${CLIENT_TENANT}`);
+    const pendingOther = sql(`SELECT count(*) FROM taskflow.jobs WHERE queue = '${QUEUE}' AND tenant_id <> '${CLIENT_TENANT}' AND state = 'PENDING'`);
+    const pendingOwn = sql(`SELECT count(*) FROM taskflow.jobs WHERE queue = '${QUEUE}' AND tenant_id = '${CLIENT_TENANT}' AND state = 'PENDING'`);
+    if (Number(pendingOther) === 0) throw new Error("test setup: the other tenant has no PENDING job in the shared queue");
+    const shown = await cell(tenant, QUEUE, "PENDING").innerText();
+    if (shown !== pendingOwn) throw new Error(`PENDING shown ${shown}, own ${pendingOwn}, other tenant ${pendingOther}`);
+    const tenants = await tenant.locator("table[data-testid=tenants] tr[data-tenant]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-tenant")));
+    if (tenants.some((t) => t !== CLIENT_TENANT)) throw new Error(`tenants shown: ${tenants}`);
+  });
+  await tenant.context().close();
+
+  ok(violations.length === 0, "no script error, CSP violation or request outside the server", violations.join("\n"));
+} catch (e) {
+  ok(false, "the browser run ended early", e && e.stack ? e.stack : e);
+} finally {
+  await browser.close();
+}
+console.log(`1..${n}`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,180 @@
+-- ---------------------------------------------------------------------------------------------
+-- The dashboard (docs/dashboard.md): who the caller is, and the Overview. Like every read of the
+-- SQL API these confine a caller mapped to a tenant (taskflow._caller_tenant()) to that tenant;
+-- the HTTP server runs them under the API key's database role and adds no check of its own.
+-- Every statement is bounded: counts through the partial indexes of unfinished and kept jobs,
+-- finished jobs from the roll-up tables (070_observability.sql), workers from the RUNNING index
+-- and the newest finished jobs, tenants from the RUNNING index.
+-- ---------------------------------------------------------------------------------------------
+
+-- What the calling role is: 'admin' when it sees every tenant, else 'client' with its tenant.
+CREATE FUNCTION taskflow.dashboard_session() RETURNS jsonb
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT jsonb_build_object(
+    'role', CASE WHEN t.own IS NULL THEN 'admin' ELSE 'client' END,
+    'tenant_id', t.own,
+    'version', (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow'))
+  FROM (SELECT taskflow._caller_tenant() AS own) t
+$$;
+COMMENT ON FUNCTION taskflow.dashboard_session() IS
+  'The caller as the dashboard sees it: role admin (every tenant) or client (tenant_id), and the version.';
+
+-- The Overview: per queue its jobs by state, paused flag, concurrency limit and time series
+-- over `range` (1 hour: 1-minute buckets; 24 hours: 15-minute buckets); the workers holding
+-- leases or seen finishing jobs lately, with what they run now; the tenants running jobs,
+-- against their limits. See docs/dashboard.md for each figure.
+CREATE FUNCTION taskflow.dashboard_overview(range interval DEFAULT '1 hour') RETURNS jsonb
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET max_parallel_workers_per_gather = 0   -- small bounded scans: starting workers costs more
+AS $$
+DECLARE
+  own text := taskflow._caller_tenant();   -- NULL: every tenant
+  bucket_width integer;
+  since timestamptz;
+  w timestamptz;
+  result jsonb;
+BEGIN
+  IF range IS NULL OR range NOT IN (interval '1 hour', interval '24 hours') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('range must be 1 hour or 24 hours, got %s', COALESCE(range::text, 'NULL'));
+  END IF;
+  bucket_width := CASE WHEN range = interval '1 hour' THEN 60 ELSE 900 END;
+  -- the first bucket: the one holding now() - range
+  since := to_timestamp(floor(extract(epoch FROM now() - range) / bucket_width) * bucket_width);
+  w := COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity');
+
+  WITH
+  -- unfinished jobs and the FAILED, DEAD and CANCELLED ones kept (one branch per partial
+  -- index), and the SUCCEEDED ones not rolled up yet
+  live AS (
+    SELECT j.queue, j.state::text AS state, count(*) AS n FROM (
+      -- PENDING from jobs_ready_idx alone (index-only: the state is the index's predicate)
+      SELECT x.queue, x.tenant_id, 'PENDING'::taskflow.job_state AS state FROM taskflow.jobs x WHERE x.state = 'PENDING'
+      UNION ALL
+      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state = 'SCHEDULED'
+      UNION ALL
+      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state = 'RUNNING'
+      UNION ALL
+      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED')
+      UNION ALL
+      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state = 'SUCCEEDED' AND x.finished_at >= w
+    ) j
+    WHERE j.tenant_id = COALESCE(own, j.tenant_id)
+    GROUP BY 1, 2),
+  -- SUCCEEDED jobs rolled up and still in the table (the Cleaner's deletions are counted)
+  kept AS (
+    SELECT s.queue, 'SUCCEEDED' AS state, sum(s.jobs - s.removed) AS n
+    FROM taskflow.stats_queue s WHERE own IS NULL AND s.outcome = 'SUCCEEDED' GROUP BY s.queue
+    UNION ALL
+    SELECT s.queue, 'SUCCEEDED', sum(s.jobs - s.removed)
+    FROM taskflow.stats_tenant s WHERE s.tenant_id = own AND s.outcome = 'SUCCEEDED' GROUP BY s.queue),
+  counts AS (
+    SELECT c.queue, c.state, greatest(sum(c.n), 0)::bigint AS n
+    FROM (SELECT * FROM live UNION ALL SELECT * FROM kept) c GROUP BY 1, 2),
+  series_rows AS (
+    SELECT s.t, s.queue, s.completed, s.failed, s.wait_hist, s.run_hist
+    FROM taskflow.stats_series s WHERE own IS NULL AND s.width = bucket_width AND s.t >= since
+    UNION ALL
+    SELECT s.t, s.queue, s.completed, s.failed, s.wait_hist, s.run_hist
+    FROM taskflow.stats_series_tenant s
+    WHERE s.tenant_id = own AND s.width = bucket_width AND s.t >= since),
+  -- the queues shown: every queue for an admin; for a tenant, those it has jobs in
+  shown AS (
+    SELECT q.name, q.paused, q.concurrency_limit FROM taskflow.queues q
+    WHERE own IS NULL
+       OR EXISTS (SELECT FROM counts c WHERE c.queue = q.name AND c.n > 0)
+       OR EXISTS (SELECT FROM series_rows r WHERE r.queue = q.name)),
+  buckets AS (
+    SELECT g AS t FROM generate_series(since, now(), make_interval(secs => bucket_width)) g),
+  series AS (
+    SELECT sh.name AS queue, jsonb_agg(jsonb_build_object(
+             't', b.t, 'completed', COALESCE(r.completed, 0), 'failed', COALESCE(r.failed, 0),
+             'wait_p50_ms', round((taskflow._hist_quantile(0.5, r.wait_hist) * 1000)::numeric, 1),
+             'wait_p95_ms', round((taskflow._hist_quantile(0.95, r.wait_hist) * 1000)::numeric, 1),
+             'run_p50_ms', round((taskflow._hist_quantile(0.5, r.run_hist) * 1000)::numeric, 1),
+             'run_p95_ms', round((taskflow._hist_quantile(0.95, r.run_hist) * 1000)::numeric, 1))
+           ORDER BY b.t) AS points
+    FROM shown sh CROSS JOIN buckets b
+    LEFT JOIN series_rows r ON r.queue = sh.name AND r.t = b.t
+    GROUP BY sh.name),
+  queues AS (
+    SELECT COALESCE(jsonb_agg(jsonb_build_object(
+             'name', sh.name, 'paused', sh.paused, 'concurrency_limit', sh.concurrency_limit,
+             'counts', (SELECT jsonb_object_agg(st.s, COALESCE(c.n, 0) ORDER BY st.o)
+                        FROM unnest(ARRAY['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED',
+                                          'DEAD', 'CANCELLED']) WITH ORDINALITY AS st(s, o)
+                        LEFT JOIN counts c ON c.queue = sh.name AND c.state = st.s),
+             'series', COALESCE(se.points, '[]'::jsonb))
+           ORDER BY sh.name), '[]'::jsonb) AS doc
+    FROM shown sh LEFT JOIN series se ON se.queue = sh.name),
+  -- what runs now: RUNNING jobs (the RUNNING index; at most 1000, the longest running first)
+  running AS (
+    SELECT j.id, j.job_type, j.queue, j.tenant_id, j.worker_id, j.started_at, j.lease_expires_at
+    FROM taskflow.jobs j
+    WHERE j.state = 'RUNNING' AND j.tenant_id = COALESCE(own, j.tenant_id) AND j.worker_id IS NOT NULL
+    ORDER BY j.started_at, j.id LIMIT 1000),
+  -- workers seen lately: the holders of the newest 2000 finished jobs of the last 15 minutes
+  -- (through the finished_at indexes; a worker idle longer drops off the list)
+  recent AS (
+    SELECT x.worker_id, x.finished_at FROM (
+      (SELECT j.worker_id, j.finished_at, j.tenant_id FROM taskflow.jobs j
+        WHERE j.state IN ('SUCCEEDED', 'CANCELLED') AND j.finished_at >= now() - interval '15 minutes'
+        ORDER BY j.finished_at DESC LIMIT 2000)
+      UNION ALL
+      (SELECT j.worker_id, j.finished_at, j.tenant_id FROM taskflow.jobs j
+        WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= now() - interval '15 minutes'
+        ORDER BY j.finished_at DESC LIMIT 2000)) x
+    WHERE x.worker_id IS NOT NULL AND x.tenant_id = COALESCE(own, x.tenant_id)),
+  worker_ids AS (
+    SELECT u.worker_id, max(u.seen) AS last_seen_at FROM (
+      SELECT r.worker_id, now() AS seen FROM running r
+      UNION ALL
+      SELECT r.worker_id, r.finished_at FROM recent r) u
+    GROUP BY u.worker_id),
+  workers AS (
+    SELECT COALESCE(jsonb_agg(jsonb_build_object(
+             'worker_id', wi.worker_id, 'last_seen_at', wi.last_seen_at,
+             'running', COALESCE((SELECT jsonb_agg(jsonb_build_object(
+                          'job_id', r.id, 'job_type', r.job_type, 'queue', r.queue,
+                          'tenant_id', r.tenant_id, 'started_at', r.started_at,
+                          'lease_expires_at', r.lease_expires_at) ORDER BY r.started_at, r.id)
+                        FROM running r WHERE r.worker_id = wi.worker_id), '[]'::jsonb))
+           ORDER BY wi.worker_id), '[]'::jsonb) AS doc
+    FROM worker_ids wi),
+  -- tenants: an admin sees the 100 running the most jobs, a tenant itself
+  tenant_running AS (
+    SELECT j.tenant_id, count(*) AS running FROM taskflow.jobs j
+    WHERE j.state = 'RUNNING' AND j.tenant_id = COALESCE(own, j.tenant_id)
+    GROUP BY j.tenant_id),
+  tenant_rows AS (
+    SELECT x.tenant_id, x.running FROM (
+      SELECT tr.tenant_id, tr.running FROM tenant_running tr WHERE own IS NULL
+      ORDER BY tr.running DESC, tr.tenant_id LIMIT 100) x
+    UNION ALL
+    SELECT own, COALESCE((SELECT tr.running FROM tenant_running tr WHERE tr.tenant_id = own), 0)
+    WHERE own IS NOT NULL),
+  tenants AS (
+    SELECT COALESCE(jsonb_agg(jsonb_build_object(
+             'tenant_id', r.tenant_id, 'running', r.running, 'max_running', t.max_running,
+             'weight', COALESCE(t.weight, 1))
+           ORDER BY r.running DESC, r.tenant_id), '[]'::jsonb) AS doc
+    FROM tenant_rows r LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id)
+  SELECT jsonb_build_object(
+    'generated_at', now(), 'range', CASE WHEN bucket_width = 60 THEN '1h' ELSE '24h' END,
+    'bucket_seconds', bucket_width, 'rolled_up_to', w,
+    'queues', (SELECT doc FROM queues), 'workers', (SELECT doc FROM workers),
+    'tenants', (SELECT doc FROM tenants))
+  INTO result;
+  RETURN result;
+END
+$$;
+COMMENT ON FUNCTION taskflow.dashboard_overview(interval) IS
+  'The dashboard''s Overview as one JSON document (queues, series, workers, tenants); a tenant sees only its own.';
+
+REVOKE ALL ON FUNCTION taskflow.dashboard_session(), taskflow.dashboard_overview(interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION taskflow.dashboard_session(), taskflow.dashboard_overview(interval)
+  TO taskflow_client, taskflow_admin;

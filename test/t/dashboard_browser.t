@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The dashboard in a browser: Debian's Chromium driven by playwright-core (dashboard/tests/e2e.mjs)
+# against a real taskflow-worker --http serving the dashboard and running jobs: sign in, a job
+# scheduled with SQL appears without a reload, keyboard navigation, text alternatives, a tenant's
+# key sees only its tenant, a bad key is refused. TASKFLOW_SCREENSHOTS=1 saves docs/img/overview.png.
+. "$(dirname "$0")/http_lib.sh"
+
+WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
+case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || fail_setup "no Chromium at $CHROMIUM (test/deps.sh installs the Debian package chromium)"
+command -v node >/dev/null || fail_setup "node is not installed (test/deps.sh installs nodejs)"
+[ -f "$ROOT/dashboard/node_modules/playwright-core/package.json" ] ||
+  fail_setup "dashboard/node_modules has no playwright-core (the CMake build runs npm ci)"
+"$WORKER_BIN" --help 2>/dev/null | grep -q -- '--http' || fail_setup "$WORKER_BIN has no --http"
+
+ADMIN=$(new_key '' admin)
+ACME=$(new_key acme)
+Q=e2e_work
+QO=e2e_other
+sql "SELECT taskflow.create_queue('$Q'), taskflow.create_queue('$QO'), taskflow.pause_queue('$QO')" >/dev/null
+sql "SELECT taskflow.set_tenant_limit('acme', 4)" >/dev/null
+# A job of the other tenant in the shared queue that no worker takes (no handler for its type),
+# and one in the other queue.
+sql "SELECT taskflow.schedule('e2e.other', '{}', queue => '$Q', tenant_id => 'globex'),
+            taskflow.schedule('e2e.other', '{}', queue => '$QO', tenant_id => 'globex')" >/dev/null
+# One job of acme done before the browser opens.
+sql "SELECT taskflow.schedule('e2e.sleep', '{\"seconds\": 0}', queue => '$Q', tenant_id => 'acme')" >/dev/null
+
+W_URL="postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB"
+"$WORKER_BIN" --db "$W_URL" --http 127.0.0.1:0 --poll-interval 200ms --queue "$Q" \
+  --handler e2e.sleep=sleep --worker-id e2e-worker-1 >"$T_DIR/worker.log" 2>&1 &
+T_SERVERS[worker]=$!
+disown "$!"
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*HTTP API listening on [^ ]*:\([0-9]*\) .*/\1/p' "$T_DIR/worker.log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ]
+ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
+T_PORTS[worker]=$port
+SERVER=worker req GET /
+is "$STATUS $(header Content-Type)" "200 text/html; charset=utf-8" "the worker's / is the dashboard"
+wait_for_done() {
+  for _ in $(seq 1 100); do
+    [ "$(sql "SELECT count(*) FROM taskflow.jobs WHERE job_type = 'e2e.sleep' AND state = 'SUCCEEDED'")" -ge 1 ] && return 0
+    sleep 0.1
+  done
+  return 1
+}
+wait_for_done
+ok $? "the worker ran the first job"
+
+out=$(cd "$ROOT" && TF_BASE_URL="http://127.0.0.1:$port" TF_ADMIN_KEY="$ADMIN" TF_CLIENT_KEY="$ACME" \
+  TF_CLIENT_TENANT=acme TF_OTHER_TENANT=globex TF_QUEUE=$Q TF_OTHER_QUEUE=$QO CHROMIUM="$CHROMIUM" \
+  timeout 180 node dashboard/tests/e2e.mjs 2>"$T_DIR/e2e.err")
+rc=$?
+# The browser's TAP lines, renumbered after this script's own.
+while IFS= read -r line; do
+  case "$line" in
+    "ok "*) ok 0 "${line#ok * - }" ;;
+    "not ok "*) ok 1 "${line#not ok * - }" ;;
+    "#"*) echo "$line" ;;
+  esac
+done <<<"$out"
+[ "$rc" -eq 0 ] || { ok 1 "dashboard/tests/e2e.mjs exited $rc"; sed 's/^/# /' "$T_DIR/e2e.err" | tail -20; }
+done_testing
