@@ -213,6 +213,48 @@ const std::string& OpenApiDocument() {
     "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
     "/dashboard/api/webhook-deliveries": {"get": {"operationId": "dashboardWebhookDeliveries", "summary": "Webhook deliveries that reached a rule, newest first (taskflow.dashboard_webhook_deliveries)", "parameters": [{"name": "rule_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{deliveries: [...], next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
     "/dashboard/api/tenants": {"get": {"operationId": "dashboardTenants", "summary": "Tenants by id (a client key: itself) with max_running, weight, rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page (a tenant id).", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{tenants: [...], started_1h_total, window_start, next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/session": {
+      "get": {
+        "operationId": "dashboardSession",
+        "summary": "What the API key is (taskflow.dashboard_session): the dashboard's sign-in check",
+        "responses": {
+          "200": {"description": "role admin (sees every tenant) or client (tenant_id), and the extension's version.", "content": {"application/json": {"schema": {"type": "object", "required": ["role", "tenant_id", "version"], "properties": {"role": {"type": "string", "enum": ["admin", "client"]}, "tenant_id": {"type": ["string", "null"]}, "version": {"type": "string"}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/dashboard/api/overview": {
+      "get": {
+        "operationId": "dashboardOverview",
+        "summary": "The dashboard's Overview (taskflow.dashboard_overview): queues by state with time series, workers, tenants",
+        "description": "A client key gets only its tenant's numbers: the queues it has jobs in, the workers running its jobs, itself among the tenants. Series come from the statistics roll-up: 1-minute buckets for 1h, 15-minute buckets for 24h. See docs/dashboard.md.",
+        "parameters": [{"name": "range", "in": "query", "schema": {"type": "string", "enum": ["1h", "24h"], "default": "1h"}}],
+        "responses": {
+          "200": {"description": "The overview.", "content": {"application/json": {"schema": {"type": "object", "required": ["generated_at", "queues", "workers", "tenants"], "properties": {
+            "generated_at": {"type": "string", "format": "date-time"},
+            "range": {"type": "string", "enum": ["1h", "24h"]},
+            "bucket_seconds": {"type": "integer"},
+            "rolled_up_to": {"type": "string"},
+            "queues": {"type": "array", "items": {"type": "object", "properties": {
+              "name": {"type": "string"}, "paused": {"type": "boolean"}, "concurrency_limit": {"type": ["integer", "null"]},
+              "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+              "series": {"type": "array", "items": {"type": "object", "properties": {
+                "t": {"type": "string", "format": "date-time"}, "completed": {"type": "integer"}, "failed": {"type": "integer"},
+                "wait_p50_ms": {"type": ["number", "null"]}, "wait_p95_ms": {"type": ["number", "null"]},
+                "run_p50_ms": {"type": ["number", "null"]}, "run_p95_ms": {"type": ["number", "null"]}}}}}}},
+            "workers": {"type": "array", "items": {"type": "object", "properties": {
+              "worker_id": {"type": "string"}, "last_seen_at": {"type": "string", "format": "date-time"},
+              "running": {"type": "array", "items": {"type": "object"}}}}},
+            "tenants": {"type": "array", "items": {"type": "object", "properties": {
+              "tenant_id": {"type": "string"}, "running": {"type": "integer"}, "max_running": {"type": ["integer", "null"]}, "weight": {"type": "number"}}}}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
     "/dashboard/api/jobs": {
       "get": {
         "operationId": "dashboardSearchJobs",
@@ -237,14 +279,6 @@ const std::string& OpenApiDocument() {
           "403": {"$ref": "#/components/responses/Forbidden"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "501": {"$ref": "#/components/responses/NotAvailable"},
-    "/dashboard/api/session": {
-      "get": {
-        "operationId": "dashboardSession",
-        "summary": "What the API key is (taskflow.dashboard_session): the dashboard's sign-in check",
-        "responses": {
-          "200": {"description": "role admin (sees every tenant) or client (tenant_id), and the extension's version.", "content": {"application/json": {"schema": {"type": "object", "required": ["role", "tenant_id", "version"], "properties": {"role": {"type": "string", "enum": ["admin", "client"]}, "tenant_id": {"type": ["string", "null"]}, "version": {"type": "string"}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
       }
@@ -351,32 +385,6 @@ const std::string& OpenApiDocument() {
           "403": {"$ref": "#/components/responses/Forbidden"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "501": {"$ref": "#/components/responses/NotAvailable"},
-    "/dashboard/api/overview": {
-      "get": {
-        "operationId": "dashboardOverview",
-        "summary": "The dashboard's Overview (taskflow.dashboard_overview): queues by state with time series, workers, tenants",
-        "description": "A client key gets only its tenant's numbers: the queues it has jobs in, the workers running its jobs, itself among the tenants. Series come from the statistics roll-up: 1-minute buckets for 1h, 15-minute buckets for 24h. See docs/dashboard.md.",
-        "parameters": [{"name": "range", "in": "query", "schema": {"type": "string", "enum": ["1h", "24h"], "default": "1h"}}],
-        "responses": {
-          "200": {"description": "The overview.", "content": {"application/json": {"schema": {"type": "object", "required": ["generated_at", "queues", "workers", "tenants"], "properties": {
-            "generated_at": {"type": "string", "format": "date-time"},
-            "range": {"type": "string", "enum": ["1h", "24h"]},
-            "bucket_seconds": {"type": "integer"},
-            "rolled_up_to": {"type": "string"},
-            "queues": {"type": "array", "items": {"type": "object", "properties": {
-              "name": {"type": "string"}, "paused": {"type": "boolean"}, "concurrency_limit": {"type": ["integer", "null"]},
-              "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-              "series": {"type": "array", "items": {"type": "object", "properties": {
-                "t": {"type": "string", "format": "date-time"}, "completed": {"type": "integer"}, "failed": {"type": "integer"},
-                "wait_p50_ms": {"type": ["number", "null"]}, "wait_p95_ms": {"type": ["number", "null"]},
-                "run_p50_ms": {"type": ["number", "null"]}, "run_p95_ms": {"type": ["number", "null"]}}}}}}},
-            "workers": {"type": "array", "items": {"type": "object", "properties": {
-              "worker_id": {"type": "string"}, "last_seen_at": {"type": "string", "format": "date-time"},
-              "running": {"type": "array", "items": {"type": "object"}}}}},
-            "tenants": {"type": "array", "items": {"type": "object", "properties": {
-              "tenant_id": {"type": "string"}, "running": {"type": "integer"}, "max_running": {"type": ["integer", "null"]}, "weight": {"type": "number"}}}}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
       }
