@@ -10,14 +10,9 @@ const POLL_MS = 2000;
 // an edit form whose values the extension validates (taskflow.dashboard_alter_queue): a refused
 // value comes back as 422 and its message is shown next to the form, with nothing changed.
 export function Queues() {
-  const { key, session } = useAuth();
-  const { data, error, reload } = usePolling((k) => adminApi.queues(k), POLL_MS);
-  const [editing, setEditing] = useState<string | null>(null);
-  const [status, setStatus] = useState<string>("");
-  const [actionError, setActionError] = useState<string | null>(null);
-  const [busy, setBusy] = useState<string | null>(null);
-
+  const { session } = useAuth();
   if (session?.role !== "admin") {
+    // (the API would answer 403: queues are not a tenant's)
     return (
       <section aria-labelledby="queues-title">
         <h1 id="queues-title">Queues</h1>
@@ -25,6 +20,16 @@ export function Queues() {
       </section>
     );
   }
+  return <QueuesTable />;
+}
+
+function QueuesTable() {
+  const { key } = useAuth();
+  const { data, error, reload } = usePolling((k) => adminApi.queues(k), POLL_MS);
+  const [editing, setEditing] = useState<string | null>(null);
+  const [status, setStatus] = useState<string>("");
+  const [actionError, setActionError] = useState<string | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
 
   async function pause(q: QueueRow, pause: boolean) {
     setBusy(q.name);
