@@ -3,11 +3,17 @@ import { Navigate, NavLink, Route, Routes, useLocation } from "react-router-dom"
 import { useAuth } from "./auth";
 import { SignIn } from "./views/SignIn";
 import { Overview } from "./views/Overview";
+import { Queues } from "./views/Queues";
+import { Rules } from "./views/Rules";
+import { Tenants } from "./views/Tenants";
 
 // The views of the navigation, in order. A new view (Jobs, Dead letters, Queues, Rules,
-// Tenants) is one file under views/ and one line here.
+// Tenants) is one file under views/ and one line here; adminOnly: not in a client key's nav.
 const VIEWS = [
   { path: "/overview", label: "Overview", element: <Overview /> },
+  { path: "/queues", label: "Queues", element: <Queues />, adminOnly: true },
+  { path: "/rules", label: "Rules", element: <Rules /> },
+  { path: "/tenants", label: "Tenants", element: <Tenants /> },
 ];
 
 export function App() {
@@ -60,7 +66,7 @@ function Layout({ children }: { children: React.ReactNode }) {
         <span className="brand">TaskFlow</span>
         <nav aria-label="Main">
           <ul>
-            {VIEWS.map((v) => (
+            {VIEWS.filter((v) => !v.adminOnly || session?.role === "admin").map((v) => (
               <li key={v.path}>
                 <NavLink to={v.path}>{v.label}</NavLink>
               </li>

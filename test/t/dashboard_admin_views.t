@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The dashboard's Queues, Rules and Tenants views in a browser: Debian's Chromium driven by
+# playwright-core (dashboard/tests/e2e-admin.mjs) against a real taskflow-worker --http that
+# serves the dashboard and runs the queue's jobs: pause a queue and see the worker leave its jobs
+# PENDING, resume and see them run; a refused setting shows the extension's message; enable,
+# disable and fire a rule and see its firing (and a failing firing's error and SQLSTATE); a
+# client key has no Queues and sees only its tenant on Tenants.
+. "$(dirname "$0")/http_lib.sh"
+
+WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
+case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || fail_setup "no Chromium at $CHROMIUM (test/deps.sh installs the Debian package chromium)"
+command -v node >/dev/null || fail_setup "node is not installed (test/deps.sh installs nodejs)"
+[ -f "$ROOT/dashboard/node_modules/playwright-core/package.json" ] ||
+  fail_setup "dashboard/node_modules has no playwright-core (the CMake build runs npm ci)"
+"$WORKER_BIN" --help 2>/dev/null | grep -q -- '--http' || fail_setup "$WORKER_BIN has no --http"
+
+ADMIN=$(new_key '' admin)
+ACME=$(new_key acme)
+Q=e2e_admin_work
+sql "SELECT taskflow.create_queue('$Q')" >/dev/null
+sql "SELECT taskflow.set_tenant_limit('acme', 4), taskflow.set_tenant_weight('acme', 2),
+            taskflow.set_tenant_limit('globex', 2)" >/dev/null
+# globex has started a job in the last hour too, so acme's share is a fraction
+sql "SELECT taskflow.schedule('e2e.sleep', '{\"seconds\": 0}', queue => '$Q', tenant_id => 'globex')" >/dev/null
+RULE=$(sql "SELECT taskflow.create_rule('acme orders', '{\"type\": \"webhook\"}',
+              '[{\"job_type\": \"e2e.sleep\", \"queue\": \"$Q\", \"payload\": {\"seconds\": 0}}]', tenant_id => 'acme')")
+# a rule whose action names a queue dropped after the rule was made: its firings fail
+sql "SELECT taskflow.create_queue('e2e_gone')" >/dev/null
+BAD_RULE=$(sql "SELECT taskflow.create_rule('acme broken', '{\"type\": \"webhook\"}',
+              '[{\"job_type\": \"e2e.sleep\", \"queue\": \"e2e_gone\"}]', tenant_id => 'acme')")
+sql "SELECT taskflow.drop_queue('e2e_gone')" >/dev/null
+sql "SELECT taskflow.create_rule('globex rule', '{\"type\": \"webhook\"}',
+       '[{\"job_type\": \"e2e.sleep\", \"queue\": \"$Q\"}]', tenant_id => 'globex')" >/dev/null
+
+W_URL="postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB"
+"$WORKER_BIN" --db "$W_URL" --http 127.0.0.1:0 --poll-interval 200ms --queue "$Q" \
+  --handler e2e.sleep=sleep --worker-id e2e-admin-worker >"$T_DIR/worker.log" 2>&1 &
+T_SERVERS[worker]=$!
+disown "$!"
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*HTTP API listening on [^ ]*:\([0-9]*\) .*/\1/p' "$T_DIR/worker.log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ]
+ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
+T_PORTS[worker]=$port
+for _ in $(seq 1 100); do
+  [ "$(sql "SELECT count(*) FROM taskflow.jobs WHERE tenant_id = 'globex' AND state = 'SUCCEEDED'")" -ge 1 ] && break
+  sleep 0.1
+done
+is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE tenant_id = 'globex' AND state = 'SUCCEEDED'")" 1 "the worker ran globex's job"
+
+out=$(cd "$ROOT" && TF_BASE_URL="http://127.0.0.1:$port" TF_ADMIN_KEY="$ADMIN" TF_CLIENT_KEY="$ACME" \
+  TF_CLIENT_TENANT=acme TF_OTHER_TENANT=globex TF_QUEUE=$Q TF_RULE_ID="$RULE" TF_BAD_RULE_ID="$BAD_RULE" \
+  CHROMIUM="$CHROMIUM" timeout 240 node dashboard/tests/e2e-admin.mjs 2>"$T_DIR/e2e.err")
+rc=$?
+# The browser's TAP lines, renumbered after this script's own.
+while IFS= read -r line; do
+  case "$line" in
+    "ok "*) ok 0 "${line#ok * - }" ;;
+    "not ok "*) ok 1 "${line#not ok * - }" ;;
+    "#"*) echo "$line" ;;
+  esac
+done <<<"$out"
+[ "$rc" -eq 0 ] || { ok 1 "dashboard/tests/e2e-admin.mjs exited $rc"; sed 's/^/# /' "$T_DIR/e2e.err" | tail -20; }
+done_testing
