@@ -3,11 +3,16 @@ import { Navigate, NavLink, Route, Routes, useLocation } from "react-router-dom"
 import { useAuth } from "./auth";
 import { SignIn } from "./views/SignIn";
 import { Overview } from "./views/Overview";
+import { Jobs } from "./views/Jobs";
+import { JobDetail } from "./views/JobDetail";
+import { DeadLetters } from "./views/DeadLetters";
 
 // The views of the navigation, in order. A new view (Jobs, Dead letters, Queues, Rules,
 // Tenants) is one file under views/ and one line here.
 const VIEWS = [
   { path: "/overview", label: "Overview", element: <Overview /> },
+  { path: "/jobs", label: "Jobs", element: <Jobs /> },
+  { path: "/dead-letters", label: "Dead letters", element: <DeadLetters /> },
 ];
 
 export function App() {
@@ -31,6 +36,7 @@ export function App() {
         {VIEWS.map((v) => (
           <Route key={v.path} path={v.path} element={v.element} />
         ))}
+        <Route path="/jobs/:id" element={<JobDetail />} />
         <Route path="*" element={<NotFound />} />
       </Routes>
     </Layout>
