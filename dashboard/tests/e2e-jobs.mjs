@@ -207,7 +207,7 @@ try {
     // Tab reaches the filter controls and the Apply button
     await page.getByLabel("Queue", { exact: true }).focus();
     const seen = [];
-    for (let i = 0; i < 12; i++) {
+    for (let i = 0; i < 30; i++) {
       await page.keyboard.press("Tab");
       seen.push(await page.evaluate(() => document.activeElement?.getAttribute("name") || (document.activeElement?.textContent || "").trim()));
     }

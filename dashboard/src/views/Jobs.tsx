@@ -158,12 +158,14 @@ export function Jobs() {
                 onChange={(e) => setDraft((d) => ({ ...d, [k]: e.target.value }))} />
             </label>
           ))}
-          <label className="wide">
-            Payload (jsonpath predicate)
-            <input type="text" name="payload" value={draft.payload} placeholder='$.customer == "acme"'
-              aria-describedby="payload-help" onChange={(e) => setDraft((d) => ({ ...d, payload: e.target.value }))} />
+          <div className="wide">
+            <label>
+              Payload (jsonpath predicate)
+              <input type="text" name="payload" value={draft.payload} placeholder='$.customer == "acme"'
+                aria-describedby="payload-help" onChange={(e) => setDraft((d) => ({ ...d, payload: e.target.value }))} />
+            </label>
             <span id="payload-help" className="muted">e.g. <code>$.customer == "acme"</code> or <code>exists($.coupon)</code></span>
-          </label>
+          </div>
         </div>
         <div className="actions">
           <button type="submit">Apply filters</button>
