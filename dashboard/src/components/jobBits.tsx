@@ -8,7 +8,7 @@ export function when(t: string | null | undefined): string {
 }
 export function ms(v: number | null | undefined): string {
   if (v === null || v === undefined) return "–";
-  return v < 1000 ? `${v} ms` : `${(v / 1000).toFixed(v < 10000 ? 2 : 1)} s`;
+  return v < 1000 ? `${Math.round(v)} ms` : `${(v / 1000).toFixed(v < 10000 ? 2 : 1)} s`;
 }
 export function errorText(e: unknown): string {
   if (e instanceof ApiError) return e.detail ? `${e.title}: ${e.detail}` : e.title;
