@@ -3,6 +3,9 @@ import { Navigate, NavLink, Route, Routes, useLocation } from "react-router-dom"
 import { useAuth } from "./auth";
 import { SignIn } from "./views/SignIn";
 import { Overview } from "./views/Overview";
+import { Jobs } from "./views/Jobs";
+import { JobDetail } from "./views/JobDetail";
+import { DeadLetters } from "./views/DeadLetters";
 import { Queues } from "./views/Queues";
 import { Rules } from "./views/Rules";
 import { Tenants } from "./views/Tenants";
@@ -11,6 +14,8 @@ import { Tenants } from "./views/Tenants";
 // Tenants) is one file under views/ and one line here; adminOnly: not in a client key's nav.
 const VIEWS = [
   { path: "/overview", label: "Overview", element: <Overview /> },
+  { path: "/jobs", label: "Jobs", element: <Jobs /> },
+  { path: "/dead-letters", label: "Dead letters", element: <DeadLetters /> },
   { path: "/queues", label: "Queues", element: <Queues />, adminOnly: true },
   { path: "/rules", label: "Rules", element: <Rules /> },
   { path: "/tenants", label: "Tenants", element: <Tenants /> },
@@ -37,6 +42,7 @@ export function App() {
         {VIEWS.map((v) => (
           <Route key={v.path} path={v.path} element={v.element} />
         ))}
+        <Route path="/jobs/:id" element={<JobDetail />} />
         <Route path="*" element={<NotFound />} />
       </Routes>
     </Layout>

@@ -138,7 +138,8 @@ try {
     await page.reload();
     await page.getByRole("heading", { name: "Overview", level: 1 }).waitFor({ timeout: 10000 });
     const seen = [];
-    for (let i = 0; i < 6; i++) {
+    // one Tab per nav link (their number grows with the views), at most 15
+    for (let i = 0; i < 15 && !seen.includes("BUTTON:Sign out"); i++) {
       await page.keyboard.press("Tab");
       seen.push(await page.evaluate(() => {
         const el = document.activeElement;

@@ -1,0 +1,333 @@
+// Browser tests of the dashboard's Jobs, Job detail and Dead letters views: Debian's Chromium
+// driven by playwright-core against a real server and worker (test/t/dashboard_jobs_views.t
+// starts them, makes two DEAD jobs and the keys). Prints TAP lines.
+// Environment: TF_BASE_URL, TF_ADMIN_KEY, TF_CLIENT_KEY (tenant TF_CLIENT_TENANT),
+// TF_OTHER_TENANT, TF_QUEUE, TF_DEAD_JOB, TF_DEAD_JOB2 (DEAD jobs of type e2e.flaky),
+// TF_OTHER_JOB (a job of TF_OTHER_TENANT), TF_FLAG_FILE (makes e2e.flaky succeed),
+// TF_WORKER_ID, PG* (psql), CHROMIUM, TASKFLOW_SCREENSHOTS=1 to save docs/img/job-timeline.png.
+import { execFileSync } from "node:child_process";
+import { mkdirSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const root = path.resolve(here, "../..");
+const env = (name) => {
+  const v = process.env[name];
+  if (!v) {
+    console.log(`not ok 1 - environment variable ${name} is set`);
+    console.log("1..1");
+    process.exit(1);
+  }
+  return v;
+};
+const BASE = env("TF_BASE_URL");
+const ADMIN = env("TF_ADMIN_KEY");
+const CLIENT = env("TF_CLIENT_KEY");
+const CLIENT_TENANT = env("TF_CLIENT_TENANT");
+const OTHER_TENANT = env("TF_OTHER_TENANT");
+const QUEUE = env("TF_QUEUE");
+const DEAD = env("TF_DEAD_JOB");
+const DEAD2 = env("TF_DEAD_JOB2");
+const OTHER_JOB = env("TF_OTHER_JOB");
+const FLAG = env("TF_FLAG_FILE");
+const WORKER = env("TF_WORKER_ID");
+
+let n = 0;
+let failed = 0;
+function ok(cond, name, diag) {
+  n += 1;
+  if (cond) console.log(`ok ${n} - ${name}`);
+  else {
+    failed += 1;
+    console.log(`not ok ${n} - ${name}`);
+    if (diag) for (const line of String(diag).split("\n")) console.log(`#   ${line}`);
+  }
+}
+async function check(name, fn) {
+  try {
+    await fn();
+    ok(true, name);
+  } catch (e) {
+    ok(false, name, e && e.message ? e.message : e);
+  }
+}
+function sql(statement) {
+  return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], { encoding: "utf8" }).trim();
+}
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
+});
+const violations = [];
+async function newPage() {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, deviceScaleFactor: 1 });
+  const page = await context.newPage();
+  page.on("console", (m) => {
+    // refusals the tests provoke (404, 409, 422) are logged by Chromium as failed loads
+    if (m.type() === "error" && !/401|404|409|422|Unauthorized|Failed to load resource/.test(m.text())) violations.push(m.text());
+  });
+  page.on("pageerror", (e) => violations.push(String(e)));
+  page.on("request", (r) => {
+    if (!r.url().startsWith(BASE) && !r.url().startsWith("data:")) violations.push(`request outside the server: ${r.url()}`);
+  });
+  return page;
+}
+async function signIn(page, key) {
+  await page.goto(`${BASE}/`);
+  await page.getByLabel("API key").fill(key);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Main" }).waitFor({ timeout: 10000 });
+}
+const timeline = (page) => page.locator("[data-testid=timeline] li");
+
+try {
+  const page = await newPage();
+  await signIn(page, ADMIN);
+
+  // --- dead letters, before any retry -------------------------------------------------------
+  await check("Dead letters: the two DEAD jobs form one group (job type x error type) with a sample link", async () => {
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    await page.getByRole("heading", { name: "Dead letters", level: 1 }).waitFor();
+    const row = page.locator('tr[data-group="e2e.flaky/exit_code"]');
+    await row.waitFor({ timeout: 10000 });
+    const cells = await row.locator("td").allInnerTexts();
+    expect(cells[1] === "2", `count cell ${JSON.stringify(cells)}`);
+    await row.getByRole("button", { name: "Purge e2e.flaky / exit_code" }).waitFor();
+    const sample = await row.getByRole("link").getAttribute("href");
+    expect(sample === `#/jobs/${DEAD}` || sample === `#/jobs/${DEAD2}`, `sample link ${sample}`);
+  });
+
+  // --- job detail of a DEAD job --------------------------------------------------------------
+  await check("Job detail: a DEAD job shows its payload, last error, attempt and timeline", async () => {
+    await page.goto(`${BASE}/#/jobs/${DEAD}`);
+    const detail = page.locator("[data-testid=job-detail]");
+    await detail.waitFor({ timeout: 10000 });
+    await page.getByRole("heading", { level: 1 }).filter({ hasText: `Job ${DEAD}` }).locator('[data-state="DEAD"]').waitFor();
+    const payload = JSON.parse(await page.locator("[data-testid=payload]").innerText());
+    expect(payload.order === 1, `payload ${JSON.stringify(payload)}`);
+    const lastError = await page.locator("[data-testid=last-error]").innerText();
+    expect(/exit_code.*exit code 3.*flag file is missing/s.test(lastError), `last error: ${lastError}`);
+    const attempts = page.locator("[data-testid=attempts] tbody tr");
+    expect((await attempts.count()) === 1, `${await attempts.count()} attempt rows`);
+    const a1 = await attempts.first().innerText();
+    expect(a1.includes(WORKER) && a1.includes("failed") && a1.includes("exit_code") && /attempts exhausted/.test(a1),
+      `attempt row: ${a1}`);
+    const steps = await timeline(page).allInnerTexts();
+    expect(steps.length >= 3, `timeline ${JSON.stringify(steps)}`);
+    expect(/created as\s+PENDING/.test(steps[0]), `first step: ${steps[0]}`);
+    expect(steps.some((s) => /PENDING\s*→\s*RUNNING by e2e-jobs-worker/.test(s)), `no acquisition by the worker: ${JSON.stringify(steps)}`);
+    expect(/RUNNING\s*→\s*DEAD by e2e-jobs-worker: exit_code: attempts exhausted/.test(steps[steps.length - 1]),
+      `last step: ${steps[steps.length - 1]}`);
+    await page.getByText(/Scheduled by a caller at/).waitFor();
+    // the correlation chain lists the job itself
+    await page.getByRole("list", { name: "Jobs with the same correlation id" }).getByText(`Job ${DEAD} (this job)`).waitFor();
+  });
+
+  if (process.env.TASKFLOW_SCREENSHOTS) {
+    await check("screenshot of a DEAD job's detail saved to docs/img/job-timeline.png", async () => {
+      mkdirSync(path.join(root, "docs/img"), { recursive: true });
+      await page.mouse.move(0, 0);
+      await page.screenshot({ path: path.join(root, "docs/img/job-timeline.png"), fullPage: true });
+    });
+  }
+
+  await check("Job detail: cancelling a DEAD job shows the state machine's refusal", async () => {
+    await page.getByRole("button", { name: "Cancel job" }).click();
+    const msg = page.locator("[data-testid=action-result]");
+    await msg.waitFor({ timeout: 10000 });
+    const text = await msg.innerText();
+    expect(/^Cancel refused: .*cannot cancel job \d+: it is DEAD/.test(text), `message: ${text}`);
+    expect((await msg.getAttribute("role")) === "alert", "the refusal is not an alert");
+    expect(sql(`SELECT state FROM taskflow.jobs WHERE id = ${DEAD}`) === "DEAD", "the job changed state");
+  });
+
+  await check("Job detail: Retry brings the job back and the page shows it succeed without a reload", async () => {
+    writeFileSync(FLAG, "");
+    let navigations = 0;
+    page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations += 1; });
+    await page.getByRole("button", { name: "Retry" }).click();
+    await page.locator("[data-testid=action-result]").filter({ hasText: "Retried: the job is PENDING" }).waitFor({ timeout: 10000 });
+    await page.getByRole("heading", { level: 1 }).locator('[data-state="SUCCEEDED"]').waitFor({ timeout: 20000 });
+    const attempts = await page.locator("[data-testid=attempts] tbody tr").allInnerTexts();
+    expect(attempts.length === 2 && attempts[1].includes("succeeded"), `attempts ${JSON.stringify(attempts)}`);
+    const result = JSON.parse(await page.locator("[data-testid=result]").innerText());
+    expect(result.ok === true && result.attempt === 2, `result ${JSON.stringify(result)}`);
+    const steps = await timeline(page).allInnerTexts();
+    expect(steps.some((s) => /DEAD\s*→\s*PENDING by \S+: retried/.test(s)), `no retry step: ${JSON.stringify(steps)}`);
+    expect(/RUNNING\s*→\s*SUCCEEDED/.test(steps[steps.length - 1]), `last step ${steps[steps.length - 1]}`);
+    expect(navigations === 0, `the page navigated ${navigations} times`);
+  });
+
+  await check("Dead letters: re-drive a group after a confirmation with its count; its job succeeds", async () => {
+    await page.getByRole("link", { name: "Dead letters" }).click();
+    const row = page.locator('tr[data-group="e2e.flaky/exit_code"]');
+    await row.waitFor({ timeout: 10000 });
+    expect((await row.locator("td").nth(1).innerText()) === "1", "the group does not count 1 after the retry");
+    await row.getByRole("button", { name: "Re-drive e2e.flaky / exit_code" }).click();
+    const dialog = page.getByRole("alertdialog");
+    await dialog.filter({ hasText: "Re-drive (retry) 1 DEAD job of e2e.flaky / exit_code?" }).waitFor();
+    await dialog.getByRole("button", { name: "Confirm redrive of 1" }).click();
+    await page.locator("[data-testid=dl-result]").filter({ hasText: "1 changed, 0 skipped" }).waitFor({ timeout: 10000 });
+    await page.getByText("No dead letters.").waitFor({ timeout: 10000 });
+    for (let i = 0; i < 100 && sql(`SELECT state FROM taskflow.jobs WHERE id = ${DEAD2}`) !== "SUCCEEDED"; i++) await page.waitForTimeout(100);
+    expect(sql(`SELECT state FROM taskflow.jobs WHERE id = ${DEAD2}`) === "SUCCEEDED", "the re-driven job did not succeed");
+  });
+
+  // --- the jobs list ------------------------------------------------------------------------
+  const later = (type, count, tenant = CLIENT_TENANT) =>
+    sql(`SELECT count(taskflow.schedule('${type}', jsonb_build_object('n', i), queue => '${QUEUE}', tenant_id => '${tenant}', run_at => now() + interval '1 hour')) FROM generate_series(1, ${count}) i`);
+  later("e2e.later", 3);
+  later("e2e.keep", 1);
+  later("e2e.many", 55);
+
+  await check("Jobs: the filter form is labelled, keyboard-usable and kept in the URL", async () => {
+    await page.getByRole("link", { name: "Jobs", exact: true }).click();
+    await page.getByRole("heading", { name: "Jobs", level: 1 }).waitFor();
+    // every form control of the view has an accessible name
+    const unnamed = await page.locator("main").evaluate((main) =>
+      [...main.querySelectorAll("input, select, button, textarea")]
+        .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !(el.textContent || "").trim())
+        .map((el) => el.outerHTML));
+    expect(unnamed.length === 0, `controls without a name: ${unnamed.join(" ")}`);
+    // keyboard only: tick SCHEDULED, type the job type, Enter submits
+    await page.getByRole("checkbox", { name: "SCHEDULED" }).focus();
+    await page.keyboard.press("Space");
+    await page.getByLabel("Job type").focus();
+    await page.keyboard.type("e2e.later");
+    await page.keyboard.press("Enter");
+    await page.waitForFunction(() => location.hash.includes("state=SCHEDULED") && location.hash.includes("job_type=e2e.later"));
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 3, null, { timeout: 10000 });
+    // Tab reaches the filter controls and the Apply button
+    await page.getByLabel("Queue", { exact: true }).focus();
+    const seen = [];
+    for (let i = 0; i < 30; i++) {
+      await page.keyboard.press("Tab");
+      seen.push(await page.evaluate(() => document.activeElement?.getAttribute("name") || (document.activeElement?.textContent || "").trim()));
+    }
+    for (const want of ["tenant", "job_type", "correlation_id", "payload", "Apply filters"]) {
+      expect(seen.includes(want), `focus order ${JSON.stringify(seen)} lacks ${want}`);
+    }
+    // the filter survives a reload (it lives in the URL)
+    await page.reload();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 3, null, { timeout: 10000 });
+    expect(await page.getByRole("checkbox", { name: "SCHEDULED" }).isChecked(), "SCHEDULED unticked after a reload");
+    expect((await page.getByLabel("Job type").inputValue()) === "e2e.later", "job type lost after a reload");
+  });
+
+  await check("Jobs: bulk-cancel all jobs matching the filter after a confirmation with the count", async () => {
+    await page.getByRole("button", { name: "Select all matching this filter" }).click();
+    await page.locator("[data-testid=selection]").filter({ hasText: "All 3 jobs matching this filter selected" }).waitFor({ timeout: 10000 });
+    await page.getByRole("button", { name: "Cancel selected" }).click();
+    const dialog = page.getByRole("alertdialog");
+    await dialog.filter({ hasText: "Cancel 3 jobs matching this filter?" }).waitFor();
+    await dialog.getByRole("button", { name: "Confirm cancel of 3" }).click();
+    await page.locator("[data-testid=bulk-result]").filter({ hasText: "3 matched, 3 changed, 0 skipped" }).waitFor({ timeout: 10000 });
+    await page.getByText("No job matches this filter.").waitFor({ timeout: 10000 });
+    expect(sql("SELECT string_agg(state::text, ',' ORDER BY id) FROM taskflow.jobs WHERE job_type = 'e2e.later'") === "CANCELLED,CANCELLED,CANCELLED",
+      "the filtered jobs are not all CANCELLED");
+    expect(sql("SELECT state FROM taskflow.jobs WHERE job_type = 'e2e.keep'") === "SCHEDULED", "a job outside the filter changed");
+    const reasons = sql("SELECT DISTINCT reason FROM taskflow.job_events WHERE to_state = 'CANCELLED' AND job_id IN (SELECT id FROM taskflow.jobs WHERE job_type = 'e2e.later')");
+    expect(/cancelled from the dashboard/.test(reasons), `reason ${reasons}`);
+  });
+
+  await check("Jobs: selected rows, bulk retry of CANCELLED ones, skipped jobs reported with the refusal", async () => {
+    await page.getByRole("checkbox", { name: "SCHEDULED" }).uncheck();
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 3, null, { timeout: 10000 });
+    await page.getByRole("checkbox", { name: "Select every job on this page" }).check();
+    await page.locator("[data-testid=selection]").filter({ hasText: "3 selected" }).waitFor();
+    await page.getByRole("button", { name: "Retry selected" }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Confirm retry of 3" }).click();
+    await page.locator("[data-testid=bulk-result]").filter({ hasText: "3 changed" }).waitFor({ timeout: 10000 });
+    // retrying them again: every one is refused by the state machine and listed
+    await page.getByRole("checkbox", { name: "Select every job on this page" }).check();
+    await page.getByRole("button", { name: "Retry selected" }).click();
+    await page.getByRole("alertdialog").getByRole("button", { name: "Confirm retry of 3" }).click();
+    const res = page.locator("[data-testid=bulk-result]").filter({ hasText: "0 changed, 3 skipped" });
+    await res.waitFor({ timeout: 10000 });
+    await res.getByText(/cannot retry job \d+: it is PENDING/).first().waitFor();
+  });
+
+  await check("Jobs: keyset pages with Next page", async () => {
+    await page.goto(`${BASE}/#/jobs?job_type=e2e.many`);
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 50, null, { timeout: 10000 });
+    const first = await page.locator("[data-testid=jobs] tbody tr[data-job]").evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-job"))));
+    await page.getByRole("button", { name: "Next page" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 5, null, { timeout: 10000 });
+    expect(/after=\d+/.test(await page.evaluate(() => location.hash)), "the cursor is not in the URL");
+    const second = await page.locator("[data-testid=jobs] tbody tr[data-job]").evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-job"))));
+    expect(Math.max(...second) < Math.min(...first), `pages overlap: ${first} / ${second}`);
+    expect((await page.getByRole("button", { name: "Next page" }).count()) === 0, "a Next page button on the last page");
+    await page.getByRole("button", { name: "First page" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 50, null, { timeout: 10000 });
+  });
+
+  await check("Jobs: a bad jsonpath shows the server's 422 message", async () => {
+    await page.getByLabel("Payload (jsonpath predicate)").fill("$.n ==");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    const err = page.locator("[data-testid=list-error]");
+    await err.waitFor({ timeout: 10000 });
+    const text = await err.innerText();
+    expect(/jsonpath|payload/i.test(text), `message: ${text}`);
+    await page.getByLabel("Payload (jsonpath predicate)").fill("$.n == 7");
+    await page.getByRole("button", { name: "Apply filters" }).click();
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 1, null, { timeout: 10000 });
+  });
+
+  await check("Jobs: rows link to the job's detail", async () => {
+    const id = await page.locator("[data-testid=jobs] tbody tr[data-job]").first().getAttribute("data-job");
+    await page.locator("[data-testid=jobs] tbody tr[data-job]").first().getByRole("link", { name: id }).click();
+    await page.getByRole("heading", { level: 1 }).filter({ hasText: `Job ${id}` }).waitFor({ timeout: 10000 });
+  });
+  await page.context().close();
+
+  // --- a tenant's key -----------------------------------------------------------------------
+  const tenant = await newPage();
+  await signIn(tenant, CLIENT);
+  await check("a tenant key typing another tenant's job URL sees not found", async () => {
+    await tenant.goto(`${BASE}/#/jobs/${OTHER_JOB}`);
+    await tenant.getByRole("heading", { name: "Job not found", level: 1 }).waitFor({ timeout: 10000 });
+    expect((await tenant.getByRole("button", { name: "Retry" }).count()) === 0, "action buttons shown");
+    // its own job opens
+    await tenant.goto(`${BASE}/#/jobs/${DEAD}`);
+    await tenant.locator("[data-testid=job-detail]").waitFor({ timeout: 10000 });
+  });
+  await check("a tenant key lists only its tenant's jobs and has no Purge", async () => {
+    await tenant.goto(`${BASE}/#/jobs`);
+    await tenant.locator("[data-testid=jobs] tbody tr[data-job]").first().waitFor({ timeout: 10000 });
+    const tenants = await tenant.locator("[data-testid=jobs] tbody tr[data-job] td:nth-child(6)").allInnerTexts();
+    expect(tenants.length > 0 && tenants.every((t) => t === CLIENT_TENANT), `tenants shown: ${[...new Set(tenants)]}`);
+    expect((await tenant.getByRole("button", { name: "Purge selected" }).count()) === 0, "Purge shown to a client key");
+    // filtering by the other tenant finds nothing
+    await tenant.goto(`${BASE}/#/jobs?tenant=${OTHER_TENANT}`);
+    await tenant.getByText("No job matches this filter.").waitFor({ timeout: 10000 });
+  });
+  await check("a tenant key's bulk action on another tenant's job id is skipped as not existing", async () => {
+    const r = await tenant.evaluate(async ([id]) => {
+      const key = sessionStorage.getItem("taskflow.apiKey");
+      const res = await fetch("/dashboard/api/jobs/bulk", {
+        method: "POST", headers: { Authorization: `Bearer ${key}`, "Content-Type": "application/json" },
+        body: JSON.stringify({ action: "cancel", ids: [Number(id)] }),
+      });
+      return res.json();
+    }, [OTHER_JOB]);
+    expect(r.changed === 0 && r.skipped_count === 1, JSON.stringify(r));
+    expect(sql(`SELECT state FROM taskflow.jobs WHERE id = ${OTHER_JOB}`) === "PENDING", "the other tenant's job changed");
+  });
+  await tenant.context().close();
+
+  ok(violations.length === 0, "no script error, CSP violation or request outside the server", violations.join("\n"));
+} catch (e) {
+  ok(false, "the browser run ended early", e && e.stack ? e.stack : e);
+} finally {
+  await browser.close();
+}
+console.log(`1..${n}`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# The dashboard's Jobs, Job detail and Dead letters views in a browser: Debian's Chromium driven
+# by playwright-core (dashboard/tests/e2e-jobs.mjs) against a real taskflow-worker --http that
+# runs the jobs. A command handler fails until a flag file exists, so two jobs with
+# max_attempts 1 end DEAD; the browser reads the attempts and timeline of one, retries it after
+# the flag is created and sees it succeed, re-drives the other's dead-letter group, bulk-cancels
+# a filtered set of SCHEDULED jobs, pages with "Next page", and a tenant's key typing another
+# tenant's job URL sees "not found". TASKFLOW_SCREENSHOTS=1 saves docs/img/job-timeline.png.
+. "$(dirname "$0")/http_lib.sh"
+
+WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
+case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || fail_setup "no Chromium at $CHROMIUM (test/deps.sh installs the Debian package chromium)"
+command -v node >/dev/null || fail_setup "node is not installed (test/deps.sh installs nodejs)"
+[ -f "$ROOT/dashboard/node_modules/playwright-core/package.json" ] ||
+  fail_setup "dashboard/node_modules has no playwright-core (the CMake build runs npm ci)"
+"$WORKER_BIN" --help 2>/dev/null | grep -q -- '--http' || fail_setup "$WORKER_BIN has no --http"
+
+ADMIN=$(new_key '' admin)
+ACME=$(new_key acme)
+Q=e2e_jobs
+sql "SELECT taskflow.create_queue('$Q')" >/dev/null
+
+# The handler: fails (exit 3, retryable) until $FLAG exists, then succeeds with a result.
+FLAG="$T_DIR/flaky.ok"
+cat >"$T_DIR/flaky.sh" <<SH
+#!/bin/sh
+cat >/dev/null
+if [ -f "$FLAG" ]; then echo '{"ok": true, "attempt": '"\$TASKFLOW_ATTEMPT"'}'; exit 0; fi
+echo "the flag file is missing" >&2
+exit 3
+SH
+chmod +x "$T_DIR/flaky.sh"
+
+# Two jobs of acme that end DEAD (one attempt each), one of globex nobody runs (no handler).
+DEAD1=$(sql "SELECT taskflow.schedule('e2e.flaky', '{\"order\": 1}', queue => '$Q', tenant_id => 'acme', max_attempts => 1, correlation_id => 'e2e-order-1')")
+DEAD2=$(sql "SELECT taskflow.schedule('e2e.flaky', '{\"order\": 2}', queue => '$Q', tenant_id => 'acme', max_attempts => 1)")
+OTHER=$(sql "SELECT taskflow.schedule('e2e.other', '{}', queue => '$Q', tenant_id => 'globex')")
+
+W_URL="postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB"
+"$WORKER_BIN" --db "$W_URL" --http 127.0.0.1:0 --poll-interval 200ms --queue "$Q" \
+  --handler "e2e.flaky=command:$T_DIR/flaky.sh" --worker-id e2e-jobs-worker >"$T_DIR/worker.log" 2>&1 &
+T_SERVERS[worker]=$!
+disown "$!"
+port=""
+for _ in $(seq 1 100); do
+  port=$(sed -n 's/.*HTTP API listening on [^ ]*:\([0-9]*\) .*/\1/p' "$T_DIR/worker.log" | head -1)
+  [ -n "$port" ] && break
+  sleep 0.05
+done
+[ -n "$port" ]
+ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
+T_PORTS[worker]=$port
+
+dead=0
+for _ in $(seq 1 150); do
+  dead=$(sql "SELECT count(*) FROM taskflow.jobs WHERE id IN ($DEAD1, $DEAD2) AND state = 'DEAD'")
+  [ "$dead" -eq 2 ] && break
+  sleep 0.1
+done
+is "$dead" 2 "the worker failed both flaky jobs into DEAD" || sed 's/^/# /' "$T_DIR/worker.log" | tail -20
+
+out=$(cd "$ROOT" && TF_BASE_URL="http://127.0.0.1:$port" TF_ADMIN_KEY="$ADMIN" TF_CLIENT_KEY="$ACME" \
+  TF_CLIENT_TENANT=acme TF_OTHER_TENANT=globex TF_QUEUE=$Q TF_DEAD_JOB=$DEAD1 TF_DEAD_JOB2=$DEAD2 \
+  TF_OTHER_JOB=$OTHER TF_FLAG_FILE="$FLAG" TF_WORKER_ID=e2e-jobs-worker CHROMIUM="$CHROMIUM" \
+  timeout 240 node dashboard/tests/e2e-jobs.mjs 2>"$T_DIR/e2e.err")
+rc=$?
+while IFS= read -r line; do
+  case "$line" in
+    "ok "*) ok 0 "${line#ok * - }" ;;
+    "not ok "*) ok 1 "${line#not ok * - }" ;;
+    "#"*) echo "$line" ;;
+  esac
+done <<<"$out"
+[ "$rc" -eq 0 ] || { ok 1 "dashboard/tests/e2e-jobs.mjs exited $rc"; sed 's/^/# /' "$T_DIR/e2e.err" | tail -20; }
+done_testing
