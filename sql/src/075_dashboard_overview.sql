@@ -75,11 +75,15 @@ BEGIN
   counts AS (
     SELECT c.queue, c.state, greatest(sum(c.n), 0)::bigint AS n
     FROM (SELECT * FROM live UNION ALL SELECT * FROM kept) c GROUP BY 1, 2),
+  -- the percentiles: stored by the roll-up for all tenants; a tenant's own rows (at most one
+  -- per bucket and queue) estimated from their histograms now
   series_rows AS (
-    SELECT s.t, s.queue, s.completed, s.failed, s.wait_hist, s.run_hist
+    SELECT s.t, s.queue, s.completed, s.failed, s.wait_p50, s.wait_p95, s.run_p50, s.run_p95
     FROM taskflow.stats_series s WHERE own IS NULL AND s.width = bucket_width AND s.t >= since
     UNION ALL
-    SELECT s.t, s.queue, s.completed, s.failed, s.wait_hist, s.run_hist
+    SELECT s.t, s.queue, s.completed, s.failed,
+           taskflow._hist_quantile(0.5, s.wait_hist), taskflow._hist_quantile(0.95, s.wait_hist),
+           taskflow._hist_quantile(0.5, s.run_hist), taskflow._hist_quantile(0.95, s.run_hist)
     FROM taskflow.stats_series_tenant s
     WHERE s.tenant_id = own AND s.width = bucket_width AND s.t >= since),
   -- the queues shown: every queue for an admin; for a tenant, those it has jobs in
@@ -93,10 +97,10 @@ BEGIN
   series AS (
     SELECT sh.name AS queue, jsonb_agg(jsonb_build_object(
              't', b.t, 'completed', COALESCE(r.completed, 0), 'failed', COALESCE(r.failed, 0),
-             'wait_p50_ms', round((taskflow._hist_quantile(0.5, r.wait_hist) * 1000)::numeric, 1),
-             'wait_p95_ms', round((taskflow._hist_quantile(0.95, r.wait_hist) * 1000)::numeric, 1),
-             'run_p50_ms', round((taskflow._hist_quantile(0.5, r.run_hist) * 1000)::numeric, 1),
-             'run_p95_ms', round((taskflow._hist_quantile(0.95, r.run_hist) * 1000)::numeric, 1))
+             'wait_p50_ms', round((r.wait_p50 * 1000)::numeric, 1),
+             'wait_p95_ms', round((r.wait_p95 * 1000)::numeric, 1),
+             'run_p50_ms', round((r.run_p50 * 1000)::numeric, 1),
+             'run_p95_ms', round((r.run_p95 * 1000)::numeric, 1))
            ORDER BY b.t) AS points
     FROM shown sh CROSS JOIN buckets b
     LEFT JOIN series_rows r ON r.queue = sh.name AND r.t = b.t
