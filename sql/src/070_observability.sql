@@ -675,9 +675,15 @@ CREATE VIEW taskflow.queue_stats AS SELECT * FROM taskflow._queue_stats();
 -- per-tenant grouping: the kept FAILED, DEAD and CANCELLED jobs counted per queue straight from
 -- jobs_unsuccessful_idx (index-only), PENDING from jobs_ready_idx, the finished-job counters from
 -- stats_queue (one row per queue and outcome) instead of summing stats_tenant's rows of every
--- tenant. With 10,000 tenants this is what the dashboard's Queues view reads
--- (taskflow.dashboard_queues). The pgTAP suite checks that it equals the view's per-queue rows.
-CREATE FUNCTION taskflow._queue_stats_per_queue()
+-- tenant. The pgTAP suite checks that it equals the view's per-queue rows.
+-- from_series: the windowed figures (completions per minute, success and failure rates,
+-- percentiles) from the roll-up's 1-minute series instead of the jobs that finished in the last
+-- 15 minutes (which a busy queue has hundreds of thousands of, each read from the heap and
+-- sorted): over the last 1, 5 and 15 complete minutes (the current minute is left out: it is
+-- not over, and not rolled up yet), percentiles estimated from the merged histograms, CANCELLED
+-- jobs not counted (the series hold SUCCEEDED, FAILED and DEAD jobs). At most 15 rows per queue.
+-- What the dashboard's Queues view reads (taskflow.dashboard_queues).
+CREATE FUNCTION taskflow._queue_stats_per_queue(from_series boolean DEFAULT false)
 RETURNS SETOF taskflow.queue_stats
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -716,8 +722,34 @@ recent AS (
         WHERE x.state = 'SUCCEEDED' AND x.finished_at > now() - interval '15 minutes'
         UNION ALL
         SELECT x.queue, x.state, x.finished_at, x.started_at, x.next_run_at FROM taskflow.jobs x
-        WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED') AND x.finished_at > now() - interval '15 minutes') j),
+        WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED') AND x.finished_at > now() - interval '15 minutes') j
+  WHERE NOT from_series),
+-- from the series: the last 15 complete minutes, and the histograms of the last 5 merged
+series AS (
+  SELECT s.queue, s.t, s.completed, s.failed, s.wait_hist, s.run_hist FROM taskflow.stats_series s
+  WHERE from_series AND s.width = 60 AND s.t >= date_trunc('minute', now()) - interval '15 minutes'
+    AND s.t < date_trunc('minute', now())),
+merged AS (
+  SELECT m.queue, array_agg(m.w ORDER BY m.i) AS wait_hist, array_agg(m.r ORDER BY m.i) AS run_hist
+  FROM (SELECT s.queue, u.i, sum(u.w)::bigint AS w, sum(u.r)::bigint AS r
+        FROM series s, unnest(s.wait_hist, s.run_hist) WITH ORDINALITY AS u(w, r, i)
+        WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'
+        GROUP BY s.queue, u.i) m
+  GROUP BY m.queue),
 windows AS (
+  SELECT s.queue,
+         COALESCE(sum(s.completed + s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '1 minute'), 0)::bigint AS done_1m,
+         COALESCE(sum(s.completed + s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS done_5m,
+         sum(s.completed + s.failed)::bigint AS done_15m,
+         COALESCE(sum(s.completed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS ok_5m,
+         COALESCE(sum(s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS bad_5m,
+         (SELECT ARRAY[taskflow._hist_quantile(0.5, mg.wait_hist), taskflow._hist_quantile(0.95, mg.wait_hist),
+                       taskflow._hist_quantile(0.99, mg.wait_hist)] FROM merged mg WHERE mg.queue = s.queue) AS wait_p,
+         (SELECT ARRAY[taskflow._hist_quantile(0.5, mg.run_hist), taskflow._hist_quantile(0.95, mg.run_hist),
+                       taskflow._hist_quantile(0.99, mg.run_hist)] FROM merged mg WHERE mg.queue = s.queue) AS run_p
+  FROM series s
+  GROUP BY s.queue
+  UNION ALL
   SELECT r.queue,
          count(*) FILTER (WHERE r.finished_at > now() - interval '1 minute') AS done_1m,
          count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS done_5m,
@@ -1081,7 +1113,7 @@ REVOKE ALL ON FUNCTION
   taskflow._hist_put(bigint[], integer, bigint), taskflow._hist_add(bigint[], bigint[]),
   taskflow._hist_quantile(double precision, bigint[]),
   taskflow._hist_agg_sql(text, text), taskflow._hist_add_sql(text, text),
-  taskflow._queue_stats_per_queue(),
+  taskflow._queue_stats_per_queue(boolean),
   taskflow.metrics(integer)
 FROM PUBLIC;
 REVOKE ALL ON taskflow.stats_watermark, taskflow.stats_queue, taskflow.stats_tenant,
@@ -1103,7 +1135,7 @@ GRANT EXECUTE ON FUNCTION
   taskflow._hist_put(bigint[], integer, bigint), taskflow._hist_add(bigint[], bigint[]),
   taskflow._hist_quantile(double precision, bigint[]),
   taskflow._hist_agg_sql(text, text), taskflow._hist_add_sql(text, text),
-  taskflow._queue_stats_per_queue()
+  taskflow._queue_stats_per_queue(boolean)
 TO taskflow_admin;
 GRANT SELECT ON taskflow.queue_stats, taskflow.stats_watermark, taskflow.stats_queue,
   taskflow.stats_tenant, taskflow.stats_tenant_volume, taskflow.stats_histogram,

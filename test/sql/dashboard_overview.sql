@@ -2,7 +2,7 @@
 -- counts by state, time series from the roll-up, workers, tenants, and tenant confinement.
 -- Clean slate as in observability_figures.sql, rolled back at the end.
 BEGIN;
-SELECT plan(36);
+SELECT plan(37);
 
 DELETE FROM taskflow.job_attempts;
 DELETE FROM taskflow.job_events;
@@ -137,6 +137,15 @@ SELECT is((SELECT ARRAY[wait_p50, wait_p95, run_p50, run_p95] FROM taskflow.stat
                 taskflow._hist_quantile(0.5, run_hist), taskflow._hist_quantile(0.95, run_hist)]
    FROM taskflow.stats_series WHERE width = 60 AND t = pg_temp.m() AND queue = 'dov_a'),
   'the roll-up stores each bucket''s percentiles with its histograms');
+-- the Queues view's windowed figures come from the same series: the last 1, 5, 15 complete minutes
+SELECT is((SELECT ARRAY[round((q ->> 'completed_per_minute_1m')::numeric, 4), round((q ->> 'completed_per_minute_5m')::numeric, 4),
+                        round((q ->> 'completed_per_minute_15m')::numeric, 4),
+                        round((q ->> 'success_rate_5m')::numeric, 4), round((q ->> 'failure_rate_5m')::numeric, 4),
+                        round((q ->> 'wait_p50_seconds')::numeric, 4), round((q ->> 'run_p50_seconds')::numeric, 4),
+                        (q ->> 'pending')::numeric, (q ->> 'dead')::numeric]
+           FROM jsonb_array_elements(taskflow.dashboard_queues() -> 'queues') q WHERE q ->> 'name' = 'dov_a'),
+  ARRAY[0, 0.8, 0.2667, 0.75, 0.25, 0.0375, 0.175, 3, 1]::numeric[],
+  'dashboard_queues: per-minute rates, rates and percentiles of minute M from the series; counts exact');
 SET LOCAL track_functions = 'pl';
 SELECT COALESCE((SELECT calls FROM pg_stat_xact_user_functions
                  WHERE funcid = 'taskflow._hist_quantile'::regproc), 0) AS q_calls \gset
