@@ -139,16 +139,19 @@ BEGIN
       UNION ALL
       SELECT r.worker_id, r.finished_at FROM recent r) u
     GROUP BY u.worker_id),
+  -- what each worker runs, grouped once (not one scan of `running` per worker)
+  running_by_worker AS (
+    SELECT r.worker_id, jsonb_agg(jsonb_build_object(
+             'job_id', r.id, 'job_type', r.job_type, 'queue', r.queue,
+             'tenant_id', r.tenant_id, 'started_at', r.started_at,
+             'lease_expires_at', r.lease_expires_at) ORDER BY r.started_at, r.id) AS jobs
+    FROM running r GROUP BY r.worker_id),
   workers AS (
     SELECT COALESCE(jsonb_agg(jsonb_build_object(
              'worker_id', wi.worker_id, 'last_seen_at', wi.last_seen_at,
-             'running', COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                          'job_id', r.id, 'job_type', r.job_type, 'queue', r.queue,
-                          'tenant_id', r.tenant_id, 'started_at', r.started_at,
-                          'lease_expires_at', r.lease_expires_at) ORDER BY r.started_at, r.id)
-                        FROM running r WHERE r.worker_id = wi.worker_id), '[]'::jsonb))
+             'running', COALESCE(rw.jobs, '[]'::jsonb))
            ORDER BY wi.worker_id), '[]'::jsonb) AS doc
-    FROM worker_ids wi),
+    FROM worker_ids wi LEFT JOIN running_by_worker rw ON rw.worker_id = wi.worker_id),
   -- tenants: an admin sees the 100 running the most jobs, a tenant itself
   tenant_running AS (
     SELECT j.tenant_id, count(*) AS running FROM taskflow.jobs j
@@ -166,7 +169,9 @@ BEGIN
              'tenant_id', r.tenant_id, 'running', r.running, 'max_running', t.max_running,
              'weight', COALESCE(t.weight, 1))
            ORDER BY r.running DESC, r.tenant_id), '[]'::jsonb) AS doc
-    FROM tenant_rows r LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id)
+    -- jobs.tenant_id is COLLATE "C", tenants.id is not: compare in the key's collation, or the
+    -- primary key cannot serve the lookup (a sequential scan of every registered tenant)
+    FROM tenant_rows r LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id COLLATE "default")
   SELECT jsonb_build_object(
     'generated_at', now(), 'range', CASE WHEN bucket_width = 60 THEN '1h' ELSE '24h' END,
     'bucket_seconds', bucket_width, 'rolled_up_to', w,

@@ -2,7 +2,7 @@
 -- counts by state, time series from the roll-up, workers, tenants, and tenant confinement.
 -- Clean slate as in observability_figures.sql, rolled back at the end.
 BEGIN;
-SELECT plan(37);
+SELECT plan(38);
 
 DELETE FROM taskflow.job_attempts;
 DELETE FROM taskflow.job_events;
@@ -154,6 +154,14 @@ SELECT is(COALESCE((SELECT calls FROM pg_stat_xact_user_functions
                     WHERE funcid = 'taskflow._hist_quantile'::regproc), 0), :q_calls::bigint,
   'an admin''s Overview estimates no percentile at read time');
 RESET track_functions;
+-- the tenants' limits are looked up by primary key (jobs.tenant_id is COLLATE "C", tenants.id is
+-- not: compared as it is, no index could serve it, and every registered tenant was read)
+SET LOCAL enable_seqscan = off;
+SELECT COALESCE(seq_scan, 0) AS tenant_seq FROM pg_stat_xact_user_tables WHERE relid = 'taskflow.tenants'::regclass \gset
+SELECT taskflow.dashboard_overview('1 hour') IS NOT NULL AS read;
+SELECT is((SELECT COALESCE(seq_scan, 0) FROM pg_stat_xact_user_tables WHERE relid = 'taskflow.tenants'::regclass),
+  :tenant_seq::bigint, 'the Overview reads the tenants it shows through the primary key, not a scan of all');
+RESET enable_seqscan;
 
 -- a second round adding to the same bucket: histograms added bucket by bucket, percentiles
 -- recomputed (one more SUCCEEDED job of dov_t1 in minute M: waited 4 s, ran 20 s)
