@@ -18,7 +18,7 @@ INSERT INTO not_dumped VALUES
   ('stats_rule_firings',  'roll-up counters, derived from taskflow.rule_firings'),
   -- 075_dashboard_admin.sql: the last two hours' starts, derived from taskflow.jobs
   ('stats_tenant_starts', 'roll-up counters, derived from taskflow.jobs'),
-  ('stats_starts',        'roll-up counters, derived from taskflow.jobs');
+  ('stats_starts',        'roll-up counters, derived from taskflow.jobs'),
   ('stats_series',        'roll-up time series, derived from taskflow.jobs'),
   ('stats_series_tenant', 'roll-up time series, derived from taskflow.jobs');
 
