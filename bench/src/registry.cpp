@@ -47,6 +47,13 @@ const std::vector<Scenario>& Registry() {
       {"metrics-scrape",
        "taskflow.metrics() with --history finished jobs: median of 20 scrapes (target < 50 ms)", "",
        0.0, &MetricsScrape},
+      {"dashboard-api",
+       "p95 of each dashboard read with --history finished jobs over 10,000 tenants (target < 50 ms)",
+       "", 0.0, &DashboardApi},
+      {"drain-dashboard",
+       "drain with --history jobs over 10,000 tenants while a client refreshes the dashboard every "
+       "second; the ratio to the same drain without it (target >= 0.95) is in the notes",
+       "", 0.0, &DrainDashboard},
   };
   return scenarios;
 }

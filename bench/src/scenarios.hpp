@@ -30,6 +30,10 @@ Measurement WorkerLatency(Context& ctx);
 // Observability (observability_scenarios.cpp)
 Measurement MetricsScrape(Context& ctx);
 
+// The dashboard at scale (dashboard_scenarios.cpp)
+Measurement DashboardApi(Context& ctx);
+Measurement DrainDashboard(Context& ctx);
+
 // Multi-tenancy (tenancy_scenarios.cpp)
 Measurement DrainTenants(Context& ctx);
 Measurement DrainTenantsUnlimited(Context& ctx);

@@ -99,7 +99,8 @@ AS $$
            taskflow._dashboard_queue_settings(q) || COALESCE(to_jsonb(s) - 'queue' - 'tenant_id', '{}')
            ORDER BY q.priority DESC, q.name), '[]'))
   FROM taskflow.queues q
-  LEFT JOIN (SELECT * FROM taskflow._queue_stats() x WHERE x.tenant_id IS NULL) s ON s.queue = q.name
+  -- per queue only, windowed figures from the roll-up's series (070_observability.sql)
+  LEFT JOIN taskflow._queue_stats_per_queue(from_series => true) s ON s.queue = q.name
 $$;
 
 -- Changes a queue's settings from a JSON object (the PATCH body of the dashboard): any of

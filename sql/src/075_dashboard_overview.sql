@@ -75,11 +75,15 @@ BEGIN
   counts AS (
     SELECT c.queue, c.state, greatest(sum(c.n), 0)::bigint AS n
     FROM (SELECT * FROM live UNION ALL SELECT * FROM kept) c GROUP BY 1, 2),
+  -- the percentiles: stored by the roll-up for all tenants; a tenant's own rows (at most one
+  -- per bucket and queue) estimated from their histograms now
   series_rows AS (
-    SELECT s.t, s.queue, s.completed, s.failed, s.wait_hist, s.run_hist
+    SELECT s.t, s.queue, s.completed, s.failed, s.wait_p50, s.wait_p95, s.run_p50, s.run_p95
     FROM taskflow.stats_series s WHERE own IS NULL AND s.width = bucket_width AND s.t >= since
     UNION ALL
-    SELECT s.t, s.queue, s.completed, s.failed, s.wait_hist, s.run_hist
+    SELECT s.t, s.queue, s.completed, s.failed,
+           taskflow._hist_quantile(0.5, s.wait_hist), taskflow._hist_quantile(0.95, s.wait_hist),
+           taskflow._hist_quantile(0.5, s.run_hist), taskflow._hist_quantile(0.95, s.run_hist)
     FROM taskflow.stats_series_tenant s
     WHERE s.tenant_id = own AND s.width = bucket_width AND s.t >= since),
   -- the queues shown: every queue for an admin; for a tenant, those it has jobs in
@@ -93,10 +97,10 @@ BEGIN
   series AS (
     SELECT sh.name AS queue, jsonb_agg(jsonb_build_object(
              't', b.t, 'completed', COALESCE(r.completed, 0), 'failed', COALESCE(r.failed, 0),
-             'wait_p50_ms', round((taskflow._hist_quantile(0.5, r.wait_hist) * 1000)::numeric, 1),
-             'wait_p95_ms', round((taskflow._hist_quantile(0.95, r.wait_hist) * 1000)::numeric, 1),
-             'run_p50_ms', round((taskflow._hist_quantile(0.5, r.run_hist) * 1000)::numeric, 1),
-             'run_p95_ms', round((taskflow._hist_quantile(0.95, r.run_hist) * 1000)::numeric, 1))
+             'wait_p50_ms', round((r.wait_p50 * 1000)::numeric, 1),
+             'wait_p95_ms', round((r.wait_p95 * 1000)::numeric, 1),
+             'run_p50_ms', round((r.run_p50 * 1000)::numeric, 1),
+             'run_p95_ms', round((r.run_p95 * 1000)::numeric, 1))
            ORDER BY b.t) AS points
     FROM shown sh CROSS JOIN buckets b
     LEFT JOIN series_rows r ON r.queue = sh.name AND r.t = b.t
@@ -135,16 +139,19 @@ BEGIN
       UNION ALL
       SELECT r.worker_id, r.finished_at FROM recent r) u
     GROUP BY u.worker_id),
+  -- what each worker runs, grouped once (not one scan of `running` per worker)
+  running_by_worker AS (
+    SELECT r.worker_id, jsonb_agg(jsonb_build_object(
+             'job_id', r.id, 'job_type', r.job_type, 'queue', r.queue,
+             'tenant_id', r.tenant_id, 'started_at', r.started_at,
+             'lease_expires_at', r.lease_expires_at) ORDER BY r.started_at, r.id) AS jobs
+    FROM running r GROUP BY r.worker_id),
   workers AS (
     SELECT COALESCE(jsonb_agg(jsonb_build_object(
              'worker_id', wi.worker_id, 'last_seen_at', wi.last_seen_at,
-             'running', COALESCE((SELECT jsonb_agg(jsonb_build_object(
-                          'job_id', r.id, 'job_type', r.job_type, 'queue', r.queue,
-                          'tenant_id', r.tenant_id, 'started_at', r.started_at,
-                          'lease_expires_at', r.lease_expires_at) ORDER BY r.started_at, r.id)
-                        FROM running r WHERE r.worker_id = wi.worker_id), '[]'::jsonb))
+             'running', COALESCE(rw.jobs, '[]'::jsonb))
            ORDER BY wi.worker_id), '[]'::jsonb) AS doc
-    FROM worker_ids wi),
+    FROM worker_ids wi LEFT JOIN running_by_worker rw ON rw.worker_id = wi.worker_id),
   -- tenants: an admin sees the 100 running the most jobs, a tenant itself
   tenant_running AS (
     SELECT j.tenant_id, count(*) AS running FROM taskflow.jobs j
@@ -162,7 +169,9 @@ BEGIN
              'tenant_id', r.tenant_id, 'running', r.running, 'max_running', t.max_running,
              'weight', COALESCE(t.weight, 1))
            ORDER BY r.running DESC, r.tenant_id), '[]'::jsonb) AS doc
-    FROM tenant_rows r LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id)
+    -- jobs.tenant_id is COLLATE "C", tenants.id is not: compare in the key's collation, or the
+    -- primary key cannot serve the lookup (a sequential scan of every registered tenant)
+    FROM tenant_rows r LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id COLLATE "default")
   SELECT jsonb_build_object(
     'generated_at', now(), 'range', CASE WHEN bucket_width = 60 THEN '1h' ELSE '24h' END,
     'bucket_seconds', bucket_width, 'rolled_up_to', w,

@@ -3,7 +3,7 @@
 -- limits, RUNNING now and share of the last hour; a tenant's role confined to its tenant.
 -- Clean slate as in observability_figures.sql, rolled back at the end.
 BEGIN;
-SELECT plan(52);
+SELECT plan(53);
 
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 DELETE FROM taskflow.job_attempts;
@@ -52,6 +52,13 @@ SELECT is(jsonb_build_array(pg_temp.q('tda_q') -> 'paused', pg_temp.q('tda_q') -
 SELECT is((pg_temp.q('tda_q') ->> 'effective_lease_ms')::numeric,
   extract(epoch FROM current_setting('taskflow.default_lease')::interval) * 1000,
   'the effective lease is taskflow.default_lease');
+-- the figures per queue only: the per-tenant roll-up (one row per tenant, queue and outcome) is not read
+SELECT COALESCE(seq_scan, 0) + COALESCE(idx_scan, 0) AS tenant_scans
+FROM pg_stat_xact_user_tables WHERE relid = 'taskflow.stats_tenant'::regclass \gset
+SELECT taskflow.dashboard_queues() IS NOT NULL AS read;
+SELECT is((SELECT COALESCE(seq_scan, 0) + COALESCE(idx_scan, 0) FROM pg_stat_xact_user_tables
+           WHERE relid = 'taskflow.stats_tenant'::regclass), :tenant_scans::bigint,
+  'dashboard_queues does not scan stats_tenant (no per-tenant grouping for per-queue figures)');
 SELECT alike(pg_temp.as_role('tda_a', 'SELECT taskflow.dashboard_queues()'), '42501:%',
   'a tenant role may not read the queues view');
 SELECT alike(pg_temp.as_role('tda_a', $$SELECT taskflow.dashboard_alter_queue('tda_q', '{"paused": true}')$$),

@@ -2,7 +2,7 @@
 -- counts by state, time series from the roll-up, workers, tenants, and tenant confinement.
 -- Clean slate as in observability_figures.sql, rolled back at the end.
 BEGIN;
-SELECT plan(30);
+SELECT plan(38);
 
 DELETE FROM taskflow.job_attempts;
 DELETE FROM taskflow.job_events;
@@ -129,6 +129,67 @@ SELECT is(pg_temp.as_role('dov_r1', 'SELECT taskflow.dashboard_session()'),
 SELECT is(taskflow.dashboard_session() ->> 'role', 'admin', 'dashboard_session: an unconfined role is admin');
 SELECT is(has_function_privilege('dov_lone', 'taskflow.dashboard_overview(interval)', 'EXECUTE'), false,
   'a role without a TaskFlow role cannot call dashboard_overview');
+
+-- --- reads are cheap: percentiles stored by the roll-up -------------------------------------------
+SELECT is((SELECT ARRAY[wait_p50, wait_p95, run_p50, run_p95] FROM taskflow.stats_series
+           WHERE width = 60 AND t = pg_temp.m() AND queue = 'dov_a'),
+  (SELECT ARRAY[taskflow._hist_quantile(0.5, wait_hist), taskflow._hist_quantile(0.95, wait_hist),
+                taskflow._hist_quantile(0.5, run_hist), taskflow._hist_quantile(0.95, run_hist)]
+   FROM taskflow.stats_series WHERE width = 60 AND t = pg_temp.m() AND queue = 'dov_a'),
+  'the roll-up stores each bucket''s percentiles with its histograms');
+-- the Queues view's windowed figures come from the same series: the last 1, 5, 15 complete minutes
+SELECT is((SELECT ARRAY[round((q ->> 'completed_per_minute_1m')::numeric, 4), round((q ->> 'completed_per_minute_5m')::numeric, 4),
+                        round((q ->> 'completed_per_minute_15m')::numeric, 4),
+                        round((q ->> 'success_rate_5m')::numeric, 4), round((q ->> 'failure_rate_5m')::numeric, 4),
+                        round((q ->> 'wait_p50_seconds')::numeric, 4), round((q ->> 'run_p50_seconds')::numeric, 4),
+                        (q ->> 'pending')::numeric, (q ->> 'dead')::numeric]
+           FROM jsonb_array_elements(taskflow.dashboard_queues() -> 'queues') q WHERE q ->> 'name' = 'dov_a'),
+  ARRAY[0, 0.8, 0.2667, 0.75, 0.25, 0.0375, 0.175, 3, 1]::numeric[],
+  'dashboard_queues: per-minute rates, rates and percentiles of minute M from the series; counts exact');
+SET LOCAL track_functions = 'pl';
+SELECT COALESCE((SELECT calls FROM pg_stat_xact_user_functions
+                 WHERE funcid = 'taskflow._hist_quantile'::regproc), 0) AS q_calls \gset
+SELECT taskflow.dashboard_overview('1 hour') IS NOT NULL AND taskflow.dashboard_overview('24 hours') IS NOT NULL AS read;
+SELECT is(COALESCE((SELECT calls FROM pg_stat_xact_user_functions
+                    WHERE funcid = 'taskflow._hist_quantile'::regproc), 0), :q_calls::bigint,
+  'an admin''s Overview estimates no percentile at read time');
+RESET track_functions;
+-- the tenants' limits are looked up by primary key (jobs.tenant_id is COLLATE "C", tenants.id is
+-- not: compared as it is, no index could serve it, and every registered tenant was read)
+SET LOCAL enable_seqscan = off;
+SELECT COALESCE(seq_scan, 0) AS tenant_seq FROM pg_stat_xact_user_tables WHERE relid = 'taskflow.tenants'::regclass \gset
+SELECT taskflow.dashboard_overview('1 hour') IS NOT NULL AS read;
+SELECT is((SELECT COALESCE(seq_scan, 0) FROM pg_stat_xact_user_tables WHERE relid = 'taskflow.tenants'::regclass),
+  :tenant_seq::bigint, 'the Overview reads the tenants it shows through the primary key, not a scan of all');
+RESET enable_seqscan;
+
+-- a second round adding to the same bucket: histograms added bucket by bucket, percentiles
+-- recomputed (one more SUCCEEDED job of dov_t1 in minute M: waited 4 s, ran 20 s)
+CREATE FUNCTION pg_temp.apply(finished_at timestamptz, tenant text) RETURNS integer LANGUAGE plpgsql AS $$
+DECLARE n integer;
+BEGIN
+  EXECUTE taskflow._stats_apply_sql(format($f$SELECT 'dov_a'::text AS queue, %L::text AS tenant_id,
+    'SUCCEEDED'::taskflow.job_state AS outcome, 0 AS retries, 4.0 AS wait_s, 20.0 AS run_s,
+    %L::timestamptz AS finished_at, true AS counted, false AS removed$f$, tenant, finished_at)) INTO n;
+  RETURN n;
+END
+$$;
+SELECT is(pg_temp.apply(pg_temp.m() + interval '20 seconds', 'dov_t1'), 1, 'a second round counts one more job');
+SELECT is((SELECT ARRAY[completed::text, wait_hist::text, run_hist::text, round(wait_p95::numeric, 3)::text]
+           FROM taskflow.stats_series WHERE width = 60 AND t = pg_temp.m() AND queue = 'dov_a'),
+  ARRAY['4', '{0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}', '{0,0,0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0}',
+        round(taskflow._hist_quantile(0.95, '{0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}')::numeric, 3)::text],
+  'the bucket''s histograms add up and its percentiles follow');
+SELECT is((SELECT wait_hist::text FROM taskflow.stats_series_tenant
+           WHERE tenant_id = 'dov_t1' AND width = 60 AND t = pg_temp.m() AND queue = 'dov_a'),
+  '{0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}', 'the tenant''s bucket adds up too');
+-- rolling up old history writes no series row that the prune would delete at once
+SELECT COALESCE(n_tup_ins, 0) AS series_ins FROM pg_stat_xact_user_tables
+WHERE relid = 'taskflow.stats_series_tenant'::regclass \gset
+SELECT pg_temp.apply(now() - interval '30 hours', 'dov_old');
+SELECT is((SELECT COALESCE(n_tup_ins, 0) FROM pg_stat_xact_user_tables
+           WHERE relid = 'taskflow.stats_series_tenant'::regclass), :series_ins::bigint,
+  'a job finished 30 hours ago adds no series row (older than the 26 hours kept)');
 
 SELECT * FROM finish();
 ROLLBACK;

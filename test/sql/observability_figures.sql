@@ -2,7 +2,7 @@
 -- Runs on a clean slate: every job and counter is removed inside this transaction (rolled back
 -- at the end), so jobs left by other suites do not change the expected figures.
 BEGIN;
-SELECT plan(40);
+SELECT plan(42);
 
 DELETE FROM taskflow.job_attempts;
 DELETE FROM taskflow.job_events;
@@ -96,6 +96,10 @@ SELECT is((SELECT ROW(pending, scheduled, running, succeeded, failed, dead, canc
   ROW(1::bigint, 1::bigint, 1::bigint, 0::bigint, 0::bigint, 1::bigint, 1::bigint), 'tenant obs_b: jobs per state');
 SELECT is((SELECT ROW(finished_total, retries_total, oldest_ready_age_seconds, failure_rate_5m) FROM qs WHERE tenant_id = 'obs_b'),
   ROW(2::bigint, 2::bigint, 10::double precision, 0.5::double precision), 'tenant obs_b: totals, oldest ready job, failure rate');
+-- the per-queue variant behind the dashboard's Queues view: the same figures, no per-tenant grouping
+SELECT results_eq('SELECT * FROM taskflow._queue_stats_per_queue()',
+  'SELECT * FROM taskflow.queue_stats WHERE tenant_id IS NULL ORDER BY queue',
+  '_queue_stats_per_queue() equals the per-queue rows of queue_stats (tail not rolled up)');
 SELECT is((SELECT ROW(pending, finished_total) FROM taskflow.queue_stats WHERE queue = 'default' AND tenant_id IS NULL),
   ROW(0::bigint, 0::bigint), 'a queue without jobs has a row of zeros');
 
@@ -148,6 +152,10 @@ SELECT is(pg_temp.metric('taskflow_jobs_finished_total{queue="obs_fig",outcome="
           + pg_temp.metric('taskflow_job_wait_seconds_sum{queue="obs_fig"}')
           + pg_temp.metric('taskflow_job_run_seconds_bucket{queue="obs_fig",le="0.5"}'),
   2 + 3 + 20 + 1::double precision, 'after the roll-up: the same counters');
+
+SELECT results_eq('SELECT * FROM taskflow._queue_stats_per_queue()',
+  'SELECT * FROM taskflow.queue_stats WHERE tenant_id IS NULL ORDER BY queue',
+  '_queue_stats_per_queue() equals the per-queue rows of queue_stats (rolled up)');
 
 SELECT throws_ok($$SELECT taskflow.metrics(-1)$$, '22023', NULL, 'metrics(max_tenants < 0): 22023');
 
