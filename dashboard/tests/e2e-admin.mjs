@@ -5,17 +5,8 @@
 // TF_OTHER_TENANT, TF_QUEUE (the worker's queue), TF_RULE_ID (a rule of TF_CLIENT_TENANT that
 // schedules into TF_QUEUE), TF_BAD_RULE_ID (a rule whose action fails), PG* (psql), CHROMIUM.
 import { execFileSync } from "node:child_process";
-import { chromium } from "playwright-core";
+import { check, env, finish, launchBrowser, ok, sql } from "./harness.mjs";
 
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    console.log(`not ok 1 - environment variable ${name} is set`);
-    console.log("1..1");
-    process.exit(1);
-  }
-  return v;
-};
 const BASE = env("TF_BASE_URL");
 const ADMIN = env("TF_ADMIN_KEY");
 const CLIENT = env("TF_CLIENT_KEY");
@@ -25,28 +16,6 @@ const QUEUE = env("TF_QUEUE");
 const RULE_ID = env("TF_RULE_ID");
 const BAD_RULE_ID = env("TF_BAD_RULE_ID");
 
-let n = 0;
-let failed = 0;
-function ok(cond, name, diag) {
-  n += 1;
-  if (cond) console.log(`ok ${n} - ${name}`);
-  else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    if (diag) for (const line of String(diag).split("\n")) console.log(`#   ${line}`);
-  }
-}
-async function check(name, fn) {
-  try {
-    await fn();
-    ok(true, name);
-  } catch (e) {
-    ok(false, name, e && e.message ? e.message : e);
-  }
-}
-function sql(statement) {
-  return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], { encoding: "utf8" }).trim();
-}
 // the extension's own message for a statement it refuses (what the UI must show)
 function sqlError(statement) {
   try {
@@ -69,11 +38,7 @@ async function until(what, fn, ms = 15000) {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-});
+const browser = await launchBrowser();
 const violations = [];
 async function newPage() {
   const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
@@ -312,5 +277,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`1..${n}`);
-process.exit(failed ? 1 : 0);
+finish();

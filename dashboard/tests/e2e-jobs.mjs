@@ -5,23 +5,10 @@
 // TF_OTHER_TENANT, TF_QUEUE, TF_DEAD_JOB, TF_DEAD_JOB2 (DEAD jobs of type e2e.flaky),
 // TF_OTHER_JOB (a job of TF_OTHER_TENANT), TF_FLAG_FILE (makes e2e.flaky succeed),
 // TF_WORKER_ID, PG* (psql), CHROMIUM, TASKFLOW_SCREENSHOTS=1 to save docs/img/job-timeline.png.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { check, env, finish, launchBrowser, ok, root, sql } from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    console.log(`not ok 1 - environment variable ${name} is set`);
-    console.log("1..1");
-    process.exit(1);
-  }
-  return v;
-};
 const BASE = env("TF_BASE_URL");
 const ADMIN = env("TF_ADMIN_KEY");
 const CLIENT = env("TF_CLIENT_KEY");
@@ -34,37 +21,11 @@ const OTHER_JOB = env("TF_OTHER_JOB");
 const FLAG = env("TF_FLAG_FILE");
 const WORKER = env("TF_WORKER_ID");
 
-let n = 0;
-let failed = 0;
-function ok(cond, name, diag) {
-  n += 1;
-  if (cond) console.log(`ok ${n} - ${name}`);
-  else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    if (diag) for (const line of String(diag).split("\n")) console.log(`#   ${line}`);
-  }
-}
-async function check(name, fn) {
-  try {
-    await fn();
-    ok(true, name);
-  } catch (e) {
-    ok(false, name, e && e.message ? e.message : e);
-  }
-}
-function sql(statement) {
-  return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], { encoding: "utf8" }).trim();
-}
 function expect(cond, message) {
   if (!cond) throw new Error(message);
 }
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-});
+const browser = await launchBrowser();
 const violations = [];
 async function newPage() {
   const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, deviceScaleFactor: 1 });
@@ -329,5 +290,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`1..${n}`);
-process.exit(failed > 0 ? 1 : 0);
+finish();

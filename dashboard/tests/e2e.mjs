@@ -3,23 +3,10 @@
 // Environment: TF_BASE_URL, TF_ADMIN_KEY, TF_CLIENT_KEY (tenant TF_CLIENT_TENANT),
 // TF_OTHER_TENANT, TF_QUEUE, TF_OTHER_QUEUE, PG* (psql schedules jobs), CHROMIUM (default
 // /usr/bin/chromium), TASKFLOW_SCREENSHOTS=1 to save docs/img/overview.png.
-import { execFileSync } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { check, env, finish, launchBrowser, ok, root, sql } from "./harness.mjs";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const root = path.resolve(here, "../..");
-const env = (name) => {
-  const v = process.env[name];
-  if (!v) {
-    console.log(`not ok 1 - environment variable ${name} is set`);
-    console.log("1..1");
-    process.exit(1);
-  }
-  return v;
-};
 const BASE = env("TF_BASE_URL");
 const ADMIN = env("TF_ADMIN_KEY");
 const CLIENT = env("TF_CLIENT_KEY");
@@ -28,34 +15,8 @@ const OTHER_TENANT = env("TF_OTHER_TENANT");
 const QUEUE = env("TF_QUEUE");
 const OTHER_QUEUE = env("TF_OTHER_QUEUE");
 
-let n = 0;
-let failed = 0;
-function ok(cond, name, diag) {
-  n += 1;
-  if (cond) console.log(`ok ${n} - ${name}`);
-  else {
-    failed += 1;
-    console.log(`not ok ${n} - ${name}`);
-    if (diag) for (const line of String(diag).split("\n")) console.log(`#   ${line}`);
-  }
-}
-async function check(name, fn) {
-  try {
-    await fn();
-    ok(true, name);
-  } catch (e) {
-    ok(false, name, e && e.message ? e.message : e);
-  }
-}
-function sql(statement) {
-  return execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], { encoding: "utf8" }).trim();
-}
 
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  headless: true,
-  args: ["--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"],
-});
+const browser = await launchBrowser();
 const violations = [];
 async function newPage() {
   const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, deviceScaleFactor: 1 });
@@ -198,5 +159,4 @@ try {
 } finally {
   await browser.close();
 }
-console.log(`1..${n}`);
-process.exit(failed > 0 ? 1 : 0);
+finish();
