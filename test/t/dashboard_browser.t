@@ -4,15 +4,9 @@
 # scheduled with SQL appears without a reload, keyboard navigation, text alternatives, a tenant's
 # key sees only its tenant, a bad key is refused. TASKFLOW_SCREENSHOTS=1 saves docs/img/overview.png.
 . "$(dirname "$0")/http_lib.sh"
+. "$(dirname "$0")/dashboard_lib.sh"
 
-WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
-case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
-CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
-[ -x "$CHROMIUM" ] || fail_setup "no Chromium at $CHROMIUM (test/deps.sh installs the Debian package chromium)"
-command -v node >/dev/null || fail_setup "node is not installed (test/deps.sh installs nodejs)"
-[ -f "$ROOT/dashboard/node_modules/playwright-core/package.json" ] ||
-  fail_setup "dashboard/node_modules has no playwright-core (the CMake build runs npm ci)"
-"$WORKER_BIN" --help 2>/dev/null | grep -q -- '--http' || fail_setup "$WORKER_BIN has no --http"
+require_browser
 
 ADMIN=$(new_key '' admin)
 ACME=$(new_key acme)
