@@ -28,20 +28,7 @@ sql "SELECT taskflow.drop_queue('e2e_gone')" >/dev/null
 sql "SELECT taskflow.create_rule('globex rule', '{\"type\": \"webhook\"}',
        '[{\"job_type\": \"e2e.sleep\", \"queue\": \"$Q\"}]', tenant_id => 'globex')" >/dev/null
 
-W_URL="postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB"
-"$WORKER_BIN" --db "$W_URL" --http 127.0.0.1:0 --poll-interval 200ms --queue "$Q" \
-  --handler e2e.sleep=sleep --worker-id e2e-admin-worker >"$T_DIR/worker.log" 2>&1 &
-T_SERVERS[worker]=$!
-disown "$!"
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*HTTP API listening on [^ ]*:\([0-9]*\) .*/\1/p' "$T_DIR/worker.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ]
-ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
-T_PORTS[worker]=$port
+start_dashboard_worker "$Q" e2e-admin-worker "e2e.sleep=sleep"
 for _ in $(seq 1 100); do
   [ "$(sql "SELECT count(*) FROM taskflow.jobs WHERE tenant_id = 'globex' AND state = 'SUCCEEDED'")" -ge 1 ] && break
   sleep 0.1

@@ -21,20 +21,7 @@ sql "SELECT taskflow.schedule('e2e.other', '{}', queue => '$Q', tenant_id => 'gl
 # One job of acme done before the browser opens.
 sql "SELECT taskflow.schedule('e2e.sleep', '{\"seconds\": 0}', queue => '$Q', tenant_id => 'acme')" >/dev/null
 
-W_URL="postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB"
-"$WORKER_BIN" --db "$W_URL" --http 127.0.0.1:0 --poll-interval 200ms --queue "$Q" \
-  --handler e2e.sleep=sleep --worker-id e2e-worker-1 >"$T_DIR/worker.log" 2>&1 &
-T_SERVERS[worker]=$!
-disown "$!"
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*HTTP API listening on [^ ]*:\([0-9]*\) .*/\1/p' "$T_DIR/worker.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ]
-ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
-T_PORTS[worker]=$port
+start_dashboard_worker "$Q" e2e-worker-1 "e2e.sleep=sleep"
 SERVER=worker req GET /
 is "$STATUS $(header Content-Type)" "200 text/html; charset=utf-8" "the worker's / is the dashboard"
 wait_for_done() {

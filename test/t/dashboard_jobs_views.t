@@ -32,20 +32,7 @@ DEAD1=$(sql "SELECT taskflow.schedule('e2e.flaky', '{\"order\": 1}', queue => '$
 DEAD2=$(sql "SELECT taskflow.schedule('e2e.flaky', '{\"order\": 2}', queue => '$Q', tenant_id => 'acme', max_attempts => 1)")
 OTHER=$(sql "SELECT taskflow.schedule('e2e.other', '{}', queue => '$Q', tenant_id => 'globex')")
 
-W_URL="postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB"
-"$WORKER_BIN" --db "$W_URL" --http 127.0.0.1:0 --poll-interval 200ms --queue "$Q" \
-  --handler "e2e.flaky=command:$T_DIR/flaky.sh" --worker-id e2e-jobs-worker >"$T_DIR/worker.log" 2>&1 &
-T_SERVERS[worker]=$!
-disown "$!"
-port=""
-for _ in $(seq 1 100); do
-  port=$(sed -n 's/.*HTTP API listening on [^ ]*:\([0-9]*\) .*/\1/p' "$T_DIR/worker.log" | head -1)
-  [ -n "$port" ] && break
-  sleep 0.05
-done
-[ -n "$port" ]
-ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
-T_PORTS[worker]=$port
+start_dashboard_worker "$Q" e2e-jobs-worker "e2e.flaky=command:$T_DIR/flaky.sh"
 
 dead=0
 for _ in $(seq 1 150); do

@@ -12,3 +12,21 @@ require_browser() {
     fail_setup "dashboard/node_modules has no playwright-core (the CMake build runs npm ci)"
   "$WORKER_BIN" --help 2>/dev/null | grep -q -- '--http' || fail_setup "$WORKER_BIN has no --http"
 }
+#   start_dashboard_worker QUEUE WORKER_ID HANDLER
+#                      starts taskflow-worker --http on a free port, running QUEUE's jobs with
+#                      HANDLER (type=executor); one test that it listens; sets port and T_PORTS[worker]
+start_dashboard_worker() {
+  port=""
+  "$WORKER_BIN" --db "postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB" --http 127.0.0.1:0 \
+    --poll-interval 200ms --queue "$1" --handler "$3" --worker-id "$2" >"$T_DIR/worker.log" 2>&1 &
+  T_SERVERS[worker]=$!
+  disown "$!"
+  for _ in $(seq 1 100); do
+    port=$(sed -n 's/.*HTTP API listening on [^ ]*:\([0-9]*\) .*/\1/p' "$T_DIR/worker.log" | head -1)
+    [ -n "$port" ] && break
+    sleep 0.05
+  done
+  [ -n "$port" ]
+  ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
+  T_PORTS[worker]=$port
+}
