@@ -242,6 +242,14 @@ try {
     await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 1, null, { timeout: 10000 });
   });
 
+  await check("Jobs: a job scheduled with SQL appears in the filtered list without a reload", async () => {
+    let navigations = 0;
+    page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations += 1; });
+    sql(`SELECT taskflow.schedule('e2e.many', '{"n": 7, "late": true}', queue => '${QUEUE}', tenant_id => '${CLIENT_TENANT}', run_at => now() + interval '1 hour')`);
+    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 2, null, { timeout: 10000 });
+    expect(navigations === 0, `the page navigated ${navigations} times`);
+  });
+
   await check("Jobs: rows link to the job's detail", async () => {
     const id = await page.locator("[data-testid=jobs] tbody tr[data-job]").first().getAttribute("data-job");
     await page.locator("[data-testid=jobs] tbody tr[data-job]").first().getByRole("link", { name: id }).click();

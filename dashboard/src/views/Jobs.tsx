@@ -6,6 +6,7 @@ import { filterJson, jobsApi, type BulkResult, type JobFilter, type JobsPage } f
 import { StateBadge, errorText, when } from "../components/jobBits";
 
 type Action = "retry" | "cancel" | "purge";
+const POLL_MS = 2000;
 const TEXT_FIELDS: [keyof Omit<JobFilter, "state">, string, string][] = [
   ["queue", "Queue", "text"],
   ["tenant", "Tenant", "text"],
@@ -55,19 +56,30 @@ export function Jobs() {
 
   useEffect(() => { setDraft(filter); setSelected(new Set()); setAllMatching(null); setPending(null); }, [filter]);
 
+  // The page shown is fetched again every POLL_MS (no reload needed to see new jobs or state
+  // changes); the selection is kept by id across refreshes. A new filter or page starts afresh.
   useEffect(() => {
     let stopped = false;
-    setLoading(true);
-    jobsApi.list(key!, filter, after)
-      .then((p) => { if (!stopped) { setPage(p); setError(null); } })
-      .catch((e) => {
+    let timer: number | undefined;
+    async function load(first: boolean) {
+      if (first) setLoading(true);
+      try {
+        const p = await jobsApi.list(key!, filter, after);
         if (stopped) return;
-        if (e instanceof ApiError && e.status === 401) signOut();
-        setPage(null);
+        setPage(p);
+        setError(null);
+      } catch (e) {
+        if (stopped) return;
+        if (e instanceof ApiError && e.status === 401) { signOut(); return; }
+        if (first) setPage(null);
         setError(errorText(e));
-      })
-      .finally(() => { if (!stopped) setLoading(false); });
-    return () => { stopped = true; };
+      } finally {
+        if (!stopped && first) setLoading(false);
+      }
+      if (!stopped) timer = window.setTimeout(() => void load(false), POLL_MS);
+    }
+    void load(true);
+    return () => { stopped = true; window.clearTimeout(timer); };
   }, [key, filter, after, reload, signOut]);
 
   function apply(e: React.FormEvent) {
