@@ -22,7 +22,7 @@ DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -Iextension
-PG_CXXFLAGS = -std=c++17 -fPIC -Wno-register -Wno-missing-field-initializers
+PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers
 SHLIB_LINK  = -lstdc++
 
 # No LLVM bitcode for C++ sources (PGXS would try to build .bc files with clang).
@@ -31,6 +31,10 @@ override with_llvm = no
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
+
+# PostgreSQL's headers are system headers: their warnings are theirs, so ours (-Wall -Wextra)
+# stay readable and can be kept at zero in every part (core, pg, api, bgw).
+override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_server),$(patsubst -I$(includedir_internal),-isystem $(includedir_internal),$(CPPFLAGS)))
 
 $(OBJS): $(TF_HEADERS)
 

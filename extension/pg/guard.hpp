@@ -11,7 +11,6 @@
 #include "pg/postgres.hpp"
 
 #include <exception>
-#include <type_traits>
 #include <utility>
 
 namespace taskflow::pg {
@@ -28,18 +27,36 @@ class PgError : public std::exception {
   ErrorData* data_;
 };
 
+// Puts back PostgreSQL's error handler stack and error context stack as they were when it was
+// made, on every way out of the scope that made it: a normal return, and the PgError thrown
+// after a longjmp (the object lives in PgCall's own frame, which the longjmp does not leave).
+class ErrorStackRestorer {
+ public:
+  ErrorStackRestorer() noexcept : stack_(PG_exception_stack), context_(error_context_stack) {}
+  ErrorStackRestorer(const ErrorStackRestorer&) = delete;
+  ErrorStackRestorer& operator=(const ErrorStackRestorer&) = delete;
+  ~ErrorStackRestorer() { Restore(); }
+  void Restore() const noexcept {
+    PG_exception_stack = stack_;
+    error_context_stack = context_;
+  }
+
+ private:
+  sigjmp_buf* const stack_;
+  ErrorContextCallback* const context_;
+};
+
 // Runs `fn` (a lambda that only calls PostgreSQL and holds no objects with destructors) with
 // its own error handler. A PostgreSQL ERROR inside becomes a PgError exception.
 template <typename Fn>
 auto PgCall(Fn&& fn) -> decltype(fn()) {
-  using Result = decltype(fn());
   MemoryContext volatile saved_context = CurrentMemoryContext;
-  sigjmp_buf* volatile saved_exception_stack = PG_exception_stack;
-  ErrorContextCallback* volatile saved_error_context = error_context_stack;
+  const ErrorStackRestorer restore;  // constructed before sigsetjmp: alive on both paths
   sigjmp_buf local;
   if (sigsetjmp(local, 0) != 0) {
-    PG_exception_stack = saved_exception_stack;
-    error_context_stack = saved_error_context;
+    // Restore now, not only when the PgError unwinds this frame: CopyErrorData may itself fail,
+    // and that error must reach the caller's handler, not jump back here.
+    restore.Restore();
     // The copy must outlive SPI_finish (which frees SPI's contexts while the exception unwinds):
     // keep it in the transaction's top context until CallGuarded re-throws it.
     MemoryContextSwitchTo(IsTransactionState() ? TopTransactionContext : saved_context);
@@ -49,16 +66,7 @@ auto PgCall(Fn&& fn) -> decltype(fn()) {
     throw PgError(data);
   }
   PG_exception_stack = &local;
-  if constexpr (std::is_void_v<Result>) {
-    fn();
-    PG_exception_stack = saved_exception_stack;
-    error_context_stack = saved_error_context;
-  } else {
-    Result result = fn();
-    PG_exception_stack = saved_exception_stack;
-    error_context_stack = saved_error_context;
-    return result;
-  }
+  return fn();  // `restore` puts the stacks back on the way out
 }
 
 using GuardedBody = Datum (*)(FunctionCallInfo);
@@ -83,4 +91,4 @@ Datum CallGuarded(FunctionCallInfo fcinfo, GuardedBody body) noexcept;
     return ::taskflow::pg::CallGuarded(fcinfo, name##_body);                       \
   }                                                                                \
   }                                                                                \
-  static Datum name##_body(FunctionCallInfo fcinfo)
+  static Datum name##_body([[maybe_unused]] FunctionCallInfo fcinfo)
