@@ -86,9 +86,7 @@ TF_FUNCTION(taskflow_fail) {
   failure.error_type = pg::ArgText(fcinfo, 2);
   failure.error_message = pg::ArgOptText(fcinfo, 3);
   failure.retryable = pg::ArgOptBool(fcinfo, 4).value_or(true);
-  if (failure.error_type.empty()) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "error_type must not be empty");
-  }
+  core::ValidateErrorType(failure.error_type);
   std::optional<JobState> state;
   {
     pg::SpiConnection spi;

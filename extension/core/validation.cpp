@@ -71,6 +71,11 @@ void CheckLength(std::string_view field, std::string_view text, std::size_t max_
 
 }  // namespace
 
+void ValidateErrorType(std::string_view error_type) {
+  if (error_type.empty()) Invalid("error_type must not be empty");
+  CheckLength("error_type", error_type, kMaxErrorTypeChars);
+}
+
 void ValidateJobType(std::string_view job_type) {
   if (job_type.empty()) Invalid("job_type must not be empty");
   CheckLength("job_type", job_type, kMaxJobTypeChars);

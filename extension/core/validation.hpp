@@ -13,6 +13,9 @@ namespace taskflow::core {
 
 // Non-empty, at most 200 characters, no whitespace and no control characters.
 void ValidateJobType(std::string_view job_type);
+// The error class a worker reports with fail(): not empty, at most kMaxErrorTypeChars (it is
+// indexed with the dead letters, and grouped on).
+void ValidateErrorType(std::string_view error_type);
 // Non-empty, at most 63 characters (PostgreSQL's identifier length, so a
 // queue name can become a NOTIFY channel suffix), only [A-Za-z0-9_.:-].
 void ValidateQueueName(std::string_view queue);
@@ -44,6 +47,7 @@ void ValidateJsonDepth(int depth, std::string_view what);
 std::int64_t IntervalMicros(std::int32_t months, std::int32_t days, std::int64_t micros) noexcept;
 
 inline constexpr std::size_t kMaxJobTypeChars = 200;
+inline constexpr std::size_t kMaxErrorTypeChars = 200;
 // 50, so that the NOTIFY channel "taskflow_<queue>" stays within PostgreSQL's 63-byte names.
 inline constexpr std::size_t kMaxQueueNameChars = 50;
 inline constexpr std::size_t kMaxTenantIdChars = 200;

@@ -30,6 +30,10 @@ LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 SET max_parallel_workers_per_gather = 0   -- small bounded scans: starting workers costs more
+-- planned for each call with `own` known: an admin's plan has no tenant filter at all, so the
+-- row estimates stay true (a filter like tenant_id = COALESCE(own, tenant_id) hid them, and a
+-- 50,000-row count was sorted as if it had 250 rows)
+SET plan_cache_mode = force_custom_plan
 AS $$
 DECLARE
   own text := taskflow._caller_tenant();   -- NULL: every tenant
@@ -51,20 +55,24 @@ BEGIN
   -- unfinished jobs and the FAILED, DEAD and CANCELLED ones kept (one branch per partial
   -- index), and the SUCCEEDED ones not rolled up yet
   live AS (
-    SELECT j.queue, j.state::text AS state, count(*) AS n FROM (
-      -- PENDING from jobs_ready_idx alone (index-only: the state is the index's predicate)
-      SELECT x.queue, x.tenant_id, 'PENDING'::taskflow.job_state AS state FROM taskflow.jobs x WHERE x.state = 'PENDING'
-      UNION ALL
-      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state = 'SCHEDULED'
-      UNION ALL
-      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state = 'RUNNING'
-      UNION ALL
-      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED')
-      UNION ALL
-      SELECT x.queue, x.tenant_id, x.state FROM taskflow.jobs x WHERE x.state = 'SUCCEEDED' AND x.finished_at >= w
-    ) j
-    WHERE j.tenant_id = COALESCE(own, j.tenant_id)
-    GROUP BY 1, 2),
+    -- counted per branch (a hash aggregate over a few queues), not sorted as one stream: with a
+    -- long retention of FAILED/DEAD jobs the stream is most of the work
+    SELECT x.queue, 'PENDING' AS state, count(*) AS n FROM taskflow.jobs x
+    WHERE x.state = 'PENDING' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
+    UNION ALL
+    SELECT x.queue, 'SCHEDULED', count(*) FROM taskflow.jobs x
+    WHERE x.state = 'SCHEDULED' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
+    UNION ALL
+    SELECT x.queue, 'RUNNING', count(*) FROM taskflow.jobs x
+    WHERE x.state = 'RUNNING' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
+    UNION ALL
+    SELECT x.queue, x.state::text, count(*) FROM taskflow.jobs x
+    WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED') AND (own IS NULL OR x.tenant_id = own)
+    GROUP BY x.queue, x.state
+    UNION ALL
+    SELECT x.queue, 'SUCCEEDED', count(*) FROM taskflow.jobs x
+    WHERE x.state = 'SUCCEEDED' AND x.finished_at >= w AND (own IS NULL OR x.tenant_id = own)
+    GROUP BY x.queue),
   -- SUCCEEDED jobs rolled up and still in the table (the Cleaner's deletions are counted)
   kept AS (
     SELECT s.queue, 'SUCCEEDED' AS state, sum(s.jobs - s.removed) AS n
@@ -119,7 +127,7 @@ BEGIN
   running AS (
     SELECT j.id, j.job_type, j.queue, j.tenant_id, j.worker_id, j.started_at, j.lease_expires_at
     FROM taskflow.jobs j
-    WHERE j.state = 'RUNNING' AND j.tenant_id = COALESCE(own, j.tenant_id) AND j.worker_id IS NOT NULL
+    WHERE j.state = 'RUNNING' AND (own IS NULL OR j.tenant_id = own) AND j.worker_id IS NOT NULL
     ORDER BY j.started_at, j.id LIMIT 1000),
   -- workers seen lately: the holders of the newest 2000 finished jobs of the last 15 minutes
   -- (through the finished_at indexes; a worker idle longer drops off the list)
@@ -132,7 +140,7 @@ BEGIN
       (SELECT j.worker_id, j.finished_at, j.tenant_id FROM taskflow.jobs j
         WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= now() - interval '15 minutes'
         ORDER BY j.finished_at DESC LIMIT 2000)) x
-    WHERE x.worker_id IS NOT NULL AND x.tenant_id = COALESCE(own, x.tenant_id)),
+    WHERE x.worker_id IS NOT NULL AND (own IS NULL OR x.tenant_id = own)),
   worker_ids AS (
     SELECT u.worker_id, max(u.seen) AS last_seen_at FROM (
       SELECT r.worker_id, now() AS seen FROM running r
@@ -155,7 +163,7 @@ BEGIN
   -- tenants: an admin sees the 100 running the most jobs, a tenant itself
   tenant_running AS (
     SELECT j.tenant_id, count(*) AS running FROM taskflow.jobs j
-    WHERE j.state = 'RUNNING' AND j.tenant_id = COALESCE(own, j.tenant_id)
+    WHERE j.state = 'RUNNING' AND (own IS NULL OR j.tenant_id = own)
     GROUP BY j.tenant_id),
   tenant_rows AS (
     SELECT x.tenant_id, x.running FROM (

@@ -30,6 +30,13 @@ const char kWhitespace[] = {' ', '\t', '\n', '\r', '\v', '\f'};
 
 // ---- job_type ----
 
+TEST(ValidateErrorType, BoundsTheErrorClass) {
+  EXPECT_NO_THROW(ValidateErrorType("exit_code"));
+  EXPECT_NO_THROW(ValidateErrorType(std::string(kMaxErrorTypeChars, 'e')));
+  EXPECT_THROW(ValidateErrorType(""), DomainError);
+  EXPECT_THROW(ValidateErrorType(std::string(kMaxErrorTypeChars + 1, 'e')), DomainError);
+}
+
 TEST(ValidateJobType, AcceptsOrdinaryNames) {
   for (const char* ok : {"email.send", "report_daily", "a", "Billing:Invoice-v2", "x/y"}) {
     EXPECT_NO_THROW(ValidateJobType(ok)) << ok;

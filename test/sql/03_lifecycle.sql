@@ -4,7 +4,7 @@
 -- One transaction: now() is constant, so backoffs are checked exactly against now(), and a
 -- backoff is made due by moving next_run_at to now() (test setup, as superuser).
 BEGIN;
-SELECT plan(151);
+SELECT plan(152);
 
 -- Retries that are due at once (fixed 0 delay), and deterministic backoffs.
 SELECT taskflow.create_queue('t_life', retry_policy => '{"max_attempts": 3, "strategy": "fixed", "base_delay": 0, "jitter": "none"}') \gset
@@ -173,6 +173,8 @@ SELECT is((SELECT ROW(a.outcome, a.backoff_delay) FROM pg_temp.att(:p, 1) a), RO
 SELECT is((SELECT count(*) FROM taskflow.dead_letter WHERE id = :p), 0::bigint, 'a FAILED job is not a dead letter');
 SELECT throws_ok(format('SELECT taskflow.fail(%s, %L, %L)', :p, :'p1_lease_token', ''), '22023', NULL,
   'fail with an empty error_type: 22023');
+SELECT throws_ok(format('SELECT taskflow.fail(%s, %L, %L)', :p, :'p1_lease_token', repeat('E', 201)), '22023',
+  'error_type is too long: 201 characters, at most 200 allowed', 'fail with a 201-character error_type: 22023');
 
 -- === release -> PENDING without using the budget ===============================================
 SELECT taskflow.schedule('lc.release', queue => 't_life', max_attempts => 2) AS r \gset

@@ -1,7 +1,7 @@
 -- The dashboard's jobs API: search_jobs filters and keyset pages, payload jsonpath checks,
 -- count_jobs, bulk_jobs / purge_jobs with refusals, job_detail, dead letters, tenant confinement.
 BEGIN;
-SELECT plan(49);
+SELECT plan(52);
 
 CREATE ROLE tfd_a;  -- confined to tenant tfd_ta
 CREATE ROLE tfd_b;  -- confined to tenant tfd_tb
@@ -136,6 +136,14 @@ SELECT is(taskflow.dead_letter_groups() #- '{groups,0,last_at}' #- '{groups,0,sa
   jsonb_build_object('capped', false, 'groups', jsonb_build_array(jsonb_build_object('job_type', 'd.b',
     'error_type', 'SmtpTimeout', 'count', 2, 'sample_job_id', (:'b_ids'::bigint[])[3]))),
   'dead letters grouped by job type and error type');
+SELECT is(taskflow.dead_letter_groups(max_jobs => 1) #- '{groups,0,last_at}' #- '{groups,0,sample_error}' #- '{groups,0,sample_job_id}',
+  jsonb_build_object('capped', true, 'groups', jsonb_build_array(jsonb_build_object('job_type', 'd.b',
+    'error_type', 'SmtpTimeout', 'count', 1))),
+  'max_jobs caps the DEAD jobs counted, and capped says so');
+SELECT throws_ok('SELECT taskflow.dead_letter_groups(max_jobs => 0)', '22023', 'max_jobs must be between 1 and 1000000',
+  'dead_letter_groups: max_jobs below 1 is refused');
+SELECT is((SELECT pg_get_indexdef('taskflow.jobs_dead_idx'::regclass) ~ 'WHERE \(state = ''DEAD''::taskflow.job_state\)'),
+  true, 'jobs_dead_idx covers exactly the DEAD jobs (the groups are counted from it alone)');
 SELECT is(taskflow.dead_letter_redrive('d.b', 'SmtpTimeout') ->> 'changed', '2', 'a group re-driven');
 
 -- === tenant confinement ===========================================================================

@@ -58,7 +58,7 @@ export function DeadLetters() {
         <button type="button" className="secondary" onClick={() => void load()}>Refresh</button>
       </div>
       <p className="muted">DEAD jobs grouped by job type and error type, largest groups first.
-        {capped ? " Only the newest 10,000 DEAD jobs are counted." : ""}</p>
+        {capped ? " Only 100,000 DEAD jobs are counted." : ""}</p>
       {error && <p className="error" role="alert">Could not load the dead letters: {error}</p>}
       {pending && (
         <div className="confirm" role="alertdialog" aria-labelledby="dl-confirm-text" data-testid="confirm">
