@@ -18,14 +18,14 @@ command -v pg_prove >/dev/null || { echo "installcheck: pg_prove not found (Debi
 psql_db() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$1" "${@:2}"; }
 
 if [ "$existing" -eq 0 ]; then
-  psql_db postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DB\"" || exit 2
+  PGOPTIONS="-c client_min_messages=warning" psql_db postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DB\"" || exit 2
   trap 'psql_db postgres -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" >/dev/null 2>&1' EXIT
   psql_db "$DB" -c "CREATE EXTENSION taskflow" || exit 2
   if [ "$(psql_db "$DB" -c "SELECT current_setting('cron.database_name', true) = current_database()")" = t ]; then
     psql_db "$DB" -c "CREATE EXTENSION IF NOT EXISTS pg_cron" || exit 2
   fi
 fi
-psql_db "$DB" -c "CREATE EXTENSION IF NOT EXISTS pgtap" || exit 2
+PGOPTIONS="-c client_min_messages=warning" psql_db "$DB" -c "CREATE EXTENSION IF NOT EXISTS pgtap" || exit 2
 echo "installcheck: taskflow $(psql_db "$DB" -c "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'") in database $DB"
 
 suites=()
