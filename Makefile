@@ -1,6 +1,8 @@
 # TaskFlow: PGXS build of the extension, plus the top-level developer targets.
 #   make && make install   build and install taskflow.so, taskflow.control and the SQL script
 #   make test              everything (installs missing Debian packages, builds, runs all suites)
+#   make installcheck      the pgTAP suites against an installed server (libpq environment)
+#   make version           the release version (default_version in taskflow.control)
 #   make run               local PostgreSQL + extension + worker + sample jobs (see README)
 #   make bench             benchmarks on a throwaway cluster (see docs/benchmarks.md)
 
@@ -17,13 +19,21 @@ SRCS = $(sort $(wildcard extension/core/*.cpp)) \
 OBJS = $(SRCS:.cpp=.o)
 TF_HEADERS = $(wildcard extension/*/*.hpp)
 
+# Installed: the current install script (built from sql/src), the frozen install scripts of
+# past releases (sql/releases/, never edited) and every upgrade script (sql/taskflow--A--B.sql),
+# so CREATE EXTENSION taskflow VERSION 'old' and ALTER EXTENSION taskflow UPDATE both work
+# (docs/releasing.md).
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+DATA        = $(filter-out %/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/releases/$(EXTENSION)--*.sql)) \
+              $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -Iextension
 PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers
 SHLIB_LINK  = -lstdc++
+
+# `make installcheck` is ours (scripts/installcheck.sh: pgTAP through pg_prove), not pg_regress.
+NO_INSTALLCHECK = 1
 
 # No LLVM bitcode for C++ sources (PGXS would try to build .bc files with clang).
 override with_llvm = no
@@ -42,7 +52,15 @@ $(OBJS): $(TF_HEADERS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) $(EXTENSION).control
 	cat $(sort $(wildcard sql/src/*.sql)) > $@
 
-.PHONY: test run bench deps
+.PHONY: test run bench deps installcheck version
+version:
+	@echo $(EXTVERSION)
+# The pgTAP suites (test/sql) against the server the libpq environment (PGHOST, PGPORT, PGUSER)
+# names, in a scratch database INSTALLCHECK_DB (created, dropped afterwards) where taskflow and
+# pgtap are installed: the PGXS convention (pg_regress's contrib_regression), with pg_prove.
+INSTALLCHECK_DB ?= taskflow_installcheck
+installcheck:
+	bash scripts/installcheck.sh $(INSTALLCHECK_DB)
 deps:
 	bash test/deps.sh
 test:

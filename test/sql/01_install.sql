@@ -227,7 +227,7 @@ SELECT is(current_setting('taskflow.maintenance_interval'), '1s', 'taskflow.main
 SELECT is(current_setting('taskflow.default_lease'), '30s', 'taskflow.default_lease defaults to 30s');
 SELECT is(current_setting('taskflow.retention'), '7d', 'taskflow.retention defaults to 7 days');
 SELECT is(current_setting('taskflow.max_payload_bytes'), '1MB', 'taskflow.max_payload_bytes defaults to 1 MB');
-SELECT is(current_setting('taskflow.database_name'), current_database()::text,
+SELECT ok(current_setting('taskflow.database_name', true) IS NOT NULL,
   'taskflow.database_name is still accepted (deprecated and ignored: every database with the extension is served)');
 SELECT throws_ok($$SET taskflow.nope = 1$$, '42602', NULL, 'the taskflow. prefix is reserved');
 SELECT throws_ok($$SET taskflow.maintenance_interval = '5s'$$, '55P02', NULL,

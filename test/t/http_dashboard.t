@@ -49,7 +49,7 @@ is "$STATUS $(json_sql "$BODY" "SELECT (:'j'::jsonb) ->> 'role' || ' ' || COALES
   "200 admin -" "an admin key: role admin, no tenant"
 req GET /dashboard/api/session -H "Authorization: Bearer $ACME"
 is "$STATUS $(json_sql "$BODY" "SELECT (:'j'::jsonb) ->> 'role' || ' ' || ((:'j'::jsonb) ->> 'tenant_id') || ' ' || ((:'j'::jsonb) ->> 'version')")" \
-  "200 client acme 0.1.0" "a client key: role client, its tenant, the version"
+  "200 client acme $(sql "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'")" "a client key: role client, its tenant, the version"
 
 # --- overview ---------------------------------------------------------------------------------------
 sql "SELECT taskflow.create_queue('dash_a'), taskflow.create_queue('dash_b')" >/dev/null

@@ -10,6 +10,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <taskflow/version.hpp>
 #include <taskflow/worker.hpp>
 
 #include "config.hpp"
@@ -75,7 +76,7 @@ int main(int argc, char** argv) {
       "taskflow-worker: acquires TaskFlow jobs from PostgreSQL through the taskflow SQL API, runs the handler "
       "of each job type and reports the outcome."};
   app.footer(kFooter);
-  app.set_version_flag("--version", "taskflow-worker 0.1.0");
+  app.set_version_flag("--version", "taskflow-worker " TASKFLOW_VERSION);
 
   std::string db, worker_id, config_file, lease = "30s", heartbeat, poll = "1s", grace = "30s";
   std::string log_format = "text", log_level = "info";

@@ -10,6 +10,7 @@
 
 #include <taskflow/http/server.hpp>
 #include <taskflow/log_format.hpp>
+#include <taskflow/version.hpp>
 
 namespace {
 
@@ -46,7 +47,7 @@ std::chrono::milliseconds Ms(const std::string& flag, const std::string& text) {
 int main(int argc, char** argv) {
   CLI::App app{"taskflow-http: the TaskFlow HTTP API (JSON over HTTP onto the taskflow SQL API), "
                "without job execution. See docs/http.md."};
-  app.set_version_flag("--version", "taskflow-http 0.1.0");
+  app.set_version_flag("--version", "taskflow-http " TASKFLOW_VERSION);
   taskflow::http::ServerConfig config;
   std::string listen = "127.0.0.1:8080", log_level = "info", log_format = "text";
   std::string request_timeout = "10s", read_timeout = "5s", write_timeout = "5s",

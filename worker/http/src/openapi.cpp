@@ -1,5 +1,7 @@
 #include "openapi.hpp"
 
+#include <taskflow/version.hpp>
+
 namespace taskflow::http {
 
 const std::string& OpenApiDocument() {
@@ -8,7 +10,7 @@ const std::string& OpenApiDocument() {
   "openapi": "3.1.0",
   "info": {
     "title": "TaskFlow HTTP API",
-    "version": "0.1.0",
+    "version": ")OPENAPI" TASKFLOW_VERSION R"OPENAPI(",
     "description": "JSON over HTTP for the TaskFlow PostgreSQL extension. Each endpoint is one call into the extension's SQL API, run under the database role of the caller's API key, so the extension decides what is valid and what a tenant may see. Errors are application/problem+json. See docs/http.md."
   },
   "servers": [{"url": "http://localhost:8080"}],

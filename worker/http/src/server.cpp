@@ -296,10 +296,34 @@ struct Server::Impl {
   // Pooled connections keep the role of their last request (SET ROLE at session level), so a
   // run of requests with one key switches roles only once. Every call names the role it needs;
   // empty means the login role.
+  // A role that does not exist is a server-side problem, not the client's: typically a database
+  // restored onto a new server without its roles (cluster-wide, not in pg_dump; an API key's
+  // role taskflow_t_... then exists in api_keys but not on the server). PostgreSQL's 22023
+  // would read as a 422 about the request; this says what is missing and how to restore it.
   static void UseRole(PooledConnection& pc, const std::string& role) {
     if (pc.role == role) return;
-    pqxx::nontransaction tx(pc.conn);
-    tx.exec(role.empty() ? std::string("RESET ROLE") : "SET ROLE " + tx.quote_name(role));
+    try {
+      pqxx::nontransaction tx(pc.conn);
+      tx.exec(role.empty() ? std::string("RESET ROLE") : "SET ROLE " + tx.quote_name(role));
+    } catch (const pqxx::sql_error& e) {
+      if (role.empty() || SqlState(e) != "22023") throw;
+      pqxx::nontransaction check(pc.conn);
+      if (!check.exec1("SELECT pg_catalog.to_regrole(" + check.quote(check.quote_name(role)) + ") IS NULL")[0]
+               .as<bool>()) {
+        throw;
+      }
+      spdlog::error("database role {} does not exist on this server (restored without pg_dumpall "
+                    "--globals-only?); see docs/deploy.md", role);
+      Problem p = ProblemForStatus(500);
+      p.slug = "role-missing";
+      p.title = "Database role missing";
+      p.detail = "The database role \"" + role + "\" that requests with this API key run as does not "
+                 "exist on this server.";
+      p.hint = "Database roles are cluster-wide and pg_dump does not copy them: restore them on the new "
+               "server with pg_dumpall --globals-only before the database, or create new API keys "
+               "(docs/deploy.md, \"Restoring onto a new server\").";
+      throw HttpError{std::move(p)};
+    }
     pc.role = role;
   }
 
