@@ -432,20 +432,21 @@ LANGUAGE plproxy AS $$
   RUN ON taskflow_router.rule_shard(rule_id);
 $$;
 
+-- list_rules' row (on a shard it is declared RETURNS TABLE with these columns).
+CREATE TYPE taskflow.rule_summaries AS (rule_id bigint, tenant_id text, name text, trigger jsonb,
+  condition text, actions jsonb, enabled boolean, created_at timestamptz, updated_at timestamptz,
+  last_fired_at timestamptz);
+
 CREATE FUNCTION taskflow_router._list_rules_tenant(route text, tenant_id text, trigger_type text,
     enabled boolean)
-RETURNS TABLE(rule_id bigint, tenant_id text, name text, trigger jsonb, condition text,
-              actions jsonb, enabled boolean, created_at timestamptz, updated_at timestamptz,
-              last_fired_at timestamptz)
+RETURNS SETOF taskflow.rule_summaries
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
   RUN ON taskflow_router.tenant_partition(route);
   SELECT * FROM taskflow.list_rules(tenant_id, trigger_type, enabled);
 $$;
 CREATE FUNCTION taskflow_router._list_rules_all(tenant_id text, trigger_type text, enabled boolean)
-RETURNS TABLE(rule_id bigint, tenant_id text, name text, trigger jsonb, condition text,
-              actions jsonb, enabled boolean, created_at timestamptz, updated_at timestamptz,
-              last_fired_at timestamptz)
+RETURNS SETOF taskflow.rule_summaries
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
   RUN ON ALL;
@@ -454,9 +455,7 @@ $$;
 
 CREATE FUNCTION taskflow.list_rules(tenant_id text DEFAULT NULL, trigger_type text DEFAULT NULL,
     enabled boolean DEFAULT NULL)
-RETURNS TABLE(rule_id bigint, tenant_id text, name text, trigger jsonb, condition text,
-              actions jsonb, enabled boolean, created_at timestamptz, updated_at timestamptz,
-              last_fired_at timestamptz)
+RETURNS SETOF taskflow.rule_summaries
 LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -498,7 +497,7 @@ BEGIN
       RETURN QUERY SELECT unnest(ids);
       RETURN;
     EXCEPTION WHEN invalid_authorization_specification THEN
-      IF SQLERRM <> 'webhook key not accepted' THEN
+      IF SQLERRM NOT LIKE '%REMOTE ERROR: webhook key not accepted' THEN
         RAISE;
       END IF;
     END;
@@ -552,8 +551,10 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '42501',
       MESSAGE = format('role "%s" is a superuser and cannot be confined to a tenant', role);
   END IF;
-  EXECUTE format(CASE WHEN member THEN 'GRANT taskflow_client TO %I' ELSE 'REVOKE taskflow_client FROM %I' END,
-                 role);
+  IF member <> pg_has_role(role, 'taskflow_client', 'MEMBER') THEN
+    EXECUTE format(CASE WHEN member THEN 'GRANT taskflow_client TO %I' ELSE 'REVOKE taskflow_client FROM %I' END,
+                   role);
+  END IF;
 END
 $$;
 
@@ -827,9 +828,9 @@ $$;
 --   4. purge on the old shard, only if its data is unchanged since the export (else 40001:
 --      the import is undone and the tenant stays where it was)
 --   5. placement and relocated ids recorded here; the tenant's calls go to the new shard
+-- (No SET search_path: a procedure with SET clauses cannot COMMIT; every name is qualified.)
 CREATE PROCEDURE taskflow_router.move_tenant(tenant_id text, to_shard integer)
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t text := tenant_id;
@@ -902,6 +903,108 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------
+-- HTTP API keys (docs/scale-out.md#http): the keys live on shard 0; a key's database role exists
+-- on the router (taskflow_http may SET ROLE to it) and on every shard (mapped to the tenant, and
+-- allowed to log in there: the router connects as it).
+-- ---------------------------------------------------------------------------------------------
+DO $http$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                 WHERE m.roleid = 'taskflow_http_admin'::regrole AND m.member = 'taskflow_http'::regrole) THEN
+    GRANT taskflow_http_admin TO taskflow_http;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                 WHERE m.roleid = 'taskflow_admin'::regrole AND m.member = 'taskflow_http_admin'::regrole) THEN
+    GRANT taskflow_admin TO taskflow_http_admin;
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m
+                 WHERE m.roleid = 'taskflow_webhook'::regrole AND m.member = 'taskflow_http'::regrole) THEN
+    GRANT taskflow_webhook TO taskflow_http;
+  END IF;
+END
+$http$;
+
+CREATE FUNCTION taskflow.authenticate_api_key(key text)
+RETURNS TABLE(tenant_id text, role text, db_role name)
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON 0;
+$$;
+CREATE FUNCTION taskflow.list_api_keys()
+RETURNS TABLE(id bigint, prefix text, tenant_id text, role text, created_at timestamptz,
+              revoked_at timestamptz)
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON 0;
+$$;
+CREATE FUNCTION taskflow.revoke_api_key(key_or_prefix text) RETURNS boolean
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON 0;
+$$;
+CREATE FUNCTION taskflow_router._create_api_key_on0(tenant_id text, role text) RETURNS text
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON 0;
+  SELECT taskflow.create_api_key(tenant_id, role);
+$$;
+-- the key role and its tenant mapping on the other shards (a key made and revoked at once)
+CREATE FUNCTION taskflow_router._key_role_others(tenant_id text) RETURNS SETOF integer
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON taskflow_router.other_shards();
+  SELECT 1 FROM taskflow.revoke_api_key(taskflow.create_api_key(tenant_id));
+$$;
+CREATE FUNCTION taskflow_router._allow_login_all(role name) RETURNS SETOF integer
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON ALL;
+  SELECT 1 FROM taskflow.allow_router_login(role);
+$$;
+CREATE FUNCTION taskflow_router._local_key_role(role name, tenant_id text) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF role !~ '^taskflow_t_[0-9a-f]{20}$' THEN
+    RAISE EXCEPTION USING ERRCODE = '42501', MESSAGE = format('role "%s" is not an HTTP API key role', role);
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = role) THEN
+    EXECUTE format('CREATE ROLE %I NOLOGIN', role);
+  END IF;
+  IF NOT pg_has_role('taskflow_http', role, 'MEMBER') THEN
+    EXECUTE format('GRANT %I TO taskflow_http', role);
+  END IF;
+  PERFORM taskflow_router._set_client(role, true);
+  INSERT INTO taskflow_router.tenant_roles AS m (role_name, tenant_id)
+  VALUES (quote_ident(role)::regrole, _local_key_role.tenant_id)
+  ON CONFLICT (role_name) DO UPDATE SET tenant_id = EXCLUDED.tenant_id;
+END
+$$;
+
+-- create_api_key through the router: the key on shard 0, its role everywhere. Superuser only
+-- (it lets the role log in to the shards).
+CREATE FUNCTION taskflow.create_api_key(tenant_id text, role text DEFAULT 'client') RETURNS text
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k text := taskflow_router._create_api_key_on0(tenant_id, role);
+  dbr name := 'taskflow_http_admin';
+BEGIN
+  IF role = 'client' THEN
+    dbr := format('taskflow_t_%s', left(md5(tenant_id), 20));
+    IF taskflow_router.shard_count() > 1 THEN
+      PERFORM count(*) FROM taskflow_router._key_role_others(tenant_id);
+    END IF;
+    PERFORM taskflow_router._local_key_role(dbr, tenant_id);
+  END IF;
+  PERFORM count(*) FROM taskflow_router._allow_login_all(dbr);
+  RETURN k;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
 -- Privileges. The shards check every call again as the calling role; these only keep roles
 -- without a TaskFlow grant out of the router, as on a shard.
 -- ---------------------------------------------------------------------------------------------
@@ -913,7 +1016,7 @@ GRANT USAGE ON SCHEMA taskflow, taskflow_router, plproxy
   TO taskflow_client, taskflow_worker, taskflow_admin, taskflow_webhook, taskflow_http;
 GRANT EXECUTE ON FUNCTION plproxy.get_cluster_version(text), plproxy.get_cluster_partitions(text),
   plproxy.get_cluster_config(text)
-  TO taskflow_client, taskflow_worker, taskflow_admin, taskflow_webhook;
+  TO taskflow_client, taskflow_worker, taskflow_admin, taskflow_webhook, taskflow_http;
 -- routing (the definer functions answer only about the caller or about ids and tenants the
 -- call names)
 GRANT EXECUTE ON FUNCTION taskflow_router.shard_count(), taskflow_router._role_tenant(name),
@@ -942,7 +1045,7 @@ GRANT EXECUTE ON FUNCTION taskflow.handle_webhook(text, text, text, text),
   taskflow_router._handle_webhook_on(integer, text, text, text, text)
   TO taskflow_webhook, taskflow_client, taskflow_admin;
 GRANT EXECUTE ON FUNCTION taskflow.metrics(integer), taskflow_router._metrics_all(integer)
-  TO taskflow_admin, taskflow_worker;
+  TO taskflow_admin;
 GRANT EXECUTE ON FUNCTION
   taskflow.fire_rule(bigint, jsonb), taskflow.upsert_tenant(text, jsonb),
   taskflow.set_tenant_limit(text, integer), taskflow.set_tenant_weight(text, integer),
@@ -963,7 +1066,9 @@ GRANT EXECUTE ON FUNCTION
   taskflow_router._tenant_has_data(text)
   TO taskflow_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON taskflow_router.tenant_roles TO taskflow_admin;
+GRANT EXECUTE ON FUNCTION taskflow.authenticate_api_key(text) TO taskflow_http;
+GRANT EXECUTE ON FUNCTION taskflow.list_api_keys(), taskflow.revoke_api_key(text) TO taskflow_admin;
 GRANT SELECT ON taskflow_router.placement, taskflow_router.shards, taskflow_router.relocated
   TO taskflow_admin;
-GRANT USAGE ON TYPE taskflow.job_state, taskflow.job_summaries
+GRANT USAGE ON TYPE taskflow.job_state, taskflow.job_summaries, taskflow.rule_summaries
   TO taskflow_client, taskflow_worker, taskflow_admin;

@@ -12,7 +12,7 @@
 
 -- The shard this database numbers its ids for (0 unless set_shard said otherwise).
 CREATE FUNCTION taskflow.shard_id() RETURNS integer
-LANGUAGE sql STABLE
+LANGUAGE sql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT ((s.seqmin - 1) >> 48)::integer FROM pg_catalog.pg_sequence s
@@ -21,9 +21,9 @@ $$;
 
 -- Makes this database shard `shard_id` (0 to 32766): job and rule ids from then on are drawn
 -- from that shard's range. Idempotent; refused once the database has jobs or rules numbered for
--- another shard (their ids would route elsewhere). Superuser only.
+-- another shard (their ids would route elsewhere).
 CREATE FUNCTION taskflow.set_shard(shard_id integer) RETURNS void
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -73,7 +73,7 @@ $$;
 --   purge_tenant(t, fp)     deletes the tenant here, only if its export still has fingerprint fp
 -- A tenant with RUNNING jobs is not exported (55006): their leases belong to this shard's workers.
 CREATE FUNCTION taskflow.export_tenant(tenant_id text) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -111,7 +111,7 @@ $$;
 -- here (in their original order), so the tenant's later events sort after the moved ones.
 -- Returns the number of jobs imported. Refused (23505) if the tenant already has jobs or rules here.
 CREATE FUNCTION taskflow.import_tenant(doc jsonb) RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -165,7 +165,7 @@ $$;
 -- a job scheduled, acquired, promoted or cancelled here since the export fails the purge with
 -- 40001 and nothing is deleted. Returns the number of jobs deleted.
 CREATE FUNCTION taskflow.purge_tenant(tenant_id text, fingerprint text) RETURNS bigint
-LANGUAGE plpgsql VOLATILE
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -202,8 +202,31 @@ BEGIN
 END
 $$;
 
--- Privileges (090_grants.sql ran before this file): set_shard and the tenant move are for
--- superusers only (they write every table); which shard this is, anyone with a TaskFlow role.
+-- HTTP through the router (docs/scale-out.md#http): the router connects to a shard as the role
+-- a request runs as, so the HTTP key roles (created NOLOGIN by create_api_key) must be able to
+-- log in to the shards (admitted by pg_hba only from the router). Only key roles qualify.
+CREATE FUNCTION taskflow.allow_router_login(role name) RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF role IS NULL OR NOT (role = 'taskflow_http_admin' OR role ~ '^taskflow_t_[0-9a-f]{20}$') THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('role "%s" is not an HTTP API key role', role);
+  END IF;
+  IF NOT EXISTS (SELECT FROM pg_roles r WHERE r.rolname = role) THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('role "%s" does not exist', role);
+  END IF;
+  EXECUTE format('ALTER ROLE %I LOGIN', role);
+END
+$$;
+
+-- Privileges (090_grants.sql ran before this file): admins only, like every administration
+-- function (they are SECURITY DEFINER: set_shard alters the sequences, the move writes every
+-- table, allow_router_login alters roles).
 REVOKE ALL ON FUNCTION taskflow.shard_id(), taskflow.set_shard(integer), taskflow.export_tenant(text),
-  taskflow.import_tenant(jsonb), taskflow.purge_tenant(text, text) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION taskflow.shard_id() TO taskflow_client, taskflow_worker, taskflow_admin;
+  taskflow.import_tenant(jsonb), taskflow.purge_tenant(text, text),
+  taskflow.allow_router_login(name) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION taskflow.shard_id(), taskflow.set_shard(integer), taskflow.export_tenant(text),
+  taskflow.import_tenant(jsonb), taskflow.purge_tenant(text, text), taskflow.allow_router_login(name)
+  TO taskflow_admin;
