@@ -1000,6 +1000,7 @@ BEGIN
     PERFORM taskflow_router._local_key_role(dbr, tenant_id);
   END IF;
   PERFORM count(*) FROM taskflow_router._allow_login_all(dbr);
+  PERFORM count(*) FROM taskflow_router._allow_login_all('taskflow_http');  -- looks the keys up
   RETURN k;
 END
 $$;

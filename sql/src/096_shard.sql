@@ -204,13 +204,15 @@ $$;
 
 -- HTTP through the router (docs/scale-out.md#http): the router connects to a shard as the role
 -- a request runs as, so the HTTP key roles (created NOLOGIN by create_api_key) must be able to
--- log in to the shards (admitted by pg_hba only from the router). Only key roles qualify.
+-- log in to the shards (admitted by pg_hba only from the router). Only key roles qualify, and
+-- taskflow_http itself (the server looks keys up as taskflow_http).
 CREATE FUNCTION taskflow.allow_router_login(role name) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF role IS NULL OR NOT (role = 'taskflow_http_admin' OR role ~ '^taskflow_t_[0-9a-f]{20}$') THEN
+  IF role IS NULL OR NOT (role IN ('taskflow_http', 'taskflow_http_admin')
+                         OR role ~ '^taskflow_t_[0-9a-f]{20}$') THEN
     RAISE EXCEPTION USING ERRCODE = '42501',
       MESSAGE = format('role "%s" is not an HTTP API key role', role);
   END IF;
