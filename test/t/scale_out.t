@@ -105,6 +105,13 @@ got=$( (s0 "SELECT DISTINCT tenant_id || ':0' FROM taskflow.jobs WHERE queue = '
 is "$got" "$(echo "$placed" | tr ',' '\n' | LC_ALL=C sort | paste -sd,)" "each tenant's jobs are all on the tenant's shard"
 is "$(echo "$placed" | tr ',' '\n' | wc -l)" "100" "the 100 tenants are listed through the router"
 
+# --- the worker's multi-shard mode: refusals --------------------------------------------------------
+"$WORKER_BIN" --db "$(url s0)" --db "$(url s1)" --http 127.0.0.1:0 --handler so.job=noop >"$DIR/w2.log" 2>&1
+is "$?:$(grep -c 'serves one database' "$DIR/w2.log")" "2:1" "taskflow-worker: --http with two --db is a usage error (exit 2)"
+timeout 60 "$WORKER_BIN" --db "$(url s0)" --db "postgresql://postgres@127.0.0.1:1/$DB?connect_timeout=2" \
+  --queue so --handler so.job=noop >"$DIR/w3.log" 2>&1
+is "$?" "3" "taskflow-worker: one unreachable --db stops the process at start (exit 3), the other loop too"
+
 # --- drain with one worker serving both shards ------------------------------------------------------
 "$WORKER_BIN" --db "$(url s0)" --db "$(url s1)" --queue so --handler so.job=noop --poll-interval 200ms \
   --concurrency 4 >"$DIR/worker.log" 2>&1 &
