@@ -213,6 +213,15 @@ is "$(r "SELECT taskflow.get_job($later) ->> 'state'")|$(r "SELECT taskflow.canc
 is "$(as app_b "SELECT taskflow.get_job($JB) ->> 'tenant_id'")|$(as app_a "SELECT taskflow.get_job($JB) IS NULL")" "$TB|t" \
    "after the move the tenant role still reads its history; the other tenant still does not"
 
+# --- pinning a tenant ------------------------------------------------------------------------------
+TP=$(r "SELECT t FROM (SELECT 'fresh' || i AS t FROM generate_series(1, 100) i) x WHERE taskflow_router.tenant_shard(t) = 0 LIMIT 1")
+r "SELECT taskflow_router.pin_tenant('$TP', 1)" >/dev/null
+pinned=$(r "SELECT taskflow.schedule('so.job', queue => 'so', tenant_id => '$TP', run_at => now() + interval '1 hour')")
+is "$(( ${pinned:-0} >> 48 )):$(s1 "SELECT tenant_id FROM taskflow.jobs WHERE id = ${pinned:-0}")" "1:$TP" \
+   "pin_tenant: a tenant that hashes to shard 0, pinned to shard 1, gets its jobs on shard 1"
+like "$(r "SELECT taskflow_router.pin_tenant('$TP', 0)")" 'has jobs or rules on shard 1' \
+  "pin_tenant refuses to re-pin a tenant that has jobs on its shard (move it instead)"
+
 # --- a shard stops --------------------------------------------------------------------------------------
 JS1=$(s1 "SELECT min(id) FROM taskflow.jobs WHERE queue = 'so'")   # a job that lives on shard 1
 left1=$(s1 "SELECT count(*) || '/' || count(*) FILTER (WHERE state = 'SUCCEEDED') FROM taskflow.jobs")
