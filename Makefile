@@ -26,6 +26,8 @@ TF_HEADERS = $(wildcard extension/*/*.hpp)
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out %/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/releases/$(EXTENSION)--*.sql)) \
               $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# The router (docs/scale-out.md): a second extension, SQL only, for a PL/Proxy router database.
+DATA       += router/taskflow_router.control $(wildcard router/taskflow_router--*.sql)
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PG_CPPFLAGS = -Iextension

@@ -4,7 +4,7 @@
 #   bash test/deps.sh --browser  also Chromium, for the dashboard's browser tests (make test)
 set -euo pipefail
 PKGS=(
-  postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap
+  postgresql-15 postgresql-server-dev-15 postgresql-15-cron postgresql-15-pgtap postgresql-15-plproxy
   libtap-parser-sourcehandler-pgtap-perl
   libpqxx-dev libspdlog-dev libgtest-dev cmake g++ make
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev

@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <iostream>
+#include <memory>
 #include <thread>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 
@@ -69,6 +71,36 @@ std::chrono::milliseconds Duration(const std::string& flag, const std::string& t
   }
 }
 
+// Several --db: each Worker runs in its own thread. One that cannot start or fails stops the
+// others (a worker process serves all its shards or none); the exit code is the worst one.
+int RunShards(std::vector<std::unique_ptr<taskflow::Worker>>& workers) {
+  std::vector<int> codes(workers.size(), kExitOk);
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < workers.size(); ++i) {
+    threads.emplace_back([&workers, &codes, i] {
+      try {
+        codes[i] = workers[i]->Run() ? kExitOk : kExitRuntime;
+        return;
+      } catch (const taskflow::StartupError& e) {
+        taskflow::log::Write(spdlog::level::err, "cannot start", {{"error", e.what()}, {"shard", i}});
+        codes[i] = kExitStartup;
+      } catch (const std::exception& e) {
+        taskflow::log::Write(spdlog::level::err, "fatal error", {{"error", e.what()}, {"shard", i}});
+        codes[i] = kExitRuntime;
+      }
+      for (auto& w : workers) w->Stop();
+    });
+  }
+  for (auto& t : threads) t.join();
+  taskflow::log::Flush();
+  int code = kExitOk;
+  for (int c : codes) {
+    if (c == kExitStartup) return kExitStartup;
+    if (c != kExitOk) code = c;
+  }
+  return code;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -78,7 +110,8 @@ int main(int argc, char** argv) {
   app.footer(kFooter);
   app.set_version_flag("--version", "taskflow-worker " TASKFLOW_VERSION);
 
-  std::string db, worker_id, config_file, lease = "30s", heartbeat, poll = "1s", grace = "30s";
+  std::vector<std::string> dbs;  // --db repeated: one acquisition loop per database (shard)
+  std::string worker_id, config_file, lease = "30s", heartbeat, poll = "1s", grace = "30s";
   std::string log_format = "text", log_level = "info";
   std::vector<std::string> queues{"default"}, handler_flags;
   int concurrency = 10, batch = 0, prefetch = 0;
@@ -88,7 +121,9 @@ int main(int argc, char** argv) {
   bool http_database_metrics = false;
   bool catch_all = false;
 
-  app.add_option("--db", db, "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.)")
+  app.add_option("--db", dbs,
+                 "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.); repeat it to "
+                 "serve several shards, each with its own acquisition loop and --concurrency handlers")
       ->envname("TASKFLOW_DATABASE_URL");
   app.add_option("-q,--queue", queues, "Queue to work on; repeatable or comma-separated")
       ->delimiter(',')
@@ -164,7 +199,8 @@ int main(int argc, char** argv) {
   std::vector<taskflow::HandlerSpec> specs;
   try {
     taskflow::log::Init(log_format == "json" ? taskflow::log::Format::kJson : taskflow::log::Format::kText, log_level);
-    options.database_url = db;
+    if (dbs.empty()) dbs.emplace_back();  // the libpq environment
+    options.database_url = dbs.front();
     options.queues = queues;
     options.concurrency = concurrency;
     options.worker_id = worker_id;
@@ -190,6 +226,9 @@ int main(int argc, char** argv) {
                   specs.end());
       specs.push_back(std::move(spec));
     }
+    if (dbs.size() > 1 && !http_address.empty()) {
+      throw taskflow::ConfigError("--http serves one database: give one --db (with shards, point it at the router)");
+    }
     if (concurrency == 0 && http_address.empty()) {
       throw taskflow::ConfigError("--concurrency 0 runs no jobs: it needs --http (an API-only instance)");
     }
@@ -213,7 +252,7 @@ int main(int argc, char** argv) {
   if (!http_address.empty()) {
     try {
       taskflow::http::ServerConfig http_config;
-      http_config.db = db;
+      http_config.db = dbs.front();
       http_config.threads = http_threads;
       http_config.database_metrics = http_database_metrics;
       taskflow::http::ParseListenAddress(http_address, &http_config);
@@ -260,8 +299,17 @@ int main(int argc, char** argv) {
     return kExitOk;
   }
 #endif
-  taskflow::Worker worker(options);
+  // One Worker per --db (shard): its own connections, wake-ups and leases; the handlers are
+  // made once per Worker from the same specs.
+  std::vector<std::unique_ptr<taskflow::Worker>> workers;
+  for (const auto& db : dbs) {
+    taskflow::WorkerOptions shard_options = options;
+    shard_options.database_url = db;
+    workers.push_back(std::make_unique<taskflow::Worker>(shard_options));
+  }
   try {
+    for (auto& worker_ptr : workers) {
+    taskflow::Worker& worker = *worker_ptr;
     for (const auto& spec : specs) {
       auto handler = taskflow::MakeHandler(spec);
 #ifdef TASKFLOW_WORKER_WITH_HTTP
@@ -286,6 +334,7 @@ int main(int argc, char** argv) {
       if (spec.job_type == taskflow::kCatchAllJobType) worker.OnAny(std::move(handler));
       else worker.On(spec.job_type, std::move(handler));
     }
+    }
   } catch (const std::exception& e) {
     StartupMessage(e.what());
     return kExitUsage;
@@ -298,7 +347,7 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  std::thread signal_thread([&worker, signals] {
+  std::thread signal_thread([&workers, signals] {
     int count = 0;
     while (true) {
       int signo = 0;
@@ -306,7 +355,7 @@ int main(int argc, char** argv) {
       if (++count == 1) {
         taskflow::log::Write(spdlog::level::info, "signal received: stopping gracefully (send it again to stop at once)",
                              {{"signal", strsignal(signo)}});
-        worker.Stop();
+        for (auto& w : workers) w->Stop();
         continue;
       }
       taskflow::log::Write(spdlog::level::warn,
@@ -327,8 +376,9 @@ int main(int argc, char** argv) {
   }
   if (metrics) metrics->Start();
 #endif
+  if (workers.size() > 1) return RunShards(workers);
   try {
-    const bool all_reported = worker.Run();
+    const bool all_reported = workers.front()->Run();
     taskflow::log::Flush();
     return all_reported ? kExitOk : kExitRuntime;
   } catch (const taskflow::StartupError& e) {

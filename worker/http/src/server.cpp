@@ -647,7 +647,8 @@ struct Server::Impl {
       "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_http', 'MEMBER') THEN 'taskflow_http' END, "
       "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_http_admin', 'MEMBER') THEN 'taskflow_http_admin' END, "
       "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_webhook', 'MEMBER') THEN 'taskflow_webhook' END) "
-      "FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow'";
+      // taskflow_router: the server in front of a scale-out router (docs/scale-out.md)
+      "FROM pg_catalog.pg_extension e WHERE e.extname IN ('taskflow', 'taskflow_router')";
   static std::string NotMember(const std::string& missing) {
     return "the server's database role is not a member of " + missing +
            ", so requests would fail with 403: GRANT taskflow_http TO <the role in --db> "
