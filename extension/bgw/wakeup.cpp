@@ -91,6 +91,11 @@ void SendPendingWakeups() {
   StartTransactionCommand();
   PG_TRY();
   {
+    // This transaction writes nothing that must survive a crash (a NOTIFY is lost in a crash
+    // anyway, and workers also poll), so its commit need not wait for the WAL flush: on a
+    // durable server that wait is most of a wake-up's cost. For this transaction only.
+    (void)set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
+                            false);
     char channel[NAMEDATALEN + 16];
     for (int i = 0; i < n; ++i) {
       snprintf(channel, sizeof channel, "taskflow_%s", names[i]);

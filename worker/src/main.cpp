@@ -114,7 +114,8 @@ int main(int argc, char** argv) {
   std::string worker_id, config_file, lease = "30s", heartbeat, poll = "1s", grace = "30s";
   std::string log_format = "text", log_level = "info";
   std::vector<std::string> queues{"default"}, handler_flags;
-  int concurrency = 10, batch = 0, prefetch = 0;
+  int concurrency = 10, batch = 0, prefetch_max = 0;
+  std::string prefetch = "auto", prefetch_max_wait = "100ms", flush_interval = "2ms";
   std::string http_address;  // --http: also serve the HTTP API (docs/http.md)
   std::string metrics_address;  // --metrics: serve this worker's own series only
   int http_threads = 16;
@@ -152,9 +153,31 @@ int main(int argc, char** argv) {
       ->envname("TASKFLOW_SHUTDOWN_GRACE")
       ->capture_default_str();
   app.add_option("--prefetch", prefetch,
-                 "Jobs acquired ahead of free handler threads (their leases run while they wait)")
+                 "Jobs acquired ahead of free handler threads: auto (adapts to the throughput, never holds "
+                 "a job longer than --prefetch-max-wait), 0 (none) or a fixed number")
       ->envname("TASKFLOW_PREFETCH")
-      ->check(CLI::Range(0, 100000))
+      ->check([](const std::string& value) -> std::string {
+        if (value == "auto") return "";
+        try {
+          size_t used = 0;
+          const long n = std::stol(value, &used);
+          if (used == value.size() && n >= 0 && n <= 100000) return "";
+        } catch (const std::exception&) {
+        }
+        return "--prefetch: expected auto or a number from 0 to 100000, got '" + value + "'";
+      })
+      ->capture_default_str();
+  app.add_option("--prefetch-max", prefetch_max, "Ceiling of --prefetch auto (default: 8 x concurrency, at most 1000)")
+      ->envname("TASKFLOW_PREFETCH_MAX")
+      ->check(CLI::Range(0, 100000));
+  app.add_option("--prefetch-max-wait", prefetch_max_wait,
+                 "With --prefetch auto, a prefetched job waiting this long behind busy handler threads is "
+                 "released for other workers")
+      ->envname("TASKFLOW_PREFETCH_MAX_WAIT")
+      ->capture_default_str();
+  app.add_option("--completion-flush-interval", flush_interval,
+                 "How long outcomes are gathered before one statement reports them (0: at once)")
+      ->envname("TASKFLOW_COMPLETION_FLUSH_INTERVAL")
       ->capture_default_str();
   app.add_option("--batch", batch, "Most jobs per acquire (default: concurrency + prefetch)")
       ->envname("TASKFLOW_ACQUIRE_BATCH")
@@ -216,7 +239,11 @@ int main(int argc, char** argv) {
     if (options.poll_interval.count() <= 0) throw taskflow::ConfigError("--poll-interval must be greater than zero");
     options.shutdown_grace = Duration("--shutdown-grace", grace);
     options.acquire_batch = batch;
-    options.prefetch = prefetch;
+    options.prefetch = prefetch == "auto" ? taskflow::WorkerOptions::kPrefetchAuto : std::stoi(prefetch);
+    options.prefetch_max = prefetch_max;
+    options.prefetch_max_wait = Duration("--prefetch-max-wait", prefetch_max_wait);
+    if (options.prefetch_max_wait.count() <= 0) throw taskflow::ConfigError("--prefetch-max-wait must be greater than zero");
+    options.completion_flush_interval = Duration("--completion-flush-interval", flush_interval);
     options.catch_all = catch_all;
     if (!config_file.empty()) specs = taskflow::LoadHandlerFile(config_file);
     for (const auto& flag : handler_flags) {

@@ -15,6 +15,7 @@
 
 #include <pqxx/pqxx>
 
+#include "adaptive_prefetch.hpp"
 #include "backoff.hpp"
 #include "log.hpp"
 #include "pg_array.hpp"
@@ -24,6 +25,7 @@ namespace taskflow {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+constexpr size_t kFlushBatch = 1000;  // most outcomes per Completer round
 using spdlog::level::debug;
 using spdlog::level::err;
 using spdlog::level::info;
@@ -50,6 +52,15 @@ bool IsConnectionLoss(const std::exception& e) {
   return false;
 }
 
+// A deadlock or serialization failure: the statement did nothing and may simply be sent again.
+// (A Completer's complete_many and the Heartbeater's heartbeat_many lock the same running jobs.)
+bool IsTransient(const std::exception& e) {
+  if (const auto* sql = dynamic_cast<const pqxx::sql_error*>(&e)) {
+    return sql->sqlstate() == "40P01" || sql->sqlstate() == "40001";
+  }
+  return false;
+}
+
 std::string OneLine(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   std::replace(text.begin(), text.end(), '\n', ' ');
@@ -71,6 +82,7 @@ struct ActiveJob {
   JobContext ctx;
   const Handler* handler = nullptr;
   Clock::time_point acquired_at = Clock::now();
+  Clock::time_point queued_at{};  // handed to the pool (the prefetch buffer until a thread takes it)
   Clock::time_point started_at{};
   Clock::time_point finished_at{};
   std::atomic<bool> reported{false};  // an outcome (or a release) is queued: at most one per attempt
@@ -134,11 +146,20 @@ class Worker::Impl {
   void WaitForWake(int socket, int timeout_ms);
 
   void ProducerLoop(std::unique_ptr<SqlApi>& api);
-  int Slots() const { return options_.concurrency + options_.prefetch; }
-  // Whether the producer should acquire with `busy` slots taken: at once when a handler
-  // thread would otherwise idle; with a prefetch buffer, only once half the slots are free,
+  // Slots: handler threads plus the prefetch buffer (fixed, or the adaptive target).
+  int Slots() const { return options_.concurrency + prefetch_now_.load(std::memory_order_relaxed); }
+  // Free slots that make a busy worker acquire again: with a prefetch buffer, half the slots,
   // so a busy worker acquires in batches instead of one job per finished handler.
-  bool WantsJobs(int busy) const { return busy < options_.concurrency || Slots() - busy >= refill_free_; }
+  static int RefillFree(int slots, int concurrency) { return slots > concurrency ? std::max(1, slots / 2) : 1; }
+  // Whether the producer should acquire with `busy` slots taken: at once when a handler
+  // thread would otherwise idle, else once RefillFree slots are free.
+  bool WantsJobs(int busy) const {
+    const int slots = Slots();
+    return busy < options_.concurrency || slots - busy >= RefillFree(slots, options_.concurrency);
+  }
+  // Adaptive prefetch: prefetched jobs that waited longer than prefetch_max_wait go back to
+  // the queue (release) for another worker; returns when the next one would be due.
+  Clock::time_point ReleaseStalled(Clock::time_point now);
   void Dispatch(std::vector<Job> jobs);
   void PoolLoop();
   void RunJob(const std::shared_ptr<ActiveJob>& active);
@@ -157,7 +178,15 @@ class Worker::Impl {
   std::condition_variable stop_cv_;
   int wake_fd_ = -1;
   bool detached_threads_ = false;
-  int refill_free_ = 1;  // free slots that make a busy worker acquire again (WantsJobs)
+  bool adaptive_ = false;                   // prefetch == kPrefetchAuto
+  std::atomic<int> prefetch_now_{0};        // the prefetch in force: fixed, or the adaptive target
+  std::unique_ptr<AdaptivePrefetch> prefetch_control_;  // the producer's thread only
+  std::atomic<long> finished_{0};           // handlers returned, for the adaptive rate
+  std::atomic<long long> handler_us_{0};    // their run time, summed (microseconds)
+  long seen_finished_ = 0;                  // ReleaseStalled's last look (producer thread only)
+  long long seen_handler_us_ = 0;
+  double mean_handler_us_ = 0;              // handlers' usual run time, averaged
+  int acquire_cap_ = 0;                     // most jobs per acquire; 0: the free slots
 
   // Dispatch to the pool. busy_ counts jobs handed to the pool whose handler has not returned.
   std::mutex pool_mu_;
@@ -197,9 +226,19 @@ bool Worker::Impl::Run() {
   if (o.heartbeat_interval >= o.lease) {
     throw StartupError("the heartbeat interval must be shorter than the lease, or leases expire between heartbeats");
   }
-  if (o.prefetch < 0) throw StartupError("prefetch must not be negative");
-  if (o.acquire_batch <= 0) o.acquire_batch = o.concurrency + o.prefetch;
-  refill_free_ = o.prefetch > 0 ? std::max(1, (o.concurrency + o.prefetch) / 2) : 1;
+  if (o.prefetch < WorkerOptions::kPrefetchAuto) throw StartupError("prefetch must not be negative (or auto)");
+  if (o.prefetch_max < 0) throw StartupError("prefetch_max must not be negative");
+  if (o.prefetch_max_wait.count() <= 0) throw StartupError("prefetch_max_wait must be greater than zero");
+  if (o.completion_flush_interval.count() < 0) throw StartupError("the completion flush interval must not be negative");
+  adaptive_ = o.prefetch == WorkerOptions::kPrefetchAuto;
+  if (adaptive_) {
+    const int max = o.prefetch_max > 0 ? o.prefetch_max : std::min(1000, 8 * o.concurrency);
+    prefetch_control_ = std::make_unique<AdaptivePrefetch>(max);
+    prefetch_now_.store(0);
+  } else {
+    prefetch_now_.store(o.prefetch);
+  }
+  acquire_cap_ = o.acquire_batch > 0 ? o.acquire_batch : 0;
   if (any_handler_) o.catch_all = true;
   if (handlers_.empty() && !o.catch_all) throw StartupError("no handlers: register one with On() or use catch-all");
   if (!o.catch_all) {
@@ -222,7 +261,8 @@ bool Worker::Impl::Run() {
   fields["worker_id"] = o.worker_id;
   fields["queues"] = o.queues;
   fields["concurrency"] = o.concurrency;
-  if (o.prefetch > 0) fields["prefetch"] = o.prefetch;
+  if (adaptive_) fields["prefetch"] = "auto";
+  else if (o.prefetch > 0) fields["prefetch"] = o.prefetch;
   fields["lease_ms"] = o.lease.count();
   fields["job_types"] = job_types_ ? log::Fields(*job_types_) : log::Fields("*");
   log::Write(info, "worker started", fields);
@@ -271,13 +311,22 @@ void Worker::Impl::ProducerLoop(std::unique_ptr<SqlApi>& api) {
         maybe_more = true;
       }
       if (notified_.exchange(false)) maybe_more = true;
+      auto now = Clock::now();
+      Clock::time_point stall_due = Clock::time_point::max();
+      if (adaptive_) {
+        stall_due = ReleaseStalled(now);
+        prefetch_control_->Observe(finished_.load(), now);
+        prefetch_now_.store(prefetch_control_->Target(), std::memory_order_relaxed);
+      }
       // Slots: handler threads plus the prefetch buffer; busy_ counts both.
       const int busy = busy_.load();
       const bool wants = WantsJobs(busy);
-      const auto now = Clock::now();
       if (wants && (maybe_more || now >= next_poll)) {
-        const int want = std::min(Slots() - busy, options_.acquire_batch);
+        int want = Slots() - busy;
+        if (acquire_cap_ > 0) want = std::min(want, acquire_cap_);
+        const auto asked_at = Clock::now();
         std::vector<Job> jobs = api->Acquire(options_.worker_id, options_.queues, want, options_.lease, job_types_);
+        if (adaptive_) prefetch_control_->OnAcquire(Clock::now() - asked_at);
         acquired_once = true;
         backoff.Reset();
         next_poll = Clock::now() + options_.poll_interval;
@@ -285,10 +334,14 @@ void Worker::Impl::ProducerLoop(std::unique_ptr<SqlApi>& api) {
         if (!jobs.empty()) Dispatch(std::move(jobs));
         continue;
       }
-      const int timeout_ms =
-          wants ? static_cast<int>(std::max<long long>(0, MillisecondsBetween(now, next_poll)) + 1)
-                : static_cast<int>(options_.poll_interval.count());
-      WaitForWake(api->Socket(), timeout_ms);
+      long long timeout_ms = wants ? std::max<long long>(0, MillisecondsBetween(now, next_poll)) + 1
+                                   : options_.poll_interval.count();
+      if (stall_due != Clock::time_point::max()) {
+        timeout_ms = std::min(timeout_ms, std::max<long long>(0, MillisecondsBetween(now, stall_due)) + 1);
+      }
+      // Adaptive: look at the rate again soon while handlers run, so the target follows it.
+      if (adaptive_ && busy > 0) timeout_ms = std::min<long long>(timeout_ms, 50);
+      WaitForWake(api->Socket(), static_cast<int>(timeout_ms));
       api->ReadNotifications();
     } catch (const StartupError&) {
       throw;
@@ -305,6 +358,54 @@ void Worker::Impl::ProducerLoop(std::unique_ptr<SqlApi>& api) {
       SleepUnlessStopping(delay);
     }
   }
+}
+
+Clock::time_point Worker::Impl::ReleaseStalled(Clock::time_point now) {
+  // A buffer sized for two acquire round trips makes a prefetched job wait about that long
+  // anyway (an idle worker would need a round trip to get it too), so the limit is never less
+  // than four of them: on a slow or busy server the guard does not fire on ordinary waits.
+  const auto round_trips = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(4 * prefetch_control_->RoundTripSeconds()));
+  // Nor less than twice the handlers' usual run time: when every job here takes a second, a
+  // job waiting half a second for a thread is the normal turn, not a stall.
+  const long finished = finished_.load();
+  const long long handler_us = handler_us_.load();
+  if (finished > seen_finished_) {
+    const double mean = static_cast<double>(handler_us - seen_handler_us_) / (finished - seen_finished_);
+    mean_handler_us_ = seen_finished_ == 0 ? mean : 0.7 * mean_handler_us_ + 0.3 * mean;
+    seen_finished_ = finished;
+    seen_handler_us_ = handler_us;
+  }
+  const auto usual = std::chrono::microseconds(static_cast<long long>(2 * mean_handler_us_));
+  const Clock::duration max_wait =
+      std::max<Clock::duration>({Clock::duration(options_.prefetch_max_wait), round_trips, usual});
+  std::vector<std::shared_ptr<ActiveJob>> stalled;
+  Clock::time_point next_due = Clock::time_point::max();
+  {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    // Jobs wait in FIFO order, so the oldest is at the front.
+    while (!ready_.empty() && now - ready_.front()->queued_at >= max_wait) {
+      stalled.push_back(std::move(ready_.front()));
+      ready_.pop_front();
+    }
+    if (!ready_.empty()) next_due = ready_.front()->queued_at + max_wait;
+  }
+  if (stalled.empty()) return next_due;
+  // Every handler thread is busy (else one would have taken them): hand them back so another
+  // worker runs them now, and prefetch nothing until jobs finish here again.
+  prefetch_control_->OnStall(finished_.load(), now);
+  prefetch_now_.store(0, std::memory_order_relaxed);
+  log::Write(info, "prefetched jobs waited too long behind running jobs; releasing them for other workers",
+             {{"component", "producer"}, {"released", stalled.size()},
+              {"waited_ms", std::chrono::duration_cast<Milliseconds>(max_wait).count()}});
+  for (auto& active : stalled) {
+    Report report;
+    report.kind = Report::Kind::kRelease;
+    report.active = active;
+    EnqueueReport(std::move(report));
+  }
+  busy_.fetch_sub(static_cast<int>(stalled.size()));
+  return next_due;
 }
 
 // Hands one acquired batch to the pool: one lock for the active table and one for the
@@ -353,9 +454,13 @@ void Worker::Impl::Dispatch(std::vector<Job> jobs) {
   }
   if (runnable.empty()) return;
   busy_.fetch_add(static_cast<int>(runnable.size()));
+  const auto queued_at = Clock::now();
   {
     std::lock_guard<std::mutex> lock(pool_mu_);
-    for (auto& active : runnable) ready_.push_back(std::move(active));
+    for (auto& active : runnable) {
+      active->queued_at = queued_at;
+      ready_.push_back(std::move(active));
+    }
   }
   if (runnable.size() >= pool_threads_.size()) {
     pool_cv_.notify_all();
@@ -412,8 +517,13 @@ void Worker::Impl::RunJob(const std::shared_ptr<ActiveJob>& active) {
   // idle, or (with prefetch) half the slots are free. busy_ falls by one per finished job,
   // so each of those thresholds is crossed by exactly one decrement; the producer checks
   // WantsJobs() itself before it waits.
+  handler_us_.fetch_add(
+      std::chrono::duration_cast<std::chrono::microseconds>(active->finished_at - active->started_at).count(),
+      std::memory_order_relaxed);
+  finished_.fetch_add(1, std::memory_order_relaxed);
   const int busy = busy_.fetch_sub(1) - 1;
-  if (busy == options_.concurrency - 1 || Slots() - busy == refill_free_) Wake();
+  const int slots = Slots();
+  if (busy == options_.concurrency - 1 || slots - busy == RefillFree(slots, options_.concurrency)) Wake();
   if (busy == 0) {
     {
       std::lock_guard<std::mutex> lock(pool_mu_);  // Shutdown waits for busy_ == 0 under it
@@ -424,14 +534,14 @@ void Worker::Impl::RunJob(const std::shared_ptr<ActiveJob>& active) {
 
 void Worker::Impl::EnqueueReport(Report report) {
   if (report.active->reported.exchange(true)) return;  // already released at shutdown
-  bool was_empty;
+  bool notify;
   {
     std::lock_guard<std::mutex> lock(report_mu_);
-    was_empty = reports_.empty();
     reports_.push_back(std::move(report));
+    // The Completer sleeps on an empty queue, or gathers until the batch is full.
+    notify = reports_.size() == 1 || reports_.size() == kFlushBatch;
   }
-  // The Completer sleeps only on an empty queue and takes everything queued when it wakes.
-  if (was_empty) report_cv_.notify_one();
+  if (notify) report_cv_.notify_one();
 }
 
 // Completer: takes everything queued, reports it (completions in one
@@ -445,7 +555,13 @@ void Worker::Impl::CompleterLoop() {
       std::unique_lock<std::mutex> lock(report_mu_);
       report_cv_.wait(lock, [this] { return completer_exit_ || !reports_.empty(); });
       if (reports_.empty()) return;
-      while (!reports_.empty() && batch.size() < 1000) {
+      // A short wait gathers the outcomes of jobs finishing at about the same time into one
+      // statement (and one commit); not while stopping.
+      if (options_.completion_flush_interval.count() > 0 && !completer_exit_) {
+        report_cv_.wait_for(lock, options_.completion_flush_interval,
+                            [this] { return completer_exit_ || reports_.size() >= kFlushBatch; });
+      }
+      while (!reports_.empty() && batch.size() < kFlushBatch) {
         batch.push_back(std::move(reports_.front()));
         reports_.pop_front();
       }
@@ -460,6 +576,14 @@ void Worker::Impl::CompleterLoop() {
         Flush(*api, batch, in_doubt);
         backoff.Reset();
       } catch (const std::exception& e) {
+        if (IsTransient(e) && api) {
+          // Nothing was applied: send the same outcomes again (the done ones are skipped).
+          const Milliseconds delay = backoff.Next();
+          log::Write(info, "outcome report hit a deadlock; sending it again",
+                     {{"component", "completer"}, {"error", OneLine(e.what())}, {"retry_in_ms", delay.count()}});
+          std::this_thread::sleep_for(delay);
+          continue;
+        }
         if (!IsConnectionLoss(e) && api) {
           // The engine refused a statement: report the rest one by one so one
           // bad item cannot block the others.
@@ -520,7 +644,7 @@ void Worker::Impl::Flush(SqlApi& api, std::vector<Report>& batch, bool in_doubt)
     try {
       accepted = api.CompleteMany(leases, results);
     } catch (const pqxx::sql_error& e) {
-      if (IsConnectionLoss(e)) throw;
+      if (IsConnectionLoss(e) || IsTransient(e)) throw;
       // One bad result refuses the whole batch: fall back to one by one below.
     }
     if (accepted == static_cast<long>(completes.size())) {

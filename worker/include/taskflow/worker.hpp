@@ -129,7 +129,17 @@ struct WorkerOptions {
   Milliseconds poll_interval{1000};            // acquire at least this often without NOTIFY
   Milliseconds shutdown_grace{30000};          // how long running jobs may finish on Stop()
   int acquire_batch = 0;                       // most jobs per acquire; 0: concurrency + prefetch
-  int prefetch = 0;                            // jobs acquired ahead, waiting for a free handler thread
+  // Jobs acquired ahead, waiting for a free handler thread. kPrefetchAuto (the default): as many
+  // as the handler threads finish during two acquire round trips, at most prefetch_max, and a
+  // prefetched job that waits longer than prefetch_max_wait is released for other workers.
+  // 0: none; N > 0: always N (they wait however long the running jobs take).
+  static constexpr int kPrefetchAuto = -1;
+  int prefetch = kPrefetchAuto;
+  int prefetch_max = 0;                        // auto's ceiling; 0: 8 x concurrency, at most 1000
+  Milliseconds prefetch_max_wait{100};         // auto: a prefetched job waits at most this long
+  // The Completer waits this long after the first outcome of a batch for others, then reports
+  // them together (completions in one complete_many). 0: report at once.
+  Milliseconds completion_flush_interval{2};
   bool catch_all = false;                      // acquire every job type, not just handled ones
   Milliseconds reconnect_min{100};             // reconnect backoff: first delay
   Milliseconds reconnect_max{5000};            // reconnect backoff: cap
