@@ -38,13 +38,19 @@ void CheckPayload(Datum payload, const std::string& where) {
   CheckJsonDepth(payload, where + "payload");
 }
 
-// Checks that the parent exists and that the caller may see it, and returns its correlation
-// id: a sub-job without its own inherits it, so a correlation id flows request -> job ->
-// sub-jobs. Another tenant's job is answered exactly as a missing one (23503, same message):
-// a confined caller can neither attach to it, inherit its correlation id, nor probe its id.
-std::optional<std::string> ParentCorrelation(std::int64_t parent_id, const std::string& where) {
+// Checks that the parent exists and that the caller may see it, and returns its correlation id
+// and traceparent: a sub-job without its own inherits them, so a correlation id and a trace flow
+// request -> job -> sub-jobs. Another tenant's job is answered exactly as a missing one (23503,
+// same message): a confined caller can neither attach to it, inherit from it, nor probe its id.
+struct ParentContext {
+  std::optional<std::string> correlation_id;
+  std::optional<std::string> traceparent;
+};
+
+ParentContext ParentOf(std::int64_t parent_id, const std::string& where) {
   static pg::Statement parent(
-      "SELECT correlation_id FROM taskflow.jobs WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)",
+      "SELECT correlation_id, traceparent FROM taskflow.jobs "
+      "WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)",
       {INT8OID, TEXTOID});
   pg::Params p;
   p.AddInt64(parent_id).AddOptText(CallerTenant());
@@ -52,7 +58,8 @@ std::optional<std::string> ParentCorrelation(std::int64_t parent_id, const std::
     throw DomainError(ErrorCode::ForeignKeyViolation,
                       where + "parent job " + std::to_string(parent_id) + " does not exist");
   }
-  return pg::ResultRow(0).Text(1);
+  pg::ResultRow row(0);
+  return {row.Text(1), row.Text(2)};
 }
 
 }  // namespace
@@ -68,6 +75,7 @@ void ValidateScalars(const JobSpec& spec, const std::string& where) {
     if (spec.max_attempts) core::ValidateMaxAttempts(*spec.max_attempts);
     if (spec.run_at) core::ValidateTimestamp(*spec.run_at, "run_at");
     if (spec.timeout_us) core::ValidateDuration(*spec.timeout_us, "timeout");
+    if (spec.traceparent) core::ValidateTraceparent(*spec.traceparent);
   } catch (const DomainError& e) {
     if (where.empty()) throw;
     throw DomainError(e.code(), where + e.what(), e.hint(), e.detail());
@@ -102,10 +110,10 @@ std::string SingleInsertSql(bool unique) {
              "  FROM taskflow.queues WHERE name = $3), "
              "ins AS (INSERT INTO taskflow.jobs (job_type, payload, queue, tenant_id, state, "
              "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-             "  timeout, chain_depth) "
+             "  timeout, chain_depth, traceparent) "
              "  SELECT $1, $2, $3, $4, $5::taskflow.job_state, $6, q.max_attempts, "
              "    COALESCE($8, now()), $9, $10, $11, $12, "
-             "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0) "
+             "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0), $15 "
              "  FROM q") +
          (unique ? kUniqueConflict : "") +
          " RETURNING id, state), "
@@ -131,16 +139,20 @@ std::string BatchInsertSql(bool unique) {
           "  COALESCE(e.j ->> 'correlation_id', (SELECT p.correlation_id FROM taskflow.jobs p "
           "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
           "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS correlation_id, "
+          "  COALESCE(e.j ->> 'traceparent', (SELECT p.traceparent FROM taskflow.jobs p "
+          "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
+          "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS traceparent, "
           "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
           "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
           "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
           "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-          "  timeout, chain_depth) "
+          "  timeout, chain_depth, traceparent) "
           "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
           "    (CASE WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
           "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
           "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout, "
-          "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = s.parent_job_id), 0) "
+          "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = s.parent_job_id), 0), "
+          "    s.traceparent "
           "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n") +
           (unique ? kUniqueConflict : "") +
           "  RETURNING id, state), "
@@ -157,18 +169,19 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   static pg::Statement plain(SingleInsertSql(false),
                              {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
                               TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INTERVALOID, TEXTOID,
-                              INT4OID});
+                              INT4OID, TEXTOID});
   static pg::Statement unique(SingleInsertSql(true),
                               {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
                                TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INTERVALOID, TEXTOID,
-                               INT4OID});
+                               INT4OID, TEXTOID});
   JobSpec spec = spec_in;
   if (spec.payload == 0) spec.payload = pg::EmptyJsonbObject();
   ValidateScalars(spec, where);
   CheckPayload(spec.payload, where);
   if (spec.parent_job_id) {
-    std::optional<std::string> inherited = ParentCorrelation(*spec.parent_job_id, where);
-    if (!spec.correlation_id) spec.correlation_id = inherited;
+    ParentContext inherited = ParentOf(*spec.parent_job_id, where);
+    if (!spec.correlation_id) spec.correlation_id = inherited.correlation_id;
+    if (!spec.traceparent) spec.traceparent = inherited.traceparent;
   }
   JobState state = core::InitialState(spec.run_at, NowMicros());
 
@@ -181,6 +194,7 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   if (spec.parent_job_id) p.AddInt64(*spec.parent_job_id); else p.AddNull();
   p.AddOptInterval(spec.timeout_us).AddText(actor);
   p.AddInt32(core::RetryPolicy::Default().max_attempts);
+  p.AddOptText(spec.traceparent);
 
   for (int round = 0; round < 3; ++round) {
     if (p.Run(spec.unique_key ? unique : plain) == 1) {
@@ -271,7 +285,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "   OR jsonb_typeof(e.j -> 'job_type') IS DISTINCT FROM 'string' "
       "   OR EXISTS (SELECT FROM jsonb_object_keys(e.j) k WHERE k NOT IN ('job_type', 'payload', "
       "     'queue', 'tenant_id', 'run_at', 'priority', 'max_attempts', 'unique_key', "
-      "     'correlation_id', 'parent_job_id', 'timeout')) "
+      "     'correlation_id', 'parent_job_id', 'timeout', 'traceparent')) "
       "   OR jsonb_typeof(e.j -> 'payload') NOT IN ('object', 'null') "
       "   OR jsonb_typeof(e.j -> 'queue') NOT IN ('string', 'null') "
       "   OR jsonb_typeof(e.j -> 'tenant_id') NOT IN ('string', 'null') "
@@ -279,6 +293,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "   OR jsonb_typeof(e.j -> 'unique_key') NOT IN ('string', 'null') "
       "   OR jsonb_typeof(e.j -> 'correlation_id') NOT IN ('string', 'null') "
       "   OR jsonb_typeof(e.j -> 'timeout') NOT IN ('string', 'null') "
+      "   OR jsonb_typeof(e.j -> 'traceparent') NOT IN ('string', 'null') "
       "   OR (e.j ? 'priority' AND (e.j ->> 'priority') !~ '^-?[0-9]+$') "
       "   OR (e.j ? 'max_attempts' AND (e.j ->> 'max_attempts') !~ '^-?[0-9]+$') "
       "   OR (e.j ? 'parent_job_id' AND (e.j ->> 'parent_job_id') !~ '^-?[0-9]{1,18}$') "
@@ -321,7 +336,9 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
       "    WHERE p.id = (j ->> 'parent_job_id')::bigint "
       "      AND ($3::text IS NULL OR p.tenant_id = $3)) GROUP BY 2 "
       "UNION ALL SELECT 9, j ->> 'run_at', min(n), NULL "
-      "  FROM e WHERE j ->> 'run_at' IS NOT NULL GROUP BY 2",
+      "  FROM e WHERE j ->> 'run_at' IS NOT NULL GROUP BY 2 "
+      "UNION ALL SELECT 12, j ->> 'traceparent', min(n), NULL "
+      "  FROM e WHERE j ->> 'traceparent' IS NOT NULL GROUP BY 2",
       {JSONBOID, INT4OID, TEXTOID});
   std::map<std::string, int> queue_defaults;  // queue -> default max_attempts
   std::vector<std::string> future_run_at;     // run_at values that make a job SCHEDULED
@@ -389,6 +406,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
           throw DomainError(ErrorCode::ForeignKeyViolation,
                             where + "parent job " + it.value.value_or("") + " does not exist");
         case 10: any_unique_key = true; break;
+        case 12: probe.traceparent = it.value.value_or(""); ValidateScalars(probe, where); break;
         case 9:  // the core decides which run_at values make a job wait
           probe.run_at = ParseTimestampTz(it.value.value_or(""), "run_at", where);
           ValidateScalars(probe, where);

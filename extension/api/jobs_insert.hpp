@@ -23,10 +23,11 @@ struct JobSpec {
   std::optional<std::string> correlation_id;
   std::optional<std::int64_t> parent_job_id;
   std::optional<std::int64_t> timeout_us;
+  std::optional<std::string> traceparent;  // W3C trace context; none: the parent's (if any)
 };
 
 // Checks the values of one job (job type, queue, tenant, priority, max_attempts, run_at,
-// timeout, unique key) with the core rules; `where` prefixes the messages.
+// timeout, unique key, traceparent) with the core rules; `where` prefixes the messages.
 void ValidateScalars(const JobSpec& spec, const std::string& where = {});
 
 // Validates and inserts one job with schedule()'s rules. Returns the new job's id, or the id of

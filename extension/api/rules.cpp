@@ -294,7 +294,8 @@ std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id,
   spec.max_attempts = a.max_attempts;
   spec.unique_key = a.unique_key;
   spec.correlation_id = f.correlation_id;
-  spec.parent_job_id = f.source_job_id;
+  spec.parent_job_id = f.source_job_id;  // an event's follow-ups inherit its job's traceparent
+  spec.traceparent = f.traceparent;
   return api::ScheduleJob(spec, actor);
 }
 
@@ -648,7 +649,7 @@ TF_FUNCTION(taskflow_fire_rule) {
   return Datum(0);
 }
 
-// taskflow.handle_webhook(key, body, signature, delivery_id) RETURNS SETOF bigint
+// taskflow.handle_webhook(key, body, signature, delivery_id, traceparent) RETURNS SETOF bigint
 TF_FUNCTION(taskflow_handle_webhook) {
   pg::RequireArg(fcinfo, 0, "key");
   pg::RequireArg(fcinfo, 1, "body");
@@ -659,6 +660,8 @@ TF_FUNCTION(taskflow_handle_webhook) {
   if (delivery_id && (delivery_id->empty() || delivery_id->size() > 200)) {
     throw DomainError(ErrorCode::InvalidParameterValue, "delivery_id must be 1 to 200 characters long");
   }
+  std::optional<std::string> traceparent = pg::ArgOptText(fcinfo, 4);
+  if (traceparent) core::ValidateTraceparent(*traceparent);
   pg::SetResult out(fcinfo, INT8OID);
   std::vector<std::int64_t> ids;
   {
@@ -736,6 +739,7 @@ TF_FUNCTION(taskflow_handle_webhook) {
       api::Firing firing;
       firing.source = "webhook";
       firing.event_json = core::WebhookEventJson(body, delivery_id);
+      firing.traceparent = traceparent;
       ids = api::FireRule(rule, firing);
       if (delivery_id) {
         static pg::Statement remember(

@@ -28,6 +28,7 @@ struct Firing {
   std::string event_json = "{}";              // the context's "event", one JSON value
   std::optional<std::int64_t> source_job_id;  // event: the finished job (the follow-ups' parent)
   std::optional<std::string> correlation_id;  // event: inherited by the follow-ups
+  std::optional<std::string> traceparent;     // webhook: the caller's trace, given to the jobs
   std::optional<int> chain_depth;             // event: ancestors of the follow-ups
   std::optional<std::string> refusal;         // recorded as the firing's error; no job created
 };

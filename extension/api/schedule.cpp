@@ -7,7 +7,7 @@
 using namespace taskflow;
 
 // taskflow.schedule(job_type, payload, queue, tenant_id, run_at, priority, max_attempts,
-//                   unique_key, correlation_id, parent_job_id, timeout) RETURNS bigint
+//                   unique_key, correlation_id, parent_job_id, timeout, traceparent) RETURNS bigint
 TF_FUNCTION(taskflow_schedule) {
   pg::RequireArg(fcinfo, 0, "job_type");
   api::JobSpec spec;
@@ -22,6 +22,7 @@ TF_FUNCTION(taskflow_schedule) {
   spec.correlation_id = pg::ArgOptText(fcinfo, 8);
   spec.parent_job_id = pg::ArgOptInt64(fcinfo, 9);
   spec.timeout_us = pg::ArgOptIntervalMicros(fcinfo, 10);
+  spec.traceparent = pg::ArgOptText(fcinfo, 11);
 
   std::int64_t id = 0;
   {

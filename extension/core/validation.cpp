@@ -121,6 +121,32 @@ void ValidateTenantId(std::string_view tenant_id) {
   }
 }
 
+void ValidateTraceparent(std::string_view tp) {
+  const char* hint = "Send a W3C traceparent of version 00: "
+                     "00-<32 lowercase hex trace-id>-<16 lowercase hex parent-id>-<2 hex flags>, "
+                     "e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.";
+  if (tp.size() != kTraceparentChars) {
+    Invalid("traceparent must be 55 characters long, got " + std::to_string(tp.size()), hint);
+  }
+  auto hex = [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); };
+  // version(0-1) '-' trace-id(3-34) '-' parent-id(36-51) '-' flags(53-54)
+  for (std::size_t i = 0; i < tp.size(); ++i) {
+    bool dash = i == 2 || i == 35 || i == 52;
+    if (dash ? tp[i] != '-' : !hex(tp[i])) {
+      Invalid("traceparent is malformed at character " + std::to_string(i + 1), hint);
+    }
+  }
+  if (tp.substr(0, 2) != "00") {
+    Invalid("traceparent version " + std::string(tp.substr(0, 2)) + " is not supported", hint);
+  }
+  if (tp.substr(3, 32).find_first_not_of('0') == std::string_view::npos) {
+    Invalid("traceparent trace-id must not be all zeros", hint);
+  }
+  if (tp.substr(36, 16).find_first_not_of('0') == std::string_view::npos) {
+    Invalid("traceparent parent-id must not be all zeros", hint);
+  }
+}
+
 void ValidateMaxAttempts(int max_attempts) {
   if (max_attempts < 1) {
     Invalid("max_attempts must be at least 1, got " + std::to_string(max_attempts));

@@ -63,7 +63,8 @@ CREATE TABLE taskflow.jobs (
   lease_expires_at   timestamptz,
   lease_duration     interval,
   last_heartbeat_at  timestamptz,                  -- the current attempt's latest heartbeat
-  heartbeats         integer                       -- heartbeats of the current attempt (NULL: none)
+  heartbeats         integer,                      -- heartbeats of the current attempt (NULL: none)
+  traceparent        text                          -- W3C trace context of the request that caused it
 );
 COMMENT ON TABLE taskflow.jobs IS 'One row per job. Written only through the taskflow.* functions.';
 

@@ -7,7 +7,7 @@ CREATE FUNCTION taskflow.schedule(job_type text, payload jsonb DEFAULT '{}',
     run_at timestamptz DEFAULT NULL, priority integer DEFAULT 0,
     max_attempts integer DEFAULT NULL, unique_key text DEFAULT NULL,
     correlation_id text DEFAULT NULL, parent_job_id bigint DEFAULT NULL,
-    timeout interval DEFAULT NULL) RETURNS bigint
+    timeout interval DEFAULT NULL, traceparent text DEFAULT NULL) RETURNS bigint
 AS 'MODULE_PATHNAME', 'taskflow_schedule'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
@@ -17,7 +17,7 @@ CREATE FUNCTION taskflow._job_spec(j jsonb, n bigint,
     OUT job_type text, OUT payload jsonb, OUT queue text, OUT tenant_id text,
     OUT run_at timestamptz, OUT priority integer, OUT max_attempts integer,
     OUT unique_key text, OUT correlation_id text, OUT parent_job_id bigint,
-    OUT timeout interval)
+    OUT timeout interval, OUT traceparent text)
 LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
@@ -30,7 +30,8 @@ BEGIN
   END IF;
   FOR k IN SELECT jsonb_object_keys(j) LOOP
     IF k NOT IN ('job_type', 'payload', 'queue', 'tenant_id', 'run_at', 'priority',
-                 'max_attempts', 'unique_key', 'correlation_id', 'parent_job_id', 'timeout') THEN
+                 'max_attempts', 'unique_key', 'correlation_id', 'parent_job_id', 'timeout',
+                 'traceparent') THEN
       RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s: unknown key "%s"', at, k),
         HINT = 'Keys are the parameter names of taskflow.schedule.';
     END IF;
@@ -42,7 +43,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s: payload must be a JSON object', at);
   END IF;
   FOR k IN SELECT x FROM unnest(ARRAY['queue', 'tenant_id', 'run_at', 'unique_key',
-                                      'correlation_id', 'timeout']) x LOOP
+                                      'correlation_id', 'timeout', 'traceparent']) x LOOP
     IF jsonb_typeof(j -> k) NOT IN ('string', 'null') THEN
       RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s: %s must be a string', at, k);
     END IF;
@@ -65,6 +66,7 @@ BEGIN
     correlation_id := j ->> 'correlation_id';
     parent_job_id := (j ->> 'parent_job_id')::bigint;
     timeout := (j ->> 'timeout')::interval;
+    traceparent := j ->> 'traceparent';
   EXCEPTION WHEN data_exception THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s: %s', at, SQLERRM);
   END;
@@ -89,7 +91,7 @@ AS $$
     'result', j.result, 'correlation_id', j.correlation_id, 'parent_job_id', j.parent_job_id,
     'unique_key', j.unique_key, 'cancel_requested', j.cancel_requested,
     'cancel_reason', j.cancel_reason, 'timeout', j.timeout, 'worker_id', j.worker_id,
-    'lease_expires_at', j.lease_expires_at)
+    'lease_expires_at', j.lease_expires_at, 'traceparent', j.traceparent)
   FROM taskflow.jobs j
   WHERE j.id = get_job.job_id
     AND j.tenant_id = COALESCE(taskflow._caller_tenant(), j.tenant_id)  -- another tenant's: NULL
@@ -101,7 +103,7 @@ CREATE VIEW taskflow.job_summaries WITH (security_invoker = true) AS
          j.max_attempts, j.next_run_at, j.created_at, j.started_at, j.finished_at,
          j.last_error_type, j.last_error_message, j.result, j.correlation_id, j.parent_job_id,
          j.unique_key, j.cancel_requested, j.cancel_reason, j.timeout, j.worker_id,
-         j.lease_expires_at
+         j.lease_expires_at, j.traceparent
   FROM taskflow.jobs j;
 COMMENT ON VIEW taskflow.job_summaries IS 'Jobs without lease tokens; what list_jobs returns.';
 
@@ -139,6 +141,8 @@ AS $$
                     AND j.tenant_id = COALESCE(taskflow._caller_tenant(), j.tenant_id))
               THEN NULL ELSE
   jsonb_build_object(
+    -- the trace the job belongs to (W3C traceparent), so a history links to its trace
+    'traceparent', (SELECT j.traceparent FROM taskflow.jobs j WHERE j.id = job_history.job_id),
     'attempts', COALESCE((SELECT jsonb_agg(x.a ORDER BY x.n) FROM (
         SELECT a.attempt AS n, jsonb_build_object(
           'attempt', a.attempt, 'worker_id', a.worker_id, 'started_at', a.started_at,

@@ -430,7 +430,7 @@ SET search_path = pg_catalog, pg_temp;
 -- A webhook call: finds the rule by key, checks the signature (HMAC-SHA256 of the raw body),
 -- deduplicates by delivery_id and fires the rule with the body in the context.
 CREATE FUNCTION taskflow.handle_webhook(key text, body text, signature text DEFAULT NULL,
-    delivery_id text DEFAULT NULL)
+    delivery_id text DEFAULT NULL, traceparent text DEFAULT NULL)
 RETURNS SETOF bigint
 AS 'MODULE_PATHNAME', 'taskflow_handle_webhook'
 LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
@@ -487,7 +487,7 @@ COMMENT ON FUNCTION taskflow.enable_rule(bigint) IS 'Enables a rule (and its pg_
 COMMENT ON FUNCTION taskflow.disable_rule(bigint) IS 'Disables a rule (and removes its pg_cron job).';
 COMMENT ON FUNCTION taskflow.drop_rule(bigint) IS 'Drops a rule and its pg_cron job; its firings stay.';
 COMMENT ON FUNCTION taskflow.fire_rule(bigint, jsonb) IS 'Fires a rule now; returns the jobs created.';
-COMMENT ON FUNCTION taskflow.handle_webhook(text, text, text, text) IS
+COMMENT ON FUNCTION taskflow.handle_webhook(text, text, text, text, text) IS
   'Hands a webhook call to the rule with this key; returns the jobs created.';
 COMMENT ON FUNCTION taskflow.webhook_credentials(bigint) IS 'The key and secret of a webhook rule.';
 COMMENT ON FUNCTION taskflow.list_rules(text, text, boolean) IS 'Rules, optionally filtered.';
@@ -512,7 +512,7 @@ REVOKE ALL ON FUNCTION
   taskflow.disable_rule(bigint),
   taskflow.drop_rule(bigint),
   taskflow.fire_rule(bigint, jsonb),
-  taskflow.handle_webhook(text, text, text, text),
+  taskflow.handle_webhook(text, text, text, text, text),
   taskflow.webhook_credentials(bigint),
   taskflow.list_rules(text, text, boolean),
   taskflow.purge_rule_firings(interval)
@@ -521,7 +521,7 @@ REVOKE ALL ON taskflow.tenants, taskflow.automation_rules, taskflow.rule_firings
   taskflow.webhook_deliveries FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA taskflow TO taskflow_webhook;
-GRANT EXECUTE ON FUNCTION taskflow.handle_webhook(text, text, text, text)
+GRANT EXECUTE ON FUNCTION taskflow.handle_webhook(text, text, text, text, text)
   TO taskflow_webhook, taskflow_client, taskflow_admin;
 GRANT EXECUTE ON FUNCTION
   taskflow.upsert_tenant(text, jsonb),

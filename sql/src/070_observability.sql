@@ -83,7 +83,7 @@ COMMENT ON TABLE taskflow.stats_histogram IS 'Rolled-up wait and run time histog
 -- Time series for the dashboard's Overview (taskflow.dashboard_overview): per bucket of `width`
 -- seconds (60: kept 2 hours, for the last hour; 900: kept 26 hours, for the last day) and queue,
 -- the jobs that finished in it: SUCCEEDED (completed), FAILED or DEAD (failed), and histograms
--- of their wait and run times (observations per bucket of _histogram_bounds(), 19 elements).
+-- of their wait and run times (observations per bucket of _histogram_bounds(), 24 elements).
 -- Written by the same roll-up as the counters above (one more grouping of its rows), so a
 -- bucket is complete once the watermark has passed its end; pruned by _rollup.
 CREATE TABLE taskflow.stats_series (
@@ -121,20 +121,20 @@ CREATE INDEX stats_series_tenant_prune_idx ON taskflow.stats_series_tenant (widt
 COMMENT ON TABLE taskflow.stats_series_tenant IS
   'Rolled-up finished jobs per tenant, time bucket (1 and 15 minutes) and queue, with wait/run histograms.';
 
--- A histogram (bigint[19]) with n more observations in bucket b; the transition function of
+-- A histogram (bigint[24]) with n more observations in bucket b; the transition function of
 -- _hist_agg.
 CREATE FUNCTION taskflow._hist_put(h bigint[], b integer, n bigint) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT CASE WHEN b IS NULL OR n IS NULL OR n = 0 OR b < 1 OR b > 19 THEN h
-              ELSE h[1:b - 1] || (h[b] + n) || h[b + 1:19] END
+  SELECT CASE WHEN b IS NULL OR n IS NULL OR n = 0 OR b < 1 OR b > 24 THEN h
+              ELSE h[1:b - 1] || (h[b] + n) || h[b + 1:24] END
 $$;
 
 -- The histogram of (bucket, observations) rows.
 CREATE AGGREGATE taskflow._hist_agg(integer, bigint) (
   SFUNC = taskflow._hist_put, STYPE = bigint[],
-  INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'
+  INITCOND = '{0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0,0}'
 );
 
 -- Two histograms added bucket by bucket (the roll-up's upsert into a bucket already counted).
@@ -147,7 +147,7 @@ $$;
 
 -- The roll-up builds and adds histograms with built-in operators instead (the two functions
 -- above are SQL functions called once per row, which made rolling up 1,000,000 jobs over 10,000
--- tenants take over a minute): the histogram of (bucket, n) rows as 19 filtered sums, and
+-- tenants take over a minute): the histogram of (bucket, n) rows as 24 filtered sums, and
 -- the sum of two histograms element by element, as SQL expressions.
 CREATE FUNCTION taskflow._hist_agg_sql(bucket text, n text) RETURNS text
 LANGUAGE sql IMMUTABLE
@@ -155,7 +155,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT 'ARRAY[' || string_agg(format('COALESCE(sum(%2$s) FILTER (WHERE %1$s = %3$s), 0)::bigint', bucket, n, i),
                                 ', ' ORDER BY i) || ']::bigint[]'
-  FROM generate_series(1, 19) AS i
+  FROM generate_series(1, 24) AS i
 $$;
 
 CREATE FUNCTION taskflow._hist_add_sql(a text, b text) RETURNS text
@@ -164,7 +164,7 @@ SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT 'ARRAY[' || string_agg(format('COALESCE(%1$s[%3$s], 0) + COALESCE(%2$s[%3$s], 0)', a, b, i),
                                 ', ' ORDER BY i) || ']::bigint[]'
-  FROM generate_series(1, 19) AS i
+  FROM generate_series(1, 24) AS i
 $$;
 
 -- The q-quantile (0..1) in seconds of a histogram, as Prometheus' histogram_quantile does it:
@@ -178,7 +178,7 @@ DECLARE
   -- taskflow._histogram_bounds(), inlined: no query per call (the dashboard calls this for
   -- every point of every series)
   bounds constant double precision[] :=
-    '{0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600}';
+    '{0.0001,0.00025,0.0005,0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600}';
   total bigint := 0;
   seen bigint := 0;
   x bigint;
@@ -198,15 +198,15 @@ BEGIN
   FOR i IN 1 .. array_length(h, 1) LOOP
     x := COALESCE(h[i], 0);
     IF x > 0 AND seen + x >= rank THEN
-      IF i > 18 THEN
-        RETURN bounds[18];
+      IF i > 23 THEN
+        RETURN bounds[23];
       END IF;
       lo := CASE WHEN i = 1 THEN 0 ELSE bounds[i - 1] END;
       RETURN lo + (bounds[i] - lo) * greatest(rank - seen, 0) / x;
     END IF;
     seen := seen + x;
   END LOOP;
-  RETURN bounds[18];
+  RETURN bounds[23];
 END
 $$;
 
@@ -241,7 +241,7 @@ CREATE FUNCTION taskflow._histogram_bounds() RETURNS double precision[]
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT '{0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600}'::double precision[]
+  SELECT '{0.0001,0.00025,0.0005,0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600}'::double precision[]
 $$;
 
 -- The bucket of an observation: 1 + the number of bounds below it (Prometheus' le is
@@ -251,7 +251,7 @@ CREATE FUNCTION taskflow._histogram_bucket_sql(seconds text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT format('(19 - width_bucket((-(%s))::double precision, ''{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005}''::double precision[]))::smallint', seconds)
+  SELECT format('(24 - width_bucket((-(%s))::double precision, ''{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005,-0.0025,-0.001,-0.0005,-0.00025,-0.0001}''::double precision[]))::smallint', seconds)
 $$;
 
 -- What one finished job row contributes, as SQL select-list items over a row alias `j`:
@@ -886,7 +886,7 @@ hist AS MATERIALIZED (
   FROM (SELECT s.queue, s.metric, s.bucket, s.observations FROM taskflow.stats_histogram s
         UNION ALL
         SELECT t.queue, m.metric,
-               (19 - width_bucket((-m.v)::double precision, '{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005}'::double precision[]))::smallint,
+               (24 - width_bucket((-m.v)::double precision, '{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005,-0.0025,-0.001,-0.0005,-0.00025,-0.0001}'::double precision[]))::smallint,
                1
         FROM tail t, LATERAL (VALUES ('wait', t.wait_s), ('run', t.run_s)) AS m(metric, v)
         WHERE m.v IS NOT NULL) h
@@ -945,12 +945,12 @@ lines AS (
   -- the histograms: cumulative buckets, then _sum and _count
   SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, b.bucket, 0,
          format('taskflow_job_%s_seconds_bucket{queue=%s,le=%s} %s', m.metric, taskflow._prom_label(q.queue),
-                taskflow._prom_label(CASE WHEN b.bucket <= 18
+                taskflow._prom_label(CASE WHEN b.bucket <= 23
                                           THEN (taskflow._histogram_bounds())[b.bucket]::text ELSE '+Inf' END),
                 COALESCE((SELECT sum(h.observations) FROM hist h
                           WHERE h.queue = q.queue AND h.metric = m.metric AND h.bucket <= b.bucket), 0))
   FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
-       CROSS JOIN generate_series(1, 19) AS b(bucket)
+       CROSS JOIN generate_series(1, 24) AS b(bucket)
   UNION ALL
   SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 20, 0,
          format('taskflow_job_%s_seconds_sum{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
@@ -974,7 +974,7 @@ lines AS (
   UNION ALL
   -- per tenant, bounded: unfinished jobs
   SELECT 7, '', t.ord, s.ord,
-         format('taskflow_tenant_jobs{tenant=%s,state=%s} %s', taskflow._prom_label(t.label),
+         format('taskflow_tenant_jobs{tenant_id=%s,state=%s} %s', taskflow._prom_label(t.label),
                 taskflow._prom_label(lower(s.state::text)),
                 CASE WHEN t.tenant_id IS NOT NULL
                      THEN COALESCE((SELECT tl.n FROM tenant_live tl
@@ -986,7 +986,7 @@ lines AS (
   UNION ALL
   -- per tenant, bounded: finished jobs
   SELECT 8, '', t.ord, o.ord,
-         format('taskflow_tenant_jobs_finished_total{tenant=%s,outcome=%s} %s', taskflow._prom_label(t.label),
+         format('taskflow_tenant_jobs_finished_total{tenant_id=%s,outcome=%s} %s', taskflow._prom_label(t.label),
                 taskflow._prom_label(lower(o.outcome::text)),
                 CASE WHEN t.tenant_id IS NOT NULL
                      THEN COALESCE((SELECT tf.jobs FROM tenant_fin tf
@@ -1009,9 +1009,9 @@ families(family, name, type, help) AS (VALUES
   (6, 'taskflow_oldest_ready_job_age_seconds', 'gauge',
    'Seconds since the oldest ready (due, not running) job of the queue became due; 0 when none is ready.'),
   (7, 'taskflow_tenant_jobs', 'gauge',
-   'Unfinished jobs per state for the top tenants by finished jobs; tenant="other" holds the rest.'),
+   'Unfinished jobs per state for the top tenants by finished jobs; tenant_id="other" holds the rest.'),
   (8, 'taskflow_tenant_jobs_finished_total', 'counter',
-   'Finished jobs per outcome for the top tenants by finished jobs; tenant="other" holds the rest.'))
+   'Finished jobs per outcome for the top tenants by finished jobs; tenant_id="other" holds the rest.'))
 SELECT string_agg(block, '' ORDER BY family) FROM (
   SELECT f.family,
          format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
@@ -1085,14 +1085,20 @@ BEGIN
       || E'# TYPE taskflow_stats_rollup_lag_seconds gauge\n'
       || 'taskflow_stats_rollup_lag_seconds '
       || CASE WHEN isfinite(w) THEN taskflow._prom_value(extract(epoch FROM now() - w)::double precision)
-              ELSE '+Inf' END || E'\n';
+              ELSE '+Inf' END || E'\n'
+      -- what runs: the installed extension version and the server's version (always 1)
+      || E'# HELP taskflow_build_info The installed TaskFlow extension version and the PostgreSQL server version; always 1.\n'
+      || E'# TYPE taskflow_build_info gauge\n'
+      || format(E'taskflow_build_info{version=%s,postgresql_version=%s} 1\n',
+                taskflow._prom_label((SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow')),
+                taskflow._prom_label(current_setting('server_version')));
 END
 $$;
 
 COMMENT ON FUNCTION taskflow.metrics(integer) IS
   'Prometheus text exposition format: jobs per state, finished and retry counters, wait/run '
   'histograms, oldest ready job, rule firings; per-tenant series for the top max_tenants '
-  'tenants plus tenant="other". See docs/observability.md.';
+  'tenants plus tenant_id="other". See docs/observability.md.';
 COMMENT ON FUNCTION taskflow.reset_stats() IS
   'Restarts the metrics counters from the jobs in the table (history already deleted is lost).';
 COMMENT ON FUNCTION taskflow._rollup(integer) IS

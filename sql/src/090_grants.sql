@@ -7,7 +7,7 @@ GRANT USAGE ON SCHEMA taskflow TO taskflow_client, taskflow_worker, taskflow_adm
 GRANT USAGE ON TYPE taskflow.job_state TO taskflow_client, taskflow_worker, taskflow_admin;
 
 GRANT EXECUTE ON FUNCTION
-  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval),
+  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text),
   taskflow.schedule_many(jsonb),
   taskflow.get_job(bigint),
   taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer),
@@ -25,7 +25,7 @@ GRANT EXECUTE ON FUNCTION
   taskflow.fail(bigint, uuid, text, text, boolean),
   taskflow.release(bigint, uuid),
   taskflow.get_job(bigint),
-  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval),
+  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text),
   taskflow.schedule_many(jsonb)
 TO taskflow_worker, taskflow_admin;
 

@@ -115,6 +115,59 @@ TEST(ValidateQueueName, AtMost50Characters) {
                                 "queue name is too long: 51 characters"));
 }
 
+// ---- traceparent ----
+
+constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+TEST(ValidateTraceparent, AcceptsVersion00) {
+  EXPECT_NO_THROW(ValidateTraceparent(kTraceparent));
+  EXPECT_NO_THROW(ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+  EXPECT_NO_THROW(ValidateTraceparent("00-00000000000000000000000000000001-0000000000000001-ff"));
+}
+
+TEST(ValidateTraceparent, RejectsWrongLength) {
+  std::string tp = kTraceparent;
+  EXPECT_TRUE(ThrowsDomainError([&] { ValidateTraceparent(tp + "-extra"); }, kInvalid,
+                                "traceparent must be 55 characters long, got 61"));
+  EXPECT_TRUE(ThrowsDomainError([&] { ValidateTraceparent(tp.substr(0, 54)); }, kInvalid,
+                                "traceparent must be 55 characters long, got 54"));
+  EXPECT_TRUE(ThrowsDomainError([] { ValidateTraceparent(""); }, kInvalid,
+                                "traceparent must be 55 characters long, got 0"));
+}
+
+TEST(ValidateTraceparent, RejectsUppercaseNonHexAndMisplacedDashes) {
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ValidateTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"); }, kInvalid,
+      "traceparent is malformed at character 5"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bg-01"); }, kInvalid,
+      "traceparent is malformed at character 52"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ValidateTraceparent("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); }, kInvalid,
+      "traceparent is malformed at character 3"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\n"); },
+      kInvalid, "traceparent is malformed at character 55"));
+}
+
+TEST(ValidateTraceparent, RejectsOtherVersions) {
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ValidateTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); }, kInvalid,
+      "traceparent version 01 is not supported"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ValidateTraceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); }, kInvalid,
+      "traceparent version ff is not supported"));
+}
+
+TEST(ValidateTraceparent, RejectsAllZeroIds) {
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ValidateTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"); }, kInvalid,
+      "traceparent trace-id must not be all zeros"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"); }, kInvalid,
+      "traceparent parent-id must not be all zeros"));
+}
+
 // ---- tenant_id ----
 
 TEST(ValidateTenantId, AcceptsSpacesAndNonAscii) {

@@ -38,7 +38,8 @@ SELECT ok(:j_past > :j_now AND :j_at_now > :j_past AND :j_future > :j_at_now, 'i
 -- Every column schedule() takes ends up in the job.
 SELECT taskflow.schedule('report.build', '{"k": [1, 2]}', queue => 't_sched', tenant_id => 'acme',
   priority => 7, max_attempts => 3, unique_key => 'rk-1', correlation_id => 'corr-1',
-  parent_job_id => :j_now, timeout => interval '90 seconds') AS j_full \gset
+  parent_job_id => :j_now, timeout => interval '90 seconds',
+  traceparent => '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01') AS j_full \gset
 SELECT is(
   taskflow.get_job(:j_full) - ARRAY['id', 'created_at', 'next_run_at'],
   jsonb_build_object('job_type', 'report.build', 'queue', 't_sched', 'tenant_id', 'acme',
@@ -46,7 +47,8 @@ SELECT is(
     'max_attempts', 3, 'started_at', NULL, 'finished_at', NULL, 'last_error_type', NULL,
     'last_error_message', NULL, 'result', NULL, 'correlation_id', 'corr-1',
     'parent_job_id', :j_now, 'unique_key', 'rk-1', 'cancel_requested', false,
-    'cancel_reason', NULL, 'timeout', '00:01:30', 'worker_id', NULL, 'lease_expires_at', NULL),
+    'cancel_reason', NULL, 'timeout', '00:01:30', 'worker_id', NULL, 'lease_expires_at', NULL,
+    'traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'),
   'schedule() stores every parameter; get_job shows it');
 
 -- get_job has at least the documented keys.
@@ -159,7 +161,8 @@ SELECT is(taskflow.get_job((:'many'::bigint[])[2]) -> 'payload', '{"n": 2}'::jso
 SELECT is(
   taskflow.get_job((:'many'::bigint[])[3]) - ARRAY['id', 'created_at', 'next_run_at', 'state', 'payload',
      'priority', 'attempts', 'started_at', 'finished_at', 'last_error_type', 'last_error_message',
-     'result', 'parent_job_id', 'cancel_requested', 'cancel_reason', 'worker_id', 'lease_expires_at', 'job_type'],
+     'result', 'parent_job_id', 'cancel_requested', 'cancel_reason', 'worker_id', 'lease_expires_at', 'job_type',
+     'traceparent'],
   '{"queue": "t_sched_other", "tenant_id": "acme", "max_attempts": 4, "correlation_id": "c3",
     "timeout": "00:05:00", "unique_key": "m3"}'::jsonb,
   'element 3: queue, tenant, max_attempts, correlation_id, timeout, unique_key');

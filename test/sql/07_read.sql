@@ -53,7 +53,7 @@ SELECT * FROM taskflow.acquire('w-3', ARRAY['t_r1'], job_types => ARRAY['r.hist'
 SELECT taskflow.complete(:h, :'h3_lease_token', '{"ok": true}') AS ignore \gset
 
 SELECT is(jsonb_typeof(taskflow.job_history(:h)), 'object', 'job_history is a JSON object');
-SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(taskflow.job_history(:h)) k), ARRAY['attempts', 'events'],
+SELECT is((SELECT array_agg(k ORDER BY k) FROM jsonb_object_keys(taskflow.job_history(:h)) k), ARRAY['attempts', 'events', 'traceparent'],
   'with attempts and events');
 SELECT is(
   (SELECT jsonb_agg(jsonb_build_object('attempt', a -> 'attempt', 'worker_id', a -> 'worker_id', 'outcome', a -> 'outcome',

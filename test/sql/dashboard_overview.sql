@@ -177,12 +177,12 @@ $$;
 SELECT is(pg_temp.apply(pg_temp.m() + interval '20 seconds', 'dov_t1'), 1, 'a second round counts one more job');
 SELECT is((SELECT ARRAY[completed::text, wait_hist::text, run_hist::text, round(wait_p95::numeric, 3)::text]
            FROM taskflow.stats_series WHERE width = 60 AND t = pg_temp.m() AND queue = 'dov_a'),
-  ARRAY['4', '{0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}', '{0,0,0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0}',
-        round(taskflow._hist_quantile(0.95, '{0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}')::numeric, 3)::text],
+  ARRAY['4', '{0,0,0,0,0,0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}', '{0,0,0,0,0,0,0,0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0}',
+        round(taskflow._hist_quantile(0.95, '{0,0,0,0,0,0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}')::numeric, 3)::text],
   'the bucket''s histograms add up and its percentiles follow');
 SELECT is((SELECT wait_hist::text FROM taskflow.stats_series_tenant
            WHERE tenant_id = 'dov_t1' AND width = 60 AND t = pg_temp.m() AND queue = 'dov_a'),
-  '{0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}', 'the tenant''s bucket adds up too');
+  '{0,0,0,0,0,0,0,0,4,0,0,0,0,0,1,0,0,0,0,0,0,0,0,0}', 'the tenant''s bucket adds up too');
 -- rolling up old history writes no series row that the prune would delete at once
 SELECT COALESCE(n_tup_ins, 0) AS series_ins FROM pg_stat_xact_user_tables
 WHERE relid = 'taskflow.stats_series_tenant'::regclass \gset

@@ -127,11 +127,11 @@ SELECT is(ARRAY[pg_temp.metric('taskflow_job_run_seconds_sum{queue="obs_fig"}'),
   ARRAY[6.5, 4]::double precision[], 'run histogram: sum and count');
 SELECT is(pg_temp.metric('taskflow_oldest_ready_job_age_seconds{queue="obs_fig"}'), 10::double precision,
   'taskflow_oldest_ready_job_age_seconds');
-SELECT is(pg_temp.metric('taskflow_tenant_jobs_finished_total{tenant="obs_a",outcome="succeeded"}'), 2::double precision,
+SELECT is(pg_temp.metric('taskflow_tenant_jobs_finished_total{tenant_id="obs_a",outcome="succeeded"}'), 2::double precision,
   'per tenant: obs_a succeeded');
-SELECT is(pg_temp.metric('taskflow_tenant_jobs{tenant="obs_b",state="running"}'), 1::double precision,
+SELECT is(pg_temp.metric('taskflow_tenant_jobs{tenant_id="obs_b",state="running"}'), 1::double precision,
   'per tenant: obs_b running');
-SELECT is(pg_temp.metric('taskflow_tenant_jobs{tenant="other",state="pending"}', 1), 1::double precision,
+SELECT is(pg_temp.metric('taskflow_tenant_jobs{tenant_id="other",state="pending"}', 1), 1::double precision,
   'per tenant with max_tenants 1: obs_b (fewer finished jobs) falls into "other"');
 SELECT ok((SELECT bool_and(l ~ '^(# (HELP|TYPE) [a-z_]+ .*|[a-z_]+(\{[^}]*\})? [-+0-9.e]+(Inf)?)$')
            FROM regexp_split_to_table(rtrim(taskflow.metrics(), E'\n'), E'\n') AS l),

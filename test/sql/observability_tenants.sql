@@ -1,5 +1,5 @@
 -- Observability: per-tenant series of metrics() are bounded to the top tenants by finished
--- jobs plus tenant="other", however many tenants there are. Clean slate as in
+-- jobs plus tenant_id="other", however many tenants there are. Clean slate as in
 -- observability_figures.sql, rolled back at the end.
 BEGIN;
 SELECT plan(14);
@@ -42,7 +42,7 @@ CREATE FUNCTION pg_temp.tenant_lines(max_tenants integer) RETURNS SETOF text LAN
   WHERE l LIKE 'taskflow_tenant_%'
 $$;
 CREATE FUNCTION pg_temp.tenants(max_tenants integer) RETURNS text[] LANGUAGE sql AS $$
-  SELECT array_agg(DISTINCT substring(l FROM 'tenant="([^"]*)"') ORDER BY substring(l FROM 'tenant="([^"]*)"'))
+  SELECT array_agg(DISTINCT substring(l FROM 'tenant_id="([^"]*)"') ORDER BY substring(l FROM 'tenant_id="([^"]*)"'))
   FROM pg_temp.tenant_lines(max_tenants) AS l
 $$;
 CREATE FUNCTION pg_temp.value(max_tenants integer, series text) RETURNS double precision LANGUAGE sql AS $$
@@ -55,11 +55,11 @@ SELECT is(pg_temp.tenants(5), ARRAY['big1', 'big2', 'big3', 'big4', 'big5', 'oth
   'max_tenants 5: the five biggest tenants and "other" (a tenant named "other" is folded into it)');
 SELECT is((SELECT count(*) FROM pg_temp.tenant_lines(5)), 42::bigint,
   '42 per-tenant lines: 6 tenants x (3 unfinished states + 4 outcomes), not 2,006 x 7');
-SELECT is(pg_temp.value(5, 'taskflow_tenant_jobs_finished_total{tenant="big1",outcome="succeeded"}'), 20::double precision,
+SELECT is(pg_temp.value(5, 'taskflow_tenant_jobs_finished_total{tenant_id="big1",outcome="succeeded"}'), 20::double precision,
   'big1 finished 20');
-SELECT is(pg_temp.value(5, 'taskflow_tenant_jobs_finished_total{tenant="other",outcome="succeeded"}'), 2030::double precision,
+SELECT is(pg_temp.value(5, 'taskflow_tenant_jobs_finished_total{tenant_id="other",outcome="succeeded"}'), 2030::double precision,
   '"other" holds the 2,000 small tenants and the tenant named "other"');
-SELECT is(pg_temp.value(5, 'taskflow_tenant_jobs{tenant="other",state="pending"}'), 2000::double precision,
+SELECT is(pg_temp.value(5, 'taskflow_tenant_jobs{tenant_id="other",state="pending"}'), 2000::double precision,
   '"other" holds the pending jobs of the small tenants');
 SELECT is((SELECT sum(split_part(l, ' ', 2)::bigint) FROM pg_temp.tenant_lines(5) AS l
            WHERE l LIKE 'taskflow_tenant_jobs_finished_total%'), 2120::numeric,
@@ -74,7 +74,7 @@ UPDATE taskflow.jobs SET finished_at = finished_at - interval '1 second',
 WHERE queue = 'obs_ten' AND finished_at IS NOT NULL;
 SELECT cmp_ok(taskflow._rollup(), '>=', 2120, 'the roll-up counts the finished jobs');
 SELECT is(pg_temp.tenants(3), ARRAY['big1', 'big2', 'big3', 'other'], 'after the roll-up, max_tenants 3: big1..big3 and "other"');
-SELECT is(pg_temp.value(3, 'taskflow_tenant_jobs_finished_total{tenant="other",outcome="succeeded"}'), (2030 + 17 + 16)::double precision,
+SELECT is(pg_temp.value(3, 'taskflow_tenant_jobs_finished_total{tenant_id="other",outcome="succeeded"}'), (2030 + 17 + 16)::double precision,
   '"other" now also holds big4 and big5');
 SELECT is((SELECT count(*) FROM pg_temp.tenant_lines(10)), 11 * 7::bigint, 'max_tenants 10: 11 tenants x 7 lines');
 SELECT is(pg_temp.tenants(10), ARRAY['big1', 'big2', 'big3', 'big4', 'big5', 'other', 's0001', 's0002', 's0003', 's0004', 's0005'],
