@@ -228,7 +228,13 @@ POST /dashboard/api/rules/{id}/disable
 POST /dashboard/api/rules/{id}/fire
 GET /dashboard/api/rules/{id}/firings
 GET /dashboard/api/webhook-deliveries
-GET /dashboard/api/tenants"
+GET /dashboard/api/tenants
+POST /jobs/acquire
+POST /jobs/{id}/heartbeat
+POST /jobs/{id}/complete
+POST /jobs/{id}/fail
+POST /jobs/{id}/release
+POST /jobs/{id}/snooze"
 EXPECTED=$(printf '%s\n' "$EXPECTED" | sort)
 is "$DOC_ROUTES" "$EXPECTED" "the document lists exactly the routes of the API"
 # Each documented route is served: none answers "no such route".

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Each failure mode ends in the right state with the right error type: timeout,
-# non-zero exit, permanent exit code, HTTP 500 then 200, HTTP 400, SQL error,
+# non-zero exit, permanent exit code, a command's snooze (exit 75), HTTP 500 then 200, HTTP 400, SQL error,
 # and a job type without a handler (not acquired; failed by a catch-all worker).
 source "$(dirname "$0")/worker_lib.sh"
 
@@ -21,6 +21,7 @@ cat >"$T_DIR/handlers.json" <<JSON
   "exit3":     {"executor": "command", "command": ["/bin/sh", "-c", "echo 'disk full' >&2; exit 3"]},
   "exit65":    {"executor": "command", "command": ["/bin/sh", "-c", "echo 'bad input' >&2; exit 65"]},
   "exit66":    {"executor": "command", "command": ["/bin/sh", "-c", "exit 66"], "permanent_exit_codes": [66]},
+  "snoozer":   {"executor": "command", "command": ["/bin/sh", "-c", "if [ \"\$TASKFLOW_ATTEMPT\" = 1 ]; then echo '{\"snooze\": 0.5}'; exit 75; fi; echo '{\"done\": true}'"]},
   "flaky":     {"executor": "http", "url": "$URL/flaky"},
   "bad":       {"executor": "http", "url": "$URL/bad"},
   "echo":      {"executor": "http", "url": "$URL/ok"},
@@ -34,6 +35,7 @@ slow=$(s slow '{}' "timeout => '500 milliseconds', max_attempts => 1")
 exit3=$(s exit3)
 exit65=$(s exit65)
 exit66=$(s exit66)
+snoozer=$(s snoozer '{}' "max_attempts => 1")
 flaky=$(s flaky '{"to": "a@example.com"}' "correlation_id => 'req-42'")
 bad=$(s bad)
 echo_job=$(s echo '{"n": 1}')
@@ -52,6 +54,10 @@ is "$(sql "SELECT last_error_message FROM taskflow.jobs WHERE id = $exit3")" "ex
   "the stderr tail is the error message"
 is "$(job "$exit65")" "FAILED 1 exit_code" "exit 65 (EX_DATAERR) is permanent: FAILED, not retried"
 is "$(job "$exit66")" "FAILED 1 exit_code" "configured permanent exit code 66: FAILED"
+is "$(sql "SELECT state || ' ' || attempts || ' ' || result FROM taskflow.jobs WHERE id = $snoozer")" 'SUCCEEDED 2 {"done": true}' \
+  "exit 75 with {\"snooze\": 0.5}: snoozed, then SUCCEEDED on attempt 2 although max_attempts is 1"
+is "$(sql "SELECT string_agg(outcome || ':' || COALESCE(backoff_delay::text, '-'), ',' ORDER BY attempt) FROM taskflow.job_attempts WHERE job_id = $snoozer")" \
+  "snoozed:00:00:00.5,succeeded:-" "the first attempt is recorded as snoozed for 0.5 s"
 is "$(sql "SELECT state || ' ' || attempts FROM taskflow.jobs WHERE id = $flaky")" "SUCCEEDED 2" "HTTP 500 then 200: retried, then SUCCEEDED"
 is "$(sql "SELECT (h -> 'attempts' -> 0 ->> 'error_type') || ' ' || (h -> 'attempts' -> 0 ->> 'error_message') FROM taskflow.job_history($flaky) h")" \
   "http_500 HTTP 500: upstream exploded" "the 500 attempt is recorded with its body"

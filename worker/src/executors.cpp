@@ -49,6 +49,20 @@ nlohmann::json JsonOrNull(const std::string& text) {
   return parsed.is_discarded() ? nlohmann::json(nullptr) : parsed;
 }
 
+// A command asks for a snooze by exiting with EX_TEMPFAIL (75, sysexits.h: "temporary failure,
+// retry later") and printing {"snooze": <seconds>} on stdout. Without that object, 75 is an
+// ordinary retryable failure, as before.
+constexpr int kSnoozeExitCode = 75;
+
+std::optional<Milliseconds> SnoozeRequest(const std::string& stdout_data) {
+  const nlohmann::json j = JsonOrNull(stdout_data);
+  if (!j.is_object() || !j.contains("snooze") || !j["snooze"].is_number()) return std::nullopt;
+  const double seconds = j["snooze"].get<double>();
+  if (!(seconds >= 0)) return std::nullopt;                  // negative or NaN: not a request
+  constexpr double kMaxSeconds = 36525.0 * 86400;           // the extension's bound (100 years)
+  return Milliseconds(static_cast<std::int64_t>(std::min(seconds, kMaxSeconds) * 1000.0 + 0.5));
+}
+
 Outcome StoppedOutcome(const JobContext& ctx, const std::string& what) {
   return Outcome::Cancelled(what + " stopped: " + ToString(ctx.Reason()));
 }
@@ -98,6 +112,9 @@ Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
     case ProcessResult::End::kExited:
       if (run.exit_code == 0) {
         return Outcome::Succeeded(run.stdout_truncated ? nlohmann::json(nullptr) : JsonOrNull(run.stdout_data));
+      }
+      if (run.exit_code == kSnoozeExitCode && !run.stdout_truncated) {
+        if (auto delay = SnoozeRequest(run.stdout_data)) return Outcome::Snooze(*delay);
       }
       return Outcome::Failed("exit_code", WithTail("exit code " + std::to_string(run.exit_code), run.stderr_tail),
                              spec.permanent_exit_codes.count(run.exit_code) == 0);

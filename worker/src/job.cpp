@@ -1,6 +1,8 @@
 // Outcome factories and JobContext: the small pieces of the public API.
 #include <taskflow/worker.hpp>
 
+#include <algorithm>
+
 namespace taskflow {
 
 Outcome Outcome::Succeeded(nlohmann::json result) {
@@ -16,6 +18,14 @@ Outcome Outcome::Failed(std::string error_type, std::string error_message, bool 
   outcome.error_type = std::move(error_type);
   outcome.error_message = std::move(error_message);
   outcome.retryable = retryable;
+  return outcome;
+}
+
+Outcome Outcome::Snooze(Milliseconds delay) {
+  Outcome outcome;
+  outcome.kind = Kind::kSnoozed;
+  constexpr Milliseconds kMax{36525LL * 86400 * 1000};  // 100 years: the extension's bound
+  outcome.snooze_for = std::clamp(delay, Milliseconds(0), kMax);
   return outcome;
 }
 

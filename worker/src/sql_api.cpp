@@ -32,6 +32,9 @@ SELECT taskflow.fail($1::bigint, $2::uuid, $3::text, $4::text, $5::boolean)::tex
 constexpr const char* kRelease = R"SQL(
 SELECT taskflow.release($1::bigint, $2::uuid)::text)SQL";
 
+constexpr const char* kSnooze = R"SQL(
+SELECT taskflow.snooze($1::bigint, $2::uuid, $3::bigint * interval '1 millisecond')::text)SQL";
+
 // A startup check with a clear message instead of "function does not exist" later.
 constexpr const char* kCheckExtension = R"SQL(
 SELECT to_regprocedure('taskflow.acquire(text,text[],integer,interval,text[])') IS NOT NULL)SQL";
@@ -60,6 +63,7 @@ SqlApi::SqlApi(const std::string& database_url) : conn_(std::make_unique<pqxx::c
   conn_->prepare("taskflow_complete", kComplete);
   conn_->prepare("taskflow_fail", kFail);
   conn_->prepare("taskflow_release", kRelease);
+  conn_->prepare("taskflow_snooze", kSnooze);
 }
 
 SqlApi::~SqlApi() {
@@ -156,6 +160,12 @@ std::optional<std::string> SqlApi::Fail(const Lease& lease, const std::string& e
 std::optional<std::string> SqlApi::Release(const Lease& lease) {
   pqxx::nontransaction tx(*conn_);
   return StateOrNull(tx.exec_prepared("taskflow_release", lease.job_id, lease.lease_token));
+}
+
+std::optional<std::string> SqlApi::Snooze(const Lease& lease, Milliseconds delay) {
+  pqxx::nontransaction tx(*conn_);
+  return StateOrNull(tx.exec_prepared("taskflow_snooze", lease.job_id, lease.lease_token,
+                                      static_cast<long long>(delay.count())));
 }
 
 void SqlApi::Listen(const std::vector<std::string>& queues, std::atomic<bool>& flag) {

@@ -45,6 +45,8 @@ class SqlApi {
   std::optional<std::string> Fail(const Lease& lease, const std::string& error_type, const std::string& error_message,
                                   bool retryable);
   std::optional<std::string> Release(const Lease& lease);
+  // taskflow.snooze(): SCHEDULED after `delay`, the attempt not counted.
+  std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay);
 
   // LISTEN on each queue's channel; a notification sets `flag`.
   void Listen(const std::vector<std::string>& queues, std::atomic<bool>& flag);

@@ -89,8 +89,9 @@ struct ActiveJob {
 };
 
 struct Report {
-  enum class Kind { kComplete, kFail, kRelease };
+  enum class Kind { kComplete, kFail, kRelease, kSnooze };
   Kind kind = Kind::kComplete;
+  Milliseconds snooze_for{0};
   std::shared_ptr<ActiveJob> active;
   std::optional<std::string> result;
   std::string error_type;
@@ -104,6 +105,7 @@ const char* KindName(Report::Kind kind) {
     case Report::Kind::kComplete: return "complete";
     case Report::Kind::kFail: return "fail";
     case Report::Kind::kRelease: return "release";
+    case Report::Kind::kSnooze: return "snooze";
   }
   return "?";
 }
@@ -503,6 +505,9 @@ void Worker::Impl::RunJob(const std::shared_ptr<ActiveJob>& active) {
     if (!outcome.result.is_null()) {
       report.result = outcome.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
+  } else if (outcome.kind == Outcome::Kind::kSnoozed) {
+    report.kind = Report::Kind::kSnooze;  // the handler decided, even during a shutdown
+    report.snooze_for = outcome.snooze_for;
   } else if (active->ctx.Reason() == StopReason::kShutdown) {
     report.kind = Report::Kind::kRelease;  // not the job's fault: give the attempt back
   } else {
@@ -667,6 +672,8 @@ void Worker::Impl::Flush(SqlApi& api, std::vector<Report>& batch, bool in_doubt)
              in_doubt);
     } else if (report.kind == Report::Kind::kRelease) {
       Finish(report, api.Release(lease), in_doubt);
+    } else if (report.kind == Report::Kind::kSnooze) {
+      Finish(report, api.Snooze(lease, report.snooze_for), in_doubt);
     }
   }
   batch.clear();
@@ -694,6 +701,9 @@ void Worker::Impl::Finish(Report& report, const std::optional<std::string>& stat
   } else if (report.kind == Report::Kind::kRelease) {
     level = info;
     message = "job released";
+  } else if (report.kind == Report::Kind::kSnooze && *state == "SCHEDULED") {
+    level = info;
+    message = "job snoozed";
   } else {
     const bool cancelled = *state == "CANCELLED";
     level = cancelled ? info : warn;
@@ -708,6 +718,7 @@ void Worker::Impl::Finish(Report& report, const std::optional<std::string>& stat
     fields["report"] = KindName(report.kind);
   } else {
     fields["state"] = *state;
+    if (report.kind == Report::Kind::kSnooze) fields["snooze_ms"] = report.snooze_for.count();
     if (report.kind == Report::Kind::kFail) {
       fields["error_type"] = report.error_type;
       fields["error_message"] = report.error_message;

@@ -110,6 +110,42 @@ TEST(CommandExecutor, PermanentExitCodeIsNotRetryable) {
   EXPECT_TRUE(RunSpec(spec).retryable);
 }
 
+TEST(CommandExecutor, ExitTempfailWithSnoozeObjectSnoozes) {
+  auto outcome = RunSpec(Script(R"(echo '{"snooze": 2.5}'; exit 75)"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
+  EXPECT_EQ(outcome.snooze_for, milliseconds(2500));
+  outcome = RunSpec(Script(R"(echo '{"snooze": 0}'; exit 75)"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
+  EXPECT_EQ(outcome.snooze_for, milliseconds(0));
+  // clamped to the extension's bound (100 years)
+  outcome = RunSpec(Script(R"(echo '{"snooze": 1e300}'; exit 75)"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
+  EXPECT_EQ(outcome.snooze_for, milliseconds(36525LL * 86400 * 1000));
+}
+
+TEST(CommandExecutor, ExitTempfailWithoutSnoozeObjectIsAnOrdinaryFailure) {
+  for (const char* script : {"exit 75", R"(echo '{"snooze": -1}'; exit 75)",
+                             R"(echo '{"snooze": "10"}'; exit 75)", R"(echo '[1]'; exit 75)",
+                             R"(echo 'snooze 10'; exit 75)"}) {
+    const auto outcome = RunSpec(Script(script));
+    ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed) << script;
+    EXPECT_EQ(outcome.error_type, "exit_code") << script;
+    EXPECT_TRUE(outcome.retryable) << script;
+  }
+  // another exit code with the snooze object fails as usual
+  const auto outcome = RunSpec(Script(R"(echo '{"snooze": 5}'; exit 3)"));
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed);
+  // and exit 0 with it succeeds, the object as its result
+  const auto ok = RunSpec(Script(R"(echo '{"snooze": 5}')"));
+  ASSERT_EQ(ok.kind, Outcome::Kind::kSucceeded);
+  EXPECT_EQ(ok.result, nlohmann::json({{"snooze", 5}}));
+}
+
+TEST(Outcome, SnoozeClampsNegativeDelaysToZero) {
+  EXPECT_EQ(Outcome::Snooze(milliseconds(-5)).snooze_for, milliseconds(0));
+  EXPECT_EQ(Outcome::Snooze(milliseconds(1500)).kind, Outcome::Kind::kSnoozed);
+}
+
 TEST(CommandExecutor, StderrTailIsTheLastTwoKilobytes) {
   const auto outcome = RunSpec(Script("i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; exit 1"));
   ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed);

@@ -391,6 +391,121 @@ const std::string& OpenApiDocument() {
         }
       }
     },
+    "/jobs/acquire": {
+      "post": {
+        "operationId": "acquireJobs",
+        "summary": "Acquire jobs: the worker protocol over HTTP (taskflow.acquire); worker or admin key",
+        "description": "Starts an attempt of up to max_jobs ready jobs of the named queues, each with a lease token that the calls below present. An empty list when nothing is ready: poll again (with a backoff). A client key is refused (403).",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["worker_id"], "properties": {
+          "worker_id": {"type": "string", "minLength": 1, "maxLength": 200, "description": "Your name for this worker, recorded on the attempts and events."},
+          "queues": {"type": "array", "items": {"type": "string"}, "maxItems": 100, "default": ["default"]},
+          "max_jobs": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+          "lease": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]},
+          "job_types": {"type": "array", "items": {"type": "string"}, "maxItems": 1000, "description": "Only these job types; absent: any."}}}}}},
+        "responses": {
+          "200": {"description": "The acquired jobs, in acquisition order.", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": {"type": "object", "properties": {
+            "job_id": {"type": "integer", "format": "int64"}, "attempt": {"type": "integer"}, "lease_token": {"type": "string", "format": "uuid"},
+            "job_type": {"type": "string"}, "payload": {"type": "object"}, "queue": {"type": "string"}, "tenant_id": {"type": "string"},
+            "correlation_id": {"type": ["string", "null"]}, "lease_expires_at": {"type": "string", "format": "date-time"},
+            "timeout_seconds": {"type": ["number", "null"], "description": "The job's own run time limit, if it has one."}}}}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}/heartbeat": {
+      "post": {
+        "operationId": "heartbeatJob",
+        "summary": "Keep an attempt's lease alive (taskflow.heartbeat); worker or admin key",
+        "description": "Extends the lease to now + extend (absent: the attempt's lease length). status cancel_requested: someone cancelled the job; stop and report fail or release.",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "extend": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]}}}}}},
+        "responses": {
+          "200": {"description": "The lease was extended.", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "integer", "format": "int64"}, "status": {"type": "string", "enum": ["ok", "cancel_requested"]}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}/complete": {
+      "post": {
+        "operationId": "completeJob",
+        "summary": "End an attempt successfully (taskflow.complete); worker or admin key",
+        "description": "The job becomes SUCCEEDED with result stored. A repeated call with the token of the attempt that succeeded answers SUCCEEDED again (safe to retry after a lost response).",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "result": {"description": "Any JSON value, stored as the job's result."}}}}}},
+        "responses": {
+          "200": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}/fail": {
+      "post": {
+        "operationId": "failJob",
+        "summary": "End an attempt with an error (taskflow.fail); worker or admin key",
+        "description": "The retry policy decides: SCHEDULED (a retry after the backoff), DEAD (attempts used up), FAILED (retryable false) or CANCELLED (a cancel was requested).",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token", "error_type"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "error_type": {"type": "string", "minLength": 1}, "error_message": {"type": "string"}, "retryable": {"type": "boolean", "default": true}}}}}},
+        "responses": {
+          "200": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}/release": {
+      "post": {
+        "operationId": "releaseJob",
+        "summary": "Hand a job back without using up an attempt (taskflow.release); worker or admin key",
+        "description": "PENDING again, due now (CANCELLED when a cancel was requested). For a worker that stops.",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}}}}}},
+        "responses": {
+          "200": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/jobs/{id}/snooze": {
+      "post": {
+        "operationId": "snoozeJob",
+        "summary": "Run the job again later without using up an attempt (taskflow.snooze); worker or admin key",
+        "description": "SCHEDULED at now + delay (0 to 100 years), the attempt recorded as snoozed and not counted against max_attempts (CANCELLED when a cancel was requested).",
+        "parameters": [{"$ref": "#/components/parameters/JobId"}],
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token", "delay"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "delay": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]}}}}}},
+        "responses": {
+          "200": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
     "/health": {
       "get": {
         "operationId": "health",

@@ -42,6 +42,13 @@ const std::vector<RouteSpec>& RouteTable() {
        "/dashboard/api/dead-letters/purge", true},
       {RouteId::kDashboardSession, "GET", "/dashboard/api/session", "/dashboard/api/session", true},
       {RouteId::kDashboardOverview, "GET", "/dashboard/api/overview", "/dashboard/api/overview", true},
+      // the worker protocol over HTTP: worker or admin keys
+      {RouteId::kAcquireJobs, "POST", "/jobs/acquire", "/jobs/acquire", true},
+      {RouteId::kHeartbeatJob, "POST", "/jobs/{id}/heartbeat", "/jobs/([^/]+)/heartbeat", true},
+      {RouteId::kCompleteJob, "POST", "/jobs/{id}/complete", "/jobs/([^/]+)/complete", true},
+      {RouteId::kFailJob, "POST", "/jobs/{id}/fail", "/jobs/([^/]+)/fail", true},
+      {RouteId::kReleaseJob, "POST", "/jobs/{id}/release", "/jobs/([^/]+)/release", true},
+      {RouteId::kSnoozeJob, "POST", "/jobs/{id}/snooze", "/jobs/([^/]+)/snooze", true},
   };
   return routes;
 }

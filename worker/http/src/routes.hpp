@@ -21,6 +21,8 @@ enum class RouteId {
   kDashJobs, kDashJobsCount, kDashJobsBulk, kDashJob,
   kDashDeadLetters, kDashDeadLettersRedrive, kDashDeadLettersPurge,
   kDashboardSession, kDashboardOverview,
+  // the worker protocol over HTTP (worker_protocol_handlers.inc)
+  kAcquireJobs, kHeartbeatJob, kCompleteJob, kFailJob, kReleaseJob, kSnoozeJob,
 };
 
 struct RouteSpec {

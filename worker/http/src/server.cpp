@@ -3,7 +3,9 @@
 #include <taskflow/http/server.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <mutex>
 #include <optional>
 #include <random>
@@ -72,7 +74,7 @@ HttpError Refuse(int status, std::string detail) {
 // Who is calling: the API key's tenant, role and database role.
 struct Principal {
   std::optional<std::string> tenant;
-  std::string role;     // client or admin
+  std::string role;     // client, admin or worker
   std::string db_role;  // SET LOCAL ROLE target
 };
 
@@ -707,6 +709,7 @@ struct Server::Impl {
 
 #include "dashboard_admin_handlers.inc"
 #include "dashboard_jobs_handlers.inc"
+#include "worker_protocol_handlers.inc"
   // --- the dashboard's API (docs/dashboard.md) --------------------------------------------------
   // GET /dashboard/api/session: what the key is (taskflow.dashboard_session under its role).
   void DashboardSession(Call& call) {
@@ -792,6 +795,12 @@ struct Server::Impl {
       case RouteId::kDashDeadLettersPurge: return DashDeadLettersAction(call, true);
       case RouteId::kDashboardSession: return DashboardSession(call);
       case RouteId::kDashboardOverview: return DashboardOverview(call);
+      case RouteId::kAcquireJobs: return AcquireJobs(call);
+      case RouteId::kHeartbeatJob: return HeartbeatJob(call);
+      case RouteId::kCompleteJob: return CompleteJob(call);
+      case RouteId::kFailJob: return FailJob(call);
+      case RouteId::kReleaseJob: return ReleaseJob(call);
+      case RouteId::kSnoozeJob: return SnoozeJob(call);
     }
   }
 

@@ -54,19 +54,24 @@ struct Job {
   std::string payload_error;
 };
 
-// What a handler reports. The worker turns it into complete(), fail() or, on
+// What a handler reports. The worker turns it into complete(), fail(), snooze() or, on
 // shutdown, release().
 struct Outcome {
-  enum class Kind { kSucceeded, kFailed, kCancelled };
+  enum class Kind { kSucceeded, kFailed, kCancelled, kSnoozed };
 
   Kind kind = Kind::kSucceeded;
   nlohmann::json result;        // null: no result
   std::string error_type;
   std::string error_message;
   bool retryable = true;
+  Milliseconds snooze_for{0};   // kSnoozed: how long until the job may run again
 
   static Outcome Succeeded(nlohmann::json result = nullptr);
   static Outcome Failed(std::string error_type, std::string error_message, bool retryable = true);
+  // Run the job again after `delay` without using up an attempt (taskflow.snooze): the job
+  // cannot run yet (an upstream rate limit, a resource not ready). The delay is clamped to
+  // what the extension accepts: 0 to 100 years.
+  static Outcome Snooze(Milliseconds delay);
   // The handler stopped because JobContext asked it to (cancel, lost lease, shutdown).
   static Outcome Cancelled(std::string message);
 };
