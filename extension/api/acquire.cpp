@@ -34,7 +34,7 @@ using core::JobState;
 
 namespace {
 
-constexpr int kAcquireColumns = 10;
+constexpr int kAcquireColumns = 11;
 // Planned once per backend: with custom plans these statements were re-planned on every call
 // (measured: half of a one-job acquire).
 constexpr auto kGeneric = pg::Statement::Plans::Generic;
@@ -355,11 +355,15 @@ std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_i
           "  FROM taskflow.queues q WHERE j.id = ANY($1) AND q.name = j.queue AND j.state IN " +
           api::SourceStatesSql(JobEvent::Acquire) +
           "  RETURNING j.id, j.attempts, j.lease_token, j.job_type, j.payload, j.queue, j.tenant_id,"
-          "    j.correlation_id, j.lease_expires_at, j.timeout, j.state, j.priority, j.next_run_at), "
+          "    j.correlation_id, j.lease_expires_at, j.timeout, j.state, j.priority, j.next_run_at,"
+          "    j.dependency_count), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason)"
           "  SELECT id, 'PENDING', state, $2, 'acquired' FROM upd) "
           "SELECT id, attempts, lease_token, job_type, payload, queue, tenant_id, correlation_id,"
-          "  lease_expires_at, timeout FROM upd ORDER BY priority DESC, next_run_at, id",
+          "  lease_expires_at, timeout,"
+          // only a job with dependencies pays for reading them (docs/workflows.md)
+          "  CASE WHEN dependency_count > 0 THEN taskflow._dependency_results(id) END"
+          "  FROM upd ORDER BY priority DESC, next_run_at, id",
       {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
   std::int64_t default_lease = static_cast<std::int64_t>(taskflow_default_lease_s) * 1000000;
   pg::Params p;
