@@ -164,7 +164,8 @@ TEST(SourcesOf, AgreesWithTransitionForEveryPair) {
 
 // ---- the table's global properties ----
 
-TEST(TransitionTable, TerminalStatesOnlyLeaveThroughRetryAndNothingEntersRunningButAcquire) {
+// Terminal states are left only by retry, or by rearm (workflows: back to waiting, SCHEDULED).
+TEST(TransitionTable, TerminalStatesOnlyLeaveThroughRetryOrRearmAndNothingEntersRunningButAcquire) {
   for (int s = 0; s < kJobStateCount; ++s) {
     for (int e = 0; e < kJobEventCount; ++e) {
       const auto st = static_cast<S>(s);
@@ -172,7 +173,10 @@ TEST(TransitionTable, TerminalStatesOnlyLeaveThroughRetryAndNothingEntersRunning
       const auto to = Transition(st, ev);
       if (!to) continue;
       if (IsTerminal(st)) {
-        EXPECT_EQ(ev, E::Retry) << ToString(st) << " " << ToString(ev);
+        EXPECT_TRUE(ev == E::Retry || ev == E::Rearm) << ToString(st) << " " << ToString(ev);
+        if (ev == E::Rearm) {
+          EXPECT_EQ(*to, S::Scheduled) << ToString(st);
+        }
       }
       if (*to == S::Running) {
         EXPECT_EQ(ev, E::Acquire) << ToString(st);
