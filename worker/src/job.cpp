@@ -28,6 +28,14 @@ Outcome Outcome::Cancelled(std::string message) {
   return outcome;
 }
 
+Outcome Outcome::Snoozed(Milliseconds delay, std::string reason) {
+  Outcome outcome;
+  outcome.kind = Kind::kSnoozed;
+  outcome.snooze = delay < Milliseconds(0) ? Milliseconds(0) : delay;
+  outcome.error_message = std::move(reason);
+  return outcome;
+}
+
 const char* ToString(StopReason reason) {
   switch (reason) {
     case StopReason::kNone: return "none";

@@ -77,13 +77,14 @@ struct ActiveJob {
 };
 
 struct Report {
-  enum class Kind { kComplete, kFail, kRelease };
+  enum class Kind { kComplete, kFail, kRelease, kSnooze };
   Kind kind = Kind::kComplete;
   std::shared_ptr<ActiveJob> active;
   std::optional<std::string> result;
   std::string error_type;
   std::string error_message;
   bool retryable = true;
+  Milliseconds snooze{0};  // kSnooze: the delay
   bool done = false;
 };
 
@@ -92,6 +93,7 @@ const char* KindName(Report::Kind kind) {
     case Report::Kind::kComplete: return "complete";
     case Report::Kind::kFail: return "fail";
     case Report::Kind::kRelease: return "release";
+    case Report::Kind::kSnooze: return "snooze";
   }
   return "?";
 }
@@ -398,6 +400,10 @@ void Worker::Impl::RunJob(const std::shared_ptr<ActiveJob>& active) {
     if (!outcome.result.is_null()) {
       report.result = outcome.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
+  } else if (outcome.kind == Outcome::Kind::kSnoozed) {
+    report.kind = Report::Kind::kSnooze;  // not now: again after the delay, the attempt not counted
+    report.snooze = outcome.snooze;
+    report.error_message = outcome.error_message;
   } else if (active->ctx.Reason() == StopReason::kShutdown) {
     report.kind = Report::Kind::kRelease;  // not the job's fault: give the attempt back
   } else {
@@ -543,6 +549,8 @@ void Worker::Impl::Flush(SqlApi& api, std::vector<Report>& batch, bool in_doubt)
              in_doubt);
     } else if (report.kind == Report::Kind::kRelease) {
       Finish(report, api.Release(lease), in_doubt);
+    } else if (report.kind == Report::Kind::kSnooze) {
+      Finish(report, api.Snooze(lease, report.snooze, ValidUtf8(report.error_message)), in_doubt);
     }
   }
   batch.clear();
@@ -570,6 +578,9 @@ void Worker::Impl::Finish(Report& report, const std::optional<std::string>& stat
   } else if (report.kind == Report::Kind::kRelease) {
     level = info;
     message = "job released";
+  } else if (report.kind == Report::Kind::kSnooze) {
+    level = info;
+    message = "job snoozed";
   } else {
     const bool cancelled = *state == "CANCELLED";
     level = cancelled ? info : warn;
@@ -584,6 +595,10 @@ void Worker::Impl::Finish(Report& report, const std::optional<std::string>& stat
     fields["report"] = KindName(report.kind);
   } else {
     fields["state"] = *state;
+    if (report.kind == Report::Kind::kSnooze) {
+      fields["snooze_ms"] = report.snooze.count();
+      fields["reason"] = report.error_message;
+    }
     if (report.kind == Report::Kind::kFail) {
       fields["error_type"] = report.error_type;
       fields["error_message"] = report.error_message;

@@ -47,6 +47,7 @@ struct Job {
   std::string queue;
   std::string tenant_id;
   std::string correlation_id;            // empty when the job has none
+  std::string traceparent;               // W3C trace context of the job, empty when it has none
   std::optional<Milliseconds> timeout;   // the job's own timeout, if it has one
   // Why the payload could not be given to a handler (it nests deeper than kMaxJsonDepth,
   // taskflow/json_limits.hpp), else empty. The worker fails such a job without running a handler;
@@ -54,21 +55,25 @@ struct Job {
   std::string payload_error;
 };
 
-// What a handler reports. The worker turns it into complete(), fail() or, on
+// What a handler reports. The worker turns it into complete(), fail(), snooze() or, on
 // shutdown, release().
 struct Outcome {
-  enum class Kind { kSucceeded, kFailed, kCancelled };
+  enum class Kind { kSucceeded, kFailed, kCancelled, kSnoozed };
 
   Kind kind = Kind::kSucceeded;
   nlohmann::json result;        // null: no result
   std::string error_type;
   std::string error_message;
   bool retryable = true;
+  Milliseconds snooze{0};       // kSnoozed: run again after this long
 
   static Outcome Succeeded(nlohmann::json result = nullptr);
   static Outcome Failed(std::string error_type, std::string error_message, bool retryable = true);
   // The handler stopped because JobContext asked it to (cancel, lost lease, shutdown).
   static Outcome Cancelled(std::string message);
+  // Not now: the job runs again after `delay` without using up an attempt (taskflow.snooze).
+  // `reason` is logged (e.g. "HTTP 429, Retry-After: 30").
+  static Outcome Snoozed(Milliseconds delay, std::string reason = {});
 };
 
 // Why a running handler is asked to stop.
