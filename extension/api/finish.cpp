@@ -144,9 +144,9 @@ std::optional<FinishRow> LockForFinish(std::int64_t id, Datum token) {
 struct EndOfAttempt {
   JobState to;
   const char* outcome;                 // job_attempts.outcome
-  std::optional<std::int64_t> delay;   // retry backoff (next_run_at = now() + delay)
+  std::optional<std::int64_t> delay;   // retry backoff or snooze (next_run_at = now() + delay)
   bool run_now = false;                // release: next_run_at = now()
-  int budget_increment = 0;            // release: the attempt does not count
+  int budget_increment = 0;            // release, snooze: the attempt does not count
   std::optional<std::string> error_type;
   std::optional<std::string> error_message;
   std::optional<std::string> actor;    // NULL: the lease holder
@@ -280,6 +280,27 @@ std::optional<JobState> ReleaseJob(std::int64_t id, Datum token) {
   } else {
     e.outcome = "cancelled";
     e.reason = "released after cancel request";
+  }
+  EndAttempt(id, e);
+  return e.to;
+}
+
+std::optional<JobState> SnoozeJob(std::int64_t id, Datum token, std::int64_t delay_us) {
+  std::optional<FinishRow> row = LockForFinish(id, token);
+  if (!row || !row->token_matches || row->state != JobState::Running) return std::nullopt;
+  JobEvent ev = core::DecideSnooze(row->cancel_requested);
+  EndOfAttempt e;
+  e.to = core::RequireTransition(row->state, ev, id);
+  if (ev == JobEvent::Snooze) {
+    // The attempt number still advances at the next acquire (every attempt has its own
+    // job_attempts row and lease token); budget_offset + 1 keeps it out of max_attempts.
+    e.outcome = "snoozed";
+    e.delay = delay_us;
+    e.budget_increment = 1;
+    e.reason = "snoozed for " + DelayText(delay_us);
+  } else {
+    e.outcome = "cancelled";
+    e.reason = "snoozed after cancel request";
   }
   EndAttempt(id, e);
   return e.to;

@@ -26,6 +26,9 @@ int CompleteMany(Datum ids, Datum tokens, std::optional<Datum> results);
 
 std::optional<core::JobState> FailJob(std::int64_t id, Datum token, const Failure& failure);
 std::optional<core::JobState> ReleaseJob(std::int64_t id, Datum token);
+// Snoozes a job: SCHEDULED at now() + delay_us without using up the attempt (CANCELLED when a
+// cancel is pending), or nullopt for a stale token or a job that is not RUNNING.
+std::optional<core::JobState> SnoozeJob(std::int64_t id, Datum token, std::int64_t delay_us);
 int RescueExpired(int limit);
 
 }  // namespace taskflow::api

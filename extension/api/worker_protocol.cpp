@@ -1,4 +1,4 @@
-// Worker protocol: acquire, heartbeat, complete, complete_many, fail, release; and the
+// Worker protocol: acquire, heartbeat, complete, complete_many, fail, release, snooze; and the
 // Rescuer's entry point. Every state change here is decided by core::Transition.
 #include <algorithm>
 #include <map>
@@ -108,6 +108,24 @@ TF_FUNCTION(taskflow_release) {
     pg::SpiConnection spi;
     api::RequireUnconfined("release");  // before the row is locked
     state = api::ReleaseJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1));
+  }
+  if (!state) PG_RETURN_NULL();
+  return api::JobStateDatum(*state);
+}
+
+// taskflow.snooze(job_id, lease_token, delay): back to SCHEDULED at now() + delay without using
+// up an attempt. delay: 0 to 100 years (core::ValidateDuration), so now() + delay stays valid.
+TF_FUNCTION(taskflow_snooze) {
+  pg::RequireArg(fcinfo, 0, "job_id");
+  pg::RequireArg(fcinfo, 1, "lease_token");
+  pg::RequireArg(fcinfo, 2, "delay");
+  std::int64_t delay = pg::ArgOptIntervalMicros(fcinfo, 2).value_or(0);
+  core::ValidateDuration(delay, "delay", /*allow_zero=*/true);
+  std::optional<JobState> state;
+  {
+    pg::SpiConnection spi;
+    api::RequireUnconfined("snooze");  // before the row is locked
+    state = api::SnoozeJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1), delay);
   }
   if (!state) PG_RETURN_NULL();
   return api::JobStateDatum(*state);

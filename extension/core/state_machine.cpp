@@ -30,6 +30,7 @@ constexpr Rule kRules[] = {
     {JobEvent::Retry, JobState::Dead, JobState::Pending},
     {JobEvent::Retry, JobState::Cancelled, JobState::Pending},
     {JobEvent::Promote, JobState::Scheduled, JobState::Pending},
+    {JobEvent::Snooze, JobState::Running, JobState::Scheduled},
 };
 
 // The verb a user sees in "cannot <verb> job ...": the three fail events are
@@ -68,6 +69,7 @@ std::string_view ToString(JobEvent event) noexcept {
     case JobEvent::Cancel: return "cancel";
     case JobEvent::Retry: return "retry";
     case JobEvent::Promote: return "promote";
+    case JobEvent::Snooze: return "snooze";
   }
   return "unknown";
 }
@@ -114,6 +116,10 @@ JobState InitialState(std::optional<std::int64_t> run_at_us, std::int64_t now_us
 
 JobEvent DecideRelease(bool cancel_requested) noexcept {
   return cancel_requested ? JobEvent::Cancel : JobEvent::Release;
+}
+
+JobEvent DecideSnooze(bool cancel_requested) noexcept {
+  return cancel_requested ? JobEvent::Cancel : JobEvent::Snooze;
 }
 
 }  // namespace taskflow::core

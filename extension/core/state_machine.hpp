@@ -22,11 +22,12 @@ enum class JobEvent : std::uint8_t {
   Cancel,         // PENDING|SCHEDULED|RUNNING -> CANCELLED
   Retry,          // FAILED|DEAD|CANCELLED -> PENDING (fresh attempt budget)
   Promote,        // SCHEDULED -> PENDING (its next_run_at has come)
+  Snooze,         // RUNNING -> SCHEDULED (the handler asks to run again later; attempt not counted)
 };
-inline constexpr int kJobEventCount = 9;
+inline constexpr int kJobEventCount = 10;
 
 // "acquire", "complete", "fail_retry", "fail_exhausted", "fail_permanent",
-// "release", "cancel", "retry", "promote".
+// "release", "cancel", "retry", "promote", "snooze".
 std::string_view ToString(JobEvent event) noexcept;
 
 // The target state, or nullopt when the table forbids `event` in `from`.
@@ -54,6 +55,10 @@ JobEvent DecideFailure(const FailureInput& input) noexcept;
 
 // Which event a released job causes: Cancel if a cancel is pending, else Release.
 JobEvent DecideRelease(bool cancel_requested) noexcept;
+
+// Which event a snoozed job causes: Cancel if a cancel is pending (the user asked for the job
+// to stop; running it again later would ignore that), else Snooze.
+JobEvent DecideSnooze(bool cancel_requested) noexcept;
 
 // The state of a new job: SCHEDULED when run_at lies in the future, PENDING otherwise
 // (no run_at, or run_at not after now). Times are microseconds on the database clock.

@@ -42,7 +42,7 @@ CREATE TABLE taskflow.jobs (
   payload            jsonb NOT NULL DEFAULT '{}',
   priority           integer NOT NULL DEFAULT 0,
   attempts           integer NOT NULL DEFAULT 0,   -- attempts started (the attempt number)
-  budget_offset      integer NOT NULL DEFAULT 0,   -- attempts not counted: released, or before a retry()
+  budget_offset      integer NOT NULL DEFAULT 0,   -- attempts not counted: released, snoozed, or before a retry()
   max_attempts       integer NOT NULL,             -- >= 1, checked by the API (core)
   next_run_at        timestamptz NOT NULL DEFAULT now(),
   created_at         timestamptz NOT NULL DEFAULT now(),
@@ -98,10 +98,10 @@ CREATE TABLE taskflow.job_attempts (
   lease_token   uuid NOT NULL,
   started_at    timestamptz NOT NULL,
   finished_at   timestamptz,
-  outcome       text,              -- succeeded, failed, released, lease_expired, cancelled
+  outcome       text,              -- succeeded, failed, released, snoozed, lease_expired, cancelled
   error_type    text,
   error_message text,
-  backoff_delay interval,          -- the retry delay computed when this attempt failed
+  backoff_delay interval,          -- the retry delay computed when this attempt failed, or the snooze delay
   backoff_policy text,             -- the retry policy that computed it (core::DescribeBackoff)
   PRIMARY KEY (job_id, attempt)
 );

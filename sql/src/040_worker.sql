@@ -41,6 +41,13 @@ AS 'MODULE_PATHNAME', 'taskflow_release'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
+-- Snooze: the handler asks for the job to run again after `delay`, without using up an attempt.
+CREATE FUNCTION taskflow.snooze(job_id bigint, lease_token uuid, delay interval)
+RETURNS taskflow.job_state
+AS 'MODULE_PATHNAME', 'taskflow_snooze'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+
 -- Heartbeats for many jobs at once: one row per job with its answer (ok, cancel_requested, lost).
 CREATE FUNCTION taskflow.heartbeat_many(job_ids bigint[], lease_tokens uuid[],
     extend interval DEFAULT NULL)

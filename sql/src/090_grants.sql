@@ -24,6 +24,7 @@ GRANT EXECUTE ON FUNCTION
   taskflow.complete_many(bigint[], uuid[], jsonb[]),
   taskflow.fail(bigint, uuid, text, text, boolean),
   taskflow.release(bigint, uuid),
+  taskflow.snooze(bigint, uuid, interval),
   taskflow.get_job(bigint),
   taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval),
   taskflow.schedule_many(jsonb)

@@ -30,7 +30,7 @@ BEGIN
   FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
            WHERE p.pronamespace = 'taskflow'::regnamespace
              AND p.proname IN ('acquire', 'schedule', 'schedule_many', 'complete', 'complete_many',
-                               'fail', 'release', 'heartbeat', 'heartbeat_many', 'cancel', 'retry',
+                               'fail', 'release', 'snooze', 'heartbeat', 'heartbeat_many', 'cancel', 'retry',
                                'handle_webhook', '_rescue_expired', '_promote_due') LOOP
     EXECUTE format('ALTER FUNCTION %s SET enable_seqscan = off', f);
   END LOOP;

@@ -36,6 +36,7 @@ const std::map<std::pair<E, S>, S>& Expected() {
       {{E::Retry, S::Dead}, S::Pending},
       {{E::Retry, S::Cancelled}, S::Pending},
       {{E::Promote, S::Scheduled}, S::Pending},
+      {{E::Snooze, S::Running}, S::Scheduled},
   };
   return table;
 }
@@ -58,11 +59,12 @@ std::string ExpectedVerb(E ev) {
     case E::Cancel: return "cancel";
     case E::Retry: return "retry";
     case E::Promote: return "promote";
+    case E::Snooze: return "snooze";
   }
   return "?";
 }
 
-// ---- every (state, event) pair: 7 x 9 = 63 cases ----
+// ---- every (state, event) pair: 7 x 10 = 70 cases ----
 
 class TransitionPair : public ::testing::TestWithParam<std::tuple<int, int>> {
  protected:
@@ -139,6 +141,7 @@ TEST(SourcesOf, EveryEventInEnumOrder) {
   EXPECT_EQ(SourcesOf(E::Cancel), (std::vector<S>{S::Pending, S::Scheduled, S::Running}));
   EXPECT_EQ(SourcesOf(E::Retry), (std::vector<S>{S::Failed, S::Dead, S::Cancelled}));
   EXPECT_EQ(SourcesOf(E::Promote), (std::vector<S>{S::Scheduled}));
+  EXPECT_EQ(SourcesOf(E::Snooze), (std::vector<S>{S::Running}));
 }
 
 TEST(SourcesOf, AgreesWithTransitionForEveryPair) {
@@ -183,6 +186,7 @@ TEST(JobEvent, Names) {
   EXPECT_EQ(ToString(E::Cancel), "cancel");
   EXPECT_EQ(ToString(E::Retry), "retry");
   EXPECT_EQ(ToString(E::Promote), "promote");
+  EXPECT_EQ(ToString(E::Snooze), "snooze");
 }
 
 // ---- DecideFailure: all combinations ----
@@ -237,6 +241,17 @@ TEST(DecideRelease, BothCases) {
   EXPECT_EQ(DecideRelease(true), E::Cancel);
   EXPECT_EQ(*Transition(S::Running, DecideRelease(false)), S::Pending);
   EXPECT_EQ(*Transition(S::Running, DecideRelease(true)), S::Cancelled);
+}
+
+TEST(DecideSnooze, BothCases) {
+  EXPECT_EQ(DecideSnooze(false), E::Snooze);
+  EXPECT_EQ(DecideSnooze(true), E::Cancel);
+  EXPECT_EQ(*Transition(S::Running, DecideSnooze(false)), S::Scheduled);
+  EXPECT_EQ(*Transition(S::Running, DecideSnooze(true)), S::Cancelled);
+  // only a RUNNING job can be snoozed
+  EXPECT_FALSE(Transition(S::Pending, E::Snooze).has_value());
+  EXPECT_FALSE(Transition(S::Scheduled, E::Snooze).has_value());
+  EXPECT_FALSE(Transition(S::Succeeded, E::Snooze).has_value());
 }
 
 TEST(InitialState, FutureRunAtIsScheduledOtherwisePending) {

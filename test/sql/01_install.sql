@@ -1,7 +1,7 @@
 -- Installation: schema objects, security (search_path, privileges, roles), pg_dump
 -- registration, settings, the default queue and the default retry policy.
 BEGIN;
-SELECT plan(61);
+SELECT plan(62);
 
 -- --- objects ---------------------------------------------------------------------------------
 SELECT has_schema('taskflow');
@@ -42,6 +42,7 @@ SELECT has_function('taskflow', 'complete_many', ARRAY['bigint[]', 'uuid[]', 'js
   'complete_many() exists');
 SELECT has_function('taskflow', 'fail', ARRAY['bigint', 'uuid', 'text', 'text', 'boolean'], 'fail() exists');
 SELECT has_function('taskflow', 'release', ARRAY['bigint', 'uuid'], 'release() exists');
+SELECT has_function('taskflow', 'snooze', ARRAY['bigint', 'uuid', 'interval'], 'snooze() exists');
 SELECT has_function('taskflow', 'create_queue', ARRAY['text', 'integer', 'integer', 'jsonb', 'interval'],
   'create_queue() exists');
 SELECT has_function('taskflow', 'alter_queue', ARRAY['text', 'integer', 'integer', 'jsonb', 'interval'],
@@ -107,6 +108,7 @@ SELECT ok(
   NOT has_function_privilege('taskflow_client', 'taskflow.acquire(text, text[], integer, interval, text[])', 'EXECUTE')
   AND NOT has_function_privilege('taskflow_client', 'taskflow.complete(bigint, uuid, jsonb)', 'EXECUTE')
   AND NOT has_function_privilege('taskflow_client', 'taskflow.fail(bigint, uuid, text, text, boolean)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_client', 'taskflow.snooze(bigint, uuid, interval)', 'EXECUTE')
   AND NOT has_function_privilege('taskflow_client', 'taskflow.create_queue(text, integer, integer, jsonb, interval)', 'EXECUTE')
   AND NOT has_function_privilege('taskflow_client', 'taskflow._rescue_expired(integer)', 'EXECUTE'),
   'taskflow_client may not run the worker protocol or administer queues');
@@ -118,7 +120,8 @@ SELECT ok(
   AND has_function_privilege('taskflow_worker', 'taskflow.complete(bigint, uuid, jsonb)', 'EXECUTE')
   AND has_function_privilege('taskflow_worker', 'taskflow.complete_many(bigint[], uuid[], jsonb[])', 'EXECUTE')
   AND has_function_privilege('taskflow_worker', 'taskflow.fail(bigint, uuid, text, text, boolean)', 'EXECUTE')
-  AND has_function_privilege('taskflow_worker', 'taskflow.release(bigint, uuid)', 'EXECUTE'),
+  AND has_function_privilege('taskflow_worker', 'taskflow.release(bigint, uuid)', 'EXECUTE')
+  AND has_function_privilege('taskflow_worker', 'taskflow.snooze(bigint, uuid, interval)', 'EXECUTE'),
   'taskflow_worker may run the worker protocol');
 SELECT ok(
   NOT has_function_privilege('taskflow_worker', 'taskflow.create_queue(text, integer, integer, jsonb, interval)', 'EXECUTE')

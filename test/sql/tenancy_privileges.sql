@@ -57,6 +57,7 @@ INSERT INTO fn_expect VALUES
   ('complete_many',      '{worker,admin}'),
   ('fail',               '{worker,admin}'),
   ('release',            '{worker,admin}'),
+  ('snooze',             '{worker,admin}'),
   ('metrics',            '{worker,admin}');
 
 -- Every function of the schema with who may execute it, as the catalog says.
@@ -185,6 +186,7 @@ INSERT INTO calls (stmt, tenant, worker, admin, nobody) VALUES
   ($$SELECT taskflow.complete_many(ARRAY[-1]::bigint[], ARRAY[gen_random_uuid()])$$, '42501', 'ok',    'ok',    '42501'),
   ($$SELECT taskflow.fail(-1, gen_random_uuid(), 'e')$$,                             '42501', 'ok',    'ok',    '42501'),
   ($$SELECT taskflow.release(-1, gen_random_uuid())$$,                               '42501', 'ok',    'ok',    '42501'),
+  ($$SELECT taskflow.snooze(-1, gen_random_uuid(), interval '1 minute')$$,           '42501', 'ok',    'ok',    '42501'),
   ($$SELECT taskflow.metrics()$$,                                                    '42501', 'ok',    'ok',    '42501'),
   ($$SELECT taskflow.create_queue('tfp_new_%R')$$,                                   '42501', '42501', 'ok',    '42501'),
   ($$SELECT taskflow.alter_queue('tfp_q', priority => 1)$$,                          '42501', '42501', 'ok',    '42501'),
