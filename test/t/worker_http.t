@@ -22,6 +22,8 @@ cat >"$T_DIR/handlers.json" <<JSON
   "forged":   {"executor": "http", "url": "$URL/ok", "secret": "not-the-receivers-secret"},
   "conflict": {"executor": "http", "url": "$URL/conflict", "secret_file": "$T_DIR/secret"},
   "gone":     {"executor": "http", "url": "$URL/gone", "secret_file": "$T_DIR/secret"},
+  "snooze":   {"executor": "http", "url": "$URL/snooze", "secret_file": "$T_DIR/secret"},
+  "snoozej":  {"executor": "http", "url": "$URL/snooze-json", "secret_file": "$T_DIR/secret"},
   "long":     {"executor": "http", "url": "$URL/long?ms=4000", "secret_file": "$T_DIR/secret"},
   "endless":  {"executor": "http", "url": "$URL/long?ms=60000", "secret_file": "$T_DIR/secret", "timeout": "2m"}
 }}
@@ -54,6 +56,21 @@ is "$(job "$forged")" "FAILED 1 http_401" "a wrong secret: the receiver answers 
 is "$(grep "^/ok $forged:" "$HTTP_LOG" | awk '{print $5}')" bad "and the receiver saw a signature that does not verify"
 is "$(job "$conflict")" "DEAD 2 http_409" "409 is retried until the attempts run out"
 is "$(job "$gone")" "FAILED 1 http_410" "410 fails permanently"
+
+# 429 + Retry-After: 1 and 503 + {"snooze_seconds": 1} snooze the job: it runs again after
+# a second without using up an attempt (max_attempts 1: a failure would make it DEAD).
+snooze=$(sql "SELECT taskflow.schedule('snooze', '{}', queue => '$Q', max_attempts => 1)")
+snoozej=$(sql "SELECT taskflow.schedule('snoozej', '{}', queue => '$Q', max_attempts => 1)")
+wait_until 15 "SELECT bool_and(state IN ('SUCCEEDED', 'FAILED', 'DEAD')) FROM taskflow.jobs WHERE id IN ($snooze, $snoozej)"
+ok $? "the snoozed jobs end" || show_log w
+for id in "$snooze" "$snoozej"; do
+  is "$(sql "SELECT concat_ws(' ', state, attempts - budget_offset, result) FROM taskflow.jobs WHERE id = $id")" \
+    'SUCCEEDED 1 {"after": "snooze"}' "job $id: snoozed, then SUCCEEDED with one counted attempt"
+  is "$(sql "SELECT (h #>> '{attempts,0,outcome}') || ' ' || ((h #>> '{attempts,1,started_at}')::timestamptz - (h #>> '{attempts,0,finished_at}')::timestamptz >= interval '0.9 seconds') FROM taskflow.job_history($id) h")" \
+    "snoozed true" "job $id: the first attempt is recorded as snoozed, the next one started a second later"
+done
+grep -q "job snoozed job_id=$snooze .*snooze_ms=1000 reason=\"HTTP 429, Retry-After: 1 " "$T_DIR/w.log"
+ok $? "the worker logged the snooze with its reason" || show_log w
 
 # A request longer than the lease (2s): the heartbeats keep the lease while it is open.
 long=$(s long)
