@@ -62,8 +62,8 @@ is "$(sql "SELECT state || ' ' || attempts FROM taskflow.jobs WHERE id = $flaky"
 is "$(sql "SELECT (h -> 'attempts' -> 0 ->> 'error_type') || ' ' || (h -> 'attempts' -> 0 ->> 'error_message') FROM taskflow.job_history($flaky) h")" \
   "http_500 HTTP 500: upstream exploded" "the 500 attempt is recorded with its body"
 is "$(sql "SELECT result FROM taskflow.jobs WHERE id = $flaky")" '{"delivered": true}' "the 200's JSON body is the result"
-is "$(grep '^/flaky' "$HTTP_LOG" | cut -d' ' -f2- | tr '\n' ',')" "$flaky:1 1 req-42,$flaky:2 2 req-42," \
-  "Idempotency-Key job_id:attempt, attempt and correlation id headers"
+is "$(grep '^/flaky' "$HTTP_LOG" | cut -d' ' -f2- | tr '\n' ',')" "$flaky:1 1 req-42 none,$flaky:2 2 req-42 none," \
+  "Idempotency-Key job_id:attempt, attempt and correlation id headers; no secret, no signature"
 is "$(job "$bad")" "FAILED 1 http_400" "HTTP 400: FAILED, not retried"
 is "$(sql "SELECT result FROM taskflow.jobs WHERE id = $echo_job")" '{"got": {"n": 1}}' "the payload is POSTed as the body"
 is "$(sql "SELECT state || ' ' || result FROM taskflow.jobs WHERE id = $double")" 'SUCCEEDED {"rows": [{"doubled": 42}]}' \

@@ -1,8 +1,11 @@
 #include "config.hpp"
 
+#include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "duration.hpp"
@@ -57,7 +60,7 @@ HandlerSpec ParseOne(const std::string& job_type, const nlohmann::json& body) {
       {"noop", {}},
       {"sleep", {"timeout"}},
       {"command", {"command", "env", "cwd", "permanent_exit_codes", "kill_grace", "timeout"}},
-      {"http", {"url", "headers", "timeout"}},
+      {"http", {"url", "headers", "timeout", "secret", "secret_env", "secret_file", "max_snooze"}},
       {"sql", {"statement", "timeout"}},
   };
   for (const auto& [key, value] : body.items()) {
@@ -98,6 +101,26 @@ HandlerSpec ParseOne(const std::string& job_type, const nlohmann::json& body) {
       if (spec.timeout->count() <= 0) throw ConfigError(at + " must be greater than zero");
     } else if (key == "kill_grace") {
       spec.kill_grace = DurationValue(value, at);
+    } else if (key == "max_snooze") {
+      spec.max_snooze = DurationValue(value, at);
+      if (spec.max_snooze.count() < 1000) throw ConfigError(at + " must be at least 1s");
+    } else if (key == "secret" || key == "secret_env" || key == "secret_file") {
+      if (!value.is_string() || value.get<std::string>().empty()) throw ConfigError(at + " must be a non-empty string");
+      if (!spec.secret.empty()) throw ConfigError(where + ": give one of secret, secret_env and secret_file");
+      const std::string text = value.get<std::string>();
+      if (key == "secret") {
+        spec.secret = text;
+      } else if (key == "secret_env") {
+        const char* env = getenv(text.c_str());
+        if (env == nullptr || *env == '\0') throw ConfigError(at + ": the environment variable " + text + " is not set");
+        spec.secret = env;
+      } else {
+        spec.secret = ReadSecretFile(text, at);
+      }
+      if (spec.secret.size() < kMinHttpSecretBytes) {
+        throw ConfigError(at + ": the secret must be at least " + std::to_string(kMinHttpSecretBytes) +
+                          " bytes (e.g. openssl rand -hex 32)");
+      }
     }
   }
   return spec;
@@ -164,6 +187,29 @@ std::vector<HandlerSpec> LoadHandlerFile(const std::string& path) {
   }
 }
 
+std::string ReadSecretFile(const std::string& path, const std::string& where) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError(where + ": cannot read the secret file '" + path + "'");
+  std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
+  if (secret.size() < kMinHttpSecretBytes) {
+    throw ConfigError(where + ": the secret in '" + path + "' must be at least " + std::to_string(kMinHttpSecretBytes) +
+                      " bytes (e.g. openssl rand -hex 32)");
+  }
+  return secret;
+}
+
+void ApplyDefaultHttpSecret(std::vector<HandlerSpec>& specs, const std::string& secret) {
+  if (secret.empty()) return;
+  if (secret.size() < kMinHttpSecretBytes) {
+    throw ConfigError("the http secret must be at least " + std::to_string(kMinHttpSecretBytes) +
+                      " bytes (e.g. openssl rand -hex 32)");
+  }
+  for (auto& spec : specs) {
+    if (spec.executor == "http" && spec.secret.empty()) spec.secret = secret;
+  }
+}
+
 void ValidateHandlerSpec(const HandlerSpec& spec) {
   const std::string where = "handler '" + spec.job_type + "'";
   if (spec.job_type.empty()) throw ConfigError("a handler needs a job type");
@@ -175,6 +221,13 @@ void ValidateHandlerSpec(const HandlerSpec& spec) {
     }
   } else if (spec.executor == "http") {
     ParseHttpUrl(spec.url);  // throws ConfigError
+    for (const auto& [name, value] : spec.headers) {
+      const bool bad_name = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
+        return static_cast<unsigned char>(c) <= 0x20 || c == ':' || c == 0x7F;
+      });
+      const bool bad_value = std::any_of(value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+      if (bad_name || bad_value) throw ConfigError(where + ": header '" + name + "' is not a valid HTTP header");
+    }
   } else if (spec.executor == "sql") {
     if (spec.statement.empty()) throw ConfigError(where + ": statement is empty");
   } else if (!kExecutors.count(spec.executor)) {

@@ -40,6 +40,8 @@ struct HandlerSpec {
   std::chrono::milliseconds kill_grace{5000};  // command: SIGTERM -> SIGKILL
   std::string url;                             // http
   std::map<std::string, std::string> headers;  // http: extra request headers
+  std::string secret;                          // http: HMAC-SHA256 key signing each request; empty: unsigned
+  std::chrono::milliseconds max_snooze{3600 * 1000};  // http: longest snooze a 429/503 may ask for
   std::string statement;                       // sql: $1 is the payload (jsonb text)
   std::optional<std::chrono::milliseconds> timeout;  // used when the job has none
 };
@@ -51,6 +53,15 @@ HandlerSpec ParseHandlerFlag(const std::string& flag);
 // {"handlers": {...}} as above. Unknown keys are errors (they are usually typos).
 std::vector<HandlerSpec> ParseHandlerConfig(const nlohmann::json& config);
 std::vector<HandlerSpec> LoadHandlerFile(const std::string& path);
+
+// Reads a secret file: its content without trailing newlines; ConfigError when unreadable,
+// empty or shorter than kMinHttpSecretBytes.
+inline constexpr std::size_t kMinHttpSecretBytes = 16;
+std::string ReadSecretFile(const std::string& path, const std::string& where);
+
+// The worker-wide secret (--http-secret-file, TASKFLOW_HTTP_SECRET) for every http handler
+// that has none of its own. Empty `secret`: nothing changes.
+void ApplyDefaultHttpSecret(std::vector<HandlerSpec>& specs, const std::string& secret);
 
 // Throws ConfigError when the spec cannot work (missing program, bad URL, https
 // without TLS support, empty statement, ...).

@@ -8,7 +8,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include <httplib.h>
 #include <pqxx/pqxx>
 
 #include "process.hpp"
@@ -19,34 +18,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 
 constexpr size_t kErrorTail = 2048;
-// An http handler without any timeout still must not hang forever.
-constexpr Milliseconds kDefaultHttpTimeout{30000};
 
 std::string Trimmed(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
   return text;
-}
-
-std::string WithTail(std::string message, const std::string& tail) {
-  const std::string trimmed = Trimmed(tail);
-  if (!trimmed.empty()) message += ": " + trimmed;
-  return message;
-}
-
-std::string Tail(const std::string& text, size_t max) {
-  if (text.size() <= max) return text;
-  size_t start = text.size() - max;
-  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
-  return text.substr(start);
-}
-
-// stdout or a response body becomes the result when it is JSON; otherwise none.
-nlohmann::json JsonOrNull(const std::string& text) {
-  if (Trimmed(text).empty()) return nullptr;
-  // Deeper than the bound: not kept (dump() of it would recurse once per level).
-  if (JsonDeeperThan(text, kMaxJsonDepth)) return nullptr;
-  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-  return parsed.is_discarded() ? nlohmann::json(nullptr) : parsed;
 }
 
 // A command asks for a snooze by exiting with EX_TEMPFAIL (75, sysexits.h: "temporary failure,
@@ -136,61 +111,6 @@ Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
   return Outcome::Failed("internal", "unknown process end");
 }
 
-Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, JobContext& ctx) {
-  const Milliseconds timeout = EffectiveTimeout(job, spec).value_or(kDefaultHttpTimeout);
-  httplib::Client client(url.scheme_host_port);
-  client.set_keep_alive(false);
-  client.set_connection_timeout(std::min(timeout, Milliseconds(10000)));
-  client.set_read_timeout(timeout);
-  client.set_write_timeout(timeout);
-#ifdef CPPHTTPLIB_OPENSSL_SUPPORT
-  if (url.https) {
-    client.enable_server_certificate_verification(true);
-    if (access("/etc/ssl/certs/ca-certificates.crt", R_OK) == 0) {
-      client.set_ca_cert_path("/etc/ssl/certs/ca-certificates.crt");
-    }
-  }
-#endif
-  const std::string id = std::to_string(job.id);
-  const std::string attempt = std::to_string(job.attempt);
-  httplib::Headers headers = {
-      {"X-TaskFlow-Job-Id", id},
-      {"X-TaskFlow-Attempt", attempt},
-      {"X-TaskFlow-Job-Type", job.type},
-      {"X-TaskFlow-Queue", job.queue},
-      {"X-TaskFlow-Tenant-Id", job.tenant_id},
-      {"Idempotency-Key", id + ":" + attempt},
-  };
-  if (!job.correlation_id.empty()) headers.emplace("X-Correlation-ID", job.correlation_id);
-  for (const auto& [name, value] : spec.headers) headers.emplace(name, value);
-
-  const auto start = Clock::now();
-  ctx.OnStop([&client] { client.stop(); });
-  auto response = ctx.StopRequested() ? httplib::Result(nullptr, httplib::Error::Canceled)
-                                      : client.Post(url.path, headers, job.payload.dump(), "application/json");
-  ctx.ClearOnStop();
-  const auto elapsed = std::chrono::duration_cast<Milliseconds>(Clock::now() - start);
-
-  if (!response) {
-    if (ctx.StopRequested()) return StoppedOutcome(ctx, "http request");
-    const auto error = response.error();
-    const bool timed_out = (error == httplib::Error::Read || error == httplib::Error::Write ||
-                            error == httplib::Error::ConnectionTimeout) &&
-                           elapsed + Milliseconds(50) >= timeout;
-    if (timed_out) {
-      return Outcome::Failed("timeout", "POST " + url.scheme_host_port + url.path + " timed out after " +
-                                            std::to_string(timeout.count()) + " ms");
-    }
-    return Outcome::Failed("connection_error",
-                           "POST " + url.scheme_host_port + url.path + ": " + httplib::to_string(error));
-  }
-  const int status = response->status;
-  if (status >= 200 && status < 300) return Outcome::Succeeded(JsonOrNull(response->body));
-  const bool retryable = status == 408 || status == 429 || status >= 500;
-  return Outcome::Failed("http_" + std::to_string(status),
-                         WithTail("HTTP " + std::to_string(status), Tail(response->body, kErrorTail)), retryable);
-}
-
 // Data, integrity and syntax/access errors will not go away by retrying.
 bool RetryableSqlState(const std::string& state) {
   const std::string cls = state.substr(0, 2);
@@ -275,26 +195,26 @@ Outcome RunSql(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
 
 }  // namespace
 
-HttpUrl ParseHttpUrl(const std::string& url) {
-  HttpUrl out;
-  std::string rest;
-  if (url.rfind("http://", 0) == 0) {
-    rest = url.substr(7);
-  } else if (url.rfind("https://", 0) == 0) {
-    rest = url.substr(8);
-    out.https = true;
-#ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-    throw ConfigError("'" + url + "': this taskflow-worker was built with a cpp-httplib without OpenSSL, so it cannot call https URLs");
-#endif
-  } else {
-    throw ConfigError("'" + url + "' is not an http:// or https:// URL");
-  }
-  const auto slash = rest.find('/');
-  const std::string authority = rest.substr(0, slash);
-  if (authority.empty()) throw ConfigError("'" + url + "' has no host");
-  out.scheme_host_port = (out.https ? "https://" : "http://") + authority;
-  out.path = slash == std::string::npos ? "/" : rest.substr(slash);
-  return out;
+std::string WithTail(std::string message, const std::string& tail) {
+  const std::string trimmed = Trimmed(tail);
+  if (!trimmed.empty()) message += ": " + trimmed;
+  return message;
+}
+
+std::string Tail(const std::string& text, size_t max) {
+  if (text.size() <= max) return text;
+  size_t start = text.size() - max;
+  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
+  return text.substr(start);
+}
+
+// stdout or a response body becomes the result when it is JSON; otherwise none.
+nlohmann::json JsonOrNull(const std::string& text) {
+  if (Trimmed(text).empty()) return nullptr;
+  // Deeper than the bound: not kept (dump() of it would recurse once per level).
+  if (JsonDeeperThan(text, kMaxJsonDepth)) return nullptr;
+  auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? nlohmann::json(nullptr) : parsed;
 }
 
 std::optional<Milliseconds> EffectiveTimeout(const Job& job, const HandlerSpec& spec) {

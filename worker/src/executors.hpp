@@ -7,21 +7,20 @@
 #include <taskflow/worker.hpp>
 
 #include "config.hpp"
+#include "http_executor.hpp"
 
 namespace taskflow {
 
-struct HttpUrl {
-  std::string scheme_host_port;  // "http://127.0.0.1:8080", what httplib::Client takes
-  std::string path;              // "/hook?x=1", at least "/"
-  bool https = false;
-};
-
-// Throws ConfigError on anything but http://host[:port][/path] or https://...
-// (https only when cpp-httplib was built with OpenSSL).
-HttpUrl ParseHttpUrl(const std::string& url);
-
 // The job's own timeout, else the executor's; nullopt: none.
 std::optional<Milliseconds> EffectiveTimeout(const Job& job, const HandlerSpec& spec);
+
+// stdout or a response body as the result: the parsed JSON, or null when it is empty, not
+// JSON, or nests deeper than kMaxJsonDepth.
+nlohmann::json JsonOrNull(const std::string& text);
+// The last `max` bytes of `text`, not starting inside a UTF-8 character.
+std::string Tail(const std::string& text, size_t max);
+// "message: tail" (tail trimmed), or just the message when the tail is blank.
+std::string WithTail(std::string message, const std::string& tail);
 
 // Validates the spec (ConfigError) and returns the handler that runs it.
 Handler MakeHandler(const HandlerSpec& spec);

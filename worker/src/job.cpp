@@ -38,6 +38,15 @@ Outcome Outcome::Cancelled(std::string message) {
   return outcome;
 }
 
+Outcome Outcome::Snoozed(Milliseconds delay, std::string reason) {
+  Outcome outcome;
+  outcome.kind = Kind::kSnoozed;
+  Outcome snoozed = Snooze(delay);  // the same bounds: 0 to 100 years
+  outcome.snooze_for = snoozed.snooze_for;
+  outcome.error_message = std::move(reason);
+  return outcome;
+}
+
 const char* ToString(StopReason reason) {
   switch (reason) {
     case StopReason::kNone: return "none";

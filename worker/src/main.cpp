@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
   int http_threads = 16;
   bool http_database_metrics = false;
   bool catch_all = false;
+  std::string http_secret_file;  // --http-secret-file: the default secret of http handlers
 
   app.add_option("--db", dbs,
                  "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.); repeat it to "
@@ -138,6 +139,10 @@ int main(int argc, char** argv) {
       ->envname("TASKFLOW_WORKER_ID");
   app.add_option("--config", config_file, "JSON handler config file")->envname("TASKFLOW_HANDLERS");
   app.add_option("--handler", handler_flags, "JOB_TYPE=EXECUTOR[:ARGUMENT]; repeatable, overrides --config");
+  app.add_option("--http-secret-file", http_secret_file,
+                 "File holding the secret that signs http handlers' requests (default for those without their "
+                 "own; or TASKFLOW_HTTP_SECRET)")
+      ->envname("TASKFLOW_HTTP_SECRET_FILE");
   app.add_flag("--catch-all", catch_all,
                "Acquire every job type; a job without a handler fails with error_type no_handler")
       ->envname("TASKFLOW_CATCH_ALL");
@@ -256,6 +261,12 @@ int main(int argc, char** argv) {
     if (dbs.size() > 1 && !http_address.empty()) {
       throw taskflow::ConfigError("--http serves one database: give one --db (with shards, point it at the router)");
     }
+    // The secret itself never on the command line: a file, or the environment.
+    if (!http_secret_file.empty()) {
+      taskflow::ApplyDefaultHttpSecret(specs, taskflow::ReadSecretFile(http_secret_file, "--http-secret-file"));
+    } else if (const char* secret = getenv("TASKFLOW_HTTP_SECRET"); secret != nullptr && *secret != '\0') {
+      taskflow::ApplyDefaultHttpSecret(specs, secret);
+    }
     if (concurrency == 0 && http_address.empty()) {
       throw taskflow::ConfigError("--concurrency 0 runs no jobs: it needs --http (an API-only instance)");
     }
@@ -349,7 +360,8 @@ int main(int argc, char** argv) {
           try {
             taskflow::Outcome outcome = h(job, ctx);
             handler_metrics.Finished(job.type, outcome.kind == Kind::kSucceeded ? "succeeded"
-                                               : outcome.kind == Kind::kFailed  ? "failed" : "cancelled", seconds());
+                                               : outcome.kind == Kind::kFailed  ? "failed"
+                                               : outcome.kind == Kind::kSnoozed ? "snoozed" : "cancelled", seconds());
             return outcome;
           } catch (...) {
             handler_metrics.Finished(job.type, "error", seconds());
@@ -358,6 +370,12 @@ int main(int argc, char** argv) {
         };
       }
 #endif
+      if (spec.executor == "http" && spec.secret.empty()) {
+        taskflow::log::Write(spdlog::level::warn,
+                             "http handler without a secret: its requests are not signed (docs/worker.md, "
+                             "\"The HTTP handler contract\")",
+                             {{"job_type", spec.job_type}});
+      }
       if (spec.job_type == taskflow::kCatchAllJobType) worker.OnAny(std::move(handler));
       else worker.On(spec.job_type, std::move(handler));
     }

@@ -17,6 +17,18 @@ SELECT job_id, attempt, lease_token::text, job_type, payload::text, queue, tenan
   FROM taskflow.acquire(worker_id => $1, queues => $2::text[], max_jobs => $3::int,
                         lease => $4::interval, job_types => $5::text[]))SQL";
 
+// The same with the job's W3C trace context, for an extension whose acquire() returns one.
+constexpr const char* kAcquireWithTrace = R"SQL(
+SELECT job_id, attempt, lease_token::text, job_type, payload::text, queue, tenant_id, correlation_id,
+       (extract(epoch FROM timeout) * 1000)::bigint, traceparent
+  FROM taskflow.acquire(worker_id => $1, queues => $2::text[], max_jobs => $3::int,
+                        lease => $4::interval, job_types => $5::text[]))SQL";
+
+// Whether acquire() returns a traceparent column (asked once per connection).
+constexpr const char* kAcquireHasTrace = R"SQL(
+SELECT coalesce((SELECT 'traceparent' = ANY(proargnames) FROM pg_catalog.pg_proc
+                  WHERE oid = to_regprocedure('taskflow.acquire(text,text[],integer,interval,text[])')), false))SQL";
+
 constexpr const char* kHeartbeat = R"SQL(
 SELECT job_id, status FROM taskflow.heartbeat_many($1::bigint[], $2::uuid[], $3::interval))SQL";
 
@@ -33,7 +45,7 @@ constexpr const char* kRelease = R"SQL(
 SELECT taskflow.release($1::bigint, $2::uuid)::text)SQL";
 
 constexpr const char* kSnooze = R"SQL(
-SELECT taskflow.snooze($1::bigint, $2::uuid, $3::bigint * interval '1 millisecond')::text)SQL";
+SELECT taskflow.snooze($1::bigint, $2::uuid, $3::interval)::text)SQL";
 
 // A startup check with a clear message instead of "function does not exist" later.
 constexpr const char* kCheckExtension = R"SQL(
@@ -58,12 +70,13 @@ class SqlApi::Receiver : public pqxx::notification_receiver {
 
 SqlApi::SqlApi(const std::string& database_url) : conn_(std::make_unique<pqxx::connection>(database_url)) {
   conn_->prepare("taskflow_acquire", kAcquire);
+  conn_->prepare("taskflow_acquire_trace", kAcquireWithTrace);
   conn_->prepare("taskflow_heartbeat", kHeartbeat);
   conn_->prepare("taskflow_complete_many", kCompleteMany);
   conn_->prepare("taskflow_complete", kComplete);
   conn_->prepare("taskflow_fail", kFail);
   conn_->prepare("taskflow_release", kRelease);
-  conn_->prepare("taskflow_snooze", kSnooze);
+  conn_->prepare("taskflow_snooze", kSnooze);  // prepared on first use (libpqxx 6)
 }
 
 SqlApi::~SqlApi() {
@@ -83,12 +96,13 @@ void SqlApi::CheckExtension() {
 std::vector<Job> SqlApi::Acquire(const std::string& worker_id, const std::vector<std::string>& queues, int max_jobs,
                                  Milliseconds lease, const std::optional<std::vector<std::string>>& job_types) {
   pqxx::nontransaction tx(*conn_);
+  if (!acquire_has_trace_) acquire_has_trace_ = tx.exec1(kAcquireHasTrace)[0].as<bool>();
+  const char* statement = *acquire_has_trace_ ? "taskflow_acquire_trace" : "taskflow_acquire";
   const std::string queue_array = ToPgArray(queues);
   const pqxx::result rows =
-      job_types ? tx.exec_prepared("taskflow_acquire", worker_id, queue_array, max_jobs, ToIntervalText(lease),
+      job_types ? tx.exec_prepared(statement, worker_id, queue_array, max_jobs, ToIntervalText(lease),
                                    ToPgArray(*job_types))
-                : tx.exec_prepared("taskflow_acquire", worker_id, queue_array, max_jobs, ToIntervalText(lease),
-                                   nullptr);
+                : tx.exec_prepared(statement, worker_id, queue_array, max_jobs, ToIntervalText(lease), nullptr);
   std::vector<Job> jobs;
   jobs.reserve(rows.size());
   for (const auto& row : rows) {
@@ -110,6 +124,7 @@ std::vector<Job> SqlApi::Acquire(const std::string& worker_id, const std::vector
     job.tenant_id = row[6].is_null() ? "" : row[6].as<std::string>();
     job.correlation_id = row[7].is_null() ? "" : row[7].as<std::string>();
     if (!row[8].is_null()) job.timeout = Milliseconds(row[8].as<long long>());
+    if (row.size() > 9 && !row[9].is_null()) job.traceparent = row[9].as<std::string>();
     jobs.push_back(std::move(job));
   }
   return jobs;
@@ -162,10 +177,16 @@ std::optional<std::string> SqlApi::Release(const Lease& lease) {
   return StateOrNull(tx.exec_prepared("taskflow_release", lease.job_id, lease.lease_token));
 }
 
-std::optional<std::string> SqlApi::Snooze(const Lease& lease, Milliseconds delay) {
-  pqxx::nontransaction tx(*conn_);
-  return StateOrNull(tx.exec_prepared("taskflow_snooze", lease.job_id, lease.lease_token,
-                                      static_cast<long long>(delay.count())));
+std::optional<std::string> SqlApi::Snooze(const Lease& lease, Milliseconds delay, const std::string& reason) {
+  try {
+    pqxx::nontransaction tx(*conn_);
+    return StateOrNull(tx.exec_prepared("taskflow_snooze", lease.job_id, lease.lease_token, ToIntervalText(delay)));
+  } catch (const pqxx::sql_error& e) {
+    if (e.sqlstate() != "42883") throw;
+  }
+  // An extension without taskflow.snooze (before 0.2.0): a retryable failure instead.
+  return Fail(lease, "snooze_unsupported",
+              reason + " (this database's taskflow has no snooze(); failed as retryable instead)", true);
 }
 
 void SqlApi::Listen(const std::vector<std::string>& queues, std::atomic<bool>& flag) {

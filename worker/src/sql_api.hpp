@@ -45,8 +45,9 @@ class SqlApi {
   std::optional<std::string> Fail(const Lease& lease, const std::string& error_type, const std::string& error_message,
                                   bool retryable);
   std::optional<std::string> Release(const Lease& lease);
-  // taskflow.snooze(): SCHEDULED after `delay`, the attempt not counted.
-  std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay);
+  // taskflow.snooze(): SCHEDULED again after `delay`, the attempt not counted. Against an
+  // extension without snooze() (SQLSTATE 42883), a retryable fail() with `reason` instead.
+  std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay, const std::string& reason);
 
   // LISTEN on each queue's channel; a notification sets `flag`.
   void Listen(const std::vector<std::string>& queues, std::atomic<bool>& flag);
@@ -60,6 +61,7 @@ class SqlApi {
   class Receiver;
   std::unique_ptr<pqxx::connection> conn_;
   std::vector<std::unique_ptr<Receiver>> receivers_;
+  std::optional<bool> acquire_has_trace_;  // acquire() returns traceparent (a newer extension)
 };
 
 }  // namespace taskflow

@@ -506,8 +506,9 @@ void Worker::Impl::RunJob(const std::shared_ptr<ActiveJob>& active) {
       report.result = outcome.result.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     }
   } else if (outcome.kind == Outcome::Kind::kSnoozed) {
-    report.kind = Report::Kind::kSnooze;  // the handler decided, even during a shutdown
+    report.kind = Report::Kind::kSnooze;  // not now: again after the delay, the attempt not counted
     report.snooze_for = outcome.snooze_for;
+    report.error_message = outcome.error_message;
   } else if (active->ctx.Reason() == StopReason::kShutdown) {
     report.kind = Report::Kind::kRelease;  // not the job's fault: give the attempt back
   } else {
@@ -673,7 +674,7 @@ void Worker::Impl::Flush(SqlApi& api, std::vector<Report>& batch, bool in_doubt)
     } else if (report.kind == Report::Kind::kRelease) {
       Finish(report, api.Release(lease), in_doubt);
     } else if (report.kind == Report::Kind::kSnooze) {
-      Finish(report, api.Snooze(lease, report.snooze_for), in_doubt);
+      Finish(report, api.Snooze(lease, report.snooze_for, ValidUtf8(report.error_message)), in_doubt);
     }
   }
   batch.clear();
@@ -718,7 +719,10 @@ void Worker::Impl::Finish(Report& report, const std::optional<std::string>& stat
     fields["report"] = KindName(report.kind);
   } else {
     fields["state"] = *state;
-    if (report.kind == Report::Kind::kSnooze) fields["snooze_ms"] = report.snooze_for.count();
+    if (report.kind == Report::Kind::kSnooze) {
+      fields["snooze_ms"] = report.snooze_for.count();
+      fields["reason"] = report.error_message;
+    }
     if (report.kind == Report::Kind::kFail) {
       fields["error_type"] = report.error_type;
       fields["error_message"] = report.error_message;

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <stdlib.h>
+
 #include <cstdio>
 #include <fstream>
 
@@ -99,6 +101,68 @@ TEST(ValidateHandlerSpec, ChecksWhatCanBeCheckedAtStartup) {
   EXPECT_NO_THROW(MakeHandler(ParseHandlerFlag("a=command:sh -c true")));  // PATH lookup at run time
   EXPECT_THROW(MakeHandler(ParseHandlerFlag("a=http:ftp://example.com/")), ConfigError);
   EXPECT_THROW(MakeHandler(ParseHandlerFlag("a=http:http:///path")), ConfigError);
+}
+
+TEST(HttpSecret, FromTheFileTheEnvironmentOrASecretFile) {
+  const auto literal = ParseHandlerConfig(nlohmann::json::parse(
+      R"({"handlers": {"h": {"executor": "http", "url": "http://127.0.0.1:9/", "secret": "0123456789abcdef"}}})"));
+  EXPECT_EQ(literal.at(0).secret, "0123456789abcdef");
+
+  setenv("TASKFLOW_TEST_HOOK_SECRET", "from-the-environment-0123", 1);
+  const auto env = ParseHandlerConfig(nlohmann::json::parse(
+      R"({"handlers": {"h": {"executor": "http", "url": "http://127.0.0.1:9/", "secret_env": "TASKFLOW_TEST_HOOK_SECRET"}}})"));
+  EXPECT_EQ(env.at(0).secret, "from-the-environment-0123");
+  unsetenv("TASKFLOW_TEST_HOOK_SECRET");
+  EXPECT_THROW(ParseHandlerConfig(nlohmann::json::parse(
+                   R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret_env": "TASKFLOW_TEST_HOOK_SECRET"}}})")),
+               ConfigError);
+
+  const std::string path = ::testing::TempDir() + "/taskflow_secret_test";
+  {
+    std::ofstream(path) << "from-a-file-0123456789\n";
+  }
+  nlohmann::json config = nlohmann::json::parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/"}}})");
+  config["handlers"]["h"]["secret_file"] = path;
+  EXPECT_EQ(ParseHandlerConfig(config).at(0).secret, "from-a-file-0123456789");  // without the newline
+  std::remove(path.c_str());
+  EXPECT_THROW(ParseHandlerConfig(config), ConfigError);
+
+  for (const char* bad : {
+           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": "short"}}})",
+           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": ""}}})",
+           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": "0123456789abcdef", "secret_env": "HOME"}}})",
+           R"({"handlers": {"h": {"executor": "command", "command": ["true"], "secret": "0123456789abcdef"}}})",
+           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "max_snooze": "10ms"}}})",
+       }) {
+    EXPECT_THROW(ParseHandlerConfig(nlohmann::json::parse(bad)), ConfigError) << bad;
+  }
+  EXPECT_EQ(ParseHandlerConfig(nlohmann::json::parse(
+                R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "max_snooze": "10m"}}})"))
+                .at(0)
+                .max_snooze,
+            milliseconds(600000));
+}
+
+TEST(HttpSecret, TheWorkerWideSecretFillsOnlyHttpHandlersWithoutOne) {
+  std::vector<HandlerSpec> specs = {ParseHandlerFlag("a=http:http://x/"), ParseHandlerFlag("b=noop"),
+                                    ParseHandlerFlag("c=http:http://y/")};
+  specs[2].secret = "own-secret-0123456789";
+  ApplyDefaultHttpSecret(specs, "worker-wide-secret-0123");
+  EXPECT_EQ(specs[0].secret, "worker-wide-secret-0123");
+  EXPECT_EQ(specs[1].secret, "");
+  EXPECT_EQ(specs[2].secret, "own-secret-0123456789");
+  EXPECT_THROW(ApplyDefaultHttpSecret(specs, "short"), ConfigError);
+}
+
+TEST(ValidateHandlerSpec, RejectsHeadersThatWouldSplitTheRequest) {
+  auto spec = ParseHandlerFlag("a=http:http://x/");
+  spec.headers = {{"X-Fine", "value"}};
+  EXPECT_NO_THROW(ValidateHandlerSpec(spec));
+  spec.headers = {{"X-Bad", "value\r\nX-Injected: 1"}};
+  EXPECT_THROW(ValidateHandlerSpec(spec), ConfigError);
+  spec.headers = {{"X Bad", "value"}};
+  EXPECT_THROW(ValidateHandlerSpec(spec), ConfigError);
+  EXPECT_THROW(ValidateHandlerSpec(ParseHandlerFlag("a=http:http://x/a b")), ConfigError);
 }
 
 TEST(LoadHandlerFile, ReadsAndReportsThePath) {

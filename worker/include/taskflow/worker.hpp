@@ -47,6 +47,7 @@ struct Job {
   std::string queue;
   std::string tenant_id;
   std::string correlation_id;            // empty when the job has none
+  std::string traceparent;               // W3C trace context of the job, empty when it has none
   std::optional<Milliseconds> timeout;   // the job's own timeout, if it has one
   // Why the payload could not be given to a handler (it nests deeper than kMaxJsonDepth,
   // taskflow/json_limits.hpp), else empty. The worker fails such a job without running a handler;
@@ -74,6 +75,9 @@ struct Outcome {
   static Outcome Snooze(Milliseconds delay);
   // The handler stopped because JobContext asked it to (cancel, lost lease, shutdown).
   static Outcome Cancelled(std::string message);
+  // Not now: the job runs again after `delay` without using up an attempt (taskflow.snooze).
+  // `reason` is logged (e.g. "HTTP 429, Retry-After: 30").
+  static Outcome Snoozed(Milliseconds delay, std::string reason = {});
 };
 
 // Why a running handler is asked to stop.
