@@ -295,7 +295,7 @@ TEST_F(HttpExecutorTest, ResponseBodiesAreReadOnlyUpToTheBound) {
 TEST_F(HttpExecutorTest, TooManyRequestsWithRetryAfterSnoozes) {
   const auto outcome = Post("/retry-after");
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed) << outcome.error_message;
-  EXPECT_EQ(outcome.snooze, milliseconds(120000));
+  EXPECT_EQ(outcome.snooze_for, milliseconds(120000));
 }
 
 TEST_F(HttpExecutorTest, AStoppedRequestDoesNotPoisonThePool) {
@@ -339,39 +339,39 @@ TEST_F(ClassifyHttpReplyTest, SuccessKeepsAJsonBodyAsTheResult) {
 TEST_F(ClassifyHttpReplyTest, RetryAfterSecondsAndDatesSnoozeOn429And503) {
   auto outcome = Classify(429, "30");
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
-  EXPECT_EQ(outcome.snooze, milliseconds(30000));
+  EXPECT_EQ(outcome.snooze_for, milliseconds(30000));
   EXPECT_NE(outcome.error_message.find("Retry-After: 30"), std::string::npos) << outcome.error_message;
   outcome = Classify(503, "Sun, 06 Nov 1994 08:51:37 GMT");
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
-  EXPECT_EQ(outcome.snooze, milliseconds(120000));
+  EXPECT_EQ(outcome.snooze_for, milliseconds(120000));
   outcome = Classify(503, "Sunday, 06-Nov-94 08:50:37 GMT");  // RFC 850
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
-  EXPECT_EQ(outcome.snooze, milliseconds(60000));
+  EXPECT_EQ(outcome.snooze_for, milliseconds(60000));
   outcome = Classify(429, "Sun Nov  6 08:49:47 1994");  // asctime
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
-  EXPECT_EQ(outcome.snooze, milliseconds(10000));
+  EXPECT_EQ(outcome.snooze_for, milliseconds(10000));
 }
 
 TEST_F(ClassifyHttpReplyTest, SnoozesAreClampedToTheBounds) {
-  EXPECT_EQ(Classify(429, "0").snooze, kMinHttpSnooze);
-  EXPECT_EQ(Classify(429, "Sun, 06 Nov 1994 08:00:00 GMT").snooze, kMinHttpSnooze);  // in the past
-  EXPECT_EQ(Classify(429, "99999999999999999999999999").snooze, milliseconds(3600 * 1000));
-  EXPECT_EQ(Classify(429, "Fri, 31 Dec 9999 23:59:59 GMT").snooze, milliseconds(3600 * 1000));
+  EXPECT_EQ(Classify(429, "0").snooze_for, kMinHttpSnooze);
+  EXPECT_EQ(Classify(429, "Sun, 06 Nov 1994 08:00:00 GMT").snooze_for, kMinHttpSnooze);  // in the past
+  EXPECT_EQ(Classify(429, "99999999999999999999999999").snooze_for, milliseconds(3600 * 1000));
+  EXPECT_EQ(Classify(429, "Fri, 31 Dec 9999 23:59:59 GMT").snooze_for, milliseconds(3600 * 1000));
   HttpReply reply;
   reply.status = 429;
   reply.retry_after = "600";
-  EXPECT_EQ(ClassifyHttpReply(reply, milliseconds(60000), now_).snooze, milliseconds(60000));
+  EXPECT_EQ(ClassifyHttpReply(reply, milliseconds(60000), now_).snooze_for, milliseconds(60000));
 }
 
 TEST_F(ClassifyHttpReplyTest, AJsonBodyCanAskForASnooze) {
   auto outcome = Classify(429, "", R"({"snooze_seconds": 2.5})");
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
-  EXPECT_EQ(outcome.snooze, milliseconds(2500));
+  EXPECT_EQ(outcome.snooze_for, milliseconds(2500));
   outcome = Classify(503, "", R"({"snooze_seconds": 5})");
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
-  EXPECT_EQ(outcome.snooze, milliseconds(5000));
+  EXPECT_EQ(outcome.snooze_for, milliseconds(5000));
   // The header wins over the body.
-  EXPECT_EQ(Classify(429, "7", R"({"snooze_seconds": 5})").snooze, milliseconds(7000));
+  EXPECT_EQ(Classify(429, "7", R"({"snooze_seconds": 5})").snooze_for, milliseconds(7000));
 }
 
 TEST_F(ClassifyHttpReplyTest, WithoutAUsableDelayThrottlingIsARetryableFailure) {

@@ -14,6 +14,7 @@ const std::vector<SqlStateRule>& SqlStateTable() {
       {"42501", 403, "another tenant's resource, a function the key's role may not call"},
       {"P0002", 404, "no such job or rule (or another tenant's)"},
       {"55000", 409, "a transition the state machine refuses"},
+      {"55006", 409, "an object in use (moving a tenant that has RUNNING jobs)"},
       {"23505", 409, "already exists (a unique constraint)"},
       {"42710", 409, "a duplicate rule name or webhook key"},
       {"21000", 409, "an API key prefix that matches more than one key"},
