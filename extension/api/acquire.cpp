@@ -34,7 +34,7 @@ using core::JobState;
 
 namespace {
 
-constexpr int kAcquireColumns = 12;  // the columns of taskflow.acquire (sql/src/040_worker.sql)
+constexpr int kAcquireColumns = 11;
 // Planned once per backend: with custom plans these statements were re-planned on every call
 // (measured: half of a one-job acquire).
 constexpr auto kGeneric = pg::Statement::Plans::Generic;
@@ -356,25 +356,11 @@ std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_i
           api::SourceStatesSql(JobEvent::Acquire) +
           "  RETURNING j.id, j.attempts, j.lease_token, j.job_type, j.payload, j.queue, j.tenant_id,"
           "    j.correlation_id, j.lease_expires_at, j.timeout, j.traceparent, j.state, j.priority,"
-          "    j.next_run_at, j.dependency_count), "
+          "    j.next_run_at), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason)"
           "  SELECT id, 'PENDING', state, $2, 'acquired' FROM upd) "
-          "SELECT upd.id, upd.attempts, upd.lease_token, upd.job_type, upd.payload, upd.queue,"
-          "  upd.tenant_id, upd.correlation_id, upd.lease_expires_at, upd.timeout, upd.traceparent,"
-          "  dep.dependencies"
-          // only a job with dependencies pays for reading them (docs/workflows.md); inline (the
-          // same query as taskflow._dependency_results), planned once with this statement
-          "  FROM upd LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object("
-          "      'job_id', d.depends_on, 'key', n.node_key, 'job_type', p.job_type,"
-          "      'state', COALESCE(p.state, d.parent_state), 'on_failure', d.on_failure,"
-          "      'result', p.result, 'error_type', p.last_error_type,"
-          "      'error_message', p.last_error_message, 'finished_at', p.finished_at)"
-          "      ORDER BY d.depends_on) AS dependencies"
-          "    FROM taskflow.job_dependencies d"
-          "    LEFT JOIN taskflow.jobs p ON p.id = d.depends_on"
-          "    LEFT JOIN taskflow.workflow_nodes n ON n.job_id = d.depends_on"
-          "    WHERE upd.dependency_count > 0 AND d.job_id = upd.id) dep ON true"
-          "  ORDER BY upd.priority DESC, upd.next_run_at, upd.id",
+          "SELECT id, attempts, lease_token, job_type, payload, queue, tenant_id, correlation_id,"
+          "  lease_expires_at, timeout, traceparent FROM upd ORDER BY priority DESC, next_run_at, id",
       {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
   std::int64_t default_lease = static_cast<std::int64_t>(taskflow_default_lease_s) * 1000000;
   pg::Params p;

@@ -10,7 +10,6 @@
 #include "core/state_machine.hpp"
 #include "core/validation.hpp"
 #include "api/jobs_insert.hpp"
-#include "api/dependencies.hpp"
 #include "api/common.hpp"
 #include "api/tenancy.hpp"
 #include "pg/settings.hpp"
@@ -111,16 +110,15 @@ std::string SingleInsertSql(bool unique) {
              "  FROM taskflow.queues WHERE name = $3), "
              "ins AS (INSERT INTO taskflow.jobs (job_type, payload, queue, tenant_id, state, "
              "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-             "  timeout, chain_depth, traceparent, dependency_count, dependencies_pending, wait_run_at) "
+             "  timeout, chain_depth, traceparent) "
              "  SELECT $1, $2, $3, $4, $5::taskflow.job_state, $6, q.max_attempts, "
-             "    CASE WHEN $17 > 0 THEN 'infinity' ELSE COALESCE($8, now()) END, $9, $10, $11, $12, "
-             "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0), "
-             "    $15, $16, $17, CASE WHEN $17 > 0 THEN $8 END "
+             "    COALESCE($8, now()), $9, $10, $11, $12, "
+             "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0), $15 "
              "  FROM q") +
          (unique ? kUniqueConflict : "") +
          " RETURNING id, state), "
          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-         "  SELECT id, NULL, state, $13, COALESCE($18, 'scheduled') FROM ins) "
+         "  SELECT id, NULL, state, $13, 'scheduled' FROM ins) "
          "SELECT id FROM ins";
 }
 
@@ -145,24 +143,21 @@ std::string BatchInsertSql(bool unique) {
           "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
           "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS traceparent, "
           "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
-          "  (e.j ->> 'timeout')::interval AS timeout, COALESCE(($10::int[])[e.n], 0) AS deps, "
-          "  ($11::text[])[e.n] AS wait_reason FROM e), "
+          "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
           "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
           "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-          "  timeout, chain_depth, traceparent, dependency_count, dependencies_pending, wait_run_at) "
+          "  timeout, chain_depth, traceparent) "
           "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
-          "    (CASE WHEN s.deps > 0 THEN $12 WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
-          "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), "
-          "    CASE WHEN s.deps > 0 THEN 'infinity' ELSE COALESCE(s.run_at, now()) END, "
+          "    (CASE WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
+          "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
           "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout, "
           "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = s.parent_job_id), 0), "
-          "    s.traceparent, s.deps, s.deps, CASE WHEN s.deps > 0 THEN s.run_at END "
+          "    s.traceparent "
           "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n") +
           (unique ? kUniqueConflict : "") +
           "  RETURNING id, state), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT ins.id, NULL, ins.state, $7, COALESCE(NULLIF(s.wait_reason, ''), 'scheduled') "
-          "  FROM ins JOIN s ON s.id = ins.id) "
+          "  SELECT id, NULL, state, $7, 'scheduled' FROM ins) "
           "SELECT s.n, COALESCE(ins.id, 0), s.tenant_id, s.queue, s.unique_key, "
           "  ins.state::text = $5 FROM s LEFT JOIN ins ON ins.id = s.id ORDER BY s.n";
 }
@@ -174,11 +169,11 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   static pg::Statement plain(SingleInsertSql(false),
                              {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
                               TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INTERVALOID, TEXTOID,
-                              INT4OID, TEXTOID, INT4OID, INT4OID, TEXTOID});
+                              INT4OID, TEXTOID});
   static pg::Statement unique(SingleInsertSql(true),
                               {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
                                TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INTERVALOID, TEXTOID,
-                               INT4OID, TEXTOID, INT4OID, INT4OID, TEXTOID});
+                               INT4OID, TEXTOID});
   JobSpec spec = spec_in;
   if (spec.payload == 0) spec.payload = pg::EmptyJsonbObject();
   ValidateScalars(spec, where);
@@ -188,12 +183,7 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
     if (!spec.correlation_id) spec.correlation_id = inherited.correlation_id;
     if (!spec.traceparent) spec.traceparent = inherited.traceparent;
   }
-  // Dependencies: locked, checked, counted (the job waits while any is unfinished).
-  DependencyCheck deps;
-  if (spec.depends_on != 0) {
-    deps = CheckDependencies(spec.depends_on, spec.tenant_id, spec.on_dependency_failure);
-  }
-  JobState state = core::InitialState(spec.run_at, NowMicros(), deps.unresolved);
+  JobState state = core::InitialState(spec.run_at, NowMicros());
 
   pg::Params p;
   p.AddText(spec.job_type).Add(spec.payload).AddText(spec.queue).AddText(spec.tenant_id);
@@ -205,13 +195,10 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   p.AddOptInterval(spec.timeout_us).AddText(actor);
   p.AddInt32(core::RetryPolicy::Default().max_attempts);
   p.AddOptText(spec.traceparent);
-  p.AddInt32(static_cast<std::int32_t>(deps.ids.size())).AddInt32(deps.unresolved);
-  if (deps.wait_reason.empty()) p.AddNull(); else p.AddText(deps.wait_reason);
 
   for (int round = 0; round < 3; ++round) {
     if (p.Run(spec.unique_key ? unique : plain) == 1) {
       std::int64_t id = *pg::ResultRow(0).Int64(1);
-      InsertDependencies(id, spec.tenant_id, deps, spec.on_dependency_failure);
       if (state == JobState::Pending) NotifyQueue(spec.queue);
       return id;
     }
@@ -276,9 +263,7 @@ std::int64_t ParseIntervalMicros(const std::string& text, const char* field,
 
 }  // namespace
 
-std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
-                                       const std::vector<int>* dependency_counts,
-                                       const std::vector<std::string>* wait_reasons) {
+std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   if (!pg::InspectJsonb(jobs).is_array) {
     throw DomainError(ErrorCode::InvalidParameterValue, "jobs must be a JSON array of objects",
                       "Example: '[{\"job_type\": \"a\"}, {\"job_type\": \"b\", \"priority\": 5}]'");
@@ -439,8 +424,7 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
   // 3. One set-based insert; ids are drawn first so they map back to input positions.
   // ON CONFLICT (speculative insertion) only when the batch uses unique keys.
   static const std::vector<Oid> kTypes = {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID, TEXTOID,
-                                          INT4ARRAYOID, TEXTARRAYOID, TEXTOID};
+                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID, TEXTOID};
   static pg::Statement insert_plain(BatchInsertSql(false), kTypes);
   static pg::Statement insert_unique(BatchInsertSql(true), kTypes);
   std::vector<std::string> qnames;
@@ -453,9 +437,6 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
   p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(future_run_at));
   p.AddText(ready).AddText(waiting).AddText(actor).AddText(ResolveTenant(std::nullopt));
   p.AddOptText(CallerTenant());
-  if (dependency_counts != nullptr) p.Add(Int32ArrayDatum(*dependency_counts)); else p.AddNull();
-  if (wait_reasons != nullptr) p.Add(TextArrayDatum(*wait_reasons)); else p.AddNull();
-  p.AddText(core::ToString(core::InitialState(std::nullopt, 0, 1)));
   std::uint64_t n = p.Run(any_unique_key ? insert_unique : insert_plain);
 
   struct Row { std::int64_t id; std::string tenant, queue; std::optional<std::string> key; bool ready; };

@@ -107,7 +107,7 @@ RESET ROLE;
 
 -- the signature: traceparent is schedule()'s last parameter, granted like the rest
 SELECT ok(has_function_privilege('taskflow_client',
-  'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text)', 'EXECUTE'),
+  'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text)', 'EXECUTE'),
   'clients may call schedule with a traceparent');
 SELECT is((SELECT (proargnames)[array_upper(proargnames, 1)] FROM pg_proc WHERE oid = 'taskflow.schedule'::regproc),
   'traceparent', 'traceparent is the last parameter of schedule()');

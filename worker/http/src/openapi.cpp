@@ -118,69 +118,6 @@ const std::string& OpenApiDocument() {
         }
       }
     },
-    "/workflows": {
-      "post": {
-        "operationId": "createWorkflow",
-        "summary": "Schedule a workflow: a graph of jobs in one atomic call (taskflow.schedule_workflow)",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewWorkflow"}}}},
-        "responses": {
-          "201": {"description": "The workflow and its jobs were created.",
-                  "headers": {"Location": {"schema": {"type": "string"}, "description": "/workflows/{id}"}},
-                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowCreated"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
-        }
-      },
-      "get": {
-        "operationId": "listWorkflows",
-        "summary": "List workflows with their state and node counts (taskflow.list_workflows), keyset-paginated",
-        "parameters": [
-          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
-          {"name": "after", "in": "query", "description": "Only workflows with a larger id (next_after of the previous page).", "schema": {"type": "integer", "format": "int64"}},
-          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
-        ],
-        "responses": {
-          "200": {"description": "A page of workflows.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowList"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
-        }
-      }
-    },
-    "/workflows/{id}": {
-      "get": {
-        "operationId": "getWorkflow",
-        "summary": "A workflow's state: each node's state, counts, started/finished (taskflow.workflow_status)",
-        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
-        "responses": {
-          "200": {"description": "The workflow.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowStatus"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
-        }
-      }
-    },
-    "/workflows/{id}/cancel": {
-      "post": {
-        "operationId": "cancelWorkflow",
-        "summary": "Cancel every unfinished node of a workflow (taskflow.cancel_workflow)",
-        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
-        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
-        "responses": {
-          "200": {"description": "How many nodes this call cancelled (or asked to stop, when RUNNING).", "content": {"application/json": {"schema": {"type": "object", "required": ["id", "cancelled"], "properties": {"id": {"type": "integer", "format": "int64"}, "cancelled": {"type": "integer"}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
-        }
-      }
-    },
     "/automation-rules": {
       "post": {
         "operationId": "createRule",
@@ -653,51 +590,8 @@ const std::string& OpenApiDocument() {
           "unique_key": {"type": "string"},
           "correlation_id": {"type": "string", "description": "Used when there is no X-Correlation-ID header."},
           "parent_job_id": {"type": "integer", "format": "int64"},
-          "timeout": {"type": "string", "description": "A PostgreSQL interval, e.g. '30 seconds'."},
-          "depends_on": {"type": "array", "items": {"type": "integer", "format": "int64"}, "description": "Jobs (of the same tenant) this job waits for: it stays SCHEDULED until each has finished. See docs/workflows.md."},
-          "on_dependency_failure": {"type": "string", "enum": ["cancel", "run"], "default": "cancel", "description": "What a FAILED, DEAD or CANCELLED dependency does: cancel this job, or run it anyway."}
+          "timeout": {"type": "string", "description": "A PostgreSQL interval, e.g. '30 seconds'."}
         }
-      },
-      "NewWorkflow": {
-        "type": "object",
-        "required": ["nodes"],
-        "additionalProperties": false,
-        "description": "taskflow.schedule_workflow's spec: nodes named by local keys, edges by those keys. A cycle, an unknown key, a node in another tenant or a graph over taskflow.max_workflow_nodes / max_workflow_edges is refused (422) and nothing is written.",
-        "properties": {
-          "name": {"type": "string", "maxLength": 200},
-          "tenant_id": {"type": "string", "description": "Default: the key's tenant (client keys) or 'default'. Every node is in this tenant."},
-          "nodes": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/NewJob"}], "type": "object", "required": ["key", "job_type"], "properties": {"key": {"type": "string", "maxLength": 200}}}},
-          "edges": {"type": "array", "items": {"type": "object", "required": ["from", "to"], "additionalProperties": false, "properties": {
-            "from": {"type": "string", "description": "The dependency's key."},
-            "to": {"type": "string", "description": "The dependent's key."},
-            "on_failure": {"type": "string", "enum": ["cancel", "run"], "default": "cancel"}}}}
-        }
-      },
-      "WorkflowCreated": {
-        "type": "object",
-        "required": ["workflow_id", "jobs"],
-        "properties": {"workflow_id": {"type": "integer", "format": "int64"},
-                       "jobs": {"type": "object", "additionalProperties": {"type": "integer", "format": "int64"}, "description": "Job id by node key."}}
-      },
-      "WorkflowStatus": {
-        "type": "object",
-        "required": ["id", "state", "counts", "nodes", "edges"],
-        "properties": {
-          "id": {"type": "integer", "format": "int64"}, "name": {"type": ["string", "null"]},
-          "tenant_id": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
-          "state": {"type": "string", "enum": ["running", "succeeded", "failed", "cancelled"]},
-          "counts": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Nodes per job state."},
-          "started_at": {"type": ["string", "null"], "format": "date-time"},
-          "finished_at": {"type": ["string", "null"], "format": "date-time"},
-          "nodes": {"type": "array", "items": {"type": "object"}},
-          "edges": {"type": "array", "items": {"type": "object"}}
-        }
-      },
-      "WorkflowList": {
-        "type": "object",
-        "required": ["workflows", "next_after"],
-        "properties": {"workflows": {"type": "array", "items": {"type": "object"}},
-                       "next_after": {"type": ["integer", "null"], "format": "int64"}}
       },
       "JobCreated": {
         "type": "object",

@@ -10,7 +10,6 @@ namespace taskflow::http {
 
 enum class RouteId {
   kCreateJob, kGetJob, kListJobs, kJobHistory, kCancelJob, kRetryJob,
-  kCreateWorkflow, kListWorkflows, kGetWorkflow, kCancelWorkflow,
   kCreateRule, kListRules, kWebhook,
   kAdminQueues, kAdminAutomations,
   kHealth, kMetrics, kOpenApi,
