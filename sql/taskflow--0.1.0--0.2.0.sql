@@ -799,8 +799,8 @@ $$;
 
 -- --- 095_function_settings.sql, again: CREATE (OR REPLACE) FUNCTION above set only the options
 -- written in the definition; these blocks add jit = off to every function, enable_seqscan = off
--- to the hot path and make the public functions VOLATILE, as in a fresh install. They only set
--- what is missing, so running them over the unchanged functions is harmless. Keep them
+-- to the hot path and make the public functions VOLATILE, as in a fresh install. Over the
+-- functions this script did not touch they change nothing (the same values, in place). Keep them
 -- verbatim copies of 095_function_settings.sql, and keep the functions that sql/src creates
 -- after that file below them (a fresh install does not give those the settings).
 -- ---------------------------------------------------------------------------------------------
