@@ -342,10 +342,11 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::
 
 // Starts an attempt for each chosen job (Acquire transition from the core table) and returns
 // the rows acquire() hands out, in acquisition order.
-std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_id,
-                            const std::optional<std::int64_t>& lease) {
-  static pg::Statement stmt(
-      "WITH upd AS ("
+// trace: the schema has jobs.traceparent (api::JobsHaveTraceparent); a 0.1.0 schema not updated
+// yet hands out NULL in its place (its acquire() declares no traceparent column: the extra value
+// is not returned).
+std::string StartAttemptsSql(bool trace) {
+  return "WITH upd AS ("
       "  UPDATE taskflow.jobs j SET state = " +
           api::TargetStateSql(JobState::Pending, JobEvent::Acquire) +
           "    , attempts = j.attempts + 1, lease_token = gen_random_uuid(),"
@@ -355,13 +356,23 @@ std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_i
           "  FROM taskflow.queues q WHERE j.id = ANY($1) AND q.name = j.queue AND j.state IN " +
           api::SourceStatesSql(JobEvent::Acquire) +
           "  RETURNING j.id, j.attempts, j.lease_token, j.job_type, j.payload, j.queue, j.tenant_id,"
-          "    j.correlation_id, j.lease_expires_at, j.timeout, j.traceparent, j.state, j.priority,"
+          "    j.correlation_id, j.lease_expires_at, j.timeout, " +
+         std::string(trace ? "j.traceparent" : "NULL::text AS traceparent") +
+         ", j.state, j.priority,"
           "    j.next_run_at), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason)"
           "  SELECT id, 'PENDING', state, $2, 'acquired' FROM upd) "
           "SELECT id, attempts, lease_token, job_type, payload, queue, tenant_id, correlation_id,"
-          "  lease_expires_at, timeout, traceparent FROM upd ORDER BY priority DESC, next_run_at, id",
-      {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
+          "  lease_expires_at, timeout, traceparent FROM upd ORDER BY priority DESC, next_run_at, id";
+}
+
+std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_id,
+                            const std::optional<std::int64_t>& lease) {
+  static pg::Statement with_trace(StartAttemptsSql(true),
+                                  {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
+  static pg::Statement schema_0_1(StartAttemptsSql(false),
+                                  {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
+  pg::Statement& stmt = api::JobsHaveTraceparent() ? with_trace : schema_0_1;
   std::int64_t default_lease = static_cast<std::int64_t>(taskflow_default_lease_s) * 1000000;
   pg::Params p;
   p.Add(api::Int64ArrayDatum(ids)).Add(worker_id).AddOptInterval(lease).AddInterval(default_lease);

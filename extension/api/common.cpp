@@ -107,6 +107,16 @@ Datum TextArrayDatum(const std::vector<std::string>& values) {
   });
 }
 
+bool JobsHaveTraceparent() {
+  bool has = false;
+  pg::PgCall([&] {
+    Oid ns = get_namespace_oid("taskflow", true);
+    Oid rel = OidIsValid(ns) ? get_relname_relid("jobs", ns) : InvalidOid;
+    has = OidIsValid(rel) && get_attnum(rel, "traceparent") != InvalidAttrNumber;
+  });
+  return has;
+}
+
 Datum JobStateDatum(core::JobState state) {
   // The enum's OID for a label, looked up through the type's input function.
   std::string label(core::ToString(state));

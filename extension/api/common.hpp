@@ -63,4 +63,11 @@ void CheckJsonTextDepth(std::string_view json, const std::string& what);
 // The enum Datum of a job state (for RETURNS taskflow.job_state).
 Datum JobStateDatum(core::JobState state);
 
+// Whether taskflow.jobs has the traceparent column (added in 0.2.0). The library is always the
+// newest and runs against the schema of an older release between the package upgrade and
+// ALTER EXTENSION taskflow UPDATE (docs/releasing.md): the statements that name the column
+// have a variant without it. Catalog cache lookups, no query; not cached, so an update (or a
+// re-created extension) takes effect at the next call.
+bool JobsHaveTraceparent();
+
 }  // namespace taskflow::api

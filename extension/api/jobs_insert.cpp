@@ -52,9 +52,13 @@ ParentContext ParentOf(std::int64_t parent_id, const std::string& where) {
       "SELECT correlation_id, traceparent FROM taskflow.jobs "
       "WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)",
       {INT8OID, TEXTOID});
+  static pg::Statement parent_0_1(  // a 0.1.0 schema, not updated yet: no traceparent column
+      "SELECT correlation_id, NULL::text FROM taskflow.jobs "
+      "WHERE id = $1 AND ($2::text IS NULL OR tenant_id = $2)",
+      {INT8OID, TEXTOID});
   pg::Params p;
   p.AddInt64(parent_id).AddOptText(CallerTenant());
-  if (p.Run(parent, false, 1) == 0) {  // not read-only: sees parents created in this call
+  if (p.Run(JobsHaveTraceparent() ? parent : parent_0_1, false, 1) == 0) {  // not read-only: sees parents created in this call
     throw DomainError(ErrorCode::ForeignKeyViolation,
                       where + "parent job " + std::to_string(parent_id) + " does not exist");
   }
@@ -103,18 +107,19 @@ constexpr const char* kUniqueConflict =
     " ON CONFLICT (tenant_id, queue, unique_key) WHERE unique_key IS NOT NULL AND state IN "
     "('PENDING', 'SCHEDULED', 'RUNNING') DO NOTHING";
 
-std::string SingleInsertSql(bool unique) {
+// trace: the schema has jobs.traceparent (JobsHaveTraceparent; without it $15 goes unused).
+std::string SingleInsertSql(bool unique, bool trace) {
   // The queue's row supplies the default max_attempts; no row (unknown queue) inserts nothing.
   return std::string(
              "WITH q AS (SELECT COALESCE($7, max_attempts, $14) AS max_attempts "
              "  FROM taskflow.queues WHERE name = $3), "
              "ins AS (INSERT INTO taskflow.jobs (job_type, payload, queue, tenant_id, state, "
              "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-             "  timeout, chain_depth, traceparent) "
+             "  timeout, chain_depth") + (trace ? ", traceparent" : "") + ") "
              "  SELECT $1, $2, $3, $4, $5::taskflow.job_state, $6, q.max_attempts, "
              "    COALESCE($8, now()), $9, $10, $11, $12, "
-             "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0), $15 "
-             "  FROM q") +
+             "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0)" +
+         (trace ? ", $15" : "") + " FROM q" +
          (unique ? kUniqueConflict : "") +
          " RETURNING id, state), "
          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
@@ -123,57 +128,68 @@ std::string SingleInsertSql(bool unique) {
 }
 
 // schedule_many's single set-based insert; ids are drawn first so they map back to positions.
-std::string BatchInsertSql(bool unique) {
-  return std::string(
-          "WITH e AS (SELECT j, n, nextval('taskflow.jobs_id_seq'::regclass) AS id "
-          "  FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)), "
-          "qm AS (SELECT * FROM unnest($2::text[], $3::int[]) AS qm(queue, max_attempts)), "
-          "s AS (SELECT e.id, e.n, e.j ->> 'job_type' AS job_type, "
-          "  COALESCE(NULLIF(e.j -> 'payload', 'null'::jsonb), '{}'::jsonb) AS payload, "
-          "  COALESCE(e.j ->> 'queue', 'default') AS queue, "
-          "  CASE WHEN COALESCE(e.j ->> 'tenant_id', 'default') = 'default' THEN $8 "
-          "       ELSE e.j ->> 'tenant_id' END AS tenant_id, "
-          "  (e.j ->> 'run_at')::timestamptz AS run_at, e.j ->> 'run_at' AS run_at_text, "
-          "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
-          "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
-          "  COALESCE(e.j ->> 'correlation_id', (SELECT p.correlation_id FROM taskflow.jobs p "
-          "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
-          "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS correlation_id, "
-          "  COALESCE(e.j ->> 'traceparent', (SELECT p.traceparent FROM taskflow.jobs p "
-          "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
-          "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS traceparent, "
-          "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
-          "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
-          "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
-          "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-          "  timeout, chain_depth, traceparent) "
-          "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
-          "    (CASE WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
-          "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
-          "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout, "
-          "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = s.parent_job_id), 0), "
-          "    s.traceparent "
-          "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n") +
-          (unique ? kUniqueConflict : "") +
-          "  RETURNING id, state), "
-          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT id, NULL, state, $7, 'scheduled' FROM ins) "
-          "SELECT s.n, COALESCE(ins.id, 0), s.tenant_id, s.queue, s.unique_key, "
-          "  ins.state::text = $5 FROM s LEFT JOIN ins ON ins.id = s.id ORDER BY s.n";
+// trace: as for SingleInsertSql.
+std::string BatchInsertSql(bool unique, bool trace) {
+  std::string sql =
+      "WITH e AS (SELECT j, n, nextval('taskflow.jobs_id_seq'::regclass) AS id "
+      "  FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)), "
+      "qm AS (SELECT * FROM unnest($2::text[], $3::int[]) AS qm(queue, max_attempts)), "
+      "s AS (SELECT e.id, e.n, e.j ->> 'job_type' AS job_type, "
+      "  COALESCE(NULLIF(e.j -> 'payload', 'null'::jsonb), '{}'::jsonb) AS payload, "
+      "  COALESCE(e.j ->> 'queue', 'default') AS queue, "
+      "  CASE WHEN COALESCE(e.j ->> 'tenant_id', 'default') = 'default' THEN $8 "
+      "       ELSE e.j ->> 'tenant_id' END AS tenant_id, "
+      "  (e.j ->> 'run_at')::timestamptz AS run_at, e.j ->> 'run_at' AS run_at_text, "
+      "  COALESCE((e.j ->> 'priority')::int, 0) AS priority, "
+      "  (e.j ->> 'max_attempts')::int AS max_attempts, e.j ->> 'unique_key' AS unique_key, "
+      "  COALESCE(e.j ->> 'correlation_id', (SELECT p.correlation_id FROM taskflow.jobs p "
+      "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
+      "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS correlation_id, ";
+  if (trace) {
+    sql +=
+        "  COALESCE(e.j ->> 'traceparent', (SELECT p.traceparent FROM taskflow.jobs p "
+        "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
+        "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS traceparent, ";
+  }
+  sql +=
+      "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
+      "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
+      "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
+      "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
+      "  timeout, chain_depth";
+  sql += trace ? ", traceparent) " : ") ";
+  sql +=
+      "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
+      "    (CASE WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
+      "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
+      "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout, "
+      "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = s.parent_job_id), 0)";
+  sql += trace ? ", s.traceparent " : " ";
+  sql += "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n";
+  if (unique) sql += kUniqueConflict;
+  sql +=
+      "  RETURNING id, state), "
+      "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+      "  SELECT id, NULL, state, $7, 'scheduled' FROM ins) "
+      "SELECT s.n, COALESCE(ins.id, 0), s.tenant_id, s.queue, s.unique_key, "
+      "  ins.state::text = $5 FROM s LEFT JOIN ins ON ins.id = s.id ORDER BY s.n";
+  return sql;
 }
 
 }  // namespace
 
 std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
                          const std::string& where) {
-  static pg::Statement plain(SingleInsertSql(false),
-                             {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
-                              TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INTERVALOID, TEXTOID,
-                              INT4OID, TEXTOID});
-  static pg::Statement unique(SingleInsertSql(true),
-                              {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID, INT4OID,
-                               TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID, INTERVALOID, TEXTOID,
-                               INT4OID, TEXTOID});
+  static const std::vector<Oid> kTypes = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
+                                          INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID,
+                                          INTERVALOID, TEXTOID, INT4OID, TEXTOID};
+  static pg::Statement plain(SingleInsertSql(false, true), kTypes);
+  static pg::Statement unique(SingleInsertSql(true, true), kTypes);
+  static pg::Statement plain_0_1(SingleInsertSql(false, false), kTypes);  // a 0.1.0 schema
+  static pg::Statement unique_0_1(SingleInsertSql(true, false), kTypes);
+  const bool trace = JobsHaveTraceparent();
+  pg::Statement& insert_plain = trace ? plain : plain_0_1;
+  pg::Statement& insert_unique = trace ? unique : unique_0_1;
   JobSpec spec = spec_in;
   if (spec.payload == 0) spec.payload = pg::EmptyJsonbObject();
   ValidateScalars(spec, where);
@@ -197,7 +213,7 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   p.AddOptText(spec.traceparent);
 
   for (int round = 0; round < 3; ++round) {
-    if (p.Run(spec.unique_key ? unique : plain) == 1) {
+    if (p.Run(spec.unique_key ? insert_unique : insert_plain) == 1) {
       std::int64_t id = *pg::ResultRow(0).Int64(1);
       if (state == JobState::Pending) NotifyQueue(spec.queue);
       return id;
@@ -425,8 +441,13 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   // ON CONFLICT (speculative insertion) only when the batch uses unique keys.
   static const std::vector<Oid> kTypes = {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
                                           TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID, TEXTOID};
-  static pg::Statement insert_plain(BatchInsertSql(false), kTypes);
-  static pg::Statement insert_unique(BatchInsertSql(true), kTypes);
+  static pg::Statement plain(BatchInsertSql(false, true), kTypes);
+  static pg::Statement unique(BatchInsertSql(true, true), kTypes);
+  static pg::Statement plain_0_1(BatchInsertSql(false, false), kTypes);  // a 0.1.0 schema
+  static pg::Statement unique_0_1(BatchInsertSql(true, false), kTypes);
+  const bool trace = JobsHaveTraceparent();
+  pg::Statement& insert_plain = trace ? plain : plain_0_1;
+  pg::Statement& insert_unique = trace ? unique : unique_0_1;
   std::vector<std::string> qnames;
   std::vector<std::int32_t> qmax;
   for (const auto& [name, max] : queue_defaults) {

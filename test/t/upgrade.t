@@ -48,7 +48,17 @@ UNION ALL SELECT 'queues ' || string_agg(name || ':' || priority || ':' || coale
 UNION ALL SELECT 'rules ' || string_agg(name || ':' || trigger_type || ':' || enabled, ' ' ORDER BY name) FROM taskflow.automation_rules
 UNION ALL SELECT 'tenants ' || string_agg(id || ':' || coalesce(max_running::text, '-') || ':' || weight, ' ' ORDER BY id) FROM taskflow.tenants
 UNION ALL SELECT 'tenant roles ' || string_agg(role_name::text || ':' || tenant_id, ' ' ORDER BY tenant_id, role_name::text) FROM taskflow.tenant_roles
-UNION ALL SELECT 'api keys ' || string_agg(coalesce(tenant_id, '-') || ':' || role || ':' || db_role || ':' || (revoked_at IS NOT NULL), ' ' ORDER BY id) FROM taskflow.api_keys"
+UNION ALL SELECT 'api keys ' || string_agg(coalesce(tenant_id, '-') || ':' || role || ':' || db_role || ':' || (revoked_at IS NOT NULL), ' ' ORDER BY id) FROM taskflow.api_keys
+UNION ALL SELECT 'histograms ' || COALESCE(string_agg(x, ' ' ORDER BY x), '-') FROM (
+  SELECT h.queue || ':' || h.metric || ':le=' || COALESCE((taskflow._histogram_bounds())[h.bucket]::text, '+Inf') || ':' || h.observations AS x
+  FROM taskflow.stats_histogram h WHERE h.observations > 0) x
+UNION ALL SELECT 'series ' || COALESCE(string_agg(x, ' ' ORDER BY x), '-') FROM (
+  SELECT t || ':' || queue || ':' || metric || ':le=' || COALESCE((taskflow._histogram_bounds())[i::int]::text, '+Inf') || ':' || sum(v) AS x FROM (
+    SELECT 'all' AS t, s.queue, 'wait' AS metric, u.v, u.i FROM taskflow.stats_series s, unnest(s.wait_hist) WITH ORDINALITY u(v, i)
+    UNION ALL SELECT 'all', s.queue, 'run', u.v, u.i FROM taskflow.stats_series s, unnest(s.run_hist) WITH ORDINALITY u(v, i)
+    UNION ALL SELECT s.tenant_id, s.queue, 'wait', u.v, u.i FROM taskflow.stats_series_tenant s, unnest(s.wait_hist) WITH ORDINALITY u(v, i)
+    UNION ALL SELECT s.tenant_id, s.queue, 'run', u.v, u.i FROM taskflow.stats_series_tenant s, unnest(s.run_hist) WITH ORDINALITY u(v, i)) y
+  GROUP BY t, queue, metric, i HAVING sum(v) > 0) x"
 
 for R in "${RELEASES[@]}"; do
   OLD=$UPG
@@ -57,8 +67,10 @@ for R in "${RELEASES[@]}"; do
 
   # --- fill it: queues, jobs in every state, rules, tenants, API keys -------------------------
   fill=$(on "$OLD" 2>&1 <<SQL
+-- the retry delay outlasts the test: the job to retry stays SCHEDULED through the upgrade
+-- (with "1s" the Promoter moved it to PENDING while the update ran, and the counts differed)
 SELECT taskflow.create_queue('upg_mail', priority => 5, concurrency_limit => 8,
-  retry_policy => '{"max_attempts": 2, "strategy": "fixed", "base_delay": "1s"}');
+  retry_policy => '{"max_attempts": 2, "strategy": "fixed", "base_delay": "1 hour"}');
 SELECT taskflow.create_queue('upg_paused');
 SELECT taskflow.pause_queue('upg_paused');
 SELECT taskflow.set_tenant_limit('acme', 4);
@@ -80,6 +92,13 @@ SELECT taskflow.fail(job_id, lease_token, 'boom', 'try again') FROM (SELECT * FR
 UPDATE taskflow.jobs SET max_attempts = 1 WHERE id = (SELECT job_id FROM got ORDER BY job_id OFFSET 5 LIMIT 1);
 SELECT taskflow.fail(job_id, lease_token, 'boom', 'out of attempts') FROM (SELECT * FROM got ORDER BY job_id OFFSET 5 LIMIT 1) g;
 SELECT taskflow.cancel(id, 'upgrade test') FROM taskflow.jobs WHERE queue = 'upg_mail' AND state = 'PENDING' ORDER BY id LIMIT 1;
+-- sub-jobs and a batch: the library is the new release's, the schema still R's (docs/releasing.md)
+SELECT taskflow.schedule('child', '{}', queue => 'upg_mail',
+  parent_job_id => (SELECT min(id) FROM taskflow.jobs WHERE queue = 'upg_mail'));
+SELECT count(*) FROM taskflow.schedule_many(jsonb_build_array(
+  jsonb_build_object('job_type', 'batch', 'queue', 'upg_mail', 'tenant_id', 'acme'),
+  jsonb_build_object('job_type', 'batch', 'queue', 'upg_mail',
+                     'parent_job_id', (SELECT min(id) FROM taskflow.jobs WHERE queue = 'upg_mail'))));
 SELECT taskflow.create_rule('upg alert', '{"type": "event", "on": "job_dead"}',
   '[{"job_type": "alert", "queue": "upg_mail"}]');
 SELECT taskflow.create_rule('upg hook', '{"type": "webhook"}', '[{"job_type": "hook"}]', tenant_id => 'acme');
@@ -89,6 +108,8 @@ SELECT taskflow.create_api_key(NULL, 'admin') IS NOT NULL;
 SELECT taskflow.create_api_key('acme');
 \o
 SELECT taskflow.revoke_api_key(taskflow.create_api_key('globex'));
+-- the finished jobs in the metrics' histograms and time series (a release may move their buckets)
+SELECT taskflow._rollup();
 SQL
   ); rc=$?
   ok "$rc" "$R: filled with queues, jobs in every state, rules, tenants, a tenant role and API keys"
@@ -100,7 +121,7 @@ SQL
   out=$(on "$OLD" -c "ALTER EXTENSION taskflow UPDATE" -c "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'" 2>&1)
   is "$out" "$V" "$R: ALTER EXTENSION taskflow UPDATE reaches $V"
   after=$(on "$OLD" -c "$DATA_SQL")
-  is "$after" "$before" "$R: the data survived the upgrade (jobs by state, attempts, events, queues, rules, tenants, keys)"
+  is "$after" "$before" "$R: the data survived the upgrade (jobs by state, attempts, events, queues, rules, tenants, keys, histogram observations per upper bound)"
 
   # The old rows still work under the new code: a DEAD job retries, a pending one is acquired,
   # the key still authenticates, the paused queue stays paused, the running lease still counts.
