@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <string.h>
+#include <strings.h>
 
 #include <algorithm>
 #include <chrono>
@@ -96,11 +97,19 @@ Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
       {"TASKFLOW_TENANT_ID", job.tenant_id},
       {"TASKFLOW_CORRELATION_ID", job.correlation_id},
   };
+  // The job's trace context, as OpenTelemetry's environment-variable carrier names it. A job
+  // without one must not pass on a TRACEPARENT the worker itself was started with.
+  if (!job.traceparent.empty()) extra.emplace_back("TRACEPARENT", job.traceparent);
   for (const auto& kv : spec.env) extra.emplace_back(kv.first, kv.second);
 
   ProcessSpec process;
   process.argv = spec.command;
   process.env = MergeEnvironment(extra);
+  if (job.traceparent.empty() && spec.env.count("TRACEPARENT") == 0) {
+    process.env.erase(std::remove_if(process.env.begin(), process.env.end(),
+                                     [](const std::string& kv) { return kv.rfind("TRACEPARENT=", 0) == 0; }),
+                      process.env.end());
+  }
   process.stdin_data = job.payload.dump();
   process.cwd = spec.cwd;
   process.timeout = EffectiveTimeout(job, spec);
@@ -162,6 +171,12 @@ Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, Job
       {"Idempotency-Key", id + ":" + attempt},
   };
   if (!job.correlation_id.empty()) headers.emplace("X-Correlation-ID", job.correlation_id);
+  // W3C trace context: the handler's HTTP instrumentation continues the trace the job was
+  // scheduled in. A configured header of the same name replaces it.
+  const bool configured_traceparent =
+      std::any_of(spec.headers.begin(), spec.headers.end(),
+                  [](const auto& kv) { return strcasecmp(kv.first.c_str(), "traceparent") == 0; });
+  if (!job.traceparent.empty() && !configured_traceparent) headers.emplace("traceparent", job.traceparent);
   for (const auto& [name, value] : spec.headers) headers.emplace(name, value);
 
   const auto start = Clock::now();

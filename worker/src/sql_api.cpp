@@ -13,7 +13,7 @@ namespace {
 // Timestamps and intervals come back as milliseconds so no text parsing is needed.
 constexpr const char* kAcquire = R"SQL(
 SELECT job_id, attempt, lease_token::text, job_type, payload::text, queue, tenant_id, correlation_id,
-       (extract(epoch FROM timeout) * 1000)::bigint
+       (extract(epoch FROM timeout) * 1000)::bigint, traceparent
   FROM taskflow.acquire(worker_id => $1, queues => $2::text[], max_jobs => $3::int,
                         lease => $4::interval, job_types => $5::text[]))SQL";
 
@@ -110,6 +110,7 @@ std::vector<Job> SqlApi::Acquire(const std::string& worker_id, const std::vector
     job.tenant_id = row[6].is_null() ? "" : row[6].as<std::string>();
     job.correlation_id = row[7].is_null() ? "" : row[7].as<std::string>();
     if (!row[8].is_null()) job.timeout = Milliseconds(row[8].as<long long>());
+    job.traceparent = row[9].is_null() ? "" : row[9].as<std::string>();
     jobs.push_back(std::move(job));
   }
   return jobs;

@@ -47,6 +47,7 @@ struct Job {
   std::string queue;
   std::string tenant_id;
   std::string correlation_id;            // empty when the job has none
+  std::string traceparent;               // W3C trace context the job was scheduled with, or empty
   std::optional<Milliseconds> timeout;   // the job's own timeout, if it has one
   // Why the payload could not be given to a handler (it nests deeper than kMaxJsonDepth,
   // taskflow/json_limits.hpp), else empty. The worker fails such a job without running a handler;
