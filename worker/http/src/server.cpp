@@ -388,8 +388,27 @@ struct Server::Impl {
       auto it = auth_cache.find(key);
       if (it != auth_cache.end() && it->second.second > now) return it->second.first;
     }
-    const pqxx::result r = Exec(call, kServerRole,
-        "SELECT tenant_id, role, db_role FROM taskflow.authenticate_api_key(" + Q(call, key, "the API key") + ")");
+    pqxx::result r;
+    try {
+      r = Exec(call, kServerRole,
+          "SELECT tenant_id, role, db_role FROM taskflow.authenticate_api_key(" + Q(call, key, "the API key") + ")");
+    } catch (const pqxx::sql_error& e) {
+      // 28000: a client key whose database role exists but is not mapped to the key's tenant
+      // (tenant_roles lost in a restore): the extension refuses to let it run unconfined. Like a
+      // missing role (UseRole) this is the server's set-up, not the client's key: a 500 saying
+      // what is wrong, never cached.
+      if (SqlState(e) != "28000") throw;
+      std::string message, hint;
+      SplitSqlMessage(e.what(), &message, &hint);
+      spdlog::error("{} (see docs/deploy.md, \"Restoring onto a new server\")", message);
+      Problem p = ProblemForStatus(500);
+      p.slug = "role-unmapped";
+      p.title = "Database role not mapped to its tenant";
+      p.sqlstate = "28000";
+      p.detail = message + ".";
+      p.hint = hint;
+      throw HttpError{std::move(p)};
+    }
     if (r.empty()) throw Refuse(401, "invalid or revoked API key");
     Principal p;
     if (!r[0][0].is_null()) p.tenant = r[0][0].c_str();
