@@ -797,6 +797,38 @@ BEGIN
 END
 $$;
 
+-- authenticate_api_key: a client key whose role is not mapped to its tenant is refused (28000)
+CREATE OR REPLACE FUNCTION taskflow.authenticate_api_key(key text)
+RETURNS TABLE(tenant_id text, role text, db_role name)
+LANGUAGE plpgsql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k record;
+  r regrole;
+BEGIN
+  SELECT a.tenant_id, a.role, a.db_role, a.prefix INTO k FROM taskflow.api_keys a
+  WHERE a.key_hash = pg_catalog.sha256(pg_catalog.convert_to(authenticate_api_key.key, 'UTF8'))
+    AND a.revoked_at IS NULL;
+  IF NOT FOUND THEN RETURN; END IF;
+  IF k.role = 'client' THEN
+    r := pg_catalog.to_regrole(pg_catalog.quote_ident(k.db_role));
+    IF r IS NOT NULL AND NOT EXISTS (SELECT FROM taskflow.tenant_roles m
+                                     WHERE m.role_name = r AND m.tenant_id = k.tenant_id) THEN
+      RAISE EXCEPTION USING ERRCODE = '28000',
+        MESSAGE = pg_catalog.format('the database role %s of API key %s is not mapped to its tenant %s',
+                                    k.db_role, k.prefix, pg_catalog.quote_literal(k.tenant_id)),
+        DETAIL = 'Unmapped, the role would not be confined to the tenant (taskflow.tenant_roles has no row for it).',
+        HINT = pg_catalog.format('Map it again as an admin: SELECT taskflow.grant_tenant(%L, %L); '
+                                 'or revoke the key and create a new one (docs/deploy.md, "Restoring onto a new server").',
+                                 k.db_role, k.tenant_id);
+    END IF;
+  END IF;
+  tenant_id := k.tenant_id; role := k.role; db_role := k.db_role;
+  RETURN NEXT;
+END
+$$;
+
 -- --- 095_function_settings.sql, again: CREATE (OR REPLACE) FUNCTION above set only the options
 -- written in the definition; these blocks add jit = off to every function, enable_seqscan = off
 -- to the hot path and make the public functions VOLATILE, as in a fresh install. Over the
@@ -1111,6 +1143,8 @@ COMMENT ON FUNCTION taskflow.metrics(integer) IS
 -- --- 080_http.sql
 COMMENT ON FUNCTION taskflow.create_api_key(text, text) IS
   'Creates an HTTP API key (role client, admin or worker) and returns it; only its hash is kept.';
+COMMENT ON FUNCTION taskflow.authenticate_api_key(text) IS
+  'The tenant, role and database role of a live HTTP API key; no row when there is none; 28000 for a client key whose role is not mapped to its tenant.';
 
 -- --- 090_grants.sql (in its order: the ACLs list the grantees in the order they were granted)
 GRANT EXECUTE ON FUNCTION

@@ -162,14 +162,40 @@ $$;
 -- The live key with this plaintext: its tenant, role and the database role to run as. Looked up
 -- by hash through the unique index, so the time taken does not depend on how much of a guess
 -- matches a real key.
+-- A client key's role must be mapped to the key's tenant (taskflow.tenant_roles): a role that
+-- exists but is not mapped (a database restored before the roles, whose tenant_roles rows
+-- could not be restored; a revoke_tenant by hand) is not confined to any tenant and would act
+-- as tenant 'default'. Such a key is refused with 28000 rather than run unconfined. A role that
+-- does not exist at all is left to the server's SET ROLE, which cannot succeed (role-missing).
 CREATE FUNCTION taskflow.authenticate_api_key(key text)
 RETURNS TABLE(tenant_id text, role text, db_role name)
-LANGUAGE sql STABLE SECURITY DEFINER
+LANGUAGE plpgsql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT k.tenant_id, k.role, k.db_role FROM taskflow.api_keys k
-  WHERE k.key_hash = pg_catalog.sha256(pg_catalog.convert_to(authenticate_api_key.key, 'UTF8'))
-    AND k.revoked_at IS NULL
+DECLARE
+  k record;
+  r regrole;
+BEGIN
+  SELECT a.tenant_id, a.role, a.db_role, a.prefix INTO k FROM taskflow.api_keys a
+  WHERE a.key_hash = pg_catalog.sha256(pg_catalog.convert_to(authenticate_api_key.key, 'UTF8'))
+    AND a.revoked_at IS NULL;
+  IF NOT FOUND THEN RETURN; END IF;
+  IF k.role = 'client' THEN
+    r := pg_catalog.to_regrole(pg_catalog.quote_ident(k.db_role));
+    IF r IS NOT NULL AND NOT EXISTS (SELECT FROM taskflow.tenant_roles m
+                                     WHERE m.role_name = r AND m.tenant_id = k.tenant_id) THEN
+      RAISE EXCEPTION USING ERRCODE = '28000',
+        MESSAGE = pg_catalog.format('the database role %s of API key %s is not mapped to its tenant %s',
+                                    k.db_role, k.prefix, pg_catalog.quote_literal(k.tenant_id)),
+        DETAIL = 'Unmapped, the role would not be confined to the tenant (taskflow.tenant_roles has no row for it).',
+        HINT = pg_catalog.format('Map it again as an admin: SELECT taskflow.grant_tenant(%L, %L); '
+                                 'or revoke the key and create a new one (docs/deploy.md, "Restoring onto a new server").',
+                                 k.db_role, k.tenant_id);
+    END IF;
+  END IF;
+  tenant_id := k.tenant_id; role := k.role; db_role := k.db_role;
+  RETURN NEXT;
+END
 $$;
 
 CREATE FUNCTION taskflow.list_api_keys()
@@ -187,7 +213,7 @@ COMMENT ON FUNCTION taskflow.create_api_key(text, text) IS
 COMMENT ON FUNCTION taskflow.revoke_api_key(text) IS
   'Revokes an HTTP API key, given in full or by its 12-character prefix.';
 COMMENT ON FUNCTION taskflow.authenticate_api_key(text) IS
-  'The tenant, role and database role of a live HTTP API key; no row when there is none.';
+  'The tenant, role and database role of a live HTTP API key; no row when there is none; 28000 for a client key whose role is not mapped to its tenant.';
 COMMENT ON FUNCTION taskflow.list_api_keys() IS 'HTTP API keys (prefixes only, never the keys).';
 
 REVOKE ALL ON FUNCTION

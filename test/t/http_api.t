@@ -6,7 +6,7 @@
 
 ADMIN=$(new_key '' admin)
 ACME=$(new_key acme)
-sql "SELECT taskflow.create_queue('mail')" >/dev/null
+sql "SELECT taskflow.create_queue('mail'), taskflow.create_queue('traced')" >/dev/null
 start_server main --http-auth-cache-ttl 0
 ok $? "taskflow-http starts and listens"
 AUTH=(-H "Authorization: Bearer $ACME")
@@ -49,6 +49,32 @@ is "$STATUS" 201 "POST /jobs with run_at, max_attempts, unique_key, timeout"
 LATER=$(json_get "$BODY" '{id}')
 is "$(sql "SELECT state || ' ' || max_attempts || ' ' || unique_key || ' ' || timeout FROM taskflow.jobs WHERE id = $LATER")" \
   "SCHEDULED 2 u1 00:00:30" "every schedule parameter reaches taskflow.schedule"
+
+# --- trace context (W3C traceparent) -------------------------------------------------------------
+# (in a queue of their own: the paging below counts the jobs of queue mail)
+TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+TP2=00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00
+req POST /jobs "${AUTH[@]}" -H "traceparent: $TP" -d '{"job_type": "traced", "queue": "traced"}'
+TRACED=$(json_get "$BODY" '{id}')
+is "$STATUS:$(sql "SELECT traceparent FROM taskflow.jobs WHERE id = $TRACED")" "201:$TP" \
+  "POST /jobs keeps the traceparent header with the job"
+req POST /jobs "${AUTH[@]}" -d '{"job_type": "traced", "queue": "traced", "traceparent": "'$TP2'"}'
+is "$STATUS:$(sql "SELECT traceparent FROM taskflow.jobs WHERE id = $(json_get "$BODY" '{id}')")" "201:$TP2" \
+  "or the body's traceparent field"
+req POST /jobs "${AUTH[@]}" -H "traceparent: $TP" -d '{"job_type": "traced", "queue": "traced", "traceparent": "'$TP2'"}'
+is "$(sql "SELECT traceparent FROM taskflow.jobs WHERE id = $(json_get "$BODY" '{id}')")" "$TP" "the header wins over the body"
+req POST /jobs "${AUTH[@]}" -d '{"job_type": "traced_child", "parent_job_id": '$TRACED'}'
+is "$(sql "SELECT traceparent FROM taskflow.jobs WHERE id = $(json_get "$BODY" '{id}')")" "$TP" \
+  "a sub-job without one inherits its parent's traceparent"
+req GET "/jobs/$TRACED" "${AUTH[@]}"
+is "$(json_get "$BODY" '{traceparent}')" "$TP" "GET /jobs/{id} returns the traceparent"
+req GET "/jobs/$TRACED/history" "${AUTH[@]}"
+is "$(json_get "$BODY" '{traceparent}')" "$TP" "GET /jobs/{id}/history shows it"
+req POST /jobs "${AUTH[@]}" -H "traceparent: 00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01" \
+  -d '{"job_type": "traced", "queue": "traced"}'
+is_problem 422 "POST /jobs with an uppercase traceparent"
+echo "$BODY" | grep -q "traceparent is malformed"
+ok $? "and the problem says what is wrong"
 
 # --- GET /jobs/{id}, /jobs, history -------------------------------------------------------------
 req GET "/jobs/$JOB" "${AUTH[@]}"

@@ -6,6 +6,8 @@
 #     /problems/role-missing naming the role and pg_dumpall --globals-only (it was a 422 about an
 #     invalid parameter: PostgreSQL's 22023 from SET ROLE), and the documented check query lists
 #     the key.
+#   - Roles restored after the database (tenant_roles then lost): the key is refused with a 500
+#     /problems/role-unmapped (it used to act as tenant 'default'), until grant_tenant maps it.
 #   - Roles first (pg_dumpall --globals-only), then the database: the key works and is confined
 #     to its tenant, and the check query lists nothing.
 . "$(dirname "$0")/http_lib.sh"
@@ -60,6 +62,25 @@ is "$(on2 -d restored -c "$CHECK_SQL" | sed 's/^[^ ]* //')" "$ROLE role missing"
 
 # The documented order: roles first, then the database.
 on2 -d postgres -f "$T_DIR/globals.sql" >/dev/null 2>&1
+
+# The wrong order's aftermath: the roles arrive after the database. taskflow.tenant_roles could
+# not be restored (its rows name roles that did not exist yet), so the key's role now exists but
+# is mapped to no tenant: unconfined, it would act as tenant 'default'. authenticate_api_key
+# refuses the key (28000) and the server says so (500 /problems/role-unmapped), never 200.
+stop_server restored
+start_server restored_late --http-auth-cache-ttl 0
+SERVER=restored_late req GET "/jobs?limit=10" -H "Authorization: Bearer $KEY"
+is_problem 500 "a client key whose role exists but is not mapped to its tenant"
+is "$(json_get "$BODY" '{type}')|$(json_get "$BODY" '{detail}' | grep -c "$ROLE .*not mapped to its tenant '$TENANT'")|$(json_get "$BODY" '{hint}' | grep -c "grant_tenant('$ROLE', '$TENANT')")" \
+  "/problems/role-unmapped|1|1" "the problem names the role and tenant and says how to map it again"
+grep -q "$ROLE .*not mapped to its tenant" "$T_DIR/restored_late.log"
+ok $? "the server logs it as an error"
+is "$(on2 -d restored -c "$CHECK_SQL" | sed 's/^[^ ]* //')" "$ROLE not confined to its tenant" "the check query lists the key"
+on2 -d restored -c "SELECT taskflow.grant_tenant('$ROLE', '$TENANT')" >/dev/null 2>&1
+SERVER=restored_late req GET "/jobs?limit=10" -H "Authorization: Bearer $KEY"
+is "$STATUS $(json_sql "$BODY" "SELECT string_agg(DISTINCT j ->> 'tenant_id', ',') FROM jsonb_array_elements((:'j'::jsonb) -> 'jobs') j")" \
+  "200 $TENANT" "mapped again (the hint's grant_tenant), the key works, confined to its tenant"
+stop_server restored_late
 on2 -d postgres -c "CREATE DATABASE restored2" >/dev/null
 (eval "$ENV2"; pg_restore -d restored2 "$T_DIR/db.dump") >"$T_DIR/restore2.log" 2>&1
 ok "$(! grep -q 'does not exist' "$T_DIR/restore2.log"; echo $?)" "globals first: pg_restore finds every role"

@@ -60,6 +60,7 @@ is "$STATUS" 202 "a signed webhook is accepted (no API key needed)"
 WJOB=$(json_get "$BODY" '{job_ids,0}')
 is "$(sql "SELECT job_type || ' ' || (payload->>'order') FROM taskflow.jobs WHERE id = ${WJOB:-0}")" \
   "order.import 42" "the webhook created the rule's job from the body"
+is "$(sql "SELECT traceparent IS NULL FROM taskflow.jobs WHERE id = ${WJOB:-0}")" t "without a traceparent header its job has none"
 
 req POST "/events/webhook/$KEY" -H "X-TaskFlow-Signature: sha256=$(sign "$PAID")" \
   -H 'X-TaskFlow-Delivery: d-1' -H 'Content-Type: application/json' --data-binary "$PAID"
@@ -91,6 +92,13 @@ is "$STATUS" 200 "GET /admin/automations"
 is "$(json_sql "$BODY" "SELECT jsonb_array_length(r->'last_firings') || ' ' || (r->'last_firings'->0->>'matched') || ' ' || (r->'last_firings'->1->'job_ids'->>0)
   FROM jsonb_array_elements((:'j'::jsonb)->'automations') r WHERE r->>'name' = 'orders from shop'")" \
   "2 false $WJOB" "the webhook rule with its last two firings, newest first"
+# (after the firings check above: this delivery is a firing of its own)
+TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
+req POST "/events/webhook/$KEY" -H "X-TaskFlow-Signature: sha256=$(sign "$PAID")" -H "traceparent: $TP" \
+  -H 'X-TaskFlow-Delivery: d-tp' -H 'Content-Type: application/json' --data-binary "$PAID"
+TJOB=$(json_get "$BODY" '{job_ids,0}')
+is "$STATUS:$(sql "SELECT traceparent FROM taskflow.jobs WHERE id = ${TJOB:-0}")" "202:$TP" \
+  "a webhook's traceparent header reaches the jobs its rule creates"
 req GET "/admin/automations?firings=1000" "${ADM[@]}"
 is_problem 422 "firings over 100"
 

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <strings.h>
 #include <atomic>
 #include <cmath>
 #include <deque>
@@ -311,7 +312,13 @@ Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, Job
       {"Idempotency-Key", id + ":" + attempt},
   };
   if (!job.correlation_id.empty()) request.headers.emplace("TaskFlow-Correlation-Id", SafeHeaderValue(job.correlation_id));
-  if (ValidTraceparent(job.traceparent)) request.headers.emplace("traceparent", job.traceparent);
+  // A `traceparent` among the configured headers replaces the job's (never sent twice).
+  const bool configured_traceparent =
+      std::any_of(spec.headers.begin(), spec.headers.end(),
+                  [](const auto& kv) { return strcasecmp(kv.first.c_str(), "traceparent") == 0; });
+  if (!configured_traceparent && ValidTraceparent(job.traceparent)) {
+    request.headers.emplace("traceparent", job.traceparent);
+  }
   if (!spec.secret.empty()) {
     const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch()).count();
     request.headers.emplace("TaskFlow-Timestamp", std::to_string(now));

@@ -125,6 +125,32 @@ TEST_F(HttpExecutorTest, TwoHundredCompletesWithTheJsonBodyAndSendsTheHeaders) {
   EXPECT_EQ(nlohmann::json::parse(last_.body), job_.payload);
 }
 
+TEST_F(HttpExecutorTest, TraceparentHeaderOnlyWhenTheJobHasOne) {
+  ASSERT_EQ(Post("/ok").kind, Outcome::Kind::kSucceeded);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    EXPECT_FALSE(last_.has_header("traceparent"));
+  }
+  job_.traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  ASSERT_EQ(Post("/ok").kind, Outcome::Kind::kSucceeded);
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    EXPECT_EQ(last_.get_header_value_count("traceparent"), 1u);
+    EXPECT_EQ(last_.get_header_value("traceparent"), job_.traceparent);
+  }
+  // A configured header of that name (any case) replaces the job's, never sent twice.
+  HandlerSpec spec;
+  spec.job_type = "hook";
+  spec.executor = "http";
+  spec.url = Url("/ok");
+  spec.headers = {{"TraceParent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"}};
+  JobContext ctx;
+  ASSERT_EQ(MakeHandler(spec)(job_, ctx).kind, Outcome::Kind::kSucceeded);
+  std::lock_guard<std::mutex> lock(mutex_);
+  EXPECT_EQ(last_.get_header_value_count("traceparent"), 1u);
+  EXPECT_EQ(last_.get_header_value("traceparent"), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
+}
+
 TEST_F(HttpExecutorTest, NonJsonBodyCompletesWithoutAResult) {
   const auto outcome = Post("/text");
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded);

@@ -20,8 +20,8 @@ const std::string& OpenApiDocument() {
       "post": {
         "operationId": "createJob",
         "summary": "Schedule a job (taskflow.schedule)",
-        "description": "The body holds taskflow.schedule's parameters. A client key schedules for its own tenant when tenant_id is absent; another tenant is refused (403). The X-Correlation-ID header becomes the job's correlation_id (generated when absent). The answer carries the correlation_id the job has: with a unique_key that matches an existing job, that job's; for a sub-job without one, its parent's. JSON nested deeper than 64 levels and strings with NUL characters are refused (422).",
-        "parameters": [{"$ref": "#/components/parameters/CorrelationId"}],
+        "description": "The body holds taskflow.schedule's parameters. A client key schedules for its own tenant when tenant_id is absent; another tenant is refused (403). The X-Correlation-ID header becomes the job's correlation_id (generated when absent); the W3C traceparent header (or the body's traceparent) is kept with the job and handed to its handler. The answer carries the correlation_id the job has: with a unique_key that matches an existing job, that job's; for a sub-job without one, its parent's. JSON nested deeper than 64 levels and strings with NUL characters are refused (422).",
+        "parameters": [{"$ref": "#/components/parameters/CorrelationId"}, {"$ref": "#/components/parameters/Traceparent"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewJob"}}}},
         "responses": {
           "201": {"description": "The job was scheduled (or, with a taken unique_key, the existing job's id).",
@@ -161,7 +161,8 @@ const std::string& OpenApiDocument() {
         "parameters": [
           {"name": "key", "in": "path", "required": true, "schema": {"type": "string"}},
           {"name": "X-TaskFlow-Signature", "in": "header", "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}},
-          {"name": "X-TaskFlow-Delivery", "in": "header", "schema": {"type": "string"}}
+          {"name": "X-TaskFlow-Delivery", "in": "header", "schema": {"type": "string"}},
+          {"$ref": "#/components/parameters/Traceparent"}
         ],
         "requestBody": {"required": true, "description": "Any JSON document; its raw bytes are what the signature covers.", "content": {"application/json": {"schema": {}}}},
         "responses": {
@@ -180,7 +181,7 @@ const std::string& OpenApiDocument() {
         "operationId": "adminQueues",
         "summary": "Per queue and tenant statistics (taskflow.queue_stats); admin key",
         "responses": {
-          "200": {"description": "One object per row of taskflow.queue_stats.", "content": {"application/json": {"schema": {"type": "object", "required": ["queues"], "properties": {"queues": {"type": "array", "items": {"type": "object"}}}}}}},
+          "200": {"description": "One object per row of taskflow.queue_stats.", "content": {"application/json": {"schema": {"type": "object", "required": ["queues"], "properties": {"queues": {"type": "array", "items": {"$ref": "#/components/schemas/QueueStats"}}}}}}},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
           "501": {"$ref": "#/components/responses/NotAvailable"},
@@ -194,7 +195,7 @@ const std::string& OpenApiDocument() {
         "summary": "Rules with their last firings; admin key",
         "parameters": [{"name": "firings", "in": "query", "description": "Last firings per rule.", "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 5}}],
         "responses": {
-          "200": {"description": "The rules, each with last_firings (newest first, rows of taskflow.rule_firings).", "content": {"application/json": {"schema": {"type": "object", "required": ["automations"], "properties": {"automations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Rule"}, {"type": "object", "properties": {"last_firings": {"type": "array", "items": {"type": "object"}}}}]}}}}}}},
+          "200": {"description": "The rules, each with last_firings (newest first, rows of taskflow.rule_firings).", "content": {"application/json": {"schema": {"type": "object", "required": ["automations"], "properties": {"automations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Rule"}, {"type": "object", "properties": {"last_firings": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}]}}}}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
@@ -204,17 +205,17 @@ const std::string& OpenApiDocument() {
         }
       }
     },
-    "/dashboard/api/queues": {"get": {"operationId": "dashboardQueues", "summary": "Every queue with its settings (paused, concurrency_limit, lease_ms, retry_policy, rate_limit, priority) and the taskflow.queue_stats figures (taskflow.dashboard_queues); admin key", "responses": {"200": {"description": "{queues: [...]}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
-    "/dashboard/api/queues/{name}": {"patch": {"operationId": "dashboardAlterQueue", "summary": "Change a queue's settings (taskflow.dashboard_alter_queue): any of priority, concurrency_limit, lease_ms, retry_policy, rate_limit, paused; null returns a setting to its default. The extension validates; its message comes back as 422. Admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}}, "responses": {"200": {"description": "The queue's settings.", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/queues/{name}/pause": {"post": {"operationId": "dashboardPauseQueue", "summary": "Pause a queue (taskflow.pause_queue): its jobs are no longer acquired; admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: true}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/queues/{name}/resume": {"post": {"operationId": "dashboardResumeQueue", "summary": "Resume a paused queue (taskflow.resume_queue); admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: false}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/rules": {"get": {"operationId": "dashboardRules", "summary": "Rules (a client key: its tenant's) with trigger, condition, enabled, last firing and firing counts (taskflow.dashboard_rules), a page by id", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{rules: [...], next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/rules/{id}/enable": {"post": {"operationId": "dashboardEnableRule", "summary": "Enable a rule (taskflow.enable_rule); another tenant's rule is 404", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{id, enabled: true}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/rules/{id}/disable": {"post": {"operationId": "dashboardDisableRule", "summary": "Disable a rule (taskflow.disable_rule); another tenant's rule is 404", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{id, enabled: false}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/rules/{id}/fire": {"post": {"operationId": "dashboardFireRule", "summary": "Fire a rule now (taskflow.dashboard_fire_rule): the jobs created and the firings recorded; a disabled rule is 409", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{rule_id, job_ids, firings}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
-    "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/webhook-deliveries": {"get": {"operationId": "dashboardWebhookDeliveries", "summary": "Webhook deliveries that reached a rule, newest first (taskflow.dashboard_webhook_deliveries)", "parameters": [{"name": "rule_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{deliveries: [...], next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/tenants": {"get": {"operationId": "dashboardTenants", "summary": "Tenants by id (a client key: itself) with max_running, weight, rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page (a tenant id).", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{tenants: [...], started_1h_total, window_start, next_after}", "content": {"application/json": {"schema": {"type": "object"}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/queues": {"get": {"operationId": "dashboardQueues", "summary": "Every queue with its settings (paused, concurrency_limit, lease_ms, retry_policy, rate_limit, priority) and the taskflow.queue_stats figures (taskflow.dashboard_queues); admin key", "responses": {"200": {"description": "{queues: [...]}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
+    "/dashboard/api/queues/{name}": {"patch": {"operationId": "dashboardAlterQueue", "summary": "Change a queue's settings (taskflow.dashboard_alter_queue): any of priority, concurrency_limit, lease_ms, retry_policy, rate_limit, paused; null returns a setting to its default. The extension validates; its message comes back as 422. Admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "responses": {"200": {"description": "The queue's settings.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/queues/{name}/pause": {"post": {"operationId": "dashboardPauseQueue", "summary": "Pause a queue (taskflow.pause_queue): its jobs are no longer acquired; admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/dashboard/api/queues/{name}/resume": {"post": {"operationId": "dashboardResumeQueue", "summary": "Resume a paused queue (taskflow.resume_queue); admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/dashboard/api/rules": {"get": {"operationId": "dashboardRules", "summary": "Rules (a client key: its tenant's) with trigger, condition, enabled, last firing and firing counts (taskflow.dashboard_rules), a page by id", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{rules: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/rules/{id}/enable": {"post": {"operationId": "dashboardEnableRule", "summary": "Enable a rule (taskflow.enable_rule); another tenant's rule is 404", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{id, enabled: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/dashboard/api/rules/{id}/disable": {"post": {"operationId": "dashboardDisableRule", "summary": "Disable a rule (taskflow.disable_rule); another tenant's rule is 404", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{id, enabled: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/dashboard/api/rules/{id}/fire": {"post": {"operationId": "dashboardFireRule", "summary": "Fire a rule now (taskflow.dashboard_fire_rule): the jobs created and the firings recorded; a disabled rule is 409", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{rule_id, job_ids, firings}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
+    "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/webhook-deliveries": {"get": {"operationId": "dashboardWebhookDeliveries", "summary": "Webhook deliveries that reached a rule, newest first (taskflow.dashboard_webhook_deliveries)", "parameters": [{"name": "rule_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{deliveries: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/tenants": {"get": {"operationId": "dashboardTenants", "summary": "Tenants by id (a client key: itself) with max_running, weight, rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page (a tenant id).", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{tenants: [...], started_1h_total, window_start, next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
     "/dashboard/api/session": {
       "get": {
         "operationId": "dashboardSession",
@@ -248,7 +249,7 @@ const std::string& OpenApiDocument() {
                 "run_p50_ms": {"type": ["number", "null"]}, "run_p95_ms": {"type": ["number", "null"]}}}}}}},
             "workers": {"type": "array", "items": {"type": "object", "properties": {
               "worker_id": {"type": "string"}, "last_seen_at": {"type": "string", "format": "date-time"},
-              "running": {"type": "array", "items": {"type": "object"}}}}},
+              "running": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}},
             "tenants": {"type": "array", "items": {"type": "object", "properties": {
               "tenant_id": {"type": "string"}, "running": {"type": "integer"}, "max_running": {"type": ["integer", "null"]}, "weight": {"type": "number"}}}}}}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
@@ -316,7 +317,7 @@ const std::string& OpenApiDocument() {
         "operationId": "dashboardBulkJobs",
         "summary": "Retry, cancel or purge jobs by ids or by filter (taskflow.bulk_jobs, taskflow.purge_jobs)",
         "description": "Body: {\"action\": \"retry\"|\"cancel\"|\"purge\", \"ids\": [...]} or {\"action\", \"filter\": {state, queue, tenant, job_type, correlation_id, error_type, from, to, payload}, \"expected_count\": n}, optional \"reason\" (cancel). At most 10000 jobs per call. Each job goes through the per-job verb; a refusal is reported in skipped (the first 100), not fatal. A filter that now matches more jobs than expected_count is refused (409). purge needs an admin key's role (403 otherwise) and deletes only finished jobs.",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["action"]}}}},
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true, "required": ["action"]}}}},
         "responses": {
           "200": {"description": "What happened.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
@@ -335,7 +336,7 @@ const std::string& OpenApiDocument() {
         "summary": "A job with its attempts, timeline, lease, parent, children, correlation chain and origin (taskflow.job_detail)",
         "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
         "responses": {
-          "200": {"description": "The job's detail; see docs/functions.md, taskflow.job_detail.", "content": {"application/json": {"schema": {"type": "object", "required": ["job", "attempts", "events", "lease", "parent", "children", "correlation", "origin"]}}}},
+          "200": {"description": "The job's detail; see docs/functions.md, taskflow.job_detail.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true, "required": ["job", "attempts", "events", "lease", "parent", "children", "correlation", "origin"]}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
@@ -403,10 +404,13 @@ const std::string& OpenApiDocument() {
           "lease": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]},
           "job_types": {"type": "array", "items": {"type": "string"}, "maxItems": 1000, "description": "Only these job types; absent: any."}}}}}},
         "responses": {
-          "200": {"description": "The acquired jobs, in acquisition order.", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": {"type": "object", "properties": {
+          "200": {"description": "The acquired jobs, in acquisition order.", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": {"type": "object",
+            "required": ["job_id", "attempt", "lease_token", "job_type", "payload", "queue", "tenant_id", "correlation_id", "traceparent", "lease_expires_at", "timeout_seconds"], "properties": {
             "job_id": {"type": "integer", "format": "int64"}, "attempt": {"type": "integer"}, "lease_token": {"type": "string", "format": "uuid"},
-            "job_type": {"type": "string"}, "payload": {"type": "object"}, "queue": {"type": "string"}, "tenant_id": {"type": "string"},
-            "correlation_id": {"type": ["string", "null"]}, "lease_expires_at": {"type": "string", "format": "date-time"},
+            "job_type": {"type": "string"}, "payload": {"$ref": "#/components/schemas/Payload"}, "queue": {"type": "string"}, "tenant_id": {"type": "string"},
+            "correlation_id": {"type": ["string", "null"]},
+            "traceparent": {"anyOf": [{"$ref": "#/components/schemas/Traceparent"}, {"type": "null"}], "description": "The W3C trace context the job was scheduled with: hand it to the handler (as TRACEPARENT or a traceparent header)."},
+            "lease_expires_at": {"type": "string", "format": "date-time"},
             "timeout_seconds": {"type": ["number", "null"], "description": "The job's own run time limit, if it has one."}}}}}}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
@@ -533,7 +537,7 @@ const std::string& OpenApiDocument() {
         "summary": "This document",
         "security": [],
         "responses": {
-          "200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object"}}}}
+          "200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}
         }
       }
     }
@@ -544,7 +548,8 @@ const std::string& OpenApiDocument() {
     },
     "parameters": {
       "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}},
-      "CorrelationId": {"name": "X-Correlation-ID", "in": "header", "description": "Up to 200 printable ASCII characters.", "schema": {"type": "string", "maxLength": 200}}
+      "CorrelationId": {"name": "X-Correlation-ID", "in": "header", "description": "Up to 200 printable ASCII characters.", "schema": {"type": "string", "maxLength": 200}},
+      "Traceparent": {"name": "traceparent", "in": "header", "description": "W3C Trace Context, version 00; kept with the jobs the call creates. Malformed: 422.", "schema": {"$ref": "#/components/schemas/Traceparent"}}
     },
     "headers": {
       "CorrelationId": {"description": "The request's X-Correlation-ID, or the one generated for the job.", "schema": {"type": "string"}}
@@ -575,22 +580,26 @@ const std::string& OpenApiDocument() {
         }
       },
       "JobState": {"type": "string", "enum": ["PENDING", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "DEAD", "CANCELLED"]},
+      "Traceparent": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$", "description": "A W3C traceparent header of version 00 (ids not all zeros).", "examples": ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]},
+      "Payload": {"type": "object", "additionalProperties": true, "description": "Any JSON object (at most taskflow.max_payload_bytes, 64 levels deep)."},
+      "Interval": {"type": "string", "description": "A PostgreSQL interval as PostgreSQL prints it, e.g. '00:00:30' or '1 day 02:00:00'."},
       "NewJob": {
         "type": "object",
         "required": ["job_type"],
         "additionalProperties": false,
         "properties": {
           "job_type": {"type": "string"},
-          "payload": {"type": "object"},
-          "queue": {"type": "string", "default": "default"},
+          "payload": {"$ref": "#/components/schemas/Payload"},
+          "queue": {"type": "string", "description": "Default: 'default'."},
           "tenant_id": {"type": "string", "description": "Default: the key's tenant (client keys) or 'default'."},
           "run_at": {"type": "string", "format": "date-time"},
-          "priority": {"type": "integer", "default": 0},
+          "priority": {"type": "integer", "minimum": -32768, "maximum": 32767, "description": "Default: 0."},
           "max_attempts": {"type": "integer", "minimum": 1},
           "unique_key": {"type": "string"},
           "correlation_id": {"type": "string", "description": "Used when there is no X-Correlation-ID header."},
           "parent_job_id": {"type": "integer", "format": "int64"},
-          "timeout": {"type": "string", "description": "A PostgreSQL interval, e.g. '30 seconds'."}
+          "timeout": {"type": "string", "description": "A PostgreSQL interval, e.g. '30 seconds'."},
+          "traceparent": {"$ref": "#/components/schemas/Traceparent", "description": "Used when there is no traceparent header."}
         }
       },
       "JobCreated": {
@@ -602,14 +611,15 @@ const std::string& OpenApiDocument() {
       "BulkResult": {"type": "object", "required": ["matched", "changed", "skipped"], "properties": {"matched": {"type": "integer"}, "changed": {"type": "integer"}, "skipped": {"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "state": {"type": ["string", "null"]}, "reason": {"type": "string"}}}}, "skipped_count": {"type": "integer"}, "cancel_requested": {"type": "integer"}}},
       "Job": {
         "type": "object",
-        "required": ["id", "job_type", "queue", "tenant_id", "state", "payload"],
+        "description": "A job as taskflow.get_job and taskflow.list_jobs return it: every key is always present, null when unset.",
+        "required": ["id", "job_type", "queue", "tenant_id", "state", "payload", "priority", "attempts", "max_attempts", "next_run_at", "created_at", "started_at", "finished_at", "last_error_type", "last_error_message", "result", "correlation_id", "parent_job_id", "unique_key", "cancel_requested", "cancel_reason", "timeout", "worker_id", "lease_expires_at", "traceparent"],
         "properties": {
           "id": {"type": "integer", "format": "int64"},
           "job_type": {"type": "string"},
           "queue": {"type": "string"},
           "tenant_id": {"type": "string"},
           "state": {"$ref": "#/components/schemas/JobState"},
-          "payload": {"type": "object"},
+          "payload": {"$ref": "#/components/schemas/Payload"},
           "priority": {"type": "integer"},
           "attempts": {"type": "integer"},
           "max_attempts": {"type": "integer"},
@@ -619,11 +629,16 @@ const std::string& OpenApiDocument() {
           "finished_at": {"type": ["string", "null"], "format": "date-time"},
           "last_error_type": {"type": ["string", "null"]},
           "last_error_message": {"type": ["string", "null"]},
-          "result": {},
+          "result": {"description": "What the handler returned (any JSON value), null until it succeeded."},
           "correlation_id": {"type": ["string", "null"]},
-          "parent_job_id": {"type": ["integer", "null"]},
+          "parent_job_id": {"type": ["integer", "null"], "format": "int64"},
           "unique_key": {"type": ["string", "null"]},
-          "cancel_requested": {"type": "boolean"}
+          "cancel_requested": {"type": "boolean"},
+          "cancel_reason": {"type": ["string", "null"]},
+          "timeout": {"type": ["string", "null"], "description": "The job's own timeout, a PostgreSQL interval ('00:00:30')."},
+          "worker_id": {"type": ["string", "null"], "description": "The worker holding (or that last held) the lease."},
+          "lease_expires_at": {"type": ["string", "null"], "format": "date-time"},
+          "traceparent": {"anyOf": [{"$ref": "#/components/schemas/Traceparent"}, {"type": "null"}]}
         }
       },
       "JobList": {
@@ -636,10 +651,60 @@ const std::string& OpenApiDocument() {
       },
       "JobHistory": {
         "type": "object",
-        "required": ["attempts", "events"],
+        "required": ["traceparent", "attempts", "events"],
         "properties": {
-          "attempts": {"type": "array", "items": {"type": "object"}},
-          "events": {"type": "array", "items": {"type": "object", "properties": {"from_state": {"type": ["string", "null"]}, "to_state": {"type": "string"}, "at": {"type": "string", "format": "date-time"}, "actor": {"type": ["string", "null"]}, "reason": {"type": ["string", "null"]}}}}
+          "traceparent": {"anyOf": [{"$ref": "#/components/schemas/Traceparent"}, {"type": "null"}]},
+          "attempts": {"type": "array", "items": {"$ref": "#/components/schemas/Attempt"}},
+          "events": {"type": "array", "items": {"$ref": "#/components/schemas/JobEvent"}}
+        }
+      },
+      "Attempt": {
+        "type": "object",
+        "description": "One attempt: finished ones from taskflow.job_attempts, the running one (outcome running) from the job row.",
+        "required": ["attempt", "worker_id", "started_at", "finished_at", "outcome", "error_type", "error_message", "backoff_delay"],
+        "properties": {
+          "attempt": {"type": "integer"},
+          "worker_id": {"type": ["string", "null"]},
+          "started_at": {"type": "string", "format": "date-time"},
+          "finished_at": {"type": ["string", "null"], "format": "date-time"},
+          "outcome": {"type": "string", "enum": ["running", "succeeded", "failed", "released", "lease_expired", "cancelled"]},
+          "error_type": {"type": ["string", "null"]},
+          "error_message": {"type": ["string", "null"]},
+          "backoff_delay": {"type": ["string", "null"], "description": "The retry delay this failure got, a PostgreSQL interval."},
+          "lease_expires_at": {"type": ["string", "null"], "format": "date-time", "description": "Only on the running attempt."}
+        }
+      },
+      "JobEvent": {
+        "type": "object",
+        "required": ["from_state", "to_state", "at", "actor", "reason"],
+        "properties": {
+          "from_state": {"anyOf": [{"$ref": "#/components/schemas/JobState"}, {"type": "null"}]},
+          "to_state": {"$ref": "#/components/schemas/JobState"},
+          "at": {"type": "string", "format": "date-time"},
+          "actor": {"type": ["string", "null"]},
+          "reason": {"type": ["string", "null"]}
+        }
+      },
+      "QueueStats": {
+        "type": "object",
+        "description": "One row of taskflow.queue_stats: a queue (tenant_id null) or one tenant in a queue. Counts are jobs; rates are fractions 0..1; ages and percentiles are seconds, null when there was nothing to measure.",
+        "required": ["queue", "tenant_id", "pending", "scheduled", "running", "succeeded", "failed", "dead", "cancelled", "oldest_ready_age_seconds", "completed_per_minute_1m", "completed_per_minute_5m", "completed_per_minute_15m", "success_rate_5m", "failure_rate_5m", "wait_p50_seconds", "wait_p95_seconds", "wait_p99_seconds", "run_p50_seconds", "run_p95_seconds", "run_p99_seconds", "finished_total", "succeeded_total", "failed_total", "dead_total", "cancelled_total", "retries_total", "retries_per_job"],
+        "properties": {
+          "queue": {"type": "string"},
+          "tenant_id": {"type": ["string", "null"]},
+          "pending": {"type": "integer"}, "scheduled": {"type": "integer"}, "running": {"type": "integer"},
+          "succeeded": {"type": "integer"}, "failed": {"type": "integer"}, "dead": {"type": "integer"}, "cancelled": {"type": "integer"},
+          "oldest_ready_age_seconds": {"type": ["number", "null"]},
+          "completed_per_minute_1m": {"type": ["number", "null"]},
+          "completed_per_minute_5m": {"type": ["number", "null"]},
+          "completed_per_minute_15m": {"type": ["number", "null"]},
+          "success_rate_5m": {"type": ["number", "null"]},
+          "failure_rate_5m": {"type": ["number", "null"]},
+          "wait_p50_seconds": {"type": ["number", "null"]}, "wait_p95_seconds": {"type": ["number", "null"]}, "wait_p99_seconds": {"type": ["number", "null"]},
+          "run_p50_seconds": {"type": ["number", "null"]}, "run_p95_seconds": {"type": ["number", "null"]}, "run_p99_seconds": {"type": ["number", "null"]},
+          "finished_total": {"type": "integer"}, "succeeded_total": {"type": "integer"}, "failed_total": {"type": "integer"},
+          "dead_total": {"type": "integer"}, "cancelled_total": {"type": "integer"}, "retries_total": {"type": "integer"},
+          "retries_per_job": {"type": ["number", "null"]}
         }
       },
       "StateChange": {
@@ -653,8 +718,8 @@ const std::string& OpenApiDocument() {
         "additionalProperties": false,
         "properties": {
           "name": {"type": "string"},
-          "trigger": {"type": "object", "description": "{\"type\": \"cron\", \"schedule\": ...}, {\"type\": \"webhook\"} or {\"type\": \"event\", \"on\": ...}"},
-          "actions": {"type": "array", "items": {"type": "object"}},
+          "trigger": {"type": "object", "additionalProperties": true, "description": "{\"type\": \"cron\", \"schedule\": ...}, {\"type\": \"webhook\"} or {\"type\": \"event\", \"on\": ...}"},
+          "actions": {"type": "array", "items": {"type": "object", "additionalProperties": true}},
           "condition": {"type": "string", "description": "A jsonpath predicate over the trigger context."},
           "tenant_id": {"type": "string"}
         }
@@ -665,9 +730,9 @@ const std::string& OpenApiDocument() {
           "rule_id": {"type": "integer", "format": "int64"},
           "tenant_id": {"type": "string"},
           "name": {"type": "string"},
-          "trigger": {"type": "object"},
+          "trigger": {"type": "object", "additionalProperties": true},
           "condition": {"type": ["string", "null"]},
-          "actions": {"type": "array"},
+          "actions": {"type": "array", "items": {"type": "object", "additionalProperties": true}},
           "enabled": {"type": "boolean"},
           "created_at": {"type": "string", "format": "date-time"},
           "updated_at": {"type": "string", "format": "date-time"},

@@ -388,8 +388,27 @@ struct Server::Impl {
       auto it = auth_cache.find(key);
       if (it != auth_cache.end() && it->second.second > now) return it->second.first;
     }
-    const pqxx::result r = Exec(call, kServerRole,
-        "SELECT tenant_id, role, db_role FROM taskflow.authenticate_api_key(" + Q(call, key, "the API key") + ")");
+    pqxx::result r;
+    try {
+      r = Exec(call, kServerRole,
+          "SELECT tenant_id, role, db_role FROM taskflow.authenticate_api_key(" + Q(call, key, "the API key") + ")");
+    } catch (const pqxx::sql_error& e) {
+      // 28000: a client key whose database role exists but is not mapped to the key's tenant
+      // (tenant_roles lost in a restore): the extension refuses to let it run unconfined. Like a
+      // missing role (UseRole) this is the server's set-up, not the client's key: a 500 saying
+      // what is wrong, never cached.
+      if (SqlState(e) != "28000") throw;
+      std::string message, hint;
+      SplitSqlMessage(e.what(), &message, &hint);
+      spdlog::error("{} (see docs/deploy.md, \"Restoring onto a new server\")", message);
+      Problem p = ProblemForStatus(500);
+      p.slug = "role-unmapped";
+      p.title = "Database role not mapped to its tenant";
+      p.sqlstate = "28000";
+      p.detail = message + ".";
+      p.hint = hint;
+      throw HttpError{std::move(p)};
+    }
     if (r.empty()) throw Refuse(401, "invalid or revoked API key");
     Principal p;
     if (!r[0][0].is_null()) p.tenant = r[0][0].c_str();
@@ -427,7 +446,7 @@ struct Server::Impl {
     const json body = ParseBodyObject(call.req.body, false);
     static const std::set<std::string> kFields = {
         "job_type", "payload", "queue", "tenant_id", "run_at", "priority",
-        "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout"};
+        "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout", "traceparent"};
     CheckKeys(body, kFields);
     auto text = [&](const char* name) -> std::optional<std::string> {
       if (!body.contains(name) || body[name].is_null()) return std::nullopt;
@@ -452,6 +471,11 @@ struct Server::Impl {
     const std::optional<std::string> queue = text("queue"), run_at = text("run_at"),
                                      unique_key = text("unique_key"), timeout = text("timeout"),
                                      body_correlation = text("correlation_id");
+    // W3C trace context: the traceparent header (what OpenTelemetry's HTTP instrumentation
+    // sends) wins over the body's field. The extension checks the format (22023 -> 422).
+    std::optional<std::string> traceparent = text("traceparent");
+    if (call.req.has_header("traceparent")) traceparent = call.req.get_header_value("traceparent");
+    if (traceparent) RefuseNul(*traceparent, "traceparent");
     const std::optional<std::string> priority = integer("priority"),
                                      max_attempts = integer("max_attempts"),
                                      parent = integer("parent_job_id");
@@ -472,7 +496,7 @@ struct Server::Impl {
         "queue => COALESCE($3, 'default'), tenant_id => COALESCE($4, 'default'), "
         "run_at => $5::timestamptz, priority => COALESCE($6::integer, 0), "
         "max_attempts => $7::integer, unique_key => $8, parent_job_id => $10::bigint, "
-        "timeout => $11::interval";
+        "timeout => $11::interval, traceparent => $12";
     static const std::string kPlain =
         "SELECT taskflow.schedule(" + kArgs + ", correlation_id => $9), $9::text";
     static const std::string kReadBack =
@@ -485,7 +509,7 @@ struct Server::Impl {
         read_back ? kReadBack.c_str() : kPlain.c_str(),
         {p(job_type), p(payload), p(queue), p(tenant), p(run_at), p(priority), p(max_attempts),
          p(unique_key), call.correlation_id.empty() ? nullptr : call.correlation_id.c_str(), p(parent),
-         p(timeout)});
+         p(timeout), p(traceparent)});
     const std::string id = r[0][0].c_str();
     call.res.set_header("Location", "/jobs/" + id);
     json answer = {{"id", std::stoll(id)}, {"correlation_id", nullptr}};
@@ -615,7 +639,7 @@ struct Server::Impl {
     const pqxx::result r = Exec(call, kWebhookRole,
         "SELECT coalesce(jsonb_agg(t.id), '[]')::text FROM taskflow.handle_webhook(" + Q(call, key, "the webhook key") +
         ", " + Q(call, call.req.body, "the webhook body") + ", " + header("X-TaskFlow-Signature") + ", " +
-        header("X-TaskFlow-Delivery") + ") AS t(id)");
+        header("X-TaskFlow-Delivery") + ", " + header("traceparent") + ") AS t(id)");
     Json(call, 202, std::string("{\"job_ids\":") + r[0][0].c_str() + "}");
   }
 

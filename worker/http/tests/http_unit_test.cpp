@@ -67,18 +67,23 @@ TEST(ListenAddress, Parses) {
 TEST(Metrics, HistogramBucketsAreCumulative) {
   HttpMetrics m;
   m.Record("/jobs", "POST", 201, 0.003);
+  m.Record("/jobs", "POST", 201, 0.0002);  // sub-millisecond: its own bucket
   m.Record("/jobs", "POST", 201, 0.2);
   m.Record("/jobs", "POST", 422, 20.0);
   const std::string text = m.Render({});
-  EXPECT_NE(text.find("taskflow_http_requests_total{route=\"/jobs\",method=\"POST\",status=\"201\"} 2\n"),
+  EXPECT_NE(text.find("taskflow_http_requests_total{route=\"/jobs\",method=\"POST\",status=\"201\"} 3\n"),
             std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.005\"} 1\n"),
+  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.0001\"} 0\n"),
             std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.25\"} 2\n"),
+  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.00025\"} 1\n"),
             std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"+Inf\"} 3\n"),
+  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.005\"} 2\n"),
             std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_count{route=\"/jobs\"} 3\n"),
+  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.25\"} 3\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"+Inf\"} 4\n"),
+            std::string::npos);
+  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_count{route=\"/jobs\"} 4\n"),
             std::string::npos);
   EXPECT_EQ(EscapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
@@ -136,6 +141,9 @@ TEST(HandlerMetrics, RunningGaugeAndDurations) {
   EXPECT_NE(text.find("taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.005\"} 1\n"),
             std::string::npos);
   EXPECT_NE(text.find("taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.001\"} 0\n"),
+            std::string::npos);
+  m.Finished("ping", "succeeded", 0.0003);
+  EXPECT_NE(m.Render().find("taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.0005\"} 1\n"),
             std::string::npos);
 }
 

@@ -26,8 +26,10 @@ class HandlerMetrics {
   std::string Render() const;
 
  private:
-  static constexpr std::array<double, 14> kBuckets = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1,
-                                                      5,     10,    30,   60,   300, 900, 3600};
+  // From 100 µs (an in-process handler takes a fraction of a millisecond) to an hour.
+  static constexpr std::array<double, 17> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01,
+                                                      0.05,   0.1,     0.5,    1,     5,     10,
+                                                      30,     60,      300,    900,   3600};
   struct Histogram {
     std::array<std::uint64_t, kBuckets.size()> buckets{};
     std::uint64_t count = 0;
