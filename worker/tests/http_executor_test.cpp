@@ -126,6 +126,7 @@ TEST_F(HttpExecutorTest, TwoHundredCompletesWithTheJsonBodyAndSendsTheHeaders) {
 }
 
 TEST_F(HttpExecutorTest, TraceparentHeaderOnlyWhenTheJobHasOne) {
+  job_.traceparent.clear();  // the fixture's job has one
   ASSERT_EQ(Post("/ok").kind, Outcome::Kind::kSucceeded);
   {
     std::lock_guard<std::mutex> lock(mutex_);
