@@ -268,7 +268,7 @@ CREATE TYPE taskflow.job_summaries AS (
   created_at timestamptz, started_at timestamptz, finished_at timestamptz,
   last_error_type text, last_error_message text, result jsonb, correlation_id text,
   parent_job_id bigint, unique_key text, cancel_requested boolean, cancel_reason text,
-  timeout interval, worker_id text, lease_expires_at timestamptz);
+  timeout interval, worker_id text, lease_expires_at timestamptz, traceparent text);
 
 -- ---------------------------------------------------------------------------------------------
 -- Jobs: tenant calls on the tenant's shard, id calls on the id's shard

@@ -6,7 +6,7 @@
 
 WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
 case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
-if ! "$WORKER_BIN" --help 2>/dev/null | grep -q -- '--http'; then
+if ! grep -q -- '--http' <<<"$("$WORKER_BIN" --help 2>/dev/null)"; then  # no pipe: grep -q quitting early must not SIGPIPE the worker
   fail_setup "$WORKER_BIN has no --http (built without worker/http?)"
 fi
 ADMIN=$(new_key '' admin)

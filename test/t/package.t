@@ -18,8 +18,8 @@ echo "1..9"
 out=$(cmake --install "$BUILD" --prefix "$PREFIX" 2>&1); rc=$?
 ok "$rc" "cmake --install $BUILD --prefix <tmp>"
 [ "$rc" -ne 0 ] && echo "$out" | tail -20 | sed 's/^/#   /'
-is "$(cd "$PREFIX/bin" 2>/dev/null && ls | tr '\n' ' ')" "taskflow-http taskflow-worker " \
-  "bin/ holds taskflow-http and taskflow-worker, not the benchmark"
+is "$(cd "$PREFIX/bin" 2>/dev/null && ls | tr '\n' ' ')" "taskflow taskflow-http taskflow-worker " \
+  "bin/ holds taskflow (the CLI), taskflow-http and taskflow-worker, not the benchmark"
 is "$("$PREFIX/bin/taskflow-worker" --version 2>&1)" "taskflow-worker $V" "the installed taskflow-worker runs"
 LIBDIR=$(dirname "$(find "$PREFIX" -name libtaskflow_worker.a | head -1)")
 ok "$([ -f "$LIBDIR/libtaskflow_worker.a" ] && [ -f "$PREFIX/include/taskflow/worker.hpp" ] \
