@@ -71,11 +71,19 @@ Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
       {"TASKFLOW_TENANT_ID", job.tenant_id},
       {"TASKFLOW_CORRELATION_ID", job.correlation_id},
   };
+  // The job's trace context, as OpenTelemetry's environment-variable carrier names it. A job
+  // without one must not pass on a TRACEPARENT the worker itself was started with.
+  if (!job.traceparent.empty()) extra.emplace_back("TRACEPARENT", job.traceparent);
   for (const auto& kv : spec.env) extra.emplace_back(kv.first, kv.second);
 
   ProcessSpec process;
   process.argv = spec.command;
   process.env = MergeEnvironment(extra);
+  if (job.traceparent.empty() && spec.env.count("TRACEPARENT") == 0) {
+    process.env.erase(std::remove_if(process.env.begin(), process.env.end(),
+                                     [](const std::string& kv) { return kv.rfind("TRACEPARENT=", 0) == 0; }),
+                      process.env.end());
+  }
   process.stdin_data = job.payload.dump();
   process.cwd = spec.cwd;
   process.timeout = EffectiveTimeout(job, spec);
