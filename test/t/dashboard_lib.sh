@@ -10,7 +10,7 @@ require_browser() {
   command -v node >/dev/null || fail_setup "node is not installed (test/deps.sh installs nodejs)"
   [ -f "$ROOT/dashboard/node_modules/playwright-core/package.json" ] ||
     fail_setup "dashboard/node_modules has no playwright-core (the CMake build runs npm ci)"
-  "$WORKER_BIN" --help 2>/dev/null | grep -q -- '--http' || fail_setup "$WORKER_BIN has no --http"
+  grep -q -- '--http' <<<"$("$WORKER_BIN" --help 2>/dev/null)" || fail_setup "$WORKER_BIN has no --http"
 }
 #   start_dashboard_worker QUEUE WORKER_ID HANDLER
 #                      starts taskflow-worker --http on a free port, running QUEUE's jobs with

@@ -73,7 +73,7 @@ is "$(json_get "$BODY" '{traceparent}')" "$TP" "GET /jobs/{id}/history shows it"
 req POST /jobs "${AUTH[@]}" -H "traceparent: 00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01" \
   -d '{"job_type": "traced", "queue": "traced"}'
 is_problem 422 "POST /jobs with an uppercase traceparent"
-echo "$BODY" | grep -q "traceparent is malformed"
+grep -q "traceparent is malformed" <<<"$BODY"
 ok $? "and the problem says what is wrong"
 
 # --- GET /jobs/{id}, /jobs, history -------------------------------------------------------------

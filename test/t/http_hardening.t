@@ -26,7 +26,7 @@ nest() {
 nest 100000
 req POST /jobs "${ADM[@]}" --data-binary @"$T_DIR/deep.json"
 is_problem 422 "a payload of 100,000 nested arrays (200 KB)"
-echo "$BODY" | grep -q 'deeper than'
+grep -q 'deeper than' <<<"$BODY"
 ok $? "the problem says the body nests too deeply ($(json_get "$BODY" '{detail}'))"
 alive
 ok $? "the server is alive after it (it used to die of SIGSEGV)"
@@ -51,23 +51,23 @@ ok $? "the server is alive after deep rules and webhooks"
 # --- NUL characters -----------------------------------------------------------------------------
 req POST /jobs "${ADM[@]}" -d '{"job_type": "x\u0000y", "queue": "hq"}'
 is_problem 422 "job_type with a NUL character"
-echo "$BODY" | grep -q 'job_type must not contain a NUL'
+grep -q 'job_type must not contain a NUL' <<<"$BODY"
 ok $? "the problem names job_type ($(json_get "$BODY" '{detail}'))"
 req POST /jobs "${ADM[@]}" -d '{"job_type": "u", "queue": "hq", "unique_key": "k\u0000one"}'
 is_problem 422 "unique_key with a NUL character (two keys used to collapse into one job)"
 req POST /jobs "${ADM[@]}" -d '{"job_type": "u", "queue": "hq", "tenant_id": "acme\u0000globex"}'
 is_problem 422 "tenant_id \"acme\\u0000globex\" (it used to be accepted as acme)"
-echo "$BODY" | grep -q 'tenant_id must not'
+grep -q 'tenant_id must not' <<<"$BODY"
 ok $? "the problem names tenant_id"
 req POST /jobs "${ADM[@]}" -d '{"job_type": "u", "queue": "hq", "payload": {"a": ["ok", "b\u0000"]}}'
 is_problem 422 "a payload string with a NUL character"
-echo "$BODY" | grep -q 'payload.a\[1\] must not'
+grep -q 'payload.a\[1\] must not' <<<"$BODY"
 ok $? "the problem names the place: payload.a[1]"
 req POST /automation-rules "${ADM[@]}" -d '{"name": "n\u0000ul", "trigger": {"type": "event", "on": "job_succeeded", "job_type": "x"}, "actions": [{"job_type": "y"}]}'
 is_problem 422 "a rule name with a NUL character"
 req POST /events/webhook/some_webhook_key_0123456789 -H 'Content-Type: application/json' -d '{"a": "x\u0000"}'
 is_problem 422 "a webhook body with a NUL character"
-echo "$BODY" | grep -q 'webhook body.a must not'
+grep -q 'webhook body.a must not' <<<"$BODY"
 ok $? "the problem names the place: webhook body.a"
 req GET '/jobs?tenant=acme%00globex' "${ADM[@]}"
 is_problem 422 "a query parameter with a NUL character"
@@ -179,7 +179,7 @@ is "$STATUS" 200 "and is healthy"
 sql "REVOKE taskflow_http FROM tf_http_revoked" >/dev/null
 SERVER=revoked req GET /health
 is_problem 503 "/health once the role is no longer a member"
-echo "$BODY" | grep -q 'not a member of taskflow_http'
+grep -q 'not a member of taskflow_http' <<<"$BODY"
 ok $? "saying why"
 
 done_testing

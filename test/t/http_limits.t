@@ -169,7 +169,7 @@ SERVER=nodb req POST /jobs "${A[@]}" -d '{"job_type": "x"}'
 is_problem 503 "POST /jobs without a database"
 SERVER=nodb req GET /metrics
 is "$STATUS" 200 "/metrics still answers without a database"
-echo "$BODY" | grep -q '^taskflow_http_database_up 0'
+grep -q '^taskflow_http_database_up 0' <<<"$BODY"
 ok $? "and says the database is down"
 printf '%s\n' "$BODY" | promtool check metrics >/dev/null 2>&1
 ok $? "promtool accepts it"

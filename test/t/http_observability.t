@@ -107,13 +107,13 @@ ok $? "every job line carries worker_id (job lines, without it: $(cat "$T_DIR/wi
 # --- which series where -------------------------------------------------------------------------
 start_server db
 SERVER=db req GET /metrics
-echo "$BODY" | grep -q '^taskflow_jobs{'
+grep -q '^taskflow_jobs{' <<<"$BODY"
 ok $? "taskflow-http's /metrics serves the database-wide series"
 start_server nodb --database-metrics false
 SERVER=nodb req GET /metrics
-echo "$BODY" | grep -q '^taskflow_jobs{\|^taskflow_http_database_up'
+grep -q '^taskflow_jobs{\|^taskflow_http_database_up' <<<"$BODY"
 ok $((1 - $?)) "taskflow-http --database-metrics false does not"
-echo "$BODY" | grep -q '^taskflow_http_connections_active '
+grep -q '^taskflow_http_connections_active ' <<<"$BODY"
 ok $? "but still serves its own series"
 
 "$WORKER_BIN" --db "$W_URL" --http 127.0.0.1:0 --queue oq --handler j=noop --poll-interval 200ms \
@@ -133,7 +133,7 @@ stop_server wm
 T_SERVERS[wmd]=$!; disown "$!"
 wait_port wmd 'HTTP API listening on 127.0.0.1:' "$T_DIR/wmd.log"
 SERVER=wmd req GET /metrics
-echo "$BODY" | grep -q '^taskflow_jobs{'
+grep -q '^taskflow_jobs{' <<<"$BODY"
 ok $? "--http-database-metrics adds them (for the one instance that should serve them)"
 stop_server wmd
 
