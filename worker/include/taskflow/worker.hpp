@@ -152,6 +152,12 @@ struct WorkerOptions {
   bool catch_all = false;                      // acquire every job type, not just handled ones
   Milliseconds reconnect_min{100};             // reconnect backoff: first delay
   Milliseconds reconnect_max{5000};            // reconnect backoff: cap
+
+  // Throws std::invalid_argument naming the option (and its taskflow-worker flag) when a value
+  // is out of range: concurrency 1 to 4096, at least one queue, lease > 0, a heartbeat interval
+  // shorter than the lease, ... Worker::Run() calls it (a StartupError then), and so does
+  // taskflow-worker for its flags: one set of rules (docs/worker.md, "The parts").
+  void Validate() const;
 };
 
 // Raised by Worker::Run() when the worker cannot start: no database, no
