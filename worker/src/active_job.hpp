@@ -20,8 +20,7 @@ namespace taskflow {
 using Clock = std::chrono::steady_clock;
 
 struct ActiveJob {
-  explicit ActiveJob(Job j, JobContext::ConnectionProvider provider = nullptr)
-      : job(std::move(j)), ctx(std::move(provider)) {}
+  explicit ActiveJob(Job j, JobContext::SqlProvider sql = nullptr) : job(std::move(j)), ctx(std::move(sql)) {}
   Job job;
   JobContext ctx;
   const Handler* handler = nullptr;

@@ -54,14 +54,14 @@ void ProducerOptions::Validate() const {
 
 Producer::Producer(ProducerOptions options, std::optional<std::vector<std::string>> job_types, ExecutorPool& pool,
                    Completer& completer, ActiveJobs& jobs, HandlerLookup handlers,
-                   JobContext::ConnectionProvider connection_provider)
+                   JobContext::SqlProvider sql_provider)
     : options_(std::move(options)),
       job_types_(std::move(job_types)),
       pool_(pool),
       completer_(completer),
       jobs_(jobs),
       handlers_(std::move(handlers)),
-      connection_provider_(std::move(connection_provider)),
+      sql_provider_(std::move(sql_provider)),
       adaptive_(options_.prefetch == ProducerOptions::kPrefetchAuto) {
   options_.Validate();
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -222,7 +222,7 @@ Clock::time_point Producer::ReleaseStalled(Clock::time_point now) {
 void Producer::Dispatch(std::vector<Job> jobs) {
   std::vector<std::shared_ptr<ActiveJob>> batch;
   batch.reserve(jobs.size());
-  for (auto& job : jobs) batch.push_back(std::make_shared<ActiveJob>(std::move(job), connection_provider_));
+  for (auto& job : jobs) batch.push_back(std::make_shared<ActiveJob>(std::move(job), sql_provider_));
   jobs_.Add(batch);
 
   std::vector<std::shared_ptr<ActiveJob>> runnable;

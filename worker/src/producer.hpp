@@ -51,11 +51,11 @@ class Producer {
   // The handler of a job type, or nullptr when there is none here.
   using HandlerLookup = std::function<const Handler*(const std::string& job_type)>;
 
-  // job_types: what acquire() asks for; nullopt: every type (catch-all). sql: the JobContext
-  // database session of each job (nullptr: none).
+  // job_types: what acquire() asks for; nullopt: every type (catch-all). sql_provider: the
+  // JobContext::Sql() of each job (nullptr: none).
   Producer(ProducerOptions options, std::optional<std::vector<std::string>> job_types, ExecutorPool& pool,
            Completer& completer, ActiveJobs& jobs, HandlerLookup handlers,
-           JobContext::ConnectionProvider connection_provider);
+           JobContext::SqlProvider sql_provider);
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
@@ -93,7 +93,7 @@ class Producer {
   Completer& completer_;
   ActiveJobs& jobs_;
   const HandlerLookup handlers_;
-  const JobContext::ConnectionProvider connection_provider_;
+  const JobContext::SqlProvider sql_provider_;
 
   std::atomic<bool> stopping_{false};
   std::atomic<bool> notified_{false};

@@ -12,8 +12,6 @@
 #include <cstdio>
 #include <thread>
 
-#include <pqxx/pqxx>
-
 #include "active_job.hpp"
 #include "completer.hpp"
 #include "executor_pool.hpp"
@@ -21,6 +19,7 @@
 #include "log.hpp"
 #include "producer.hpp"
 #include "sql_api.hpp"
+#include "sql_session.hpp"
 #include "worker_options.hpp"
 
 namespace taskflow {
@@ -33,14 +32,6 @@ std::string DefaultWorkerId() {
   char host[256] = {0};
   if (gethostname(host, sizeof host - 1) != 0) std::snprintf(host, sizeof host, "localhost");
   return std::string(host) + ":" + std::to_string(getpid());
-}
-
-// The pool thread's own connection for handlers that use the database (sql executor).
-pqxx::connection_base& ThreadConnection(const std::string& database_url, bool reset) {
-  thread_local std::unique_ptr<pqxx::connection> connection;
-  if (reset) connection.reset();
-  if (!connection || !connection->is_open()) connection = std::make_unique<pqxx::connection>(database_url);
-  return *connection;
 }
 
 }  // namespace
@@ -110,14 +101,13 @@ bool Worker::Impl::Run() {
     const auto found = handlers_.find(type);
     return found != handlers_.end() ? &found->second : (any_handler_ ? &any_handler_ : nullptr);
   };
-  // The sql executor's connection; Impl outlives every job (see ~Worker).
-  JobContext::ConnectionProvider connection = [this](bool reset) -> pqxx::connection_base& {
-    return ThreadConnection(options_.database_url, reset);
-  };
+  // The pool thread's own session for handlers that use the database (the sql executor);
+  // Impl outlives every job (see ~Worker).
+  JobContext::SqlProvider sql = [this]() -> SqlSession& { return ThreadSqlSession(options_.database_url); };
   {
     std::lock_guard<std::mutex> lock(mu_);
     producer_ = std::make_unique<Producer>(parts.producer, job_types, *pool_, *completer_, jobs_, lookup,
-                                           std::move(connection));
+                                           std::move(sql));
     if (stop_requested_) producer_->Stop();
   }
   try {
