@@ -38,6 +38,13 @@ class Gate {
   }
   int running() const { return running_.load(); }
 
+  // Opens the gate when the test leaves, even by a failed ASSERT (declare it after the Rig, so
+  // the handler threads can end before the Rig joins them).
+  struct OpenOnExit {
+    Gate& gate;
+    ~OpenOnExit() { gate.Open(); }
+  };
+
  private:
   std::mutex mutex_;
   std::condition_variable cv_;
@@ -76,6 +83,8 @@ struct Rig {
       }
     });
   }
+  ~Rig() { Stop(); }
+  // Idempotent.
   void Stop() {
     producer->Stop();
     if (thread.joinable()) thread.join();
@@ -104,6 +113,7 @@ TEST(Producer, NeverAcquiresMoreThanTheFreeSlots) {
   db.AddJobs(60);
   Gate gate;
   Rig rig(db, FixedPrefetch(3), /*concurrency=*/2, gate.MakeHandler());
+  Gate::OpenOnExit open_on_exit{gate};
   // Slots: 2 handler threads + 3 prefetched. The pool's busy jobs (running or waiting for a
   // thread) plus what the Producer asks for never exceed them.
   std::atomic<int> asked_beyond_free{0};
@@ -161,6 +171,7 @@ TEST(Producer, AutoPrefetchStartsWithTheHandlerThreadsOnly) {
   ProducerOptions options;  // prefetch auto: an idle worker has measured no rate yet
   options.poll_interval = Milliseconds(20);
   Rig rig(db, options, /*concurrency=*/3, gate.MakeHandler());
+  Gate::OpenOnExit open_on_exit{gate};
   rig.Start(db);
   ASSERT_TRUE(db.WaitFor([&] { return gate.running() == 3; }));
   EXPECT_EQ(db.Calls("acquire").at(0).max_jobs, 3);
