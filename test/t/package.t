@@ -13,7 +13,7 @@ TMP=$(mktemp -d /tmp/tfpackage.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 PREFIX=$TMP/prefix
 V=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" taskflow.control)
-echo "1..9"
+echo "1..11"
 
 out=$(cmake --install "$BUILD" --prefix "$PREFIX" 2>&1); rc=$?
 ok "$rc" "cmake --install $BUILD --prefix <tmp>"
@@ -25,6 +25,20 @@ LIBDIR=$(dirname "$(find "$PREFIX" -name libtaskflow_worker.a | head -1)")
 ok "$([ -f "$LIBDIR/libtaskflow_worker.a" ] && [ -f "$PREFIX/include/taskflow/worker.hpp" ] \
       && grep -q "\"$V\"" "$PREFIX/include/taskflow/version.hpp"; echo $?)" \
   "the library, taskflow/worker.hpp and taskflow/version.hpp ($V) are installed"
+
+# --- the public headers need no libpqxx ---------------------------------------------------------------
+# Handlers reach the database through SqlSession (JobContext::Sql()). libpqxx's headers live in
+# /usr/include on Debian, so leaving them off the include path proves nothing: instead no installed
+# header may mention pqxx, and a file that includes every one of them must compile with a namespace
+# alias named pqxx (ill-formed once anything declared namespace pqxx) and without libpqxx's guards.
+is "$(grep -rlE "pqxx(::|/)|namespace pqxx" "$PREFIX/include" 2>/dev/null)" "" "no installed header includes or declares anything of libpqxx"
+printf '%s\n' '#include <taskflow/worker.hpp>' '#include <taskflow/json_limits.hpp>' \
+  '#include <taskflow/log_format.hpp>' '#include <taskflow/version.hpp>' \
+  'namespace pqxx = std;' '#if defined(PQXX_H_CONNECTION_BASE) || defined(PQXX_H_CONNECTION)' '#error libpqxx included' '#endif' \
+  'int main() { taskflow::WorkerOptions o; o.Validate(); return 0; }' >"$TMP/headers.cpp"
+out=$(c++ -std=c++17 -fsyntax-only -I"$PREFIX/include" "$TMP/headers.cpp" 2>&1); rc=$?
+ok "$rc" "the installed headers compile without libpqxx: no include, no forward declaration"
+[ "$rc" -ne 0 ] && echo "$out" | tail -20 | sed 's/^/#   /'
 
 # --- find_package(TaskFlow) ------------------------------------------------------------------------
 mkdir -p "$TMP/cm"

@@ -8,8 +8,6 @@
 #include <algorithm>
 #include <chrono>
 
-#include <pqxx/pqxx>
-
 #include "process.hpp"
 
 namespace taskflow {
@@ -125,74 +123,25 @@ bool RetryableSqlState(const std::string& state) {
   return !(cls == "22" || cls == "23" || cls == "42" || cls == "0A");
 }
 
-nlohmann::json RowsToJson(const pqxx::result& rows) {
-  if (rows.columns() == 0) return {{"affected_rows", rows.affected_rows()}};
-  nlohmann::json out = nlohmann::json::array();
-  for (const auto& row : rows) {
-    nlohmann::json object = nlohmann::json::object();
-    for (pqxx::row::size_type i = 0; i < row.size(); ++i) {
-      const auto& field = row[i];
-      const char* name = rows.column_name(i);
-      if (field.is_null()) {
-        object[name] = nullptr;
-        continue;
-      }
-      const std::string text = field.c_str();
-      switch (rows.column_type(i)) {
-        case 114:   // json
-        case 3802:  // jsonb
-          object[name] = JsonOrNull(text);
-          break;
-        case 16:  // bool
-          object[name] = text == "t";
-          break;
-        case 20:  // int8
-        case 21:  // int2
-        case 23:  // int4
-          object[name] = field.as<long long>();
-          break;
-        case 700:  // float4
-        case 701:  // float8
-          object[name] = field.as<double>();
-          break;
-        default:
-          object[name] = text;
-      }
-    }
-    out.push_back(std::move(object));
-  }
-  return {{"rows", out}};
-}
-
 Outcome RunSql(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
   const auto timeout = EffectiveTimeout(job, spec);
   try {
-    pqxx::connection_base& conn = ctx.Connection();
-    ctx.OnStop([&conn] {
-      try {
-        conn.cancel_query();
-      } catch (...) {
-      }
-    });
-    pqxx::work txn(conn);
-    if (timeout) txn.exec("SET LOCAL statement_timeout = " + std::to_string(timeout->count()));
-    const pqxx::result rows = txn.exec_params(spec.statement, job.payload.dump());
-    txn.commit();
+    SqlSession& sql = ctx.Sql();
+    ctx.OnStop([&sql] { sql.Cancel(); });
+    nlohmann::json result = sql.Execute(spec.statement, {job.payload.dump()}, timeout);
     ctx.ClearOnStop();
-    return Outcome::Succeeded(RowsToJson(rows));
-  } catch (const pqxx::broken_connection& e) {
+    return Outcome::Succeeded(std::move(result));
+  } catch (const SqlError& e) {
     ctx.ClearOnStop();
-    try {
-      ctx.Connection(/*reset=*/true);  // reopen now; if that fails, the next job tries again
-    } catch (...) {
+    switch (e.kind()) {
+      case SqlError::Kind::kConnectionLost:
+        return Outcome::Failed("connection_error", Trimmed(e.what()));
+      case SqlError::Kind::kCommitInDoubt:
+        return Outcome::Failed("connection_error", std::string("commit in doubt: ") + Trimmed(e.what()));
+      case SqlError::Kind::kStatement:
+        break;
     }
-    return Outcome::Failed("connection_error", Trimmed(e.what()));
-  } catch (const pqxx::in_doubt_error& e) {
-    ctx.ClearOnStop();
-    return Outcome::Failed("connection_error", std::string("commit in doubt: ") + Trimmed(e.what()));
-  } catch (const pqxx::sql_error& e) {
-    ctx.ClearOnStop();
-    const std::string state = e.sqlstate();
+    const std::string& state = e.sqlstate();
     if (state == "57014") {  // query_canceled: our cancel or statement_timeout
       if (ctx.StopRequested()) return StoppedOutcome(ctx, "sql statement");
       if (timeout) return Outcome::Failed("timeout", "statement timed out after " + std::to_string(timeout->count()) + " ms");

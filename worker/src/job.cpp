@@ -57,8 +57,7 @@ const char* ToString(StopReason reason) {
   return "unknown";
 }
 
-JobContext::JobContext(ConnectionProvider connection_provider)
-    : connection_provider_(std::move(connection_provider)) {}
+JobContext::JobContext(SqlProvider sql_provider) : sql_provider_(std::move(sql_provider)) {}
 
 bool JobContext::SleepFor(Milliseconds duration) {
   std::unique_lock<std::mutex> lock(mutex_);
@@ -93,9 +92,9 @@ void JobContext::RequestStop(StopReason reason) {
   stopped_.notify_all();
 }
 
-pqxx::connection_base& JobContext::Connection(bool reset) {
-  if (!connection_provider_) throw std::logic_error("this JobContext has no database connection");
-  return connection_provider_(reset);
+SqlSession& JobContext::Sql() {
+  if (!sql_provider_) throw std::logic_error("this JobContext has no database session");
+  return sql_provider_();
 }
 
 }  // namespace taskflow

@@ -233,23 +233,24 @@ int main(int argc, char** argv) {
     options.concurrency = concurrency;
     options.worker_id = worker_id;
     options.lease = Duration("--lease", lease);
-    if (options.lease.count() <= 0) throw taskflow::ConfigError("--lease must be greater than zero");
     if (!heartbeat.empty()) {
       options.heartbeat_interval = Duration("--heartbeat-interval", heartbeat);
-      if (options.heartbeat_interval.count() <= 0 || options.heartbeat_interval >= options.lease) {
-        throw taskflow::ConfigError("--heartbeat-interval must be greater than zero and shorter than --lease");
+      // 0 means "lease / 3" to the library; given as a flag it is a mistake.
+      if (options.heartbeat_interval.count() <= 0) {
+        throw taskflow::ConfigError("--heartbeat-interval must be greater than zero");
       }
     }
     options.poll_interval = Duration("--poll-interval", poll);
-    if (options.poll_interval.count() <= 0) throw taskflow::ConfigError("--poll-interval must be greater than zero");
     options.shutdown_grace = Duration("--shutdown-grace", grace);
     options.acquire_batch = batch;
     options.prefetch = prefetch == "auto" ? taskflow::WorkerOptions::kPrefetchAuto : std::stoi(prefetch);
     options.prefetch_max = prefetch_max;
     options.prefetch_max_wait = Duration("--prefetch-max-wait", prefetch_max_wait);
-    if (options.prefetch_max_wait.count() <= 0) throw taskflow::ConfigError("--prefetch-max-wait must be greater than zero");
     options.completion_flush_interval = Duration("--completion-flush-interval", flush_interval);
     options.catch_all = catch_all;
+    // The library's rules (each part's Validate()), so a bad value is a usage error (exit 2);
+    // --concurrency 0 is an API-only instance without a Worker.
+    if (concurrency > 0) options.Validate();
     if (!config_file.empty()) specs = taskflow::LoadHandlerFile(config_file);
     for (const auto& flag : handler_flags) {
       auto spec = taskflow::ParseHandlerFlag(flag);

@@ -29,10 +29,6 @@
 
 #include <nlohmann/json.hpp>
 
-namespace pqxx {
-class connection_base;
-}
-
 namespace taskflow {
 
 using Milliseconds = std::chrono::milliseconds;
@@ -90,12 +86,48 @@ enum class StopReason {
 
 const char* ToString(StopReason reason);
 
+// Raised by SqlSession::Execute.
+class SqlError : public std::runtime_error {
+ public:
+  enum class Kind {
+    kConnectionLost,  // the connection broke (the session reopens it for the next call)
+    kCommitInDoubt,   // the connection broke during COMMIT: applied or not, unknown
+    kStatement,       // the server refused the statement: sqlstate() says why
+  };
+  SqlError(Kind kind, std::string sqlstate, const std::string& message);
+  Kind kind() const noexcept { return kind_; }
+  const std::string& sqlstate() const noexcept { return sqlstate_; }  // empty unless kStatement
+
+ private:
+  Kind kind_;
+  std::string sqlstate_;
+};
+
+// A handler's way to the worker's database: the calling pool thread's own connection (the
+// worker's database_url), opened on first use. The `sql` executor runs on it. Use it from the
+// handler's thread; Cancel() may be called from any thread (e.g. a JobContext::OnStop callback).
+// The header needs no client library: a handler that wants its own driver opens its own
+// connection.
+class SqlSession {
+ public:
+  virtual ~SqlSession() = default;
+  // Runs `statement` in a transaction of its own with `params` as $1, $2, ... (text; cast them
+  // in the statement) and commits. `timeout`: the transaction's statement_timeout. Returns
+  // {"rows": [{"column": value, ...}, ...]} (json and jsonb parsed, booleans and numbers typed,
+  // the rest text), or {"affected_rows": n} for a statement that returns no columns. Throws
+  // SqlError.
+  virtual nlohmann::json Execute(const std::string& statement, const std::vector<std::string>& params = {},
+                                 std::optional<Milliseconds> timeout = std::nullopt) = 0;
+  // Cancels the statement Execute() runs now, if any.
+  virtual void Cancel() noexcept = 0;
+};
+
 // Per-attempt context handed to a handler. Thread-safe.
 class JobContext {
  public:
-  using ConnectionProvider = std::function<pqxx::connection_base&(bool reset)>;
+  using SqlProvider = std::function<SqlSession&()>;
 
-  explicit JobContext(ConnectionProvider connection_provider = nullptr);
+  explicit JobContext(SqlProvider sql_provider = nullptr);
   JobContext(const JobContext&) = delete;
   JobContext& operator=(const JobContext&) = delete;
 
@@ -111,9 +143,9 @@ class JobContext {
   void OnStop(std::function<void()> callback);
   void ClearOnStop();
 
-  // The calling pool thread's own database connection, opened on first use.
-  // `reset` drops a broken connection and opens a new one.
-  pqxx::connection_base& Connection(bool reset = false);
+  // The calling pool thread's own database session (see SqlSession). Throws std::logic_error
+  // when this context has none (a JobContext made without one, e.g. in a test).
+  SqlSession& Sql();
 
   // Used by the worker (and tests): asks the handler to stop. The first reason wins.
   void RequestStop(StopReason reason);
@@ -123,7 +155,7 @@ class JobContext {
   std::mutex mutex_;
   std::condition_variable stopped_;
   std::function<void()> on_stop_;
-  ConnectionProvider connection_provider_;
+  SqlProvider sql_provider_;
 };
 
 using Handler = std::function<Outcome(const Job&, JobContext&)>;
@@ -152,6 +184,12 @@ struct WorkerOptions {
   bool catch_all = false;                      // acquire every job type, not just handled ones
   Milliseconds reconnect_min{100};             // reconnect backoff: first delay
   Milliseconds reconnect_max{5000};            // reconnect backoff: cap
+
+  // Throws std::invalid_argument naming the option (and its taskflow-worker flag) when a value
+  // is out of range: concurrency 1 to 4096, at least one queue, lease > 0, a heartbeat interval
+  // shorter than the lease, ... Worker::Run() calls it (a StartupError then), and so does
+  // taskflow-worker for its flags: one set of rules (docs/worker.md, "The parts").
+  void Validate() const;
 };
 
 // Raised by Worker::Run() when the worker cannot start: no database, no
