@@ -83,6 +83,10 @@ class JobStore {
   // taskflow.snooze(): SCHEDULED again after `delay`, the attempt not counted.
   virtual std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay, const std::string& reason) = 0;
 
+  // Whether this session's commits wait for the WAL flush (synchronous_commit). The Producer's
+  // session turns it off unless --durable-acquire: see docs/worker.md, "Acquisitions commit
+  // without waiting for the WAL flush".
+  virtual void SetSynchronousCommit(bool on) = 0;
   // LISTEN on each queue's channel; a notification sets `flag` (during ReadNotifications).
   virtual void Listen(const std::vector<std::string>& queues, std::atomic<bool>& flag) = 0;
   // Reads pending notifications without blocking.

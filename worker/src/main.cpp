@@ -121,6 +121,7 @@ int main(int argc, char** argv) {
   int http_threads = 16;
   bool http_database_metrics = false;
   bool catch_all = false;
+  bool durable_acquire = false;
   std::string http_secret_file;  // --http-secret-file: the default secret of http handlers
 
   app.add_option("--db", dbs,
@@ -184,6 +185,10 @@ int main(int argc, char** argv) {
                  "How long outcomes are gathered before one statement reports them (0: at once)")
       ->envname("TASKFLOW_COMPLETION_FLUSH_INTERVAL")
       ->capture_default_str();
+  app.add_flag("--durable-acquire", durable_acquire,
+               "Acquisitions wait for the WAL flush before their jobs run (default: they do not; after a "
+               "server crash the jobs of the last moments' acquisitions run again)")
+      ->envname("TASKFLOW_DURABLE_ACQUIRE");
   app.add_option("--batch", batch, "Most jobs per acquire (default: concurrency + prefetch)")
       ->envname("TASKFLOW_ACQUIRE_BATCH")
       ->check(CLI::NonNegativeNumber);
@@ -248,6 +253,7 @@ int main(int argc, char** argv) {
     options.prefetch_max_wait = Duration("--prefetch-max-wait", prefetch_max_wait);
     options.completion_flush_interval = Duration("--completion-flush-interval", flush_interval);
     options.catch_all = catch_all;
+    options.durable_acquire = durable_acquire;
     // The library's rules (each part's Validate()), so a bad value is a usage error (exit 2);
     // --concurrency 0 is an API-only instance without a Worker.
     if (concurrency > 0) options.Validate();

@@ -124,15 +124,21 @@ void Producer::Run(std::unique_ptr<JobStore> store, const StoreFactory& connect)
   Backoff backoff(options_.reconnect_min, options_.reconnect_max);
   bool maybe_more = true;
   bool acquired_once = false;
+  bool session_set = false;  // SetSynchronousCommit done on this store
   auto next_poll = Clock::now();
   while (!stopping_.load()) {
     try {
       if (!store) {
         store = connect();
+        session_set = false;
         store->Listen(options_.queues, notified_);
         log::Write(info, "database connection restored", {{"component", "producer"}});
         backoff.Reset();
         maybe_more = true;
+      }
+      if (!session_set) {
+        store->SetSynchronousCommit(options_.durable_acquire);
+        session_set = true;
       }
       if (notified_.exchange(false)) maybe_more = true;
       auto now = Clock::now();

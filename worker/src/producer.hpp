@@ -37,6 +37,10 @@ struct ProducerOptions {
   int prefetch = kPrefetchAuto;
   int prefetch_max = 0;                        // auto's ceiling; 0: 8 x concurrency, at most 1000 (--prefetch-max)
   Milliseconds prefetch_max_wait{100};         // auto: a prefetched job waits at most this long (--prefetch-max-wait)
+  // Acquisitions wait for the WAL flush (synchronous_commit on in the Producer's session).
+  // false (the default): they do not; a server crash can forget the last moments'
+  // acquisitions, whose jobs then run again (--durable-acquire).
+  bool durable_acquire = false;
   Milliseconds reconnect_min{100};             // reconnect backoff: first delay
   Milliseconds reconnect_max{5000};            // reconnect backoff: cap
 

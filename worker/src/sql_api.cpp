@@ -239,6 +239,13 @@ std::optional<std::string> SqlApi::Snooze(const Lease& lease, Milliseconds delay
               reason + " (this database's taskflow has no snooze(); failed as retryable instead)", true);
 }
 
+void SqlApi::SetSynchronousCommit(bool on) {
+  Translated([&] {
+    pqxx::nontransaction tx(*conn_);
+    tx.exec(on ? "SET synchronous_commit TO on" : "SET synchronous_commit TO off");
+  });
+}
+
 void SqlApi::Listen(const std::vector<std::string>& queues, std::atomic<bool>& flag) {
   Translated([&] {
     for (const auto& queue : queues) {

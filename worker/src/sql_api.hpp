@@ -48,6 +48,7 @@ class SqlApi final : public JobStore {
   std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay, const std::string& reason) override;
 
   // LISTEN on each queue's channel; a notification sets `flag`.
+  void SetSynchronousCommit(bool on) override;
   void Listen(const std::vector<std::string>& queues, std::atomic<bool>& flag) override;
   // Reads pending notifications without blocking (throws on a broken connection).
   int ReadNotifications() override;

@@ -14,6 +14,7 @@ WorkerParts PartsOf(const WorkerOptions& o) {
   parts.producer.prefetch = o.prefetch;
   parts.producer.prefetch_max = o.prefetch_max;
   parts.producer.prefetch_max_wait = o.prefetch_max_wait;
+  parts.producer.durable_acquire = o.durable_acquire;
   parts.producer.reconnect_min = o.reconnect_min;
   parts.producer.reconnect_max = o.reconnect_max;
   parts.pool.concurrency = o.concurrency;

@@ -24,6 +24,7 @@ struct Call {
   Milliseconds duration{0};        // heartbeat: extend; snooze: delay
   std::string error_type;          // fail
   bool retryable = true;           // fail
+  bool on = true;                  // synchronous_commit
   std::optional<std::string> result;  // complete
   std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();
 };
@@ -231,6 +232,12 @@ class FakeJobStore : public JobStore {
     call.duration = delay;
     db_.Record(call);
     return std::string("SCHEDULED");
+  }
+  void SetSynchronousCommit(bool on) override {
+    Call call;
+    call.kind = "synchronous_commit";
+    call.on = on;
+    db_.Record(call);
   }
   void Listen(const std::vector<std::string>&, std::atomic<bool>&) override {}
   int ReadNotifications() override { return 0; }

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <thread>
 
@@ -13,6 +14,7 @@
 namespace taskflow {
 namespace {
 
+using testing::Call;
 using testing::FakeDatabase;
 
 // A handler that blocks until Open(); counts the handlers running.
@@ -162,6 +164,30 @@ TEST(Producer, AcquireBatchCapsEachCall) {
   ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() == 12; }));
   rig.Stop();
   for (const auto& call : db.Calls("acquire")) EXPECT_LE(call.max_jobs, 3);
+}
+
+// The Producer's session commits its acquisitions without waiting for the WAL flush unless
+// durable_acquire, set before its first acquire and again on every new session.
+TEST(Producer, AcquisitionsSkipTheFlushUnlessDurableAcquire) {
+  for (const bool durable : {false, true}) {
+    FakeDatabase db;
+    db.AddJobs(4);
+    ProducerOptions options = FixedPrefetch(0);
+    options.poll_interval = Milliseconds(20);
+    options.durable_acquire = durable;
+    db.FailNext("acquire", 1);  // a lost connection: the new session is set up again
+    Rig rig(db, options, /*concurrency=*/2, [](const Job&, JobContext&) { return Outcome::Succeeded(); });
+    rig.Start(db);
+    ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() == 4; }));
+    rig.Stop();
+    const auto sets = db.Calls("synchronous_commit");
+    ASSERT_EQ(sets.size(), 2u) << "once per Producer session (the first and the reconnected one)";
+    for (const auto& call : sets) EXPECT_EQ(call.on, durable);
+    const auto all = db.Calls();
+    const auto first_set = std::find_if(all.begin(), all.end(), [](const Call& c) { return c.kind == "synchronous_commit"; });
+    const auto first_acquire = std::find_if(all.begin(), all.end(), [](const Call& c) { return c.kind == "acquire"; });
+    EXPECT_LT(first_set - all.begin(), first_acquire - all.begin()) << "set before the first acquire";
+  }
 }
 
 TEST(Producer, AutoPrefetchStartsWithTheHandlerThreadsOnly) {

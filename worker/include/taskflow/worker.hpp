@@ -182,6 +182,10 @@ struct WorkerOptions {
   // them together (completions in one complete_many). 0: report at once.
   Milliseconds completion_flush_interval{2};
   bool catch_all = false;                      // acquire every job type, not just handled ones
+  // true: each acquisition waits for the WAL flush before its jobs run. false (the default):
+  // it does not, so a job starts one flush sooner; a server crash can then forget the
+  // acquisitions of its last moments, and those jobs run again (docs/worker.md).
+  bool durable_acquire = false;
   Milliseconds reconnect_min{100};             // reconnect backoff: first delay
   Milliseconds reconnect_max{5000};            // reconnect backoff: cap
 
