@@ -4,7 +4,7 @@
 -- schedule_workflow (validation, atomicity, limits), workflow_status / cancel_workflow /
 -- list_workflows, tenant isolation. The concurrent race is in test/t/workflow_race.t.
 BEGIN;
-SELECT plan(94);
+SELECT plan(97);
 
 SELECT taskflow.create_queue('wf_q', retry_policy => '{"max_attempts": 1}') \gset
 CREATE FUNCTION pg_temp.st(id bigint) RETURNS text LANGUAGE sql AS
@@ -260,6 +260,21 @@ SELECT is(taskflow.dependency_results(:tbjob), NULL, 'nor read a job''s dependen
 SELECT throws_ok($$SELECT taskflow.schedule_workflow('{"tenant_id": "wf_tenant_b", "nodes": [{"key": "a", "job_type": "x", "queue": "wf_q"}]}')$$,
   '42501', NULL, 'nor start a workflow in another tenant');
 RESET ROLE;
+
+-- === the Cleaner removes finished workflows' edges, nodes and then the workflow =================
+SELECT (taskflow.schedule_workflow('{"nodes": [{"key": "a", "job_type": "wf.cl", "queue": "wf_q"},
+  {"key": "b", "job_type": "wf.cl", "queue": "wf_q"}], "edges": [{"from": "a", "to": "b"}]}') ->> 'workflow_id')::bigint AS clwf \gset
+UPDATE taskflow.jobs SET state = 'SUCCEEDED', finished_at = now() - interval '10 days', dependencies_pending = 0
+  WHERE id IN (SELECT job_id FROM taskflow.workflow_nodes WHERE workflow_id = :clwf);
+UPDATE taskflow.workflows SET created_at = now() - interval '10 days' WHERE id = :clwf;
+SELECT array_agg(job_id) AS cljobs FROM taskflow.workflow_nodes WHERE workflow_id = :clwf \gset
+SELECT ok(taskflow._clean(86400, 1000) >= 2, 'the Cleaner deletes the finished nodes');
+SELECT is((SELECT count(*) FROM taskflow.job_dependencies WHERE job_id = ANY(:'cljobs'::bigint[]))
+          + (SELECT count(*) FROM taskflow.workflow_nodes WHERE workflow_id = :clwf), 0::bigint,
+  'with their edges and their workflow_nodes rows');
+SELECT taskflow._clean(86400, 1000);
+SELECT is((SELECT count(*) FROM taskflow.workflows WHERE id = :clwf), 0::bigint,
+  'and then the workflow that has no node left');
 
 SELECT * FROM finish();
 ROLLBACK;
