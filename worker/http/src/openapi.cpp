@@ -879,7 +879,7 @@ const std::string& OpenApiDocument() {
         "properties": {
           "name": {"type": "string"},
           "trigger": {"type": "object", "additionalProperties": true, "description": "{\"type\": \"cron\", \"schedule\": ...}, {\"type\": \"webhook\"} or {\"type\": \"event\", \"on\": ...}"},
-          "actions": {"type": "array", "items": {"type": "object", "additionalProperties": true}},
+          "actions": {"type": "array", "items": {"type": "object", "additionalProperties": true}, "description": "Job templates ({job_type, queue, payload, ...}) or workflow actions ({\"workflow\": {name, nodes, edges}}); see docs/automation.md."},
           "condition": {"type": "string", "description": "A jsonpath predicate over the trigger context."},
           "tenant_id": {"type": "string"}
         }
