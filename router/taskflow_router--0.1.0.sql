@@ -278,7 +278,8 @@ CREATE FUNCTION taskflow.schedule(job_type text, payload jsonb DEFAULT '{}',
     run_at timestamptz DEFAULT NULL, priority integer DEFAULT 0,
     max_attempts integer DEFAULT NULL, unique_key text DEFAULT NULL,
     correlation_id text DEFAULT NULL, parent_job_id bigint DEFAULT NULL,
-    timeout interval DEFAULT NULL, traceparent text DEFAULT NULL) RETURNS bigint
+    timeout interval DEFAULT NULL, traceparent text DEFAULT NULL, depends_on bigint[] DEFAULT NULL,
+    on_dependency_failure text DEFAULT 'cancel') RETURNS bigint
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
   RUN ON taskflow_router.tenant_partition(tenant_id);
@@ -1026,7 +1027,7 @@ GRANT EXECUTE ON FUNCTION taskflow_router.shard_count(), taskflow_router._role_t
   taskflow_router.job_shard(bigint), taskflow_router.rule_shard(bigint)
   TO taskflow_client, taskflow_worker, taskflow_admin, taskflow_webhook;
 GRANT EXECUTE ON FUNCTION
-  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text),
+  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text),
   taskflow.schedule_many(jsonb), taskflow_router._schedule_many(jsonb[], bigint[]),
   taskflow.get_job(bigint)
   TO taskflow_client, taskflow_worker, taskflow_admin;

@@ -14,6 +14,9 @@ Measurement Enqueue(Context& ctx);
 Measurement EnqueueBatch(Context& ctx);
 Measurement Drain(Context& ctx);
 Measurement DrainWithHistory(Context& ctx);
+// workflow_scenarios.cpp
+Measurement DrainDeps(Context& ctx);
+Measurement Workflow10k(Context& ctx);
 // The drain loop of `drain` (and, with empty_polls, of the tenancy drains): see the definition.
 Measurement RunDrain(Context& ctx, std::int64_t expected,
                      std::atomic<std::int64_t>* empty_polls = nullptr);

@@ -34,7 +34,7 @@ using core::JobState;
 
 namespace {
 
-constexpr int kAcquireColumns = 11;
+constexpr int kAcquireColumns = 12;  // the columns of taskflow.acquire (sql/src/040_worker.sql)
 // Planned once per backend: with custom plans these statements were re-planned on every call
 // (measured: half of a one-job acquire).
 constexpr auto kGeneric = pg::Statement::Plans::Generic;
@@ -342,10 +342,10 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::
 
 // Starts an attempt for each chosen job (Acquire transition from the core table) and returns
 // the rows acquire() hands out, in acquisition order.
-// trace: the schema has jobs.traceparent (api::JobsHaveTraceparent); a 0.1.0 schema not updated
-// yet hands out NULL in its place (its acquire() declares no traceparent column: the extra value
-// is not returned).
-std::string StartAttemptsSql(bool trace) {
+// v2: the schema is 0.2.0's (api::SchemaIs0_2); a 0.1.0 schema not updated yet hands out NULL
+// for traceparent and the dependencies (its acquire() declares neither column: the extra values
+// are not returned).
+std::string StartAttemptsSql(bool v2) {
   return "WITH upd AS ("
       "  UPDATE taskflow.jobs j SET state = " +
           api::TargetStateSql(JobState::Pending, JobEvent::Acquire) +
@@ -357,22 +357,38 @@ std::string StartAttemptsSql(bool trace) {
           api::SourceStatesSql(JobEvent::Acquire) +
           "  RETURNING j.id, j.attempts, j.lease_token, j.job_type, j.payload, j.queue, j.tenant_id,"
           "    j.correlation_id, j.lease_expires_at, j.timeout, " +
-         std::string(trace ? "j.traceparent" : "NULL::text AS traceparent") +
-         ", j.state, j.priority,"
-          "    j.next_run_at), "
+          std::string(v2 ? "j.traceparent, j.dependency_count"
+                         : "NULL::text AS traceparent, 0 AS dependency_count") +
+          ", j.state, j.priority, j.next_run_at), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason)"
           "  SELECT id, 'PENDING', state, $2, 'acquired' FROM upd) "
-          "SELECT id, attempts, lease_token, job_type, payload, queue, tenant_id, correlation_id,"
-          "  lease_expires_at, timeout, traceparent FROM upd ORDER BY priority DESC, next_run_at, id";
+          "SELECT upd.id, upd.attempts, upd.lease_token, upd.job_type, upd.payload, upd.queue,"
+          "  upd.tenant_id, upd.correlation_id, upd.lease_expires_at, upd.timeout, upd.traceparent," +
+          std::string(v2 ?
+          "  dep.dependencies"
+          // only a job with dependencies pays for reading them (docs/workflows.md); inline (the
+          // same query as taskflow._dependency_results), planned once with this statement
+          "  FROM upd LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object("
+          "      'job_id', d.depends_on, 'key', n.node_key, 'job_type', p.job_type,"
+          "      'state', COALESCE(p.state, d.parent_state), 'on_failure', d.on_failure,"
+          "      'result', p.result, 'error_type', p.last_error_type,"
+          "      'error_message', p.last_error_message, 'finished_at', p.finished_at)"
+          "      ORDER BY d.depends_on) AS dependencies"
+          "    FROM taskflow.job_dependencies d"
+          "    LEFT JOIN taskflow.jobs p ON p.id = d.depends_on"
+          "    LEFT JOIN taskflow.workflow_nodes n ON n.job_id = d.depends_on"
+          "    WHERE upd.dependency_count > 0 AND d.job_id = upd.id) dep ON true"
+          : "  NULL::jsonb AS dependencies FROM upd") +
+          "  ORDER BY upd.priority DESC, upd.next_run_at, upd.id";
 }
 
 std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_id,
                             const std::optional<std::int64_t>& lease) {
-  static pg::Statement with_trace(StartAttemptsSql(true),
+  static pg::Statement schema_0_2(StartAttemptsSql(true),
                                   {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
   static pg::Statement schema_0_1(StartAttemptsSql(false),
                                   {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
-  pg::Statement& stmt = api::JobsHaveTraceparent() ? with_trace : schema_0_1;
+  pg::Statement& stmt = api::SchemaIs0_2() ? schema_0_2 : schema_0_1;
   std::int64_t default_lease = static_cast<std::int64_t>(taskflow_default_lease_s) * 1000000;
   pg::Params p;
   p.Add(api::Int64ArrayDatum(ids)).Add(worker_id).AddOptInterval(lease).AddInterval(default_lease);

@@ -7,6 +7,7 @@
 #include "core/errors.hpp"
 #include "core/validation.hpp"
 #include "api/common.hpp"
+#include "api/dependencies.hpp"
 #include "api/hooks.hpp"
 #include "api/tenancy.hpp"
 
@@ -102,7 +103,9 @@ TF_FUNCTION(taskflow_retry) {
   {
     pg::SpiConnection spi;
     Locked job = LockJob(id);
-    to = core::RequireTransition(job.state, JobEvent::Retry, id);
+    // A job whose dependencies are not all finished waits for them again (Rearm).
+    const int unresolved = api::UnresolvedDependencies(id);
+    to = core::RequireTransition(job.state, core::DecideRetry(unresolved), id);
     RequireQueue(job.queue);  // its queue may have been dropped since it finished
     if (job.unique_key) {
       static pg::Statement holder(
@@ -119,21 +122,34 @@ TF_FUNCTION(taskflow_retry) {
                           "Wait for that job to finish, or cancel it.");
       }
     }
-    static pg::Statement retry(
-        "WITH upd AS (UPDATE taskflow.jobs SET state = $2::taskflow.job_state, "
-        "  budget_offset = attempts, next_run_at = now(), finished_at = NULL, result = NULL, "
-        "  cancel_requested = false, cancel_reason = NULL, lease_expires_at = NULL "
-        "  WHERE id = $1 RETURNING id, queue), "
-        "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-        "  SELECT id, $3::taskflow.job_state, $2::taskflow.job_state, $4, 'retried' FROM upd) "
-        "SELECT queue FROM upd",
-        {INT8OID, TEXTOID, TEXTOID, TEXTOID});
+    // A 0.1.0 schema not updated yet (api::SchemaIs0_2) has no dependencies_pending (and no
+    // dependencies: `unresolved` is 0).
+    auto retry_sql = [](bool v2) {
+      return std::string(
+          "WITH upd AS (UPDATE taskflow.jobs SET state = $2::taskflow.job_state, "
+          "  budget_offset = attempts, "
+          "  next_run_at = CASE WHEN $5 > 0 THEN 'infinity' ELSE now() END, ") +
+          (v2 ? "  dependencies_pending = $5, " : "") +
+          "  finished_at = NULL, result = NULL, "
+          "  cancel_requested = false, cancel_reason = NULL, lease_expires_at = NULL "
+          "  WHERE id = $1 RETURNING id, queue), "
+          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+          "  SELECT id, $3::taskflow.job_state, $2::taskflow.job_state, $4, "
+          "    CASE WHEN $5 > 0 THEN 'retried; waiting for ' || $5 || ' unfinished dependencies' "
+          "         ELSE 'retried' END FROM upd) "
+          "SELECT queue FROM upd";
+    };
+    static pg::Statement retry_0_2(retry_sql(true), {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID});
+    static pg::Statement retry_0_1(retry_sql(false), {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID});
+    pg::Statement& retry = api::SchemaIs0_2() ? retry_0_2 : retry_0_1;
     pg::Params p;
     p.AddInt64(id).AddText(core::ToString(to)).AddText(core::ToString(job.state));
-    p.AddText(api::CallerName());
+    p.AddText(api::CallerName()).AddInt32(unresolved);
     if (p.Run(retry) == 1 && to == JobState::Pending) {
       api::NotifyQueue(pg::ResultRow(0).Text(1).value_or("default"));
     }
+    // The dependents this job's failure had cancelled wait for it again (transitively).
+    api::RearmDependents(id);
   }
   return api::JobStateDatum(to);
 }

@@ -107,12 +107,13 @@ Datum TextArrayDatum(const std::vector<std::string>& values) {
   });
 }
 
-bool JobsHaveTraceparent() {
+bool SchemaIs0_2() {
   bool has = false;
   pg::PgCall([&] {
     Oid ns = get_namespace_oid("taskflow", true);
     Oid rel = OidIsValid(ns) ? get_relname_relid("jobs", ns) : InvalidOid;
-    has = OidIsValid(rel) && get_attnum(rel, "traceparent") != InvalidAttrNumber;
+    has = OidIsValid(rel) && get_attnum(rel, "traceparent") != InvalidAttrNumber &&
+          get_attnum(rel, "dependencies_pending") != InvalidAttrNumber;
   });
   return has;
 }

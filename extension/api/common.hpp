@@ -63,11 +63,14 @@ void CheckJsonTextDepth(std::string_view json, const std::string& what);
 // The enum Datum of a job state (for RETURNS taskflow.job_state).
 Datum JobStateDatum(core::JobState state);
 
-// Whether taskflow.jobs has the traceparent column (added in 0.2.0). The library is always the
-// newest and runs against the schema of an older release between the package upgrade and
-// ALTER EXTENSION taskflow UPDATE (docs/releasing.md): the statements that name the column
-// have a variant without it. Catalog cache lookups, no query; not cached, so an update (or a
-// re-created extension) takes effect at the next call.
-bool JobsHaveTraceparent();
+// Whether the schema is 0.2.0's: taskflow.jobs has the columns 0.2.0 added (traceparent and the
+// workflow columns dependency_count, dependencies_pending, wait_run_at; the update adds them,
+// taskflow.job_dependencies and the workflow tables in one transaction, so two columns stand for
+// all). The library is always the newest and runs against the schema of an older release
+// between the package upgrade and ALTER EXTENSION taskflow UPDATE (docs/releasing.md): the
+// statements that name those columns or tables have a variant without them, or are skipped (a
+// 0.1.0 schema has no dependencies to resolve). Catalog cache lookups, no query; not cached,
+// so an update (or a re-created extension) takes effect at the next call.
+bool SchemaIs0_2();
 
 }  // namespace taskflow::api

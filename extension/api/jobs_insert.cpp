@@ -10,6 +10,7 @@
 #include "core/state_machine.hpp"
 #include "core/validation.hpp"
 #include "api/jobs_insert.hpp"
+#include "api/dependencies.hpp"
 #include "api/common.hpp"
 #include "api/tenancy.hpp"
 #include "pg/settings.hpp"
@@ -58,7 +59,7 @@ ParentContext ParentOf(std::int64_t parent_id, const std::string& where) {
       {INT8OID, TEXTOID});
   pg::Params p;
   p.AddInt64(parent_id).AddOptText(CallerTenant());
-  if (p.Run(JobsHaveTraceparent() ? parent : parent_0_1, false, 1) == 0) {  // not read-only: sees parents created in this call
+  if (p.Run(SchemaIs0_2() ? parent : parent_0_1, false, 1) == 0) {  // not read-only: sees parents created in this call
     throw DomainError(ErrorCode::ForeignKeyViolation,
                       where + "parent job " + std::to_string(parent_id) + " does not exist");
   }
@@ -107,29 +108,31 @@ constexpr const char* kUniqueConflict =
     " ON CONFLICT (tenant_id, queue, unique_key) WHERE unique_key IS NOT NULL AND state IN "
     "('PENDING', 'SCHEDULED', 'RUNNING') DO NOTHING";
 
-// trace: the schema has jobs.traceparent (JobsHaveTraceparent; without it $15 goes unused).
-std::string SingleInsertSql(bool unique, bool trace) {
+// v2: the schema has 0.2.0's jobs columns (SchemaIs0_2: traceparent and the dependency
+// columns); without them $15..$17 go unused (a 0.1.0 schema has no dependencies).
+std::string SingleInsertSql(bool unique, bool v2) {
   // The queue's row supplies the default max_attempts; no row (unknown queue) inserts nothing.
   return std::string(
              "WITH q AS (SELECT COALESCE($7, max_attempts, $14) AS max_attempts "
              "  FROM taskflow.queues WHERE name = $3), "
              "ins AS (INSERT INTO taskflow.jobs (job_type, payload, queue, tenant_id, state, "
              "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
-             "  timeout, chain_depth") + (trace ? ", traceparent" : "") + ") "
+             "  timeout, chain_depth") +
+         (v2 ? ", traceparent, dependency_count, dependencies_pending, wait_run_at" : "") + ") "
              "  SELECT $1, $2, $3, $4, $5::taskflow.job_state, $6, q.max_attempts, "
-             "    COALESCE($8, now()), $9, $10, $11, $12, "
+             "    CASE WHEN $17 > 0 THEN 'infinity' ELSE COALESCE($8, now()) END, $9, $10, $11, $12, "
              "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0)" +
-         (trace ? ", $15" : "") + " FROM q" +
+         (v2 ? ", $15, $16, $17, CASE WHEN $17 > 0 THEN $8 END" : "") + " FROM q" +
          (unique ? kUniqueConflict : "") +
          " RETURNING id, state), "
          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-         "  SELECT id, NULL, state, $13, 'scheduled' FROM ins) "
+         "  SELECT id, NULL, state, $13, COALESCE($18, 'scheduled') FROM ins) "
          "SELECT id FROM ins";
 }
 
 // schedule_many's single set-based insert; ids are drawn first so they map back to positions.
-// trace: as for SingleInsertSql.
-std::string BatchInsertSql(bool unique, bool trace) {
+// v2: as for SingleInsertSql (without it the traceparent and dependency values go unused).
+std::string BatchInsertSql(bool unique, bool v2) {
   std::string sql =
       "WITH e AS (SELECT j, n, nextval('taskflow.jobs_id_seq'::regclass) AS id "
       "  FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)), "
@@ -145,7 +148,7 @@ std::string BatchInsertSql(bool unique, bool trace) {
       "  COALESCE(e.j ->> 'correlation_id', (SELECT p.correlation_id FROM taskflow.jobs p "
       "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
       "      AND ($9::text IS NULL OR p.tenant_id = $9))) AS correlation_id, ";
-  if (trace) {
+  if (v2) {
     sql +=
         "  COALESCE(e.j ->> 'traceparent', (SELECT p.traceparent FROM taskflow.jobs p "
         "    WHERE p.id = (e.j ->> 'parent_job_id')::bigint "
@@ -153,24 +156,27 @@ std::string BatchInsertSql(bool unique, bool trace) {
   }
   sql +=
       "  (e.j ->> 'parent_job_id')::bigint AS parent_job_id, "
-      "  (e.j ->> 'timeout')::interval AS timeout FROM e), "
+      "  (e.j ->> 'timeout')::interval AS timeout, COALESCE(($10::int[])[e.n], 0) AS deps, "
+      "  ($11::text[])[e.n] AS wait_reason FROM e), "
       "ins AS (INSERT INTO taskflow.jobs (id, job_type, payload, queue, tenant_id, state, "
       "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
       "  timeout, chain_depth";
-  sql += trace ? ", traceparent) " : ") ";
+  sql += v2 ? ", traceparent, dependency_count, dependencies_pending, wait_run_at) " : ") ";
   sql +=
       "  SELECT s.id, s.job_type, s.payload, s.queue, s.tenant_id, "
-      "    (CASE WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
-      "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), COALESCE(s.run_at, now()), "
+      "    (CASE WHEN s.deps > 0 THEN $12 WHEN s.run_at_text = ANY($4) THEN $6 ELSE $5 END)::taskflow.job_state, "
+      "    s.priority, COALESCE(s.max_attempts, qm.max_attempts), "
+      "    CASE WHEN s.deps > 0 THEN 'infinity' ELSE COALESCE(s.run_at, now()) END, "
       "    s.unique_key, s.correlation_id, s.parent_job_id, s.timeout, "
       "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = s.parent_job_id), 0)";
-  sql += trace ? ", s.traceparent " : " ";
+  sql += v2 ? ", s.traceparent, s.deps, s.deps, CASE WHEN s.deps > 0 THEN s.run_at END " : " ";
   sql += "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n";
   if (unique) sql += kUniqueConflict;
   sql +=
       "  RETURNING id, state), "
       "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-      "  SELECT id, NULL, state, $7, 'scheduled' FROM ins) "
+      "  SELECT ins.id, NULL, ins.state, $7, COALESCE(NULLIF(s.wait_reason, ''), 'scheduled') "
+      "  FROM ins JOIN s ON s.id = ins.id) "
       "SELECT s.n, COALESCE(ins.id, 0), s.tenant_id, s.queue, s.unique_key, "
       "  ins.state::text = $5 FROM s LEFT JOIN ins ON ins.id = s.id ORDER BY s.n";
   return sql;
@@ -182,14 +188,15 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
                          const std::string& where) {
   static const std::vector<Oid> kTypes = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
                                           INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID,
-                                          INTERVALOID, TEXTOID, INT4OID, TEXTOID};
+                                          INTERVALOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT4OID,
+                                          TEXTOID};
   static pg::Statement plain(SingleInsertSql(false, true), kTypes);
   static pg::Statement unique(SingleInsertSql(true, true), kTypes);
   static pg::Statement plain_0_1(SingleInsertSql(false, false), kTypes);  // a 0.1.0 schema
   static pg::Statement unique_0_1(SingleInsertSql(true, false), kTypes);
-  const bool trace = JobsHaveTraceparent();
-  pg::Statement& insert_plain = trace ? plain : plain_0_1;
-  pg::Statement& insert_unique = trace ? unique : unique_0_1;
+  const bool v2 = SchemaIs0_2();
+  pg::Statement& insert_plain = v2 ? plain : plain_0_1;
+  pg::Statement& insert_unique = v2 ? unique : unique_0_1;
   JobSpec spec = spec_in;
   if (spec.payload == 0) spec.payload = pg::EmptyJsonbObject();
   ValidateScalars(spec, where);
@@ -199,7 +206,12 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
     if (!spec.correlation_id) spec.correlation_id = inherited.correlation_id;
     if (!spec.traceparent) spec.traceparent = inherited.traceparent;
   }
-  JobState state = core::InitialState(spec.run_at, NowMicros());
+  // Dependencies: locked, checked, counted (the job waits while any is unfinished).
+  DependencyCheck deps;
+  if (spec.depends_on != 0) {
+    deps = CheckDependencies(spec.depends_on, spec.tenant_id, spec.on_dependency_failure);
+  }
+  JobState state = core::InitialState(spec.run_at, NowMicros(), deps.unresolved);
 
   pg::Params p;
   p.AddText(spec.job_type).Add(spec.payload).AddText(spec.queue).AddText(spec.tenant_id);
@@ -211,10 +223,13 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   p.AddOptInterval(spec.timeout_us).AddText(actor);
   p.AddInt32(core::RetryPolicy::Default().max_attempts);
   p.AddOptText(spec.traceparent);
+  p.AddInt32(static_cast<std::int32_t>(deps.ids.size())).AddInt32(deps.unresolved);
+  if (deps.wait_reason.empty()) p.AddNull(); else p.AddText(deps.wait_reason);
 
   for (int round = 0; round < 3; ++round) {
     if (p.Run(spec.unique_key ? insert_unique : insert_plain) == 1) {
       std::int64_t id = *pg::ResultRow(0).Int64(1);
+      InsertDependencies(id, spec.tenant_id, deps, spec.on_dependency_failure);
       if (state == JobState::Pending) NotifyQueue(spec.queue);
       return id;
     }
@@ -279,7 +294,9 @@ std::int64_t ParseIntervalMicros(const std::string& text, const char* field,
 
 }  // namespace
 
-std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
+std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
+                                       const std::vector<int>* dependency_counts,
+                                       const std::vector<std::string>* wait_reasons) {
   if (!pg::InspectJsonb(jobs).is_array) {
     throw DomainError(ErrorCode::InvalidParameterValue, "jobs must be a JSON array of objects",
                       "Example: '[{\"job_type\": \"a\"}, {\"job_type\": \"b\", \"priority\": 5}]'");
@@ -440,14 +457,15 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   // 3. One set-based insert; ids are drawn first so they map back to input positions.
   // ON CONFLICT (speculative insertion) only when the batch uses unique keys.
   static const std::vector<Oid> kTypes = {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID, TEXTOID};
+                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID, TEXTOID,
+                                          INT4ARRAYOID, TEXTARRAYOID, TEXTOID};
   static pg::Statement plain(BatchInsertSql(false, true), kTypes);
   static pg::Statement unique(BatchInsertSql(true, true), kTypes);
   static pg::Statement plain_0_1(BatchInsertSql(false, false), kTypes);  // a 0.1.0 schema
   static pg::Statement unique_0_1(BatchInsertSql(true, false), kTypes);
-  const bool trace = JobsHaveTraceparent();
-  pg::Statement& insert_plain = trace ? plain : plain_0_1;
-  pg::Statement& insert_unique = trace ? unique : unique_0_1;
+  const bool v2 = SchemaIs0_2();
+  pg::Statement& insert_plain = v2 ? plain : plain_0_1;
+  pg::Statement& insert_unique = v2 ? unique : unique_0_1;
   std::vector<std::string> qnames;
   std::vector<std::int32_t> qmax;
   for (const auto& [name, max] : queue_defaults) {
@@ -458,6 +476,9 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor) {
   p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(future_run_at));
   p.AddText(ready).AddText(waiting).AddText(actor).AddText(ResolveTenant(std::nullopt));
   p.AddOptText(CallerTenant());
+  if (dependency_counts != nullptr) p.Add(Int32ArrayDatum(*dependency_counts)); else p.AddNull();
+  if (wait_reasons != nullptr) p.Add(TextArrayDatum(*wait_reasons)); else p.AddNull();
+  p.AddText(core::ToString(core::InitialState(std::nullopt, 0, 1)));
   std::uint64_t n = p.Run(any_unique_key ? insert_unique : insert_plain);
 
   struct Row { std::int64_t id; std::string tenant, queue; std::optional<std::string> key; bool ready; };

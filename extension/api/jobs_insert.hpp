@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/state_machine.hpp"
 #include "pg/spi.hpp"
 
 namespace taskflow::api {
@@ -24,6 +25,9 @@ struct JobSpec {
   std::optional<std::int64_t> parent_job_id;
   std::optional<std::int64_t> timeout_us;
   std::optional<std::string> traceparent;  // W3C trace context; none: the parent's (if any)
+  // Workflows: the jobs this one waits for (bigint[]; 0: none) and what their failure does.
+  Datum depends_on = 0;
+  core::OnDependencyFailure on_dependency_failure = core::OnDependencyFailure::Cancel;
 };
 
 // Checks the values of one job (job type, queue, tenant, priority, max_attempts, run_at,
@@ -38,6 +42,10 @@ std::int64_t ScheduleJob(const JobSpec& spec, const std::string& actor,
 
 // schedule_many's body: `jobs` is a jsonb array of objects with schedule()'s parameter names.
 // All or nothing; ids in input order.
-std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor);
+// A workflow (dependencies.cpp) passes, per element, how many dependencies it waits for and the
+// reason recorded on its creation event; such an element starts SCHEDULED (waiting).
+std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
+                                       const std::vector<int>* dependency_counts = nullptr,
+                                       const std::vector<std::string>* wait_reasons = nullptr);
 
 }  // namespace taskflow::api

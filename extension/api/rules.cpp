@@ -19,6 +19,7 @@
 #include "api/common.hpp"
 #include "api/jobs_insert.hpp"
 #include "api/rules.hpp"
+#include "api/dependencies.hpp"
 #include "pg/settings.hpp"
 
 namespace {
@@ -299,6 +300,19 @@ std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id,
   return api::ScheduleJob(spec, actor);
 }
 
+// A workflow action: the filled spec through schedule_workflow's own path, in the firing's
+// tenant; its nodes inherit the firing's correlation id and trace context, and (event rules) the
+// source job as parent, so the chain depth limit stops a rule that keeps restarting itself.
+// Returns the workflow's job ids (recorded on the firing).
+std::vector<std::int64_t> StartWorkflow(const std::string& spec_json, const std::string& tenant_id,
+                                        const api::Firing& f, const std::string& actor) {
+  api::WorkflowDefaults defaults;
+  defaults.correlation_id = f.correlation_id;
+  defaults.traceparent = f.traceparent;
+  defaults.parent_job_id = f.source_job_id;
+  return api::ScheduleWorkflow(JsonbIn(spec_json), actor, tenant_id, defaults).job_ids;
+}
+
 // One firing for one tenant, all of it inside one subtransaction: the context is built, the
 // condition and the placeholders are evaluated (PostgreSQL's jsonpath may raise: a missing
 // variable, a bad datetime template, ...), the templates are filled and the jobs enqueued
@@ -336,7 +350,14 @@ Outcome FireOne(const api::Rule& rule, const api::Firing& firing, const Target& 
     }
     // All templates are filled before anything is enqueued; rendering stops at the limits.
     std::vector<core::FilledAction> filled = actions->Fill(values, limit, budget.left());
-    for (const auto& a : filled) o.jobs.push_back(Enqueue(a, t.tenant_id, firing, job_actor));
+    for (const auto& a : filled) {
+      if (a.workflow_json) {
+        std::vector<std::int64_t> ids = StartWorkflow(*a.workflow_json, t.tenant_id, firing, job_actor);
+        o.jobs.insert(o.jobs.end(), ids.begin(), ids.end());
+      } else {
+        o.jobs.push_back(Enqueue(a, t.tenant_id, firing, job_actor));
+      }
+    }
   });
   if (o.error) o.jobs.clear();
   if (!o.error && o.matched && refusal) o.error = refusal;  // it stopped a firing that held
@@ -778,7 +799,11 @@ TF_FUNCTION(taskflow_parse_rule) {
   core::ValidateTenantId(pg::ArgText(fcinfo, 1));
   api::CheckJsonDepth(PG_GETARG_DATUM(2), "trigger"), api::CheckJsonDepth(PG_GETARG_DATUM(3), "actions");
   core::Trigger t = core::ParseTrigger(JsonbText(PG_GETARG_DATUM(2)));
-  core::RuleActions actions = core::RuleActions::Parse(JsonbText(PG_GETARG_DATUM(3)));
+  // A workflow action's graph within the limits in force now (a later, lower limit makes its
+  // firings fail and record why).
+  core::RuleActions actions = core::RuleActions::Parse(
+      JsonbText(PG_GETARG_DATUM(3)), static_cast<std::size_t>(std::max(taskflow_max_workflow_nodes, 0)),
+      static_cast<std::size_t>(std::max(taskflow_max_workflow_edges, 0)));
 
   std::optional<std::string> key, secret;
   std::optional<std::string> cron, event_on;

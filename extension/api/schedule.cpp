@@ -3,11 +3,14 @@
 #include "api/common.hpp"
 #include "api/jobs_insert.hpp"
 #include "api/tenancy.hpp"
+#include "api/dependencies.hpp"
+#include "core/errors.hpp"
 
 using namespace taskflow;
 
 // taskflow.schedule(job_type, payload, queue, tenant_id, run_at, priority, max_attempts,
-//                   unique_key, correlation_id, parent_job_id, timeout, traceparent) RETURNS bigint
+//                   unique_key, correlation_id, parent_job_id, timeout, traceparent,
+//                   depends_on, on_dependency_failure) RETURNS bigint
 TF_FUNCTION(taskflow_schedule) {
   pg::RequireArg(fcinfo, 0, "job_type");
   api::JobSpec spec;
@@ -23,6 +26,16 @@ TF_FUNCTION(taskflow_schedule) {
   spec.parent_job_id = pg::ArgOptInt64(fcinfo, 9);
   spec.timeout_us = pg::ArgOptIntervalMicros(fcinfo, 10);
   spec.traceparent = pg::ArgOptText(fcinfo, 11);
+  if (!pg::ArgIsNull(fcinfo, 12)) spec.depends_on = PG_GETARG_DATUM(12);
+  if (PG_NARGS() > 13) {
+    std::string policy = pg::ArgOptText(fcinfo, 13).value_or("cancel");
+    auto parsed = core::ParseOnDependencyFailure(policy);
+    if (!parsed) {
+      throw core::DomainError(core::ErrorCode::InvalidParameterValue,
+                              "on_dependency_failure must be 'cancel' or 'run', got \"" + policy + "\"");
+    }
+    spec.on_dependency_failure = *parsed;
+  }
 
   std::int64_t id = 0;
   {
@@ -49,4 +62,16 @@ TF_FUNCTION(taskflow_schedule_many) {
     out.PutValues(&v, &null);
   }
   return Datum(0);
+}
+
+// taskflow.schedule_workflow(spec jsonb) RETURNS jsonb
+TF_FUNCTION(taskflow_schedule_workflow) {
+  pg::RequireArg(fcinfo, 0, "spec");
+  Datum spec = PG_GETARG_DATUM(0);
+  Datum result;
+  {
+    pg::SpiConnection spi;
+    result = api::ScheduleWorkflow(spec, api::CallerName()).answer;
+  }
+  return result;
 }

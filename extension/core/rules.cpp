@@ -10,6 +10,7 @@
 
 #include "errors.hpp"
 #include "validation.hpp"
+#include "workflow.hpp"
 
 namespace taskflow::core {
 
@@ -512,7 +513,23 @@ std::vector<TemplateSegment> ParseStringTemplate(std::string_view s, const std::
   return out;
 }
 
+// One node of a workflow action: schedule_workflow's node fields a rule may set.
+struct WorkflowNodeTemplate {
+  std::string key;
+  std::string job_type;
+  std::optional<std::string> queue;  // absent: schedule's default
+  Json payload = Json::object();
+  std::optional<int> priority;
+  std::optional<int> max_attempts;
+};
+
 struct ActionTemplate {
+  // A workflow action ({"workflow": {...}}) starts a whole workflow; the other fields below
+  // are then unused (the nodes carry their own).
+  bool is_workflow = false;
+  std::optional<std::string> workflow_name;  // may hold placeholders
+  std::vector<WorkflowNodeTemplate> nodes;
+  Json edges = Json::array();                // validated: [{"from", "to", "on_failure"?}]
   std::string job_type;
   std::string queue = "default";
   Json payload = Json::object();
@@ -538,10 +555,112 @@ int RequireInt(const Json& obj, const char* key, const std::string& where, long 
   return static_cast<int>(v.get<long long>());
 }
 
-ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<std::string>* paths) {
+// {"workflow": {"name"?, "nodes": [...], "edges"?: [...]}}: the graph is checked here like
+// schedule_workflow checks it (keys, edges, cycles), within the given limits.
+ActionTemplate ParseWorkflowAction(const Json& a, const std::string& where,
+                                   std::vector<std::string>* paths, std::size_t max_nodes,
+                                   std::size_t max_edges) {
+  CheckKeys(a, {"workflow"}, where, "A workflow action has only the key workflow.");
+  const Json& w = a.at("workflow");
+  const std::string at = where + ".workflow";
+  const std::string hint =
+      "Example: {\"workflow\": {\"name\": \"report\", \"nodes\": [{\"key\": \"a\", \"job_type\": "
+      "\"render\"}, {\"key\": \"b\", \"job_type\": \"merge\"}], \"edges\": [{\"from\": \"a\", "
+      "\"to\": \"b\"}]}}";
+  if (!w.is_object()) Invalid(at + " must be a JSON object, got " + TypeName(w), hint);
+  CheckKeys(w, {"name", "nodes", "edges"}, at,
+            "Keys: name, nodes, edges (the workflow runs in the firing's tenant).");
+  ActionTemplate t;
+  t.is_workflow = true;
+  if (w.contains("name")) {
+    t.workflow_name = RequireString(w, "name", at);
+    CollectPaths(Json(*t.workflow_name), at + ".name", paths);
+  }
+  if (!w.contains("nodes") || !w.at("nodes").is_array()) {
+    Invalid(at + ".nodes must be a JSON array of nodes", hint);
+  }
+  const Json& nodes = w.at("nodes");
+  const Json empty = Json::array();
+  const Json& edges = w.contains("edges") ? w.at("edges") : empty;
+  if (!edges.is_array()) Invalid(at + ".edges must be a JSON array of edges", hint);
+  // Sizes first: an oversized graph is refused before its elements are read.
+  const std::string limits_hint =
+      "taskflow.max_workflow_nodes and taskflow.max_workflow_edges set the limits.";
+  if (nodes.size() > max_nodes) {
+    Invalid(at + " has " + std::to_string(nodes.size()) + " nodes, the limit is " +
+                std::to_string(max_nodes), limits_hint);
+  }
+  if (edges.size() > max_edges) {
+    Invalid(at + " has " + std::to_string(edges.size()) + " edges, the limit is " +
+                std::to_string(max_edges), limits_hint);
+  }
+  std::vector<std::string> keys;
+  keys.reserve(nodes.size());
+  for (std::size_t i = 0; i < nodes.size(); ++i) {
+    const Json& n = nodes[i];
+    const std::string nw = at + ".nodes[" + std::to_string(i) + "]";
+    if (!n.is_object()) Invalid(nw + " must be a JSON object, got " + TypeName(n));
+    CheckKeys(n, {"key", "job_type", "queue", "payload", "priority", "max_attempts"}, nw,
+              "Keys: key, job_type, queue, payload, priority, max_attempts.");
+    WorkflowNodeTemplate node;
+    if (!n.contains("key")) Invalid(nw + ".key is required");
+    node.key = RequireString(n, "key", nw);
+    if (!n.contains("job_type")) Invalid(nw + ".job_type is required");
+    node.job_type = RequireString(n, "job_type", nw);
+    ValidateJobType(node.job_type);
+    if (n.contains("queue")) {
+      node.queue = RequireString(n, "queue", nw);
+      ValidateQueueName(*node.queue);
+    }
+    if (n.contains("payload")) {
+      node.payload = n.at("payload");
+      if (!node.payload.is_object()) {
+        Invalid(nw + ".payload must be a JSON object, got " + TypeName(node.payload));
+      }
+      CollectPaths(node.payload, nw + ".payload", paths);
+    }
+    if (n.contains("priority")) node.priority = RequireInt(n, "priority", nw, kMinPriority, kMaxPriority);
+    if (n.contains("max_attempts")) node.max_attempts = RequireInt(n, "max_attempts", nw, 1, 2147483647LL);
+    keys.push_back(node.key);
+    t.nodes.push_back(std::move(node));
+  }
+  std::vector<WorkflowEdgeSpec> specs;
+  specs.reserve(edges.size());
+  for (std::size_t i = 0; i < edges.size(); ++i) {
+    const Json& e = edges[i];
+    const std::string ew = at + ".edges[" + std::to_string(i) + "]";
+    if (!e.is_object()) Invalid(ew + " must be a JSON object, got " + TypeName(e));
+    CheckKeys(e, {"from", "to", "on_failure"}, ew, "Keys: from, to, on_failure.");
+    if (!e.contains("from") || !e.contains("to")) Invalid(ew + ": from and to (node keys) are required");
+    WorkflowEdgeSpec spec;
+    spec.from = RequireString(e, "from", ew);
+    spec.to = RequireString(e, "to", ew);
+    if (e.contains("on_failure")) {
+      std::optional<OnDependencyFailure> policy;
+      if (e.at("on_failure").is_string()) {
+        policy = ParseOnDependencyFailure(e.at("on_failure").get<std::string>());
+      }
+      if (!policy) Invalid(ew + ".on_failure must be \"cancel\" or \"run\"");
+      spec.on_failure = *policy;
+    }
+    specs.push_back(std::move(spec));
+  }
+  try {
+    BuildWorkflowGraph(keys, specs, max_nodes, max_edges);  // keys, unknown keys, cycles
+  } catch (const DomainError& e) {
+    throw DomainError(e.code(), at + ": " + e.what(), e.hint(), e.detail());
+  }
+  t.edges = edges;
+  return t;
+}
+
+ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<std::string>* paths,
+                           std::size_t max_nodes, std::size_t max_edges) {
   if (!a.is_object()) Invalid(where + " must be a JSON object, got " + TypeName(a));
+  if (a.contains("workflow")) return ParseWorkflowAction(a, where, paths, max_nodes, max_edges);
   CheckKeys(a, {"job_type", "queue", "payload", "priority", "delay", "max_attempts", "unique_key"},
-            where, "Keys: job_type, queue, payload, priority, delay, max_attempts, unique_key.");
+            where, "Keys: job_type, queue, payload, priority, delay, max_attempts, unique_key "
+                   "(or only workflow, to start a workflow).");
   ActionTemplate t;
   if (!a.contains("job_type")) Invalid(where + ".job_type is required");
   t.job_type = RequireString(a, "job_type", where);
@@ -701,7 +820,8 @@ struct Filler {
 
 }  // namespace
 
-RuleActions RuleActions::Parse(std::string_view actions_json) {
+RuleActions RuleActions::Parse(std::string_view actions_json, std::size_t max_workflow_nodes,
+                               std::size_t max_workflow_edges) {
   const std::string hint =
       "Example: [{\"job_type\": \"RecalculateBilling\", \"payload\": {\"tenant\": \"{{ $.tenant.id }}\"}}]";
   Json j = ParseJson(actions_json, "actions");
@@ -709,7 +829,8 @@ RuleActions RuleActions::Parse(std::string_view actions_json) {
   if (j.empty()) Invalid("actions must contain at least one job template", hint);
   auto impl = std::make_shared<Impl>();
   for (std::size_t i = 0; i < j.size(); ++i) {
-    impl->actions.push_back(ParseAction(j[i], "actions[" + std::to_string(i) + "]", &impl->paths));
+    impl->actions.push_back(ParseAction(j[i], "actions[" + std::to_string(i) + "]", &impl->paths,
+                                        max_workflow_nodes, max_workflow_edges));
   }
   RuleActions r;
   r.impl_ = std::move(impl);
@@ -726,8 +847,15 @@ const std::vector<std::string>& RuleActions::paths() const {
 std::vector<std::string> RuleActions::queues() const {
   std::vector<std::string> out;
   if (!impl_) return out;
+  auto add = [&](const std::string& q) {
+    if (std::find(out.begin(), out.end(), q) == out.end()) out.push_back(q);
+  };
   for (const auto& a : impl_->actions) {
-    if (std::find(out.begin(), out.end(), a.queue) == out.end()) out.push_back(a.queue);
+    if (!a.is_workflow) {
+      add(a.queue);
+      continue;
+    }
+    for (const auto& n : a.nodes) add(n.queue.value_or("default"));
   }
   return out;
 }
@@ -751,6 +879,32 @@ std::vector<FilledAction> RuleActions::Fill(const std::vector<std::optional<std:
     const ActionTemplate& a = impl_->actions[i];
     std::string where = "actions[" + std::to_string(i) + "]";
     FilledAction f;
+    if (a.is_workflow) {
+      // schedule_workflow's spec, as JSON text, with the node payloads (and name) filled.
+      where += ".workflow";
+      std::string spec = "{";
+      if (a.workflow_name) {
+        spec += "\"name\":" +
+                Json(filler.UniqueKey(*a.workflow_name, where + ".name")).dump() + ",";
+      }
+      spec += "\"nodes\":[";
+      for (std::size_t k = 0; k < a.nodes.size(); ++k) {
+        const WorkflowNodeTemplate& n = a.nodes[k];
+        const std::string nw = where + ".nodes[" + std::to_string(k) + "]";
+        if (k > 0) spec += ",";
+        spec += "{\"key\":" + Json(n.key).dump() + ",\"job_type\":" + Json(n.job_type).dump();
+        if (n.queue) spec += ",\"queue\":" + Json(*n.queue).dump();
+        if (n.priority) spec += ",\"priority\":" + std::to_string(*n.priority);
+        if (n.max_attempts) spec += ",\"max_attempts\":" + std::to_string(*n.max_attempts);
+        std::string payload;
+        filler.Write(n.payload, nw + ".payload", &payload);
+        spec += ",\"payload\":" + payload + "}";
+      }
+      spec += "],\"edges\":" + a.edges.dump() + "}";
+      f.workflow_json = std::move(spec);
+      out.push_back(std::move(f));
+      continue;
+    }
     f.job_type = a.job_type;
     f.queue = a.queue;
     f.priority = a.priority;

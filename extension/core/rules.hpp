@@ -129,15 +129,26 @@ struct FilledAction {
   std::optional<std::string> delay;         // an interval as text ("5 minutes", "30 seconds")
   std::optional<int> max_attempts;
   std::optional<std::string> unique_key;
+  // A workflow action: taskflow.schedule_workflow's spec (JSON text, without tenant_id: the
+  // workflow runs in the firing's tenant); the fields above are then unused.
+  std::optional<std::string> workflow_json;
 };
 
 // The validated action templates of a rule: a JSON array of objects with the keys job_type
 // (required), queue, payload, priority, delay, max_attempts, unique_key. In payload (at any
 // depth) and unique_key, "{{ <jsonpath> }}" placeholders are filled from the trigger context.
+// An element {"workflow": {"name", "nodes", "edges"}} starts a workflow instead (docs/
+// automation.md): its nodes have the keys key, job_type (required), queue, payload, priority,
+// max_attempts; its edges from, to, on_failure; placeholders in the node payloads and the name.
 class RuleActions {
  public:
-  // Throws DomainError (22023) naming the element and key, e.g. "actions[1].priority ...".
-  static RuleActions Parse(std::string_view actions_json);
+  // Throws DomainError (22023) naming the element and key, e.g. "actions[1].priority ...". A
+  // workflow's graph is checked as schedule_workflow checks it (keys, edges, cycles), and its
+  // sizes against the given limits (create_rule passes the settings; a stored rule parsed again
+  // at fire time passes none, and schedule_workflow applies the settings of that moment).
+  static RuleActions Parse(std::string_view actions_json,
+                           std::size_t max_workflow_nodes = SIZE_MAX,
+                           std::size_t max_workflow_edges = SIZE_MAX);
 
   std::size_t size() const;
   // The distinct placeholder jsonpaths of all actions in a stable order (action by action;

@@ -31,6 +31,10 @@ constexpr Rule kRules[] = {
     {JobEvent::Retry, JobState::Cancelled, JobState::Pending},
     {JobEvent::Promote, JobState::Scheduled, JobState::Pending},
     {JobEvent::Snooze, JobState::Running, JobState::Scheduled},
+    {JobEvent::Unblock, JobState::Scheduled, JobState::Pending},
+    {JobEvent::Rearm, JobState::Failed, JobState::Scheduled},
+    {JobEvent::Rearm, JobState::Dead, JobState::Scheduled},
+    {JobEvent::Rearm, JobState::Cancelled, JobState::Scheduled},
 };
 
 // The verb a user sees in "cannot <verb> job ...": the three fail events are
@@ -70,6 +74,8 @@ std::string_view ToString(JobEvent event) noexcept {
     case JobEvent::Retry: return "retry";
     case JobEvent::Promote: return "promote";
     case JobEvent::Snooze: return "snooze";
+    case JobEvent::Unblock: return "unblock";
+    case JobEvent::Rearm: return "rearm";
   }
   return "unknown";
 }
@@ -112,6 +118,31 @@ JobEvent DecideFailure(const FailureInput& input) noexcept {
 
 JobState InitialState(std::optional<std::int64_t> run_at_us, std::int64_t now_us) noexcept {
   return (run_at_us && *run_at_us > now_us) ? JobState::Scheduled : JobState::Pending;
+}
+
+JobState InitialState(std::optional<std::int64_t> run_at_us, std::int64_t now_us,
+                      int unresolved_dependencies) noexcept {
+  if (unresolved_dependencies > 0) return JobState::Scheduled;
+  return InitialState(run_at_us, now_us);
+}
+
+std::optional<OnDependencyFailure> ParseOnDependencyFailure(std::string_view text) noexcept {
+  if (text == "cancel") return OnDependencyFailure::Cancel;
+  if (text == "run") return OnDependencyFailure::Run;
+  return std::nullopt;
+}
+
+std::string_view ToString(OnDependencyFailure policy) noexcept {
+  return policy == OnDependencyFailure::Run ? "run" : "cancel";
+}
+
+bool DependencyCancels(JobState parent_final, OnDependencyFailure policy) noexcept {
+  return IsTerminal(parent_final) && parent_final != JobState::Succeeded &&
+         policy == OnDependencyFailure::Cancel;
+}
+
+JobEvent DecideRetry(int unresolved_dependencies) noexcept {
+  return unresolved_dependencies > 0 ? JobEvent::Rearm : JobEvent::Retry;
 }
 
 JobEvent DecideRelease(bool cancel_requested) noexcept {

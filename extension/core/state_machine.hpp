@@ -23,11 +23,15 @@ enum class JobEvent : std::uint8_t {
   Retry,          // FAILED|DEAD|CANCELLED -> PENDING (fresh attempt budget)
   Promote,        // SCHEDULED -> PENDING (its next_run_at has come)
   Snooze,         // RUNNING -> SCHEDULED (the handler asks to run again later; attempt not counted)
+  // Workflows (docs/workflows.md): a job with unfinished dependencies waits SCHEDULED.
+  Unblock,        // SCHEDULED -> PENDING (its last dependency finished; run_at has come)
+  Rearm,          // FAILED|DEAD|CANCELLED -> SCHEDULED (waits for its dependencies again:
+                  // retried while a dependency is unfinished, or re-armed by a retried one)
 };
-inline constexpr int kJobEventCount = 10;
+inline constexpr int kJobEventCount = 12;
 
 // "acquire", "complete", "fail_retry", "fail_exhausted", "fail_permanent",
-// "release", "cancel", "retry", "promote", "snooze".
+// "release", "cancel", "retry", "promote", "snooze", "unblock", "rearm".
 std::string_view ToString(JobEvent event) noexcept;
 
 // The target state, or nullopt when the table forbids `event` in `from`.
@@ -63,5 +67,25 @@ JobEvent DecideSnooze(bool cancel_requested) noexcept;
 // The state of a new job: SCHEDULED when run_at lies in the future, PENDING otherwise
 // (no run_at, or run_at not after now). Times are microseconds on the database clock.
 JobState InitialState(std::optional<std::int64_t> run_at_us, std::int64_t now_us) noexcept;
+// The same for a job created with dependencies: SCHEDULED (waiting) while any of them is
+// unfinished (`unresolved_dependencies` > 0), else as above.
+JobState InitialState(std::optional<std::int64_t> run_at_us, std::int64_t now_us,
+                      int unresolved_dependencies) noexcept;
+
+// What a dependency's final state does to the job waiting for it, by the edge's policy.
+enum class OnDependencyFailure : std::uint8_t {
+  Cancel,  // default: a FAILED, DEAD or CANCELLED dependency cancels the dependent
+  Run,     // "run anyway": the dependent runs and sees the failure in its dependencies
+};
+// "cancel" or "run"; anything else is nullopt.
+std::optional<OnDependencyFailure> ParseOnDependencyFailure(std::string_view text) noexcept;
+std::string_view ToString(OnDependencyFailure policy) noexcept;
+// Whether a dependency that ended in `parent_final` cancels its dependent under `policy`:
+// only a final state other than SUCCEEDED with the Cancel policy does.
+bool DependencyCancels(JobState parent_final, OnDependencyFailure policy) noexcept;
+
+// Which event retry() applies: Rearm when the job still has unfinished dependencies (it waits
+// for them again), else Retry.
+JobEvent DecideRetry(int unresolved_dependencies) noexcept;
 
 }  // namespace taskflow::core

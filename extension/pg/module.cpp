@@ -18,6 +18,8 @@ int taskflow_max_payload_bytes = 1024 * 1024;
 int taskflow_cleaner_batch = 1000;
 int taskflow_max_chain_depth = 10;
 int taskflow_max_rule_render_bytes = 64 * 1024 * 1024;
+int taskflow_max_workflow_nodes = 10000;
+int taskflow_max_workflow_edges = 50000;
 
 PGDLLEXPORT void _PG_init(void);
 }
@@ -66,6 +68,13 @@ void _PG_init(void) {
                           "not created; the firing records an error instead.",
                           &taskflow_max_chain_depth, 10, 1, 1000, PGC_SUSET, 0, nullptr, nullptr,
                           nullptr);
+  DefineCustomIntVariable("taskflow.max_workflow_nodes",
+                          "Most jobs in one workflow, and in one depends_on list.", nullptr,
+                          &taskflow_max_workflow_nodes, 10000, 1, 1000000, PGC_SUSET, 0, nullptr,
+                          nullptr, nullptr);
+  DefineCustomIntVariable("taskflow.max_workflow_edges", "Most dependency edges in one workflow.",
+                          nullptr, &taskflow_max_workflow_edges, 50000, 0, 10000000, PGC_SUSET, 0,
+                          nullptr, nullptr, nullptr);
   DefineCustomIntVariable("taskflow.max_rule_render_bytes",
                           "Most bytes one rule firing call may build for all its firings.",
                           "Contexts, placeholder values and filled payloads of one fire_rule, "

@@ -10,4 +10,6 @@ extern int taskflow_max_payload_bytes;        // largest accepted payload (jsonb
 extern int taskflow_cleaner_batch;            // rows per Cleaner/Rescuer/promoter batch
 extern int taskflow_max_chain_depth;          // longest chain of event-rule follow-up jobs
 extern int taskflow_max_rule_render_bytes;    // bytes one rule firing call may build in total
+extern int taskflow_max_workflow_nodes;       // most jobs in one workflow (and in one depends_on)
+extern int taskflow_max_workflow_edges;       // most dependency edges in one workflow
 }

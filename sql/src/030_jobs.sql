@@ -7,7 +7,8 @@ CREATE FUNCTION taskflow.schedule(job_type text, payload jsonb DEFAULT '{}',
     run_at timestamptz DEFAULT NULL, priority integer DEFAULT 0,
     max_attempts integer DEFAULT NULL, unique_key text DEFAULT NULL,
     correlation_id text DEFAULT NULL, parent_job_id bigint DEFAULT NULL,
-    timeout interval DEFAULT NULL, traceparent text DEFAULT NULL) RETURNS bigint
+    timeout interval DEFAULT NULL, traceparent text DEFAULT NULL, depends_on bigint[] DEFAULT NULL,
+    on_dependency_failure text DEFAULT 'cancel') RETURNS bigint
 AS 'MODULE_PATHNAME', 'taskflow_schedule'
 LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
@@ -91,7 +92,9 @@ AS $$
     'result', j.result, 'correlation_id', j.correlation_id, 'parent_job_id', j.parent_job_id,
     'unique_key', j.unique_key, 'cancel_requested', j.cancel_requested,
     'cancel_reason', j.cancel_reason, 'timeout', j.timeout, 'worker_id', j.worker_id,
-    'lease_expires_at', j.lease_expires_at, 'traceparent', j.traceparent)
+    'lease_expires_at', j.lease_expires_at, 'traceparent', j.traceparent,
+    'dependency_count', j.dependency_count, 'dependencies_pending', j.dependencies_pending,
+    'workflow_id', (SELECT n.workflow_id FROM taskflow.workflow_nodes n WHERE n.job_id = j.id))
   FROM taskflow.jobs j
   WHERE j.id = get_job.job_id
     AND j.tenant_id = COALESCE(taskflow._caller_tenant(), j.tenant_id)  -- another tenant's: NULL
@@ -197,6 +200,8 @@ AS $$
     FOR UPDATE SKIP LOCKED),
   da AS (DELETE FROM taskflow.job_attempts a USING old WHERE a.job_id = old.id),
   de AS (DELETE FROM taskflow.job_events e USING old WHERE e.job_id = old.id),
+  dd AS (DELETE FROM taskflow.job_dependencies d USING old WHERE d.job_id = old.id),
+  dn AS (DELETE FROM taskflow.workflow_nodes n USING old WHERE n.job_id = old.id),
   dj AS (DELETE FROM taskflow.jobs j USING old WHERE j.id = old.id RETURNING 1)
   SELECT count(*) FROM dj
 $$;

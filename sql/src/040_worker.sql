@@ -6,7 +6,7 @@ CREATE FUNCTION taskflow.acquire(worker_id text, queues text[] DEFAULT ARRAY['de
     max_jobs integer DEFAULT 1, lease interval DEFAULT NULL, job_types text[] DEFAULT NULL)
 RETURNS TABLE(job_id bigint, attempt integer, lease_token uuid, job_type text, payload jsonb,
               queue text, tenant_id text, correlation_id text, lease_expires_at timestamptz,
-              timeout interval, traceparent text)
+              timeout interval, traceparent text, dependencies jsonb)
 AS 'MODULE_PATHNAME', 'taskflow_acquire'
 LANGUAGE C VOLATILE SECURITY DEFINER ROWS 10
 SET search_path = pg_catalog, pg_temp;

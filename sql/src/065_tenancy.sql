@@ -215,7 +215,8 @@ DECLARE
   t text;
 BEGIN
   -- the automation tables carry tenant_id too
-  FOREACH t IN ARRAY ARRAY['automation_rules', 'rule_firings'] LOOP
+  FOREACH t IN ARRAY ARRAY['automation_rules', 'rule_firings', 'job_dependencies', 'workflows',
+                            'workflow_nodes'] LOOP
     IF to_regclass('taskflow.' || t) IS NOT NULL AND EXISTS (
         SELECT FROM pg_catalog.pg_attribute WHERE attrelid = ('taskflow.' || t)::regclass
         AND attname = 'tenant_id' AND NOT attisdropped) THEN

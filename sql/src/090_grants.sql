@@ -7,13 +7,18 @@ GRANT USAGE ON SCHEMA taskflow TO taskflow_client, taskflow_worker, taskflow_adm
 GRANT USAGE ON TYPE taskflow.job_state TO taskflow_client, taskflow_worker, taskflow_admin;
 
 GRANT EXECUTE ON FUNCTION
-  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text),
+  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text),
   taskflow.schedule_many(jsonb),
   taskflow.get_job(bigint),
   taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer),
   taskflow.job_history(bigint),
   taskflow.cancel(bigint, text),
-  taskflow.retry(bigint)
+  taskflow.retry(bigint),
+  taskflow.schedule_workflow(jsonb),
+  taskflow.dependency_results(bigint),
+  taskflow.workflow_status(bigint),
+  taskflow.cancel_workflow(bigint, text),
+  taskflow.list_workflows(text, bigint, integer)
 TO taskflow_client, taskflow_admin;
 
 GRANT EXECUTE ON FUNCTION
@@ -26,8 +31,10 @@ GRANT EXECUTE ON FUNCTION
   taskflow.release(bigint, uuid),
   taskflow.snooze(bigint, uuid, interval),
   taskflow.get_job(bigint),
-  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text),
-  taskflow.schedule_many(jsonb)
+  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text),
+  taskflow.schedule_many(jsonb),
+  taskflow.schedule_workflow(jsonb),
+  taskflow.dependency_results(bigint)
 TO taskflow_worker, taskflow_admin;
 
 GRANT EXECUTE ON FUNCTION
@@ -42,7 +49,8 @@ GRANT EXECUTE ON FUNCTION
 TO taskflow_admin;
 
 GRANT SELECT ON taskflow.jobs, taskflow.job_attempts, taskflow.job_events, taskflow.queues,
-  taskflow.dead_letter, taskflow.job_summaries TO taskflow_admin;
+  taskflow.dead_letter, taskflow.job_summaries, taskflow.job_dependencies, taskflow.workflows,
+  taskflow.workflow_nodes TO taskflow_admin;
 
 -- Tenancy (065_tenancy.sql). Row level security policies call _caller_tenant() as the querying
 -- role, so every TaskFlow role may execute it.

@@ -19,8 +19,8 @@ AS $$
   WHERE s.seqrelid = 'taskflow.jobs_id_seq'::pg_catalog.regclass
 $$;
 
--- Makes this database shard `shard_id` (0 to 32766): job and rule ids from then on are drawn
--- from that shard's range. Idempotent; refused once the database has jobs or rules numbered for
+-- Makes this database shard `shard_id` (0 to 32766): job, rule and workflow ids from then on
+-- are drawn from that shard's range. Idempotent; refused once the database has jobs or rules numbered for
 -- another shard (their ids would route elsewhere).
 CREATE FUNCTION taskflow.set_shard(shard_id integer) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -41,14 +41,16 @@ BEGIN
   hi := ((shard_id::bigint + 1) << 48) - 1;
   IF cur <> shard_id AND (
        EXISTS (SELECT FROM taskflow.jobs j WHERE (j.id >> 48) = cur)
-    OR EXISTS (SELECT FROM taskflow.automation_rules r WHERE (r.id >> 48) = cur)) THEN
+    OR EXISTS (SELECT FROM taskflow.automation_rules r WHERE (r.id >> 48) = cur)
+    OR EXISTS (SELECT FROM taskflow.workflows w WHERE (w.id >> 48) = cur)) THEN
     RAISE EXCEPTION USING ERRCODE = '55000',
       MESSAGE = format('cannot make this database shard %s: it has jobs or rules numbered for shard %s',
                        shard_id, cur),
       HINT = 'Set the shard of a new database, before it takes jobs.';
   END IF;
   FOR seq, col IN VALUES ('taskflow.jobs_id_seq', 'taskflow.jobs'),
-                         ('taskflow.automation_rules_id_seq', 'taskflow.automation_rules') LOOP
+                         ('taskflow.automation_rules_id_seq', 'taskflow.automation_rules'),
+                         ('taskflow.workflows_id_seq', 'taskflow.workflows') LOOP
     SELECT COALESCE(s.last_value, 0) INTO last FROM pg_catalog.pg_sequences s
     WHERE format('%I.%I', s.schemaname, s.sequencename)::regclass = seq::regclass;
     IF last > hi THEN
@@ -67,8 +69,9 @@ END
 $$;
 
 -- Moving a tenant between shards (taskflow_router.move_tenant drives these three):
---   export_tenant(t)        its jobs (unfinished and finished), attempts, events, rules, firings,
---                           webhook deliveries, tenant row and tenant rate limit, as one document
+--   export_tenant(t)        its jobs (unfinished and finished), attempts, events, dependency
+--                           edges, workflows and their nodes, rules, firings, webhook
+--                           deliveries, tenant row and tenant rate limit, as one document
 --   import_tenant(doc)      inserts that document here (ids kept: they are globally unique)
 --   purge_tenant(t, fp)     deletes the tenant here, only if its export still has fingerprint fp
 -- A tenant with RUNNING jobs is not exported (55006): their leases belong to this shard's workers.
@@ -97,6 +100,12 @@ BEGIN
     'events', COALESCE((SELECT jsonb_agg(to_jsonb(e) ORDER BY e.id)
                         FROM taskflow.job_events e JOIN taskflow.jobs j ON j.id = e.job_id
                         WHERE j.tenant_id = t), '[]'),
+    'dependencies', COALESCE((SELECT jsonb_agg(to_jsonb(d) ORDER BY d.job_id, d.depends_on)
+                              FROM taskflow.job_dependencies d WHERE d.tenant_id = t), '[]'),
+    'workflows', COALESCE((SELECT jsonb_agg(to_jsonb(w) ORDER BY w.id) FROM taskflow.workflows w
+                           WHERE w.tenant_id = t), '[]'),
+    'workflow_nodes', COALESCE((SELECT jsonb_agg(to_jsonb(n) ORDER BY n.workflow_id, n.node_key)
+                                FROM taskflow.workflow_nodes n WHERE n.tenant_id = t), '[]'),
     'rules', COALESCE((SELECT jsonb_agg(to_jsonb(r) ORDER BY r.id) FROM taskflow.automation_rules r
                        WHERE r.tenant_id = t), '[]'),
     'firings', COALESCE((SELECT jsonb_agg(to_jsonb(f) ORDER BY f.id) FROM taskflow.rule_firings f
@@ -144,6 +153,13 @@ BEGIN
   INSERT INTO taskflow.job_events (job_id, from_state, to_state, at, actor, reason)
     SELECT e.job_id, e.from_state, e.to_state, e.at, e.actor, e.reason
     FROM jsonb_populate_recordset(NULL::taskflow.job_events, doc -> 'events') e ORDER BY e.id;
+  -- workflow ids are kept (shard-numbered like job ids since set_shard)
+  INSERT INTO taskflow.job_dependencies
+    SELECT * FROM jsonb_populate_recordset(NULL::taskflow.job_dependencies, doc -> 'dependencies');
+  INSERT INTO taskflow.workflows
+    SELECT * FROM jsonb_populate_recordset(NULL::taskflow.workflows, doc -> 'workflows');
+  INSERT INTO taskflow.workflow_nodes
+    SELECT * FROM jsonb_populate_recordset(NULL::taskflow.workflow_nodes, doc -> 'workflow_nodes');
   INSERT INTO taskflow.automation_rules
     SELECT * FROM jsonb_populate_recordset(NULL::taskflow.automation_rules, doc -> 'rules');
   INSERT INTO taskflow.rule_firings (rule_id, fired_at, source, actor, tenant_id, context, matched,
@@ -188,6 +204,9 @@ BEGIN
   PERFORM taskflow._sync_cron(x) FROM unnest(rids) x;  -- drops their pg_cron jobs
   DELETE FROM taskflow.job_attempts a USING taskflow.jobs j WHERE j.id = a.job_id AND j.tenant_id = t;
   DELETE FROM taskflow.job_events e USING taskflow.jobs j WHERE j.id = e.job_id AND j.tenant_id = t;
+  DELETE FROM taskflow.job_dependencies d WHERE d.tenant_id = t;
+  DELETE FROM taskflow.workflow_nodes n WHERE n.tenant_id = t;
+  DELETE FROM taskflow.workflows w WHERE w.tenant_id = t;
   DELETE FROM taskflow.jobs j WHERE j.tenant_id = t;
   GET DIAGNOSTICS n = ROW_COUNT;
   DELETE FROM taskflow.rate_limits r WHERE r.scope = 'tenant' AND r.name = t;

@@ -292,6 +292,58 @@ TEST(RuleActions, FillsTemplatesWithoutPlaceholdersUnchanged) {
   EXPECT_FALSE(filled[0].unique_key.has_value());
 }
 
+TEST(RuleActions, ParsesAWorkflowActionAndFillsItsSpec) {
+  RuleActions a = RuleActions::Parse(R"([{"workflow": {"name": "report-{{ $.m }}",
+    "nodes": [{"key": "p1", "job_type": "render", "queue": "pages", "payload": {"m": "{{ $.m }}", "page": 1}},
+              {"key": "merge", "job_type": "merge", "priority": 2, "max_attempts": 3}],
+    "edges": [{"from": "p1", "to": "merge", "on_failure": "run"}]}}])");
+  EXPECT_EQ(a.size(), 1u);
+  EXPECT_EQ(a.paths(), (std::vector<std::string>{"$.m"}));
+  // The nodes' queues are checked at create_rule like a job action's (absent: default).
+  EXPECT_EQ(a.queues(), (std::vector<std::string>{"pages", "default"}));
+  auto filled = a.Fill(Values{"\"2026-11\""});
+  ASSERT_EQ(filled.size(), 1u);
+  ASSERT_TRUE(filled[0].workflow_json.has_value());
+  EXPECT_EQ(*filled[0].workflow_json,
+            R"({"name":"report-2026-11","nodes":[)"
+            R"({"key":"p1","job_type":"render","queue":"pages","payload":{"m":"2026-11","page":1}},)"
+            R"({"key":"merge","job_type":"merge","priority":2,"max_attempts":3,"payload":{}}],)"
+            R"("edges":[{"from":"p1","on_failure":"run","to":"merge"}]})");
+  // A job action next to it still fills as a job.
+  RuleActions both = RuleActions::Parse(
+      R"([{"job_type": "J"}, {"workflow": {"nodes": [{"key": "a", "job_type": "x"}]}}])");
+  auto two = both.Fill({});
+  EXPECT_FALSE(two[0].workflow_json.has_value());
+  EXPECT_EQ(*two[1].workflow_json, R"({"nodes":[{"key":"a","job_type":"x","payload":{}}],"edges":[]})");
+}
+
+TEST(RuleActions, RefusesBadWorkflowActions) {
+  const auto E = ErrorCode::InvalidParameterValue;
+  auto parse = [](const char* s) { return [s] { RuleActions::Parse(s, 3, 3); }; };
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": []}])"), E, "actions[0].workflow must be a JSON object"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}]}, "queue": "q"}])"),
+                                E, "actions[0]: unknown key \"queue\""));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"tenant_id": "t", "nodes": []}}])"), E,
+                                "actions[0].workflow: unknown key \"tenant_id\""));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"edges": []}}])"), E,
+                                "actions[0].workflow.nodes must be a JSON array"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"job_type": "x"}]}}])"), E,
+                                "actions[0].workflow.nodes[0].key is required"));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x", "delay": 5}]}}])"), E,
+                                "actions[0].workflow.nodes[0]: unknown key \"delay\""));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}, {"key": "b", "job_type": "x"}],
+      "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}]}}])"), E,
+                                "actions[0].workflow: workflow has a cycle: \"a\" -> \"b\" -> \"a\""));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}],
+      "edges": [{"from": "a", "to": "b"}]}}])"), E, "unknown node key \"b\""));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}],
+      "edges": [{"from": "a", "to": "a", "on_failure": "ignore"}]}}])"), E,
+                                "actions[0].workflow.edges[0].on_failure must be \"cancel\" or \"run\""));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}, {"key": "b", "job_type": "x"},
+      {"key": "c", "job_type": "x"}, {"key": "d", "job_type": "x"}]}}])"), E,
+                                "actions[0].workflow has 4 nodes, the limit is 3"));
+}
+
 TEST(RuleActions, RefusesToFillWhatIsMissingOrUnfit) {
   const auto E = ErrorCode::InvalidParameterValue;
   RuleActions a = RuleActions::Parse(

@@ -37,6 +37,11 @@ const std::map<std::pair<E, S>, S>& Expected() {
       {{E::Retry, S::Cancelled}, S::Pending},
       {{E::Promote, S::Scheduled}, S::Pending},
       {{E::Snooze, S::Running}, S::Scheduled},
+      // issue 13 (workflows): waiting for dependencies is SCHEDULED
+      {{E::Unblock, S::Scheduled}, S::Pending},
+      {{E::Rearm, S::Failed}, S::Scheduled},
+      {{E::Rearm, S::Dead}, S::Scheduled},
+      {{E::Rearm, S::Cancelled}, S::Scheduled},
   };
   return table;
 }
@@ -60,6 +65,8 @@ std::string ExpectedVerb(E ev) {
     case E::Retry: return "retry";
     case E::Promote: return "promote";
     case E::Snooze: return "snooze";
+    case E::Unblock: return "unblock";
+    case E::Rearm: return "rearm";
   }
   return "?";
 }
@@ -142,6 +149,8 @@ TEST(SourcesOf, EveryEventInEnumOrder) {
   EXPECT_EQ(SourcesOf(E::Retry), (std::vector<S>{S::Failed, S::Dead, S::Cancelled}));
   EXPECT_EQ(SourcesOf(E::Promote), (std::vector<S>{S::Scheduled}));
   EXPECT_EQ(SourcesOf(E::Snooze), (std::vector<S>{S::Running}));
+  EXPECT_EQ(SourcesOf(E::Unblock), (std::vector<S>{S::Scheduled}));
+  EXPECT_EQ(SourcesOf(E::Rearm), (std::vector<S>{S::Failed, S::Dead, S::Cancelled}));
 }
 
 TEST(SourcesOf, AgreesWithTransitionForEveryPair) {
@@ -158,7 +167,8 @@ TEST(SourcesOf, AgreesWithTransitionForEveryPair) {
 
 // ---- the table's global properties ----
 
-TEST(TransitionTable, TerminalStatesOnlyLeaveThroughRetryAndNothingEntersRunningButAcquire) {
+// Terminal states are left only by retry, or by rearm (workflows: back to waiting, SCHEDULED).
+TEST(TransitionTable, TerminalStatesOnlyLeaveThroughRetryOrRearmAndNothingEntersRunningButAcquire) {
   for (int s = 0; s < kJobStateCount; ++s) {
     for (int e = 0; e < kJobEventCount; ++e) {
       const auto st = static_cast<S>(s);
@@ -166,7 +176,10 @@ TEST(TransitionTable, TerminalStatesOnlyLeaveThroughRetryAndNothingEntersRunning
       const auto to = Transition(st, ev);
       if (!to) continue;
       if (IsTerminal(st)) {
-        EXPECT_EQ(ev, E::Retry) << ToString(st) << " " << ToString(ev);
+        EXPECT_TRUE(ev == E::Retry || ev == E::Rearm) << ToString(st) << " " << ToString(ev);
+        if (ev == E::Rearm) {
+          EXPECT_EQ(*to, S::Scheduled) << ToString(st);
+        }
       }
       if (*to == S::Running) {
         EXPECT_EQ(ev, E::Acquire) << ToString(st);
@@ -187,6 +200,8 @@ TEST(JobEvent, Names) {
   EXPECT_EQ(ToString(E::Retry), "retry");
   EXPECT_EQ(ToString(E::Promote), "promote");
   EXPECT_EQ(ToString(E::Snooze), "snooze");
+  EXPECT_EQ(ToString(E::Unblock), "unblock");
+  EXPECT_EQ(ToString(E::Rearm), "rearm");
 }
 
 // ---- DecideFailure: all combinations ----
@@ -259,6 +274,37 @@ TEST(InitialState, FutureRunAtIsScheduledOtherwisePending) {
   EXPECT_EQ(InitialState(999, 1000), S::Pending);
   EXPECT_EQ(InitialState(1000, 1000), S::Pending);  // "not in the future" is ready now
   EXPECT_EQ(InitialState(1001, 1000), S::Scheduled);
+}
+
+TEST(InitialState, UnfinishedDependenciesWaitScheduled) {
+  EXPECT_EQ(InitialState(std::nullopt, 1000, 1), S::Scheduled);
+  EXPECT_EQ(InitialState(999, 1000, 3), S::Scheduled);
+  EXPECT_EQ(InitialState(std::nullopt, 1000, 0), S::Pending);
+  EXPECT_EQ(InitialState(1001, 1000, 0), S::Scheduled);
+}
+
+TEST(Dependencies, FailurePolicyPerEdge) {
+  using P = OnDependencyFailure;
+  EXPECT_EQ(ParseOnDependencyFailure("cancel"), P::Cancel);
+  EXPECT_EQ(ParseOnDependencyFailure("run"), P::Run);
+  EXPECT_EQ(ParseOnDependencyFailure("Run"), std::nullopt);
+  EXPECT_EQ(ParseOnDependencyFailure(""), std::nullopt);
+  EXPECT_EQ(ToString(P::Run), "run");
+  EXPECT_EQ(ToString(P::Cancel), "cancel");
+  for (S s : {S::Failed, S::Dead, S::Cancelled}) {
+    EXPECT_TRUE(DependencyCancels(s, P::Cancel)) << ToString(s);
+    EXPECT_FALSE(DependencyCancels(s, P::Run)) << ToString(s);
+  }
+  for (S s : {S::Succeeded, S::Pending, S::Scheduled, S::Running}) {
+    EXPECT_FALSE(DependencyCancels(s, P::Cancel)) << ToString(s);
+  }
+}
+
+TEST(Dependencies, RetryWaitsAgainWhileADependencyIsUnfinished) {
+  EXPECT_EQ(DecideRetry(0), E::Retry);
+  EXPECT_EQ(DecideRetry(2), E::Rearm);
+  EXPECT_EQ(*Transition(S::Cancelled, DecideRetry(1)), S::Scheduled);
+  EXPECT_EQ(*Transition(S::Failed, DecideRetry(0)), S::Pending);
 }
 
 }  // namespace

@@ -21,12 +21,13 @@ SELECT columns_are('taskflow', 'jobs', ARRAY[
   'budget_offset', 'max_attempts', 'next_run_at', 'created_at', 'started_at', 'finished_at',
   'last_error_type', 'last_error_message', 'result', 'correlation_id', 'parent_job_id', 'chain_depth',
   'unique_key', 'cancel_requested', 'cancel_reason', 'timeout', 'worker_id', 'lease_token',
-  'lease_expires_at', 'lease_duration', 'last_heartbeat_at', 'heartbeats', 'traceparent'],
+  'lease_expires_at', 'lease_duration', 'last_heartbeat_at', 'heartbeats', 'traceparent',
+  'dependency_count', 'dependencies_pending', 'wait_run_at'],
   'taskflow.jobs has the documented columns');
 
 SELECT has_function('taskflow', 'schedule',
   ARRAY['text', 'jsonb', 'text', 'text', 'timestamp with time zone', 'integer', 'integer',
-        'text', 'text', 'bigint', 'interval', 'text'], 'schedule() has the documented signature');
+        'text', 'text', 'bigint', 'interval', 'text', 'bigint[]', 'text'], 'schedule() has the documented signature');
 SELECT has_function('taskflow', 'schedule_many', ARRAY['jsonb'], 'schedule_many(jsonb) exists');
 SELECT has_function('taskflow', 'get_job', ARRAY['bigint'], 'get_job(bigint) exists');
 SELECT has_function('taskflow', 'list_jobs',
@@ -56,7 +57,7 @@ SELECT is(
     WHERE p.oid = 'taskflow.acquire(text, text[], integer, interval, text[])'::regprocedure
       AND m = 't'),
   ARRAY['job_id', 'attempt', 'lease_token', 'job_type', 'payload', 'queue', 'tenant_id',
-        'correlation_id', 'lease_expires_at', 'timeout', 'traceparent'],
+        'correlation_id', 'lease_expires_at', 'timeout', 'traceparent', 'dependencies'],
   'acquire returns the documented columns in order');
 
 -- --- security --------------------------------------------------------------------------------
@@ -96,7 +97,7 @@ SELECT has_role('taskflow_admin');
 
 -- client: schedule, read, cancel, retry; not the worker protocol, not queue administration.
 SELECT ok(
-  has_function_privilege('taskflow_client', 'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text)', 'EXECUTE')
+  has_function_privilege('taskflow_client', 'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text)', 'EXECUTE')
   AND has_function_privilege('taskflow_client', 'taskflow.schedule_many(jsonb)', 'EXECUTE')
   AND has_function_privilege('taskflow_client', 'taskflow.get_job(bigint)', 'EXECUTE')
   AND has_function_privilege('taskflow_client', 'taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer)', 'EXECUTE')

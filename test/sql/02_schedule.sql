@@ -48,7 +48,8 @@ SELECT is(
     'last_error_message', NULL, 'result', NULL, 'correlation_id', 'corr-1',
     'parent_job_id', :j_now, 'unique_key', 'rk-1', 'cancel_requested', false,
     'cancel_reason', NULL, 'timeout', '00:01:30', 'worker_id', NULL, 'lease_expires_at', NULL,
-    'traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'),
+    'traceparent', '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+    'dependency_count', 0, 'dependencies_pending', 0, 'workflow_id', NULL),
   'schedule() stores every parameter; get_job shows it');
 
 -- get_job has at least the documented keys.
@@ -162,7 +163,8 @@ SELECT is(
   taskflow.get_job((:'many'::bigint[])[3]) - ARRAY['id', 'created_at', 'next_run_at', 'state', 'payload',
      'priority', 'attempts', 'started_at', 'finished_at', 'last_error_type', 'last_error_message',
      'result', 'parent_job_id', 'cancel_requested', 'cancel_reason', 'worker_id', 'lease_expires_at', 'job_type',
-     'traceparent'],
+     'traceparent',
+     'dependency_count', 'dependencies_pending', 'workflow_id'],
   '{"queue": "t_sched_other", "tenant_id": "acme", "max_attempts": 4, "correlation_id": "c3",
     "timeout": "00:05:00", "unique_key": "m3"}'::jsonb,
   'element 3: queue, tenant, max_attempts, correlation_id, timeout, unique_key');

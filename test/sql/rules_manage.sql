@@ -185,7 +185,7 @@ SELECT ok(has_function_privilege('taskflow_webhook', 'taskflow.handle_webhook(te
   'handle_webhook is granted to taskflow_webhook, taskflow_client and taskflow_admin');
 SELECT ok(NOT has_function_privilege('taskflow_webhook', 'taskflow.create_rule(text, jsonb, jsonb, text, text)', 'EXECUTE')
   AND NOT has_function_privilege('taskflow_webhook', 'taskflow.fire_rule(bigint, jsonb)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_webhook', 'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text)', 'EXECUTE')
+  AND NOT has_function_privilege('taskflow_webhook', 'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text)', 'EXECUTE')
   AND NOT has_table_privilege('taskflow_webhook', 'taskflow.automation_rules', 'SELECT'),
   'taskflow_webhook can do nothing else');
 SELECT ok(NOT has_function_privilege('taskflow_client', 'taskflow.fire_rule(bigint, jsonb)', 'EXECUTE')

@@ -2,7 +2,7 @@
 -- the tenant move's export_tenant/import_tenant/purge_tenant. The router itself is tested with
 -- three clusters in test/t/scale_out.t. Everything here is rolled back.
 BEGIN;
-SELECT plan(22);
+SELECT plan(29);
 
 SELECT 'tfs_' || substr(md5(random()::text), 1, 8) AS sfx \gset
 SELECT taskflow.create_queue(:'sfx' || '_q') AS x \gset
@@ -22,6 +22,9 @@ DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WH
 DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE (id >> 48) = 0);
 DELETE FROM taskflow.jobs WHERE (id >> 48) = 0;
 DELETE FROM taskflow.automation_rules WHERE (id >> 48) = 0;
+DELETE FROM taskflow.job_dependencies WHERE (job_id >> 48) = 0;
+DELETE FROM taskflow.workflow_nodes WHERE (workflow_id >> 48) = 0;
+DELETE FROM taskflow.workflows WHERE (id >> 48) = 0;
 
 SELECT lives_ok($$SELECT taskflow.set_shard(5)$$, 'set_shard(5) on a database without jobs');
 SELECT is(taskflow.shard_id(), 5, 'shard_id() reads the shard back');
@@ -56,6 +59,29 @@ SELECT is((SELECT string_agg(id || ':' || state, ',' ORDER BY id) FROM taskflow.
           format('%s:PENDING,%s:CANCELLED', :j1, :j2), '... with the same ids and states');
 SELECT throws_ok(format($$SELECT taskflow.import_tenant(%L)$$, :'doc'), '23505', NULL,
                  'import_tenant refuses a tenant that already has jobs here');
+-- a tenant with a workflow moves with its edges, workflow and nodes; workflow ids say their shard
+SELECT :'sfx' || '_w' AS tw \gset
+SELECT taskflow.schedule_workflow(jsonb_build_object('tenant_id', :'tw', 'name', 'moving',
+  'nodes', jsonb_build_array(jsonb_build_object('key', 'a', 'job_type', 'tfs.a', 'queue', :'q'),
+                             jsonb_build_object('key', 'b', 'job_type', 'tfs.b', 'queue', :'q')),
+  'edges', jsonb_build_array(jsonb_build_object('from', 'a', 'to', 'b')))) AS wf \gset
+SELECT (:'wf'::jsonb ->> 'workflow_id')::bigint AS wid \gset
+SELECT is((:wid::bigint >> 48)::int, 5, 'a workflow id says its shard too');
+SELECT taskflow.export_tenant(:'tw') AS wdoc \gset
+SELECT is(jsonb_array_length(:'wdoc'::jsonb -> 'dependencies') || '/' || jsonb_array_length(:'wdoc'::jsonb -> 'workflows')
+          || '/' || jsonb_array_length(:'wdoc'::jsonb -> 'workflow_nodes'), '1/1/2',
+          'export_tenant: its dependency edges, workflows and workflow nodes');
+SELECT is(taskflow.purge_tenant(:'tw', md5(:'wdoc'::jsonb::text)), 2::bigint, 'purge_tenant deletes the workflow''s jobs');
+SELECT is((SELECT count(*) FROM taskflow.job_dependencies WHERE tenant_id = :'tw')
+          + (SELECT count(*) FROM taskflow.workflows WHERE tenant_id = :'tw')
+          + (SELECT count(*) FROM taskflow.workflow_nodes WHERE tenant_id = :'tw'), 0::bigint,
+          '... and its edges, workflow and nodes');
+SELECT is(taskflow.import_tenant(:'wdoc'), 2::bigint, 'import_tenant inserts them back');
+SELECT is(taskflow.workflow_status(:wid) -> 'edges', '[{"to": "b", "from": "a", "on_failure": "cancel", "parent_state": null}]'::jsonb,
+          '... with the same workflow id, nodes and edges');
+SELECT is((SELECT state::text || ' ' || dependencies_pending FROM taskflow.jobs
+           WHERE id = (:'wf'::jsonb -> 'jobs' ->> 'b')::bigint), 'SCHEDULED 1', '... and the dependent still waiting');
+
 SELECT count(*) FROM taskflow.acquire('tfs-worker', ARRAY[:'q'], 1) \gset
 SELECT throws_ok(format($$SELECT taskflow.export_tenant(%L)$$, :'t'), '55006', NULL,
                  'export_tenant refuses a tenant with RUNNING jobs');

@@ -163,7 +163,9 @@ SELECT is(
   'row level security is enabled and FORCED on jobs, tenants, automation_rules and rule_firings');
 SELECT is(
   ARRAY(SELECT tablename || ' ' || policyname FROM pg_policies WHERE schemaname = 'taskflow' ORDER BY 1),
-  ARRAY['automation_rules tenant_isolation', 'jobs tenant_isolation', 'rule_firings tenant_isolation', 'tenants tenant_isolation'],
+  ARRAY['automation_rules tenant_isolation', 'job_dependencies tenant_isolation', 'jobs tenant_isolation',
+        'rule_firings tenant_isolation', 'tenants tenant_isolation', 'workflow_nodes tenant_isolation',
+        'workflows tenant_isolation'],
   'each carries the tenant_isolation policy');
 -- The owner of the tables (a role that is not a superuser) is no loophole when it is confined.
 CREATE ROLE tfi_owner;

@@ -22,6 +22,12 @@ CREATE TEMP TABLE fn_expect (fn text PRIMARY KEY, roles text[] NOT NULL);
 INSERT INTO fn_expect VALUES
   ('schedule',           '{tenant,worker,admin}'),
   ('schedule_many',      '{tenant,worker,admin}'),
+  -- workflows (032_workflows.sql)
+  ('schedule_workflow',  '{tenant,worker,admin}'),
+  ('dependency_results', '{tenant,worker,admin}'),
+  ('workflow_status',    '{tenant,admin}'),
+  ('cancel_workflow',    '{tenant,admin}'),
+  ('list_workflows',     '{tenant,admin}'),
   ('get_job',            '{tenant,worker,admin}'),
   ('list_jobs',          '{tenant,admin}'),
   ('job_history',        '{tenant,admin}'),

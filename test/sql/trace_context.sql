@@ -105,12 +105,14 @@ SELECT is(pg_temp.error_of(format('SELECT taskflow.schedule(%L, parent_job_id =>
   format('23503: parent job %s does not exist', :a), 'another tenant''s parent (and its trace) is not reachable');
 RESET ROLE;
 
--- the signature: traceparent is schedule()'s last parameter, granted like the rest
+-- the signature: traceparent follows timeout and precedes the workflow parameters (depends_on,
+-- on_dependency_failure, added after it in the same release), granted like the rest
 SELECT ok(has_function_privilege('taskflow_client',
-  'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text)', 'EXECUTE'),
+  'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text)', 'EXECUTE'),
   'clients may call schedule with a traceparent');
-SELECT is((SELECT (proargnames)[array_upper(proargnames, 1)] FROM pg_proc WHERE oid = 'taskflow.schedule'::regproc),
-  'traceparent', 'traceparent is the last parameter of schedule()');
+SELECT is((SELECT proargnames[11:14] FROM pg_proc WHERE oid = 'taskflow.schedule'::regproc),
+  ARRAY['timeout', 'traceparent', 'depends_on', 'on_dependency_failure'],
+  'traceparent is schedule()''s 12th parameter, before depends_on and on_dependency_failure');
 
 SELECT * FROM finish();
 ROLLBACK;

@@ -244,6 +244,10 @@ POST /events/webhook/{key}
 POST /jobs
 POST /jobs/{id}/cancel
 POST /jobs/{id}/retry
+POST /workflows
+GET /workflows
+GET /workflows/{id}
+POST /workflows/{id}/cancel
 GET /dashboard/api/queues
 PATCH /dashboard/api/queues/{name}
 POST /dashboard/api/queues/{name}/pause

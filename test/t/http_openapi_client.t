@@ -55,7 +55,11 @@ TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
 req POST /jobs "${ADM[@]}" -H "traceparent: $TP" -d '{"job_type": "typed", "queue": "mail", "payload": {"n": 1}}'
 JOB=$(json_get "$BODY" '{id}')
 req GET "/jobs/$JOB" "${ADM[@]}"
-is "$(keys "$BODY" '{}')" "$(keys_of Job)" "GET /jobs/{id} returns exactly the Job schema's properties"
+# JobDetail: Job plus the workflow fields get_job has (allOf[1]); list_jobs returns plain Jobs
+detail_keys=$(json_sql "$(cat "$T_DIR/openapi.json")" \
+  "SELECT string_agg(k, ' ' ORDER BY k) FROM (SELECT jsonb_object_keys((:'j'::jsonb) #> '{components,schemas,Job,properties}') k
+     UNION SELECT jsonb_object_keys((:'j'::jsonb) #> '{components,schemas,JobDetail,allOf,1,properties}')) x")
+is "$(keys "$BODY" '{}')" "$detail_keys" "GET /jobs/{id} returns exactly the JobDetail schema's properties (Job's and the workflow fields)"
 is "$(keys_of Job)" "$(required_of Job)" "and every one of them is required (always present, null when unset)"
 req GET "/jobs?queue=mail" "${ADM[@]}"
 is "$(keys "$BODY" '{jobs,0}')" "$(keys_of Job)" "GET /jobs returns Job objects too"

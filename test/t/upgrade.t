@@ -33,7 +33,7 @@ on() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 cleanup() { bash test/pgcluster.sh stop "$CLUSTER"; }
 trap cleanup EXIT
 
-echo "1..$(( ${#RELEASES[@]} * 7 + 1 + 7 ))"
+echo "1..$(( ${#RELEASES[@]} * 8 + 1 + 7 ))"
 
 admin "CREATE DATABASE $FRESH" >/dev/null
 out=$(on "$FRESH" -c "CREATE EXTENSION taskflow" -c "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'" 2>&1)
@@ -134,6 +134,22 @@ SELECT count(*) FROM taskflow.jobs WHERE state = 'RUNNING' AND worker_id = 'upg-
 SQL
   )
   is "$(echo $out)" "PENDING 1 acme client 0 1" "$R: after the upgrade old jobs retry and acquire, the old key authenticates, the queue stays paused"
+
+  # Workflows on the old rows: a new job may depend on jobs created before the update (their
+  # dependency columns default to none); finishing an old job resolves the edge (here: an old
+  # PENDING job cancelled cancels its dependent), and schedule_workflow works.
+  out=$(on "$OLD" 2>&1 <<SQL
+SELECT min(id) AS old_pending FROM taskflow.jobs WHERE tenant_id = 'acme' AND state = 'PENDING' \gset
+SELECT taskflow.schedule('upg_after', '{}', queue => 'upg_mail', tenant_id => 'acme', depends_on => ARRAY[
+  (SELECT min(id) FROM taskflow.jobs WHERE tenant_id = 'acme' AND state = 'SUCCEEDED'), :old_pending]) AS dep \gset
+SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = :dep;
+SELECT taskflow.cancel(:old_pending, 'upgrade test');
+SELECT state || ' ' || (cancel_reason LIKE 'dependency % ended CANCELLED') FROM taskflow.jobs WHERE id = :dep;
+SELECT jsonb_typeof(taskflow.schedule_workflow('{"nodes": [{"key": "a", "job_type": "wa", "queue": "upg_mail"},
+  {"key": "b", "job_type": "wb", "queue": "upg_mail"}], "edges": [{"from": "a", "to": "b"}]}') -> 'jobs');
+SQL
+  )
+  is "$(echo $out)" "SCHEDULED 1 CANCELLED CANCELLED true object" "$R: after the upgrade a job depends on old jobs, an old job's end resolves it, schedule_workflow works"
 
   # --- the pgTAP suites against the upgraded database ---------------------------------------------
   # Without the filler rows: several suites count every rule, tenant or firing in the database

@@ -63,7 +63,7 @@ const std::string& OpenApiDocument() {
         "summary": "One job (taskflow.get_job)",
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
         "responses": {
-          "200": {"description": "The job.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Job"}}}},
+          "200": {"description": "The job, with its workflow fields.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobDetail"}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "404": {"$ref": "#/components/responses/NotFound"},
@@ -114,6 +114,69 @@ const std::string& OpenApiDocument() {
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "404": {"$ref": "#/components/responses/NotFound"},
           "409": {"$ref": "#/components/responses/Conflict"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/workflows": {
+      "post": {
+        "operationId": "createWorkflow",
+        "summary": "Schedule a workflow: a graph of jobs in one atomic call (taskflow.schedule_workflow)",
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewWorkflow"}}}},
+        "responses": {
+          "201": {"description": "The workflow and its jobs were created.",
+                  "headers": {"Location": {"schema": {"type": "string"}, "description": "/workflows/{id}"}},
+                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowCreated"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "403": {"$ref": "#/components/responses/Forbidden"},
+          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      },
+      "get": {
+        "operationId": "listWorkflows",
+        "summary": "List workflows with their state and node counts (taskflow.list_workflows), keyset-paginated",
+        "parameters": [
+          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+          {"name": "after", "in": "query", "description": "Only workflows with a larger id (next_after of the previous page).", "schema": {"type": "integer", "format": "int64"}},
+          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
+        ],
+        "responses": {
+          "200": {"description": "A page of workflows.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowList"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "422": {"$ref": "#/components/responses/Invalid"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/workflows/{id}": {
+      "get": {
+        "operationId": "getWorkflow",
+        "summary": "A workflow's state: each node's state, counts, started/finished (taskflow.workflow_status)",
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
+        "responses": {
+          "200": {"description": "The workflow.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowStatus"}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
+          "503": {"$ref": "#/components/responses/Unavailable"}
+        }
+      }
+    },
+    "/workflows/{id}/cancel": {
+      "post": {
+        "operationId": "cancelWorkflow",
+        "summary": "Cancel every unfinished node of a workflow (taskflow.cancel_workflow)",
+        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
+        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
+        "responses": {
+          "200": {"description": "How many nodes this call cancelled (or asked to stop, when RUNNING).", "content": {"application/json": {"schema": {"type": "object", "required": ["id", "cancelled"], "properties": {"id": {"type": "integer", "format": "int64"}, "cancelled": {"type": "integer"}}}}}},
+          "400": {"$ref": "#/components/responses/BadRequest"},
+          "401": {"$ref": "#/components/responses/Unauthorized"},
+          "404": {"$ref": "#/components/responses/NotFound"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
       }
@@ -405,11 +468,12 @@ const std::string& OpenApiDocument() {
           "job_types": {"type": "array", "items": {"type": "string"}, "maxItems": 1000, "description": "Only these job types; absent: any."}}}}}},
         "responses": {
           "200": {"description": "The acquired jobs, in acquisition order.", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": {"type": "object",
-            "required": ["job_id", "attempt", "lease_token", "job_type", "payload", "queue", "tenant_id", "correlation_id", "traceparent", "lease_expires_at", "timeout_seconds"], "properties": {
+            "required": ["job_id", "attempt", "lease_token", "job_type", "payload", "queue", "tenant_id", "correlation_id", "traceparent", "dependencies", "lease_expires_at", "timeout_seconds"], "properties": {
             "job_id": {"type": "integer", "format": "int64"}, "attempt": {"type": "integer"}, "lease_token": {"type": "string", "format": "uuid"},
             "job_type": {"type": "string"}, "payload": {"$ref": "#/components/schemas/Payload"}, "queue": {"type": "string"}, "tenant_id": {"type": "string"},
             "correlation_id": {"type": ["string", "null"]},
             "traceparent": {"anyOf": [{"$ref": "#/components/schemas/Traceparent"}, {"type": "null"}], "description": "The W3C trace context the job was scheduled with: hand it to the handler (as TRACEPARENT or a traceparent header)."},
+            "dependencies": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/DependencyResult"}, "description": "The jobs this one depended on (depends_on, workflow edges), with their results; null for a job without dependencies. See docs/workflows.md."},
             "lease_expires_at": {"type": "string", "format": "date-time"},
             "timeout_seconds": {"type": ["number", "null"], "description": "The job's own run time limit, if it has one."}}}}}}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
@@ -581,6 +645,12 @@ const std::string& OpenApiDocument() {
       },
       "JobState": {"type": "string", "enum": ["PENDING", "SCHEDULED", "RUNNING", "SUCCEEDED", "FAILED", "DEAD", "CANCELLED"]},
       "Traceparent": {"type": "string", "pattern": "^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$", "description": "A W3C traceparent header of version 00 (ids not all zeros).", "examples": ["00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"]},
+      "DependencyResult": {"type": "object", "required": ["job_id", "state", "on_failure"], "description": "One dependency of a job and its outcome (taskflow.dependency_results).", "properties": {
+        "job_id": {"type": "integer", "format": "int64"}, "key": {"type": ["string", "null"], "description": "Its workflow node key (null outside a workflow)."},
+        "job_type": {"type": ["string", "null"]}, "state": {"$ref": "#/components/schemas/JobState"},
+        "on_failure": {"type": "string", "enum": ["cancel", "run"]}, "result": {"description": "The dependency's result (any JSON value, or null)."},
+        "error_type": {"type": ["string", "null"]}, "error_message": {"type": ["string", "null"]},
+        "finished_at": {"type": ["string", "null"], "format": "date-time"}}},
       "Payload": {"type": "object", "additionalProperties": true, "description": "Any JSON object (at most taskflow.max_payload_bytes, 64 levels deep)."},
       "Interval": {"type": "string", "description": "A PostgreSQL interval as PostgreSQL prints it, e.g. '00:00:30' or '1 day 02:00:00'."},
       "NewJob": {
@@ -599,8 +669,87 @@ const std::string& OpenApiDocument() {
           "correlation_id": {"type": "string", "description": "Used when there is no X-Correlation-ID header."},
           "parent_job_id": {"type": "integer", "format": "int64"},
           "timeout": {"type": "string", "description": "A PostgreSQL interval, e.g. '30 seconds'."},
-          "traceparent": {"$ref": "#/components/schemas/Traceparent", "description": "Used when there is no traceparent header."}
+          "traceparent": {"$ref": "#/components/schemas/Traceparent", "description": "Used when there is no traceparent header."},
+          "depends_on": {"type": "array", "items": {"type": "integer", "format": "int64"}, "description": "Jobs (of the same tenant) this job waits for: it stays SCHEDULED until each has finished. See docs/workflows.md."},
+          "on_dependency_failure": {"type": "string", "enum": ["cancel", "run"], "description": "What a FAILED, DEAD or CANCELLED dependency does: cancel this job (the default), or run it anyway."}
         }
+      },
+      "NewWorkflow": {
+        "type": "object",
+        "required": ["nodes"],
+        "additionalProperties": false,
+        "description": "taskflow.schedule_workflow's spec: nodes named by local keys, edges by those keys. A cycle, an unknown key, a node in another tenant or a graph over taskflow.max_workflow_nodes / max_workflow_edges is refused (422) and nothing is written.",
+        "properties": {
+          "name": {"type": "string", "maxLength": 200},
+          "tenant_id": {"type": "string", "description": "Default: the key's tenant (client keys) or 'default'. Every node is in this tenant."},
+          "nodes": {"type": "array", "items": {"$ref": "#/components/schemas/WorkflowNode"}},
+          "edges": {"type": "array", "items": {"type": "object", "required": ["from", "to"], "additionalProperties": false, "properties": {
+            "from": {"type": "string", "description": "The dependency's key."},
+            "to": {"type": "string", "description": "The dependent's key."},
+            "on_failure": {"type": "string", "enum": ["cancel", "run"], "description": "Default: cancel."}}}}
+        }
+      },
+      "WorkflowNode": {
+        "type": "object",
+        "required": ["key", "job_type"],
+        "additionalProperties": false,
+        "description": "One job of a workflow: a local key plus schedule_many's fields (no unique_key; dependencies are the workflow's edges).",
+        "properties": {
+          "key": {"type": "string", "description": "The node's name in edges and in the answer."},
+          "job_type": {"type": "string"},
+          "payload": {"$ref": "#/components/schemas/Payload"},
+          "queue": {"type": "string", "description": "Default: 'default'."},
+          "tenant_id": {"type": "string", "description": "The workflow's tenant, if given."},
+          "run_at": {"type": "string", "format": "date-time", "description": "Not before this time, once its dependencies are met."},
+          "priority": {"type": "integer", "minimum": -32768, "maximum": 32767},
+          "max_attempts": {"type": "integer", "minimum": 1},
+          "correlation_id": {"type": "string"},
+          "parent_job_id": {"type": "integer", "format": "int64"},
+          "timeout": {"type": "string", "description": "A PostgreSQL interval, e.g. '30 seconds'."},
+          "traceparent": {"$ref": "#/components/schemas/Traceparent"}
+        }
+      },
+      "WorkflowCreated": {
+        "type": "object",
+        "required": ["workflow_id", "jobs"],
+        "properties": {"workflow_id": {"type": "integer", "format": "int64"},
+                       "jobs": {"type": "object", "additionalProperties": {"type": "integer", "format": "int64"}, "description": "Job id by node key."}}
+      },
+      "WorkflowStatus": {
+        "type": "object",
+        "required": ["id", "name", "tenant_id", "created_at", "created_by", "node_count", "edge_count", "state", "counts", "started_at", "finished_at", "nodes", "edges"],
+        "properties": {
+          "id": {"type": "integer", "format": "int64"}, "name": {"type": ["string", "null"]},
+          "tenant_id": {"type": "string"}, "created_at": {"type": "string", "format": "date-time"},
+          "created_by": {"type": ["string", "null"], "description": "The role that created it, or rule:<id>."},
+          "node_count": {"type": "integer"}, "edge_count": {"type": "integer"},
+          "state": {"$ref": "#/components/schemas/WorkflowState"},
+          "counts": {"type": "object", "additionalProperties": {"type": "integer"}, "description": "Nodes per job state (REMOVED: cleaned away)."},
+          "started_at": {"type": ["string", "null"], "format": "date-time"},
+          "finished_at": {"type": ["string", "null"], "format": "date-time"},
+          "nodes": {"type": "array", "items": {"type": "object", "required": ["key", "job_id", "job_type", "queue", "state", "attempts", "started_at", "finished_at", "dependencies_pending", "cancel_reason", "last_error_type", "last_error_message"], "properties": {
+            "key": {"type": "string"}, "job_id": {"type": ["integer", "null"], "format": "int64", "description": "null once the Cleaner removed the job."},
+            "job_type": {"type": ["string", "null"]}, "queue": {"type": ["string", "null"]},
+            "state": {"anyOf": [{"$ref": "#/components/schemas/JobState"}, {"type": "null"}]},
+            "attempts": {"type": ["integer", "null"]},
+            "started_at": {"type": ["string", "null"], "format": "date-time"}, "finished_at": {"type": ["string", "null"], "format": "date-time"},
+            "dependencies_pending": {"type": ["integer", "null"]}, "cancel_reason": {"type": ["string", "null"]},
+            "last_error_type": {"type": ["string", "null"]}, "last_error_message": {"type": ["string", "null"]}}}},
+          "edges": {"type": "array", "items": {"type": "object", "required": ["from", "to", "on_failure", "parent_state"], "properties": {
+            "from": {"type": "string"}, "to": {"type": "string"}, "on_failure": {"type": "string", "enum": ["cancel", "run"]},
+            "parent_state": {"anyOf": [{"$ref": "#/components/schemas/JobState"}, {"type": "null"}], "description": "The dependency's final state once it finished."}}}}
+        }
+      },
+      "WorkflowState": {"type": "string", "enum": ["running", "succeeded", "failed", "cancelled"]},
+      "WorkflowList": {
+        "type": "object",
+        "required": ["workflows", "next_after"],
+        "properties": {"workflows": {"type": "array", "items": {"type": "object", "required": ["id", "tenant", "name", "created_at", "node_count", "state", "counts"], "properties": {
+                         "id": {"type": "integer", "format": "int64"}, "tenant": {"type": "string"}, "name": {"type": ["string", "null"]},
+                         "created_at": {"type": "string", "format": "date-time"}, "node_count": {"type": "integer"},
+                         "state": {"$ref": "#/components/schemas/WorkflowState"},
+                         "counts": {"type": "object", "additionalProperties": {"type": "integer"}}}}},
+                       "next_after": {"type": ["integer", "null"], "format": "int64"}}
       },
       "JobCreated": {
         "type": "object",
@@ -640,6 +789,17 @@ const std::string& OpenApiDocument() {
           "lease_expires_at": {"type": ["string", "null"], "format": "date-time"},
           "traceparent": {"anyOf": [{"$ref": "#/components/schemas/Traceparent"}, {"type": "null"}]}
         }
+      },
+      "JobDetail": {
+        "description": "A job as taskflow.get_job returns it (GET /jobs/{id}): a Job plus its dependencies and workflow (docs/workflows.md).",
+        "allOf": [{"$ref": "#/components/schemas/Job"}, {
+          "type": "object",
+          "required": ["dependency_count", "dependencies_pending", "workflow_id"],
+          "properties": {
+            "dependency_count": {"type": "integer", "description": "How many jobs it depends on (depends_on, workflow edges)."},
+            "dependencies_pending": {"type": "integer", "description": "Of those, how many have not finished: while > 0 the job waits SCHEDULED."},
+            "workflow_id": {"type": ["integer", "null"], "format": "int64", "description": "The workflow it is a node of, if any."}
+          }}]
       },
       "JobList": {
         "type": "object",
@@ -719,7 +879,7 @@ const std::string& OpenApiDocument() {
         "properties": {
           "name": {"type": "string"},
           "trigger": {"type": "object", "additionalProperties": true, "description": "{\"type\": \"cron\", \"schedule\": ...}, {\"type\": \"webhook\"} or {\"type\": \"event\", \"on\": ...}"},
-          "actions": {"type": "array", "items": {"type": "object", "additionalProperties": true}},
+          "actions": {"type": "array", "items": {"type": "object", "additionalProperties": true}, "description": "Job templates ({job_type, queue, payload, ...}) or workflow actions ({\"workflow\": {name, nodes, edges}}); see docs/automation.md."},
           "condition": {"type": "string", "description": "A jsonpath predicate over the trigger context."},
           "tenant_id": {"type": "string"}
         }

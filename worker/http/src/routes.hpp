@@ -10,6 +10,7 @@ namespace taskflow::http {
 
 enum class RouteId {
   kCreateJob, kGetJob, kListJobs, kJobHistory, kCancelJob, kRetryJob,
+  kCreateWorkflow, kListWorkflows, kGetWorkflow, kCancelWorkflow,
   kCreateRule, kListRules, kWebhook,
   kAdminQueues, kAdminAutomations,
   kHealth, kMetrics, kOpenApi,

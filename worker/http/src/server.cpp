@@ -446,7 +446,8 @@ struct Server::Impl {
     const json body = ParseBodyObject(call.req.body, false);
     static const std::set<std::string> kFields = {
         "job_type", "payload", "queue", "tenant_id", "run_at", "priority",
-        "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout", "traceparent"};
+        "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout", "traceparent",
+        "depends_on", "on_dependency_failure"};
     CheckKeys(body, kFields);
     auto text = [&](const char* name) -> std::optional<std::string> {
       if (!body.contains(name) || body[name].is_null()) return std::nullopt;
@@ -476,6 +477,20 @@ struct Server::Impl {
     std::optional<std::string> traceparent = text("traceparent");
     if (call.req.has_header("traceparent")) traceparent = call.req.get_header_value("traceparent");
     if (traceparent) RefuseNul(*traceparent, "traceparent");
+    // depends_on: an array of job ids, sent as a bigint[] literal ("{1,2}").
+    std::optional<std::string> depends_on;
+    if (body.contains("depends_on") && !body["depends_on"].is_null()) {
+      if (!body["depends_on"].is_array()) throw Refuse(400, "depends_on must be an array of job ids");
+      std::string list = "{";
+      for (const json& v : body["depends_on"]) {
+        if (!v.is_number_integer()) throw Refuse(400, "depends_on must be an array of job ids");
+        if (list.size() > 1) list += ",";
+        list += v.is_number_unsigned() ? std::to_string(v.get<std::uint64_t>())
+                                       : std::to_string(v.get<std::int64_t>());
+      }
+      depends_on = list + "}";
+    }
+    const std::optional<std::string> on_dependency_failure = text("on_dependency_failure");
     const std::optional<std::string> priority = integer("priority"),
                                      max_attempts = integer("max_attempts"),
                                      parent = integer("parent_job_id");
@@ -496,7 +511,8 @@ struct Server::Impl {
         "queue => COALESCE($3, 'default'), tenant_id => COALESCE($4, 'default'), "
         "run_at => $5::timestamptz, priority => COALESCE($6::integer, 0), "
         "max_attempts => $7::integer, unique_key => $8, parent_job_id => $10::bigint, "
-        "timeout => $11::interval, traceparent => $12";
+        "timeout => $11::interval, traceparent => $12, depends_on => $13::bigint[], "
+        "on_dependency_failure => COALESCE($14, 'cancel')";
     static const std::string kPlain =
         "SELECT taskflow.schedule(" + kArgs + ", correlation_id => $9), $9::text";
     static const std::string kReadBack =
@@ -509,7 +525,7 @@ struct Server::Impl {
         read_back ? kReadBack.c_str() : kPlain.c_str(),
         {p(job_type), p(payload), p(queue), p(tenant), p(run_at), p(priority), p(max_attempts),
          p(unique_key), call.correlation_id.empty() ? nullptr : call.correlation_id.c_str(), p(parent),
-         p(timeout), p(traceparent)});
+         p(timeout), p(traceparent), p(depends_on), p(on_dependency_failure)});
     const std::string id = r[0][0].c_str();
     call.res.set_header("Location", "/jobs/" + id);
     json answer = {{"id", std::stoll(id)}, {"correlation_id", nullptr}};
@@ -734,6 +750,7 @@ struct Server::Impl {
 #include "dashboard_admin_handlers.inc"
 #include "dashboard_jobs_handlers.inc"
 #include "worker_protocol_handlers.inc"
+#include "workflow_handlers.inc"
   // --- the dashboard's API (docs/dashboard.md) --------------------------------------------------
   // GET /dashboard/api/session: what the key is (taskflow.dashboard_session under its role).
   void DashboardSession(Call& call) {
@@ -790,6 +807,10 @@ struct Server::Impl {
       case RouteId::kJobHistory: return JobHistory(call);
       case RouteId::kCancelJob: return CancelJob(call);
       case RouteId::kRetryJob: return RetryJob(call);
+      case RouteId::kCreateWorkflow: return CreateWorkflow(call);
+      case RouteId::kListWorkflows: return ListWorkflows(call);
+      case RouteId::kGetWorkflow: return GetWorkflow(call);
+      case RouteId::kCancelWorkflow: return CancelWorkflow(call);
       case RouteId::kCreateRule: return CreateRule(call);
       case RouteId::kListRules: return ListRules(call);
       case RouteId::kWebhook: return Webhook(call);

@@ -1,0 +1,150 @@
+// Workflow scenarios (issue 13, docs/workflows.md): a drain where every job but the chain heads
+// has one dependency, against the plain drain; and one 10,000-node fan-out/fan-in workflow
+// created in one call (creation time, drain rate, the fan-in's release delay).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "context.hpp"
+#include "parallel.hpp"
+#include "scenarios.hpp"
+
+namespace taskflow::bench {
+
+namespace {
+
+std::string Fixed(double v, const char* unit) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.3f %s", v, unit);
+  return buf;
+}
+
+// Workflow edges are cleaned with the jobs they belong to.
+void ResetWorkflows(Context& ctx) {
+  const std::string bench_ids =
+      std::string("(SELECT id FROM taskflow.jobs WHERE queue = '") + kQueue + "')";
+  ctx.Exec("DELETE FROM taskflow.job_dependencies WHERE job_id IN " + bench_ids);
+  ctx.Exec("DELETE FROM taskflow.workflow_nodes WHERE job_id IN " + bench_ids);
+  ctx.Exec("DELETE FROM taskflow.workflows w WHERE NOT EXISTS "
+           "(SELECT FROM taskflow.workflow_nodes n WHERE n.workflow_id = w.id)");
+  ctx.ResetTaskflow();
+}
+
+// Like RunDrain, but a connection that finds nothing stops only when no job of the queue is
+// unfinished: waiting jobs are released by the other connections' completes.
+Measurement RunDependencyDrain(Context& ctx, std::int64_t expected) {
+  const Sizes& s = ctx.sizes();
+  std::atomic<std::int64_t> completed{0};
+  ParallelRun run;
+  run.connections = s.drain_connections;
+  run.prepare = [](pqxx::connection& c) {
+    c.prepare("acquire", "SELECT job_id, lease_token FROM taskflow.acquire($1, $2::text[], $3)");
+    c.prepare("complete", "SELECT taskflow.complete_many($1::bigint[], $2::uuid[])");
+    c.prepare("left", std::string("SELECT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '") +
+                          kQueue + "' AND state IN ('PENDING', 'SCHEDULED', 'RUNNING'))");
+  };
+  run.body = [&](pqxx::connection& c, int index, WorkQueue& work) {
+    const std::string worker = "bench-" + std::to_string(index);
+    const std::string queues = std::string("{") + kQueue + "}";
+    pqxx::nontransaction tx(c);
+    std::vector<std::string> ids, tokens;
+    int idle = 0;  // empty acquires in a row
+    while (!work.Failed()) {
+      const pqxx::result jobs = tx.exec_prepared("acquire", worker, queues, s.drain_batch);
+      if (jobs.empty()) {
+        if (!tx.exec_prepared1("left")[0].as<bool>()) return;
+        // Back off as a worker does between empty polls (1, 2, 4, 8, 16 ms): only about one
+        // job in ten is ready at a time here, and connections polling every millisecond
+        // took the CPU from the ones completing (and releasing) jobs.
+        std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(idle++, 4)));
+        continue;
+      }
+      idle = 0;
+      ids.clear();
+      tokens.clear();
+      for (const auto& job : jobs) {
+        ids.emplace_back(job[0].c_str());
+        tokens.emplace_back(job[1].c_str());
+      }
+      completed += tx.exec_prepared1("complete", ArrayLiteral(ids), ArrayLiteral(tokens))[0]
+                       .as<std::int64_t>();
+    }
+  };
+  Measurement m;
+  m.seconds = RunParallel(ctx.db(), run);
+  m.jobs = completed.load();
+  Expect("jobs completed by the dependency drain", expected, m.jobs);
+  return m;
+}
+
+}  // namespace
+
+// drain_jobs jobs in chains of 10 (one workflow per 10,000 jobs): every job except the chain
+// heads has exactly one dependency, and completing it releases the next.
+Measurement DrainDeps(Context& ctx) {
+  ctx.EnsureQueue();
+  ResetWorkflows(ctx);
+  const std::int64_t total = ctx.sizes().drain_jobs;
+  const std::int64_t per_workflow = 10000, chain = 10;
+  for (std::int64_t done = 0; done < total; done += per_workflow) {
+    const std::int64_t n = std::min(per_workflow, total - done);
+    ctx.Exec("SELECT taskflow.schedule_workflow(jsonb_build_object("
+             "'nodes', (SELECT jsonb_agg(jsonb_build_object('key', 'n' || i, 'job_type', 'bench', "
+             "  'queue', '" + std::string(kQueue) + "')) FROM generate_series(1, " + std::to_string(n) + ") i), "
+             "'edges', COALESCE((SELECT jsonb_agg(jsonb_build_object('from', 'n' || (i - 1), 'to', 'n' || i)) "
+             "  FROM generate_series(1, " + std::to_string(n) + ") i WHERE (i - 1) % " +
+             std::to_string(chain) + " <> 0), '[]')))");
+  }
+  ctx.VacuumTaskflow();
+  Measurement m = RunDependencyDrain(ctx, total);
+  Expect("SUCCEEDED jobs after the dependency drain", total, ctx.CountJobs("SUCCEEDED"));
+  m.notes.emplace_back("jobs with one dependency",
+                       std::to_string(total - (total + chain - 1) / chain));
+  return m;
+}
+
+// One workflow: root -> 9,998 middles -> sink (10,000 nodes, 19,996 edges), created in one
+// schedule_workflow call, then drained.
+Measurement Workflow10k(Context& ctx) {
+  ctx.EnsureQueue();
+  ResetWorkflows(ctx);
+  const int nodes = 10000;
+  const std::string q = kQueue;
+  const std::string spec =
+      "SELECT taskflow.schedule_workflow(jsonb_build_object('name', 'fan-10k', "
+      "'nodes', jsonb_build_array(jsonb_build_object('key', 'root', 'job_type', 'bench', 'queue', '" + q + "'), "
+      "  jsonb_build_object('key', 'sink', 'job_type', 'bench', 'queue', '" + q + "')) || "
+      "  (SELECT jsonb_agg(jsonb_build_object('key', 'm' || i, 'job_type', 'bench', 'queue', '" + q + "')) "
+      "   FROM generate_series(1, " + std::to_string(nodes - 2) + ") i), "
+      "'edges', (SELECT jsonb_agg(e) FROM ("
+      "  SELECT jsonb_build_object('from', 'root', 'to', 'm' || i) e FROM generate_series(1, " + std::to_string(nodes - 2) + ") i "
+      "  UNION ALL SELECT jsonb_build_object('from', 'm' || i, 'to', 'sink') FROM generate_series(1, " + std::to_string(nodes - 2) + ") i) x)"
+      ")) ->> 'workflow_id'";
+  const auto t0 = std::chrono::steady_clock::now();
+  const std::string workflow = ctx.QueryText(spec);
+  const double create_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  Measurement m = RunDependencyDrain(ctx, nodes);
+  Expect("SUCCEEDED nodes of the 10k workflow", nodes, ctx.CountJobs("SUCCEEDED"));
+  const std::string sink =
+      "(SELECT job_id FROM taskflow.workflow_nodes WHERE workflow_id = " + workflow + " AND node_key = 'sink')";
+  const std::string delay = ctx.QueryText(
+      "SELECT round(extract(epoch FROM (SELECT at FROM taskflow.job_events WHERE job_id = " + sink +
+      " AND to_state = 'PENDING') - (SELECT max(j.finished_at) FROM taskflow.workflow_nodes n "
+      "JOIN taskflow.jobs j ON j.id = n.job_id WHERE n.workflow_id = " + workflow +
+      " AND n.node_key LIKE 'm%')) * 1000, 3)");
+  const std::string start_delay = ctx.QueryText(
+      "SELECT round(extract(epoch FROM (SELECT started_at FROM taskflow.jobs WHERE id = " + sink +
+      ") - (SELECT at FROM taskflow.job_events WHERE job_id = " + sink +
+      " AND to_state = 'PENDING')) * 1000, 3)");
+  m.notes.emplace_back("creation (one schedule_workflow call)", Fixed(create_s, "s"));
+  m.notes.emplace_back("fan-in release delay (last middle finished -> sink PENDING)", delay + " ms");
+  m.notes.emplace_back("sink PENDING -> acquired", start_delay + " ms");
+  return m;
+}
+
+}  // namespace taskflow::bench

@@ -1,0 +1,152 @@
+-- ---------------------------------------------------------------------------------------------
+-- Workflows: jobs that wait for other jobs (docs/workflows.md). The tables are in
+-- 010_tables.sql; waiting, release, propagation and re-arming are in extension/api/dependencies.cpp.
+-- ---------------------------------------------------------------------------------------------
+
+CREATE FUNCTION taskflow.schedule_workflow(spec jsonb) RETURNS jsonb
+AS 'MODULE_PATHNAME', 'taskflow_schedule_workflow'
+LANGUAGE C VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION taskflow.schedule_workflow(jsonb) IS
+  'Creates a whole graph of jobs atomically; returns {"workflow_id": .., "jobs": {key: id}}.';
+
+-- The dependencies of a job with their outcome: what a fan-in job aggregates. Rows in order of
+-- the dependency's id; "key" is the dependency's workflow key (NULL outside a workflow); a
+-- dependency removed by the Cleaner keeps its state from the edge, without result.
+CREATE FUNCTION taskflow._dependency_results(job_id bigint) RETURNS jsonb
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT COALESCE(jsonb_agg(jsonb_build_object(
+      'job_id', d.depends_on, 'key', n.node_key, 'job_type', p.job_type,
+      'state', COALESCE(p.state, d.parent_state), 'on_failure', d.on_failure,
+      'result', p.result, 'error_type', p.last_error_type, 'error_message', p.last_error_message,
+      'finished_at', p.finished_at) ORDER BY d.depends_on), '[]'::jsonb)
+  FROM taskflow.job_dependencies d
+  LEFT JOIN taskflow.jobs p ON p.id = d.depends_on
+  LEFT JOIN taskflow.workflow_nodes n ON n.job_id = d.depends_on
+  WHERE d.job_id = _dependency_results.job_id
+$$;
+
+CREATE FUNCTION taskflow.dependency_results(job_id bigint) RETURNS jsonb
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT taskflow._dependency_results(j.id)
+  FROM taskflow.jobs j
+  WHERE j.id = dependency_results.job_id
+    AND j.tenant_id = COALESCE(taskflow._caller_tenant(), j.tenant_id)  -- another tenant's: NULL
+$$;
+
+-- A workflow's overall state from its nodes' states: running while any node is unfinished,
+-- then succeeded (all SUCCEEDED), failed (any FAILED or DEAD) or cancelled.
+CREATE FUNCTION taskflow._workflow_state(counts jsonb) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT CASE
+    WHEN COALESCE((counts ->> 'PENDING')::int, 0) + COALESCE((counts ->> 'SCHEDULED')::int, 0)
+         + COALESCE((counts ->> 'RUNNING')::int, 0) > 0 THEN 'running'
+    WHEN COALESCE((counts ->> 'FAILED')::int, 0) + COALESCE((counts ->> 'DEAD')::int, 0) > 0
+      THEN 'failed'
+    WHEN COALESCE((counts ->> 'CANCELLED')::int, 0) > 0 THEN 'cancelled'
+    ELSE 'succeeded' END
+$$;
+
+CREATE FUNCTION taskflow.workflow_status(workflow_id bigint) RETURNS jsonb
+LANGUAGE sql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  WITH w AS (SELECT * FROM taskflow.workflows w WHERE w.id = workflow_status.workflow_id
+               AND w.tenant_id = COALESCE(taskflow._caller_tenant(), w.tenant_id)),
+  nodes AS (SELECT n.node_key, j.id, j.job_type, j.queue, j.state, j.attempts, j.created_at,
+                   j.started_at, j.finished_at, j.dependencies_pending, j.cancel_reason,
+                   j.last_error_type, j.last_error_message
+            FROM w JOIN taskflow.workflow_nodes n ON n.workflow_id = w.id
+            LEFT JOIN taskflow.jobs j ON j.id = n.job_id),
+  counts AS (SELECT COALESCE(jsonb_object_agg(s, c), '{}'::jsonb) AS c FROM
+               (SELECT COALESCE(state::text, 'REMOVED') AS s, count(*) AS c FROM nodes GROUP BY 1) x)
+  SELECT jsonb_build_object(
+    'id', w.id, 'name', w.name, 'tenant_id', w.tenant_id, 'created_at', w.created_at,
+    'created_by', w.created_by, 'node_count', w.node_count, 'edge_count', w.edge_count,
+    'state', taskflow._workflow_state(counts.c), 'counts', counts.c,
+    'started_at', (SELECT min(started_at) FROM nodes),
+    'finished_at', CASE WHEN taskflow._workflow_state(counts.c) <> 'running'
+                        THEN (SELECT max(finished_at) FROM nodes) END,
+    'nodes', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+        'key', node_key, 'job_id', id, 'job_type', job_type, 'queue', queue, 'state', state,
+        'attempts', attempts, 'started_at', started_at, 'finished_at', finished_at,
+        'dependencies_pending', dependencies_pending, 'cancel_reason', cancel_reason,
+        'last_error_type', last_error_type, 'last_error_message', last_error_message)
+        ORDER BY id), '[]'::jsonb) FROM nodes),
+    'edges', (SELECT COALESCE(jsonb_agg(jsonb_build_object(
+        'from', np.node_key, 'to', nc.node_key, 'on_failure', d.on_failure,
+        'parent_state', d.parent_state) ORDER BY d.job_id, d.depends_on), '[]'::jsonb)
+      FROM taskflow.workflow_nodes nc
+      JOIN taskflow.job_dependencies d ON d.job_id = nc.job_id
+      JOIN taskflow.workflow_nodes np ON np.job_id = d.depends_on
+      WHERE nc.workflow_id = w.id))
+  FROM w, counts
+$$;
+
+-- Cancels every unfinished node of a workflow (a running one is asked to stop, as cancel()
+-- does); the waiting ones that depend on them are cancelled by propagation. Returns how many
+-- nodes this call cancelled or asked to stop.
+CREATE FUNCTION taskflow.cancel_workflow(workflow_id bigint, reason text DEFAULT NULL)
+RETURNS integer
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  own text := taskflow._caller_tenant();
+  n bigint;
+  done integer := 0;
+BEGIN
+  IF NOT EXISTS (SELECT FROM taskflow.workflows w WHERE w.id = cancel_workflow.workflow_id
+                 AND w.tenant_id = COALESCE(own, w.tenant_id)) THEN
+    RAISE EXCEPTION USING ERRCODE = 'P0002',
+      MESSAGE = format('workflow %s does not exist', cancel_workflow.workflow_id);
+  END IF;
+  -- In id order (creation order), the same order every caller locks them in.
+  FOR n IN SELECT wn.job_id FROM taskflow.workflow_nodes wn
+           WHERE wn.workflow_id = cancel_workflow.workflow_id ORDER BY wn.job_id LOOP
+    -- Propagation may have cancelled it since the loop started: re-read under the lock.
+    IF EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = n
+               AND j.state IN ('PENDING', 'SCHEDULED', 'RUNNING') AND NOT j.cancel_requested) THEN
+      PERFORM taskflow.cancel(n, COALESCE(reason, format('workflow %s cancelled', workflow_id)));
+      done := done + 1;
+    END IF;
+  END LOOP;
+  RETURN done;
+END
+$$;
+
+CREATE FUNCTION taskflow.list_workflows(tenant_id text DEFAULT NULL, after_id bigint DEFAULT NULL,
+    max_rows integer DEFAULT 100)
+RETURNS TABLE(id bigint, tenant text, name text, created_at timestamptz, node_count integer,
+              state text, counts jsonb)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  own text := taskflow._caller_tenant();  -- a confined role lists only its tenant's workflows
+BEGIN
+  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 1000 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 1000';
+  END IF;
+  RETURN QUERY
+    SELECT w.id, w.tenant_id::text, w.name, w.created_at, w.node_count,
+           taskflow._workflow_state(c.counts), c.counts
+    FROM (SELECT * FROM taskflow.workflows w
+          WHERE (list_workflows.tenant_id IS NULL OR w.tenant_id = list_workflows.tenant_id)
+            AND (list_workflows.after_id IS NULL OR w.id > list_workflows.after_id)
+            AND w.tenant_id = COALESCE(own, w.tenant_id)
+          ORDER BY w.id LIMIT max_rows) w
+    CROSS JOIN LATERAL (
+      SELECT COALESCE(jsonb_object_agg(s, k), '{}'::jsonb) AS counts FROM (
+        SELECT COALESCE(j.state::text, 'REMOVED') AS s, count(*) AS k
+        FROM taskflow.workflow_nodes n LEFT JOIN taskflow.jobs j ON j.id = n.job_id
+        WHERE n.workflow_id = w.id GROUP BY 1) x) c
+    ORDER BY w.id;
+END
+$$;

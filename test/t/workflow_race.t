@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Workflows under real concurrency (issue 13): a dependency resolves exactly once.
+#  1. Two dependencies of one job finish in two open transactions: the second finisher waits for
+#     the first (the dependent's row), and the job is released once, by the last one.
+#  2. Fifty jobs with two dependencies each; both sessions complete their halves with
+#     complete_many at the same moment, in opposite orders: no deadlock, every job released
+#     exactly once.
+#  3. The Rescuer finishes one dependency (expired lease) while a worker completes the other:
+#     released once (run-anyway edges), with the Rescuer's DEAD dependency in its results.
+#  4. schedule(depends_on) against the dependency's complete: the complete waits for the
+#     schedule's commit, then releases the new job (it is never left waiting forever).
+# Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE).
+set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
+
+Q="tf_wfrace_$$"
+DIR=$(mktemp -d /tmp/tfwfrace.XXXXXX)
+N=0
+FAILED=0
+
+wait_blocked() {
+  local deadline=$(( $(date +%s) + 15 ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event_type = 'Lock'")" = 1 ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+
+cleanup() {
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  psql -X -q -At >/dev/null 2>&1 <<SQL
+DELETE FROM taskflow.job_dependencies WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
+$(drop_queues_sql "$Q")
+SQL
+  rm -rf "$DIR"
+}
+trap cleanup EXIT
+
+require_db
+
+echo "1..12"
+sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 1}')" >/dev/null
+
+releases() {  # the number of release events of job $1
+  sql "SELECT count(*) FROM taskflow.job_events WHERE job_id = $1 AND actor = 'workflow' AND to_state = 'PENDING'"
+}
+
+# --- 1. two dependencies finish in two open transactions ---------------------------------------
+p1=$(sql "SELECT taskflow.schedule('r1.p1', queue => '$Q')")
+p2=$(sql "SELECT taskflow.schedule('r1.p2', queue => '$Q')")
+c=$(sql "SELECT taskflow.schedule('r1.c', queue => '$Q', depends_on => ARRAY[$p1, $p2]::bigint[])")
+t1=$(sql "SELECT lease_token FROM taskflow.acquire('w1', ARRAY['$Q'], 1, job_types => ARRAY['r1.p1'])")
+t2=$(sql "SELECT lease_token FROM taskflow.acquire('w2', ARRAY['$Q'], 1, job_types => ARRAY['r1.p2'])")
+PGAPPNAME="tf_wfrace_a_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/a1.out" 2>&1 <<SQL &
+BEGIN;
+SELECT taskflow.complete($p1, '$t1', '{"from": 1}');
+SELECT pg_sleep(8);
+COMMIT;
+SQL
+a1=$!
+until grep -q SUCCEEDED "$DIR/a1.out" 2>/dev/null; do sleep 0.05; done
+PGAPPNAME="tf_wfrace_b_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/b1.out" 2>&1 <<SQL &
+SELECT taskflow.complete($p2, '$t2', '{"from": 2}');
+SQL
+b1=$!
+wait_blocked "tf_wfrace_b_$$"
+ok $? "the second finisher waits for the first one's transaction (the dependent's row)"
+wait "$a1" "$b1"
+is "$(cat "$DIR/a1.out")|$(cat "$DIR/b1.out")" "SUCCEEDED|SUCCEEDED" "both dependencies completed"
+is "$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
+  "PENDING 0|1" "the dependent is released exactly once, nothing pending"
+is "$(sql "SELECT reason FROM taskflow.job_events WHERE job_id = $c ORDER BY id DESC LIMIT 1")" \
+  "dependencies met, released by job $p2 (SUCCEEDED)" "by the last dependency to finish"
+
+# --- 2. fifty fan-ins, both halves at once, opposite orders -------------------------------------
+sql "SELECT taskflow.schedule('r2.a', queue => '$Q') FROM generate_series(1, 50)" >/dev/null
+sql "SELECT taskflow.schedule('r2.b', queue => '$Q') FROM generate_series(1, 50)" >/dev/null
+sql "WITH a AS (SELECT id, row_number() OVER (ORDER BY id) n FROM taskflow.jobs WHERE queue = '$Q' AND job_type = 'r2.a'),
+          b AS (SELECT id, row_number() OVER (ORDER BY id) n FROM taskflow.jobs WHERE queue = '$Q' AND job_type = 'r2.b')
+     SELECT taskflow.schedule('r2.c', queue => '$Q', depends_on => ARRAY[a.id, b.id]) FROM a JOIN b USING (n)" >/dev/null
+# lease every dependency, then complete the a's ascending and the b's descending, concurrently
+sql "SELECT count(*) FROM taskflow.acquire('w', ARRAY['$Q'], 100, job_types => ARRAY['r2.a', 'r2.b'])" >/dev/null
+for half in a b; do
+  order=$([ $half = a ] && echo ASC || echo DESC)
+  psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/r2$half.out" 2>&1 <<SQL &
+SELECT taskflow.complete_many(array_agg(id ORDER BY id $order), array_agg(lease_token ORDER BY id $order))
+FROM taskflow.jobs WHERE queue = '$Q' AND job_type = 'r2.$half';
+SQL
+done
+wait
+is "$(cat "$DIR/r2a.out")|$(cat "$DIR/r2b.out")" "50|50" "both batches completed, no deadlock"
+is "$(sql "SELECT count(*) FILTER (WHERE state = 'PENDING' AND dependencies_pending = 0) FROM taskflow.jobs WHERE queue = '$Q' AND job_type = 'r2.c'")" \
+  "50" "all fifty dependents released"
+is "$(sql "SELECT count(*) FROM taskflow.job_events e JOIN taskflow.jobs j ON j.id = e.job_id WHERE j.queue = '$Q' AND j.job_type = 'r2.c' AND e.actor = 'workflow'")" \
+  "50" "each exactly once"
+
+# --- 3. the Rescuer against a worker ------------------------------------------------------------
+p1=$(sql "SELECT taskflow.schedule('r3.p1', queue => '$Q')")
+p2=$(sql "SELECT taskflow.schedule('r3.p2', queue => '$Q')")
+c=$(sql "SELECT taskflow.schedule('r3.c', queue => '$Q', depends_on => ARRAY[$p1, $p2]::bigint[], on_dependency_failure => 'run')")
+sql "SELECT count(*) FROM taskflow.acquire('w1', ARRAY['$Q'], 1, job_types => ARRAY['r3.p1'])" >/dev/null
+t2=$(sql "SELECT lease_token FROM taskflow.acquire('w2', ARRAY['$Q'], 1, job_types => ARRAY['r3.p2'])")
+PGAPPNAME="tf_wfrace_r_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/r3.out" 2>&1 <<SQL &
+BEGIN;
+UPDATE taskflow.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $p1;
+SELECT taskflow._rescue_expired() >= 1;
+SELECT pg_sleep(8);
+COMMIT;
+SQL
+r3=$!
+until grep -q t "$DIR/r3.out" 2>/dev/null; do sleep 0.05; done
+PGAPPNAME="tf_wfrace_w_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/w3.out" 2>&1 <<SQL &
+SELECT taskflow.complete($p2, '$t2');
+SQL
+w3=$!
+wait_blocked "tf_wfrace_w_$$"
+ok $? "the worker's complete waits for the Rescuer's transaction"
+wait "$r3" "$w3"
+is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $p1")|$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
+  "DEAD|PENDING 0|1" "the Rescuer's DEAD and the worker's SUCCEEDED release the dependent once"
+is "$(sql "SELECT string_agg(x ->> 'state', ',' ORDER BY x ->> 'job_id') FROM jsonb_array_elements(taskflow.dependency_results($c)) x")" \
+  "DEAD,SUCCEEDED" "and it sees both outcomes"
+
+# --- 4. schedule(depends_on) against the dependency's complete ------------------------------------
+p=$(sql "SELECT taskflow.schedule('r4.p', queue => '$Q')")
+t=$(sql "SELECT lease_token FROM taskflow.acquire('w', ARRAY['$Q'], 1, job_types => ARRAY['r4.p'])")
+PGAPPNAME="tf_wfrace_s_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/s4.out" 2>&1 <<SQL &
+BEGIN;
+SELECT taskflow.schedule('r4.c', queue => '$Q', depends_on => ARRAY[$p]::bigint[]);
+SELECT pg_sleep(8);
+COMMIT;
+SQL
+s4=$!
+until grep -q '^[0-9]' "$DIR/s4.out" 2>/dev/null; do sleep 0.05; done
+PGAPPNAME="tf_wfrace_c_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/c4.out" 2>&1 <<SQL &
+SELECT taskflow.complete($p, '$t');
+SQL
+c4=$!
+wait_blocked "tf_wfrace_c_$$"
+ok $? "the complete waits for the uncommitted schedule that depends on it"
+wait "$s4" "$c4"
+c=$(head -1 "$DIR/s4.out")
+is "$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
+  "PENDING 0|1" "then the new job is released (not left waiting forever)"
+
+exit $(( FAILED > 0 ))
