@@ -20,9 +20,9 @@
 #include "core/errors.hpp"
 #include "core/fair_share.hpp"
 #include "core/state_machine.hpp"
+#include "core/validation.hpp"
 #include "api/common.hpp"
 #include "api/tenancy.hpp"
-#include "core/validation.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
 
