@@ -8,7 +8,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/tflint.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-echo "1..10"
+plan 10
 
 # The parts of the tree the lint reads: the extension, the SQL scripts, the format files and
 # the files listed as formatted.
@@ -43,6 +43,6 @@ has 4 "extension/core/job_state.cpp"; ok $? "check 4 also sees the direct includ
 has 5 "cpp_only.hpp has an include guard or #pragma once"; ok $? "check 5 fails on cpp_only.hpp with #pragma once"
 has 6 "core/validation.hpp included after postgres.h compiled"; ok $? "check 6 fails: with #pragma once a core header after postgres.h goes unchecked"
 has 7 "extension/core/fair_share.cpp: not clang-format clean"; ok $? "check 7 fails on a listed file that is not formatted"
-[ "$FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
-exit $(( FAILED > 0 ))
+done_testing
