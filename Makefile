@@ -1,6 +1,7 @@
 # TaskFlow: PGXS build of the extension, plus the top-level developer targets.
 #   make && make install   build and install taskflow.so, taskflow.control and the SQL script
 #   make test              everything (installs missing Debian packages, builds, runs all suites)
+#   make lint              the boundary rules (test/lint.sh; also part of make test)
 #   make installcheck      the pgTAP suites against an installed server (libpq environment)
 #   make version           the release version (default_version in taskflow.control)
 #   make run               local PostgreSQL + extension + worker + sample jobs (see README)
@@ -54,7 +55,7 @@ $(OBJS): $(TF_HEADERS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) $(EXTENSION).control
 	cat $(sort $(wildcard sql/src/*.sql)) > $@
 
-.PHONY: test run bench deps installcheck version
+.PHONY: test run bench deps installcheck version lint
 version:
 	@echo $(EXTVERSION)
 # The pgTAP suites (test/sql) against the server the libpq environment (PGHOST, PGPORT, PGUSER)
@@ -67,6 +68,8 @@ deps:
 	bash test/deps.sh
 test:
 	bash test/run.sh
+lint:
+	PG_CONFIG=$(PG_CONFIG) bash test/lint.sh
 run:
 	bash scripts/run.sh
 bench:

@@ -8,7 +8,7 @@ PKGS=(
   libtap-parser-sourcehandler-pgtap-perl
   libpqxx-dev libspdlog-dev libgtest-dev cmake g++ make
   nlohmann-json3-dev libcli11-dev libcpp-httplib-dev
-  prometheus curl python3 openssl libssl-dev jq systemd
+  prometheus curl python3 openssl libssl-dev jq systemd clang-format
 )
 missing=()
 for p in "${PKGS[@]}"; do

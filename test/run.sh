@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # `make test`: installs what is missing, builds everything, starts a throwaway cluster and runs
+#   0. the lint step (test/lint.sh: the boundary rules of docs/architecture.md),
 #   1. the GoogleTest suites (ctest),
 #   2. the pgTAP suites in test/sql (pg_prove),
 #   3. the process-level TAP suites in test/t (prove: worker, pg_cron, concurrency),
@@ -13,6 +14,14 @@ bash test/deps.sh --browser || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0; failed=0
 note_fail() { echo "FAILED: $*"; failed=$((failed + 1)); }
+# count TAP lines of one runner's verbose output: ok / not ok, plus a failed file that died
+count_tap() {
+  local text=$1 rc=$2 name=$3 ok nok
+  ok=$(echo "$text" | grep -cE '^[[:space:]]*ok [0-9]+')
+  nok=$(echo "$text" | grep -cE '^[[:space:]]*not ok [0-9]+')
+  passed=$((passed + ok)); failed=$((failed + nok))
+  if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then note_fail "$name exited $rc"; fi
+}
 
 echo "== build: extension"
 if ! { make -s -j"$JOBS" >/dev/null && make -s install >/dev/null; }; then
@@ -27,6 +36,12 @@ if ! { cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >build-cmake.log 2>
 fi
 rm -f build-cmake.log
 if [ -f build/worker/taskflow-worker ]; then cmake --install build --component worker >/dev/null 2>&1 || true; fi
+
+# --- 0. lint: the boundary rules (TF_FUNCTION, no PostgreSQL header in core, cpp_only.hpp, format)
+echo "== lint"
+out=$(bash test/lint.sh 2>&1); rc=$?
+echo "$out" | grep -E '^not ok|^#' | head -40
+count_tap "$out" "$rc" "lint"
 
 # --- 1. GoogleTest ---------------------------------------------------------------------------
 echo "== ctest"
@@ -50,15 +65,6 @@ if ! envs=$(bash test/pgcluster.sh start "$PGTMP"); then
 fi
 eval "$envs"
 export TASKFLOW_WORKER_BIN="$ROOT/build/worker/taskflow-worker"
-
-# count TAP lines of one runner's verbose output: ok / not ok, plus a failed file that died
-count_tap() {
-  local text=$1 rc=$2 name=$3 ok nok
-  ok=$(echo "$text" | grep -cE '^[[:space:]]*ok [0-9]+')
-  nok=$(echo "$text" | grep -cE '^[[:space:]]*not ok [0-9]+')
-  passed=$((passed + ok)); failed=$((failed + nok))
-  if [ "$rc" -ne 0 ] && [ "$nok" -eq 0 ]; then note_fail "$name exited $rc"; fi
-}
 
 # --- 2. pgTAP ----------------------------------------------------------------------------------
 echo "== pg_prove test/sql"

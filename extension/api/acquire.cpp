@@ -4,9 +4,11 @@
 //  1. promotes the group's due SCHEDULED jobs to PENDING (so acquire sees them at once);
 //  2. finds the tenants with ready jobs by a skip scan of jobs_ready_idx (queue, tenant, ...):
 //     its cost grows with the tenants that HAVE ready jobs, not with the registered ones;
-//  3. applies the limits for all workers together: queue concurrency_limit and tenant
-//     max_running (RUNNING jobs counted under transaction advisory locks, so concurrent
-//     acquirers cannot both take the last slot), and rate limits (token buckets, row-locked);
+//  3. applies the limits for all workers together: queue concurrency_limit (RUNNING jobs
+//     counted under a transaction advisory lock per limited queue, so concurrent acquirers
+//     cannot both take the last slot), tenant max_running (slot reservations in shared memory,
+//     pg/shared_state.hpp: acquirers never wait for each other's commits), and rate limits
+//     (token buckets, row-locked);
 //  4. shares the slots among the tenants whose head job has the top job priority by weighted
 //     round robin (core::AllocateSlots; passes kept in shared memory);
 //  5. locks the chosen jobs (FOR UPDATE SKIP LOCKED) and starts an attempt for each, recording
@@ -20,9 +22,9 @@
 #include "core/errors.hpp"
 #include "core/fair_share.hpp"
 #include "core/state_machine.hpp"
+#include "core/validation.hpp"
 #include "api/common.hpp"
 #include "api/tenancy.hpp"
-#include "core/validation.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
 

@@ -1,10 +1,9 @@
 #include "core/errors.hpp"
 #include "core/state_machine.hpp"
-#include "api/finish.hpp"
-#include "pg/shared_state.hpp"
-
 #include "api/common.hpp"
+#include "api/finish.hpp"
 #include "api/hooks.hpp"
+#include "pg/shared_state.hpp"
 
 namespace taskflow::api {
 

@@ -190,11 +190,6 @@ void ForgetCallerTenant() {
   last.valid = false;
 }
 
-bool CallerMaySee(const std::string& tenant_id) {
-  std::optional<std::string> own = CallerTenant();
-  return !own || *own == tenant_id;
-}
-
 void RequireUnconfined(const char* function) {
   std::optional<std::string> own = CallerTenant();
   if (!own) return;

@@ -33,9 +33,6 @@ std::string ResolveTenant(const std::optional<std::string>& requested);
 // Drops this backend's cached tenants (the mapping changed in this transaction).
 void ForgetCallerTenant();
 
-// Whether the caller may see or act on rows of `tenant_id`.
-bool CallerMaySee(const std::string& tenant_id);
-
 // The worker protocol (acquire, heartbeat, complete, fail, release) is for roles that see every
 // tenant: a confined session is refused with 42501 before any row is read or locked.
 void RequireUnconfined(const char* function);

@@ -5,8 +5,8 @@
 #include <string>
 
 #include "core/errors.hpp"
-#include "api/common.hpp"
 #include "core/validation.hpp"
+#include "api/common.hpp"
 #include "api/finish.hpp"
 #include "api/tenancy.hpp"
 #include "pg/settings.hpp"

@@ -1,6 +1,7 @@
 #include "errors.hpp"
 
 #include <utility>
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

@@ -1,8 +1,8 @@
 #pragma once
-#include "cpp_only.hpp"
 
 #include <stdexcept>
 #include <string>
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <queue>
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

@@ -1,9 +1,9 @@
 #pragma once
-#include "cpp_only.hpp"
 
 #include <cstdint>
 #include <string>
 #include <vector>
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

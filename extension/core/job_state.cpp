@@ -1,4 +1,5 @@
 #include "job_state.hpp"
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

@@ -7,6 +7,7 @@
 
 #include "errors.hpp"
 #include "validation.hpp"
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 namespace {

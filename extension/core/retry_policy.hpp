@@ -1,10 +1,10 @@
 #pragma once
-#include "cpp_only.hpp"
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

@@ -11,6 +11,7 @@
 #include "errors.hpp"
 #include "validation.hpp"
 #include "workflow.hpp"
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

@@ -3,7 +3,6 @@
 // are encoded and compared here. Evaluating jsonpath against a context is PostgreSQL's job: the
 // boundary layer asks the core which paths a rule needs and hands back their values as JSON text.
 #pragma once
-#include "cpp_only.hpp"
 
 #include <cstdint>
 #include <memory>
@@ -11,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <vector>
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

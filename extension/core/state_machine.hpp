@@ -1,5 +1,4 @@
 #pragma once
-#include "cpp_only.hpp"
 
 #include <cstdint>
 #include <optional>
@@ -7,6 +6,7 @@
 #include <vector>
 
 #include "job_state.hpp"
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

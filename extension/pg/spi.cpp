@@ -94,12 +94,6 @@ Datum ResultRow::Raw(int column, bool* is_null) const {
   return PgCall([&] { return SPI_getbinval(tuple, desc, column, is_null); });
 }
 
-bool ResultRow::IsNull(int column) const {
-  bool is_null = true;
-  Raw(column, &is_null);
-  return is_null;
-}
-
 std::optional<std::string> ResultRow::Text(int column) const {
   bool is_null = true;
   Datum d = Raw(column, &is_null);
@@ -157,10 +151,6 @@ std::optional<std::int64_t> ResultRow::Timestamp(int column) const {
   Datum d = Raw(column, &is_null);
   if (is_null) return std::nullopt;
   return static_cast<std::int64_t>(DatumGetTimestampTz(d));
-}
-
-Datum CopyOutOfSpi(Datum value, bool by_value, int type_length) {
-  return PgCall([&] { return SPI_datumTransfer(value, by_value, type_length); });
 }
 
 bool ArgIsNull(FunctionCallInfo fcinfo, int n) {

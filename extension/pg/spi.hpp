@@ -72,7 +72,6 @@ class Params {
 class ResultRow {
  public:
   explicit ResultRow(std::uint64_t row);
-  bool IsNull(int column) const;
   Datum Raw(int column, bool* is_null) const;
   std::optional<std::string> Text(int column) const;
   std::optional<std::int64_t> Int64(int column) const;
@@ -85,9 +84,6 @@ class ResultRow {
   HeapTuple tuple_;
   TupleDesc desc_;
 };
-
-// Copies a datum out of SPI memory into the caller's (upper executor) context.
-Datum CopyOutOfSpi(Datum value, bool by_value, int type_length);
 
 // --- function arguments --------------------------------------------------------------------
 bool ArgIsNull(FunctionCallInfo fcinfo, int n);
@@ -123,7 +119,6 @@ class SetResult {
   // For a function returning SETOF <scalar>, pass the scalar's type; 0 for composite rows.
   explicit SetResult(FunctionCallInfo fcinfo, Oid scalar_type = InvalidOid);
   void PutValues(const Datum* values, const bool* nulls);
-  TupleDesc Descriptor() const { return desc_; }
 
  private:
   Tuplestorestate* store_;

@@ -6,18 +6,7 @@ SELECT plan(93);
 SELECT taskflow.create_queue('t_sched') \gset
 SELECT taskflow.create_queue('t_sched_other') \gset
 
--- The SQLSTATE, message and hint of the error a statement raises (NULL when it succeeds).
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  s text; m text; h text;
-BEGIN
-  EXECUTE sql;
-  RETURN NULL;
-EXCEPTION WHEN others THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT;
-  RETURN s || ': ' || m || COALESCE(NULLIF(' HINT: ' || h, ' HINT: '), '');
-END
-$$;
+\ir helpers.psql
 
 -- --- schedule: PENDING and SCHEDULED ---------------------------------------------------------
 SELECT taskflow.schedule('email.send', '{"to": "a@example.com"}', queue => 't_sched') AS j_now \gset

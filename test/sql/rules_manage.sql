@@ -4,17 +4,7 @@
 BEGIN;
 SELECT plan(72);
 
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  s text; m text; h text;
-BEGIN
-  EXECUTE sql;
-  RETURN NULL;
-EXCEPTION WHEN others THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT;
-  RETURN s || ': ' || m || COALESCE(NULLIF(' HINT: ' || h, ' HINT: '), '');
-END
-$$;
+\ir helpers.psql
 CREATE FUNCTION pg_temp.cron_of(rule bigint) RETURNS text LANGUAGE sql AS $$
   SELECT string_agg(j.schedule || ' | ' || j.command || ' | ' || j.database, '; ')
   FROM cron.job j WHERE j.jobname = 'taskflow-rule-' || rule

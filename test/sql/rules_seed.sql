@@ -5,17 +5,7 @@ BEGIN;
 SELECT plan(24);
 SET LOCAL TimeZone = 'UTC';  -- the context's now.ts is always written at UTC
 
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  s text; m text; h text;
-BEGIN
-  EXECUTE sql;
-  RETURN NULL;
-EXCEPTION WHEN others THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT;
-  RETURN s || ': ' || m || COALESCE(NULLIF(' HINT: ' || h, ' HINT: '), '');
-END
-$$;
+\ir helpers.psql
 
 -- Registered tenants: "usage changed" means usage differs from the usage last billed.
 SELECT taskflow.upsert_tenant('seed_a', '{"plan": "pro",  "usage": 120, "billed_usage": 100}');  -- pro, changed

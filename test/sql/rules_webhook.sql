@@ -5,17 +5,7 @@ BEGIN;
 SELECT plan(41);
 CREATE EXTENSION IF NOT EXISTS pgcrypto;  -- the tests sign bodies the way a sender would
 
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  s text; m text; h text;
-BEGIN
-  EXECUTE sql;
-  RETURN NULL;
-EXCEPTION WHEN others THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT, h = PG_EXCEPTION_HINT;
-  RETURN s || ': ' || m || COALESCE(NULLIF(' HINT: ' || h, ' HINT: '), '');
-END
-$$;
+\ir helpers.psql
 CREATE FUNCTION pg_temp.sign(body text, secret text) RETURNS text LANGUAGE sql AS $$
   SELECT 'sha256=' || encode(hmac(convert_to(body, 'UTF8'), convert_to(secret, 'UTF8'), 'sha256'), 'hex')
 $$;

@@ -6,20 +6,12 @@ BEGIN;
 SELECT plan(27);
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 
-CREATE FUNCTION pg_temp.error_of(sql text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  s text; m text;
-BEGIN
-  EXECUTE sql;
-  RETURN NULL;
-EXCEPTION WHEN others THEN
-  GET STACKED DIAGNOSTICS s = RETURNED_SQLSTATE, m = MESSAGE_TEXT;
-  RETURN s || ': ' || m;
-END
-$$;
+\ir helpers.psql
 
 \set tp '''00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01'''
 \set tp2 '''00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00'''
+-- the hint of every malformed-traceparent error (error_of appends it)
+\set tp_hint ' HINT: Send a W3C traceparent of version 00: 00-<32 lowercase hex trace-id>-<16 lowercase hex parent-id>-<2 hex flags>, e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.'
 SELECT taskflow.create_queue('tc_q');
 
 -- schedule(): kept and returned
@@ -34,17 +26,17 @@ SELECT ok(taskflow.get_job(:none) ? 'traceparent' AND taskflow.get_job(:none) ->
 
 -- strict format: 22023 for anything but a well-formed version-00 header
 SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01')$$),
-  '22023: traceparent is malformed at character 5', 'uppercase hex is refused');
+  '22023: traceparent is malformed at character 5' || :'tp_hint', 'uppercase hex is refused');
 SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-')$$),
-  '22023: traceparent must be 55 characters long, got 56', 'a longer header is refused');
+  '22023: traceparent must be 55 characters long, got 56' || :'tp_hint', 'a longer header is refused');
 SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')$$),
-  '22023: traceparent version 01 is not supported', 'a version other than 00 is refused');
+  '22023: traceparent version 01 is not supported' || :'tp_hint', 'a version other than 00 is refused');
 SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '00-00000000000000000000000000000000-00f067aa0ba902b7-01')$$),
-  '22023: traceparent trace-id must not be all zeros', 'an all-zero trace-id is refused');
+  '22023: traceparent trace-id must not be all zeros' || :'tp_hint', 'an all-zero trace-id is refused');
 SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01')$$),
-  '22023: traceparent parent-id must not be all zeros', 'an all-zero parent-id is refused');
+  '22023: traceparent parent-id must not be all zeros' || :'tp_hint', 'an all-zero parent-id is refused');
 SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '')$$),
-  '22023: traceparent must be 55 characters long, got 0', 'an empty header is refused');
+  '22023: traceparent must be 55 characters long, got 0' || :'tp_hint', 'an empty header is refused');
 SELECT is((SELECT count(*) FROM taskflow.jobs WHERE job_type = 'tc.bad'), 0::bigint, 'and no job is created');
 
 -- sub-jobs inherit the parent's header unchanged, unless they bring their own
@@ -61,7 +53,7 @@ SELECT array_agg(id ORDER BY id) AS ids FROM taskflow.schedule_many(jsonb_build_
 SELECT is(ARRAY(SELECT traceparent FROM taskflow.jobs WHERE id = ANY(:'ids') ORDER BY id),
   ARRAY[:tp2, :tp, NULL], 'schedule_many keeps each element''s traceparent and inherits a parent''s');
 SELECT is(pg_temp.error_of($$SELECT taskflow.schedule_many('[{"job_type": "tc.bad"}, {"job_type": "tc.bad", "traceparent": "00-abc"}]')$$),
-  '22023: jobs[1]: traceparent must be 55 characters long, got 6', 'schedule_many names the element with a bad traceparent');
+  '22023: jobs[1]: traceparent must be 55 characters long, got 6' || :'tp_hint', 'schedule_many names the element with a bad traceparent');
 SELECT is(pg_temp.error_of($$SELECT taskflow.schedule_many('[{"job_type": "tc.bad", "traceparent": 5}]')$$),
   '22023: jobs[0]: traceparent must be a string', 'and refuses a traceparent that is not a string');
 
@@ -93,7 +85,7 @@ SELECT is(taskflow.get_job(:hooked) ->> 'traceparent', :tp, 'a webhook delivery'
 SELECT id AS hooked2 FROM taskflow.handle_webhook(:'key', '{"x": 2}', pg_temp.sign('{"x": 2}', :'secret')) AS t(id) \gset
 SELECT is(taskflow.get_job(:hooked2) ->> 'traceparent', NULL, 'a delivery without one creates jobs without one');
 SELECT is(pg_temp.error_of(format($$SELECT taskflow.handle_webhook(%L, '{}', %L, traceparent => 'nope')$$, :'key', pg_temp.sign('{}', :'secret'))),
-  '22023: traceparent must be 55 characters long, got 4', 'a webhook with a malformed traceparent is refused');
+  '22023: traceparent must be 55 characters long, got 4' || :'tp_hint', 'a webhook with a malformed traceparent is refused');
 SELECT is((SELECT count(*) FROM taskflow.jobs WHERE job_type = 'tc.hook'), 2::bigint, 'and creates no job');
 
 -- a confined tenant does not inherit another tenant's trace through a parent it cannot see

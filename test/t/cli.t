@@ -10,7 +10,7 @@ case "$CLI" in /*) ;; *) CLI="$ROOT/$CLI" ;; esac
 [ -x "$CLI" ] || { echo "Bail out! no taskflow binary at $CLI (build it, or set TASKFLOW_CLI_BIN)"; exit 1; }
 require_db
 unset TASKFLOW_DATABASE_URL
-echo "1..120"
+plan 120
 OUT=$(mktemp /tmp/tfcli.XXXXXX)
 ERR=$(mktemp /tmp/tfcli.XXXXXX)
 Q=cli_q_$$
@@ -290,4 +290,4 @@ is "$?" 0 "top exits 0 on Ctrl-C (SIGINT)"
 [ "$(grep -c '^taskflow top ' "$OUT")" -ge 2 ]
 ok $? "after refreshing"
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -13,8 +13,6 @@ PGBIN=${PGBIN:-$(pg_config --bindir)}
 OSUSER=${TASKFLOW_PG_OSUSER:-postgres}
 DIR=$(mktemp -d /tmp/tfboundary.XXXXXX)
 chmod 755 "$DIR"
-N=0
-FAILED=0
 
 as_pg() { if [ "$(id -un)" = "$OSUSER" ]; then "$@"; else runuser -u "$OSUSER" -- "$@"; fi; }
 
@@ -26,12 +24,9 @@ cleanup() {
 }
 trap cleanup EXIT
 
-if ! sql "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
-fi
+require_db
 
-echo "1..24"
+plan 24
 
 started=$(sql "SELECT pg_postmaster_start_time()")
 
@@ -116,7 +111,7 @@ ok $(echo "$out" | grep -q 'ERROR:  55000: taskflow must be loaded via shared_pr
   "calling a taskflow function refuses: must be loaded via shared_preload_libraries (55000)"
 ok $(echo "$out" | grep -q "^HINT:  Add taskflow to shared_preload_libraries" && echo "$out" | grep -q '^after=1$' && echo 0 || echo 1) \
   "with the hint; and the session goes on"
-[ "$FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 plain() { psql -X -q -At -h "$DIR" -p "$port" -U postgres -d plain "$@"; }
 
 out=$(plain -v ON_ERROR_STOP=0 2>&1 <<'SQL'
@@ -130,7 +125,7 @@ ok $(echo "$out" | grep -q 'ERROR:  55000: taskflow must be loaded via shared_pr
 ok $(echo "$out" | grep -q "^HINT:  Add taskflow to shared_preload_libraries" && echo 0 || echo 1) \
   "with a hint that says how to fix it"
 is "$(echo "$out" | grep '^after=')" "after=0" "the extension was not created, and the session goes on"
-[ "$FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
 out=$(plain -v ON_ERROR_STOP=0 2>&1 <<'SQL'
 LOAD 'taskflow';
@@ -142,4 +137,4 @@ ok $(echo "$out" | grep -q 'ERROR:  taskflow must be loaded via shared_preload_l
 ok $(echo "$out" | grep -q "^HINT:  Add taskflow to shared_preload_libraries" && echo 0 || echo 1) "and the same hint"
 is "$(echo "$out" | grep '^after=')" "after=1" "the session that tried LOAD goes on"
 
-exit $(( FAILED > 0 ))
+done_testing

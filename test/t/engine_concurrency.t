@@ -12,8 +12,6 @@ BATCH=50
 Q="tf_conc_$$"
 LOG="tf_conc_log_$$"
 DIR=$(mktemp -d /tmp/tfconc.XXXXXX)
-N=0
-FAILED=0
 
 
 cleanup() {
@@ -29,7 +27,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..14"
+plan 14
 
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
 sql "CREATE TABLE $LOG (worker integer NOT NULL, job_id bigint NOT NULL, attempt integer NOT NULL, lease_token uuid NOT NULL)" >/dev/null
@@ -120,4 +118,4 @@ first=$(head -1 "$DIR/rb.out")
 is "$(sql "SELECT count(*) || ' ' || bool_and(id = ${second:-0}) FROM taskflow.jobs WHERE queue = '$Q' AND unique_key = 'rb-key'")|$([ "$first" != "$second" ] && echo differ)" \
   "1 true|differ" "a schedule waiting on a rolled-back holder of the key creates the one job with the key"
 
-exit $(( FAILED > 0 ))
+done_testing

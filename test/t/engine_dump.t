@@ -15,8 +15,6 @@ DB="tf_dump_restore_$$"
 T="tf_dump_t$$"          # a tenant
 R="tf_dump_role$$"       # a role mapped to it
 DIR=$(mktemp -d /tmp/tfdump.XXXXXX)
-N=0
-FAILED=0
 
 rsql() { psql -X -q -At -v ON_ERROR_STOP=1 -d "$DB" -c "$1"; }
 
@@ -40,7 +38,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..19"
+plan 19
 
 # Source: a queue with its own policy, jobs in four states with history, a tuned default queue.
 psql -X -q -At -v ON_ERROR_STOP=1 >/dev/null <<SQL
@@ -134,4 +132,4 @@ tenant_job=$(rsql "SET ROLE $R; SELECT taskflow.schedule('dump.tenant', queue =>
 is "$(rsql "SELECT tenant_id FROM taskflow.jobs WHERE id = ${tenant_job:-0}")" "$T" \
   "the tenant's role schedules into its tenant in the restored database"
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -13,8 +13,6 @@ B="tf_launch_b_$$"
 C="tf_launch_c_$$"
 C2="tf_launch_c2_$$"
 D="tf_launch_d_$$"
-N=0
-FAILED=0
 
 on() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 admin() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
@@ -52,7 +50,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..20"
+plan 20
 
 is "$(admin "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskflow launcher' AND datname IS NULL")" 1 \
   "one launcher runs, connected to no database"
@@ -121,4 +119,4 @@ sleep 1
 is "$(admin "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskflow maintenance' AND datname IN ('$A', '$D')")|$(workers_in "$B")|$(workers_in "$C2")" \
   "0|1|1" "no worker is left for the dropped databases; the others still run"
 
-exit $(( FAILED > 0 ))
+done_testing

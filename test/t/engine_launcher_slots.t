@@ -12,8 +12,6 @@ PGBIN=${PGBIN:-$(pg_config --bindir)}
 OSUSER=${TASKFLOW_PG_OSUSER:-postgres}
 DIR=$(mktemp -d /tmp/tfslots.XXXXXX)
 chmod 755 "$DIR"
-N=0
-FAILED=0
 
 as_pg() { if [ "$(id -un)" = "$OSUSER" ]; then "$@"; else runuser -u "$OSUSER" -- "$@"; fi; }
 cleanup() {
@@ -43,7 +41,7 @@ wait_workers() {  # $1 wanted "count|databases", $2 seconds
   return 1
 }
 
-echo "1..6"
+plan 6
 
 if ! as_pg "$PGBIN/initdb" -D "$DIR/data" -U postgres -A trust -E UTF8 --no-sync >"$DIR/initdb.log" 2>&1; then
   echo "Bail out! initdb failed: $(tail -3 "$DIR/initdb.log")"
@@ -79,6 +77,6 @@ wait_workers "2|tf_s2,tf_s3" 10; ok $? "once a slot is free (DROP EXTENSION in t
 echo "# workers: $(workers)"
 is "$(small -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskflow launcher'")" 1 "the launcher still runs"
 is "$(small -d postgres -c "SELECT pg_postmaster_start_time()")" "$started" "the server did not restart"
-[ "$FAILED" -eq 0 ] || sed 's/^/#   /' "$DIR/postgres.log" | tail -20
+[ "$T_FAILED" -eq 0 ] || sed 's/^/#   /' "$DIR/postgres.log" | tail -20
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -9,8 +9,6 @@ set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 
 Q="tf_maint_$$"
-N=0
-FAILED=0
 
 
 cleanup() {
@@ -23,12 +21,9 @@ SQL
 }
 trap cleanup EXIT
 
-if ! sql "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
-fi
+require_db
 
-echo "1..10"
+plan 10
 
 sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 1}')" >/dev/null
 is "$(sql "SHOW taskflow.retention")" "7d" "taskflow.retention is 7 days"
@@ -73,4 +68,4 @@ ok $? "an expired lease on the last attempt ends the job DEAD"
 is "$(sql "SELECT last_error_type FROM taskflow.dead_letter WHERE id = $d")" "lease_expired" "it is listed in dead_letter with error lease_expired"
 is "$(sql "SELECT COALESCE(taskflow.complete($c, '$ctok')::text, 'NULL')")" NULL "the holder's late complete gets NULL"
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -13,8 +13,6 @@ set -uo pipefail
 
 Q="tf_race_$$"
 DIR=$(mktemp -d /tmp/tfrace.XXXXXX)
-N=0
-FAILED=0
 
 # waits until a session with this application_name is waiting for a lock (bounded)
 wait_blocked() {
@@ -38,7 +36,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..13"
+plan 13
 sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 3, \"strategy\": \"fixed\", \"base_delay\": \"1 hour\", \"jitter\": \"none\"}')" >/dev/null
 
 # --- 1. complete wins ---------------------------------------------------------------------------
@@ -116,4 +114,4 @@ ok $(grep -q "ERROR:  55000: cannot cancel job $j3: it is SUCCEEDED" "$DIR/x3.ou
 is "$(sql "SELECT state || ' ' || cancel_requested FROM taskflow.jobs WHERE id = $j3")" "SUCCEEDED false" \
   "the job stays SUCCEEDED without a cancel request"
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -12,8 +12,6 @@ set -uo pipefail
 
 Q="tf_stale_$$"
 DIR=$(mktemp -d /tmp/tfstale.XXXXXX)
-N=0
-FAILED=0
 
 # wait_until SECONDS SQL: polls until SQL returns t; non-zero status on timeout.
 
@@ -29,7 +27,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..23"
+plan 23
 
 is "$(sql "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskflow maintenance' AND datname = current_database()")" 1 \
   "the maintenance worker runs in this database"
@@ -109,6 +107,6 @@ sleep 1.5
 n2=$(received)
 is "$((n2 - n1))" 1 "a transaction scheduling three ready jobs sent exactly one wake-up"
 kill "$listener" 2>/dev/null; wait "$listener" 2>/dev/null
-if [ "$FAILED" -ne 0 ]; then grep -v '^$' "$DIR/listen.out" | sed 's/^/# listener: /'; fi
+if [ "$T_FAILED" -ne 0 ]; then grep -v '^$' "$DIR/listen.out" | sed 's/^/# listener: /'; fi
 
-exit $(( FAILED > 0 ))
+done_testing

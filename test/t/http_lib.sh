@@ -3,18 +3,13 @@
 # $TASKFLOW_HTTP_BIN (default build/worker/http/taskflow-http). Each script works in a database
 # of its own (created here, dropped at exit), so its tenants, keys and jobs meet no other test.
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"  # the counter, ok/is/diag/done_testing, fail_setup, sql
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 HTTP_BIN=${TASKFLOW_HTTP_BIN:-$ROOT/build/worker/http/taskflow-http}
 case "$HTTP_BIN" in /*) ;; *) HTTP_BIN="$ROOT/$HTTP_BIN" ;; esac
 unset TASKFLOW_DATABASE_URL
 
-# A missing prerequisite is one failed test, not "Bail out!" (which would stop every other
-# script of the prove run).
-fail_setup() { echo "not ok 1 - $*"; echo "1..1"; exit 1; }
-
-T_COUNT=0
-T_FAILED=0
 T_DIR=$(mktemp -d /tmp/tfhttp-t.XXXXXX)
 chmod 755 "$T_DIR"
 declare -A T_SERVERS=()
@@ -53,26 +48,6 @@ t_cleanup() {
   if [ "$T_FAILED" -eq 0 ] && [ -z "${KEEP_LOGS:-}" ]; then rm -rf "$T_DIR"; else echo "# logs kept in $T_DIR"; fi
 }
 trap t_cleanup EXIT
-
-ok() {
-  local status=$1; shift
-  T_COUNT=$((T_COUNT + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $T_COUNT - $*"; else
-    T_FAILED=$((T_FAILED + 1)); echo "not ok $T_COUNT - $*"; fi
-}
-
-is() {
-  local got=$1 expected=$2; shift 2
-  if [ "$got" = "$expected" ]; then ok 0 "$*"; else
-    ok 1 "$*"
-    printf '#   got:      %s\n#   expected: %s\n' "$got" "$expected"
-  fi
-}
-
-diag() { printf '# %s\n' "$@"; }
-done_testing() { echo "1..$T_COUNT"; [ "$T_FAILED" -eq 0 ]; }
-
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 # start_server NAME ARGS...: taskflow-http on a free port of 127.0.0.1; waits until it listens.
 start_server() {

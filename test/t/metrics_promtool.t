@@ -6,15 +6,8 @@
 # taskflow_worker role, which the worker's HTTP /metrics uses.
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE) of test/pgcluster.sh.
 set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
 
-N=0
-FAILED=0
-ok() {
-  local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
-}
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 OUT=$(mktemp -d /tmp/tfpromtool.XXXXXX)
 # Removes jobs of the test's queues (with their attempts and events) matching a condition.
 remove_jobs() {
@@ -31,14 +24,11 @@ drop_test_queues() {
 }
 trap 'rm -rf "$OUT"; drop_test_queues' EXIT
 
-if ! sql "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
-fi
-if ! command -v promtool >/dev/null; then
-  echo "Bail out! promtool not found (Debian package prometheus; test/deps.sh installs it)"
-  exit 1
-fi
+require_db
+# promtool is a requirement (test/deps.sh installs it): without it the test fails, it never
+# passes or skips unchecked.
+command -v promtool >/dev/null ||
+  fail_setup "promtool not found (Debian package prometheus; test/deps.sh installs it)"
 
 # Checks one scrape with promtool: a clean exit and no complaint on stdout or stderr.
 check() {
@@ -144,5 +134,4 @@ check "after deleting the finished jobs" "$OUT/purged.prom"
 diff <(counters "$OUT/rolled.prom") <(counters "$OUT/purged.prom") >"$OUT/diff" 2>&1
 rc=$?; ok $rc "deleting them changed no counter"; [ $rc -eq 0 ] || sed 's/^/#   /' "$OUT/diff"
 
-echo "1..$N"
-[ "$FAILED" -eq 0 ]
+done_testing

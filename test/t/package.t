@@ -13,7 +13,7 @@ TMP=$(mktemp -d /tmp/tfpackage.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 PREFIX=$TMP/prefix
 V=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" taskflow.control)
-echo "1..11"
+plan 11
 
 out=$(cmake --install "$BUILD" --prefix "$PREFIX" 2>&1); rc=$?
 ok "$rc" "cmake --install $BUILD --prefix <tmp>"
@@ -69,4 +69,4 @@ ok "$([ "$rc" -eq 0 ] && [ -x "$TMP/embedded_worker_pc" ]; echo $?)" \
   "embedded_worker.cpp builds with \$(pkg-config --cflags --libs taskflow-worker)"
 [ "$rc" -ne 0 ] && echo "$out" | tail -20 | sed 's/^/#   /'
 
-exit $(( FAILED > 0 ))
+done_testing

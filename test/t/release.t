@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${TASKFLOW_BUILD_DIR:-build}
 TMP=$(mktemp -d /tmp/tfrelease.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-echo "1..16"
+plan 16
 
 V=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" taskflow.control)
 ok "$([[ $V =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; echo $?)" "taskflow.control has default_version X.Y.Z ($V)"
@@ -58,4 +58,4 @@ out=$(broken "d['version']='9.9.9'"; python3 scripts/meta_json.py --project . "$
 ok "$(grep -q "version: '9.9.9' is not taskflow.control's default_version" <<<"$out"; echo $?)" \
   "--project refuses a META.json whose version is not taskflow.control's"
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -7,8 +7,6 @@ set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 
 Q="tf_cron_$$"
-N=0
-FAILED=0
 RULE=""
 
 
@@ -27,7 +25,7 @@ if ! sql "SELECT 1 FROM pg_extension WHERE extname = 'pg_cron'" | grep -q 1; the
   echo "1..0 # SKIP pg_cron is not installed in $PGDATABASE"
   exit 0
 fi
-echo "1..6"
+plan 6
 
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
 RULE=$(sql "SELECT taskflow.create_rule('$Q', '{\"type\": \"cron\", \"schedule\": \"* * * * *\"}',
@@ -61,4 +59,4 @@ done
 is "$(sql "SELECT count(*) FROM cron.job_run_details WHERE jobid = $JOBID AND status = 'succeeded'")" \
   "$(sql "SELECT count(*) FROM taskflow.rule_firings WHERE rule_id = $RULE")" "each successful pg_cron run is one firing"
 
-[ "$FAILED" -eq 0 ]
+done_testing

@@ -12,8 +12,6 @@ set -uo pipefail
 
 Q="tf_rulelive_$$"
 DIR=$(mktemp -d /tmp/tfrulelive.XXXXXX)
-N=0
-FAILED=0
 
 
 cleanup() {
@@ -31,7 +29,7 @@ SQL
 }
 trap cleanup EXIT
 
-echo "1..10"
+plan 10
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
 sql "SELECT taskflow.create_queue('${Q}_lease', retry_policy => '{\"max_attempts\": 1}', lease => '1 second')" >/dev/null
 
@@ -93,4 +91,4 @@ is "$(sql "SELECT payload ->> 'tier' FROM taskflow.jobs WHERE id = ${AFTER:-0}")
 is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE job_type = 'live.cached'")" "2" "the cached session created exactly the jobs it was allowed to"
 sql "DELETE FROM taskflow.tenants WHERE id = '${Q}_t'" >/dev/null
 
-[ "$FAILED" -eq 0 ]
+done_testing

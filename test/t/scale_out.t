@@ -16,14 +16,12 @@ chmod 755 "$DIR"
 WORKER_PID=""
 HTTP_PID=""
 HTTP_BIN=${TASKFLOW_HTTP_BIN:-$ROOT/build/worker/http/taskflow-http}
-N=0
-FAILED=0
 
 cleanup() {
   [ -n "$WORKER_PID" ] && kill -KILL "$WORKER_PID" 2>/dev/null
   [ -n "$HTTP_PID" ] && kill -KILL "$HTTP_PID" 2>/dev/null
   for c in router s0 s1; do bash "$ROOT/test/pgcluster.sh" stop "$DIR/$c" >/dev/null 2>&1; done
-  if [ "$FAILED" -eq 0 ]; then rm -rf "$DIR"; else echo "# logs kept in $DIR"; fi
+  if [ "$T_FAILED" -eq 0 ]; then rm -rf "$DIR"; else echo "# logs kept in $DIR"; fi
 }
 trap cleanup EXIT
 as_pg() { if [ "$(id -un)" = "$OSUSER" ]; then "$@"; else runuser -u "$OSUSER" -- "$@"; fi; }
@@ -244,5 +242,4 @@ is "$(r "SELECT taskflow.get_job(${c_job:-0}) ->> 'state'")" "SUCCEEDED" "shard 
 
 kill -TERM "$WORKER_PID"; wait "$WORKER_PID"; rc=$?; WORKER_PID=""
 is "$rc" "0" "the multi-shard worker stops cleanly on SIGTERM"
-echo "1..$N"
-exit $(( FAILED > 0 ))
+done_testing

@@ -9,10 +9,9 @@ cd "$(dirname "$0")/../.."
 BUILD=$(cd "${TASKFLOW_BUILD_DIR:-build}" 2>/dev/null && pwd)
 TMP=$(mktemp -d /tmp/tfsystemd.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-if ! command -v systemd-analyze >/dev/null; then
-  echo "1..1"; echo "not ok 1 - systemd-analyze is not installed (Debian: apt-get install systemd)"; exit 1
-fi
-echo "1..9"
+command -v systemd-analyze >/dev/null ||
+  fail_setup "systemd-analyze is not installed (Debian: apt-get install systemd)"
+plan 9
 
 declare -A BIN=([taskflow-worker]="$BUILD/worker/taskflow-worker" [taskflow-http]="$BUILD/worker/http/taskflow-http")
 for u in taskflow-worker taskflow-http; do
@@ -43,4 +42,4 @@ systemd-analyze verify "$TMP/nobin.service" >/dev/null 2>&1
 ok "$([ $? -ne 0 ]; echo $?)" "a unit whose ExecStart does not exist fails verify"
 ok "$(grep -q 'KillSignal=SIGTERM' packaging/systemd/taskflow-worker.service && grep -q 'TimeoutStopSec=45s' packaging/systemd/taskflow-worker.service; echo $?)" \
   "taskflow-worker.service stops with SIGTERM and waits past the worker's 30 s shutdown grace"
-exit $(( FAILED > 0 ))
+done_testing

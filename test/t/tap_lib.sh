@@ -1,23 +1,53 @@
-# Shared helpers of the bash TAP scripts in test/t (sourced, not run: prove runs *.t only).
-#   ok STATUS DESCRIPTION        one TAP line from an exit status
+# The one TAP helper library of the bash scripts in test/t (sourced, not run: prove runs *.t
+# only). Every script sources it, directly or through worker_lib.sh / http_lib.sh (which add
+# their own fixtures on top), so all share one counter and one set of TAP functions:
+#   plan N                       prints the plan "1..N" up front (else done_testing prints it)
+#   ok STATUS DESCRIPTION        one TAP line from an exit status (0 passes); returns 0
 #   is GOT WANT DESCRIPTION      equality, with got/want as diagnostics
+#   diag TEXT...                 one "# TEXT" line per argument
+#   done_testing                 ends the script: the plan if none was printed, and the status
+#                                (1 when a test failed); call it last (or `exit` its status)
+#   fail_setup REASON            a missing prerequisite: one failed test, then exit 1 (unlike
+#                                "Bail out!", the rest of the prove run goes on)
 #   sql STATEMENT                one statement through psql (PG* environment), unaligned output
 #   wait_until SECONDS QUERY     polls QUERY until it returns t, within SECONDS
-#   require_db                   bails out (TAP) when the PG* environment reaches no database
+#   require_db                   fails the setup when the PG* environment reaches no database
 #   drop_queues_sql Q...         SQL that deletes the queues' jobs (attempts, events) and drops them
-# Counters: N (tests run) and FAILED (tests failed); a script ends with `exit $(( FAILED > 0 ))`.
-N=${N:-0}
-FAILED=${FAILED:-0}
+# Counters: T_COUNT (tests run) and T_FAILED (tests failed); T_PLANNED is set by plan.
+T_COUNT=${T_COUNT:-0}
+T_FAILED=${T_FAILED:-0}
+T_PLANNED=${T_PLANNED:-}
 
+plan() { T_PLANNED=$1; echo "1..$1"; }
 ok() {
   local status=$1; shift
-  N=$((N + 1))
-  if [ "$status" -eq 0 ]; then echo "ok $N - $*"; else FAILED=$((FAILED + 1)); echo "not ok $N - $*"; fi
+  T_COUNT=$((T_COUNT + 1))
+  if [ "$status" -eq 0 ]; then
+    echo "ok $T_COUNT - $*"
+  else
+    T_FAILED=$((T_FAILED + 1))
+    echo "not ok $T_COUNT - $*"
+  fi
+  return 0
 }
 is() {
   local got=$1 want=$2; shift 2
-  if [ "$got" = "$want" ]; then ok 0 "$*"; else ok 1 "$*"; printf '#   got:  %s\n#   want: %s\n' "$got" "$want"; fi
+  if [ "$got" = "$want" ]; then ok 0 "$*"; else
+    ok 1 "$*"
+    printf '#   got:  %s\n#   want: %s\n' "$got" "$want"
+  fi
 }
+diag() { printf '# %s\n' "$@"; }
+done_testing() {
+  [ -n "$T_PLANNED" ] || echo "1..$T_COUNT"
+  [ "$T_FAILED" -eq 0 ]
+}
+fail_setup() {
+  ok 1 "$*"
+  [ -n "$T_PLANNED" ] || echo "1..$T_COUNT"
+  exit 1
+}
+
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 wait_until() {
   local deadline=$(( $(date +%s%N) + $1 * 1000000000 ))
@@ -28,10 +58,8 @@ wait_until() {
   return 1
 }
 require_db() {
-  if ! psql -X -q -At -c "SELECT 1" >/dev/null 2>&1; then
-    echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-    exit 1
-  fi
+  psql -X -q -At -c "SELECT 1" >/dev/null 2>&1 ||
+    fail_setup "no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
 }
 drop_queues_sql() {
   local list q

@@ -18,8 +18,6 @@ Q="${SFX}_lim"; QF="${SFX}_fair"; QR="${SFX}_rate"
 TA="${SFX}_a"; TB="${SFX}_b"; TC="${SFX}_c"; TW3="${SFX}_w3"; TW1="${SFX}_w1"
 LOG="${SFX}_log"; SAMPLES="${SFX}_samples"
 DIR=$(mktemp -d /tmp/tftenc.XXXXXX)
-N=0
-FAILED=0
 
 
 cleanup() {
@@ -37,7 +35,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..15"
+plan 15
 
 # --- 1. limits ---------------------------------------------------------------------------------
 PER_TENANT=600
@@ -220,4 +218,4 @@ for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); d
 is "$failed_workers|$(sql "SELECT count(*) FILTER (WHERE tenant_id = '$TB') || ' ' || count(*) FILTER (WHERE tenant_id = '$TC') FROM taskflow.jobs WHERE queue = '$QR' AND state <> 'PENDING' AND job_type = 'tr'")" \
   "0|30 200" "tenant rate limit under 8 connections: exactly 30 of tenant b's jobs started, all 200 of tenant c's"
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -10,8 +10,6 @@ set -uo pipefail
 A="tf_tdb_a_$$"
 B="tf_tdb_b_$$"
 DIR=$(mktemp -d /tmp/tftdb.XXXXXX)
-N=0
-FAILED=0
 
 on() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 admin() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
@@ -26,7 +24,7 @@ cleanup() {
 trap cleanup EXIT
 
 require_db
-echo "1..3"
+plan 3
 
 for db in "$A" "$B"; do
   admin "CREATE DATABASE $db" >/dev/null
@@ -49,4 +47,4 @@ echo "COMMIT;" >&3
 exec 3>&-
 wait
 
-exit $(( FAILED > 0 ))
+done_testing

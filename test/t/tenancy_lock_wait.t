@@ -12,8 +12,6 @@ set -uo pipefail
 SFX="tlw$$_$RANDOM"
 Q="${SFX}_q"; RA="${SFX}_a"; TA="${SFX}_ta"; TB="${SFX}_tb"
 DIR=$(mktemp -d /tmp/tflockwait.XXXXXX)
-N=0
-FAILED=0
 
 cleanup() {
   [ -n "${hold_fd:-}" ] && { echo "ROLLBACK;" >&3; exec 3>&-; } 2>/dev/null
@@ -31,7 +29,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..10"
+plan 10
 sql "CREATE ROLE $RA; SELECT taskflow.grant_tenant('$RA', '$TA'); SELECT taskflow.create_queue('$Q')" >/dev/null
 own=$(sql "SELECT taskflow.schedule('lw.a', queue => '$Q', tenant_id => '$TA')")
 foreign=$(sql "SELECT taskflow.schedule('lw.b', queue => '$Q', tenant_id => '$TB')")
@@ -89,4 +87,4 @@ ok $(echo "$got" | grep -qiE 'ctid|locking tuple|SQL statement|taskflow\.jobs|\(
   "and its error shows no internal SQL and no ctid"
 echo "$got" | tr '|' '\n' | sed 's/^/#   /'
 
-exit $(( FAILED > 0 ))
+done_testing

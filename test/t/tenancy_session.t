@@ -14,8 +14,6 @@ set -uo pipefail
 SFX="tfs$$_$RANDOM"
 Q="${SFX}_q"; R="${SFX}_role"; ADM="${SFX}_adm"; P="${SFX}_p"; M="${SFX}_m"
 DIR=$(mktemp -d /tmp/tftens.XXXXXX)
-N=0
-FAILED=0
 
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
 
@@ -39,12 +37,9 @@ SQL
 }
 trap cleanup EXIT
 
-if ! psql -X -q -At -c "SELECT 1" >/dev/null 2>&1; then
-  echo "Bail out! no database: export PGHOST, PGPORT, PGUSER, PGDATABASE (test/pgcluster.sh start DIR)"
-  exit 1
-fi
+require_db
 
-echo "1..9"
+plan 9
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
 sql "CREATE ROLE $R; CREATE ROLE $ADM; GRANT taskflow_admin TO $ADM" >/dev/null
 
@@ -122,4 +117,4 @@ done
 is "$first $blocked $second" "1 0 1" \
   "max_running 1: a worker that never finishes holds the slot until its lease expires; the Rescuer frees it (after $((waited / 10)) s)"
 
-exit $(( FAILED > 0 ))
+done_testing

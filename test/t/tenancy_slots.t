@@ -21,8 +21,6 @@ TA="${SFX}_a"; TB="${SFX}_b"; TC="${SFX}_c"; TL="${SFX}_l"; TM="${SFX}_m"; TN="$
 T1="${SFX}_t1"; T2="${SFX}_t2"
 LOG="${SFX}_log"; SAMPLES="${SFX}_samples"
 DIR=$(mktemp -d /tmp/tfslots.XXXXXX)
-N=0
-FAILED=0
 
 cleanup() {
   local p
@@ -39,7 +37,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..12"
+plan 12
 
 # --- 1. limits under concurrency, no queue limit -------------------------------------------------
 PER_TENANT=400
@@ -210,4 +208,4 @@ SQL
 is "$(echo $rel)" "10 1 $T1,$T2" \
   "after an acquire(10) of t1's jobs, a job of t2 released by another session is served at the session's next acquire(2)"
 
-exit $(( FAILED > 0 ))
+done_testing

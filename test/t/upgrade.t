@@ -33,7 +33,7 @@ on() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" "$@"; }
 cleanup() { bash test/pgcluster.sh stop "$CLUSTER"; }
 trap cleanup EXIT
 
-echo "1..$(( ${#RELEASES[@]} * 8 + 1 + 7 ))"
+plan $(( ${#RELEASES[@]} * 8 + 1 + 7 ))
 
 admin "CREATE DATABASE $FRESH" >/dev/null
 out=$(on "$FRESH" -c "CREATE EXTENSION taskflow" -c "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'" 2>&1)
@@ -198,6 +198,6 @@ ok "$(has "MISSING after the upgrade: comment table taskflow.jobs" "$out" && has
 on "$MUT" -c "DROP EXTENSION taskflow CASCADE" -c "CREATE EXTENSION taskflow" >/dev/null 2>&1
 out=$(diff_after "DROP POLICY tenant_isolation ON taskflow.jobs")
 ok "$(has "MISSING after the upgrade: policy policy tenant_isolation on table taskflow.jobs" "$out"; echo $?)" "a missing row level security policy is named"
-[ "$FAILED" -gt 0 ] && echo "$out" | sed 's/^/#   /' | head -20
+[ "$T_FAILED" -gt 0 ] && echo "$out" | sed 's/^/#   /' | head -20
 
-exit $(( FAILED > 0 ))
+done_testing

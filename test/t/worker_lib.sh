@@ -2,6 +2,7 @@
 # Needs the cluster environment (PGHOST, PGPORT, PGUSER, PGDATABASE) and the
 # worker binary at $TASKFLOW_WORKER_BIN (default build/worker/taskflow-worker).
 set -uo pipefail
+. "$(dirname "${BASH_SOURCE[0]}")/tap_lib.sh"  # the counter, ok/is/diag/done_testing, sql
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
@@ -9,8 +10,6 @@ case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
 # Leave TASKFLOW_DATABASE_URL unset inside the tests so every worker uses the PG* variables.
 unset TASKFLOW_DATABASE_URL
 
-T_COUNT=0
-T_FAILED=0
 T_DIR=$(mktemp -d /tmp/tfworker.XXXXXX)
 chmod 755 "$T_DIR"
 declare -A T_WORKERS=()
@@ -33,32 +32,6 @@ t_cleanup() {
   if [ "$T_FAILED" -eq 0 ] && [ -z "${KEEP_LOGS:-}" ]; then rm -rf "$T_DIR"; else echo "# logs kept in $T_DIR"; fi
 }
 trap t_cleanup EXIT
-
-# ok CONDITION_EXIT_STATUS DESCRIPTION: records one TAP result.
-ok() {
-  local status=$1; shift
-  T_COUNT=$((T_COUNT + 1))
-  if [ "$status" -eq 0 ]; then
-    echo "ok $T_COUNT - $*"
-  else
-    T_FAILED=$((T_FAILED + 1))
-    echo "not ok $T_COUNT - $*"
-  fi
-}
-
-# is GOT EXPECTED DESCRIPTION
-is() {
-  local got=$1 expected=$2; shift 2
-  if [ "$got" = "$expected" ]; then ok 0 "$*"; else
-    ok 1 "$*"
-    printf '#   got:      %s\n#   expected: %s\n' "$got" "$expected"
-  fi
-}
-
-diag() { printf '# %s\n' "$@"; }
-
-# sql "STATEMENT": one value per line, unaligned, errors stop the statement.
-sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1"; }
 
 # A queue of its own per script, with fast fixed retries.
 make_queue() {
@@ -107,7 +80,8 @@ wait_worker() {
   unset "T_WORKERS[$name]"
 }
 
-# wait_until SECONDS "SQL returning t": polls every 100 ms; returns 1 on timeout.
+# wait_until SECONDS "SQL returning t": polls every 100 ms; returns 1 on timeout. Replaces
+# tap_lib.sh's: it also gives up as soon as a started worker has died.
 wait_until() {
   local seconds=$1 query=$2 deadline
   deadline=$(( $(date +%s%N) + seconds * 1000000000 ))
@@ -138,11 +112,6 @@ workers_alive() {
 
 # Print a worker's log as TAP comments (after a failure).
 show_log() { sed 's/^/#   /' "$T_DIR/$1.log" | tail -"${2:-40}"; }
-
-done_testing() {
-  echo "1..$T_COUNT"
-  [ "$T_FAILED" -eq 0 ]
-}
 
 # alive PID: running and not a zombie waiting to be reaped.
 alive() {

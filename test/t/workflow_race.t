@@ -15,8 +15,6 @@ set -uo pipefail
 
 Q="tf_wfrace_$$"
 DIR=$(mktemp -d /tmp/tfwfrace.XXXXXX)
-N=0
-FAILED=0
 
 wait_blocked() {
   local deadline=$(( $(date +%s) + 15 ))
@@ -40,7 +38,7 @@ trap cleanup EXIT
 
 require_db
 
-echo "1..12"
+plan 12
 sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 1}')" >/dev/null
 
 releases() {  # the number of release events of job $1
@@ -145,4 +143,4 @@ c=$(head -1 "$DIR/s4.out")
 is "$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
   "PENDING 0|1" "then the new job is released (not left waiting forever)"
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -16,7 +16,6 @@ class Backoff {
   std::chrono::milliseconds Next();
   // After a success: the next delay starts from `min` again.
   void Reset() { failures_ = 0; }
-  int failures() const { return failures_; }
 
  private:
   std::chrono::milliseconds min_;

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# test/lint.sh, the boundary rules `make test` checks, catches what it is for: on a copy of the
+# tree it passes, and with one breach of each rule it fails that rule's check, naming the file.
+# Needs pg_config, a C++17 compiler and clang-format (test/deps.sh); no database.
+set -uo pipefail
+. "$(dirname "$0")/tap_lib.sh"
+
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+W=$(mktemp -d /tmp/tflint.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+plan 10
+
+# The parts of the tree the lint reads: the extension, the SQL scripts, the format files and
+# the files listed as formatted.
+(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension sql test/lint.sh \
+   .clang-format .clang-format-files $(grep -v '^#' .clang-format-files)) | tar -C "$W" -xf -
+
+out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
+ok $rc "the tree passes the lint"; [ $rc -eq 0 ] || echo "$out" | sed 's/^/#   /'
+
+# One breach of each rule.
+cat >>"$W/extension/api/hooks.cpp" <<'EOF'
+extern "C" {
+PG_FUNCTION_INFO_V1(taskflow_unguarded);
+}
+EOF
+echo "AS 'MODULE_PATHNAME', 'taskflow_not_guarded';" >>"$W/sql/src/030_jobs.sql"
+sed -i '1i #include "utils/builtins.h"' "$W/extension/core/job_state.cpp"
+printf '#include "../pg/guard.hpp"\n' >"$W/extension/core/leak.cpp"
+sed -i '1i #pragma once' "$W/extension/core/cpp_only.hpp"
+printf 'int   lint_probe ( ) ;\n' >>"$W/extension/core/fair_share.cpp"
+
+out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
+ok $((rc == 0)) "the lint fails on the broken copy"
+# the diagnostics of check NUMBER (its "not ok" line and the "#" lines after it)
+check_output() { awk -v n="$1" '/^(not )?ok [0-9]+/ { on = ($0 ~ "^not ok " n " ") } on' <<<"$out"; }
+has() { grep -qF -- "$2" <<<"$(check_output "$1")"; }
+has 1 "extension/api/hooks.cpp"; ok $? "check 1 fails on a PG_FUNCTION_INFO_V1 outside TF_FUNCTION"
+has 2 "taskflow_not_guarded"; ok $? "check 2 fails on an SQL script naming a C symbol that is no TF_FUNCTION"
+has 3 "extension/core/job_state.cpp: #include <utils/builtins.h>"; ok $? "check 3 fails on a core file including a PostgreSQL header"
+has 4 "extension/core/leak.cpp"; ok $? "check 4 fails on a core file reaching postgres.h through ../pg/"
+has 4 "extension/core/job_state.cpp"; ok $? "check 4 also sees the direct include"
+has 5 "cpp_only.hpp has an include guard or #pragma once"; ok $? "check 5 fails on cpp_only.hpp with #pragma once"
+has 6 "core/validation.hpp included after postgres.h compiled"; ok $? "check 6 fails: with #pragma once a core header after postgres.h goes unchecked"
+has 7 "extension/core/fair_share.cpp: not clang-format clean"; ok $? "check 7 fails on a listed file that is not formatted"
+[ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
+
+done_testing
