@@ -1,14 +1,14 @@
 // Workflows: waiting for dependencies, release, failure propagation, re-arming, and
 // schedule_workflow. See dependencies.hpp and docs/workflows.md.
-#include "api/dependencies.hpp"
-
 #include <string>
 #include <utility>
 
+// core first: its headers refuse to be parsed after postgres.h (cpp_only.hpp).
 #include "core/errors.hpp"
 #include "core/validation.hpp"
 #include "core/workflow.hpp"
 #include "api/common.hpp"
+#include "api/dependencies.hpp"
 #include "api/jobs_insert.hpp"
 #include "api/tenancy.hpp"
 #include "pg/settings.hpp"

@@ -1,10 +1,10 @@
 // Client side: taskflow.schedule and taskflow.schedule_many (thin: read arguments, then the
 // shared job-creation path in jobs_insert.cpp).
+#include "core/errors.hpp"
 #include "api/common.hpp"
 #include "api/jobs_insert.hpp"
 #include "api/tenancy.hpp"
 #include "api/dependencies.hpp"
-#include "core/errors.hpp"
 
 using namespace taskflow;
 

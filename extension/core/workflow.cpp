@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "errors.hpp"
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 namespace {

@@ -2,13 +2,13 @@
 // keys; an edge says "`to` waits for `from`". This checks the graph a tenant sends (sizes, keys,
 // edges, cycles) before anything is written. See docs/workflows.md.
 #pragma once
-#include "cpp_only.hpp"
 
 #include <cstddef>
 #include <string>
 #include <vector>
 
 #include "state_machine.hpp"
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

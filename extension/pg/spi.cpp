@@ -153,6 +153,10 @@ std::optional<std::int64_t> ResultRow::Timestamp(int column) const {
   return static_cast<std::int64_t>(DatumGetTimestampTz(d));
 }
 
+Datum CopyOutOfSpi(Datum value, bool by_value, int type_length) {
+  return PgCall([&] { return SPI_datumTransfer(value, by_value, type_length); });
+}
+
 bool ArgIsNull(FunctionCallInfo fcinfo, int n) {
   if (n < 0 || n >= PG_NARGS()) return true;
   return PG_ARGISNULL(n);

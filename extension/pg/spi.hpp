@@ -85,6 +85,9 @@ class ResultRow {
   TupleDesc desc_;
 };
 
+// Copies a datum out of SPI memory into the caller's (upper executor) context.
+Datum CopyOutOfSpi(Datum value, bool by_value, int type_length);
+
 // --- function arguments --------------------------------------------------------------------
 bool ArgIsNull(FunctionCallInfo fcinfo, int n);
 std::string ArgText(FunctionCallInfo fcinfo, int n);

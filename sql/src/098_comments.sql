@@ -99,3 +99,13 @@ COMMENT ON FUNCTION taskflow.purge_tenant IS
   'Deletes a tenant here if its export still has the given fingerprint (after a move).';
 COMMENT ON FUNCTION taskflow.allow_router_login IS
   'Lets an HTTP API key role log in, so the scale-out router can connect as it.';
+
+-- Workflows (032_workflows.sql; schedule_workflow is commented there)
+COMMENT ON FUNCTION taskflow.dependency_results IS
+  'The dependencies of a job with their state and result: what a fan-in job aggregates.';
+COMMENT ON FUNCTION taskflow.workflow_status IS
+  'One workflow: each node''s key, job id and state, counts by state, started and finished.';
+COMMENT ON FUNCTION taskflow.cancel_workflow IS
+  'Cancels every unfinished job of a workflow; returns how many were cancelled.';
+COMMENT ON FUNCTION taskflow.list_workflows IS
+  'The caller''s workflows, newest first, with keyset pagination.';
