@@ -14,7 +14,9 @@ T_WORKERS[example]=$!
 greet=$(sql "SELECT taskflow.schedule('greet', '{\"name\": \"Ada\"}')")
 nameless=$(sql "SELECT taskflow.schedule('greet', '{}')")
 count=$(sql "SELECT taskflow.schedule('count', '{\"to\": 3}')")
-wait_until 15 "SELECT bool_and(state IN ('SUCCEEDED', 'FAILED', 'DEAD')) FROM taskflow.jobs WHERE id IN ($greet, $nameless, $count)"
+one=$(sql "SELECT taskflow.schedule('count', '{\"to\": 1}')")
+total=$(sql "SELECT taskflow.schedule('total', depends_on => ARRAY[$count, $one])")
+wait_until 15 "SELECT bool_and(state IN ('SUCCEEDED', 'FAILED', 'DEAD')) FROM taskflow.jobs WHERE id IN ($greet, $nameless, $count, $one, $total)"
 ok $? "the embedded worker finished the jobs" || show_log example
 is "$(sql "SELECT state || ' ' || (result ->> 'greeting') FROM taskflow.jobs WHERE id = $greet")" \
   "SUCCEEDED Hello, Ada!" "a handler's Outcome::Succeeded result is stored"
@@ -22,6 +24,8 @@ is "$(sql "SELECT concat_ws(' ', state, attempts, last_error_type) FROM taskflow
   "FAILED 1 bad_payload" "Outcome::Failed(..., retryable=false) fails without retry"
 is "$(sql "SELECT state || ' ' || (result ->> 'counted') FROM taskflow.jobs WHERE id = $count")" \
   "SUCCEEDED 3" "a handler using JobContext::SleepFor completes"
+is "$(sql "SELECT concat_ws(' ', state, result ->> 'total', result ->> 'from') FROM taskflow.jobs WHERE id = $total")" \
+  "SUCCEEDED 4 2" "a fan-in handler reads its dependencies' results in Job::dependencies"
 stop_worker example TERM
 is "$W_STATUS" 0 "SIGTERM stops it with exit 0"
 done_testing

@@ -34,6 +34,20 @@ int main(int argc, char** argv) {
     return taskflow::Outcome::Succeeded({{"counted", to}});
   });
 
+  // A fan-in job (scheduled with depends_on, docs/workflows.md) sees the jobs it waited for in
+  // job.dependencies: their state and result.
+  worker.On("total", [](const taskflow::Job& job, taskflow::JobContext&) {
+    long total = 0;
+    int succeeded = 0;
+    for (const auto& dependency : job.dependencies.is_array() ? job.dependencies : nlohmann::json::array()) {
+      if (dependency.value("state", "") != "SUCCEEDED") continue;
+      ++succeeded;
+      const auto& result = dependency["result"];
+      if (result.is_object()) total += result.value("counted", 0L);
+    }
+    return taskflow::Outcome::Succeeded({{"total", total}, {"from", succeeded}});
+  });
+
   // SIGINT/SIGTERM -> graceful Stop(); handled on one thread via sigwait.
   sigset_t signals;
   sigemptyset(&signals);

@@ -16,8 +16,9 @@ namespace {
 constexpr const char* kAcquireColumns =
     "job_id, attempt, lease_token::text, job_type, payload::text, queue, tenant_id, correlation_id, "
     "(extract(epoch FROM timeout) * 1000)::bigint";
-// Read only where acquire() returns it (a newer extension): the job's W3C trace context.
-constexpr const char* kAcquireTraceColumn = ", traceparent";
+// Read only where acquire() returns them (0.2.0 and later): the job's W3C trace context and
+// the outcomes of the jobs it depends on (workflows).
+constexpr const char* kAcquireTraceColumn = ", traceparent, dependencies::text";
 
 constexpr const char* kAcquireFrom = R"SQL(
   FROM taskflow.acquire(worker_id => $1, queues => $2::text[], max_jobs => $3::int,
@@ -48,6 +49,15 @@ Job JobFromAcquireRow(const pqxx::row& row) {
   job.correlation_id = row[7].is_null() ? "" : row[7].as<std::string>();
   if (!row[8].is_null()) job.timeout = Milliseconds(row[8].as<long long>());
   if (row.size() > 9 && !row[9].is_null()) job.traceparent = row[9].as<std::string>();
+  // The dependencies' results come from other jobs of the tenant: bounded like the payload.
+  if (row.size() > 10 && !row[10].is_null() && job.payload_error.empty()) {
+    if (JsonDeeperThan(std::string_view(row[10].c_str(), row[10].size()), kMaxJsonDepth)) {
+      job.payload_error = "the results of the job's dependencies nest deeper than " + std::to_string(kMaxJsonDepth) +
+                          " levels, which this worker does not hand to handlers";
+    } else {
+      job.dependencies = nlohmann::json::parse(row[10].c_str());
+    }
+  }
   return job;
 }
 

@@ -45,6 +45,9 @@ struct Job {
   std::string correlation_id;            // empty when the job has none
   std::string traceparent;               // W3C trace context of the job, empty when it has none
   std::optional<Milliseconds> timeout;   // the job's own timeout, if it has one
+  // The jobs this one depends on with their outcome and result (taskflow.acquire()'s
+  // `dependencies`, docs/workflows.md): what a fan-in handler aggregates. null without any.
+  nlohmann::json dependencies;
   // Why the payload could not be given to a handler (it nests deeper than kMaxJsonDepth,
   // taskflow/json_limits.hpp), else empty. The worker fails such a job without running a handler;
   // `payload` is then an empty object.
