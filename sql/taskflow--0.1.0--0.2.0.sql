@@ -241,6 +241,25 @@ AS 'MODULE_PATHNAME', 'taskflow_handle_webhook'
 LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
 SET search_path = pg_catalog, pg_temp;
 
+-- --- 065_tenancy.sql: pausing or resuming an unknown queue hints how to list and create queues.
+CREATE OR REPLACE FUNCTION taskflow._set_queue_paused(name text, paused boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE taskflow.queues q SET paused = _set_queue_paused.paused, updated_at = now()
+   WHERE q.name = _set_queue_paused.name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name),
+      HINT = 'List the queues with SELECT name FROM taskflow.queues (or: taskflow queues list); '
+             'create one with SELECT taskflow.create_queue(''name'').';
+  END IF;
+  IF NOT paused THEN
+    PERFORM pg_notify('taskflow_' || name, '');  -- wake the workers now
+  END IF;
+END
+$$;
+
 -- --- 070_observability.sql
 -- A histogram (bigint[24]) with n more observations in bucket b; the transition function of
 -- _hist_agg.
