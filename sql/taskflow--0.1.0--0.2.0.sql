@@ -1189,3 +1189,31 @@ TO taskflow_worker, taskflow_admin;
 GRANT EXECUTE ON FUNCTION taskflow.shard_id(), taskflow.set_shard(integer), taskflow.export_tenant(text),
   taskflow.import_tenant(jsonb), taskflow.purge_tenant(text, text), taskflow.allow_router_login(name)
   TO taskflow_admin;
+
+-- --- 099_internal_functions.sql (new): internal functions (taskflow._*) are no longer callable
+-- by PUBLIC or the TaskFlow roles (0.1.0 granted some to taskflow_admin), but for the
+-- documented exceptions. The same block as in sql/src, last.
+DO $internal$
+DECLARE
+  f record;
+  grantee name;
+BEGIN
+  FOR f IN
+    SELECT p.oid, format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS sig,
+           p.proacl, p.proowner
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'taskflow' AND p.proname LIKE '\_%'
+       AND p.proname NOT IN ('_caller_tenant', '_rescue_expired', '_promote_due', '_clean', '_rollup')
+     ORDER BY p.oid
+  LOOP
+    EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f.sig);
+    FOR grantee IN
+      SELECT DISTINCT r.rolname FROM pg_catalog.aclexplode(f.proacl) a
+        JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+       WHERE a.grantee <> f.proowner
+    LOOP
+      EXECUTE format('REVOKE ALL ON ROUTINE %s FROM %I', f.sig, grantee);
+    END LOOP;
+  END LOOP;
+END
+$internal$;
