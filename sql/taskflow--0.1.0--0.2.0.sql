@@ -1203,7 +1203,8 @@ BEGIN
            p.proacl, p.proowner
       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname = 'taskflow' AND p.proname LIKE '\_%'
-       AND p.proname NOT IN ('_caller_tenant', '_rescue_expired', '_promote_due', '_clean', '_rollup')
+       AND p.proname NOT IN ('_caller_tenant', '_queue_stats', '_rescue_expired', '_promote_due',
+                                '_clean', '_rollup')
      ORDER BY p.oid
   LOOP
     EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f.sig);

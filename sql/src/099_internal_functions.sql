@@ -8,6 +8,8 @@
 -- its own file says:
 --   _caller_tenant                      every TaskFlow role: the row level security policies
 --                                       call it as the querying role
+--   _queue_stats                        taskflow_admin: the view taskflow.queue_stats calls it, and a
+--                                       view's function calls are checked as the querying role
 --   _rescue_expired, _promote_due,      taskflow_admin: the maintenance rounds, documented as
 --   _clean, _rollup                     callable by admins for tooling (a pg_cron schedule
 --                                       instead of the maintenance worker, tests)
@@ -23,7 +25,8 @@ BEGIN
            p.proacl, p.proowner
       FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
      WHERE n.nspname = 'taskflow' AND p.proname LIKE '\_%'
-       AND p.proname NOT IN ('_caller_tenant', '_rescue_expired', '_promote_due', '_clean', '_rollup')
+       AND p.proname NOT IN ('_caller_tenant', '_queue_stats', '_rescue_expired', '_promote_due',
+                                '_clean', '_rollup')
      ORDER BY p.oid
   LOOP
     EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f.sig);

@@ -3,7 +3,7 @@
 -- the documented ones (docs/functions.md, "Internal functions"); the public API that uses them
 -- still works as those roles (its functions are SECURITY DEFINER).
 BEGIN;
-SELECT plan(18);
+SELECT plan(19);
 
 CREATE ROLE tfi_client;
 CREATE ROLE tfi_worker IN ROLE taskflow_worker;
@@ -15,6 +15,7 @@ SELECT taskflow.grant_tenant('tfi_client', 'tfi_t');
 CREATE TEMP TABLE exceptions (fn text PRIMARY KEY, roles text[] NOT NULL);
 INSERT INTO exceptions VALUES
   ('_caller_tenant',  '{taskflow_admin,taskflow_client,taskflow_http_admin,taskflow_http_worker,taskflow_worker}'),
+  ('_queue_stats',    '{taskflow_admin,taskflow_http_admin}'),
   ('_rescue_expired', '{taskflow_admin,taskflow_http_admin}'),
   ('_promote_due',    '{taskflow_admin,taskflow_http_admin}'),
   ('_clean',          '{taskflow_admin,taskflow_http_admin}'),
@@ -74,6 +75,8 @@ SELECT lives_ok($$SELECT taskflow.create_queue('tfi_q'); SELECT taskflow.pause_q
                   SELECT taskflow.resume_queue('tfi_q')$$,
   'an admin creates, pauses and resumes a queue (pause_queue uses _set_queue_paused)');
 SELECT ok(taskflow.metrics() LIKE '%taskflow_build_info{%', 'an admin scrapes the metrics');
+SELECT ok((SELECT count(*) FROM taskflow.queue_stats WHERE queue = 'tfi_q') = 1,
+  'an admin reads the view taskflow.queue_stats (it calls _queue_stats as the admin)');
 RESET ROLE;
 SET ROLE tfi_client;
 SELECT throws_ok($$SELECT taskflow._resolve_tenant(NULL)$$, '42501', NULL,
