@@ -1,0 +1,253 @@
+#!/usr/bin/env python3
+"""Runs the examples of a Markdown document, in order, and compares the output it shows.
+
+    test/doctest.py [--list] FILE.md
+
+The examples are the fenced blocks tagged ```sql (run through psql, the PG* environment) and
+```sh / ```bash (run through bash -e -o pipefail in a scratch directory, with the PG*
+environment and build/ binaries on PATH). Consecutive SQL blocks share one psql session (\\gset
+variables, SET ROLE, temporary tables carry over, as for a reader in one psql); a shell block
+ends that session. Output is compared where the document shows it:
+
+  - in an SQL block, a statement followed by comment lines in psql's aligned format
+        SELECT taskflow.schedule('email.send');
+        --  schedule
+        -- ----------
+        --         1
+    (a header, a dashes line, the rows; no "(1 row)" footer): psql's output of the statements
+    since the previous shown output must end with these lines;
+  - an untagged block preceded by <!-- doctest: output -->: the whole output of the previous
+    example (errors included, as psql prints them, without psql's "psql:file:line: " prefix)
+    must end with it.
+  In expected output, a line "..." stands for any number of lines, and "..." inside a line for
+  any text; trailing blanks are ignored.
+
+Marks, an HTML comment on the line right before a block (blank lines between are allowed):
+  <!-- doctest: skip REASON -->   the block does not run (REASON is required: say why)
+  <!-- doctest: error -->         an SQL block that must fail (psql goes on after its error)
+  <!-- doctest: output -->        the untagged block is the expected output (see above)
+
+Exits 0 when every example ran and every shown output matched; prints TAP-style diagnostics
+("# FILE:LINE ...") for the first failure of the document.
+"""
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+
+FENCE = re.compile(r'^(\s*)```\s*([A-Za-z0-9_+-]*)\s*$')
+MARK = re.compile(r'^\s*<!--\s*doctest:\s*(skip|error|output)\b\s*(.*?)\s*-->\s*$')
+SEPARATOR = re.compile(r'^-+(\+-+)*$')
+CHUNK = '@@doctest-chunk@@'
+
+
+class Block:
+    def __init__(self, line, lang, lines, mark, mark_arg):
+        self.line, self.lang, self.lines, self.mark, self.mark_arg = line, lang, lines, mark, mark_arg
+
+    @property
+    def runnable(self):
+        return self.lang in ('sql', 'sh', 'bash') and self.mark != 'skip'
+
+
+def parse(path):
+    """The fenced blocks of a Markdown file, each with the mark right before it."""
+    blocks, mark, mark_arg = [], None, ''
+    lines = open(path, encoding='utf-8').read().split('\n')
+    i = 0
+    while i < len(lines):
+        m = FENCE.match(lines[i])
+        if not m:
+            mm = MARK.match(lines[i])
+            if mm:
+                mark, mark_arg = mm.group(1), mm.group(2)
+            elif lines[i].strip():
+                mark, mark_arg = None, ''
+            i += 1
+            continue
+        indent, lang = m.group(1), m.group(2).lower()
+        start = i + 1
+        body = []
+        i += 1
+        while i < len(lines) and not re.match(r'^\s*```\s*$', lines[i]):
+            body.append(lines[i][len(indent):] if lines[i].startswith(indent) else lines[i].lstrip())
+            i += 1
+        if mark == 'skip' and not mark_arg:
+            sys.exit(f'{path}:{start - 1}: <!-- doctest: skip --> needs a reason')
+        blocks.append(Block(start, lang, body, mark, mark_arg))
+        mark, mark_arg = None, ''
+        i += 1
+    return blocks
+
+
+def sql_chunks(block):
+    """Splits an SQL block at each output shown in comments: [(sql lines, expected or None, line)]."""
+    chunks, current, i, lines = [], [], 0, block.lines
+    while i < len(lines):
+        if (lines[i].startswith('-- ') and i + 1 < len(lines) and lines[i + 1].startswith('-- ')
+                and SEPARATOR.match(lines[i + 1][3:].strip())):
+            expected, j = [], i
+            while j < len(lines) and (lines[j].startswith('-- ') or lines[j] == '--'):
+                expected.append(lines[j][3:])
+                j += 1
+            chunks.append((current, expected, block.line + i))
+            current, i = [], j
+            continue
+        current.append(lines[i])
+        i += 1
+    chunks.append((current, None, block.line + len(lines)))
+    return chunks
+
+
+def normalize(text_lines):
+    out = [l.rstrip() for l in text_lines]
+    while out and not out[-1]:
+        out.pop()
+    while out and not out[0]:
+        out.pop(0)
+    return out
+
+
+def line_matches(want, got):
+    if '...' not in want:
+        return want == got
+    return re.fullmatch('.*'.join(re.escape(p) for p in want.split('...')), got) is not None
+
+
+def ends_with(got, want):
+    """Whether the lines `got` end with the pattern `want` ("..." lines: any number of lines)."""
+    got, want = normalize(got), normalize(want)
+
+    def match(gi, wi):  # want[wi:] matches got[gi:] exactly to the end
+        if wi == len(want):
+            return gi == len(got)
+        if want[wi].strip() == '...':
+            return any(match(k, wi + 1) for k in range(gi, len(got) + 1))
+        return gi < len(got) and line_matches(want[wi], got[gi]) and match(gi + 1, wi + 1)
+
+    return any(match(start, 0) for start in range(len(got) + 1))
+
+
+class Failure(Exception):
+    pass
+
+
+def show(lines):
+    return '\n'.join('#     ' + l for l in lines)
+
+
+def run_sql(path, blocks, workdir):
+    """Runs consecutive SQL blocks in one psql session; checks each shown output."""
+    script, checks = [], []
+    for block in blocks:
+        if block.mark == 'error':
+            script.append('\\set ON_ERROR_STOP 0')
+        for sql, expected, line in sql_chunks(block):
+            script.append(f'\\echo {CHUNK}')
+            script.extend(sql)
+            checks.append((block, expected, line))
+        if block.mark == 'error':
+            script.append(f'\\echo {CHUNK}')
+            script.append('\\echo @@doctest-error :ERROR@@')
+            script.append('\\set ON_ERROR_STOP 1')
+            checks.append((block, 'error-check', block.line))
+    script.append(f'\\echo {CHUNK}')
+    f = os.path.join(workdir, 'doc.sql')
+    with open(f, 'w') as fh:
+        fh.write('\n'.join(script) + '\n')
+    res = subprocess.run(['psql', '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', 'VERBOSITY=default',
+                          '-P', 'footer=off', '-f', f], cwd=workdir,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out = re.sub(r'(?m)^psql:[^\n]*?:\d+: ', '', res.stdout)
+    parts = out.split(CHUNK + '\n')[1:]
+    for k, (block, expected, line) in enumerate(checks):
+        got = parts[k].split('\n') if k < len(parts) else []
+        if expected == 'error-check':
+            if '@@doctest-error true@@' not in parts[k]:
+                raise Failure(f'{path}:{block.line}: the block marked error did not fail')
+            continue
+        if k >= len(parts) - 1 and res.returncode != 0:
+            raise Failure(f'{path}:{block.line}: the SQL block failed:\n' + show(got[-15:]))
+        if expected is not None and not ends_with(got, expected):
+            raise Failure(f'{path}:{line}: the output differs\n#   got:\n' + show(normalize(got))
+                          + '\n#   want (the end of it):\n' + show(normalize(expected)))
+    if res.returncode != 0:
+        raise Failure(f'{path}:{blocks[-1].line}: psql exited {res.returncode}:\n' + show(out.split('\n')[-15:]))
+    return [l for l in out.split('\n') if l != CHUNK and not l.startswith('@@doctest-error ')]
+
+
+def run_sh(path, block, workdir, env):
+    """Runs a shell block; what it started in the background is stopped when it ends."""
+    log = os.path.join(workdir, 'sh.out')
+    with open(log, 'w') as fh:
+        proc = subprocess.Popen(['bash', '-e', '-o', 'pipefail', '-c', '\n'.join(block.lines)],
+                                cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+        try:
+            rc = proc.wait(timeout=120)
+        finally:
+            try:
+                os.killpg(proc.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    out = open(log).read().split('\n')
+    if rc != 0:
+        raise Failure(f'{path}:{block.line}: the shell block exited {rc}:\n' + show(out[-15:]))
+    return out
+
+
+def main(argv):
+    listing = '--list' in argv
+    args = [a for a in argv if a != '--list']
+    if len(args) != 1:
+        sys.exit(__doc__)
+    path = args[0]
+    blocks = parse(path)
+    if listing:
+        for b in blocks:
+            state = 'skip: ' + b.mark_arg if b.mark == 'skip' else (b.mark or '')
+            print(f'{path}:{b.line} {b.lang or "-"} {state}')
+        return 0
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = dict(os.environ)
+    env['PATH'] = ':'.join([os.path.join(root, 'build', 'cli'), os.path.join(root, 'build', 'worker'),
+                            os.path.join(root, 'build', 'worker', 'http'), env.get('PATH', '')])
+    ran = 0
+    with tempfile.TemporaryDirectory(prefix='tfdoc.') as workdir:
+        i, last_output = 0, []
+        try:
+            while i < len(blocks):
+                b = blocks[i]
+                if b.lang == 'sql' and b.runnable:
+                    run = [b]
+                    # the SQL blocks up to the next shell block or shown output share a session
+                    while (i + 1 < len(blocks) and (not blocks[i + 1].runnable or blocks[i + 1].lang == 'sql')
+                           and blocks[i + 1].mark != 'output'):
+                        i += 1
+                        if blocks[i].runnable:
+                            run.append(blocks[i])
+                    last_output = run_sql(path, run, workdir)
+                    ran += len(run)
+                elif b.lang in ('sh', 'bash') and b.runnable:
+                    last_output = run_sh(path, b, workdir, env)
+                    ran += 1
+                elif b.mark == 'output':
+                    if not ends_with(last_output, b.lines):
+                        raise Failure(f'{path}:{b.line}: the output differs\n#   got:\n'
+                                      + show(normalize(last_output)) + '\n#   want (the end of it):\n'
+                                      + show(normalize(b.lines)))
+                i += 1
+        except Failure as e:
+            print(f'# {e}')
+            return 1
+        except subprocess.TimeoutExpired as e:
+            print(f'# {path}: a shell block timed out: {e}')
+            return 1
+    print(f'# {path}: {ran} examples ran')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main(sys.argv[1:]))
