@@ -36,6 +36,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 
 FENCE = re.compile(r'^(\s*)```\s*([A-Za-z0-9_+-]*)\s*$')
 MARK = re.compile(r'^\s*<!--\s*doctest:\s*(skip|error|output)\b\s*(.*?)\s*-->\s*$')
@@ -101,8 +102,12 @@ def sql_chunks(block):
     return chunks
 
 
+TIMESTAMP = re.compile(r'\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d(:\d\d)?|Z)?')
+
+
 def normalize(text_lines):
-    out = [l.rstrip() for l in text_lines]
+    # a date and time differs from run to run: compared as the same
+    out = [TIMESTAMP.sub('<time>', l).rstrip() for l in text_lines]
     while out and not out[-1]:
         out.pop()
     while out and not out[0]:
@@ -178,24 +183,71 @@ def run_sql(path, blocks, workdir):
     return [l for l in out.split('\n') if l != CHUNK and not l.startswith('@@doctest-error ')]
 
 
+def sh_chunks(block):
+    """Splits a shell block after each output it shows: full-line "# " comments right after a
+    command are that command's expected output. [(lines, expected or None, line)]"""
+    chunks, current, i, lines = [], [], 0, block.lines
+    while i < len(lines):
+        if (lines[i].startswith('#') and current and current[-1].strip()
+                and not current[-1].lstrip().startswith('#')):
+            expected, j = [], i
+            while j < len(lines) and (lines[j].startswith('# ') or lines[j] == '#'):
+                expected.append(lines[j][2:])
+                j += 1
+            if expected:
+                chunks.append((current, expected, block.line + i))
+                current, i = [], j
+                continue
+        current.append(lines[i])
+        i += 1
+    chunks.append((current, None, block.line + len(lines)))
+    return chunks
+
+
+def stop_group(proc):
+    """Stops what the block left running (its process group): TERM, then KILL after 5 s."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        for _ in range(50):
+            try:
+                os.killpg(proc.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.1)
+
+
 def run_sh(path, block, workdir, env):
     """Runs a shell block; what it started in the background is stopped when it ends."""
+    chunks = sh_chunks(block)
+    script = []
+    for lines, _, _ in chunks:
+        script.extend(lines)
+        script.append(f'echo {CHUNK}')
     log = os.path.join(workdir, 'sh.out')
     with open(log, 'w') as fh:
-        proc = subprocess.Popen(['bash', '-e', '-o', 'pipefail', '-c', '\n'.join(block.lines)],
+        proc = subprocess.Popen(['bash', '-e', '-o', 'pipefail', '-c', '\n'.join(script)],
                                 cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         try:
             rc = proc.wait(timeout=120)
         finally:
-            try:
-                os.killpg(proc.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-    out = open(log).read().split('\n')
+            stop_group(proc)
+    out = open(log).read()
+    parts = out.split(CHUNK + '\n')
     if rc != 0:
-        raise Failure(f'{path}:{block.line}: the shell block exited {rc}:\n' + show(out[-15:]))
-    return out
+        raise Failure(f'{path}:{block.line}: the shell block exited {rc}:\n' + show(out.split('\n')[-15:]))
+    for k, (_, expected, line) in enumerate(chunks):
+        got = parts[k].split('\n') if k < len(parts) else []
+        if expected is not None and not ends_with(got, expected):
+            raise Failure(f'{path}:{line}: the output differs\n#   got:\n' + show(normalize(got))
+                          + '\n#   want (the end of it):\n' + show(normalize(expected)))
+    return [l for l in out.split('\n') if l != CHUNK]
 
 
 def main(argv):
