@@ -20,7 +20,8 @@ ends that session. Output is compared where the document shows it:
     example (errors included, as psql prints them, without psql's "psql:file:line: " prefix)
     must end with it.
   In expected output, a line "..." stands for any number of lines, and "..." inside a line for
-  any text; trailing blanks are ignored.
+  any text. Runs of blanks compare as one (column alignment is not checked); dates with times
+  (2026-12-03 19:20:01.120) and elapsed times (+6.75 s) match any other.
 
 Marks, an HTML comment on the line right before a block (blank lines between are allowed):
   <!-- doctest: skip REASON -->   the block does not run (REASON is required: say why)
@@ -104,10 +105,15 @@ def sql_chunks(block):
 
 TIMESTAMP = re.compile(r'\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(\.\d+)?([+-]\d\d(:\d\d)?|Z)?')
 
+ELAPSED = re.compile(r'\+\d+(\.\d+)? ?(µs|us|ms|s|min|h)\b')
+
 
 def normalize(text_lines):
     # a date and time differs from run to run: compared as the same
-    out = [TIMESTAMP.sub('<time>', l).rstrip() for l in text_lines]
+    # and column alignment is not compared: runs of blanks count as one
+    # (and so do the elapsed times between them: "+6.75 s", "+142 ms")
+    out = [re.sub(r'\s+', ' ', ELAPSED.sub('+<elapsed>', TIMESTAMP.sub('<time>', l))).strip()
+           for l in text_lines]
     while out and not out[-1]:
         out.pop()
     while out and not out[0]:
