@@ -15,13 +15,17 @@ ends that session. Output is compared where the document shows it:
         -- ----------
         --         1
     (a header, a dashes line, the rows; no "(1 row)" footer): psql's output of the statements
-    since the previous shown output must end with these lines;
+    since the previous shown output must end with these lines; "-- ERROR:  ..." lines (with
+    HINT/DETAIL) after a statement: it must fail with that report, and the session goes on;
   - an untagged block preceded by <!-- doctest: output -->: the whole output of the previous
     example (errors included, as psql prints them, without psql's "psql:file:line: " prefix)
     must end with it.
   In expected output, a line "..." stands for any number of lines, and "..." inside a line for
   any text. Runs of blanks compare as one (column alignment is not checked); dates with times
   (2026-12-03 19:20:01.120) and elapsed times (+6.75 s) match any other.
+
+An SQL block without any ';' is a synopsis (a function's signature), not an example: it does
+not run.
 
 Marks, an HTML comment on the line right before a block (blank lines between are allowed):
   <!-- doctest: skip REASON -->   the block does not run (REASON is required: say why)
@@ -50,8 +54,13 @@ class Block:
         self.line, self.lang, self.lines, self.mark, self.mark_arg = line, lang, lines, mark, mark_arg
 
     @property
+    def synopsis(self):
+        # an SQL block without a statement (no ';' outside comments): a function's signature
+        return self.lang == 'sql' and not any(';' in l.split('--')[0] for l in self.lines)
+
+    @property
     def runnable(self):
-        return self.lang in ('sql', 'sh', 'bash') and self.mark != 'skip'
+        return self.lang in ('sql', 'sh', 'bash') and self.mark != 'skip' and not self.synopsis
 
 
 def parse(path):
@@ -85,21 +94,28 @@ def parse(path):
 
 
 def sql_chunks(block):
-    """Splits an SQL block at each output shown in comments: [(sql lines, expected or None, line)]."""
+    """Splits an SQL block at each output shown in comments:
+    [(sql lines, expected or None, line, whether the statement must fail)]. An output is
+    psql's table (a header, then a dashes line) or an error ("-- ERROR:  ...", then HINT,
+    DETAIL lines)."""
     chunks, current, i, lines = [], [], 0, block.lines
     while i < len(lines):
-        if (lines[i].startswith('-- ') and i + 1 < len(lines) and lines[i + 1].startswith('-- ')
-                and SEPARATOR.match(lines[i + 1][3:].strip())):
+        table = (lines[i].startswith('-- ') and i + 1 < len(lines) and lines[i + 1].startswith('-- ')
+                 and SEPARATOR.match(lines[i + 1][3:].strip()))
+        error = lines[i].startswith('-- ERROR:')
+        if table or error:
             expected, j = [], i
             while j < len(lines) and (lines[j].startswith('-- ') or lines[j] == '--'):
+                if error and not re.match(r'-- (ERROR|HINT|DETAIL|CONTEXT):', lines[j]):
+                    break
                 expected.append(lines[j][3:])
                 j += 1
-            chunks.append((current, expected, block.line + i))
+            chunks.append((current, expected, block.line + i, error))
             current, i = [], j
             continue
         current.append(lines[i])
         i += 1
-    chunks.append((current, None, block.line + len(lines)))
+    chunks.append((current, None, block.line + len(lines), False))
     return chunks
 
 
@@ -155,9 +171,13 @@ def run_sql(path, blocks, workdir):
     for block in blocks:
         if block.mark == 'error':
             script.append('\\set ON_ERROR_STOP 0')
-        for sql, expected, line in sql_chunks(block):
+        for sql, expected, line, error in sql_chunks(block):
             script.append(f'\\echo {CHUNK}')
+            if error and block.mark != 'error':
+                script.append('\\set ON_ERROR_STOP 0')
             script.extend(sql)
+            if error and block.mark != 'error':
+                script.append('\\set ON_ERROR_STOP 1')
             checks.append((block, expected, line))
         if block.mark == 'error':
             script.append(f'\\echo {CHUNK}')

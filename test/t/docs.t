@@ -11,7 +11,7 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
 # Documents whose examples run. Not covered yet: docs/architecture.md, benchmarks.md, dashboard.md,
 # deploy.md, http.md, observability.md, releasing.md, scale-out.md, settings.md, tenancy.md, worker.md.
-DOCS=(README.md docs/cli.md)
+DOCS=(README.md docs/functions.md docs/automation.md docs/cli.md)
 echo "1..$(( ${#DOCS[@]} + 3 ))"
 
 # the runner itself: a shown output that differs fails, a skip without a reason is refused
