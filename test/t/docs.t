@@ -9,9 +9,10 @@ set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$ROOT"
-# Documents whose examples run. Not covered yet: docs/architecture.md, benchmarks.md, dashboard.md,
-# deploy.md, http.md, observability.md, releasing.md, scale-out.md, settings.md, tenancy.md, worker.md.
-DOCS=(README.md docs/functions.md docs/automation.md docs/cli.md)
+# Documents whose examples run. Not covered yet (report of issue 15): docs/scale-out.md (needs a
+# router database and two shards), http.md, worker.md, deploy.md, releasing.md, benchmarks.md
+# (servers, workers, packages, benchmarks); architecture.md and settings.md have no examples.
+DOCS=(README.md docs/functions.md docs/automation.md docs/cli.md docs/tenancy.md docs/observability.md docs/dashboard.md)
 echo "1..$(( ${#DOCS[@]} + 3 ))"
 
 # the runner itself: a shown output that differs fails, a skip without a reason is refused
