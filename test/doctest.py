@@ -285,7 +285,7 @@ def main(argv):
     blocks = parse(path)
     if listing:
         for b in blocks:
-            state = 'skip: ' + b.mark_arg if b.mark == 'skip' else (b.mark or '')
+            state = 'skip: ' + b.mark_arg if b.mark == 'skip' else ('synopsis' if b.synopsis else (b.mark or ''))
             print(f'{path}:{b.line} {b.lang or "-"} {state}')
         return 0
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
