@@ -32,6 +32,10 @@ Marks, an HTML comment on the line right before a block (blank lines between are
   <!-- doctest: error -->         an SQL block that must fail (psql goes on after its error)
   <!-- doctest: output -->        the untagged block is the expected output (see above)
 
+Shell blocks run one after the other in the same scratch directory; the variables a block sets
+(NAME=..., read NAME) are there in the document's later shell blocks, and what a block starts
+in the background (a server) runs until the document ends, as in a reader's terminal.
+
 Exits 0 when every example ran and every shown output matched; prints TAP-style diagnostics
 ("# FILE:LINE ...") for the first failure of the document.
 """
@@ -248,22 +252,33 @@ def stop_group(proc):
             time.sleep(0.1)
 
 
-def run_sh(path, block, workdir, env):
-    """Runs a shell block; what it started in the background is stopped when it ends."""
+ASSIGNED = re.compile(r'^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=|^\s*read\s+(?:-r\s+)?([A-Za-z_ ][A-Za-z0-9_ ]*)')
+
+
+def run_sh(path, block, workdir, env, background):
+    """Runs a shell block. The variables it sets carry over to the document's later shell
+    blocks (as in a reader's terminal); what it starts in the background runs until the
+    document ends (`background` collects them)."""
     chunks = sh_chunks(block)
-    script = []
+    state = os.path.join(workdir, 'state.sh')
+    names = set()
+    for l in block.lines:
+        m = ASSIGNED.match(l)
+        if m:
+            names.update((m.group(1) or m.group(2)).split())
+    script = [f'[ -f {state} ] && . {state}']
     for lines, _, _ in chunks:
         script.extend(lines)
         script.append(f'echo {CHUNK}')
-    log = os.path.join(workdir, 'sh.out')
+    if names:
+        script.append(f'declare -p {" ".join(sorted(names))} >>{state} 2>/dev/null || true')
+    log = os.path.join(workdir, f'sh.{block.line}.out')
     with open(log, 'w') as fh:
         proc = subprocess.Popen(['bash', '-e', '-o', 'pipefail', '-c', '\n'.join(script)],
                                 cwd=workdir, env=env, stdout=fh, stderr=subprocess.STDOUT,
                                 start_new_session=True)
-        try:
-            rc = proc.wait(timeout=120)
-        finally:
-            stop_group(proc)
+        background.append(proc)
+        rc = proc.wait(timeout=120)
     out = open(log).read()
     parts = out.split(CHUNK + '\n')
     if rc != 0:
@@ -293,6 +308,7 @@ def main(argv):
     env['PATH'] = ':'.join([os.path.join(root, 'build', 'cli'), os.path.join(root, 'build', 'worker'),
                             os.path.join(root, 'build', 'worker', 'http'), env.get('PATH', '')])
     ran = 0
+    background = []
     with tempfile.TemporaryDirectory(prefix='tfdoc.') as workdir:
         i, last_output = 0, []
         try:
@@ -309,7 +325,7 @@ def main(argv):
                     last_output = run_sql(path, run, workdir)
                     ran += len(run)
                 elif b.lang in ('sh', 'bash') and b.runnable:
-                    last_output = run_sh(path, b, workdir, env)
+                    last_output = run_sh(path, b, workdir, env, background)
                     ran += 1
                 elif b.mark == 'output':
                     if not ends_with(last_output, b.lines):
@@ -323,6 +339,9 @@ def main(argv):
         except subprocess.TimeoutExpired as e:
             print(f'# {path}: a shell block timed out: {e}')
             return 1
+        finally:
+            for proc in background:
+                stop_group(proc)
     print(f'# {path}: {ran} examples ran')
     return 0
 
