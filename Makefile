@@ -29,7 +29,7 @@ DATA        = $(filter-out %/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/rele
               $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 # The router (docs/scale-out.md): a second extension, SQL only, for a PL/Proxy router database.
 DATA       += router/taskflow_router.control $(wildcard router/taskflow_router--*.sql)
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql extension/generated
 
 PG_CPPFLAGS = -Iextension
 PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers
@@ -50,6 +50,15 @@ include $(PGXS)
 override CPPFLAGS := $(patsubst -I$(includedir_server),-isystem $(includedir_server),$(patsubst -I$(includedir_internal),-isystem $(includedir_internal),$(CPPFLAGS)))
 
 $(OBJS): $(TF_HEADERS)
+
+# The git commit the library is built from (taskflow_build_info{revision} in taskflow.metrics()).
+# The script runs on every make but rewrites the header only when the commit changes, so an
+# up-to-date build stays up to date; outside a git checkout it says "unknown".
+extension/api/build_info.o: extension/generated/build_commit.h
+extension/generated/build_commit.h: FORCE
+	@sh scripts/build_commit.sh $@ .
+.PHONY: FORCE
+FORCE:
 
 # One SQL source tree, concatenated in order into the versioned install script.
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) $(EXTENSION).control

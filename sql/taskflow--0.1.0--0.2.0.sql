@@ -472,6 +472,25 @@ AS 'MODULE_PATHNAME', 'taskflow_handle_webhook'
 LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
 SET search_path = pg_catalog, pg_temp;
 
+-- --- 065_tenancy.sql: pausing or resuming an unknown queue hints how to list and create queues.
+CREATE OR REPLACE FUNCTION taskflow._set_queue_paused(name text, paused boolean) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  UPDATE taskflow.queues q SET paused = _set_queue_paused.paused, updated_at = now()
+   WHERE q.name = _set_queue_paused.name;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name),
+      HINT = 'List the queues with SELECT name FROM taskflow.queues (or: taskflow queues list); '
+             'create one with SELECT taskflow.create_queue(''name'').';
+  END IF;
+  IF NOT paused THEN
+    PERFORM pg_notify('taskflow_' || name, '');  -- wake the workers now
+  END IF;
+END
+$$;
+
 -- --- 070_observability.sql
 -- The Cleaner (see 050_maintenance.sql), now rolling up finished jobs first: the maintenance
 -- worker calls it every taskflow.maintenance_interval.
@@ -784,6 +803,13 @@ SELECT string_agg(block, '' ORDER BY family) FROM (
   FROM families f) b
 $$;
 
+-- The git commit (short hash) the loaded taskflow library was built from, 'unknown' when it was
+-- built outside a git checkout (scripts/build_commit.sh): taskflow_build_info{revision}.
+CREATE FUNCTION taskflow._build_commit() RETURNS text
+AS 'MODULE_PATHNAME', 'taskflow_build_commit'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE OR REPLACE FUNCTION taskflow.metrics(max_tenants integer DEFAULT 10) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -804,11 +830,13 @@ BEGIN
       || 'taskflow_stats_rollup_lag_seconds '
       || CASE WHEN isfinite(w) THEN taskflow._prom_value(extract(epoch FROM now() - w)::double precision)
               ELSE '+Inf' END || E'\n'
-      -- what runs: the installed extension version and the server's version (always 1)
-      || E'# HELP taskflow_build_info The installed TaskFlow extension version and the PostgreSQL server version; always 1.\n'
+      -- what runs: the installed extension version, the git commit its library was built from
+      -- and the server's version (always 1)
+      || E'# HELP taskflow_build_info The installed TaskFlow extension version, the git commit its library was built from and the PostgreSQL server version; always 1.\n'
       || E'# TYPE taskflow_build_info gauge\n'
-      || format(E'taskflow_build_info{version=%s,postgresql_version=%s} 1\n',
+      || format(E'taskflow_build_info{version=%s,revision=%s,postgresql_version=%s} 1\n',
                 taskflow._prom_label((SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow')),
+                taskflow._prom_label(taskflow._build_commit()),
                 taskflow._prom_label(current_setting('server_version')));
 END
 $$;
@@ -1404,7 +1432,8 @@ REVOKE ALL ON FUNCTION
   taskflow.workflow_status(bigint), taskflow.cancel_workflow(bigint, text),
   taskflow.list_workflows(text, bigint, integer),
   taskflow.shard_id(), taskflow.set_shard(integer), taskflow.export_tenant(text),
-  taskflow.import_tenant(jsonb), taskflow.purge_tenant(text, text), taskflow.allow_router_login(name)
+  taskflow.import_tenant(jsonb), taskflow.purge_tenant(text, text), taskflow.allow_router_login(name),
+  taskflow._build_commit()
 FROM PUBLIC;
 
 -- --- 010_tables.sql
@@ -1562,3 +1591,32 @@ COMMENT ON FUNCTION taskflow.cancel_workflow IS
   'Cancels every unfinished job of a workflow; returns how many were cancelled.';
 COMMENT ON FUNCTION taskflow.list_workflows IS
   'The caller''s workflows, newest first, with keyset pagination.';
+
+-- --- 099_internal_functions.sql (new): internal functions (taskflow._*) are no longer callable
+-- by PUBLIC or the TaskFlow roles (0.1.0 granted some to taskflow_admin), but for the
+-- documented exceptions. The same block as in sql/src, last.
+DO $internal$
+DECLARE
+  f record;
+  grantee name;
+BEGIN
+  FOR f IN
+    SELECT p.oid, format('%I.%I(%s)', n.nspname, p.proname, pg_catalog.pg_get_function_identity_arguments(p.oid)) AS sig,
+           p.proacl, p.proowner
+      FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+     WHERE n.nspname = 'taskflow' AND p.proname LIKE '\_%'
+       AND p.proname NOT IN ('_caller_tenant', '_queue_stats', '_rescue_expired', '_promote_due',
+                                '_clean', '_rollup')
+     ORDER BY p.oid
+  LOOP
+    EXECUTE format('REVOKE ALL ON ROUTINE %s FROM PUBLIC', f.sig);
+    FOR grantee IN
+      SELECT DISTINCT r.rolname FROM pg_catalog.aclexplode(f.proacl) a
+        JOIN pg_catalog.pg_roles r ON r.oid = a.grantee
+       WHERE a.grantee <> f.proowner
+    LOOP
+      EXECUTE format('REVOKE ALL ON ROUTINE %s FROM %I', f.sig, grantee);
+    END LOOP;
+  END LOOP;
+END
+$internal$;

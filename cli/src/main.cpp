@@ -5,6 +5,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <taskflow/version.hpp>
+
 #include "commands.hpp"
 
 namespace {
@@ -41,7 +43,7 @@ void AddFilterOptions(CLI::App* cmd, JobFilter& f) {
 int main(int argc, char** argv) {
   CLI::App app{"taskflow: administers TaskFlow job queues in PostgreSQL through the taskflow SQL API."};
   app.footer(kFooter);
-  app.set_version_flag("--version", "taskflow 0.1.0");
+  app.set_version_flag("--version", "taskflow " TASKFLOW_VERSION);
   app.require_subcommand(1);
   app.fallthrough();  // --db and --json are accepted after the subcommand too
 

@@ -76,6 +76,10 @@ using GuardedBody = Datum (*)(FunctionCallInfo);
 // the rows they touched (a lock wait names the row's ctid) are not shown to a confined tenant.
 void HideInternalErrorContext() noexcept;
 
+// Installs the emit_log_hook that drops TaskFlow's own CONTEXT frames from the errors it raises
+// on purpose (error_context.cpp); called once from _PG_init.
+void InitErrorContextHook();
+
 // Runs an SQL-callable function body; never lets an exception escape.
 Datum CallGuarded(FunctionCallInfo fcinfo, GuardedBody body) noexcept;
 

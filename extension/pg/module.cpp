@@ -6,6 +6,7 @@
 #include "bgw/launcher.hpp"
 #include "bgw/wakeup.hpp"
 #include "pg/shared_state.hpp"
+#include "pg/guard.hpp"
 
 extern "C" {
 PG_MODULE_MAGIC;
@@ -88,4 +89,5 @@ void _PG_init(void) {
   taskflow::bgw::InitLauncher();
   taskflow::bgw::InitWakeups();
   taskflow::pg::InitSharedState();
+  taskflow::pg::InitErrorContextHook();
 }

@@ -179,7 +179,9 @@ BEGIN
   UPDATE taskflow.queues q SET paused = _set_queue_paused.paused, updated_at = now()
    WHERE q.name = _set_queue_paused.name;
   IF NOT FOUND THEN
-    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name);
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name),
+      HINT = 'List the queues with SELECT name FROM taskflow.queues (or: taskflow queues list); '
+             'create one with SELECT taskflow.create_queue(''name'').';
   END IF;
   IF NOT paused THEN
     PERFORM pg_notify('taskflow_' || name, '');  -- wake the workers now

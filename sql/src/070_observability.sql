@@ -1072,6 +1072,13 @@ BEGIN
 END
 $$;
 
+-- The git commit (short hash) the loaded taskflow library was built from, 'unknown' when it was
+-- built outside a git checkout (scripts/build_commit.sh): taskflow_build_info{revision}.
+CREATE FUNCTION taskflow._build_commit() RETURNS text
+AS 'MODULE_PATHNAME', 'taskflow_build_commit'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+
 CREATE FUNCTION taskflow.metrics(max_tenants integer DEFAULT 10) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1092,11 +1099,13 @@ BEGIN
       || 'taskflow_stats_rollup_lag_seconds '
       || CASE WHEN isfinite(w) THEN taskflow._prom_value(extract(epoch FROM now() - w)::double precision)
               ELSE '+Inf' END || E'\n'
-      -- what runs: the installed extension version and the server's version (always 1)
-      || E'# HELP taskflow_build_info The installed TaskFlow extension version and the PostgreSQL server version; always 1.\n'
+      -- what runs: the installed extension version, the git commit its library was built from
+      -- and the server's version (always 1)
+      || E'# HELP taskflow_build_info The installed TaskFlow extension version, the git commit its library was built from and the PostgreSQL server version; always 1.\n'
       || E'# TYPE taskflow_build_info gauge\n'
-      || format(E'taskflow_build_info{version=%s,postgresql_version=%s} 1\n',
+      || format(E'taskflow_build_info{version=%s,revision=%s,postgresql_version=%s} 1\n',
                 taskflow._prom_label((SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow')),
+                taskflow._prom_label(taskflow._build_commit()),
                 taskflow._prom_label(current_setting('server_version')));
 END
 $$;

@@ -41,7 +41,8 @@ tf --help
 grep -q "Exit codes: 0 ok" "$OUT" && grep -q "PGSERVICE" "$OUT"
 ok $? "the top-level help documents the exit codes and the connection"
 tf --version
-is "$RC:$(cat "$OUT")" "0:taskflow 0.1.0" "--version"
+V=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" "$ROOT/taskflow.control")
+is "$RC:$(cat "$OUT")" "0:taskflow $V" "--version is taskflow.control's default_version ($V)"
 tf
 is "$RC" 1 "no command: usage error (1)"
 tf frobnicate

@@ -86,13 +86,21 @@ for want in 'taskflow_jobs{queue="prom_a",state="scheduled"}' 'taskflow_job_retr
   grep -qF "$want " "$OUT/tail.prom"; ok $? "the scrape has $want"
 done
 grep -qF 'taskflow_rule_firings_total{rule="prom \"rule\"",' "$OUT/tail.prom"; ok $? "the scrape has the rule's firings"
-want="taskflow_build_info{version=\"$(sql "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'")\",postgresql_version=\"$(sql "SHOW server_version")\"} 1"
+# revision: the commit the loaded library was built from (the header the Makefile generated);
+# the same as git's HEAD unless the tree moved on since the build.
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+rev=$(sed -n 's/^#define TASKFLOW_BUILD_COMMIT "\(.*\)"$/\1/p' "$ROOT/extension/generated/build_commit.h")
+[[ $rev =~ ^([0-9a-f]{7,40}|unknown)$ ]]; ok $? "the build recorded a commit ($rev)"
+if [ -e "$ROOT/.git" ] && [ "$rev" != "$(git -C "$ROOT" rev-parse --short HEAD)" ]; then
+  echo "# the library was built from $rev, HEAD is now $(git -C "$ROOT" rev-parse --short HEAD): rebuild (make) to compare"
+fi
+want="taskflow_build_info{version=\"$(sql "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'")\",revision=\"$rev\",postgresql_version=\"$(sql "SHOW server_version")\"} 1"
 grep -qxF "$want" "$OUT/tail.prom"; ok $? "the scrape has $want"
 grep -qF 'taskflow_job_wait_seconds_bucket{queue="prom_b",le="0.0001"} ' "$OUT/tail.prom"
 ok $? "the wait and run time histograms resolve sub-millisecond latencies (le=\"0.0001\")"
 # One label name per concept (docs/observability.md, "Labels"): no other label name appears.
 labels=$(grep -v '^#' "$OUT/tail.prom" | grep -oE '[{,][a-z_]+=' | tr -d '{,=' | sort -u | tr '\n' ' ')
-is_labels="le outcome postgresql_version queue rule rule_id state tenant_id version "
+is_labels="le outcome postgresql_version queue revision rule rule_id state tenant_id version "
 [ "$labels" = "$is_labels" ]; ok $? "the label names are the documented ones (got: $labels)"
 dead=$(grep -F 'taskflow_jobs_finished_total{queue="prom_a",outcome="dead"} ' "$OUT/tail.prom" | cut -d' ' -f2)
 [ "${dead:-0}" -ge 1 ]; ok $? "dead jobs are counted (got ${dead:-none})"

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/../.."
 BUILD=${TASKFLOW_BUILD_DIR:-build}
 TMP=$(mktemp -d /tmp/tfrelease.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-plan 16
+plan 22
 
 V=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" taskflow.control)
 ok "$([[ $V =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]]; echo $?)" "taskflow.control has default_version X.Y.Z ($V)"
@@ -19,10 +19,36 @@ is "$(make -s --no-print-directory version)" \
   "$V" "the Makefile's EXTVERSION is read from taskflow.control"
 is "$("$BUILD/worker/taskflow-worker" --version 2>&1)" "taskflow-worker $V" "taskflow-worker --version"
 is "$("$BUILD/worker/http/taskflow-http" --version 2>&1)" "taskflow-http $V" "taskflow-http --version"
+is "$("$BUILD/cli/taskflow" --version 2>&1)" "taskflow $V" "taskflow --version (the CLI)"
 is "$(sed -n 's/^#define TASKFLOW_VERSION "\(.*\)"/\1/p' "$BUILD/taskflow-generated/include/taskflow/version.hpp")" \
   "$V" "the generated taskflow/version.hpp"
 ok "$(grep -q 'TASKFLOW_VERSION' worker/http/src/openapi.cpp && ! grep -qE '"version": "[0-9]+\.[0-9]+\.[0-9]+"' worker/http/src/openapi.cpp; echo $?)" \
   "the OpenAPI document's info.version is TASKFLOW_VERSION, not a literal"
+
+# --- the git commit of the build (taskflow_build_info{revision}; scripts/build_commit.sh) ----------
+H=extension/generated/build_commit.h
+want=unknown; [ -e .git ] && want=$(git rev-parse --short HEAD)
+is "$(sed -n 's/^#define TASKFLOW_BUILD_COMMIT "\(.*\)"$/\1/p' "$H")" "$want" \
+  "make recorded the commit it built from ($want) in $H"
+# an up-to-date build stays up to date: make runs the script, which leaves the header alone
+before=$(stat -c '%y %n' "$H" taskflow.so 2>&1 | tr '\n' ' ')
+make -s >/dev/null 2>&1
+is "$(stat -c '%y %n' "$H" taskflow.so 2>&1 | tr '\n' ' ')" "$before" "a second make rewrites nothing (no rebuild loop)"
+# in a scratch repository: the short hash, unchanged header kept, a new commit rewritten
+G=(git -C "$TMP/repo" -c user.name=t -c user.email=t@example.com)
+mkdir -p "$TMP/repo" && git init -q "$TMP/repo" && "${G[@]}" commit -q --allow-empty -m one
+sh scripts/build_commit.sh "$TMP/out/b.h" "$TMP/repo"
+touch -d '2001-01-01' "$TMP/out/b.h"
+sh scripts/build_commit.sh "$TMP/out/b.h" "$TMP/repo"
+is "$(grep -c "\"$("${G[@]}" rev-parse --short HEAD)\"" "$TMP/out/b.h"):$(stat -c %Y "$TMP/out/b.h")" \
+  "1:$(date -d '2001-01-01' +%s)" "the script writes the short hash, and leaves an unchanged header alone"
+"${G[@]}" commit -q --allow-empty -m two
+sh scripts/build_commit.sh "$TMP/out/b.h" "$TMP/repo"
+ok "$(grep -q "\"$("${G[@]}" rev-parse --short HEAD)\"" "$TMP/out/b.h" && [ "$(stat -c %Y "$TMP/out/b.h")" != "$(date -d '2001-01-01' +%s)" ]; echo $?)" \
+  "a new commit rewrites it"
+mkdir -p "$TMP/tarball"
+sh scripts/build_commit.sh "$TMP/out/u.h" "$TMP/tarball"
+ok "$(grep -q '"unknown"' "$TMP/out/u.h"; echo $?)" "outside a git checkout: unknown"
 
 # --- checked: files that cannot derive it -------------------------------------------------------
 is "$(python3 -c 'import json; print(json.load(open("dashboard/package.json"))["version"])')" "$V" \
