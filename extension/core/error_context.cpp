@@ -1,4 +1,5 @@
-#include "core/error_context.hpp"
+#include "error_context.hpp"
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 namespace {

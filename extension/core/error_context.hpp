@@ -1,8 +1,9 @@
 #pragma once
-#include "cpp_only.hpp"
 
 #include <cstddef>
 #include <string_view>
+
+#include "cpp_only.hpp"  // last, so it checks everything included above
 
 namespace taskflow::core {
 

@@ -14,7 +14,7 @@ cd "$ROOT"
 # programs, packages, git, benchmarks); architecture.md and settings.md have no examples.
 DOCS=(README.md docs/functions.md docs/automation.md docs/cli.md docs/tenancy.md docs/observability.md
       docs/dashboard.md docs/http.md)
-echo "1..$(( ${#DOCS[@]} + 3 ))"
+plan $(( ${#DOCS[@]} + 3 ))
 
 # the runner itself: a shown output that differs fails, a skip without a reason is refused
 FIX=$(mktemp -d /tmp/tfdocfix.XXXXXX)
@@ -52,4 +52,4 @@ for doc in "${DOCS[@]}"; do
   bash test/pgcluster.sh stop "$dir/pg" >/dev/null 2>&1
   rm -rf "$dir"
 done
-exit $(( FAILED > 0 ))
+done_testing

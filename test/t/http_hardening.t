@@ -167,6 +167,16 @@ if kill -0 "$NM" 2>/dev/null; then kill -KILL "$NM"; ok 1 "taskflow-http with a 
 grep -q 'not a member of taskflow_http' "$T_DIR/notmember.log"
 ok $? "and says why ($(head -1 "$T_DIR/notmember.log"))"
 
+# A taken port is an error, not a second listener sharing it (httplib's default SO_REUSEPORT).
+"$HTTP_BIN" --db "$T_URL" --http "127.0.0.1:${T_PORTS[main]}" >"$T_DIR/taken.out" 2>"$T_DIR/taken.log" &
+taken=$!
+for i in $(seq 1 100); do kill -0 "$taken" 2>/dev/null || break; sleep 0.05; done
+if kill -0 "$taken" 2>/dev/null; then kill -KILL "$taken"; wait "$taken" 2>/dev/null; ok 1 "a second server on a taken port exits"; else
+  wait "$taken"; rc=$?
+  ok "$([ "$rc" -ne 0 ] && grep -q 'cannot listen' "$T_DIR/taken.log" "$T_DIR/taken.out"; echo $?)" \
+    "a second server on a taken port exits non-zero saying it cannot listen (exit $rc)"
+fi
+
 # A role that loses its membership while the server runs: /health says so.
 sql "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tf_http_revoked') THEN CREATE ROLE tf_http_revoked LOGIN NOINHERIT; END IF; END\$\$; GRANT taskflow_http TO tf_http_revoked" >/dev/null
 T_URL_SAVED=$T_URL

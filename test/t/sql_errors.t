@@ -7,7 +7,7 @@
 set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 require_db
-echo "1..10"
+plan 10
 Q=sqlerr_q_$$
 trap 'sql "SELECT taskflow.drop_queue('"'$Q'"')" >/dev/null 2>&1' EXIT
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
@@ -58,4 +58,4 @@ out=$(psql -X -q -v VERBOSITY=verbose -c "SELECT taskflow.pause_queue('no_such_q
 ok "$(grep -q '^ERROR:  42704: queue "no_such_queue" does not exist' <<<"$out" && ! grep -q 'CONTEXT\|_set_queue_paused' <<<"$out"; echo $?)" \
   "VERBOSITY verbose: the SQLSTATE, no internal frame"
 
-exit $(( FAILED > 0 ))
+done_testing

@@ -279,6 +279,13 @@ BoundedServer::BoundedServer(ConnectionLimits limits) : limits_(limits) {
   set_keep_alive_max_count(static_cast<size_t>(std::max(1, limits_.keep_alive_max_requests)));
   set_keep_alive_timeout(std::max<time_t>(
       1, std::chrono::duration_cast<std::chrono::seconds>(limits_.keep_alive_timeout).count()));
+  // httplib's default sets SO_REUSEPORT, which lets a second process (a leftover instance, or
+  // anyone running as the same user) bind the same address and take half the connections.
+  // SO_REUSEADDR alone still allows a quick restart over TIME_WAIT, and a taken port is an error.
+  set_socket_options([](socket_t sock) {
+    int yes = 1;
+    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
+  });
 }
 
 BoundedServer::~BoundedServer() = default;
