@@ -5,7 +5,8 @@
 
 The examples are the fenced blocks tagged ```sql (run through psql, the PG* environment) and
 ```sh / ```bash (run through bash -e -o pipefail in a scratch directory, with the PG*
-environment and build/ binaries on PATH). Consecutive SQL blocks share one psql session (\\gset
+environment and build/ binaries on PATH; the checkout's files are linked into it, so paths
+such as worker/examples/handlers.json work as from the top of a checkout). Consecutive SQL blocks share one psql session (\\gset
 variables, SET ROLE, temporary tables carry over, as for a reader in one psql); a shell block
 ends that session. Output is compared where the document shows it:
 
@@ -310,6 +311,11 @@ def main(argv):
     ran = 0
     background = []
     with tempfile.TemporaryDirectory(prefix='tfdoc.') as workdir:
+        # the scratch directory shows the checkout's files (symlinks), so a command written
+        # "from the top of the checkout" (worker/examples/...) runs as it does for a reader
+        for name in os.listdir(root):
+            if not name.startswith('.'):
+                os.symlink(os.path.join(root, name), os.path.join(workdir, name))
         i, last_output = 0, []
         try:
             while i < len(blocks):

@@ -13,7 +13,8 @@ cd "$ROOT"
 # router database and two shards), worker.md, deploy.md, releasing.md, benchmarks.md (handler
 # programs, packages, git, benchmarks); architecture.md and settings.md have no examples.
 DOCS=(README.md docs/functions.md docs/automation.md docs/cli.md docs/tenancy.md docs/observability.md
-      docs/dashboard.md docs/http.md docs/workflows.md)
+      docs/dashboard.md docs/http.md docs/workflows.md
+      docs/deploy.md docs/releasing.md)
 plan $(( ${#DOCS[@]} + 3 ))
 
 # the runner itself: a shown output that differs fails, a skip without a reason is refused
