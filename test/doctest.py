@@ -311,6 +311,7 @@ def main(argv):
     ran = 0
     background = []
     with tempfile.TemporaryDirectory(prefix='tfdoc.') as workdir:
+        os.chmod(workdir, 0o755)  # a server started in it runs as another OS user
         # the scratch directory shows the checkout's files (symlinks), so a command written
         # "from the top of the checkout" (worker/examples/...) runs as it does for a reader
         for name in os.listdir(root):
@@ -348,6 +349,13 @@ def main(argv):
         finally:
             for proc in background:
                 stop_group(proc)
+            # a server the document started in its scratch directory (test/pgcluster.sh start
+            # DIR) is stopped even when the document failed before its own stop
+            for entry in os.listdir(workdir):
+                if os.path.exists(os.path.join(workdir, entry, 'data', 'postmaster.pid')):
+                    subprocess.run(['bash', os.path.join(root, 'test', 'pgcluster.sh'), 'stop',
+                                    os.path.join(workdir, entry)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL)
     print(f'# {path}: {ran} examples ran')
     return 0
 
