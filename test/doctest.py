@@ -25,7 +25,7 @@ ends that session. Output is compared where the document shows it:
   any text. Runs of blanks compare as one (column alignment is not checked); dates with times
   (2026-12-03 19:20:01.120) and elapsed times (+6.75 s) match any other.
 
-An SQL block without any ';' is a synopsis (a function's signature), not an example: it does
+An SQL block without any ';' (or \\g, \\gset) is a synopsis (a function's signature), not an example: it does
 not run.
 
 Marks, an HTML comment on the line right before a block (blank lines between are allowed):
@@ -60,8 +60,9 @@ class Block:
 
     @property
     def synopsis(self):
-        # an SQL block without a statement (no ';' outside comments): a function's signature
-        return self.lang == 'sql' and not any(';' in l.split('--')[0] for l in self.lines)
+        # an SQL block without a statement (no ';' or \g, \gset outside comments): a function's signature
+        return self.lang == 'sql' and not any(';' in l.split('--')[0] or re.search(r'\\g(set|x)?\b', l.split('--')[0])
+                                              for l in self.lines)
 
     @property
     def runnable(self):
