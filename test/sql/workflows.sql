@@ -4,7 +4,7 @@
 -- schedule_workflow (validation, atomicity, limits), workflow_status / cancel_workflow /
 -- list_workflows, tenant isolation. The concurrent race is in test/t/workflow_race.t.
 BEGIN;
-SELECT plan(97);
+SELECT plan(99);
 
 SELECT taskflow.create_queue('wf_q', retry_policy => '{"max_attempts": 1}') \gset
 CREATE FUNCTION pg_temp.st(id bigint) RETURNS text LANGUAGE sql AS
@@ -260,6 +260,24 @@ SELECT is(taskflow.dependency_results(:tbjob), NULL, 'nor read a job''s dependen
 SELECT throws_ok($$SELECT taskflow.schedule_workflow('{"tenant_id": "wf_tenant_b", "nodes": [{"key": "a", "job_type": "x", "queue": "wf_q"}]}')$$,
   '42501', NULL, 'nor start a workflow in another tenant');
 RESET ROLE;
+
+-- === resolving an edge stays on its page (HOT): job_dependencies keeps half of each page free ===
+-- 300 pairs p -> c, enough edges to fill pages at the default fillfactor; completing the 300
+-- parents in one batch updates the 300 edges, each without new index entries.
+SELECT (taskflow.schedule_workflow(jsonb_build_object(
+  'nodes', (SELECT jsonb_agg(n) FROM (SELECT jsonb_build_object('key', 'p' || i, 'job_type', 'wf.hotp', 'queue', 'wf_q') n
+            FROM generate_series(1, 300) i UNION ALL SELECT jsonb_build_object('key', 'c' || i, 'job_type', 'wf.hotc', 'queue', 'wf_q')
+            FROM generate_series(1, 300) i) x),
+  'edges', (SELECT jsonb_agg(jsonb_build_object('from', 'p' || i, 'to', 'c' || i)) FROM generate_series(1, 300) i)))
+  ->> 'workflow_id')::bigint AS hotwf \gset
+SELECT pg_stat_get_xact_tuples_updated('taskflow.job_dependencies'::regclass) AS upd0,
+       pg_stat_get_xact_tuples_hot_updated('taskflow.job_dependencies'::regclass) AS hot0 \gset
+SELECT is((SELECT taskflow.complete_many(array_agg(job_id), array_agg(lease_token))
+           FROM taskflow.acquire('wf-worker', ARRAY['wf_q'], 300, job_types => ARRAY['wf.hotp'])), 300,
+  'the 300 parents complete in one batch');
+SELECT is(ARRAY[pg_stat_get_xact_tuples_updated('taskflow.job_dependencies'::regclass) - :upd0,
+                pg_stat_get_xact_tuples_hot_updated('taskflow.job_dependencies'::regclass) - :hot0],
+  ARRAY[300, 300]::bigint[], 'their 300 edges were resolved, every update HOT (no index entry added)');
 
 -- === the Cleaner removes finished workflows' edges, nodes and then the workflow =================
 SELECT (taskflow.schedule_workflow('{"nodes": [{"key": "a", "job_type": "wf.cl", "queue": "wf_q"},
