@@ -495,9 +495,9 @@ BEGIN
 END
 $$;
 
--- --- 070_observability.sql
--- The Cleaner (see 050_maintenance.sql), now rolling up finished jobs first: the maintenance
--- worker calls it every taskflow.maintenance_interval.
+-- --- 072_maintenance.sql
+-- The Cleaner, rolling up finished jobs first (as in 0.1.0) and now also deleting the workflow
+-- nodes and dependency edges of the jobs it deletes, and the workflows left without nodes.
 CREATE OR REPLACE FUNCTION taskflow._clean(retention_seconds integer, max_jobs integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER

@@ -24,6 +24,7 @@
 #include "core/state_machine.hpp"
 #include "core/validation.hpp"
 #include "api/common.hpp"
+#include "api/scheduler.hpp"
 #include "api/tenancy.hpp"
 #include "pg/settings.hpp"
 #include "pg/shared_state.hpp"
@@ -75,22 +76,10 @@ std::uint64_t PromoteDue(Datum queues) {
   probe.Add(queues);
   probe.Run(any_due, true);
   if (!pg::ResultRow(0).Bool(1).value_or(false)) return 0;
-  static pg::Statement stmt(
-      "WITH due AS (SELECT id FROM taskflow.jobs WHERE state IN " +
-          api::SourceStatesSql(JobEvent::Promote) +
-          "  AND next_run_at <= now() AND queue = ANY($1) "
-          "  ORDER BY next_run_at LIMIT 1000 FOR UPDATE SKIP LOCKED), "
-          "upd AS (UPDATE taskflow.jobs j SET state = " +
-          api::TargetStateSql(JobState::Scheduled, JobEvent::Promote) +
-          "  FROM due WHERE j.id = due.id RETURNING j.id, j.state), "
-          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT id, 'SCHEDULED', state, 'scheduler', 'due' FROM upd) "
-          "SELECT count(*) FROM upd",
-      {TEXTARRAYOID}, kGeneric);
-  pg::Params p;
-  p.Add(queues);
-  p.Run(stmt);
-  return static_cast<std::uint64_t>(pg::ResultRow(0).Int64(1).value_or(0));
+  // The Scheduler's statement (scheduler.cpp), for this group's queues.
+  std::uint64_t promoted = 0;
+  for (const api::Promoted& q : api::PromoteDue(1000, queues)) promoted += q.jobs;
+  return promoted;
 }
 
 // The last skip scan of this backend (acquire calls with the same queues and job types reuse

@@ -1,5 +1,5 @@
-// Client and admin verbs that move jobs: cancel, retry; the scheduler's promotion of due jobs;
-// queue policy validation; and a boundary self-test.
+// Client and admin verbs that move jobs: cancel, retry; queue policy validation; and a boundary
+// self-test. (The Scheduler's promotion of due jobs is in scheduler.cpp.)
 #include <new>
 #include <stdexcept>
 #include <string>
@@ -152,38 +152,6 @@ TF_FUNCTION(taskflow_retry) {
     api::RearmDependents(id);
   }
   return api::JobStateDatum(to);
-}
-
-// taskflow._promote_due(max_jobs) RETURNS integer: SCHEDULED jobs whose time has come become
-// PENDING, and each affected queue gets a wake-up. Called by the maintenance worker.
-TF_FUNCTION(taskflow_promote_due) {
-  int limit = pg::ArgOptInt32(fcinfo, 0).value_or(1000);
-  int promoted = 0;
-  {
-    pg::SpiConnection spi;
-    static pg::Statement stmt(
-        "WITH due AS (SELECT id FROM taskflow.jobs WHERE state IN " +
-            api::SourceStatesSql(JobEvent::Promote) +
-            "  AND next_run_at <= now() ORDER BY next_run_at LIMIT $1 FOR UPDATE SKIP LOCKED), "
-            "upd AS (UPDATE taskflow.jobs j SET state = " +
-            api::TargetStateSql(JobState::Scheduled, JobEvent::Promote) +
-            "  FROM due WHERE j.id = due.id RETURNING j.id, j.queue, j.state), "
-            "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-            "  SELECT id, 'SCHEDULED', state, 'scheduler', 'due' FROM upd) "
-            "SELECT queue, count(*)::int FROM upd GROUP BY queue",
-        {INT4OID});
-    pg::Params p;
-    p.AddInt32(limit);
-    std::uint64_t n = p.Run(stmt);
-    std::vector<std::string> queues;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      pg::ResultRow row(i);
-      queues.push_back(row.Text(1).value_or("default"));
-      promoted += row.Int32(2).value_or(0);
-    }
-    for (const auto& q : queues) api::NotifyQueue(q);
-  }
-  return Int32GetDatum(promoted);
 }
 
 // taskflow._check_queue(name, max_attempts, strategy, base_delay, max_delay, jitter, lease,

@@ -305,22 +305,13 @@ std::optional<JobState> SnoozeJob(std::int64_t id, Datum token, std::int64_t del
   return e.to;
 }
 
-int RescueExpired(int limit) {
-  static pg::Statement stmt(
-      std::string(kFinishColumns) +
-          "WHERE j.state = 'RUNNING' AND j.lease_expires_at < now() "
-          "ORDER BY j.lease_expires_at LIMIT $1 FOR UPDATE OF j SKIP LOCKED",
-      {INT4OID, UUIDOID});
-  pg::Params p;
-  p.AddInt32(limit).AddNull();
-  std::uint64_t n = p.Run(stmt);
+std::string FinishRowSql() { return kFinishColumns; }
+
+void FailRows(std::uint64_t n, const Failure& failure, const char* outcome,
+              const std::string& actor) {
   std::vector<FinishRow> rows;
   for (std::uint64_t i = 0; i < n; ++i) rows.push_back(ReadFinishRow(i));
-  Failure expired{"lease_expired", std::string("lease expired before the worker finished"), true};
-  for (const FinishRow& row : rows) {
-    ApplyFailure(row, expired, "lease_expired", std::string("rescuer"));
-  }
-  return static_cast<int>(rows.size());
+  for (const FinishRow& row : rows) ApplyFailure(row, failure, outcome, actor);
 }
 
 }  // namespace taskflow::api

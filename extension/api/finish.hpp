@@ -29,6 +29,14 @@ std::optional<core::JobState> ReleaseJob(std::int64_t id, Datum token);
 // Snoozes a job: SCHEDULED at now() + delay_us without using up the attempt (CANCELLED when a
 // cancel is pending), or nullopt for a stale token or a job that is not RUNNING.
 std::optional<core::JobState> SnoozeJob(std::int64_t id, Datum token, std::int64_t delay_us);
-int RescueExpired(int limit);
+
+// For a statement that locks the jobs whose attempts it ends (the Rescuer, rescuer.cpp): the
+// SELECT list and FROM clause fail() reads a job with (j: the job, q: its queue, $2: the
+// presented lease token); append WHERE ... FOR UPDATE OF j.
+std::string FinishRowSql();
+// Fails the attempt of each of the `n` rows such a statement returned (SPI_tuptable) by the
+// rules of fail(): SCHEDULED with backoff, DEAD, FAILED, or CANCELLED when a cancel is pending.
+void FailRows(std::uint64_t n, const Failure& failure, const char* outcome,
+              const std::string& actor);
 
 }  // namespace taskflow::api

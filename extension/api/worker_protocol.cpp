@@ -1,5 +1,6 @@
-// Worker protocol: acquire, heartbeat, complete, complete_many, fail, release, snooze; and the
-// Rescuer's entry point. Every state change here is decided by core::Transition.
+// Worker protocol: heartbeat, complete, complete_many, fail, release, snooze (acquire is in
+// acquire.cpp, the Rescuer in rescuer.cpp). Every state change here is decided by
+// core::Transition.
 #include <algorithm>
 #include <map>
 #include <string>
@@ -127,17 +128,4 @@ TF_FUNCTION(taskflow_snooze) {
   }
   if (!state) PG_RETURN_NULL();
   return api::JobStateDatum(*state);
-}
-
-// taskflow._rescue_expired(max_jobs) RETURNS integer: the Rescuer. Fails the attempt of every
-// RUNNING job whose lease has expired, with error_type 'lease_expired' and the usual retry
-// rules (a cancel-requested job ends CANCELLED). Called by the maintenance worker.
-TF_FUNCTION(taskflow_rescue_expired) {
-  int limit = pg::ArgOptInt32(fcinfo, 0).value_or(1000);
-  int rescued = 0;
-  {
-    pg::SpiConnection spi;
-    rescued = api::RescueExpired(limit);
-  }
-  return Int32GetDatum(rescued);
 }

@@ -1,8 +1,11 @@
 // The maintenance background worker: one process per database with the extension, started by
 // the launcher (launcher.cpp). Every maintenance_interval it runs, each in its own transaction:
-//   Rescuer   taskflow._rescue_expired   RUNNING jobs whose lease expired -> retry / DEAD / CANCELLED
-//   Scheduler taskflow._promote_due      SCHEDULED jobs that came due -> PENDING (+ NOTIFY)
-//   Cleaner   taskflow._clean            SUCCEEDED/CANCELLED jobs older than taskflow.retention
+//   Rescuer   taskflow._rescue_expired   RUNNING jobs whose lease expired -> retry / DEAD /
+//                                        CANCELLED (extension/api/rescuer.cpp)
+//   Scheduler taskflow._promote_due      SCHEDULED jobs that came due -> PENDING, + NOTIFY
+//                                        (extension/api/scheduler.cpp)
+//   Cleaner   taskflow._clean            metrics roll-up, then SUCCEEDED/CANCELLED jobs older
+//                                        than taskflow.retention (sql/src/072_maintenance.sql)
 // In between, it sends the wake-up NOTIFYs that committing transactions of its database hand
 // over (wakeup.cpp). Without the extension in its database it exits ("not installed").
 // The loop is plain C-style code: no C++ object lives across PG_TRY, so longjmp is safe here,

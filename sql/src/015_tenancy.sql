@@ -1,6 +1,25 @@
 -- ---------------------------------------------------------------------------------------------
--- Tenant confinement (the mapping; limits and fairness settings are in 065_tenancy.sql)
+-- Tenants: the registry and the confinement of roles (the functions that set limits, weights
+-- and rate limits, and row level security, are in 065_tenancy.sql)
 -- ---------------------------------------------------------------------------------------------
+
+-- The tenant registry: attributes (automation rules iterate over the tenants, "for_each":
+-- "tenant", and read them; 060_rules.sql), the running-jobs limit and the fairness weight
+-- (acquire, extension/api/acquire.cpp). A tenant needs no row here to have jobs.
+CREATE TABLE taskflow.tenants (
+  id          text PRIMARY KEY,
+  attributes  jsonb NOT NULL DEFAULT '{}' CHECK (jsonb_typeof(attributes) = 'object'),
+  created_at  timestamptz NOT NULL DEFAULT now(),
+  updated_at  timestamptz NOT NULL DEFAULT now(),
+  max_running integer CHECK (max_running IS NULL OR max_running >= 1),
+  weight      integer NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000)
+);
+COMMENT ON TABLE taskflow.tenants IS 'Registered tenants and their attributes (taskflow.upsert_tenant).';
+COMMENT ON COLUMN taskflow.tenants.max_running IS
+  'Most RUNNING jobs of this tenant at once, across all workers and queues; NULL: no limit.';
+COMMENT ON COLUMN taskflow.tenants.weight IS
+  'Share of acquisitions under contention (weighted round robin within a queue and priority).';
+SELECT pg_catalog.pg_extension_config_dump('taskflow.tenants', '');
 
 -- A database role mapped to a tenant is confined to it by every taskflow function and by row
 -- level security, and so is every role that inherits from it (directly or through other roles)

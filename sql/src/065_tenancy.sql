@@ -3,13 +3,7 @@
 -- row level security. acquire() (extension/api/acquire.cpp) enforces limits and fairness.
 -- ---------------------------------------------------------------------------------------------
 
-ALTER TABLE taskflow.tenants
-  ADD COLUMN max_running integer CHECK (max_running IS NULL OR max_running >= 1),
-  ADD COLUMN weight integer NOT NULL DEFAULT 1 CHECK (weight BETWEEN 1 AND 1000);
-COMMENT ON COLUMN taskflow.tenants.max_running IS
-  'Most RUNNING jobs of this tenant at once, across all workers and queues; NULL: no limit.';
-COMMENT ON COLUMN taskflow.tenants.weight IS
-  'Share of acquisitions under contention (weighted round robin within a queue and priority).';
+-- The tenants' limits and weights are columns of taskflow.tenants (015_tenancy.sql).
 
 -- Token buckets: at most max_starts job starts per period, per queue or per tenant.
 CREATE TABLE taskflow.rate_limits (

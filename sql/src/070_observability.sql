@@ -526,31 +526,6 @@ BEGIN
 END
 $$;
 
--- The Cleaner (see 050_maintenance.sql), now rolling up finished jobs first: the maintenance
--- worker calls it every taskflow.maintenance_interval.
-CREATE OR REPLACE FUNCTION taskflow._clean(retention_seconds integer, max_jobs integer DEFAULT 1000)
-RETURNS integer
-LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT taskflow._rollup();
-  -- workflows whose every node has been cleaned away (032_workflows.sql)
-  DELETE FROM taskflow.workflows w
-  WHERE w.created_at < now() - make_interval(secs => retention_seconds)
-    AND NOT EXISTS (SELECT FROM taskflow.workflow_nodes n WHERE n.workflow_id = w.id);
-  WITH old AS (
-    SELECT j.id FROM taskflow.jobs j
-    WHERE j.state IN ('SUCCEEDED', 'CANCELLED')
-      AND j.finished_at < now() - make_interval(secs => retention_seconds)
-    ORDER BY j.finished_at LIMIT max_jobs FOR UPDATE SKIP LOCKED),
-  da AS (DELETE FROM taskflow.job_attempts a USING old WHERE a.job_id = old.id),
-  de AS (DELETE FROM taskflow.job_events e USING old WHERE e.job_id = old.id),
-  dd AS (DELETE FROM taskflow.job_dependencies d USING old WHERE d.job_id = old.id),
-  dn AS (DELETE FROM taskflow.workflow_nodes n USING old WHERE n.job_id = old.id),
-  dj AS (DELETE FROM taskflow.jobs j USING old WHERE j.id = old.id RETURNING 1)
-  SELECT count(*)::integer FROM dj
-$$;
-
 -- ---------------------------------------------------------------------------------------------
 -- The view
 -- ---------------------------------------------------------------------------------------------

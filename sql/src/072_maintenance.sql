@@ -1,5 +1,11 @@
 -- ---------------------------------------------------------------------------------------------
--- Maintenance (called by the background worker; callable by admins for tests and tooling)
+-- Maintenance: the three tasks the maintenance worker (extension/bgw/maintenance.cpp) runs every
+-- taskflow.maintenance_interval, each in its own transaction; callable by admins for tests and
+-- tooling. After 070_observability.sql, because the Cleaner rolls up the metrics counters
+-- (taskflow._rollup) before it deletes.
+--   Rescuer    _rescue_expired  extension/api/rescuer.cpp
+--   Scheduler  _promote_due     extension/api/scheduler.cpp
+--   Cleaner    _clean           below
 -- ---------------------------------------------------------------------------------------------
 
 CREATE FUNCTION taskflow._rescue_expired(max_jobs integer DEFAULT 1000) RETURNS integer
@@ -13,14 +19,17 @@ LANGUAGE C VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp;
 
 -- The Cleaner: deletes SUCCEEDED and CANCELLED jobs finished more than retention_seconds ago,
--- with their attempts and events, at most max_jobs per call. (070_observability.sql replaces it
--- with the same deletion preceded by the roll-up of the metrics counters.)
+-- with their attempts, events, dependency edges and workflow nodes, at most max_jobs per call,
+-- oldest first, and the workflows whose nodes are all gone. First it folds the jobs finished since
+-- its last round into the metrics counters (taskflow._rollup, 070_observability.sql), so the
+-- counters outlive the rows.
 CREATE FUNCTION taskflow._clean(retention_seconds integer, max_jobs integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  -- workflows whose every node has been cleaned away
+  SELECT taskflow._rollup();
+  -- workflows whose every node has been cleaned away (032_workflows.sql)
   DELETE FROM taskflow.workflows w
   WHERE w.created_at < now() - make_interval(secs => retention_seconds)
     AND NOT EXISTS (SELECT FROM taskflow.workflow_nodes n WHERE n.workflow_id = w.id);
@@ -37,6 +46,7 @@ AS $$
   SELECT count(*)::integer FROM dj
 $$;
 
+-- A boundary self-test for the pgTAP suites (extension/api/admin.cpp); superuser only.
 CREATE FUNCTION taskflow._selftest_boundary(kind text) RETURNS text
 AS 'MODULE_PATHNAME', 'taskflow_selftest_boundary'
 LANGUAGE C VOLATILE
