@@ -41,17 +41,19 @@ sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 3, \
 
 # --- 1. complete wins ---------------------------------------------------------------------------
 j1=$(sql "SELECT taskflow.schedule('race1', queue => '$Q')")
-t1=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1, lease => interval '1 second')")
+# The lease (3 s) outlasts the start of the holder's session even on a loaded machine, so the
+# complete holds the row before the lease expires; its transaction stays open past the expiry.
+t1=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1, lease => interval '3 seconds')")
 PGAPPNAME="tf_race_a_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/a1.out" 2>&1 <<SQL &
 BEGIN;
 SELECT taskflow.complete($j1, '$t1', '{"by": "holder"}');
-SELECT pg_sleep(3);
+SELECT pg_sleep(6);
 COMMIT;
 SQL
 a1=$!
-# Once the complete holds the row and the lease (1 s) has expired, call the Rescuer directly
+# Once the complete holds the row and the lease (3 s) has expired, call the Rescuer directly
 # too (the running one tries every second on its own).
-deadline=$(( $(date +%s) + 10 ))
+deadline=$(( $(date +%s) + 15 ))
 until grep -q 'SUCCEEDED' "$DIR/a1.out" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
 until [ "$(sql "SELECT lease_expires_at < now() FROM taskflow.jobs WHERE id = $j1")" = t ] || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
 sql "SELECT taskflow._rescue_expired()" >/dev/null
@@ -98,7 +100,7 @@ t3=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1)")
 psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/a3.out" 2>&1 <<SQL &
 BEGIN;
 SELECT taskflow.complete($j3, '$t3');
-SELECT pg_sleep(1.5);
+SELECT pg_sleep(4);
 COMMIT;
 SQL
 a3=$!
