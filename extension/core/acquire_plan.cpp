@@ -21,7 +21,8 @@ bool Head::Before(const Head& o) const noexcept {
   return id < o.id;
 }
 
-std::vector<Head> PickContenders(const std::map<std::string, Head>& heads, const std::set<std::string>& full) {
+std::vector<Head> PickContenders(const std::map<std::string, Head>& heads,
+                                 const std::set<std::string>& full) {
   std::optional<int> top;
   for (const auto& [t, h] : heads) {
     if (full.count(t) == 0) top = std::max(top.value_or(h.priority), h.priority);
@@ -36,15 +37,16 @@ std::vector<Head> PickContenders(const std::map<std::string, Head>& heads, const
 }
 
 bool RescanForContenders(bool heads_empty, bool heads_fresh, bool heads_stale) noexcept {
-  if (!heads_empty) return false;               // every tenant left is at its limit
+  if (!heads_empty) return false;                 // every tenant left is at its limit
   if (heads_fresh && !heads_stale) return false;  // nothing ready
   return true;  // the tenants ran out at their priority: look again (lower priorities, others)
 }
 
 std::int64_t RunningBound(const SlotCount& c, const SlotTotals& now) noexcept {
-  return static_cast<std::int64_t>(c.counted) + static_cast<std::int64_t>(now.committed - c.committed_at) -
-         (static_cast<std::int64_t>(now.finished) - static_cast<std::int64_t>(c.finished_at)) + now.reserved -
-         c.own_at;
+  return static_cast<std::int64_t>(c.counted) +
+         static_cast<std::int64_t>(now.committed - c.committed_at) -
+         (static_cast<std::int64_t>(now.finished) - static_cast<std::int64_t>(c.finished_at)) +
+         now.reserved - c.own_at;
 }
 
 int RoomUnder(int limit, std::int64_t bound) noexcept {
@@ -52,7 +54,8 @@ int RoomUnder(int limit, std::int64_t bound) noexcept {
   return static_cast<int>(std::clamp<std::int64_t>(room, 0, INT_MAX));
 }
 
-TenantCap PlanTenantCap(int limit, std::optional<std::int64_t> bound, int reserved_by_others, int own) noexcept {
+TenantCap PlanTenantCap(int limit, std::optional<std::int64_t> bound, int reserved_by_others,
+                        int own) noexcept {
   if (bound) {
     const int room = RoomUnder(limit, *bound);
     // The bound follows starts and ends as they commit: no need to count again, unless it says
@@ -62,7 +65,8 @@ TenantCap PlanTenantCap(int limit, std::optional<std::int64_t> bound, int reserv
   return {std::max(0, limit - std::max(0, reserved_by_others)), true};  // counted if it gets slots
 }
 
-int QueueCap(std::optional<int> concurrency_limit, int running, std::optional<double> tokens) noexcept {
+int QueueCap(std::optional<int> concurrency_limit, int running,
+             std::optional<double> tokens) noexcept {
   int cap = INT_MAX;
   if (concurrency_limit) cap = std::max(0, *concurrency_limit - running);
   if (tokens) cap = std::min(cap, static_cast<int>(*tokens));
@@ -82,7 +86,9 @@ int FlowCap(int group_cap, std::optional<int> tenant_cap, std::optional<double> 
   return cap;
 }
 
-int SlotQuantum(int group_cap) noexcept { return (group_cap + kTenantsPerCall - 1) / kTenantsPerCall; }
+int SlotQuantum(int group_cap) noexcept {
+  return (group_cap + kTenantsPerCall - 1) / kTenantsPerCall;
+}
 
 double VirtualTimeAfter(const std::vector<Flow>& flows, double vtime) noexcept {
   double out = vtime;
@@ -101,7 +107,8 @@ Trim TrimToRoom(int given, int locked, int room, bool recounted) noexcept {
   return t;
 }
 
-std::vector<std::size_t> KeepWithinCaps(const std::vector<Candidate>& candidates, std::map<std::string, int> share,
+std::vector<std::size_t> KeepWithinCaps(const std::vector<Candidate>& candidates,
+                                        std::map<std::string, int> share,
                                         std::map<std::string, int>& queue_cap) {
   std::vector<std::size_t> out;
   for (std::size_t i = 0; i < candidates.size(); ++i) {

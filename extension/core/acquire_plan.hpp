@@ -38,7 +38,8 @@ struct Head {
 
 // The tenants a round shares its slots among: those not in `full` whose head job has the top
 // priority, best head first. Empty when every tenant in `heads` is in `full` (or none).
-std::vector<Head> PickContenders(const std::map<std::string, Head>& heads, const std::set<std::string>& full);
+std::vector<Head> PickContenders(const std::map<std::string, Head>& heads,
+                                 const std::set<std::string>& full);
 
 // A round found no contenders: look for ready jobs again (true) or stop. Stop when tenants are
 // left (all at their limit) or when the heads are this call's own complete scan.
@@ -50,7 +51,7 @@ struct SlotCount {
   int counted = 0;
   std::uint64_t committed_at = 0;  // committed total read before the count
   std::uint64_t finished_at = 0;   // finished total read right after the count
-  int own_at = 0;                  // this transaction's reservations at the count (0: another one's)
+  int own_at = 0;  // this transaction's reservations at the count (0: another one's)
 };
 // The slot table's totals now.
 struct SlotTotals {
@@ -73,12 +74,14 @@ struct TenantCap {
 // reservations of other transactions now; `own`: this transaction's. The bound is trusted unless
 // it says full while this transaction holds reservations (a rolled-back savepoint's jobs are
 // PENDING again but still reserved: a count sees them as not running).
-TenantCap PlanTenantCap(int limit, std::optional<std::int64_t> bound, int reserved_by_others, int own) noexcept;
+TenantCap PlanTenantCap(int limit, std::optional<std::int64_t> bound, int reserved_by_others,
+                        int own) noexcept;
 
 // --- Queue and group caps ----------------------------------------------------------------
 // Slots a queue may still start: its concurrency_limit less its RUNNING jobs, and its rate
 // limit's available tokens (nullopt: none).
-int QueueCap(std::optional<int> concurrency_limit, int running, std::optional<double> tokens) noexcept;
+int QueueCap(std::optional<int> concurrency_limit, int running,
+             std::optional<double> tokens) noexcept;
 // Slots the round hands out: at most `remaining`, and at most the queues' caps together.
 int GroupCap(int remaining, const std::vector<int>& queue_caps) noexcept;
 // A tenant's cap in the round: the group cap, its max_running cap and its rate limit's tokens.
@@ -109,7 +112,8 @@ struct Candidate {
 };
 // The candidates (in lock order) to start: each within its tenant's share and its queue's cap,
 // which it uses up (`queue_cap` is updated). Returns their indexes in `candidates`.
-std::vector<std::size_t> KeepWithinCaps(const std::vector<Candidate>& candidates, std::map<std::string, int> share,
+std::vector<std::size_t> KeepWithinCaps(const std::vector<Candidate>& candidates,
+                                        std::map<std::string, int> share,
                                         std::map<std::string, int>& queue_cap);
 
 // A tenant got fewer locked jobs than it was allocated: none left at this priority (others'

@@ -22,7 +22,8 @@ TEST(AcquirePlan, MaxJobsBounds) {
   EXPECT_NO_THROW(ValidateMaxJobs(1));
   EXPECT_NO_THROW(ValidateMaxJobs(kMaxAcquireJobs));
   for (int bad : {0, -1, kMaxAcquireJobs + 1, INT_MIN}) {
-    EXPECT_TRUE(testing::ThrowsDomainError([&] { ValidateMaxJobs(bad); }, ErrorCode::InvalidParameterValue,
+    EXPECT_TRUE(testing::ThrowsDomainError([&] { ValidateMaxJobs(bad); },
+                                           ErrorCode::InvalidParameterValue,
                                            "max_jobs must be between 1 and 10000"));
   }
 }
@@ -228,9 +229,9 @@ TEST(AcquirePlan, AnotherRoundOnlyWhenItCanGiveMore) {
   EXPECT_FALSE(AnotherRound(Outcome(false, false, 0, 0, 0)));     // no slots at all
   EXPECT_TRUE(AnotherRound(Outcome(true, false, 0, 10, 10)));     // a tenant ran out
   EXPECT_TRUE(AnotherRound(Outcome(true, false, 10, 10, 10)));
-  EXPECT_TRUE(AnotherRound(Outcome(false, true, 0, 10, 10)));     // trimmed, nothing started
-  EXPECT_TRUE(AnotherRound(Outcome(false, true, 50, 100, 100)));  // trimmed by half
-  EXPECT_FALSE(AnotherRound(Outcome(false, true, 90, 100, 100))); // a tenth lost: not worth it
+  EXPECT_TRUE(AnotherRound(Outcome(false, true, 0, 10, 10)));      // trimmed, nothing started
+  EXPECT_TRUE(AnotherRound(Outcome(false, true, 50, 100, 100)));   // trimmed by half
+  EXPECT_FALSE(AnotherRound(Outcome(false, true, 90, 100, 100)));  // a tenth lost: not worth it
   EXPECT_TRUE(AnotherRound(Outcome(false, true, 89, 100, 100)));
 }
 

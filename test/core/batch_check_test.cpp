@@ -8,10 +8,11 @@ namespace taskflow::core {
 namespace {
 
 TEST(BatchCheck, TagsRoundTripAndAreDistinct) {
-  const BatchCheck all[] = {BatchCheck::JobType,        BatchCheck::Queue,         BatchCheck::Tenant,
-                            BatchCheck::MaxAttempts,    BatchCheck::Timeout,       BatchCheck::EmptyUniqueKey,
-                            BatchCheck::LargePayload,   BatchCheck::MissingParent, BatchCheck::RunAt,
-                            BatchCheck::UsesUniqueKeys, BatchCheck::Priority,      BatchCheck::Traceparent};
+  const BatchCheck all[] = {
+      BatchCheck::JobType,        BatchCheck::Queue,         BatchCheck::Tenant,
+      BatchCheck::MaxAttempts,    BatchCheck::Timeout,       BatchCheck::EmptyUniqueKey,
+      BatchCheck::LargePayload,   BatchCheck::MissingParent, BatchCheck::RunAt,
+      BatchCheck::UsesUniqueKeys, BatchCheck::Priority,      BatchCheck::Traceparent};
   std::set<int> tags;
   for (BatchCheck c : all) {
     EXPECT_TRUE(tags.insert(BatchCheckTag(c)).second);
