@@ -13,12 +13,20 @@
 //     round robin (core::AllocateSlots; passes kept in shared memory);
 //  5. locks the chosen jobs (FOR UPDATE SKIP LOCKED) and starts an attempt for each, recording
 //     the transitions, in one statement.
+//
+// The arithmetic (caps, slot bounds, trimming, when to stop) is core::acquire_plan, tested
+// without PostgreSQL (test/core/acquire_plan_test.cpp); this file runs the SQL stages around it:
+// taskflow_acquire → ReadQueueGroups → AcquireFromGroup (per group) → RunRound (per round):
+// LoadTenantSettings, LockQueueLimits, EstimateTenantCaps, LockRateLimits, ShareSlots,
+// LockChosenJobs, ReserveTenantSlots, KeepWithinCaps, SettleRound, StartAndEmit.
 #include <algorithm>
 #include <climits>
 #include <map>
 #include <set>
+#include <optional>
 #include <string>
 
+#include "core/acquire_plan.hpp"
 #include "core/errors.hpp"
 #include "core/fair_share.hpp"
 #include "core/state_machine.hpp"
@@ -34,6 +42,8 @@ using core::DomainError;
 using core::ErrorCode;
 using core::JobEvent;
 using core::JobState;
+using core::Candidate;
+using core::Head;
 
 namespace {
 
@@ -49,17 +59,6 @@ struct QueueRow {
   bool rate_limited = false;
 };
 
-struct Head {  // best ready job of one tenant in the group
-  std::string tenant;
-  int priority = INT_MIN;
-  std::int64_t next_run_at = 0;
-  std::int64_t id = 0;
-  bool Before(const Head& o) const {
-    if (priority != o.priority) return priority > o.priority;
-    if (next_run_at != o.next_run_at) return next_run_at < o.next_run_at;
-    return id < o.id;
-  }
-};
 
 std::int64_t LockKey(const std::string& kind, const std::string& name) {
   return static_cast<std::int64_t>(pg::FlowKey("taskflow.limit." + kind, name));
@@ -111,16 +110,12 @@ std::map<std::string, CountEntry> tenant_counts;
 constexpr std::size_t kMaxTenantCounts = 10'000;
 constexpr std::int64_t kCountMaxAgeUs = 1'000'000;
 
-int Bound(const CountEntry& e, const pg::SlotView& v) {
-  const int own_at = e.lxid == MyProc->lxid ? e.own_at : 0;
-  const std::int64_t b = static_cast<std::int64_t>(e.counted) + static_cast<std::int64_t>(v.committed - e.committed_at) -
-                         (static_cast<std::int64_t>(v.finished) - static_cast<std::int64_t>(e.finished_at)) +
-                         v.reserved - own_at;
-  return static_cast<int>(std::min<std::int64_t>(b, INT_MAX));
+// The count as the bound's input: a count from an earlier transaction of this backend saw none
+// of this transaction's reservations.
+core::SlotCount SlotCountOf(const CountEntry& e) {
+  return {e.counted, e.committed_at, e.finished_at, e.lxid == MyProc->lxid ? e.own_at : 0};
 }
 
-// A call hands its slots to at most this many tenants (see AllocateSlots' quantum).
-constexpr int kTenantsPerCall = 25;
 
 // The job_types argument as text (part of the cache key).
 std::string JobTypesKey(Datum job_types) {
@@ -274,12 +269,6 @@ void SpendBuckets(const std::vector<Bucket>& buckets) {
   p.Run(stmt);
 }
 
-struct Candidate {
-  std::int64_t id;
-  std::string queue;
-  std::string tenant;
-  std::optional<int> running;  // the tenant's RUNNING jobs, for limited tenants
-};
 
 // Locks up to `count` ready jobs per tenant at job priority >= min_priority, best first.
 std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::vector<std::string>& tenants,
@@ -386,28 +375,29 @@ std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_i
   return p.Run(stmt);
 }
 
-}  // namespace
+// --- The stages of one call ------------------------------------------------------------------
 
-// taskflow.acquire(worker_id, queues, max_jobs, lease, job_types) RETURNS TABLE(...)
-TF_FUNCTION(taskflow_acquire) {
-  pg::RequireArg(fcinfo, 0, "worker_id");
-  pg::RequireArg(fcinfo, 1, "queues");
-  Datum worker_id = PG_GETARG_DATUM(0);
-  int max_jobs = pg::ArgOptInt32(fcinfo, 2).value_or(1);
-  std::optional<std::int64_t> lease = pg::ArgOptIntervalMicros(fcinfo, 3);
-  if (max_jobs < 1 || max_jobs > 10000) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "max_jobs must be between 1 and 10000");
-  }
-  if (lease) core::ValidateDuration(*lease, "lease");
-  bool has_types = !pg::ArgIsNull(fcinfo, 4);
-  Datum job_types = has_types ? PG_GETARG_DATUM(4) : Datum(0);
+// The arguments of one acquire call that every stage needs.
+struct Call {
+  Datum worker_id = 0;
+  std::optional<std::int64_t> lease;
+  Datum job_types = 0;
+  bool has_types = false;
+  pg::SetResult* out = nullptr;
+};
 
-  pg::SetResult out(fcinfo);
-  pg::SpiConnection spi;
-  api::RequireUnconfined("acquire");  // a confined session never takes another tenant's job
+// Requested queues of equal queue priority.
+struct Group {
+  std::vector<QueueRow> queues;
+  std::vector<std::string> names;
+  Datum names_array = 0;
+  std::string key;  // the smallest name: the group's key in the pass table
+};
+using Groups = std::map<int, std::vector<QueueRow>, std::greater<int>>;
 
-  // The requested queues, grouped by queue priority (highest first). Unknown queue: error (a
-  // typo would otherwise idle a worker silently); paused queues are skipped.
+// The requested queues, grouped by queue priority (highest first). Unknown queue: error (a typo
+// would otherwise idle a worker silently); paused queues are skipped.
+Groups ReadQueueGroups(Datum queues) {
   static pg::Statement queue_rows(
       "SELECT r.name, q.name IS NOT NULL, q.priority, q.paused, q.concurrency_limit, "
       "  EXISTS (SELECT FROM taskflow.rate_limits l WHERE l.scope = 'queue' AND l.name = r.name) "
@@ -415,9 +405,9 @@ TF_FUNCTION(taskflow_acquire) {
       "LEFT JOIN taskflow.queues q ON q.name = r.name ORDER BY r.n",
       {TEXTARRAYOID}, kGeneric);
   pg::Params qp;
-  qp.Add(PG_GETARG_DATUM(1));
+  qp.Add(queues);
   std::uint64_t nq = qp.Run(queue_rows, true);
-  std::map<int, std::vector<QueueRow>, std::greater<int>> groups;
+  Groups groups;
   for (std::uint64_t i = 0; i < nq; ++i) {
     pg::ResultRow row(i);
     std::optional<std::string> name = row.Text(1);
@@ -433,321 +423,405 @@ TF_FUNCTION(taskflow_acquire) {
       group.push_back(q);
     }
   }
+  return groups;
+}
 
-  int remaining = max_jobs;
-  for (auto& [queue_priority, group] : groups) {
-    if (remaining <= 0) break;
-    std::vector<std::string> names;
-    for (const QueueRow& q : group) names.push_back(q.name);
-    Datum names_array = api::TextArrayDatum(names);
-    if (PromoteDue(names_array) > 0) pg::ReadyChanged();
-    std::string group_key = names.front();
-    for (const auto& n : names) group_key = std::min(group_key, n);
+Group MakeGroup(const std::vector<QueueRow>& queues) {
+  Group g;
+  g.queues = queues;
+  for (const QueueRow& q : queues) g.names.push_back(q.name);
+  g.names_array = api::TextArrayDatum(g.names);
+  g.key = *std::min_element(g.names.begin(), g.names.end());
+  return g;
+}
 
-    // The tenants with ready jobs: the last skip scan of this backend for the same queues and
-    // job types while nothing was made PENDING since (and not too long ago), else a new one.
-    std::string cache_key;
-    for (const auto& n : names) cache_key += n + '\x1f';
-    cache_key += has_types ? JobTypesKey(job_types) : std::string("*");
-    std::map<std::string, Head> heads;
-    bool fresh = false;  // `heads` is this call's own scan
-    bool stale = false;  // tenants were dropped from `heads` since (they may have lower-priority jobs)
-    auto scan = [&] {
-      const std::uint64_t generation = pg::ReadyGeneration();  // before the scan's snapshot
-      heads.clear();
-      for (const auto& n : names) FindHeads(n, job_types, has_types, &heads);
-      heads_cache = {cache_key, generation, pg::PgCall([] { return GetCurrentTimestamp(); }), heads};
-      fresh = true;
-      stale = false;
-    };
+// The tenants with ready jobs in a group: the last skip scan of this backend for the same queues
+// and job types while nothing was made PENDING since (and not too long ago), else a new one.
+class GroupHeads {
+ public:
+  GroupHeads(const Group& group, const Call& call) : group_(group), call_(call) {
+    for (const auto& n : group.names) cache_key_ += n + '\x1f';
+    cache_key_ += call.has_types ? JobTypesKey(call.job_types) : std::string("*");
     const std::int64_t now = pg::PgCall([] { return GetCurrentTimestamp(); });
-    if (heads_cache.key == cache_key && heads_cache.generation == pg::ReadyGeneration() &&
+    if (heads_cache.key == cache_key_ && heads_cache.generation == pg::ReadyGeneration() &&
         now - heads_cache.taken_at >= 0 && now - heads_cache.taken_at < kHeadsCacheMaxAgeUs) {
       heads = heads_cache.heads;
     } else {
-      scan();
+      Scan();
     }
+  }
+  void Scan() {
+    const std::uint64_t generation = pg::ReadyGeneration();  // before the scan's snapshot
+    heads.clear();
+    for (const auto& n : group_.names) FindHeads(n, call_.job_types, call_.has_types, &heads);
+    heads_cache = {cache_key_, generation, pg::PgCall([] { return GetCurrentTimestamp(); }), heads};
+    fresh = true;
+    stale = false;
+  }
+  // The tenant has no ready jobs left at its priority: dropped for this call; the next call
+  // scans again.
+  void Drop(const std::string& tenant) {
+    heads.erase(tenant);
+    heads_cache.generation = 0;
+    stale = true;
+  }
 
-    std::map<std::string, TenantRow> settings;
-    std::set<std::string> full;          // limited tenants found at their max_running in this call
-    for (int round = 0; round < 16 && remaining > 0; ++round) {
-      int top = INT_MIN;
-      for (const auto& [t, h] : heads) {
-        if (full.count(t) == 0) top = std::max(top, h.priority);
-      }
-      if (top == INT_MIN) {
-        if (!heads.empty()) break;        // every tenant left is at its limit
-        if (fresh && !stale) break;       // nothing ready
-        scan();  // the tenants ran out at their priority: look again (lower priorities, others)
-        continue;
-      }
-      std::vector<Head> contenders;
-      for (const auto& [t, h] : heads) {
-        if (h.priority == top && full.count(t) == 0) contenders.push_back(h);
-      }
-      std::sort(contenders.begin(), contenders.end(),
-                [](const Head& a, const Head& b) { return a.Before(b); });
-      std::vector<std::string> tenants, unknown;
-      for (const Head& h : contenders) {
-        tenants.push_back(h.tenant);
-        if (settings.count(h.tenant) == 0) unknown.push_back(h.tenant);
-      }
-      if (!unknown.empty()) settings.merge(TenantSettings(unknown));
+  std::map<std::string, Head> heads;
+  bool fresh = false;  // `heads` is this call's own scan
+  bool stale = false;  // tenants were dropped from `heads` since (they may have lower-priority jobs)
 
-      // Limits, for all workers together. Queue concurrency_limit: counted under an advisory
-      // lock per limited queue, waited for.
-      std::vector<std::int64_t> lock_keys;
-      std::vector<std::string> limited_queues;
-      bool any_rate = false;
-      for (const QueueRow& q : group) {
-        if (q.concurrency_limit) {
-          lock_keys.push_back(LockKey("queue", q.name));
-          limited_queues.push_back(q.name);
-        }
-        any_rate = any_rate || q.rate_limited;
-      }
-      AdvisoryLocks(lock_keys);
-      std::map<std::string, int> running_q;
-      if (!limited_queues.empty()) CountRunningQueues(limited_queues, &running_q);
+ private:
+  const Group& group_;
+  const Call& call_;
+  std::string cache_key_;
+};
 
-      // Tenant max_running: slot reservations in shared memory (pg/shared_state.hpp), so
-      // acquirers of the same tenants neither wait for each other's commits nor count RUNNING
-      // jobs on every call: a tenant is counted again only when this backend's count of it is
-      // missing, a second old or from before taskflow.tenants changed (see CountEntry).
-      std::vector<std::string> limited;
-      for (const auto& t : tenants) {
-        if (settings[t].max_running) limited.push_back(t);
-      }
-      if (!limited.empty() && !pg::SlotsAvailable()) {
-        throw DomainError(ErrorCode::ObjectNotInPrerequisiteState,
-                          "tenant \"" + limited.front() + "\" has a max_running limit, which needs taskflow in shared_preload_libraries",
-                          "Add taskflow to shared_preload_libraries in postgresql.conf and restart the server.");
-      }
-      if (tenant_counts.size() >= kMaxTenantCounts) tenant_counts.clear();  // between rounds only
-      std::vector<std::uint32_t> stripes;
-      for (const auto& t : limited) stripes.push_back(pg::SlotStripe(t));
-      std::vector<pg::SlotView> views = pg::ReadSlots(stripes);
-      const std::int64_t round_now = pg::PgCall([] { return GetCurrentTimestamp(); });
-      const std::uint64_t limits_generation = pg::LimitsGeneration();
-      std::map<std::string, int> tenant_cap;
-      std::set<std::string> to_count;
-      for (std::size_t i = 0; i < limited.size(); ++i) {
-        const std::string& t = limited[i];
-        const int limit = *settings[t].max_running;
-        const int others = std::max(0, views[i].reserved - views[i].own);
-        auto e = tenant_counts.find(t);
-        const bool valid = e != tenant_counts.end() && e->second.limits_generation == limits_generation &&
-                           round_now - e->second.taken_at >= 0 && round_now - e->second.taken_at < kCountMaxAgeUs;
-        const int room = valid ? limit - Bound(e->second, views[i]) : 0;
-        // The bound follows starts and ends as they commit: no need to count again, unless it
-        // says full while this transaction holds reservations (a rolled-back savepoint's jobs
-        // are PENDING again but still reserved: a count sees them as not running).
-        if (valid && !(room <= 0 && views[i].own > 0)) {
-          tenant_cap[t] = std::max(0, room);
-        } else {
-          tenant_cap[t] = std::max(0, limit - others);  // unknown: counted below if it gets slots
-          to_count.insert(t);
-        }
-      }
+// What one round found, decided and did (the stages below fill it in order).
+struct Round {
+  int top = 0;                       // the contenders' head job priority
+  std::vector<std::string> tenants;  // the contenders, best head first
+  std::map<std::string, int> running_q;  // RUNNING jobs of the limited queues
+  // Limited tenants (max_running) and their slot table stripes and views.
+  std::vector<std::string> limited;
+  std::vector<std::uint32_t> stripes;
+  std::vector<pg::SlotView> views;
+  std::int64_t now = 0;
+  std::uint64_t limits_generation = 0;
+  std::map<std::string, int> tenant_cap;
+  std::set<std::string> to_count;  // limited tenants counted with the lock
+  std::vector<Bucket> buckets;
+  std::map<std::string, int> queue_cap;  // slots each queue may still start
+  int group_cap = 0;
+  std::vector<std::uint64_t> keys;  // pass table keys of the contenders
+  std::vector<core::Flow> flows;
+  int allocated = 0;
+  std::map<std::string, int> allocated_to;  // slots each tenant was given before trimming
+  std::vector<Candidate> candidates;
+  std::map<std::string, int> locked;
+  std::map<std::string, int> fresh_counts;
+  std::map<std::string, std::uint64_t> finished_at;
+  bool trimmed = false;
+  std::map<std::string, std::pair<std::uint32_t, int>> reserved;  // tenant -> stripe, slots
+  std::vector<std::int64_t> chosen;
+  std::map<std::string, int> used;
+};
 
-      std::vector<Bucket> buckets;
-      for (const auto& t : tenants) any_rate = any_rate || settings[t].rate_limited;
-      if (any_rate) buckets = LockBuckets(names, tenants);
-      std::map<std::string, int> queue_cap;  // slots each queue may still start
-      for (const QueueRow& q : group) {
-        int cap = INT_MAX;
-        if (q.concurrency_limit) cap = std::max(0, *q.concurrency_limit - running_q[q.name]);
-        for (const Bucket& b : buckets) {
-          if (b.scope == "queue" && b.name == q.name) cap = std::min(cap, static_cast<int>(b.available));
-        }
-        queue_cap[q.name] = cap;
-      }
-      long total_queue_cap = 0;
-      for (const auto& [n, c] : queue_cap) total_queue_cap += c;
-      const int group_cap = static_cast<int>(std::min<long>(remaining, total_queue_cap));
-      if (group_cap <= 0) {
-        SpendBuckets(buckets);
-        break;
-      }
+// Weight, max_running and rate limit of the contenders not seen yet in this call.
+void LoadTenantSettings(const std::vector<std::string>& tenants, std::map<std::string, TenantRow>* settings) {
+  std::vector<std::string> unknown;
+  for (const auto& t : tenants) {
+    if (settings->count(t) == 0) unknown.push_back(t);
+  }
+  if (!unknown.empty()) settings->merge(TenantSettings(unknown));
+}
 
-      // Weighted round robin among the contenders.
-      std::vector<std::uint64_t> keys;
-      for (const auto& t : tenants) keys.push_back(pg::FlowKey(group_key, t));
-      std::uint64_t vkey = pg::FlowKey(group_key, std::string("\x01vtime"));
-      std::vector<core::Flow> flows;
-      for (std::size_t i = 0; i < tenants.size(); ++i) {
-        core::Flow f;
-        f.tenant = tenants[i];
-        f.weight = settings[tenants[i]].weight;
-        int cap = group_cap;
-        auto tc = tenant_cap.find(tenants[i]);
-        if (tc != tenant_cap.end()) cap = std::min(cap, tc->second);
-        for (const Bucket& b : buckets) {
-          if (b.scope == "tenant" && b.name == tenants[i]) cap = std::min(cap, static_cast<int>(b.available));
-        }
-        f.cap = cap;
-        flows.push_back(f);
-      }
-      // A big batch goes to at most kTenantsPerCall tenants (a few slots each): each tenant
-      // costs an index descent in LockCandidates, and the passes keep the shares over calls.
-      const int quantum = (group_cap + kTenantsPerCall - 1) / kTenantsPerCall;
-      int allocated = 0;
-      pg::UpdatePasses(keys, vkey, [&](std::vector<double>& passes, double vtime) {
-        for (std::size_t i = 0; i < flows.size(); ++i) {
-          flows[i].pass = core::JoinPass(passes[i], vtime, flows[i].weight);
-        }
-        allocated = core::AllocateSlots(flows, group_cap, quantum);
-        double new_vtime = vtime;
-        for (std::size_t i = 0; i < flows.size(); ++i) {
-          passes[i] = flows[i].pass;
-          if (flows[i].given > 0) new_vtime = std::max(new_vtime, flows[i].pass - 1.0 / std::max(flows[i].weight, 1.0));
-        }
-        return new_vtime;
-      });
-
-      std::vector<std::string> alloc_tenants;
-      std::vector<std::int32_t> alloc_counts;
-      std::vector<bool> alloc_count;
-      std::map<std::string, int> allocated_to;  // slots each tenant was given before trimming
-      for (const auto& f : flows) {
-        if (f.given > 0) {
-          alloc_tenants.push_back(f.tenant);
-          alloc_counts.push_back(f.given);
-          alloc_count.push_back(to_count.count(f.tenant) != 0);
-          allocated_to[f.tenant] = f.given;
-        }
-      }
-      // Locks the candidates and, in the same statement (so after ReadSlots), counts the
-      // RUNNING jobs of the limited tenants that need it.
-      std::vector<Candidate> cands;
-      if (!alloc_tenants.empty()) {
-        cands = LockCandidates(names_array, static_cast<int>(names.size()), alloc_tenants, alloc_counts,
-                               alloc_count, top, job_types, has_types);
-      }
-      std::map<std::string, int> locked;
-      std::map<std::string, int> fresh_counts;
-      for (const Candidate& c : cands) {
-        locked[c.tenant]++;
-        if (c.running) fresh_counts[c.tenant] = *c.running;
-      }
-      // Right after the count: what had finished (or was committing) by then.
-      std::map<std::string, std::uint64_t> finished_at;
-      {
-        std::vector<std::string> names_counted;
-        std::vector<std::uint32_t> counted_stripes;
-        for (const auto& [t, n] : fresh_counts) {
-          names_counted.push_back(t);
-          counted_stripes.push_back(pg::SlotStripe(t));
-        }
-        std::vector<std::uint64_t> f = pg::ReadFinished(counted_stripes);
-        for (std::size_t i = 0; i < names_counted.size(); ++i) finished_at[names_counted[i]] = f[i];
-      }
-
-      // Limited tenants: trim to the room their bound leaves and reserve that. Extra locked
-      // jobs stay PENDING (the tenant is at its limit: nobody could start them now anyway).
-      bool trimmed = false;  // fewer free slots than estimated: the rest goes out next round
-      std::map<std::string, std::pair<std::uint32_t, int>> reserved;  // tenant -> stripe, slots
-      {
-        const LocalTransactionId lxid = MyProc->lxid;
-        std::vector<pg::SlotRequest> requests;
-        std::vector<std::size_t> flow_of;
-        for (std::size_t i = 0; i < limited.size(); ++i) {
-          const std::string& t = limited[i];
-          for (std::size_t k = 0; k < flows.size(); ++k) {
-            core::Flow& f = flows[k];
-            if (f.tenant != t || f.given <= 0) continue;
-            const int limit = *settings[t].max_running;
-            if (locked[t] == 0) {  // nothing locked (and so not counted): nothing to reserve
-              core::ReturnSlots(f, f.given);
-              continue;
-            }
-            if (to_count.count(t) != 0) {
-              tenant_counts[t] = {fresh_counts[t], views[i].committed, finished_at[t], views[i].own, lxid,
-                                  limits_generation, round_now};
-            }
-            const CountEntry& e = tenant_counts.at(t);
-            const int room = std::max(0, limit - Bound(e, views[i]));
-            if (room == 0 && to_count.count(t) != 0) full.insert(t);
-            const int keep = std::min({f.given, room, locked[t]});
-            if (f.given > keep) {
-              if (keep < std::min(f.given, locked[t])) trimmed = true;
-              core::ReturnSlots(f, f.given - keep);
-            }
-            if (f.given > 0) {
-              requests.push_back({stripes[i], limit, e.counted, e.committed_at, e.finished_at,
-                                  e.lxid == lxid ? e.own_at : 0, f.given});
-              flow_of.push_back(k);
-            }
-          }
-        }
-        if (!requests.empty()) {
-          std::vector<int> granted = pg::ReserveSlots(requests);
-          for (std::size_t r = 0; r < requests.size(); ++r) {
-            core::Flow& f = flows[flow_of[r]];
-            if (granted[r] < f.given) {
-              core::ReturnSlots(f, f.given - granted[r]);
-              trimmed = true;
-            }
-            if (granted[r] > 0) reserved[f.tenant] = {requests[r].stripe, granted[r]};
-          }
-        }
-      }
-
-      // Keep each tenant's share and each queue's cap; the rest stays PENDING.
-      std::map<std::string, int> share;
-      for (const auto& f : flows) share[f.tenant] = f.given;
-      std::vector<std::int64_t> chosen;
-      std::map<std::string, int> used;
-      for (const Candidate& c : cands) {
-        if (share[c.tenant] <= 0 || queue_cap[c.queue] <= 0) continue;
-        share[c.tenant]--;
-        queue_cap[c.queue]--;
-        used[c.tenant]++;
-        for (Bucket& b : buckets) {
-          if ((b.scope == "queue" && b.name == c.queue) || (b.scope == "tenant" && b.name == c.tenant)) {
-            b.taken++;
-          }
-        }
-        chosen.push_back(c.id);
-      }
-      bool exhausted = false;
-      std::vector<double> deltas(flows.size(), 0.0);  // slots given out but not used
-      for (std::size_t i = 0; i < flows.size(); ++i) {
-        const core::Flow& f = flows[i];
-        if (allocated_to[f.tenant] > 0 && locked[f.tenant] < allocated_to[f.tenant]) {
-          // Fewer ready jobs (not locked by others) than given: none left at this priority.
-          // Drop the tenant for this call; the next call scans again.
-          heads.erase(f.tenant);
-          heads_cache.generation = 0;
-          exhausted = true;
-          stale = true;
-        }
-        auto r = reserved.find(f.tenant);
-        if (r != reserved.end()) pg::UnreserveSlots(r->second.first, r->second.second - used[f.tenant]);
-        deltas[i] = -(allocated_to[f.tenant] - used[f.tenant]) / std::max(f.weight, 1.0);
-        core::ReturnSlots(flows[i], f.given - used[f.tenant]);
-      }
-      pg::AddToPasses(keys, deltas);
-      SpendBuckets(buckets);
-
-      std::uint64_t got = chosen.empty() ? 0 : StartAttempts(chosen, worker_id, lease);
-      for (std::uint64_t i = 0; i < got; ++i) {
-        Datum values[kAcquireColumns];
-        bool nulls[kAcquireColumns];
-        HeapTuple tuple = SPI_tuptable->vals[i];
-        TupleDesc desc = SPI_tuptable->tupdesc;
-        pg::PgCall([&] { heap_deform_tuple(tuple, desc, values, nulls); });
-        out.PutValues(values, nulls);
-      }
-      remaining -= static_cast<int>(got);
-      // Another round only when it can give something this one could not: slots of tenants
-      // that ran out, or whose count was stale. When the round handed out fewer slots than
-      // it had, every contender is at its cap already.
-      if (!exhausted && !trimmed && (got == 0 || allocated < group_cap)) break;
-      // Slots lost to trimming only: not worth another round for the last few (the caller may
-      // get up to a tenth fewer than it asked for while tenants are at their limits).
-      if (!exhausted && got > 0 && (static_cast<long>(group_cap) - static_cast<long>(got)) * 10 <= group_cap) break;
+// Queue concurrency_limit, for all workers together: RUNNING jobs counted under an advisory lock
+// per limited queue, waited for.
+void LockQueueLimits(const Group& group, Round* r) {
+  std::vector<std::int64_t> lock_keys;
+  std::vector<std::string> limited_queues;
+  for (const QueueRow& q : group.queues) {
+    if (q.concurrency_limit) {
+      lock_keys.push_back(LockKey("queue", q.name));
+      limited_queues.push_back(q.name);
     }
+  }
+  AdvisoryLocks(lock_keys);
+  if (!limited_queues.empty()) CountRunningQueues(limited_queues, &r->running_q);
+}
+
+// This backend's count of a limited tenant as a bound now, when still valid (see CountEntry).
+std::optional<std::int64_t> CachedBound(const std::string& tenant, const pg::SlotView& view, const Round& r) {
+  auto e = tenant_counts.find(tenant);
+  if (e == tenant_counts.end() || e->second.limits_generation != r.limits_generation) return std::nullopt;
+  if (r.now - e->second.taken_at < 0 || r.now - e->second.taken_at >= kCountMaxAgeUs) return std::nullopt;
+  return core::RunningBound(SlotCountOf(e->second), {view.committed, view.finished, view.reserved});
+}
+
+// Tenant max_running: slot reservations in shared memory (pg/shared_state.hpp), so acquirers of
+// the same tenants neither wait for each other's commits nor count RUNNING jobs on every call: a
+// tenant is counted again only when this backend's count of it is missing, a second old or from
+// before taskflow.tenants changed (see CountEntry).
+void EstimateTenantCaps(std::map<std::string, TenantRow>& settings, Round* r) {
+  for (const auto& t : r->tenants) {
+    if (settings[t].max_running) r->limited.push_back(t);
+  }
+  if (!r->limited.empty() && !pg::SlotsAvailable()) {
+    throw DomainError(ErrorCode::ObjectNotInPrerequisiteState,
+                      "tenant \"" + r->limited.front() + "\" has a max_running limit, which needs taskflow in shared_preload_libraries",
+                      "Add taskflow to shared_preload_libraries in postgresql.conf and restart the server.");
+  }
+  if (tenant_counts.size() >= kMaxTenantCounts) tenant_counts.clear();  // between rounds only
+  for (const auto& t : r->limited) r->stripes.push_back(pg::SlotStripe(t));
+  r->views = pg::ReadSlots(r->stripes);
+  r->now = pg::PgCall([] { return GetCurrentTimestamp(); });
+  r->limits_generation = pg::LimitsGeneration();
+  for (std::size_t i = 0; i < r->limited.size(); ++i) {
+    const std::string& t = r->limited[i];
+    const pg::SlotView& v = r->views[i];
+    const core::TenantCap cap =
+        core::PlanTenantCap(*settings[t].max_running, CachedBound(t, v, *r), v.reserved - v.own, v.own);
+    r->tenant_cap[t] = cap.cap;
+    if (cap.recount) r->to_count.insert(t);
+  }
+}
+
+// The tokens of the rate limit of (scope, name) among `buckets`, if it has one.
+std::optional<double> Tokens(const std::vector<Bucket>& buckets, const char* scope, const std::string& name) {
+  std::optional<double> out;
+  for (const Bucket& b : buckets) {
+    if (b.scope == scope && b.name == name) out = std::min(out.value_or(b.available), b.available);
+  }
+  return out;
+}
+
+// Rate limits of the group's queues and the contenders (row-locked, when there are any), and the
+// slots each queue may still start.
+void LockRateLimits(const Group& group, std::map<std::string, TenantRow>& settings, int remaining, Round* r) {
+  bool any_rate = false;
+  for (const QueueRow& q : group.queues) any_rate = any_rate || q.rate_limited;
+  for (const auto& t : r->tenants) any_rate = any_rate || settings[t].rate_limited;
+  if (any_rate) r->buckets = LockBuckets(group.names, r->tenants);
+  std::vector<int> caps;
+  for (const QueueRow& q : group.queues) {
+    r->queue_cap[q.name] = core::QueueCap(q.concurrency_limit, r->running_q[q.name], Tokens(r->buckets, "queue", q.name));
+  }
+  for (const auto& [n, c] : r->queue_cap) caps.push_back(c);
+  r->group_cap = core::GroupCap(remaining, caps);
+}
+
+// Weighted round robin among the contenders (passes kept in shared memory).
+void ShareSlots(const Group& group, std::map<std::string, TenantRow>& settings, Round* r) {
+  for (const auto& t : r->tenants) r->keys.push_back(pg::FlowKey(group.key, t));
+  const std::uint64_t vkey = pg::FlowKey(group.key, std::string("\x01vtime"));
+  for (const auto& t : r->tenants) {
+    auto tc = r->tenant_cap.find(t);
+    core::Flow f;
+    f.tenant = t;
+    f.weight = settings[t].weight;
+    f.cap = core::FlowCap(r->group_cap, tc == r->tenant_cap.end() ? std::nullopt : std::optional<int>(tc->second),
+                          Tokens(r->buckets, "tenant", t));
+    r->flows.push_back(f);
+  }
+  // A big batch goes to at most kTenantsPerCall tenants (a few slots each): each tenant costs an
+  // index descent in LockCandidates, and the passes keep the shares over calls.
+  const int quantum = core::SlotQuantum(r->group_cap);
+  pg::UpdatePasses(r->keys, vkey, [&](std::vector<double>& passes, double vtime) {
+    for (std::size_t i = 0; i < r->flows.size(); ++i) {
+      r->flows[i].pass = core::JoinPass(passes[i], vtime, r->flows[i].weight);
+    }
+    r->allocated = core::AllocateSlots(r->flows, r->group_cap, quantum);
+    for (std::size_t i = 0; i < r->flows.size(); ++i) passes[i] = r->flows[i].pass;
+    return core::VirtualTimeAfter(r->flows, vtime);
+  });
+  for (const auto& f : r->flows) {
+    if (f.given > 0) r->allocated_to[f.tenant] = f.given;
+  }
+}
+
+// Locks the jobs of the tenants given slots and, in the same statement (so after ReadSlots),
+// counts the RUNNING jobs of the limited tenants that need it; then reads what had finished (or
+// was committing) right after the count.
+void LockChosenJobs(const Group& group, const Call& call, Round* r) {
+  std::vector<std::string> tenants;
+  std::vector<std::int32_t> counts;
+  std::vector<bool> count;
+  for (const auto& f : r->flows) {
+    if (f.given > 0) {
+      tenants.push_back(f.tenant);
+      counts.push_back(f.given);
+      count.push_back(r->to_count.count(f.tenant) != 0);
+    }
+  }
+  if (!tenants.empty()) {
+    r->candidates = LockCandidates(group.names_array, static_cast<int>(group.names.size()), tenants, counts, count,
+                                   r->top, call.job_types, call.has_types);
+  }
+  for (const Candidate& c : r->candidates) {
+    r->locked[c.tenant]++;
+    if (c.running) r->fresh_counts[c.tenant] = *c.running;
+  }
+  std::vector<std::string> counted;
+  std::vector<std::uint32_t> counted_stripes;
+  for (const auto& [t, n] : r->fresh_counts) {
+    counted.push_back(t);
+    counted_stripes.push_back(pg::SlotStripe(t));
+  }
+  std::vector<std::uint64_t> f = pg::ReadFinished(counted_stripes);
+  for (std::size_t i = 0; i < counted.size(); ++i) r->finished_at[counted[i]] = f[i];
+}
+
+// Limited tenants: trim to the room their bound leaves and reserve that. Extra locked jobs stay
+// PENDING (the tenant is at its limit: nobody could start them now anyway). Tenants found at
+// their limit go into `full`.
+void ReserveTenantSlots(std::map<std::string, TenantRow>& settings, std::set<std::string>* full, Round* r) {
+  const LocalTransactionId lxid = MyProc->lxid;
+  std::map<std::string, std::size_t> flow_index;
+  for (std::size_t k = 0; k < r->flows.size(); ++k) flow_index[r->flows[k].tenant] = k;
+  std::vector<pg::SlotRequest> requests;
+  std::vector<std::size_t> flow_of;
+  for (std::size_t i = 0; i < r->limited.size(); ++i) {
+    const std::string& t = r->limited[i];
+    core::Flow& f = r->flows[flow_index.at(t)];
+    if (f.given <= 0) continue;
+    const int limit = *settings[t].max_running;
+    if (r->locked[t] > 0 && r->to_count.count(t) != 0) {
+      tenant_counts[t] = {r->fresh_counts[t], r->views[i].committed, r->finished_at[t], r->views[i].own, lxid,
+                          r->limits_generation, r->now};
+    }
+    int room = 0;
+    if (r->locked[t] > 0) {
+      const pg::SlotView& v = r->views[i];
+      room = core::RoomUnder(limit, core::RunningBound(SlotCountOf(tenant_counts.at(t)), {v.committed, v.finished, v.reserved}));
+    }
+    const core::Trim trim = core::TrimToRoom(f.given, r->locked[t], room, r->to_count.count(t) != 0);
+    if (trim.full) full->insert(t);
+    r->trimmed = r->trimmed || trim.trimmed;
+    if (f.given > trim.keep) core::ReturnSlots(f, f.given - trim.keep);
+    if (f.given > 0) {
+      const core::SlotCount c = SlotCountOf(tenant_counts.at(t));
+      requests.push_back({r->stripes[i], limit, c.counted, c.committed_at, c.finished_at, c.own_at, f.given});
+      flow_of.push_back(flow_index.at(t));
+    }
+  }
+  if (requests.empty()) return;
+  std::vector<int> granted = pg::ReserveSlots(requests);
+  for (std::size_t q = 0; q < requests.size(); ++q) {
+    core::Flow& f = r->flows[flow_of[q]];
+    if (granted[q] < f.given) {
+      core::ReturnSlots(f, f.given - granted[q]);
+      r->trimmed = true;
+    }
+    if (granted[q] > 0) r->reserved[f.tenant] = {requests[q].stripe, granted[q]};
+  }
+}
+
+// Keeps each tenant's share and each queue's cap (spending the rate limits' tokens); the rest of
+// the locked jobs stays PENDING.
+void KeepWithinCaps(Round* r) {
+  std::map<std::string, int> share;
+  for (const auto& f : r->flows) share[f.tenant] = f.given;
+  for (std::size_t i : core::KeepWithinCaps(r->candidates, share, r->queue_cap)) {
+    const Candidate& c = r->candidates[i];
+    r->used[c.tenant]++;
+    for (Bucket& b : r->buckets) {
+      if ((b.scope == "queue" && b.name == c.queue) || (b.scope == "tenant" && b.name == c.tenant)) b.taken++;
+    }
+    r->chosen.push_back(c.id);
+  }
+}
+
+// Gives back what was allocated but not used (reservations, passes) and spends the rate
+// limits' tokens. Returns whether a tenant ran out of ready jobs (dropped from `heads`).
+bool SettleRound(GroupHeads* heads, Round* r) {
+  bool exhausted = false;
+  std::vector<double> deltas(r->flows.size(), 0.0);  // slots given out but not used
+  for (std::size_t i = 0; i < r->flows.size(); ++i) {
+    core::Flow& f = r->flows[i];
+    const int allocated = r->allocated_to[f.tenant];
+    const int used = r->used[f.tenant];
+    // Fewer ready jobs (not locked by others) than given: none left at this priority.
+    if (core::RanOut(allocated, r->locked[f.tenant])) {
+      heads->Drop(f.tenant);
+      exhausted = true;
+    }
+    auto res = r->reserved.find(f.tenant);
+    if (res != r->reserved.end()) pg::UnreserveSlots(res->second.first, res->second.second - used);
+    deltas[i] = core::UnusedPassDelta(allocated, used, f.weight);
+    core::ReturnSlots(f, f.given - used);
+  }
+  pg::AddToPasses(r->keys, deltas);
+  SpendBuckets(r->buckets);
+  return exhausted;
+}
+
+// Starts the chosen jobs and hands out their rows. Returns how many were started.
+int StartAndEmit(const std::vector<std::int64_t>& chosen, const Call& call) {
+  std::uint64_t got = chosen.empty() ? 0 : StartAttempts(chosen, call.worker_id, call.lease);
+  for (std::uint64_t i = 0; i < got; ++i) {
+    Datum values[kAcquireColumns];
+    bool nulls[kAcquireColumns];
+    HeapTuple tuple = SPI_tuptable->vals[i];
+    TupleDesc desc = SPI_tuptable->tupdesc;
+    pg::PgCall([&] { heap_deform_tuple(tuple, desc, values, nulls); });
+    call.out->PutValues(values, nulls);
+  }
+  return static_cast<int>(got);
+}
+
+// One round: limits, shares, locks, trimming, starts.
+core::RoundOutcome RunRound(const Group& group, const Call& call, int remaining, const std::vector<Head>& contenders,
+                            std::map<std::string, TenantRow>& settings, std::set<std::string>* full,
+                            GroupHeads* heads) {
+  Round r;
+  r.top = contenders.front().priority;
+  for (const Head& h : contenders) r.tenants.push_back(h.tenant);
+  LoadTenantSettings(r.tenants, &settings);
+  LockQueueLimits(group, &r);
+  EstimateTenantCaps(settings, &r);
+  LockRateLimits(group, settings, remaining, &r);
+  core::RoundOutcome outcome;
+  if (r.group_cap <= 0) {
+    SpendBuckets(r.buckets);
+    return outcome;  // nothing to hand out: no other round
+  }
+  ShareSlots(group, settings, &r);
+  LockChosenJobs(group, call, &r);
+  ReserveTenantSlots(settings, full, &r);
+  KeepWithinCaps(&r);
+  outcome.exhausted = SettleRound(heads, &r);
+  outcome.trimmed = r.trimmed;
+  outcome.started = StartAndEmit(r.chosen, call);
+  outcome.allocated = r.allocated;
+  outcome.group_cap = r.group_cap;
+  return outcome;
+}
+
+// The jobs of one group of queues, in rounds. Returns how many were started.
+int AcquireFromGroup(const Group& group, const Call& call, int remaining) {
+  if (PromoteDue(group.names_array) > 0) pg::ReadyChanged();
+  GroupHeads heads(group, call);
+  std::map<std::string, TenantRow> settings;
+  std::set<std::string> full;  // limited tenants found at their max_running in this call
+  int started = 0;
+  for (int round = 0; round < core::kMaxAcquireRounds && remaining - started > 0; ++round) {
+    std::vector<Head> contenders = core::PickContenders(heads.heads, full);
+    if (contenders.empty()) {
+      if (!core::RescanForContenders(heads.heads.empty(), heads.fresh, heads.stale)) break;
+      heads.Scan();
+      continue;
+    }
+    core::RoundOutcome o = RunRound(group, call, remaining - started, contenders, settings, &full, &heads);
+    started += o.started;
+    if (!core::AnotherRound(o)) break;
+  }
+  return started;
+}
+
+}  // namespace
+
+// taskflow.acquire(worker_id, queues, max_jobs, lease, job_types) RETURNS TABLE(...)
+TF_FUNCTION(taskflow_acquire) {
+  pg::RequireArg(fcinfo, 0, "worker_id");
+  pg::RequireArg(fcinfo, 1, "queues");
+  Call call;
+  call.worker_id = PG_GETARG_DATUM(0);
+  const int max_jobs = pg::ArgOptInt32(fcinfo, 2).value_or(1);
+  call.lease = pg::ArgOptIntervalMicros(fcinfo, 3);
+  core::ValidateMaxJobs(max_jobs);
+  if (call.lease) core::ValidateDuration(*call.lease, "lease");
+  call.has_types = !pg::ArgIsNull(fcinfo, 4);
+  call.job_types = call.has_types ? PG_GETARG_DATUM(4) : Datum(0);
+
+  pg::SetResult out(fcinfo);
+  call.out = &out;
+  pg::SpiConnection spi;
+  api::RequireUnconfined("acquire");  // a confined session never takes another tenant's job
+
+  int remaining = max_jobs;
+  for (const auto& [queue_priority, queues] : ReadQueueGroups(PG_GETARG_DATUM(1))) {
+    if (remaining <= 0) break;
+    remaining -= AcquireFromGroup(MakeGroup(queues), call, remaining);
   }
   return Datum(0);
 }

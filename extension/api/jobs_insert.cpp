@@ -5,6 +5,7 @@
 #include <string>
 #include <tuple>
 
+#include "core/batch_check.hpp"
 #include "core/errors.hpp"
 #include "core/retry_policy.hpp"
 #include "core/state_machine.hpp"
@@ -294,24 +295,20 @@ std::int64_t ParseIntervalMicros(const std::string& text, const char* field,
 
 }  // namespace
 
-std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
-                                       const std::vector<int>* dependency_counts,
-                                       const std::vector<std::string>* wait_reasons) {
-  if (!pg::InspectJsonb(jobs).is_array) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "jobs must be a JSON array of objects",
-                      "Example: '[{\"job_type\": \"a\"}, {\"job_type\": \"b\", \"priority\": 5}]'");
+namespace {
+
+// 0. Depth: an element is an object holding the payload, so the payload's limit is the
+//    document's minus two; the element is named.
+void CheckBatchDepth(Datum jobs) {
+  long child = -1;
+  if (pg::JsonbDepth(jobs, core::kMaxJsonDepth + 2, &child) > core::kMaxJsonDepth + 2) {
+    core::ValidateJsonDepth(core::kMaxJsonDepth + 1, "jobs[" + std::to_string(child) + "]: payload");
   }
-  // 0. Depth: an element is an object holding the payload, so the payload's limit is the
-  //    document's minus two; the element is named.
-  {
-    long child = -1;
-    if (pg::JsonbDepth(jobs, core::kMaxJsonDepth + 2, &child) > core::kMaxJsonDepth + 2) {
-      core::ValidateJsonDepth(core::kMaxJsonDepth + 1,
-                              "jobs[" + std::to_string(child) + "]: payload");
-    }
-  }
-  // 1. Shape problems (not an object, unknown key, wrong JSON type), reported for the first
-  //    element that has one, by the same plpgsql function that types one element.
+}
+
+// 1. Shape problems (not an object, unknown key, wrong JSON type), reported for the first
+//    element that has one, by the same plpgsql function that types one element.
+void CheckBatchShape(Datum jobs) {
   static pg::Statement shape(
       "SELECT e.n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n) "
       "WHERE jsonb_typeof(e.j) IS DISTINCT FROM 'object' "
@@ -332,130 +329,164 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
       "   OR (e.j ? 'parent_job_id' AND (e.j ->> 'parent_job_id') !~ '^-?[0-9]{1,18}$') "
       "ORDER BY e.n LIMIT 1",
       {JSONBOID});
-  {
-    pg::Params p;
-    p.Add(jobs);
-    if (p.Run(shape, true, 1) == 1) {
-      // The per-element function raises the precise error for that element.
-      static pg::Statement precise("SELECT taskflow._job_spec($1 -> ($2::int - 1), $2)",
-                                   {JSONBOID, INT8OID});
-      pg::Params q;
-      q.Add(jobs).AddInt64(*pg::ResultRow(0).Int64(1));
-      q.Run(precise, true);
-      throw DomainError(ErrorCode::InvalidParameterValue, "jobs: an element has a wrong shape");
-    }
+  pg::Params p;
+  p.Add(jobs);
+  if (p.Run(shape, true, 1) == 1) {
+    // The per-element function raises the precise error for that element.
+    static pg::Statement precise("SELECT taskflow._job_spec($1 -> ($2::int - 1), $2)", {JSONBOID, INT8OID});
+    pg::Params q;
+    q.Add(jobs).AddInt64(*pg::ResultRow(0).Int64(1));
+    q.Run(precise, true);
+    throw DomainError(ErrorCode::InvalidParameterValue, "jobs: an element has a wrong shape");
   }
+}
 
-  // 2. The distinct values that core rules decide on, each with the first element using it.
-  static pg::Statement distinct(
-      "WITH e AS (SELECT j, n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)) "
-      "SELECT 1, j ->> 'job_type', min(n), NULL::bigint FROM e GROUP BY 2 "
-      "UNION ALL SELECT 2, COALESCE(j ->> 'queue', 'default'), min(n), NULL FROM e GROUP BY 2 "
-      "UNION ALL SELECT 3, COALESCE(j ->> 'tenant_id', 'default'), min(n), NULL FROM e GROUP BY 2 "
-      "UNION ALL SELECT 4, j ->> 'max_attempts', min(n), NULL FROM e "
-      "  WHERE j ->> 'max_attempts' IS NOT NULL GROUP BY 2 "
-      "UNION ALL SELECT 11, j ->> 'priority', min(n), NULL FROM e "
-      "  WHERE j ->> 'priority' IS NOT NULL GROUP BY 2 "
-      "UNION ALL SELECT 5, j ->> 'timeout', min(n), NULL FROM e "
-      "  WHERE j ->> 'timeout' IS NOT NULL GROUP BY 2 "
-      "UNION ALL SELECT 6, j ->> 'unique_key', min(n), NULL FROM e "
-      "  WHERE j ->> 'unique_key' = '' GROUP BY 2 "
-      "UNION ALL SELECT 10, NULL, min(n), NULL FROM e WHERE j ? 'unique_key' "
-      "  AND jsonb_typeof(j -> 'unique_key') = 'string' HAVING count(*) > 0 "
-      "UNION ALL SELECT 7, NULL, min(n), NULL FROM e "
-      "  WHERE pg_column_size(j -> 'payload') > $2 HAVING count(*) > 0 "
-      "UNION ALL SELECT 8, j ->> 'parent_job_id', min(n), NULL FROM e "
-      "  WHERE j ? 'parent_job_id' AND NOT EXISTS (SELECT FROM taskflow.jobs p "
-      "    WHERE p.id = (j ->> 'parent_job_id')::bigint "
-      "      AND ($3::text IS NULL OR p.tenant_id = $3)) GROUP BY 2 "
-      "UNION ALL SELECT 9, j ->> 'run_at', min(n), NULL "
-      "  FROM e WHERE j ->> 'run_at' IS NOT NULL GROUP BY 2 "
-      "UNION ALL SELECT 12, j ->> 'traceparent', min(n), NULL "
-      "  FROM e WHERE j ->> 'traceparent' IS NOT NULL GROUP BY 2",
-      {JSONBOID, INT4OID, TEXTOID});
+// 2. The distinct values that core rules decide on, each with the first element using it, tagged
+//    with the check it needs (core::BatchCheck).
+std::string DistinctValuesSql() {
+  auto tag = [](core::BatchCheck c) { return std::to_string(core::BatchCheckTag(c)); };
+  using C = core::BatchCheck;
+  return "WITH e AS (SELECT j, n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)) "
+         "SELECT " + tag(C::JobType) + ", j ->> 'job_type', min(n) FROM e GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::Queue) + ", COALESCE(j ->> 'queue', 'default'), min(n) FROM e GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::Tenant) + ", COALESCE(j ->> 'tenant_id', 'default'), min(n) FROM e GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::MaxAttempts) + ", j ->> 'max_attempts', min(n) FROM e "
+         "  WHERE j ->> 'max_attempts' IS NOT NULL GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::Priority) + ", j ->> 'priority', min(n) FROM e "
+         "  WHERE j ->> 'priority' IS NOT NULL GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::Timeout) + ", j ->> 'timeout', min(n) FROM e "
+         "  WHERE j ->> 'timeout' IS NOT NULL GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::EmptyUniqueKey) + ", j ->> 'unique_key', min(n) FROM e "
+         "  WHERE j ->> 'unique_key' = '' GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::UsesUniqueKeys) + ", NULL, min(n) FROM e WHERE j ? 'unique_key' "
+         "  AND jsonb_typeof(j -> 'unique_key') = 'string' HAVING count(*) > 0 "
+         "UNION ALL SELECT " + tag(C::LargePayload) + ", NULL, min(n) FROM e "
+         "  WHERE pg_column_size(j -> 'payload') > $2 HAVING count(*) > 0 "
+         "UNION ALL SELECT " + tag(C::MissingParent) + ", j ->> 'parent_job_id', min(n) FROM e "
+         "  WHERE j ? 'parent_job_id' AND NOT EXISTS (SELECT FROM taskflow.jobs p "
+         "    WHERE p.id = (j ->> 'parent_job_id')::bigint "
+         "      AND ($3::text IS NULL OR p.tenant_id = $3)) GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::RunAt) + ", j ->> 'run_at', min(n) "
+         "  FROM e WHERE j ->> 'run_at' IS NOT NULL GROUP BY 2 "
+         "UNION ALL SELECT " + tag(C::Traceparent) + ", j ->> 'traceparent', min(n) "
+         "  FROM e WHERE j ->> 'traceparent' IS NOT NULL GROUP BY 2";
+}
+
+// One row of the distinct-values query.
+struct DistinctValue {
+  core::BatchCheck check;
+  std::optional<std::string> value;
+  std::int64_t first = 1;  // the first element (1-based) with the value
+};
+
+// What the checks found out for the insert.
+struct BatchFacts {
   std::map<std::string, int> queue_defaults;  // queue -> default max_attempts
   std::vector<std::string> future_run_at;     // run_at values that make a job SCHEDULED
   bool any_unique_key = false;
-  {
-    pg::Params p;
-    // Parents: only those the caller may see (another tenant's job counts as missing).
-    p.Add(jobs).AddInt32(taskflow_max_payload_bytes).AddOptText(CallerTenant());
-    std::uint64_t n = p.Run(distinct, true);
-    struct Item { int kind; std::optional<std::string> value; std::int64_t first; std::optional<std::int64_t> micros; };
-    std::vector<Item> items;
-    for (std::uint64_t i = 0; i < n; ++i) {
-      pg::ResultRow row(i);
-      items.push_back({row.Int32(1).value_or(0), row.Text(2), row.Int64(3).value_or(1), row.Int64(4)});
-    }
-    for (const Item& it : items) {
-      std::string where = "jobs[" + std::to_string(it.first - 1) + "]: ";
-      JobSpec probe;
-      probe.job_type = "probe";
-      switch (it.kind) {
-        case 1: probe.job_type = it.value.value_or(""); ValidateScalars(probe, where); break;
-        case 2:
-          probe.queue = it.value.value_or("");
-          ValidateScalars(probe, where);
-          try {
-            queue_defaults[probe.queue] = RequireQueue(probe.queue).policy.max_attempts;
-          } catch (const DomainError& e) {
-            throw DomainError(e.code(), where + e.what(), e.hint());
-          }
-          break;
-        case 3:
-          probe.tenant_id = it.value.value_or("");
-          ValidateScalars(probe, where);
-          try {
-            ResolveTenant(probe.tenant_id);  // a confined caller may only name its own tenant
-          } catch (const DomainError& e) {
-            throw DomainError(e.code(), where + e.what(), e.hint());
-          }
-          break;
-        case 4:
-          probe.max_attempts = JsonInt(it.value.value_or("0"), "max_attempts", where);
-          ValidateScalars(probe, where);
-          break;
-        case 11:
-          probe.priority = JsonInt(it.value.value_or("0"), "priority", where);
-          ValidateScalars(probe, where);
-          break;
-        case 5:
-          probe.timeout_us = ParseIntervalMicros(it.value.value_or(""), "timeout", where);
-          ValidateScalars(probe, where);
-          break;
-        case 6: probe.unique_key = std::string(); ValidateScalars(probe, where); break;
-        case 7: {
-          // re-check that element with the exact single-job rule (and message)
-          static pg::Statement payload("SELECT $1 -> ($2::int - 1) -> 'payload'", {JSONBOID, INT8OID});
-          pg::Params q;
-          q.Add(jobs).AddInt64(it.first);
-          q.Run(payload, true);
-          bool is_null = true;
-          Datum element_payload = pg::ResultRow(0).Raw(1, &is_null);
-          if (!is_null) CheckPayload(element_payload, where);
-          break;
-        }
-        case 8:
-          throw DomainError(ErrorCode::ForeignKeyViolation,
-                            where + "parent job " + it.value.value_or("") + " does not exist");
-        case 10: any_unique_key = true; break;
-        case 12: probe.traceparent = it.value.value_or(""); ValidateScalars(probe, where); break;
-        case 9:  // the core decides which run_at values make a job wait
-          probe.run_at = ParseTimestampTz(it.value.value_or(""), "run_at", where);
-          ValidateScalars(probe, where);
-          if (core::InitialState(probe.run_at, NowMicros()) != core::InitialState(std::nullopt, 0)) {
-            future_run_at.push_back(it.value.value_or(""));
-          }
-          break;
-      }
-    }
-  }
-  // Elements with a run_at listed in future_run_at start waiting, the others ready.
-  std::string ready = std::string(core::ToString(core::InitialState(std::nullopt, 0)));
-  std::string waiting = std::string(core::ToString(core::InitialState(1, 0)));
+};
 
-  // 3. One set-based insert; ids are drawn first so they map back to input positions.
-  // ON CONFLICT (speculative insertion) only when the batch uses unique keys.
+std::vector<DistinctValue> DistinctValues(Datum jobs) {
+  static pg::Statement distinct(DistinctValuesSql(), {JSONBOID, INT4OID, TEXTOID});
+  pg::Params p;
+  // Parents: only those the caller may see (another tenant's job counts as missing).
+  p.Add(jobs).AddInt32(taskflow_max_payload_bytes).AddOptText(CallerTenant());
+  std::uint64_t n = p.Run(distinct, true);
+  std::vector<DistinctValue> out;
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pg::ResultRow row(i);
+    std::optional<core::BatchCheck> check = core::BatchCheckOfTag(row.Int32(1).value_or(0));
+    if (!check) throw DomainError(ErrorCode::Internal, "schedule_many: unknown check");
+    out.push_back({*check, row.Text(2), row.Int64(3).value_or(1)});
+  }
+  return out;
+}
+
+// An api error of one element, prefixed with where it is.
+template <typename F>
+auto ForElement(const std::string& where, F f) {
+  try {
+    return f();
+  } catch (const DomainError& e) {
+    throw DomainError(e.code(), where + e.what(), e.hint());
+  }
+}
+
+// Re-checks one element's payload with the exact single-job rule (and message).
+void CheckElementPayload(Datum jobs, std::int64_t element, const std::string& where) {
+  static pg::Statement payload("SELECT $1 -> ($2::int - 1) -> 'payload'", {JSONBOID, INT8OID});
+  pg::Params q;
+  q.Add(jobs).AddInt64(element);
+  q.Run(payload, true);
+  bool is_null = true;
+  Datum element_payload = pg::ResultRow(0).Raw(1, &is_null);
+  if (!is_null) CheckPayload(element_payload, where);
+}
+
+// The check of one distinct value (ValidateScalars on a probe job holding just that value, so
+// the messages are schedule's).
+void CheckDistinctValue(Datum jobs, const DistinctValue& it, BatchFacts* facts) {
+  using C = core::BatchCheck;
+  const std::string where = "jobs[" + std::to_string(it.first - 1) + "]: ";
+  const std::string value = it.value.value_or("");
+  JobSpec probe;
+  probe.job_type = "probe";
+  switch (it.check) {
+    case C::JobType: probe.job_type = value; break;
+    case C::Queue:
+      probe.queue = value;
+      ValidateScalars(probe, where);
+      facts->queue_defaults[value] = ForElement(where, [&] { return RequireQueue(value).policy.max_attempts; });
+      return;
+    case C::Tenant:
+      probe.tenant_id = value;
+      ValidateScalars(probe, where);
+      // a confined caller may only name its own tenant
+      ForElement(where, [&] { ResolveTenant(value); return 0; });
+      return;
+    case C::MaxAttempts: probe.max_attempts = JsonInt(it.value.value_or("0"), "max_attempts", where); break;
+    case C::Priority: probe.priority = JsonInt(it.value.value_or("0"), "priority", where); break;
+    case C::Timeout: probe.timeout_us = ParseIntervalMicros(value, "timeout", where); break;
+    case C::EmptyUniqueKey: probe.unique_key = std::string(); break;
+    case C::LargePayload: CheckElementPayload(jobs, it.first, where); return;
+    case C::MissingParent:
+      throw DomainError(ErrorCode::ForeignKeyViolation, where + "parent job " + value + " does not exist");
+    case C::UsesUniqueKeys: facts->any_unique_key = true; return;
+    case C::Traceparent: probe.traceparent = value; break;
+    case C::RunAt:  // the core decides which run_at values make a job wait
+      probe.run_at = ParseTimestampTz(value, "run_at", where);
+      ValidateScalars(probe, where);
+      if (core::InitialState(probe.run_at, NowMicros()) != core::InitialState(std::nullopt, 0)) {
+        facts->future_run_at.push_back(value);
+      }
+      return;
+  }
+  ValidateScalars(probe, where);
+}
+
+// The states the batch insert chooses between, from the core's rule for a new job seen from the
+// epoch: no run_at (ready), a run_at after it (waiting for its time), unfinished dependencies.
+constexpr std::int64_t kEpochUs = 0;
+constexpr std::int64_t kAfterEpochUs = 1;
+struct BatchStates {
+  std::string ready = std::string(core::ToString(core::InitialState(std::nullopt, kEpochUs)));
+  std::string waiting = std::string(core::ToString(core::InitialState(kAfterEpochUs, kEpochUs)));
+  std::string blocked = std::string(core::ToString(core::InitialState(std::nullopt, kEpochUs, 1)));
+};
+
+// One row of the batch insert: the job's id (0: its unique key was taken), where it went.
+struct InsertedRow {
+  std::int64_t id;
+  std::string tenant, queue;
+  std::optional<std::string> key;
+  bool ready;
+};
+
+// 3. One set-based insert; ids are drawn first so they map back to input positions. ON CONFLICT
+//    (speculative insertion) only when the batch uses unique keys.
+std::vector<InsertedRow> InsertBatch(Datum jobs, const BatchFacts& facts, const std::string& actor,
+                                     const std::vector<int>* dependency_counts,
+                                     const std::vector<std::string>* wait_reasons) {
   static const std::vector<Oid> kTypes = {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
                                           TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID, TEXTOID,
                                           INT4ARRAYOID, TEXTARRAYOID, TEXTOID};
@@ -468,34 +499,39 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
   pg::Statement& insert_unique = v2 ? unique : unique_0_1;
   std::vector<std::string> qnames;
   std::vector<std::int32_t> qmax;
-  for (const auto& [name, max] : queue_defaults) {
+  for (const auto& [name, max] : facts.queue_defaults) {
     qnames.push_back(name);
     qmax.push_back(max);
   }
+  // Elements with a run_at listed in future_run_at start waiting, the others ready.
+  const BatchStates states;
   pg::Params p;
-  p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(future_run_at));
-  p.AddText(ready).AddText(waiting).AddText(actor).AddText(ResolveTenant(std::nullopt));
+  p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(facts.future_run_at));
+  p.AddText(states.ready).AddText(states.waiting).AddText(actor).AddText(ResolveTenant(std::nullopt));
   p.AddOptText(CallerTenant());
   if (dependency_counts != nullptr) p.Add(Int32ArrayDatum(*dependency_counts)); else p.AddNull();
   if (wait_reasons != nullptr) p.Add(TextArrayDatum(*wait_reasons)); else p.AddNull();
-  p.AddText(core::ToString(core::InitialState(std::nullopt, 0, 1)));
-  std::uint64_t n = p.Run(any_unique_key ? insert_unique : insert_plain);
-
-  struct Row { std::int64_t id; std::string tenant, queue; std::optional<std::string> key; bool ready; };
-  std::vector<Row> rows;
+  p.AddText(states.blocked);
+  std::uint64_t n = p.Run(facts.any_unique_key ? insert_unique : insert_plain);
+  std::vector<InsertedRow> rows;
   rows.reserve(n);
   for (std::uint64_t i = 0; i < n; ++i) {
     pg::ResultRow row(i);
     rows.push_back({row.Int64(2).value_or(0), row.Text(3).value_or(""), row.Text(4).value_or(""),
                     row.Text(5), row.Bool(6).value_or(false)});
   }
-  // Elements whose unique key was taken get the holder's id: an earlier element of this batch,
-  // or an unfinished job already in the table.
+  return rows;
+}
+
+// The id of each element: its own, or where its unique key was taken, the holder's (an earlier
+// element of this batch, or an unfinished job already in the table). Wakes the queues that got
+// ready jobs.
+std::vector<std::int64_t> ElementIds(const std::vector<InsertedRow>& rows) {
   std::map<std::tuple<std::string, std::string, std::string>, std::int64_t> inserted_keys;
   std::set<std::string> wake;
   std::vector<std::int64_t> ids;
   ids.reserve(rows.size());
-  for (const Row& r : rows) {
+  for (const InsertedRow& r : rows) {
     if (r.id != 0) {
       if (r.key) inserted_keys.emplace(std::make_tuple(r.tenant, r.queue, *r.key), r.id);
       if (r.ready) wake.insert(r.queue);
@@ -513,6 +549,22 @@ std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
   }
   for (const auto& q : wake) NotifyQueue(q);
   return ids;
+}
+
+}  // namespace
+
+std::vector<std::int64_t> ScheduleJobs(Datum jobs, const std::string& actor,
+                                       const std::vector<int>* dependency_counts,
+                                       const std::vector<std::string>* wait_reasons) {
+  if (!pg::InspectJsonb(jobs).is_array) {
+    throw DomainError(ErrorCode::InvalidParameterValue, "jobs must be a JSON array of objects",
+                      "Example: '[{\"job_type\": \"a\"}, {\"job_type\": \"b\", \"priority\": 5}]'");
+  }
+  CheckBatchDepth(jobs);
+  CheckBatchShape(jobs);
+  BatchFacts facts;
+  for (const DistinctValue& v : DistinctValues(jobs)) CheckDistinctValue(jobs, v, &facts);
+  return ElementIds(InsertBatch(jobs, facts, actor, dependency_counts, wait_reasons));
 }
 
 }  // namespace taskflow::api

@@ -670,6 +670,121 @@ TF_FUNCTION(taskflow_fire_rule) {
   return Datum(0);
 }
 
+namespace {
+
+// ---- the stages of handle_webhook -----------------------------------------------------------
+
+// A webhook key's rule (from the cache, else read and cached), as fire_rule would load it.
+struct WebhookRule {
+  api::Rule rule;
+  bool enabled = false;  // false also for an unknown key
+  std::optional<std::string> secret;
+};
+
+WebhookRule FindWebhookRule(const std::string& key) {
+  static pg::Statement lookup(std::string(kRuleColumns) + "WHERE r.webhook_key = $1", {TEXTOID}, kGeneric);
+  auto& cache = RuleCache();
+  WebhookRule out;
+  auto hit = cache.find(key);
+  if (hit != cache.end() && hit->second.generation == rules_generation) {
+    out.rule = hit->second.rule;  // a copy: an invalidation may drop the entry while we fire
+    out.enabled = hit->second.enabled;
+    out.secret = hit->second.secret;
+    return out;
+  }
+  std::uint64_t generation = rules_generation;  // an invalidation during the read wins
+  pg::Params lp;
+  lp.AddText(key);
+  if (lp.Run(lookup, false, 1) == 1) {
+    out.rule = ReadRule(&out.enabled, &out.secret);
+    if (cache.size() >= 1024) cache.clear();
+    cache[key] = CachedRule{out.rule, out.enabled, out.secret, generation};  // unknown keys: not cached
+  }
+  return out;
+}
+
+// Unknown and disabled keys get the same answer: a caller learns nothing about which. A rule
+// with a secret needs signature = 'sha256=' || hex HMAC-SHA256 of the raw body.
+void AuthenticateWebhook(const WebhookRule& r, const std::optional<std::string>& signature,
+                         const std::string& body) {
+  if (!r.enabled) {
+    throw DomainError(ErrorCode::InvalidAuthorization, "webhook key not accepted",
+                      "The key is unknown, or its rule is disabled.");
+  }
+  if (!r.secret) return;
+  const char* hint =
+      "Send signature => 'sha256=' || the hex HMAC-SHA256 of the raw body with the rule's "
+      "secret.";
+  auto given = signature ? core::ParseSha256Signature(*signature) : std::nullopt;
+  if (!given) {
+    throw DomainError(ErrorCode::InvalidAuthorization,
+                      signature ? "webhook signature is malformed" : "webhook signature is missing", hint);
+  }
+  if (!core::ConstantTimeEquals(*given, HmacSha256(*r.secret, body))) {
+    throw DomainError(ErrorCode::InvalidAuthorization, "webhook signature does not match", hint);
+  }
+}
+
+// Checked here so that the body is one JSON value before it is embedded in the context.
+void CheckWebhookBody(const std::string& body) {
+  api::CheckJsonTextDepth(body, "webhook body");
+  if (!core::IsJson(body)) {
+    throw DomainError(ErrorCode::InvalidParameterValue, "webhook body is not valid JSON");
+  }
+}
+
+// Records the delivery id for the rule; false when it was recorded before (a repeat).
+bool ClaimDelivery(std::int64_t rule_id, const std::string& delivery_id) {
+  static pg::Statement claim(
+      "INSERT INTO taskflow.webhook_deliveries (rule_id, delivery_id) VALUES ($1, $2) "
+      "ON CONFLICT DO NOTHING",
+      {INT8OID, TEXTOID}, kGeneric);
+  pg::Params cp;
+  cp.AddInt64(rule_id).AddText(delivery_id);
+  return cp.Run(claim) != 0;
+}
+
+// A repeated delivery (a concurrent first one has committed by now): the first one's jobs.
+std::vector<std::int64_t> FirstDeliveryJobs(std::int64_t rule_id, const std::string& delivery_id) {
+  static pg::Statement first(
+      "SELECT job_ids FROM taskflow.webhook_deliveries WHERE rule_id = $1 AND delivery_id = $2",
+      {INT8OID, TEXTOID}, kGeneric);
+  pg::Params fp;
+  fp.AddInt64(rule_id).AddText(delivery_id);
+  if (fp.Run(first, false, 1) == 1) {
+    bool is_null = false;
+    Datum jobs = pg::ResultRow(0).Raw(1, &is_null);
+    if (!is_null) return Int64ArrayElements(jobs);
+  }
+  return {};
+}
+
+void RememberDeliveryJobs(std::int64_t rule_id, const std::string& delivery_id, const std::vector<std::int64_t>& ids) {
+  static pg::Statement remember(
+      "UPDATE taskflow.webhook_deliveries SET job_ids = $3 "
+      "WHERE rule_id = $1 AND delivery_id = $2",
+      {INT8OID, TEXTOID, INT8ARRAYOID}, kGeneric);
+  pg::Params rp;
+  rp.AddInt64(rule_id).AddText(delivery_id).Add(api::Int64ArrayDatum(ids));
+  rp.Run(remember);
+}
+
+// Fires the rule for one delivery, once per delivery id: a repeat gets the first one's jobs.
+std::vector<std::int64_t> DeliverWebhook(const api::Rule& rule, const std::string& body,
+                                         const std::optional<std::string>& delivery_id,
+                                         const std::optional<std::string>& traceparent) {
+  if (delivery_id && !ClaimDelivery(rule.id, *delivery_id)) return FirstDeliveryJobs(rule.id, *delivery_id);
+  api::Firing firing;
+  firing.source = "webhook";
+  firing.event_json = core::WebhookEventJson(body, delivery_id);
+  firing.traceparent = traceparent;
+  std::vector<std::int64_t> ids = api::FireRule(rule, firing);
+  if (delivery_id) RememberDeliveryJobs(rule.id, *delivery_id, ids);
+  return ids;
+}
+
+}  // namespace
+
 // taskflow.handle_webhook(key, body, signature, delivery_id, traceparent) RETURNS SETOF bigint
 TF_FUNCTION(taskflow_handle_webhook) {
   pg::RequireArg(fcinfo, 0, "key");
@@ -687,91 +802,10 @@ TF_FUNCTION(taskflow_handle_webhook) {
   std::vector<std::int64_t> ids;
   {
     pg::SpiConnection spi;
-    static pg::Statement lookup(std::string(kRuleColumns) + "WHERE r.webhook_key = $1",
-                                {TEXTOID}, kGeneric);
-    auto& cache = RuleCache();
-    bool enabled = false;
-    std::optional<std::string> secret;
-    api::Rule rule;
-    auto hit = cache.find(key);
-    if (hit != cache.end() && hit->second.generation == rules_generation) {
-      rule = hit->second.rule;  // a copy: an invalidation may drop the entry while we fire
-      enabled = hit->second.enabled;
-      secret = hit->second.secret;
-    } else {
-      std::uint64_t generation = rules_generation;  // an invalidation during the read wins
-      pg::Params lp;
-      lp.AddText(key);
-      if (lp.Run(lookup, false, 1) == 1) {
-        rule = ReadRule(&enabled, &secret);
-        if (cache.size() >= 1024) cache.clear();
-        cache[key] = CachedRule{rule, enabled, secret, generation};  // unknown keys: not cached
-      }
-    }
-    // Unknown and disabled keys get the same answer: a caller learns nothing about which.
-    if (!enabled) {
-      throw DomainError(ErrorCode::InvalidAuthorization, "webhook key not accepted",
-                        "The key is unknown, or its rule is disabled.");
-    }
-    if (secret) {
-      const char* hint =
-          "Send signature => 'sha256=' || the hex HMAC-SHA256 of the raw body with the rule's "
-          "secret.";
-      auto given = signature ? core::ParseSha256Signature(*signature) : std::nullopt;
-      if (!given) {
-        throw DomainError(ErrorCode::InvalidAuthorization,
-                          signature ? "webhook signature is malformed" : "webhook signature is missing",
-                          hint);
-      }
-      if (!core::ConstantTimeEquals(*given, HmacSha256(*secret, body))) {
-        throw DomainError(ErrorCode::InvalidAuthorization, "webhook signature does not match", hint);
-      }
-    }
-    // Checked here so that the body is one JSON value before it is embedded in the context.
-    api::CheckJsonTextDepth(body, "webhook body");
-    if (!core::IsJson(body)) {
-      throw DomainError(ErrorCode::InvalidParameterValue, "webhook body is not valid JSON");
-    }
-
-    bool repeated = false;
-    if (delivery_id) {
-      static pg::Statement claim(
-          "INSERT INTO taskflow.webhook_deliveries (rule_id, delivery_id) VALUES ($1, $2) "
-          "ON CONFLICT DO NOTHING",
-          {INT8OID, TEXTOID}, kGeneric);
-      pg::Params cp;
-      cp.AddInt64(rule.id).AddText(*delivery_id);
-      repeated = cp.Run(claim) == 0;
-    }
-    if (repeated) {
-      // A repeated delivery (a concurrent first one has committed by now): the first one's
-      // jobs, and nothing new.
-      static pg::Statement first(
-          "SELECT job_ids FROM taskflow.webhook_deliveries WHERE rule_id = $1 AND delivery_id = $2",
-          {INT8OID, TEXTOID}, kGeneric);
-      pg::Params fp;
-      fp.AddInt64(rule.id).AddText(*delivery_id);
-      if (fp.Run(first, false, 1) == 1) {
-        bool is_null = false;
-        Datum jobs = pg::ResultRow(0).Raw(1, &is_null);
-        if (!is_null) ids = Int64ArrayElements(jobs);
-      }
-    } else {
-      api::Firing firing;
-      firing.source = "webhook";
-      firing.event_json = core::WebhookEventJson(body, delivery_id);
-      firing.traceparent = traceparent;
-      ids = api::FireRule(rule, firing);
-      if (delivery_id) {
-        static pg::Statement remember(
-            "UPDATE taskflow.webhook_deliveries SET job_ids = $3 "
-            "WHERE rule_id = $1 AND delivery_id = $2",
-            {INT8OID, TEXTOID, INT8ARRAYOID}, kGeneric);
-        pg::Params rp;
-        rp.AddInt64(rule.id).AddText(*delivery_id).Add(api::Int64ArrayDatum(ids));
-        rp.Run(remember);
-      }
-    }
+    WebhookRule rule = FindWebhookRule(key);
+    AuthenticateWebhook(rule, signature, body);
+    CheckWebhookBody(body);
+    ids = DeliverWebhook(rule.rule, body, delivery_id, traceparent);
   }
   PutResult(out, ids);
   return Datum(0);

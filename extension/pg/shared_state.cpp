@@ -1,3 +1,4 @@
+#include "core/acquire_plan.hpp"
 #include "pg/shared_state.hpp"
 
 #include <algorithm>
@@ -344,15 +345,12 @@ std::vector<int> ReserveSlots(const std::vector<SlotRequest>& requests) {
   for (std::size_t i = 0; i < requests.size(); ++i) {
     const SlotRequest& r = requests[i];
     const std::uint32_t s = r.stripe % kSlotStripes;
-    // RUNNING now <= counted + committed since the count + reserved now (minus this
-    // transaction's reservations that the count already saw).
-    const std::int64_t bound = static_cast<std::int64_t>(r.counted) +
-                               static_cast<std::int64_t>(header->slot_committed[s] - r.committed_at) -
-                               (static_cast<std::int64_t>(header->slot_finished[s] + OwnFinished(s)) -
-                                static_cast<std::int64_t>(r.finished_at)) +
-                               header->slot_reserved[s] - r.own_at;
-    const std::int64_t room = static_cast<std::int64_t>(r.limit) - bound;
-    const int g = static_cast<int>(std::max<std::int64_t>(0, std::min<std::int64_t>(r.want, room)));
+    // RUNNING now <= counted + committed since the count - ended since + reserved now (minus
+    // this transaction's reservations that the count already saw): the same bound acquire uses.
+    const std::int64_t bound = core::RunningBound(
+        {r.counted, r.committed_at, r.finished_at, r.own_at},
+        {header->slot_committed[s], header->slot_finished[s] + OwnFinished(s), header->slot_reserved[s]});
+    const int g = std::max(0, std::min(r.want, core::RoomUnder(r.limit, bound)));
     if (g == 0) continue;
     header->slot_reserved[s] += g;
     AddOwn(s, g);
