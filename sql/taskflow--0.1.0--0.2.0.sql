@@ -147,6 +147,47 @@ DROP FUNCTION taskflow.acquire(text, text[], integer, interval, text[]);  -- ret
 DROP FUNCTION taskflow.handle_webhook(text, text, text, text);
 DROP AGGREGATE taskflow._hist_agg(integer, bigint);         -- INITCOND has 24 buckets
 
+-- --- 010_tables.sql: the two classes of job states, for the functions that list a whole class
+-- The two classes of job states (extension/core/job_state.hpp: IsUnfinished, IsTerminal) for
+-- the SQL functions that mean "every unfinished state" or "every final state": the one SQL copy
+-- of each list, checked against the core by test/sql/core_vocabulary.sql. IMMUTABLE, so the
+-- planner folds a call into a constant array and plans `state = ANY (taskflow._unfinished_states())`
+-- as it plans the literal list. Index predicates and CHECK constraints stay literal (the planner
+-- proves a query against an index predicate's constants); the same test checks them.
+CREATE FUNCTION taskflow._unfinished_states() RETURNS taskflow.job_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '{PENDING,SCHEDULED,RUNNING}'::taskflow.job_state[] $$;
+
+CREATE FUNCTION taskflow._final_states() RETURNS taskflow.job_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '{SUCCEEDED,FAILED,DEAD,CANCELLED}'::taskflow.job_state[] $$;
+
+-- --- 020_queues.sql: drop_queue names the unfinished states through _unfinished_states()
+-- Refused while the queue holds unfinished jobs; finished jobs stay (history).
+CREATE OR REPLACE FUNCTION taskflow.drop_queue(name text) RETURNS void
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  n bigint;
+BEGIN
+  PERFORM FROM taskflow.queues q WHERE q.name = drop_queue.name FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name);
+  END IF;
+  SELECT count(*) INTO n FROM taskflow.jobs j
+   WHERE j.queue = drop_queue.name AND j.state = ANY (taskflow._unfinished_states());
+  IF n > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '55000',
+      MESSAGE = format('queue "%s" still holds %s unfinished jobs', name, n),
+      HINT = 'Cancel them or wait until they finish, then drop the queue.';
+  END IF;
+  DELETE FROM taskflow.queues q WHERE q.name = drop_queue.name;
+END
+$$;
+
 -- --- 030_jobs.sql
 CREATE FUNCTION taskflow.schedule(job_type text, payload jsonb DEFAULT '{}',
     queue text DEFAULT 'default', tenant_id text DEFAULT 'default',
@@ -302,6 +343,22 @@ AS $$
   SELECT count(*) FROM dj
 $$;
 
+-- The core's vocabulary for the tests (job states, schedule()'s fields).
+CREATE FUNCTION taskflow._core_states(OUT state text, OUT state_class text) RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'taskflow_core_states'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION taskflow._core_states() IS
+  'Internal: the job states in enum order with their class (unfinished or final), from the C++ core.';
+
+CREATE FUNCTION taskflow._schedule_fields(OUT name text, OUT sql_type text, OUT sql_default text,
+    OUT json_type text, OUT in_batch boolean, OUT description text) RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'taskflow_schedule_fields'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION taskflow._schedule_fields() IS
+  'Internal: taskflow.schedule''s field table (core/schedule_fields.hpp): type, default, JSON type.';
+
 -- --- 032_workflows.sql (new)
 CREATE FUNCTION taskflow.schedule_workflow(spec jsonb) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'taskflow_schedule_workflow'
@@ -410,7 +467,7 @@ BEGIN
            WHERE wn.workflow_id = cancel_workflow.workflow_id ORDER BY wn.job_id LOOP
     -- Propagation may have cancelled it since the loop started: re-read under the lock.
     IF EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = n
-               AND j.state IN ('PENDING', 'SCHEDULED', 'RUNNING') AND NOT j.cancel_requested) THEN
+               AND j.state = ANY (taskflow._unfinished_states()) AND NOT j.cancel_requested) THEN
       PERFORM taskflow.cancel(n, COALESCE(reason, format('workflow %s cancelled', workflow_id)));
       done := done + 1;
     END IF;
@@ -492,6 +549,44 @@ BEGIN
   IF NOT paused THEN
     PERFORM pg_notify('taskflow_' || name, '');  -- wake the workers now
   END IF;
+END
+$$;
+
+-- --- 070_observability.sql: the statistics triggers name the final states through _final_states()
+-- Deleted finished jobs: the ones not rolled up yet are counted now, and all are removed.
+-- Holds the watermark (FOR SHARE) so a concurrent roll-up cannot count them as well.
+CREATE OR REPLACE FUNCTION taskflow._stats_on_delete() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+  w timestamptz;
+BEGIN
+  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
+  EXECUTE taskflow._stats_apply_sql(format(
+    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM gone j '
+    'WHERE j.state = ANY (taskflow._final_states())',
+    taskflow._observation_sql(), COALESCE(w, '-infinity')));
+  RETURN NULL;
+END
+$$;
+
+-- TRUNCATE fires no DELETE trigger: count what it is about to remove first.
+CREATE OR REPLACE FUNCTION taskflow._stats_on_truncate() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+DECLARE
+  w timestamptz;
+BEGIN
+  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
+  EXECUTE taskflow._stats_apply_sql(format(
+    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM taskflow.jobs j '
+    'WHERE j.state = ANY (taskflow._final_states())',
+    taskflow._observation_sql(), COALESCE(w, '-infinity')));
+  RETURN NULL;
 END
 $$;
 
@@ -942,8 +1037,8 @@ BEGIN
     SELECT COALESCE(jsonb_agg(jsonb_build_object(
              'name', sh.name, 'paused', sh.paused, 'concurrency_limit', sh.concurrency_limit,
              'counts', (SELECT jsonb_object_agg(st.s, COALESCE(c.n, 0) ORDER BY st.o)
-                        FROM unnest(ARRAY['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED',
-                                          'DEAD', 'CANCELLED']) WITH ORDINALITY AS st(s, o)
+                        FROM unnest(enum_range(NULL::taskflow.job_state)::text[])
+                             WITH ORDINALITY AS st(s, o)
                         LEFT JOIN counts c ON c.queue = sh.name AND c.state = st.s),
              'series', COALESCE(se.points, '[]'::jsonb))
            ORDER BY sh.name), '[]'::jsonb) AS doc
@@ -1043,6 +1138,87 @@ BEGIN
          'capped', (SELECT count(*) FROM d) > max_jobs)
   INTO result FROM g;
   RETURN result;
+END
+$$;
+
+-- _bulk_apply names the final states through _final_states().
+-- Applies `action` (retry or cancel: the per-job verbs, with their state machine checks and
+-- audit trail; purge: deletes finished jobs with their attempts and events) to the jobs `ids`
+-- the caller may see. Rows are locked in id order (no deadlock between two bulk calls). A job
+-- the verb refuses is reported, not fatal: {"matched", "changed", "skipped": [{"id", "state",
+-- "reason"}] (the first 100), "skipped_count", "cancel_requested"}.
+CREATE OR REPLACE FUNCTION taskflow._bulk_apply(action text, ids bigint[], reason text) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  own text := taskflow._caller_tenant();
+  want bigint[];
+  seen bigint[] := '{}';
+  doomed bigint[] := '{}';
+  r record;
+  s taskflow.job_state;
+  changed bigint := 0;
+  requested bigint := 0;
+  skipped jsonb := '[]';
+  nskipped bigint := 0;
+  x bigint;
+BEGIN
+  want := ARRAY(SELECT DISTINCT u FROM unnest(ids) u WHERE u IS NOT NULL ORDER BY u);
+  FOR r IN SELECT j.id, j.state FROM taskflow.jobs j
+           WHERE j.id = ANY(want) AND j.tenant_id = COALESCE(own, j.tenant_id)
+           ORDER BY j.id FOR UPDATE LOOP
+    seen := seen || r.id;
+    IF action = 'purge' THEN
+      -- the final states (core::IsTerminal); never a job that may still run
+      IF r.state = ANY (taskflow._final_states()) THEN
+        doomed := doomed || r.id;
+      ELSE
+        nskipped := nskipped + 1;
+        IF nskipped <= 100 THEN
+          skipped := skipped || jsonb_build_object('id', r.id, 'state', r.state, 'reason',
+            format('cannot purge job %s: it is %s', r.id, r.state));
+        END IF;
+      END IF;
+      CONTINUE;
+    END IF;
+    BEGIN
+      IF action = 'retry' THEN
+        s := taskflow.retry(r.id);
+      ELSE
+        s := taskflow.cancel(r.id, reason);
+      END IF;
+      changed := changed + 1;
+      IF action = 'cancel' AND s = 'RUNNING' THEN
+        requested := requested + 1;  -- its worker is asked to stop (docs/functions.md, cancel)
+      END IF;
+    EXCEPTION WHEN object_not_in_prerequisite_state OR undefined_object THEN
+      -- the state machine's refusal (or a retry whose queue is gone, or whose unique key
+      -- another job holds): reported with the verb's own message
+      nskipped := nskipped + 1;
+      IF nskipped <= 100 THEN
+        skipped := skipped || jsonb_build_object('id', r.id, 'state', r.state, 'reason', SQLERRM);
+      END IF;
+    END;
+  END LOOP;
+  IF cardinality(doomed) > 0 THEN
+    DELETE FROM taskflow.job_attempts a WHERE a.job_id = ANY(doomed);
+    DELETE FROM taskflow.job_events e WHERE e.job_id = ANY(doomed);
+    DELETE FROM taskflow.jobs j WHERE j.id = ANY(doomed);
+    changed := cardinality(doomed);
+  END IF;
+  -- another tenant's job is reported exactly like a missing one
+  FOREACH x IN ARRAY want LOOP
+    IF NOT x = ANY(seen) THEN
+      nskipped := nskipped + 1;
+      IF nskipped <= 100 THEN
+        skipped := skipped || jsonb_build_object('id', x, 'state', NULL, 'reason',
+          format('job %s does not exist', x));
+      END IF;
+    END IF;
+  END LOOP;
+  RETURN jsonb_build_object('matched', cardinality(want), 'changed', changed,
+    'skipped', skipped, 'skipped_count', nskipped, 'cancel_requested', requested);
 END
 $$;
 
@@ -1437,7 +1613,8 @@ REVOKE ALL ON FUNCTION
   taskflow.list_workflows(text, bigint, integer),
   taskflow.shard_id(), taskflow.set_shard(integer), taskflow.export_tenant(text),
   taskflow.import_tenant(jsonb), taskflow.purge_tenant(text, text), taskflow.allow_router_login(name),
-  taskflow._build_commit()
+  taskflow._build_commit(), taskflow._core_states(), taskflow._schedule_fields(),
+  taskflow._unfinished_states(), taskflow._final_states()
 FROM PUBLIC;
 
 -- --- 010_tables.sql

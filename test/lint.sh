@@ -10,6 +10,9 @@
 #   3. cpp_only.hpp checks every inclusion: it has no include guard, it is the last #include of
 #      every core file, and a core header first included after postgres.h does not compile.
 #   4. The files listed in .clang-format-files are formatted as .clang-format says.
+#   5. Job states come from the core: no state name is written as an SQL string literal
+#      ('RUNNING') in extension/api/*.cpp or extension/bgw/*.cpp; statements render states with
+#      api::StateSql / api::StateListSql (api/common.cpp, the one place that quotes them).
 # Needs pg_config (the server's headers) and a C++17 compiler; clang-format for check 4.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -109,6 +112,16 @@ if command -v clang-format >/dev/null; then
 else
   check "clang-format is installed (test/deps.sh)" "clang-format not found on PATH"
 fi
+
+# ---- 5. job states rendered from core -------------------------------------------------------------
+# A state literal in an SQL statement of api/ or bgw/ (comments aside: a whole-line // comment
+# and a trailing // comment without a quote after it) is a copy of the core's vocabulary.
+state_re="'(PENDING|SCHEDULED|RUNNING|SUCCEEDED|FAILED|DEAD|CANCELLED)'"
+problems=$(grep -nHE "$state_re" extension/api/*.cpp extension/bgw/*.cpp \
+             | sed -E 's#^([^:]+:[0-9]+:)[[:space:]]*//.*$#\1#; s#[[:space:]]//[^"]*$##' \
+             | grep -E "$state_re" \
+             | sed -E 's#^([^:]+:[0-9]+):.*$#\1: a job state written as an SQL literal (use api::StateSql / api::StateListSql)#')
+check "no job state is an SQL literal in extension/api or extension/bgw (rendered from core)" "$problems"
 
 echo "1..$n"
 [ "$failures" -eq 0 ]

@@ -68,7 +68,7 @@ std::uint64_t PromoteDue(Datum queues) {
   // Usually nothing is due: a read-only probe of jobs_scheduled_idx is far cheaper than
   // starting the promoting statement (two data-modifying CTEs).
   static pg::Statement any_due(
-      "SELECT EXISTS (SELECT FROM taskflow.jobs WHERE state = 'SCHEDULED' "
+      "SELECT EXISTS (SELECT FROM taskflow.jobs WHERE state = " + api::StateSql(JobState::Scheduled) + " "
       "AND next_run_at <= now() AND queue = ANY($1))",
       {TEXTARRAYOID}, kGeneric);
   pg::Params probe;
@@ -136,12 +136,12 @@ void FindHeads(const std::string& queue, Datum job_types, bool has_types,
   static pg::Statement stmt(
       "WITH RECURSIVE t AS ("
       "  (SELECT j.tenant_id, j.priority, j.next_run_at, j.id FROM taskflow.jobs j"
-      "   WHERE j.queue = $1 AND j.state = 'PENDING' AND ($2::text[] IS NULL OR j.job_type = ANY($2))"
+      "   WHERE j.queue = $1 AND j.state = " + api::StateSql(JobState::Pending) + " AND ($2::text[] IS NULL OR j.job_type = ANY($2))"
       "   ORDER BY j.tenant_id, j.priority DESC, j.next_run_at, j.id LIMIT 1)"
       "  UNION ALL"
       "  SELECT n.* FROM t, LATERAL ("
       "   SELECT j.tenant_id, j.priority, j.next_run_at, j.id FROM taskflow.jobs j"
-      "   WHERE j.queue = $1 AND j.state = 'PENDING' AND j.tenant_id > t.tenant_id"
+      "   WHERE j.queue = $1 AND j.state = " + api::StateSql(JobState::Pending) + " AND j.tenant_id > t.tenant_id"
       "     AND ($2::text[] IS NULL OR j.job_type = ANY($2))"
       "   ORDER BY j.tenant_id, j.priority DESC, j.next_run_at, j.id LIMIT 1) n)"
       "SELECT tenant_id, priority, next_run_at, id FROM t",
@@ -188,7 +188,7 @@ std::map<std::string, TenantRow> TenantSettings(const std::vector<std::string>& 
 // concurrency_limit), counted after the queue's advisory lock.
 void CountRunningQueues(const std::vector<std::string>& queues, std::map<std::string, int>* out) {
   static pg::Statement stmt(
-      "SELECT queue, count(*)::int FROM taskflow.jobs WHERE state = 'RUNNING' "
+      "SELECT queue, count(*)::int FROM taskflow.jobs WHERE state = " + api::StateSql(JobState::Running) + " "
       "  AND queue = ANY($1) GROUP BY queue",
       {TEXTARRAYOID}, kGeneric);
   pg::Params p;
@@ -279,10 +279,10 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::
       "SELECT c.id, c.queue, c.tenant_id, r.running "
       "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
       "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
-      "  WHERE r.tenant_id = a.tenant AND r.state = 'RUNNING') END AS running OFFSET 0) r, "
+      "  WHERE r.tenant_id = a.tenant AND r.state = " + api::StateSql(JobState::Running) + ") END AS running OFFSET 0) r, "
       "LATERAL (SELECT x.* FROM unnest($1::text[]) AS qn(name), LATERAL ("
       "    SELECT j.id, j.queue, j.tenant_id, j.priority, j.next_run_at FROM taskflow.jobs j"
-      "    WHERE j.queue = qn.name AND j.tenant_id = a.tenant AND j.state = 'PENDING'"
+      "    WHERE j.queue = qn.name AND j.tenant_id = a.tenant AND j.state = " + api::StateSql(JobState::Pending) +
       "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
       "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) x"
       "  ORDER BY x.priority DESC, x.next_run_at, x.id LIMIT a.k) c",
@@ -292,9 +292,9 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::
       "SELECT c.id, c.queue, c.tenant_id, r.running "
       "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
       "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
-      "  WHERE r.tenant_id = a.tenant AND r.state = 'RUNNING') END AS running OFFSET 0) r, "
+      "  WHERE r.tenant_id = a.tenant AND r.state = " + api::StateSql(JobState::Running) + ") END AS running OFFSET 0) r, "
       "LATERAL (SELECT j.id, j.queue, j.tenant_id FROM taskflow.jobs j"
-      "    WHERE j.queue = ($1::text[])[1] AND j.tenant_id = a.tenant AND j.state = 'PENDING'"
+      "    WHERE j.queue = ($1::text[])[1] AND j.tenant_id = a.tenant AND j.state = " + api::StateSql(JobState::Pending) +
       "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
       "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) c",
       {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID, BOOLARRAYOID}, kGeneric);
@@ -341,7 +341,7 @@ std::string StartAttemptsSql(bool v2) {
                          : "NULL::text AS traceparent, 0 AS dependency_count") +
           ", j.state, j.priority, j.next_run_at), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason)"
-          "  SELECT id, 'PENDING', state, $2, 'acquired' FROM upd) "
+          "  SELECT id, " + api::StateSql(JobState::Pending) + ", state, $2, 'acquired' FROM upd) "
           "SELECT upd.id, upd.attempts, upd.lease_token, upd.job_type, upd.payload, upd.queue,"
           "  upd.tenant_id, upd.correlation_id, upd.lease_expires_at, upd.timeout, upd.traceparent," +
           std::string(v2 ?

@@ -110,7 +110,7 @@ TF_FUNCTION(taskflow_retry) {
     if (job.unique_key) {
       static pg::Statement holder(
           "SELECT id FROM taskflow.jobs WHERE tenant_id = $1 AND queue = $2 AND unique_key = $3 "
-          "AND state IN ('PENDING', 'SCHEDULED', 'RUNNING') AND id <> $4",
+          "AND state IN " + api::StateListSql(core::UnfinishedStates()) + " AND id <> $4",
           {TEXTOID, TEXTOID, TEXTOID, INT8OID});
       pg::Params hp;
       hp.AddText(job.tenant).AddText(job.queue).AddText(*job.unique_key).AddInt64(id);

@@ -10,19 +10,27 @@ namespace taskflow::api {
 using core::DomainError;
 using core::ErrorCode;
 
-std::string SourceStatesSql(core::JobEvent event) {
+std::string StateSql(core::JobState state) {
+  // The labels are upper-case letters only: nothing to quote.
+  return "'" + std::string(core::ToString(state)) + "'";
+}
+
+std::string StateListSql(const std::vector<core::JobState>& states) {
+  if (states.empty()) throw DomainError(ErrorCode::Internal, "an SQL state list must not be empty");
   std::string sql = "(";
-  for (core::JobState s : core::SourcesOf(event)) {
+  for (core::JobState s : states) {
     if (sql.size() > 1) sql += ",";
-    sql += "'" + std::string(core::ToString(s)) + "'";
+    sql += StateSql(s);
   }
   return sql + ")";
 }
 
+std::string SourceStatesSql(core::JobEvent event) { return StateListSql(core::SourcesOf(event)); }
+
 std::string TargetStateSql(core::JobState from, core::JobEvent event) {
   auto to = core::Transition(from, event);
   if (!to) throw DomainError(ErrorCode::Internal, "transition table has no target");
-  return "'" + std::string(core::ToString(*to)) + "'";
+  return StateSql(*to);
 }
 
 core::RetryPolicy PolicyFromRow(const pg::ResultRow& row, int first) {

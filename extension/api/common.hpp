@@ -13,6 +13,17 @@
 
 namespace taskflow::api {
 
+// The one place that renders job states into SQL text: every statement of api/ and bgw/ names
+// a state through these (test/lint.sh fails on a state name written as an SQL literal there).
+// They only build strings (no PostgreSQL call), so a statement's text can be built at first use
+// or at static initialisation and prepared once, as before.
+//
+// SQL literal of one state, e.g. "'RUNNING'".
+std::string StateSql(core::JobState state);
+// SQL list literal of states, in the given order, e.g. "('PENDING','SCHEDULED','RUNNING')" for
+// core::UnfinishedStates(). For `state IN <list>` (and ON CONFLICT ... WHERE, whose predicate
+// must match the partial unique index on the unfinished states).
+std::string StateListSql(const std::vector<core::JobState>& states);
 // SQL list literal of the states an event may start from, taken from the core transition
 // table, e.g. "('PENDING','SCHEDULED')". Used to build the set-based statements.
 std::string SourceStatesSql(core::JobEvent event);

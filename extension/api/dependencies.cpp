@@ -23,32 +23,17 @@ using core::OnDependencyFailure;
 
 namespace {
 
-std::string Lit(JobState s) { return "'" + std::string(core::ToString(s)) + "'"; }
-
-// SQL list of the final states: ('SUCCEEDED','FAILED','DEAD','CANCELLED').
-std::string FinalStatesSql() {
-  std::string out = "(";
-  for (int i = 0; i < core::kJobStateCount; ++i) {
-    auto s = static_cast<JobState>(i);
-    if (!core::IsTerminal(s)) continue;
-    if (out.size() > 1) out += ",";
-    out += Lit(s);
-  }
-  return out + ")";
-}
-
 // SQL condition "this final state cancels a dependent on an edge with policy p", from the core
 // rule (DependencyCancels), evaluated for every final state.
 std::string CancelsSql(const std::string& state_expr, const std::string& policy_expr) {
   std::string out = "(";
   bool first = true;
-  for (int i = 0; i < core::kJobStateCount; ++i) {
-    auto s = static_cast<JobState>(i);
+  for (JobState s : core::kAllJobStates) {
     for (OnDependencyFailure p : {OnDependencyFailure::Cancel, OnDependencyFailure::Run}) {
       if (!core::DependencyCancels(s, p)) continue;
       if (!first) out += " OR ";
       first = false;
-      out += "(" + state_expr + " = " + Lit(s) + " AND " + policy_expr + " = '" +
+      out += "(" + state_expr + " = " + StateSql(s) + " AND " + policy_expr + " = '" +
              std::string(core::ToString(p)) + "')";
     }
   }
@@ -89,7 +74,7 @@ DependencyCheck CheckDependencies(Datum ids, const std::string& tenant,
   // order, so two of them cannot deadlock). The tenant is part of the condition, so another
   // tenant's row is never locked or waited for (a lock wait would reveal that it exists).
   static pg::Statement lock(
-      "SELECT j.id, CASE WHEN j.state IN " + FinalStatesSql() + " THEN j.state::text END "
+      "SELECT j.id, CASE WHEN j.state IN " + StateListSql(core::FinalStates()) + " THEN j.state::text END "
       "FROM taskflow.jobs j WHERE j.id IN (SELECT DISTINCT x FROM unnest($1::bigint[]) x) "
       "  AND j.tenant_id = $2 AND ($3::text IS NULL OR j.tenant_id = $3) "
       "ORDER BY j.id FOR SHARE OF j",
@@ -164,7 +149,7 @@ void ResolveDependencies(const std::vector<std::int64_t>& jobs,
       "WITH e AS MATERIALIZED (SELECT d.job_id, d.depends_on, d.on_failure, p.state AS pstate "
       "  FROM taskflow.job_dependencies d JOIN taskflow.jobs p ON p.id = d.depends_on "
       "  WHERE d.depends_on = ANY($1) AND d.parent_state IS NULL AND p.state IN " +
-          FinalStatesSql() + "), "
+          StateListSql(core::FinalStates()) + "), "
           "c AS MATERIALIZED (SELECT job_id, count(*)::int AS n, "
           "  (array_agg('dependency ' || depends_on || ' ended ' || pstate ORDER BY depends_on) "
           "     FILTER (WHERE " + CancelsSql("pstate", "on_failure") + "))[1] AS culprit, "
@@ -250,8 +235,8 @@ int RearmDependents(std::int64_t job_id) {
       "WITH e AS MATERIALIZED (SELECT d.job_id, d.depends_on FROM taskflow.job_dependencies d "
       "  JOIN taskflow.jobs c ON c.id = d.job_id "
       "  WHERE d.depends_on = ANY($1) AND d.parent_state IS NOT NULL "
-      "    AND ((c.state = 'SCHEDULED' AND c.dependencies_pending > 0) "
-      "         OR (d.cancelled_child AND c.state = 'CANCELLED'))), "
+      "    AND ((c.state = " + StateSql(JobState::Scheduled) + " AND c.dependencies_pending > 0) "
+      "         OR (d.cancelled_child AND c.state = " + StateSql(JobState::Cancelled) + "))), "
       "lk AS MATERIALIZED (SELECT j.id, j.state AS old_state FROM taskflow.jobs j "
       "  WHERE j.id IN (SELECT job_id FROM e) ORDER BY j.id FOR UPDATE OF j), "
       "c AS MATERIALIZED (SELECT e.job_id, count(*)::int AS n, "
@@ -263,23 +248,23 @@ int RearmDependents(std::int64_t job_id) {
           "re AS (UPDATE taskflow.job_dependencies d SET parent_state = NULL, resolved_at = NULL, "
           "  cancelled_child = false FROM e WHERE d.job_id = e.job_id AND d.depends_on = e.depends_on), "
           "upd AS (UPDATE taskflow.jobs j SET dependencies_pending = j.dependencies_pending + c.n, "
-          "    state = CASE WHEN lk.old_state = 'CANCELLED' AND c.blocker IS NULL "
+          "    state = CASE WHEN lk.old_state = " + StateSql(JobState::Cancelled) + " AND c.blocker IS NULL "
           "                 THEN " + rearmed + "::taskflow.job_state ELSE j.state END, "
-          "    next_run_at = CASE WHEN lk.old_state = 'CANCELLED' AND c.blocker IS NULL "
+          "    next_run_at = CASE WHEN lk.old_state = " + StateSql(JobState::Cancelled) + " AND c.blocker IS NULL "
           "                       THEN 'infinity' ELSE j.next_run_at END, "
-          "    finished_at = CASE WHEN lk.old_state = 'CANCELLED' AND c.blocker IS NULL "
+          "    finished_at = CASE WHEN lk.old_state = " + StateSql(JobState::Cancelled) + " AND c.blocker IS NULL "
           "                       THEN NULL ELSE j.finished_at END, "
-          "    budget_offset = CASE WHEN lk.old_state = 'CANCELLED' AND c.blocker IS NULL "
+          "    budget_offset = CASE WHEN lk.old_state = " + StateSql(JobState::Cancelled) + " AND c.blocker IS NULL "
           "                         THEN j.attempts ELSE j.budget_offset END, "
           "    cancel_requested = false, "
-          "    cancel_reason = CASE WHEN lk.old_state <> 'CANCELLED' THEN j.cancel_reason "
+          "    cancel_reason = CASE WHEN lk.old_state <> " + StateSql(JobState::Cancelled) + " THEN j.cancel_reason "
           "      WHEN c.blocker IS NULL THEN NULL "
           "      ELSE (SELECT 'dependency ' || d.depends_on || ' ended ' || d.parent_state "
           "            FROM taskflow.job_dependencies d WHERE d.job_id = j.id AND d.depends_on = c.blocker) END "
           "  FROM c JOIN lk ON lk.id = c.job_id WHERE j.id = c.job_id "
           "  RETURNING j.id, lk.old_state, j.state, c.blocker, c.retried), "
           "bl AS (UPDATE taskflow.job_dependencies d SET cancelled_child = true FROM upd "
-          "  WHERE upd.blocker IS NOT NULL AND upd.old_state = 'CANCELLED' "
+          "  WHERE upd.blocker IS NOT NULL AND upd.old_state = " + StateSql(JobState::Cancelled) + " "
           "    AND d.job_id = upd.id AND d.depends_on = upd.blocker), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
           "  SELECT id, old_state, state, 'workflow', "

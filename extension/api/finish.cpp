@@ -40,7 +40,7 @@ std::vector<std::int32_t> FinishSucceeded(Datum ids, Datum tokens, Datum results
           "    started_at, finished_at, outcome) "
           "  SELECT id, attempts, worker_id, lease_token, started_at, now(), 'succeeded' FROM upd), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT id, 'RUNNING', state, worker_id, 'completed' FROM upd) "
+          "  SELECT id, " + StateSql(JobState::Running) + ", state, worker_id, 'completed' FROM upd) "
           "SELECT upd.id, t.n::int, upd.tenant_id FROM upd JOIN unnest($1::bigint[], $2::uuid[]) "
           "  WITH ORDINALITY AS t(id, token, n) ON t.id = upd.id AND t.token = upd.lease_token",
       {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID},
@@ -70,7 +70,7 @@ std::vector<std::int32_t> AlreadySucceeded(Datum ids, Datum tokens) {
   static pg::Statement stmt(
       "SELECT t.n::int FROM unnest($1::bigint[], $2::uuid[]) WITH ORDINALITY AS t(id, token, n) "
       "JOIN taskflow.jobs j ON j.id = t.id AND j.lease_token = t.token "
-      "WHERE j.state = 'SUCCEEDED' ORDER BY t.n",
+      "WHERE j.state = " + StateSql(JobState::Succeeded) + " ORDER BY t.n",
       {INT8ARRAYOID, UUIDARRAYOID});
   pg::Params p;
   p.Add(ids).Add(tokens);
@@ -163,14 +163,14 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
       "    last_error_type = CASE WHEN $6::text IS NULL THEN last_error_type ELSE $6 END, "
       "    last_error_message = CASE WHEN $6::text IS NULL THEN last_error_message ELSE $7 END, "
       "    budget_offset = budget_offset + $8, lease_expires_at = NULL "
-      "  WHERE id = $1 AND state = 'RUNNING' "
+      "  WHERE id = $1 AND state = " + StateSql(JobState::Running) + " "
       "  RETURNING id, attempts, worker_id, state, lease_token, started_at, tenant_id), "
       "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
       "    started_at, finished_at, outcome, error_type, error_message, backoff_delay, "
       "    backoff_policy) "
       "  SELECT id, attempts, worker_id, lease_token, started_at, now(), $9, $6, $7, $3, $12 FROM upd), "
       "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-      "  SELECT id, 'RUNNING', state, COALESCE($10, worker_id), $11 FROM upd) "
+      "  SELECT id, " + StateSql(JobState::Running) + ", state, COALESCE($10, worker_id), $11 FROM upd) "
       "SELECT count(*)::int, min(tenant_id) FROM upd",
       {INT8OID, TEXTOID, INTERVALOID, BOOLOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
        TEXTOID, TEXTOID, TEXTOID});

@@ -8,6 +8,7 @@
 #include "core/batch_check.hpp"
 #include "core/errors.hpp"
 #include "core/retry_policy.hpp"
+#include "core/schedule_fields.hpp"
 #include "core/state_machine.hpp"
 #include "core/validation.hpp"
 #include "api/jobs_insert.hpp"
@@ -97,7 +98,7 @@ std::optional<std::int64_t> ExistingUnique(const std::string& tenant, const std:
                                            const std::string& key) {
   static pg::Statement existing(
       "SELECT id FROM taskflow.jobs WHERE tenant_id = $1 AND queue = $2 AND unique_key = $3 "
-      "AND state IN ('PENDING', 'SCHEDULED', 'RUNNING')",
+      "AND state IN " + StateListSql(core::UnfinishedStates()),
       {TEXTOID, TEXTOID, TEXTOID});
   pg::Params q;
   q.AddText(tenant).AddText(queue).AddText(key);
@@ -105,9 +106,12 @@ std::optional<std::int64_t> ExistingUnique(const std::string& tenant, const std:
   return std::nullopt;
 }
 
-constexpr const char* kUniqueConflict =
-    " ON CONFLICT (tenant_id, queue, unique_key) WHERE unique_key IS NOT NULL AND state IN "
-    "('PENDING', 'SCHEDULED', 'RUNNING') DO NOTHING";
+// The arbiter is the partial unique index on the unfinished jobs' keys: the predicate must
+// imply the index's (jobs_unique_key_idx), so both list core's unfinished states.
+std::string UniqueConflictSql() {
+  return " ON CONFLICT (tenant_id, queue, unique_key) WHERE unique_key IS NOT NULL AND state IN " +
+         StateListSql(core::UnfinishedStates()) + " DO NOTHING";
+}
 
 // v2: the schema has 0.2.0's jobs columns (SchemaIs0_2: traceparent and the dependency
 // columns); without them $15..$17 go unused (a 0.1.0 schema has no dependencies).
@@ -124,7 +128,7 @@ std::string SingleInsertSql(bool unique, bool v2) {
              "    CASE WHEN $17 > 0 THEN 'infinity' ELSE COALESCE($8, now()) END, $9, $10, $11, $12, "
              "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0)" +
          (v2 ? ", $15, $16, $17, CASE WHEN $17 > 0 THEN $8 END" : "") + " FROM q" +
-         (unique ? kUniqueConflict : "") +
+         (unique ? UniqueConflictSql() : std::string()) +
          " RETURNING id, state), "
          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
          "  SELECT id, NULL, state, $13, COALESCE($18, 'scheduled') FROM ins) "
@@ -172,7 +176,7 @@ std::string BatchInsertSql(bool unique, bool v2) {
       "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = s.parent_job_id), 0)";
   sql += v2 ? ", s.traceparent, s.deps, s.deps, CASE WHEN s.deps > 0 THEN s.run_at END " : " ";
   sql += "  FROM s JOIN qm ON qm.queue = s.queue ORDER BY s.n";
-  if (unique) sql += kUniqueConflict;
+  if (unique) sql += UniqueConflictSql();
   sql +=
       "  RETURNING id, state), "
       "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
@@ -306,29 +310,46 @@ void CheckBatchDepth(Datum jobs) {
   }
 }
 
+// The shape conditions of one element e.j, built from schedule()'s field table
+// (core::kScheduleFields, the fields schedule_many takes): not an object, no job_type string,
+// an unknown key, a value of the wrong JSON type (null is every optional field's default).
+// parent_job_id (bigint) has at most 18 digits, so the cast in the insert cannot overflow.
+std::string BatchShapeSql() {
+  std::string keys;
+  std::string types;
+  for (const core::ScheduleField& f : core::kScheduleFields) {
+    if (!f.in_batch) continue;
+    const std::string name(f.name);
+    keys += (keys.empty() ? "'" : ", '") + name + "'";
+    if (f.sql_default.empty()) {  // required (job_type): a string
+      types += "   OR jsonb_typeof(e.j -> '" + name + "') IS DISTINCT FROM '" +
+               std::string(core::JsonTypeName(f.json_type)) + "' ";
+      continue;
+    }
+    switch (f.json_type) {
+      case core::ScheduleJsonType::String:
+      case core::ScheduleJsonType::Object:
+        types += "   OR jsonb_typeof(e.j -> '" + name + "') NOT IN ('" +
+                 std::string(core::JsonTypeName(f.json_type)) + "', 'null') ";
+        break;
+      case core::ScheduleJsonType::Integer:
+        types += "   OR (e.j ? '" + name + "' AND (e.j ->> '" + name + "') !~ '^-?[0-9]" +
+                 (f.sql_type == "bigint" ? "{1,18}" : "+") + "$') ";
+        break;
+      case core::ScheduleJsonType::IntegerArray:  // not a batch field (depends_on)
+        throw DomainError(ErrorCode::Internal, "schedule_many has no array field");
+    }
+  }
+  return "SELECT e.n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n) "
+         "WHERE jsonb_typeof(e.j) IS DISTINCT FROM 'object' "
+         "   OR EXISTS (SELECT FROM jsonb_object_keys(e.j) k WHERE k NOT IN (" + keys + ")) " +
+         types + "ORDER BY e.n LIMIT 1";
+}
+
 // 1. Shape problems (not an object, unknown key, wrong JSON type), reported for the first
 //    element that has one, by the same plpgsql function that types one element.
 void CheckBatchShape(Datum jobs) {
-  static pg::Statement shape(
-      "SELECT e.n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n) "
-      "WHERE jsonb_typeof(e.j) IS DISTINCT FROM 'object' "
-      "   OR jsonb_typeof(e.j -> 'job_type') IS DISTINCT FROM 'string' "
-      "   OR EXISTS (SELECT FROM jsonb_object_keys(e.j) k WHERE k NOT IN ('job_type', 'payload', "
-      "     'queue', 'tenant_id', 'run_at', 'priority', 'max_attempts', 'unique_key', "
-      "     'correlation_id', 'parent_job_id', 'timeout', 'traceparent')) "
-      "   OR jsonb_typeof(e.j -> 'payload') NOT IN ('object', 'null') "
-      "   OR jsonb_typeof(e.j -> 'queue') NOT IN ('string', 'null') "
-      "   OR jsonb_typeof(e.j -> 'tenant_id') NOT IN ('string', 'null') "
-      "   OR jsonb_typeof(e.j -> 'run_at') NOT IN ('string', 'null') "
-      "   OR jsonb_typeof(e.j -> 'unique_key') NOT IN ('string', 'null') "
-      "   OR jsonb_typeof(e.j -> 'correlation_id') NOT IN ('string', 'null') "
-      "   OR jsonb_typeof(e.j -> 'timeout') NOT IN ('string', 'null') "
-      "   OR jsonb_typeof(e.j -> 'traceparent') NOT IN ('string', 'null') "
-      "   OR (e.j ? 'priority' AND (e.j ->> 'priority') !~ '^-?[0-9]+$') "
-      "   OR (e.j ? 'max_attempts' AND (e.j ->> 'max_attempts') !~ '^-?[0-9]+$') "
-      "   OR (e.j ? 'parent_job_id' AND (e.j ->> 'parent_job_id') !~ '^-?[0-9]{1,18}$') "
-      "ORDER BY e.n LIMIT 1",
-      {JSONBOID});
+  static pg::Statement shape(BatchShapeSql(), {JSONBOID});
   pg::Params p;
   p.Add(jobs);
   if (p.Run(shape, true, 1) == 1) {

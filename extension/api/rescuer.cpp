@@ -16,7 +16,8 @@ namespace {
 
 int RescueExpired(int limit) {
   static pg::Statement stmt(api::FinishRowSql() +
-                                "WHERE j.state = 'RUNNING' AND j.lease_expires_at < now() "
+                                "WHERE j.state = " + api::StateSql(core::JobState::Running) +
+                                " AND j.lease_expires_at < now() "
                                 "ORDER BY j.lease_expires_at LIMIT $1 FOR UPDATE OF j SKIP LOCKED",
                             {INT4OID, UUIDOID});
   pg::Params p;

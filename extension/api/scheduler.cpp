@@ -23,7 +23,9 @@ std::vector<Promoted> PromoteDue(int limit, std::optional<Datum> queues) {
           TargetStateSql(JobState::Scheduled, JobEvent::Promote) +
           "  FROM due WHERE j.id = due.id RETURNING j.id, j.queue, j.state), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT id, 'SCHEDULED', state, 'scheduler', 'due' FROM upd) "
+          "  SELECT id, " +
+          api::StateSql(JobState::Scheduled) +
+          ", state, 'scheduler', 'due' FROM upd) "
           "SELECT queue, count(*)::int FROM upd GROUP BY queue",
       {INT4OID, TEXTARRAYOID}, pg::Statement::Plans::Generic);
   pg::Params p;

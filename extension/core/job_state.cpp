@@ -5,6 +5,8 @@ namespace taskflow::core {
 
 static_assert(static_cast<int>(JobState::Cancelled) + 1 == kJobStateCount,
               "kJobStateCount must match the JobState enum");
+static_assert(kAllJobStates[kJobStateCount - 1] == JobState::Cancelled,
+              "kAllJobStates must list every state in enum order");
 
 std::string_view ToString(JobState state) noexcept {
   switch (state) {
@@ -20,8 +22,7 @@ std::string_view ToString(JobState state) noexcept {
 }
 
 std::optional<JobState> ParseJobState(std::string_view label) noexcept {
-  for (int i = 0; i < kJobStateCount; ++i) {
-    const auto state = static_cast<JobState>(i);
+  for (JobState state : kAllJobStates) {
     if (ToString(state) == label) return state;
   }
   return std::nullopt;
@@ -55,6 +56,26 @@ bool IsUnfinished(JobState state) noexcept {
       return false;
   }
   return false;
+}
+
+std::vector<JobState> UnfinishedStates() {
+  std::vector<JobState> out;
+  for (JobState state : kAllJobStates) {
+    if (IsUnfinished(state)) out.push_back(state);
+  }
+  return out;
+}
+
+std::vector<JobState> FinalStates() {
+  std::vector<JobState> out;
+  for (JobState state : kAllJobStates) {
+    if (IsTerminal(state)) out.push_back(state);
+  }
+  return out;
+}
+
+std::string_view StateClassName(JobState state) noexcept {
+  return IsUnfinished(state) ? "unfinished" : "final";
 }
 
 }  // namespace taskflow::core

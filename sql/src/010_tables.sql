@@ -9,6 +9,22 @@ COMMENT ON TYPE taskflow.job_state IS
   'PENDING: ready now; SCHEDULED: waiting for next_run_at; RUNNING: leased by a worker; '
   'SUCCEEDED, FAILED (non-retryable error), DEAD (retry budget used up), CANCELLED: final.';
 
+-- The two classes of job states (extension/core/job_state.hpp: IsUnfinished, IsTerminal) for
+-- the SQL functions that mean "every unfinished state" or "every final state": the one SQL copy
+-- of each list, checked against the core by test/sql/core_vocabulary.sql. IMMUTABLE, so the
+-- planner folds a call into a constant array and plans `state = ANY (taskflow._unfinished_states())`
+-- as it plans the literal list. Index predicates and CHECK constraints stay literal (the planner
+-- proves a query against an index predicate's constants); the same test checks them.
+CREATE FUNCTION taskflow._unfinished_states() RETURNS taskflow.job_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '{PENDING,SCHEDULED,RUNNING}'::taskflow.job_state[] $$;
+
+CREATE FUNCTION taskflow._final_states() RETURNS taskflow.job_state[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT '{SUCCEEDED,FAILED,DEAD,CANCELLED}'::taskflow.job_state[] $$;
+
 -- Queues: priority across queues, concurrency cap, retry policy (stored as validated columns),
 -- lease length.
 CREATE TABLE taskflow.queues (

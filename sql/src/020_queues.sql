@@ -160,7 +160,7 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', name);
   END IF;
   SELECT count(*) INTO n FROM taskflow.jobs j
-   WHERE j.queue = drop_queue.name AND j.state IN ('PENDING', 'SCHEDULED', 'RUNNING');
+   WHERE j.queue = drop_queue.name AND j.state = ANY (taskflow._unfinished_states());
   IF n > 0 THEN
     RAISE EXCEPTION USING ERRCODE = '55000',
       MESSAGE = format('queue "%s" still holds %s unfinished jobs', name, n),

@@ -74,6 +74,25 @@ BEGIN
 END
 $$;
 
+-- The core's vocabulary (extension/api/vocabulary.cpp), for the tests that check this file's
+-- literals against it (test/sql/core_vocabulary.sql): the job states with their class, and
+-- schedule()'s field table. The SQL scripts cannot call C++ while they install, so they write
+-- the states and fields out; these functions make a drifted copy fail a test.
+CREATE FUNCTION taskflow._core_states(OUT state text, OUT state_class text) RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'taskflow_core_states'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION taskflow._core_states() IS
+  'Internal: the job states in enum order with their class (unfinished or final), from the C++ core.';
+
+CREATE FUNCTION taskflow._schedule_fields(OUT name text, OUT sql_type text, OUT sql_default text,
+    OUT json_type text, OUT in_batch boolean, OUT description text) RETURNS SETOF record
+AS 'MODULE_PATHNAME', 'taskflow_schedule_fields'
+LANGUAGE C STABLE PARALLEL SAFE
+SET search_path = pg_catalog, pg_temp;
+COMMENT ON FUNCTION taskflow._schedule_fields() IS
+  'Internal: taskflow.schedule''s field table (core/schedule_fields.hpp): type, default, JSON type.';
+
 CREATE FUNCTION taskflow.schedule_many(jobs jsonb) RETURNS SETOF bigint
 AS 'MODULE_PATHNAME', 'taskflow_schedule_many'
 LANGUAGE C VOLATILE SECURITY DEFINER

@@ -112,7 +112,7 @@ BEGIN
            WHERE wn.workflow_id = cancel_workflow.workflow_id ORDER BY wn.job_id LOOP
     -- Propagation may have cancelled it since the loop started: re-read under the lock.
     IF EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = n
-               AND j.state IN ('PENDING', 'SCHEDULED', 'RUNNING') AND NOT j.cancel_requested) THEN
+               AND j.state = ANY (taskflow._unfinished_states()) AND NOT j.cancel_requested) THEN
       PERFORM taskflow.cancel(n, COALESCE(reason, format('workflow %s cancelled', workflow_id)));
       done := done + 1;
     END IF;

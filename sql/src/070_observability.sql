@@ -455,7 +455,7 @@ BEGIN
   SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
   EXECUTE taskflow._stats_apply_sql(format(
     'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM gone j '
-    'WHERE j.state IN (''SUCCEEDED'', ''FAILED'', ''DEAD'', ''CANCELLED'')',
+    'WHERE j.state = ANY (taskflow._final_states())',
     taskflow._observation_sql(), COALESCE(w, '-infinity')));
   RETURN NULL;
 END
@@ -476,7 +476,7 @@ BEGIN
   SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
   EXECUTE taskflow._stats_apply_sql(format(
     'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM taskflow.jobs j '
-    'WHERE j.state IN (''SUCCEEDED'', ''FAILED'', ''DEAD'', ''CANCELLED'')',
+    'WHERE j.state = ANY (taskflow._final_states())',
     taskflow._observation_sql(), COALESCE(w, '-infinity')));
   RETURN NULL;
 END

@@ -117,8 +117,8 @@ BEGIN
     SELECT COALESCE(jsonb_agg(jsonb_build_object(
              'name', sh.name, 'paused', sh.paused, 'concurrency_limit', sh.concurrency_limit,
              'counts', (SELECT jsonb_object_agg(st.s, COALESCE(c.n, 0) ORDER BY st.o)
-                        FROM unnest(ARRAY['PENDING', 'SCHEDULED', 'RUNNING', 'SUCCEEDED', 'FAILED',
-                                          'DEAD', 'CANCELLED']) WITH ORDINALITY AS st(s, o)
+                        FROM unnest(enum_range(NULL::taskflow.job_state)::text[])
+                             WITH ORDINALITY AS st(s, o)
                         LEFT JOIN counts c ON c.queue = sh.name AND c.state = st.s),
              'series', COALESCE(se.points, '[]'::jsonb))
            ORDER BY sh.name), '[]'::jsonb) AS doc

@@ -270,7 +270,7 @@ BEGIN
     seen := seen || r.id;
     IF action = 'purge' THEN
       -- the final states (core::IsTerminal); never a job that may still run
-      IF r.state IN ('SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED') THEN
+      IF r.state = ANY (taskflow._final_states()) THEN
         doomed := doomed || r.id;
       ELSE
         nskipped := nskipped + 1;

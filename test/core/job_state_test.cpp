@@ -2,6 +2,7 @@
 
 #include <iterator>
 #include <string>
+#include <vector>
 
 #include "core/errors.hpp"
 #include "core/job_state.hpp"
@@ -52,6 +53,29 @@ TEST(JobState, TerminalAndUnfinishedPartitionTheStates) {
   for (JobState s : kAllStates) {
     EXPECT_NE(IsTerminal(s), IsUnfinished(s)) << ToString(s);
   }
+}
+
+TEST(JobState, AllStatesInEnumOrder) {
+  ASSERT_EQ(kAllJobStates.size(), std::size(kAllStates));
+  for (std::size_t i = 0; i < kAllJobStates.size(); ++i) {
+    EXPECT_EQ(kAllJobStates[i], kAllStates[i]) << i;
+    EXPECT_EQ(static_cast<std::size_t>(kAllJobStates[i]), i);
+  }
+}
+
+TEST(JobState, ClassListsAreTheSqlLists) {
+  // The lists every SQL text renders (api::StateListSql) and taskflow._core_states() returns.
+  EXPECT_EQ(UnfinishedStates(),
+            (std::vector<JobState>{JobState::Pending, JobState::Scheduled, JobState::Running}));
+  EXPECT_EQ(FinalStates(), (std::vector<JobState>{JobState::Succeeded, JobState::Failed,
+                                                  JobState::Dead, JobState::Cancelled}));
+  for (JobState s : kAllStates) {
+    EXPECT_EQ(StateClassName(s), IsUnfinished(s) ? "unfinished" : "final") << ToString(s);
+  }
+  EXPECT_EQ(StateClassName(JobState::Running), "unfinished");
+  EXPECT_EQ(StateClassName(JobState::Cancelled), "final");
+  EXPECT_EQ(UnfinishedStates().size() + FinalStates().size(),
+            static_cast<std::size_t>(kJobStateCount));
 }
 
 TEST(Errors, SqlStates) {
