@@ -9,12 +9,15 @@ import { DeadLetters } from "./views/DeadLetters";
 import { Queues } from "./views/Queues";
 import { Rules } from "./views/Rules";
 import { Tenants } from "./views/Tenants";
+import { Workflows } from "./views/Workflows";
+import { WorkflowDetail } from "./views/WorkflowDetail";
 
-// The views of the navigation, in order. A new view (Jobs, Dead letters, Queues, Rules,
-// Tenants) is one file under views/ and one line here; adminOnly: not in a client key's nav.
+// The views of the navigation, in order. A new view (Jobs, Workflows, Dead letters, Queues,
+// Rules, Tenants) is one file under views/ and one line here; adminOnly: not in a client key's nav.
 const VIEWS = [
   { path: "/overview", label: "Overview", element: <Overview /> },
   { path: "/jobs", label: "Jobs", element: <Jobs /> },
+  { path: "/workflows", label: "Workflows", element: <Workflows /> },
   { path: "/dead-letters", label: "Dead letters", element: <DeadLetters /> },
   { path: "/queues", label: "Queues", element: <Queues />, adminOnly: true },
   { path: "/rules", label: "Rules", element: <Rules /> },
@@ -43,6 +46,7 @@ export function App() {
           <Route key={v.path} path={v.path} element={v.element} />
         ))}
         <Route path="/jobs/:id" element={<JobDetail />} />
+        <Route path="/workflows/:id" element={<WorkflowDetail />} />
         <Route path="*" element={<NotFound />} />
       </Routes>
     </Layout>

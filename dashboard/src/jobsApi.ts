@@ -29,6 +29,7 @@ export interface Job {
   correlation_id: string | null; parent_job_id: number | null; unique_key: string | null;
   cancel_requested: boolean; cancel_reason: string | null; timeout: string | null;
   worker_id: string | null; lease_expires_at: string | null;
+  workflow_id?: number | null;  // the workflow the job is a node of (get_job)
 }
 export interface Attempt {
   attempt: number; worker_id: string | null; started_at: string | null; finished_at: string | null;

@@ -113,6 +113,7 @@ export function JobDetail() {
         <dt>Created</dt><dd>{when(j.created_at)}</dd>
         <dt>Next run</dt><dd>{when(j.next_run_at)}</dd>
         <dt>Finished</dt><dd>{when(j.finished_at)}</dd>
+        {j.workflow_id ? (<><dt>Workflow</dt><dd data-testid="job-workflow"><Link to={`/workflows/${j.workflow_id}`}>Workflow {j.workflow_id}</Link></dd></>) : null}
         <dt>Correlation id</dt><dd>{j.correlation_id ? <code>{j.correlation_id}</code> : "–"}</dd>
         {j.unique_key && (<><dt>Unique key</dt><dd><code>{j.unique_key}</code></dd></>)}
         {j.timeout && (<><dt>Timeout</dt><dd>{j.timeout}</dd></>)}
