@@ -16,6 +16,7 @@ Measurement Drain(Context& ctx);
 Measurement DrainWithHistory(Context& ctx);
 // workflow_scenarios.cpp
 Measurement DrainDeps(Context& ctx);
+Measurement DrainDepsChains(Context& ctx);
 Measurement Workflow10k(Context& ctx);
 // The drain loop of `drain` (and, with empty_polls, of the tenancy drains): see the definition.
 Measurement RunDrain(Context& ctx, std::int64_t expected,

@@ -1,6 +1,7 @@
-// Workflow scenarios (issue 13, docs/workflows.md): a drain where every job but the chain heads
-// has one dependency, against the plain drain; and one 10,000-node fan-out/fan-in workflow
-// created in one call (creation time, drain rate, the fan-in's release delay).
+// Workflow scenarios (issue 13, docs/workflows.md): drains where every job but the group heads
+// has one dependency (fan-outs of 10, and chains of 10), against the plain drain; and one
+// 10,000-node fan-out/fan-in workflow created in one call (creation time, drain rate, the
+// fan-in's release delay).
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -90,29 +91,41 @@ Measurement RunDependencyDrain(Context& ctx, std::int64_t expected) {
 
 }  // namespace
 
-// drain_jobs jobs in chains of 10 (one workflow per 10,000 jobs): every job except the chain
-// heads has exactly one dependency, and completing it releases the next.
-Measurement DrainDeps(Context& ctx) {
+namespace {
+
+// drain_jobs jobs in groups of 10 (one workflow per 10,000 jobs): every job but the group heads
+// has exactly one dependency. `chain`: each job depends on the one before it (a tenth of the
+// jobs is ready at a time); else each depends on its group's head (a fan-out: the nine are
+// ready as soon as their head finishes).
+Measurement DependencyDrain(Context& ctx, bool chain) {
   ctx.EnsureQueue();
   ResetWorkflows(ctx);
   const std::int64_t total = ctx.sizes().drain_jobs;
-  const std::int64_t per_workflow = 10000, chain = 10;
+  const std::int64_t per_workflow = 10000, group = 10;
+  const std::string g = std::to_string(group);
+  const std::string parent = chain ? "'n' || (i - 1)" : "'n' || (((i - 1) / " + g + ") * " + g + " + 1)";
   for (std::int64_t done = 0; done < total; done += per_workflow) {
     const std::int64_t n = std::min(per_workflow, total - done);
     ctx.Exec("SELECT taskflow.schedule_workflow(jsonb_build_object("
              "'nodes', (SELECT jsonb_agg(jsonb_build_object('key', 'n' || i, 'job_type', 'bench', "
              "  'queue', '" + std::string(kQueue) + "')) FROM generate_series(1, " + std::to_string(n) + ") i), "
-             "'edges', COALESCE((SELECT jsonb_agg(jsonb_build_object('from', 'n' || (i - 1), 'to', 'n' || i)) "
-             "  FROM generate_series(1, " + std::to_string(n) + ") i WHERE (i - 1) % " +
-             std::to_string(chain) + " <> 0), '[]')))");
+             "'edges', COALESCE((SELECT jsonb_agg(jsonb_build_object('from', " + parent + ", 'to', 'n' || i)) "
+             "  FROM generate_series(1, " + std::to_string(n) + ") i WHERE (i - 1) % " + g +
+             " <> 0), '[]')))");
   }
   ctx.VacuumTaskflow();
   Measurement m = RunDependencyDrain(ctx, total);
   Expect("SUCCEEDED jobs after the dependency drain", total, ctx.CountJobs("SUCCEEDED"));
   m.notes.emplace_back("jobs with one dependency",
-                       std::to_string(total - (total + chain - 1) / chain));
+                       std::to_string(total - (total + group - 1) / group));
   return m;
 }
+
+}  // namespace
+
+Measurement DrainDeps(Context& ctx) { return DependencyDrain(ctx, false); }
+
+Measurement DrainDepsChains(Context& ctx) { return DependencyDrain(ctx, true); }
 
 // One workflow: root -> 9,998 middles -> sink (10,000 nodes, 19,996 edges), created in one
 // schedule_workflow call, then drained.
