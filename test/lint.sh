@@ -10,7 +10,10 @@
 #   3. cpp_only.hpp checks every inclusion: it has no include guard, it is the last #include of
 #      every core file, and a core header first included after postgres.h does not compile.
 #   4. The files listed in .clang-format-files are formatted as .clang-format says.
-# Needs pg_config (the server's headers) and a C++17 compiler; clang-format for check 4.
+#   5. No function is longer than 80 lines (C++ in extension/, worker/, bench/; SQL in sql/src/)
+#      but the data tables test/function_length.py exempts, each with its reason.
+# Needs pg_config (the server's headers) and a C++17 compiler; clang-format for check 4;
+# python3 for check 5.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -109,6 +112,10 @@ if command -v clang-format >/dev/null; then
 else
   check "clang-format is installed (test/deps.sh)" "clang-format not found on PATH"
 fi
+
+# ---- 5. function length ------------------------------------------------------------------------
+problems=$(python3 test/function_length.py 2>&1)
+check "no function longer than 80 lines but the exempt data tables (test/function_length.py)" "$problems"
 
 echo "1..$n"
 [ "$failures" -eq 0 ]

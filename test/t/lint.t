@@ -8,11 +8,12 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/tflint.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-plan 10
+plan 12
 
-# The parts of the tree the lint reads: the extension, the SQL scripts, the format files and
-# the files listed as formatted.
-(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension sql test/lint.sh \
+# The parts of the tree the lint reads: the extension, the worker, the benchmark, the SQL
+# scripts, the format files and the files listed as formatted.
+(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension worker bench sql \
+   test/lint.sh test/function_length.py \
    .clang-format .clang-format-files $(grep -v '^#' .clang-format-files)) | tar -C "$W" -xf -
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
@@ -29,6 +30,11 @@ sed -i '1i #include "utils/builtins.h"' "$W/extension/core/job_state.cpp"
 printf '#include "../pg/guard.hpp"\n' >"$W/extension/core/leak.cpp"
 sed -i '1i #pragma once' "$W/extension/core/cpp_only.hpp"
 printf 'int   lint_probe ( ) ;\n' >>"$W/extension/core/fair_share.cpp"
+{ echo 'int LongProbe(int x) {'; for i in $(seq 1 80); do echo "  x += $i;"; done; echo '  return x;'; echo '}'; } \
+  >"$W/worker/src/long_probe.cpp"
+{ echo 'CREATE FUNCTION taskflow._long_probe() RETURNS integer LANGUAGE plpgsql AS $$'
+  echo 'BEGIN'; for i in $(seq 1 80); do echo "  PERFORM $i;"; done; echo '  RETURN 0;'; echo 'END'; echo '$$;'; } \
+  >>"$W/sql/src/030_jobs.sql"
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
 ok $((rc == 0)) "the lint fails on the broken copy"
@@ -43,6 +49,8 @@ has 4 "extension/core/job_state.cpp"; ok $? "check 4 also sees the direct includ
 has 5 "cpp_only.hpp has an include guard or #pragma once"; ok $? "check 5 fails on cpp_only.hpp with #pragma once"
 has 6 "core/validation.hpp included after postgres.h compiled"; ok $? "check 6 fails: with #pragma once a core header after postgres.h goes unchecked"
 has 7 "extension/core/fair_share.cpp: not clang-format clean"; ok $? "check 7 fails on a listed file that is not formatted"
+has 8 "worker/src/long_probe.cpp:1: LongProbe: 83 lines"; ok $? "check 8 fails on a C++ function of 83 lines"
+has 8 "_long_probe: 85 lines"; ok $? "check 8 fails on an SQL function body of 85 lines"
 [ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
 done_testing
