@@ -48,7 +48,8 @@ double RunParallel(const std::string& db, const ParallelRun& run);
 // A ParallelRun body that runs the prepared statement `name` once per unit of work, each time
 // with the same arguments (copied).
 template <typename... Args>
-std::function<void(pqxx::connection&, int, WorkQueue&)> ExecPreparedPerUnit(std::string name, Args... args) {
+std::function<void(pqxx::connection&, int, WorkQueue&)> ExecPreparedPerUnit(std::string name,
+                                                                            Args... args) {
   return [name, args...](pqxx::connection& c, int, WorkQueue& work) {
     pqxx::nontransaction tx(c);
     std::int64_t unit;
