@@ -715,8 +715,503 @@ AS $$
   SELECT format('(24 - width_bucket((-(%s))::double precision, ''{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005,-0.0025,-0.001,-0.0005,-0.00025,-0.0001}''::double precision[]))::smallint', seconds)
 $$;
 
--- The metric families of the jobs, one text block; `w` is the roll-up watermark.
-CREATE OR REPLACE FUNCTION taskflow._metrics_jobs(w timestamptz, max_tenants integer) RETURNS text
+-- Row sources (taskflow._rows_*): one named part of a larger statement, written as a LANGUAGE sql
+-- function so that the planner inlines it into its caller's statement (same plan as a CTE written
+-- in place). They carry no SET options and are not SECURITY DEFINER, as inlining requires: they
+-- run under their callers' settings (search_path, jit), and only their owner may call them
+-- (099_internal_functions.sql). 095_function_settings.sql leaves them out of its jit block.
+
+-- The jobs the counts read: unfinished, and the FAILED, DEAD and CANCELLED ones kept (one
+-- branch per partial index).
+CREATE FUNCTION taskflow._rows_jobs_kept()
+RETURNS TABLE(queue text, tenant_id text, state taskflow.job_state, next_run_at timestamptz)
+LANGUAGE sql STABLE
+AS $$
+  SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'PENDING'
+  UNION ALL
+  SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'SCHEDULED'
+  UNION ALL
+  SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
+  UNION ALL
+  SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
+  WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')
+$$;
+
+-- queue_stats' counts of the jobs kept, per queue and tenant and per queue (all_tenants = 1).
+CREATE FUNCTION taskflow._rows_queue_live()
+RETURNS TABLE(queue text, tenant_id text, all_tenants integer, pending bigint, scheduled bigint,
+              running bigint, failed bigint, dead bigint, cancelled bigint, oldest_ready timestamptz)
+LANGUAGE sql STABLE
+AS $$
+  SELECT j.queue, j.tenant_id, GROUPING(j.tenant_id) AS all_tenants,
+         count(*) FILTER (WHERE j.state = 'PENDING') AS pending,
+         count(*) FILTER (WHERE j.state = 'SCHEDULED') AS scheduled,
+         count(*) FILTER (WHERE j.state = 'RUNNING') AS running,
+         count(*) FILTER (WHERE j.state = 'FAILED') AS failed,
+         count(*) FILTER (WHERE j.state = 'DEAD') AS dead,
+         count(*) FILTER (WHERE j.state = 'CANCELLED') AS cancelled,
+         min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
+           AS oldest_ready
+  FROM taskflow._rows_jobs_kept() j
+  GROUP BY GROUPING SETS ((j.queue, j.tenant_id), (j.queue))
+$$;
+
+-- queue_stats' windowed figures from the jobs finished in the last 15 minutes.
+CREATE FUNCTION taskflow._rows_queue_windows()
+RETURNS TABLE(queue text, tenant_id text, all_tenants integer, done_1m bigint, done_5m bigint,
+              done_15m bigint, ok_5m bigint, bad_5m bigint,
+              wait_p double precision[], run_p double precision[])
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  recent AS (
+    SELECT j.queue, j.tenant_id, j.state, j.finished_at,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
+    FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at > now() - interval '15 minutes'
+          UNION ALL
+          SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')
+            AND finished_at > now() - interval '15 minutes') j)
+  SELECT r.queue, r.tenant_id, GROUPING(r.tenant_id) AS all_tenants,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '1 minute') AS done_1m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS done_5m,
+         count(*) AS done_15m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state = 'SUCCEEDED') AS ok_5m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state IN ('FAILED', 'DEAD')) AS bad_5m,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.wait_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS wait_p,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.run_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS run_p
+  FROM recent r
+  GROUP BY GROUPING SETS ((r.queue, r.tenant_id), (r.queue))
+$$;
+
+-- queue_stats' finished-job counters: rolled up, plus the tail since the watermark.
+CREATE FUNCTION taskflow._rows_queue_counted()
+RETURNS TABLE(queue text, tenant_id text, all_tenants integer, finished numeric,
+              succeeded_total numeric, failed_total numeric, dead_total numeric,
+              cancelled_total numeric, succeeded_kept numeric, retries numeric)
+LANGUAGE sql STABLE
+AS $$
+  WITH w AS (SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') AS at)
+  SELECT c.queue, c.tenant_id, GROUPING(c.tenant_id) AS all_tenants,
+         sum(c.jobs) AS finished,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'FAILED') AS failed_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'DEAD') AS dead_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'CANCELLED') AS cancelled_total,
+         sum(c.jobs - c.removed) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_kept,
+         sum(c.retries) AS retries
+  FROM (SELECT s.queue, s.tenant_id, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_tenant s
+        UNION ALL
+        SELECT j.queue, j.tenant_id, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w.at
+        UNION ALL
+        SELECT j.queue, j.tenant_id, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= w.at) c
+  GROUP BY GROUPING SETS ((c.queue, c.tenant_id), (c.queue))
+$$;
+
+-- The figures of queue_stats. A function so that it can pin its settings: the planner's cost
+-- estimate for this query is high enough to trigger JIT compilation, which costs seconds.
+CREATE OR REPLACE FUNCTION taskflow._queue_stats()
+RETURNS TABLE(queue text, tenant_id text, pending bigint, scheduled bigint, running bigint,
+              succeeded bigint, failed bigint, dead bigint, cancelled bigint,
+              oldest_ready_age_seconds double precision,
+              completed_per_minute_1m double precision, completed_per_minute_5m double precision,
+              completed_per_minute_15m double precision,
+              success_rate_5m double precision, failure_rate_5m double precision,
+              wait_p50_seconds double precision, wait_p95_seconds double precision,
+              wait_p99_seconds double precision, run_p50_seconds double precision,
+              run_p95_seconds double precision, run_p99_seconds double precision,
+              finished_total bigint, succeeded_total bigint, failed_total bigint,
+              dead_total bigint, cancelled_total bigint, retries_total bigint,
+              retries_per_job double precision)
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH
+live AS (SELECT * FROM taskflow._rows_queue_live()),
+windows AS (SELECT * FROM taskflow._rows_queue_windows()),
+counted AS (SELECT * FROM taskflow._rows_queue_counted()),
+keys AS (
+  SELECT queue, tenant_id, all_tenants FROM live
+  UNION SELECT queue, tenant_id, all_tenants FROM windows
+  UNION SELECT queue, tenant_id, all_tenants FROM counted
+  UNION SELECT q.name, NULL, 1 FROM taskflow.queues q)
+SELECT k.queue, k.tenant_id,
+       COALESCE(l.pending, 0) AS pending,
+       COALESCE(l.scheduled, 0) AS scheduled,
+       COALESCE(l.running, 0) AS running,
+       greatest(COALESCE(c.succeeded_kept, 0), 0)::bigint AS succeeded,
+       COALESCE(l.failed, 0) AS failed,
+       COALESCE(l.dead, 0) AS dead,
+       COALESCE(l.cancelled, 0) AS cancelled,
+       COALESCE(extract(epoch FROM now() - l.oldest_ready)::double precision, 0) AS oldest_ready_age_seconds,
+       COALESCE(wn.done_1m, 0)::double precision AS completed_per_minute_1m,
+       COALESCE(wn.done_5m, 0) / 5.0::double precision AS completed_per_minute_5m,
+       COALESCE(wn.done_15m, 0) / 15.0::double precision AS completed_per_minute_15m,
+       wn.ok_5m::double precision / NULLIF(wn.done_5m, 0) AS success_rate_5m,
+       wn.bad_5m::double precision / NULLIF(wn.done_5m, 0) AS failure_rate_5m,
+       wn.wait_p[1] AS wait_p50_seconds, wn.wait_p[2] AS wait_p95_seconds, wn.wait_p[3] AS wait_p99_seconds,
+       wn.run_p[1] AS run_p50_seconds, wn.run_p[2] AS run_p95_seconds, wn.run_p[3] AS run_p99_seconds,
+       COALESCE(c.finished, 0)::bigint AS finished_total,
+       COALESCE(c.succeeded_total, 0)::bigint AS succeeded_total,
+       COALESCE(c.failed_total, 0)::bigint AS failed_total,
+       COALESCE(c.dead_total, 0)::bigint AS dead_total,
+       COALESCE(c.cancelled_total, 0)::bigint AS cancelled_total,
+       COALESCE(c.retries, 0)::bigint AS retries_total,
+       c.retries::double precision / NULLIF(c.finished, 0) AS retries_per_job
+FROM keys k
+LEFT JOIN live l ON l.queue = k.queue AND l.all_tenants = k.all_tenants
+  AND COALESCE(l.tenant_id, '') = COALESCE(k.tenant_id, '')
+LEFT JOIN windows wn ON wn.queue = k.queue AND wn.all_tenants = k.all_tenants
+  AND COALESCE(wn.tenant_id, '') = COALESCE(k.tenant_id, '')
+LEFT JOIN counted c ON c.queue = k.queue AND c.all_tenants = k.all_tenants
+  AND COALESCE(c.tenant_id, '') = COALESCE(k.tenant_id, '')
+ORDER BY k.queue, k.all_tenants DESC, k.tenant_id;
+$$;
+
+-- _queue_stats_per_queue's counts of the jobs kept, per queue: PENDING from jobs_ready_idx, the
+-- FAILED, DEAD and CANCELLED ones from jobs_unsuccessful_idx (index-only).
+CREATE FUNCTION taskflow._rows_queue_live_per_queue()
+RETURNS TABLE(queue text, pending bigint, scheduled bigint, running bigint, failed bigint,
+              dead bigint, cancelled bigint, oldest_ready timestamptz)
+LANGUAGE sql STABLE
+AS $$
+  SELECT j.queue,
+         count(*) FILTER (WHERE j.state = 'PENDING') AS pending,
+         count(*) FILTER (WHERE j.state = 'SCHEDULED') AS scheduled,
+         count(*) FILTER (WHERE j.state = 'RUNNING') AS running,
+         count(*) FILTER (WHERE j.state = 'FAILED') AS failed,
+         count(*) FILTER (WHERE j.state = 'DEAD') AS dead,
+         count(*) FILTER (WHERE j.state = 'CANCELLED') AS cancelled,
+         min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
+           AS oldest_ready
+  FROM (SELECT x.queue, 'PENDING'::taskflow.job_state AS state, x.next_run_at FROM taskflow.jobs x
+        WHERE x.state = 'PENDING'
+        UNION ALL
+        SELECT x.queue, x.state, x.next_run_at FROM taskflow.jobs x WHERE x.state = 'SCHEDULED'
+        UNION ALL
+        SELECT x.queue, x.state, NULL FROM taskflow.jobs x WHERE x.state = 'RUNNING'
+        UNION ALL
+        SELECT x.queue, x.state, NULL FROM taskflow.jobs x
+        WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED')) j
+  GROUP BY j.queue
+$$;
+
+-- _queue_stats_per_queue's windowed figures from the 1-minute series (from_series: the last 15
+-- complete minutes, the histograms of the last 5 merged).
+CREATE FUNCTION taskflow._rows_queue_windows_from_series(from_series boolean)
+RETURNS TABLE(queue text, done_1m bigint, done_5m bigint, done_15m bigint, ok_5m bigint, bad_5m bigint,
+              wait_p double precision[], run_p double precision[])
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  series AS (
+    SELECT s.queue, s.t, s.completed, s.failed, s.wait_hist, s.run_hist FROM taskflow.stats_series s
+    WHERE from_series AND s.width = 60 AND s.t >= date_trunc('minute', now()) - interval '15 minutes'
+      AND s.t < date_trunc('minute', now())),
+  merged AS (
+    SELECT m.queue, array_agg(m.w ORDER BY m.i) AS wait_hist, array_agg(m.r ORDER BY m.i) AS run_hist
+    FROM (SELECT s.queue, u.i, sum(u.w)::bigint AS w, sum(u.r)::bigint AS r
+          FROM series s, unnest(s.wait_hist, s.run_hist) WITH ORDINALITY AS u(w, r, i)
+          WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'
+          GROUP BY s.queue, u.i) m
+    GROUP BY m.queue)
+  SELECT s.queue,
+         COALESCE(sum(s.completed + s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '1 minute'), 0)::bigint AS done_1m,
+         COALESCE(sum(s.completed + s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS done_5m,
+         sum(s.completed + s.failed)::bigint AS done_15m,
+         COALESCE(sum(s.completed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS ok_5m,
+         COALESCE(sum(s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS bad_5m,
+         (SELECT ARRAY[taskflow._hist_quantile(0.5, mg.wait_hist), taskflow._hist_quantile(0.95, mg.wait_hist),
+                       taskflow._hist_quantile(0.99, mg.wait_hist)] FROM merged mg WHERE mg.queue = s.queue) AS wait_p,
+         (SELECT ARRAY[taskflow._hist_quantile(0.5, mg.run_hist), taskflow._hist_quantile(0.95, mg.run_hist),
+                       taskflow._hist_quantile(0.99, mg.run_hist)] FROM merged mg WHERE mg.queue = s.queue) AS run_p
+  FROM series s
+  GROUP BY s.queue
+$$;
+
+-- _queue_stats_per_queue's windowed figures from the jobs finished in the last 15 minutes
+-- (unless from_series).
+CREATE FUNCTION taskflow._rows_queue_windows_from_jobs(from_series boolean)
+RETURNS TABLE(queue text, done_1m bigint, done_5m bigint, done_15m bigint, ok_5m bigint, bad_5m bigint,
+              wait_p double precision[], run_p double precision[])
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  recent AS (
+    SELECT j.queue, j.state, j.finished_at,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
+    FROM (SELECT x.queue, x.state, x.finished_at, x.started_at, x.next_run_at FROM taskflow.jobs x
+          WHERE x.state = 'SUCCEEDED' AND x.finished_at > now() - interval '15 minutes'
+          UNION ALL
+          SELECT x.queue, x.state, x.finished_at, x.started_at, x.next_run_at FROM taskflow.jobs x
+          WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED') AND x.finished_at > now() - interval '15 minutes') j
+    WHERE NOT from_series)
+  SELECT r.queue,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '1 minute') AS done_1m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS done_5m,
+         count(*) AS done_15m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state = 'SUCCEEDED') AS ok_5m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state IN ('FAILED', 'DEAD')) AS bad_5m,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.wait_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS wait_p,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.run_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS run_p
+  FROM recent r
+  GROUP BY r.queue
+$$;
+
+-- _queue_stats_per_queue's finished-job counters: stats_queue (one row per queue and outcome),
+-- plus the tail since the watermark.
+CREATE FUNCTION taskflow._rows_queue_counted_per_queue()
+RETURNS TABLE(queue text, finished numeric, succeeded_total numeric, failed_total numeric,
+              dead_total numeric, cancelled_total numeric, succeeded_kept numeric, retries numeric)
+LANGUAGE sql STABLE
+AS $$
+  WITH w AS (SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') AS at)
+  SELECT c.queue,
+         sum(c.jobs) AS finished,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'FAILED') AS failed_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'DEAD') AS dead_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'CANCELLED') AS cancelled_total,
+         sum(c.jobs - c.removed) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_kept,
+         sum(c.retries) AS retries
+  FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_queue s
+        UNION ALL
+        SELECT j.queue, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w.at
+        UNION ALL
+        SELECT j.queue, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= w.at) c
+  GROUP BY c.queue
+$$;
+
+-- The per-queue rows of queue_stats (tenant_id NULL), the same figures computed without the
+-- per-tenant grouping: the kept FAILED, DEAD and CANCELLED jobs counted per queue straight from
+-- jobs_unsuccessful_idx (index-only), PENDING from jobs_ready_idx, the finished-job counters from
+-- stats_queue (one row per queue and outcome) instead of summing stats_tenant's rows of every
+-- tenant. The pgTAP suite checks that it equals the view's per-queue rows.
+-- from_series: the windowed figures (completions per minute, success and failure rates,
+-- percentiles) from the roll-up's 1-minute series instead of the jobs that finished in the last
+-- 15 minutes (which a busy queue has hundreds of thousands of, each read from the heap and
+-- sorted): over the last 1, 5 and 15 complete minutes (the current minute is left out: it is
+-- not over, and not rolled up yet), percentiles estimated from the merged histograms, CANCELLED
+-- jobs not counted (the series hold SUCCEEDED, FAILED and DEAD jobs). At most 15 rows per queue.
+-- What the dashboard's Queues view reads (taskflow.dashboard_queues).
+CREATE OR REPLACE FUNCTION taskflow._queue_stats_per_queue(from_series boolean DEFAULT false)
+RETURNS SETOF taskflow.queue_stats
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+SET max_parallel_workers_per_gather = 0
+AS $$
+WITH
+live AS (SELECT * FROM taskflow._rows_queue_live_per_queue()),
+windows AS (
+  SELECT * FROM taskflow._rows_queue_windows_from_series(from_series)
+  UNION ALL
+  SELECT * FROM taskflow._rows_queue_windows_from_jobs(from_series)),
+counted AS (SELECT * FROM taskflow._rows_queue_counted_per_queue()),
+keys AS (
+  SELECT queue FROM live UNION SELECT queue FROM windows UNION SELECT queue FROM counted
+  UNION SELECT q.name FROM taskflow.queues q)
+SELECT k.queue, NULL::text AS tenant_id,
+       COALESCE(l.pending, 0), COALESCE(l.scheduled, 0), COALESCE(l.running, 0),
+       greatest(COALESCE(c.succeeded_kept, 0), 0)::bigint,
+       COALESCE(l.failed, 0), COALESCE(l.dead, 0), COALESCE(l.cancelled, 0),
+       COALESCE(extract(epoch FROM now() - l.oldest_ready)::double precision, 0),
+       COALESCE(wn.done_1m, 0)::double precision,
+       COALESCE(wn.done_5m, 0) / 5.0::double precision,
+       COALESCE(wn.done_15m, 0) / 15.0::double precision,
+       wn.ok_5m::double precision / NULLIF(wn.done_5m, 0),
+       wn.bad_5m::double precision / NULLIF(wn.done_5m, 0),
+       wn.wait_p[1], wn.wait_p[2], wn.wait_p[3], wn.run_p[1], wn.run_p[2], wn.run_p[3],
+       COALESCE(c.finished, 0)::bigint, COALESCE(c.succeeded_total, 0)::bigint,
+       COALESCE(c.failed_total, 0)::bigint, COALESCE(c.dead_total, 0)::bigint,
+       COALESCE(c.cancelled_total, 0)::bigint, COALESCE(c.retries, 0)::bigint,
+       c.retries::double precision / NULLIF(c.finished, 0)
+FROM keys k
+LEFT JOIN live l ON l.queue = k.queue
+LEFT JOIN windows wn ON wn.queue = k.queue
+LEFT JOIN counted c ON c.queue = k.queue
+ORDER BY k.queue;
+$$;
+
+-- _stats_apply_sql's first part: the rows of `source` grouped once (queue, tenant, outcome,
+-- histogram buckets, minute), the CTE `g` everything else reads.
+CREATE FUNCTION taskflow._stats_group_sql(source text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format($f$
+  g AS MATERIALIZED (
+    -- one pass over the rows; everything below reads this small grouping
+    SELECT src.queue, src.tenant_id, src.outcome, %2$s AS wait_bucket, %3$s AS run_bucket,
+           -- the minute it finished in, for the series (rows only removed need none)
+           CASE WHEN src.counted THEN to_timestamp(floor(extract(epoch FROM src.finished_at) / 60) * 60) END
+             AS minute,
+           count(*) FILTER (WHERE src.counted) AS jobs,
+           COALESCE(sum(src.retries) FILTER (WHERE src.counted), 0) AS retries,
+           count(*) FILTER (WHERE src.removed) AS removed,
+           count(src.wait_s) FILTER (WHERE src.counted) AS wait_count,
+           COALESCE(sum(src.wait_s) FILTER (WHERE src.counted), 0) AS wait_sum,
+           count(src.run_s) FILTER (WHERE src.counted) AS run_count,
+           COALESCE(sum(src.run_s) FILTER (WHERE src.counted), 0) AS run_sum
+    FROM (%1$s) AS src
+    GROUP BY 1, 2, 3, 4, 5, 6)
+  $f$, source, taskflow._histogram_bucket_sql('src.wait_s'), taskflow._histogram_bucket_sql('src.run_s'))
+$$;
+
+-- _stats_apply_sql's counter upserts (CTEs q, t, v, h over `g`): per queue, per tenant, the
+-- tenant volumes and the histograms.
+CREATE FUNCTION taskflow._stats_counters_sql() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT $f$
+  q AS (
+    INSERT INTO taskflow.stats_queue AS s
+      (queue, outcome, jobs, retries, removed, wait_count, wait_sum, run_count, run_sum)
+    SELECT queue, outcome, sum(jobs), sum(retries), sum(removed), sum(wait_count), sum(wait_sum),
+           sum(run_count), sum(run_sum)
+    FROM g GROUP BY queue, outcome ORDER BY queue, outcome
+    ON CONFLICT (queue, outcome) DO UPDATE SET
+      jobs = s.jobs + excluded.jobs, retries = s.retries + excluded.retries,
+      removed = s.removed + excluded.removed,
+      wait_count = s.wait_count + excluded.wait_count, wait_sum = s.wait_sum + excluded.wait_sum,
+      run_count = s.run_count + excluded.run_count, run_sum = s.run_sum + excluded.run_sum),
+  t AS (
+    INSERT INTO taskflow.stats_tenant AS s (tenant_id, queue, outcome, jobs, retries, removed)
+    SELECT tenant_id, queue, outcome, sum(jobs), sum(retries), sum(removed)
+    FROM g GROUP BY tenant_id, queue, outcome ORDER BY tenant_id, queue, outcome
+    ON CONFLICT (tenant_id, queue, outcome) DO UPDATE SET
+      jobs = s.jobs + excluded.jobs, retries = s.retries + excluded.retries,
+      removed = s.removed + excluded.removed),
+  v AS (
+    INSERT INTO taskflow.stats_tenant_volume AS s (tenant_id, jobs)
+    SELECT tenant_id, sum(jobs) FROM g GROUP BY tenant_id HAVING sum(jobs) > 0 ORDER BY tenant_id
+    ON CONFLICT (tenant_id) DO UPDATE SET jobs = s.jobs + excluded.jobs),
+  h AS (
+    INSERT INTO taskflow.stats_histogram AS s (queue, metric, bucket, observations)
+    SELECT queue, metric, bucket, sum(n) FROM (
+      SELECT queue, 'wait' AS metric, wait_bucket AS bucket, wait_count AS n FROM g WHERE wait_bucket IS NOT NULL
+      UNION ALL
+      SELECT queue, 'run', run_bucket, run_count FROM g WHERE run_bucket IS NOT NULL) x
+    GROUP BY 1, 2, 3 HAVING sum(n) > 0 ORDER BY 1, 2, 3
+    ON CONFLICT (queue, metric, bucket) DO UPDATE SET observations = s.observations + excluded.observations)
+  $f$
+$$;
+
+-- _stats_apply_sql's time series upserts (CTEs b, sq, st over `g`).
+CREATE FUNCTION taskflow._stats_series_sql() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format($f$
+  -- the time series: each minute's rows in its 1-minute and its 15-minute bucket, for the
+  -- buckets the series keep (rolling up old history writes no row that the prune would delete)
+  b AS MATERIALIZED (
+    SELECT wd.width, to_timestamp(floor(extract(epoch FROM g.minute) / wd.width) * wd.width) AS t,
+           g.queue, g.tenant_id, g.outcome, g.wait_bucket, g.run_bucket, g.jobs, g.wait_count, g.run_count
+    FROM g CROSS JOIN (VALUES (60, interval '2 hours'), (900, interval '26 hours')) AS wd(width, kept)
+    WHERE g.minute IS NOT NULL AND g.jobs > 0 AND g.outcome <> 'CANCELLED'
+      AND g.minute >= now() - wd.kept - make_interval(secs => wd.width)),
+  sq AS (
+    INSERT INTO taskflow.stats_series AS s
+      (width, t, queue, completed, failed, wait_hist, run_hist, wait_p50, wait_p95, run_p50, run_p95)
+    SELECT x.*, taskflow._hist_quantile(0.5, x.wh), taskflow._hist_quantile(0.95, x.wh),
+           taskflow._hist_quantile(0.5, x.rh), taskflow._hist_quantile(0.95, x.rh)
+    FROM (SELECT width, t, queue, COALESCE(sum(jobs) FILTER (WHERE outcome = 'SUCCEEDED'), 0) AS completed,
+                 COALESCE(sum(jobs) FILTER (WHERE outcome <> 'SUCCEEDED'), 0) AS failed,
+                 %1$s AS wh, %2$s AS rh
+          FROM b GROUP BY width, t, queue) x
+    ORDER BY x.width, x.t, x.queue
+    ON CONFLICT (width, t, queue) DO UPDATE SET
+      completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
+      wait_hist = %3$s, run_hist = %4$s,
+      wait_p50 = taskflow._hist_quantile(0.5, %3$s), wait_p95 = taskflow._hist_quantile(0.95, %3$s),
+      run_p50 = taskflow._hist_quantile(0.5, %4$s), run_p95 = taskflow._hist_quantile(0.95, %4$s)),
+  -- per tenant: one row per tenant, bucket and queue of this round (no percentiles stored: a
+  -- tenant's Overview reads only its own rows and estimates them then)
+  st AS (
+    INSERT INTO taskflow.stats_series_tenant AS s
+      (tenant_id, width, t, queue, completed, failed, wait_hist, run_hist)
+    SELECT tenant_id, width, t, queue, COALESCE(sum(jobs) FILTER (WHERE outcome = 'SUCCEEDED'), 0),
+           COALESCE(sum(jobs) FILTER (WHERE outcome <> 'SUCCEEDED'), 0), %1$s, %2$s
+    FROM b GROUP BY tenant_id, width, t, queue ORDER BY tenant_id, width, t, queue
+    ON CONFLICT (tenant_id, width, t, queue) DO UPDATE SET
+      completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
+      wait_hist = %3$s, run_hist = %4$s)
+  $f$, taskflow._hist_agg_sql('wait_bucket', 'wait_count'), taskflow._hist_agg_sql('run_bucket', 'run_count'),
+     taskflow._hist_add_sql('s.wait_hist', 'excluded.wait_hist'), taskflow._hist_add_sql('s.run_hist', 'excluded.run_hist'))
+$$;
+
+-- The statement that adds the rows of `source` (a query with the columns of
+-- _observation_sql() plus `counted` and `removed` booleans) to the counter tables and returns
+-- how many were counted. Upserts go in key order so concurrent callers lock rows alike.
+CREATE OR REPLACE FUNCTION taskflow._stats_apply_sql(source text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT 'WITH ' || taskflow._stats_group_sql(source) || ',' || taskflow._stats_counters_sql() || ','
+      || taskflow._stats_series_sql() || ' SELECT COALESCE(sum(jobs), 0)::integer FROM g'
+$$;
+
+-- The metric families of the jobs (number, name, type, help): the order of the text.
+CREATE FUNCTION taskflow._rows_metrics_families()
+RETURNS TABLE(family integer, name text, type text, help text)
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT * FROM (VALUES
+  (1, 'taskflow_jobs', 'gauge',
+   'Jobs per queue and state now; succeeded and cancelled jobs count until the Cleaner deletes them.'),
+  (2, 'taskflow_jobs_finished_total', 'counter',
+   'Jobs that reached a final state, per queue and outcome (a re-driven job counts each time it ends).'),
+  (3, 'taskflow_job_retries_total', 'counter',
+   'Automatic retries (failed attempts followed by another attempt) of finished jobs, per queue.'),
+  (4, 'taskflow_job_wait_seconds', 'histogram',
+   'Time from when a job was due to the start of its last attempt, per queue (succeeded, failed and dead jobs).'),
+  (5, 'taskflow_job_run_seconds', 'histogram',
+   'Time from the start to the end of a job''s last attempt, per queue (succeeded, failed and dead jobs).'),
+  (6, 'taskflow_oldest_ready_job_age_seconds', 'gauge',
+   'Seconds since the oldest ready (due, not running) job of the queue became due; 0 when none is ready.'),
+  (7, 'taskflow_tenant_jobs', 'gauge',
+   'Unfinished jobs per state for the top tenants by finished jobs; tenant_id="other" holds the rest.'),
+  (8, 'taskflow_tenant_jobs_finished_total', 'counter',
+   'Finished jobs per outcome for the top tenants by finished jobs; tenant_id="other" holds the rest.')) AS f(family, name, type, help)
+$$;
+
+-- The jobs finished at or after `w` (the roll-up watermark): not in the counter tables yet.
+CREATE FUNCTION taskflow._rows_metrics_tail(w timestamptz)
+RETURNS TABLE(queue text, tenant_id text, outcome taskflow.job_state, retries integer,
+              wait_s numeric, run_s numeric)
+LANGUAGE sql STABLE
+AS $$
+  SELECT j.queue, j.tenant_id, j.state AS outcome,
+         greatest(j.attempts - j.budget_offset - 1, 0) AS retries,
+         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+           greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END AS wait_s,
+         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+           greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s
+  FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= w
+        UNION ALL
+        SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= w) j
+$$;
+
+-- The metric families of the jobs per queue but the histograms: taskflow_jobs,
+-- taskflow_jobs_finished_total, taskflow_job_retries_total, taskflow_oldest_ready_job_age_seconds
+-- (families 1, 2, 3 and 6), one text block each; `w` is the roll-up watermark.
+CREATE FUNCTION taskflow._metrics_queue_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
@@ -730,39 +1225,75 @@ outcomes(outcome, ord) AS (VALUES ('SUCCEEDED'::taskflow.job_state, 1), ('FAILED
                                   ('CANCELLED', 4)),
 -- jobs not finished, and FAILED, DEAD and CANCELLED ones kept: one branch per partial index
 live AS MATERIALIZED (
-  SELECT j.queue, j.tenant_id, j.state, count(*) AS n,
+  SELECT j.queue, j.state, count(*) AS n,
          min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
            AS oldest_ready
-  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'PENDING'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'SCHEDULED'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
-        WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')) j
-  GROUP BY j.queue, j.tenant_id, j.state),
--- finished since the watermark: not in the counter tables yet
-tail AS MATERIALIZED (
-  SELECT j.queue, j.tenant_id, j.state AS outcome,
-         greatest(j.attempts - j.budget_offset - 1, 0) AS retries,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END AS wait_s,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s
-  FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= w
-        UNION ALL
-        SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= w) j),
+  FROM taskflow._rows_jobs_kept() j GROUP BY j.queue, j.state),
 fin AS MATERIALIZED (
-  SELECT f.queue, f.outcome, sum(f.jobs) AS jobs, sum(f.retries) AS retries, sum(f.removed) AS removed,
-         sum(f.wait_count) AS wait_count, sum(f.wait_sum) AS wait_sum,
-         sum(f.run_count) AS run_count, sum(f.run_sum) AS run_sum
-  FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed, s.wait_count, s.wait_sum,
-               s.run_count, s.run_sum FROM taskflow.stats_queue s
+  SELECT f.queue, f.outcome, sum(f.jobs) AS jobs, sum(f.retries) AS retries, sum(f.removed) AS removed
+  FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_queue s
         UNION ALL
-        SELECT t.queue, t.outcome, 1, t.retries, 0, (t.wait_s IS NOT NULL)::int, COALESCE(t.wait_s, 0),
-               (t.run_s IS NOT NULL)::int, COALESCE(t.run_s, 0) FROM tail t) f
+        SELECT t.queue, t.outcome, 1, t.retries, 0 FROM taskflow._rows_metrics_tail(w) t) f
   GROUP BY f.queue, f.outcome),
+lines AS (
+  -- taskflow_jobs
+  SELECT 1 AS family, q.queue AS k1, s.ord AS k2, 0 AS k3,
+         format('taskflow_jobs{queue=%s,state=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_label(lower(s.state::text)),
+                CASE WHEN s.state = 'SUCCEEDED'
+                     THEN greatest((SELECT f.jobs - f.removed FROM fin f
+                                    WHERE f.queue = q.queue AND f.outcome = 'SUCCEEDED'), 0)
+                     ELSE COALESCE((SELECT sum(l.n) FROM live l WHERE l.queue = q.queue AND l.state = s.state), 0)
+                END::bigint) AS line
+  FROM queues q CROSS JOIN states s
+  UNION ALL
+  -- taskflow_jobs_finished_total
+  SELECT 2, q.queue, o.ord, 0,
+         format('taskflow_jobs_finished_total{queue=%s,outcome=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_label(lower(o.outcome::text)),
+                COALESCE((SELECT f.jobs FROM fin f WHERE f.queue = q.queue AND f.outcome = o.outcome), 0))
+  FROM queues q CROSS JOIN outcomes o
+  UNION ALL
+  -- taskflow_job_retries_total
+  SELECT 3, q.queue, 0, 0,
+         format('taskflow_job_retries_total{queue=%s} %s', taskflow._prom_label(q.queue),
+                COALESCE((SELECT sum(f.retries) FROM fin f WHERE f.queue = q.queue), 0))
+  FROM queues q
+  UNION ALL
+  -- taskflow_oldest_ready_job_age_seconds
+  SELECT 6, q.queue, 0, 0,
+         format('taskflow_oldest_ready_job_age_seconds{queue=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_value(COALESCE(
+                  (SELECT extract(epoch FROM now() - min(l.oldest_ready))::double precision
+                   FROM live l WHERE l.queue = q.queue), 0)))
+  FROM queues q)
+SELECT f.family,
+       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
+       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
+                    FROM lines l WHERE l.family = f.family), '')
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (1, 2, 3, 6)
+$$;
+
+-- The histograms of the jobs per queue: taskflow_job_wait_seconds and taskflow_job_run_seconds
+-- (families 4 and 5: cumulative buckets, then _sum and _count), one text block each; `w` is the
+-- roll-up watermark.
+CREATE FUNCTION taskflow._metrics_histogram_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH
+queues AS (SELECT q.name AS queue FROM taskflow.queues q
+           UNION SELECT s.queue FROM taskflow.stats_queue s),
+tail AS MATERIALIZED (SELECT * FROM taskflow._rows_metrics_tail(w)),
+fin AS MATERIALIZED (
+  SELECT f.queue, sum(f.wait_count) AS wait_count, sum(f.wait_sum) AS wait_sum,
+         sum(f.run_count) AS run_count, sum(f.run_sum) AS run_sum
+  FROM (SELECT s.queue, s.wait_count, s.wait_sum, s.run_count, s.run_sum FROM taskflow.stats_queue s
+        UNION ALL
+        SELECT t.queue, (t.wait_s IS NOT NULL)::int, COALESCE(t.wait_s, 0),
+               (t.run_s IS NOT NULL)::int, COALESCE(t.run_s, 0) FROM tail t) f
+  GROUP BY f.queue),
 hist AS MATERIALIZED (
   SELECT h.queue, h.metric, h.bucket, sum(h.observations) AS observations
   FROM (SELECT s.queue, s.metric, s.bucket, s.observations FROM taskflow.stats_histogram s
@@ -773,6 +1304,64 @@ hist AS MATERIALIZED (
         FROM tail t, LATERAL (VALUES ('wait', t.wait_s), ('run', t.run_s)) AS m(metric, v)
         WHERE m.v IS NOT NULL) h
   GROUP BY h.queue, h.metric, h.bucket),
+lines AS (
+  -- the histograms: cumulative buckets, then _sum and _count
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END AS family, q.queue AS k1, b.bucket AS k2, 0 AS k3,
+         format('taskflow_job_%s_seconds_bucket{queue=%s,le=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                taskflow._prom_label(CASE WHEN b.bucket <= 23
+                                          THEN (taskflow._histogram_bounds())[b.bucket]::text ELSE '+Inf' END),
+                COALESCE((SELECT sum(h.observations) FROM hist h
+                          WHERE h.queue = q.queue AND h.metric = m.metric AND h.bucket <= b.bucket), 0)) AS line
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
+       CROSS JOIN generate_series(1, 24) AS b(bucket)
+  UNION ALL
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 20, 0,
+         format('taskflow_job_%s_seconds_sum{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_sum ELSE f.run_sum END)
+                          FROM fin f WHERE f.queue = q.queue), 0))
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
+  UNION ALL
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 21, 0,
+         format('taskflow_job_%s_seconds_count{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_count ELSE f.run_count END)
+                          FROM fin f WHERE f.queue = q.queue), 0))
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric))
+SELECT f.family,
+       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
+       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
+                    FROM lines l WHERE l.family = f.family), '')
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (4, 5)
+$$;
+
+-- The per-tenant metric families of the jobs, taskflow_tenant_jobs and
+-- taskflow_tenant_jobs_finished_total (7 and 8), one text block each, bounded to the
+-- `max_tenants` top tenants by finished jobs plus tenant_id="other"; `w` is the roll-up watermark.
+CREATE FUNCTION taskflow._metrics_tenant_blocks(w timestamptz, max_tenants integer)
+RETURNS TABLE(family integer, block text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH
+states(state, ord) AS (VALUES ('PENDING'::taskflow.job_state, 1), ('SCHEDULED', 2), ('RUNNING', 3)),
+outcomes(outcome, ord) AS (VALUES ('SUCCEEDED'::taskflow.job_state, 1), ('FAILED', 2), ('DEAD', 3),
+                                  ('CANCELLED', 4)),
+-- unfinished jobs per tenant and state: one branch per partial index
+live AS MATERIALIZED (
+  SELECT j.tenant_id, j.state, count(*) AS n
+  FROM (SELECT tenant_id, state FROM taskflow.jobs WHERE state = 'PENDING'
+        UNION ALL
+        SELECT tenant_id, state FROM taskflow.jobs WHERE state = 'SCHEDULED'
+        UNION ALL
+        SELECT tenant_id, state FROM taskflow.jobs WHERE state = 'RUNNING') j
+  GROUP BY j.tenant_id, j.state),
+tail AS MATERIALIZED (SELECT * FROM taskflow._rows_metrics_tail(w)),
+-- finished jobs per outcome, all tenants: the counters plus the tail
+fin AS MATERIALIZED (
+  SELECT f.outcome, sum(f.jobs) AS jobs
+  FROM (SELECT s.outcome, s.jobs FROM taskflow.stats_queue s
+        UNION ALL SELECT t.outcome, 1 FROM tail t) f
+  GROUP BY f.outcome),
 -- the top tenants by finished jobs: the volume index's first ones and the tail's tenants are
 -- the only candidates (nobody else can rank above the last of the index's first ones)
 tail_volume AS MATERIALIZED (SELECT t.tenant_id, count(*) AS jobs FROM tail t GROUP BY t.tenant_id),
@@ -800,62 +1389,8 @@ tenant_live AS MATERIALIZED (
   SELECT l.tenant_id, l.state, sum(l.n) AS n FROM live l
   WHERE l.tenant_id IN (SELECT tenant_id FROM top) GROUP BY l.tenant_id, l.state),
 lines AS (
-  -- taskflow_jobs
-  SELECT 1 AS family, q.queue AS k1, s.ord AS k2, 0 AS k3,
-         format('taskflow_jobs{queue=%s,state=%s} %s', taskflow._prom_label(q.queue),
-                taskflow._prom_label(lower(s.state::text)),
-                CASE WHEN s.state = 'SUCCEEDED'
-                     THEN greatest((SELECT f.jobs - f.removed FROM fin f
-                                    WHERE f.queue = q.queue AND f.outcome = 'SUCCEEDED'), 0)
-                     ELSE COALESCE((SELECT sum(l.n) FROM live l WHERE l.queue = q.queue AND l.state = s.state), 0)
-                END::bigint) AS line
-  FROM queues q CROSS JOIN states s
-  UNION ALL
-  -- taskflow_jobs_finished_total
-  SELECT 2, q.queue, o.ord, 0,
-         format('taskflow_jobs_finished_total{queue=%s,outcome=%s} %s', taskflow._prom_label(q.queue),
-                taskflow._prom_label(lower(o.outcome::text)),
-                COALESCE((SELECT f.jobs FROM fin f WHERE f.queue = q.queue AND f.outcome = o.outcome), 0))
-  FROM queues q CROSS JOIN outcomes o
-  UNION ALL
-  -- taskflow_job_retries_total
-  SELECT 3, q.queue, 0, 0,
-         format('taskflow_job_retries_total{queue=%s} %s', taskflow._prom_label(q.queue),
-                COALESCE((SELECT sum(f.retries) FROM fin f WHERE f.queue = q.queue), 0))
-  FROM queues q
-  UNION ALL
-  -- the histograms: cumulative buckets, then _sum and _count
-  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, b.bucket, 0,
-         format('taskflow_job_%s_seconds_bucket{queue=%s,le=%s} %s', m.metric, taskflow._prom_label(q.queue),
-                taskflow._prom_label(CASE WHEN b.bucket <= 23
-                                          THEN (taskflow._histogram_bounds())[b.bucket]::text ELSE '+Inf' END),
-                COALESCE((SELECT sum(h.observations) FROM hist h
-                          WHERE h.queue = q.queue AND h.metric = m.metric AND h.bucket <= b.bucket), 0))
-  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
-       CROSS JOIN generate_series(1, 24) AS b(bucket)
-  UNION ALL
-  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 20, 0,
-         format('taskflow_job_%s_seconds_sum{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
-                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_sum ELSE f.run_sum END)
-                          FROM fin f WHERE f.queue = q.queue), 0))
-  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
-  UNION ALL
-  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 21, 0,
-         format('taskflow_job_%s_seconds_count{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
-                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_count ELSE f.run_count END)
-                          FROM fin f WHERE f.queue = q.queue), 0))
-  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
-  UNION ALL
-  -- taskflow_oldest_ready_job_age_seconds
-  SELECT 6, q.queue, 0, 0,
-         format('taskflow_oldest_ready_job_age_seconds{queue=%s} %s', taskflow._prom_label(q.queue),
-                taskflow._prom_value(COALESCE(
-                  (SELECT extract(epoch FROM now() - min(l.oldest_ready))::double precision
-                   FROM live l WHERE l.queue = q.queue), 0)))
-  FROM queues q
-  UNION ALL
   -- per tenant, bounded: unfinished jobs
-  SELECT 7, '', t.ord, s.ord,
+  SELECT 7 AS family, '' AS k1, t.ord AS k2, s.ord AS k3,
          format('taskflow_tenant_jobs{tenant_id=%s,state=%s} %s', taskflow._prom_label(t.label),
                 taskflow._prom_label(lower(s.state::text)),
                 CASE WHEN t.tenant_id IS NOT NULL
@@ -863,7 +1398,7 @@ lines AS (
                                     WHERE tl.tenant_id = t.tenant_id AND tl.state = s.state), 0)
                      ELSE COALESCE((SELECT sum(l.n) FROM live l WHERE l.state = s.state), 0)
                           - COALESCE((SELECT sum(tl.n) FROM tenant_live tl WHERE tl.state = s.state), 0)
-                END)
+                END) AS line
   FROM tenants t CROSS JOIN states s WHERE s.ord <= 3
   UNION ALL
   -- per tenant, bounded: finished jobs
@@ -876,30 +1411,28 @@ lines AS (
                      ELSE COALESCE((SELECT sum(f.jobs) FROM fin f WHERE f.outcome = o.outcome), 0)
                           - COALESCE((SELECT sum(tf.jobs) FROM tenant_fin tf WHERE tf.outcome = o.outcome), 0)
                 END)
-  FROM tenants t CROSS JOIN outcomes o),
-families(family, name, type, help) AS (VALUES
-  (1, 'taskflow_jobs', 'gauge',
-   'Jobs per queue and state now; succeeded and cancelled jobs count until the Cleaner deletes them.'),
-  (2, 'taskflow_jobs_finished_total', 'counter',
-   'Jobs that reached a final state, per queue and outcome (a re-driven job counts each time it ends).'),
-  (3, 'taskflow_job_retries_total', 'counter',
-   'Automatic retries (failed attempts followed by another attempt) of finished jobs, per queue.'),
-  (4, 'taskflow_job_wait_seconds', 'histogram',
-   'Time from when a job was due to the start of its last attempt, per queue (succeeded, failed and dead jobs).'),
-  (5, 'taskflow_job_run_seconds', 'histogram',
-   'Time from the start to the end of a job''s last attempt, per queue (succeeded, failed and dead jobs).'),
-  (6, 'taskflow_oldest_ready_job_age_seconds', 'gauge',
-   'Seconds since the oldest ready (due, not running) job of the queue became due; 0 when none is ready.'),
-  (7, 'taskflow_tenant_jobs', 'gauge',
-   'Unfinished jobs per state for the top tenants by finished jobs; tenant_id="other" holds the rest.'),
-  (8, 'taskflow_tenant_jobs_finished_total', 'counter',
-   'Finished jobs per outcome for the top tenants by finished jobs; tenant_id="other" holds the rest.'))
-SELECT string_agg(block, '' ORDER BY family) FROM (
-  SELECT f.family,
-         format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
-         || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
-                      FROM lines l WHERE l.family = f.family), '') AS block
-  FROM families f) b
+  FROM tenants t CROSS JOIN outcomes o)
+SELECT f.family,
+       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
+       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
+                    FROM lines l WHERE l.family = f.family), '')
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (7, 8)
+$$;
+
+-- The metric families of the jobs, one text block; `w` is the roll-up watermark. Three
+-- statements (per queue, histograms, per tenant): each reads the tail (the jobs finished since
+-- the watermark, about one maintenance interval of them), the per-tenant one counts the
+-- unfinished jobs again in its own grouping; the kept FAILED, DEAD and CANCELLED jobs are read
+-- once.
+CREATE OR REPLACE FUNCTION taskflow._metrics_jobs(w timestamptz, max_tenants integer) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+  SELECT string_agg(b.block, '' ORDER BY b.family) FROM (
+    SELECT * FROM taskflow._metrics_queue_blocks(w)
+    UNION ALL SELECT * FROM taskflow._metrics_histogram_blocks(w)
+    UNION ALL SELECT * FROM taskflow._metrics_tenant_blocks(w, max_tenants)) b
 $$;
 
 -- The git commit (short hash) the loaded taskflow library was built from, 'unknown' when it was
@@ -941,6 +1474,137 @@ END
 $$;
 
 -- --- 075_dashboard_overview.sql
+-- The Overview's parts, row sources inlined into dashboard_overview's statement (see
+-- taskflow._rows_jobs_kept in 070_observability.sql): they run under its settings, planned with
+-- `own` known (NULL: every tenant).
+
+-- Jobs per queue and state: unfinished jobs and the FAILED, DEAD and CANCELLED ones kept (one
+-- branch per partial index), the SUCCEEDED ones not rolled up yet (finished at or after `w`),
+-- and the SUCCEEDED ones rolled up and still in the table (the Cleaner's deletions are counted).
+CREATE FUNCTION taskflow._rows_overview_counts(own text, w timestamptz)
+RETURNS TABLE(queue text, state text, n bigint)
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  live AS (
+    -- counted per branch (a hash aggregate over a few queues), not sorted as one stream: with a
+    -- long retention of FAILED/DEAD jobs the stream is most of the work
+    SELECT x.queue, 'PENDING' AS state, count(*) AS n FROM taskflow.jobs x
+    WHERE x.state = 'PENDING' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
+    UNION ALL
+    SELECT x.queue, 'SCHEDULED', count(*) FROM taskflow.jobs x
+    WHERE x.state = 'SCHEDULED' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
+    UNION ALL
+    SELECT x.queue, 'RUNNING', count(*) FROM taskflow.jobs x
+    WHERE x.state = 'RUNNING' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
+    UNION ALL
+    SELECT x.queue, x.state::text, count(*) FROM taskflow.jobs x
+    WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED') AND (own IS NULL OR x.tenant_id = own)
+    GROUP BY x.queue, x.state
+    UNION ALL
+    SELECT x.queue, 'SUCCEEDED', count(*) FROM taskflow.jobs x
+    WHERE x.state = 'SUCCEEDED' AND x.finished_at >= w AND (own IS NULL OR x.tenant_id = own)
+    GROUP BY x.queue),
+  kept AS (
+    SELECT s.queue, 'SUCCEEDED' AS state, sum(s.jobs - s.removed) AS n
+    FROM taskflow.stats_queue s WHERE own IS NULL AND s.outcome = 'SUCCEEDED' GROUP BY s.queue
+    UNION ALL
+    SELECT s.queue, 'SUCCEEDED', sum(s.jobs - s.removed)
+    FROM taskflow.stats_tenant s WHERE s.tenant_id = own AND s.outcome = 'SUCCEEDED' GROUP BY s.queue)
+  SELECT c.queue, c.state, greatest(sum(c.n), 0)::bigint AS n
+  FROM (SELECT * FROM live UNION ALL SELECT * FROM kept) c GROUP BY 1, 2
+$$;
+
+-- The series' rows from `since` at `bucket_width`: the percentiles stored by the roll-up for all
+-- tenants; a tenant's own rows (at most one per bucket and queue) estimated from their
+-- histograms now.
+CREATE FUNCTION taskflow._rows_overview_series(own text, bucket_width integer, since timestamptz)
+RETURNS TABLE(t timestamptz, queue text, completed bigint, failed bigint,
+              wait_p50 double precision, wait_p95 double precision,
+              run_p50 double precision, run_p95 double precision)
+LANGUAGE sql STABLE
+AS $$
+  SELECT s.t, s.queue, s.completed, s.failed, s.wait_p50, s.wait_p95, s.run_p50, s.run_p95
+  FROM taskflow.stats_series s WHERE own IS NULL AND s.width = bucket_width AND s.t >= since
+  UNION ALL
+  SELECT s.t, s.queue, s.completed, s.failed,
+         taskflow._hist_quantile(0.5, s.wait_hist), taskflow._hist_quantile(0.95, s.wait_hist),
+         taskflow._hist_quantile(0.5, s.run_hist), taskflow._hist_quantile(0.95, s.run_hist)
+  FROM taskflow.stats_series_tenant s
+  WHERE s.tenant_id = own AND s.width = bucket_width AND s.t >= since
+$$;
+
+-- The Overview's workers (one row: the JSON array): those holding leases, with what they run
+-- now (the RUNNING index; at most 1000 jobs, the longest running first), and those seen lately:
+-- the holders of the newest 2000 finished jobs of the last 15 minutes (through the finished_at
+-- indexes; a worker idle longer drops off the list).
+CREATE FUNCTION taskflow._rows_overview_workers(own text)
+RETURNS TABLE(doc jsonb)
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  running AS (
+    SELECT j.id, j.job_type, j.queue, j.tenant_id, j.worker_id, j.started_at, j.lease_expires_at
+    FROM taskflow.jobs j
+    WHERE j.state = 'RUNNING' AND (own IS NULL OR j.tenant_id = own) AND j.worker_id IS NOT NULL
+    ORDER BY j.started_at, j.id LIMIT 1000),
+  recent AS (
+    SELECT x.worker_id, x.finished_at FROM (
+      (SELECT j.worker_id, j.finished_at, j.tenant_id FROM taskflow.jobs j
+        WHERE j.state IN ('SUCCEEDED', 'CANCELLED') AND j.finished_at >= now() - interval '15 minutes'
+        ORDER BY j.finished_at DESC LIMIT 2000)
+      UNION ALL
+      (SELECT j.worker_id, j.finished_at, j.tenant_id FROM taskflow.jobs j
+        WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= now() - interval '15 minutes'
+        ORDER BY j.finished_at DESC LIMIT 2000)) x
+    WHERE x.worker_id IS NOT NULL AND (own IS NULL OR x.tenant_id = own)),
+  worker_ids AS (
+    SELECT u.worker_id, max(u.seen) AS last_seen_at FROM (
+      SELECT r.worker_id, now() AS seen FROM running r
+      UNION ALL
+      SELECT r.worker_id, r.finished_at FROM recent r) u
+    GROUP BY u.worker_id),
+  -- what each worker runs, grouped once (not one scan of `running` per worker)
+  running_by_worker AS (
+    SELECT r.worker_id, jsonb_agg(jsonb_build_object(
+             'job_id', r.id, 'job_type', r.job_type, 'queue', r.queue,
+             'tenant_id', r.tenant_id, 'started_at', r.started_at,
+             'lease_expires_at', r.lease_expires_at) ORDER BY r.started_at, r.id) AS jobs
+    FROM running r GROUP BY r.worker_id)
+  SELECT COALESCE(jsonb_agg(jsonb_build_object(
+           'worker_id', wi.worker_id, 'last_seen_at', wi.last_seen_at,
+           'running', COALESCE(rw.jobs, '[]'::jsonb))
+         ORDER BY wi.worker_id), '[]'::jsonb) AS doc
+  FROM worker_ids wi LEFT JOIN running_by_worker rw ON rw.worker_id = wi.worker_id
+$$;
+
+-- The Overview's tenants (one row: the JSON array): an admin sees the 100 running the most
+-- jobs, a tenant itself, against their limits.
+CREATE FUNCTION taskflow._rows_overview_tenants(own text)
+RETURNS TABLE(doc jsonb)
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  tenant_running AS (
+    SELECT j.tenant_id, count(*) AS running FROM taskflow.jobs j
+    WHERE j.state = 'RUNNING' AND (own IS NULL OR j.tenant_id = own)
+    GROUP BY j.tenant_id),
+  tenant_rows AS (
+    SELECT x.tenant_id, x.running FROM (
+      SELECT tr.tenant_id, tr.running FROM tenant_running tr WHERE own IS NULL
+      ORDER BY tr.running DESC, tr.tenant_id LIMIT 100) x
+    UNION ALL
+    SELECT own, COALESCE((SELECT tr.running FROM tenant_running tr WHERE tr.tenant_id = own), 0)
+    WHERE own IS NOT NULL)
+  SELECT COALESCE(jsonb_agg(jsonb_build_object(
+           'tenant_id', r.tenant_id, 'running', r.running, 'max_running', t.max_running,
+           'weight', COALESCE(t.weight, 1))
+         ORDER BY r.running DESC, r.tenant_id), '[]'::jsonb) AS doc
+  -- jobs.tenant_id is COLLATE "C", tenants.id is not: compare in the key's collation, or the
+  -- primary key cannot serve the lookup (a sequential scan of every registered tenant)
+  FROM tenant_rows r LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id COLLATE "default"
+$$;
+
 -- The Overview: per queue its jobs by state, paused flag, concurrency limit and time series
 -- over `range` (1 hour: 1-minute buckets; 24 hours: 15-minute buckets); the workers holding
 -- leases or seen finishing jobs lately, with what they run now; the tenants running jobs,
@@ -972,48 +1636,8 @@ BEGIN
   w := COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity');
 
   WITH
-  -- unfinished jobs and the FAILED, DEAD and CANCELLED ones kept (one branch per partial
-  -- index), and the SUCCEEDED ones not rolled up yet
-  live AS (
-    -- counted per branch (a hash aggregate over a few queues), not sorted as one stream: with a
-    -- long retention of FAILED/DEAD jobs the stream is most of the work
-    SELECT x.queue, 'PENDING' AS state, count(*) AS n FROM taskflow.jobs x
-    WHERE x.state = 'PENDING' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
-    UNION ALL
-    SELECT x.queue, 'SCHEDULED', count(*) FROM taskflow.jobs x
-    WHERE x.state = 'SCHEDULED' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
-    UNION ALL
-    SELECT x.queue, 'RUNNING', count(*) FROM taskflow.jobs x
-    WHERE x.state = 'RUNNING' AND (own IS NULL OR x.tenant_id = own) GROUP BY x.queue
-    UNION ALL
-    SELECT x.queue, x.state::text, count(*) FROM taskflow.jobs x
-    WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED') AND (own IS NULL OR x.tenant_id = own)
-    GROUP BY x.queue, x.state
-    UNION ALL
-    SELECT x.queue, 'SUCCEEDED', count(*) FROM taskflow.jobs x
-    WHERE x.state = 'SUCCEEDED' AND x.finished_at >= w AND (own IS NULL OR x.tenant_id = own)
-    GROUP BY x.queue),
-  -- SUCCEEDED jobs rolled up and still in the table (the Cleaner's deletions are counted)
-  kept AS (
-    SELECT s.queue, 'SUCCEEDED' AS state, sum(s.jobs - s.removed) AS n
-    FROM taskflow.stats_queue s WHERE own IS NULL AND s.outcome = 'SUCCEEDED' GROUP BY s.queue
-    UNION ALL
-    SELECT s.queue, 'SUCCEEDED', sum(s.jobs - s.removed)
-    FROM taskflow.stats_tenant s WHERE s.tenant_id = own AND s.outcome = 'SUCCEEDED' GROUP BY s.queue),
-  counts AS (
-    SELECT c.queue, c.state, greatest(sum(c.n), 0)::bigint AS n
-    FROM (SELECT * FROM live UNION ALL SELECT * FROM kept) c GROUP BY 1, 2),
-  -- the percentiles: stored by the roll-up for all tenants; a tenant's own rows (at most one
-  -- per bucket and queue) estimated from their histograms now
-  series_rows AS (
-    SELECT s.t, s.queue, s.completed, s.failed, s.wait_p50, s.wait_p95, s.run_p50, s.run_p95
-    FROM taskflow.stats_series s WHERE own IS NULL AND s.width = bucket_width AND s.t >= since
-    UNION ALL
-    SELECT s.t, s.queue, s.completed, s.failed,
-           taskflow._hist_quantile(0.5, s.wait_hist), taskflow._hist_quantile(0.95, s.wait_hist),
-           taskflow._hist_quantile(0.5, s.run_hist), taskflow._hist_quantile(0.95, s.run_hist)
-    FROM taskflow.stats_series_tenant s
-    WHERE s.tenant_id = own AND s.width = bucket_width AND s.t >= since),
+  counts AS (SELECT * FROM taskflow._rows_overview_counts(own, w)),
+  series_rows AS (SELECT * FROM taskflow._rows_overview_series(own, bucket_width, since)),
   -- the queues shown: every queue for an admin; for a tenant, those it has jobs in
   shown AS (
     SELECT q.name, q.paused, q.concurrency_limit FROM taskflow.queues q
@@ -1042,75 +1666,137 @@ BEGIN
                         LEFT JOIN counts c ON c.queue = sh.name AND c.state = st.s),
              'series', COALESCE(se.points, '[]'::jsonb))
            ORDER BY sh.name), '[]'::jsonb) AS doc
-    FROM shown sh LEFT JOIN series se ON se.queue = sh.name),
-  -- what runs now: RUNNING jobs (the RUNNING index; at most 1000, the longest running first)
-  running AS (
-    SELECT j.id, j.job_type, j.queue, j.tenant_id, j.worker_id, j.started_at, j.lease_expires_at
-    FROM taskflow.jobs j
-    WHERE j.state = 'RUNNING' AND (own IS NULL OR j.tenant_id = own) AND j.worker_id IS NOT NULL
-    ORDER BY j.started_at, j.id LIMIT 1000),
-  -- workers seen lately: the holders of the newest 2000 finished jobs of the last 15 minutes
-  -- (through the finished_at indexes; a worker idle longer drops off the list)
-  recent AS (
-    SELECT x.worker_id, x.finished_at FROM (
-      (SELECT j.worker_id, j.finished_at, j.tenant_id FROM taskflow.jobs j
-        WHERE j.state IN ('SUCCEEDED', 'CANCELLED') AND j.finished_at >= now() - interval '15 minutes'
-        ORDER BY j.finished_at DESC LIMIT 2000)
-      UNION ALL
-      (SELECT j.worker_id, j.finished_at, j.tenant_id FROM taskflow.jobs j
-        WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= now() - interval '15 minutes'
-        ORDER BY j.finished_at DESC LIMIT 2000)) x
-    WHERE x.worker_id IS NOT NULL AND (own IS NULL OR x.tenant_id = own)),
-  worker_ids AS (
-    SELECT u.worker_id, max(u.seen) AS last_seen_at FROM (
-      SELECT r.worker_id, now() AS seen FROM running r
-      UNION ALL
-      SELECT r.worker_id, r.finished_at FROM recent r) u
-    GROUP BY u.worker_id),
-  -- what each worker runs, grouped once (not one scan of `running` per worker)
-  running_by_worker AS (
-    SELECT r.worker_id, jsonb_agg(jsonb_build_object(
-             'job_id', r.id, 'job_type', r.job_type, 'queue', r.queue,
-             'tenant_id', r.tenant_id, 'started_at', r.started_at,
-             'lease_expires_at', r.lease_expires_at) ORDER BY r.started_at, r.id) AS jobs
-    FROM running r GROUP BY r.worker_id),
-  workers AS (
-    SELECT COALESCE(jsonb_agg(jsonb_build_object(
-             'worker_id', wi.worker_id, 'last_seen_at', wi.last_seen_at,
-             'running', COALESCE(rw.jobs, '[]'::jsonb))
-           ORDER BY wi.worker_id), '[]'::jsonb) AS doc
-    FROM worker_ids wi LEFT JOIN running_by_worker rw ON rw.worker_id = wi.worker_id),
-  -- tenants: an admin sees the 100 running the most jobs, a tenant itself
-  tenant_running AS (
-    SELECT j.tenant_id, count(*) AS running FROM taskflow.jobs j
-    WHERE j.state = 'RUNNING' AND (own IS NULL OR j.tenant_id = own)
-    GROUP BY j.tenant_id),
-  tenant_rows AS (
-    SELECT x.tenant_id, x.running FROM (
-      SELECT tr.tenant_id, tr.running FROM tenant_running tr WHERE own IS NULL
-      ORDER BY tr.running DESC, tr.tenant_id LIMIT 100) x
-    UNION ALL
-    SELECT own, COALESCE((SELECT tr.running FROM tenant_running tr WHERE tr.tenant_id = own), 0)
-    WHERE own IS NOT NULL),
-  tenants AS (
-    SELECT COALESCE(jsonb_agg(jsonb_build_object(
-             'tenant_id', r.tenant_id, 'running', r.running, 'max_running', t.max_running,
-             'weight', COALESCE(t.weight, 1))
-           ORDER BY r.running DESC, r.tenant_id), '[]'::jsonb) AS doc
-    -- jobs.tenant_id is COLLATE "C", tenants.id is not: compare in the key's collation, or the
-    -- primary key cannot serve the lookup (a sequential scan of every registered tenant)
-    FROM tenant_rows r LEFT JOIN taskflow.tenants t ON t.id = r.tenant_id COLLATE "default")
+    FROM shown sh LEFT JOIN series se ON se.queue = sh.name)
   SELECT jsonb_build_object(
     'generated_at', now(), 'range', CASE WHEN bucket_width = 60 THEN '1h' ELSE '24h' END,
     'bucket_seconds', bucket_width, 'rolled_up_to', w,
-    'queues', (SELECT doc FROM queues), 'workers', (SELECT doc FROM workers),
-    'tenants', (SELECT doc FROM tenants))
+    'queues', (SELECT doc FROM queues),
+    'workers', (SELECT doc FROM taskflow._rows_overview_workers(own)),
+    'tenants', (SELECT doc FROM taskflow._rows_overview_tenants(own)))
   INTO result;
   RETURN result;
 END
 $$;
 
 -- --- 076_dashboard_jobs.sql
+-- job_detail's origin: why the job exists (a rule firing, a webhook, a parent job, or its
+-- caller). A rule firing records the jobs it created, in the transaction that created them, so
+-- its fired_at is the job's created_at (both now()): found through rule_firings_fired_idx, not by
+-- scanning every firing.
+CREATE FUNCTION taskflow._job_detail_origin(j taskflow.jobs) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  f taskflow.rule_firings;
+  created record;
+BEGIN
+  SELECT * INTO f FROM taskflow.rule_firings rf
+  WHERE rf.fired_at = j.created_at AND j.id = ANY(rf.job_ids) ORDER BY rf.id LIMIT 1;
+  SELECT e.actor, e.at, e.reason INTO created FROM taskflow.job_events e
+  WHERE e.job_id = j.id AND e.from_state IS NULL ORDER BY e.id LIMIT 1;
+  RETURN jsonb_build_object(
+    'kind', CASE WHEN f.id IS NOT NULL AND f.source = 'webhook' THEN 'webhook'
+                 WHEN f.id IS NOT NULL THEN 'rule'
+                 WHEN j.parent_job_id IS NOT NULL THEN 'parent'
+                 ELSE 'caller' END,
+    'actor', COALESCE(created.actor, f.actor), 'created_at', j.created_at,
+    'rule_id', f.rule_id,
+    'rule_name', (SELECT r.name FROM taskflow.automation_rules r WHERE r.id = f.rule_id),
+    'firing_id', f.id, 'firing_source', f.source, 'fired_at', f.fired_at,
+    'delivery_id', f.context -> 'event' ->> 'delivery_id',
+    'source_job_id', f.source_job_id, 'parent_job_id', j.parent_job_id);
+END
+$$;
+
+-- job_detail's attempts: the latest 500, oldest first, each with the transition that ended it;
+-- the running one from the job row.
+CREATE FUNCTION taskflow._job_detail_attempts(j taskflow.jobs) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN COALESCE((SELECT jsonb_agg(x.a ORDER BY x.n) FROM (
+        SELECT a.attempt AS n, jsonb_build_object(
+          'attempt', a.attempt, 'worker_id', a.worker_id, 'started_at', a.started_at,
+          'finished_at', a.finished_at,
+          'duration_ms', round(extract(epoch FROM a.finished_at - a.started_at) * 1000, 3),
+          'outcome', a.outcome,
+          'error', CASE WHEN a.error_type IS NOT NULL THEN
+            jsonb_build_object('type', a.error_type, 'message', a.error_message) END,
+          -- the transition that ended the attempt says what was decided and why
+          'decision', ev.reason, 'to_state', ev.to_state,
+          'backoff', CASE WHEN a.backoff_delay IS NOT NULL THEN jsonb_build_object(
+            'delay_ms', round(extract(epoch FROM a.backoff_delay) * 1000, 3),
+            'policy', a.backoff_policy, 'reason', ev.reason,
+            'next_run_at', a.finished_at + a.backoff_delay) END) AS a
+        -- the k-th transition out of RUNNING ended the k-th attempt (every ended attempt has
+        -- one row here and one such event, written together)
+        FROM (SELECT a0.*, row_number() OVER (ORDER BY a0.attempt) AS k
+              FROM taskflow.job_attempts a0 WHERE a0.job_id = j.id
+              ORDER BY a0.attempt DESC LIMIT 500) a
+        LEFT JOIN (SELECT e.reason, e.to_state, row_number() OVER (ORDER BY e.id) AS k
+                   FROM taskflow.job_events e
+                   WHERE e.job_id = j.id AND e.from_state = 'RUNNING') ev ON ev.k = a.k
+        UNION ALL
+        SELECT j.attempts, jsonb_build_object(
+          'attempt', j.attempts, 'worker_id', j.worker_id, 'started_at', j.started_at,
+          'finished_at', NULL,
+          'duration_ms', round(extract(epoch FROM now() - j.started_at) * 1000, 3),
+          'outcome', 'running', 'error', NULL, 'decision', NULL, 'to_state', NULL, 'backoff', NULL)
+        WHERE j.state = 'RUNNING') x), '[]'::jsonb);
+END
+$$;
+
+-- Everything the dashboard shows about one job; NULL when it does not exist or belongs to
+-- another tenant.
+CREATE OR REPLACE FUNCTION taskflow.job_detail(job_id bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  own text := taskflow._caller_tenant();
+  j taskflow.jobs;
+  n_events bigint;
+  n_attempts bigint;
+BEGIN
+  SELECT * INTO j FROM taskflow.jobs x
+  WHERE x.id = job_detail.job_id AND x.tenant_id = COALESCE(own, x.tenant_id);
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  SELECT count(*) INTO n_events FROM (SELECT 1 FROM taskflow.job_events e
+    WHERE e.job_id = j.id LIMIT 501) c;
+  SELECT count(*) INTO n_attempts FROM (SELECT 1 FROM taskflow.job_attempts a
+    WHERE a.job_id = j.id LIMIT 501) c;
+  RETURN jsonb_build_object(
+    'job', taskflow.get_job(j.id),
+    'attempts', taskflow._job_detail_attempts(j),
+    'attempts_truncated', n_attempts > 500,
+    'events', COALESCE((SELECT jsonb_agg(jsonb_build_object(
+        'at', e.at, 'from_state', e.from_state, 'to_state', e.to_state, 'actor', e.actor,
+        'reason', e.reason) ORDER BY e.id)
+      FROM (SELECT * FROM taskflow.job_events e0 WHERE e0.job_id = j.id
+            ORDER BY e0.id DESC LIMIT 500) e), '[]'::jsonb),
+    'events_truncated', n_events > 500,
+    'lease', CASE WHEN j.state = 'RUNNING' THEN jsonb_build_object(
+      'worker_id', j.worker_id, 'started_at', j.started_at, 'expires_at', j.lease_expires_at,
+      'duration_ms', round(extract(epoch FROM j.lease_duration) * 1000, 3),
+      'last_heartbeat_at', j.last_heartbeat_at, 'heartbeats', j.heartbeats,
+      'cancel_requested', j.cancel_requested) END,
+    'parent', (SELECT taskflow._job_summary(p) FROM taskflow.jobs p
+               WHERE p.id = j.parent_job_id AND p.tenant_id = COALESCE(own, p.tenant_id)),
+    'children', COALESCE((SELECT jsonb_agg(taskflow._job_summary(c) ORDER BY c.id) FROM (
+        SELECT * FROM taskflow.jobs c0 WHERE c0.parent_job_id = j.id
+          AND c0.tenant_id = COALESCE(own, c0.tenant_id) ORDER BY c0.id LIMIT 100) c), '[]'::jsonb),
+    'correlation', CASE WHEN j.correlation_id IS NULL THEN '[]'::jsonb ELSE
+      COALESCE((SELECT jsonb_agg(taskflow._job_summary(c) ORDER BY c.id) FROM (
+        SELECT * FROM taskflow.jobs c0 WHERE c0.correlation_id = j.correlation_id
+          AND c0.tenant_id = COALESCE(own, c0.tenant_id) ORDER BY c0.id LIMIT 100) c), '[]'::jsonb) END,
+    'origin', taskflow._job_detail_origin(j));
+END
+$$;
+
 CREATE OR REPLACE FUNCTION taskflow.dead_letter_groups(max_jobs integer DEFAULT 100000) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
@@ -1302,7 +1988,9 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 -- No JIT inside TaskFlow's functions. Their statements are short and planned once per backend;
 -- a generic plan's pessimistic cost estimate otherwise crosses jit_above_cost and compiles
--- code on every call (measured: 86 ms JIT for a 3 ms acquire).
+-- code on every call (measured: 86 ms JIT for a 3 ms acquire). The row sources (taskflow._rows_*,
+-- 070_observability.sql) are left out: a SET option would stop the planner inlining them, and
+-- inlined they run under their callers' settings, which have jit off.
 -- ---------------------------------------------------------------------------------------------
 DO $jit$
 DECLARE
@@ -1310,7 +1998,7 @@ DECLARE
 BEGIN
   FOR f IN SELECT p.oid::regprocedure FROM pg_catalog.pg_proc p
            WHERE p.pronamespace = 'taskflow'::regnamespace AND p.prokind = 'f'
-             AND p.prorettype <> 'trigger'::regtype LOOP
+             AND p.prorettype <> 'trigger'::regtype AND p.proname NOT LIKE '\_rows\_%' LOOP
     EXECUTE format('ALTER FUNCTION %s SET jit = off', f);
   END LOOP;
 END

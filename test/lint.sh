@@ -13,7 +13,10 @@
 #   5. Job states come from the core: no state name is written as an SQL string literal
 #      ('RUNNING') in extension/api/*.cpp or extension/bgw/*.cpp; statements render states with
 #      api::StateSql / api::StateListSql (api/common.cpp, the one place that quotes them).
-# Needs pg_config (the server's headers) and a C++17 compiler; clang-format for check 4.
+#   6. No function is longer than 80 lines (C++ in extension/, worker/, bench/; SQL in sql/src/)
+#      but the data tables test/function_length.py exempts, each with its reason.
+# Needs pg_config (the server's headers) and a C++17 compiler; clang-format for check 4;
+# python3 for check 6.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -122,6 +125,9 @@ problems=$(grep -nHE "$state_re" extension/api/*.cpp extension/bgw/*.cpp \
              | grep -E "$state_re" \
              | sed -E 's#^([^:]+:[0-9]+):.*$#\1: a job state written as an SQL literal (use api::StateSql / api::StateListSql)#')
 check "no job state is an SQL literal in extension/api or extension/bgw (rendered from core)" "$problems"
+# ---- 6. function length ------------------------------------------------------------------------
+problems=$(python3 test/function_length.py 2>&1)
+check "no function longer than 80 lines but the exempt data tables (test/function_length.py)" "$problems"
 
 echo "1..$n"
 [ "$failures" -eq 0 ]

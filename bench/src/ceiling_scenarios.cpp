@@ -27,11 +27,7 @@ Measurement CeilingEnqueue(Context& ctx) {
     c.prepare("insert", "INSERT INTO " + Table() +
                             " (queue, job_type, payload) VALUES ($1, $2, $3::jsonb) RETURNING id");
   };
-  run.body = [](pqxx::connection& c, int, WorkQueue& work) {
-    pqxx::nontransaction tx(c);
-    std::int64_t unit;
-    while (work.Next(&unit)) tx.exec_prepared1("insert", kQueue, kJobType, "{}");
-  };
+  run.body = ExecPreparedPerUnit("insert", kQueue, kJobType, "{}");
   Measurement m;
   m.seconds = RunParallel(ctx.db(), run);
   m.jobs = s.enqueue_jobs;

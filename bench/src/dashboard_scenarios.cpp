@@ -151,6 +151,51 @@ Measurement DashboardApi(Context& ctx) {
   return m;
 }
 
+namespace {
+
+// What the dashboard client of DrainDashboard measured: each refresh, and each statement.
+struct ViewerTimes {
+  std::vector<double> refreshes;
+  std::vector<double> each[3];  // overview, search_jobs, queues
+  std::string error;
+};
+
+// The dashboard client of DrainDashboard: calls dashboard_overview, search_jobs and
+// dashboard_queues every second until `stop`; sets `ready` once warmed up (or failed).
+void ViewDashboard(const std::string& db, const std::atomic<bool>& stop, std::atomic<bool>& ready,
+                   ViewerTimes& t) {
+  try {
+    pqxx::connection c(db);
+    pqxx::nontransaction tx(c);
+    const std::string statements[3] = {
+        "SELECT taskflow.dashboard_overview('1 hour')",
+        std::string("SELECT count(*) FROM taskflow.search_jobs(queue => '") + kQueue + "')",
+        "SELECT taskflow.dashboard_queues()"};
+    bool timed = false;
+    auto refresh = [&] {
+      for (int i = 0; i < 3; ++i) {
+        const auto start = std::chrono::steady_clock::now();
+        tx.exec(statements[i]);
+        if (timed) t.each[i].push_back(Since(start));
+      }
+      timed = true;
+    };
+    refresh();  // warm-up (the functions compiled, their plans cached), before the drain starts
+    ready = true;
+    while (!stop.load()) {
+      const auto start = std::chrono::steady_clock::now();
+      refresh();
+      t.refreshes.push_back(Since(start));
+      while (!stop.load() && Since(start) < 1.0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  } catch (const std::exception& e) {
+    t.error = e.what();
+    ready = true;
+  }
+}
+
+}  // namespace
+
 // The drain of `drain` twice, with the history and tenants of dashboard-api in place: first
 // alone (the baseline), then while one more client calls dashboard_overview, search_jobs and
 // dashboard_queues every second (the dashboard open and refreshing). Reports the second; the
@@ -174,39 +219,8 @@ Measurement DrainDashboard(Context& ctx) {
   ctx.VacuumTaskflow();
   std::atomic<bool> stop{false};
   std::atomic<bool> ready{false};
-  std::vector<double> refreshes;
-  std::vector<double> each[3];  // overview, search_jobs, queues
-  std::string error;
-  std::thread viewer([&] {
-    try {
-      pqxx::connection c(ctx.db());
-      pqxx::nontransaction tx(c);
-      const std::string statements[3] = {
-          "SELECT taskflow.dashboard_overview('1 hour')",
-          std::string("SELECT count(*) FROM taskflow.search_jobs(queue => '") + kQueue + "')",
-          "SELECT taskflow.dashboard_queues()"};
-      bool timed = false;
-      auto refresh = [&] {
-        for (int i = 0; i < 3; ++i) {
-          const auto start = std::chrono::steady_clock::now();
-          tx.exec(statements[i]);
-          if (timed) each[i].push_back(Since(start));
-        }
-        timed = true;
-      };
-      refresh();  // warm-up (the functions compiled, their plans cached), before the drain starts
-      ready = true;
-      while (!stop.load()) {
-        const auto start = std::chrono::steady_clock::now();
-        refresh();
-        refreshes.push_back(Since(start));
-        while (!stop.load() && Since(start) < 1.0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    } catch (const std::exception& e) {
-      error = e.what();
-      ready = true;
-    }
-  });
+  ViewerTimes times;
+  std::thread viewer([&] { ViewDashboard(ctx.db(), stop, ready, times); });
   while (!ready.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   Measurement m;
   try {
@@ -218,19 +232,19 @@ Measurement DrainDashboard(Context& ctx) {
   }
   stop = true;
   viewer.join();
-  if (!error.empty()) throw std::runtime_error("dashboard client: " + error);
+  if (!times.error.empty()) throw std::runtime_error("dashboard client: " + times.error);
   const double ratio = baseline.JobsPerSecond() > 0 ? m.JobsPerSecond() / baseline.JobsPerSecond() : 0;
   char buf[160];
   std::snprintf(buf, sizeof buf, "%.0f jobs/s without the dashboard, %.0f with it: ratio %.3f (target >= 0.95: %s)",
                 baseline.JobsPerSecond(), m.JobsPerSecond(), ratio, ratio >= 0.95 ? "met" : "MISSED");
   m.notes.emplace_back("vs the same drain without the dashboard", buf);
-  m.notes.emplace_back("dashboard refreshes", std::to_string(refreshes.size()) + " (overview + search_jobs + queues), p95 " +
-                                                  Ms(Percentile(refreshes, 0.95)) + ", max " +
-                                                  Ms(refreshes.empty() ? 0 : *std::max_element(refreshes.begin(), refreshes.end())));
+  m.notes.emplace_back("dashboard refreshes", std::to_string(times.refreshes.size()) + " (overview + search_jobs + queues), p95 " +
+                                                  Ms(Percentile(times.refreshes, 0.95)) + ", max " +
+                                                  Ms(times.refreshes.empty() ? 0 : *std::max_element(times.refreshes.begin(), times.refreshes.end())));
   const char* names[3] = {"dashboard_overview during the drain", "search_jobs during the drain",
                           "dashboard_queues during the drain"};
   for (int i = 0; i < 3; ++i) {
-    m.notes.emplace_back(names[i], "p95 " + Ms(Percentile(each[i], 0.95)) + ", p50 " + Ms(Percentile(each[i], 0.5)));
+    m.notes.emplace_back(names[i], "p95 " + Ms(Percentile(times.each[i], 0.95)) + ", p50 " + Ms(Percentile(times.each[i], 0.5)));
   }
   m.notes.emplace_back("history", std::to_string(s.history_jobs) + " finished jobs over " + std::to_string(kTenants) + " tenants");
   TearDown(ctx);

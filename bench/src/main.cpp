@@ -59,10 +59,8 @@ ServerInfo DescribeServer(Context& ctx) {
   return info;
 }
 
-int Run(int argc, char** argv) {
-  CLI::App app{"taskflow-bench: TaskFlow throughput against bare-SQL ceilings"};
+struct Options {
   std::string db;
-  if (const char* env = std::getenv("TASKFLOW_DATABASE_URL")) db = env;
   double scale = 1.0;
   std::vector<std::string> only_args;
   std::int64_t history = -1;
@@ -71,56 +69,75 @@ int Run(int argc, char** argv) {
   bool keep = false;
   bool check = false;
   int repeat = 1;
-  app.add_option("--db", db,
+};
+
+void AddOptions(CLI::App& app, Options& o) {
+  if (const char* env = std::getenv("TASKFLOW_DATABASE_URL")) o.db = env;
+  app.add_option("--db", o.db,
                  "libpq connection string or URL (default: $TASKFLOW_DATABASE_URL, else the "
                  "PG* environment)");
-  app.add_option("--scale", scale, "multiply every job count, e.g. 0.1 for a smoke run")
+  app.add_option("--scale", o.scale, "multiply every job count, e.g. 0.1 for a smoke run")
       ->check(CLI::PositiveNumber);
-  app.add_option("--only", only_args, "run only these scenarios (comma-separated; see --list)");
-  app.add_option("--history", history,
+  app.add_option("--only", o.only_args, "run only these scenarios (comma-separated; see --list)");
+  app.add_option("--history", o.history,
                  "finished jobs in the table for drain-history (default 1,000,000 x scale)")
       ->check(CLI::NonNegativeNumber);
-  app.add_option("--history-fill", history_fill,
+  app.add_option("--history-fill", o.history_fill,
                  "how drain-history fills its history: sql (direct INSERT, needs table owner "
                  "rights) or api (schedule_many + acquire + complete_many)")
       ->check(CLI::IsMember({"sql", "api"}));
-  app.add_option("--repeat", repeat,
+  app.add_option("--repeat", o.repeat,
                  "run the selection N times in rounds; report each scenario's run with the median rate")
       ->check(CLI::Range(1, 99));
-  app.add_flag("--list", list, "list the scenarios and exit");
-  app.add_flag("--keep", keep, "leave the bench rows and the bench_ceiling schema behind");
-  app.add_flag("--check", check, "exit 2 when a target is missed");
-  CLI11_PARSE(app, argc, argv);
+  app.add_flag("--list", o.list, "list the scenarios and exit");
+  app.add_flag("--keep", o.keep, "leave the bench rows and the bench_ceiling schema behind");
+  app.add_flag("--check", o.check, "exit 2 when a target is missed");
+}
 
-  if (list) {
-    for (const Scenario& s : Registry()) {
-      std::cout << s.name << ": " << s.description;
-      if (!s.reference.empty()) std::cout << " (target >= " << s.target << " x " << s.reference << ")";
-      std::cout << '\n';
-    }
-    return 0;
+void ListScenarios() {
+  for (const Scenario& s : Registry()) {
+    std::cout << s.name << ": " << s.description;
+    if (!s.reference.empty()) std::cout << " (target >= " << s.target << " x " << s.reference << ")";
+    std::cout << '\n';
   }
+}
 
-  std::vector<const Scenario*> selected;
+// The scenarios --only names (all without it), in registry order; false for an unknown name.
+bool SelectScenarios(const std::vector<std::string>& only_args, std::vector<const Scenario*>& selected) {
   const std::vector<std::string> only = SplitCommas(only_args);
   std::set<std::string> wanted(only.begin(), only.end());
   for (const std::string& name : wanted) {
     if (!FindScenario(name)) {
       std::cerr << "unknown scenario '" << name << "' (see --list)\n";
-      return 64;
+      return false;
     }
   }
   for (const Scenario& s : Registry()) {
     if (wanted.empty() || wanted.count(s.name)) selected.push_back(&s);
   }
+  return true;
+}
 
-  Sizes sizes = Sizes{}.Scaled(scale);
-  if (history >= 0) sizes.history_jobs = history;
-  Context ctx(db, sizes, history_fill == "api" ? HistoryFill::Api : HistoryFill::Sql);
-  const ServerInfo server = DescribeServer(ctx);
+// One scenario's run, appended to `runs`; its error (trailing newlines cut) when it fails.
+void RunOnce(const Scenario& s, Context& ctx, std::vector<Measurement>& runs, std::string& error) {
+  try {
+    runs.push_back(s.run(ctx));
+    const Measurement& m = runs.back();
+    std::ostringstream msg;
+    msg << s.name << ": " << m.jobs << " jobs in " << m.seconds
+        << " s = " << static_cast<long long>(m.JobsPerSecond()) << " jobs/s";
+    Context::Log(msg.str());
+  } catch (const std::exception& e) {
+    error = e.what();
+    while (!error.empty() && error.back() == '\n') error.pop_back();
+    Context::Log(s.name + " FAILED: " + error);
+  }
+}
 
-  // Rounds, not one scenario N times in a row: every round runs the whole selection, so a
-  // scenario and its reference see the same background load on the machine.
+// Rounds, not one scenario N times in a row: every round runs the whole selection, so a
+// scenario and its reference see the same background load on the machine. Each scenario's
+// outcome is its run with the median rate, or its first error.
+std::vector<Outcome> RunRounds(const std::vector<const Scenario*>& selected, Context& ctx, int repeat) {
   std::vector<std::vector<Measurement>> runs(selected.size());
   std::vector<std::string> errors(selected.size());
   for (int round = 1; round <= repeat; ++round) {
@@ -129,18 +146,7 @@ int Run(int argc, char** argv) {
       if (!errors[i].empty()) continue;  // failed in an earlier round
       Context::Log("round " + std::to_string(round) + "/" + std::to_string(repeat) + ": " +
                    s.name + ": " + s.description);
-      try {
-        runs[i].push_back(s.run(ctx));
-        const Measurement& m = runs[i].back();
-        std::ostringstream msg;
-        msg << s.name << ": " << m.jobs << " jobs in " << m.seconds
-            << " s = " << static_cast<long long>(m.JobsPerSecond()) << " jobs/s";
-        Context::Log(msg.str());
-      } catch (const std::exception& e) {
-        errors[i] = e.what();
-        while (!errors[i].empty() && errors[i].back() == '\n') errors[i].pop_back();
-        Context::Log(s.name + " FAILED: " + errors[i]);
-      }
+      RunOnce(s, ctx, runs[i], errors[i]);
     }
   }
   std::vector<Outcome> outcomes;
@@ -155,18 +161,11 @@ int Run(int argc, char** argv) {
     }
     outcomes.push_back(std::move(o));
   }
-  if (!keep) {
-    try {
-      ctx.Cleanup();
-    } catch (const std::exception& e) {
-      Context::Log(std::string("cleanup failed: ") + e.what());
-    }
-  }
+  return outcomes;
+}
 
-  std::cout << '\n';
-  PrintTable(std::cout, server, scale, repeat, outcomes);
-  std::cout << '\n' << ToJson(server, scale, repeat, outcomes).dump() << std::endl;
-
+// 1 when a scenario failed, 2 with --check when a target was missed, else 0.
+int ExitCode(const std::vector<Outcome>& outcomes, bool check) {
   bool failed = false, missed = false;
   for (const Outcome& o : outcomes) {
     if (!o.ok) failed = true;
@@ -176,6 +175,38 @@ int Run(int argc, char** argv) {
   if (failed) return 1;
   if (check && missed) return 2;
   return 0;
+}
+
+int Run(int argc, char** argv) {
+  CLI::App app{"taskflow-bench: TaskFlow throughput against bare-SQL ceilings"};
+  Options opt;
+  AddOptions(app, opt);
+  CLI11_PARSE(app, argc, argv);
+
+  if (opt.list) {
+    ListScenarios();
+    return 0;
+  }
+  std::vector<const Scenario*> selected;
+  if (!SelectScenarios(opt.only_args, selected)) return 64;
+
+  Sizes sizes = Sizes{}.Scaled(opt.scale);
+  if (opt.history >= 0) sizes.history_jobs = opt.history;
+  Context ctx(opt.db, sizes, opt.history_fill == "api" ? HistoryFill::Api : HistoryFill::Sql);
+  const ServerInfo server = DescribeServer(ctx);
+  const std::vector<Outcome> outcomes = RunRounds(selected, ctx, opt.repeat);
+  if (!opt.keep) {
+    try {
+      ctx.Cleanup();
+    } catch (const std::exception& e) {
+      Context::Log(std::string("cleanup failed: ") + e.what());
+    }
+  }
+
+  std::cout << '\n';
+  PrintTable(std::cout, server, opt.scale, opt.repeat, outcomes);
+  std::cout << '\n' << ToJson(server, opt.scale, opt.repeat, outcomes).dump() << std::endl;
+  return ExitCode(outcomes, opt.check);
 }
 
 }  // namespace

@@ -45,4 +45,16 @@ struct ParallelRun {
 // exception of any thread after all have stopped.
 double RunParallel(const std::string& db, const ParallelRun& run);
 
+// A ParallelRun body that runs the prepared statement `name` once per unit of work, each time
+// with the same arguments (copied).
+template <typename... Args>
+std::function<void(pqxx::connection&, int, WorkQueue&)> ExecPreparedPerUnit(std::string name,
+                                                                            Args... args) {
+  return [name, args...](pqxx::connection& c, int, WorkQueue& work) {
+    pqxx::nontransaction tx(c);
+    std::int64_t unit;
+    while (work.Next(&unit)) tx.exec_prepared1(name, args...);
+  };
+}
+
 }  // namespace taskflow::bench

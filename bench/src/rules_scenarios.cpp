@@ -31,11 +31,7 @@ Measurement WebhookIntake(Context& ctx) {
   run.prepare = [](pqxx::connection& c) {
     c.prepare("webhook", "SELECT count(*) FROM taskflow.handle_webhook($1, $2, $3)");
   };
-  run.body = [&](pqxx::connection& c, int, WorkQueue& work) {
-    pqxx::nontransaction tx(c);
-    std::int64_t unit;
-    while (work.Next(&unit)) tx.exec_prepared1("webhook", key, body, signature);
-  };
+  run.body = ExecPreparedPerUnit("webhook", key, body, signature);
   Measurement m;
   m.seconds = RunParallel(ctx.db(), run);
   m.jobs = s.enqueue_jobs;

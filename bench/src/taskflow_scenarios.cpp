@@ -179,11 +179,7 @@ Measurement Enqueue(Context& ctx) {
     c.prepare("schedule",
               "SELECT taskflow.schedule(job_type => $1, payload => $2::jsonb, queue => $3)");
   };
-  run.body = [](pqxx::connection& c, int, WorkQueue& work) {
-    pqxx::nontransaction tx(c);
-    std::int64_t unit;
-    while (work.Next(&unit)) tx.exec_prepared1("schedule", kJobType, "{}", kQueue);
-  };
+  run.body = ExecPreparedPerUnit("schedule", kJobType, "{}", kQueue);
   Measurement m;
   m.seconds = RunParallel(ctx.db(), run);
   m.jobs = s.enqueue_jobs;

@@ -432,54 +432,61 @@ void Reap(DbEntry* e, TimestampTz now) {
   e->repoke = false;
 }
 
-void LauncherTick() {
-  TimestampTz now = GetCurrentTimestamp();
-  static TimestampTz next_listing = 0;
-
+// The requests backends left in shared memory since the last tick, taken (and cleared).
+struct Requests {
   bool rescan = false;
   bool poke_all = false;
   int npoke = 0;
   Oid pokes[kMaxPokes];
+};
+
+Requests TakeRequests() {
+  Requests r;
   SpinLockAcquire(&shared->mutex);
-  rescan = shared->rescan;
-  poke_all = shared->poke_all;
-  npoke = shared->npoke;
-  memcpy(pokes, shared->poke, sizeof(Oid) * npoke);
+  r.rescan = shared->rescan;
+  r.poke_all = shared->poke_all;
+  r.npoke = shared->npoke;
+  memcpy(r.pokes, shared->poke, sizeof(Oid) * r.npoke);
   shared->rescan = false;
   shared->poke_all = false;
   shared->npoke = 0;
   SpinLockRelease(&shared->mutex);
+  return r;
+}
 
+// Lists the databases: a new one gets an entry to probe; `seen` marks those still there.
+void RefreshDatabases(TimestampTz now) {
   HASH_SEQ_STATUS it;
   DbEntry* e;
-  if (rescan || poke_all || npoke > 0 || now >= next_listing) {
-    Oid* oids = nullptr;
-    int n = ListDatabases(&oids);
-    hash_seq_init(&it, entries);
-    while ((e = static_cast<DbEntry*>(hash_seq_search(&it))) != nullptr) e->seen = false;
-    for (int i = 0; i < n; ++i) {
-      bool found = false;
-      e = static_cast<DbEntry*>(hash_search(entries, &oids[i], HASH_ENTER, &found));
-      if (!found) {
-        e->handle = nullptr;
-        e->slot = -1;
-        e->state = EntryState::kProbe;
-        e->repoke = false;
-        e->next_start = now;
-        e->started_at = 0;
-        e->backoff_ms = 0;
-      }
-      e->seen = true;
+  Oid* oids = nullptr;
+  int n = ListDatabases(&oids);
+  hash_seq_init(&it, entries);
+  while ((e = static_cast<DbEntry*>(hash_seq_search(&it))) != nullptr) e->seen = false;
+  for (int i = 0; i < n; ++i) {
+    bool found = false;
+    e = static_cast<DbEntry*>(hash_search(entries, &oids[i], HASH_ENTER, &found));
+    if (!found) {
+      e->handle = nullptr;
+      e->slot = -1;
+      e->state = EntryState::kProbe;
+      e->repoke = false;
+      e->next_start = now;
+      e->started_at = 0;
+      e->backoff_ms = 0;
     }
-    pfree(oids);
-    next_listing = TimestampTzPlusMilliseconds(now, kListEveryMs);
+    e->seen = true;
   }
+  pfree(oids);
+}
 
-  // Pokes: the extension may have appeared or gone; a failing worker waits for its backoff.
+// Pokes: the extension may have appeared or gone; a failing worker waits for its backoff.
+void ApplyPokes(const Requests& r, TimestampTz now) {
+  HASH_SEQ_STATUS it;
+  DbEntry* e;
   hash_seq_init(&it, entries);
   while ((e = static_cast<DbEntry*>(hash_seq_search(&it))) != nullptr) {
-    bool poked = poke_all;
-    for (int i = 0; i < npoke && !poked; ++i) poked = pokes[i] == e->database;
+    bool poked = r.poke_all;
+    for (int i = 0; i < r.npoke && !poked; ++i) poked = r.pokes[i] == e->database;
     if (!poked) continue;
     if (e->handle != nullptr) {
       // A serving worker checks by itself (its latch is set); a probe may have looked too early.
@@ -488,41 +495,52 @@ void LauncherTick() {
       e->next_start = now;
     }
   }
+}
 
-  // Workers that stopped; databases that are gone.
+// A running worker: stopped (reaped), of a database that is gone (asked to stop), serving, or
+// still starting (returns true).
+bool CheckWorker(DbEntry* e, TimestampTz now) {
+  pid_t pid = 0;
+  BgwHandleStatus st = GetBackgroundWorkerPid(e->handle, &pid);
+  if (st == BGWH_POSTMASTER_DIED) proc_exit(1);
+  if (st == BGWH_STOPPED) {
+    Reap(e, now);
+    return false;
+  }
+  DbSlot* s = &shared->slots[e->slot];
+  if (!e->seen) {
+    TerminateBackgroundWorker(e->handle);  // dropped, template, or no connections allowed
+    SpinLockAcquire(&s->mutex);
+    s->exit = SlotExit::kStopRequested;
+    SpinLockRelease(&s->mutex);
+    return false;
+  }
+  SpinLockAcquire(&s->mutex);
+  bool serving = s->latch != nullptr;
+  SpinLockRelease(&s->mutex);
+  if (serving) e->state = EntryState::kServing;
+  return !serving;
+}
+
+// Workers that stopped; databases that are gone. Returns how many workers are still starting.
+int CheckWorkers(TimestampTz now) {
+  HASH_SEQ_STATUS it;
+  DbEntry* e;
   int starting = 0;
   hash_seq_init(&it, entries);
   while ((e = static_cast<DbEntry*>(hash_seq_search(&it))) != nullptr) {
-    if (e->handle != nullptr) {
-      pid_t pid = 0;
-      BgwHandleStatus st = GetBackgroundWorkerPid(e->handle, &pid);
-      if (st == BGWH_POSTMASTER_DIED) proc_exit(1);
-      if (st == BGWH_STOPPED) {
-        Reap(e, now);
-      } else if (!e->seen) {
-        TerminateBackgroundWorker(e->handle);  // dropped, template, or no connections allowed
-        DbSlot* s = &shared->slots[e->slot];
-        SpinLockAcquire(&s->mutex);
-        s->exit = SlotExit::kStopRequested;
-        SpinLockRelease(&s->mutex);
-      } else {
-        DbSlot* s = &shared->slots[e->slot];
-        SpinLockAcquire(&s->mutex);
-        bool serving = s->latch != nullptr;
-        SpinLockRelease(&s->mutex);
-        if (serving) {
-          e->state = EntryState::kServing;
-        } else {
-          ++starting;
-        }
-      }
-    }
+    if (e->handle != nullptr && CheckWorker(e, now)) ++starting;
     if (e->handle == nullptr && !e->seen) {
       hash_search(entries, &e->database, HASH_REMOVE, nullptr);
     }
   }
+  return starting;
+}
 
-  // Start what is due: databases with the extension first, at most kMaxStarting at once.
+// Start what is due: databases with the extension first, at most kMaxStarting at once.
+void StartDue(int starting, TimestampTz now) {
+  HASH_SEQ_STATUS it;
+  DbEntry* e;
   for (int pass = 0; pass < 2; ++pass) {
     hash_seq_init(&it, entries);
     while ((e = static_cast<DbEntry*>(hash_seq_search(&it))) != nullptr) {
@@ -534,6 +552,19 @@ void LauncherTick() {
       if (e->handle != nullptr) ++starting;
     }
   }
+}
+
+void LauncherTick() {
+  TimestampTz now = GetCurrentTimestamp();
+  static TimestampTz next_listing = 0;
+
+  const Requests requests = TakeRequests();
+  if (requests.rescan || requests.poke_all || requests.npoke > 0 || now >= next_listing) {
+    RefreshDatabases(now);
+    next_listing = TimestampTzPlusMilliseconds(now, kListEveryMs);
+  }
+  ApplyPokes(requests, now);
+  StartDue(CheckWorkers(now), now);
 }
 
 }  // namespace

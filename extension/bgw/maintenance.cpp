@@ -13,6 +13,7 @@
 #include "pg/postgres.hpp"
 #include "pg/settings.hpp"
 #include "bgw/launcher.hpp"
+#include "bgw/transaction.hpp"
 #include "bgw/wakeup.hpp"
 
 extern "C" {
@@ -53,10 +54,7 @@ void RunTask(const char* name, const char* sql, int nargs, Oid* types, Datum* va
   }
   PG_CATCH();
   {
-    MemoryContextSwitchTo(outer);
-    EmitErrorReport();
-    FlushErrorState();
-    AbortCurrentTransaction();
+    taskflow::bgw::LogErrorAndAbort(outer);
   }
   PG_END_TRY();
   pgstat_report_stat(false);
@@ -76,10 +74,7 @@ bool ExtensionInstalled() {
   }
   PG_CATCH();
   {
-    MemoryContextSwitchTo(outer);
-    EmitErrorReport();
-    FlushErrorState();
-    AbortCurrentTransaction();
+    taskflow::bgw::LogErrorAndAbort(outer);
     installed = true;  // unknown: try again next round
   }
   PG_END_TRY();

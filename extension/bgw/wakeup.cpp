@@ -1,6 +1,7 @@
 #include "pg/postgres.hpp"
 #include "bgw/wakeup.hpp"
 #include "bgw/launcher.hpp"
+#include "bgw/transaction.hpp"
 
 namespace {
 
@@ -119,10 +120,7 @@ void SendPendingWakeups() {
   }
   PG_CATCH();
   {
-    MemoryContextSwitchTo(outer);
-    EmitErrorReport();
-    FlushErrorState();
-    AbortCurrentTransaction();
+    taskflow::bgw::LogErrorAndAbort(outer);
   }
   PG_END_TRY();
 }

@@ -556,6 +556,68 @@ int RequireInt(const Json& obj, const char* key, const std::string& where, long 
   return static_cast<int>(v.get<long long>());
 }
 
+// One node of a workflow action ({"key", "job_type", "queue"?, "payload"?, "priority"?,
+// "max_attempts"?}); `nw` names it in messages.
+WorkflowNodeTemplate ParseWorkflowNode(const Json& n, const std::string& nw, std::vector<std::string>* paths) {
+  if (!n.is_object()) Invalid(nw + " must be a JSON object, got " + TypeName(n));
+  CheckKeys(n, {"key", "job_type", "queue", "payload", "priority", "max_attempts"}, nw,
+            "Keys: key, job_type, queue, payload, priority, max_attempts.");
+  WorkflowNodeTemplate node;
+  if (!n.contains("key")) Invalid(nw + ".key is required");
+  node.key = RequireString(n, "key", nw);
+  if (!n.contains("job_type")) Invalid(nw + ".job_type is required");
+  node.job_type = RequireString(n, "job_type", nw);
+  ValidateJobType(node.job_type);
+  if (n.contains("queue")) {
+    node.queue = RequireString(n, "queue", nw);
+    ValidateQueueName(*node.queue);
+  }
+  if (n.contains("payload")) {
+    node.payload = n.at("payload");
+    if (!node.payload.is_object()) {
+      Invalid(nw + ".payload must be a JSON object, got " + TypeName(node.payload));
+    }
+    CollectPaths(node.payload, nw + ".payload", paths);
+  }
+  if (n.contains("priority")) node.priority = RequireInt(n, "priority", nw, kMinPriority, kMaxPriority);
+  if (n.contains("max_attempts")) node.max_attempts = RequireInt(n, "max_attempts", nw, 1, 2147483647LL);
+  return node;
+}
+
+// One edge of a workflow action ({"from", "to", "on_failure"?}); `ew` names it in messages.
+WorkflowEdgeSpec ParseWorkflowEdge(const Json& e, const std::string& ew) {
+  if (!e.is_object()) Invalid(ew + " must be a JSON object, got " + TypeName(e));
+  CheckKeys(e, {"from", "to", "on_failure"}, ew, "Keys: from, to, on_failure.");
+  if (!e.contains("from") || !e.contains("to")) Invalid(ew + ": from and to (node keys) are required");
+  WorkflowEdgeSpec spec;
+  spec.from = RequireString(e, "from", ew);
+  spec.to = RequireString(e, "to", ew);
+  if (e.contains("on_failure")) {
+    std::optional<OnDependencyFailure> policy;
+    if (e.at("on_failure").is_string()) {
+      policy = ParseOnDependencyFailure(e.at("on_failure").get<std::string>());
+    }
+    if (!policy) Invalid(ew + ".on_failure must be \"cancel\" or \"run\"");
+    spec.on_failure = *policy;
+  }
+  return spec;
+}
+
+// Sizes first: an oversized graph is refused before its elements are read.
+void CheckWorkflowSizes(const Json& nodes, const Json& edges, const std::string& at,
+                        std::size_t max_nodes, std::size_t max_edges) {
+  const std::string limits_hint =
+      "taskflow.max_workflow_nodes and taskflow.max_workflow_edges set the limits.";
+  if (nodes.size() > max_nodes) {
+    Invalid(at + " has " + std::to_string(nodes.size()) + " nodes, the limit is " +
+                std::to_string(max_nodes), limits_hint);
+  }
+  if (edges.size() > max_edges) {
+    Invalid(at + " has " + std::to_string(edges.size()) + " edges, the limit is " +
+                std::to_string(max_edges), limits_hint);
+  }
+}
+
 // {"workflow": {"name"?, "nodes": [...], "edges"?: [...]}}: the graph is checked here like
 // schedule_workflow checks it (keys, edges, cycles), within the given limits.
 ActionTemplate ParseWorkflowAction(const Json& a, const std::string& where,
@@ -584,67 +646,17 @@ ActionTemplate ParseWorkflowAction(const Json& a, const std::string& where,
   const Json empty = Json::array();
   const Json& edges = w.contains("edges") ? w.at("edges") : empty;
   if (!edges.is_array()) Invalid(at + ".edges must be a JSON array of edges", hint);
-  // Sizes first: an oversized graph is refused before its elements are read.
-  const std::string limits_hint =
-      "taskflow.max_workflow_nodes and taskflow.max_workflow_edges set the limits.";
-  if (nodes.size() > max_nodes) {
-    Invalid(at + " has " + std::to_string(nodes.size()) + " nodes, the limit is " +
-                std::to_string(max_nodes), limits_hint);
-  }
-  if (edges.size() > max_edges) {
-    Invalid(at + " has " + std::to_string(edges.size()) + " edges, the limit is " +
-                std::to_string(max_edges), limits_hint);
-  }
+  CheckWorkflowSizes(nodes, edges, at, max_nodes, max_edges);
   std::vector<std::string> keys;
   keys.reserve(nodes.size());
   for (std::size_t i = 0; i < nodes.size(); ++i) {
-    const Json& n = nodes[i];
-    const std::string nw = at + ".nodes[" + std::to_string(i) + "]";
-    if (!n.is_object()) Invalid(nw + " must be a JSON object, got " + TypeName(n));
-    CheckKeys(n, {"key", "job_type", "queue", "payload", "priority", "max_attempts"}, nw,
-              "Keys: key, job_type, queue, payload, priority, max_attempts.");
-    WorkflowNodeTemplate node;
-    if (!n.contains("key")) Invalid(nw + ".key is required");
-    node.key = RequireString(n, "key", nw);
-    if (!n.contains("job_type")) Invalid(nw + ".job_type is required");
-    node.job_type = RequireString(n, "job_type", nw);
-    ValidateJobType(node.job_type);
-    if (n.contains("queue")) {
-      node.queue = RequireString(n, "queue", nw);
-      ValidateQueueName(*node.queue);
-    }
-    if (n.contains("payload")) {
-      node.payload = n.at("payload");
-      if (!node.payload.is_object()) {
-        Invalid(nw + ".payload must be a JSON object, got " + TypeName(node.payload));
-      }
-      CollectPaths(node.payload, nw + ".payload", paths);
-    }
-    if (n.contains("priority")) node.priority = RequireInt(n, "priority", nw, kMinPriority, kMaxPriority);
-    if (n.contains("max_attempts")) node.max_attempts = RequireInt(n, "max_attempts", nw, 1, 2147483647LL);
-    keys.push_back(node.key);
-    t.nodes.push_back(std::move(node));
+    t.nodes.push_back(ParseWorkflowNode(nodes[i], at + ".nodes[" + std::to_string(i) + "]", paths));
+    keys.push_back(t.nodes.back().key);
   }
   std::vector<WorkflowEdgeSpec> specs;
   specs.reserve(edges.size());
   for (std::size_t i = 0; i < edges.size(); ++i) {
-    const Json& e = edges[i];
-    const std::string ew = at + ".edges[" + std::to_string(i) + "]";
-    if (!e.is_object()) Invalid(ew + " must be a JSON object, got " + TypeName(e));
-    CheckKeys(e, {"from", "to", "on_failure"}, ew, "Keys: from, to, on_failure.");
-    if (!e.contains("from") || !e.contains("to")) Invalid(ew + ": from and to (node keys) are required");
-    WorkflowEdgeSpec spec;
-    spec.from = RequireString(e, "from", ew);
-    spec.to = RequireString(e, "to", ew);
-    if (e.contains("on_failure")) {
-      std::optional<OnDependencyFailure> policy;
-      if (e.at("on_failure").is_string()) {
-        policy = ParseOnDependencyFailure(e.at("on_failure").get<std::string>());
-      }
-      if (!policy) Invalid(ew + ".on_failure must be \"cancel\" or \"run\"");
-      spec.on_failure = *policy;
-    }
-    specs.push_back(std::move(spec));
+    specs.push_back(ParseWorkflowEdge(edges[i], at + ".edges[" + std::to_string(i) + "]"));
   }
   try {
     BuildWorkflowGraph(keys, specs, max_nodes, max_edges);  // keys, unknown keys, cycles

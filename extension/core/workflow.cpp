@@ -34,23 +34,26 @@ std::string WaitReason(const std::vector<std::string>& names, std::size_t shown)
   return out;
 }
 
-WorkflowGraph BuildWorkflowGraph(const std::vector<std::string>& keys,
-                                 const std::vector<WorkflowEdgeSpec>& edges,
-                                 std::size_t max_nodes, std::size_t max_edges) {
+namespace {
+
+void CheckSizes(std::size_t nodes, std::size_t edges, std::size_t max_nodes, std::size_t max_edges) {
   const std::string limits_hint =
       "taskflow.max_workflow_nodes and taskflow.max_workflow_edges set the limits.";
-  if (keys.size() > max_nodes) {
-    Refuse("workflow has " + std::to_string(keys.size()) + " nodes, the limit is " +
+  if (nodes > max_nodes) {
+    Refuse("workflow has " + std::to_string(nodes) + " nodes, the limit is " +
                std::to_string(max_nodes),
            limits_hint);
   }
-  if (edges.size() > max_edges) {
-    Refuse("workflow has " + std::to_string(edges.size()) + " edges, the limit is " +
+  if (edges > max_edges) {
+    Refuse("workflow has " + std::to_string(edges) + " edges, the limit is " +
                std::to_string(max_edges),
            limits_hint);
   }
-  if (keys.empty()) Refuse("workflow has no nodes");
+  if (nodes == 0) Refuse("workflow has no nodes");
+}
 
+// Each key's node number; refuses empty, overlong and repeated keys.
+std::unordered_map<std::string, std::size_t> IndexKeys(const std::vector<std::string>& keys) {
   std::unordered_map<std::string, std::size_t> index;
   index.reserve(keys.size());
   for (std::size_t i = 0; i < keys.size(); ++i) {
@@ -64,10 +67,15 @@ WorkflowGraph BuildWorkflowGraph(const std::vector<std::string>& keys,
       Refuse("nodes[" + std::to_string(i) + "]: key " + Quote(k) + " is used twice");
     }
   }
+  return index;
+}
 
-  WorkflowGraph g;
+// The edges by node number into g (and each node's dependency count); refuses unknown keys,
+// self-dependencies and repeated edges.
+void AddEdges(const std::unordered_map<std::string, std::size_t>& index,
+              const std::vector<WorkflowEdgeSpec>& edges, WorkflowGraph& g) {
   g.edges.reserve(edges.size());
-  g.dependency_count.assign(keys.size(), 0);
+  g.dependency_count.assign(index.size(), 0);
   std::set<std::pair<std::size_t, std::size_t>> seen;
   for (std::size_t i = 0; i < edges.size(); ++i) {
     const WorkflowEdgeSpec& e = edges[i];
@@ -85,9 +93,44 @@ WorkflowGraph BuildWorkflowGraph(const std::vector<std::string>& keys,
     g.edges.push_back({from->second, to->second, e.on_failure});
     g.dependency_count[to->second]++;
   }
+}
 
-  // Kahn: repeatedly take the nodes with no unvisited dependency. Whatever remains is on, or
-  // behind, a cycle.
+// Refuses the graph with one of its cycles, found from the nodes Kahn's walk could not visit
+// (indegree > 0): walk back along unvisited dependencies from one until a node repeats (every
+// unvisited node has an unvisited dependency).
+[[noreturn]] void RefuseCycle(const std::vector<std::string>& keys,
+                              const std::vector<std::vector<std::size_t>>& in,
+                              const std::vector<int>& indegree) {
+  std::size_t start = 0;
+  while (indegree[start] == 0) ++start;
+  std::vector<std::size_t> path;
+  std::vector<long> pos(keys.size(), -1);
+  std::size_t n = start;
+  while (pos[n] < 0) {
+    pos[n] = static_cast<long>(path.size());
+    path.push_back(n);
+    for (std::size_t p : in[n]) {
+      if (indegree[p] > 0) {
+        n = p;
+        break;
+      }
+    }
+  }
+  // path[pos[n]..] walked dependencies backwards; print it in dependency order.
+  std::vector<std::size_t> cycle(path.begin() + pos[n], path.end());
+  std::reverse(cycle.begin(), cycle.end());
+  // Start at the node given first, so the message does not depend on where the walk began.
+  std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
+  std::string text;
+  for (std::size_t i = 0; i < cycle.size() && i < 10; ++i) text += Quote(keys[cycle[i]]) + " -> ";
+  if (cycle.size() > 10) text += "... -> ";
+  text += Quote(keys[cycle[0]]);
+  Refuse("workflow has a cycle: " + text, "A workflow must be a directed acyclic graph.");
+}
+
+// Kahn: repeatedly take the nodes with no unvisited dependency. Whatever remains is on, or
+// behind, a cycle, which is refused.
+void CheckAcyclic(const std::vector<std::string>& keys, const WorkflowGraph& g) {
   std::vector<std::vector<std::size_t>> out(keys.size());
   std::vector<std::vector<std::size_t>> in(keys.size());
   for (const WorkflowEdge& e : g.edges) {
@@ -108,37 +151,12 @@ WorkflowGraph BuildWorkflowGraph(const std::vector<std::string>& keys,
       if (--indegree[m] == 0) ready.push_back(m);
     }
   }
-  if (visited != keys.size()) {
-    // Walk back along unvisited dependencies from an unvisited node until a node repeats:
-    // that stretch is a cycle (every unvisited node has an unvisited dependency).
-    std::size_t start = 0;
-    while (indegree[start] == 0) ++start;
-    std::vector<std::size_t> path;
-    std::vector<long> pos(keys.size(), -1);
-    std::size_t n = start;
-    while (pos[n] < 0) {
-      pos[n] = static_cast<long>(path.size());
-      path.push_back(n);
-      for (std::size_t p : in[n]) {
-        if (indegree[p] > 0) {
-          n = p;
-          break;
-        }
-      }
-    }
-    // path[pos[n]..] walked dependencies backwards; print it in dependency order.
-    std::vector<std::size_t> cycle(path.begin() + pos[n], path.end());
-    std::reverse(cycle.begin(), cycle.end());
-    // Start at the node given first, so the message does not depend on where the walk began.
-    std::rotate(cycle.begin(), std::min_element(cycle.begin(), cycle.end()), cycle.end());
-    std::string text;
-    for (std::size_t i = 0; i < cycle.size() && i < 10; ++i) text += Quote(keys[cycle[i]]) + " -> ";
-    if (cycle.size() > 10) text += "... -> ";
-    text += Quote(keys[cycle[0]]);
-    Refuse("workflow has a cycle: " + text, "A workflow must be a directed acyclic graph.");
-  }
+  if (visited != keys.size()) RefuseCycle(keys, in, indegree);
+}
 
-  g.wait_reason.assign(keys.size(), std::string());
+// Each node's wait reason (empty for a node without dependencies).
+std::vector<std::string> WaitReasons(const std::vector<std::string>& keys, const WorkflowGraph& g) {
+  std::vector<std::string> reasons(keys.size());
   std::vector<std::vector<std::string>> names(keys.size());
   for (const WorkflowEdge& e : g.edges) {
     if (names[e.to].size() <= 10) names[e.to].push_back(keys[e.from]);
@@ -153,8 +171,22 @@ WorkflowGraph BuildWorkflowGraph(const std::vector<std::string>& keys,
       all.resize(static_cast<std::size_t>(g.dependency_count[i]));
       reason = WaitReason(all, 10);
     }
-    g.wait_reason[i] = std::move(reason);
+    reasons[i] = std::move(reason);
   }
+  return reasons;
+}
+
+}  // namespace
+
+WorkflowGraph BuildWorkflowGraph(const std::vector<std::string>& keys,
+                                 const std::vector<WorkflowEdgeSpec>& edges,
+                                 std::size_t max_nodes, std::size_t max_edges) {
+  CheckSizes(keys.size(), edges.size(), max_nodes, max_edges);
+  const std::unordered_map<std::string, std::size_t> index = IndexKeys(keys);
+  WorkflowGraph g;
+  AddEdges(index, edges, g);
+  CheckAcyclic(keys, g);
+  g.wait_reason = WaitReasons(keys, g);
   return g;
 }
 

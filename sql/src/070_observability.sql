@@ -272,15 +272,14 @@ AS $$
       || 'j.finished_at'
 $$;
 
--- The statement that adds the rows of `source` (a query with the columns of
--- _observation_sql() plus `counted` and `removed` booleans) to the counter tables and returns
--- how many were counted. Upserts go in key order so concurrent callers lock rows alike.
-CREATE FUNCTION taskflow._stats_apply_sql(source text) RETURNS text
+-- _stats_apply_sql's first part: the rows of `source` grouped once (queue, tenant, outcome,
+-- histogram buckets, minute), the CTE `g` everything else reads.
+CREATE FUNCTION taskflow._stats_group_sql(source text) RETURNS text
 LANGUAGE sql IMMUTABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT format($f$
-  WITH g AS MATERIALIZED (
+  g AS MATERIALIZED (
     -- one pass over the rows; everything below reads this small grouping
     SELECT src.queue, src.tenant_id, src.outcome, %2$s AS wait_bucket, %3$s AS run_bucket,
            -- the minute it finished in, for the series (rows only removed need none)
@@ -294,7 +293,17 @@ AS $$
            count(src.run_s) FILTER (WHERE src.counted) AS run_count,
            COALESCE(sum(src.run_s) FILTER (WHERE src.counted), 0) AS run_sum
     FROM (%1$s) AS src
-    GROUP BY 1, 2, 3, 4, 5, 6),
+    GROUP BY 1, 2, 3, 4, 5, 6)
+  $f$, source, taskflow._histogram_bucket_sql('src.wait_s'), taskflow._histogram_bucket_sql('src.run_s'))
+$$;
+
+-- _stats_apply_sql's counter upserts (CTEs q, t, v, h over `g`): per queue, per tenant, the
+-- tenant volumes and the histograms.
+CREATE FUNCTION taskflow._stats_counters_sql() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT $f$
   q AS (
     INSERT INTO taskflow.stats_queue AS s
       (queue, outcome, jobs, retries, removed, wait_count, wait_sum, run_count, run_sum)
@@ -324,7 +333,16 @@ AS $$
       UNION ALL
       SELECT queue, 'run', run_bucket, run_count FROM g WHERE run_bucket IS NOT NULL) x
     GROUP BY 1, 2, 3 HAVING sum(n) > 0 ORDER BY 1, 2, 3
-    ON CONFLICT (queue, metric, bucket) DO UPDATE SET observations = s.observations + excluded.observations),
+    ON CONFLICT (queue, metric, bucket) DO UPDATE SET observations = s.observations + excluded.observations)
+  $f$
+$$;
+
+-- _stats_apply_sql's time series upserts (CTEs b, sq, st over `g`).
+CREATE FUNCTION taskflow._stats_series_sql() RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT format($f$
   -- the time series: each minute's rows in its 1-minute and its 15-minute bucket, for the
   -- buckets the series keep (rolling up old history writes no row that the prune would delete)
   b AS MATERIALIZED (
@@ -340,29 +358,38 @@ AS $$
            taskflow._hist_quantile(0.5, x.rh), taskflow._hist_quantile(0.95, x.rh)
     FROM (SELECT width, t, queue, COALESCE(sum(jobs) FILTER (WHERE outcome = 'SUCCEEDED'), 0) AS completed,
                  COALESCE(sum(jobs) FILTER (WHERE outcome <> 'SUCCEEDED'), 0) AS failed,
-                 %4$s AS wh, %5$s AS rh
+                 %1$s AS wh, %2$s AS rh
           FROM b GROUP BY width, t, queue) x
     ORDER BY x.width, x.t, x.queue
     ON CONFLICT (width, t, queue) DO UPDATE SET
       completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
-      wait_hist = %6$s, run_hist = %7$s,
-      wait_p50 = taskflow._hist_quantile(0.5, %6$s), wait_p95 = taskflow._hist_quantile(0.95, %6$s),
-      run_p50 = taskflow._hist_quantile(0.5, %7$s), run_p95 = taskflow._hist_quantile(0.95, %7$s)),
+      wait_hist = %3$s, run_hist = %4$s,
+      wait_p50 = taskflow._hist_quantile(0.5, %3$s), wait_p95 = taskflow._hist_quantile(0.95, %3$s),
+      run_p50 = taskflow._hist_quantile(0.5, %4$s), run_p95 = taskflow._hist_quantile(0.95, %4$s)),
   -- per tenant: one row per tenant, bucket and queue of this round (no percentiles stored: a
   -- tenant's Overview reads only its own rows and estimates them then)
   st AS (
     INSERT INTO taskflow.stats_series_tenant AS s
       (tenant_id, width, t, queue, completed, failed, wait_hist, run_hist)
     SELECT tenant_id, width, t, queue, COALESCE(sum(jobs) FILTER (WHERE outcome = 'SUCCEEDED'), 0),
-           COALESCE(sum(jobs) FILTER (WHERE outcome <> 'SUCCEEDED'), 0), %4$s, %5$s
+           COALESCE(sum(jobs) FILTER (WHERE outcome <> 'SUCCEEDED'), 0), %1$s, %2$s
     FROM b GROUP BY tenant_id, width, t, queue ORDER BY tenant_id, width, t, queue
     ON CONFLICT (tenant_id, width, t, queue) DO UPDATE SET
       completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
-      wait_hist = %6$s, run_hist = %7$s)
-  SELECT COALESCE(sum(jobs), 0)::integer FROM g
-  $f$, source, taskflow._histogram_bucket_sql('src.wait_s'), taskflow._histogram_bucket_sql('src.run_s'),
-     taskflow._hist_agg_sql('wait_bucket', 'wait_count'), taskflow._hist_agg_sql('run_bucket', 'run_count'),
+      wait_hist = %3$s, run_hist = %4$s)
+  $f$, taskflow._hist_agg_sql('wait_bucket', 'wait_count'), taskflow._hist_agg_sql('run_bucket', 'run_count'),
      taskflow._hist_add_sql('s.wait_hist', 'excluded.wait_hist'), taskflow._hist_add_sql('s.run_hist', 'excluded.run_hist'))
+$$;
+
+-- The statement that adds the rows of `source` (a query with the columns of
+-- _observation_sql() plus `counted` and `removed` booleans) to the counter tables and returns
+-- how many were counted. Upserts go in key order so concurrent callers lock rows alike.
+CREATE FUNCTION taskflow._stats_apply_sql(source text) RETURNS text
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT 'WITH ' || taskflow._stats_group_sql(source) || ',' || taskflow._stats_counters_sql() || ','
+      || taskflow._stats_series_sql() || ' SELECT COALESCE(sum(jobs), 0)::integer FROM g'
 $$;
 
 -- The finished jobs with finished_at in [since, until), one index range scan per index.
@@ -529,6 +556,105 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 -- The view
 -- ---------------------------------------------------------------------------------------------
+-- Row sources (taskflow._rows_*): one named part of a larger statement, written as a LANGUAGE sql
+-- function so that the planner inlines it into its caller's statement (same plan as a CTE written
+-- in place). They carry no SET options and are not SECURITY DEFINER, as inlining requires: they
+-- run under their callers' settings (search_path, jit), and only their owner may call them
+-- (099_internal_functions.sql). 095_function_settings.sql leaves them out of its jit block.
+
+-- The jobs the counts read: unfinished, and the FAILED, DEAD and CANCELLED ones kept (one
+-- branch per partial index).
+CREATE FUNCTION taskflow._rows_jobs_kept()
+RETURNS TABLE(queue text, tenant_id text, state taskflow.job_state, next_run_at timestamptz)
+LANGUAGE sql STABLE
+AS $$
+  SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'PENDING'
+  UNION ALL
+  SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'SCHEDULED'
+  UNION ALL
+  SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
+  UNION ALL
+  SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
+  WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')
+$$;
+
+-- queue_stats' counts of the jobs kept, per queue and tenant and per queue (all_tenants = 1).
+CREATE FUNCTION taskflow._rows_queue_live()
+RETURNS TABLE(queue text, tenant_id text, all_tenants integer, pending bigint, scheduled bigint,
+              running bigint, failed bigint, dead bigint, cancelled bigint, oldest_ready timestamptz)
+LANGUAGE sql STABLE
+AS $$
+  SELECT j.queue, j.tenant_id, GROUPING(j.tenant_id) AS all_tenants,
+         count(*) FILTER (WHERE j.state = 'PENDING') AS pending,
+         count(*) FILTER (WHERE j.state = 'SCHEDULED') AS scheduled,
+         count(*) FILTER (WHERE j.state = 'RUNNING') AS running,
+         count(*) FILTER (WHERE j.state = 'FAILED') AS failed,
+         count(*) FILTER (WHERE j.state = 'DEAD') AS dead,
+         count(*) FILTER (WHERE j.state = 'CANCELLED') AS cancelled,
+         min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
+           AS oldest_ready
+  FROM taskflow._rows_jobs_kept() j
+  GROUP BY GROUPING SETS ((j.queue, j.tenant_id), (j.queue))
+$$;
+
+-- queue_stats' windowed figures from the jobs finished in the last 15 minutes.
+CREATE FUNCTION taskflow._rows_queue_windows()
+RETURNS TABLE(queue text, tenant_id text, all_tenants integer, done_1m bigint, done_5m bigint,
+              done_15m bigint, ok_5m bigint, bad_5m bigint,
+              wait_p double precision[], run_p double precision[])
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  recent AS (
+    SELECT j.queue, j.tenant_id, j.state, j.finished_at,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
+    FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at > now() - interval '15 minutes'
+          UNION ALL
+          SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')
+            AND finished_at > now() - interval '15 minutes') j)
+  SELECT r.queue, r.tenant_id, GROUPING(r.tenant_id) AS all_tenants,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '1 minute') AS done_1m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS done_5m,
+         count(*) AS done_15m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state = 'SUCCEEDED') AS ok_5m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state IN ('FAILED', 'DEAD')) AS bad_5m,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.wait_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS wait_p,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.run_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS run_p
+  FROM recent r
+  GROUP BY GROUPING SETS ((r.queue, r.tenant_id), (r.queue))
+$$;
+
+-- queue_stats' finished-job counters: rolled up, plus the tail since the watermark.
+CREATE FUNCTION taskflow._rows_queue_counted()
+RETURNS TABLE(queue text, tenant_id text, all_tenants integer, finished numeric,
+              succeeded_total numeric, failed_total numeric, dead_total numeric,
+              cancelled_total numeric, succeeded_kept numeric, retries numeric)
+LANGUAGE sql STABLE
+AS $$
+  WITH w AS (SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') AS at)
+  SELECT c.queue, c.tenant_id, GROUPING(c.tenant_id) AS all_tenants,
+         sum(c.jobs) AS finished,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'FAILED') AS failed_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'DEAD') AS dead_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'CANCELLED') AS cancelled_total,
+         sum(c.jobs - c.removed) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_kept,
+         sum(c.retries) AS retries
+  FROM (SELECT s.queue, s.tenant_id, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_tenant s
+        UNION ALL
+        SELECT j.queue, j.tenant_id, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w.at
+        UNION ALL
+        SELECT j.queue, j.tenant_id, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= w.at) c
+  GROUP BY GROUPING SETS ((c.queue, c.tenant_id), (c.queue))
+$$;
+
 -- The figures of queue_stats. A function so that it can pin its settings: the planner's cost
 -- estimate for this query is high enough to trigger JIT compilation, which costs seconds.
 CREATE FUNCTION taskflow._queue_stats()
@@ -549,69 +675,9 @@ SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 WITH
-w AS (SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') AS at),
--- unfinished jobs, and the FAILED, DEAD and CANCELLED ones kept (one branch per partial index)
-live AS (
-  SELECT j.queue, j.tenant_id, GROUPING(j.tenant_id) AS all_tenants,
-         count(*) FILTER (WHERE j.state = 'PENDING') AS pending,
-         count(*) FILTER (WHERE j.state = 'SCHEDULED') AS scheduled,
-         count(*) FILTER (WHERE j.state = 'RUNNING') AS running,
-         count(*) FILTER (WHERE j.state = 'FAILED') AS failed,
-         count(*) FILTER (WHERE j.state = 'DEAD') AS dead,
-         count(*) FILTER (WHERE j.state = 'CANCELLED') AS cancelled,
-         min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
-           AS oldest_ready
-  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'PENDING'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'SCHEDULED'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
-        WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')) j
-  GROUP BY GROUPING SETS ((j.queue, j.tenant_id), (j.queue))),
--- jobs finished in the last 15 minutes, with their observations
-recent AS (
-  SELECT j.queue, j.tenant_id, j.state, j.finished_at,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
-  FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at > now() - interval '15 minutes'
-        UNION ALL
-        SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')
-          AND finished_at > now() - interval '15 minutes') j),
-windows AS (
-  SELECT r.queue, r.tenant_id, GROUPING(r.tenant_id) AS all_tenants,
-         count(*) FILTER (WHERE r.finished_at > now() - interval '1 minute') AS done_1m,
-         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS done_5m,
-         count(*) AS done_15m,
-         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state = 'SUCCEEDED') AS ok_5m,
-         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state IN ('FAILED', 'DEAD')) AS bad_5m,
-         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.wait_s)
-           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS wait_p,
-         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.run_s)
-           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS run_p
-  FROM recent r
-  GROUP BY GROUPING SETS ((r.queue, r.tenant_id), (r.queue))),
--- finished-job counters: rolled up, plus the tail since the watermark
-counted AS (
-  SELECT c.queue, c.tenant_id, GROUPING(c.tenant_id) AS all_tenants,
-         sum(c.jobs) AS finished,
-         sum(c.jobs) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_total,
-         sum(c.jobs) FILTER (WHERE c.outcome = 'FAILED') AS failed_total,
-         sum(c.jobs) FILTER (WHERE c.outcome = 'DEAD') AS dead_total,
-         sum(c.jobs) FILTER (WHERE c.outcome = 'CANCELLED') AS cancelled_total,
-         sum(c.jobs - c.removed) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_kept,
-         sum(c.retries) AS retries
-  FROM (SELECT s.queue, s.tenant_id, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_tenant s
-        UNION ALL
-        SELECT j.queue, j.tenant_id, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
-        FROM taskflow.jobs j, w WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w.at
-        UNION ALL
-        SELECT j.queue, j.tenant_id, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
-        FROM taskflow.jobs j, w WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= w.at) c
-  GROUP BY GROUPING SETS ((c.queue, c.tenant_id), (c.queue))),
+live AS (SELECT * FROM taskflow._rows_queue_live()),
+windows AS (SELECT * FROM taskflow._rows_queue_windows()),
+counted AS (SELECT * FROM taskflow._rows_queue_counted()),
 keys AS (
   SELECT queue, tenant_id, all_tenants FROM live
   UNION SELECT queue, tenant_id, all_tenants FROM windows
@@ -652,6 +718,127 @@ $$;
 
 CREATE VIEW taskflow.queue_stats AS SELECT * FROM taskflow._queue_stats();
 
+-- _queue_stats_per_queue's counts of the jobs kept, per queue: PENDING from jobs_ready_idx, the
+-- FAILED, DEAD and CANCELLED ones from jobs_unsuccessful_idx (index-only).
+CREATE FUNCTION taskflow._rows_queue_live_per_queue()
+RETURNS TABLE(queue text, pending bigint, scheduled bigint, running bigint, failed bigint,
+              dead bigint, cancelled bigint, oldest_ready timestamptz)
+LANGUAGE sql STABLE
+AS $$
+  SELECT j.queue,
+         count(*) FILTER (WHERE j.state = 'PENDING') AS pending,
+         count(*) FILTER (WHERE j.state = 'SCHEDULED') AS scheduled,
+         count(*) FILTER (WHERE j.state = 'RUNNING') AS running,
+         count(*) FILTER (WHERE j.state = 'FAILED') AS failed,
+         count(*) FILTER (WHERE j.state = 'DEAD') AS dead,
+         count(*) FILTER (WHERE j.state = 'CANCELLED') AS cancelled,
+         min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
+           AS oldest_ready
+  FROM (SELECT x.queue, 'PENDING'::taskflow.job_state AS state, x.next_run_at FROM taskflow.jobs x
+        WHERE x.state = 'PENDING'
+        UNION ALL
+        SELECT x.queue, x.state, x.next_run_at FROM taskflow.jobs x WHERE x.state = 'SCHEDULED'
+        UNION ALL
+        SELECT x.queue, x.state, NULL FROM taskflow.jobs x WHERE x.state = 'RUNNING'
+        UNION ALL
+        SELECT x.queue, x.state, NULL FROM taskflow.jobs x
+        WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED')) j
+  GROUP BY j.queue
+$$;
+
+-- _queue_stats_per_queue's windowed figures from the 1-minute series (from_series: the last 15
+-- complete minutes, the histograms of the last 5 merged).
+CREATE FUNCTION taskflow._rows_queue_windows_from_series(from_series boolean)
+RETURNS TABLE(queue text, done_1m bigint, done_5m bigint, done_15m bigint, ok_5m bigint, bad_5m bigint,
+              wait_p double precision[], run_p double precision[])
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  series AS (
+    SELECT s.queue, s.t, s.completed, s.failed, s.wait_hist, s.run_hist FROM taskflow.stats_series s
+    WHERE from_series AND s.width = 60 AND s.t >= date_trunc('minute', now()) - interval '15 minutes'
+      AND s.t < date_trunc('minute', now())),
+  merged AS (
+    SELECT m.queue, array_agg(m.w ORDER BY m.i) AS wait_hist, array_agg(m.r ORDER BY m.i) AS run_hist
+    FROM (SELECT s.queue, u.i, sum(u.w)::bigint AS w, sum(u.r)::bigint AS r
+          FROM series s, unnest(s.wait_hist, s.run_hist) WITH ORDINALITY AS u(w, r, i)
+          WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'
+          GROUP BY s.queue, u.i) m
+    GROUP BY m.queue)
+  SELECT s.queue,
+         COALESCE(sum(s.completed + s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '1 minute'), 0)::bigint AS done_1m,
+         COALESCE(sum(s.completed + s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS done_5m,
+         sum(s.completed + s.failed)::bigint AS done_15m,
+         COALESCE(sum(s.completed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS ok_5m,
+         COALESCE(sum(s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS bad_5m,
+         (SELECT ARRAY[taskflow._hist_quantile(0.5, mg.wait_hist), taskflow._hist_quantile(0.95, mg.wait_hist),
+                       taskflow._hist_quantile(0.99, mg.wait_hist)] FROM merged mg WHERE mg.queue = s.queue) AS wait_p,
+         (SELECT ARRAY[taskflow._hist_quantile(0.5, mg.run_hist), taskflow._hist_quantile(0.95, mg.run_hist),
+                       taskflow._hist_quantile(0.99, mg.run_hist)] FROM merged mg WHERE mg.queue = s.queue) AS run_p
+  FROM series s
+  GROUP BY s.queue
+$$;
+
+-- _queue_stats_per_queue's windowed figures from the jobs finished in the last 15 minutes
+-- (unless from_series).
+CREATE FUNCTION taskflow._rows_queue_windows_from_jobs(from_series boolean)
+RETURNS TABLE(queue text, done_1m bigint, done_5m bigint, done_15m bigint, ok_5m bigint, bad_5m bigint,
+              wait_p double precision[], run_p double precision[])
+LANGUAGE sql STABLE
+AS $$
+  WITH
+  recent AS (
+    SELECT j.queue, j.state, j.finished_at,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
+    FROM (SELECT x.queue, x.state, x.finished_at, x.started_at, x.next_run_at FROM taskflow.jobs x
+          WHERE x.state = 'SUCCEEDED' AND x.finished_at > now() - interval '15 minutes'
+          UNION ALL
+          SELECT x.queue, x.state, x.finished_at, x.started_at, x.next_run_at FROM taskflow.jobs x
+          WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED') AND x.finished_at > now() - interval '15 minutes') j
+    WHERE NOT from_series)
+  SELECT r.queue,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '1 minute') AS done_1m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS done_5m,
+         count(*) AS done_15m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state = 'SUCCEEDED') AS ok_5m,
+         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state IN ('FAILED', 'DEAD')) AS bad_5m,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.wait_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS wait_p,
+         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.run_s)
+           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS run_p
+  FROM recent r
+  GROUP BY r.queue
+$$;
+
+-- _queue_stats_per_queue's finished-job counters: stats_queue (one row per queue and outcome),
+-- plus the tail since the watermark.
+CREATE FUNCTION taskflow._rows_queue_counted_per_queue()
+RETURNS TABLE(queue text, finished numeric, succeeded_total numeric, failed_total numeric,
+              dead_total numeric, cancelled_total numeric, succeeded_kept numeric, retries numeric)
+LANGUAGE sql STABLE
+AS $$
+  WITH w AS (SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') AS at)
+  SELECT c.queue,
+         sum(c.jobs) AS finished,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'FAILED') AS failed_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'DEAD') AS dead_total,
+         sum(c.jobs) FILTER (WHERE c.outcome = 'CANCELLED') AS cancelled_total,
+         sum(c.jobs - c.removed) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_kept,
+         sum(c.retries) AS retries
+  FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_queue s
+        UNION ALL
+        SELECT j.queue, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w.at
+        UNION ALL
+        SELECT j.queue, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
+        FROM taskflow.jobs j, w WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= w.at) c
+  GROUP BY c.queue
+$$;
+
 -- The per-queue rows of queue_stats (tenant_id NULL), the same figures computed without the
 -- per-tenant grouping: the kept FAILED, DEAD and CANCELLED jobs counted per queue straight from
 -- jobs_unsuccessful_idx (index-only), PENDING from jobs_ready_idx, the finished-job counters from
@@ -672,94 +859,12 @@ SET jit = off
 SET max_parallel_workers_per_gather = 0
 AS $$
 WITH
-w AS (SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') AS at),
-live AS (
-  SELECT j.queue,
-         count(*) FILTER (WHERE j.state = 'PENDING') AS pending,
-         count(*) FILTER (WHERE j.state = 'SCHEDULED') AS scheduled,
-         count(*) FILTER (WHERE j.state = 'RUNNING') AS running,
-         count(*) FILTER (WHERE j.state = 'FAILED') AS failed,
-         count(*) FILTER (WHERE j.state = 'DEAD') AS dead,
-         count(*) FILTER (WHERE j.state = 'CANCELLED') AS cancelled,
-         min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
-           AS oldest_ready
-  FROM (SELECT x.queue, 'PENDING'::taskflow.job_state AS state, x.next_run_at FROM taskflow.jobs x
-        WHERE x.state = 'PENDING'
-        UNION ALL
-        SELECT x.queue, x.state, x.next_run_at FROM taskflow.jobs x WHERE x.state = 'SCHEDULED'
-        UNION ALL
-        SELECT x.queue, x.state, NULL FROM taskflow.jobs x WHERE x.state = 'RUNNING'
-        UNION ALL
-        SELECT x.queue, x.state, NULL FROM taskflow.jobs x
-        WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED')) j
-  GROUP BY j.queue),
-recent AS (
-  SELECT j.queue, j.state, j.finished_at,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.started_at - j.next_run_at)::double precision, 0) END AS wait_s,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.finished_at - j.started_at)::double precision, 0) END AS run_s
-  FROM (SELECT x.queue, x.state, x.finished_at, x.started_at, x.next_run_at FROM taskflow.jobs x
-        WHERE x.state = 'SUCCEEDED' AND x.finished_at > now() - interval '15 minutes'
-        UNION ALL
-        SELECT x.queue, x.state, x.finished_at, x.started_at, x.next_run_at FROM taskflow.jobs x
-        WHERE x.state IN ('FAILED', 'DEAD', 'CANCELLED') AND x.finished_at > now() - interval '15 minutes') j
-  WHERE NOT from_series),
--- from the series: the last 15 complete minutes, and the histograms of the last 5 merged
-series AS (
-  SELECT s.queue, s.t, s.completed, s.failed, s.wait_hist, s.run_hist FROM taskflow.stats_series s
-  WHERE from_series AND s.width = 60 AND s.t >= date_trunc('minute', now()) - interval '15 minutes'
-    AND s.t < date_trunc('minute', now())),
-merged AS (
-  SELECT m.queue, array_agg(m.w ORDER BY m.i) AS wait_hist, array_agg(m.r ORDER BY m.i) AS run_hist
-  FROM (SELECT s.queue, u.i, sum(u.w)::bigint AS w, sum(u.r)::bigint AS r
-        FROM series s, unnest(s.wait_hist, s.run_hist) WITH ORDINALITY AS u(w, r, i)
-        WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'
-        GROUP BY s.queue, u.i) m
-  GROUP BY m.queue),
+live AS (SELECT * FROM taskflow._rows_queue_live_per_queue()),
 windows AS (
-  SELECT s.queue,
-         COALESCE(sum(s.completed + s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '1 minute'), 0)::bigint AS done_1m,
-         COALESCE(sum(s.completed + s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS done_5m,
-         sum(s.completed + s.failed)::bigint AS done_15m,
-         COALESCE(sum(s.completed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS ok_5m,
-         COALESCE(sum(s.failed) FILTER (WHERE s.t >= date_trunc('minute', now()) - interval '5 minutes'), 0)::bigint AS bad_5m,
-         (SELECT ARRAY[taskflow._hist_quantile(0.5, mg.wait_hist), taskflow._hist_quantile(0.95, mg.wait_hist),
-                       taskflow._hist_quantile(0.99, mg.wait_hist)] FROM merged mg WHERE mg.queue = s.queue) AS wait_p,
-         (SELECT ARRAY[taskflow._hist_quantile(0.5, mg.run_hist), taskflow._hist_quantile(0.95, mg.run_hist),
-                       taskflow._hist_quantile(0.99, mg.run_hist)] FROM merged mg WHERE mg.queue = s.queue) AS run_p
-  FROM series s
-  GROUP BY s.queue
+  SELECT * FROM taskflow._rows_queue_windows_from_series(from_series)
   UNION ALL
-  SELECT r.queue,
-         count(*) FILTER (WHERE r.finished_at > now() - interval '1 minute') AS done_1m,
-         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS done_5m,
-         count(*) AS done_15m,
-         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state = 'SUCCEEDED') AS ok_5m,
-         count(*) FILTER (WHERE r.finished_at > now() - interval '5 minutes' AND r.state IN ('FAILED', 'DEAD')) AS bad_5m,
-         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.wait_s)
-           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS wait_p,
-         percentile_cont(ARRAY[0.5, 0.95, 0.99]) WITHIN GROUP (ORDER BY r.run_s)
-           FILTER (WHERE r.finished_at > now() - interval '5 minutes') AS run_p
-  FROM recent r
-  GROUP BY r.queue),
-counted AS (
-  SELECT c.queue,
-         sum(c.jobs) AS finished,
-         sum(c.jobs) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_total,
-         sum(c.jobs) FILTER (WHERE c.outcome = 'FAILED') AS failed_total,
-         sum(c.jobs) FILTER (WHERE c.outcome = 'DEAD') AS dead_total,
-         sum(c.jobs) FILTER (WHERE c.outcome = 'CANCELLED') AS cancelled_total,
-         sum(c.jobs - c.removed) FILTER (WHERE c.outcome = 'SUCCEEDED') AS succeeded_kept,
-         sum(c.retries) AS retries
-  FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_queue s
-        UNION ALL
-        SELECT j.queue, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
-        FROM taskflow.jobs j, w WHERE j.state = 'SUCCEEDED' AND j.finished_at >= w.at
-        UNION ALL
-        SELECT j.queue, j.state, 1, greatest(j.attempts - j.budget_offset - 1, 0), 0
-        FROM taskflow.jobs j, w WHERE j.state IN ('FAILED', 'DEAD', 'CANCELLED') AND j.finished_at >= w.at) c
-  GROUP BY c.queue),
+  SELECT * FROM taskflow._rows_queue_windows_from_jobs(from_series)),
+counted AS (SELECT * FROM taskflow._rows_queue_counted_per_queue()),
 keys AS (
   SELECT queue FROM live UNION SELECT queue FROM windows UNION SELECT queue FROM counted
   UNION SELECT q.name FROM taskflow.queues q)
@@ -814,8 +919,51 @@ AS $$
 $$;
 
 
--- The metric families of the jobs, one text block; `w` is the roll-up watermark.
-CREATE FUNCTION taskflow._metrics_jobs(w timestamptz, max_tenants integer) RETURNS text
+-- The metric families of the jobs (number, name, type, help): the order of the text.
+CREATE FUNCTION taskflow._rows_metrics_families()
+RETURNS TABLE(family integer, name text, type text, help text)
+LANGUAGE sql IMMUTABLE
+AS $$
+  SELECT * FROM (VALUES
+  (1, 'taskflow_jobs', 'gauge',
+   'Jobs per queue and state now; succeeded and cancelled jobs count until the Cleaner deletes them.'),
+  (2, 'taskflow_jobs_finished_total', 'counter',
+   'Jobs that reached a final state, per queue and outcome (a re-driven job counts each time it ends).'),
+  (3, 'taskflow_job_retries_total', 'counter',
+   'Automatic retries (failed attempts followed by another attempt) of finished jobs, per queue.'),
+  (4, 'taskflow_job_wait_seconds', 'histogram',
+   'Time from when a job was due to the start of its last attempt, per queue (succeeded, failed and dead jobs).'),
+  (5, 'taskflow_job_run_seconds', 'histogram',
+   'Time from the start to the end of a job''s last attempt, per queue (succeeded, failed and dead jobs).'),
+  (6, 'taskflow_oldest_ready_job_age_seconds', 'gauge',
+   'Seconds since the oldest ready (due, not running) job of the queue became due; 0 when none is ready.'),
+  (7, 'taskflow_tenant_jobs', 'gauge',
+   'Unfinished jobs per state for the top tenants by finished jobs; tenant_id="other" holds the rest.'),
+  (8, 'taskflow_tenant_jobs_finished_total', 'counter',
+   'Finished jobs per outcome for the top tenants by finished jobs; tenant_id="other" holds the rest.')) AS f(family, name, type, help)
+$$;
+
+-- The jobs finished at or after `w` (the roll-up watermark): not in the counter tables yet.
+CREATE FUNCTION taskflow._rows_metrics_tail(w timestamptz)
+RETURNS TABLE(queue text, tenant_id text, outcome taskflow.job_state, retries integer,
+              wait_s numeric, run_s numeric)
+LANGUAGE sql STABLE
+AS $$
+  SELECT j.queue, j.tenant_id, j.state AS outcome,
+         greatest(j.attempts - j.budget_offset - 1, 0) AS retries,
+         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+           greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END AS wait_s,
+         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+           greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s
+  FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= w
+        UNION ALL
+        SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= w) j
+$$;
+
+-- The metric families of the jobs per queue but the histograms: taskflow_jobs,
+-- taskflow_jobs_finished_total, taskflow_job_retries_total, taskflow_oldest_ready_job_age_seconds
+-- (families 1, 2, 3 and 6), one text block each; `w` is the roll-up watermark.
+CREATE FUNCTION taskflow._metrics_queue_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
@@ -829,39 +977,75 @@ outcomes(outcome, ord) AS (VALUES ('SUCCEEDED'::taskflow.job_state, 1), ('FAILED
                                   ('CANCELLED', 4)),
 -- jobs not finished, and FAILED, DEAD and CANCELLED ones kept: one branch per partial index
 live AS MATERIALIZED (
-  SELECT j.queue, j.tenant_id, j.state, count(*) AS n,
+  SELECT j.queue, j.state, count(*) AS n,
          min(j.next_run_at) FILTER (WHERE j.state IN ('PENDING', 'SCHEDULED') AND j.next_run_at <= now())
            AS oldest_ready
-  FROM (SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'PENDING'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'SCHEDULED'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs WHERE state = 'RUNNING'
-        UNION ALL
-        SELECT queue, tenant_id, state, next_run_at FROM taskflow.jobs
-        WHERE state IN ('FAILED', 'DEAD', 'CANCELLED')) j
-  GROUP BY j.queue, j.tenant_id, j.state),
--- finished since the watermark: not in the counter tables yet
-tail AS MATERIALIZED (
-  SELECT j.queue, j.tenant_id, j.state AS outcome,
-         greatest(j.attempts - j.budget_offset - 1, 0) AS retries,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END AS wait_s,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s
-  FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= w
-        UNION ALL
-        SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= w) j),
+  FROM taskflow._rows_jobs_kept() j GROUP BY j.queue, j.state),
 fin AS MATERIALIZED (
-  SELECT f.queue, f.outcome, sum(f.jobs) AS jobs, sum(f.retries) AS retries, sum(f.removed) AS removed,
-         sum(f.wait_count) AS wait_count, sum(f.wait_sum) AS wait_sum,
-         sum(f.run_count) AS run_count, sum(f.run_sum) AS run_sum
-  FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed, s.wait_count, s.wait_sum,
-               s.run_count, s.run_sum FROM taskflow.stats_queue s
+  SELECT f.queue, f.outcome, sum(f.jobs) AS jobs, sum(f.retries) AS retries, sum(f.removed) AS removed
+  FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_queue s
         UNION ALL
-        SELECT t.queue, t.outcome, 1, t.retries, 0, (t.wait_s IS NOT NULL)::int, COALESCE(t.wait_s, 0),
-               (t.run_s IS NOT NULL)::int, COALESCE(t.run_s, 0) FROM tail t) f
+        SELECT t.queue, t.outcome, 1, t.retries, 0 FROM taskflow._rows_metrics_tail(w) t) f
   GROUP BY f.queue, f.outcome),
+lines AS (
+  -- taskflow_jobs
+  SELECT 1 AS family, q.queue AS k1, s.ord AS k2, 0 AS k3,
+         format('taskflow_jobs{queue=%s,state=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_label(lower(s.state::text)),
+                CASE WHEN s.state = 'SUCCEEDED'
+                     THEN greatest((SELECT f.jobs - f.removed FROM fin f
+                                    WHERE f.queue = q.queue AND f.outcome = 'SUCCEEDED'), 0)
+                     ELSE COALESCE((SELECT sum(l.n) FROM live l WHERE l.queue = q.queue AND l.state = s.state), 0)
+                END::bigint) AS line
+  FROM queues q CROSS JOIN states s
+  UNION ALL
+  -- taskflow_jobs_finished_total
+  SELECT 2, q.queue, o.ord, 0,
+         format('taskflow_jobs_finished_total{queue=%s,outcome=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_label(lower(o.outcome::text)),
+                COALESCE((SELECT f.jobs FROM fin f WHERE f.queue = q.queue AND f.outcome = o.outcome), 0))
+  FROM queues q CROSS JOIN outcomes o
+  UNION ALL
+  -- taskflow_job_retries_total
+  SELECT 3, q.queue, 0, 0,
+         format('taskflow_job_retries_total{queue=%s} %s', taskflow._prom_label(q.queue),
+                COALESCE((SELECT sum(f.retries) FROM fin f WHERE f.queue = q.queue), 0))
+  FROM queues q
+  UNION ALL
+  -- taskflow_oldest_ready_job_age_seconds
+  SELECT 6, q.queue, 0, 0,
+         format('taskflow_oldest_ready_job_age_seconds{queue=%s} %s', taskflow._prom_label(q.queue),
+                taskflow._prom_value(COALESCE(
+                  (SELECT extract(epoch FROM now() - min(l.oldest_ready))::double precision
+                   FROM live l WHERE l.queue = q.queue), 0)))
+  FROM queues q)
+SELECT f.family,
+       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
+       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
+                    FROM lines l WHERE l.family = f.family), '')
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (1, 2, 3, 6)
+$$;
+
+-- The histograms of the jobs per queue: taskflow_job_wait_seconds and taskflow_job_run_seconds
+-- (families 4 and 5: cumulative buckets, then _sum and _count), one text block each; `w` is the
+-- roll-up watermark.
+CREATE FUNCTION taskflow._metrics_histogram_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH
+queues AS (SELECT q.name AS queue FROM taskflow.queues q
+           UNION SELECT s.queue FROM taskflow.stats_queue s),
+tail AS MATERIALIZED (SELECT * FROM taskflow._rows_metrics_tail(w)),
+fin AS MATERIALIZED (
+  SELECT f.queue, sum(f.wait_count) AS wait_count, sum(f.wait_sum) AS wait_sum,
+         sum(f.run_count) AS run_count, sum(f.run_sum) AS run_sum
+  FROM (SELECT s.queue, s.wait_count, s.wait_sum, s.run_count, s.run_sum FROM taskflow.stats_queue s
+        UNION ALL
+        SELECT t.queue, (t.wait_s IS NOT NULL)::int, COALESCE(t.wait_s, 0),
+               (t.run_s IS NOT NULL)::int, COALESCE(t.run_s, 0) FROM tail t) f
+  GROUP BY f.queue),
 hist AS MATERIALIZED (
   SELECT h.queue, h.metric, h.bucket, sum(h.observations) AS observations
   FROM (SELECT s.queue, s.metric, s.bucket, s.observations FROM taskflow.stats_histogram s
@@ -872,6 +1056,64 @@ hist AS MATERIALIZED (
         FROM tail t, LATERAL (VALUES ('wait', t.wait_s), ('run', t.run_s)) AS m(metric, v)
         WHERE m.v IS NOT NULL) h
   GROUP BY h.queue, h.metric, h.bucket),
+lines AS (
+  -- the histograms: cumulative buckets, then _sum and _count
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END AS family, q.queue AS k1, b.bucket AS k2, 0 AS k3,
+         format('taskflow_job_%s_seconds_bucket{queue=%s,le=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                taskflow._prom_label(CASE WHEN b.bucket <= 23
+                                          THEN (taskflow._histogram_bounds())[b.bucket]::text ELSE '+Inf' END),
+                COALESCE((SELECT sum(h.observations) FROM hist h
+                          WHERE h.queue = q.queue AND h.metric = m.metric AND h.bucket <= b.bucket), 0)) AS line
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
+       CROSS JOIN generate_series(1, 24) AS b(bucket)
+  UNION ALL
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 20, 0,
+         format('taskflow_job_%s_seconds_sum{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_sum ELSE f.run_sum END)
+                          FROM fin f WHERE f.queue = q.queue), 0))
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
+  UNION ALL
+  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 21, 0,
+         format('taskflow_job_%s_seconds_count{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
+                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_count ELSE f.run_count END)
+                          FROM fin f WHERE f.queue = q.queue), 0))
+  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric))
+SELECT f.family,
+       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
+       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
+                    FROM lines l WHERE l.family = f.family), '')
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (4, 5)
+$$;
+
+-- The per-tenant metric families of the jobs, taskflow_tenant_jobs and
+-- taskflow_tenant_jobs_finished_total (7 and 8), one text block each, bounded to the
+-- `max_tenants` top tenants by finished jobs plus tenant_id="other"; `w` is the roll-up watermark.
+CREATE FUNCTION taskflow._metrics_tenant_blocks(w timestamptz, max_tenants integer)
+RETURNS TABLE(family integer, block text)
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+WITH
+states(state, ord) AS (VALUES ('PENDING'::taskflow.job_state, 1), ('SCHEDULED', 2), ('RUNNING', 3)),
+outcomes(outcome, ord) AS (VALUES ('SUCCEEDED'::taskflow.job_state, 1), ('FAILED', 2), ('DEAD', 3),
+                                  ('CANCELLED', 4)),
+-- unfinished jobs per tenant and state: one branch per partial index
+live AS MATERIALIZED (
+  SELECT j.tenant_id, j.state, count(*) AS n
+  FROM (SELECT tenant_id, state FROM taskflow.jobs WHERE state = 'PENDING'
+        UNION ALL
+        SELECT tenant_id, state FROM taskflow.jobs WHERE state = 'SCHEDULED'
+        UNION ALL
+        SELECT tenant_id, state FROM taskflow.jobs WHERE state = 'RUNNING') j
+  GROUP BY j.tenant_id, j.state),
+tail AS MATERIALIZED (SELECT * FROM taskflow._rows_metrics_tail(w)),
+-- finished jobs per outcome, all tenants: the counters plus the tail
+fin AS MATERIALIZED (
+  SELECT f.outcome, sum(f.jobs) AS jobs
+  FROM (SELECT s.outcome, s.jobs FROM taskflow.stats_queue s
+        UNION ALL SELECT t.outcome, 1 FROM tail t) f
+  GROUP BY f.outcome),
 -- the top tenants by finished jobs: the volume index's first ones and the tail's tenants are
 -- the only candidates (nobody else can rank above the last of the index's first ones)
 tail_volume AS MATERIALIZED (SELECT t.tenant_id, count(*) AS jobs FROM tail t GROUP BY t.tenant_id),
@@ -899,62 +1141,8 @@ tenant_live AS MATERIALIZED (
   SELECT l.tenant_id, l.state, sum(l.n) AS n FROM live l
   WHERE l.tenant_id IN (SELECT tenant_id FROM top) GROUP BY l.tenant_id, l.state),
 lines AS (
-  -- taskflow_jobs
-  SELECT 1 AS family, q.queue AS k1, s.ord AS k2, 0 AS k3,
-         format('taskflow_jobs{queue=%s,state=%s} %s', taskflow._prom_label(q.queue),
-                taskflow._prom_label(lower(s.state::text)),
-                CASE WHEN s.state = 'SUCCEEDED'
-                     THEN greatest((SELECT f.jobs - f.removed FROM fin f
-                                    WHERE f.queue = q.queue AND f.outcome = 'SUCCEEDED'), 0)
-                     ELSE COALESCE((SELECT sum(l.n) FROM live l WHERE l.queue = q.queue AND l.state = s.state), 0)
-                END::bigint) AS line
-  FROM queues q CROSS JOIN states s
-  UNION ALL
-  -- taskflow_jobs_finished_total
-  SELECT 2, q.queue, o.ord, 0,
-         format('taskflow_jobs_finished_total{queue=%s,outcome=%s} %s', taskflow._prom_label(q.queue),
-                taskflow._prom_label(lower(o.outcome::text)),
-                COALESCE((SELECT f.jobs FROM fin f WHERE f.queue = q.queue AND f.outcome = o.outcome), 0))
-  FROM queues q CROSS JOIN outcomes o
-  UNION ALL
-  -- taskflow_job_retries_total
-  SELECT 3, q.queue, 0, 0,
-         format('taskflow_job_retries_total{queue=%s} %s', taskflow._prom_label(q.queue),
-                COALESCE((SELECT sum(f.retries) FROM fin f WHERE f.queue = q.queue), 0))
-  FROM queues q
-  UNION ALL
-  -- the histograms: cumulative buckets, then _sum and _count
-  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, b.bucket, 0,
-         format('taskflow_job_%s_seconds_bucket{queue=%s,le=%s} %s', m.metric, taskflow._prom_label(q.queue),
-                taskflow._prom_label(CASE WHEN b.bucket <= 23
-                                          THEN (taskflow._histogram_bounds())[b.bucket]::text ELSE '+Inf' END),
-                COALESCE((SELECT sum(h.observations) FROM hist h
-                          WHERE h.queue = q.queue AND h.metric = m.metric AND h.bucket <= b.bucket), 0))
-  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
-       CROSS JOIN generate_series(1, 24) AS b(bucket)
-  UNION ALL
-  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 20, 0,
-         format('taskflow_job_%s_seconds_sum{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
-                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_sum ELSE f.run_sum END)
-                          FROM fin f WHERE f.queue = q.queue), 0))
-  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
-  UNION ALL
-  SELECT CASE m.metric WHEN 'wait' THEN 4 ELSE 5 END, q.queue, 21, 0,
-         format('taskflow_job_%s_seconds_count{queue=%s} %s', m.metric, taskflow._prom_label(q.queue),
-                COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_count ELSE f.run_count END)
-                          FROM fin f WHERE f.queue = q.queue), 0))
-  FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric)
-  UNION ALL
-  -- taskflow_oldest_ready_job_age_seconds
-  SELECT 6, q.queue, 0, 0,
-         format('taskflow_oldest_ready_job_age_seconds{queue=%s} %s', taskflow._prom_label(q.queue),
-                taskflow._prom_value(COALESCE(
-                  (SELECT extract(epoch FROM now() - min(l.oldest_ready))::double precision
-                   FROM live l WHERE l.queue = q.queue), 0)))
-  FROM queues q
-  UNION ALL
   -- per tenant, bounded: unfinished jobs
-  SELECT 7, '', t.ord, s.ord,
+  SELECT 7 AS family, '' AS k1, t.ord AS k2, s.ord AS k3,
          format('taskflow_tenant_jobs{tenant_id=%s,state=%s} %s', taskflow._prom_label(t.label),
                 taskflow._prom_label(lower(s.state::text)),
                 CASE WHEN t.tenant_id IS NOT NULL
@@ -962,7 +1150,7 @@ lines AS (
                                     WHERE tl.tenant_id = t.tenant_id AND tl.state = s.state), 0)
                      ELSE COALESCE((SELECT sum(l.n) FROM live l WHERE l.state = s.state), 0)
                           - COALESCE((SELECT sum(tl.n) FROM tenant_live tl WHERE tl.state = s.state), 0)
-                END)
+                END) AS line
   FROM tenants t CROSS JOIN states s WHERE s.ord <= 3
   UNION ALL
   -- per tenant, bounded: finished jobs
@@ -975,30 +1163,28 @@ lines AS (
                      ELSE COALESCE((SELECT sum(f.jobs) FROM fin f WHERE f.outcome = o.outcome), 0)
                           - COALESCE((SELECT sum(tf.jobs) FROM tenant_fin tf WHERE tf.outcome = o.outcome), 0)
                 END)
-  FROM tenants t CROSS JOIN outcomes o),
-families(family, name, type, help) AS (VALUES
-  (1, 'taskflow_jobs', 'gauge',
-   'Jobs per queue and state now; succeeded and cancelled jobs count until the Cleaner deletes them.'),
-  (2, 'taskflow_jobs_finished_total', 'counter',
-   'Jobs that reached a final state, per queue and outcome (a re-driven job counts each time it ends).'),
-  (3, 'taskflow_job_retries_total', 'counter',
-   'Automatic retries (failed attempts followed by another attempt) of finished jobs, per queue.'),
-  (4, 'taskflow_job_wait_seconds', 'histogram',
-   'Time from when a job was due to the start of its last attempt, per queue (succeeded, failed and dead jobs).'),
-  (5, 'taskflow_job_run_seconds', 'histogram',
-   'Time from the start to the end of a job''s last attempt, per queue (succeeded, failed and dead jobs).'),
-  (6, 'taskflow_oldest_ready_job_age_seconds', 'gauge',
-   'Seconds since the oldest ready (due, not running) job of the queue became due; 0 when none is ready.'),
-  (7, 'taskflow_tenant_jobs', 'gauge',
-   'Unfinished jobs per state for the top tenants by finished jobs; tenant_id="other" holds the rest.'),
-  (8, 'taskflow_tenant_jobs_finished_total', 'counter',
-   'Finished jobs per outcome for the top tenants by finished jobs; tenant_id="other" holds the rest.'))
-SELECT string_agg(block, '' ORDER BY family) FROM (
-  SELECT f.family,
-         format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
-         || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
-                      FROM lines l WHERE l.family = f.family), '') AS block
-  FROM families f) b
+  FROM tenants t CROSS JOIN outcomes o)
+SELECT f.family,
+       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
+       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
+                    FROM lines l WHERE l.family = f.family), '')
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (7, 8)
+$$;
+
+-- The metric families of the jobs, one text block; `w` is the roll-up watermark. Three
+-- statements (per queue, histograms, per tenant): each reads the tail (the jobs finished since
+-- the watermark, about one maintenance interval of them), the per-tenant one counts the
+-- unfinished jobs again in its own grouping; the kept FAILED, DEAD and CANCELLED jobs are read
+-- once.
+CREATE FUNCTION taskflow._metrics_jobs(w timestamptz, max_tenants integer) RETURNS text
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+SET jit = off
+AS $$
+  SELECT string_agg(b.block, '' ORDER BY b.family) FROM (
+    SELECT * FROM taskflow._metrics_queue_blocks(w)
+    UNION ALL SELECT * FROM taskflow._metrics_histogram_blocks(w)
+    UNION ALL SELECT * FROM taskflow._metrics_tenant_blocks(w, max_tenants)) b
 $$;
 
 -- Automation rule firings per rule and outcome (created: jobs were created; skipped: the

@@ -391,34 +391,23 @@ BEGIN
 END
 $$;
 
--- Everything the dashboard shows about one job; NULL when it does not exist or belongs to
--- another tenant.
-CREATE FUNCTION taskflow.job_detail(job_id bigint) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- job_detail's origin: why the job exists (a rule firing, a webhook, a parent job, or its
+-- caller). A rule firing records the jobs it created, in the transaction that created them, so
+-- its fired_at is the job's created_at (both now()): found through rule_firings_fired_idx, not by
+-- scanning every firing.
+CREATE FUNCTION taskflow._job_detail_origin(j taskflow.jobs) RETURNS jsonb
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-  own text := taskflow._caller_tenant();
-  j taskflow.jobs;
   f taskflow.rule_firings;
   created record;
-  origin jsonb;
-  n_events bigint;
-  n_attempts bigint;
 BEGIN
-  SELECT * INTO j FROM taskflow.jobs x
-  WHERE x.id = job_detail.job_id AND x.tenant_id = COALESCE(own, x.tenant_id);
-  IF NOT FOUND THEN
-    RETURN NULL;
-  END IF;
-  -- Why the job exists. A rule firing records the jobs it created, in the transaction that
-  -- created them, so its fired_at is the job's created_at (both now()): found through
-  -- rule_firings_fired_idx, not by scanning every firing.
   SELECT * INTO f FROM taskflow.rule_firings rf
   WHERE rf.fired_at = j.created_at AND j.id = ANY(rf.job_ids) ORDER BY rf.id LIMIT 1;
   SELECT e.actor, e.at, e.reason INTO created FROM taskflow.job_events e
   WHERE e.job_id = j.id AND e.from_state IS NULL ORDER BY e.id LIMIT 1;
-  origin := jsonb_build_object(
+  RETURN jsonb_build_object(
     'kind', CASE WHEN f.id IS NOT NULL AND f.source = 'webhook' THEN 'webhook'
                  WHEN f.id IS NOT NULL THEN 'rule'
                  WHEN j.parent_job_id IS NOT NULL THEN 'parent'
@@ -429,14 +418,17 @@ BEGIN
     'firing_id', f.id, 'firing_source', f.source, 'fired_at', f.fired_at,
     'delivery_id', f.context -> 'event' ->> 'delivery_id',
     'source_job_id', f.source_job_id, 'parent_job_id', j.parent_job_id);
-  SELECT count(*) INTO n_events FROM (SELECT 1 FROM taskflow.job_events e
-    WHERE e.job_id = j.id LIMIT 501) c;
-  SELECT count(*) INTO n_attempts FROM (SELECT 1 FROM taskflow.job_attempts a
-    WHERE a.job_id = j.id LIMIT 501) c;
-  RETURN jsonb_build_object(
-    'job', taskflow.get_job(j.id),
-    -- the latest 500 attempts, oldest first; the running one from the job row
-    'attempts', COALESCE((SELECT jsonb_agg(x.a ORDER BY x.n) FROM (
+END
+$$;
+
+-- job_detail's attempts: the latest 500, oldest first, each with the transition that ended it;
+-- the running one from the job row.
+CREATE FUNCTION taskflow._job_detail_attempts(j taskflow.jobs) RETURNS jsonb
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN COALESCE((SELECT jsonb_agg(x.a ORDER BY x.n) FROM (
         SELECT a.attempt AS n, jsonb_build_object(
           'attempt', a.attempt, 'worker_id', a.worker_id, 'started_at', a.started_at,
           'finished_at', a.finished_at,
@@ -464,7 +456,34 @@ BEGIN
           'finished_at', NULL,
           'duration_ms', round(extract(epoch FROM now() - j.started_at) * 1000, 3),
           'outcome', 'running', 'error', NULL, 'decision', NULL, 'to_state', NULL, 'backoff', NULL)
-        WHERE j.state = 'RUNNING') x), '[]'::jsonb),
+        WHERE j.state = 'RUNNING') x), '[]'::jsonb);
+END
+$$;
+
+-- Everything the dashboard shows about one job; NULL when it does not exist or belongs to
+-- another tenant.
+CREATE FUNCTION taskflow.job_detail(job_id bigint) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  own text := taskflow._caller_tenant();
+  j taskflow.jobs;
+  n_events bigint;
+  n_attempts bigint;
+BEGIN
+  SELECT * INTO j FROM taskflow.jobs x
+  WHERE x.id = job_detail.job_id AND x.tenant_id = COALESCE(own, x.tenant_id);
+  IF NOT FOUND THEN
+    RETURN NULL;
+  END IF;
+  SELECT count(*) INTO n_events FROM (SELECT 1 FROM taskflow.job_events e
+    WHERE e.job_id = j.id LIMIT 501) c;
+  SELECT count(*) INTO n_attempts FROM (SELECT 1 FROM taskflow.job_attempts a
+    WHERE a.job_id = j.id LIMIT 501) c;
+  RETURN jsonb_build_object(
+    'job', taskflow.get_job(j.id),
+    'attempts', taskflow._job_detail_attempts(j),
     'attempts_truncated', n_attempts > 500,
     'events', COALESCE((SELECT jsonb_agg(jsonb_build_object(
         'at', e.at, 'from_state', e.from_state, 'to_state', e.to_state, 'actor', e.actor,
@@ -486,7 +505,7 @@ BEGIN
       COALESCE((SELECT jsonb_agg(taskflow._job_summary(c) ORDER BY c.id) FROM (
         SELECT * FROM taskflow.jobs c0 WHERE c0.correlation_id = j.correlation_id
           AND c0.tenant_id = COALESCE(own, c0.tenant_id) ORDER BY c0.id LIMIT 100) c), '[]'::jsonb) END,
-    'origin', origin);
+    'origin', taskflow._job_detail_origin(j));
 END
 $$;
 

@@ -1,7 +1,7 @@
 -- Installation: schema objects, security (search_path, privileges, roles), pg_dump
 -- registration, settings, the default queue and the default retry policy.
 BEGIN;
-SELECT plan(62);
+SELECT plan(65);
 
 -- --- objects ---------------------------------------------------------------------------------
 SELECT has_schema('taskflow');
@@ -71,12 +71,39 @@ CREATE TEMP VIEW tf_functions AS
 SELECT cmp_ok((SELECT count(*) FROM tf_functions), '>=', 25::bigint,
   'the extension owns its functions (sanity check of the view below)');
 
--- (aggregates take no SET clause: their transition functions, checked here, pin it)
+-- (aggregates take no SET clause: their transition functions, checked here, pin it; nor do
+-- the row sources taskflow._rows_*, inlined into their callers' statements, checked below)
 SELECT is_empty(
   $$SELECT signature::text FROM tf_functions
      WHERE (proconfig IS NULL OR NOT ('search_path=pg_catalog, pg_temp' = ANY (proconfig)))
-       AND NOT EXISTS (SELECT FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = tf_functions.oid)$$,
+       AND NOT EXISTS (SELECT FROM pg_catalog.pg_aggregate a WHERE a.aggfnoid = tf_functions.oid)
+       AND signature::text NOT LIKE 'taskflow.\_rows\_%'$$,
   'every function pins search_path = pg_catalog, pg_temp');
+
+-- The row sources are what the planner can inline (LANGUAGE sql, not SECURITY DEFINER, no SET
+-- option, not VOLATILE, not STRICT), and nobody but their owner may call them.
+SELECT is_empty(
+  $$SELECT p.oid::regprocedure::text FROM pg_catalog.pg_proc p
+     WHERE p.pronamespace = 'taskflow'::regnamespace AND p.proname LIKE '\_rows\_%'
+       AND (p.prolang <> (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'sql')
+            OR p.prosecdef OR p.proconfig IS NOT NULL OR p.provolatile = 'v' OR p.proisstrict
+            OR p.proacl IS NULL
+            OR EXISTS (SELECT FROM aclexplode(p.proacl) a WHERE a.grantee <> p.proowner))$$,
+  'the row sources (taskflow._rows_*) can be inlined, and only their owner may call them');
+SELECT cmp_ok((SELECT count(*) FROM pg_catalog.pg_proc p
+               WHERE p.pronamespace = 'taskflow'::regnamespace AND p.proname LIKE '\_rows\_%'),
+  '>=', 10::bigint, 'the check sees the row sources (at least 10)');
+CREATE FUNCTION pg_temp.plan_of(query text) RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN QUERY EXECUTE 'EXPLAIN ' || query;
+END
+$$;
+SELECT is_empty(
+  $$SELECT l FROM pg_temp.plan_of('SELECT * FROM taskflow._rows_queue_live()') l WHERE l LIKE '%Function Scan%'
+    UNION ALL
+    SELECT l FROM pg_temp.plan_of('SELECT * FROM taskflow._rows_overview_counts(NULL, now())') l
+    WHERE l LIKE '%Function Scan%'$$,
+  'the planner inlines the row sources (their plans scan the tables, not a function)');
 
 SELECT is_empty(
   $$SELECT signature::text FROM tf_functions

@@ -6,6 +6,7 @@
 -- carried on the job, so deleting ancestors does not reset it; bounded rendering.
 BEGIN;
 SELECT plan(43);
+\ir helpers.psql
 
 SELECT taskflow.create_queue('rs_q');
 SELECT taskflow.create_queue('rs_out');
@@ -15,21 +16,6 @@ CREATE ROLE rs_role_b;
 SELECT taskflow.grant_tenant('rs_role_a', 'rs_a');
 SELECT taskflow.grant_tenant('rs_role_b', 'rs_b');
 
--- Runs stmt as role r: 'ok' or SQLSTATE: message.
-CREATE FUNCTION pg_temp.attempt(r name, stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  state text := 'ok';
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', r);
-  BEGIN
-    EXECUTE stmt;
-  EXCEPTION WHEN OTHERS THEN
-    state := SQLSTATE || ': ' || SQLERRM;
-  END;
-  RESET ROLE;
-  RETURN state;
-END
-$$;
 -- Runs query (as the test user) and returns its first column as text, or 'ERROR <sqlstate>: ...'.
 CREATE FUNCTION pg_temp.val(query text) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE

@@ -11,6 +11,7 @@
 -- (Lock waits, which need two sessions, are in test/t/tenancy_lock_wait.t.)
 BEGIN;
 SELECT plan(46);
+\ir helpers.psql
 
 CREATE ROLE tfe_a;                  -- mapped to tenant tfe_ta
 CREATE ROLE tfe_b;                  -- mapped to tenant tfe_tb
@@ -26,21 +27,6 @@ SELECT taskflow.grant_tenant('tfe_noinh', 'tfe_ta');
 GRANT tfe_b TO tfe_noinh;
 SELECT taskflow.create_queue('tfe_q');
 
--- Runs query as role r: its first column as text, or 'ERROR <sqlstate>: <message>'.
-CREATE FUNCTION pg_temp.val(r name, query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  result text;
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', r);
-  BEGIN
-    EXECUTE query INTO result;
-  EXCEPTION WHEN OTHERS THEN
-    result := 'ERROR ' || SQLSTATE || ': ' || SQLERRM;
-  END;
-  RESET ROLE;
-  RETURN result;
-END
-$$;
 -- The same with the session user set to login (SET SESSION AUTHORIZATION, as if login had
 -- logged in), then SET ROLE r: what a login role that is a member of r can do.
 CREATE FUNCTION pg_temp.val_as(login name, r name, query text) RETURNS text LANGUAGE plpgsql AS $$

@@ -4,6 +4,7 @@
 -- grant_tenant / revoke_tenant errors.
 BEGIN;
 SELECT plan(70);
+\ir helpers.psql
 
 CREATE ROLE tfi_a;        -- mapped to tenant tfi_ta
 CREATE ROLE tfi_b;        -- mapped to tenant tfi_tb
@@ -18,36 +19,6 @@ SELECT taskflow.grant_tenant('tfi_a', 'tfi_ta');
 SELECT taskflow.grant_tenant('tfi_b', 'tfi_tb');
 SELECT taskflow.create_queue('tfi_q');
 
--- Runs stmt as role r: 'ok' or the SQLSTATE (pgTAP itself keeps running as the test user).
-CREATE FUNCTION pg_temp.attempt(r name, stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  state text := 'ok';
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', r);
-  BEGIN
-    EXECUTE stmt;
-  EXCEPTION WHEN OTHERS THEN
-    state := SQLSTATE || ': ' || SQLERRM;
-  END;
-  RESET ROLE;
-  RETURN state;
-END
-$$;
--- Runs query as role r and returns its first column of the first row as text (or the error).
-CREATE FUNCTION pg_temp.val(r name, query text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  result text;
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', r);
-  BEGIN
-    EXECUTE query INTO result;
-  EXCEPTION WHEN OTHERS THEN
-    result := 'ERROR ' || SQLSTATE || ': ' || SQLERRM;
-  END;
-  RESET ROLE;
-  RETURN result;
-END
-$$;
 
 -- Jobs of three tenants, scheduled by the admin session.
 SELECT taskflow.schedule('tfi.a', '{"n": 1}', queue => 'tfi_q', tenant_id => 'tfi_ta') AS a1 \gset

@@ -4,6 +4,7 @@
 -- every object), then each call actually made as each role (SET ROLE inside the test).
 BEGIN;
 SELECT plan(14);
+\ir helpers.psql
 
 CREATE ROLE tfp_tenant;
 CREATE ROLE tfp_worker;
@@ -158,20 +159,10 @@ SELECT taskflow.create_queue('tfp_q');
 SELECT taskflow.create_queue('tfp_empty');
 SELECT taskflow.schedule('tfp.job', queue => 'tfp_q', tenant_id => 'tfp_t') AS tjob \gset
 
--- Runs `stmt` as role `r` and answers 'ok' or the SQLSTATE; pgTAP itself runs as the caller.
-CREATE FUNCTION pg_temp.attempt(r name, stmt text) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  state text := 'ok';
-BEGIN
-  EXECUTE format('SET LOCAL ROLE %I', r);
-  BEGIN
-    EXECUTE stmt;
-  EXCEPTION WHEN OTHERS THEN
-    state := SQLSTATE;
-  END;
-  RESET ROLE;
-  RETURN state;
-END
+-- Runs `stmt` as role `r` and answers 'ok' or the SQLSTATE (helpers.psql's attempt without the
+-- message); pgTAP itself runs as the caller.
+CREATE FUNCTION pg_temp.sqlstate_as(r name, stmt text) RETURNS text LANGUAGE sql AS $$
+  SELECT split_part(pg_temp.attempt(r, stmt), ':', 1)
 $$;
 
 -- %R is replaced by the role's short name (tenant, worker, admin, none), so calls that create
@@ -234,7 +225,7 @@ UPDATE calls SET stmt = replace(stmt, ':tjob', :'tjob');
 
 CREATE TEMP TABLE outcomes AS
 SELECT c.n, c.stmt, r.role, r.want,
-       pg_temp.attempt(('tfp_' || r.role)::name, replace(c.stmt, '%R', r.role)) AS got
+       pg_temp.sqlstate_as(('tfp_' || r.role)::name, replace(c.stmt, '%R', r.role)) AS got
 FROM calls c,
      LATERAL (VALUES ('tenant', c.tenant), ('worker', c.worker), ('admin', c.admin), ('none', c.nobody)) AS r(role, want)
 ORDER BY c.n, r.role;

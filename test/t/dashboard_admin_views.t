@@ -35,17 +35,5 @@ for _ in $(seq 1 100); do
 done
 is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE tenant_id = 'globex' AND state = 'SUCCEEDED'")" 1 "the worker ran globex's job"
 
-out=$(cd "$ROOT" && TF_BASE_URL="http://127.0.0.1:$port" TF_ADMIN_KEY="$ADMIN" TF_CLIENT_KEY="$ACME" \
-  TF_CLIENT_TENANT=acme TF_OTHER_TENANT=globex TF_QUEUE=$Q TF_RULE_ID="$RULE" TF_BAD_RULE_ID="$BAD_RULE" \
-  CHROMIUM="$CHROMIUM" timeout 240 node dashboard/tests/e2e-admin.mjs 2>"$T_DIR/e2e.err")
-rc=$?
-# The browser's TAP lines, renumbered after this script's own.
-while IFS= read -r line; do
-  case "$line" in
-    "ok "*) ok 0 "${line#ok * - }" ;;
-    "not ok "*) ok 1 "${line#not ok * - }" ;;
-    "#"*) echo "$line" ;;
-  esac
-done <<<"$out"
-[ "$rc" -eq 0 ] || { ok 1 "dashboard/tests/e2e-admin.mjs exited $rc"; sed 's/^/# /' "$T_DIR/e2e.err" | tail -20; }
+run_browser_tests 240 dashboard/tests/e2e-admin.mjs TF_RULE_ID="$RULE" TF_BAD_RULE_ID="$BAD_RULE"
 done_testing

@@ -34,17 +34,5 @@ wait_for_done() {
 wait_for_done
 ok $? "the worker ran the first job"
 
-out=$(cd "$ROOT" && TF_BASE_URL="http://127.0.0.1:$port" TF_ADMIN_KEY="$ADMIN" TF_CLIENT_KEY="$ACME" \
-  TF_CLIENT_TENANT=acme TF_OTHER_TENANT=globex TF_QUEUE=$Q TF_OTHER_QUEUE=$QO CHROMIUM="$CHROMIUM" \
-  timeout 180 node dashboard/tests/e2e.mjs 2>"$T_DIR/e2e.err")
-rc=$?
-# The browser's TAP lines, renumbered after this script's own.
-while IFS= read -r line; do
-  case "$line" in
-    "ok "*) ok 0 "${line#ok * - }" ;;
-    "not ok "*) ok 1 "${line#not ok * - }" ;;
-    "#"*) echo "$line" ;;
-  esac
-done <<<"$out"
-[ "$rc" -eq 0 ] || { ok 1 "dashboard/tests/e2e.mjs exited $rc"; sed 's/^/# /' "$T_DIR/e2e.err" | tail -20; }
+run_browser_tests 180 dashboard/tests/e2e.mjs TF_OTHER_QUEUE="$QO"
 done_testing

@@ -42,17 +42,6 @@ for _ in $(seq 1 150); do
 done
 is "$dead" 2 "the worker failed both flaky jobs into DEAD" || sed 's/^/# /' "$T_DIR/worker.log" | tail -20
 
-out=$(cd "$ROOT" && TF_BASE_URL="http://127.0.0.1:$port" TF_ADMIN_KEY="$ADMIN" TF_CLIENT_KEY="$ACME" \
-  TF_CLIENT_TENANT=acme TF_OTHER_TENANT=globex TF_QUEUE=$Q TF_DEAD_JOB=$DEAD1 TF_DEAD_JOB2=$DEAD2 \
-  TF_OTHER_JOB=$OTHER TF_FLAG_FILE="$FLAG" TF_WORKER_ID=e2e-jobs-worker CHROMIUM="$CHROMIUM" \
-  timeout 240 node dashboard/tests/e2e-jobs.mjs 2>"$T_DIR/e2e.err")
-rc=$?
-while IFS= read -r line; do
-  case "$line" in
-    "ok "*) ok 0 "${line#ok * - }" ;;
-    "not ok "*) ok 1 "${line#not ok * - }" ;;
-    "#"*) echo "$line" ;;
-  esac
-done <<<"$out"
-[ "$rc" -eq 0 ] || { ok 1 "dashboard/tests/e2e-jobs.mjs exited $rc"; sed 's/^/# /' "$T_DIR/e2e.err" | tail -20; }
+run_browser_tests 240 dashboard/tests/e2e-jobs.mjs TF_DEAD_JOB="$DEAD1" TF_DEAD_JOB2="$DEAD2" \
+  TF_OTHER_JOB="$OTHER" TF_FLAG_FILE="$FLAG" TF_WORKER_ID=e2e-jobs-worker
 done_testing

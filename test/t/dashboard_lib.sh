@@ -3,14 +3,12 @@
 #                      Chromium, node and dashboard/node_modules/playwright-core are there;
 #                      sets WORKER_BIN and CHROMIUM
 require_browser() {
-  WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
-  case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
   CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
   [ -x "$CHROMIUM" ] || fail_setup "no Chromium at $CHROMIUM (test/deps.sh installs the Debian package chromium)"
   command -v node >/dev/null || fail_setup "node is not installed (test/deps.sh installs nodejs)"
   [ -f "$ROOT/dashboard/node_modules/playwright-core/package.json" ] ||
     fail_setup "dashboard/node_modules has no playwright-core (the CMake build runs npm ci)"
-  grep -q -- '--http' <<<"$("$WORKER_BIN" --help 2>/dev/null)" || fail_setup "$WORKER_BIN has no --http"
+  require_worker_http
 }
 #   start_dashboard_worker QUEUE WORKER_ID HANDLER
 #                      starts taskflow-worker --http on a free port, running QUEUE's jobs with
@@ -29,4 +27,25 @@ start_dashboard_worker() {
   [ -n "$port" ]
   ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
   T_PORTS[worker]=$port
+}
+#   run_browser_tests SECONDS SCRIPT [NAME=VALUE...]
+#                      runs the browser test SCRIPT (dashboard/tests/*.mjs) against the worker on
+#                      $port with the keys $ADMIN and $ACME (tenant acme; globex the other one),
+#                      queue $Q and the extra environment given; its TAP lines become this
+#                      script's tests (renumbered), and a failing exit one more failed test
+run_browser_tests() {
+  local seconds=$1 script=$2 out rc line
+  shift 2
+  out=$(cd "$ROOT" && env TF_BASE_URL="http://127.0.0.1:$port" TF_ADMIN_KEY="$ADMIN" TF_CLIENT_KEY="$ACME" \
+    TF_CLIENT_TENANT=acme TF_OTHER_TENANT=globex TF_QUEUE="$Q" CHROMIUM="$CHROMIUM" "$@" \
+    timeout "$seconds" node "$script" 2>"$T_DIR/e2e.err")
+  rc=$?
+  while IFS= read -r line; do
+    case "$line" in
+      "ok "*) ok 0 "${line#ok * - }" ;;
+      "not ok "*) ok 1 "${line#not ok * - }" ;;
+      "#"*) echo "$line" ;;
+    esac
+  done <<<"$out"
+  [ "$rc" -eq 0 ] || { ok 1 "$script exited $rc"; sed 's/^/# /' "$T_DIR/e2e.err" | tail -20; }
 }

@@ -14,16 +14,8 @@ LOG="tf_conc_log_$$"
 DIR=$(mktemp -d /tmp/tfconc.XXXXXX)
 
 
-cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
-  psql -X -q -At >/dev/null 2>&1 <<SQL
-$(drop_queues_sql "$Q")
-DROP TABLE IF EXISTS $LOG;
-SQL
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+cleanup_at_exit "$(drop_queues_sql "$Q")
+DROP TABLE IF EXISTS $LOG;"
 
 require_db
 

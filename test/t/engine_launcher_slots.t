@@ -8,19 +8,7 @@
 set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 
-PGBIN=${PGBIN:-$(pg_config --bindir)}
-OSUSER=${TASKFLOW_PG_OSUSER:-postgres}
-DIR=$(mktemp -d /tmp/tfslots.XXXXXX)
-chmod 755 "$DIR"
-
-as_pg() { if [ "$(id -un)" = "$OSUSER" ]; then "$@"; else runuser -u "$OSUSER" -- "$@"; fi; }
-cleanup() {
-  if [ -f "$DIR/data/postmaster.pid" ]; then
-    as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate -w stop >/dev/null 2>&1
-  fi
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+own_cluster_dir tfslots
 
 port=$(( 20000 + RANDOM % 30000 ))
 for _ in $(seq 1 50); do

@@ -14,25 +14,7 @@ set -uo pipefail
 Q="tf_race_$$"
 DIR=$(mktemp -d /tmp/tfrace.XXXXXX)
 
-# waits until a session with this application_name is waiting for a lock (bounded)
-wait_blocked() {
-  local deadline=$(( $(date +%s) + 10 ))
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event_type = 'Lock'")" = 1 ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
-  psql -X -q -At >/dev/null 2>&1 <<SQL
-$(drop_queues_sql "$Q")
-SQL
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+cleanup_at_exit "$(drop_queues_sql "$Q")"
 
 require_db
 

@@ -15,15 +15,7 @@ DIR=$(mktemp -d /tmp/tfstale.XXXXXX)
 
 # wait_until SECONDS SQL: polls until SQL returns t; non-zero status on timeout.
 
-cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
-  psql -X -q -At >/dev/null 2>&1 <<SQL
-$(drop_queues_sql "$Q")
-SQL
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+cleanup_at_exit "$(drop_queues_sql "$Q")"
 
 require_db
 

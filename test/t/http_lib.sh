@@ -108,6 +108,16 @@ is_problem() {
   fi
 }
 
+# require_worker_http: fails the setup unless taskflow-worker ($TASKFLOW_WORKER_BIN, default
+# build/worker/taskflow-worker) was built with --http; sets WORKER_BIN.
+require_worker_http() {
+  WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
+  case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
+  if ! grep -q -- '--http' <<<"$("$WORKER_BIN" --help 2>/dev/null)"; then  # no pipe: grep -q quitting early must not SIGPIPE the worker
+    fail_setup "$WORKER_BIN has no --http (built without worker/http?)"
+  fi
+}
+
 # new_key TENANT [ROLE]: a fresh API key (TENANT empty for an admin key).
 new_key() {
   PGOPTIONS='-c client_min_messages=warning' sql "SELECT taskflow.create_api_key(NULLIF('$1', ''), '${2:-client}')"

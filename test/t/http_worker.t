@@ -4,11 +4,7 @@
 # /metrics with the worker's own series (and not the database-wide ones).
 . "$(dirname "$0")/http_lib.sh"
 
-WORKER_BIN=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
-case "$WORKER_BIN" in /*) ;; *) WORKER_BIN="$ROOT/$WORKER_BIN" ;; esac
-if ! grep -q -- '--http' <<<"$("$WORKER_BIN" --help 2>/dev/null)"; then  # no pipe: grep -q quitting early must not SIGPIPE the worker
-  fail_setup "$WORKER_BIN has no --http (built without worker/http?)"
-fi
+require_worker_http
 ADMIN=$(new_key '' admin)
 ADM=(-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json')
 sql "SELECT taskflow.create_queue('webq')" >/dev/null

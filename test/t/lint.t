@@ -8,11 +8,12 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/tflint.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-plan 13
+plan 15
 
-# The parts of the tree the lint reads: the extension, the SQL scripts, the format files and
-# the files listed as formatted.
-(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension sql test/lint.sh \
+# The parts of the tree the lint reads: the extension, the worker, the benchmark, the SQL
+# scripts, the format files and the files listed as formatted.
+(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension worker bench sql \
+   test/lint.sh test/function_length.py \
    .clang-format .clang-format-files $(grep -v '^#' .clang-format-files)) | tar -C "$W" -xf -
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
@@ -32,6 +33,11 @@ printf 'int   lint_probe ( ) ;\n' >>"$W/extension/core/fair_share.cpp"
 printf 'const char* kLintProbe = "SELECT 1 FROM taskflow.jobs WHERE state = '"'DEAD'"'";\n' >>"$W/extension/api/admin.cpp"
 printf 'const char* kLintProbe = "x IN ('"'PENDING'"')";  // a trailing comment\n' >>"$W/extension/bgw/maintenance.cpp"
 printf '// a comment may name '"'RUNNING'"'\nint lint_probe2;  // and '"'DEAD'"' here\n' >>"$W/extension/bgw/launcher.cpp"
+{ echo 'int LongProbe(int x) {'; for i in $(seq 1 80); do echo "  x += $i;"; done; echo '  return x;'; echo '}'; } \
+  >"$W/worker/src/long_probe.cpp"
+{ echo 'CREATE FUNCTION taskflow._long_probe() RETURNS integer LANGUAGE plpgsql AS $$'
+  echo 'BEGIN'; for i in $(seq 1 80); do echo "  PERFORM $i;"; done; echo '  RETURN 0;'; echo 'END'; echo '$$;'; } \
+  >>"$W/sql/src/030_jobs.sql"
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
 ok $((rc == 0)) "the lint fails on the broken copy"
@@ -49,6 +55,8 @@ has 7 "extension/core/fair_share.cpp: not clang-format clean"; ok $? "check 7 fa
 has 8 "extension/api/admin.cpp:"; ok $? "check 8 fails on a job state written as an SQL literal in api/"
 has 8 "extension/bgw/maintenance.cpp:"; ok $? "check 8 fails on one in bgw/ (a trailing comment does not hide it)"
 ! has 8 "extension/bgw/launcher.cpp"; ok $? "check 8 ignores states named in comments"
+has 9 "worker/src/long_probe.cpp:1: LongProbe: 83 lines"; ok $? "check 9 fails on a C++ function of 83 lines"
+has 9 "_long_probe: 85 lines"; ok $? "check 9 fails on an SQL function body of 85 lines"
 [ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
 done_testing

@@ -14,20 +14,12 @@ Q="tf_rulelive_$$"
 DIR=$(mktemp -d /tmp/tfrulelive.XXXXXX)
 
 
-cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
-  psql -X -q -At >/dev/null 2>&1 <<SQL
-SELECT taskflow.drop_rule(id) FROM taskflow.automation_rules WHERE name LIKE '$Q%';
+cleanup_at_exit "SELECT taskflow.drop_rule(id) FROM taskflow.automation_rules WHERE name LIKE '$Q%';
 DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue LIKE '$Q%');
 DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue LIKE '$Q%');
 DELETE FROM taskflow.jobs WHERE queue LIKE '$Q%';
 SELECT taskflow.drop_queue('$Q');
-SELECT taskflow.drop_queue('${Q}_lease');
-SQL
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+SELECT taskflow.drop_queue('${Q}_lease');"
 
 plan 10
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null

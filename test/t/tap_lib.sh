@@ -11,6 +11,16 @@
 #                                "Bail out!", the rest of the prove run goes on)
 #   sql STATEMENT                one statement through psql (PG* environment), unaligned output
 #   wait_until SECONDS QUERY     polls QUERY until it returns t, within SECONDS
+#   wait_blocked APP [SECONDS]   waits until the session with application_name APP waits for a
+#                                lock (default within 10 s)
+#   kill_background              kills this shell's background jobs (for a cleanup trap)
+#   cleanup_at_exit SQL          at exit: kills the background jobs, runs SQL (errors ignored)
+#                                and removes $DIR when set
+#   own_cluster_dir PREFIX       for a script that runs a small cluster of its own as the OS user
+#                                postgres: sets PGBIN, OSUSER and DIR (a new /tmp/PREFIX.* that
+#                                user can read), and a trap that stops that cluster ($DIR/data)
+#                                and removes DIR at exit
+#   as_pg COMMAND...             runs COMMAND as OSUSER
 #   require_db                   fails the setup when the PG* environment reaches no database
 #   drop_queues_sql Q...         SQL that deletes the queues' jobs (attempts, events) and drops them
 # Counters: T_COUNT (tests run) and T_FAILED (tests failed); T_PLANNED is set by plan.
@@ -56,6 +66,41 @@ wait_until() {
     sleep 0.1
   done
   return 1
+}
+wait_blocked() {
+  local deadline=$(( $(date +%s) + ${2:-10} ))
+  while [ "$(date +%s)" -lt "$deadline" ]; do
+    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event_type = 'Lock'")" = 1 ] && return 0
+    sleep 0.05
+  done
+  return 1
+}
+kill_background() {
+  local p
+  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+}
+cleanup_at_exit() {
+  T_CLEANUP_SQL=$1
+  trap t_cleanup_at_exit EXIT
+}
+t_cleanup_at_exit() {
+  kill_background
+  psql -X -q -At >/dev/null 2>&1 <<<"$T_CLEANUP_SQL"
+  [ -z "${DIR:-}" ] || rm -rf "$DIR"
+}
+own_cluster_dir() {
+  PGBIN=${PGBIN:-$(pg_config --bindir)}
+  OSUSER=${TASKFLOW_PG_OSUSER:-postgres}
+  DIR=$(mktemp -d "/tmp/$1.XXXXXX")
+  chmod 755 "$DIR"
+  trap stop_own_cluster EXIT
+}
+as_pg() { if [ "$(id -un)" = "$OSUSER" ]; then "$@"; else runuser -u "$OSUSER" -- "$@"; fi; }
+stop_own_cluster() {
+  if [ -f "$DIR/data/postmaster.pid" ]; then
+    as_pg "$PGBIN/pg_ctl" -D "$DIR/data" -m immediate -w stop >/dev/null 2>&1
+  fi
+  rm -rf "$DIR"
 }
 require_db() {
   psql -X -q -At -c "SELECT 1" >/dev/null 2>&1 ||

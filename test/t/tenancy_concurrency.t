@@ -21,8 +21,7 @@ DIR=$(mktemp -d /tmp/tftenc.XXXXXX)
 
 
 cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  kill_background
   psql -X -q -At >/dev/null 2>&1 <<SQL
 DELETE FROM taskflow.rate_limits WHERE name IN ('$QR', '$TB');
 DELETE FROM taskflow.tenants WHERE id IN ('$TA', '$TB', '$TC', '$TW3', '$TW1');

@@ -15,8 +15,7 @@ on() { local db=$1; shift; psql -X -q -At -v ON_ERROR_STOP=1 -d "$db" -c "$1"; }
 admin() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 cleanup() {
   exec 3>&- 2>/dev/null
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  kill_background
   admin "DROP DATABASE IF EXISTS $A WITH (FORCE)" >/dev/null 2>&1
   admin "DROP DATABASE IF EXISTS $B WITH (FORCE)" >/dev/null 2>&1
   rm -rf "$DIR"

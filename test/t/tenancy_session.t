@@ -18,8 +18,7 @@ DIR=$(mktemp -d /tmp/tftens.XXXXXX)
 sql() { psql -X -q -At -v ON_ERROR_STOP=1 -c "$1" 2>&1; }
 
 cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  kill_background
   psql -X -q -At >/dev/null 2>&1 <<SQL
 DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
 DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');

@@ -23,8 +23,7 @@ LOG="${SFX}_log"; SAMPLES="${SFX}_samples"
 DIR=$(mktemp -d /tmp/tfslots.XXXXXX)
 
 cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+  kill_background
   psql -X -q -At >/dev/null 2>&1 <<SQL
 DELETE FROM taskflow.tenants WHERE id LIKE '${SFX}%';
 $(drop_queues_sql "$Q" "$Q2")

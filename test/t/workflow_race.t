@@ -16,25 +16,8 @@ set -uo pipefail
 Q="tf_wfrace_$$"
 DIR=$(mktemp -d /tmp/tfwfrace.XXXXXX)
 
-wait_blocked() {
-  local deadline=$(( $(date +%s) + 15 ))
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    [ "$(sql "SELECT count(*) FROM pg_stat_activity WHERE application_name = '$1' AND wait_event_type = 'Lock'")" = 1 ] && return 0
-    sleep 0.05
-  done
-  return 1
-}
-
-cleanup() {
-  local p
-  for p in $(jobs -p); do kill "$p" 2>/dev/null; done
-  psql -X -q -At >/dev/null 2>&1 <<SQL
-DELETE FROM taskflow.job_dependencies WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
-$(drop_queues_sql "$Q")
-SQL
-  rm -rf "$DIR"
-}
-trap cleanup EXIT
+cleanup_at_exit "DELETE FROM taskflow.job_dependencies WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
+$(drop_queues_sql "$Q")"
 
 require_db
 
@@ -63,7 +46,7 @@ PGAPPNAME="tf_wfrace_b_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/b1.out" 2>&1
 SELECT taskflow.complete($p2, '$t2', '{"from": 2}');
 SQL
 b1=$!
-wait_blocked "tf_wfrace_b_$$"
+wait_blocked "tf_wfrace_b_$$" 15
 ok $? "the second finisher waits for the first one's transaction (the dependent's row)"
 wait "$a1" "$b1"
 is "$(cat "$DIR/a1.out")|$(cat "$DIR/b1.out")" "SUCCEEDED|SUCCEEDED" "both dependencies completed"
@@ -113,7 +96,7 @@ PGAPPNAME="tf_wfrace_w_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/w3.out" 2>&1
 SELECT taskflow.complete($p2, '$t2');
 SQL
 w3=$!
-wait_blocked "tf_wfrace_w_$$"
+wait_blocked "tf_wfrace_w_$$" 15
 ok $? "the worker's complete waits for the Rescuer's transaction"
 wait "$r3" "$w3"
 is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $p1")|$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
@@ -136,7 +119,7 @@ PGAPPNAME="tf_wfrace_c_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/c4.out" 2>&1
 SELECT taskflow.complete($p, '$t');
 SQL
 c4=$!
-wait_blocked "tf_wfrace_c_$$"
+wait_blocked "tf_wfrace_c_$$" 15
 ok $? "the complete waits for the uncommitted schedule that depends on it"
 wait "$s4" "$c4"
 c=$(head -1 "$DIR/s4.out")

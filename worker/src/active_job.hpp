@@ -19,6 +19,11 @@ namespace taskflow {
 
 using Clock = std::chrono::steady_clock;
 
+// Whole milliseconds from `from` to `to` (negative when `to` is earlier).
+inline long long MillisecondsBetween(Clock::time_point from, Clock::time_point to) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(to - from).count();
+}
+
 struct ActiveJob {
   explicit ActiveJob(Job j, JobContext::SqlProvider sql = nullptr) : job(std::move(j)), ctx(std::move(sql)) {}
   Job job;

@@ -44,6 +44,77 @@ std::chrono::milliseconds DurationValue(const nlohmann::json& value, const std::
   throw ConfigError(where + " must be a duration like \"30s\" or a number of seconds");
 }
 
+std::vector<std::string> CommandValue(const nlohmann::json& value, const std::string& at) {
+  if (value.is_string()) return SplitSpaces(value.get<std::string>());
+  if (!value.is_array()) throw ConfigError(at + " must be an array of strings (argv, no shell)");
+  std::vector<std::string> argv;
+  for (const auto& arg : value) {
+    if (!arg.is_string()) throw ConfigError(at + " must be an array of strings");
+    argv.push_back(arg.get<std::string>());
+  }
+  return argv;
+}
+
+std::set<int> ExitCodesValue(const nlohmann::json& value, const std::string& at) {
+  if (!value.is_array()) throw ConfigError(at + " must be an array of exit codes");
+  std::set<int> codes;
+  for (const auto& code : value) {
+    if (!code.is_number_integer() || code.get<int>() < 1 || code.get<int>() > 255) {
+      throw ConfigError(at + " must hold exit codes from 1 to 255");
+    }
+    codes.insert(code.get<int>());
+  }
+  return codes;
+}
+
+// secret, secret_env or secret_file (only one of them): the HTTP executor's signing secret.
+void SetSecret(HandlerSpec& spec, const std::string& key, const nlohmann::json& value,
+               const std::string& where, const std::string& at) {
+  if (!value.is_string() || value.get<std::string>().empty()) throw ConfigError(at + " must be a non-empty string");
+  if (!spec.secret.empty()) throw ConfigError(where + ": give one of secret, secret_env and secret_file");
+  const std::string text = value.get<std::string>();
+  if (key == "secret") {
+    spec.secret = text;
+  } else if (key == "secret_env") {
+    const char* env = getenv(text.c_str());
+    if (env == nullptr || *env == '\0') throw ConfigError(at + ": the environment variable " + text + " is not set");
+    spec.secret = env;
+  } else {
+    spec.secret = ReadSecretFile(text, at);
+  }
+  if (spec.secret.size() < kMinHttpSecretBytes) {
+    throw ConfigError(at + ": the secret must be at least " + std::to_string(kMinHttpSecretBytes) +
+                      " bytes (e.g. openssl rand -hex 32)");
+  }
+}
+
+// One key of a handler's body (already checked to be valid for its executor).
+void SetKey(HandlerSpec& spec, const std::string& key, const nlohmann::json& value, const std::string& where) {
+  const std::string at = where + "." + key;
+  if (key == "command") {
+    spec.command = CommandValue(value, at);
+  } else if (key == "env") {
+    spec.env = StringMap(value, at);
+  } else if (key == "headers") {
+    spec.headers = StringMap(value, at);
+  } else if (key == "cwd" || key == "url" || key == "statement") {
+    if (!value.is_string()) throw ConfigError(at + " must be a string");
+    (key == "cwd" ? spec.cwd : key == "url" ? spec.url : spec.statement) = value.get<std::string>();
+  } else if (key == "permanent_exit_codes") {
+    spec.permanent_exit_codes = ExitCodesValue(value, at);
+  } else if (key == "timeout") {
+    spec.timeout = DurationValue(value, at);
+    if (spec.timeout->count() <= 0) throw ConfigError(at + " must be greater than zero");
+  } else if (key == "kill_grace") {
+    spec.kill_grace = DurationValue(value, at);
+  } else if (key == "max_snooze") {
+    spec.max_snooze = DurationValue(value, at);
+    if (spec.max_snooze.count() < 1000) throw ConfigError(at + " must be at least 1s");
+  } else if (key == "secret" || key == "secret_env" || key == "secret_file") {
+    SetSecret(spec, key, value, where, at);
+  }
+}
+
 HandlerSpec ParseOne(const std::string& job_type, const nlohmann::json& body) {
   const std::string where = "handlers." + job_type;
   if (!body.is_object()) throw ConfigError(where + " must be an object with an \"executor\"");
@@ -68,60 +139,7 @@ HandlerSpec ParseOne(const std::string& job_type, const nlohmann::json& body) {
     if (!allowed.at(spec.executor).count(key)) {
       throw ConfigError(where + ": key '" + key + "' is not valid for the " + spec.executor + " executor");
     }
-    const std::string at = where + "." + key;
-    if (key == "command") {
-      if (value.is_string()) {
-        spec.command = SplitSpaces(value.get<std::string>());
-      } else if (value.is_array()) {
-        for (const auto& arg : value) {
-          if (!arg.is_string()) throw ConfigError(at + " must be an array of strings");
-          spec.command.push_back(arg.get<std::string>());
-        }
-      } else {
-        throw ConfigError(at + " must be an array of strings (argv, no shell)");
-      }
-    } else if (key == "env") {
-      spec.env = StringMap(value, at);
-    } else if (key == "headers") {
-      spec.headers = StringMap(value, at);
-    } else if (key == "cwd" || key == "url" || key == "statement") {
-      if (!value.is_string()) throw ConfigError(at + " must be a string");
-      (key == "cwd" ? spec.cwd : key == "url" ? spec.url : spec.statement) = value.get<std::string>();
-    } else if (key == "permanent_exit_codes") {
-      if (!value.is_array()) throw ConfigError(at + " must be an array of exit codes");
-      spec.permanent_exit_codes.clear();
-      for (const auto& code : value) {
-        if (!code.is_number_integer() || code.get<int>() < 1 || code.get<int>() > 255) {
-          throw ConfigError(at + " must hold exit codes from 1 to 255");
-        }
-        spec.permanent_exit_codes.insert(code.get<int>());
-      }
-    } else if (key == "timeout") {
-      spec.timeout = DurationValue(value, at);
-      if (spec.timeout->count() <= 0) throw ConfigError(at + " must be greater than zero");
-    } else if (key == "kill_grace") {
-      spec.kill_grace = DurationValue(value, at);
-    } else if (key == "max_snooze") {
-      spec.max_snooze = DurationValue(value, at);
-      if (spec.max_snooze.count() < 1000) throw ConfigError(at + " must be at least 1s");
-    } else if (key == "secret" || key == "secret_env" || key == "secret_file") {
-      if (!value.is_string() || value.get<std::string>().empty()) throw ConfigError(at + " must be a non-empty string");
-      if (!spec.secret.empty()) throw ConfigError(where + ": give one of secret, secret_env and secret_file");
-      const std::string text = value.get<std::string>();
-      if (key == "secret") {
-        spec.secret = text;
-      } else if (key == "secret_env") {
-        const char* env = getenv(text.c_str());
-        if (env == nullptr || *env == '\0') throw ConfigError(at + ": the environment variable " + text + " is not set");
-        spec.secret = env;
-      } else {
-        spec.secret = ReadSecretFile(text, at);
-      }
-      if (spec.secret.size() < kMinHttpSecretBytes) {
-        throw ConfigError(at + ": the secret must be at least " + std::to_string(kMinHttpSecretBytes) +
-                          " bytes (e.g. openssl rand -hex 32)");
-      }
-    }
+    SetKey(spec, key, value, where);
   }
   return spec;
 }

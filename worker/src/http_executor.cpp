@@ -289,11 +289,11 @@ Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze, Syste
 
 std::uint64_t HttpConnectionsOpened() { return connections_opened.load(); }
 
-Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, JobContext& ctx) {
-  const Milliseconds timeout = EffectiveTimeout(job, spec).value_or(kDefaultHttpTimeout);
-  const auto start = Clock::now();
-  const auto deadline = start + timeout;
+namespace {
 
+// The POST of a job to its handler: the payload, the TaskFlow-* headers, the job's traceparent
+// (unless configured), the signature (with a secret), then the configured headers.
+httplib::Request BuildRequest(const HandlerSpec& spec, const HttpUrl& url, const Job& job) {
   httplib::Request request;
   request.method = "POST";
   request.path = url.path;
@@ -326,6 +326,32 @@ Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, Job
   }
   for (const auto& [name, value] : spec.headers) request.headers.emplace(name, value);
 
+  return request;
+}
+
+// A request that got no usable reply: a timeout (past the deadline, or a read, write or connect
+// error at the timeout), else a connection error.
+Outcome TransportFailure(const HttpUrl& url, httplib::Error error, bool past_deadline,
+                         Clock::time_point start, Milliseconds timeout) {
+  const auto elapsed = std::chrono::duration_cast<Milliseconds>(Clock::now() - start);
+  const bool timed_out = past_deadline ||
+                         ((error == httplib::Error::Read || error == httplib::Error::Write ||
+                           error == httplib::Error::ConnectionTimeout) &&
+                          elapsed + Milliseconds(50) >= timeout);
+  if (timed_out) {
+    return Outcome::Failed("timeout", Describe(url) + " timed out after " + std::to_string(timeout.count()) + " ms");
+  }
+  return Outcome::Failed("connection_error", Describe(url) + ": " + httplib::to_string(error));
+}
+
+}  // namespace
+
+Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, JobContext& ctx) {
+  const Milliseconds timeout = EffectiveTimeout(job, spec).value_or(kDefaultHttpTimeout);
+  const auto start = Clock::now();
+  const auto deadline = start + timeout;
+
+  httplib::Request request = BuildRequest(spec, url, job);
   HttpReply reply;
   bool got_status = false;
   bool past_deadline = false;
@@ -387,15 +413,7 @@ Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, Job
   if (error == httplib::Error::Success || (reply.body_truncated && got_status)) {
     return ClassifyHttpReply(reply, spec.max_snooze, SystemClock::now());
   }
-  const auto elapsed = std::chrono::duration_cast<Milliseconds>(Clock::now() - start);
-  const bool timed_out = past_deadline ||
-                         ((error == httplib::Error::Read || error == httplib::Error::Write ||
-                           error == httplib::Error::ConnectionTimeout) &&
-                          elapsed + Milliseconds(50) >= timeout);
-  if (timed_out) {
-    return Outcome::Failed("timeout", Describe(url) + " timed out after " + std::to_string(timeout.count()) + " ms");
-  }
-  return Outcome::Failed("connection_error", Describe(url) + ": " + httplib::to_string(error));
+  return TransportFailure(url, error, past_deadline, start, timeout);
 }
 
 }  // namespace taskflow

@@ -19,10 +19,6 @@ using spdlog::level::err;
 using spdlog::level::info;
 using spdlog::level::warn;
 
-long long MillisecondsBetween(Clock::time_point from, Clock::time_point to) {
-  return std::chrono::duration_cast<Milliseconds>(to - from).count();
-}
-
 }  // namespace
 
 int ProducerOptions::PrefetchCeiling(int concurrency) const {
