@@ -289,6 +289,14 @@ Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze, Syste
 
 std::uint64_t HttpConnectionsOpened() { return connections_opened.load(); }
 
+std::string HttpRequestBody(const HandlerSpec& spec, const Job& job) {
+  if (!spec.envelope) return job.payload.dump();
+  nlohmann::json body = nlohmann::json::object();
+  body["payload"] = job.payload;
+  body["dependencies"] = job.dependencies;
+  return body.dump();
+}
+
 Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, JobContext& ctx) {
   const Milliseconds timeout = EffectiveTimeout(job, spec).value_or(kDefaultHttpTimeout);
   const auto start = Clock::now();
@@ -297,7 +305,7 @@ Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, Job
   httplib::Request request;
   request.method = "POST";
   request.path = url.path;
-  request.body = job.payload.dump();
+  request.body = HttpRequestBody(spec, job);
   const std::string id = std::to_string(job.id);
   const std::string attempt = std::to_string(job.attempt);
   request.headers = {
