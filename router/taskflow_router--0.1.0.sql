@@ -1,7 +1,8 @@
 -- TaskFlow router (docs/scale-out.md): the TaskFlow client API as PL/Proxy functions that run
 -- each call on the shard that holds its data.
 --   tenant calls    RUN ON the tenant's shard (placement table, else hash of the tenant id)
---   id calls        RUN ON the shard the id says (id >> 48), unless the job or rule was moved
+--   id calls        RUN ON the shard the id says (id >> 48), unless the job, rule or workflow
+--                   was moved
 --   lists, metrics  RUN ON ALL and merged here (keyset pagination by id across shards)
 --   queue admin     validated on shard 0, then applied to every other shard
 -- The router keeps no job data. It connects to each shard AS THE CALLING ROLE (no user= in the
@@ -65,15 +66,15 @@ CREATE TABLE taskflow_router.tenant_roles (
   tenant_id text NOT NULL
 );
 
--- Jobs and rules moved off the shard their id says (move_tenant keeps ids).
+-- Jobs, rules and workflows moved off the shard their id says (move_tenant keeps ids).
 CREATE TABLE taskflow_router.relocated (
-  kind  text NOT NULL CHECK (kind IN ('job', 'rule')),
+  kind  text NOT NULL CHECK (kind IN ('job', 'rule', 'workflow')),
   id    bigint NOT NULL,
   shard integer NOT NULL,
   PRIMARY KEY (kind, id)
 );
 COMMENT ON TABLE taskflow_router.relocated IS
-  'Jobs and rules that live on another shard than their id says (moved with their tenant).';
+  'Jobs, rules and workflows that live on another shard than their id says (moved with their tenant).';
 
 SELECT pg_catalog.pg_extension_config_dump('taskflow_router.shards', '');
 SELECT pg_catalog.pg_extension_config_dump('taskflow_router.cluster_version', '');
@@ -252,6 +253,15 @@ AS $$
                   GREATEST($1, 0) >> 48, 0)::integer
 $$;
 
+-- Workflow ids are numbered by shard like job ids (taskflow.set_shard sets all three ranges).
+CREATE FUNCTION taskflow_router.workflow_shard(workflow_id bigint) RETURNS integer
+LANGUAGE sql STABLE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = 'workflow' AND r.id = $1),
+                  GREATEST($1, 0) >> 48, 0)::integer
+$$;
+
 CREATE FUNCTION taskflow_router.other_shards() RETURNS SETOF integer
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
@@ -383,6 +393,80 @@ BEGIN
   RETURN QUERY SELECT * FROM taskflow_router._list_jobs_all(list_jobs.tenant_id, list_jobs.queue,
       list_jobs.state, list_jobs.job_type, list_jobs.after_id, list_jobs.max_rows) j
     ORDER BY j.id LIMIT list_jobs.max_rows;
+END
+$$;
+
+-- ---------------------------------------------------------------------------------------------
+-- Workflows (docs/workflows.md): a workflow and all its nodes are one tenant's, so they live on
+-- the tenant's shard; its id says that shard (or it was moved with its tenant).
+-- ---------------------------------------------------------------------------------------------
+-- spec.tenant_id when it is a string, else the caller's tenant (as schedule_many's elements).
+CREATE FUNCTION taskflow.schedule_workflow(spec jsonb) RETURNS jsonb
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON taskflow_router.spec_partition(spec);
+$$;
+
+CREATE FUNCTION taskflow.workflow_status(workflow_id bigint) RETURNS jsonb
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON taskflow_router.workflow_shard(workflow_id);
+$$;
+
+CREATE FUNCTION taskflow.cancel_workflow(workflow_id bigint, reason text DEFAULT NULL) RETURNS integer
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON taskflow_router.workflow_shard(workflow_id);
+$$;
+
+CREATE FUNCTION taskflow.dependency_results(job_id bigint) RETURNS jsonb
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON taskflow_router.job_shard(job_id);
+$$;
+
+-- list_workflows' row (on a shard it is declared RETURNS TABLE with these columns).
+CREATE TYPE taskflow.workflow_summaries AS (id bigint, tenant text, name text,
+  created_at timestamptz, node_count integer, state text, counts jsonb);
+
+CREATE FUNCTION taskflow_router._list_workflows_tenant(route text, tenant_id text, after_id bigint,
+    max_rows integer)
+RETURNS SETOF taskflow.workflow_summaries
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON taskflow_router.tenant_partition(route);
+  SELECT * FROM taskflow.list_workflows(tenant_id, after_id, max_rows);
+$$;
+CREATE FUNCTION taskflow_router._list_workflows_all(tenant_id text, after_id bigint, max_rows integer)
+RETURNS SETOF taskflow.workflow_summaries
+LANGUAGE plproxy AS $$
+  CLUSTER 'taskflow';
+  RUN ON ALL;
+  SELECT * FROM taskflow.list_workflows(tenant_id, after_id, max_rows);
+$$;
+
+-- As list_jobs: one tenant (given, or the caller's) on its shard; otherwise every shard's first
+-- max_rows after after_id, merged by id and cut at max_rows (workflow ids are unique across shards).
+CREATE FUNCTION taskflow.list_workflows(tenant_id text DEFAULT NULL, after_id bigint DEFAULT NULL,
+    max_rows integer DEFAULT 100)
+RETURNS SETOF taskflow.workflow_summaries
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  route text := COALESCE(list_workflows.tenant_id, taskflow_router.caller_tenant());
+BEGIN
+  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 1000 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 1000';
+  END IF;
+  IF route IS NOT NULL THEN
+    RETURN QUERY SELECT * FROM taskflow_router._list_workflows_tenant(route, list_workflows.tenant_id,
+      list_workflows.after_id, list_workflows.max_rows);
+    RETURN;
+  END IF;
+  RETURN QUERY SELECT * FROM taskflow_router._list_workflows_all(list_workflows.tenant_id,
+      list_workflows.after_id, list_workflows.max_rows) w
+    ORDER BY w.id LIMIT list_workflows.max_rows;
 END
 $$;
 
@@ -820,8 +904,8 @@ LANGUAGE plproxy AS $$
   SELECT taskflow.purge_tenant(tenant_id, COALESCE(fingerprint, md5(taskflow.export_tenant(tenant_id)::text)));
 $$;
 
--- Moves a tenant (its unfinished and finished jobs with their history, its rules and firings,
--- its settings) to shard `to_shard`, keeping every id. Run as a superuser (of the router and of
+-- Moves a tenant (its unfinished and finished jobs with their history and dependency edges, its
+-- workflows, its rules and firings, its settings) to shard `to_shard`, keeping every id. Run as a superuser (of the router and of
 -- the shards), outside a transaction block: CALL taskflow_router.move_tenant('acme', 1);
 --   1. the tenant is marked moving here (committed): its calls through the router get 55006
 --   2. export on the old shard (refused with 55006 while it has RUNNING jobs)
@@ -888,12 +972,14 @@ BEGIN
   -- ids that now live elsewhere than they say; those back on their own shard need no entry
   INSERT INTO taskflow_router.relocated AS r (kind, id, shard)
     SELECT k.kind, (x ->> 'id')::bigint, to_shard
-    FROM (VALUES ('job', 'jobs'), ('rule', 'rules')) k(kind, key), jsonb_array_elements(doc -> k.key) x
+    FROM (VALUES ('job', 'jobs'), ('rule', 'rules'), ('workflow', 'workflows')) k(kind, key),
+         jsonb_array_elements(COALESCE(doc -> k.key, '[]')) x
     WHERE ((x ->> 'id')::bigint >> 48) <> to_shard
   ON CONFLICT ON CONSTRAINT relocated_pkey DO UPDATE SET shard = EXCLUDED.shard;
   DELETE FROM taskflow_router.relocated r
   USING (SELECT k.kind, (x ->> 'id')::bigint AS id
-         FROM (VALUES ('job', 'jobs'), ('rule', 'rules')) k(kind, key), jsonb_array_elements(doc -> k.key) x) m
+         FROM (VALUES ('job', 'jobs'), ('rule', 'rules'), ('workflow', 'workflows')) k(kind, key),
+              jsonb_array_elements(COALESCE(doc -> k.key, '[]')) x) m
   WHERE r.kind = m.kind AND r.id = m.id AND (m.id >> 48) = to_shard;
   UPDATE taskflow_router.placement p SET shard = to_shard, moving = false, updated_at = now()
   WHERE p.tenant_id = t;
@@ -1024,18 +1110,23 @@ GRANT EXECUTE ON FUNCTION plproxy.get_cluster_version(text), plproxy.get_cluster
 GRANT EXECUTE ON FUNCTION taskflow_router.shard_count(), taskflow_router._role_tenant(name),
   taskflow_router.caller_tenant(), taskflow_router.tenant_shard(text),
   taskflow_router.tenant_partition(text), taskflow_router.spec_partition(jsonb),
-  taskflow_router.job_shard(bigint), taskflow_router.rule_shard(bigint)
+  taskflow_router.job_shard(bigint), taskflow_router.rule_shard(bigint),
+  taskflow_router.workflow_shard(bigint)
   TO taskflow_client, taskflow_worker, taskflow_admin, taskflow_webhook;
 GRANT EXECUTE ON FUNCTION
   taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text),
   taskflow.schedule_many(jsonb), taskflow_router._schedule_many(jsonb[], bigint[]),
-  taskflow.get_job(bigint)
+  taskflow.get_job(bigint), taskflow.schedule_workflow(jsonb), taskflow.dependency_results(bigint)
   TO taskflow_client, taskflow_worker, taskflow_admin;
 GRANT EXECUTE ON FUNCTION
   taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer),
   taskflow_router._list_jobs_tenant(text, text, text, taskflow.job_state, text, bigint, integer),
   taskflow_router._list_jobs_all(text, text, taskflow.job_state, text, bigint, integer),
   taskflow.job_history(bigint), taskflow.cancel(bigint, text), taskflow.retry(bigint),
+  taskflow.workflow_status(bigint), taskflow.cancel_workflow(bigint, text),
+  taskflow.list_workflows(text, bigint, integer),
+  taskflow_router._list_workflows_tenant(text, text, bigint, integer),
+  taskflow_router._list_workflows_all(text, bigint, integer),
   taskflow.create_rule(text, jsonb, jsonb, text, text),
   taskflow.alter_rule(bigint, text, jsonb, jsonb, text),
   taskflow.enable_rule(bigint), taskflow.disable_rule(bigint), taskflow.drop_rule(bigint),
@@ -1072,5 +1163,6 @@ GRANT EXECUTE ON FUNCTION taskflow.authenticate_api_key(text) TO taskflow_http;
 GRANT EXECUTE ON FUNCTION taskflow.list_api_keys(), taskflow.revoke_api_key(text) TO taskflow_admin;
 GRANT SELECT ON taskflow_router.placement, taskflow_router.shards, taskflow_router.relocated
   TO taskflow_admin;
-GRANT USAGE ON TYPE taskflow.job_state, taskflow.job_summaries, taskflow.rule_summaries
+GRANT USAGE ON TYPE taskflow.job_state, taskflow.job_summaries, taskflow.rule_summaries,
+  taskflow.workflow_summaries
   TO taskflow_client, taskflow_worker, taskflow_admin;

@@ -159,6 +159,41 @@ own=$(as app_a "SELECT taskflow.schedule('so.job', queue => 'so')")
 is "$(s0 "SELECT tenant_id FROM taskflow.jobs WHERE id = ${own:-0}")" "$TA" "a tenant role's job (tenant_id omitted) goes to its own tenant's shard"
 like "$(as app_a "SELECT * FROM taskflow_router.placement")" 'permission denied' "a tenant role cannot read the router's placement"
 
+# --- workflows through the router ------------------------------------------------------------------
+# Queue wf has no worker: the nodes stay where they are. A workflow of TA (shard 0, made by app_a)
+# and one of TB (shard 1, made by the router's superuser naming the tenant).
+r "SELECT taskflow.create_queue('wf')" >/dev/null
+spec='"nodes": [{"key": "p", "job_type": "w.p", "queue": "wf"}, {"key": "c", "job_type": "w.c", "queue": "wf"}], "edges": [{"from": "p", "to": "c"}]'
+WA=$(as app_a "SELECT taskflow.schedule_workflow('{\"name\": \"wa\", $spec}') ->> 'workflow_id'")
+WB=$(r "SELECT taskflow.schedule_workflow('{\"name\": \"wb\", \"tenant_id\": \"$TB\", $spec}') ->> 'workflow_id'")
+is "$(( ${WA:-0} >> 48 )):$(s0 "SELECT tenant_id || '/' || node_count FROM taskflow.workflows WHERE id = ${WA:-0}")|$(( ${WB:-0} >> 48 )):$(s1 "SELECT tenant_id || '/' || node_count FROM taskflow.workflows WHERE id = ${WB:-0}")" \
+   "0:$TA/2|1:$TB/2" "schedule_workflow through the router: each tenant's workflow and its nodes on the tenant's shard, the id says it"
+PB=$(s1 "SELECT job_id FROM taskflow.workflow_nodes WHERE workflow_id = ${WB:-0} AND node_key = 'p'")
+CB=$(s1 "SELECT job_id FROM taskflow.workflow_nodes WHERE workflow_id = ${WB:-0} AND node_key = 'c'")
+CA=$(s0 "SELECT job_id FROM taskflow.workflow_nodes WHERE workflow_id = ${WA:-0} AND node_key = 'c'")
+is "$(as app_b "SELECT w ->> 'state' || ':' || (w -> 'counts' ->> 'SCHEDULED') || ':' || (w -> 'edges' -> 0 ->> 'from') FROM taskflow.workflow_status($WB) w")" "running:1:p" \
+   "workflow_status through the router, for the tenant's own role (shard 1)"
+is "$(as app_b "SELECT string_agg(d ->> 'job_id' || '/' || (d ->> 'key') || '/' || (d ->> 'state'), ',') FROM jsonb_array_elements(taskflow.dependency_results($CB)) d")" "$PB/p/PENDING" \
+   "dependency_results through the router: the child's parent with its state"
+x=$(r "SELECT taskflow.schedule('w.x', queue => 'wf', tenant_id => '$TB', depends_on => ARRAY[$PB]::bigint[], on_dependency_failure => 'run')")
+is "$(( ${x:-0} >> 48 )):$(s1 "SELECT j.dependencies_pending || '/' || d.depends_on || '/' || d.on_failure FROM taskflow.jobs j JOIN taskflow.job_dependencies d ON d.job_id = j.id WHERE j.id = ${x:-0}")" \
+   "1:1/$PB/run" "schedule with depends_on and on_dependency_failure through the router: on the tenant's shard, waiting for its parent"
+like "$(as app_b "SELECT taskflow.schedule('w.x', queue => 'wf', depends_on => ARRAY[$CA]::bigint[])")" '22023.*does not exist' \
+   "depends_on naming another tenant's job (on the other shard): 22023, as a missing job"
+is "$(r "SELECT string_agg(id::text || '/' || tenant, ',' ORDER BY id) FROM taskflow.list_workflows()")" "$WA/$TA,$WB/$TB" \
+   "list_workflows without a tenant through the router: both shards' workflows, merged by id"
+is "$(r "SELECT string_agg(id::text, ',') FROM taskflow.list_workflows(after_id => $WA, max_rows => 1)")|$(r "SELECT count(*) FROM taskflow.list_workflows(after_id => $WB)")" "$WB|0" \
+   "list_workflows keyset pages across shards (after_id, max_rows)"
+is "$(as app_b "SELECT string_agg(id::text, ',') FROM taskflow.list_workflows()")|$(as app_a "SELECT string_agg(id::text, ',') FROM taskflow.list_workflows()")" "$WB|$WA" \
+   "a tenant role lists only its own tenant's workflows through the router"
+is "$(as app_b "SELECT taskflow.workflow_status($WA) IS NULL AND taskflow.dependency_results($CA) IS NULL")" "t" \
+   "a shard-1 tenant reads a shard-0 tenant's workflow and dependencies as NULL"
+like "$(as app_b "SELECT taskflow.cancel_workflow($WA)")" 'P0002' "cancel_workflow of another tenant's workflow: P0002, as for a missing one"
+like "$(as app_b "SELECT taskflow.schedule_workflow('{\"tenant_id\": \"$TA\", $spec}')")" '42501' \
+  "schedule_workflow for another tenant: 42501"
+is "$(as app_b "SELECT taskflow.cancel_workflow($WB, 'stop')")|$(r "SELECT w ->> 'state' || ':' || (w -> 'counts' ->> 'CANCELLED') FROM taskflow.workflow_status($WB) w")|$(s0 "SELECT count(*) FROM taskflow.jobs WHERE queue = 'wf' AND state = 'CANCELLED'")" \
+   "1|cancelled:2|0" "cancel_workflow through the router cancels the workflow on its shard (its child by propagation), nothing on the other"
+
 # --- webhooks through the router --------------------------------------------------------------------
 rule=$(r "SELECT taskflow.create_rule('hook', '{\"type\": \"webhook\", \"secret\": null}', '[{\"job_type\": \"so.job\", \"queue\": \"so\"}]', tenant_id => '$TB')")
 is "$((rule >> 48))" "1" "create_rule for a shard-1 tenant runs on shard 1 (the rule id says so)"
@@ -194,6 +229,10 @@ is "$(hreq "$key_b" GET "/jobs/${hid:-0}" | cut -d' ' -f1):$(hreq "$key_a" GET "
    "HTTP through the router: GET /jobs/{id} for its own key, 404 for another tenant's key"
 is "$(hreq "$key_a" GET "/jobs?limit=100" | grep -oE '"tenant_id": ?"[^"]*"' | tr -d ' ' | sort -u)" "\"tenant_id\":\"$TA\"" \
    "HTTP through the router: GET /jobs lists only the key's tenant"
+res=$(hreq "$key_b" POST /workflows "{$spec}")
+hw=$(echo "$res" | sed -n 's/.*"workflow_id": *\([0-9]*\).*/\1/p')
+is "${res%% *}:$(( ${hw:-0} >> 48 )):$(hreq "$key_b" GET "/workflows/${hw:-0}" | cut -d' ' -f1):$(hreq "$key_a" GET "/workflows/${hw:-0}" | cut -d' ' -f1)" "201:1:200:404" \
+   "HTTP through the router: POST /workflows with a shard-1 key creates it on shard 1; GET /workflows/{id} 200 for its key, 404 for another tenant's"
 kill -TERM "$HTTP_PID"; wait "$HTTP_PID" 2>/dev/null; HTTP_PID=""
 
 # --- moving a tenant ------------------------------------------------------------------------------------
@@ -208,6 +247,8 @@ is "$after|$(s1 "SELECT count(*) FROM taskflow.jobs WHERE tenant_id = '$TB'")" "
    "move_tenant: the tenant's jobs and their events are on shard 0 and gone from shard 1"
 is "$(r "SELECT taskflow.get_job($later) ->> 'state'")|$(r "SELECT taskflow.cancel($later)")|$(as app_b "SELECT count(*) FROM taskflow.list_rules()")" "SCHEDULED|CANCELLED|1" \
    "after the move its unfinished job is reached by its old id (and cancelled), its rule moved"
+is "$(r "SELECT taskflow.workflow_status($WB) ->> 'state'")|$(as app_b "SELECT count(*) FROM taskflow.list_workflows() WHERE id = $WB")|$(s1 "SELECT count(*) FROM taskflow.workflows WHERE id = $WB")" "cancelled|1|0" \
+   "after the move its workflow is reached by its old id (the router records it as relocated) and listed"
 is "$(as app_b "SELECT taskflow.get_job($JB) ->> 'tenant_id'")|$(as app_a "SELECT taskflow.get_job($JB) IS NULL")" "$TB|t" \
    "after the move the tenant role still reads its history; the other tenant still does not"
 
@@ -226,7 +267,7 @@ left1=$(s1 "SELECT count(*) || '/' || count(*) FILTER (WHERE state = 'SUCCEEDED'
 as_pg "$PGBIN/pg_ctl" -D "$DIR/s1/data" -m fast -w stop >/dev/null
 TC=$(r "SELECT t FROM (SELECT 'tenant' || i AS t FROM generate_series(1, 100) i) x WHERE taskflow_router.tenant_shard(t) = 1 LIMIT 1")
 a_job=$(r "SELECT taskflow.schedule('so.job', queue => 'so', tenant_id => '$TA')")
-is "$(r "SELECT (${a_job:-0} >> 48) || ':' || count(*) FROM taskflow.list_jobs('$TA', max_rows => 10000)")" "0:5" \
+is "$(r "SELECT (${a_job:-0} >> 48) || ':' || count(*) FROM taskflow.list_jobs('$TA', max_rows => 10000)")" "0:7" \
    "shard 1 down: calls for a shard-0 tenant keep working (schedule, list)"
 like "$(r "SELECT taskflow.schedule('so.job', queue => 'so', tenant_id => '$TC')")" 'connection to server .* failed' \
   "shard 1 down: a shard-1 tenant's call fails with a connection error"

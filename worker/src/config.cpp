@@ -97,6 +97,11 @@ void SetKey(HandlerSpec& spec, const std::string& key, const nlohmann::json& val
     spec.env = StringMap(value, at);
   } else if (key == "headers") {
     spec.headers = StringMap(value, at);
+  } else if (key == "body") {
+    if (!value.is_string() || (value != "payload" && value != "envelope")) {
+      throw ConfigError(at + " must be \"payload\" or \"envelope\"");
+    }
+    spec.envelope = value == "envelope";
   } else if (key == "cwd" || key == "url" || key == "statement") {
     if (!value.is_string()) throw ConfigError(at + " must be a string");
     (key == "cwd" ? spec.cwd : key == "url" ? spec.url : spec.statement) = value.get<std::string>();
@@ -131,7 +136,7 @@ HandlerSpec ParseOne(const std::string& job_type, const nlohmann::json& body) {
       {"noop", {}},
       {"sleep", {"timeout"}},
       {"command", {"command", "env", "cwd", "permanent_exit_codes", "kill_grace", "timeout"}},
-      {"http", {"url", "headers", "timeout", "secret", "secret_env", "secret_file", "max_snooze"}},
+      {"http", {"url", "headers", "timeout", "secret", "secret_env", "secret_file", "max_snooze", "body"}},
       {"sql", {"statement", "timeout"}},
   };
   for (const auto& [key, value] : body.items()) {

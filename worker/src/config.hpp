@@ -42,6 +42,7 @@ struct HandlerSpec {
   std::map<std::string, std::string> headers;  // http: extra request headers
   std::string secret;                          // http: HMAC-SHA256 key signing each request; empty: unsigned
   std::chrono::milliseconds max_snooze{3600 * 1000};  // http: longest snooze a 429/503 may ask for
+  bool envelope = false;                       // http "body": "envelope": {"payload", "dependencies"}
   std::string statement;                       // sql: $1 is the payload (jsonb text)
   std::optional<std::chrono::milliseconds> timeout;  // used when the job has none
 };

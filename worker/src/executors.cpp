@@ -2,11 +2,16 @@
 
 #include <taskflow/json_limits.hpp>
 
+#include <fcntl.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
 
 #include "process.hpp"
 
@@ -60,7 +65,63 @@ Outcome RunSleep(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
   return Outcome::Succeeded();
 }
 
+// A file holding a large TASKFLOW_DEPENDENCIES for one command run, removed when the run ends.
+class DependenciesFile {
+ public:
+  DependenciesFile() = default;
+  DependenciesFile(const DependenciesFile&) = delete;
+  DependenciesFile& operator=(const DependenciesFile&) = delete;
+  ~DependenciesFile() {
+    if (!path_.empty()) unlink(path_.c_str());
+  }
+  // Writes `text` to a new 0600 file in $TMPDIR (else /tmp); the error text when it cannot.
+  std::optional<std::string> Write(const std::string& text) {
+    const char* dir = getenv("TMPDIR");
+    std::string templ = std::string(dir && *dir ? dir : "/tmp") + "/taskflow-dependencies-XXXXXX";
+    const int fd = mkstemp(templ.data());  // O_EXCL, mode 0600
+    if (fd < 0) return "cannot create a file for the dependencies in " + templ + ": " + strerror(errno);
+    path_ = templ;
+    size_t done = 0;
+    while (done < text.size()) {
+      const ssize_t n = write(fd, text.data() + done, text.size() - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        const std::string error = strerror(errno);
+        close(fd);
+        return "cannot write the dependencies to " + path_ + ": " + error;
+      }
+      done += static_cast<size_t>(n);
+    }
+    if (close(fd) != 0) return "cannot write the dependencies to " + path_ + ": " + strerror(errno);
+    return std::nullopt;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> DependencyEnvironment(const Job& job, const std::string& file) {
+  if (job.dependencies.is_null()) return {};
+  if (!file.empty()) return {{"TASKFLOW_DEPENDENCIES_FILE", file}};
+  return {{"TASKFLOW_DEPENDENCIES", job.dependencies.dump()}};
+}
+
+namespace {
+
 Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
+  // The dependencies' results (a fan-in job's parents): in TASKFLOW_DEPENDENCIES, or in a file
+  // named by TASKFLOW_DEPENDENCIES_FILE when the JSON is larger than kMaxDependenciesEnvBytes
+  // (one environment string may not exceed 128 KiB on Linux; docs/worker.md).
+  DependenciesFile dependencies_file;
+  if (!job.dependencies.is_null()) {
+    const std::string text = job.dependencies.dump();
+    if (text.size() > kMaxDependenciesEnvBytes) {
+      if (auto error = dependencies_file.Write(text)) return Outcome::Failed("dependencies_error", *error);
+    }
+  }
   std::vector<std::pair<std::string, std::string>> extra = {
       {"TASKFLOW_JOB_ID", std::to_string(job.id)},
       {"TASKFLOW_ATTEMPT", std::to_string(job.attempt)},
@@ -72,6 +133,7 @@ Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
   // The job's trace context, as OpenTelemetry's environment-variable carrier names it. A job
   // without one must not pass on a TRACEPARENT the worker itself was started with.
   if (!job.traceparent.empty()) extra.emplace_back("TRACEPARENT", job.traceparent);
+  for (auto& kv : DependencyEnvironment(job, dependencies_file.path())) extra.push_back(std::move(kv));
   for (const auto& kv : spec.env) extra.emplace_back(kv.first, kv.second);
 
   ProcessSpec process;
@@ -82,6 +144,15 @@ Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
                                      [](const std::string& kv) { return kv.rfind("TRACEPARENT=", 0) == 0; }),
                       process.env.end());
   }
+  // Only the job's own dependencies: never ones the worker itself was started with.
+  process.env.erase(std::remove_if(process.env.begin(), process.env.end(),
+                                   [&](const std::string& kv) {
+                                     const bool name = kv.rfind("TASKFLOW_DEPENDENCIES=", 0) == 0;
+                                     const bool file = kv.rfind("TASKFLOW_DEPENDENCIES_FILE=", 0) == 0;
+                                     return (name && (job.dependencies.is_null() || !dependencies_file.path().empty())) ||
+                                            (file && dependencies_file.path().empty());
+                                   }),
+                    process.env.end());
   process.stdin_data = job.payload.dump();
   process.cwd = spec.cwd;
   process.timeout = EffectiveTimeout(job, spec);
@@ -128,7 +199,11 @@ Outcome RunSql(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
   try {
     SqlSession& sql = ctx.Sql();
     ctx.OnStop([&sql] { sql.Cancel(); });
-    nlohmann::json result = sql.Execute(spec.statement, {job.payload.dump()}, timeout);
+    // The job's dependencies, for the statement: current_setting('taskflow_job.dependencies')
+    // (set only for a job that has some; docs/worker.md).
+    std::vector<std::pair<std::string, std::string>> settings;
+    if (!job.dependencies.is_null()) settings.emplace_back(kSqlDependenciesSetting, job.dependencies.dump());
+    nlohmann::json result = sql.ExecuteWithSettings(spec.statement, {job.payload.dump()}, timeout, settings);
     ctx.ClearOnStop();
     return Outcome::Succeeded(std::move(result));
   } catch (const SqlError& e) {

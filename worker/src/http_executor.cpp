@@ -289,6 +289,14 @@ Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze, Syste
 
 std::uint64_t HttpConnectionsOpened() { return connections_opened.load(); }
 
+std::string HttpRequestBody(const HandlerSpec& spec, const Job& job) {
+  if (!spec.envelope) return job.payload.dump();
+  nlohmann::json body = nlohmann::json::object();
+  body["payload"] = job.payload;
+  body["dependencies"] = job.dependencies;
+  return body.dump();
+}
+
 namespace {
 
 // The POST of a job to its handler: the payload, the TaskFlow-* headers, the job's traceparent
@@ -297,7 +305,7 @@ httplib::Request BuildRequest(const HandlerSpec& spec, const HttpUrl& url, const
   httplib::Request request;
   request.method = "POST";
   request.path = url.path;
-  request.body = job.payload.dump();
+  request.body = HttpRequestBody(spec, job);
   const std::string id = std::to_string(job.id);
   const std::string attempt = std::to_string(job.attempt);
   request.headers = {

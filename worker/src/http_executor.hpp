@@ -31,6 +31,10 @@ inline constexpr std::size_t kMaxHttpResponseBytes = 1 << 20;
 inline constexpr Milliseconds kMinHttpSnooze{1000};
 inline constexpr Milliseconds kDefaultHttpMaxSnooze{3600 * 1000};
 
+// The request body: the payload as scheduled; with "body": "envelope" (spec.envelope)
+// {"payload": <payload>, "dependencies": <acquire's dependencies array, null without>}.
+std::string HttpRequestBody(const HandlerSpec& spec, const Job& job);
+
 // "v1=" + lowercase hex HMAC-SHA256(secret, timestamp + "." + body): the TaskFlow-Signature header.
 std::string HttpSignature(const std::string& secret, std::int64_t timestamp, const std::string& body);
 

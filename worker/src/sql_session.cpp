@@ -57,6 +57,12 @@ PqxxSqlSession::~PqxxSqlSession() = default;
 
 nlohmann::json PqxxSqlSession::Execute(const std::string& statement, const std::vector<std::string>& params,
                                        std::optional<Milliseconds> timeout) {
+  return ExecuteWithSettings(statement, params, timeout, {});
+}
+
+nlohmann::json PqxxSqlSession::ExecuteWithSettings(const std::string& statement, const std::vector<std::string>& params,
+                                                   std::optional<Milliseconds> timeout,
+                                                   const std::vector<std::pair<std::string, std::string>>& settings) {
   try {
     pqxx::connection* conn;
     {
@@ -69,6 +75,7 @@ nlohmann::json PqxxSqlSession::Execute(const std::string& statement, const std::
     }
     pqxx::work txn(*conn);
     if (timeout) txn.exec("SET LOCAL statement_timeout = " + std::to_string(timeout->count()));
+    for (const auto& [name, value] : settings) txn.exec_params("SELECT set_config($1, $2, true)", name, value);
     const pqxx::result rows = txn.exec_params(statement, pqxx::prepare::make_dynamic_params(params));
     txn.commit();
     return RowsToJson(rows);

@@ -1,6 +1,7 @@
 // The command executor against real /bin/sh scripts.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -76,6 +77,49 @@ TEST(CommandExecutor, PayloadOnStdinAndJobEnvironment) {
   EXPECT_EQ(outcome.result["corr"], "corr-1");
   EXPECT_EQ(outcome.result["type"], "script");
   EXPECT_EQ(outcome.result["queue"], "q1");
+}
+
+TEST(CommandExecutor, DependenciesInTheEnvironmentOnlyForAJobWithDependencies) {
+  // The worker's own environment must not reach a job as its dependencies.
+  setenv("TASKFLOW_DEPENDENCIES", "[\"the worker's\"]", 1);
+  setenv("TASKFLOW_DEPENDENCIES_FILE", "/the/workers", 1);
+  const auto spec = Script(R"(printf '{"deps": %s, "file": "%s"}' "${TASKFLOW_DEPENDENCIES:-null}" "${TASKFLOW_DEPENDENCIES_FILE-}")");
+  Job job = TestJob();
+  job.dependencies = nlohmann::json::array({{{"job_id", 5}, {"key", "a"}, {"state", "SUCCEEDED"},
+                                             {"result", {{"pdf", "p1 \"x\".pdf"}}}},
+                                            {{"job_id", 6}, {"key", "b"}, {"state", "FAILED"}, {"result", nullptr}}});
+  auto outcome = RunSpec(spec, job);
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded) << outcome.error_message;
+  EXPECT_EQ(outcome.result, nlohmann::json({{"deps", job.dependencies}, {"file", ""}}));
+
+  outcome = RunSpec(spec, TestJob());  // no dependencies
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded) << outcome.error_message;
+  EXPECT_EQ(outcome.result, nlohmann::json({{"deps", nullptr}, {"file", ""}}));
+  unsetenv("TASKFLOW_DEPENDENCIES");
+  unsetenv("TASKFLOW_DEPENDENCIES_FILE");
+}
+
+TEST(CommandExecutor, LargeDependenciesGoToAPrivateFileRemovedAfterTheRun) {
+  Job job = TestJob();
+  job.dependencies = nlohmann::json::array({{{"job_id", 5}, {"result", std::string(kMaxDependenciesEnvBytes, 'r')}}});
+  const auto spec = Script(
+      R"sh(f=$TASKFLOW_DEPENDENCIES_FILE; printf '{"env": "%s", "mode": "%s", "file": "%s", "deps": ' "${TASKFLOW_DEPENDENCIES+set}" "$(stat -c %a "$f")" "$f"; cat "$f"; printf '}')sh");
+  const auto outcome = RunSpec(spec, job);
+  ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded) << outcome.error_message;
+  EXPECT_EQ(outcome.result["env"], "") << "over the bound, not in the environment";
+  EXPECT_EQ(outcome.result["mode"], "600");
+  EXPECT_EQ(outcome.result["deps"], job.dependencies);
+  const std::string file = outcome.result["file"].get<std::string>();
+  EXPECT_NE(file.find("taskflow-dependencies-"), std::string::npos) << file;
+  EXPECT_NE(access(file.c_str(), F_OK), 0) << "the file is removed when the command ends";
+
+  // Just at the bound: still the variable.
+  const std::string small = nlohmann::json::array({{{"r", ""}}}).dump();
+  job.dependencies = nlohmann::json::array({{{"r", std::string(kMaxDependenciesEnvBytes - small.size(), 'r')}}});
+  ASSERT_EQ(job.dependencies.dump().size(), kMaxDependenciesEnvBytes);
+  EXPECT_EQ(DependencyEnvironment(job, "").at(0).first, "TASKFLOW_DEPENDENCIES");
+  const auto at_bound = RunSpec(Script(R"(printf '%s' "${#TASKFLOW_DEPENDENCIES}")"), job);
+  EXPECT_EQ(at_bound.result, nlohmann::json(kMaxDependenciesEnvBytes));
 }
 
 TEST(CommandExecutor, ConfiguredEnvironmentAndWorkingDirectory) {

@@ -143,6 +143,20 @@ TEST(HttpSecret, FromTheFileTheEnvironmentOrASecretFile) {
             milliseconds(600000));
 }
 
+TEST(HandlerConfig, HttpBodyIsThePayloadOrTheEnvelope) {
+  const auto parse = [](const char* text) { return ParseHandlerConfig(nlohmann::json::parse(text)).at(0); };
+  EXPECT_FALSE(parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/"}}})").envelope);
+  EXPECT_FALSE(parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "payload"}}})").envelope);
+  EXPECT_TRUE(parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "envelope"}}})").envelope);
+  for (const char* bad : {
+           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "json"}}})",
+           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": true}}})",
+           R"({"handlers": {"h": {"executor": "command", "command": ["true"], "body": "envelope"}}})",
+       }) {
+    EXPECT_THROW(ParseHandlerConfig(nlohmann::json::parse(bad)), ConfigError) << bad;
+  }
+}
+
 TEST(HttpSecret, TheWorkerWideSecretFillsOnlyHttpHandlersWithoutOne) {
   std::vector<HandlerSpec> specs = {ParseHandlerFlag("a=http:http://x/"), ParseHandlerFlag("b=noop"),
                                     ParseHandlerFlag("c=http:http://y/")};

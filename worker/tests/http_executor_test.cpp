@@ -125,6 +125,41 @@ TEST_F(HttpExecutorTest, TwoHundredCompletesWithTheJsonBodyAndSendsTheHeaders) {
   EXPECT_EQ(nlohmann::json::parse(last_.body), job_.payload);
 }
 
+TEST_F(HttpExecutorTest, TheEnvelopeBodyCarriesThePayloadAndTheDependenciesSigned) {
+  job_.dependencies = nlohmann::json::array({{{"job_id", 7}, {"key", "render-1"}, {"state", "SUCCEEDED"},
+                                              {"result", {{"pdf", "p1.pdf"}}}}});
+  HandlerSpec spec;
+  spec.job_type = "hook";
+  spec.executor = "http";
+  spec.url = Url("/ok");
+  spec.secret = "0123456789abcdef-secret";
+  spec.envelope = true;
+  JobContext ctx;
+  ASSERT_EQ(MakeHandler(spec)(job_, ctx).kind, Outcome::Kind::kSucceeded);
+  std::lock_guard<std::mutex> lock(mutex_);
+  const auto body = nlohmann::json::parse(last_.body);
+  EXPECT_EQ(body, nlohmann::json({{"payload", {{"order", 99}}}, {"dependencies", job_.dependencies}}));
+  const std::int64_t seconds = std::stoll(last_.get_header_value("TaskFlow-Timestamp"));
+  EXPECT_EQ(last_.get_header_value("TaskFlow-Signature"), HttpSignature(spec.secret, seconds, last_.body))
+      << "the signature covers the dependencies with the payload";
+}
+
+TEST(HttpRequestBody, PayloadByDefaultEvenWithDependenciesAndAnEnvelopeOnRequest) {
+  HandlerSpec spec;
+  Job job;
+  job.payload = nlohmann::json::array({1, 2});
+  EXPECT_EQ(HttpRequestBody(spec, job), "[1,2]");
+  job.dependencies = nlohmann::json::array({{{"job_id", 3}, {"result", nullptr}}});
+  EXPECT_EQ(HttpRequestBody(spec, job), "[1,2]") << "the default body stays the payload, as scheduled";
+  spec.envelope = true;
+  EXPECT_EQ(nlohmann::json::parse(HttpRequestBody(spec, job)),
+            nlohmann::json({{"payload", {1, 2}}, {"dependencies", job.dependencies}}));
+  job.dependencies = nullptr;
+  EXPECT_EQ(nlohmann::json::parse(HttpRequestBody(spec, job)),
+            nlohmann::json({{"payload", {1, 2}}, {"dependencies", nullptr}}))
+      << "a job without dependencies: the same shape, dependencies null";
+}
+
 TEST_F(HttpExecutorTest, TraceparentHeaderOnlyWhenTheJobHasOne) {
   job_.traceparent.clear();  // the fixture's job has one
   ASSERT_EQ(Post("/ok").kind, Outcome::Kind::kSucceeded);

@@ -19,15 +19,23 @@ class ScriptedSession : public SqlSession {
     this->timeout = timeout;
     return answer();
   }
+  nlohmann::json ExecuteWithSettings(const std::string& statement, const std::vector<std::string>& params,
+                                     std::optional<Milliseconds> timeout,
+                                     const std::vector<std::pair<std::string, std::string>>& settings) override {
+    this->settings = settings;
+    return Execute(statement, params, timeout);
+  }
   void Cancel() noexcept override { ++cancels; }
 
+  std::vector<std::pair<std::string, std::string>> settings;
   std::string statement;
   std::vector<std::string> params;
   std::optional<Milliseconds> timeout;
   int cancels = 0;
 };
 
-Outcome RunSqlJob(JobContext& ctx, std::optional<Milliseconds> spec_timeout = std::nullopt) {
+Outcome RunSqlJob(JobContext& ctx, std::optional<Milliseconds> spec_timeout = std::nullopt,
+                  nlohmann::json dependencies = nullptr) {
   HandlerSpec spec;
   spec.job_type = "audit";
   spec.executor = "sql";
@@ -36,7 +44,45 @@ Outcome RunSqlJob(JobContext& ctx, std::optional<Milliseconds> spec_timeout = st
   Job job;
   job.id = 1;
   job.payload = {{"n", 2}};
+  job.dependencies = std::move(dependencies);
   return MakeHandler(spec)(job, ctx);
+}
+
+TEST(SqlExecutor, TheDependenciesAreATransactionSettingOnlyForAJobWithDependencies) {
+  ScriptedSession session;
+  JobContext ctx([&session]() -> SqlSession& { return session; });
+  const nlohmann::json deps = nlohmann::json::array({{{"job_id", 5}, {"state", "SUCCEEDED"}, {"result", {{"n", 1}}}}});
+  ASSERT_EQ(RunSqlJob(ctx, std::nullopt, deps).kind, Outcome::Kind::kSucceeded);
+  ASSERT_EQ(session.settings.size(), 1u);
+  EXPECT_EQ(session.settings[0].first, "taskflow_job.dependencies");
+  EXPECT_EQ(nlohmann::json::parse(session.settings[0].second), deps);
+  EXPECT_EQ(session.params, std::vector<std::string>{"{\"n\":2}"}) << "$1 is still the payload, alone";
+
+  ASSERT_EQ(RunSqlJob(ctx).kind, Outcome::Kind::kSucceeded);
+  EXPECT_TRUE(session.settings.empty()) << "no dependencies: no setting, no extra round trip";
+}
+
+// A session that only implements Execute cannot pass the dependencies: the job fails, not
+// retryable, instead of running without them.
+class ExecuteOnlySession : public SqlSession {
+ public:
+  nlohmann::json Execute(const std::string&, const std::vector<std::string>&, std::optional<Milliseconds>) override {
+    ++calls;
+    return nlohmann::json{{"affected_rows", 1}};
+  }
+  void Cancel() noexcept override {}
+  int calls = 0;
+};
+
+TEST(SqlExecutor, ASessionWithoutSettingsRefusesAJobWithDependencies) {
+  ExecuteOnlySession session;
+  JobContext ctx([&session]() -> SqlSession& { return session; });
+  EXPECT_EQ(RunSqlJob(ctx).kind, Outcome::Kind::kSucceeded);
+  const Outcome outcome = RunSqlJob(ctx, std::nullopt, nlohmann::json::array());
+  EXPECT_EQ(outcome.kind, Outcome::Kind::kFailed);
+  EXPECT_EQ(outcome.error_type, "0A000");
+  EXPECT_FALSE(outcome.retryable);
+  EXPECT_EQ(session.calls, 1);
 }
 
 TEST(SqlExecutor, RunsTheStatementWithThePayloadAndReturnsTheRows) {

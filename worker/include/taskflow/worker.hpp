@@ -25,6 +25,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -121,6 +122,19 @@ class SqlSession {
   // SqlError.
   virtual nlohmann::json Execute(const std::string& statement, const std::vector<std::string>& params = {},
                                  std::optional<Milliseconds> timeout = std::nullopt) = 0;
+  // As Execute, with each (name, value) of `settings` set for that transaction first
+  // (set_config(name, value, true)): how the `sql` executor hands a statement the job's
+  // dependencies (taskflow_job.dependencies, docs/worker.md). This default runs Execute when
+  // there are none and refuses otherwise (SqlError 0A000): a session of its own that should
+  // pass them overrides it.
+  virtual nlohmann::json ExecuteWithSettings(const std::string& statement, const std::vector<std::string>& params,
+                                             std::optional<Milliseconds> timeout,
+                                             const std::vector<std::pair<std::string, std::string>>& settings) {
+    if (!settings.empty()) {
+      throw SqlError(SqlError::Kind::kStatement, "0A000", "this SqlSession cannot set transaction settings");
+    }
+    return Execute(statement, params, timeout);
+  }
   // Cancels the statement Execute() runs now, if any.
   virtual void Cancel() noexcept = 0;
 };
