@@ -10,6 +10,9 @@
 #   3. cpp_only.hpp checks every inclusion: it has no include guard, it is the last #include of
 #      every core file, and a core header first included after postgres.h does not compile.
 #   4. The files listed in .clang-format-files are formatted as .clang-format says.
+#   5. The HTTP server's SQL is all in worker/http/src/statements.cpp (named prepared statements
+#      of the SQL API, values only as parameters): no other file there has an SQL string literal
+#      or calls exec/exec0/exec1/exec_params/prepare/quote/quote_name/esc.
 # Needs pg_config (the server's headers) and a C++17 compiler; clang-format for check 4.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -109,6 +112,13 @@ if command -v clang-format >/dev/null; then
 else
   check "clang-format is installed (test/deps.sh)" "clang-format not found on PATH"
 fi
+
+# ---- 5. the HTTP server's SQL in one place -----------------------------------------------------
+problems=$(grep -rnE '"[[:space:]]*(SELECT|INSERT|UPDATE|DELETE|WITH|SET|RESET|CALL|DO|COPY|TRUNCATE)[[:space:](]|\b(exec|exec0|exec1|exec_params|exec_params1|prepare|prepare_now|quote|quote_name|esc)[[:space:]]*\(' \
+             worker/http/src --include='*.cpp' --include='*.hpp' --include='*.inc' \
+           | grep -v '^worker/http/src/statements\.cpp:' | sed 's/$/   (SQL belongs in statements.cpp)/')
+[ -f worker/http/src/statements.cpp ] || problems="worker/http/src/statements.cpp is missing: the check is broken"
+check "the HTTP server's SQL is only in worker/http/src/statements.cpp (named prepared statements)" "$problems"
 
 echo "1..$n"
 [ "$failures" -eq 0 ]

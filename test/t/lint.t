@@ -8,11 +8,11 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/tflint.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-plan 10
+plan 11
 
-# The parts of the tree the lint reads: the extension, the SQL scripts, the format files and
-# the files listed as formatted.
-(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension sql test/lint.sh \
+# The parts of the tree the lint reads: the extension, the SQL scripts, the HTTP server's
+# sources, the format files and the files listed as formatted.
+(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension sql worker/http/src test/lint.sh \
    .clang-format .clang-format-files $(grep -v '^#' .clang-format-files)) | tar -C "$W" -xf -
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
@@ -29,6 +29,7 @@ sed -i '1i #include "utils/builtins.h"' "$W/extension/core/job_state.cpp"
 printf '#include "../pg/guard.hpp"\n' >"$W/extension/core/leak.cpp"
 sed -i '1i #pragma once' "$W/extension/core/cpp_only.hpp"
 printf 'int   lint_probe ( ) ;\n' >>"$W/extension/core/fair_share.cpp"
+printf '  tx.exec("SELECT taskflow.get_job(" + id + ")");\n' >>"$W/worker/http/src/workflow_handlers.inc"
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
 ok $((rc == 0)) "the lint fails on the broken copy"
@@ -43,6 +44,7 @@ has 4 "extension/core/job_state.cpp"; ok $? "check 4 also sees the direct includ
 has 5 "cpp_only.hpp has an include guard or #pragma once"; ok $? "check 5 fails on cpp_only.hpp with #pragma once"
 has 6 "core/validation.hpp included after postgres.h compiled"; ok $? "check 6 fails: with #pragma once a core header after postgres.h goes unchecked"
 has 7 "extension/core/fair_share.cpp: not clang-format clean"; ok $? "check 7 fails on a listed file that is not formatted"
+has 8 "worker/http/src/workflow_handlers.inc"; ok $? "check 8 fails on SQL built outside the HTTP server's statements.cpp"
 [ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
 done_testing
