@@ -930,7 +930,8 @@ nlohmann::ordered_json NewJobSchema() {
   const ordered_json refinements = ordered_json::parse(kNewJobRefinements);
   for (const auto& [name, refinement] : refinements.items()) {
     if (core::FindScheduleField(name) == nullptr) {
-      throw std::logic_error("openapi.cpp refines " + name + ", which is not a field of schedule()");
+      throw std::logic_error("openapi.cpp refines " + name +
+                             ", which is not a field of schedule()");
     }
   }
   ordered_json properties = ordered_json::object();
@@ -939,7 +940,8 @@ nlohmann::ordered_json NewJobSchema() {
     const std::string name(f.name), sql_default(f.sql_default);
     const ordered_json refinement = refinements.value(name, ordered_json::object());
     ordered_json property = ordered_json::object();
-    if (!refinement.contains("$ref")) property["type"] = std::string(core::JsonTypeName(f.json_type));
+    if (!refinement.contains("$ref"))
+      property["type"] = std::string(core::JsonTypeName(f.json_type));
     std::string description(f.description);
     if (refinement.contains("description")) {
       description += " " + refinement["description"].get<std::string>();
