@@ -15,6 +15,9 @@
 #      api::StateSql / api::StateListSql (api/common.cpp, the one place that quotes them).
 #   6. No function is longer than 80 lines (C++ in extension/, worker/, bench/; SQL in sql/src/)
 #      but the data tables test/function_length.py exempts, each with its reason.
+#   7. The HTTP server's SQL is all in worker/http/src/statements.cpp (named prepared statements
+#      of the SQL API, values only as parameters): no other file there has an SQL string literal
+#      or calls exec/exec0/exec1/exec_params/prepare/quote/quote_name/esc.
 # Needs pg_config (the server's headers) and a C++17 compiler; clang-format for check 4;
 # python3 for check 6.
 set -uo pipefail
@@ -128,6 +131,12 @@ check "no job state is an SQL literal in extension/api or extension/bgw (rendere
 # ---- 6. function length ------------------------------------------------------------------------
 problems=$(python3 test/function_length.py 2>&1)
 check "no function longer than 80 lines but the exempt data tables (test/function_length.py)" "$problems"
+# ---- 7. the HTTP server's SQL in one place -----------------------------------------------------
+problems=$(grep -rnE '"[[:space:]]*(SELECT|INSERT|UPDATE|DELETE|WITH|SET|RESET|CALL|DO|COPY|TRUNCATE)[[:space:](]|\b(exec|exec0|exec1|exec_params|exec_params1|prepare|prepare_now|quote|quote_name|esc)[[:space:]]*\(' \
+             worker/http/src --include='*.cpp' --include='*.hpp' --include='*.inc' \
+           | grep -v '^worker/http/src/statements\.cpp:' | sed 's/$/   (SQL belongs in statements.cpp)/')
+[ -f worker/http/src/statements.cpp ] || problems="worker/http/src/statements.cpp is missing: the check is broken"
+check "the HTTP server's SQL is only in worker/http/src/statements.cpp (named prepared statements)" "$problems"
 
 echo "1..$n"
 [ "$failures" -eq 0 ]

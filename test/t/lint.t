@@ -8,10 +8,10 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/tflint.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-plan 15
+plan 16
 
-# The parts of the tree the lint reads: the extension, the worker, the benchmark, the SQL
-# scripts, the format files and the files listed as formatted.
+# The parts of the tree the lint reads: the extension, the worker (with the HTTP server), the
+# benchmark, the SQL scripts, the format files and the files listed as formatted.
 (cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension worker bench sql \
    test/lint.sh test/function_length.py \
    .clang-format .clang-format-files $(grep -v '^#' .clang-format-files)) | tar -C "$W" -xf -
@@ -38,6 +38,7 @@ printf '// a comment may name '"'RUNNING'"'\nint lint_probe2;  // and '"'DEAD'"'
 { echo 'CREATE FUNCTION taskflow._long_probe() RETURNS integer LANGUAGE plpgsql AS $$'
   echo 'BEGIN'; for i in $(seq 1 80); do echo "  PERFORM $i;"; done; echo '  RETURN 0;'; echo 'END'; echo '$$;'; } \
   >>"$W/sql/src/030_jobs.sql"
+printf '  tx.exec("SELECT taskflow.get_job(" + id + ")");\n' >>"$W/worker/http/src/workflow_handlers.inc"
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
 ok $((rc == 0)) "the lint fails on the broken copy"
@@ -57,6 +58,7 @@ has 8 "extension/bgw/maintenance.cpp:"; ok $? "check 8 fails on one in bgw/ (a t
 ! has 8 "extension/bgw/launcher.cpp"; ok $? "check 8 ignores states named in comments"
 has 9 "worker/src/long_probe.cpp:1: LongProbe: 83 lines"; ok $? "check 9 fails on a C++ function of 83 lines"
 has 9 "_long_probe: 85 lines"; ok $? "check 9 fails on an SQL function body of 85 lines"
+has 10 "worker/http/src/workflow_handlers.inc"; ok $? "check 10 fails on SQL built outside the HTTP server's statements.cpp"
 [ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
 done_testing

@@ -2,6 +2,8 @@
 
 #include <stdexcept>
 
+#include "statements.hpp"
+
 namespace taskflow::http {
 
 DbPool::DbPool(std::string conninfo, int size, std::chrono::milliseconds statement_timeout,
@@ -17,9 +19,10 @@ DbPool::Lease::~Lease() {
 
 std::unique_ptr<PooledConnection> DbPool::Open() {
   auto conn = std::make_unique<PooledConnection>(conninfo_);
+  PrepareStatements(conn->conn);
+  const std::string timeout_ms = std::to_string(statement_timeout_.count());
   pqxx::nontransaction tx(conn->conn);
-  tx.exec("SET statement_timeout = " + std::to_string(statement_timeout_.count()) +
-          "; SET application_name = " + tx.quote(application_name_));
+  tx.exec_prepared(StatementName(Stmt::kSessionSettings), timeout_ms, application_name_);
   return conn;
 }
 

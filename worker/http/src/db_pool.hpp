@@ -1,5 +1,6 @@
-// A bounded pool of PostgreSQL connections: one per request in flight, opened lazily, replaced
-// when broken (counted as a reconnect). Sized like the HTTP thread pool, so a request never
+// A bounded pool of PostgreSQL connections: one per request in flight, opened lazily (with the
+// statements of statements.cpp registered and the session's timeout and application name set),
+// replaced when broken (counted as a reconnect). Sized like the HTTP thread pool, so a request never
 // waits for a connection another request holds for long.
 #pragma once
 
@@ -9,7 +10,6 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -21,8 +21,7 @@ namespace taskflow::http {
 struct PooledConnection {
   explicit PooledConnection(const std::string& conninfo) : conn(conninfo) {}
   pqxx::connection conn;
-  std::string role;                 // the session's SET ROLE; empty: the login role
-  std::set<std::string> prepared;   // statements prepared on this connection
+  std::string role;  // the session's role (set_config('role')); empty: the login role
 };
 
 class DbPool {

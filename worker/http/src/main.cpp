@@ -42,16 +42,21 @@ std::chrono::milliseconds Ms(const std::string& flag, const std::string& text) {
   throw CLI::ValidationError(flag, "expected a duration like 500ms, 5s or 2m, got " + text);
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{"taskflow-http: the TaskFlow HTTP API (JSON over HTTP onto the taskflow SQL API), "
-               "without job execution. See docs/http.md."};
-  app.set_version_flag("--version", "taskflow-http " TASKFLOW_VERSION);
-  taskflow::http::ServerConfig config;
+// The flags given as text (addresses, durations, log settings), read into the config after
+// parsing.
+struct TextFlags {
   std::string listen = "127.0.0.1:8080", log_level = "info", log_format = "text";
   std::string request_timeout = "10s", read_timeout = "5s", write_timeout = "5s",
               keep_alive_timeout = "5s", statement_timeout = "5s", auth_cache_ttl = "5s";
+  bool database_metrics = true;
+};
+
+// The server's flags: the connection limits and timeouts of `config`, the rest in `flags`.
+void AddServerOptions(CLI::App& app, taskflow::http::ServerConfig& config, TextFlags& flags) {
+  std::string& listen = flags.listen;
+  std::string &request_timeout = flags.request_timeout, &read_timeout = flags.read_timeout,
+              &write_timeout = flags.write_timeout, &keep_alive_timeout = flags.keep_alive_timeout,
+              &statement_timeout = flags.statement_timeout, &auth_cache_ttl = flags.auth_cache_ttl;
   app.add_option("--db", config.db,
                  "PostgreSQL URL or conninfo of a role that is a member of taskflow_http "
                  "(default: the libpq environment)")
@@ -85,37 +90,38 @@ int main(int argc, char** argv) {
   app.add_option("--http-auth-cache-ttl", auth_cache_ttl,
                  "How long a checked API key is trusted without a lookup (revocation delay); 0 = always look up")
       ->capture_default_str();
-  app.add_option("--log-level", log_level, "trace, debug, info, warn, error")
+}
+
+// --log-level, --log-format and --database-metrics.
+void AddOutputOptions(CLI::App& app, TextFlags& flags) {
+  app.add_option("--log-level", flags.log_level, "trace, debug, info, warn, error")
       ->envname("TASKFLOW_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-  app.add_option("--log-format", log_format, "text or json (one JSON object per line)")
+  app.add_option("--log-format", flags.log_format, "text or json (one JSON object per line)")
       ->envname("TASKFLOW_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  bool database_metrics = true;
-  app.add_option("--database-metrics", database_metrics,
+  app.add_option("--database-metrics", flags.database_metrics,
                  "Serve the database-wide series of taskflow.metrics() on /metrics (true/false); give them "
                  "from one instance only, or sum() counts them once per instance")
       ->capture_default_str();
-  CLI11_PARSE(app, argc, argv);
-  g_json_log = log_format == "json";
-  taskflow::log::InstallStderrLogger("taskflow-http", g_json_log, spdlog::level::from_str(log_level));
-  config.database_metrics = database_metrics;
+}
 
-  try {
-    taskflow::http::ParseListenAddress(listen, &config);
-    config.request_timeout = Ms("--http-request-timeout", request_timeout);
-    config.read_timeout = Ms("--http-read-timeout", read_timeout);
-    config.write_timeout = Ms("--http-write-timeout", write_timeout);
-    config.keep_alive_timeout = Ms("--http-keep-alive-timeout", keep_alive_timeout);
-    config.statement_timeout = Ms("--http-statement-timeout", statement_timeout);
-    config.auth_cache_ttl = Ms("--http-auth-cache-ttl", auth_cache_ttl);
-  } catch (const std::exception& e) {
-    Fatal(e.what());
-    return 2;
-  }
+// The text flags into the config; throws on a bad address or duration.
+void ApplyTextFlags(const TextFlags& flags, taskflow::http::ServerConfig* config) {
+  config->database_metrics = flags.database_metrics;
+  taskflow::http::ParseListenAddress(flags.listen, config);
+  config->request_timeout = Ms("--http-request-timeout", flags.request_timeout);
+  config->read_timeout = Ms("--http-read-timeout", flags.read_timeout);
+  config->write_timeout = Ms("--http-write-timeout", flags.write_timeout);
+  config->keep_alive_timeout = Ms("--http-keep-alive-timeout", flags.keep_alive_timeout);
+  config->statement_timeout = Ms("--http-statement-timeout", flags.statement_timeout);
+  config->auth_cache_ttl = Ms("--http-auth-cache-ttl", flags.auth_cache_ttl);
+}
 
+// Serves until SIGTERM or SIGINT; the exit status.
+int Serve(const taskflow::http::ServerConfig& config) {
   // Signals are taken by a waiting thread, so the server stops cleanly on SIGTERM/SIGINT.
   sigset_t signals;
   sigemptyset(&signals);
@@ -142,4 +148,26 @@ int main(int argc, char** argv) {
     return 3;
   }
   return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"taskflow-http: the TaskFlow HTTP API (JSON over HTTP onto the taskflow SQL API), "
+               "without job execution. See docs/http.md."};
+  app.set_version_flag("--version", "taskflow-http " TASKFLOW_VERSION);
+  taskflow::http::ServerConfig config;
+  TextFlags flags;
+  AddServerOptions(app, config, flags);
+  AddOutputOptions(app, flags);
+  CLI11_PARSE(app, argc, argv);
+  g_json_log = flags.log_format == "json";
+  taskflow::log::InstallStderrLogger("taskflow-http", g_json_log, spdlog::level::from_str(flags.log_level));
+  try {
+    ApplyTextFlags(flags, &config);
+  } catch (const std::exception& e) {
+    Fatal(e.what());
+    return 2;
+  }
+  return Serve(config);
 }

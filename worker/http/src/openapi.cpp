@@ -1,11 +1,33 @@
 #include "openapi.hpp"
 
+#include <stdexcept>
+
 #include <taskflow/version.hpp>
 
-namespace taskflow::http {
+#include "core/schedule_fields.hpp"
 
-const std::string& OpenApiDocument() {
-  static const std::string document = R"OPENAPI(
+namespace taskflow::http {
+namespace {
+
+// What the HTTP API adds to a field of core::kScheduleFields in POST /jobs's schema: JSON
+// Schema keywords (format, bounds, enum, a $ref instead of the type), and a description that
+// replaces the generated "Default: ..." note. Every key must be a field of the table.
+constexpr const char* kNewJobRefinements = R"JSON({
+  "payload": {"$ref": "#/components/schemas/Payload"},
+  "tenant_id": {"description": "Default: the key's tenant (client keys) or 'default'."},
+  "run_at": {"format": "date-time"},
+  "priority": {"minimum": -32768, "maximum": 32767},
+  "max_attempts": {"minimum": 1},
+  "correlation_id": {"description": "Used when there is no X-Correlation-ID header."},
+  "parent_job_id": {"format": "int64"},
+  "timeout": {"description": "A PostgreSQL interval, e.g. '30 seconds'."},
+  "traceparent": {"$ref": "#/components/schemas/Traceparent", "description": "Used when there is no traceparent header."},
+  "depends_on": {"items": {"type": "integer", "format": "int64"}, "description": "See docs/workflows.md."},
+  "on_dependency_failure": {"enum": ["cancel", "run"]}
+})JSON";
+
+// The document below, a data table, except components.schemas.NewJob (NewJobSchema()).
+constexpr const char* kDocument = R"OPENAPI(
 {
   "openapi": "3.1.0",
   "info": {
@@ -40,10 +62,10 @@ const std::string& OpenApiDocument() {
         "operationId": "listJobs",
         "summary": "List jobs (taskflow.list_jobs), ordered by id, keyset-paginated",
         "parameters": [
-          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
-          {"name": "queue", "in": "query", "schema": {"type": "string"}},
+          {"$ref": "#/components/parameters/Tenant"},
+          {"$ref": "#/components/parameters/Queue"},
           {"name": "state", "in": "query", "schema": {"$ref": "#/components/schemas/JobState"}},
-          {"name": "job_type", "in": "query", "schema": {"type": "string"}},
+          {"$ref": "#/components/parameters/JobType"},
           {"name": "after", "in": "query", "description": "Only jobs with a larger id (next_after of the previous page).", "schema": {"type": "integer", "format": "int64"}},
           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}
         ],
@@ -91,7 +113,7 @@ const std::string& OpenApiDocument() {
         "summary": "Cancel a job (taskflow.cancel)",
         "description": "PENDING and SCHEDULED jobs become CANCELLED; a RUNNING job gets cancel_requested; a finished job is refused (409).",
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
+        "requestBody": {"$ref": "#/components/requestBodies/Reason"},
         "responses": {
           "200": {"description": "The state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
@@ -139,7 +161,7 @@ const std::string& OpenApiDocument() {
         "operationId": "listWorkflows",
         "summary": "List workflows with their state and node counts (taskflow.list_workflows), keyset-paginated",
         "parameters": [
-          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+          {"$ref": "#/components/parameters/Tenant"},
           {"name": "after", "in": "query", "description": "Only workflows with a larger id (next_after of the previous page).", "schema": {"type": "integer", "format": "int64"}},
           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
         ],
@@ -156,7 +178,7 @@ const std::string& OpenApiDocument() {
       "get": {
         "operationId": "getWorkflow",
         "summary": "A workflow's state: each node's state, counts, started/finished (taskflow.workflow_status)",
-        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
+        "parameters": [{"$ref": "#/components/parameters/Id"}],
         "responses": {
           "200": {"description": "The workflow.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowStatus"}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
@@ -170,8 +192,8 @@ const std::string& OpenApiDocument() {
       "post": {
         "operationId": "cancelWorkflow",
         "summary": "Cancel every unfinished node of a workflow (taskflow.cancel_workflow)",
-        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
-        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
+        "parameters": [{"$ref": "#/components/parameters/Id"}],
+        "requestBody": {"$ref": "#/components/requestBodies/Reason"},
         "responses": {
           "200": {"description": "How many nodes this call cancelled (or asked to stop, when RUNNING).", "content": {"application/json": {"schema": {"type": "object", "required": ["id", "cancelled"], "properties": {"id": {"type": "integer", "format": "int64"}, "cancelled": {"type": "integer"}}}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
@@ -201,7 +223,7 @@ const std::string& OpenApiDocument() {
         "operationId": "listRules",
         "summary": "List automation rules (taskflow.list_rules)",
         "parameters": [
-          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+          {"$ref": "#/components/parameters/Tenant"},
           {"name": "trigger_type", "in": "query", "schema": {"type": "string", "enum": ["cron", "webhook", "event"]}},
           {"name": "enabled", "in": "query", "schema": {"type": "boolean"}}
         ],
@@ -273,10 +295,10 @@ const std::string& OpenApiDocument() {
     "/dashboard/api/queues/{name}/pause": {"post": {"operationId": "dashboardPauseQueue", "summary": "Pause a queue (taskflow.pause_queue): its jobs are no longer acquired; admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
     "/dashboard/api/queues/{name}/resume": {"post": {"operationId": "dashboardResumeQueue", "summary": "Resume a paused queue (taskflow.resume_queue); admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
     "/dashboard/api/rules": {"get": {"operationId": "dashboardRules", "summary": "Rules (a client key: its tenant's) with trigger, condition, enabled, last firing and firing counts (taskflow.dashboard_rules), a page by id", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{rules: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/rules/{id}/enable": {"post": {"operationId": "dashboardEnableRule", "summary": "Enable a rule (taskflow.enable_rule); another tenant's rule is 404", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{id, enabled: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/rules/{id}/disable": {"post": {"operationId": "dashboardDisableRule", "summary": "Disable a rule (taskflow.disable_rule); another tenant's rule is 404", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{id, enabled: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/rules/{id}/fire": {"post": {"operationId": "dashboardFireRule", "summary": "Fire a rule now (taskflow.dashboard_fire_rule): the jobs created and the firings recorded; a disabled rule is 409", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}], "responses": {"200": {"description": "{rule_id, job_ids, firings}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
-    "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/rules/{id}/enable": {"post": {"operationId": "dashboardEnableRule", "summary": "Enable a rule (taskflow.enable_rule); another tenant's rule is 404", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{id, enabled: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/dashboard/api/rules/{id}/disable": {"post": {"operationId": "dashboardDisableRule", "summary": "Disable a rule (taskflow.disable_rule); another tenant's rule is 404", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{id, enabled: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
+    "/dashboard/api/rules/{id}/fire": {"post": {"operationId": "dashboardFireRule", "summary": "Fire a rule now (taskflow.dashboard_fire_rule): the jobs created and the firings recorded; a disabled rule is 409", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{rule_id, job_ids, firings}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
+    "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"$ref": "#/components/parameters/Id"}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
     "/dashboard/api/webhook-deliveries": {"get": {"operationId": "dashboardWebhookDeliveries", "summary": "Webhook deliveries that reached a rule, newest first (taskflow.dashboard_webhook_deliveries)", "parameters": [{"name": "rule_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{deliveries: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
     "/dashboard/api/tenants": {"get": {"operationId": "dashboardTenants", "summary": "Tenants by id (a client key: itself) with max_running, weight, rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page (a tenant id).", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{tenants: [...], started_1h_total, window_start, next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
     "/dashboard/api/session": {
@@ -326,15 +348,15 @@ const std::string& OpenApiDocument() {
         "operationId": "dashboardSearchJobs",
         "summary": "Search jobs, newest first (taskflow.search_jobs), keyset-paginated",
         "parameters": [
-          {"name": "state", "in": "query", "description": "One or more states, comma-separated (PENDING,DEAD).", "schema": {"type": "string"}},
-          {"name": "queue", "in": "query", "schema": {"type": "string"}},
-          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
-          {"name": "job_type", "in": "query", "schema": {"type": "string"}},
-          {"name": "correlation_id", "in": "query", "schema": {"type": "string"}},
-          {"name": "error_type", "in": "query", "description": "The last error's type.", "schema": {"type": "string"}},
-          {"name": "from", "in": "query", "description": "created_at >= from (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
-          {"name": "to", "in": "query", "description": "created_at < to (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
-          {"name": "payload", "in": "query", "description": "A jsonpath predicate on the payload, e.g. $.customer == \"acme\" (at most 1000 characters, no variables; 422 otherwise).", "schema": {"type": "string"}},
+          {"$ref": "#/components/parameters/States"},
+          {"$ref": "#/components/parameters/Queue"},
+          {"$ref": "#/components/parameters/Tenant"},
+          {"$ref": "#/components/parameters/JobType"},
+          {"$ref": "#/components/parameters/CorrelationIdQuery"},
+          {"$ref": "#/components/parameters/ErrorType"},
+          {"$ref": "#/components/parameters/CreatedFrom"},
+          {"$ref": "#/components/parameters/CreatedTo"},
+          {"$ref": "#/components/parameters/PayloadFilter"},
           {"name": "after", "in": "query", "description": "The next_after of the previous page.", "schema": {"type": "string"}},
           {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}}
         ],
@@ -354,15 +376,15 @@ const std::string& OpenApiDocument() {
         "operationId": "dashboardCountJobs",
         "summary": "Count the jobs matching a filter, capped at 10000 (taskflow.count_jobs)",
         "parameters": [
-          {"name": "state", "in": "query", "description": "One or more states, comma-separated (PENDING,DEAD).", "schema": {"type": "string"}},
-          {"name": "queue", "in": "query", "schema": {"type": "string"}},
-          {"name": "tenant", "in": "query", "schema": {"type": "string"}},
-          {"name": "job_type", "in": "query", "schema": {"type": "string"}},
-          {"name": "correlation_id", "in": "query", "schema": {"type": "string"}},
-          {"name": "error_type", "in": "query", "description": "The last error's type.", "schema": {"type": "string"}},
-          {"name": "from", "in": "query", "description": "created_at >= from (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
-          {"name": "to", "in": "query", "description": "created_at < to (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
-          {"name": "payload", "in": "query", "description": "A jsonpath predicate on the payload, e.g. $.customer == \"acme\" (at most 1000 characters, no variables; 422 otherwise).", "schema": {"type": "string"}}
+          {"$ref": "#/components/parameters/States"},
+          {"$ref": "#/components/parameters/Queue"},
+          {"$ref": "#/components/parameters/Tenant"},
+          {"$ref": "#/components/parameters/JobType"},
+          {"$ref": "#/components/parameters/CorrelationIdQuery"},
+          {"$ref": "#/components/parameters/ErrorType"},
+          {"$ref": "#/components/parameters/CreatedFrom"},
+          {"$ref": "#/components/parameters/CreatedTo"},
+          {"$ref": "#/components/parameters/PayloadFilter"}
         ],
         "responses": {
           "200": {"description": "count is exact when capped is false.", "content": {"application/json": {"schema": {"type": "object", "required": ["count", "capped"], "properties": {"count": {"type": "integer"}, "capped": {"type": "boolean"}}}}}},
@@ -382,7 +404,7 @@ const std::string& OpenApiDocument() {
         "description": "Body: {\"action\": \"retry\"|\"cancel\"|\"purge\", \"ids\": [...]} or {\"action\", \"filter\": {state, queue, tenant, job_type, correlation_id, error_type, from, to, payload}, \"expected_count\": n}, optional \"reason\" (cancel). At most 10000 jobs per call. Each job goes through the per-job verb; a refusal is reported in skipped (the first 100), not fatal. A filter that now matches more jobs than expected_count is refused (409). purge needs an admin key's role (403 otherwise) and deletes only finished jobs.",
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true, "required": ["action"]}}}},
         "responses": {
-          "200": {"description": "What happened.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
+          "200": {"$ref": "#/components/responses/BulkResult"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
@@ -397,7 +419,7 @@ const std::string& OpenApiDocument() {
       "get": {
         "operationId": "dashboardJobDetail",
         "summary": "A job with its attempts, timeline, lease, parent, children, correlation chain and origin (taskflow.job_detail)",
-        "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}}],
+        "parameters": [{"$ref": "#/components/parameters/Id"}],
         "responses": {
           "200": {"description": "The job's detail; see docs/functions.md, taskflow.job_detail.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true, "required": ["job", "attempts", "events", "lease", "parent", "children", "correlation", "origin"]}}}},
           "400": {"$ref": "#/components/responses/BadRequest"},
@@ -427,9 +449,9 @@ const std::string& OpenApiDocument() {
       "post": {
         "operationId": "dashboardDeadLettersRedrive",
         "summary": "Retry up to 10000 DEAD jobs of one group (taskflow.dead_letter_redrive)",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["job_type", "error_type"], "properties": {"job_type": {"type": "string"}, "error_type": {"type": "string"}}}}}},
+        "requestBody": {"$ref": "#/components/requestBodies/DeadLetterGroup"},
         "responses": {
-          "200": {"description": "What happened.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
+          "200": {"$ref": "#/components/responses/BulkResult"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
@@ -443,9 +465,9 @@ const std::string& OpenApiDocument() {
       "post": {
         "operationId": "dashboardDeadLettersPurge",
         "summary": "Delete up to 10000 DEAD jobs of one group with their history (taskflow.dead_letter_purge); admin key",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["job_type", "error_type"], "properties": {"job_type": {"type": "string"}, "error_type": {"type": "string"}}}}}},
+        "requestBody": {"$ref": "#/components/requestBodies/DeadLetterGroup"},
         "responses": {
-          "200": {"description": "What happened.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
+          "200": {"$ref": "#/components/responses/BulkResult"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
@@ -496,7 +518,7 @@ const std::string& OpenApiDocument() {
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "409": {"$ref": "#/components/responses/LeaseLost"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
@@ -510,11 +532,11 @@ const std::string& OpenApiDocument() {
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "result": {"description": "Any JSON value, stored as the job's result."}}}}}},
         "responses": {
-          "200": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "200": {"$ref": "#/components/responses/JobStateAfter"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "409": {"$ref": "#/components/responses/LeaseLost"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
@@ -528,11 +550,11 @@ const std::string& OpenApiDocument() {
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token", "error_type"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "error_type": {"type": "string", "minLength": 1}, "error_message": {"type": "string"}, "retryable": {"type": "boolean", "default": true}}}}}},
         "responses": {
-          "200": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "200": {"$ref": "#/components/responses/JobStateAfter"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "409": {"$ref": "#/components/responses/LeaseLost"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
@@ -546,11 +568,11 @@ const std::string& OpenApiDocument() {
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}}}}}},
         "responses": {
-          "200": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "200": {"$ref": "#/components/responses/JobStateAfter"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "409": {"$ref": "#/components/responses/LeaseLost"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
@@ -564,11 +586,11 @@ const std::string& OpenApiDocument() {
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token", "delay"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "delay": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]}}}}}},
         "responses": {
-          "200": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+          "200": {"$ref": "#/components/responses/JobStateAfter"},
           "400": {"$ref": "#/components/responses/BadRequest"},
           "401": {"$ref": "#/components/responses/Unauthorized"},
           "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+          "409": {"$ref": "#/components/responses/LeaseLost"},
           "422": {"$ref": "#/components/responses/Invalid"},
           "503": {"$ref": "#/components/responses/Unavailable"}
         }
@@ -611,6 +633,16 @@ const std::string& OpenApiDocument() {
       "apiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer tfk_... (taskflow.create_api_key)."}
     },
     "parameters": {
+      "Tenant": {"name": "tenant", "in": "query", "schema": {"type": "string"}},
+      "Queue": {"name": "queue", "in": "query", "schema": {"type": "string"}},
+      "JobType": {"name": "job_type", "in": "query", "schema": {"type": "string"}},
+      "CorrelationIdQuery": {"name": "correlation_id", "in": "query", "schema": {"type": "string"}},
+      "States": {"name": "state", "in": "query", "description": "One or more states, comma-separated (PENDING,DEAD).", "schema": {"type": "string"}},
+      "ErrorType": {"name": "error_type", "in": "query", "description": "The last error's type.", "schema": {"type": "string"}},
+      "CreatedFrom": {"name": "from", "in": "query", "description": "created_at >= from (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
+      "CreatedTo": {"name": "to", "in": "query", "description": "created_at < to (RFC 3339).", "schema": {"type": "string", "format": "date-time"}},
+      "PayloadFilter": {"name": "payload", "in": "query", "description": "A jsonpath predicate on the payload, e.g. $.customer == \"acme\" (at most 1000 characters, no variables; 422 otherwise).", "schema": {"type": "string"}},
+      "Id": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64"}},
       "JobId": {"name": "id", "in": "path", "required": true, "schema": {"type": "integer", "format": "int64", "minimum": 1}},
       "CorrelationId": {"name": "X-Correlation-ID", "in": "header", "description": "Up to 200 printable ASCII characters.", "schema": {"type": "string", "maxLength": 200}},
       "Traceparent": {"name": "traceparent", "in": "header", "description": "W3C Trace Context, version 00; kept with the jobs the call creates. Malformed: 422.", "schema": {"$ref": "#/components/schemas/Traceparent"}}
@@ -618,7 +650,14 @@ const std::string& OpenApiDocument() {
     "headers": {
       "CorrelationId": {"description": "The request's X-Correlation-ID, or the one generated for the job.", "schema": {"type": "string"}}
     },
+    "requestBodies": {
+      "Reason": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "properties": {"reason": {"type": "string"}}}}}},
+      "DeadLetterGroup": {"required": true, "content": {"application/json": {"schema": {"type": "object", "required": ["job_type", "error_type"], "properties": {"job_type": {"type": "string"}, "error_type": {"type": "string"}}}}}}
+    },
     "responses": {
+      "LeaseLost": {"description": "The attempt is over: no running attempt of this job holds this lease token (the lease expired and the job was rescued or re-acquired, it was cancelled, or the attempt already ended). Stop working on the job; do not report again.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
+      "JobStateAfter": {"description": "The job's state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
+      "BulkResult": {"description": "What happened.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/BulkResult"}}}},
       "BadRequest": {"description": "Malformed: the body is not JSON, a field or parameter is unknown or has the wrong type.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
       "Unauthorized": {"description": "No API key, an invalid or revoked one (or, for webhooks, an unknown key or a bad signature: SQLSTATE 28000).", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
       "Forbidden": {"description": "Another tenant's resource, or a privilege the key's role lacks (SQLSTATE 42501); /admin/* without an admin key.", "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}},
@@ -653,27 +692,7 @@ const std::string& OpenApiDocument() {
         "finished_at": {"type": ["string", "null"], "format": "date-time"}}},
       "Payload": {"type": "object", "additionalProperties": true, "description": "Any JSON object (at most taskflow.max_payload_bytes, 64 levels deep)."},
       "Interval": {"type": "string", "description": "A PostgreSQL interval as PostgreSQL prints it, e.g. '00:00:30' or '1 day 02:00:00'."},
-      "NewJob": {
-        "type": "object",
-        "required": ["job_type"],
-        "additionalProperties": false,
-        "properties": {
-          "job_type": {"type": "string"},
-          "payload": {"$ref": "#/components/schemas/Payload"},
-          "queue": {"type": "string", "description": "Default: 'default'."},
-          "tenant_id": {"type": "string", "description": "Default: the key's tenant (client keys) or 'default'."},
-          "run_at": {"type": "string", "format": "date-time"},
-          "priority": {"type": "integer", "minimum": -32768, "maximum": 32767, "description": "Default: 0."},
-          "max_attempts": {"type": "integer", "minimum": 1},
-          "unique_key": {"type": "string"},
-          "correlation_id": {"type": "string", "description": "Used when there is no X-Correlation-ID header."},
-          "parent_job_id": {"type": "integer", "format": "int64"},
-          "timeout": {"type": "string", "description": "A PostgreSQL interval, e.g. '30 seconds'."},
-          "traceparent": {"$ref": "#/components/schemas/Traceparent", "description": "Used when there is no traceparent header."},
-          "depends_on": {"type": "array", "items": {"type": "integer", "format": "int64"}, "description": "Jobs (of the same tenant) this job waits for: it stays SCHEDULED until each has finished. See docs/workflows.md."},
-          "on_dependency_failure": {"type": "string", "enum": ["cancel", "run"], "description": "What a FAILED, DEAD or CANCELLED dependency does: cancel this job (the default), or run it anyway."}
-        }
-      },
+      "NewJob": {"description": "Generated from core::kScheduleFields at startup (NewJobSchema in openapi.cpp)."},
       "NewWorkflow": {
         "type": "object",
         "required": ["nodes"],
@@ -903,6 +922,52 @@ const std::string& OpenApiDocument() {
   }
 }
 )OPENAPI";
+
+}  // namespace
+
+nlohmann::ordered_json NewJobSchema() {
+  using ordered_json = nlohmann::ordered_json;
+  const ordered_json refinements = ordered_json::parse(kNewJobRefinements);
+  for (const auto& [name, refinement] : refinements.items()) {
+    if (core::FindScheduleField(name) == nullptr) {
+      throw std::logic_error("openapi.cpp refines " + name +
+                             ", which is not a field of schedule()");
+    }
+  }
+  ordered_json properties = ordered_json::object();
+  ordered_json required = ordered_json::array();
+  for (const core::ScheduleField& f : core::kScheduleFields) {
+    const std::string name(f.name), sql_default(f.sql_default);
+    const ordered_json refinement = refinements.value(name, ordered_json::object());
+    ordered_json property = ordered_json::object();
+    if (!refinement.contains("$ref"))
+      property["type"] = std::string(core::JsonTypeName(f.json_type));
+    std::string description(f.description);
+    if (refinement.contains("description")) {
+      description += " " + refinement["description"].get<std::string>();
+    } else if (!sql_default.empty() && sql_default != "NULL") {
+      description += " Default: " + sql_default + ".";
+    }
+    for (const auto& [key, value] : refinement.items()) {
+      if (key != "description") property[key] = value;
+    }
+    property["description"] = description;
+    properties[name] = property;
+    if (sql_default.empty()) required.push_back(name);
+  }
+  return {{"type", "object"},
+          {"required", required},
+          {"additionalProperties", false},
+          {"description", "taskflow.schedule's parameters (core/schedule_fields.hpp)."},
+          {"properties", properties}};
+}
+
+const std::string& OpenApiDocument() {
+  static const std::string document = [] {
+    nlohmann::ordered_json doc = nlohmann::ordered_json::parse(kDocument);
+    doc["components"]["schemas"]["NewJob"] = NewJobSchema();
+    return doc.dump(2);
+  }();
   return document;
 }
 

@@ -22,6 +22,8 @@
 
 #include <taskflow/json_limits.hpp>
 
+#include "core/schedule_fields.hpp"
+
 #include "bounded_server.hpp"
 #include "dashboard_assets.hpp"
 #include "db_pool.hpp"
@@ -29,6 +31,7 @@
 #include "openapi.hpp"
 #include "problem.hpp"
 #include "routes.hpp"
+#include "statements.hpp"
 
 namespace taskflow::http {
 
@@ -216,9 +219,76 @@ void CheckParams(const httplib::Request& req, const std::set<std::string>& allow
   }
 }
 
+// The places of the fields CreateJob treats specially.
+const std::size_t kTenantField = ScheduleFieldIndex("tenant_id");
+const std::size_t kUniqueKeyField = ScheduleFieldIndex("unique_key");
+const std::size_t kCorrelationField = ScheduleFieldIndex("correlation_id");
+const std::size_t kParentField = ScheduleFieldIndex("parent_job_id");
+const std::size_t kTraceparentField = ScheduleFieldIndex("traceparent");
+
+// One member of POST /jobs's body as the text of its schedule() parameter, by the field's JSON
+// type; nullopt when absent or null. Integers are sent as their decimal text, the array of job
+// ids (depends_on) as a bigint[] literal ("{1,2}"), an object as JSON text. A field without a
+// default in schedule() (job_type) is required.
+std::optional<std::string> ScheduleParam(const json& body, const core::ScheduleField& field) {
+  const std::string name(field.name);
+  if (!body.contains(name) || body[name].is_null()) {
+    if (field.sql_default.empty()) {
+      throw Refuse(400, name + " (a " + std::string(core::JsonTypeName(field.json_type)) + ") is required");
+    }
+    return std::nullopt;
+  }
+  const json& v = body[name];
+  auto integer_text = [](const json& n) {
+    return n.is_number_unsigned() ? std::to_string(n.get<std::uint64_t>()) : std::to_string(n.get<std::int64_t>());
+  };
+  switch (field.json_type) {
+    case core::ScheduleJsonType::String:
+      if (!v.is_string()) throw Refuse(400, name + " must be a string");
+      return v.get<std::string>();
+    case core::ScheduleJsonType::Integer:
+      if (!v.is_number_integer()) throw Refuse(400, name + " must be an integer");
+      return integer_text(v);
+    case core::ScheduleJsonType::Object:
+      if (!v.is_object()) throw Refuse(400, name + " must be a JSON object");
+      return v.dump();
+    case core::ScheduleJsonType::IntegerArray:
+      break;
+  }
+  // an array of job ids
+  if (!v.is_array()) throw Refuse(400, name + " must be an array of job ids");
+  std::string list = "{";
+  for (const json& e : v) {
+    if (!e.is_number_integer()) throw Refuse(400, name + " must be an array of job ids");
+    list += (list.size() > 1 ? "," : "") + integer_text(e);
+  }
+  return list + "}";
+}
+
+// POST /jobs's body as schedule()'s parameters, in the order of core::kScheduleFields; an
+// unknown member is refused, and so is a missing required one.
+std::vector<std::optional<std::string>> ScheduleParams(const json& body) {
+  static const std::set<std::string> kNames = [] {
+    std::set<std::string> names;
+    for (const core::ScheduleField& f : core::kScheduleFields) names.emplace(f.name);
+    return names;
+  }();
+  CheckKeys(body, kNames);
+  std::vector<std::optional<std::string>> params;
+  for (const core::ScheduleField& f : core::kScheduleFields) params.push_back(ScheduleParam(body, f));
+  return params;
+}
+
 std::optional<std::string> Param(const httplib::Request& req, const char* name) {
   if (!req.has_param(name)) return std::nullopt;
   return req.get_param_value(name);
+}
+
+// A query parameter that reaches PostgreSQL as text: refused when it holds a NUL character.
+std::optional<std::string> TextParam(const httplib::Request& req, const char* name) {
+  auto v = Param(req, name);
+  if (v) RefuseNul(*v, std::string("query parameter ") + name);
+  return v;
 }
 
 std::optional<std::int64_t> IntParam(const httplib::Request& req, const char* name) {
@@ -306,14 +376,12 @@ struct Server::Impl {
     if (pc.role == role) return;
     try {
       pqxx::nontransaction tx(pc.conn);
-      tx.exec(role.empty() ? std::string("RESET ROLE") : "SET ROLE " + tx.quote_name(role));
+      if (role.empty()) tx.exec_prepared(StatementName(Stmt::kResetRole));
+      else tx.exec_prepared(StatementName(Stmt::kSetRole), role);
     } catch (const pqxx::sql_error& e) {
       if (role.empty() || SqlState(e) != "22023") throw;
       pqxx::nontransaction check(pc.conn);
-      if (!check.exec1("SELECT pg_catalog.to_regrole(" + check.quote(check.quote_name(role)) + ") IS NULL")[0]
-               .as<bool>()) {
-        throw;
-      }
+      if (!check.exec_prepared1(StatementName(Stmt::kRoleMissing), role)[0].as<bool>()) throw;
       spdlog::error("database role {} does not exist on this server (restored without pg_dumpall "
                     "--globals-only?); see docs/deploy.md", role);
       Problem p = ProblemForStatus(500);
@@ -329,42 +397,19 @@ struct Server::Impl {
     pc.role = role;
   }
 
-  // Runs `sql` (one statement, its own implicit transaction: all or nothing) as `role`.
-  pqxx::result Exec(Call& call, const std::string& role, const std::string& sql) {
+  // Runs the statement `id` of statements.cpp (one statement, its own implicit transaction:
+  // all or nothing) as `role`; NULL parameters as nullptr.
+  pqxx::result ExecPrepared(Call& call, const std::string& role, Stmt id,
+                            const std::vector<const char*>& params = {}) {
     PooledConnection& pc = Conn(call);
     try {
       UseRole(pc, role);
       pqxx::nontransaction tx(pc.conn);
-      return tx.exec(sql);
+      return tx.exec_prepared(StatementName(id), pqxx::prepare::make_dynamic_params(params));
     } catch (const pqxx::broken_connection&) {
       call.lease->Discard();
       throw;
     }
-  }
-
-  // The same with a statement prepared once per connection; NULL parameters as nullptr.
-  pqxx::result ExecPrepared(Call& call, const std::string& role, const char* name,
-                            const char* definition, const std::vector<const char*>& params) {
-    PooledConnection& pc = Conn(call);
-    try {
-      UseRole(pc, role);
-      if (!pc.prepared.count(name)) {
-        pc.conn.prepare(name, definition);
-        pc.prepared.insert(name);
-      }
-      pqxx::nontransaction tx(pc.conn);
-      return tx.exec_prepared(name, pqxx::prepare::make_dynamic_params(params));
-    } catch (const pqxx::broken_connection&) {
-      call.lease->Discard();
-      throw;
-    }
-  }
-
-  // A quoted SQL literal of a client's string; `what` names it when it holds a NUL character
-  // (libpq's escaping would cut the string there).
-  std::string Q(Call& call, const std::string& s, const std::string& what) {
-    RefuseNul(s, what);
-    return Conn(call).conn.quote(s);
   }
 
   // --- authentication -------------------------------------------------------------------------
@@ -390,8 +435,7 @@ struct Server::Impl {
     }
     pqxx::result r;
     try {
-      r = Exec(call, kServerRole,
-          "SELECT tenant_id, role, db_role FROM taskflow.authenticate_api_key(" + Q(call, key, "the API key") + ")");
+      r = ExecPrepared(call, kServerRole, Stmt::kAuthenticate, {key.c_str()});
     } catch (const pqxx::sql_error& e) {
       // 28000: a client key whose database role exists but is not mapped to the key's tenant
       // (tenant_roles lost in a restore): the extension refuses to let it run unconfined. Like a
@@ -440,92 +484,40 @@ struct Server::Impl {
   }
 
   // --- handlers -------------------------------------------------------------------------------
-  // POST /jobs: taskflow.schedule with the body's parameters, as one prepared statement whose
-  // absent parameters take schedule's defaults.
+  // POST /jobs: taskflow.schedule with the body's parameters (core::kScheduleFields, in its
+  // signature's order), absent ones taking schedule's defaults.
   void CreateJob(Call& call) {
     const json body = ParseBodyObject(call.req.body, false);
-    static const std::set<std::string> kFields = {
-        "job_type", "payload", "queue", "tenant_id", "run_at", "priority",
-        "max_attempts", "unique_key", "correlation_id", "parent_job_id", "timeout", "traceparent",
-        "depends_on", "on_dependency_failure"};
-    CheckKeys(body, kFields);
-    auto text = [&](const char* name) -> std::optional<std::string> {
-      if (!body.contains(name) || body[name].is_null()) return std::nullopt;
-      if (!body[name].is_string()) throw Refuse(400, std::string(name) + " must be a string");
-      return body[name].get<std::string>();
-    };
-    auto integer = [&](const char* name) -> std::optional<std::string> {
-      if (!body.contains(name) || body[name].is_null()) return std::nullopt;
-      if (!body[name].is_number_integer()) throw Refuse(400, std::string(name) + " must be an integer");
-      return body[name].is_number_unsigned() ? std::to_string(body[name].get<std::uint64_t>())
-                                             : std::to_string(body[name].get<std::int64_t>());
-    };
-    const std::optional<std::string> job_type = text("job_type");
-    if (!job_type) throw Refuse(400, "job_type (a string) is required");
-    std::optional<std::string> payload;
-    if (body.contains("payload") && !body["payload"].is_null()) {
-      if (!body["payload"].is_object()) throw Refuse(400, "payload must be a JSON object");
-      payload = body["payload"].dump();
-    }
-    std::optional<std::string> tenant = text("tenant_id");
+    std::vector<std::optional<std::string>> params = ScheduleParams(body);
+    std::optional<std::string>& tenant = params[kTenantField];
     if (!tenant && call.who.tenant && call.who.role == "client") tenant = *call.who.tenant;
-    const std::optional<std::string> queue = text("queue"), run_at = text("run_at"),
-                                     unique_key = text("unique_key"), timeout = text("timeout"),
-                                     body_correlation = text("correlation_id");
     // W3C trace context: the traceparent header (what OpenTelemetry's HTTP instrumentation
     // sends) wins over the body's field. The extension checks the format (22023 -> 422).
-    std::optional<std::string> traceparent = text("traceparent");
+    std::optional<std::string>& traceparent = params[kTraceparentField];
     if (call.req.has_header("traceparent")) traceparent = call.req.get_header_value("traceparent");
     if (traceparent) RefuseNul(*traceparent, "traceparent");
-    // depends_on: an array of job ids, sent as a bigint[] literal ("{1,2}").
-    std::optional<std::string> depends_on;
-    if (body.contains("depends_on") && !body["depends_on"].is_null()) {
-      if (!body["depends_on"].is_array()) throw Refuse(400, "depends_on must be an array of job ids");
-      std::string list = "{";
-      for (const json& v : body["depends_on"]) {
-        if (!v.is_number_integer()) throw Refuse(400, "depends_on must be an array of job ids");
-        if (list.size() > 1) list += ",";
-        list += v.is_number_unsigned() ? std::to_string(v.get<std::uint64_t>())
-                                       : std::to_string(v.get<std::int64_t>());
-      }
-      depends_on = list + "}";
-    }
-    const std::optional<std::string> on_dependency_failure = text("on_dependency_failure");
-    const std::optional<std::string> priority = integer("priority"),
-                                     max_attempts = integer("max_attempts"),
-                                     parent = integer("parent_job_id");
     // The X-Correlation-ID header wins over the body's. Without either, a sub-job (parent_job_id)
     // inherits its parent's (the engine's rule) and any other job gets a generated one.
-    if (call.correlation_id.empty() && body_correlation) call.correlation_id = *body_correlation;
+    std::optional<std::string>& correlation = params[kCorrelationField];
+    const bool parent = params[kParentField].has_value();
+    if (call.correlation_id.empty() && correlation) call.correlation_id = *correlation;
     if (call.correlation_id.empty() && !parent) call.correlation_id = NewUuid();
-    auto p = [](const std::optional<std::string>& v) { return v ? v->c_str() : nullptr; };
+    correlation.reset();
+    if (!call.correlation_id.empty()) correlation = call.correlation_id;
     // The answer reports the correlation id the job has, which is not always the one sent: a
     // unique_key that matches an existing job returns that job (with its own correlation id), and
     // a sub-job without one inherits its parent's. In those two cases the statement reads it
-    // back: get_job of the returned id (an existing job; get_job is STABLE and does not see a row
-    // this statement inserts, which then has the one it was given), else the parent's. The
-    // common case (neither) stays one plain prepared statement.
-    const bool read_back = unique_key || parent;
-    static const std::string kArgs =
-        "job_type => $1, payload => COALESCE($2::jsonb, '{}'::jsonb), "
-        "queue => COALESCE($3, 'default'), tenant_id => COALESCE($4, 'default'), "
-        "run_at => $5::timestamptz, priority => COALESCE($6::integer, 0), "
-        "max_attempts => $7::integer, unique_key => $8, parent_job_id => $10::bigint, "
-        "timeout => $11::interval, traceparent => $12, depends_on => $13::bigint[], "
-        "on_dependency_failure => COALESCE($14, 'cancel')";
-    static const std::string kPlain =
-        "SELECT taskflow.schedule(" + kArgs + ", correlation_id => $9), $9::text";
-    static const std::string kReadBack =
-        "SELECT s.id, CASE WHEN g.j IS NULL THEN s.c ELSE g.j ->> 'correlation_id' END "
-        "FROM (SELECT taskflow.schedule(" + kArgs + ", correlation_id => p.c) AS id, p.c FROM (SELECT "
-        "COALESCE($9, taskflow.get_job($10::bigint) ->> 'correlation_id') AS c) p OFFSET 0) s "
-        "CROSS JOIN LATERAL (SELECT taskflow.get_job(s.id) AS j) g";
+    // back (Stmt::kScheduleReadBack); the common case stays one plain statement.
+    const bool read_back = params[kUniqueKeyField] || parent;
+    std::vector<const char*> args;
+    for (const auto& v : params) args.push_back(P(v));
     const pqxx::result r = ExecPrepared(call, call.who.db_role,
-        read_back ? "tf_http_schedule_read_back" : "tf_http_schedule",
-        read_back ? kReadBack.c_str() : kPlain.c_str(),
-        {p(job_type), p(payload), p(queue), p(tenant), p(run_at), p(priority), p(max_attempts),
-         p(unique_key), call.correlation_id.empty() ? nullptr : call.correlation_id.c_str(), p(parent),
-         p(timeout), p(traceparent), p(depends_on), p(on_dependency_failure)});
+                                        read_back ? Stmt::kScheduleReadBack : Stmt::kSchedule, args);
+    JobCreated(call, r);
+  }
+
+  // POST /jobs's answer: 201, Location, the id and the correlation id the job has.
+  static void JobCreated(Call& call, const pqxx::result& r) {
     const std::string id = r[0][0].c_str();
     call.res.set_header("Location", "/jobs/" + id);
     json answer = {{"id", std::stoll(id)}, {"correlation_id", nullptr}};
@@ -539,8 +531,8 @@ struct Server::Impl {
 
   void GetJob(Call& call) {
     const std::int64_t id = ParseId(call.req.matches[1], "job id");
-    const pqxx::result r = Exec(call, call.who.db_role,
-                                "SELECT taskflow.get_job(" + std::to_string(id) + ")::text");
+    const std::string id_text = std::to_string(id);
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kGetJob, {id_text.c_str()});
     if (r[0][0].is_null()) throw Refuse(404, "job " + std::to_string(id) + " does not exist");
     Json(call, 200, r[0][0].c_str());
   }
@@ -549,26 +541,20 @@ struct Server::Impl {
     CheckParams(call.req, {"tenant", "queue", "state", "job_type", "after", "limit"});
     static const std::set<std::string> kStates = {"PENDING", "SCHEDULED", "RUNNING", "SUCCEEDED",
                                                   "FAILED",  "DEAD",      "CANCELLED"};
-    std::string args;
-    auto add = [&](const char* name, const std::string& value) {
-      args += (args.empty() ? "" : ", ") + std::string(name) + " => " + value;
-    };
-    if (auto v = Param(call.req, "tenant")) add("tenant_id", Q(call, *v, "query parameter tenant"));
-    if (auto v = Param(call.req, "queue")) add("queue", Q(call, *v, "query parameter queue"));
-    if (auto v = Param(call.req, "state")) {
-      if (!kStates.count(*v)) {
-        throw Refuse(400, "state must be one of PENDING, SCHEDULED, RUNNING, SUCCEEDED, FAILED, "
-                          "DEAD, CANCELLED; got \"" + *v + "\"");
-      }
-      add("state", Q(call, *v, "query parameter state") + "::taskflow.job_state");
+    const std::optional<std::string> tenant = TextParam(call.req, "tenant"),
+                                     queue = TextParam(call.req, "queue"),
+                                     state = Param(call.req, "state");
+    if (state && !kStates.count(*state)) {  // a state has no NUL character
+      throw Refuse(400, "state must be one of PENDING, SCHEDULED, RUNNING, SUCCEEDED, FAILED, "
+                        "DEAD, CANCELLED; got \"" + *state + "\"");
     }
-    if (auto v = Param(call.req, "job_type")) add("job_type", Q(call, *v, "query parameter job_type"));
-    if (auto v = IntParam(call.req, "after")) add("after_id", std::to_string(*v));
+    const std::optional<std::string> job_type = TextParam(call.req, "job_type");
+    std::optional<std::string> after;
+    if (auto v = IntParam(call.req, "after")) after = std::to_string(*v);
     const std::int64_t limit = IntParam(call.req, "limit").value_or(100);
-    add("max_rows", "(" + std::to_string(limit) + ")::integer");
-    const pqxx::result r = Exec(call, call.who.db_role,
-        "SELECT coalesce(jsonb_agg(to_jsonb(j) ORDER BY j.id), '[]')::text, count(*), max(j.id) "
-        "FROM taskflow.list_jobs(" + args + ") j");
+    const std::string limit_text = std::to_string(limit);
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kListJobs,
+        {P(tenant), P(queue), P(state), P(job_type), P(after), limit_text.c_str()});
     const std::int64_t count = r[0][1].as<std::int64_t>();
     const std::string next = (count > 0 && count == limit) ? r[0][2].c_str() : "null";
     Json(call, 200, std::string("{\"jobs\":") + r[0][0].c_str() + ",\"next_after\":" + next + "}");
@@ -576,8 +562,8 @@ struct Server::Impl {
 
   void JobHistory(Call& call) {
     const std::int64_t id = ParseId(call.req.matches[1], "job id");
-    const pqxx::result r = Exec(call, call.who.db_role,
-                                "SELECT taskflow.job_history(" + std::to_string(id) + ")::text");
+    const std::string id_text = std::to_string(id);
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kJobHistory, {id_text.c_str()});
     if (r[0][0].is_null()) throw Refuse(404, "job " + std::to_string(id) + " does not exist");
     Json(call, 200, r[0][0].c_str());
   }
@@ -586,21 +572,21 @@ struct Server::Impl {
     const std::int64_t id = ParseId(call.req.matches[1], "job id");
     const json body = ParseBodyObject(call.req.body, true);
     CheckKeys(body, {"reason"});
-    std::string reason = "NULL";
+    std::optional<std::string> reason;
     if (body.contains("reason") && !body["reason"].is_null()) {
       if (!body["reason"].is_string()) throw Refuse(400, "reason must be a string");
-      reason = Q(call, body["reason"].get<std::string>(), "reason");
+      reason = body["reason"].get<std::string>();
     }
-    const pqxx::result r = Exec(call, call.who.db_role,
-        "SELECT taskflow.cancel(" + std::to_string(id) + ", " + reason + ")::text");
+    const std::string id_text = std::to_string(id);
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kCancelJob, {id_text.c_str(), P(reason)});
     Json(call, 200, json{{"id", id}, {"state", r[0][0].c_str()}}.dump());
   }
 
   void RetryJob(Call& call) {
     const std::int64_t id = ParseId(call.req.matches[1], "job id");
     CheckKeys(ParseBodyObject(call.req.body, true), {});
-    const pqxx::result r = Exec(call, call.who.db_role,
-                                "SELECT taskflow.retry(" + std::to_string(id) + ")::text");
+    const std::string id_text = std::to_string(id);
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kRetryJob, {id_text.c_str()});
     Json(call, 200, json{{"id", id}, {"state", r[0][0].c_str()}}.dump());
   }
 
@@ -614,56 +600,58 @@ struct Server::Impl {
     if (!body.contains("actions") || !body["actions"].is_array()) {
       throw Refuse(400, "actions (a JSON array) is required");
     }
-    std::string args = "name => " + Q(call, body["name"].get<std::string>(), "name") +
-                       ", trigger => " + Q(call, body["trigger"].dump(), "trigger") + "::jsonb" +
-                       ", actions => " + Q(call, body["actions"].dump(), "actions") + "::jsonb";
+    const std::string name = body["name"].get<std::string>(), trigger = body["trigger"].dump(),
+                      actions = body["actions"].dump();
+    std::optional<std::string> condition, tenant;
     if (body.contains("condition") && !body["condition"].is_null()) {
       if (!body["condition"].is_string()) throw Refuse(400, "condition must be a string (a jsonpath)");
-      args += ", condition => " + Q(call, body["condition"].get<std::string>(), "condition");
+      condition = body["condition"].get<std::string>();
     }
     if (body.contains("tenant_id") && !body["tenant_id"].is_null()) {
       if (!body["tenant_id"].is_string()) throw Refuse(400, "tenant_id must be a string");
-      args += ", tenant_id => " + Q(call, body["tenant_id"].get<std::string>(), "tenant_id");
+      tenant = body["tenant_id"].get<std::string>();
     } else if (call.who.tenant && call.who.role == "client") {
-      args += ", tenant_id => " + Q(call, *call.who.tenant, "the key's tenant");
+      tenant = *call.who.tenant;
     }
-    const pqxx::result r = Exec(call, call.who.db_role, "SELECT taskflow.create_rule(" + args + ")");
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kCreateRule,
+        {name.c_str(), trigger.c_str(), actions.c_str(), P(condition), P(tenant)});
     Json(call, 201, json{{"id", r[0][0].as<std::int64_t>()}}.dump());
   }
 
   void ListRules(Call& call) {
     CheckParams(call.req, {"tenant", "trigger_type", "enabled"});
-    std::string args;
-    auto add = [&](const std::string& a) { args += (args.empty() ? "" : ", ") + a; };
-    if (auto v = Param(call.req, "tenant")) add("tenant_id => " + Q(call, *v, "query parameter tenant"));
-    if (auto v = Param(call.req, "trigger_type")) add("trigger_type => " + Q(call, *v, "query parameter trigger_type"));
-    if (auto v = Param(call.req, "enabled")) {
-      if (*v != "true" && *v != "false") throw Refuse(400, "enabled must be true or false");
-      add("enabled => " + *v);
-    }
-    const pqxx::result r = Exec(call, call.who.db_role,
-        "SELECT coalesce(jsonb_agg(to_jsonb(r)), '[]')::text FROM taskflow.list_rules(" + args + ") r");
+    const std::optional<std::string> tenant = TextParam(call.req, "tenant"),
+                                     trigger_type = TextParam(call.req, "trigger_type"),
+                                     enabled = Param(call.req, "enabled");
+    if (enabled && *enabled != "true" && *enabled != "false") throw Refuse(400, "enabled must be true or false");
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kListRules,
+                                        {P(tenant), P(trigger_type), P(enabled)});
     Json(call, 200, std::string("{\"rules\":") + r[0][0].c_str() + "}");
   }
 
   void Webhook(Call& call) {
     const std::string key = call.req.matches[1];
     RefuseNulIn(ParseUntrusted(call.req.body, "the webhook body", kMaxJsonDepth), "webhook body");
-    auto header = [&](const char* name) {
-      return call.req.has_header(name) ? Q(call, call.req.get_header_value(name), std::string("header ") + name) : std::string("NULL");
+    RefuseNul(key, "the webhook key");
+    RefuseNul(call.req.body, "the webhook body");
+    auto header = [&](const char* name) -> std::optional<std::string> {
+      if (!call.req.has_header(name)) return std::nullopt;
+      std::string value = call.req.get_header_value(name);
+      RefuseNul(value, std::string("header ") + name);
+      return value;
     };
-    const pqxx::result r = Exec(call, kWebhookRole,
-        "SELECT coalesce(jsonb_agg(t.id), '[]')::text FROM taskflow.handle_webhook(" + Q(call, key, "the webhook key") +
-        ", " + Q(call, call.req.body, "the webhook body") + ", " + header("X-TaskFlow-Signature") + ", " +
-        header("X-TaskFlow-Delivery") + ", " + header("traceparent") + ") AS t(id)");
+    const std::optional<std::string> signature = header("X-TaskFlow-Signature"),
+                                     delivery = header("X-TaskFlow-Delivery"),
+                                     traceparent = header("traceparent");
+    const pqxx::result r = ExecPrepared(call, kWebhookRole, Stmt::kWebhook,
+        {key.c_str(), call.req.body.c_str(), P(signature), P(delivery), P(traceparent)});
     Json(call, 202, std::string("{\"job_ids\":") + r[0][0].c_str() + "}");
   }
 
   void AdminQueues(Call& call) {
     RequireAdmin(call);
     CheckParams(call.req, {});
-    const pqxx::result r = Exec(call, call.who.db_role,
-        "SELECT coalesce(jsonb_agg(to_jsonb(s)), '[]')::text FROM taskflow.queue_stats s");
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kAdminQueues);
     Json(call, 200, std::string("{\"queues\":") + r[0][0].c_str() + "}");
   }
 
@@ -672,25 +660,12 @@ struct Server::Impl {
     CheckParams(call.req, {"firings"});
     const std::int64_t firings = IntParam(call.req, "firings").value_or(5);
     if (firings < 0 || firings > 100) throw Refuse(422, "firings must be between 0 and 100");
-    const pqxx::result r = Exec(call, call.who.db_role,
-        "SELECT coalesce(jsonb_agg(to_jsonb(r) || jsonb_build_object('last_firings', "
-        "  coalesce((SELECT jsonb_agg(to_jsonb(f) ORDER BY f.fired_at DESC, f.id DESC) FROM ("
-        "    SELECT * FROM taskflow.rule_firings x WHERE x.rule_id = r.rule_id"
-        "    ORDER BY x.fired_at DESC, x.id DESC LIMIT " + std::to_string(firings) + ") f), '[]'))"
-        "  ORDER BY r.rule_id), '[]')::text FROM taskflow.list_rules() r");
+    const std::string firings_text = std::to_string(firings);
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kAdminAutomations, {firings_text.c_str()});
     Json(call, 200, std::string("{\"automations\":") + r[0][0].c_str() + "}");
   }
 
-  // The extension's version and the roles the login role cannot SET ROLE to but must (empty:
-  // none): taskflow_http (key lookups, and through it every key role), taskflow_http_admin
-  // (/metrics, admin keys) and taskflow_webhook (webhooks). No row: no extension.
-  static constexpr const char* kReadinessSql =
-      "SELECT e.extversion, pg_catalog.concat_ws(', ', "
-      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_http', 'MEMBER') THEN 'taskflow_http' END, "
-      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_http_admin', 'MEMBER') THEN 'taskflow_http_admin' END, "
-      "  CASE WHEN NOT pg_catalog.pg_has_role('taskflow_webhook', 'MEMBER') THEN 'taskflow_webhook' END) "
-      // taskflow_router: the server in front of a scale-out router (docs/scale-out.md)
-      "FROM pg_catalog.pg_extension e WHERE e.extname IN ('taskflow', 'taskflow_router')";
+  // Stmt::kReadiness's answer: the roles the login role cannot SET ROLE to but must.
   static std::string NotMember(const std::string& missing) {
     return "the server's database role is not a member of " + missing +
            ", so requests would fail with 403: GRANT taskflow_http TO <the role in --db> "
@@ -700,7 +675,7 @@ struct Server::Impl {
   void Health(Call& call) {
     try {
       Conn(call, std::chrono::seconds(2));
-      const pqxx::result r = Exec(call, "", kReadinessSql);
+      const pqxx::result r = ExecPrepared(call, "", Stmt::kReadiness);
       if (r.empty()) throw Refuse(503, "the taskflow extension is not installed in this database");
       if (!r[0][1].is_null() && r[0][1].size() > 0) throw Refuse(503, NotMember(r[0][1].c_str()));
       Json(call, 200, json{{"status", "ok"}, {"version", r[0][0].c_str()}}.dump());
@@ -719,7 +694,7 @@ struct Server::Impl {
     if (config.database_metrics) {
       try {
         Conn(call, std::chrono::seconds(2));
-        const pqxx::result r = Exec(call, kAdminRole, "SELECT taskflow.metrics()");
+        const pqxx::result r = ExecPrepared(call, kAdminRole, Stmt::kMetrics);
         text = r[0][0].c_str();
         if (!text.empty() && text.back() != '\n') text += '\n';
         up = true;
@@ -755,8 +730,7 @@ struct Server::Impl {
   // GET /dashboard/api/session: what the key is (taskflow.dashboard_session under its role).
   void DashboardSession(Call& call) {
     CheckParams(call.req, {});
-    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_http_dashboard_session",
-                                        "SELECT taskflow.dashboard_session()::text", {});
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kDashSession);
     Json(call, 200, r[0][0].c_str());
   }
 
@@ -767,8 +741,7 @@ struct Server::Impl {
     const std::string range = Param(call.req, "range").value_or("1h");
     const char* interval = range == "1h" ? "1 hour" : range == "24h" ? "24 hours" : nullptr;
     if (!interval) throw Refuse(400, "range must be 1h or 24h, got \"" + range + "\"");
-    const pqxx::result r = ExecPrepared(call, call.who.db_role, "tf_http_dashboard_overview",
-                                        "SELECT taskflow.dashboard_overview($1::interval)::text", {interval});
+    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kDashOverview, {interval});
     Json(call, 200, r[0][0].c_str());
   }
 
@@ -883,6 +856,18 @@ struct Server::Impl {
   }
 
   void Setup() {
+    RegisterApiRoutes();
+    RegisterDashboardFiles();
+    server.set_pre_routing_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { return PreRoute(req, res); });
+    server.set_payload_max_length(config.max_body_bytes);
+    server.set_error_handler(
+        [this](const httplib::Request& req, httplib::Response& res) { ErrorBody(req, res); });
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) { LogRequest(req, res); });
+  }
+
+  // The routes of RouteTable(), each through Dispatch.
+  void RegisterApiRoutes() {
     for (const RouteSpec& route : RouteTable()) {
       patterns.emplace_back(route.pattern);
       auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) {
@@ -892,7 +877,10 @@ struct Server::Impl {
       else if (std::string(route.method) == "PATCH") server.Patch(route.pattern, handler);
       else server.Post(route.pattern, handler);
     }
-    // The dashboard's files (not API routes: no key, no database).
+  }
+
+  // The dashboard's files (not API routes: no key, no database).
+  void RegisterDashboardFiles() {
     server.Get("/", [this](const httplib::Request& req, httplib::Response& res) {
       CurrentRequest().route = "/";
       ServeDashboardFile(req, res, "/index.html");
@@ -905,102 +893,109 @@ struct Server::Impl {
       CurrentRequest().route = "/assets/{file}";
       ServeDashboardFile(req, res, req.path);
     });
-    // Before httplib reads a body: the request's framing (RFC 9112 6.3), its route and method.
-    server.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-      // A body this handler does not read leaves the stream at an unknown place: the answer
-      // closes the connection instead of parsing the body as the next request.
-      const bool has_body = req.has_header("Transfer-Encoding") ||
-                            (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
-      auto answer = [&](const Problem& p, bool close) {
-        res.status = p.status;
-        const std::string correlation_id = req.get_header_value("X-Correlation-ID");
-        res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
-                        kProblemJson);
-        if (close) {
-          res.set_header("Connection", "close");
-          CurrentRequest().close = true;
-        }
+  }
+
+  // A problem answered before routing; `close` closes the connection after it.
+  static httplib::Server::HandlerResponse AnswerEarly(const httplib::Request& req, httplib::Response& res,
+                                                      const Problem& p, bool close) {
+    res.status = p.status;
+    const std::string correlation_id = req.get_header_value("X-Correlation-ID");
+    res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
+                    kProblemJson);
+    if (close) {
+      res.set_header("Connection", "close");
+      CurrentRequest().close = true;
+    }
+    return httplib::Server::HandlerResponse::Handled;
+  }
+
+  // Before httplib reads a body: the request's framing (RFC 9112 6.3), its route and method.
+  httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res) {
+    // A body this handler does not read leaves the stream at an unknown place: the answer
+    // closes the connection instead of parsing the body as the next request.
+    const bool has_body = req.has_header("Transfer-Encoding") ||
+                          (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+    auto answer = [&](const Problem& p, bool close) { return AnswerEarly(req, res, p, close); };
+    if (const std::string bad = FramingError(req); !bad.empty()) {
+      return answer(Refuse(400, bad + " (RFC 9112 section 6.3); the connection is closed").problem, true);
+    }
+    // GET and POST with a length are left to httplib's routing (the hot path: no regex here;
+    // its 404 for a path with another method becomes 405 in the error handler).
+    const bool bodiless = !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding");
+    const bool bodiless_post = req.method == "POST" && bodiless;
+    if (req.method == "GET" || req.method == "HEAD" || (req.method == "POST" && !bodiless_post)) {
+      return httplib::Server::HandlerResponse::Unhandled;
+    }
+    // Other methods and bodiless POSTs: a path no route has is 404, a known path with another
+    // method 405 (with Allow), both before any body is read (httplib would read a PUT's body
+    // without Content-Length until the client closes).
+    const std::string& method = req.method;
+    std::string allow;
+    for (size_t i = 0; i < RouteTable().size(); ++i) {
+      const RouteSpec& route = RouteTable()[i];
+      std::smatch m;
+      if (!std::regex_match(req.path, m, patterns[i])) continue;
+      if (method == route.method) {
+        // A PATCH with a body (the dashboard's settings) is read and dispatched by httplib.
+        if (method == "PATCH" && !bodiless) return httplib::Server::HandlerResponse::Unhandled;
+        // A request without Content-Length or Transfer-Encoding has an empty body (RFC 9112
+        // 6.3); httplib 0.11 would instead read until the client closes. Such POSTs (curl -X
+        // POST) are dispatched here, before httplib reads a body.
+        httplib::Request empty = req;
+        empty.matches = m;
+        Dispatch(route, empty, res);
         return httplib::Server::HandlerResponse::Handled;
-      };
-      if (const std::string bad = FramingError(req); !bad.empty()) {
-        return answer(Refuse(400, bad + " (RFC 9112 section 6.3); the connection is closed").problem, true);
       }
-      // GET and POST with a length are left to httplib's routing (the hot path: no regex here;
-      // its 404 for a path with another method becomes 405 in the error handler).
-      const bool bodiless = !req.has_header("Content-Length") && !req.has_header("Transfer-Encoding");
-      const bool bodiless_post = req.method == "POST" && bodiless;
-      if (req.method == "GET" || req.method == "HEAD" || (req.method == "POST" && !bodiless_post)) {
-        return httplib::Server::HandlerResponse::Unhandled;
-      }
-      // Other methods and bodiless POSTs: a path no route has is 404, a known path with another
-      // method 405 (with Allow), both before any body is read (httplib would read a PUT's body
-      // without Content-Length until the client closes).
-      const std::string& method = req.method;
+      allow += (allow.empty() ? "" : ", ") + std::string(route.method);
+    }
+    if (allow.empty()) return answer(ProblemForStatus(404), has_body);
+    Problem p = ProblemForStatus(405);
+    p.detail = "this path answers " + allow;
+    res.set_header("Allow", allow);
+    return answer(p, has_body);
+  }
+
+  // Statuses httplib sets itself (404 no route, 413 body limit, 400 unparsable) get a problem
+  // body too; bodies the handlers wrote are left alone.
+  void ErrorBody(const httplib::Request& req, httplib::Response& res) {
+    if (!res.body.empty()) return;
+    Problem p = ProblemForStatus(res.status);
+    if (res.status == 404) {
+      // A known path with another method: 405 and the methods it has.
       std::string allow;
       for (size_t i = 0; i < RouteTable().size(); ++i) {
-        const RouteSpec& route = RouteTable()[i];
-        std::smatch m;
-        if (!std::regex_match(req.path, m, patterns[i])) continue;
-        if (method == route.method) {
-          // A PATCH with a body (the dashboard's settings) is read and dispatched by httplib.
-          if (method == "PATCH" && !bodiless) return httplib::Server::HandlerResponse::Unhandled;
-          // A request without Content-Length or Transfer-Encoding has an empty body (RFC 9112
-          // 6.3); httplib 0.11 would instead read until the client closes. Such POSTs (curl -X
-          // POST) are dispatched here, before httplib reads a body.
-          httplib::Request empty = req;
-          empty.matches = m;
-          Dispatch(route, empty, res);
-          return httplib::Server::HandlerResponse::Handled;
-        }
-        allow += (allow.empty() ? "" : ", ") + std::string(route.method);
-      }
-      if (allow.empty()) return answer(ProblemForStatus(404), has_body);
-      Problem p = ProblemForStatus(405);
-      p.detail = "this path answers " + allow;
-      res.set_header("Allow", allow);
-      return answer(p, has_body);
-    });
-    server.set_payload_max_length(config.max_body_bytes);
-    // Statuses httplib sets itself (404 no route, 413 body limit, 400 unparsable) get a problem
-    // body too; bodies the handlers wrote are left alone.
-    server.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      Problem p = ProblemForStatus(res.status);
-      if (res.status == 404) {
-        // A known path with another method: 405 and the methods it has.
-        std::string allow;
-        for (size_t i = 0; i < RouteTable().size(); ++i) {
-          if (std::regex_match(req.path, patterns[i])) {
-            allow += (allow.empty() ? "" : ", ") + std::string(RouteTable()[i].method);
-          }
-        }
-        if (!allow.empty()) {
-          res.status = 405;
-          res.set_header("Allow", allow);
-          p = ProblemForStatus(405);
-          p.detail = "this path answers " + allow;
+        if (std::regex_match(req.path, patterns[i])) {
+          allow += (allow.empty() ? "" : ", ") + std::string(RouteTable()[i].method);
         }
       }
-      const std::string correlation_id = req.get_header_value("X-Correlation-ID");
-      res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
-                      kProblemJson);
-    });
-    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
-      RequestScope& scope = CurrentRequest();
-      // A request httplib could not read (or refused to read) leaves the stream at an unknown
-      // place: answer it, then close rather than parse the rest as the next request.
-      if (std::string(scope.route) == "other" &&
-          (res.status == 400 || res.status == 408 || res.status == 413 || res.status == 414)) {
-        scope.close = true;
+      if (!allow.empty()) {
+        res.status = 405;
+        res.set_header("Allow", allow);
+        p = ProblemForStatus(405);
+        p.detail = "this path answers " + allow;
       }
-      const double seconds =
-          std::chrono::duration<double>(Clock::now() - scope.started).count();
-      metrics.Record(scope.route, req.method, res.status, seconds);
-      if (spdlog::should_log(spdlog::level::debug)) {
-        spdlog::debug("{} {} {} {:.1f} ms route={} correlation_id={}", req.method, req.path,
-                      res.status, seconds * 1000, scope.route, req.get_header_value("X-Correlation-ID"));
-      }
-    });
+    }
+    const std::string correlation_id = req.get_header_value("X-Correlation-ID");
+    res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
+                    kProblemJson);
+  }
+
+  // Every answered request: its metrics, a debug line, and whether to close the connection.
+  void LogRequest(const httplib::Request& req, const httplib::Response& res) {
+    RequestScope& scope = CurrentRequest();
+    // A request httplib could not read (or refused to read) leaves the stream at an unknown
+    // place: answer it, then close rather than parse the rest as the next request.
+    if (std::string(scope.route) == "other" &&
+        (res.status == 400 || res.status == 408 || res.status == 413 || res.status == 414)) {
+      scope.close = true;
+    }
+    const double seconds =
+        std::chrono::duration<double>(Clock::now() - scope.started).count();
+    metrics.Record(scope.route, req.method, res.status, seconds);
+    if (spdlog::should_log(spdlog::level::debug)) {
+      spdlog::debug("{} {} {} {:.1f} ms route={} correlation_id={}", req.method, req.path,
+                    res.status, seconds * 1000, scope.route, req.get_header_value("X-Correlation-ID"));
+    }
   }
 
   ServerConfig config;
@@ -1070,8 +1065,9 @@ void Server::CheckDatabaseRole() {
                  "reports it once the database answers: {}", e.what());
     return;
   }
+  PrepareStatements(*conn);
   pqxx::nontransaction tx(*conn);
-  const pqxx::result r = tx.exec(Impl::kReadinessSql);
+  const pqxx::result r = tx.exec_prepared(StatementName(Stmt::kReadiness));
   if (r.empty()) throw std::runtime_error("the taskflow extension is not installed in this database");
   if (!r[0][1].is_null() && r[0][1].size() > 0) throw std::runtime_error(Impl::NotMember(r[0][1].c_str()));
 }
