@@ -30,7 +30,7 @@ const std::vector<Scenario>& Registry() {
        "drain of chains of 10: every job but the heads has one dependency, a tenth ready at a time",
        "drain", 0.0, &DrainDepsChains},
       {"workflow-10k",
-       "one 10,000-node fan-out/fan-in workflow: creation, drain rate, fan-in release delay", "",
+       "one 10,000-node fan-out/fan-in workflow: creation, drain rate, fan-in release", "",
        0.0, &Workflow10k},
       {"webhook-intake",
        "taskflow.handle_webhook with signature checks, one job per call, 8 connections",
