@@ -21,14 +21,10 @@ CPP_DIRS = ("extension", "worker", "bench")
 CPP_SUFFIXES = (".cpp", ".hpp", ".h", ".cc", ".inc")
 SQL_DIRS = ("sql/src",)
 
-# (path, function name) -> why it may be long. Only data tables belong here, and work in
-# progress on another branch (removed when it is merged).
+# (path, function name) -> why it may be long. Only data tables belong here.
 EXEMPT = {
     ("worker/http/src/statements.cpp", "Build"):
         "data table: the HTTP server's named statements, one row each",
-    ("worker/src/process.cpp", "RunProcess"): "split on branch h6-router",
-    ("extension/api/dependencies.cpp", "ScheduleWorkflow"):
-        "extension/api/dependencies.cpp is changed on branch h6-depsperf: split after it",
 }
 
 

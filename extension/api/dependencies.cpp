@@ -289,24 +289,27 @@ namespace {
   throw DomainError(ErrorCode::InvalidParameterValue, message, hint);
 }
 
-}  // namespace
-
-WorkflowCreated ScheduleWorkflow(Datum spec, const std::string& actor,
-                                 const std::optional<std::string>& tenant_given,
-                                 const WorkflowDefaults& defaults) {
+// spec is an object, and not deeper than spec -> nodes -> node -> a payload of the JSON limit.
+void CheckSpecShape(Datum spec) {
   if (!pg::InspectJsonb(spec).is_object) {
     BadSpec("spec must be a JSON object",
             "Example: '{\"nodes\": [{\"key\": \"a\", \"job_type\": \"x\"}, {\"key\": \"b\", "
             "\"job_type\": \"y\"}], \"edges\": [{\"from\": \"a\", \"to\": \"b\"}]}'");
   }
   // Depth before anything walks it: spec -> nodes -> node -> payload.
-  {
-    long child = -1;
-    if (pg::JsonbDepth(spec, core::kMaxJsonDepth + 3, &child) > core::kMaxJsonDepth + 3) {
-      core::ValidateJsonDepth(core::kMaxJsonDepth + 1, "spec: a node's payload");
-    }
+  long child = -1;
+  if (pg::JsonbDepth(spec, core::kMaxJsonDepth + 3, &child) > core::kMaxJsonDepth + 3) {
+    core::ValidateJsonDepth(core::kMaxJsonDepth + 1, "spec: a node's payload");
   }
-  // Top-level shape and sizes, before reading any element.
+}
+
+struct SpecHeader {
+  std::optional<std::string> name, tenant_requested;
+  int node_count = 0, edge_count = 0;
+};
+
+// The top-level keys, their types and the sizes of nodes and edges, before any element is read.
+SpecHeader ReadSpecHeader(Datum spec) {
   static pg::Statement top(
       "SELECT (SELECT string_agg(k, ', ') FROM jsonb_object_keys($1) k "
       "        WHERE k NOT IN ('name', 'tenant_id', 'nodes', 'edges')), "
@@ -316,76 +319,75 @@ WorkflowCreated ScheduleWorkflow(Datum spec, const std::string& actor,
       "  CASE WHEN jsonb_typeof($1 -> 'edges') = 'array' THEN jsonb_array_length($1 -> 'edges') END, "
       "  $1 ->> 'name', $1 ->> 'tenant_id'",
       {JSONBOID});
-  std::optional<std::string> name, tenant_requested;
-  int node_count = 0, edge_count = 0;
-  {
-    pg::Params p;
-    p.Add(spec);
-    p.Run(top, true);
-    pg::ResultRow row(0);
-    if (auto unknown = row.Text(1)) {
-      BadSpec("spec: unknown key(s) " + *unknown, "The keys are name, tenant_id, nodes and edges.");
-    }
-    if (row.Text(2).value_or("") != "array") BadSpec("spec: nodes must be a JSON array");
-    std::string et = row.Text(3).value_or("null");
-    if (et != "array" && et != "null") BadSpec("spec: edges must be a JSON array");
-    std::string nt = row.Text(4).value_or("null"), tt = row.Text(5).value_or("null");
-    if (nt != "string" && nt != "null") BadSpec("spec: name must be a string");
-    if (tt != "string" && tt != "null") BadSpec("spec: tenant_id must be a string");
-    // Sizes first: an oversized graph is refused before its elements are read.
-    node_count = row.Int32(6).value_or(0);
-    edge_count = row.Int32(7).value_or(0);
-    name = row.Text(8);
-    tenant_requested = row.Text(9);
+  pg::Params p;
+  p.Add(spec);
+  p.Run(top, true);
+  pg::ResultRow row(0);
+  if (auto unknown = row.Text(1)) {
+    BadSpec("spec: unknown key(s) " + *unknown, "The keys are name, tenant_id, nodes and edges.");
   }
+  if (row.Text(2).value_or("") != "array") BadSpec("spec: nodes must be a JSON array");
+  std::string et = row.Text(3).value_or("null");
+  if (et != "array" && et != "null") BadSpec("spec: edges must be a JSON array");
+  std::string nt = row.Text(4).value_or("null"), tt = row.Text(5).value_or("null");
+  if (nt != "string" && nt != "null") BadSpec("spec: name must be a string");
+  if (tt != "string" && tt != "null") BadSpec("spec: tenant_id must be a string");
+  SpecHeader header;
+  header.node_count = row.Int32(6).value_or(0);
+  header.edge_count = row.Int32(7).value_or(0);
+  header.name = row.Text(8);
+  header.tenant_requested = row.Text(9);
+  return header;
+}
+
+// An oversized graph is refused before its elements are read.
+void CheckSpecSizes(const SpecHeader& header) {
   const std::string limits_hint =
       "taskflow.max_workflow_nodes and taskflow.max_workflow_edges set the limits.";
-  if (node_count > taskflow_max_workflow_nodes) {
-    BadSpec("workflow has " + std::to_string(node_count) + " nodes, the limit is " +
+  if (header.node_count > taskflow_max_workflow_nodes) {
+    BadSpec("workflow has " + std::to_string(header.node_count) + " nodes, the limit is " +
                 std::to_string(taskflow_max_workflow_nodes), limits_hint);
   }
-  if (edge_count > taskflow_max_workflow_edges) {
-    BadSpec("workflow has " + std::to_string(edge_count) + " edges, the limit is " +
+  if (header.edge_count > taskflow_max_workflow_edges) {
+    BadSpec("workflow has " + std::to_string(header.edge_count) + " edges, the limit is " +
                 std::to_string(taskflow_max_workflow_edges), limits_hint);
   }
-  if (name && name->size() > 200) BadSpec("spec: name is longer than 200 bytes");
-  // The workflow's tenant: the caller's (a confined caller may only name its own), or the one
-  // given (a rule's firing tenant: the spec may not name another).
-  if (tenant_given && tenant_requested && *tenant_requested != *tenant_given) {
-    BadSpec("spec: tenant_id differs from the workflow's tenant \"" + *tenant_given + "\"");
-  }
-  const std::string tenant = tenant_given ? *tenant_given : ResolveTenant(tenant_requested);
+  if (header.name && header.name->size() > 200) BadSpec("spec: name is longer than 200 bytes");
+}
 
-  // Nodes: their keys; every node is in the workflow's tenant and a new job.
+// The nodes' keys, in order; every node is in the workflow's tenant and a new job.
+std::vector<std::string> ReadNodeKeys(Datum spec, const std::string& tenant) {
   static pg::Statement nodes_stmt(
       "SELECT e.n::int, jsonb_typeof(e.j), jsonb_typeof(e.j -> 'key'), e.j ->> 'key', "
       "  e.j ? 'unique_key', jsonb_typeof(e.j -> 'tenant_id'), e.j ->> 'tenant_id' "
       "FROM jsonb_array_elements($1 -> 'nodes') WITH ORDINALITY AS e(j, n) ORDER BY e.n",
       {JSONBOID});
   std::vector<std::string> keys;
-  {
-    pg::Params p;
-    p.Add(spec);
-    std::uint64_t n = p.Run(nodes_stmt, true);
-    keys.reserve(n);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      pg::ResultRow row(i);
-      const std::string where = "nodes[" + std::to_string(i) + "]: ";
-      if (row.Text(2).value_or("") != "object") BadSpec(where + "must be a JSON object");
-      if (row.Text(3).value_or("") != "string") BadSpec(where + "key (a string) is required");
-      if (row.Bool(5).value_or(false)) {
-        BadSpec(where + "unique_key is not supported in a workflow node",
-                "Every node of a workflow is a new job.");
-      }
-      std::string tt = row.Text(6).value_or("null");
-      if (tt != "null" && (tt != "string" || row.Text(7).value_or("") != tenant)) {
-        BadSpec(where + "tenant_id differs from the workflow's tenant \"" + tenant + "\"",
-                "A workflow's jobs and their dependencies are all in one tenant.");
-      }
-      keys.push_back(row.Text(4).value_or(""));
+  pg::Params p;
+  p.Add(spec);
+  std::uint64_t n = p.Run(nodes_stmt, true);
+  keys.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pg::ResultRow row(i);
+    const std::string where = "nodes[" + std::to_string(i) + "]: ";
+    if (row.Text(2).value_or("") != "object") BadSpec(where + "must be a JSON object");
+    if (row.Text(3).value_or("") != "string") BadSpec(where + "key (a string) is required");
+    if (row.Bool(5).value_or(false)) {
+      BadSpec(where + "unique_key is not supported in a workflow node",
+              "Every node of a workflow is a new job.");
     }
+    std::string tt = row.Text(6).value_or("null");
+    if (tt != "null" && (tt != "string" || row.Text(7).value_or("") != tenant)) {
+      BadSpec(where + "tenant_id differs from the workflow's tenant \"" + tenant + "\"",
+              "A workflow's jobs and their dependencies are all in one tenant.");
+    }
+    keys.push_back(row.Text(4).value_or(""));
   }
-  // Edges by keys.
+  return keys;
+}
+
+// The edges, by node keys (BuildWorkflowGraph resolves and checks the keys).
+std::vector<core::WorkflowEdgeSpec> ReadEdges(Datum spec) {
   static pg::Statement edges_stmt(
       "SELECT e.n::int, jsonb_typeof(e.j), jsonb_typeof(e.j -> 'from'), jsonb_typeof(e.j -> 'to'), "
       "  e.j ->> 'from', e.j ->> 'to', jsonb_typeof(e.j -> 'on_failure'), e.j ->> 'on_failure', "
@@ -394,40 +396,39 @@ WorkflowCreated ScheduleWorkflow(Datum spec, const std::string& actor,
       "FROM jsonb_array_elements(COALESCE($1 -> 'edges', '[]')) WITH ORDINALITY AS e(j, n) ORDER BY e.n",
       {JSONBOID});
   std::vector<core::WorkflowEdgeSpec> edge_specs;
-  {
-    pg::Params p;
-    p.Add(spec);
-    std::uint64_t n = p.Run(edges_stmt, true);
-    edge_specs.reserve(n);
-    for (std::uint64_t i = 0; i < n; ++i) {
-      pg::ResultRow row(i);
-      const std::string where = "edges[" + std::to_string(i) + "]: ";
-      if (row.Text(2).value_or("") != "object") BadSpec(where + "must be a JSON object");
-      if (auto unknown = row.Text(9)) {
-        BadSpec(where + "unknown key(s) " + *unknown, "The keys are from, to and on_failure.");
-      }
-      if (row.Text(3).value_or("") != "string" || row.Text(4).value_or("") != "string") {
-        BadSpec(where + "from and to (node keys, strings) are required");
-      }
-      core::WorkflowEdgeSpec e;
-      e.from = row.Text(5).value_or("");
-      e.to = row.Text(6).value_or("");
-      std::string ft = row.Text(7).value_or("null");
-      if (ft != "null") {
-        auto policy = ft == "string" ? core::ParseOnDependencyFailure(row.Text(8).value_or(""))
-                                     : std::nullopt;
-        if (!policy) BadSpec(where + "on_failure must be \"cancel\" or \"run\"");
-        e.on_failure = *policy;
-      }
-      edge_specs.push_back(std::move(e));
+  pg::Params p;
+  p.Add(spec);
+  std::uint64_t n = p.Run(edges_stmt, true);
+  edge_specs.reserve(n);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pg::ResultRow row(i);
+    const std::string where = "edges[" + std::to_string(i) + "]: ";
+    if (row.Text(2).value_or("") != "object") BadSpec(where + "must be a JSON object");
+    if (auto unknown = row.Text(9)) {
+      BadSpec(where + "unknown key(s) " + *unknown, "The keys are from, to and on_failure.");
     }
+    if (row.Text(3).value_or("") != "string" || row.Text(4).value_or("") != "string") {
+      BadSpec(where + "from and to (node keys, strings) are required");
+    }
+    core::WorkflowEdgeSpec e;
+    e.from = row.Text(5).value_or("");
+    e.to = row.Text(6).value_or("");
+    std::string ft = row.Text(7).value_or("null");
+    if (ft != "null") {
+      auto policy = ft == "string" ? core::ParseOnDependencyFailure(row.Text(8).value_or(""))
+                                   : std::nullopt;
+      if (!policy) BadSpec(where + "on_failure must be \"cancel\" or \"run\"");
+      e.on_failure = *policy;
+    }
+    edge_specs.push_back(std::move(e));
   }
-  core::WorkflowGraph graph =
-      core::BuildWorkflowGraph(keys, edge_specs, static_cast<std::size_t>(taskflow_max_workflow_nodes),
-                               static_cast<std::size_t>(taskflow_max_workflow_edges));
+  return edge_specs;
+}
 
-  // The jobs: schedule_many's validation and insert, each node in the workflow's tenant,
-  // waiting where it has dependencies.
+// The nodes' jobs: schedule_many's validation and insert, each node in the workflow's tenant,
+// waiting where it has dependencies. Their ids, in node order.
+std::vector<std::int64_t> InsertNodeJobs(Datum spec, const std::string& tenant, const std::string& actor,
+                                         const WorkflowDefaults& defaults, core::WorkflowGraph& graph) {
   // The defaults ($3..$5) come first, so a node's own value wins.
   static pg::Statement jobs_stmt(
       "SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('correlation_id', $3::text, "
@@ -435,26 +436,25 @@ WorkflowCreated ScheduleWorkflow(Datum spec, const std::string& actor,
       "  || (e.j - 'key') || jsonb_build_object('tenant_id', $2::text) ORDER BY e.n) "
       "FROM jsonb_array_elements($1 -> 'nodes') WITH ORDINALITY AS e(j, n)",
       {JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT8OID});
-  Datum jobs;
-  {
-    pg::Params p;
-    p.Add(spec).AddText(tenant).AddOptText(defaults.correlation_id).AddOptText(defaults.traceparent);
-    if (defaults.parent_job_id) p.AddInt64(*defaults.parent_job_id); else p.AddNull();
-    p.Run(jobs_stmt, true);
-    bool is_null = true;
-    jobs = pg::CopyOutOfSpi(pg::ResultRow(0).Raw(1, &is_null), false, -1);
-  }
-  std::vector<std::int64_t> ids;
+  pg::Params p;
+  p.Add(spec).AddText(tenant).AddOptText(defaults.correlation_id).AddOptText(defaults.traceparent);
+  if (defaults.parent_job_id) p.AddInt64(*defaults.parent_job_id); else p.AddNull();
+  p.Run(jobs_stmt, true);
+  bool is_null = true;
+  Datum jobs = pg::CopyOutOfSpi(pg::ResultRow(0).Raw(1, &is_null), false, -1);
   try {
-    ids = ScheduleJobs(jobs, actor, &graph.dependency_count, &graph.wait_reason);
+    return ScheduleJobs(jobs, actor, &graph.dependency_count, &graph.wait_reason);
   } catch (const DomainError& e) {
     std::string m = e.what();
     if (m.rfind("jobs[", 0) == 0) m = "nodes[" + m.substr(5);
     throw DomainError(e.code(), m, e.hint(), e.detail());
   }
-  if (ids.size() != keys.size()) throw DomainError(ErrorCode::Internal, "workflow insert mismatch");
+}
 
-  // The workflow, its nodes and its edges.
+// The workflow, its nodes and its edges; the answer {"workflow_id": id, "jobs": {key: id, ...}}.
+Datum InsertWorkflow(const std::string& tenant, const std::optional<std::string>& name,
+                     const std::string& actor, const std::vector<std::string>& keys,
+                     const std::vector<std::int64_t>& ids, const core::WorkflowGraph& graph) {
   static pg::Statement insert(
       "WITH w AS (INSERT INTO taskflow.workflows (tenant_id, name, node_count, edge_count, created_by) "
       "  VALUES ($1, $2, $3, $4, $5) RETURNING id), "
@@ -462,7 +462,8 @@ WorkflowCreated ScheduleWorkflow(Datum spec, const std::string& actor,
       "  SELECT w.id, k, j, $1 FROM w, unnest($6::text[], $7::bigint[]) AS x(k, j)), "
       "d AS (INSERT INTO taskflow.job_dependencies (job_id, depends_on, tenant_id, on_failure) "
       "  SELECT c, p, $1, f FROM unnest($8::bigint[], $9::bigint[], $10::text[]) AS x(c, p, f)) "
-      "SELECT w.id, (SELECT jsonb_object_agg(k, j) FROM unnest($6::text[], $7::bigint[]) AS x(k, j)) "
+      "SELECT jsonb_build_object('workflow_id', w.id, 'jobs', "
+      "  (SELECT jsonb_object_agg(k, j) FROM unnest($6::text[], $7::bigint[]) AS x(k, j))) "
       "FROM w",
       {TEXTOID, TEXTOID, INT4OID, INT4OID, TEXTOID, TEXTARRAYOID, INT8ARRAYOID, INT8ARRAYOID,
        INT8ARRAYOID, TEXTARRAYOID});
@@ -482,17 +483,32 @@ WorkflowCreated ScheduleWorkflow(Datum spec, const std::string& actor,
   p.Add(TextArrayDatum(keys)).Add(Int64ArrayDatum(ids)).Add(Int64ArrayDatum(child));
   p.Add(Int64ArrayDatum(parent)).Add(TextArrayDatum(policy));
   p.Run(insert);
-  std::int64_t workflow_id = pg::ResultRow(0).Int64(1).value_or(0);
   bool is_null = true;
-  Datum by_key = pg::CopyOutOfSpi(pg::ResultRow(0).Raw(2, &is_null), false, -1);
-  // {"workflow_id": id, "jobs": {...}}
-  static pg::Statement result(
-      "SELECT jsonb_build_object('workflow_id', $1, 'jobs', $2::jsonb)", {INT8OID, JSONBOID});
-  pg::Params r;
-  r.AddInt64(workflow_id).Add(by_key);
-  r.Run(result, true);
+  return pg::CopyOutOfSpi(pg::ResultRow(0).Raw(1, &is_null), false, -1);
+}
+
+}  // namespace
+
+WorkflowCreated ScheduleWorkflow(Datum spec, const std::string& actor,
+                                 const std::optional<std::string>& tenant_given,
+                                 const WorkflowDefaults& defaults) {
+  CheckSpecShape(spec);
+  const SpecHeader header = ReadSpecHeader(spec);
+  CheckSpecSizes(header);
+  // The workflow's tenant: the caller's (a confined caller may only name its own), or the one
+  // given (a rule's firing tenant: the spec may not name another).
+  if (tenant_given && header.tenant_requested && *header.tenant_requested != *tenant_given) {
+    BadSpec("spec: tenant_id differs from the workflow's tenant \"" + *tenant_given + "\"");
+  }
+  const std::string tenant = tenant_given ? *tenant_given : ResolveTenant(header.tenant_requested);
+  const std::vector<std::string> keys = ReadNodeKeys(spec, tenant);
+  core::WorkflowGraph graph =
+      core::BuildWorkflowGraph(keys, ReadEdges(spec), static_cast<std::size_t>(taskflow_max_workflow_nodes),
+                               static_cast<std::size_t>(taskflow_max_workflow_edges));
+  std::vector<std::int64_t> ids = InsertNodeJobs(spec, tenant, actor, defaults, graph);
+  if (ids.size() != keys.size()) throw DomainError(ErrorCode::Internal, "workflow insert mismatch");
   WorkflowCreated created;
-  created.answer = pg::CopyOutOfSpi(pg::ResultRow(0).Raw(1, &is_null), false, -1);
+  created.answer = InsertWorkflow(tenant, header.name, actor, keys, ids, graph);
   created.job_ids = std::move(ids);
   return created;
 }

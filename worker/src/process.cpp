@@ -14,6 +14,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <utility>
 
 #include <taskflow/worker.hpp>
 
@@ -83,6 +84,226 @@ std::string Utf8Tail(const std::string& data, size_t max) {
   return data.substr(start);
 }
 
+// The four pipes of one child (stdin, stdout, stderr, and the exec status pipe), all O_CLOEXEC;
+// whatever is still open is closed when this goes out of scope.
+struct ChildPipes {
+  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, status[2] = {-1, -1};
+
+  ChildPipes() = default;
+  ChildPipes(const ChildPipes&) = delete;
+  ChildPipes& operator=(const ChildPipes&) = delete;
+  ~ChildPipes() { CloseAll(); }
+
+  bool Open() {
+    return pipe2(in, O_CLOEXEC) == 0 && pipe2(out, O_CLOEXEC) == 0 && pipe2(err, O_CLOEXEC) == 0 &&
+           pipe2(status, O_CLOEXEC) == 0;
+  }
+  void CloseAll() {
+    for (int* pair : {in, out, err, status}) {
+      CloseFd(pair[0]);
+      CloseFd(pair[1]);
+    }
+  }
+  // In the parent after fork(): the child's ends are the child's.
+  void CloseChildEnds() {
+    CloseFd(in[0]);
+    CloseFd(out[1]);
+    CloseFd(err[1]);
+    CloseFd(status[1]);
+  }
+};
+
+// What the child runs after fork(): only async-signal-safe calls until exec (the worker is
+// threaded). Own process group, dies with the worker, default signal state; a failed chdir or
+// exec writes its errno into the status pipe.
+[[noreturn]] void RunChild(pid_t parent, const ChildPipes& pipes, char* const* argv, char* const* envp,
+                           const char* cwd) {
+  setpgid(0, 0);
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(127);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  signal(SIGPIPE, SIG_DFL);
+  dup2(pipes.in[0], STDIN_FILENO);
+  dup2(pipes.out[1], STDOUT_FILENO);
+  dup2(pipes.err[1], STDERR_FILENO);
+  int child_errno = 0;
+  if (cwd != nullptr && chdir(cwd) != 0) {
+    child_errno = errno;
+  } else {
+    // Descriptors a library opened without O_CLOEXEC must not leak into the job.
+    syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
+    execvpe(argv[0], argv, envp);
+    child_errno = errno;
+  }
+  ssize_t ignored = write(pipes.status[1], &child_errno, sizeof child_errno);
+  (void)ignored;
+  _exit(127);
+}
+
+// 0 when the child's exec succeeded (the status pipe closed on exec), else the errno it sent.
+int ExecErrno(int& status_fd) {
+  int child_errno = 0;
+  ssize_t n;
+  do {
+    n = read(status_fd, &child_errno, sizeof child_errno);
+  } while (n < 0 && errno == EINTR);
+  CloseFd(status_fd);
+  return n == static_cast<ssize_t>(sizeof child_errno) ? child_errno : 0;
+}
+
+// The parent's ends of a running child's pipes: writes stdin_data, keeps stdout up to
+// max_stdout (marking it truncated beyond) and the tail of stderr.
+class ChildIo {
+ public:
+  ChildIo(const ProcessSpec& spec, ProcessResult& result, ChildPipes& pipes)
+      : spec_(spec), result_(result), in_fd_(pipes.in[1]), out_fd_(pipes.out[0]), err_fd_(pipes.err[0]) {
+    pipes.in[1] = pipes.out[0] = pipes.err[0] = -1;
+    SetNonBlocking(out_fd_);
+    SetNonBlocking(err_fd_);
+    if (spec_.stdin_data.empty()) {
+      CloseFd(in_fd_);
+    } else {
+      SetNonBlocking(in_fd_);
+    }
+  }
+  ChildIo(const ChildIo&) = delete;
+  ChildIo& operator=(const ChildIo&) = delete;
+  ~ChildIo() {
+    CloseFd(in_fd_);
+    CloseFd(out_fd_);
+    CloseFd(err_fd_);
+  }
+
+  // Waits up to `wait` for any pipe and moves what is ready.
+  void PollOnce(std::chrono::milliseconds wait) {
+    pollfd fds[3];
+    int count = 0;
+    int in_index = -1, out_index = -1, err_index = -1;
+    if (in_fd_ >= 0) { in_index = count; fds[count++] = {in_fd_, POLLOUT, 0}; }
+    if (out_fd_ >= 0) { out_index = count; fds[count++] = {out_fd_, POLLIN, 0}; }
+    if (err_fd_ >= 0) { err_index = count; fds[count++] = {err_fd_, POLLIN, 0}; }
+    // With every pipe closed only the exit is left to wait for: check it often.
+    if (count == 0) wait = std::min(wait, std::chrono::milliseconds(5));
+    const int ready = poll(count ? fds : nullptr, count, static_cast<int>(wait.count()));
+    if (ready <= 0) return;
+    if (in_index >= 0 && fds[in_index].revents) WriteStdin(fds[in_index].revents);
+    if (out_index >= 0 && fds[out_index].revents) DrainStdout();
+    if (err_index >= 0 && fds[err_index].revents) DrainStderr();
+  }
+
+  // After the exit: what is still buffered in the pipes.
+  void DrainRest() {
+    if (out_fd_ >= 0) DrainStdout();
+    if (err_fd_ >= 0) DrainStderr();
+  }
+
+  std::string StderrTail() const { return Utf8Tail(err_data_, spec_.stderr_tail); }
+
+ private:
+  void WriteStdin(short revents) {
+    if (!(revents & POLLOUT)) {
+      CloseFd(in_fd_);  // the child closed its stdin
+      return;
+    }
+    const std::string& data = spec_.stdin_data;
+    const ssize_t written = write(in_fd_, data.data() + in_offset_, data.size() - in_offset_);
+    if (written > 0) in_offset_ += static_cast<size_t>(written);
+    if ((written < 0 && errno != EAGAIN && errno != EINTR) || in_offset_ >= data.size()) CloseFd(in_fd_);
+  }
+  void DrainStdout() {
+    Drain(out_fd_, [this](const char* data, size_t size) {
+      const size_t room = spec_.max_stdout - std::min(spec_.max_stdout, result_.stdout_data.size());
+      if (size > room) result_.stdout_truncated = true;
+      result_.stdout_data.append(data, std::min(size, room));
+    });
+  }
+  void DrainStderr() {
+    Drain(err_fd_, [this](const char* data, size_t size) {
+      err_data_.append(data, size);
+      if (err_data_.size() > 4 * spec_.stderr_tail + 65536) err_data_ = Utf8Tail(err_data_, spec_.stderr_tail + 8);
+    });
+  }
+
+  const ProcessSpec& spec_;
+  ProcessResult& result_;
+  int in_fd_, out_fd_, err_fd_;
+  size_t in_offset_ = 0;
+  std::string err_data_;
+};
+
+// When to end a running child: on should_stop or at the deadline SIGTERM to its group (the
+// result says kStopped or kTimedOut), then SIGKILL after kill_grace.
+class Terminator {
+ public:
+  Terminator(const ProcessSpec& spec, Clock::time_point start, pid_t pid, const std::function<bool()>& should_stop)
+      : spec_(spec),
+        pid_(pid),
+        should_stop_(should_stop),
+        deadline_(spec.timeout ? start + *spec.timeout : Clock::time_point::max()) {}
+
+  // Signals what is due now and returns how long to wait for the pipes before asking again:
+  // at most 50 ms (should_stop is polled), less when the deadline or the SIGKILL is sooner.
+  std::chrono::milliseconds Step(ProcessResult& result) {
+    const auto now = Clock::now();
+    if (!terminating_) {
+      if (should_stop_ && should_stop_()) {
+        Terminate(now, result, ProcessResult::End::kStopped);
+      } else if (now >= deadline_) {
+        Terminate(now, result, ProcessResult::End::kTimedOut);
+      }
+    } else if (!killed_ && now >= kill_at_) {
+      kill(-pid_, SIGKILL);
+      killed_ = true;
+    }
+    auto wait = std::chrono::milliseconds(50);
+    if (!terminating_ && deadline_ != Clock::time_point::max()) wait = WaitUntil(now, deadline_, wait);
+    if (terminating_ && !killed_) wait = WaitUntil(now, kill_at_, wait);
+    return wait;
+  }
+
+ private:
+  void Terminate(Clock::time_point now, ProcessResult& result, ProcessResult::End end) {
+    result.end = end;
+    terminating_ = true;
+    kill(-pid_, SIGTERM);
+    kill_at_ = now + spec_.kill_grace;
+  }
+  static std::chrono::milliseconds WaitUntil(Clock::time_point now, Clock::time_point t,
+                                             std::chrono::milliseconds wait) {
+    if (t <= now) return std::chrono::milliseconds(0);
+    return std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(t - now) + std::chrono::milliseconds(1));
+  }
+
+  const ProcessSpec& spec_;
+  pid_t pid_;
+  const std::function<bool()>& should_stop_;
+  Clock::time_point deadline_;
+  bool terminating_ = false, killed_ = false;
+  Clock::time_point kill_at_{};
+};
+
+ProcessResult SpawnFailed(std::string error, Clock::time_point start) {
+  ProcessResult result;
+  result.end = ProcessResult::End::kSpawnFailed;
+  result.spawn_error = std::move(error);
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+  return result;
+}
+
+// How a child that was not stopped or timed out ended, from waitpid's status.
+void SetExitStatus(int wstatus, ProcessResult& result) {
+  if (result.end == ProcessResult::End::kTimedOut || result.end == ProcessResult::End::kStopped) return;
+  if (WIFEXITED(wstatus)) {
+    result.end = ProcessResult::End::kExited;
+    result.exit_code = WEXITSTATUS(wstatus);
+  } else if (WIFSIGNALED(wstatus)) {
+    result.end = ProcessResult::End::kSignaled;
+    result.signal = WTERMSIG(wstatus);
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> MergeEnvironment(const std::vector<std::pair<std::string, std::string>>& extra) {
@@ -102,12 +323,7 @@ std::vector<std::string> MergeEnvironment(const std::vector<std::pair<std::strin
 
 ProcessResult RunProcess(const ProcessSpec& spec, const std::function<bool()>& should_stop) {
   const auto start = Clock::now();
-  ProcessResult result;
-  if (spec.argv.empty()) {
-    result.end = ProcessResult::End::kSpawnFailed;
-    result.spawn_error = "empty command";
-    return result;
-  }
+  if (spec.argv.empty()) return SpawnFailed("empty command", start);
 
   // Everything the child needs is built before fork(): in a threaded process the
   // child may only make async-signal-safe calls until exec.
@@ -119,181 +335,36 @@ ProcessResult RunProcess(const ProcessSpec& spec, const std::function<bool()>& s
   envp.push_back(nullptr);
   const char* cwd = spec.cwd.empty() ? nullptr : spec.cwd.c_str();
 
-  int in[2] = {-1, -1}, out[2] = {-1, -1}, err[2] = {-1, -1}, status[2] = {-1, -1};
-  auto close_all = [&] {
-    for (int* pair : {in, out, err, status}) {
-      CloseFd(pair[0]);
-      CloseFd(pair[1]);
-    }
-  };
-  if (pipe2(in, O_CLOEXEC) != 0 || pipe2(out, O_CLOEXEC) != 0 || pipe2(err, O_CLOEXEC) != 0 ||
-      pipe2(status, O_CLOEXEC) != 0) {
-    result.end = ProcessResult::End::kSpawnFailed;
-    result.spawn_error = std::string("pipe: ") + std::strerror(errno);
-    close_all();
-    return result;
-  }
-
+  ChildPipes pipes;
+  if (!pipes.Open()) return SpawnFailed(std::string("pipe: ") + std::strerror(errno), start);
   const pid_t parent = getpid();
   const pid_t pid = fork();
-  if (pid < 0) {
-    result.end = ProcessResult::End::kSpawnFailed;
-    result.spawn_error = std::string("fork: ") + std::strerror(errno);
-    close_all();
-    return result;
-  }
-  if (pid == 0) {
-    // Child: own process group, dies with the worker, default signal state.
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    signal(SIGPIPE, SIG_DFL);
-    dup2(in[0], STDIN_FILENO);
-    dup2(out[1], STDOUT_FILENO);
-    dup2(err[1], STDERR_FILENO);
-    int child_errno = 0;
-    if (cwd != nullptr && chdir(cwd) != 0) {
-      child_errno = errno;
-    } else {
-      // Descriptors a library opened without O_CLOEXEC must not leak into the job.
-      syscall(SYS_close_range, 3U, ~0U, 4U /* CLOSE_RANGE_CLOEXEC */);
-      execvpe(argv[0], argv.data(), envp.data());
-      child_errno = errno;
-    }
-    ssize_t ignored = write(status[1], &child_errno, sizeof child_errno);
-    (void)ignored;
-    _exit(127);
-  }
+  if (pid < 0) return SpawnFailed(std::string("fork: ") + std::strerror(errno), start);
+  if (pid == 0) RunChild(parent, pipes, argv.data(), envp.data(), cwd);
 
   setpgid(pid, pid);  // also here, so kill(-pid) never races the child's setpgid
   GroupRegistration registration(pid);
-  CloseFd(in[0]);
-  CloseFd(out[1]);
-  CloseFd(err[1]);
-  CloseFd(status[1]);
-
-  // The status pipe closes on a successful exec (O_CLOEXEC) or carries errno.
-  int child_errno = 0;
-  ssize_t n;
-  do {
-    n = read(status[0], &child_errno, sizeof child_errno);
-  } while (n < 0 && errno == EINTR);
-  CloseFd(status[0]);
-  if (n == static_cast<ssize_t>(sizeof child_errno)) {
+  pipes.CloseChildEnds();
+  if (const int child_errno = ExecErrno(pipes.status[0])) {
     int wstatus = 0;
     waitpid(pid, &wstatus, 0);
-    close_all();
-    result.end = ProcessResult::End::kSpawnFailed;
-    result.spawn_error = "cannot run " + spec.argv[0] + ": " + std::strerror(child_errno);
-    result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
-    return result;
+    return SpawnFailed("cannot run " + spec.argv[0] + ": " + std::strerror(child_errno), start);
   }
 
-  int in_fd = in[1], out_fd = out[0], err_fd = err[0];
-  in[1] = out[0] = err[0] = -1;
-  SetNonBlocking(out_fd);
-  SetNonBlocking(err_fd);
-  size_t in_offset = 0;
-  if (spec.stdin_data.empty()) {
-    CloseFd(in_fd);
-  } else {
-    SetNonBlocking(in_fd);
-  }
-
-  std::string err_data;
-  auto out_sink = [&](const char* data, size_t size) {
-    const size_t room = spec.max_stdout - std::min(spec.max_stdout, result.stdout_data.size());
-    if (size > room) result.stdout_truncated = true;
-    result.stdout_data.append(data, std::min(size, room));
-  };
-  auto err_sink = [&](const char* data, size_t size) {
-    err_data.append(data, size);
-    if (err_data.size() > 4 * spec.stderr_tail + 65536) err_data = Utf8Tail(err_data, spec.stderr_tail + 8);
-  };
-
-  const auto deadline = spec.timeout ? start + *spec.timeout : Clock::time_point::max();
-  bool terminating = false, killed = false;
-  Clock::time_point kill_at{};
-
-  while (!HasExited(pid)) {
-    const auto now = Clock::now();
-    if (!terminating) {
-      bool stop = false;
-      if (should_stop && should_stop()) {
-        result.end = ProcessResult::End::kStopped;
-        stop = true;
-      } else if (now >= deadline) {
-        result.end = ProcessResult::End::kTimedOut;
-        stop = true;
-      }
-      if (stop) {
-        terminating = true;
-        kill(-pid, SIGTERM);
-        kill_at = now + spec.kill_grace;
-      }
-    } else if (!killed && now >= kill_at) {
-      kill(-pid, SIGKILL);
-      killed = true;
-    }
-
-    // Wake at least every 50 ms to check should_stop, sooner for a deadline.
-    auto wait = std::chrono::milliseconds(50);
-    auto until = [&](Clock::time_point t) {
-      if (t > now) wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(t - now) + std::chrono::milliseconds(1));
-      else wait = std::chrono::milliseconds(0);
-    };
-    if (!terminating && deadline != Clock::time_point::max()) until(deadline);
-    if (terminating && !killed) until(kill_at);
-
-    pollfd fds[3];
-    int count = 0;
-    int in_index = -1, out_index = -1, err_index = -1;
-    if (in_fd >= 0) { in_index = count; fds[count++] = {in_fd, POLLOUT, 0}; }
-    if (out_fd >= 0) { out_index = count; fds[count++] = {out_fd, POLLIN, 0}; }
-    if (err_fd >= 0) { err_index = count; fds[count++] = {err_fd, POLLIN, 0}; }
-    // With every pipe closed only the exit is left to wait for: check it often.
-    if (count == 0) wait = std::min(wait, std::chrono::milliseconds(5));
-    const int ready = poll(count ? fds : nullptr, count, static_cast<int>(wait.count()));
-    if (ready <= 0) continue;
-
-    if (in_index >= 0 && fds[in_index].revents) {
-      if (fds[in_index].revents & POLLOUT) {
-        const ssize_t written = write(in_fd, spec.stdin_data.data() + in_offset, spec.stdin_data.size() - in_offset);
-        if (written > 0) in_offset += static_cast<size_t>(written);
-        if ((written < 0 && errno != EAGAIN && errno != EINTR) || in_offset >= spec.stdin_data.size()) CloseFd(in_fd);
-      } else {
-        CloseFd(in_fd);  // the child closed its stdin
-      }
-    }
-    if (out_index >= 0 && fds[out_index].revents) Drain(out_fd, out_sink);
-    if (err_index >= 0 && fds[err_index].revents) Drain(err_fd, err_sink);
-  }
+  ProcessResult result;
+  ChildIo io(spec, result, pipes);
+  Terminator terminator(spec, start, pid, should_stop);
+  while (!HasExited(pid)) io.PollOnce(terminator.Step(result));
 
   // Output still buffered in the pipes; then end whatever the child left behind
   // in its group (the child is a zombie, so the group id is not reused yet).
-  if (out_fd >= 0) Drain(out_fd, out_sink);
-  if (err_fd >= 0) Drain(err_fd, err_sink);
+  io.DrainRest();
   kill(-pid, SIGKILL);
   int wstatus = 0;
   while (waitpid(pid, &wstatus, 0) < 0 && errno == EINTR) {
   }
-  CloseFd(in_fd);
-  CloseFd(out_fd);
-  CloseFd(err_fd);
-
-  if (result.end != ProcessResult::End::kTimedOut && result.end != ProcessResult::End::kStopped) {
-    if (WIFEXITED(wstatus)) {
-      result.end = ProcessResult::End::kExited;
-      result.exit_code = WEXITSTATUS(wstatus);
-    } else if (WIFSIGNALED(wstatus)) {
-      result.end = ProcessResult::End::kSignaled;
-      result.signal = WTERMSIG(wstatus);
-    }
-  }
-  result.stderr_tail = Utf8Tail(err_data, spec.stderr_tail);
+  SetExitStatus(wstatus, result);
+  result.stderr_tail = io.StderrTail();
   result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
   return result;
 }
