@@ -64,7 +64,7 @@ FORCE:
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) $(EXTENSION).control
 	cat $(sort $(wildcard sql/src/*.sql)) > $@
 
-.PHONY: test run bench deps installcheck version lint
+.PHONY: test run bench deps installcheck version lint format
 version:
 	@echo $(EXTVERSION)
 # The pgTAP suites (test/sql) against the server the libpq environment (PGHOST, PGPORT, PGUSER)
@@ -79,6 +79,9 @@ test:
 	bash test/run.sh
 lint:
 	PG_CONFIG=$(PG_CONFIG) bash test/lint.sh
+format:
+	find extension worker bench cli test/core -type f \( -name '*.cpp' -o -name '*.hpp' -o -name '*.h' -o -name '*.cc' \) \
+	  -not -path 'extension/generated/*' | xargs clang-format -i
 run:
 	bash scripts/run.sh
 bench:

@@ -77,7 +77,8 @@ Measurement CeilingDrain(Context& ctx) {
     c.prepare("claim", "UPDATE " + Table() +
                            " SET state = 'running', locked_by = $1, locked_at = now(),"
                            " attempts = attempts + 1"
-                           " WHERE id IN (SELECT id FROM " + Table() +
+                           " WHERE id IN (SELECT id FROM " +
+                           Table() +
                            " WHERE state = 'ready' ORDER BY priority DESC, run_at, id"
                            " FOR UPDATE SKIP LOCKED LIMIT $2)"
                            " RETURNING id, job_type, payload");

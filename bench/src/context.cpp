@@ -98,7 +98,8 @@ void Context::FillReadyJobs(std::int64_t count) {
 }
 
 std::int64_t Context::CountJobs(const std::string& state) {
-  std::string sql = std::string("SELECT count(*) FROM taskflow.jobs WHERE queue = '") + kQueue + "'";
+  std::string sql =
+      std::string("SELECT count(*) FROM taskflow.jobs WHERE queue = '") + kQueue + "'";
   if (!state.empty()) sql += " AND state::text = '" + state + "'";
   return QueryInt(sql);
 }
@@ -160,8 +161,8 @@ void Context::Checkpoint() {
 }
 
 std::string JobsArray(std::int64_t count) {
-  static const std::string kJob = std::string(R"({"job_type":")") + kJobType +
-                                  R"(","queue":")" + kQueue + R"(","payload":{}})";
+  static const std::string kJob =
+      std::string(R"({"job_type":")") + kJobType + R"(","queue":")" + kQueue + R"(","payload":{}})";
   std::string out = "[";
   out.reserve(static_cast<size_t>(count) * (kJob.size() + 1) + 2);
   for (std::int64_t i = 0; i < count; ++i) {

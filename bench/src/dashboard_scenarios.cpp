@@ -32,7 +32,8 @@ std::string Ms(double s) {
 double Percentile(std::vector<double> v, double q) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  const std::size_t i = std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())));
+  const std::size_t i =
+      std::min(v.size() - 1, static_cast<std::size_t>(q * static_cast<double>(v.size())));
   return v[i];
 }
 
@@ -46,19 +47,24 @@ double Since(std::chrono::steady_clock::time_point start) {
 double SetUpHistory(Context& ctx) {
   const Sizes& s = ctx.sizes();
   const std::string tenants = std::string("FROM generate_series(1, ") + std::to_string(kTenants) +
-                              ") g, LATERAL (SELECT '" + kTenantPrefix + "' || lpad(g::text, 5, '0') AS t) n";
+                              ") g, LATERAL (SELECT '" + kTenantPrefix +
+                              "' || lpad(g::text, 5, '0') AS t) n";
   ctx.Exec("SELECT count(taskflow.set_tenant_weight(t, 1 + g % 3)) " + tenants);
   ctx.Exec("SELECT count(taskflow.set_tenant_limit(t, 10)) " + tenants + " WHERE g % 2 = 0");
-  ctx.Exec(std::string("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '") + kTenantRole +
-           "') THEN CREATE ROLE " + kTenantRole + "; END IF; END $$");
+  ctx.Exec(std::string("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '") +
+           kTenantRole + "') THEN CREATE ROLE " + kTenantRole + "; END IF; END $$");
   ctx.Exec(std::string("SELECT taskflow.revoke_tenant(role_name::text) FROM taskflow.tenant_roles "
-                       "WHERE role_name::text = '") + kTenantRole + "'");  // left by an interrupted run
-  ctx.Exec(std::string("SELECT taskflow.grant_tenant('") + kTenantRole + "', '" + kTenantPrefix + "00001')");
+                       "WHERE role_name::text = '") +
+           kTenantRole + "'");  // left by an interrupted run
+  ctx.Exec(std::string("SELECT taskflow.grant_tenant('") + kTenantRole + "', '" + kTenantPrefix +
+           "00001')");
   FillFinishedHistory(ctx, s.history_jobs);
   ctx.Exec(std::string("UPDATE taskflow.jobs SET tenant_id = '") + kTenantPrefix +
-           "' || lpad((id % " + std::to_string(kTenants) + " + 1)::text, 5, '0'), "
+           "' || lpad((id % " + std::to_string(kTenants) +
+           " + 1)::text, 5, '0'), "
            "state = CASE WHEN id % 20 = 0 THEN 'DEAD'::taskflow.job_state ELSE state END "
-           "WHERE queue = '" + kQueue + "'");
+           "WHERE queue = '" +
+           kQueue + "'");
   const auto start = std::chrono::steady_clock::now();
   ctx.Exec("SELECT taskflow.reset_stats()");
   while (ctx.QueryText(std::string("SELECT ((SELECT rolled_up_to FROM taskflow.stats_watermark) > "
@@ -77,7 +83,8 @@ void TearDown(Context& ctx) {
   ctx.ResetTaskflow();
   ctx.Exec(std::string("SELECT taskflow.revoke_tenant('") + kTenantRole + "')");
   ctx.Exec(std::string("DELETE FROM taskflow.tenants WHERE id LIKE '") + kTenantPrefix + "%'");
-  ctx.Exec(std::string("DELETE FROM taskflow.rate_limits WHERE scope = 'tenant' AND name LIKE '") + kTenantPrefix + "%'");
+  ctx.Exec(std::string("DELETE FROM taskflow.rate_limits WHERE scope = 'tenant' AND name LIKE '") +
+           kTenantPrefix + "%'");
 }
 
 struct Read {
@@ -94,20 +101,22 @@ Measurement DashboardApi(Context& ctx) {
   ctx.ResetTaskflow();
   const Sizes& s = ctx.sizes();
   const double rollup = SetUpHistory(ctx);
-  const std::string some_job =
-      std::to_string(ctx.QueryInt(std::string("SELECT max(id) FROM taskflow.jobs WHERE queue = '") + kQueue + "'"));
+  const std::string some_job = std::to_string(ctx.QueryInt(
+      std::string("SELECT max(id) FROM taskflow.jobs WHERE queue = '") + kQueue + "'"));
   // the deep page: the cursor of a job 90% of the way down the history
-  const std::string deep = std::to_string(ctx.QueryInt(
-      std::string("SELECT id FROM taskflow.jobs WHERE queue = '") + kQueue + "' ORDER BY id OFFSET " +
-      std::to_string(s.history_jobs * 9 / 10) + " LIMIT 1"));
+  const std::string deep = std::to_string(
+      ctx.QueryInt(std::string("SELECT id FROM taskflow.jobs WHERE queue = '") + kQueue +
+                   "' ORDER BY id OFFSET " + std::to_string(s.history_jobs * 9 / 10) + " LIMIT 1"));
   const std::vector<Read> reads = {
       {"dashboard_overview 1h (admin)", "SELECT taskflow.dashboard_overview('1 hour')"},
       {"dashboard_overview 24h (admin)", "SELECT taskflow.dashboard_overview('24 hours')"},
       {"dashboard_overview 1h (tenant)", "SELECT taskflow.dashboard_overview('1 hour')", true},
       {"dashboard_overview 24h (tenant)", "SELECT taskflow.dashboard_overview('24 hours')", true},
       {"search_jobs first page", "SELECT count(*) FROM taskflow.search_jobs(queue => 'bench')"},
-      {"search_jobs deep page", "SELECT count(*) FROM taskflow.search_jobs(queue => 'bench', after_id => " + deep + ")"},
-      {"search_jobs DEAD (tenant)", "SELECT count(*) FROM taskflow.search_jobs(state => '{DEAD}')", true},
+      {"search_jobs deep page",
+       "SELECT count(*) FROM taskflow.search_jobs(queue => 'bench', after_id => " + deep + ")"},
+      {"search_jobs DEAD (tenant)", "SELECT count(*) FROM taskflow.search_jobs(state => '{DEAD}')",
+       true},
       {"count_jobs", "SELECT taskflow.count_jobs(queue => 'bench')::text"},
       {"job_detail", "SELECT taskflow.job_detail(" + some_job + ")"},
       {"dead_letter_groups", "SELECT taskflow.dead_letter_groups()"},
@@ -140,13 +149,15 @@ Measurement DashboardApi(Context& ctx) {
       worst = p95;
       worst_name = r.name;
     }
-    m.notes.emplace_back(r.name, "p95 " + Ms(p95) + ", p50 " + Ms(Percentile(times, 0.5)) + (p95 < 0.05 ? "" : "  ABOVE 50 ms"));
+    m.notes.emplace_back(r.name, "p95 " + Ms(p95) + ", p50 " + Ms(Percentile(times, 0.5)) +
+                                     (p95 < 0.05 ? "" : "  ABOVE 50 ms"));
     Context::Log("dashboard-api: " + r.name + ": p95 " + Ms(p95));
   }
   m.notes.emplace_back("slowest", worst_name + " p95 " + Ms(worst) + " (target < 50 ms each)");
-  m.notes.emplace_back("history", std::to_string(s.history_jobs) + " finished jobs (every 20th DEAD) over " +
-                                      std::to_string(kTenants) + " tenants, rolled up from scratch in " +
-                                      Ms(rollup));
+  m.notes.emplace_back("history", std::to_string(s.history_jobs) +
+                                      " finished jobs (every 20th DEAD) over " +
+                                      std::to_string(kTenants) +
+                                      " tenants, rolled up from scratch in " + Ms(rollup));
   TearDown(ctx);
   return m;
 }
@@ -186,7 +197,8 @@ void ViewDashboard(const std::string& db, const std::atomic<bool>& stop, std::at
       const auto start = std::chrono::steady_clock::now();
       refresh();
       t.refreshes.push_back(Since(start));
-      while (!stop.load() && Since(start) < 1.0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      while (!stop.load() && Since(start) < 1.0)
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
   } catch (const std::exception& e) {
     t.error = e.what();
@@ -233,20 +245,29 @@ Measurement DrainDashboard(Context& ctx) {
   stop = true;
   viewer.join();
   if (!times.error.empty()) throw std::runtime_error("dashboard client: " + times.error);
-  const double ratio = baseline.JobsPerSecond() > 0 ? m.JobsPerSecond() / baseline.JobsPerSecond() : 0;
+  const double ratio =
+      baseline.JobsPerSecond() > 0 ? m.JobsPerSecond() / baseline.JobsPerSecond() : 0;
   char buf[160];
-  std::snprintf(buf, sizeof buf, "%.0f jobs/s without the dashboard, %.0f with it: ratio %.3f (target >= 0.95: %s)",
-                baseline.JobsPerSecond(), m.JobsPerSecond(), ratio, ratio >= 0.95 ? "met" : "MISSED");
+  std::snprintf(buf, sizeof buf,
+                "%.0f jobs/s without the dashboard, %.0f with it: ratio %.3f (target >= 0.95: %s)",
+                baseline.JobsPerSecond(), m.JobsPerSecond(), ratio,
+                ratio >= 0.95 ? "met" : "MISSED");
   m.notes.emplace_back("vs the same drain without the dashboard", buf);
-  m.notes.emplace_back("dashboard refreshes", std::to_string(times.refreshes.size()) + " (overview + search_jobs + queues), p95 " +
-                                                  Ms(Percentile(times.refreshes, 0.95)) + ", max " +
-                                                  Ms(times.refreshes.empty() ? 0 : *std::max_element(times.refreshes.begin(), times.refreshes.end())));
+  m.notes.emplace_back(
+      "dashboard refreshes",
+      std::to_string(times.refreshes.size()) + " (overview + search_jobs + queues), p95 " +
+          Ms(Percentile(times.refreshes, 0.95)) + ", max " +
+          Ms(times.refreshes.empty()
+                 ? 0
+                 : *std::max_element(times.refreshes.begin(), times.refreshes.end())));
   const char* names[3] = {"dashboard_overview during the drain", "search_jobs during the drain",
                           "dashboard_queues during the drain"};
   for (int i = 0; i < 3; ++i) {
-    m.notes.emplace_back(names[i], "p95 " + Ms(Percentile(times.each[i], 0.95)) + ", p50 " + Ms(Percentile(times.each[i], 0.5)));
+    m.notes.emplace_back(names[i], "p95 " + Ms(Percentile(times.each[i], 0.95)) + ", p50 " +
+                                       Ms(Percentile(times.each[i], 0.5)));
   }
-  m.notes.emplace_back("history", std::to_string(s.history_jobs) + " finished jobs over " + std::to_string(kTenants) + " tenants");
+  m.notes.emplace_back("history", std::to_string(s.history_jobs) + " finished jobs over " +
+                                      std::to_string(kTenants) + " tenants");
   TearDown(ctx);
   return m;
 }

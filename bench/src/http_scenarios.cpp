@@ -101,11 +101,12 @@ Measurement HttpEnqueue(Context& ctx) {
   const int port = server.Bind();
   server.Start();
 
-  const std::string body = std::string(R"({"job_type":")") + kJobType + R"(","queue":")" + kQueue +
-                           R"(","payload":{}})";
-  const std::string request = "POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " +
-                              key + "\r\nContent-Type: application/json\r\nContent-Length: " +
-                              std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string body =
+      std::string(R"({"job_type":")") + kJobType + R"(","queue":")" + kQueue + R"(","payload":{}})";
+  const std::string request =
+      "POST /jobs HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + key +
+      "\r\nContent-Type: application/json\r\nContent-Length: " + std::to_string(body.size()) +
+      "\r\n\r\n" + body;
   std::vector<std::unique_ptr<KeepAliveClient>> clients;
   for (int i = 0; i < kClients; ++i) {
     auto c = std::make_unique<KeepAliveClient>(port);
@@ -129,7 +130,8 @@ Measurement HttpEnqueue(Context& ctx) {
       try {
         while (!failed.load() && next.fetch_add(1) < s.enqueue_jobs) {
           const int status = clients[i]->Send(request, &answer);
-          if (status != 201) throw std::runtime_error("status " + std::to_string(status) + ": " + answer);
+          if (status != 201)
+            throw std::runtime_error("status " + std::to_string(status) + ": " + answer);
         }
       } catch (const std::exception& e) {
         std::lock_guard<std::mutex> lock(error_mutex);
@@ -140,7 +142,8 @@ Measurement HttpEnqueue(Context& ctx) {
   const auto start = std::chrono::steady_clock::now();
   go.store(true);
   for (std::thread& t : threads) t.join();
-  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   clients.clear();
   server.Stop();
   ctx.Exec("SELECT taskflow.revoke_api_key('" + key + "')");

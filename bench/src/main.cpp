@@ -54,8 +54,8 @@ ServerInfo DescribeServer(Context& ctx) {
   for (const char* setting : {"fsync", "synchronous_commit", "shared_buffers", "max_connections"}) {
     info.emplace_back(setting, ctx.QueryText(std::string("SHOW ") + setting));
   }
-  info.emplace_back("taskflow", ctx.QueryText(
-                                    "SELECT extversion FROM pg_extension WHERE extname = 'taskflow'"));
+  info.emplace_back(
+      "taskflow", ctx.QueryText("SELECT extversion FROM pg_extension WHERE extname = 'taskflow'"));
   return info;
 }
 
@@ -86,8 +86,9 @@ void AddOptions(CLI::App& app, Options& o) {
                  "how drain-history fills its history: sql (direct INSERT, needs table owner "
                  "rights) or api (schedule_many + acquire + complete_many)")
       ->check(CLI::IsMember({"sql", "api"}));
-  app.add_option("--repeat", o.repeat,
-                 "run the selection N times in rounds; report each scenario's run with the median rate")
+  app.add_option(
+         "--repeat", o.repeat,
+         "run the selection N times in rounds; report each scenario's run with the median rate")
       ->check(CLI::Range(1, 99));
   app.add_flag("--list", o.list, "list the scenarios and exit");
   app.add_flag("--keep", o.keep, "leave the bench rows and the bench_ceiling schema behind");
@@ -97,13 +98,15 @@ void AddOptions(CLI::App& app, Options& o) {
 void ListScenarios() {
   for (const Scenario& s : Registry()) {
     std::cout << s.name << ": " << s.description;
-    if (!s.reference.empty()) std::cout << " (target >= " << s.target << " x " << s.reference << ")";
+    if (!s.reference.empty())
+      std::cout << " (target >= " << s.target << " x " << s.reference << ")";
     std::cout << '\n';
   }
 }
 
 // The scenarios --only names (all without it), in registry order; false for an unknown name.
-bool SelectScenarios(const std::vector<std::string>& only_args, std::vector<const Scenario*>& selected) {
+bool SelectScenarios(const std::vector<std::string>& only_args,
+                     std::vector<const Scenario*>& selected) {
   const std::vector<std::string> only = SplitCommas(only_args);
   std::set<std::string> wanted(only.begin(), only.end());
   for (const std::string& name : wanted) {
@@ -137,15 +140,16 @@ void RunOnce(const Scenario& s, Context& ctx, std::vector<Measurement>& runs, st
 // Rounds, not one scenario N times in a row: every round runs the whole selection, so a
 // scenario and its reference see the same background load on the machine. Each scenario's
 // outcome is its run with the median rate, or its first error.
-std::vector<Outcome> RunRounds(const std::vector<const Scenario*>& selected, Context& ctx, int repeat) {
+std::vector<Outcome> RunRounds(const std::vector<const Scenario*>& selected, Context& ctx,
+                               int repeat) {
   std::vector<std::vector<Measurement>> runs(selected.size());
   std::vector<std::string> errors(selected.size());
   for (int round = 1; round <= repeat; ++round) {
     for (size_t i = 0; i < selected.size(); ++i) {
       const Scenario& s = *selected[i];
       if (!errors[i].empty()) continue;  // failed in an earlier round
-      Context::Log("round " + std::to_string(round) + "/" + std::to_string(repeat) + ": " +
-                   s.name + ": " + s.description);
+      Context::Log("round " + std::to_string(round) + "/" + std::to_string(repeat) + ": " + s.name +
+                   ": " + s.description);
       RunOnce(s, ctx, runs[i], errors[i]);
     }
   }

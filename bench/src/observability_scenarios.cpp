@@ -64,11 +64,13 @@ Measurement MetricsScrape(Context& ctx) {
   for (int i = 0; i < kScrapes; ++i) {
     const auto start = std::chrono::steady_clock::now();
     text = tx.exec_prepared1("metrics")[0].as<std::string>();
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   const std::string q = std::string("{queue=\"") + kQueue + "\"";
   Expect("taskflow_jobs_finished_total of the history", s.history_jobs,
-         SeriesValue(text, std::string("taskflow_jobs_finished_total") + q + ",outcome=\"succeeded\"}"));
+         SeriesValue(text,
+                     std::string("taskflow_jobs_finished_total") + q + ",outcome=\"succeeded\"}"));
   Expect("taskflow_jobs succeeded of the history", s.history_jobs,
          SeriesValue(text, std::string("taskflow_jobs") + q + ",state=\"succeeded\"}"));
 
@@ -81,9 +83,10 @@ Measurement MetricsScrape(Context& ctx) {
   Context::Log("metrics-scrape: median " + Milliseconds(median) + " over " +
                std::to_string(kScrapes) + " scrapes with " + std::to_string(s.history_jobs) +
                " finished jobs");
-  m.notes.emplace_back("scrape median", Milliseconds(median) + " (min " + Milliseconds(sorted.front()) +
-                                            ", max " + Milliseconds(sorted.back()) + ", " +
-                                            std::to_string(text.size()) + " bytes; target < 50 ms)");
+  m.notes.emplace_back("scrape median",
+                       Milliseconds(median) + " (min " + Milliseconds(sorted.front()) + ", max " +
+                           Milliseconds(sorted.back()) + ", " + std::to_string(text.size()) +
+                           " bytes; target < 50 ms)");
   m.notes.emplace_back("history", std::to_string(s.history_jobs) +
                                       " SUCCEEDED jobs, counters rolled up in " +
                                       Milliseconds(rollup_seconds) + " after reset_stats()");

@@ -114,11 +114,14 @@ nlohmann::ordered_json ToJson(const ServerInfo& server, double scale, int repeat
       r["jobs_per_s"] = std::round(o.measurement.JobsPerSecond());
       for (const auto& [k, v] : o.measurement.notes) r["notes"][k] = v;
     }
-    r["reference"] = s.reference.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.reference);
+    r["reference"] =
+        s.reference.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(s.reference);
     const double ratio = RatioToReference(o, outcomes);
-    r["ratio"] = ratio >= 0 ? nlohmann::ordered_json(std::round(ratio * 1000.0) / 1000.0) : nlohmann::ordered_json();
+    r["ratio"] = ratio >= 0 ? nlohmann::ordered_json(std::round(ratio * 1000.0) / 1000.0)
+                            : nlohmann::ordered_json();
     r["target"] = s.target > 0 ? nlohmann::ordered_json(s.target) : nlohmann::ordered_json();
-    r["met"] = (s.target > 0 && ratio >= 0) ? nlohmann::ordered_json(ratio >= s.target) : nlohmann::ordered_json();
+    r["met"] = (s.target > 0 && ratio >= 0) ? nlohmann::ordered_json(ratio >= s.target)
+                                            : nlohmann::ordered_json();
     j["results"].push_back(r);
   }
   return j;

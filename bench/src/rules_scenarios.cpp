@@ -13,18 +13,22 @@ Measurement WebhookIntake(Context& ctx) {
   ctx.EnsureQueue();
   ctx.ResetTaskflow();
   const Sizes& s = ctx.sizes();
-  ctx.Exec("SELECT taskflow.drop_rule(rule_id) FROM taskflow.list_rules() "
-           "WHERE name = 'bench-webhook'");
+  ctx.Exec(
+      "SELECT taskflow.drop_rule(rule_id) FROM taskflow.list_rules() "
+      "WHERE name = 'bench-webhook'");
   const std::string rule = ctx.QueryText(
       "SELECT taskflow.create_rule('bench-webhook', '{\"type\": \"webhook\"}', "
       "'[{\"job_type\": \"bench\", \"queue\": \"bench\", \"payload\": {\"order\": \"{{ $.event.body.order }}\"}}]')");
-  const std::string key = ctx.QueryText("SELECT key FROM taskflow.webhook_credentials(" + rule + ")");
+  const std::string key =
+      ctx.QueryText("SELECT key FROM taskflow.webhook_credentials(" + rule + ")");
   const std::string body = "{\"order\": 42}";
   // The signature a sender computes: sha256=<hex HMAC-SHA256 of the raw body with the secret>.
   ctx.Exec("CREATE EXTENSION IF NOT EXISTS pgcrypto");
-  const std::string signature = ctx.QueryText(
-      "SELECT 'sha256=' || encode(hmac(convert_to('" + body + "', 'UTF8'), convert_to(secret, "
-      "'UTF8'), 'sha256'), 'hex') FROM taskflow.webhook_credentials(" + rule + ")");
+  const std::string signature =
+      ctx.QueryText("SELECT 'sha256=' || encode(hmac(convert_to('" + body +
+                    "', 'UTF8'), convert_to(secret, "
+                    "'UTF8'), 'sha256'), 'hex') FROM taskflow.webhook_credentials(" +
+                    rule + ")");
   ParallelRun run;
   run.connections = s.enqueue_connections;
   run.units = s.enqueue_jobs;

@@ -61,7 +61,8 @@ Measurement RunDrain(Context& ctx, std::int64_t expected, std::atomic<std::int64
         tokens.emplace_back(job["lease_token"].c_str());
       }
       const auto accepted =
-          tx.exec_prepared1("complete", ArrayLiteral(ids), ArrayLiteral(tokens))[0].as<std::int64_t>();
+          tx.exec_prepared1("complete", ArrayLiteral(ids), ArrayLiteral(tokens))[0]
+              .as<std::int64_t>();
       Expect("complete_many accepted", static_cast<std::int64_t>(jobs.size()), accepted);
       completed += accepted;
     }
@@ -132,12 +133,14 @@ void FillHistoryViaSql(Context& ctx, std::int64_t count) {
       INSERT INTO taskflow.jobs (job_type, queue, tenant_id, state, payload, priority, attempts,
                                  max_attempts, next_run_at, created_at, started_at, finished_at,
                                  worker_id, lease_token, lease_expires_at, lease_duration)
-      SELECT ')") + kJobType + "', '" + kQueue + R"(', 'default', 'SUCCEEDED', '{}', 0, 1, 5,
+      SELECT ')") +
+           kJobType + "', '" + kQueue + R"(', 'default', 'SUCCEEDED', '{}', 0, 1, 5,
              t, t, t, t + interval '1 millisecond', 'bench-history', gen_random_uuid(),
              t + interval '30 seconds', interval '30 seconds'
-      FROM generate_series(1, )" + std::to_string(count) + R"() AS g,
+      FROM generate_series(1, )" +
+           std::to_string(count) + R"() AS g,
            LATERAL (SELECT now() - interval '3 hours' + g * (interval '3 hours' / )" +
-                       std::to_string(count + 1) + R"() AS t) AS ts
+           std::to_string(count + 1) + R"() AS t) AS ts
       RETURNING id, worker_id, lease_token, started_at, finished_at),
     a AS (
       INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, started_at,
@@ -154,12 +157,8 @@ void FillHistoryViaSql(Context& ctx, std::int64_t count) {
 
 void FillHistory(Context& ctx, std::int64_t count) {
   switch (ctx.history_fill()) {
-    case HistoryFill::Api:
-      FillHistoryViaApi(ctx, count);
-      break;
-    case HistoryFill::Sql:
-      FillHistoryViaSql(ctx, count);
-      break;
+    case HistoryFill::Api: FillHistoryViaApi(ctx, count); break;
+    case HistoryFill::Sql: FillHistoryViaSql(ctx, count); break;
   }
   ctx.VacuumTaskflow();
 }

@@ -73,7 +73,8 @@ void ResetTenants(Context& ctx) {
 // Median seconds of one acquire(max_jobs => 1) + complete on one connection, over n calls.
 double AcquireLatency(Context& ctx, int n) {
   pqxx::connection c(ctx.db());
-  c.prepare("acquire", "SELECT job_id, lease_token FROM taskflow.acquire('bench-latency', $1::text[], 1)");
+  c.prepare("acquire",
+            "SELECT job_id, lease_token FROM taskflow.acquire('bench-latency', $1::text[], 1)");
   c.prepare("complete", "SELECT taskflow.complete($1, $2::uuid)");
   pqxx::nontransaction tx(c);
   const std::string queues = std::string("{") + kQueue + "}";
@@ -81,9 +82,11 @@ double AcquireLatency(Context& ctx, int n) {
   for (int i = 0; i < n; ++i) {
     const auto start = std::chrono::steady_clock::now();
     const pqxx::result r = tx.exec_prepared("acquire", queues);
-    if (r.empty()) throw std::runtime_error("acquire-10k-tenants: the latency probe ran out of jobs");
+    if (r.empty())
+      throw std::runtime_error("acquire-10k-tenants: the latency probe ran out of jobs");
     tx.exec_prepared("complete", r[0][0].as<std::int64_t>(), r[0][1].c_str());
-    times.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   }
   std::sort(times.begin(), times.end());
   return times[times.size() / 2];
@@ -105,10 +108,12 @@ Measurement DrainOverTenants(Context& ctx, int max_running) {
     pqxx::nontransaction tx(ctx.admin());
     for (int t = 0; t < kDrainTenants; ++t) {
       const std::string tenant = TenantName(t);
-      if (max_running > 0) tx.exec_params("SELECT taskflow.set_tenant_limit($1, $2)", tenant, max_running);
+      if (max_running > 0)
+        tx.exec_params("SELECT taskflow.set_tenant_limit($1, $2)", tenant, max_running);
       for (std::int64_t done = 0; done < per_tenant; done += s.batch_size) {
         const std::int64_t n = std::min<std::int64_t>(s.batch_size, per_tenant - done);
-        tx.exec_params("SELECT count(*) FROM taskflow.schedule_many($1::jsonb)", TenantJobsArray(tenant, n));
+        tx.exec_params("SELECT count(*) FROM taskflow.schedule_many($1::jsonb)",
+                       TenantJobsArray(tenant, n));
       }
     }
   }
@@ -117,16 +122,60 @@ Measurement DrainOverTenants(Context& ctx, int max_running) {
   std::atomic<std::int64_t> empty_polls{0};
   Measurement m = RunDrain(ctx, total, &empty_polls);
   Expect("SUCCEEDED jobs after drain-tenants", total, ctx.CountJobs("SUCCEEDED"));
-  m.notes.emplace_back("tenants", std::to_string(kDrainTenants) + " x " + std::to_string(per_tenant) + " jobs, " +
-                                      (max_running > 0
-                                           ? "max_running " + std::to_string(max_running) + " each (at most " +
-                                                 std::to_string(kDrainTenants * max_running) + " RUNNING)"
-                                           : std::string("no limits")));
-  m.notes.emplace_back("empty acquires", std::to_string(empty_polls.load()) +
-                                             " (ready jobs left but none handed out: tenants at their limit or locked by another acquirer; 1 ms pause each)");
+  m.notes.emplace_back(
+      "tenants",
+      std::to_string(kDrainTenants) + " x " + std::to_string(per_tenant) + " jobs, " +
+          (max_running > 0 ? "max_running " + std::to_string(max_running) + " each (at most " +
+                                 std::to_string(kDrainTenants * max_running) + " RUNNING)"
+                           : std::string("no limits")));
+  m.notes.emplace_back(
+      "empty acquires",
+      std::to_string(empty_polls.load()) +
+          " (ready jobs left but none handed out: tenants at their limit or locked by another acquirer; 1 ms pause each)");
   ctx.ResetTaskflow();
   ResetTenants(ctx);
   return m;
+}
+
+// 10,000 idle tenants: weights 1..3, every other one with a limit, each has run one job (so each
+// has its fairness entry too); their jobs are deleted. Returns the seconds it took.
+double RegisterIdleTenants(Context& ctx) {
+  const auto setup_start = std::chrono::steady_clock::now();
+  const std::string tenants = std::string("FROM generate_series(1, ") +
+                              std::to_string(kIdleTenants) + ") g, LATERAL (SELECT '" +
+                              kTenantPrefix + "' || lpad(g::text, 5, '0') AS t) n";
+  ctx.Exec("SELECT count(taskflow.set_tenant_weight(t, 1 + g % 3)) " + tenants);
+  ctx.Exec("SELECT count(taskflow.set_tenant_limit(t, 10)) " + tenants + " WHERE g % 2 = 0");
+  ctx.Exec(std::string(
+               "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object("
+               "'job_type', '") +
+           kJobType + "', 'queue', '" + kQueue +
+           "', 'tenant_id', id)) FROM taskflow.tenants WHERE id LIKE '" + kTenantPrefix + "%'))");
+  for (;;) {  // one job each, acquired and completed, leaves each tenant idle
+    const std::int64_t n = ctx.QueryInt(
+        std::string("WITH a AS (SELECT array_agg(job_id) i, array_agg(lease_token) t FROM "
+                    "taskflow.acquire('bench-setup', ARRAY['") +
+        kQueue +
+        "'], 1000)) "
+        "SELECT CASE WHEN i IS NULL THEN 0 ELSE taskflow.complete_many(i, t) END FROM a");
+    if (n == 0) break;
+  }
+  Expect("registered idle tenants", kIdleTenants,
+         ctx.QueryInt(std::string("SELECT count(*) FROM taskflow.tenants WHERE id LIKE '") +
+                      kTenantPrefix + "%'"));
+  Expect("ready jobs of the idle tenants", 0, ctx.CountJobs("PENDING"));
+  const double setup_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
+  ctx.Exec(
+      std::string(
+          "DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '") +
+      kQueue + "')");
+  ctx.Exec(
+      std::string(
+          "DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '") +
+      kQueue + "')");
+  ctx.Exec(std::string("DELETE FROM taskflow.jobs WHERE queue = '") + kQueue + "'");
+  return setup_seconds;
 }
 
 }  // namespace
@@ -149,33 +198,7 @@ Measurement Acquire10kTenants(Context& ctx) {
   const double latency_without = AcquireLatency(ctx, kLatencyCalls);
   ctx.ResetTaskflow();
 
-  // 10,000 tenants: weights 1..3, every other one with a limit, each runs one job (so each has
-  // its fairness entry too) and is then idle.
-  const auto setup_start = std::chrono::steady_clock::now();
-  const std::string tenants = std::string("FROM generate_series(1, ") + std::to_string(kIdleTenants) +
-                              ") g, LATERAL (SELECT '" + kTenantPrefix + "' || lpad(g::text, 5, '0') AS t) n";
-  ctx.Exec("SELECT count(taskflow.set_tenant_weight(t, 1 + g % 3)) " + tenants);
-  ctx.Exec("SELECT count(taskflow.set_tenant_limit(t, 10)) " + tenants + " WHERE g % 2 = 0");
-  ctx.Exec(std::string("SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object("
-                       "'job_type', '") + kJobType + "', 'queue', '" + kQueue +
-           "', 'tenant_id', id)) FROM taskflow.tenants WHERE id LIKE '" + kTenantPrefix + "%'))");
-  for (;;) {  // one job each, acquired and completed, leaves each tenant idle
-    const std::int64_t n = ctx.QueryInt(std::string(
-        "WITH a AS (SELECT array_agg(job_id) i, array_agg(lease_token) t FROM "
-        "taskflow.acquire('bench-setup', ARRAY['") + kQueue + "'], 1000)) "
-        "SELECT CASE WHEN i IS NULL THEN 0 ELSE taskflow.complete_many(i, t) END FROM a");
-    if (n == 0) break;
-  }
-  Expect("registered idle tenants", kIdleTenants,
-         ctx.QueryInt(std::string("SELECT count(*) FROM taskflow.tenants WHERE id LIKE '") + kTenantPrefix + "%'"));
-  Expect("ready jobs of the idle tenants", 0, ctx.CountJobs("PENDING"));
-  const double setup_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - setup_start).count();
-  ctx.Exec(std::string("DELETE FROM taskflow.job_events WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '") +
-           kQueue + "')");
-  ctx.Exec(std::string("DELETE FROM taskflow.job_attempts WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '") +
-           kQueue + "')");
-  ctx.Exec(std::string("DELETE FROM taskflow.jobs WHERE queue = '") + kQueue + "'");
+  const double setup_seconds = RegisterIdleTenants(ctx);
 
   // The timed part: the plain drain, with the 10,000 idle tenants registered.
   ctx.FillReadyJobs(s.drain_jobs);
@@ -188,9 +211,11 @@ Measurement Acquire10kTenants(Context& ctx) {
   ctx.FillReadyJobs(kLatencyCalls);
   ctx.VacuumTaskflow();
   const double latency_with = AcquireLatency(ctx, kLatencyCalls);
-  m.notes.emplace_back("idle tenants", std::to_string(kIdleTenants) +
-                                           " registered (weights 1-3, half with max_running), each ran one job; set up in " +
-                                           Milliseconds(setup_seconds));
+  m.notes.emplace_back(
+      "idle tenants",
+      std::to_string(kIdleTenants) +
+          " registered (weights 1-3, half with max_running), each ran one job; set up in " +
+          Milliseconds(setup_seconds));
   ctx.ResetTaskflow();
 
   // Latency without the tenants again: background work after the setup (the maintenance
@@ -200,10 +225,10 @@ Measurement Acquire10kTenants(Context& ctx) {
   ctx.FillReadyJobs(kLatencyCalls);
   ctx.VacuumTaskflow();
   const double latency_after = AcquireLatency(ctx, kLatencyCalls);
-  m.notes.emplace_back("acquire(1) + complete, 1 connection, median of " + std::to_string(kLatencyCalls),
-                       Milliseconds(latency_without) + " without registered tenants, " +
-                           Milliseconds(latency_with) + " with 10,000, " + Milliseconds(latency_after) +
-                           " without them again");
+  m.notes.emplace_back(
+      "acquire(1) + complete, 1 connection, median of " + std::to_string(kLatencyCalls),
+      Milliseconds(latency_without) + " without registered tenants, " + Milliseconds(latency_with) +
+          " with 10,000, " + Milliseconds(latency_after) + " without them again");
   ctx.ResetTaskflow();
   return m;
 }

@@ -38,9 +38,17 @@ std::string WorkerBinary() {
 class WorkerProcess {
  public:
   WorkerProcess(const std::string& db, const std::vector<std::string>& extra) {
-    std::vector<std::string> args = {WorkerBinary(), "--db", db, "--queue", kQueue,
-                                     "--handler", std::string(kJobType) + "=noop",
-                                     "--log-level", "warn", "--worker-id", "bench-worker"};
+    std::vector<std::string> args = {WorkerBinary(),
+                                     "--db",
+                                     db,
+                                     "--queue",
+                                     kQueue,
+                                     "--handler",
+                                     std::string(kJobType) + "=noop",
+                                     "--log-level",
+                                     "warn",
+                                     "--worker-id",
+                                     "bench-worker"};
     args.insert(args.end(), extra.begin(), extra.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -90,8 +98,8 @@ Measurement WorkerDrain(Context& ctx) {
   const std::int64_t batch = 5'000;
   ctx.Exec("BEGIN");
   for (std::int64_t done = 0; done < n; done += batch) {
-    ctx.Exec("SELECT count(*) FROM taskflow.schedule_many('" + JobsArray(std::min(batch, n - done)) +
-             "'::jsonb)");
+    ctx.Exec("SELECT count(*) FROM taskflow.schedule_many('" +
+             JobsArray(std::min(batch, n - done)) + "'::jsonb)");
   }
   const auto start = Clock::now();
   ctx.Exec("COMMIT");
@@ -120,8 +128,8 @@ Measurement WorkerLatency(Context& ctx) {
   client.prepare("schedule", "SELECT taskflow.schedule(job_type => $1, queue => $2)");
   const auto start = Clock::now();
   for (std::int64_t i = 0; i < n; ++i) {
-    std::this_thread::sleep_until(start + std::chrono::microseconds(
-                                              static_cast<std::int64_t>(i * 1e6 / rate)));
+    std::this_thread::sleep_until(
+        start + std::chrono::microseconds(static_cast<std::int64_t>(i * 1e6 / rate)));
     pqxx::nontransaction tx(client);
     tx.exec_prepared1("schedule", kJobType, kQueue);
   }

@@ -30,8 +30,9 @@ void ResetWorkflows(Context& ctx) {
       std::string("(SELECT id FROM taskflow.jobs WHERE queue = '") + kQueue + "')";
   ctx.Exec("DELETE FROM taskflow.job_dependencies WHERE job_id IN " + bench_ids);
   ctx.Exec("DELETE FROM taskflow.workflow_nodes WHERE job_id IN " + bench_ids);
-  ctx.Exec("DELETE FROM taskflow.workflows w WHERE NOT EXISTS "
-           "(SELECT FROM taskflow.workflow_nodes n WHERE n.workflow_id = w.id)");
+  ctx.Exec(
+      "DELETE FROM taskflow.workflows w WHERE NOT EXISTS "
+      "(SELECT FROM taskflow.workflow_nodes n WHERE n.workflow_id = w.id)");
   ctx.ResetTaskflow();
 }
 
@@ -103,15 +104,21 @@ Measurement DependencyDrain(Context& ctx, bool chain) {
   const std::int64_t total = ctx.sizes().drain_jobs;
   const std::int64_t per_workflow = 10000, group = 10;
   const std::string g = std::to_string(group);
-  const std::string parent = chain ? "'n' || (i - 1)" : "'n' || (((i - 1) / " + g + ") * " + g + " + 1)";
+  const std::string parent =
+      chain ? "'n' || (i - 1)" : "'n' || (((i - 1) / " + g + ") * " + g + " + 1)";
   for (std::int64_t done = 0; done < total; done += per_workflow) {
     const std::int64_t n = std::min(per_workflow, total - done);
-    ctx.Exec("SELECT taskflow.schedule_workflow(jsonb_build_object("
-             "'nodes', (SELECT jsonb_agg(jsonb_build_object('key', 'n' || i, 'job_type', 'bench', "
-             "  'queue', '" + std::string(kQueue) + "')) FROM generate_series(1, " + std::to_string(n) + ") i), "
-             "'edges', COALESCE((SELECT jsonb_agg(jsonb_build_object('from', " + parent + ", 'to', 'n' || i)) "
-             "  FROM generate_series(1, " + std::to_string(n) + ") i WHERE (i - 1) % " + g +
-             " <> 0), '[]')))");
+    ctx.Exec(
+        "SELECT taskflow.schedule_workflow(jsonb_build_object("
+        "'nodes', (SELECT jsonb_agg(jsonb_build_object('key', 'n' || i, 'job_type', 'bench', "
+        "  'queue', '" +
+        std::string(kQueue) + "')) FROM generate_series(1, " + std::to_string(n) +
+        ") i), "
+        "'edges', COALESCE((SELECT jsonb_agg(jsonb_build_object('from', " +
+        parent +
+        ", 'to', 'n' || i)) "
+        "  FROM generate_series(1, " +
+        std::to_string(n) + ") i WHERE (i - 1) % " + g + " <> 0), '[]')))");
   }
   ctx.VacuumTaskflow();
   Measurement m = RunDependencyDrain(ctx, total);
@@ -136,13 +143,25 @@ Measurement Workflow10k(Context& ctx) {
   const std::string q = kQueue;
   const std::string spec =
       "SELECT taskflow.schedule_workflow(jsonb_build_object('name', 'fan-10k', "
-      "'nodes', jsonb_build_array(jsonb_build_object('key', 'root', 'job_type', 'bench', 'queue', '" + q + "'), "
-      "  jsonb_build_object('key', 'sink', 'job_type', 'bench', 'queue', '" + q + "')) || "
-      "  (SELECT jsonb_agg(jsonb_build_object('key', 'm' || i, 'job_type', 'bench', 'queue', '" + q + "')) "
-      "   FROM generate_series(1, " + std::to_string(nodes - 2) + ") i), "
+      "'nodes', jsonb_build_array(jsonb_build_object('key', 'root', 'job_type', 'bench', 'queue', '" +
+      q +
+      "'), "
+      "  jsonb_build_object('key', 'sink', 'job_type', 'bench', 'queue', '" +
+      q +
+      "')) || "
+      "  (SELECT jsonb_agg(jsonb_build_object('key', 'm' || i, 'job_type', 'bench', 'queue', '" +
+      q +
+      "')) "
+      "   FROM generate_series(1, " +
+      std::to_string(nodes - 2) +
+      ") i), "
       "'edges', (SELECT jsonb_agg(e) FROM ("
-      "  SELECT jsonb_build_object('from', 'root', 'to', 'm' || i) e FROM generate_series(1, " + std::to_string(nodes - 2) + ") i "
-      "  UNION ALL SELECT jsonb_build_object('from', 'm' || i, 'to', 'sink') FROM generate_series(1, " + std::to_string(nodes - 2) + ") i) x)"
+      "  SELECT jsonb_build_object('from', 'root', 'to', 'm' || i) e FROM generate_series(1, " +
+      std::to_string(nodes - 2) +
+      ") i "
+      "  UNION ALL SELECT jsonb_build_object('from', 'm' || i, 'to', 'sink') FROM generate_series(1, " +
+      std::to_string(nodes - 2) +
+      ") i) x)"
       ")) ->> 'workflow_id'";
   const auto t0 = std::chrono::steady_clock::now();
   const std::string workflow = ctx.QueryText(spec);
@@ -151,14 +170,16 @@ Measurement Workflow10k(Context& ctx) {
   Measurement m = RunDependencyDrain(ctx, nodes);
   Expect("SUCCEEDED nodes of the 10k workflow", nodes, ctx.CountJobs("SUCCEEDED"));
   const std::string sink =
-      "(SELECT job_id FROM taskflow.workflow_nodes WHERE workflow_id = " + workflow + " AND node_key = 'sink')";
+      "(SELECT job_id FROM taskflow.workflow_nodes WHERE workflow_id = " + workflow +
+      " AND node_key = 'sink')";
   // The release is part of the transaction that completes the last middle: its PENDING event
   // and that middle's SUCCEEDED event share one xmin. Comparing their timestamps would compare
   // two transactions' now() (start times) and can come out negative.
   const std::string released_with = ctx.QueryText(
       "SELECT CASE WHEN EXISTS (SELECT 1 FROM taskflow.job_events s JOIN taskflow.job_events e "
       "ON e.xmin = s.xmin AND e.to_state = 'SUCCEEDED' JOIN taskflow.workflow_nodes n ON n.job_id = e.job_id "
-      "AND n.workflow_id = " + workflow + " AND n.node_key LIKE 'm%' WHERE s.job_id = " + sink +
+      "AND n.workflow_id = " +
+      workflow + " AND n.node_key LIKE 'm%' WHERE s.job_id = " + sink +
       " AND s.to_state = 'PENDING') THEN 'the transaction that completed the last middle' "
       "ELSE 'a later transaction' END");
   const std::string start_delay = ctx.QueryText(

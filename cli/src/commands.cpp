@@ -39,7 +39,8 @@ std::string ArrayLiteral(const std::vector<std::string>& values) {
 
 std::string ArrayLiteral(const std::vector<long long>& values) {
   std::string out = "{";
-  for (std::size_t i = 0; i < values.size(); ++i) out += (i > 0 ? "," : "") + std::to_string(values[i]);
+  for (std::size_t i = 0; i < values.size(); ++i)
+    out += (i > 0 ? "," : "") + std::to_string(values[i]);
   return out + "}";
 }
 
@@ -75,7 +76,8 @@ json QueueFigures(Context& ctx) {
         {"dead", q.value("dead", 0)},
         {"cancelled", q.value("cancelled", 0)},
         // the oldest job that is due and waits for a worker (PENDING, or SCHEDULED and due)
-        {"oldest_waiting_seconds", waiting > 0 ? q.value("oldest_ready_age_seconds", json()) : json()},
+        {"oldest_waiting_seconds",
+         waiting > 0 ? q.value("oldest_ready_age_seconds", json()) : json()},
         {"failure_rate_5m", ratio},
         {"completed_per_minute_5m", q.value("completed_per_minute_5m", json())},
     });
@@ -103,8 +105,9 @@ void RenderStatus(std::ostream& out, const json& queues) {
     char per_minute[32] = "-";
     if (done.is_number()) std::snprintf(per_minute, sizeof per_minute, "%.1f", done.get<double>());
     table.AddRow({Cell(q, "queue"), q.value("paused", false) ? "paused" : "-", Cell(q, "pending"),
-                  Cell(q, "scheduled"), Cell(q, "running"), Cell(q, "succeeded"), Cell(q, "failed"), Cell(q, "dead"),
-                  Cell(q, "cancelled"), age.is_number() ? FormatAge(age.get<double>()) : "-",
+                  Cell(q, "scheduled"), Cell(q, "running"), Cell(q, "succeeded"), Cell(q, "failed"),
+                  Cell(q, "dead"), Cell(q, "cancelled"),
+                  age.is_number() ? FormatAge(age.get<double>()) : "-",
                   rate.is_number() ? FormatPercent(rate.get<double>()) : "-", per_minute});
   }
   table.Render(out);
@@ -142,7 +145,8 @@ class RawTerminal {
 bool WaitOrQuit(double seconds, bool& stdin_open) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
   while (!g_stop.load()) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (left.count() <= 0) return false;
     pollfd fd{STDIN_FILENO, POLLIN, 0};
     const int timeout = static_cast<int>(std::min<long long>(left.count(), 200));
@@ -226,8 +230,9 @@ std::string Describe(const JobFilter& f) {
 }  // namespace
 
 bool JobFilter::Empty() const {
-  return states.empty() && queue.empty() && tenant.empty() && job_type.empty() && correlation_id.empty() &&
-         from.empty() && to.empty() && payload.empty() && error_type.empty();
+  return states.empty() && queue.empty() && tenant.empty() && job_type.empty() &&
+         correlation_id.empty() && from.empty() && to.empty() && payload.empty() &&
+         error_type.empty();
 }
 
 json JobFilter::ToJson() const {
@@ -277,7 +282,8 @@ int Top(Context& ctx, double interval_seconds, int count) {
       if (tty) text << "\033[H\033[2J";
       char every[32];
       std::snprintf(every, sizeof every, "%g", interval_seconds);
-      text << "taskflow top  " << NowUtc() << "  every " << every << "s" << (tty ? "  (q to quit)" : "") << "\n\n";
+      text << "taskflow top  " << NowUtc() << "  every " << every << "s"
+           << (tty ? "  (q to quit)" : "") << "\n\n";
       RenderStatus(text, queues);
       if (!tty) text << "\n";
       *ctx.out << text.str() << std::flush;
@@ -316,18 +322,24 @@ int JobsList(Context& ctx, const ListFilter& f) {
                {"CREATED"},
                {"LAST ERROR", false, 60}});
   for (const auto& j : rows) {
-    std::string error = j.value("last_error_type", json()).is_string() ? j["last_error_type"].get<std::string>() : "";
-    if (j.value("last_error_message", json()).is_string()) error += ": " + j["last_error_message"].get<std::string>();
+    std::string error = j.value("last_error_type", json()).is_string()
+                            ? j["last_error_type"].get<std::string>()
+                            : "";
+    if (j.value("last_error_message", json()).is_string())
+      error += ": " + j["last_error_message"].get<std::string>();
     auto when = [&](const char* key) {
-      return j.value(key, json()).is_string() ? ShortTimestamp(j[key].get<std::string>()) : std::string("-");
+      return j.value(key, json()).is_string() ? ShortTimestamp(j[key].get<std::string>())
+                                              : std::string("-");
     };
-    table.AddRow({Cell(j, "id"), Cell(j, "queue"), Cell(j, "job_type"), Cell(j, "tenant_id"), Cell(j, "state"),
-                  Cell(j, "priority"), Cell(j, "attempts") + "/" + Cell(j, "max_attempts"), when("next_run_at"),
+    table.AddRow({Cell(j, "id"), Cell(j, "queue"), Cell(j, "job_type"), Cell(j, "tenant_id"),
+                  Cell(j, "state"), Cell(j, "priority"),
+                  Cell(j, "attempts") + "/" + Cell(j, "max_attempts"), when("next_run_at"),
                   when("created_at"), error.empty() ? "-" : error});
   }
   table.Render(*ctx.out);
   if (static_cast<int>(rows.size()) == f.limit && !rows.empty()) {
-    *ctx.out << "(" << rows.size() << " jobs; the next page: --after " << Cell(rows.back(), "id") << ")\n";
+    *ctx.out << "(" << rows.size() << " jobs; the next page: --after " << Cell(rows.back(), "id")
+             << ")\n";
   }
   return kOk;
 }
@@ -343,12 +355,14 @@ int JobsShow(Context& ctx, long long id) {
   return kOk;
 }
 
-int JobsAct(Context& ctx, const std::string& action, const std::vector<long long>& ids, const JobFilter& filter,
-            bool yes, const std::string& reason) {
+int JobsAct(Context& ctx, const std::string& action, const std::vector<long long>& ids,
+            const JobFilter& filter, bool yes, const std::string& reason) {
   const std::string done = action == "retry" ? "retried" : "cancelled";
   if (!ids.empty() && !filter.Empty()) throw CliError(kUsage, "give job ids or a filter, not both");
   if (ids.empty() && filter.Empty()) {
-    throw CliError(kUsage, "give one or more job ids, or a filter (--state, --queue, --type, ...; see --help)");
+    throw CliError(
+        kUsage,
+        "give one or more job ids, or a filter (--state, --queue, --type, ...; see --help)");
   }
   if (ids.size() == 1) {
     // The per-job verb: its own errors (no such job, a state it does not apply to) and exit codes.
@@ -360,15 +374,17 @@ int JobsAct(Context& ctx, const std::string& action, const std::vector<long long
     if (ctx.json) {
       PrintJson(ctx, {{"id", ids[0]}, {"state", state}});
     } else if (action == "cancel" && state == "RUNNING") {
-      *ctx.out << "job " << ids[0] << " is RUNNING: its worker was asked to stop (it ends CANCELLED)\n";
+      *ctx.out << "job " << ids[0]
+               << " is RUNNING: its worker was asked to stop (it ends CANCELLED)\n";
     } else {
       *ctx.out << "job " << ids[0] << " " << done << ": " << Cell(state) << "\n";
     }
     return kOk;
   }
   if (!ids.empty()) {
-    const json answer = ctx.db().Json("SELECT taskflow.bulk_jobs($1, ids => $2::bigint[], reason => $3)",
-                                      {action, ArrayLiteral(ids), Opt(reason)});
+    const json answer =
+        ctx.db().Json("SELECT taskflow.bulk_jobs($1, ids => $2::bigint[], reason => $3)",
+                      {action, ArrayLiteral(ids), Opt(reason)});
     return ReportBulk(ctx, done, answer);
   }
   // By filter: count first; act only with --yes, on at most the jobs counted.
@@ -376,22 +392,24 @@ int JobsAct(Context& ctx, const std::string& action, const std::vector<long long
       "SELECT to_jsonb(c) FROM taskflow.count_jobs(state => $1::taskflow.job_state[], queue => $2, "
       "tenant_id => $3, job_type => $4, correlation_id => $5, created_from => $6::timestamptz, "
       "created_to => $7::timestamptz, payload => $8, error_type => $9) c",
-      {filter.states.empty() ? Param{} : Param{ArrayLiteral(filter.states)}, Opt(filter.queue), Opt(filter.tenant),
-       Opt(filter.job_type), Opt(filter.correlation_id), Opt(filter.from), Opt(filter.to), Opt(filter.payload),
-       Opt(filter.error_type)});
+      {filter.states.empty() ? Param{} : Param{ArrayLiteral(filter.states)}, Opt(filter.queue),
+       Opt(filter.tenant), Opt(filter.job_type), Opt(filter.correlation_id), Opt(filter.from),
+       Opt(filter.to), Opt(filter.payload), Opt(filter.error_type)});
   const long long matched = static_cast<long long>(Num(count, "count"));
   const bool capped = count.value("capped", false);
   if (matched == 0) {
     if (ctx.json) {
-      PrintJson(ctx, {{"matched", 0}, {"changed", 0}, {"skipped_count", 0}, {"skipped", json::array()}});
+      PrintJson(ctx,
+                {{"matched", 0}, {"changed", 0}, {"skipped_count", 0}, {"skipped", json::array()}});
     } else {
       *ctx.out << "no jobs match (" << Describe(filter) << ")\n";
     }
     return kOk;
   }
   if (capped) {
-    throw CliError(kUsage, "more than " + std::to_string(matched) + " jobs match (" + Describe(filter) +
-                               "); one call acts on at most that many: narrow the filter (--from/--to)");
+    throw CliError(kUsage,
+                   "more than " + std::to_string(matched) + " jobs match (" + Describe(filter) +
+                       "); one call acts on at most that many: narrow the filter (--from/--to)");
   }
   if (!yes) {
     if (ctx.json) {
@@ -413,7 +431,8 @@ int JobsAct(Context& ctx, const std::string& action, const std::vector<long long
 // ---------------------------------------------------------------------------------------------
 
 int DeadLetters(Context& ctx, int max_jobs) {
-  const json doc = ctx.db().Json("SELECT taskflow.dead_letter_groups($1::integer)", {std::to_string(max_jobs)});
+  const json doc =
+      ctx.db().Json("SELECT taskflow.dead_letter_groups($1::integer)", {std::to_string(max_jobs)});
   if (ctx.json) {
     PrintJson(ctx, doc);
     return kOk;
@@ -426,7 +445,9 @@ int DeadLetters(Context& ctx, int max_jobs) {
                {"SAMPLE ERROR", false, 60}});
   for (const auto& g : doc.value("groups", json::array())) {
     table.AddRow({Cell(g, "job_type"), Cell(g, "error_type"), Cell(g, "count"),
-                  g.value("last_at", json()).is_string() ? ShortTimestamp(g["last_at"].get<std::string>()) : "-",
+                  g.value("last_at", json()).is_string()
+                      ? ShortTimestamp(g["last_at"].get<std::string>())
+                      : "-",
                   Cell(g, "sample_job_id"), Cell(g, "sample_error")});
   }
   table.Render(*ctx.out);
@@ -448,7 +469,8 @@ int DeadLettersAct(Context& ctx, const std::string& action, const std::string& j
       }
     }
     if (n < 0) {
-      throw CliError(kNotFound, "no dead jobs of type \"" + job_type + "\" with error type \"" + error_type + "\"");
+      throw CliError(kNotFound, "no dead jobs of type \"" + job_type + "\" with error type \"" +
+                                    error_type + "\"");
     }
     const long long acting = std::min<long long>(n, max_jobs);
     if (ctx.json) {
@@ -460,10 +482,11 @@ int DeadLettersAct(Context& ctx, const std::string& action, const std::string& j
     return kUsage;
   }
   const std::string fn = action == "redrive" ? "dead_letter_redrive" : "dead_letter_purge";
-  const json answer =
-      ctx.db().Json("SELECT taskflow." + fn + "($1, $2, $3::integer)", {job_type, error_type, std::to_string(max_jobs)});
+  const json answer = ctx.db().Json("SELECT taskflow." + fn + "($1, $2, $3::integer)",
+                                    {job_type, error_type, std::to_string(max_jobs)});
   if (Num(answer, "matched") == 0) {
-    throw CliError(kNotFound, "no dead jobs of type \"" + job_type + "\" with error type \"" + error_type + "\"");
+    throw CliError(kNotFound, "no dead jobs of type \"" + job_type + "\" with error type \"" +
+                                  error_type + "\"");
   }
   return ReportBulk(ctx, done, answer);
 }
@@ -477,8 +500,9 @@ namespace {
 // A queue's settings out of dashboard_queues()' entry (which also holds its figures).
 json SettingsOf(const json& q) {
   json s = json::object();
-  for (const char* key : {"name", "priority", "paused", "concurrency_limit", "lease_ms", "effective_lease_ms",
-                          "retry_policy", "retry_policy_is_default", "rate_limit", "created_at", "updated_at"}) {
+  for (const char* key :
+       {"name", "priority", "paused", "concurrency_limit", "lease_ms", "effective_lease_ms",
+        "retry_policy", "retry_policy_is_default", "rate_limit", "created_at", "updated_at"}) {
     s[key] = q.value(key, json());
   }
   return s;
@@ -495,8 +519,8 @@ json QueueSettingsOf(Context& ctx, const std::string& name) {
 std::string RetryText(const json& p) {
   if (!p.is_object()) return "-";
   return Cell(p, "strategy") + " x" + Cell(p, "max_attempts") + " " +
-         FormatMillis(Num(p, "base_delay_ms")) + ".." + FormatMillis(Num(p, "max_delay_ms")) + " jitter " +
-         Cell(p, "jitter");
+         FormatMillis(Num(p, "base_delay_ms")) + ".." + FormatMillis(Num(p, "max_delay_ms")) +
+         " jitter " + Cell(p, "jitter");
 }
 
 std::string RateText(const json& r) {
@@ -514,13 +538,21 @@ int QueuesList(Context& ctx) {
     PrintJson(ctx, {{"queues", queues}});
     return kOk;
   }
-  Table table({{"QUEUE"}, {"PRIO", true}, {"PAUSED"}, {"CONCURRENCY", true}, {"LEASE", true}, {"RETRY POLICY"},
+  Table table({{"QUEUE"},
+               {"PRIO", true},
+               {"PAUSED"},
+               {"CONCURRENCY", true},
+               {"LEASE", true},
+               {"RETRY POLICY"},
                {"RATE LIMIT"}});
   for (const auto& q : queues) {
     table.AddRow({Cell(q, "name"), Cell(q, "priority"), q.value("paused", false) ? "paused" : "-",
                   Cell(q, "concurrency_limit"),
-                  FormatMillis(Num(q, "effective_lease_ms")) + (q.value("lease_ms", json()).is_null() ? " (default)" : ""),
-                  q.value("retry_policy_is_default", false) ? "default" : RetryText(q.value("retry_policy", json())),
+                  FormatMillis(Num(q, "effective_lease_ms")) +
+                      (q.value("lease_ms", json()).is_null() ? " (default)" : ""),
+                  q.value("retry_policy_is_default", false)
+                      ? "default"
+                      : RetryText(q.value("retry_policy", json())),
                   RateText(q.value("rate_limit", json()))});
   }
   table.Render(*ctx.out);
@@ -528,12 +560,15 @@ int QueuesList(Context& ctx) {
 }
 
 int QueuesPause(Context& ctx, const std::string& name, bool pause) {
-  ctx.db().Json(pause ? "SELECT NULL FROM taskflow.pause_queue($1)" : "SELECT NULL FROM taskflow.resume_queue($1)", {name});
+  ctx.db().Json(pause ? "SELECT NULL FROM taskflow.pause_queue($1)"
+                      : "SELECT NULL FROM taskflow.resume_queue($1)",
+                {name});
   if (ctx.json) {
     PrintJson(ctx, QueueSettingsOf(ctx, name));
   } else {
-    *ctx.out << "queue " << name << (pause ? " paused: workers take no jobs from it (scheduling goes on)\n"
-                                           : " resumed\n");
+    *ctx.out << "queue " << name
+             << (pause ? " paused: workers take no jobs from it (scheduling goes on)\n"
+                       : " resumed\n");
   }
   return kOk;
 }
@@ -541,16 +576,18 @@ int QueuesPause(Context& ctx, const std::string& name, bool pause) {
 int QueuesCreate(Context& ctx, const std::string& name, const QueueSettings& s, bool create) {
   auto num = [](const std::optional<int>& v) { return v ? Param{std::to_string(*v)} : Param{}; };
   const std::string fn = create ? "create_queue" : "alter_queue";
-  ctx.db().Json("SELECT NULL FROM taskflow." + fn +
-                    "($1, priority => $2::integer, concurrency_limit => $3::integer, retry_policy => $4::jsonb, "
-                    "lease => $5::interval)",
-                {name, num(s.priority), num(s.concurrency_limit), Opt(s.retry_policy), Opt(s.lease)});
+  ctx.db().Json(
+      "SELECT NULL FROM taskflow." + fn +
+          "($1, priority => $2::integer, concurrency_limit => $3::integer, retry_policy => $4::jsonb, "
+          "lease => $5::interval)",
+      {name, num(s.priority), num(s.concurrency_limit), Opt(s.retry_policy), Opt(s.lease)});
   const json settings = QueueSettingsOf(ctx, name);
   if (ctx.json) {
     PrintJson(ctx, settings);
   } else {
-    *ctx.out << "queue " << name << (create ? " created" : " altered") << ": priority " << Cell(settings, "priority")
-             << ", concurrency limit " << Cell(settings, "concurrency_limit") << ", lease "
+    *ctx.out << "queue " << name << (create ? " created" : " altered") << ": priority "
+             << Cell(settings, "priority") << ", concurrency limit "
+             << Cell(settings, "concurrency_limit") << ", lease "
              << FormatMillis(Num(settings, "effective_lease_ms")) << ", retry "
              << RetryText(settings.value("retry_policy", json())) << "\n";
   }
@@ -561,7 +598,8 @@ int QueuesCreate(Context& ctx, const std::string& name, const QueueSettings& s, 
 // rules
 // ---------------------------------------------------------------------------------------------
 
-int RulesList(Context& ctx, const std::string& tenant, const std::string& trigger_type, std::optional<bool> enabled) {
+int RulesList(Context& ctx, const std::string& tenant, const std::string& trigger_type,
+              std::optional<bool> enabled) {
   const json rows = ctx.db().Json(
       "SELECT COALESCE(jsonb_agg(to_jsonb(r)), '[]') FROM taskflow.list_rules(tenant_id => $1, "
       "trigger_type => $2, enabled => $3::boolean) r",
@@ -570,12 +608,19 @@ int RulesList(Context& ctx, const std::string& tenant, const std::string& trigge
     PrintJson(ctx, rows);
     return kOk;
   }
-  Table table({{"ID", true}, {"TENANT"}, {"NAME", false, 40}, {"TRIGGER", false, 50}, {"ENABLED"}, {"LAST FIRED"},
+  Table table({{"ID", true},
+               {"TENANT"},
+               {"NAME", false, 40},
+               {"TRIGGER", false, 50},
+               {"ENABLED"},
+               {"LAST FIRED"},
                {"CONDITION", false, 40}});
   for (const auto& r : rows) {
-    table.AddRow({Cell(r, "rule_id"), Cell(r, "tenant_id"), Cell(r, "name"), Cell(r, "trigger"), Cell(r, "enabled"),
-                  r.value("last_fired_at", json()).is_string() ? ShortTimestamp(r["last_fired_at"].get<std::string>())
-                                                                : "-",
+    table.AddRow({Cell(r, "rule_id"), Cell(r, "tenant_id"), Cell(r, "name"), Cell(r, "trigger"),
+                  Cell(r, "enabled"),
+                  r.value("last_fired_at", json()).is_string()
+                      ? ShortTimestamp(r["last_fired_at"].get<std::string>())
+                      : "-",
                   Cell(r, "condition")});
   }
   table.Render(*ctx.out);
@@ -602,8 +647,8 @@ int RulesFire(Context& ctx, long long id, const std::string& context) {
   // the rule's firings instead of raising: without jobs, the newest firing says why.
   json firing;
   if (jobs.empty()) {
-    const json page =
-        ctx.db().Json("SELECT taskflow.dashboard_rule_firings($1::bigint, max_rows => 1)", {std::to_string(id)});
+    const json page = ctx.db().Json(
+        "SELECT taskflow.dashboard_rule_firings($1::bigint, max_rows => 1)", {std::to_string(id)});
     const json firings = page.value("firings", json::array());
     if (!firings.empty()) firing = firings[0];
   }
@@ -615,15 +660,19 @@ int RulesFire(Context& ctx, long long id, const std::string& context) {
   } else if (!jobs.empty()) {
     std::string list;
     for (const auto& j : jobs) list += (list.empty() ? "" : ", ") + Cell(j);
-    *ctx.out << "rule " << id << " fired: " << (jobs.size() == 1 ? "job " : "jobs ") << list << "\n";
+    *ctx.out << "rule " << id << " fired: " << (jobs.size() == 1 ? "job " : "jobs ") << list
+             << "\n";
   } else if (!failed) {
     *ctx.out << "rule " << id << " fired: no jobs (its condition did not hold)\n";
   }
   if (failed) {
-    const std::string state = firing.value("error_sqlstate", json()).is_string() ? firing["error_sqlstate"].get<std::string>() : "";
+    const std::string state = firing.value("error_sqlstate", json()).is_string()
+                                  ? firing["error_sqlstate"].get<std::string>()
+                                  : "";
     const ExitCode code = ExitCodeForSqlstate(state);
-    throw CliError(code == kOk ? kError : code,
-                   "rule " + std::to_string(id) + " fired, and the firing failed: " + Cell(firing, "error"));
+    throw CliError(
+        code == kOk ? kError : code,
+        "rule " + std::to_string(id) + " fired, and the firing failed: " + Cell(firing, "error"));
   }
   return kOk;
 }
@@ -633,18 +682,23 @@ int RulesFire(Context& ctx, long long id, const std::string& context) {
 // ---------------------------------------------------------------------------------------------
 
 int Tenants(Context& ctx, const std::string& after, int limit) {
-  const json doc =
-      ctx.db().Json("SELECT taskflow.dashboard_tenants($1, $2::integer)", {Opt(after), std::to_string(limit)});
+  const json doc = ctx.db().Json("SELECT taskflow.dashboard_tenants($1, $2::integer)",
+                                 {Opt(after), std::to_string(limit)});
   if (ctx.json) {
     PrintJson(ctx, doc);
     return kOk;
   }
-  Table table({{"TENANT"}, {"RUNNING", true}, {"MAX RUNNING", true}, {"WEIGHT", true}, {"RATE LIMIT"},
-               {"STARTED 1H", true}, {"SHARE 1H", true}});
+  Table table({{"TENANT"},
+               {"RUNNING", true},
+               {"MAX RUNNING", true},
+               {"WEIGHT", true},
+               {"RATE LIMIT"},
+               {"STARTED 1H", true},
+               {"SHARE 1H", true}});
   for (const auto& t : doc.value("tenants", json::array())) {
     const json& share = t.value("share_1h", json());
-    table.AddRow({Cell(t, "tenant_id"), Cell(t, "running"), Cell(t, "max_running"), Cell(t, "weight"),
-                  RateText(t.value("rate_limit", json())), Cell(t, "started_1h"),
+    table.AddRow({Cell(t, "tenant_id"), Cell(t, "running"), Cell(t, "max_running"),
+                  Cell(t, "weight"), RateText(t.value("rate_limit", json())), Cell(t, "started_1h"),
                   share.is_number() ? FormatPercent(share.get<double>()) : "-"});
   }
   table.Render(*ctx.out);

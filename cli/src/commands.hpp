@@ -44,8 +44,8 @@ int Top(Context& ctx, double interval_seconds, int count);
 int JobsList(Context& ctx, const ListFilter& filter);
 int JobsShow(Context& ctx, long long id);
 // action: "retry" or "cancel"
-int JobsAct(Context& ctx, const std::string& action, const std::vector<long long>& ids, const JobFilter& filter,
-            bool yes, const std::string& reason);
+int JobsAct(Context& ctx, const std::string& action, const std::vector<long long>& ids,
+            const JobFilter& filter, bool yes, const std::string& reason);
 int DeadLetters(Context& ctx, int max_jobs);
 // action: "redrive" or "purge"
 int DeadLettersAct(Context& ctx, const std::string& action, const std::string& job_type,
@@ -53,7 +53,8 @@ int DeadLettersAct(Context& ctx, const std::string& action, const std::string& j
 int QueuesList(Context& ctx);
 int QueuesPause(Context& ctx, const std::string& name, bool pause);
 int QueuesCreate(Context& ctx, const std::string& name, const QueueSettings& settings, bool create);
-int RulesList(Context& ctx, const std::string& tenant, const std::string& trigger_type, std::optional<bool> enabled);
+int RulesList(Context& ctx, const std::string& tenant, const std::string& trigger_type,
+              std::optional<bool> enabled);
 int RulesEnable(Context& ctx, long long id, bool enable);
 int RulesFire(Context& ctx, long long id, const std::string& context);
 int Tenants(Context& ctx, const std::string& after, int limit);

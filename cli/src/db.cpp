@@ -15,8 +15,10 @@ namespace {
 [[noreturn]] void Rethrow(const pqxx::sql_error& e, const std::string& dbname) {
   std::string state = e.sqlstate();
   // libpqxx 6 throws some errors as their own class without the SQLSTATE
-  if (state.empty() && dynamic_cast<const pqxx::insufficient_privilege*>(&e) != nullptr) state = "42501";
-  if (state.empty() && dynamic_cast<const pqxx::undefined_function*>(&e) != nullptr) state = "42883";
+  if (state.empty() && dynamic_cast<const pqxx::insufficient_privilege*>(&e) != nullptr)
+    state = "42501";
+  if (state.empty() && dynamic_cast<const pqxx::undefined_function*>(&e) != nullptr)
+    state = "42883";
   std::string message = CleanErrorMessage(e.what());
   if (state == "3F000") {
     message = "the taskflow extension is not installed in database \"" + dbname +
@@ -43,7 +45,8 @@ Db::Db(const std::string& conninfo) {
   } catch (const pqxx::broken_connection& e) {
     throw CliError(kConnection, "cannot connect: " + CleanErrorMessage(e.what()));
   } catch (const pqxx::sql_error& e) {
-    throw CliError(ExitCodeForSqlstate(e.sqlstate()), "cannot connect: " + CleanErrorMessage(e.what()));
+    throw CliError(ExitCodeForSqlstate(e.sqlstate()),
+                   "cannot connect: " + CleanErrorMessage(e.what()));
   } catch (const std::exception& e) {
     // libpq refuses a malformed URL or conninfo before connecting
     throw CliError(kConnection, "cannot connect: " + CleanErrorMessage(e.what()));

@@ -8,8 +8,8 @@ namespace taskflow::cli {
 
 enum ExitCode : int {
   kOk = 0,
-  kUsage = 1,       // bad flag or argument, a value the server refused as invalid (SQLSTATE class 22),
-                    // a bulk action by filter without --yes
+  kUsage = 1,  // bad flag or argument, a value the server refused as invalid (SQLSTATE class 22),
+               // a bulk action by filter without --yes
   kNotFound = 2,    // no such job, queue, rule (P0002, 42704, or a read that answered NULL)
   kRefused = 3,     // the state machine or a conflict refused it (55000, 42710, 23xxx, 40xxx),
                     // or a bulk action skipped some jobs

@@ -130,9 +130,11 @@ std::string FormatAge(double seconds) {
   } else if (s < 3600) {
     std::snprintf(buf, sizeof buf, "%.0fm%02.0fs", std::floor(s / 60), std::fmod(s, 60));
   } else if (s < 86400) {
-    std::snprintf(buf, sizeof buf, "%.0fh%02.0fm", std::floor(s / 3600), std::floor(std::fmod(s, 3600) / 60));
+    std::snprintf(buf, sizeof buf, "%.0fh%02.0fm", std::floor(s / 3600),
+                  std::floor(std::fmod(s, 3600) / 60));
   } else {
-    std::snprintf(buf, sizeof buf, "%.0fd%02.0fh", std::floor(s / 86400), std::floor(std::fmod(s, 86400) / 3600));
+    std::snprintf(buf, sizeof buf, "%.0fd%02.0fh", std::floor(s / 86400),
+                  std::floor(std::fmod(s, 86400) / 3600));
   }
   return buf;
 }
@@ -165,16 +167,18 @@ std::string FormatPercent(double ratio) {
 
 std::optional<double> ParseTimestamp(const std::string& text) {
   int year = 0, month = 0, day = 0, hour = 0, minute = 0, second = 0, used = 0;
-  if (std::sscanf(text.c_str(), "%d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &year, &month, &day, &hour, &minute, &second,
-                  &used) != 6) {
+  if (std::sscanf(text.c_str(), "%d-%2d-%2d%*1[T ]%2d:%2d:%2d%n", &year, &month, &day, &hour,
+                  &minute, &second, &used) != 6) {
     return std::nullopt;
   }
-  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60) return std::nullopt;
+  if (month < 1 || month > 12 || day < 1 || day > 31 || hour > 23 || minute > 59 || second > 60)
+    return std::nullopt;
   std::size_t i = static_cast<std::size_t>(used);
   double fraction = 0;
   if (i < text.size() && text[i] == '.') {
     double scale = 0.1;
-    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, scale /= 10) fraction += (text[i] - '0') * scale;
+    for (++i; i < text.size() && text[i] >= '0' && text[i] <= '9'; ++i, scale /= 10)
+      fraction += (text[i] - '0') * scale;
   }
   int offset = 0;  // seconds east of UTC
   if (i < text.size() && (text[i] == '+' || text[i] == '-')) {
@@ -209,8 +213,8 @@ std::string ShortTimestamp(const std::string& text) {
   int ms = static_cast<int>(std::lround((*epoch - whole) * 1000));
   if (ms > 999) ms = 999;
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
-                tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02d %02d:%02d:%02d.%03d", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
   return buf;
 }
 
@@ -238,7 +242,8 @@ std::string CleanErrorMessage(const std::string& message) {
                        line.rfind("LOCATION:", 0) == 0 || line.rfind("ERROR:", 0) == 0 ||
                        line.rfind("FATAL:", 0) == 0;
     if (field) {
-      skipping = line.rfind("CONTEXT:", 0) == 0 || line.rfind("QUERY:", 0) == 0 || line.rfind("LOCATION:", 0) == 0;
+      skipping = line.rfind("CONTEXT:", 0) == 0 || line.rfind("QUERY:", 0) == 0 ||
+                 line.rfind("LOCATION:", 0) == 0;
     }
     if (skipping) continue;
     if (line.rfind("ERROR:", 0) == 0 || line.rfind("FATAL:", 0) == 0) {
@@ -276,7 +281,8 @@ std::string AttemptLine(const json& a) {
   const std::string outcome = Str(a, "outcome");
   line += ": " + (outcome.empty() ? std::string("?") : outcome);
   if (a.contains("duration_ms") && a["duration_ms"].is_number()) {
-    line += (outcome == "running" ? " for " : " after ") + FormatMillis(a["duration_ms"].get<double>());
+    line +=
+        (outcome == "running" ? " for " : " after ") + FormatMillis(a["duration_ms"].get<double>());
   }
   if (a.contains("error") && a["error"].is_object()) {
     line += ", " + Str(a["error"], "type");
@@ -305,7 +311,8 @@ std::vector<std::string> JobDetailLines(const json& detail) {
     padded.resize(13, ' ');
     lines.push_back("  " + padded + OneLine(value));
   };
-  field("state", Str(job, "state") + " (attempt " + Cell(job, "attempts") + " of " + Cell(job, "max_attempts") + ")" +
+  field("state", Str(job, "state") + " (attempt " + Cell(job, "attempts") + " of " +
+                     Cell(job, "max_attempts") + ")" +
                      (job.value("cancel_requested", false) ? ", cancel requested" : ""));
   field("queue", Str(job, "queue"));
   field("tenant", Str(job, "tenant_id"));
@@ -318,11 +325,13 @@ std::vector<std::string> JobDetailLines(const json& detail) {
   if (!Str(job, "parent_job_id").empty()) field("parent", "job " + Str(job, "parent_job_id"));
   if (!Str(job, "unique_key").empty()) field("unique key", Str(job, "unique_key"));
   if (!Str(job, "last_error_type").empty()) {
-    field("last error", Str(job, "last_error_type") + ": " + Fit(Str(job, "last_error_message"), 200));
+    field("last error",
+          Str(job, "last_error_type") + ": " + Fit(Str(job, "last_error_message"), 200));
   }
   if (!Str(job, "cancel_reason").empty()) field("cancel reason", Str(job, "cancel_reason"));
   field("payload", Fit(job.value("payload", json::object()).dump(), 200));
-  if (job.contains("result") && !job["result"].is_null()) field("result", Fit(job["result"].dump(), 200));
+  if (job.contains("result") && !job["result"].is_null())
+    field("result", Fit(job["result"].dump(), 200));
   const json origin = detail.value("origin", json::object());
   if (origin.is_object()) {
     const std::string kind = Str(origin, "kind");
@@ -353,7 +362,10 @@ std::vector<std::string> JobDetailLines(const json& detail) {
   const json events = detail.value("events", json::array());
   json ended = json::array(), running = json();
   for (const auto& a : detail.value("attempts", json::array())) {
-    if (Str(a, "outcome") == "running") running = a; else ended.push_back(a);
+    if (Str(a, "outcome") == "running")
+      running = a;
+    else
+      ended.push_back(a);
   }
   long exits = 0;
   for (const auto& e : events) exits += Str(e, "from_state") == "RUNNING";
@@ -382,7 +394,8 @@ std::vector<std::string> JobDetailLines(const json& detail) {
     row.reason = OneLine(Str(e, "reason"));
     if (from == "RUNNING") {
       const long k = exit_index++ - skew;
-      if (k >= 0 && k < static_cast<long>(ended.size())) row.attempt = AttemptLine(ended[static_cast<std::size_t>(k)]);
+      if (k >= 0 && k < static_cast<long>(ended.size()))
+        row.attempt = AttemptLine(ended[static_cast<std::size_t>(k)]);
     }
     rows.push_back(std::move(row));
   }
@@ -394,9 +407,10 @@ std::vector<std::string> JobDetailLines(const json& detail) {
     w_actor = std::max(w_actor, Width(r.actor));
   }
   for (const auto& r : rows) {
-    lines.push_back(TrimRight("  " + Pad(r.time, w_time, false) + "  " + Pad(r.delta, w_delta, true) + "  " +
-                              Pad(r.transition, w_transition, false) + "  " + Pad(r.actor, w_actor, false) + "  " +
-                              r.reason));
+    lines.push_back(TrimRight("  " + Pad(r.time, w_time, false) + "  " +
+                              Pad(r.delta, w_delta, true) + "  " +
+                              Pad(r.transition, w_transition, false) + "  " +
+                              Pad(r.actor, w_actor, false) + "  " + r.reason));
     if (!r.attempt.empty()) lines.push_back("      " + r.attempt);
   }
   if (!running.is_null()) lines.push_back("      " + AttemptLine(running));

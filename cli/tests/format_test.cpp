@@ -97,12 +97,15 @@ TEST(Timestamps, ShortFormIsUtcToTheMillisecond) {
 }
 
 TEST(Errors, DropsThePrefixAndPlpgsqlContextKeepsTheHint) {
-  EXPECT_EQ(CleanErrorMessage("ERROR:  queue \"nope\" does not exist\n"
-                              "HINT:  Create it with taskflow.create_queue('nope').\n"
-                              "CONTEXT:  PL/pgSQL function taskflow._set_queue_paused(text,boolean) line 5 at RAISE\n"
-                              "SQL function \"pause_queue\" statement 1\n"),
-            "queue \"nope\" does not exist\nHINT:  Create it with taskflow.create_queue('nope').");
-  EXPECT_EQ(CleanErrorMessage("ERROR:  cannot retry job 6: it is PENDING\n"), "cannot retry job 6: it is PENDING");
+  EXPECT_EQ(
+      CleanErrorMessage(
+          "ERROR:  queue \"nope\" does not exist\n"
+          "HINT:  Create it with taskflow.create_queue('nope').\n"
+          "CONTEXT:  PL/pgSQL function taskflow._set_queue_paused(text,boolean) line 5 at RAISE\n"
+          "SQL function \"pause_queue\" statement 1\n"),
+      "queue \"nope\" does not exist\nHINT:  Create it with taskflow.create_queue('nope').");
+  EXPECT_EQ(CleanErrorMessage("ERROR:  cannot retry job 6: it is PENDING\n"),
+            "cannot retry job 6: it is PENDING");
   EXPECT_EQ(CleanErrorMessage("ERROR:  permission denied for schema taskflow\n"
                               "LINE 1: SELECT taskflow.dashboard_queues()\n"
                               "               ^\n"),
@@ -138,27 +141,28 @@ TEST(JobDetail, HeaderAndTimelineWithEachAttemptUnderTheTransitionThatEndedIt) {
   const auto lines = JobDetailLines(Detail());
   std::string text;
   for (const auto& l : lines) text += l + "\n";
-  EXPECT_EQ(text,
-            "Job 15: charge.card\n"
-            "  state        DEAD (attempt 2 of 2)\n"
-            "  queue        fragile\n"
-            "  tenant       default\n"
-            "  priority     0\n"
-            "  created      2026-12-03 18:00:00.000\n"
-            "  next run     2026-12-03 18:00:00.000\n"
-            "  finished     2026-12-03 18:00:03.500\n"
-            "  last error   gateway_timeout: no answer\n"
-            "  payload      {\"card\":4}\n"
-            "  origin       caller, by app\n"
-            "\n"
-            "Timeline\n"
-            "  2026-12-03 18:00:00.000           -> PENDING            app  scheduled\n"
-            "  2026-12-03 18:00:00.100  +100 ms  PENDING -> RUNNING    w1   acquired\n"
-            "  2026-12-03 18:00:01.100  +1.00 s  RUNNING -> SCHEDULED  w1   retry\n"
-            "      attempt 1 on w1: failed after 1.00 s, gateway_timeout: no answer; retry in 1.50 s (at 2026-12-03 18:00:02.500)\n"
-            "  2026-12-03 18:00:03.000  +1.90 s  SCHEDULED -> RUNNING  w2   acquired\n"
-            "  2026-12-03 18:00:03.500  +500 ms  RUNNING -> DEAD       w2   exhausted\n"
-            "      attempt 2 on w2: failed after 500 ms, gateway_timeout: no answer\n");
+  EXPECT_EQ(
+      text,
+      "Job 15: charge.card\n"
+      "  state        DEAD (attempt 2 of 2)\n"
+      "  queue        fragile\n"
+      "  tenant       default\n"
+      "  priority     0\n"
+      "  created      2026-12-03 18:00:00.000\n"
+      "  next run     2026-12-03 18:00:00.000\n"
+      "  finished     2026-12-03 18:00:03.500\n"
+      "  last error   gateway_timeout: no answer\n"
+      "  payload      {\"card\":4}\n"
+      "  origin       caller, by app\n"
+      "\n"
+      "Timeline\n"
+      "  2026-12-03 18:00:00.000           -> PENDING            app  scheduled\n"
+      "  2026-12-03 18:00:00.100  +100 ms  PENDING -> RUNNING    w1   acquired\n"
+      "  2026-12-03 18:00:01.100  +1.00 s  RUNNING -> SCHEDULED  w1   retry\n"
+      "      attempt 1 on w1: failed after 1.00 s, gateway_timeout: no answer; retry in 1.50 s (at 2026-12-03 18:00:02.500)\n"
+      "  2026-12-03 18:00:03.000  +1.90 s  SCHEDULED -> RUNNING  w2   acquired\n"
+      "  2026-12-03 18:00:03.500  +500 ms  RUNNING -> DEAD       w2   exhausted\n"
+      "      attempt 2 on w2: failed after 500 ms, gateway_timeout: no answer\n");
 }
 
 TEST(JobDetail, TruncatedHistoryPairsTheLatestAttemptsWithTheLatestTransitions) {
@@ -173,7 +177,8 @@ TEST(JobDetail, TruncatedHistoryPairsTheLatestAttemptsWithTheLatestTransitions) 
 
 TEST(JobDetail, ARunningAttemptIsListedLast) {
   json d = Detail();
-  d["attempts"].push_back({{"attempt", 3}, {"worker_id", "w3"}, {"outcome", "running"}, {"duration_ms", 250}});
+  d["attempts"].push_back(
+      {{"attempt", 3}, {"worker_id", "w3"}, {"outcome", "running"}, {"duration_ms", 250}});
   const auto lines = JobDetailLines(d);
   EXPECT_EQ(lines.back(), "      attempt 3 on w3: running for 250 ms");
 }

@@ -38,12 +38,12 @@
 #include "pg/shared_state.hpp"
 
 using namespace taskflow;
+using core::Candidate;
 using core::DomainError;
 using core::ErrorCode;
+using core::Head;
 using core::JobEvent;
 using core::JobState;
-using core::Candidate;
-using core::Head;
 
 namespace {
 
@@ -59,7 +59,6 @@ struct QueueRow {
   bool rate_limited = false;
 };
 
-
 std::int64_t LockKey(const std::string& kind, const std::string& name) {
   return static_cast<std::int64_t>(pg::FlowKey("taskflow.limit." + kind, name));
 }
@@ -67,10 +66,11 @@ std::int64_t LockKey(const std::string& kind, const std::string& name) {
 std::uint64_t PromoteDue(Datum queues) {
   // Usually nothing is due: a read-only probe of jobs_scheduled_idx is far cheaper than
   // starting the promoting statement (two data-modifying CTEs).
-  static pg::Statement any_due(
-      "SELECT EXISTS (SELECT FROM taskflow.jobs WHERE state = " + api::StateSql(JobState::Scheduled) + " "
-      "AND next_run_at <= now() AND queue = ANY($1))",
-      {TEXTARRAYOID}, kGeneric);
+  static pg::Statement any_due("SELECT EXISTS (SELECT FROM taskflow.jobs WHERE state = " +
+                                   api::StateSql(JobState::Scheduled) +
+                                   " "
+                                   "AND next_run_at <= now() AND queue = ANY($1))",
+                               {TEXTARRAYOID}, kGeneric);
   pg::Params probe;
   probe.Add(queues);
   probe.Run(any_due, true);
@@ -95,8 +95,8 @@ constexpr std::int64_t kHeadsCacheMaxAgeUs = 250'000;
 // A limited tenant's RUNNING jobs when this backend last counted them, with what the slot
 // table showed just before (pg/shared_state.hpp): the bound on its RUNNING jobs later is
 // counted + reservations committed since - RUNNING jobs ended since + reserved now (minus this
-// transaction's that the count saw). Dropped when taskflow.tenants changes and after kCountMaxAgeUs (a backstop for
-// RUNNING jobs that did not come through acquire, such as a restore).
+// transaction's that the count saw). Dropped when taskflow.tenants changes and after kCountMaxAgeUs
+// (a backstop for RUNNING jobs that did not come through acquire, such as a restore).
 struct CountEntry {
   int counted = 0;
   std::uint64_t committed_at = 0;
@@ -115,7 +115,6 @@ constexpr std::int64_t kCountMaxAgeUs = 1'000'000;
 core::SlotCount SlotCountOf(const CountEntry& e) {
   return {e.counted, e.committed_at, e.finished_at, e.lxid == MyProc->lxid ? e.own_at : 0};
 }
-
 
 // The job_types argument as text (part of the cache key).
 std::string JobTypesKey(Datum job_types) {
@@ -136,15 +135,19 @@ void FindHeads(const std::string& queue, Datum job_types, bool has_types,
   static pg::Statement stmt(
       "WITH RECURSIVE t AS ("
       "  (SELECT j.tenant_id, j.priority, j.next_run_at, j.id FROM taskflow.jobs j"
-      "   WHERE j.queue = $1 AND j.state = " + api::StateSql(JobState::Pending) + " AND ($2::text[] IS NULL OR j.job_type = ANY($2))"
-      "   ORDER BY j.tenant_id, j.priority DESC, j.next_run_at, j.id LIMIT 1)"
-      "  UNION ALL"
-      "  SELECT n.* FROM t, LATERAL ("
-      "   SELECT j.tenant_id, j.priority, j.next_run_at, j.id FROM taskflow.jobs j"
-      "   WHERE j.queue = $1 AND j.state = " + api::StateSql(JobState::Pending) + " AND j.tenant_id > t.tenant_id"
-      "     AND ($2::text[] IS NULL OR j.job_type = ANY($2))"
-      "   ORDER BY j.tenant_id, j.priority DESC, j.next_run_at, j.id LIMIT 1) n)"
-      "SELECT tenant_id, priority, next_run_at, id FROM t",
+      "   WHERE j.queue = $1 AND j.state = " +
+          api::StateSql(JobState::Pending) +
+          " AND ($2::text[] IS NULL OR j.job_type = ANY($2))"
+          "   ORDER BY j.tenant_id, j.priority DESC, j.next_run_at, j.id LIMIT 1)"
+          "  UNION ALL"
+          "  SELECT n.* FROM t, LATERAL ("
+          "   SELECT j.tenant_id, j.priority, j.next_run_at, j.id FROM taskflow.jobs j"
+          "   WHERE j.queue = $1 AND j.state = " +
+          api::StateSql(JobState::Pending) +
+          " AND j.tenant_id > t.tenant_id"
+          "     AND ($2::text[] IS NULL OR j.job_type = ANY($2))"
+          "   ORDER BY j.tenant_id, j.priority DESC, j.next_run_at, j.id LIMIT 1) n)"
+          "SELECT tenant_id, priority, next_run_at, id FROM t",
       {TEXTOID, TEXTARRAYOID}, kGeneric);
   pg::Params p;
   p.AddText(queue).Add(job_types, !has_types);
@@ -187,10 +190,11 @@ std::map<std::string, TenantRow> TenantSettings(const std::vector<std::string>& 
 // RUNNING jobs per limited queue (a scan of the RUNNING jobs; only for queues with a
 // concurrency_limit), counted after the queue's advisory lock.
 void CountRunningQueues(const std::vector<std::string>& queues, std::map<std::string, int>* out) {
-  static pg::Statement stmt(
-      "SELECT queue, count(*)::int FROM taskflow.jobs WHERE state = " + api::StateSql(JobState::Running) + " "
-      "  AND queue = ANY($1) GROUP BY queue",
-      {TEXTARRAYOID}, kGeneric);
+  static pg::Statement stmt("SELECT queue, count(*)::int FROM taskflow.jobs WHERE state = " +
+                                api::StateSql(JobState::Running) +
+                                " "
+                                "  AND queue = ANY($1) GROUP BY queue",
+                            {TEXTARRAYOID}, kGeneric);
   pg::Params p;
   p.Add(api::TextArrayDatum(queues));
   std::uint64_t n = p.Run(stmt);  // not read-only: a fresh snapshot after taking the lock
@@ -269,43 +273,49 @@ void SpendBuckets(const std::vector<Bucket>& buckets) {
   p.Run(stmt);
 }
 
-
 // Locks up to `count` ready jobs per tenant at job priority >= min_priority, best first.
-std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::vector<std::string>& tenants,
-                                      const std::vector<std::int32_t>& counts, const std::vector<bool>& limited,
-                                      int min_priority, Datum job_types, bool has_types) {
+std::vector<Candidate> LockCandidates(Datum queues, int queue_count,
+                                      const std::vector<std::string>& tenants,
+                                      const std::vector<std::int32_t>& counts,
+                                      const std::vector<bool>& limited, int min_priority,
+                                      Datum job_types, bool has_types) {
   // Several queues of equal priority: the best k of each queue, then the best k of those.
   static pg::Statement many(
       "SELECT c.id, c.queue, c.tenant_id, r.running "
       "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
       "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
-      "  WHERE r.tenant_id = a.tenant AND r.state = " + api::StateSql(JobState::Running) + ") END AS running OFFSET 0) r, "
-      "LATERAL (SELECT x.* FROM unnest($1::text[]) AS qn(name), LATERAL ("
-      "    SELECT j.id, j.queue, j.tenant_id, j.priority, j.next_run_at FROM taskflow.jobs j"
-      "    WHERE j.queue = qn.name AND j.tenant_id = a.tenant AND j.state = " + api::StateSql(JobState::Pending) +
-      "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
-      "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) x"
-      "  ORDER BY x.priority DESC, x.next_run_at, x.id LIMIT a.k) c",
+      "  WHERE r.tenant_id = a.tenant AND r.state = " +
+          api::StateSql(JobState::Running) +
+          ") END AS running OFFSET 0) r, "
+          "LATERAL (SELECT x.* FROM unnest($1::text[]) AS qn(name), LATERAL ("
+          "    SELECT j.id, j.queue, j.tenant_id, j.priority, j.next_run_at FROM taskflow.jobs j"
+          "    WHERE j.queue = qn.name AND j.tenant_id = a.tenant AND j.state = " +
+          api::StateSql(JobState::Pending) +
+          "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
+          "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) x"
+          "  ORDER BY x.priority DESC, x.next_run_at, x.id LIMIT a.k) c",
       {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID, BOOLARRAYOID}, kGeneric);
   // One queue (the usual case): one index range per tenant, no re-sorting.
   static pg::Statement one(
       "SELECT c.id, c.queue, c.tenant_id, r.running "
       "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
       "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
-      "  WHERE r.tenant_id = a.tenant AND r.state = " + api::StateSql(JobState::Running) + ") END AS running OFFSET 0) r, "
-      "LATERAL (SELECT j.id, j.queue, j.tenant_id FROM taskflow.jobs j"
-      "    WHERE j.queue = ($1::text[])[1] AND j.tenant_id = a.tenant AND j.state = " + api::StateSql(JobState::Pending) +
-      "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
-      "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) c",
+      "  WHERE r.tenant_id = a.tenant AND r.state = " +
+          api::StateSql(JobState::Running) +
+          ") END AS running OFFSET 0) r, "
+          "LATERAL (SELECT j.id, j.queue, j.tenant_id FROM taskflow.jobs j"
+          "    WHERE j.queue = ($1::text[])[1] AND j.tenant_id = a.tenant AND j.state = " +
+          api::StateSql(JobState::Pending) +
+          "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
+          "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) c",
       {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID, BOOLARRAYOID}, kGeneric);
   std::vector<Datum> lim;
   lim.reserve(limited.size());
   for (bool l : limited) lim.push_back(BoolGetDatum(l));
   Datum* ld = lim.data();
   int ln = static_cast<int>(lim.size());
-  Datum lim_array = pg::PgCall([&] {
-    return PointerGetDatum(construct_array(ld, ln, BOOLOID, 1, true, TYPALIGN_CHAR));
-  });
+  Datum lim_array = pg::PgCall(
+      [&] { return PointerGetDatum(construct_array(ld, ln, BOOLOID, 1, true, TYPALIGN_CHAR)); });
   pg::Params p;
   p.Add(queues).Add(api::TextArrayDatum(tenants)).Add(api::Int32ArrayDatum(counts));
   p.AddInt32(min_priority).Add(job_types, !has_types).Add(lim_array);
@@ -315,7 +325,8 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::
   out.reserve(n);
   for (std::uint64_t i = 0; i < n; ++i) {
     pg::ResultRow row(i);
-    out.push_back({row.Int64(1).value_or(0), row.Text(2).value_or(""), row.Text(3).value_or(""), row.Int32(4)});
+    out.push_back({row.Int64(1).value_or(0), row.Text(2).value_or(""), row.Text(3).value_or(""),
+                   row.Int32(4)});
   }
   return out;
 }
@@ -327,48 +338,50 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count, const std::
 // are not returned).
 std::string StartAttemptsSql(bool v2) {
   return "WITH upd AS ("
-      "  UPDATE taskflow.jobs j SET state = " +
-          api::TargetStateSql(JobState::Pending, JobEvent::Acquire) +
-          "    , attempts = j.attempts + 1, lease_token = gen_random_uuid(),"
-          "    lease_duration = COALESCE($3, q.lease, $4),"
-          "    lease_expires_at = now() + COALESCE($3, q.lease, $4),"
-          "    started_at = now(), worker_id = $2, last_heartbeat_at = NULL, heartbeats = NULL"
-          "  FROM taskflow.queues q WHERE j.id = ANY($1) AND q.name = j.queue AND j.state IN " +
-          api::SourceStatesSql(JobEvent::Acquire) +
-          "  RETURNING j.id, j.attempts, j.lease_token, j.job_type, j.payload, j.queue, j.tenant_id,"
-          "    j.correlation_id, j.lease_expires_at, j.timeout, " +
-          std::string(v2 ? "j.traceparent, j.dependency_count"
-                         : "NULL::text AS traceparent, 0 AS dependency_count") +
-          ", j.state, j.priority, j.next_run_at), "
-          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason)"
-          "  SELECT id, " + api::StateSql(JobState::Pending) + ", state, $2, 'acquired' FROM upd) "
-          "SELECT upd.id, upd.attempts, upd.lease_token, upd.job_type, upd.payload, upd.queue,"
-          "  upd.tenant_id, upd.correlation_id, upd.lease_expires_at, upd.timeout, upd.traceparent," +
-          std::string(v2 ?
-          "  dep.dependencies"
-          // only a job with dependencies pays for reading them (docs/workflows.md); inline (the
-          // same query as taskflow._dependency_results), planned once with this statement.
-          // The parent and its node are looked up per edge (LIMIT 1: both are unique, and it
-          // keeps the subquery from being pulled up into a join the planner may order
-          // otherwise). This generic plan is made once per backend; with plain joins some
-          // backends' plans read 140,000 to 310,000 buffers per call instead of 2,800 (about
-          // 5,000 jobs rows fetched per index scan): the drain-deps stalls in
-          // docs/benchmarks.md.
-          "  FROM upd LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object("
-          "      'job_id', d.depends_on, 'key', n.node_key, 'job_type', p.job_type,"
-          "      'state', COALESCE(p.state, d.parent_state), 'on_failure', d.on_failure,"
-          "      'result', p.result, 'error_type', p.last_error_type,"
-          "      'error_message', p.last_error_message, 'finished_at', p.finished_at)"
-          "      ORDER BY d.depends_on) AS dependencies"
-          "    FROM taskflow.job_dependencies d"
-          "    LEFT JOIN LATERAL (SELECT p.job_type, p.state, p.result, p.last_error_type,"
-          "        p.last_error_message, p.finished_at FROM taskflow.jobs p"
-          "      WHERE p.id = d.depends_on LIMIT 1) p ON true"
-          "    LEFT JOIN LATERAL (SELECT n.node_key FROM taskflow.workflow_nodes n"
-          "      WHERE n.job_id = d.depends_on LIMIT 1) n ON true"
-          "    WHERE upd.dependency_count > 0 AND d.job_id = upd.id) dep ON true"
-          : "  NULL::jsonb AS dependencies FROM upd") +
-          "  ORDER BY upd.priority DESC, upd.next_run_at, upd.id";
+         "  UPDATE taskflow.jobs j SET state = " +
+         api::TargetStateSql(JobState::Pending, JobEvent::Acquire) +
+         "    , attempts = j.attempts + 1, lease_token = gen_random_uuid(),"
+         "    lease_duration = COALESCE($3, q.lease, $4),"
+         "    lease_expires_at = now() + COALESCE($3, q.lease, $4),"
+         "    started_at = now(), worker_id = $2, last_heartbeat_at = NULL, heartbeats = NULL"
+         "  FROM taskflow.queues q WHERE j.id = ANY($1) AND q.name = j.queue AND j.state IN " +
+         api::SourceStatesSql(JobEvent::Acquire) +
+         "  RETURNING j.id, j.attempts, j.lease_token, j.job_type, j.payload, j.queue, j.tenant_id,"
+         "    j.correlation_id, j.lease_expires_at, j.timeout, " +
+         std::string(v2 ? "j.traceparent, j.dependency_count"
+                        : "NULL::text AS traceparent, 0 AS dependency_count") +
+         ", j.state, j.priority, j.next_run_at), "
+         "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason)"
+         "  SELECT id, " +
+         api::StateSql(JobState::Pending) +
+         ", state, $2, 'acquired' FROM upd) "
+         "SELECT upd.id, upd.attempts, upd.lease_token, upd.job_type, upd.payload, upd.queue,"
+         "  upd.tenant_id, upd.correlation_id, upd.lease_expires_at, upd.timeout, upd.traceparent," +
+         std::string(
+             v2 ? "  dep.dependencies"
+                  // only a job with dependencies pays for reading them (docs/workflows.md); inline
+                  // (the same query as taskflow._dependency_results), planned once with this
+                  // statement. The parent and its node are looked up per edge (LIMIT 1: both are
+                  // unique, and it keeps the subquery from being pulled up into a join the planner
+                  // may order otherwise). This generic plan is made once per backend; with plain
+                  // joins some backends' plans read 140,000 to 310,000 buffers per call instead of
+                  // 2,800 (about 5,000 jobs rows fetched per index scan): the drain-deps stalls in
+                  // docs/benchmarks.md.
+                  "  FROM upd LEFT JOIN LATERAL (SELECT jsonb_agg(jsonb_build_object("
+                  "      'job_id', d.depends_on, 'key', n.node_key, 'job_type', p.job_type,"
+                  "      'state', COALESCE(p.state, d.parent_state), 'on_failure', d.on_failure,"
+                  "      'result', p.result, 'error_type', p.last_error_type,"
+                  "      'error_message', p.last_error_message, 'finished_at', p.finished_at)"
+                  "      ORDER BY d.depends_on) AS dependencies"
+                  "    FROM taskflow.job_dependencies d"
+                  "    LEFT JOIN LATERAL (SELECT p.job_type, p.state, p.result, p.last_error_type,"
+                  "        p.last_error_message, p.finished_at FROM taskflow.jobs p"
+                  "      WHERE p.id = d.depends_on LIMIT 1) p ON true"
+                  "    LEFT JOIN LATERAL (SELECT n.node_key FROM taskflow.workflow_nodes n"
+                  "      WHERE n.job_id = d.depends_on LIMIT 1) n ON true"
+                  "    WHERE upd.dependency_count > 0 AND d.job_id = upd.id) dep ON true"
+                : "  NULL::jsonb AS dependencies FROM upd") +
+         "  ORDER BY upd.priority DESC, upd.next_run_at, upd.id";
 }
 
 std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_id,
@@ -428,7 +441,8 @@ Groups ReadQueueGroups(Datum queues) {
     if (row.Bool(4).value_or(false)) continue;  // paused
     QueueRow q{*name, row.Int32(3).value_or(0), row.Int32(5), row.Bool(6).value_or(false)};
     auto& group = groups[q.priority];
-    if (std::none_of(group.begin(), group.end(), [&](const QueueRow& g) { return g.name == q.name; })) {
+    if (std::none_of(group.begin(), group.end(),
+                     [&](const QueueRow& g) { return g.name == q.name; })) {
       group.push_back(q);
     }
   }
@@ -477,7 +491,8 @@ class GroupHeads {
 
   std::map<std::string, Head> heads;
   bool fresh = false;  // `heads` is this call's own scan
-  bool stale = false;  // tenants were dropped from `heads` since (they may have lower-priority jobs)
+  bool stale =
+      false;  // tenants were dropped from `heads` since (they may have lower-priority jobs)
 
  private:
   const Group& group_;
@@ -487,8 +502,8 @@ class GroupHeads {
 
 // What one round found, decided and did (the stages below fill it in order).
 struct Round {
-  int top = 0;                       // the contenders' head job priority
-  std::vector<std::string> tenants;  // the contenders, best head first
+  int top = 0;                           // the contenders' head job priority
+  std::vector<std::string> tenants;      // the contenders, best head first
   std::map<std::string, int> running_q;  // RUNNING jobs of the limited queues
   // Limited tenants (max_running) and their slot table stripes and views.
   std::vector<std::string> limited;
@@ -516,7 +531,8 @@ struct Round {
 };
 
 // Weight, max_running and rate limit of the contenders not seen yet in this call.
-void LoadTenantSettings(const std::vector<std::string>& tenants, std::map<std::string, TenantRow>* settings) {
+void LoadTenantSettings(const std::vector<std::string>& tenants,
+                        std::map<std::string, TenantRow>* settings) {
   std::vector<std::string> unknown;
   for (const auto& t : tenants) {
     if (settings->count(t) == 0) unknown.push_back(t);
@@ -540,10 +556,13 @@ void LockQueueLimits(const Group& group, Round* r) {
 }
 
 // This backend's count of a limited tenant as a bound now, when still valid (see CountEntry).
-std::optional<std::int64_t> CachedBound(const std::string& tenant, const pg::SlotView& view, const Round& r) {
+std::optional<std::int64_t> CachedBound(const std::string& tenant, const pg::SlotView& view,
+                                        const Round& r) {
   auto e = tenant_counts.find(tenant);
-  if (e == tenant_counts.end() || e->second.limits_generation != r.limits_generation) return std::nullopt;
-  if (r.now - e->second.taken_at < 0 || r.now - e->second.taken_at >= kCountMaxAgeUs) return std::nullopt;
+  if (e == tenant_counts.end() || e->second.limits_generation != r.limits_generation)
+    return std::nullopt;
+  if (r.now - e->second.taken_at < 0 || r.now - e->second.taken_at >= kCountMaxAgeUs)
+    return std::nullopt;
   return core::RunningBound(SlotCountOf(e->second), {view.committed, view.finished, view.reserved});
 }
 
@@ -556,9 +575,11 @@ void EstimateTenantCaps(std::map<std::string, TenantRow>& settings, Round* r) {
     if (settings[t].max_running) r->limited.push_back(t);
   }
   if (!r->limited.empty() && !pg::SlotsAvailable()) {
-    throw DomainError(ErrorCode::ObjectNotInPrerequisiteState,
-                      "tenant \"" + r->limited.front() + "\" has a max_running limit, which needs taskflow in shared_preload_libraries",
-                      "Add taskflow to shared_preload_libraries in postgresql.conf and restart the server.");
+    throw DomainError(
+        ErrorCode::ObjectNotInPrerequisiteState,
+        "tenant \"" + r->limited.front() +
+            "\" has a max_running limit, which needs taskflow in shared_preload_libraries",
+        "Add taskflow to shared_preload_libraries in postgresql.conf and restart the server.");
   }
   if (tenant_counts.size() >= kMaxTenantCounts) tenant_counts.clear();  // between rounds only
   for (const auto& t : r->limited) r->stripes.push_back(pg::SlotStripe(t));
@@ -568,15 +589,16 @@ void EstimateTenantCaps(std::map<std::string, TenantRow>& settings, Round* r) {
   for (std::size_t i = 0; i < r->limited.size(); ++i) {
     const std::string& t = r->limited[i];
     const pg::SlotView& v = r->views[i];
-    const core::TenantCap cap =
-        core::PlanTenantCap(*settings[t].max_running, CachedBound(t, v, *r), v.reserved - v.own, v.own);
+    const core::TenantCap cap = core::PlanTenantCap(*settings[t].max_running, CachedBound(t, v, *r),
+                                                    v.reserved - v.own, v.own);
     r->tenant_cap[t] = cap.cap;
     if (cap.recount) r->to_count.insert(t);
   }
 }
 
 // The tokens of the rate limit of (scope, name) among `buckets`, if it has one.
-std::optional<double> Tokens(const std::vector<Bucket>& buckets, const char* scope, const std::string& name) {
+std::optional<double> Tokens(const std::vector<Bucket>& buckets, const char* scope,
+                             const std::string& name) {
   std::optional<double> out;
   for (const Bucket& b : buckets) {
     if (b.scope == scope && b.name == name) out = std::min(out.value_or(b.available), b.available);
@@ -586,14 +608,16 @@ std::optional<double> Tokens(const std::vector<Bucket>& buckets, const char* sco
 
 // Rate limits of the group's queues and the contenders (row-locked, when there are any), and the
 // slots each queue may still start.
-void LockRateLimits(const Group& group, std::map<std::string, TenantRow>& settings, int remaining, Round* r) {
+void LockRateLimits(const Group& group, std::map<std::string, TenantRow>& settings, int remaining,
+                    Round* r) {
   bool any_rate = false;
   for (const QueueRow& q : group.queues) any_rate = any_rate || q.rate_limited;
   for (const auto& t : r->tenants) any_rate = any_rate || settings[t].rate_limited;
   if (any_rate) r->buckets = LockBuckets(group.names, r->tenants);
   std::vector<int> caps;
   for (const QueueRow& q : group.queues) {
-    r->queue_cap[q.name] = core::QueueCap(q.concurrency_limit, r->running_q[q.name], Tokens(r->buckets, "queue", q.name));
+    r->queue_cap[q.name] = core::QueueCap(q.concurrency_limit, r->running_q[q.name],
+                                          Tokens(r->buckets, "queue", q.name));
   }
   for (const auto& [n, c] : r->queue_cap) caps.push_back(c);
   r->group_cap = core::GroupCap(remaining, caps);
@@ -608,7 +632,8 @@ void ShareSlots(const Group& group, std::map<std::string, TenantRow>& settings, 
     core::Flow f;
     f.tenant = t;
     f.weight = settings[t].weight;
-    f.cap = core::FlowCap(r->group_cap, tc == r->tenant_cap.end() ? std::nullopt : std::optional<int>(tc->second),
+    f.cap = core::FlowCap(r->group_cap,
+                          tc == r->tenant_cap.end() ? std::nullopt : std::optional<int>(tc->second),
                           Tokens(r->buckets, "tenant", t));
     r->flows.push_back(f);
   }
@@ -643,8 +668,8 @@ void LockChosenJobs(const Group& group, const Call& call, Round* r) {
     }
   }
   if (!tenants.empty()) {
-    r->candidates = LockCandidates(group.names_array, static_cast<int>(group.names.size()), tenants, counts, count,
-                                   r->top, call.job_types, call.has_types);
+    r->candidates = LockCandidates(group.names_array, static_cast<int>(group.names.size()), tenants,
+                                   counts, count, r->top, call.job_types, call.has_types);
   }
   for (const Candidate& c : r->candidates) {
     r->locked[c.tenant]++;
@@ -663,7 +688,8 @@ void LockChosenJobs(const Group& group, const Call& call, Round* r) {
 // Limited tenants: trim to the room their bound leaves and reserve that. Extra locked jobs stay
 // PENDING (the tenant is at its limit: nobody could start them now anyway). Tenants found at
 // their limit go into `full`.
-void ReserveTenantSlots(std::map<std::string, TenantRow>& settings, std::set<std::string>* full, Round* r) {
+void ReserveTenantSlots(std::map<std::string, TenantRow>& settings, std::set<std::string>* full,
+                        Round* r) {
   const LocalTransactionId lxid = MyProc->lxid;
   std::map<std::string, std::size_t> flow_index;
   for (std::size_t k = 0; k < r->flows.size(); ++k) flow_index[r->flows[k].tenant] = k;
@@ -675,21 +701,29 @@ void ReserveTenantSlots(std::map<std::string, TenantRow>& settings, std::set<std
     if (f.given <= 0) continue;
     const int limit = *settings[t].max_running;
     if (r->locked[t] > 0 && r->to_count.count(t) != 0) {
-      tenant_counts[t] = {r->fresh_counts[t], r->views[i].committed, r->finished_at[t], r->views[i].own, lxid,
-                          r->limits_generation, r->now};
+      tenant_counts[t] = {r->fresh_counts[t],
+                          r->views[i].committed,
+                          r->finished_at[t],
+                          r->views[i].own,
+                          lxid,
+                          r->limits_generation,
+                          r->now};
     }
     int room = 0;
     if (r->locked[t] > 0) {
       const pg::SlotView& v = r->views[i];
-      room = core::RoomUnder(limit, core::RunningBound(SlotCountOf(tenant_counts.at(t)), {v.committed, v.finished, v.reserved}));
+      room = core::RoomUnder(limit, core::RunningBound(SlotCountOf(tenant_counts.at(t)),
+                                                       {v.committed, v.finished, v.reserved}));
     }
-    const core::Trim trim = core::TrimToRoom(f.given, r->locked[t], room, r->to_count.count(t) != 0);
+    const core::Trim trim =
+        core::TrimToRoom(f.given, r->locked[t], room, r->to_count.count(t) != 0);
     if (trim.full) full->insert(t);
     r->trimmed = r->trimmed || trim.trimmed;
     if (f.given > trim.keep) core::ReturnSlots(f, f.given - trim.keep);
     if (f.given > 0) {
       const core::SlotCount c = SlotCountOf(tenant_counts.at(t));
-      requests.push_back({r->stripes[i], limit, c.counted, c.committed_at, c.finished_at, c.own_at, f.given});
+      requests.push_back(
+          {r->stripes[i], limit, c.counted, c.committed_at, c.finished_at, c.own_at, f.given});
       flow_of.push_back(flow_index.at(t));
     }
   }
@@ -714,7 +748,8 @@ void KeepWithinCaps(Round* r) {
     const Candidate& c = r->candidates[i];
     r->used[c.tenant]++;
     for (Bucket& b : r->buckets) {
-      if ((b.scope == "queue" && b.name == c.queue) || (b.scope == "tenant" && b.name == c.tenant)) b.taken++;
+      if ((b.scope == "queue" && b.name == c.queue) || (b.scope == "tenant" && b.name == c.tenant))
+        b.taken++;
     }
     r->chosen.push_back(c.id);
   }
@@ -759,7 +794,8 @@ int StartAndEmit(const std::vector<std::int64_t>& chosen, const Call& call) {
 }
 
 // One round: limits, shares, locks, trimming, starts.
-core::RoundOutcome RunRound(const Group& group, const Call& call, int remaining, const std::vector<Head>& contenders,
+core::RoundOutcome RunRound(const Group& group, const Call& call, int remaining,
+                            const std::vector<Head>& contenders,
                             std::map<std::string, TenantRow>& settings, std::set<std::string>* full,
                             GroupHeads* heads) {
   Round r;
@@ -800,7 +836,8 @@ int AcquireFromGroup(const Group& group, const Call& call, int remaining) {
       heads.Scan();
       continue;
     }
-    core::RoundOutcome o = RunRound(group, call, remaining - started, contenders, settings, &full, &heads);
+    core::RoundOutcome o =
+        RunRound(group, call, remaining - started, contenders, settings, &full, &heads);
     started += o.started;
     if (!core::AnotherRound(o)) break;
   }

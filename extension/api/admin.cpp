@@ -12,12 +12,12 @@
 #include "api/tenancy.hpp"
 
 using namespace taskflow;
+using api::AfterFinished;
+using api::RequireQueue;
 using core::DomainError;
 using core::ErrorCode;
 using core::JobEvent;
 using core::JobState;
-using api::AfterFinished;
-using api::RequireQueue;
 
 namespace {
 
@@ -110,7 +110,8 @@ TF_FUNCTION(taskflow_retry) {
     if (job.unique_key) {
       static pg::Statement holder(
           "SELECT id FROM taskflow.jobs WHERE tenant_id = $1 AND queue = $2 AND unique_key = $3 "
-          "AND state IN " + api::StateListSql(core::UnfinishedStates()) + " AND id <> $4",
+          "AND state IN " +
+              api::StateListSql(core::UnfinishedStates()) + " AND id <> $4",
           {TEXTOID, TEXTOID, TEXTOID, INT8OID});
       pg::Params hp;
       hp.AddText(job.tenant).AddText(job.queue).AddText(*job.unique_key).AddInt64(id);
@@ -126,18 +127,18 @@ TF_FUNCTION(taskflow_retry) {
     // dependencies: `unresolved` is 0).
     auto retry_sql = [](bool v2) {
       return std::string(
-          "WITH upd AS (UPDATE taskflow.jobs SET state = $2::taskflow.job_state, "
-          "  budget_offset = attempts, "
-          "  next_run_at = CASE WHEN $5 > 0 THEN 'infinity' ELSE now() END, ") +
-          (v2 ? "  dependencies_pending = $5, " : "") +
-          "  finished_at = NULL, result = NULL, "
-          "  cancel_requested = false, cancel_reason = NULL, lease_expires_at = NULL "
-          "  WHERE id = $1 RETURNING id, queue), "
-          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT id, $3::taskflow.job_state, $2::taskflow.job_state, $4, "
-          "    CASE WHEN $5 > 0 THEN 'retried; waiting for ' || $5 || ' unfinished dependencies' "
-          "         ELSE 'retried' END FROM upd) "
-          "SELECT queue FROM upd";
+                 "WITH upd AS (UPDATE taskflow.jobs SET state = $2::taskflow.job_state, "
+                 "  budget_offset = attempts, "
+                 "  next_run_at = CASE WHEN $5 > 0 THEN 'infinity' ELSE now() END, ") +
+             (v2 ? "  dependencies_pending = $5, " : "") +
+             "  finished_at = NULL, result = NULL, "
+             "  cancel_requested = false, cancel_reason = NULL, lease_expires_at = NULL "
+             "  WHERE id = $1 RETURNING id, queue), "
+             "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+             "  SELECT id, $3::taskflow.job_state, $2::taskflow.job_state, $4, "
+             "    CASE WHEN $5 > 0 THEN 'retried; waiting for ' || $5 || ' unfinished dependencies' "
+             "         ELSE 'retried' END FROM upd) "
+             "SELECT queue FROM upd";
     };
     static pg::Statement retry_0_2(retry_sql(true), {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID});
     static pg::Statement retry_0_1(retry_sql(false), {INT8OID, TEXTOID, TEXTOID, TEXTOID, INT4OID});
@@ -165,8 +166,7 @@ TF_FUNCTION(taskflow_check_queue) {
   if (auto v = pg::ArgOptText(fcinfo, 2)) {
     auto s = core::ParseStrategy(*v);
     if (!s) {
-      throw DomainError(ErrorCode::InvalidParameterValue,
-                        "unknown retry strategy \"" + *v + "\"",
+      throw DomainError(ErrorCode::InvalidParameterValue, "unknown retry strategy \"" + *v + "\"",
                         "Use one of: fixed, linear, exponential.");
     }
     policy.strategy = *s;

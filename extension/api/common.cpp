@@ -4,7 +4,6 @@
 #include "bgw/wakeup.hpp"
 #include "pg/shared_state.hpp"
 
-
 namespace taskflow::api {
 
 using core::DomainError;
@@ -78,7 +77,9 @@ std::string CallerName() {
   return name != nullptr ? std::string(name) : std::string("unknown");
 }
 
-std::int64_t NowMicros() { return static_cast<std::int64_t>(GetCurrentTransactionStartTimestamp()); }
+std::int64_t NowMicros() {
+  return static_cast<std::int64_t>(GetCurrentTransactionStartTimestamp());
+}
 
 double UnitRandom() { return pg_prng_double(&pg_global_prng_state); }
 
@@ -99,9 +100,8 @@ Datum Int32ArrayDatum(const std::vector<std::int32_t>& values) {
   for (auto v : values) datums.push_back(Int32GetDatum(v));
   Datum* data = datums.data();
   int n = static_cast<int>(datums.size());
-  return pg::PgCall([&] {
-    return PointerGetDatum(construct_array(data, n, INT4OID, 4, true, TYPALIGN_INT));
-  });
+  return pg::PgCall(
+      [&] { return PointerGetDatum(construct_array(data, n, INT4OID, 4, true, TYPALIGN_INT)); });
 }
 
 Datum TextArrayDatum(const std::vector<std::string>& values) {
@@ -110,9 +110,8 @@ Datum TextArrayDatum(const std::vector<std::string>& values) {
   for (const auto& v : values) datums.push_back(pg::TextDatum(v));
   Datum* data = datums.data();
   int n = static_cast<int>(datums.size());
-  return pg::PgCall([&] {
-    return PointerGetDatum(construct_array(data, n, TEXTOID, -1, false, TYPALIGN_INT));
-  });
+  return pg::PgCall(
+      [&] { return PointerGetDatum(construct_array(data, n, TEXTOID, -1, false, TYPALIGN_INT)); });
 }
 
 bool SchemaIs0_2() {
@@ -171,4 +170,3 @@ TF_FUNCTION(taskflow_check_json_depth) {
                                 taskflow::pg::ArgOptText(fcinfo, 1).value_or("value"));
   PG_RETURN_VOID();
 }
-

@@ -74,10 +74,11 @@ DependencyCheck CheckDependencies(Datum ids, const std::string& tenant,
   // order, so two of them cannot deadlock). The tenant is part of the condition, so another
   // tenant's row is never locked or waited for (a lock wait would reveal that it exists).
   static pg::Statement lock(
-      "SELECT j.id, CASE WHEN j.state IN " + StateListSql(core::FinalStates()) + " THEN j.state::text END "
-      "FROM taskflow.jobs j WHERE j.id IN (SELECT DISTINCT x FROM unnest($1::bigint[]) x) "
-      "  AND j.tenant_id = $2 AND ($3::text IS NULL OR j.tenant_id = $3) "
-      "ORDER BY j.id FOR SHARE OF j",
+      "SELECT j.id, CASE WHEN j.state IN " + StateListSql(core::FinalStates()) +
+          " THEN j.state::text END "
+          "FROM taskflow.jobs j WHERE j.id IN (SELECT DISTINCT x FROM unnest($1::bigint[]) x) "
+          "  AND j.tenant_id = $2 AND ($3::text IS NULL OR j.tenant_id = $3) "
+          "ORDER BY j.id FOR SHARE OF j",
       {INT8ARRAYOID, TEXTOID, TEXTOID});
   pg::Params p;
   p.Add(ids).AddText(tenant).AddOptText(CallerTenant());
@@ -136,62 +137,79 @@ void InsertDependencies(std::int64_t job_id, const std::string& tenant,
   p.Run(insert);
 }
 
-void ResolveDependencies(const std::vector<std::int64_t>& jobs,
-                         void (*fire)(JobState, const std::vector<std::int64_t>&)) {
-  if (!SchemaIs0_2()) return;  // a 0.1.0 schema not updated yet has no dependencies
+namespace {
+
+// The SQL of one resolution round of ResolveDependencies ($1: the finished jobs).
+std::string ResolveRoundSql() {
   // One round: the unresolved edges from `frontier` whose job has finished are resolved; each
   // dependent's counter drops by its resolved edges in one UPDATE of its row (locked first, in
   // ascending id order). A waiting dependent is cancelled when a resolved edge cancels it, else
   // released when its counter reaches 0. The states written come from the core table.
   const std::string cancelled = TargetStateSql(JobState::Scheduled, JobEvent::Cancel);
   const std::string released = TargetStateSql(JobState::Scheduled, JobEvent::Unblock);
-  static pg::Statement round(
-      "WITH e AS MATERIALIZED (SELECT d.job_id, d.depends_on, d.on_failure, p.state AS pstate "
-      "  FROM taskflow.job_dependencies d JOIN taskflow.jobs p ON p.id = d.depends_on "
-      "  WHERE d.depends_on = ANY($1) AND d.parent_state IS NULL AND p.state IN " +
-          StateListSql(core::FinalStates()) + "), "
-          "c AS MATERIALIZED (SELECT job_id, count(*)::int AS n, "
-          "  (array_agg('dependency ' || depends_on || ' ended ' || pstate ORDER BY depends_on) "
-          "     FILTER (WHERE " + CancelsSql("pstate", "on_failure") + "))[1] AS culprit, "
-          "  (array_agg('job ' || depends_on || ' (' || pstate || ')' ORDER BY depends_on DESC))[1] AS last "
-          "  FROM e GROUP BY job_id), "
-          // The dependents, locked in id order, with their round's figures: every later step
-          // reads this one CTE (joining two CTEs rescans one per row: quadratic in the batch).
-          "lk AS MATERIALIZED (SELECT j.id, j.state AS old_state, "
-          "    (j.state IN " + SourceStatesSql(JobEvent::Unblock) + " AND j.dependencies_pending > 0) AS waiting, "
-          "    c.n, c.culprit, c.last "
-          "  FROM c JOIN taskflow.jobs j ON j.id = c.job_id ORDER BY j.id FOR UPDATE OF j), "
-          "upd AS (UPDATE taskflow.jobs j SET dependencies_pending = j.dependencies_pending - lk.n, "
-          "    state = CASE WHEN NOT lk.waiting THEN j.state "
-          "                 WHEN lk.culprit IS NOT NULL THEN " + cancelled + "::taskflow.job_state "
-          "                 WHEN j.dependencies_pending - lk.n > 0 THEN j.state "
-          "                 WHEN COALESCE(j.wait_run_at, now()) <= now() THEN " + released + "::taskflow.job_state "
-          "                 ELSE j.state END, "
-          "    next_run_at = CASE WHEN lk.waiting AND lk.culprit IS NULL AND j.dependencies_pending - lk.n = 0 "
-          "                       THEN GREATEST(COALESCE(j.wait_run_at, now()), now()) ELSE j.next_run_at END, "
-          "    finished_at = CASE WHEN lk.waiting AND lk.culprit IS NOT NULL THEN now() ELSE j.finished_at END, "
-          "    cancel_reason = CASE WHEN lk.waiting AND lk.culprit IS NOT NULL THEN lk.culprit "
-          "                         ELSE j.cancel_reason END "
-          "  FROM lk WHERE j.id = lk.id "
-          "  RETURNING j.id, lk.old_state, lk.waiting, j.state, j.queue, j.next_run_at, "
-          "    j.dependencies_pending, lk.culprit, lk.last), "
-          // An edge cancelled its dependent when the dependent was waiting, this round cancels it
-          // (a culprit) and the edge's own outcome cancels: the dependents cancelled, as an array
-          // built once (an InitPlan), not a join.
-          "de AS (UPDATE taskflow.job_dependencies d SET parent_state = e.pstate, resolved_at = now(), "
-          "    cancelled_child = (d.job_id = ANY(COALESCE((SELECT array_agg(x.id) FROM lk x "
-          "        WHERE x.waiting AND x.culprit IS NOT NULL), '{}'::bigint[])) AND " +
-          CancelsSql("e.pstate", "e.on_failure") + ") "
-          "  FROM e WHERE d.job_id = e.job_id AND d.depends_on = e.depends_on), "
-          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT id, old_state, state, 'workflow', "
-          "    CASE WHEN culprit IS NOT NULL THEN 'cancelled: ' || culprit "
-          "         WHEN state = old_state THEN 'dependencies met, released by ' || last || "
-          "           '; waiting for run_at' "
-          "         ELSE 'dependencies met, released by ' || last END "
-          "  FROM upd WHERE waiting AND (culprit IS NOT NULL OR dependencies_pending = 0)) "
-          "SELECT id, state::text, queue FROM upd WHERE waiting AND state <> old_state",
-      {INT8ARRAYOID});
+  return "WITH e AS MATERIALIZED (SELECT d.job_id, d.depends_on, d.on_failure, p.state AS pstate "
+         "  FROM taskflow.job_dependencies d JOIN taskflow.jobs p ON p.id = d.depends_on "
+         "  WHERE d.depends_on = ANY($1) AND d.parent_state IS NULL AND p.state IN " +
+         StateListSql(core::FinalStates()) +
+         "), "
+         "c AS MATERIALIZED (SELECT job_id, count(*)::int AS n, "
+         "  (array_agg('dependency ' || depends_on || ' ended ' || pstate ORDER BY depends_on) "
+         "     FILTER (WHERE " +
+         CancelsSql("pstate", "on_failure") +
+         "))[1] AS culprit, "
+         "  (array_agg('job ' || depends_on || ' (' || pstate || ')' ORDER BY depends_on DESC))[1] AS last "
+         "  FROM e GROUP BY job_id), "
+         // The dependents, locked in id order, with their round's figures: every later step
+         // reads this one CTE (joining two CTEs rescans one per row: quadratic in the batch).
+         "lk AS MATERIALIZED (SELECT j.id, j.state AS old_state, "
+         "    (j.state IN " +
+         SourceStatesSql(JobEvent::Unblock) +
+         " AND j.dependencies_pending > 0) AS waiting, "
+         "    c.n, c.culprit, c.last "
+         "  FROM c JOIN taskflow.jobs j ON j.id = c.job_id ORDER BY j.id FOR UPDATE OF j), "
+         "upd AS (UPDATE taskflow.jobs j SET dependencies_pending = j.dependencies_pending - lk.n, "
+         "    state = CASE WHEN NOT lk.waiting THEN j.state "
+         "                 WHEN lk.culprit IS NOT NULL THEN " +
+         cancelled +
+         "::taskflow.job_state "
+         "                 WHEN j.dependencies_pending - lk.n > 0 THEN j.state "
+         "                 WHEN COALESCE(j.wait_run_at, now()) <= now() THEN " +
+         released +
+         "::taskflow.job_state "
+         "                 ELSE j.state END, "
+         "    next_run_at = CASE WHEN lk.waiting AND lk.culprit IS NULL AND j.dependencies_pending - lk.n = 0 "
+         "                       THEN GREATEST(COALESCE(j.wait_run_at, now()), now()) ELSE j.next_run_at END, "
+         "    finished_at = CASE WHEN lk.waiting AND lk.culprit IS NOT NULL THEN now() ELSE j.finished_at END, "
+         "    cancel_reason = CASE WHEN lk.waiting AND lk.culprit IS NOT NULL THEN lk.culprit "
+         "                         ELSE j.cancel_reason END "
+         "  FROM lk WHERE j.id = lk.id "
+         "  RETURNING j.id, lk.old_state, lk.waiting, j.state, j.queue, j.next_run_at, "
+         "    j.dependencies_pending, lk.culprit, lk.last), "
+         // An edge cancelled its dependent when the dependent was waiting, this round cancels it
+         // (a culprit) and the edge's own outcome cancels: the dependents cancelled, as an array
+         // built once (an InitPlan), not a join.
+         "de AS (UPDATE taskflow.job_dependencies d SET parent_state = e.pstate, resolved_at = now(), "
+         "    cancelled_child = (d.job_id = ANY(COALESCE((SELECT array_agg(x.id) FROM lk x "
+         "        WHERE x.waiting AND x.culprit IS NOT NULL), '{}'::bigint[])) AND " +
+         CancelsSql("e.pstate", "e.on_failure") +
+         ") "
+         "  FROM e WHERE d.job_id = e.job_id AND d.depends_on = e.depends_on), "
+         "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+         "  SELECT id, old_state, state, 'workflow', "
+         "    CASE WHEN culprit IS NOT NULL THEN 'cancelled: ' || culprit "
+         "         WHEN state = old_state THEN 'dependencies met, released by ' || last || "
+         "           '; waiting for run_at' "
+         "         ELSE 'dependencies met, released by ' || last END "
+         "  FROM upd WHERE waiting AND (culprit IS NOT NULL OR dependencies_pending = 0)) "
+         "SELECT id, state::text, queue FROM upd WHERE waiting AND state <> old_state";
+}
+
+}  // namespace
+
+void ResolveDependencies(const std::vector<std::int64_t>& jobs,
+                         void (*fire)(JobState, const std::vector<std::int64_t>&)) {
+  if (!SchemaIs0_2()) return;  // a 0.1.0 schema not updated yet has no dependencies
+  static pg::Statement round(ResolveRoundSql(), {INT8ARRAYOID});
   std::vector<std::int64_t> frontier = jobs;
   while (!frontier.empty()) {
     pg::Params p;
@@ -235,36 +253,55 @@ int RearmDependents(std::int64_t job_id) {
       "WITH e AS MATERIALIZED (SELECT d.job_id, d.depends_on FROM taskflow.job_dependencies d "
       "  JOIN taskflow.jobs c ON c.id = d.job_id "
       "  WHERE d.depends_on = ANY($1) AND d.parent_state IS NOT NULL "
-      "    AND ((c.state = " + StateSql(JobState::Scheduled) + " AND c.dependencies_pending > 0) "
-      "         OR (d.cancelled_child AND c.state = " + StateSql(JobState::Cancelled) + "))), "
-      "lk AS MATERIALIZED (SELECT j.id, j.state AS old_state FROM taskflow.jobs j "
-      "  WHERE j.id IN (SELECT job_id FROM e) ORDER BY j.id FOR UPDATE OF j), "
-      "c AS MATERIALIZED (SELECT e.job_id, count(*)::int AS n, "
-      "  (SELECT d2.depends_on FROM taskflow.job_dependencies d2 WHERE d2.job_id = e.job_id "
-      "     AND " + CancelsSql("d2.parent_state", "d2.on_failure") +
+      "    AND ((c.state = " +
+          StateSql(JobState::Scheduled) +
+          " AND c.dependencies_pending > 0) "
+          "         OR (d.cancelled_child AND c.state = " +
+          StateSql(JobState::Cancelled) +
+          "))), "
+          "lk AS MATERIALIZED (SELECT j.id, j.state AS old_state FROM taskflow.jobs j "
+          "  WHERE j.id IN (SELECT job_id FROM e) ORDER BY j.id FOR UPDATE OF j), "
+          "c AS MATERIALIZED (SELECT e.job_id, count(*)::int AS n, "
+          "  (SELECT d2.depends_on FROM taskflow.job_dependencies d2 WHERE d2.job_id = e.job_id "
+          "     AND " +
+          CancelsSql("d2.parent_state", "d2.on_failure") +
           "     AND NOT EXISTS (SELECT FROM e e2 WHERE e2.job_id = d2.job_id AND e2.depends_on = d2.depends_on) "
           "   ORDER BY d2.depends_on LIMIT 1) AS blocker, "
           "  min(e.depends_on) AS retried FROM e GROUP BY e.job_id), "
           "re AS (UPDATE taskflow.job_dependencies d SET parent_state = NULL, resolved_at = NULL, "
           "  cancelled_child = false FROM e WHERE d.job_id = e.job_id AND d.depends_on = e.depends_on), "
           "upd AS (UPDATE taskflow.jobs j SET dependencies_pending = j.dependencies_pending + c.n, "
-          "    state = CASE WHEN lk.old_state = " + StateSql(JobState::Cancelled) + " AND c.blocker IS NULL "
-          "                 THEN " + rearmed + "::taskflow.job_state ELSE j.state END, "
-          "    next_run_at = CASE WHEN lk.old_state = " + StateSql(JobState::Cancelled) + " AND c.blocker IS NULL "
+          "    state = CASE WHEN lk.old_state = " +
+          StateSql(JobState::Cancelled) +
+          " AND c.blocker IS NULL "
+          "                 THEN " +
+          rearmed +
+          "::taskflow.job_state ELSE j.state END, "
+          "    next_run_at = CASE WHEN lk.old_state = " +
+          StateSql(JobState::Cancelled) +
+          " AND c.blocker IS NULL "
           "                       THEN 'infinity' ELSE j.next_run_at END, "
-          "    finished_at = CASE WHEN lk.old_state = " + StateSql(JobState::Cancelled) + " AND c.blocker IS NULL "
+          "    finished_at = CASE WHEN lk.old_state = " +
+          StateSql(JobState::Cancelled) +
+          " AND c.blocker IS NULL "
           "                       THEN NULL ELSE j.finished_at END, "
-          "    budget_offset = CASE WHEN lk.old_state = " + StateSql(JobState::Cancelled) + " AND c.blocker IS NULL "
+          "    budget_offset = CASE WHEN lk.old_state = " +
+          StateSql(JobState::Cancelled) +
+          " AND c.blocker IS NULL "
           "                         THEN j.attempts ELSE j.budget_offset END, "
           "    cancel_requested = false, "
-          "    cancel_reason = CASE WHEN lk.old_state <> " + StateSql(JobState::Cancelled) + " THEN j.cancel_reason "
+          "    cancel_reason = CASE WHEN lk.old_state <> " +
+          StateSql(JobState::Cancelled) +
+          " THEN j.cancel_reason "
           "      WHEN c.blocker IS NULL THEN NULL "
           "      ELSE (SELECT 'dependency ' || d.depends_on || ' ended ' || d.parent_state "
           "            FROM taskflow.job_dependencies d WHERE d.job_id = j.id AND d.depends_on = c.blocker) END "
           "  FROM c JOIN lk ON lk.id = c.job_id WHERE j.id = c.job_id "
           "  RETURNING j.id, lk.old_state, j.state, c.blocker, c.retried), "
           "bl AS (UPDATE taskflow.job_dependencies d SET cancelled_child = true FROM upd "
-          "  WHERE upd.blocker IS NOT NULL AND upd.old_state = " + StateSql(JobState::Cancelled) + " "
+          "  WHERE upd.blocker IS NOT NULL AND upd.old_state = " +
+          StateSql(JobState::Cancelled) +
+          " "
           "    AND d.job_id = upd.id AND d.depends_on = upd.blocker), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
           "  SELECT id, old_state, state, 'workflow', "
@@ -346,11 +383,13 @@ void CheckSpecSizes(const SpecHeader& header) {
       "taskflow.max_workflow_nodes and taskflow.max_workflow_edges set the limits.";
   if (header.node_count > taskflow_max_workflow_nodes) {
     BadSpec("workflow has " + std::to_string(header.node_count) + " nodes, the limit is " +
-                std::to_string(taskflow_max_workflow_nodes), limits_hint);
+                std::to_string(taskflow_max_workflow_nodes),
+            limits_hint);
   }
   if (header.edge_count > taskflow_max_workflow_edges) {
     BadSpec("workflow has " + std::to_string(header.edge_count) + " edges, the limit is " +
-                std::to_string(taskflow_max_workflow_edges), limits_hint);
+                std::to_string(taskflow_max_workflow_edges),
+            limits_hint);
   }
   if (header.name && header.name->size() > 200) BadSpec("spec: name is longer than 200 bytes");
 }
@@ -415,8 +454,8 @@ std::vector<core::WorkflowEdgeSpec> ReadEdges(Datum spec) {
     e.to = row.Text(6).value_or("");
     std::string ft = row.Text(7).value_or("null");
     if (ft != "null") {
-      auto policy = ft == "string" ? core::ParseOnDependencyFailure(row.Text(8).value_or(""))
-                                   : std::nullopt;
+      auto policy =
+          ft == "string" ? core::ParseOnDependencyFailure(row.Text(8).value_or("")) : std::nullopt;
       if (!policy) BadSpec(where + "on_failure must be \"cancel\" or \"run\"");
       e.on_failure = *policy;
     }
@@ -427,8 +466,9 @@ std::vector<core::WorkflowEdgeSpec> ReadEdges(Datum spec) {
 
 // The nodes' jobs: schedule_many's validation and insert, each node in the workflow's tenant,
 // waiting where it has dependencies. Their ids, in node order.
-std::vector<std::int64_t> InsertNodeJobs(Datum spec, const std::string& tenant, const std::string& actor,
-                                         const WorkflowDefaults& defaults, core::WorkflowGraph& graph) {
+std::vector<std::int64_t> InsertNodeJobs(Datum spec, const std::string& tenant,
+                                         const std::string& actor, const WorkflowDefaults& defaults,
+                                         core::WorkflowGraph& graph) {
   // The defaults ($3..$5) come first, so a node's own value wins.
   static pg::Statement jobs_stmt(
       "SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object('correlation_id', $3::text, "
@@ -438,7 +478,10 @@ std::vector<std::int64_t> InsertNodeJobs(Datum spec, const std::string& tenant, 
       {JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT8OID});
   pg::Params p;
   p.Add(spec).AddText(tenant).AddOptText(defaults.correlation_id).AddOptText(defaults.traceparent);
-  if (defaults.parent_job_id) p.AddInt64(*defaults.parent_job_id); else p.AddNull();
+  if (defaults.parent_job_id)
+    p.AddInt64(*defaults.parent_job_id);
+  else
+    p.AddNull();
   p.Run(jobs_stmt, true);
   bool is_null = true;
   Datum jobs = pg::CopyOutOfSpi(pg::ResultRow(0).Raw(1, &is_null), false, -1);
@@ -502,9 +545,9 @@ WorkflowCreated ScheduleWorkflow(Datum spec, const std::string& actor,
   }
   const std::string tenant = tenant_given ? *tenant_given : ResolveTenant(header.tenant_requested);
   const std::vector<std::string> keys = ReadNodeKeys(spec, tenant);
-  core::WorkflowGraph graph =
-      core::BuildWorkflowGraph(keys, ReadEdges(spec), static_cast<std::size_t>(taskflow_max_workflow_nodes),
-                               static_cast<std::size_t>(taskflow_max_workflow_edges));
+  core::WorkflowGraph graph = core::BuildWorkflowGraph(
+      keys, ReadEdges(spec), static_cast<std::size_t>(taskflow_max_workflow_nodes),
+      static_cast<std::size_t>(taskflow_max_workflow_edges));
   std::vector<std::int64_t> ids = InsertNodeJobs(spec, tenant, actor, defaults, graph);
   if (ids.size() != keys.size()) throw DomainError(ErrorCode::Internal, "workflow insert mismatch");
   WorkflowCreated created;

@@ -62,8 +62,8 @@ struct WorkflowDefaults {
 };
 
 struct WorkflowCreated {
-  Datum answer = 0;                  // {"workflow_id": id, "jobs": {key: id, ...}}
-  std::vector<std::int64_t> job_ids; // in node order
+  Datum answer = 0;                   // {"workflow_id": id, "jobs": {key: id, ...}}
+  std::vector<std::int64_t> job_ids;  // in node order
 };
 
 // taskflow.schedule_workflow's body. `tenant`, when given, is the workflow's tenant (a rule's

@@ -33,14 +33,17 @@ std::vector<std::int32_t> FinishSucceeded(Datum ids, Datum tokens, Datum results
           TargetStateSql(JobState::Running, JobEvent::Complete) +
           ", finished_at = now(), result = ($3::jsonb[])[array_position($1::bigint[], j.id)], "
           "  lease_expires_at = NULL "
-          "  WHERE j.id = ANY($1) AND j.state IN " + SourceStatesSql(JobEvent::Complete) +
+          "  WHERE j.id = ANY($1) AND j.state IN " +
+          SourceStatesSql(JobEvent::Complete) +
           "    AND EXISTS (SELECT FROM t WHERE t.id = j.id AND t.token = j.lease_token) "
           "  RETURNING j.id, j.attempts, j.worker_id, j.state, j.lease_token, j.started_at, j.tenant_id), "
           "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
           "    started_at, finished_at, outcome) "
           "  SELECT id, attempts, worker_id, lease_token, started_at, now(), 'succeeded' FROM upd), "
           "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-          "  SELECT id, " + StateSql(JobState::Running) + ", state, worker_id, 'completed' FROM upd) "
+          "  SELECT id, " +
+          StateSql(JobState::Running) +
+          ", state, worker_id, 'completed' FROM upd) "
           "SELECT upd.id, t.n::int, upd.tenant_id FROM upd JOIN unnest($1::bigint[], $2::uuid[]) "
           "  WITH ORDINALITY AS t(id, token, n) ON t.id = upd.id AND t.token = upd.lease_token",
       {INT8ARRAYOID, UUIDARRAYOID, JSONBARRAYOID},
@@ -70,7 +73,8 @@ std::vector<std::int32_t> AlreadySucceeded(Datum ids, Datum tokens) {
   static pg::Statement stmt(
       "SELECT t.n::int FROM unnest($1::bigint[], $2::uuid[]) WITH ORDINALITY AS t(id, token, n) "
       "JOIN taskflow.jobs j ON j.id = t.id AND j.lease_token = t.token "
-      "WHERE j.state = " + StateSql(JobState::Succeeded) + " ORDER BY t.n",
+      "WHERE j.state = " +
+          StateSql(JobState::Succeeded) + " ORDER BY t.n",
       {INT8ARRAYOID, UUIDARRAYOID});
   pg::Params p;
   p.Add(ids).Add(tokens);
@@ -142,13 +146,13 @@ std::optional<FinishRow> LockForFinish(std::int64_t id, Datum token) {
 
 struct EndOfAttempt {
   JobState to;
-  const char* outcome;                 // job_attempts.outcome
-  std::optional<std::int64_t> delay;   // retry backoff or snooze (next_run_at = now() + delay)
-  bool run_now = false;                // release: next_run_at = now()
-  int budget_increment = 0;            // release, snooze: the attempt does not count
+  const char* outcome;                // job_attempts.outcome
+  std::optional<std::int64_t> delay;  // retry backoff or snooze (next_run_at = now() + delay)
+  bool run_now = false;               // release: next_run_at = now()
+  int budget_increment = 0;           // release, snooze: the attempt does not count
   std::optional<std::string> error_type;
   std::optional<std::string> error_message;
-  std::optional<std::string> actor;    // NULL: the lease holder
+  std::optional<std::string> actor;  // NULL: the lease holder
   std::string reason;
   std::optional<std::string> backoff_policy;  // retry: how `delay` was chosen
 };
@@ -163,17 +167,21 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
       "    last_error_type = CASE WHEN $6::text IS NULL THEN last_error_type ELSE $6 END, "
       "    last_error_message = CASE WHEN $6::text IS NULL THEN last_error_message ELSE $7 END, "
       "    budget_offset = budget_offset + $8, lease_expires_at = NULL "
-      "  WHERE id = $1 AND state = " + StateSql(JobState::Running) + " "
-      "  RETURNING id, attempts, worker_id, state, lease_token, started_at, tenant_id), "
-      "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
-      "    started_at, finished_at, outcome, error_type, error_message, backoff_delay, "
-      "    backoff_policy) "
-      "  SELECT id, attempts, worker_id, lease_token, started_at, now(), $9, $6, $7, $3, $12 FROM upd), "
-      "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
-      "  SELECT id, " + StateSql(JobState::Running) + ", state, COALESCE($10, worker_id), $11 FROM upd) "
-      "SELECT count(*)::int, min(tenant_id) FROM upd",
-      {INT8OID, TEXTOID, INTERVALOID, BOOLOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, TEXTOID,
-       TEXTOID, TEXTOID, TEXTOID});
+      "  WHERE id = $1 AND state = " +
+          StateSql(JobState::Running) +
+          " "
+          "  RETURNING id, attempts, worker_id, state, lease_token, started_at, tenant_id), "
+          "att AS (INSERT INTO taskflow.job_attempts (job_id, attempt, worker_id, lease_token, "
+          "    started_at, finished_at, outcome, error_type, error_message, backoff_delay, "
+          "    backoff_policy) "
+          "  SELECT id, attempts, worker_id, lease_token, started_at, now(), $9, $6, $7, $3, $12 FROM upd), "
+          "ev AS (INSERT INTO taskflow.job_events (job_id, from_state, to_state, actor, reason) "
+          "  SELECT id, " +
+          StateSql(JobState::Running) +
+          ", state, COALESCE($10, worker_id), $11 FROM upd) "
+          "SELECT count(*)::int, min(tenant_id) FROM upd",
+      {INT8OID, TEXTOID, INTERVALOID, BOOLOID, BOOLOID, TEXTOID, TEXTOID, INT4OID, TEXTOID, TEXTOID,
+       TEXTOID, TEXTOID});
   pg::Params p;
   p.AddInt64(id).AddText(core::ToString(e.to)).AddOptInterval(e.delay).AddBool(e.run_now);
   p.AddBool(core::IsTerminal(e.to)).AddOptText(e.error_type).AddOptText(e.error_message);
@@ -189,9 +197,7 @@ void EndAttempt(std::int64_t id, const EndOfAttempt& e) {
   }
 }
 
-std::string DelayText(std::int64_t us) {
-  return std::to_string(us / 1000) + " ms";
-}
+std::string DelayText(std::int64_t us) { return std::to_string(us / 1000) + " ms"; }
 
 // The failure path shared by fail() and the Rescuer.
 JobState ApplyFailure(const FinishRow& row, const Failure& failure, const char* outcome,
@@ -211,15 +217,11 @@ JobState ApplyFailure(const FinishRow& row, const Failure& failure, const char* 
       e.backoff_policy = row.policy.DescribeBackoff(row.attempts_used);
       break;
     case JobEvent::FailExhausted:
-      e.reason = failure.error_type + ": attempts exhausted (" +
-                 std::to_string(row.attempts_used) + " of " + std::to_string(row.max_attempts) + ")";
+      e.reason = failure.error_type + ": attempts exhausted (" + std::to_string(row.attempts_used) +
+                 " of " + std::to_string(row.max_attempts) + ")";
       break;
-    case JobEvent::FailPermanent:
-      e.reason = failure.error_type + ": not retryable";
-      break;
-    default:
-      e.reason = failure.error_type + ": cancel requested";
-      break;
+    case JobEvent::FailPermanent: e.reason = failure.error_type + ": not retryable"; break;
+    default: e.reason = failure.error_type + ": cancel requested"; break;
   }
   EndAttempt(row.id, e);
   return e.to;

@@ -61,7 +61,8 @@ ParentContext ParentOf(std::int64_t parent_id, const std::string& where) {
       {INT8OID, TEXTOID});
   pg::Params p;
   p.AddInt64(parent_id).AddOptText(CallerTenant());
-  if (p.Run(SchemaIs0_2() ? parent : parent_0_1, false, 1) == 0) {  // not read-only: sees parents created in this call
+  if (p.Run(SchemaIs0_2() ? parent : parent_0_1, false, 1) ==
+      0) {  // not read-only: sees parents created in this call
     throw DomainError(ErrorCode::ForeignKeyViolation,
                       where + "parent job " + std::to_string(parent_id) + " does not exist");
   }
@@ -98,7 +99,8 @@ std::optional<std::int64_t> ExistingUnique(const std::string& tenant, const std:
                                            const std::string& key) {
   static pg::Statement existing(
       "SELECT id FROM taskflow.jobs WHERE tenant_id = $1 AND queue = $2 AND unique_key = $3 "
-      "AND state IN " + StateListSql(core::UnfinishedStates()),
+      "AND state IN " +
+          StateListSql(core::UnfinishedStates()),
       {TEXTOID, TEXTOID, TEXTOID});
   pg::Params q;
   q.AddText(tenant).AddText(queue).AddText(key);
@@ -123,10 +125,11 @@ std::string SingleInsertSql(bool unique, bool v2) {
              "ins AS (INSERT INTO taskflow.jobs (job_type, payload, queue, tenant_id, state, "
              "  priority, max_attempts, next_run_at, unique_key, correlation_id, parent_job_id, "
              "  timeout, chain_depth") +
-         (v2 ? ", traceparent, dependency_count, dependencies_pending, wait_run_at" : "") + ") "
-             "  SELECT $1, $2, $3, $4, $5::taskflow.job_state, $6, q.max_attempts, "
-             "    CASE WHEN $17 > 0 THEN 'infinity' ELSE COALESCE($8, now()) END, $9, $10, $11, $12, "
-             "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0)" +
+         (v2 ? ", traceparent, dependency_count, dependencies_pending, wait_run_at" : "") +
+         ") "
+         "  SELECT $1, $2, $3, $4, $5::taskflow.job_state, $6, q.max_attempts, "
+         "    CASE WHEN $17 > 0 THEN 'infinity' ELSE COALESCE($8, now()) END, $9, $10, $11, $12, "
+         "    COALESCE((SELECT p.chain_depth + 1 FROM taskflow.jobs p WHERE p.id = $11), 0)" +
          (v2 ? ", $15, $16, $17, CASE WHEN $17 > 0 THEN $8 END" : "") + " FROM q" +
          (unique ? UniqueConflictSql() : std::string()) +
          " RETURNING id, state), "
@@ -191,10 +194,9 @@ std::string BatchInsertSql(bool unique, bool v2) {
 
 std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
                          const std::string& where) {
-  static const std::vector<Oid> kTypes = {TEXTOID, JSONBOID, TEXTOID, TEXTOID, TEXTOID, INT4OID,
-                                          INT4OID, TIMESTAMPTZOID, TEXTOID, TEXTOID, INT8OID,
-                                          INTERVALOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT4OID,
-                                          TEXTOID};
+  static const std::vector<Oid> kTypes = {
+      TEXTOID, JSONBOID, TEXTOID,     TEXTOID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID,
+      TEXTOID, INT8OID,  INTERVALOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT4OID,        TEXTOID};
   static pg::Statement plain(SingleInsertSql(false, true), kTypes);
   static pg::Statement unique(SingleInsertSql(true, true), kTypes);
   static pg::Statement plain_0_1(SingleInsertSql(false, false), kTypes);  // a 0.1.0 schema
@@ -221,15 +223,27 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   pg::Params p;
   p.AddText(spec.job_type).Add(spec.payload).AddText(spec.queue).AddText(spec.tenant_id);
   p.AddText(core::ToString(state)).AddInt32(spec.priority);
-  if (spec.max_attempts) p.AddInt32(*spec.max_attempts); else p.AddNull();
-  if (spec.run_at) p.Add(TimestampTzGetDatum(*spec.run_at)); else p.AddNull();
+  if (spec.max_attempts)
+    p.AddInt32(*spec.max_attempts);
+  else
+    p.AddNull();
+  if (spec.run_at)
+    p.Add(TimestampTzGetDatum(*spec.run_at));
+  else
+    p.AddNull();
   p.AddOptText(spec.unique_key).AddOptText(spec.correlation_id);
-  if (spec.parent_job_id) p.AddInt64(*spec.parent_job_id); else p.AddNull();
+  if (spec.parent_job_id)
+    p.AddInt64(*spec.parent_job_id);
+  else
+    p.AddNull();
   p.AddOptInterval(spec.timeout_us).AddText(actor);
   p.AddInt32(core::RetryPolicy::Default().max_attempts);
   p.AddOptText(spec.traceparent);
   p.AddInt32(static_cast<std::int32_t>(deps.ids.size())).AddInt32(deps.unresolved);
-  if (deps.wait_reason.empty()) p.AddNull(); else p.AddText(deps.wait_reason);
+  if (deps.wait_reason.empty())
+    p.AddNull();
+  else
+    p.AddText(deps.wait_reason);
 
   for (int round = 0; round < 3; ++round) {
     if (p.Run(spec.unique_key ? insert_unique : insert_plain) == 1) {
@@ -274,9 +288,9 @@ std::int64_t ParseTimestampTz(const std::string& text, const char* field,
                               const std::string& where) {
   try {
     return pg::PgCall([&] {
-      return static_cast<std::int64_t>(DatumGetTimestampTz(DirectFunctionCall3(
-          timestamptz_in, CStringGetDatum(text.c_str()), ObjectIdGetDatum(InvalidOid),
-          Int32GetDatum(-1))));
+      return static_cast<std::int64_t>(DatumGetTimestampTz(
+          DirectFunctionCall3(timestamptz_in, CStringGetDatum(text.c_str()),
+                              ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1))));
     });
   } catch (const pg::PgError& e) {
     BadElementValue(where, field, e.what());
@@ -306,7 +320,8 @@ namespace {
 void CheckBatchDepth(Datum jobs) {
   long child = -1;
   if (pg::JsonbDepth(jobs, core::kMaxJsonDepth + 2, &child) > core::kMaxJsonDepth + 2) {
-    core::ValidateJsonDepth(core::kMaxJsonDepth + 1, "jobs[" + std::to_string(child) + "]: payload");
+    core::ValidateJsonDepth(core::kMaxJsonDepth + 1,
+                            "jobs[" + std::to_string(child) + "]: payload");
   }
 }
 
@@ -342,8 +357,8 @@ std::string BatchShapeSql() {
   }
   return "SELECT e.n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n) "
          "WHERE jsonb_typeof(e.j) IS DISTINCT FROM 'object' "
-         "   OR EXISTS (SELECT FROM jsonb_object_keys(e.j) k WHERE k NOT IN (" + keys + ")) " +
-         types + "ORDER BY e.n LIMIT 1";
+         "   OR EXISTS (SELECT FROM jsonb_object_keys(e.j) k WHERE k NOT IN (" +
+         keys + ")) " + types + "ORDER BY e.n LIMIT 1";
 }
 
 // 1. Shape problems (not an object, unknown key, wrong JSON type), reported for the first
@@ -354,7 +369,8 @@ void CheckBatchShape(Datum jobs) {
   p.Add(jobs);
   if (p.Run(shape, true, 1) == 1) {
     // The per-element function raises the precise error for that element.
-    static pg::Statement precise("SELECT taskflow._job_spec($1 -> ($2::int - 1), $2)", {JSONBOID, INT8OID});
+    static pg::Statement precise("SELECT taskflow._job_spec($1 -> ($2::int - 1), $2)",
+                                 {JSONBOID, INT8OID});
     pg::Params q;
     q.Add(jobs).AddInt64(*pg::ResultRow(0).Int64(1));
     q.Run(precise, true);
@@ -368,28 +384,52 @@ std::string DistinctValuesSql() {
   auto tag = [](core::BatchCheck c) { return std::to_string(core::BatchCheckTag(c)); };
   using C = core::BatchCheck;
   return "WITH e AS (SELECT j, n FROM jsonb_array_elements($1) WITH ORDINALITY AS e(j, n)) "
-         "SELECT " + tag(C::JobType) + ", j ->> 'job_type', min(n) FROM e GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::Queue) + ", COALESCE(j ->> 'queue', 'default'), min(n) FROM e GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::Tenant) + ", COALESCE(j ->> 'tenant_id', 'default'), min(n) FROM e GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::MaxAttempts) + ", j ->> 'max_attempts', min(n) FROM e "
+         "SELECT " +
+         tag(C::JobType) +
+         ", j ->> 'job_type', min(n) FROM e GROUP BY 2 "
+         "UNION ALL SELECT " +
+         tag(C::Queue) +
+         ", COALESCE(j ->> 'queue', 'default'), min(n) FROM e GROUP BY 2 "
+         "UNION ALL SELECT " +
+         tag(C::Tenant) +
+         ", COALESCE(j ->> 'tenant_id', 'default'), min(n) FROM e GROUP BY 2 "
+         "UNION ALL SELECT " +
+         tag(C::MaxAttempts) +
+         ", j ->> 'max_attempts', min(n) FROM e "
          "  WHERE j ->> 'max_attempts' IS NOT NULL GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::Priority) + ", j ->> 'priority', min(n) FROM e "
+         "UNION ALL SELECT " +
+         tag(C::Priority) +
+         ", j ->> 'priority', min(n) FROM e "
          "  WHERE j ->> 'priority' IS NOT NULL GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::Timeout) + ", j ->> 'timeout', min(n) FROM e "
+         "UNION ALL SELECT " +
+         tag(C::Timeout) +
+         ", j ->> 'timeout', min(n) FROM e "
          "  WHERE j ->> 'timeout' IS NOT NULL GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::EmptyUniqueKey) + ", j ->> 'unique_key', min(n) FROM e "
+         "UNION ALL SELECT " +
+         tag(C::EmptyUniqueKey) +
+         ", j ->> 'unique_key', min(n) FROM e "
          "  WHERE j ->> 'unique_key' = '' GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::UsesUniqueKeys) + ", NULL, min(n) FROM e WHERE j ? 'unique_key' "
+         "UNION ALL SELECT " +
+         tag(C::UsesUniqueKeys) +
+         ", NULL, min(n) FROM e WHERE j ? 'unique_key' "
          "  AND jsonb_typeof(j -> 'unique_key') = 'string' HAVING count(*) > 0 "
-         "UNION ALL SELECT " + tag(C::LargePayload) + ", NULL, min(n) FROM e "
+         "UNION ALL SELECT " +
+         tag(C::LargePayload) +
+         ", NULL, min(n) FROM e "
          "  WHERE pg_column_size(j -> 'payload') > $2 HAVING count(*) > 0 "
-         "UNION ALL SELECT " + tag(C::MissingParent) + ", j ->> 'parent_job_id', min(n) FROM e "
+         "UNION ALL SELECT " +
+         tag(C::MissingParent) +
+         ", j ->> 'parent_job_id', min(n) FROM e "
          "  WHERE j ? 'parent_job_id' AND NOT EXISTS (SELECT FROM taskflow.jobs p "
          "    WHERE p.id = (j ->> 'parent_job_id')::bigint "
          "      AND ($3::text IS NULL OR p.tenant_id = $3)) GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::RunAt) + ", j ->> 'run_at', min(n) "
+         "UNION ALL SELECT " +
+         tag(C::RunAt) +
+         ", j ->> 'run_at', min(n) "
          "  FROM e WHERE j ->> 'run_at' IS NOT NULL GROUP BY 2 "
-         "UNION ALL SELECT " + tag(C::Traceparent) + ", j ->> 'traceparent', min(n) "
+         "UNION ALL SELECT " +
+         tag(C::Traceparent) +
+         ", j ->> 'traceparent', min(n) "
          "  FROM e WHERE j ->> 'traceparent' IS NOT NULL GROUP BY 2";
 }
 
@@ -457,21 +497,28 @@ void CheckDistinctValue(Datum jobs, const DistinctValue& it, BatchFacts* facts) 
     case C::Queue:
       probe.queue = value;
       ValidateScalars(probe, where);
-      facts->queue_defaults[value] = ForElement(where, [&] { return RequireQueue(value).policy.max_attempts; });
+      facts->queue_defaults[value] =
+          ForElement(where, [&] { return RequireQueue(value).policy.max_attempts; });
       return;
     case C::Tenant:
       probe.tenant_id = value;
       ValidateScalars(probe, where);
       // a confined caller may only name its own tenant
-      ForElement(where, [&] { ResolveTenant(value); return 0; });
+      ForElement(where, [&] {
+        ResolveTenant(value);
+        return 0;
+      });
       return;
-    case C::MaxAttempts: probe.max_attempts = JsonInt(it.value.value_or("0"), "max_attempts", where); break;
+    case C::MaxAttempts:
+      probe.max_attempts = JsonInt(it.value.value_or("0"), "max_attempts", where);
+      break;
     case C::Priority: probe.priority = JsonInt(it.value.value_or("0"), "priority", where); break;
     case C::Timeout: probe.timeout_us = ParseIntervalMicros(value, "timeout", where); break;
     case C::EmptyUniqueKey: probe.unique_key = std::string(); break;
     case C::LargePayload: CheckElementPayload(jobs, it.first, where); return;
     case C::MissingParent:
-      throw DomainError(ErrorCode::ForeignKeyViolation, where + "parent job " + value + " does not exist");
+      throw DomainError(ErrorCode::ForeignKeyViolation,
+                        where + "parent job " + value + " does not exist");
     case C::UsesUniqueKeys: facts->any_unique_key = true; return;
     case C::Traceparent: probe.traceparent = value; break;
     case C::RunAt:  // the core decides which run_at values make a job wait
@@ -509,8 +556,8 @@ std::vector<InsertedRow> InsertBatch(Datum jobs, const BatchFacts& facts, const 
                                      const std::vector<int>* dependency_counts,
                                      const std::vector<std::string>* wait_reasons) {
   static const std::vector<Oid> kTypes = {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
-                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID, TEXTOID,
-                                          INT4ARRAYOID, TEXTARRAYOID, TEXTOID};
+                                          TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID,
+                                          TEXTOID,  INT4ARRAYOID, TEXTARRAYOID, TEXTOID};
   static pg::Statement plain(BatchInsertSql(false, true), kTypes);
   static pg::Statement unique(BatchInsertSql(true, true), kTypes);
   static pg::Statement plain_0_1(BatchInsertSql(false, false), kTypes);  // a 0.1.0 schema
@@ -527,11 +574,23 @@ std::vector<InsertedRow> InsertBatch(Datum jobs, const BatchFacts& facts, const 
   // Elements with a run_at listed in future_run_at start waiting, the others ready.
   const BatchStates states;
   pg::Params p;
-  p.Add(jobs).Add(TextArrayDatum(qnames)).Add(Int32ArrayDatum(qmax)).Add(TextArrayDatum(facts.future_run_at));
-  p.AddText(states.ready).AddText(states.waiting).AddText(actor).AddText(ResolveTenant(std::nullopt));
+  p.Add(jobs)
+      .Add(TextArrayDatum(qnames))
+      .Add(Int32ArrayDatum(qmax))
+      .Add(TextArrayDatum(facts.future_run_at));
+  p.AddText(states.ready)
+      .AddText(states.waiting)
+      .AddText(actor)
+      .AddText(ResolveTenant(std::nullopt));
   p.AddOptText(CallerTenant());
-  if (dependency_counts != nullptr) p.Add(Int32ArrayDatum(*dependency_counts)); else p.AddNull();
-  if (wait_reasons != nullptr) p.Add(TextArrayDatum(*wait_reasons)); else p.AddNull();
+  if (dependency_counts != nullptr)
+    p.Add(Int32ArrayDatum(*dependency_counts));
+  else
+    p.AddNull();
+  if (wait_reasons != nullptr)
+    p.Add(TextArrayDatum(*wait_reasons));
+  else
+    p.AddNull();
   p.AddText(states.blocked);
   std::uint64_t n = p.Run(facts.any_unique_key ? insert_unique : insert_plain);
   std::vector<InsertedRow> rows;

@@ -19,7 +19,7 @@ struct JobSpec {
   std::string tenant_id = "default";
   std::optional<std::int64_t> run_at;  // TimestampTz microseconds
   int priority = 0;
-  std::optional<int> max_attempts;     // none: the queue's retry policy
+  std::optional<int> max_attempts;  // none: the queue's retry policy
   std::optional<std::string> unique_key;
   std::optional<std::string> correlation_id;
   std::optional<std::int64_t> parent_job_id;

@@ -107,9 +107,8 @@ Datum TextArray(const std::vector<std::string>& values) {
   for (const auto& v : values) datums.push_back(pg::TextDatum(v));
   Datum* data = datums.data();
   int n = static_cast<int>(datums.size());
-  return pg::PgCall([&] {
-    return PointerGetDatum(construct_array(data, n, TEXTOID, -1, false, TYPALIGN_INT));
-  });
+  return pg::PgCall(
+      [&] { return PointerGetDatum(construct_array(data, n, TEXTOID, -1, false, TYPALIGN_INT)); });
 }
 
 bool MustPropagate(int sqlerrcode) {
@@ -155,7 +154,10 @@ std::optional<FiringError> InSubTransaction(Work&& work) {
   } catch (const pg::PgError& e) {
     ErrorData* d = e.data();
     error = FiringError{e.what(), unpack_sql_state(d->sqlerrcode)};
-    if (MustPropagate(d->sqlerrcode)) propagate = d; else caught = d;
+    if (MustPropagate(d->sqlerrcode))
+      propagate = d;
+    else
+      caught = d;
   } catch (const DomainError& e) {
     error = FiringError{e.what(), core::SqlState(e.code())};
   } catch (const std::bad_alloc&) {
@@ -176,7 +178,8 @@ std::optional<FiringError> InSubTransaction(Work&& work) {
   CurrentResourceOwner = owner;
   if (propagate != nullptr) throw pg::PgError(propagate);
   if (out_of_memory) throw std::bad_alloc();
-  if (caught != nullptr) FreeErrorData(caught);  // copied into `error`; kept in TopTransactionContext
+  if (caught != nullptr)
+    FreeErrorData(caught);  // copied into `error`; kept in TopTransactionContext
   return error;
 }
 
@@ -211,8 +214,7 @@ class FiringMemory {
 // placeholder values, filled payloads, over all its tenants.
 class RenderBudget {
  public:
-  RenderBudget()
-      : left_(static_cast<std::size_t>(std::max(taskflow_max_rule_render_bytes, 0))) {}
+  RenderBudget() : left_(static_cast<std::size_t>(std::max(taskflow_max_rule_render_bytes, 0))) {}
   // Takes `bytes` from the budget, or refuses (54000) without taking anything.
   void Take(std::size_t bytes, const char* what) {
     if (bytes > left_) {
@@ -256,8 +258,8 @@ std::vector<Target> Targets(const api::Rule& rule) {
     return out;
   }
   if (rule.tenant_attributes) return {{rule.tenant_id, *rule.tenant_attributes}};
-  static pg::Statement one("SELECT attributes::text FROM taskflow.tenants WHERE id = $1",
-                           {TEXTOID}, kGeneric);
+  static pg::Statement one("SELECT attributes::text FROM taskflow.tenants WHERE id = $1", {TEXTOID},
+                           kGeneric);
   pg::Params p;
   p.AddText(rule.tenant_id);
   std::string attributes = "{}";
@@ -287,8 +289,9 @@ std::int64_t Enqueue(const core::FilledAction& a, const std::string& tenant_id,
     spec.run_at = pg::PgCall([&] {
       Datum iv = DirectFunctionCall3(interval_in, CStringGetDatum(delay),
                                      ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
-      return static_cast<std::int64_t>(DatumGetTimestampTz(DirectFunctionCall2(
-          timestamptz_pl_interval, TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), iv)));
+      return static_cast<std::int64_t>(DatumGetTimestampTz(
+          DirectFunctionCall2(timestamptz_pl_interval,
+                              TimestampTzGetDatum(GetCurrentTransactionStartTimestamp()), iv)));
     });
   }
   spec.priority = a.priority;
@@ -331,8 +334,8 @@ Outcome FireOne(const api::Rule& rule, const api::Firing& firing, const Target& 
     o.context = JsonbIn(core::ContextJson(firing.event_json, t.tenant_id, t.attributes_json,
                                           rule.id, rule.name, now));
     Datum vars = JsonbIn("{}");
-    o.matched = !rule.condition ||
-                PathMatch(o.context, JsonpathIn(*rule.condition), vars).value_or(false);
+    o.matched =
+        !rule.condition || PathMatch(o.context, JsonpathIn(*rule.condition), vars).value_or(false);
     if (!o.matched || refusal || actions == nullptr) return;
     std::vector<std::optional<std::string>> values;
     for (const auto& path : actions->paths()) {
@@ -342,7 +345,8 @@ Outcome FireOne(const api::Rule& rule, const api::Firing& firing, const Target& 
           throw DomainError(ErrorCode::ProgramLimitExceeded,
                             "{{ " + path + " }} selects " + std::to_string(v->size()) +
                                 " bytes, more than a payload may hold (taskflow.max_payload_bytes "
-                                "= " + std::to_string(limit) + ")");
+                                "= " +
+                                std::to_string(limit) + ")");
         }
         budget.Take(v->size(), "the placeholder values");
       }
@@ -352,7 +356,8 @@ Outcome FireOne(const api::Rule& rule, const api::Firing& firing, const Target& 
     std::vector<core::FilledAction> filled = actions->Fill(values, limit, budget.left());
     for (const auto& a : filled) {
       if (a.workflow_json) {
-        std::vector<std::int64_t> ids = StartWorkflow(*a.workflow_json, t.tenant_id, firing, job_actor);
+        std::vector<std::int64_t> ids =
+            StartWorkflow(*a.workflow_json, t.tenant_id, firing, job_actor);
         o.jobs.insert(o.jobs.end(), ids.begin(), ids.end());
       } else {
         o.jobs.push_back(Enqueue(a, t.tenant_id, firing, job_actor));
@@ -374,7 +379,8 @@ void Record(const api::Rule& rule, const api::Firing& f, const Outcome& o,
       "  job_ids, error, error_sqlstate, source_job_id, chain_depth) "
       "VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $11)",
       {INT8OID, TEXTOID, TEXTOID, TEXTOID, TEXTOID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID,
-       INT8OID, INT4OID}, kGeneric);
+       INT8OID, INT4OID},
+      kGeneric);
   static pg::Statement large(
       "INSERT INTO taskflow.rule_firings (rule_id, source, actor, tenant_id, context, matched, "
       "  job_ids, error, error_sqlstate, source_job_id, chain_depth) "
@@ -385,18 +391,21 @@ void Record(const api::Rule& rule, const api::Firing& f, const Outcome& o,
       "       ELSE '{\"truncated\": true}' END), $6, $7, $8, $9, $10, $11 "
       "FROM (SELECT $5::jsonb -> 'event' AS ev) s",
       {INT8OID, TEXTOID, TEXTOID, TEXTOID, JSONBOID, BOOLOID, INT8ARRAYOID, TEXTOID, TEXTOID,
-       INT8OID, INT4OID}, kGeneric);
+       INT8OID, INT4OID},
+      kGeneric);
   constexpr std::size_t kWholeEventBytes = 2048;
   bool whole = f.event_json.size() <= kWholeEventBytes;
   bool use_large = !whole && o.context != 0;
   pg::Params p;
   p.AddInt64(rule.id).AddText(f.source).AddText(actor).AddText(o.tenant_id);
   if (whole) {
-    p.AddText("{\"tenant\": " + core::JsonString(o.tenant_id) + ", \"event\": " + f.event_json + "}");
+    p.AddText("{\"tenant\": " + core::JsonString(o.tenant_id) + ", \"event\": " + f.event_json +
+              "}");
   } else if (use_large) {
     p.Add(o.context);
   } else {  // a large event whose context was never built (refused before)
-    p.AddText("{\"tenant\": " + core::JsonString(o.tenant_id) + ", \"event\": {\"truncated\": true}}");
+    p.AddText("{\"tenant\": " + core::JsonString(o.tenant_id) +
+              ", \"event\": {\"truncated\": true}}");
   }
   p.AddBool(o.matched).Add(api::Int64ArrayDatum(o.jobs));
   if (o.error) {
@@ -404,8 +413,14 @@ void Record(const api::Rule& rule, const api::Firing& f, const Outcome& o,
   } else {
     p.AddNull().AddNull();
   }
-  if (f.source_job_id) p.AddInt64(*f.source_job_id); else p.AddNull();
-  if (f.chain_depth) p.AddInt32(*f.chain_depth); else p.AddNull();
+  if (f.source_job_id)
+    p.AddInt64(*f.source_job_id);
+  else
+    p.AddNull();
+  if (f.chain_depth)
+    p.AddInt32(*f.chain_depth);
+  else
+    p.AddNull();
   p.Run(use_large ? large : small);
 }
 
@@ -435,13 +450,15 @@ std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
   } catch (const std::bad_alloc&) {
     throw;
   } catch (const std::exception& e) {
-    if (!refusal) refusal = FiringError{std::string("taskflow internal error: ") + e.what(), "XX000"};
+    if (!refusal)
+      refusal = FiringError{std::string("taskflow internal error: ") + e.what(), "XX000"};
   }
   std::vector<Target> targets = Targets(rule);
   if (targets.empty()) return {};
   // The transaction's time, from PostgreSQL's epoch (2000-01-01) to Unix microseconds.
-  std::int64_t unix_us = api::NowMicros() + (static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE) -
-                                        UNIX_EPOCH_JDATE) * USECS_PER_DAY;
+  std::int64_t unix_us =
+      api::NowMicros() +
+      (static_cast<std::int64_t>(POSTGRES_EPOCH_JDATE) - UNIX_EPOCH_JDATE) * USECS_PER_DAY;
   core::NowFields now = core::NowOf(unix_us);
 
   std::string actor = CallerName();
@@ -451,8 +468,8 @@ std::vector<std::int64_t> FireRule(const Rule& rule, const Firing& firing) {
   FiringMemory memory;
   for (const Target& t : targets) {
     memory.Begin();
-    Outcome o = FireOne(rule, firing, t, now, actions ? &*actions : nullptr, refusal, job_actor,
-                        budget);
+    Outcome o =
+        FireOne(rule, firing, t, now, actions ? &*actions : nullptr, refusal, job_actor, budget);
     Record(rule, firing, o, actor);
     all.insert(all.end(), o.jobs.begin(), o.jobs.end());
   }
@@ -682,7 +699,8 @@ struct WebhookRule {
 };
 
 WebhookRule FindWebhookRule(const std::string& key) {
-  static pg::Statement lookup(std::string(kRuleColumns) + "WHERE r.webhook_key = $1", {TEXTOID}, kGeneric);
+  static pg::Statement lookup(std::string(kRuleColumns) + "WHERE r.webhook_key = $1", {TEXTOID},
+                              kGeneric);
   auto& cache = RuleCache();
   WebhookRule out;
   auto hit = cache.find(key);
@@ -698,7 +716,8 @@ WebhookRule FindWebhookRule(const std::string& key) {
   if (lp.Run(lookup, false, 1) == 1) {
     out.rule = ReadRule(&out.enabled, &out.secret);
     if (cache.size() >= 1024) cache.clear();
-    cache[key] = CachedRule{out.rule, out.enabled, out.secret, generation};  // unknown keys: not cached
+    cache[key] =
+        CachedRule{out.rule, out.enabled, out.secret, generation};  // unknown keys: not cached
   }
   return out;
 }
@@ -718,7 +737,8 @@ void AuthenticateWebhook(const WebhookRule& r, const std::optional<std::string>&
   auto given = signature ? core::ParseSha256Signature(*signature) : std::nullopt;
   if (!given) {
     throw DomainError(ErrorCode::InvalidAuthorization,
-                      signature ? "webhook signature is malformed" : "webhook signature is missing", hint);
+                      signature ? "webhook signature is malformed" : "webhook signature is missing",
+                      hint);
   }
   if (!core::ConstantTimeEquals(*given, HmacSha256(*r.secret, body))) {
     throw DomainError(ErrorCode::InvalidAuthorization, "webhook signature does not match", hint);
@@ -759,7 +779,8 @@ std::vector<std::int64_t> FirstDeliveryJobs(std::int64_t rule_id, const std::str
   return {};
 }
 
-void RememberDeliveryJobs(std::int64_t rule_id, const std::string& delivery_id, const std::vector<std::int64_t>& ids) {
+void RememberDeliveryJobs(std::int64_t rule_id, const std::string& delivery_id,
+                          const std::vector<std::int64_t>& ids) {
   static pg::Statement remember(
       "UPDATE taskflow.webhook_deliveries SET job_ids = $3 "
       "WHERE rule_id = $1 AND delivery_id = $2",
@@ -773,7 +794,8 @@ void RememberDeliveryJobs(std::int64_t rule_id, const std::string& delivery_id, 
 std::vector<std::int64_t> DeliverWebhook(const api::Rule& rule, const std::string& body,
                                          const std::optional<std::string>& delivery_id,
                                          const std::optional<std::string>& traceparent) {
-  if (delivery_id && !ClaimDelivery(rule.id, *delivery_id)) return FirstDeliveryJobs(rule.id, *delivery_id);
+  if (delivery_id && !ClaimDelivery(rule.id, *delivery_id))
+    return FirstDeliveryJobs(rule.id, *delivery_id);
   api::Firing firing;
   firing.source = "webhook";
   firing.event_json = core::WebhookEventJson(body, delivery_id);
@@ -794,7 +816,8 @@ TF_FUNCTION(taskflow_handle_webhook) {
   std::optional<std::string> signature = pg::ArgOptText(fcinfo, 2);
   std::optional<std::string> delivery_id = pg::ArgOptText(fcinfo, 3);
   if (delivery_id && (delivery_id->empty() || delivery_id->size() > 200)) {
-    throw DomainError(ErrorCode::InvalidParameterValue, "delivery_id must be 1 to 200 characters long");
+    throw DomainError(ErrorCode::InvalidParameterValue,
+                      "delivery_id must be 1 to 200 characters long");
   }
   std::optional<std::string> traceparent = pg::ArgOptText(fcinfo, 4);
   if (traceparent) core::ValidateTraceparent(*traceparent);
@@ -831,13 +854,15 @@ TF_FUNCTION(taskflow_parse_rule) {
   pg::RequireArg(fcinfo, 3, "actions");
   core::ValidateRuleName(pg::ArgText(fcinfo, 0));
   core::ValidateTenantId(pg::ArgText(fcinfo, 1));
-  api::CheckJsonDepth(PG_GETARG_DATUM(2), "trigger"), api::CheckJsonDepth(PG_GETARG_DATUM(3), "actions");
+  api::CheckJsonDepth(PG_GETARG_DATUM(2), "trigger"),
+      api::CheckJsonDepth(PG_GETARG_DATUM(3), "actions");
   core::Trigger t = core::ParseTrigger(JsonbText(PG_GETARG_DATUM(2)));
   // A workflow action's graph within the limits in force now (a later, lower limit makes its
   // firings fail and record why).
-  core::RuleActions actions = core::RuleActions::Parse(
-      JsonbText(PG_GETARG_DATUM(3)), static_cast<std::size_t>(std::max(taskflow_max_workflow_nodes, 0)),
-      static_cast<std::size_t>(std::max(taskflow_max_workflow_edges, 0)));
+  core::RuleActions actions =
+      core::RuleActions::Parse(JsonbText(PG_GETARG_DATUM(3)),
+                               static_cast<std::size_t>(std::max(taskflow_max_workflow_nodes, 0)),
+                               static_cast<std::size_t>(std::max(taskflow_max_workflow_edges, 0)));
 
   std::optional<std::string> key, secret;
   std::optional<std::string> cron, event_on;
@@ -886,7 +911,8 @@ TF_FUNCTION(taskflow_parse_rule) {
 TF_FUNCTION(taskflow_jsonpath_variables) {
   pg::RequireArg(fcinfo, 0, "path");
   Datum path = PG_GETARG_DATUM(0);
-  char* canonical = pg::PgCall([&] { return DatumGetCString(DirectFunctionCall1(jsonpath_out, path)); });
+  char* canonical =
+      pg::PgCall([&] { return DatumGetCString(DirectFunctionCall1(jsonpath_out, path)); });
   return TextArray(core::JsonpathVariables(canonical));
 }
 
@@ -906,7 +932,8 @@ TF_FUNCTION(taskflow_on_drop_extension) {
       ListCell* cell;
       foreach (cell, stmt->objects) {
         Node* name = static_cast<Node*>(lfirst(cell));
-        if (name != nullptr && IsA(name, String) && strcmp(strVal(name), "taskflow") == 0) ours = true;
+        if (name != nullptr && IsA(name, String) && strcmp(strVal(name), "taskflow") == 0)
+          ours = true;
       }
     }
   }

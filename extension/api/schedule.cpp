@@ -31,8 +31,9 @@ TF_FUNCTION(taskflow_schedule) {
     std::string policy = pg::ArgOptText(fcinfo, 13).value_or("cancel");
     auto parsed = core::ParseOnDependencyFailure(policy);
     if (!parsed) {
-      throw core::DomainError(core::ErrorCode::InvalidParameterValue,
-                              "on_dependency_failure must be 'cancel' or 'run', got \"" + policy + "\"");
+      throw core::DomainError(
+          core::ErrorCode::InvalidParameterValue,
+          "on_dependency_failure must be 'cancel' or 'run', got \"" + policy + "\"");
     }
     spec.on_dependency_failure = *parsed;
   }

@@ -109,13 +109,13 @@ RoleInfo LookUpRole(Oid role) {
   add(current);
   std::string list;
   for (const auto& t : tenants) list += (list.empty() ? "\"" : ", \"") + t + "\"";
-  throw DomainError(ErrorCode::InsufficientPrivilege,
-                    "permission denied: this session is confined to more than one tenant (" +
-                        list + ")",
-                    "A role, every role that inherits from it and every session it logs in "
-                    "acts for one tenant only: revoke one of the memberships, or use a role of "
-                    "one tenant.",
-                    detail + ".");
+  throw DomainError(
+      ErrorCode::InsufficientPrivilege,
+      "permission denied: this session is confined to more than one tenant (" + list + ")",
+      "A role, every role that inherits from it and every session it logs in "
+      "acts for one tenant only: revoke one of the memberships, or use a role of "
+      "one tenant.",
+      detail + ".");
 }
 
 std::optional<std::string> ComputeTenant(Oid current, Oid session) {
@@ -131,8 +131,10 @@ std::optional<std::string> ComputeTenant(Oid current, Oid session) {
   bool several = false;
   auto merge = [&](const RoleInfo& r) {
     for (const auto& m : r.mapped) {
-      if (!tenant) tenant = m.first;
-      else if (*tenant != m.first) several = true;
+      if (!tenant)
+        tenant = m.first;
+      else if (*tenant != m.first)
+        several = true;
     }
   };
   merge(c);
@@ -179,10 +181,9 @@ std::string ResolveTenant(const std::optional<std::string>& requested) {
   std::optional<std::string> own = CallerTenant();
   if (!own) return requested.value_or("default");
   if (!requested || *requested == "default" || *requested == *own) return *own;
-  throw DomainError(ErrorCode::InsufficientPrivilege,
-                    "permission denied for tenant \"" + *requested + "\"",
-                    "This role is confined to tenant \"" + *own +
-                        "\"; omit tenant_id or pass its own tenant.");
+  throw DomainError(
+      ErrorCode::InsufficientPrivilege, "permission denied for tenant \"" + *requested + "\"",
+      "This role is confined to tenant \"" + *own + "\"; omit tenant_id or pass its own tenant.");
 }
 
 void ForgetCallerTenant() {

@@ -38,8 +38,8 @@ TF_FUNCTION(taskflow_schedule_fields) {
         pg::TextDatum(core::JsonTypeName(field.json_type)),
         BoolGetDatum(field.in_batch),
         pg::TextDatum(field.description)};
-    const std::array<bool, 6> nulls = {false, false, field.sql_default.empty(), false, false,
-                                       false};
+    const std::array<bool, 6> nulls = {false, false, field.sql_default.empty(),
+                                       false, false, false};
     out.PutValues(values.data(), nulls.data());
   }
   return Datum(0);

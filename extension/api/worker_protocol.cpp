@@ -31,7 +31,8 @@ TF_FUNCTION(taskflow_heartbeat) {
     static pg::Statement beat(
         "UPDATE taskflow.jobs SET lease_expires_at = now() + COALESCE($3, lease_duration), "
         "  last_heartbeat_at = now(), heartbeats = COALESCE(heartbeats, 0) + 1 "
-        "WHERE id = $1 AND lease_token = $2 AND state = " + api::StateSql(JobState::Running) + " RETURNING cancel_requested",
+        "WHERE id = $1 AND lease_token = $2 AND state = " +
+            api::StateSql(JobState::Running) + " RETURNING cancel_requested",
         {INT8OID, UUIDOID, INTERVALOID});
     pg::Params p;
     p.Add(PG_GETARG_DATUM(0)).Add(PG_GETARG_DATUM(1)).AddOptInterval(extend);
@@ -71,9 +72,9 @@ TF_FUNCTION(taskflow_complete_many) {
   {
     pg::SpiConnection spi;
     api::RequireUnconfined("complete_many");
-    accepted = api::CompleteMany(PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
-                                 pg::ArgIsNull(fcinfo, 2) ? std::nullopt
-                                                          : std::optional<Datum>(PG_GETARG_DATUM(2)));
+    accepted = api::CompleteMany(
+        PG_GETARG_DATUM(0), PG_GETARG_DATUM(1),
+        pg::ArgIsNull(fcinfo, 2) ? std::nullopt : std::optional<Datum>(PG_GETARG_DATUM(2)));
   }
   return Int32GetDatum(accepted);
 }

@@ -5,18 +5,18 @@
 #include "pg/settings.hpp"
 
 extern "C" {
-#include "access/htup_details.h"    // GETSTRUCT
-#include "access/table.h"           // table_open
-#include "access/tableam.h"         // table_beginscan_catalog
-#include "access/heapam.h"          // heap_getnext
-#include "catalog/pg_database.h"    // Form_pg_database, database_is_invalid_form
-#include "commands/dbcommands.h"    // get_database_oid
-#include "commands/defrem.h"        // defGetString
-#include "nodes/parsenodes.h"       // the utility statements we watch
-#include "postmaster/interrupt.h"   // SignalHandlerForConfigReload, ConfigReloadPending
-#include "storage/shmem.h"          // ShmemInitStruct
-#include "tcop/tcopprot.h"          // die (SIGTERM handler)
-#include "utils/hsearch.h"          // the launcher's table of databases
+#include "access/htup_details.h"   // GETSTRUCT
+#include "access/table.h"          // table_open
+#include "access/tableam.h"        // table_beginscan_catalog
+#include "access/heapam.h"         // heap_getnext
+#include "catalog/pg_database.h"   // Form_pg_database, database_is_invalid_form
+#include "commands/dbcommands.h"   // get_database_oid
+#include "commands/defrem.h"       // defGetString
+#include "nodes/parsenodes.h"      // the utility statements we watch
+#include "postmaster/interrupt.h"  // SignalHandlerForConfigReload, ConfigReloadPending
+#include "storage/shmem.h"         // ShmemInitStruct
+#include "tcop/tcopprot.h"         // die (SIGTERM handler)
+#include "utils/hsearch.h"         // the launcher's table of databases
 }
 
 #include <signal.h>
@@ -30,17 +30,17 @@ using taskflow::bgw::SlotExit;
 
 constexpr int kMaxPokes = 32;
 constexpr int kMaxHolds = 32;
-constexpr long kTickMs = 1000;                      // the launcher's loop
-constexpr long kListEveryMs = 10 * 1000;            // list pg_database at least this often
-constexpr long kRecheckNotInstalledMs = 300 * 1000; // databases without the extension
-constexpr long kHoldMs = 60 * 1000;                 // a DROP/ALTER DATABASE hold at most
-constexpr int kMaxBackoffMs = 60 * 1000;            // restart delay after failures, at most
-constexpr long kStableMs = 60 * 1000;               // a worker that ran this long: backoff reset
-constexpr int kMaxStarting = 2;                     // workers starting or probing at once
+constexpr long kTickMs = 1000;                       // the launcher's loop
+constexpr long kListEveryMs = 10 * 1000;             // list pg_database at least this often
+constexpr long kRecheckNotInstalledMs = 300 * 1000;  // databases without the extension
+constexpr long kHoldMs = 60 * 1000;                  // a DROP/ALTER DATABASE hold at most
+constexpr int kMaxBackoffMs = 60 * 1000;             // restart delay after failures, at most
+constexpr long kStableMs = 60 * 1000;                // a worker that ran this long: backoff reset
+constexpr int kMaxStarting = 2;                      // workers starting or probing at once
 
 struct Hold {
   Oid database;
-  int pid;              // the backend running the command
+  int pid;  // the backend running the command
   TimestampTz until;
 };
 
@@ -242,21 +242,16 @@ void UtilityHook(PlannedStmt* pstmt, const char* query, bool read_only_tree,
       dbname = OptionString(castNode(CreatedbStmt, tree)->options, "template");
       rescan_pending = true;  // a copy of a database with the extension has it too
       break;
-    case T_AlterDatabaseSetStmt:
-      rescan_pending = true;
-      break;
+    case T_AlterDatabaseSetStmt: rescan_pending = true; break;
     case T_CreateExtensionStmt:  // any: CASCADE may create taskflow
-    case T_DropOwnedStmt:
-      poke_pending = true;
-      break;
+    case T_DropOwnedStmt: poke_pending = true; break;
     case T_DropStmt:
       if (castNode(DropStmt, tree)->removeType == OBJECT_EXTENSION ||
           castNode(DropStmt, tree)->removeType == OBJECT_SCHEMA) {
         poke_pending = true;
       }
       break;
-    default:
-      break;
+    default: break;
   }
   if (dbname != nullptr && shared != nullptr) {
     Oid db = get_database_oid(dbname, true);
@@ -279,8 +274,8 @@ struct DbEntry {
   BackgroundWorkerHandle* handle;
   int slot;
   EntryState state;
-  bool seen;      // in the last listing of pg_database
-  bool repoke;    // poked while its worker was starting: check again when it exits
+  bool seen;    // in the last listing of pg_database
+  bool repoke;  // poked while its worker was starting: check again when it exits
   TimestampTz next_start;
   TimestampTz started_at;
   int backoff_ms;

@@ -37,17 +37,17 @@ constexpr int kMaxPending = 64;  // distinct queues per hand-over; more sets `ov
 // exits; anything else (kNone) is a failure and is restarted with backoff.
 enum class SlotExit : int {
   kNone = 0,
-  kNotInstalled = 1,  // the extension is not (or no longer) installed in the database
-  kStopRequested = 2, // stopped for DROP/ALTER DATABASE or because the database is held
+  kNotInstalled = 1,   // the extension is not (or no longer) installed in the database
+  kStopRequested = 2,  // stopped for DROP/ALTER DATABASE or because the database is held
 };
 
 struct DbSlot {
   slock_t mutex;
-  Oid database;          // InvalidOid: free (assigned by the launcher before the start)
-  int pid;               // the worker's pid once it runs, else 0
-  Latch* latch;          // the worker's latch once it serves the database, else NULL
-  SlotExit exit;         // how it ended
-  bool recheck;          // the extension may have been dropped: check at once
+  Oid database;   // InvalidOid: free (assigned by the launcher before the start)
+  int pid;        // the worker's pid once it runs, else 0
+  Latch* latch;   // the worker's latch once it serves the database, else NULL
+  SlotExit exit;  // how it ended
+  bool recheck;   // the extension may have been dropped: check at once
   // Wake-ups handed over by committing transactions, sent by the worker.
   int npending;
   bool overflow;  // too many queues: notify every queue

@@ -23,7 +23,6 @@ extern "C" {
 #include "postmaster/interrupt.h"  // SignalHandlerForConfigReload, ConfigReloadPending
 #include "tcop/tcopprot.h"         // die (SIGTERM handler)
 #include "utils/ps_status.h"       // set_ps_display
-
 }
 
 namespace {
@@ -53,9 +52,7 @@ void RunTask(const char* name, const char* sql, int nargs, Oid* types, Datum* va
     CommitTransactionCommand();
   }
   PG_CATCH();
-  {
-    taskflow::bgw::LogErrorAndAbort(outer);
-  }
+  { taskflow::bgw::LogErrorAndAbort(outer); }
   PG_END_TRY();
   pgstat_report_stat(false);
   pgstat_report_activity(STATE_IDLE, nullptr);

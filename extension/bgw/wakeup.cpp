@@ -95,8 +95,8 @@ void SendPendingWakeups() {
     // This transaction writes nothing that must survive a crash (a NOTIFY is lost in a crash
     // anyway, and workers also poll), so its commit need not wait for the WAL flush: on a
     // durable server that wait is most of a wake-up's cost. For this transaction only.
-    (void)set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0,
-                            false);
+    (void)set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+                            true, 0, false);
     char channel[NAMEDATALEN + 16];
     for (int i = 0; i < n; ++i) {
       snprintf(channel, sizeof channel, "taskflow_%s", names[i]);
@@ -119,9 +119,7 @@ void SendPendingWakeups() {
     CommitTransactionCommand();
   }
   PG_CATCH();
-  {
-    taskflow::bgw::LogErrorAndAbort(outer);
-  }
+  { taskflow::bgw::LogErrorAndAbort(outer); }
   PG_END_TRY();
 }
 

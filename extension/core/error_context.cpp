@@ -15,7 +15,8 @@ bool StartsWith(std::string_view s, std::string_view prefix) noexcept {
 
 Kind KindOf(std::string_view entry) noexcept {
   if (StartsWith(entry, kTaskFlowFrame)) return Kind::TaskFlowFrame;
-  if (StartsWith(entry, "SQL statement \"") || StartsWith(entry, "SQL expression \"")) return Kind::SqlText;
+  if (StartsWith(entry, "SQL statement \"") || StartsWith(entry, "SQL expression \""))
+    return Kind::SqlText;
   if (StartsWith(entry, "SQL function \"")) return Kind::SqlFunction;
   return Kind::Other;
 }
@@ -45,7 +46,8 @@ std::size_t CallerContextStart(std::string_view context) noexcept {
     Kind kind = KindOf(context.substr(pos));
     if (kind == Kind::Other) {
       // a caller's frame: keep it, and the statement it ran
-      if (StartsWith(context.substr(pos), kPlpgsqlFrame) && caller_statement != std::string_view::npos) {
+      if (StartsWith(context.substr(pos), kPlpgsqlFrame) &&
+          caller_statement != std::string_view::npos) {
         return caller_statement;
       }
       return pos;

@@ -22,8 +22,7 @@ const char* SqlState(ErrorCode code) noexcept {
   return "XX000";  // an out-of-range value is a bug: report it as internal
 }
 
-DomainError::DomainError(ErrorCode code, std::string message, std::string hint,
-                         std::string detail)
+DomainError::DomainError(ErrorCode code, std::string message, std::string hint, std::string detail)
     : std::runtime_error(std::move(message)),
       code_(code),
       hint_(std::move(hint)),

@@ -27,8 +27,7 @@ const char* SqlState(ErrorCode code) noexcept;
 
 class DomainError : public std::runtime_error {
  public:
-  DomainError(ErrorCode code, std::string message, std::string hint = {},
-              std::string detail = {});
+  DomainError(ErrorCode code, std::string message, std::string hint = {}, std::string detail = {});
 
   ErrorCode code() const noexcept { return code_; }
   const std::string& hint() const noexcept { return hint_; }

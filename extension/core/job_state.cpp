@@ -33,12 +33,10 @@ bool IsTerminal(JobState state) noexcept {
     case JobState::Succeeded:
     case JobState::Failed:
     case JobState::Dead:
-    case JobState::Cancelled:
-      return true;
+    case JobState::Cancelled: return true;
     case JobState::Pending:
     case JobState::Scheduled:
-    case JobState::Running:
-      return false;
+    case JobState::Running: return false;
   }
   return false;
 }
@@ -47,13 +45,11 @@ bool IsUnfinished(JobState state) noexcept {
   switch (state) {
     case JobState::Pending:
     case JobState::Scheduled:
-    case JobState::Running:
-      return true;
+    case JobState::Running: return true;
     case JobState::Succeeded:
     case JobState::Failed:
     case JobState::Dead:
-    case JobState::Cancelled:
-      return false;
+    case JobState::Cancelled: return false;
   }
   return false;
 }

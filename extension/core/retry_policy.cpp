@@ -34,8 +34,7 @@ std::int64_t Scale(std::int64_t d, double u) noexcept {
 }  // namespace
 
 std::optional<BackoffStrategy> ParseStrategy(std::string_view name) noexcept {
-  for (auto s : {BackoffStrategy::Fixed, BackoffStrategy::Linear,
-                 BackoffStrategy::Exponential}) {
+  for (auto s : {BackoffStrategy::Fixed, BackoffStrategy::Linear, BackoffStrategy::Exponential}) {
     if (ToString(s) == name) return s;
   }
   return std::nullopt;
@@ -70,9 +69,9 @@ RetryPolicy RetryPolicy::Default() noexcept { return RetryPolicy{}; }
 
 void RetryPolicy::Validate() const {
   if (max_attempts < 1) {
-    throw DomainError(ErrorCode::InvalidParameterValue,
-                      "retry policy max_attempts must be at least 1, got " +
-                          std::to_string(max_attempts));
+    throw DomainError(
+        ErrorCode::InvalidParameterValue,
+        "retry policy max_attempts must be at least 1, got " + std::to_string(max_attempts));
   }
   // Not negative, and at most 100 years, so now() + delay is always a valid timestamp.
   ValidateDuration(base_delay_us, "retry policy base_delay", /*allow_zero=*/true);
@@ -92,11 +91,8 @@ std::int64_t RetryPolicy::BaseDelay(int attempt) const noexcept {
 
   std::int64_t d = base;
   switch (strategy) {
-    case BackoffStrategy::Fixed:
-      break;
-    case BackoffStrategy::Linear:
-      d = SaturatingMul(base, n);
-      break;
+    case BackoffStrategy::Fixed: break;
+    case BackoffStrategy::Linear: d = SaturatingMul(base, n); break;
     case BackoffStrategy::Exponential:
       // 2^(n-1) does not fit in int64 from n = 64 on; saturate before shifting.
       d = (n - 1 >= 63) ? (base == 0 ? 0 : kMaxUs)
@@ -114,10 +110,8 @@ std::int64_t RetryPolicy::NextDelay(int attempt, double unit_random) const noexc
 
   const std::int64_t d = BaseDelay(attempt);
   switch (jitter) {
-    case Jitter::None:
-      return d;
-    case Jitter::Full:
-      return Scale(d, u);
+    case Jitter::None: return d;
+    case Jitter::Full: return Scale(d, u);
     case Jitter::Equal: {
       // d/2 fixed plus a random share of the remaining half; using d - d/2
       // (not d/2) for the share lets an odd d still reach d at u = 1.

@@ -90,8 +90,8 @@ void ValidateCronField(const std::string& field, const CronField& f) {
   std::size_t start = 0;
   while (true) {
     std::size_t comma = field.find(',', start);
-    std::string item = field.substr(start, comma == std::string::npos ? std::string::npos
-                                                                      : comma - start);
+    std::string item =
+        field.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
     if (item.empty()) bad("has an empty list item");
     std::string range = item;
     std::size_t slash = item.find('/');
@@ -120,7 +120,8 @@ void ValidateCronField(const std::string& field, const CronField& f) {
   }
 }
 
-// ---- templates ------------------------------------------------------------------------------------
+// ---- templates
+// ------------------------------------------------------------------------------------
 
 std::string Trim(std::string_view s) {
   std::size_t b = 0, e = s.size();
@@ -149,7 +150,8 @@ void CollectPaths(const Json& node, const std::string& where, std::vector<std::s
 
 }  // namespace
 
-// ---- triggers -------------------------------------------------------------------------------------
+// ---- triggers
+// -------------------------------------------------------------------------------------
 
 const char* ToString(TriggerType type) noexcept {
   switch (type) {
@@ -171,13 +173,15 @@ Trigger ParseTrigger(std::string_view json) {
   Trigger t;
   if (type == "cron") {
     t.type = TriggerType::Cron;
-    CheckKeys(j, {"type", "schedule", "for_each"}, "trigger", "A cron trigger has the keys type, schedule, for_each.");
+    CheckKeys(j, {"type", "schedule", "for_each"}, "trigger",
+              "A cron trigger has the keys type, schedule, for_each.");
     if (!j.contains("schedule")) Invalid("trigger.schedule is required for a cron trigger", hint);
     t.schedule = RequireString(j, "schedule", "trigger");
     ValidateCronSchedule(t.schedule);
   } else if (type == "webhook") {
     t.type = TriggerType::Webhook;
-    CheckKeys(j, {"type", "key", "secret", "for_each"}, "trigger", "A webhook trigger has the keys type, key, secret, for_each.");
+    CheckKeys(j, {"type", "key", "secret", "for_each"}, "trigger",
+              "A webhook trigger has the keys type, key, secret, for_each.");
     if (j.contains("key")) {
       t.key = RequireString(j, "key", "trigger");
       ValidateWebhookKey(*t.key);
@@ -191,7 +195,8 @@ Trigger ParseTrigger(std::string_view json) {
     }
   } else if (type == "event") {
     t.type = TriggerType::Event;
-    CheckKeys(j, {"type", "on", "job_type", "queue"}, "trigger", "An event trigger has the keys type, on, job_type, queue.");
+    CheckKeys(j, {"type", "on", "job_type", "queue"}, "trigger",
+              "An event trigger has the keys type, on, job_type, queue.");
     if (!j.contains("on")) {
       Invalid("trigger.on is required for an event trigger",
               "One of job_succeeded, job_failed, job_dead, job_cancelled.");
@@ -252,7 +257,10 @@ void ValidateCronSchedule(std::string_view schedule) {
       {"minute", 0, 59, {}},
       {"hour", 0, 23, {}},
       {"day-of-month", 1, 31, {}},
-      {"month", 1, 12, {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}},
+      {"month",
+       1,
+       12,
+       {"jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"}},
       {"day-of-week", 0, 7, {"sun", "mon", "tue", "wed", "thu", "fri", "sat"}},
   }};
   for (std::size_t i = 0; i < 5; ++i) ValidateCronField(fields[i], spec[i]);
@@ -264,16 +272,17 @@ std::string EventNameOf(std::string_view terminal_state) {
   return out;
 }
 
-// ---- webhooks -------------------------------------------------------------------------------------
+// ---- webhooks
+// -------------------------------------------------------------------------------------
 
 std::string Base64UrlEncode(const std::uint8_t* data, std::size_t size) {
-  static const char* alphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
   std::string out;
   out.reserve((size * 4 + 2) / 3);
   std::size_t i = 0;
   for (; i + 3 <= size; i += 3) {
-    std::uint32_t v = (std::uint32_t(data[i]) << 16) | (std::uint32_t(data[i + 1]) << 8) | data[i + 2];
+    std::uint32_t v =
+        (std::uint32_t(data[i]) << 16) | (std::uint32_t(data[i + 1]) << 8) | data[i + 2];
     out += alphabet[(v >> 18) & 63];
     out += alphabet[(v >> 12) & 63];
     out += alphabet[(v >> 6) & 63];
@@ -373,7 +382,8 @@ void ValidateRuleName(std::string_view name) {
   }
 }
 
-// ---- contexts -------------------------------------------------------------------------------------
+// ---- contexts
+// -------------------------------------------------------------------------------------
 
 NowFields NowOf(std::int64_t unix_micros) {
   if (unix_micros < 0) unix_micros = 0;
@@ -428,7 +438,8 @@ std::string ContextJson(std::string_view event_json, std::string_view tenant_id,
   out += event_json;
   out += ", \"tenant\": {\"id\": " + JsonString(tenant_id) + ", \"attributes\": ";
   out += attributes_json;
-  out += "}, \"rule\": {\"id\": " + std::to_string(rule_id) + ", \"name\": " + JsonString(rule_name);
+  out +=
+      "}, \"rule\": {\"id\": " + std::to_string(rule_id) + ", \"name\": " + JsonString(rule_name);
   out += "}, \"now\": {\"ts\": " + JsonString(now.ts) + ", \"hour\": " + std::to_string(now.hour) +
          ", \"minute\": " + std::to_string(now.minute) + ", \"dow\": " + std::to_string(now.dow) +
          ", \"date\": " + JsonString(now.date) + "}}";
@@ -444,7 +455,8 @@ std::string WebhookEventJson(std::string_view body, const std::optional<std::str
   return out;
 }
 
-// ---- jsonpath ---------------------------------------------------------------------------------------
+// ---- jsonpath
+// ---------------------------------------------------------------------------------------
 
 std::vector<std::string> JsonpathVariables(std::string_view p) {
   std::vector<std::string> out;
@@ -483,7 +495,8 @@ std::vector<std::string> JsonpathVariables(std::string_view p) {
   return out;
 }
 
-// ---- templates ------------------------------------------------------------------------------------
+// ---- templates
+// ------------------------------------------------------------------------------------
 
 std::vector<TemplateSegment> ParseStringTemplate(std::string_view s, const std::string& where) {
   std::vector<TemplateSegment> out;
@@ -503,7 +516,8 @@ std::vector<TemplateSegment> ParseStringTemplate(std::string_view s, const std::
     }
     std::string path = Trim(s.substr(open + 2, close - open - 2));
     if (path.empty()) {
-      Invalid(where + ": empty placeholder \"{{ }}\"", "A placeholder looks like \"{{ $.tenant.id }}\".");
+      Invalid(where + ": empty placeholder \"{{ }}\"",
+              "A placeholder looks like \"{{ $.tenant.id }}\".");
     }
     if (!literal.empty()) out.push_back({false, literal});
     literal.clear();
@@ -530,7 +544,7 @@ struct ActionTemplate {
   bool is_workflow = false;
   std::optional<std::string> workflow_name;  // may hold placeholders
   std::vector<WorkflowNodeTemplate> nodes;
-  Json edges = Json::array();                // validated: [{"from", "to", "on_failure"?}]
+  Json edges = Json::array();  // validated: [{"from", "to", "on_failure"?}]
   std::string job_type;
   std::string queue = "default";
   Json payload = Json::object();
@@ -547,7 +561,8 @@ struct RuleActions::Impl {
 
 namespace {
 
-int RequireInt(const Json& obj, const char* key, const std::string& where, long long lo, long long hi) {
+int RequireInt(const Json& obj, const char* key, const std::string& where, long long lo,
+               long long hi) {
   const Json& v = obj.at(key);
   if (!v.is_number_integer() || v.get<long long>() < lo || v.get<long long>() > hi) {
     Invalid(where + "." + key + " must be an integer from " + std::to_string(lo) + " to " +
@@ -558,7 +573,8 @@ int RequireInt(const Json& obj, const char* key, const std::string& where, long 
 
 // One node of a workflow action ({"key", "job_type", "queue"?, "payload"?, "priority"?,
 // "max_attempts"?}); `nw` names it in messages.
-WorkflowNodeTemplate ParseWorkflowNode(const Json& n, const std::string& nw, std::vector<std::string>* paths) {
+WorkflowNodeTemplate ParseWorkflowNode(const Json& n, const std::string& nw,
+                                       std::vector<std::string>* paths) {
   if (!n.is_object()) Invalid(nw + " must be a JSON object, got " + TypeName(n));
   CheckKeys(n, {"key", "job_type", "queue", "payload", "priority", "max_attempts"}, nw,
             "Keys: key, job_type, queue, payload, priority, max_attempts.");
@@ -579,8 +595,10 @@ WorkflowNodeTemplate ParseWorkflowNode(const Json& n, const std::string& nw, std
     }
     CollectPaths(node.payload, nw + ".payload", paths);
   }
-  if (n.contains("priority")) node.priority = RequireInt(n, "priority", nw, kMinPriority, kMaxPriority);
-  if (n.contains("max_attempts")) node.max_attempts = RequireInt(n, "max_attempts", nw, 1, 2147483647LL);
+  if (n.contains("priority"))
+    node.priority = RequireInt(n, "priority", nw, kMinPriority, kMaxPriority);
+  if (n.contains("max_attempts"))
+    node.max_attempts = RequireInt(n, "max_attempts", nw, 1, 2147483647LL);
   return node;
 }
 
@@ -588,7 +606,8 @@ WorkflowNodeTemplate ParseWorkflowNode(const Json& n, const std::string& nw, std
 WorkflowEdgeSpec ParseWorkflowEdge(const Json& e, const std::string& ew) {
   if (!e.is_object()) Invalid(ew + " must be a JSON object, got " + TypeName(e));
   CheckKeys(e, {"from", "to", "on_failure"}, ew, "Keys: from, to, on_failure.");
-  if (!e.contains("from") || !e.contains("to")) Invalid(ew + ": from and to (node keys) are required");
+  if (!e.contains("from") || !e.contains("to"))
+    Invalid(ew + ": from and to (node keys) are required");
   WorkflowEdgeSpec spec;
   spec.from = RequireString(e, "from", ew);
   spec.to = RequireString(e, "to", ew);
@@ -610,11 +629,13 @@ void CheckWorkflowSizes(const Json& nodes, const Json& edges, const std::string&
       "taskflow.max_workflow_nodes and taskflow.max_workflow_edges set the limits.";
   if (nodes.size() > max_nodes) {
     Invalid(at + " has " + std::to_string(nodes.size()) + " nodes, the limit is " +
-                std::to_string(max_nodes), limits_hint);
+                std::to_string(max_nodes),
+            limits_hint);
   }
   if (edges.size() > max_edges) {
     Invalid(at + " has " + std::to_string(edges.size()) + " edges, the limit is " +
-                std::to_string(max_edges), limits_hint);
+                std::to_string(max_edges),
+            limits_hint);
   }
 }
 
@@ -672,8 +693,9 @@ ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<
   if (!a.is_object()) Invalid(where + " must be a JSON object, got " + TypeName(a));
   if (a.contains("workflow")) return ParseWorkflowAction(a, where, paths, max_nodes, max_edges);
   CheckKeys(a, {"job_type", "queue", "payload", "priority", "delay", "max_attempts", "unique_key"},
-            where, "Keys: job_type, queue, payload, priority, delay, max_attempts, unique_key "
-                   "(or only workflow, to start a workflow).");
+            where,
+            "Keys: job_type, queue, payload, priority, delay, max_attempts, unique_key "
+            "(or only workflow, to start a workflow).");
   ActionTemplate t;
   if (!a.contains("job_type")) Invalid(where + ".job_type is required");
   t.job_type = RequireString(a, "job_type", where);
@@ -689,8 +711,10 @@ ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<
     }
     CollectPaths(t.payload, where + ".payload", paths);
   }
-  if (a.contains("priority")) t.priority = RequireInt(a, "priority", where, kMinPriority, kMaxPriority);
-  if (a.contains("max_attempts")) t.max_attempts = RequireInt(a, "max_attempts", where, 1, 2147483647LL);
+  if (a.contains("priority"))
+    t.priority = RequireInt(a, "priority", where, kMinPriority, kMaxPriority);
+  if (a.contains("max_attempts"))
+    t.max_attempts = RequireInt(a, "max_attempts", where, 1, 2147483647LL);
   if (a.contains("delay")) {
     const Json& d = a.at("delay");
     if (d.is_string()) {
@@ -699,8 +723,10 @@ ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<
     } else if (d.is_number() && d.get<double>() >= 0) {
       t.delay = d.dump() + " seconds";
     } else {
-      Invalid(where + ".delay must be an interval such as \"5 minutes\" or a number of seconds "
-              ">= 0, got " + d.dump());
+      Invalid(where +
+              ".delay must be an interval such as \"5 minutes\" or a number of seconds "
+              ">= 0, got " +
+              d.dump());
     }
   }
   if (a.contains("unique_key")) {
@@ -729,8 +755,9 @@ struct Filler {
     if (budget != nullptr) {
       if (piece.size() > *budget) {
         throw DomainError(ErrorCode::ProgramLimitExceeded,
-                          where + ": this call has rendered as much as it may "
-                                  "(taskflow.max_rule_render_bytes)",
+                          where +
+                              ": this call has rendered as much as it may "
+                              "(taskflow.max_rule_render_bytes)",
                           "Fewer or smaller placeholders, or fewer tenants per firing.");
       }
       *budget -= piece.size();
@@ -810,7 +837,8 @@ struct Filler {
     }
   }
 
-  std::string Interpolate(const std::vector<TemplateSegment>& segs, const std::string& where) const {
+  std::string Interpolate(const std::vector<TemplateSegment>& segs,
+                          const std::string& where) const {
     std::string s;
     for (const auto& seg : segs) {
       if (seg.is_path) {
@@ -825,7 +853,7 @@ struct Filler {
   std::string UniqueKey(const std::string& tmpl, const std::string& where) const {
     auto segs = ParseStringTemplate(tmpl, where);
     std::string key = segs.size() == 1 && segs[0].is_path ? Embedded(segs[0].text, where)
-                                                           : Interpolate(segs, where);
+                                                          : Interpolate(segs, where);
     if (key.empty()) Invalid(where + " is empty after filling");
     return key;
   }
@@ -877,7 +905,8 @@ std::vector<std::string> RuleActions::delays() const {
   std::vector<std::string> out;
   if (!impl_) return out;
   for (const auto& a : impl_->actions) {
-    if (a.delay && std::find(out.begin(), out.end(), *a.delay) == out.end()) out.push_back(*a.delay);
+    if (a.delay && std::find(out.begin(), out.end(), *a.delay) == out.end())
+      out.push_back(*a.delay);
   }
   return out;
 }
@@ -897,8 +926,8 @@ std::vector<FilledAction> RuleActions::Fill(const std::vector<std::optional<std:
       where += ".workflow";
       std::string spec = "{";
       if (a.workflow_name) {
-        spec += "\"name\":" +
-                Json(filler.UniqueKey(*a.workflow_name, where + ".name")).dump() + ",";
+        spec +=
+            "\"name\":" + Json(filler.UniqueKey(*a.workflow_name, where + ".name")).dump() + ",";
       }
       spec += "\"nodes\":[";
       for (std::size_t k = 0; k < a.nodes.size(); ++k) {

@@ -22,14 +22,14 @@ const char* ToString(TriggerType type) noexcept;
 // A validated trigger object, e.g. {"type": "cron", "schedule": "0 7 * * *", "for_each": "tenant"}.
 struct Trigger {
   TriggerType type = TriggerType::Cron;
-  bool for_each_tenant = false;             // cron and webhook: fire once per registered tenant
-  std::string schedule;                     // cron
-  std::optional<std::string> key;           // webhook: given key (absent: generate one)
-  std::optional<std::string> secret;        // webhook: given secret
-  bool secret_given = false;                // webhook: "secret" present (null: no signature)
-  std::string on;                           // event: job_succeeded, job_failed, job_dead, job_cancelled
-  std::optional<std::string> job_type;      // event: narrows to this job type
-  std::optional<std::string> queue;         // event: narrows to this queue
+  bool for_each_tenant = false;         // cron and webhook: fire once per registered tenant
+  std::string schedule;                 // cron
+  std::optional<std::string> key;       // webhook: given key (absent: generate one)
+  std::optional<std::string> secret;    // webhook: given secret
+  bool secret_given = false;            // webhook: "secret" present (null: no signature)
+  std::string on;                       // event: job_succeeded, job_failed, job_dead, job_cancelled
+  std::optional<std::string> job_type;  // event: narrows to this job type
+  std::optional<std::string> queue;     // event: narrows to this queue
 };
 
 // Parses the JSON text of a trigger object; throws DomainError (22023) naming the bad key.
@@ -45,12 +45,12 @@ std::string EventNameOf(std::string_view terminal_state);
 
 // ---- webhooks ---------------------------------------------------------------------------------
 
-inline constexpr std::size_t kMinWebhookKeyChars = 22;     // 22 base64url chars = 132 bits
+inline constexpr std::size_t kMinWebhookKeyChars = 22;  // 22 base64url chars = 132 bits
 inline constexpr std::size_t kMaxWebhookKeyChars = 200;
 inline constexpr std::size_t kMinWebhookSecretChars = 16;
 inline constexpr std::size_t kMaxWebhookSecretChars = 200;
-inline constexpr std::size_t kGeneratedKeyBytes = 24;      // 192 random bits
-inline constexpr std::size_t kGeneratedSecretBytes = 32;   // 256 random bits
+inline constexpr std::size_t kGeneratedKeyBytes = 24;     // 192 random bits
+inline constexpr std::size_t kGeneratedSecretBytes = 32;  // 256 random bits
 
 // URL-safe base64 (RFC 4648 section 5) without padding.
 std::string Base64UrlEncode(const std::uint8_t* data, std::size_t size);
@@ -124,9 +124,9 @@ std::vector<TemplateSegment> ParseStringTemplate(std::string_view s, const std::
 struct FilledAction {
   std::string job_type;
   std::string queue;
-  std::string payload_json;                 // a JSON object, as text
+  std::string payload_json;  // a JSON object, as text
   int priority = 0;
-  std::optional<std::string> delay;         // an interval as text ("5 minutes", "30 seconds")
+  std::optional<std::string> delay;  // an interval as text ("5 minutes", "30 seconds")
   std::optional<int> max_attempts;
   std::optional<std::string> unique_key;
   // A workflow action: taskflow.schedule_workflow's spec (JSON text, without tenant_id: the
@@ -146,8 +146,7 @@ class RuleActions {
   // workflow's graph is checked as schedule_workflow checks it (keys, edges, cycles), and its
   // sizes against the given limits (create_rule passes the settings; a stored rule parsed again
   // at fire time passes none, and schedule_workflow applies the settings of that moment).
-  static RuleActions Parse(std::string_view actions_json,
-                           std::size_t max_workflow_nodes = SIZE_MAX,
+  static RuleActions Parse(std::string_view actions_json, std::size_t max_workflow_nodes = SIZE_MAX,
                            std::size_t max_workflow_edges = SIZE_MAX);
 
   std::size_t size() const;

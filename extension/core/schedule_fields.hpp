@@ -67,14 +67,10 @@ inline constexpr std::array<ScheduleField, 14> kScheduleFields = {{
 // "string", "object", "integer", "array".
 constexpr std::string_view JsonTypeName(ScheduleJsonType type) noexcept {
   switch (type) {
-    case ScheduleJsonType::String:
-      return "string";
-    case ScheduleJsonType::Object:
-      return "object";
-    case ScheduleJsonType::Integer:
-      return "integer";
-    case ScheduleJsonType::IntegerArray:
-      return "array";
+    case ScheduleJsonType::String: return "string";
+    case ScheduleJsonType::Object: return "object";
+    case ScheduleJsonType::Integer: return "integer";
+    case ScheduleJsonType::IntegerArray: return "array";
   }
   return "unknown";
 }

@@ -44,10 +44,8 @@ std::string_view Verb(JobEvent event) noexcept {
   switch (event) {
     case JobEvent::FailRetry:
     case JobEvent::FailExhausted:
-    case JobEvent::FailPermanent:
-      return "fail";
-    default:
-      return ToString(event);
+    case JobEvent::FailPermanent: return "fail";
+    default: return ToString(event);
   }
 }
 
@@ -94,11 +92,9 @@ JobState RequireTransition(JobState from, JobEvent event, std::int64_t job_id) {
   message += Verb(event);
   message += " job " + std::to_string(job_id) + ": it is ";
   message += ToString(from);
-  std::string hint = "The " + std::string(Verb(event)) +
-                     " step applies only to jobs that are " +
+  std::string hint = "The " + std::string(Verb(event)) + " step applies only to jobs that are " +
                      JoinStates(SourcesOf(event)) + ".";
-  throw DomainError(ErrorCode::ObjectNotInPrerequisiteState, std::move(message),
-                    std::move(hint));
+  throw DomainError(ErrorCode::ObjectNotInPrerequisiteState, std::move(message), std::move(hint));
 }
 
 std::vector<JobState> SourcesOf(JobEvent event) {

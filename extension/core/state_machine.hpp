@@ -24,9 +24,9 @@ enum class JobEvent : std::uint8_t {
   Promote,        // SCHEDULED -> PENDING (its next_run_at has come)
   Snooze,         // RUNNING -> SCHEDULED (the handler asks to run again later; attempt not counted)
   // Workflows (docs/workflows.md): a job with unfinished dependencies waits SCHEDULED.
-  Unblock,        // SCHEDULED -> PENDING (its last dependency finished; run_at has come)
-  Rearm,          // FAILED|DEAD|CANCELLED -> SCHEDULED (waits for its dependencies again:
-                  // retried while a dependency is unfinished, or re-armed by a retried one)
+  Unblock,  // SCHEDULED -> PENDING (its last dependency finished; run_at has come)
+  Rearm,    // FAILED|DEAD|CANCELLED -> SCHEDULED (waits for its dependencies again:
+            // retried while a dependency is unfinished, or re-armed by a retried one)
 };
 inline constexpr int kJobEventCount = 12;
 
@@ -46,9 +46,9 @@ JobState RequireTransition(JobState from, JobEvent event, std::int64_t job_id);
 std::vector<JobState> SourcesOf(JobEvent event);
 
 struct FailureInput {
-  int attempt;        // number of the attempt that just failed (1-based)
-  int max_attempts;   // the job's attempt budget
-  bool retryable;     // the worker's verdict on the error
+  int attempt;       // number of the attempt that just failed (1-based)
+  int max_attempts;  // the job's attempt budget
+  bool retryable;    // the worker's verdict on the error
   bool cancel_requested;
 };
 

@@ -12,8 +12,7 @@ namespace taskflow::core {
 namespace {
 
 [[noreturn]] void Invalid(std::string message, std::string hint = {}) {
-  throw DomainError(ErrorCode::InvalidParameterValue, std::move(message),
-                    std::move(hint));
+  throw DomainError(ErrorCode::InvalidParameterValue, std::move(message), std::move(hint));
 }
 
 // Code points in valid UTF-8: every byte that is not a continuation byte
@@ -58,15 +57,15 @@ bool IsUnicodeSpace(char32_t cp) noexcept {
 bool IsC1Control(char32_t cp) noexcept { return cp >= 0x80 && cp <= 0x9F; }
 
 bool IsQueueNameChar(unsigned char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-         c == '_' || c == '.' || c == ':' || c == '-';
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c == '.' || c == ':' || c == '-';
 }
 
 void CheckLength(std::string_view field, std::string_view text, std::size_t max_chars) {
   const std::size_t n = CodePoints(text);
   if (n > max_chars) {
-    Invalid(std::string(field) + " is too long: " + std::to_string(n) +
-            " characters, at most " + std::to_string(max_chars) + " allowed");
+    Invalid(std::string(field) + " is too long: " + std::to_string(n) + " characters, at most " +
+            std::to_string(max_chars) + " allowed");
   }
 }
 
@@ -123,9 +122,10 @@ void ValidateTenantId(std::string_view tenant_id) {
 }
 
 void ValidateTraceparent(std::string_view tp) {
-  const char* hint = "Send a W3C traceparent of version 00: "
-                     "00-<32 lowercase hex trace-id>-<16 lowercase hex parent-id>-<2 hex flags>, "
-                     "e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.";
+  const char* hint =
+      "Send a W3C traceparent of version 00: "
+      "00-<32 lowercase hex trace-id>-<16 lowercase hex parent-id>-<2 hex flags>, "
+      "e.g. 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01.";
   if (tp.size() != kTraceparentChars) {
     Invalid("traceparent must be 55 characters long, got " + std::to_string(tp.size()), hint);
   }
@@ -156,8 +156,8 @@ void ValidateMaxAttempts(int max_attempts) {
 
 void ValidateMaxRows(int max_rows) {
   if (max_rows < 1 || max_rows > kMaxRowsLimit) {
-    Invalid("max_rows must be between 1 and " + std::to_string(kMaxRowsLimit) +
-                ", got " + std::to_string(max_rows),
+    Invalid("max_rows must be between 1 and " + std::to_string(kMaxRowsLimit) + ", got " +
+                std::to_string(max_rows),
             "Page through larger results with after_id.");
   }
 }
@@ -181,7 +181,8 @@ void ValidateTimestamp(std::int64_t micros, std::string_view field) {
 
 void ValidateDuration(std::int64_t micros, std::string_view field, bool allow_zero) {
   if (micros < 0 || (micros == 0 && !allow_zero)) {
-    Invalid(std::string(field) + (allow_zero ? " must not be negative" : " must be greater than zero"));
+    Invalid(std::string(field) +
+            (allow_zero ? " must not be negative" : " must be greater than zero"));
   }
   if (micros > kMaxDurationUs) {
     Invalid(std::string(field) + " is too long: at most 100 years (36525 days) allowed");
@@ -193,9 +194,12 @@ int JsonTextDepth(std::string_view json, int stop_above) noexcept {
   bool in_string = false, escaped = false;
   for (char c : json) {
     if (in_string) {
-      if (escaped) escaped = false;
-      else if (c == '\\') escaped = true;
-      else if (c == '"') in_string = false;
+      if (escaped)
+        escaped = false;
+      else if (c == '\\')
+        escaped = true;
+      else if (c == '"')
+        in_string = false;
       continue;
     }
     if (c == '"') {

@@ -42,11 +42,12 @@ int JsonTextDepth(std::string_view json, int stop_above) noexcept;
 // Refuses (22023) a JSON value nesting deeper than kMaxJsonDepth, naming `what`.
 void ValidateJsonDepth(int depth, std::string_view what);
 
-// A W3C Trace Context `traceparent` header (https://www.w3.org/TR/trace-context/#traceparent-header)
-// of version 00, checked strictly: exactly 55 characters "00-<trace-id>-<parent-id>-<flags>",
-// the three fields lowercase hex of 32, 16 and 2 digits, neither id all zeros. TaskFlow stores
-// and forwards the header; it never parses a version it does not know (a future version may
-// change the layout), so anything else is refused (22023) instead of being passed on.
+// A W3C Trace Context `traceparent` header
+// (https://www.w3.org/TR/trace-context/#traceparent-header) of version 00, checked strictly:
+// exactly 55 characters "00-<trace-id>-<parent-id>-<flags>", the three fields lowercase hex of 32,
+// 16 and 2 digits, neither id all zeros. TaskFlow stores and forwards the header; it never parses a
+// version it does not know (a future version may change the layout), so anything else is refused
+// (22023) instead of being passed on.
 void ValidateTraceparent(std::string_view traceparent);
 inline constexpr std::size_t kTraceparentChars = 55;
 

@@ -36,7 +36,8 @@ std::string WaitReason(const std::vector<std::string>& names, std::size_t shown)
 
 namespace {
 
-void CheckSizes(std::size_t nodes, std::size_t edges, std::size_t max_nodes, std::size_t max_edges) {
+void CheckSizes(std::size_t nodes, std::size_t edges, std::size_t max_nodes,
+                std::size_t max_edges) {
   const std::string limits_hint =
       "taskflow.max_workflow_nodes and taskflow.max_workflow_edges set the limits.";
   if (nodes > max_nodes) {
@@ -179,8 +180,8 @@ std::vector<std::string> WaitReasons(const std::vector<std::string>& keys, const
 }  // namespace
 
 WorkflowGraph BuildWorkflowGraph(const std::vector<std::string>& keys,
-                                 const std::vector<WorkflowEdgeSpec>& edges,
-                                 std::size_t max_nodes, std::size_t max_edges) {
+                                 const std::vector<WorkflowEdgeSpec>& edges, std::size_t max_nodes,
+                                 std::size_t max_edges) {
   CheckSizes(keys.size(), edges.size(), max_nodes, max_edges);
   const std::unordered_map<std::string, std::size_t> index = IndexKeys(keys);
   WorkflowGraph g;

@@ -41,8 +41,8 @@ struct WorkflowGraph {
 //    else is looked at, so an oversized graph costs nothing to refuse).
 // Works iteratively (Kahn's algorithm), so no shape of graph can exhaust the stack.
 WorkflowGraph BuildWorkflowGraph(const std::vector<std::string>& keys,
-                                 const std::vector<WorkflowEdgeSpec>& edges,
-                                 std::size_t max_nodes, std::size_t max_edges);
+                                 const std::vector<WorkflowEdgeSpec>& edges, std::size_t max_nodes,
+                                 std::size_t max_edges);
 
 // "waiting for 2 dependencies: a, b" with at most `shown` names ("..., and 9998 more").
 std::string WaitReason(const std::vector<std::string>& names, std::size_t shown = 10);

@@ -33,7 +33,8 @@ void TrimTaskFlowContext(ErrorData* edata) {
       edata->context = nullptr;  // the old string stays in ErrorContext until it is reset
     } else if (start > 0) {
       std::size_t len = context.size() - start;
-      auto* kept = static_cast<char*>(MemoryContextAllocExtended(ErrorContext, len + 1, MCXT_ALLOC_NO_OOM));
+      auto* kept =
+          static_cast<char*>(MemoryContextAllocExtended(ErrorContext, len + 1, MCXT_ALLOC_NO_OOM));
       if (kept != nullptr) {
         std::memcpy(kept, context.data() + start, len);
         kept[len] = '\0';

@@ -4,7 +4,6 @@
 #include <cstdio>
 #include <new>
 
-
 namespace taskflow::pg {
 
 const char* PgError::what() const noexcept {

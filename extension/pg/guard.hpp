@@ -87,12 +87,12 @@ Datum CallGuarded(FunctionCallInfo fcinfo, GuardedBody body) noexcept;
 
 // Defines an SQL-callable C function `name` whose C++ body runs inside CallGuarded:
 //   TF_FUNCTION(taskflow_schedule) { ... return datum; }
-#define TF_FUNCTION(name)                                                          \
-  static Datum name##_body(FunctionCallInfo fcinfo);                               \
-  extern "C" {                                                                     \
-  PG_FUNCTION_INFO_V1(name);                                                       \
-  PGDLLEXPORT Datum name(PG_FUNCTION_ARGS) {                                       \
-    return ::taskflow::pg::CallGuarded(fcinfo, name##_body);                       \
-  }                                                                                \
-  }                                                                                \
+#define TF_FUNCTION(name)                                    \
+  static Datum name##_body(FunctionCallInfo fcinfo);         \
+  extern "C" {                                               \
+  PG_FUNCTION_INFO_V1(name);                                 \
+  PGDLLEXPORT Datum name(PG_FUNCTION_ARGS) {                 \
+    return ::taskflow::pg::CallGuarded(fcinfo, name##_body); \
+  }                                                          \
+  }                                                          \
   static Datum name##_body([[maybe_unused]] FunctionCallInfo fcinfo)

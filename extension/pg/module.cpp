@@ -28,20 +28,19 @@ PGDLLEXPORT void _PG_init(void);
 void _PG_init(void) {
   // Plain C from here: nothing below allocates C++ objects, so an ereport is safe.
   if (!process_shared_preload_libraries_in_progress) {
-    ereport(ERROR,
-            (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-             errmsg("taskflow must be loaded via shared_preload_libraries"),
-             errhint("Add taskflow to shared_preload_libraries in postgresql.conf "
-                     "(e.g. shared_preload_libraries = 'pg_cron,taskflow') and restart "
-                     "PostgreSQL.")));
+    ereport(ERROR, (errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+                    errmsg("taskflow must be loaded via shared_preload_libraries"),
+                    errhint("Add taskflow to shared_preload_libraries in postgresql.conf "
+                            "(e.g. shared_preload_libraries = 'pg_cron,taskflow') and restart "
+                            "PostgreSQL.")));
   }
 
   DefineCustomStringVariable(
       "taskflow.database_name", "Deprecated and ignored.",
       "TaskFlow's background workers serve every database in which the extension is installed. "
       "The setting is still accepted so that existing configuration files keep working.",
-      &taskflow_database_name, "postgres",
-      PGC_POSTMASTER, GUC_SUPERUSER_ONLY, nullptr, nullptr, nullptr);
+      &taskflow_database_name, "postgres", PGC_POSTMASTER, GUC_SUPERUSER_ONLY, nullptr, nullptr,
+      nullptr);
   DefineCustomIntVariable("taskflow.maintenance_interval",
                           "How often the maintenance worker rescues expired leases, promotes "
                           "due jobs and cleans old ones.",
@@ -57,18 +56,16 @@ void _PG_init(void) {
                           nullptr, &taskflow_retention_s, 7 * 24 * 3600, 0, INT_MAX, PGC_SIGHUP,
                           GUC_UNIT_S, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("taskflow.max_payload_bytes", "Largest accepted job payload.", nullptr,
-                          &taskflow_max_payload_bytes, 1024 * 1024, 2, 256 * 1024 * 1024,
-                          PGC_SUSET, GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
-  DefineCustomIntVariable("taskflow.maintenance_batch",
-                          "Rows the maintenance worker handles per batch and task.", nullptr,
-                          &taskflow_cleaner_batch, 1000, 1, 1000000, PGC_SIGHUP, 0, nullptr,
-                          nullptr, nullptr);
-  DefineCustomIntVariable("taskflow.max_chain_depth",
-                          "Longest chain of jobs created by event rules from one another.",
-                          "A follow-up job deeper than this (counted through parent_job_id) is "
-                          "not created; the firing records an error instead.",
-                          &taskflow_max_chain_depth, 10, 1, 1000, PGC_SUSET, 0, nullptr, nullptr,
-                          nullptr);
+                          &taskflow_max_payload_bytes, 1024 * 1024, 2, 256 * 1024 * 1024, PGC_SUSET,
+                          GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "taskflow.maintenance_batch", "Rows the maintenance worker handles per batch and task.",
+      nullptr, &taskflow_cleaner_batch, 1000, 1, 1000000, PGC_SIGHUP, 0, nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "taskflow.max_chain_depth", "Longest chain of jobs created by event rules from one another.",
+      "A follow-up job deeper than this (counted through parent_job_id) is "
+      "not created; the firing records an error instead.",
+      &taskflow_max_chain_depth, 10, 1, 1000, PGC_SUSET, 0, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("taskflow.max_workflow_nodes",
                           "Most jobs in one workflow, and in one depends_on list.", nullptr,
                           &taskflow_max_workflow_nodes, 10000, 1, 1000000, PGC_SUSET, 0, nullptr,

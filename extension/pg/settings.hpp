@@ -2,7 +2,7 @@
 #pragma once
 
 extern "C" {
-extern char* taskflow_database_name;        // deprecated, ignored (workers serve every database)
+extern char* taskflow_database_name;          // deprecated, ignored (workers serve every database)
 extern int taskflow_maintenance_interval_ms;  // how often the maintenance worker runs
 extern int taskflow_default_lease_s;          // lease when neither acquire nor queue sets one
 extern int taskflow_retention_s;              // how long SUCCEEDED/CANCELLED jobs are kept

@@ -38,7 +38,7 @@ struct PassEntry {
 
 SharedHeader* header = nullptr;
 HTAB* passes_table = nullptr;
-bool mapping_changed = false;  // this transaction changed the role -> tenant mapping
+bool mapping_changed = false;   // this transaction changed the role -> tenant mapping
 std::uint64_t local_epoch = 0;  // bumped when this backend's view of the mapping may differ
 bool ready_changed = false;     // this transaction may have made jobs PENDING
 std::uint64_t ready_epoch = 0;  // this backend's own ready-set changes
@@ -167,8 +167,8 @@ void Startup() {
   memset(&info, 0, sizeof(info));
   info.keysize = sizeof(std::uint64_t);
   info.entrysize = sizeof(PassEntry);
-  passes_table = ShmemInitHash("taskflow fair share passes", 1024, kMaxFlows, &info,
-                               HASH_ELEM | HASH_BLOBS);
+  passes_table =
+      ShmemInitHash("taskflow fair share passes", 1024, kMaxFlows, &info, HASH_ELEM | HASH_BLOBS);
   LWLockRelease(AddinShmemInitLock);
 }
 
@@ -178,16 +178,18 @@ void OnXact(XactEvent event, void*) {
   if (event == XACT_EVENT_PRE_PREPARE && !own_slots.empty()) {
     // A prepared transaction's RUNNING jobs stay invisible until COMMIT PREPARED, long after
     // this backend has moved on: its reservations could not be kept. No C++ object is alive here.
-    ereport(ERROR, (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-                    errmsg("cannot PREPARE a transaction that acquired jobs of a tenant with max_running"),
-                    errhint("Call taskflow.acquire() outside two-phase transactions.")));
+    ereport(ERROR,
+            (errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+             errmsg("cannot PREPARE a transaction that acquired jobs of a tenant with max_running"),
+             errhint("Call taskflow.acquire() outside two-phase transactions.")));
   }
   if (event == XACT_EVENT_PRE_COMMIT || event == XACT_EVENT_PARALLEL_PRE_COMMIT) {
     AnnounceFinishing();
   } else if (event == XACT_EVENT_PRE_PREPARE) {
     own_finished.clear();  // not announced: the bound only stays higher, which is safe
   } else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
-    if (mapping_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->tenant_generation, 1);
+    if (mapping_changed && header != nullptr)
+      pg_atomic_fetch_add_u64(&header->tenant_generation, 1);
     if (ready_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->ready_generation, 1);
     if (limits_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->limits_generation, 1);
     mapping_changed = false;
@@ -237,8 +239,9 @@ std::uint64_t FlowKey(const std::string& group, const std::string& tenant) {
                              static_cast<int>(k.size()), DatabaseSeed(0x7461736b));
 }
 
-void UpdatePasses(const std::vector<std::uint64_t>& keys, std::uint64_t vtime_key,
-                  const std::function<double(std::vector<double>& passes, double vtime)>& allocate) {
+void UpdatePasses(
+    const std::vector<std::uint64_t>& keys, std::uint64_t vtime_key,
+    const std::function<double(std::vector<double>& passes, double vtime)>& allocate) {
   std::vector<double> passes(keys.size(), 0.0);
   if (header == nullptr || passes_table == nullptr) {
     allocate(passes, 0.0);  // no shared memory (not preloaded): fair within the call only
@@ -318,7 +321,8 @@ bool SlotsAvailable() { return header != nullptr; }
 
 std::uint32_t SlotStripe(const std::string& tenant) {
   return hash_bytes_extended(reinterpret_cast<const unsigned char*>(tenant.data()),
-                             static_cast<int>(tenant.size()), DatabaseSeed(0x736c6f74)) % kSlotStripes;
+                             static_cast<int>(tenant.size()), DatabaseSeed(0x736c6f74)) %
+         kSlotStripes;
 }
 
 std::vector<SlotView> ReadSlots(const std::vector<std::uint32_t>& stripes) {
@@ -347,9 +351,10 @@ std::vector<int> ReserveSlots(const std::vector<SlotRequest>& requests) {
     const std::uint32_t s = r.stripe % kSlotStripes;
     // RUNNING now <= counted + committed since the count - ended since + reserved now (minus
     // this transaction's reservations that the count already saw): the same bound acquire uses.
-    const std::int64_t bound = core::RunningBound(
-        {r.counted, r.committed_at, r.finished_at, r.own_at},
-        {header->slot_committed[s], header->slot_finished[s] + OwnFinished(s), header->slot_reserved[s]});
+    const std::int64_t bound =
+        core::RunningBound({r.counted, r.committed_at, r.finished_at, r.own_at},
+                           {header->slot_committed[s], header->slot_finished[s] + OwnFinished(s),
+                            header->slot_reserved[s]});
     const int g = std::max(0, std::min(r.want, core::RoomUnder(r.limit, bound)));
     if (g == 0) continue;
     header->slot_reserved[s] += g;
@@ -366,7 +371,8 @@ std::vector<std::uint64_t> ReadFinished(const std::vector<std::uint32_t>& stripe
   LWLockAcquire(header->slot_lock, LW_SHARED);
   for (std::size_t i = 0; i < stripes.size(); ++i) {
     const std::uint32_t s = stripes[i] % kSlotStripes;
-    out[i] = header->slot_finished[s] + static_cast<std::uint64_t>(std::max(0, header->slot_finishing[s]));
+    out[i] = header->slot_finished[s] +
+             static_cast<std::uint64_t>(std::max(0, header->slot_finishing[s]));
   }
   LWLockRelease(header->slot_lock);
   // This transaction's own ended jobs are invisible to the totals until it commits, but the

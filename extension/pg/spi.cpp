@@ -2,7 +2,6 @@
 #include "core/validation.hpp"
 #include "pg/spi.hpp"
 
-
 namespace taskflow::pg {
 
 SpiConnection::SpiConnection() {
@@ -69,9 +68,7 @@ Params& Params::AddOptText(const std::optional<std::string>& value) {
   return value ? AddText(*value) : AddNull();
 }
 
-Params& Params::AddInterval(std::int64_t microseconds) {
-  return Add(IntervalDatum(microseconds));
-}
+Params& Params::AddInterval(std::int64_t microseconds) { return Add(IntervalDatum(microseconds)); }
 
 Params& Params::AddOptInterval(const std::optional<std::int64_t>& microseconds) {
   return microseconds ? AddInterval(*microseconds) : AddNull();

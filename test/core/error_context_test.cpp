@@ -14,7 +14,8 @@ std::string Kept(std::string_view context) {
 }
 
 TEST(ErrorContext, InnermostFrame) {
-  EXPECT_TRUE(InnermostFrameIsTaskFlow("PL/pgSQL function taskflow._set_queue_paused(text,boolean) line 6 at RAISE"));
+  EXPECT_TRUE(InnermostFrameIsTaskFlow(
+      "PL/pgSQL function taskflow._set_queue_paused(text,boolean) line 6 at RAISE"));
   EXPECT_FALSE(InnermostFrameIsTaskFlow("PL/pgSQL function my_fn() line 3 at RAISE"));
   EXPECT_FALSE(InnermostFrameIsTaskFlow("PL/pgSQL function taskflowx.f() line 3 at RAISE"));
   EXPECT_FALSE(InnermostFrameIsTaskFlow(""));
@@ -46,7 +47,8 @@ TEST(ErrorContext, TheCallersFramesAndItsStatementAreKept) {
             "SQL statement \"SELECT taskflow.schedule('x')\"\n"
             "PL/pgSQL function inline_code_block line 1 at PERFORM");
   // a frame that is not PL/pgSQL: kept from there
-  EXPECT_EQ(Kept("PL/pgSQL function taskflow.f() line 2 at RAISE\nJSON data, line 1: x"), "JSON data, line 1: x");
+  EXPECT_EQ(Kept("PL/pgSQL function taskflow.f() line 2 at RAISE\nJSON data, line 1: x"),
+            "JSON data, line 1: x");
 }
 
 TEST(ErrorContext, AStatementSpanningLinesIsOneFrame) {

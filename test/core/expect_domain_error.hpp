@@ -18,8 +18,8 @@ template <typename Call>
   } catch (const DomainError& e) {
     if (e.code() != code) {
       return ::testing::AssertionFailure()
-             << "wrong code: SQLSTATE " << SqlState(e.code()) << ", expected "
-             << SqlState(code) << " (message: " << e.what() << ")";
+             << "wrong code: SQLSTATE " << SqlState(e.code()) << ", expected " << SqlState(code)
+             << " (message: " << e.what() << ")";
     }
     if (std::string(e.what()).find(needle) == std::string::npos) {
       return ::testing::AssertionFailure()

@@ -34,8 +34,8 @@ TEST(JobState, ParseRoundTripsEveryLabel) {
 }
 
 TEST(JobState, ParseRejectsAnythingButExactLabels) {
-  for (const char* bad : {"", "pending", "Pending", " PENDING", "PENDING ", "PEND",
-                          "PENDINGS", "CANCELED", "UNKNOWN", "running"}) {
+  for (const char* bad : {"", "pending", "Pending", " PENDING", "PENDING ", "PEND", "PENDINGS",
+                          "CANCELED", "UNKNOWN", "running"}) {
     EXPECT_FALSE(ParseJobState(bad).has_value()) << '"' << bad << '"';
   }
   // An embedded NUL must not make a prefix match.
@@ -91,8 +91,8 @@ TEST(Errors, SqlStates) {
 }
 
 TEST(Errors, DomainErrorCarriesAllParts) {
-  const DomainError e(ErrorCode::UndefinedObject, "queue \"x\" does not exist",
-                      "Create it first.", "some detail");
+  const DomainError e(ErrorCode::UndefinedObject, "queue \"x\" does not exist", "Create it first.",
+                      "some detail");
   EXPECT_EQ(e.code(), ErrorCode::UndefinedObject);
   EXPECT_STREQ(e.what(), "queue \"x\" does not exist");
   EXPECT_EQ(e.hint(), "Create it first.");

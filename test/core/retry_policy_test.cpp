@@ -31,8 +31,8 @@ RetryPolicy Policy(BackoffStrategy strategy, std::int64_t base, std::int64_t max
 // unit_random values for the jitter checks: both ends, values next to them,
 // a regular grid, and pseudo-random draws (fixed seed, so reproducible).
 std::vector<double> UnitSamples() {
-  std::vector<double> u = {0.0, 1.0, std::nextafter(0.0, 1.0), std::nextafter(1.0, 0.0),
-                           0.5, 1e-12, 1.0 - 1e-12};
+  std::vector<double> u = {
+      0.0, 1.0, std::nextafter(0.0, 1.0), std::nextafter(1.0, 0.0), 0.5, 1e-12, 1.0 - 1e-12};
   for (int i = 0; i <= 1000; ++i) u.push_back(i / 1000.0);
   std::mt19937_64 rng(20240611);
   std::uniform_real_distribution<double> dist(0.0, 1.0);
@@ -61,8 +61,8 @@ TEST(RetryPolicy, StrategyNamesRoundTrip) {
   EXPECT_EQ(ToString(BackoffStrategy::Fixed), "fixed");
   EXPECT_EQ(ToString(BackoffStrategy::Linear), "linear");
   EXPECT_EQ(ToString(BackoffStrategy::Exponential), "exponential");
-  for (const char* bad : {"", "Fixed", "FIXED", "exp", "exponential ", " linear", "random",
-                          "none"}) {
+  for (const char* bad :
+       {"", "Fixed", "FIXED", "exp", "exponential ", " linear", "random", "none"}) {
     EXPECT_FALSE(ParseStrategy(bad).has_value()) << '"' << bad << '"';
   }
 }
@@ -95,8 +95,8 @@ TEST(RetryPolicyValidate, RejectsMaxAttemptsBelowOne) {
   for (int bad : {0, -1, INT_MIN}) {
     RetryPolicy p = RetryPolicy::Default();
     p.max_attempts = bad;
-    EXPECT_TRUE(testing::ThrowsDomainError([&] { p.Validate(); },
-                                           ErrorCode::InvalidParameterValue, "max_attempts"))
+    EXPECT_TRUE(testing::ThrowsDomainError([&] { p.Validate(); }, ErrorCode::InvalidParameterValue,
+                                           "max_attempts"))
         << bad;
   }
 }
@@ -104,19 +104,17 @@ TEST(RetryPolicyValidate, RejectsMaxAttemptsBelowOne) {
 TEST(RetryPolicyValidate, RejectsNegativeDelays) {
   RetryPolicy p = RetryPolicy::Default();
   p.base_delay_us = -1;
-  EXPECT_TRUE(testing::ThrowsDomainError([&] { p.Validate(); },
-                                         ErrorCode::InvalidParameterValue, "base_delay"));
+  EXPECT_TRUE(testing::ThrowsDomainError([&] { p.Validate(); }, ErrorCode::InvalidParameterValue,
+                                         "base_delay"));
   p = RetryPolicy::Default();
   p.max_delay_us = -1;
-  EXPECT_TRUE(testing::ThrowsDomainError([&] { p.Validate(); },
-                                         ErrorCode::InvalidParameterValue,
+  EXPECT_TRUE(testing::ThrowsDomainError([&] { p.Validate(); }, ErrorCode::InvalidParameterValue,
                                          "max_delay must not be negative"));
 }
 
 TEST(RetryPolicyValidate, RejectsMaxDelayBelowBaseDelay) {
   RetryPolicy p = Policy(BackoffStrategy::Exponential, 10 * kSecond, 10 * kSecond - 1);
-  EXPECT_TRUE(testing::ThrowsDomainError([&] { p.Validate(); },
-                                         ErrorCode::InvalidParameterValue,
+  EXPECT_TRUE(testing::ThrowsDomainError([&] { p.Validate(); }, ErrorCode::InvalidParameterValue,
                                          "max_delay must not be less than base_delay"));
 }
 
@@ -210,8 +208,7 @@ TEST(RetryPolicyOverflow, Attempt1000WithDefaultPolicyIsTheCap) {
 TEST(RetryPolicyOverflow, HugeBaseSaturatesInsteadOfWrapping) {
   // With max_delay = INT64_MAX the cap does not hide an overflow: the
   // product must saturate at INT64_MAX rather than wrap negative.
-  for (std::int64_t base : {kInt64Max, kInt64Max / 2 + 1, std::int64_t{1} << 40,
-                            std::int64_t{3}}) {
+  for (std::int64_t base : {kInt64Max, kInt64Max / 2 + 1, std::int64_t{1} << 40, std::int64_t{3}}) {
     const RetryPolicy lin = Policy(BackoffStrategy::Linear, base, kInt64Max);
     const RetryPolicy exp = Policy(BackoffStrategy::Exponential, base, kInt64Max);
     const RetryPolicy fixed = Policy(BackoffStrategy::Fixed, base, kInt64Max);
@@ -345,11 +342,13 @@ TEST(RetryPolicyDescribe, NamesStrategyBoundsJitterAndTheDelayBeforeJitter) {
             "exponential from 2000 ms, max 3600000 ms, full jitter: up to 8000 ms after attempt 3");
   EXPECT_EQ(Policy(BackoffStrategy::Fixed, kSecond, kHour, Jitter::None).DescribeBackoff(2),
             "fixed 1000 ms, max 3600000 ms, none jitter: 1000 ms after attempt 2");
-  EXPECT_EQ(Policy(BackoffStrategy::Linear, kSecond, kHour, Jitter::Equal).DescribeBackoff(4),
-            "linear from 1000 ms, max 3600000 ms, equal jitter: 2000 ms to 4000 ms after attempt 4");
+  EXPECT_EQ(
+      Policy(BackoffStrategy::Linear, kSecond, kHour, Jitter::Equal).DescribeBackoff(4),
+      "linear from 1000 ms, max 3600000 ms, equal jitter: 2000 ms to 4000 ms after attempt 4");
   // the cap applies, and attempt numbers below 1 count as 1 (as in BaseDelay)
-  EXPECT_EQ(RetryPolicy::Default().DescribeBackoff(100),
-            "exponential from 2000 ms, max 3600000 ms, full jitter: up to 3600000 ms after attempt 100");
+  EXPECT_EQ(
+      RetryPolicy::Default().DescribeBackoff(100),
+      "exponential from 2000 ms, max 3600000 ms, full jitter: up to 3600000 ms after attempt 100");
   EXPECT_EQ(RetryPolicy::Default().DescribeBackoff(0),
             "exponential from 2000 ms, max 3600000 ms, full jitter: up to 2000 ms after attempt 1");
 }

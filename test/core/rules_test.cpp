@@ -53,8 +53,10 @@ TEST(RuleTrigger, RefusesBadTriggers) {
   EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger("not json"); }, E, "not valid JSON"));
   EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger("[]"); }, E, "must be a JSON object"));
   EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger("{}"); }, E, "trigger.type is required"));
-  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "sms"})"); }, E, "cron, webhook or event"));
-  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "cron"})"); }, E, "schedule is required"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ParseTrigger(R"({"type": "sms"})"); }, E, "cron, webhook or event"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ParseTrigger(R"({"type": "cron"})"); }, E, "schedule is required"));
   EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "cron", "schedule": 5})"); }, E,
                                 "trigger.schedule must be a string"));
   EXPECT_TRUE(ThrowsDomainError(
@@ -63,9 +65,10 @@ TEST(RuleTrigger, RefusesBadTriggers) {
   EXPECT_TRUE(ThrowsDomainError(
       [] { ParseTrigger(R"({"type": "cron", "schedule": "* * * * *", "for_each": "queue"})"); }, E,
       "for_each must be \"tenant\""));
-  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "event"})"); }, E, "trigger.on is required"));
-  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "event", "on": "job_started"})"); }, E,
-                                "trigger.on must be one of"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ParseTrigger(R"({"type": "event"})"); }, E, "trigger.on is required"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "event", "on": "job_started"})"); },
+                                E, "trigger.on must be one of"));
   EXPECT_TRUE(ThrowsDomainError(
       [] { ParseTrigger(R"({"type": "event", "on": "job_dead", "for_each": "tenant"})"); }, E,
       "unknown key \"for_each\""));
@@ -75,9 +78,10 @@ TEST(RuleTrigger, RefusesBadTriggers) {
   EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "webhook", "key": "short"})"); }, E,
                                 "trigger.key must be 22 to 200 characters"));
   EXPECT_TRUE(ThrowsDomainError(
-      [] { ParseTrigger(R"({"type": "webhook", "key": "abcdefghijklmnopqrstu/"})"); }, E, "URL-safe"));
-  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "webhook", "secret": "short"})"); }, E,
-                                "trigger.secret must be 16 to 200"));
+      [] { ParseTrigger(R"({"type": "webhook", "key": "abcdefghijklmnopqrstu/"})"); }, E,
+      "URL-safe"));
+  EXPECT_TRUE(ThrowsDomainError([] { ParseTrigger(R"({"type": "webhook", "secret": "short"})"); },
+                                E, "trigger.secret must be 16 to 200"));
 }
 
 // ---- cron ----------------------------------------------------------------------------------
@@ -91,15 +95,20 @@ TEST(CronSchedule, AcceptsWhatPgCronAccepts) {
 
 TEST(CronSchedule, RefusesMalformedSchedules) {
   const auto E = ErrorCode::InvalidParameterValue;
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("* * * *"); }, E, "expected 5 fields, got 4"));
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("60 * * * *"); }, E, "minute field \"60\""));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ValidateCronSchedule("* * * *"); }, E, "expected 5 fields, got 4"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ValidateCronSchedule("60 * * * *"); }, E, "minute field \"60\""));
   EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("0 24 * * *"); }, E, "hour field"));
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("0 0 0 * *"); }, E, "day-of-month field"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ValidateCronSchedule("0 0 0 * *"); }, E, "day-of-month field"));
   EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("0 0 * 13 *"); }, E, "month field"));
   EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("0 0 * * 8"); }, E, "day-of-week field"));
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("5-1 * * * *"); }, E, "start is after its end"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ValidateCronSchedule("5-1 * * * *"); }, E, "start is after its end"));
   EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("*/0 * * * *"); }, E, "invalid step"));
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("1,,2 * * * *"); }, E, "empty list item"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ValidateCronSchedule("1,,2 * * * *"); }, E, "empty list item"));
   EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("@sometimes"); }, E, "unknown macro"));
   EXPECT_TRUE(ThrowsDomainError([] { ValidateCronSchedule("x * * * *"); }, E, "not a number"));
 }
@@ -186,14 +195,17 @@ TEST(RuleContext, NowFieldsInUtc) {
 
 TEST(RuleContext, BuildsTheDocumentedShape) {
   NowFields now = NowOf(1795676709500000LL);
-  std::string ctx = ContextJson(R"({"n": 1})", "acme \"x\"", R"({"plan": "pro"})", 7, "billing", now);
+  std::string ctx =
+      ContextJson(R"({"n": 1})", "acme \"x\"", R"({"plan": "pro"})", 7, "billing", now);
   EXPECT_EQ(ctx,
             R"({"event": {"n": 1}, "tenant": {"id": "acme \"x\"", "attributes": {"plan": "pro"}}, )"
             R"("rule": {"id": 7, "name": "billing"}, "now": {"ts": "2026-11-26T07:05:09.5+00:00", )"
             R"("hour": 7, "minute": 5, "dow": 4, "date": "2026-11-26"}})");
   EXPECT_TRUE(IsJson(ctx));
-  EXPECT_EQ(WebhookEventJson("[1]", std::nullopt), R"({"type": "webhook", "delivery_id": null, "body": [1]})");
-  EXPECT_EQ(WebhookEventJson("{}", std::string("d\n1")), R"({"type": "webhook", "delivery_id": "d\n1", "body": {}})");
+  EXPECT_EQ(WebhookEventJson("[1]", std::nullopt),
+            R"({"type": "webhook", "delivery_id": null, "body": [1]})");
+  EXPECT_EQ(WebhookEventJson("{}", std::string("d\n1")),
+            R"({"type": "webhook", "delivery_id": "d\n1", "body": {}})");
   EXPECT_EQ(JsonString("caf\xc3\xa9 \x01"), "\"caf\xc3\xa9 \\u0001\"");
   EXPECT_EQ(JsonString("bad \xff"), "\"bad \xef\xbf\xbd\"");  // replaced, not thrown
 }
@@ -214,8 +226,9 @@ TEST(StringTemplate, SplitsLiteralsAndPaths) {
   EXPECT_EQ(ParseStringTemplate("", "x"), (std::vector<S>{{false, ""}}));
   EXPECT_EQ(ParseStringTemplate("{{ $.tenant.id }}", "x"), (std::vector<S>{{true, "$.tenant.id"}}));
   EXPECT_EQ(ParseStringTemplate("{{$.a}}", "x"), (std::vector<S>{{true, "$.a"}}));
-  EXPECT_EQ(ParseStringTemplate("bill-{{ $.t }}-{{ $.d }}!", "x"),
-            (std::vector<S>{{false, "bill-"}, {true, "$.t"}, {false, "-"}, {true, "$.d"}, {false, "!"}}));
+  EXPECT_EQ(
+      ParseStringTemplate("bill-{{ $.t }}-{{ $.d }}!", "x"),
+      (std::vector<S>{{false, "bill-"}, {true, "$.t"}, {false, "-"}, {true, "$.d"}, {false, "!"}}));
   EXPECT_EQ(ParseStringTemplate("a } b }}", "x"), (std::vector<S>{{false, "a } b }}"}}));
 }
 
@@ -223,7 +236,8 @@ TEST(StringTemplate, RefusesBrokenPlaceholders) {
   const auto E = ErrorCode::InvalidParameterValue;
   EXPECT_TRUE(ThrowsDomainError([] { ParseStringTemplate("{{ $.a", "payload.x"); }, E,
                                 "payload.x: \"{{\" without a closing"));
-  EXPECT_TRUE(ThrowsDomainError([] { ParseStringTemplate("a {{  }} b", "k"); }, E, "empty placeholder"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ParseStringTemplate("a {{  }} b", "k"); }, E, "empty placeholder"));
 }
 
 // ---- actions ------------------------------------------------------------------------------------
@@ -237,7 +251,8 @@ TEST(RuleActions, ParsesAndCollectsDistinctPathsInAStableOrder) {
   ])");
   EXPECT_EQ(a.size(), 2u);
   // Action by action; within a payload, object keys in sorted order; then unique_key.
-  EXPECT_EQ(a.paths(), (std::vector<std::string>{"$.tenant.attributes.usage", "$.tenant.id", "$.now.date"}));
+  EXPECT_EQ(a.paths(),
+            (std::vector<std::string>{"$.tenant.attributes.usage", "$.tenant.id", "$.now.date"}));
   EXPECT_EQ(a.queues(), (std::vector<std::string>{"billing", "default"}));
   EXPECT_EQ(a.delays(), (std::vector<std::string>{"5 minutes", "30 seconds"}));
 }
@@ -248,7 +263,8 @@ TEST(RuleActions, RefusesBadTemplates) {
   EXPECT_TRUE(ThrowsDomainError(parse("{}"), E, "actions must be a JSON array"));
   EXPECT_TRUE(ThrowsDomainError(parse("[]"), E, "at least one job template"));
   EXPECT_TRUE(ThrowsDomainError(parse("[1]"), E, "actions[0] must be a JSON object"));
-  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"queue": "q"}])"), E, "actions[0].job_type is required"));
+  EXPECT_TRUE(
+      ThrowsDomainError(parse(R"([{"queue": "q"}])"), E, "actions[0].job_type is required"));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a"}, {"job_type": "b", "colour": 1}])"), E,
                                 "actions[1]: unknown key \"colour\""));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": ""}])"), E, "job_type must not be empty"));
@@ -259,7 +275,8 @@ TEST(RuleActions, RefusesBadTemplates) {
                                 "actions[0].priority must be an integer"));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "max_attempts": 0}])"), E,
                                 "actions[0].max_attempts must be an integer from 1"));
-  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "delay": -1}])"), E, "actions[0].delay"));
+  EXPECT_TRUE(
+      ThrowsDomainError(parse(R"([{"job_type": "a", "delay": -1}])"), E, "actions[0].delay"));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "unique_key": ""}])"), E,
                                 "unique_key must not be empty"));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"job_type": "a", "payload": {"x": ["{{ $.a"]}}])"), E,
@@ -285,7 +302,8 @@ TEST(RuleActions, FillsWholePlaceholdersWithTypedValuesAndEmbeddedOnesAsText) {
 }
 
 TEST(RuleActions, FillsTemplatesWithoutPlaceholdersUnchanged) {
-  RuleActions a = RuleActions::Parse(R"([{"job_type": "J", "payload": {"a": {"b": "{c}"}}, "priority": -3}])");
+  RuleActions a =
+      RuleActions::Parse(R"([{"job_type": "J", "payload": {"a": {"b": "{c}"}}, "priority": -3}])");
   auto filled = a.Fill({});
   EXPECT_EQ(filled[0].payload_json, R"({"a":{"b":"{c}"}})");
   EXPECT_EQ(filled[0].priority, -3);
@@ -304,56 +322,69 @@ TEST(RuleActions, ParsesAWorkflowActionAndFillsItsSpec) {
   auto filled = a.Fill(Values{"\"2026-11\""});
   ASSERT_EQ(filled.size(), 1u);
   ASSERT_TRUE(filled[0].workflow_json.has_value());
-  EXPECT_EQ(*filled[0].workflow_json,
-            R"({"name":"report-2026-11","nodes":[)"
-            R"({"key":"p1","job_type":"render","queue":"pages","payload":{"m":"2026-11","page":1}},)"
-            R"({"key":"merge","job_type":"merge","priority":2,"max_attempts":3,"payload":{}}],)"
-            R"("edges":[{"from":"p1","on_failure":"run","to":"merge"}]})");
+  EXPECT_EQ(
+      *filled[0].workflow_json,
+      R"({"name":"report-2026-11","nodes":[)"
+      R"({"key":"p1","job_type":"render","queue":"pages","payload":{"m":"2026-11","page":1}},)"
+      R"({"key":"merge","job_type":"merge","priority":2,"max_attempts":3,"payload":{}}],)"
+      R"("edges":[{"from":"p1","on_failure":"run","to":"merge"}]})");
   // A job action next to it still fills as a job.
   RuleActions both = RuleActions::Parse(
       R"([{"job_type": "J"}, {"workflow": {"nodes": [{"key": "a", "job_type": "x"}]}}])");
   auto two = both.Fill({});
   EXPECT_FALSE(two[0].workflow_json.has_value());
-  EXPECT_EQ(*two[1].workflow_json, R"({"nodes":[{"key":"a","job_type":"x","payload":{}}],"edges":[]})");
+  EXPECT_EQ(*two[1].workflow_json,
+            R"({"nodes":[{"key":"a","job_type":"x","payload":{}}],"edges":[]})");
 }
 
 TEST(RuleActions, RefusesBadWorkflowActions) {
   const auto E = ErrorCode::InvalidParameterValue;
   auto parse = [](const char* s) { return [s] { RuleActions::Parse(s, 3, 3); }; };
-  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": []}])"), E, "actions[0].workflow must be a JSON object"));
-  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}]}, "queue": "q"}])"),
-                                E, "actions[0]: unknown key \"queue\""));
+  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": []}])"), E,
+                                "actions[0].workflow must be a JSON object"));
+  EXPECT_TRUE(ThrowsDomainError(
+      parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}]}, "queue": "q"}])"), E,
+      "actions[0]: unknown key \"queue\""));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"tenant_id": "t", "nodes": []}}])"), E,
                                 "actions[0].workflow: unknown key \"tenant_id\""));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"edges": []}}])"), E,
                                 "actions[0].workflow.nodes must be a JSON array"));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"job_type": "x"}]}}])"), E,
                                 "actions[0].workflow.nodes[0].key is required"));
-  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x", "delay": 5}]}}])"), E,
-                                "actions[0].workflow.nodes[0]: unknown key \"delay\""));
-  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}, {"key": "b", "job_type": "x"}],
-      "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}]}}])"), E,
-                                "actions[0].workflow: workflow has a cycle: \"a\" -> \"b\" -> \"a\""));
+  EXPECT_TRUE(ThrowsDomainError(
+      parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x", "delay": 5}]}}])"), E,
+      "actions[0].workflow.nodes[0]: unknown key \"delay\""));
+  EXPECT_TRUE(ThrowsDomainError(
+      parse(
+          R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}, {"key": "b", "job_type": "x"}],
+      "edges": [{"from": "a", "to": "b"}, {"from": "b", "to": "a"}]}}])"),
+      E, "actions[0].workflow: workflow has a cycle: \"a\" -> \"b\" -> \"a\""));
   EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}],
-      "edges": [{"from": "a", "to": "b"}]}}])"), E, "unknown node key \"b\""));
-  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}],
-      "edges": [{"from": "a", "to": "a", "on_failure": "ignore"}]}}])"), E,
-                                "actions[0].workflow.edges[0].on_failure must be \"cancel\" or \"run\""));
-  EXPECT_TRUE(ThrowsDomainError(parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}, {"key": "b", "job_type": "x"},
-      {"key": "c", "job_type": "x"}, {"key": "d", "job_type": "x"}]}}])"), E,
-                                "actions[0].workflow has 4 nodes, the limit is 3"));
+      "edges": [{"from": "a", "to": "b"}]}}])"),
+                                E, "unknown node key \"b\""));
+  EXPECT_TRUE(ThrowsDomainError(
+      parse(R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}],
+      "edges": [{"from": "a", "to": "a", "on_failure": "ignore"}]}}])"),
+      E, "actions[0].workflow.edges[0].on_failure must be \"cancel\" or \"run\""));
+  EXPECT_TRUE(ThrowsDomainError(
+      parse(
+          R"([{"workflow": {"nodes": [{"key": "a", "job_type": "x"}, {"key": "b", "job_type": "x"},
+      {"key": "c", "job_type": "x"}, {"key": "d", "job_type": "x"}]}}])"),
+      E, "actions[0].workflow has 4 nodes, the limit is 3"));
 }
 
 TEST(RuleActions, RefusesToFillWhatIsMissingOrUnfit) {
   const auto E = ErrorCode::InvalidParameterValue;
   RuleActions a = RuleActions::Parse(
       R"([{"job_type": "A"}, {"job_type": "B", "payload": {"t": "{{ $.tenant.plan }}"}}])");
-  EXPECT_TRUE(ThrowsDomainError([&] { a.Fill(Values{std::nullopt}); }, E,
-                                "actions[1].payload.t: {{ $.tenant.plan }} has no value in the context"));
+  EXPECT_TRUE(
+      ThrowsDomainError([&] { a.Fill(Values{std::nullopt}); }, E,
+                        "actions[1].payload.t: {{ $.tenant.plan }} has no value in the context"));
   // A JSON null found in the context is a value.
   EXPECT_EQ(a.Fill(Values{"null"})[1].payload_json, R"({"t":null})");
 
-  RuleActions embedded = RuleActions::Parse(R"([{"job_type": "A", "payload": {"t": "x-{{ $.o }}"}}])");
+  RuleActions embedded =
+      RuleActions::Parse(R"([{"job_type": "A", "payload": {"t": "x-{{ $.o }}"}}])");
   EXPECT_TRUE(ThrowsDomainError([&] { embedded.Fill(Values{R"({"a": 1})"}); }, E,
                                 "is object and cannot be part of a string"));
   EXPECT_TRUE(ThrowsDomainError([&] { embedded.Fill(Values{"null"}); }, E, "is null"));
@@ -364,19 +395,20 @@ TEST(RuleActions, RefusesToFillWhatIsMissingOrUnfit) {
   EXPECT_EQ(key.Fill(Values{"42"})[0].unique_key, "42");
 }
 
-
 // ---- bounded rendering (issue 10, section 3) ----------------------------------------------------
 
 // 200 placeholders of one 1,000-byte value: with a 5,000-byte limit rendering stops at the sixth
 // copy, before it is appended, instead of building 200,000 bytes and refusing them afterwards.
 TEST(RuleActions, StopsRenderingAsSoonAsThePayloadPassesTheLimit) {
   std::string payload = "{";
-  for (int i = 0; i < 200; ++i) payload += (i ? "," : "") + ("\"k" + std::to_string(i) + "\": \"{{ $.event.body }}\"");
+  for (int i = 0; i < 200; ++i)
+    payload += (i ? "," : "") + ("\"k" + std::to_string(i) + "\": \"{{ $.event.body }}\"");
   payload += "}";
   RuleActions a = RuleActions::Parse(R"([{"job_type": "A", "payload": )" + payload + "}]");
   Values body{"\"" + std::string(998, 'x') + "\""};
   std::size_t budget = 1000000;
-  EXPECT_TRUE(ThrowsDomainError([&] { a.Fill(body, 5000, &budget); }, ErrorCode::ProgramLimitExceeded,
+  EXPECT_TRUE(ThrowsDomainError([&] { a.Fill(body, 5000, &budget); },
+                                ErrorCode::ProgramLimitExceeded,
                                 "would be larger than 5000 bytes (taskflow.max_payload_bytes)"));
   // Only what fits under the limit was ever rendered: the budget shows every byte written.
   EXPECT_LE(1000000 - budget, 5000u);
@@ -390,11 +422,13 @@ TEST(RuleActions, StopsWhenTheCallsRenderBudgetRunsOut) {
       R"([{"job_type": "A", "payload": {"b": "{{ $.b }}"}}, {"job_type": "B", "payload": {"b": "{{ $.b }}"}}])");
   Values big{"\"" + std::string(1500, 'y') + "\""};
   std::size_t budget = 2500;  // one payload fits, the second does not
-  EXPECT_TRUE(ThrowsDomainError([&] { a.Fill(big, 1u << 20, &budget); }, ErrorCode::ProgramLimitExceeded,
+  EXPECT_TRUE(ThrowsDomainError([&] { a.Fill(big, 1u << 20, &budget); },
+                                ErrorCode::ProgramLimitExceeded,
                                 "actions[1].payload.b: this call has rendered as much as it may"));
   EXPECT_LT(budget, 1000u);
   // Embedded values and unique keys count too.
-  RuleActions key = RuleActions::Parse(R"([{"job_type": "A", "unique_key": "k-{{ $.b }}-{{ $.b }}"}])");
+  RuleActions key =
+      RuleActions::Parse(R"([{"job_type": "A", "unique_key": "k-{{ $.b }}-{{ $.b }}"}])");
   EXPECT_TRUE(ThrowsDomainError([&] { key.Fill(big, 2000); }, ErrorCode::ProgramLimitExceeded,
                                 "actions[0].unique_key"));
 }

@@ -94,20 +94,20 @@ TEST_P(TransitionPair, RequireTransitionAgreesOrThrows55000) {
     EXPECT_EQ(RequireTransition(from(), event(), kJobId), *expected);
     return;
   }
-  const std::string message = "cannot " + ExpectedVerb(event()) + " job 4711: it is " +
-                              std::string(ToString(from()));
-  EXPECT_TRUE(testing::ThrowsDomainError(
-      [&] { RequireTransition(from(), event(), kJobId); },
-      ErrorCode::ObjectNotInPrerequisiteState, message));
+  const std::string message =
+      "cannot " + ExpectedVerb(event()) + " job 4711: it is " + std::string(ToString(from()));
+  EXPECT_TRUE(testing::ThrowsDomainError([&] { RequireTransition(from(), event(), kJobId); },
+                                         ErrorCode::ObjectNotInPrerequisiteState, message));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllPairs, TransitionPair,
-    ::testing::Combine(::testing::Range(0, kJobStateCount), ::testing::Range(0, kJobEventCount)),
-    [](const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
-      return std::string(ToString(static_cast<S>(std::get<0>(info.param)))) + "_" +
-             std::string(ToString(static_cast<E>(std::get<1>(info.param))));
-    });
+INSTANTIATE_TEST_SUITE_P(AllPairs, TransitionPair,
+                         ::testing::Combine(::testing::Range(0, kJobStateCount),
+                                            ::testing::Range(0, kJobEventCount)),
+                         [](const ::testing::TestParamInfo<std::tuple<int, int>>& info) {
+                           return std::string(ToString(static_cast<S>(std::get<0>(info.param)))) +
+                                  "_" +
+                                  std::string(ToString(static_cast<E>(std::get<1>(info.param))));
+                         });
 
 // ---- details of the refusal ----
 
@@ -233,8 +233,8 @@ TEST(DecideFailure, AllCombinations) {
         }
         const E got = DecideFailure({attempt, max_attempts, retryable, cancel});
         EXPECT_EQ(got, expected) << "attempt=" << attempt << " max=" << max_attempts
-                                 << " retryable=" << retryable << " cancel=" << cancel
-                                 << " got " << ToString(got);
+                                 << " retryable=" << retryable << " cancel=" << cancel << " got "
+                                 << ToString(got);
         // Whatever is decided, a RUNNING job can take it.
         EXPECT_TRUE(Transition(S::Running, got).has_value()) << ToString(got);
       }

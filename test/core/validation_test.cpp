@@ -22,9 +22,9 @@ std::string Repeat(const std::string& piece, int times) {
   return out;
 }
 
-const std::string kEAcute = "\xC3\xA9";          // U+00E9, 2 bytes
-const std::string kEuro = "\xE2\x82\xAC";        // U+20AC, 3 bytes
-const std::string kEmoji = "\xF0\x9F\x98\x80";   // U+1F600, 4 bytes
+const std::string kEAcute = "\xC3\xA9";         // U+00E9, 2 bytes
+const std::string kEuro = "\xE2\x82\xAC";       // U+20AC, 3 bytes
+const std::string kEmoji = "\xF0\x9F\x98\x80";  // U+1F600, 4 bytes
 // The six ASCII whitespace characters named by the API.
 const char kWhitespace[] = {' ', '\t', '\n', '\r', '\v', '\f'};
 
@@ -45,7 +45,8 @@ TEST(ValidateJobType, AcceptsOrdinaryNames) {
 }
 
 TEST(ValidateJobType, RejectsEmpty) {
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateJobType(""); }, kInvalid, "job_type must not be empty"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ValidateJobType(""); }, kInvalid, "job_type must not be empty"));
 }
 
 TEST(ValidateJobType, LengthLimitCountsCodePointsNotBytes) {
@@ -93,16 +94,16 @@ TEST(ValidateQueueName, AcceptsTheWholeCharset) {
 }
 
 TEST(ValidateQueueName, RejectsEmpty) {
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateQueueName(""); }, kInvalid,
-                                "queue name must not be empty"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ValidateQueueName(""); }, kInvalid, "queue name must not be empty"));
 }
 
 TEST(ValidateQueueName, RejectsCharactersOutsideTheCharset) {
-  for (const std::string& bad : {std::string("my queue"), std::string("a/b"), std::string("a*"),
-                                 std::string("q$"), std::string("\"q\""), std::string("q'"),
-                                 std::string("a,b"), std::string("a;b"), std::string("tab\t"),
-                                 std::string("nl\n"), std::string("del\x7F"), "caf" + kEAcute,
-                                 kEmoji}) {
+  for (const std::string& bad :
+       {std::string("my queue"), std::string("a/b"), std::string("a*"), std::string("q$"),
+        std::string("\"q\""), std::string("q'"), std::string("a,b"), std::string("a;b"),
+        std::string("tab\t"), std::string("nl\n"), std::string("del\x7F"), "caf" + kEAcute,
+        kEmoji}) {
     EXPECT_TRUE(ThrowsDomainError([&] { ValidateQueueName(bad); }, kInvalid,
                                   "queue name contains a character that is not allowed"))
         << bad;
@@ -137,14 +138,14 @@ TEST(ValidateTraceparent, RejectsWrongLength) {
 
 TEST(ValidateTraceparent, RejectsUppercaseNonHexAndMisplacedDashes) {
   EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"); }, kInvalid,
-      "traceparent is malformed at character 5"));
+      [] { ValidateTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"); },
+      kInvalid, "traceparent is malformed at character 5"));
   EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bg-01"); }, kInvalid,
-      "traceparent is malformed at character 52"));
+      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bg-01"); },
+      kInvalid, "traceparent is malformed at character 52"));
   EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); }, kInvalid,
-      "traceparent is malformed at character 3"));
+      [] { ValidateTraceparent("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); },
+      kInvalid, "traceparent is malformed at character 3"));
   EXPECT_TRUE(ThrowsDomainError(
       [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\n"); },
       kInvalid, "traceparent is malformed at character 55"));
@@ -152,20 +153,20 @@ TEST(ValidateTraceparent, RejectsUppercaseNonHexAndMisplacedDashes) {
 
 TEST(ValidateTraceparent, RejectsOtherVersions) {
   EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); }, kInvalid,
-      "traceparent version 01 is not supported"));
+      [] { ValidateTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); },
+      kInvalid, "traceparent version 01 is not supported"));
   EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); }, kInvalid,
-      "traceparent version ff is not supported"));
+      [] { ValidateTraceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); },
+      kInvalid, "traceparent version ff is not supported"));
 }
 
 TEST(ValidateTraceparent, RejectsAllZeroIds) {
   EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"); }, kInvalid,
-      "traceparent trace-id must not be all zeros"));
+      [] { ValidateTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"); },
+      kInvalid, "traceparent trace-id must not be all zeros"));
   EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"); }, kInvalid,
-      "traceparent parent-id must not be all zeros"));
+      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"); },
+      kInvalid, "traceparent parent-id must not be all zeros"));
 }
 
 // ---- tenant_id ----
@@ -178,8 +179,8 @@ TEST(ValidateTenantId, AcceptsSpacesAndNonAscii) {
 }
 
 TEST(ValidateTenantId, RejectsEmpty) {
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateTenantId(""); }, kInvalid,
-                                "tenant_id must not be empty"));
+  EXPECT_TRUE(
+      ThrowsDomainError([] { ValidateTenantId(""); }, kInvalid, "tenant_id must not be empty"));
 }
 
 TEST(ValidateTenantId, LengthLimitCountsCodePointsNotBytes) {
@@ -217,18 +218,18 @@ TEST(ValidateMaxRows, BetweenOneAndTenThousand) {
   EXPECT_NO_THROW(ValidateMaxRows(100));
   EXPECT_NO_THROW(ValidateMaxRows(10000));
   for (int bad : {0, -1, 10001, INT_MAX, INT_MIN}) {
-    EXPECT_TRUE(ThrowsDomainError([&] { ValidateMaxRows(bad); }, kInvalid,
-                                  "max_rows must be between 1 and 10000, got " +
-                                      std::to_string(bad)));
+    EXPECT_TRUE(
+        ThrowsDomainError([&] { ValidateMaxRows(bad); }, kInvalid,
+                          "max_rows must be between 1 and 10000, got " + std::to_string(bad)));
   }
 }
 
 TEST(ValidatePriority, SmallintRange) {
   for (long long ok : {0LL, 5LL, -5LL, -32768LL, 32767LL}) EXPECT_NO_THROW(ValidatePriority(ok));
   for (long long bad : {-32769LL, 32768LL, 2147483647LL, -2147483648LL}) {
-    EXPECT_TRUE(ThrowsDomainError([&] { ValidatePriority(bad); }, kInvalid,
-                                  "priority must be between -32768 and 32767, got " +
-                                      std::to_string(bad)));
+    EXPECT_TRUE(
+        ThrowsDomainError([&] { ValidatePriority(bad); }, kInvalid,
+                          "priority must be between -32768 and 32767, got " + std::to_string(bad)));
   }
   EXPECT_TRUE(ThrowsDomainError([] { ValidatePriority(INT_MIN, "jobs[2].priority"); }, kInvalid,
                                 "jobs[2].priority must be between"));
@@ -286,13 +287,23 @@ namespace taskflow::core {
 namespace {
 
 TEST(ValidateJobTypeUnicode, RejectsUnicodeWhitespaceAndC1Controls) {
-  EXPECT_THROW(ValidateJobType("a\xC2\xA0" "b"), DomainError);      // U+00A0 no-break space
-  EXPECT_THROW(ValidateJobType("a\xE2\x80\x83" "b"), DomainError);  // U+2003 em space
-  EXPECT_THROW(ValidateJobType("a\xE3\x80\x80" "b"), DomainError);  // U+3000 ideographic space
-  EXPECT_THROW(ValidateJobType("a\xC2\x85" "b"), DomainError);      // U+0085 NEL
-  EXPECT_THROW(ValidateJobType("a\xC2\x9F" "b"), DomainError);      // U+009F C1 control
-  EXPECT_NO_THROW(ValidateJobType("caf\xC3\xA9.send"));              // é is fine
-  EXPECT_NO_THROW(ValidateJobType("\xF0\x9F\x93\xA7.send"));         // an emoji is fine
+  EXPECT_THROW(ValidateJobType("a\xC2\xA0"
+                               "b"),
+               DomainError);  // U+00A0 no-break space
+  EXPECT_THROW(ValidateJobType("a\xE2\x80\x83"
+                               "b"),
+               DomainError);  // U+2003 em space
+  EXPECT_THROW(ValidateJobType("a\xE3\x80\x80"
+                               "b"),
+               DomainError);  // U+3000 ideographic space
+  EXPECT_THROW(ValidateJobType("a\xC2\x85"
+                               "b"),
+               DomainError);  // U+0085 NEL
+  EXPECT_THROW(ValidateJobType("a\xC2\x9F"
+                               "b"),
+               DomainError);                                  // U+009F C1 control
+  EXPECT_NO_THROW(ValidateJobType("caf\xC3\xA9.send"));       // é is fine
+  EXPECT_NO_THROW(ValidateJobType("\xF0\x9F\x93\xA7.send"));  // an emoji is fine
 }
 
 }  // namespace

@@ -20,8 +20,9 @@ WorkflowGraph Build(const std::vector<std::string>& keys,
 }
 
 TEST(WorkflowGraph, DiamondCountsDependenciesAndNamesThem) {
-  WorkflowGraph g = Build({"a", "b", "c", "d"},
-                          {{"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d", OnDependencyFailure::Run}});
+  WorkflowGraph g =
+      Build({"a", "b", "c", "d"},
+            {{"a", "b"}, {"a", "c"}, {"b", "d"}, {"c", "d", OnDependencyFailure::Run}});
   EXPECT_EQ(g.dependency_count, (std::vector<int>{0, 1, 1, 2}));
   ASSERT_EQ(g.edges.size(), 4u);
   EXPECT_EQ(g.edges[3].from, 2u);
@@ -34,23 +35,49 @@ TEST(WorkflowGraph, DiamondCountsDependenciesAndNamesThem) {
 
 TEST(WorkflowGraph, RefusesBadKeysAndEdges) {
   EXPECT_TRUE(ThrowsDomainError([] { Build({}, {}); }, k22023, "workflow has no nodes"));
-  EXPECT_TRUE(ThrowsDomainError([] { Build({"a", ""}, {}); }, k22023, "nodes[1]: key must not be empty"));
-  EXPECT_TRUE(ThrowsDomainError([] { Build({"a", std::string(201, 'k')}, {}); }, k22023,
-                                "longer than 200 bytes"));
-  EXPECT_TRUE(ThrowsDomainError([] { Build({"a", "b", "a"}, {}); }, k22023,
-                                "nodes[2]: key \"a\" is used twice"));
-  EXPECT_TRUE(ThrowsDomainError([] { Build({"a"}, {{"a", "zz"}}); }, k22023,
-                                "edges[0]: unknown node key \"zz\" in \"to\""));
-  EXPECT_TRUE(ThrowsDomainError([] { Build({"a"}, {{"x", "a"}}); }, k22023,
-                                "unknown node key \"x\" in \"from\""));
-  EXPECT_TRUE(ThrowsDomainError([] { Build({"a"}, {{"a", "a"}}); }, k22023, "cannot depend on itself"));
-  EXPECT_TRUE(ThrowsDomainError([] { Build({"a", "b"}, {{"a", "b"}, {"a", "b"}}); }, k22023,
-                                "edges[1]: the edge \"a\" -> \"b\" is given twice"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] {
+        Build({"a", ""}, {});
+      },
+      k22023, "nodes[1]: key must not be empty"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] {
+        Build({"a", std::string(201, 'k')}, {});
+      },
+      k22023, "longer than 200 bytes"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] {
+        Build({"a", "b", "a"}, {});
+      },
+      k22023, "nodes[2]: key \"a\" is used twice"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] {
+        Build({"a"}, {{"a", "zz"}});
+      },
+      k22023, "edges[0]: unknown node key \"zz\" in \"to\""));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] {
+        Build({"a"}, {{"x", "a"}});
+      },
+      k22023, "unknown node key \"x\" in \"from\""));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] {
+        Build({"a"}, {{"a", "a"}});
+      },
+      k22023, "cannot depend on itself"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] {
+        Build({"a", "b"}, {{"a", "b"}, {"a", "b"}});
+      },
+      k22023, "edges[1]: the edge \"a\" -> \"b\" is given twice"));
 }
 
 TEST(WorkflowGraph, RefusesCyclesAndNamesOne) {
-  EXPECT_TRUE(ThrowsDomainError([] { Build({"a", "b"}, {{"a", "b"}, {"b", "a"}}); }, k22023,
-                                "workflow has a cycle: "));
+  EXPECT_TRUE(ThrowsDomainError(
+      [] {
+        Build({"a", "b"}, {{"a", "b"}, {"b", "a"}});
+      },
+      k22023, "workflow has a cycle: "));
   // A cycle behind a valid prefix: x -> a -> b -> c -> a.
   try {
     Build({"x", "a", "b", "c"}, {{"x", "a"}, {"a", "b"}, {"b", "c"}, {"c", "a"}});
@@ -67,8 +94,11 @@ TEST(WorkflowGraph, LimitsAreCheckedFirst) {
   EXPECT_TRUE(ThrowsDomainError([&] { Build(keys, {}, 10, 10); }, k22023,
                                 "workflow has 11 nodes, the limit is 10"));
   std::vector<WorkflowEdgeSpec> edges(3, {"a", "b"});
-  EXPECT_TRUE(ThrowsDomainError([&] { Build({"a", "b"}, edges, 10, 2); }, k22023,
-                                "workflow has 3 edges, the limit is 2"));
+  EXPECT_TRUE(ThrowsDomainError(
+      [&] {
+        Build({"a", "b"}, edges, 10, 2);
+      },
+      k22023, "workflow has 3 edges, the limit is 2"));
 }
 
 TEST(WorkflowGraph, LongChainAndWideFanInAreIterative) {
@@ -82,8 +112,7 @@ TEST(WorkflowGraph, LongChainAndWideFanInAreIterative) {
   EXPECT_EQ(g.dependency_count[n - 1], 1);
   // A cycle closing the chain is found too.
   edges.push_back({keys[n - 1], keys[0]});
-  EXPECT_TRUE(ThrowsDomainError([&] { BuildWorkflowGraph(keys, edges, n, n); }, k22023,
-                                "... -> "));
+  EXPECT_TRUE(ThrowsDomainError([&] { BuildWorkflowGraph(keys, edges, n, n); }, k22023, "... -> "));
   // Fan-in: the sink's reason names ten and counts the rest.
   std::vector<std::string> fan{"sink"};
   std::vector<WorkflowEdgeSpec> fe;

@@ -8,13 +8,12 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/tflint.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-plan 16
+plan 17
 
 # The parts of the tree the lint reads: the extension, the worker (with the HTTP server), the
-# benchmark, the SQL scripts, the format files and the files listed as formatted.
-(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' extension worker bench sql \
-   test/lint.sh test/function_length.py \
-   .clang-format .clang-format-files $(grep -v '^#' .clang-format-files)) | tar -C "$W" -xf -
+# benchmark, the CLI, the core's unit tests, the SQL scripts and the format file.
+(cd "$ROOT" && tar -cf - --exclude='*.o' --exclude='*.so' --exclude='*.bc' --exclude='extension/generated' \
+   extension worker bench cli test/core sql test/lint.sh test/function_length.py .clang-format) | tar -C "$W" -xf -
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
 ok $rc "the tree passes the lint"; [ $rc -eq 0 ] || echo "$out" | sed 's/^/#   /'
@@ -30,6 +29,7 @@ sed -i '1i #include "utils/builtins.h"' "$W/extension/core/job_state.cpp"
 printf '#include "../pg/guard.hpp"\n' >"$W/extension/core/leak.cpp"
 sed -i '1i #pragma once' "$W/extension/core/cpp_only.hpp"
 printf 'int   lint_probe ( ) ;\n' >>"$W/extension/core/fair_share.cpp"
+printf 'int   lint_probe ( ) ;\n' >>"$W/cli/src/main.cpp"
 printf 'const char* kLintProbe = "SELECT 1 FROM taskflow.jobs WHERE state = '"'DEAD'"'";\n' >>"$W/extension/api/admin.cpp"
 printf 'const char* kLintProbe = "x IN ('"'PENDING'"')";  // a trailing comment\n' >>"$W/extension/bgw/maintenance.cpp"
 printf '// a comment may name '"'RUNNING'"'\nint lint_probe2;  // and '"'DEAD'"' here\n' >>"$W/extension/bgw/launcher.cpp"
@@ -52,7 +52,8 @@ has 4 "extension/core/leak.cpp"; ok $? "check 4 fails on a core file reaching po
 has 4 "extension/core/job_state.cpp"; ok $? "check 4 also sees the direct include"
 has 5 "cpp_only.hpp has an include guard or #pragma once"; ok $? "check 5 fails on cpp_only.hpp with #pragma once"
 has 6 "core/validation.hpp included after postgres.h compiled"; ok $? "check 6 fails: with #pragma once a core header after postgres.h goes unchecked"
-has 7 "extension/core/fair_share.cpp: not clang-format clean"; ok $? "check 7 fails on a listed file that is not formatted"
+has 7 "extension/core/fair_share.cpp: not clang-format clean"; ok $? "check 7 fails on a C++ file that is not formatted"
+has 7 "cli/src/main.cpp: not clang-format clean"; ok $? "check 7 covers the CLI too"
 has 8 "extension/api/admin.cpp:"; ok $? "check 8 fails on a job state written as an SQL literal in api/"
 has 8 "extension/bgw/maintenance.cpp:"; ok $? "check 8 fails on one in bgw/ (a trailing comment does not hide it)"
 ! has 8 "extension/bgw/launcher.cpp"; ok $? "check 8 ignores states named in comments"

@@ -20,7 +20,9 @@ int main(int argc, char** argv) {
   // A handler returns an Outcome; the worker turns it into complete() or fail().
   worker.On("greet", [](const taskflow::Job& job, taskflow::JobContext&) {
     const std::string name = job.payload.value("name", "");
-    if (name.empty()) return taskflow::Outcome::Failed("bad_payload", "payload needs a \"name\"", /*retryable=*/false);
+    if (name.empty())
+      return taskflow::Outcome::Failed("bad_payload", "payload needs a \"name\"",
+                                       /*retryable=*/false);
     return taskflow::Outcome::Succeeded({{"greeting", "Hello, " + name + "!"}});
   });
 
@@ -29,7 +31,8 @@ int main(int argc, char** argv) {
   worker.On("count", [](const taskflow::Job& job, taskflow::JobContext& ctx) {
     const int to = job.payload.value("to", 10);
     for (int i = 0; i < to; ++i) {
-      if (!ctx.SleepFor(std::chrono::milliseconds(100))) return taskflow::Outcome::Cancelled("stopped while counting");
+      if (!ctx.SleepFor(std::chrono::milliseconds(100)))
+        return taskflow::Outcome::Cancelled("stopped while counting");
     }
     return taskflow::Outcome::Succeeded({{"counted", to}});
   });
@@ -39,7 +42,8 @@ int main(int argc, char** argv) {
   worker.On("total", [](const taskflow::Job& job, taskflow::JobContext&) {
     long total = 0;
     int succeeded = 0;
-    for (const auto& dependency : job.dependencies.is_array() ? job.dependencies : nlohmann::json::array()) {
+    for (const auto& dependency :
+         job.dependencies.is_array() ? job.dependencies : nlohmann::json::array()) {
       if (dependency.value("state", "") != "SUCCEEDED") continue;
       ++succeeded;
       const auto& result = dependency["result"];

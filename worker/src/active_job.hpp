@@ -25,15 +25,18 @@ inline long long MillisecondsBetween(Clock::time_point from, Clock::time_point t
 }
 
 struct ActiveJob {
-  explicit ActiveJob(Job j, JobContext::SqlProvider sql = nullptr) : job(std::move(j)), ctx(std::move(sql)) {}
+  explicit ActiveJob(Job j, JobContext::SqlProvider sql = nullptr)
+      : job(std::move(j)), ctx(std::move(sql)) {}
   Job job;
   JobContext ctx;
   const Handler* handler = nullptr;
   Clock::time_point acquired_at = Clock::now();
-  Clock::time_point queued_at{};  // handed to the pool (the prefetch buffer until a thread takes it)
+  Clock::time_point
+      queued_at{};  // handed to the pool (the prefetch buffer until a thread takes it)
   Clock::time_point started_at{};
   Clock::time_point finished_at{};
-  std::atomic<bool> reported{false};  // an outcome (or a release) is queued: at most one per attempt
+  std::atomic<bool> reported{
+      false};  // an outcome (or a release) is queued: at most one per attempt
 };
 
 // One outcome for the Completer.
@@ -44,9 +47,9 @@ struct Report {
   std::shared_ptr<ActiveJob> active;
   std::optional<std::string> result;  // kComplete: the result as JSON text; nullopt: none
   std::string error_type;
-  std::string error_message;          // kFail; kSnooze: the reason
+  std::string error_message;  // kFail; kSnooze: the reason
   bool retryable = true;
-  bool done = false;                  // the Completer has its answer (set while it reports)
+  bool done = false;  // the Completer has its answer (set while it reports)
 
   static Report Release(std::shared_ptr<ActiveJob> active) {
     Report report;

@@ -32,7 +32,7 @@ class AdaptivePrefetch {
   void OnStall(long finished_total, Clock::time_point now);
 
   int Target() const { return target_; }
-  double Rate() const { return rate_; }                   // jobs per second
+  double Rate() const { return rate_; }                    // jobs per second
   double RoundTripSeconds() const { return round_trip_; }  // seconds
 
  private:

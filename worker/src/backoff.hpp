@@ -10,7 +10,8 @@ namespace taskflow {
 
 class Backoff {
  public:
-  Backoff(std::chrono::milliseconds min, std::chrono::milliseconds max, std::uint64_t seed = std::random_device{}());
+  Backoff(std::chrono::milliseconds min, std::chrono::milliseconds max,
+          std::uint64_t seed = std::random_device{}());
 
   // The delay before the next attempt; each call doubles the base up to the cap.
   std::chrono::milliseconds Next();

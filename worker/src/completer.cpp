@@ -18,11 +18,14 @@ using spdlog::level::warn;
 
 void CompleterOptions::Validate() const {
   if (flush_interval.count() < 0) {
-    throw std::invalid_argument("completion_flush_interval (--completion-flush-interval) must not be negative");
+    throw std::invalid_argument(
+        "completion_flush_interval (--completion-flush-interval) must not be negative");
   }
   if (max_batch < 1) throw std::invalid_argument("the Completer's max_batch must be at least 1");
-  if (retry_min.count() <= 0) throw std::invalid_argument("reconnect_min must be greater than zero");
-  if (retry_max < retry_min) throw std::invalid_argument("reconnect_max must not be less than reconnect_min");
+  if (retry_min.count() <= 0)
+    throw std::invalid_argument("reconnect_min must be greater than zero");
+  if (retry_max < retry_min)
+    throw std::invalid_argument("reconnect_max must not be less than reconnect_min");
 }
 
 Completer::Completer(CompleterOptions options, StoreFactory connect, ActiveJobs& jobs)
@@ -34,7 +37,9 @@ Completer::~Completer() {
   if (thread_.joinable()) Stop(Milliseconds(0));
 }
 
-void Completer::Start() { thread_ = std::thread([this] { Loop(); }); }
+void Completer::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
 
 void Completer::Enqueue(Report report) {
   if (report.active->reported.exchange(true)) return;  // already released at shutdown
@@ -64,27 +69,15 @@ void Completer::Loop() {
   std::unique_ptr<JobStore> store;
   Backoff backoff(options_.retry_min, options_.retry_max);
   while (true) {
-    std::vector<Report> batch;
-    {
-      std::unique_lock<std::mutex> lock(mutex_);
-      cv_.wait(lock, [this] { return exit_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      // A short wait gathers the outcomes of jobs finishing at about the same time into one
-      // statement (and one commit); not while stopping.
-      if (options_.flush_interval.count() > 0 && !exit_) {
-        cv_.wait_for(lock, options_.flush_interval, [this] { return exit_ || queue_.size() >= options_.max_batch; });
-      }
-      while (!queue_.empty() && batch.size() < options_.max_batch) {
-        batch.push_back(std::move(queue_.front()));
-        queue_.pop_front();
-      }
-    }
+    std::vector<Report> batch = NextBatch();
+    if (batch.empty()) return;
     bool in_doubt = false;
     while (!batch.empty()) {
       try {
         if (!store) {
           store = connect_();
-          if (in_doubt) log::Write(info, "database connection restored", {{"component", "completer"}});
+          if (in_doubt)
+            log::Write(info, "database connection restored", {{"component", "completer"}});
         }
         Flush(*store, batch, in_doubt);
         backoff.Reset();
@@ -93,51 +86,77 @@ void Completer::Loop() {
           // Nothing was applied: send the same outcomes again (the done ones are skipped).
           const Milliseconds delay = backoff.Next();
           log::Write(info, "outcome report hit a deadlock; sending it again",
-                     {{"component", "completer"}, {"error", OneLine(e.what())}, {"retry_in_ms", delay.count()}});
+                     {{"component", "completer"},
+                      {"error", OneLine(e.what())},
+                      {"retry_in_ms", delay.count()}});
           std::this_thread::sleep_for(delay);
           continue;
         }
         if (!IsConnectionLoss(e) && store) {
-          // The engine refused a statement: report the rest one by one so one
-          // bad item cannot block the others.
-          auto bad = std::find_if(batch.begin(), batch.end(), [](const Report& r) { return !r.done; });
-          if (bad != batch.end()) {
-            log::Fields fields = log::JobFields(bad->active->job);
-            fields["report"] = KindName(bad->kind);
-            fields["error"] = OneLine(e.what());
-            log::Write(err, "outcome rejected by the database; dropping it", fields);
-            jobs_.Remove(bad->active->job.id);
-            batch.erase(bad);
-            unreported_.fetch_add(1);
-          }
+          DropRejected(batch, e);
           continue;
         }
         store.reset();
         in_doubt = true;
-        bool give_up;
-        {
-          std::lock_guard<std::mutex> lock(mutex_);
-          give_up = Clock::now() >= give_up_at_;
-        }
-        if (give_up) {
-          for (auto& report : batch) {
-            log::Fields fields = log::JobFields(report.active->job);
-            fields["report"] = KindName(report.kind);
-            log::Write(err, "could not report the outcome before exit; the lease will expire and the job be retried",
-                       fields);
-          }
-          unreported_.fetch_add(static_cast<long>(batch.size()));
-          batch.clear();
-          break;
-        }
+        if (GiveUpIfDue(batch)) break;
         const Milliseconds delay = backoff.Next();
         log::Write(warn, "database connection lost; retrying the report with the same lease tokens",
-                   {{"component", "completer"}, {"error", OneLine(e.what())}, {"retry_in_ms", delay.count()},
+                   {{"component", "completer"},
+                    {"error", OneLine(e.what())},
+                    {"retry_in_ms", delay.count()},
                     {"pending", batch.size()}});
         std::this_thread::sleep_for(delay);
       }
     }
   }
+}
+
+std::vector<Report> Completer::NextBatch() {
+  std::vector<Report> batch;
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [this] { return exit_ || !queue_.empty(); });
+  if (queue_.empty()) return batch;
+  // A short wait gathers the outcomes of jobs finishing at about the same time into one
+  // statement (and one commit); not while stopping.
+  if (options_.flush_interval.count() > 0 && !exit_) {
+    cv_.wait_for(lock, options_.flush_interval,
+                 [this] { return exit_ || queue_.size() >= options_.max_batch; });
+  }
+  while (!queue_.empty() && batch.size() < options_.max_batch) {
+    batch.push_back(std::move(queue_.front()));
+    queue_.pop_front();
+  }
+  return batch;
+}
+
+void Completer::DropRejected(std::vector<Report>& batch, const std::exception& e) {
+  auto bad = std::find_if(batch.begin(), batch.end(), [](const Report& r) { return !r.done; });
+  if (bad == batch.end()) return;
+  log::Fields fields = log::JobFields(bad->active->job);
+  fields["report"] = KindName(bad->kind);
+  fields["error"] = OneLine(e.what());
+  log::Write(err, "outcome rejected by the database; dropping it", fields);
+  jobs_.Remove(bad->active->job.id);
+  batch.erase(bad);
+  unreported_.fetch_add(1);
+}
+
+bool Completer::GiveUpIfDue(std::vector<Report>& batch) {
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (Clock::now() < give_up_at_) return false;
+  }
+  for (auto& report : batch) {
+    log::Fields fields = log::JobFields(report.active->job);
+    fields["report"] = KindName(report.kind);
+    log::Write(
+        err,
+        "could not report the outcome before exit; the lease will expire and the job be retried",
+        fields);
+  }
+  unreported_.fetch_add(static_cast<long>(batch.size()));
+  batch.clear();
+  return true;
 }
 
 void Completer::Flush(JobStore& store, std::vector<Report>& batch, bool in_doubt) {
@@ -175,12 +194,14 @@ void Completer::Flush(JobStore& store, std::vector<Report>& batch, bool in_doubt
     const Lease lease{report.active->job.id, report.active->job.lease_token};
     if (report.kind == Report::Kind::kFail) {
       Finish(report,
-             store.Fail(lease, ValidUtf8(report.error_type), ValidUtf8(report.error_message), report.retryable),
+             store.Fail(lease, ValidUtf8(report.error_type), ValidUtf8(report.error_message),
+                        report.retryable),
              in_doubt);
     } else if (report.kind == Report::Kind::kRelease) {
       Finish(report, store.Release(lease), in_doubt);
     } else if (report.kind == Report::Kind::kSnooze) {
-      Finish(report, store.Snooze(lease, report.snooze_for, ValidUtf8(report.error_message)), in_doubt);
+      Finish(report, store.Snooze(lease, report.snooze_for, ValidUtf8(report.error_message)),
+             in_doubt);
     }
   }
   batch.clear();
@@ -197,8 +218,10 @@ void Completer::Finish(Report& report, const std::optional<std::string>& state, 
   if (!state) {
     const bool unconfirmed = in_doubt && report.kind != Report::Kind::kComplete;
     level = unconfirmed ? info : warn;
-    message = unconfirmed ? "outcome not confirmed after reconnecting (the first try was most likely applied)"
-                          : "outcome refused: the lease is no longer valid (expired, or another attempt owns the job)";
+    message =
+        unconfirmed
+            ? "outcome not confirmed after reconnecting (the first try was most likely applied)"
+            : "outcome refused: the lease is no longer valid (expired, or another attempt owns the job)";
   } else if (report.kind == Report::Kind::kComplete) {
     level = info;
     message = "job succeeded";
@@ -215,8 +238,9 @@ void Completer::Finish(Report& report, const std::optional<std::string>& state, 
   }
   if (!log::Enabled(level)) return;
   log::Fields fields = log::JobFields(active.job);
-  fields["duration_ms"] =
-      active.started_at == Clock::time_point{} ? 0 : MillisecondsBetween(active.started_at, active.finished_at);
+  fields["duration_ms"] = active.started_at == Clock::time_point{}
+                              ? 0
+                              : MillisecondsBetween(active.started_at, active.finished_at);
   if (!state) {
     fields["report"] = KindName(report.kind);
   } else {

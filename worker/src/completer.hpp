@@ -54,6 +54,14 @@ class Completer {
 
  private:
   void Loop();
+  // Waits for reports and takes up to max_batch; empty when the completer is to exit.
+  std::vector<Report> NextBatch();
+  // After the engine refused a statement: drops the first report not done yet (logged, counted
+  // as unreported), so one bad item cannot block the others.
+  void DropRejected(std::vector<Report>& batch, const std::exception& e);
+  // After a lost connection: true (and the batch dropped, logged, counted) once the stop
+  // deadline has passed.
+  bool GiveUpIfDue(std::vector<Report>& batch);
   void Flush(JobStore& store, std::vector<Report>& batch, bool in_doubt);
   void Finish(Report& report, const std::optional<std::string>& state, bool in_doubt);
 

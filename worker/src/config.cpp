@@ -24,7 +24,8 @@ std::vector<std::string> SplitSpaces(const std::string& text) {
   return parts;
 }
 
-std::map<std::string, std::string> StringMap(const nlohmann::json& value, const std::string& where) {
+std::map<std::string, std::string> StringMap(const nlohmann::json& value,
+                                             const std::string& where) {
   if (!value.is_object()) throw ConfigError(where + " must be an object of strings");
   std::map<std::string, std::string> out;
   for (const auto& [key, item] : value.items()) {
@@ -70,14 +71,17 @@ std::set<int> ExitCodesValue(const nlohmann::json& value, const std::string& at)
 // secret, secret_env or secret_file (only one of them): the HTTP executor's signing secret.
 void SetSecret(HandlerSpec& spec, const std::string& key, const nlohmann::json& value,
                const std::string& where, const std::string& at) {
-  if (!value.is_string() || value.get<std::string>().empty()) throw ConfigError(at + " must be a non-empty string");
-  if (!spec.secret.empty()) throw ConfigError(where + ": give one of secret, secret_env and secret_file");
+  if (!value.is_string() || value.get<std::string>().empty())
+    throw ConfigError(at + " must be a non-empty string");
+  if (!spec.secret.empty())
+    throw ConfigError(where + ": give one of secret, secret_env and secret_file");
   const std::string text = value.get<std::string>();
   if (key == "secret") {
     spec.secret = text;
   } else if (key == "secret_env") {
     const char* env = getenv(text.c_str());
-    if (env == nullptr || *env == '\0') throw ConfigError(at + ": the environment variable " + text + " is not set");
+    if (env == nullptr || *env == '\0')
+      throw ConfigError(at + ": the environment variable " + text + " is not set");
     spec.secret = env;
   } else {
     spec.secret = ReadSecretFile(text, at);
@@ -89,7 +93,8 @@ void SetSecret(HandlerSpec& spec, const std::string& key, const nlohmann::json& 
 }
 
 // One key of a handler's body (already checked to be valid for its executor).
-void SetKey(HandlerSpec& spec, const std::string& key, const nlohmann::json& value, const std::string& where) {
+void SetKey(HandlerSpec& spec, const std::string& key, const nlohmann::json& value,
+            const std::string& where) {
   const std::string at = where + "." + key;
   if (key == "command") {
     spec.command = CommandValue(value, at);
@@ -130,19 +135,22 @@ HandlerSpec ParseOne(const std::string& job_type, const nlohmann::json& body) {
   }
   spec.executor = body["executor"].get<std::string>();
   if (!kExecutors.count(spec.executor)) {
-    throw ConfigError(where + ".executor '" + spec.executor + "' is unknown (noop, sleep, command, http, sql)");
+    throw ConfigError(where + ".executor '" + spec.executor +
+                      "' is unknown (noop, sleep, command, http, sql)");
   }
   static const std::map<std::string, std::set<std::string>> allowed = {
       {"noop", {}},
       {"sleep", {"timeout"}},
       {"command", {"command", "env", "cwd", "permanent_exit_codes", "kill_grace", "timeout"}},
-      {"http", {"url", "headers", "timeout", "secret", "secret_env", "secret_file", "max_snooze", "body"}},
+      {"http",
+       {"url", "headers", "timeout", "secret", "secret_env", "secret_file", "max_snooze", "body"}},
       {"sql", {"statement", "timeout"}},
   };
   for (const auto& [key, value] : body.items()) {
     if (key == "executor") continue;
     if (!allowed.at(spec.executor).count(key)) {
-      throw ConfigError(where + ": key '" + key + "' is not valid for the " + spec.executor + " executor");
+      throw ConfigError(where + ": key '" + key + "' is not valid for the " + spec.executor +
+                        " executor");
     }
     SetKey(spec, key, value, where);
   }
@@ -152,8 +160,10 @@ HandlerSpec ParseOne(const std::string& job_type, const nlohmann::json& body) {
 }  // namespace
 
 HandlerSpec ParseHandlerFlag(const std::string& flag) {
-  const std::string usage = "--handler '" + flag + "': expected JOB_TYPE=EXECUTOR[:ARGUMENT], e.g. ping=noop, "
-                            "resize=command:/usr/local/bin/resize, hook=http:https://example.com/hook";
+  const std::string usage =
+      "--handler '" + flag +
+      "': expected JOB_TYPE=EXECUTOR[:ARGUMENT], e.g. ping=noop, "
+      "resize=command:/usr/local/bin/resize, hook=http:https://example.com/hook";
   const auto eq = flag.find('=');
   if (eq == std::string::npos || eq == 0 || eq + 1 == flag.size()) throw ConfigError(usage);
   HandlerSpec spec;
@@ -181,16 +191,19 @@ HandlerSpec ParseHandlerFlag(const std::string& flag) {
 }
 
 std::vector<HandlerSpec> ParseHandlerConfig(const nlohmann::json& config) {
-  if (!config.is_object()) throw ConfigError("the handler config must be a JSON object with \"handlers\"");
+  if (!config.is_object())
+    throw ConfigError("the handler config must be a JSON object with \"handlers\"");
   for (const auto& [key, value] : config.items()) {
     (void)value;
-    if (key != "handlers") throw ConfigError("unknown top-level key '" + key + "' (only \"handlers\")");
+    if (key != "handlers")
+      throw ConfigError("unknown top-level key '" + key + "' (only \"handlers\")");
   }
   if (!config.contains("handlers") || !config["handlers"].is_object()) {
     throw ConfigError("\"handlers\" must be an object mapping job types to executors");
   }
   std::vector<HandlerSpec> specs;
-  for (const auto& [job_type, body] : config["handlers"].items()) specs.push_back(ParseOne(job_type, body));
+  for (const auto& [job_type, body] : config["handlers"].items())
+    specs.push_back(ParseOne(job_type, body));
   return specs;
 }
 
@@ -216,8 +229,8 @@ std::string ReadSecretFile(const std::string& path, const std::string& where) {
   std::string secret((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   while (!secret.empty() && (secret.back() == '\n' || secret.back() == '\r')) secret.pop_back();
   if (secret.size() < kMinHttpSecretBytes) {
-    throw ConfigError(where + ": the secret in '" + path + "' must be at least " + std::to_string(kMinHttpSecretBytes) +
-                      " bytes (e.g. openssl rand -hex 32)");
+    throw ConfigError(where + ": the secret in '" + path + "' must be at least " +
+                      std::to_string(kMinHttpSecretBytes) + " bytes (e.g. openssl rand -hex 32)");
   }
   return secret;
 }
@@ -246,10 +259,12 @@ void ValidateHandlerSpec(const HandlerSpec& spec) {
     ParseHttpUrl(spec.url);  // throws ConfigError
     for (const auto& [name, value] : spec.headers) {
       const bool bad_name = name.empty() || std::any_of(name.begin(), name.end(), [](char c) {
-        return static_cast<unsigned char>(c) <= 0x20 || c == ':' || c == 0x7F;
-      });
-      const bool bad_value = std::any_of(value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
-      if (bad_name || bad_value) throw ConfigError(where + ": header '" + name + "' is not a valid HTTP header");
+                              return static_cast<unsigned char>(c) <= 0x20 || c == ':' || c == 0x7F;
+                            });
+      const bool bad_value = std::any_of(
+          value.begin(), value.end(), [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+      if (bad_name || bad_value)
+        throw ConfigError(where + ": header '" + name + "' is not a valid HTTP header");
     }
   } else if (spec.executor == "sql") {
     if (spec.statement.empty()) throw ConfigError(where + ": statement is empty");

@@ -40,15 +40,16 @@ struct HandlerSpec {
   std::chrono::milliseconds kill_grace{5000};  // command: SIGTERM -> SIGKILL
   std::string url;                             // http
   std::map<std::string, std::string> headers;  // http: extra request headers
-  std::string secret;                          // http: HMAC-SHA256 key signing each request; empty: unsigned
+  std::string secret;  // http: HMAC-SHA256 key signing each request; empty: unsigned
   std::chrono::milliseconds max_snooze{3600 * 1000};  // http: longest snooze a 429/503 may ask for
-  bool envelope = false;                       // http "body": "envelope": {"payload", "dependencies"}
-  std::string statement;                       // sql: $1 is the payload (jsonb text)
+  bool envelope = false;  // http "body": "envelope": {"payload", "dependencies"}
+  std::string statement;  // sql: $1 is the payload (jsonb text)
   std::optional<std::chrono::milliseconds> timeout;  // used when the job has none
 };
 
 // JOB_TYPE=EXECUTOR[:ARGUMENT], e.g. "ping=noop", "resize=command:/usr/local/bin/resize --fast",
-// "hook=http:https://example.com/hook". A command argument is split on spaces (no shell, no quoting).
+// "hook=http:https://example.com/hook". A command argument is split on spaces (no shell, no
+// quoting).
 HandlerSpec ParseHandlerFlag(const std::string& flag);
 
 // {"handlers": {...}} as above. Unknown keys are errors (they are usually typos).

@@ -8,11 +8,13 @@ namespace taskflow {
 
 void ExecutorPoolOptions::Validate() const {
   if (concurrency < 1 || concurrency > kMaxConcurrency) {
-    throw std::invalid_argument("concurrency (--concurrency) must be from 1 to " + std::to_string(kMaxConcurrency));
+    throw std::invalid_argument("concurrency (--concurrency) must be from 1 to " +
+                                std::to_string(kMaxConcurrency));
   }
 }
 
-ExecutorPool::ExecutorPool(ExecutorPoolOptions options, Completer& completer, std::function<void(int)> on_finished)
+ExecutorPool::ExecutorPool(ExecutorPoolOptions options, Completer& completer,
+                           std::function<void(int)> on_finished)
     : options_(std::move(options)), completer_(completer), on_finished_(std::move(on_finished)) {
   options_.Validate();
 }
@@ -45,7 +47,8 @@ void ExecutorPool::Submit(std::vector<std::shared_ptr<ActiveJob>> jobs) {
   }
 }
 
-std::vector<std::shared_ptr<ActiveJob>> ExecutorPool::TakeWaiting(Clock::time_point now, Clock::duration max_wait,
+std::vector<std::shared_ptr<ActiveJob>> ExecutorPool::TakeWaiting(Clock::time_point now,
+                                                                  Clock::duration max_wait,
                                                                   Clock::time_point* next_due) {
   std::vector<std::shared_ptr<ActiveJob>> taken;
   *next_due = Clock::time_point::max();
@@ -84,8 +87,10 @@ void ExecutorPool::Join(bool detach) {
   }
   work_cv_.notify_all();
   for (auto& thread : threads_) {
-    if (detach) thread.detach();
-    else thread.join();
+    if (detach)
+      thread.detach();
+    else
+      thread.join();
   }
   threads_.clear();
 }
@@ -129,7 +134,8 @@ Report ExecutorPool::ReportOf(const std::shared_ptr<ActiveJob>& active, Outcome 
 
 void ExecutorPool::Run(const std::shared_ptr<ActiveJob>& active) {
   active->started_at = Clock::now();
-  if (log::Enabled(spdlog::level::debug)) log::Write(spdlog::level::debug, "job started", log::JobFields(active->job));
+  if (log::Enabled(spdlog::level::debug))
+    log::Write(spdlog::level::debug, "job started", log::JobFields(active->job));
   Outcome outcome;
   try {
     outcome = (*active->handler)(active->job, active->ctx);
@@ -141,9 +147,10 @@ void ExecutorPool::Run(const std::shared_ptr<ActiveJob>& active) {
   active->finished_at = Clock::now();
   completer_.Enqueue(ReportOf(active, std::move(outcome)));
 
-  handler_us_.fetch_add(
-      std::chrono::duration_cast<std::chrono::microseconds>(active->finished_at - active->started_at).count(),
-      std::memory_order_relaxed);
+  handler_us_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(active->finished_at -
+                                                                              active->started_at)
+                            .count(),
+                        std::memory_order_relaxed);
   finished_.fetch_add(1, std::memory_order_relaxed);
   const int busy = busy_.fetch_sub(1) - 1;
   if (on_finished_) on_finished_(busy);

@@ -28,7 +28,8 @@ struct ExecutorPoolOptions {
 class ExecutorPool {
  public:
   // on_finished(busy): a handler returned and its outcome is queued; `busy` jobs are left.
-  ExecutorPool(ExecutorPoolOptions options, Completer& completer, std::function<void(int busy)> on_finished);
+  ExecutorPool(ExecutorPoolOptions options, Completer& completer,
+               std::function<void(int busy)> on_finished);
   ~ExecutorPool();
   ExecutorPool(const ExecutorPool&) = delete;
   ExecutorPool& operator=(const ExecutorPool&) = delete;
@@ -45,7 +46,8 @@ class ExecutorPool {
 
   // Takes the queued jobs (not started) that waited at least `max_wait` at `now`, oldest first;
   // *next_due: when the next one will have (max() when none waits). They are no longer busy.
-  std::vector<std::shared_ptr<ActiveJob>> TakeWaiting(Clock::time_point now, Clock::duration max_wait,
+  std::vector<std::shared_ptr<ActiveJob>> TakeWaiting(Clock::time_point now,
+                                                      Clock::duration max_wait,
                                                       Clock::time_point* next_due);
   // Takes every queued job (not started). They are no longer busy.
   std::vector<std::shared_ptr<ActiveJob>> TakeNotStarted();

@@ -23,7 +23,8 @@ using Clock = std::chrono::steady_clock;
 constexpr size_t kErrorTail = 2048;
 
 std::string Trimmed(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' ')) text.pop_back();
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r' || text.back() == ' '))
+    text.pop_back();
   return text;
 }
 
@@ -36,8 +37,8 @@ std::optional<Milliseconds> SnoozeRequest(const std::string& stdout_data) {
   const nlohmann::json j = JsonOrNull(stdout_data);
   if (!j.is_object() || !j.contains("snooze") || !j["snooze"].is_number()) return std::nullopt;
   const double seconds = j["snooze"].get<double>();
-  if (!(seconds >= 0)) return std::nullopt;                  // negative or NaN: not a request
-  constexpr double kMaxSeconds = 36525.0 * 86400;           // the extension's bound (100 years)
+  if (!(seconds >= 0)) return std::nullopt;        // negative or NaN: not a request
+  constexpr double kMaxSeconds = 36525.0 * 86400;  // the extension's bound (100 years)
   return Milliseconds(static_cast<std::int64_t>(std::min(seconds, kMaxSeconds) * 1000.0 + 0.5));
 }
 
@@ -50,7 +51,8 @@ Outcome RunSleep(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
   if (job.payload.is_object() && job.payload.contains("seconds")) {
     const auto& value = job.payload["seconds"];
     if (!value.is_number() || value.get<double>() < 0) {
-      return Outcome::Failed("bad_payload", "sleep: payload \"seconds\" must be a non-negative number", false);
+      return Outcome::Failed("bad_payload",
+                             "sleep: payload \"seconds\" must be a non-negative number", false);
     }
     seconds = value.get<double>();
   }
@@ -79,7 +81,8 @@ class DependenciesFile {
     const char* dir = getenv("TMPDIR");
     std::string templ = std::string(dir && *dir ? dir : "/tmp") + "/taskflow-dependencies-XXXXXX";
     const int fd = mkstemp(templ.data());  // O_EXCL, mode 0600
-    if (fd < 0) return "cannot create a file for the dependencies in " + templ + ": " + strerror(errno);
+    if (fd < 0)
+      return "cannot create a file for the dependencies in " + templ + ": " + strerror(errno);
     path_ = templ;
     size_t done = 0;
     while (done < text.size()) {
@@ -103,7 +106,8 @@ class DependenciesFile {
 
 }  // namespace
 
-std::vector<std::pair<std::string, std::string>> DependencyEnvironment(const Job& job, const std::string& file) {
+std::vector<std::pair<std::string, std::string>> DependencyEnvironment(const Job& job,
+                                                                       const std::string& file) {
   if (job.dependencies.is_null()) return {};
   if (!file.empty()) return {{"TASKFLOW_DEPENDENCIES_FILE", file}};
   return {{"TASKFLOW_DEPENDENCIES", job.dependencies.dump()}};
@@ -111,17 +115,10 @@ std::vector<std::pair<std::string, std::string>> DependencyEnvironment(const Job
 
 namespace {
 
-Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
-  // The dependencies' results (a fan-in job's parents): in TASKFLOW_DEPENDENCIES, or in a file
-  // named by TASKFLOW_DEPENDENCIES_FILE when the JSON is larger than kMaxDependenciesEnvBytes
-  // (one environment string may not exceed 128 KiB on Linux; docs/worker.md).
-  DependenciesFile dependencies_file;
-  if (!job.dependencies.is_null()) {
-    const std::string text = job.dependencies.dump();
-    if (text.size() > kMaxDependenciesEnvBytes) {
-      if (auto error = dependencies_file.Write(text)) return Outcome::Failed("dependencies_error", *error);
-    }
-  }
+// The environment of a command: the job's variables, its trace context and dependencies, the
+// handler's env, over the worker's own environment.
+std::vector<std::string> CommandEnvironment(const HandlerSpec& spec, const Job& job,
+                                            const std::string& dependencies_file) {
   std::vector<std::pair<std::string, std::string>> extra = {
       {"TASKFLOW_JOB_ID", std::to_string(job.id)},
       {"TASKFLOW_ATTEMPT", std::to_string(job.attempt)},
@@ -133,59 +130,76 @@ Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
   // The job's trace context, as OpenTelemetry's environment-variable carrier names it. A job
   // without one must not pass on a TRACEPARENT the worker itself was started with.
   if (!job.traceparent.empty()) extra.emplace_back("TRACEPARENT", job.traceparent);
-  for (auto& kv : DependencyEnvironment(job, dependencies_file.path())) extra.push_back(std::move(kv));
+  for (auto& kv : DependencyEnvironment(job, dependencies_file)) extra.push_back(std::move(kv));
   for (const auto& kv : spec.env) extra.emplace_back(kv.first, kv.second);
+  std::vector<std::string> env = MergeEnvironment(extra);
+  const bool drop_traceparent = job.traceparent.empty() && spec.env.count("TRACEPARENT") == 0;
+  // Only the job's own dependencies: never ones the worker itself was started with.
+  const bool drop_inline = job.dependencies.is_null() || !dependencies_file.empty();
+  const bool drop_file = dependencies_file.empty();
+  env.erase(std::remove_if(env.begin(), env.end(),
+                           [&](const std::string& kv) {
+                             return (drop_traceparent && kv.rfind("TRACEPARENT=", 0) == 0) ||
+                                    (drop_inline && kv.rfind("TASKFLOW_DEPENDENCIES=", 0) == 0) ||
+                                    (drop_file && kv.rfind("TASKFLOW_DEPENDENCIES_FILE=", 0) == 0);
+                           }),
+            env.end());
+  return env;
+}
 
+// A command's outcome from how its process ended.
+Outcome CommandOutcome(const HandlerSpec& spec, const ProcessSpec& process,
+                       const ProcessResult& run, JobContext& ctx) {
+  switch (run.end) {
+    case ProcessResult::End::kExited:
+      if (run.exit_code == 0) {
+        return Outcome::Succeeded(run.stdout_truncated ? nlohmann::json(nullptr)
+                                                       : JsonOrNull(run.stdout_data));
+      }
+      if (run.exit_code == kSnoozeExitCode && !run.stdout_truncated) {
+        if (auto delay = SnoozeRequest(run.stdout_data)) return Outcome::Snooze(*delay);
+      }
+      return Outcome::Failed(
+          "exit_code", WithTail("exit code " + std::to_string(run.exit_code), run.stderr_tail),
+          spec.permanent_exit_codes.count(run.exit_code) == 0);
+    case ProcessResult::End::kSignaled:
+      return Outcome::Failed(
+          "signal", WithTail(std::string("killed by signal ") + std::to_string(run.signal) + " (" +
+                                 strsignal(run.signal) + ")",
+                             run.stderr_tail));
+    case ProcessResult::End::kTimedOut:
+      return Outcome::Failed(
+          "timeout", WithTail("timed out after " + std::to_string(process.timeout->count()) +
+                                  " ms; process group killed",
+                              run.stderr_tail));
+    case ProcessResult::End::kStopped: return StoppedOutcome(ctx, "command");
+    case ProcessResult::End::kSpawnFailed: return Outcome::Failed("spawn_error", run.spawn_error);
+  }
+  return Outcome::Failed("internal", "unknown process end");
+}
+
+Outcome RunCommand(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
+  // The dependencies' results (a fan-in job's parents): in TASKFLOW_DEPENDENCIES, or in a file
+  // named by TASKFLOW_DEPENDENCIES_FILE when the JSON is larger than kMaxDependenciesEnvBytes
+  // (one environment string may not exceed 128 KiB on Linux; docs/worker.md).
+  DependenciesFile dependencies_file;
+  if (!job.dependencies.is_null()) {
+    const std::string text = job.dependencies.dump();
+    if (text.size() > kMaxDependenciesEnvBytes) {
+      if (auto error = dependencies_file.Write(text))
+        return Outcome::Failed("dependencies_error", *error);
+    }
+  }
   ProcessSpec process;
   process.argv = spec.command;
-  process.env = MergeEnvironment(extra);
-  if (job.traceparent.empty() && spec.env.count("TRACEPARENT") == 0) {
-    process.env.erase(std::remove_if(process.env.begin(), process.env.end(),
-                                     [](const std::string& kv) { return kv.rfind("TRACEPARENT=", 0) == 0; }),
-                      process.env.end());
-  }
-  // Only the job's own dependencies: never ones the worker itself was started with.
-  process.env.erase(std::remove_if(process.env.begin(), process.env.end(),
-                                   [&](const std::string& kv) {
-                                     const bool name = kv.rfind("TASKFLOW_DEPENDENCIES=", 0) == 0;
-                                     const bool file = kv.rfind("TASKFLOW_DEPENDENCIES_FILE=", 0) == 0;
-                                     return (name && (job.dependencies.is_null() || !dependencies_file.path().empty())) ||
-                                            (file && dependencies_file.path().empty());
-                                   }),
-                    process.env.end());
+  process.env = CommandEnvironment(spec, job, dependencies_file.path());
   process.stdin_data = job.payload.dump();
   process.cwd = spec.cwd;
   process.timeout = EffectiveTimeout(job, spec);
   process.kill_grace = spec.kill_grace;
   process.stderr_tail = kErrorTail;
-
   const ProcessResult run = RunProcess(process, [&ctx] { return ctx.StopRequested(); });
-  switch (run.end) {
-    case ProcessResult::End::kExited:
-      if (run.exit_code == 0) {
-        return Outcome::Succeeded(run.stdout_truncated ? nlohmann::json(nullptr) : JsonOrNull(run.stdout_data));
-      }
-      if (run.exit_code == kSnoozeExitCode && !run.stdout_truncated) {
-        if (auto delay = SnoozeRequest(run.stdout_data)) return Outcome::Snooze(*delay);
-      }
-      return Outcome::Failed("exit_code", WithTail("exit code " + std::to_string(run.exit_code), run.stderr_tail),
-                             spec.permanent_exit_codes.count(run.exit_code) == 0);
-    case ProcessResult::End::kSignaled:
-      return Outcome::Failed("signal",
-                             WithTail(std::string("killed by signal ") + std::to_string(run.signal) + " (" +
-                                          strsignal(run.signal) + ")",
-                                      run.stderr_tail));
-    case ProcessResult::End::kTimedOut:
-      return Outcome::Failed("timeout",
-                             WithTail("timed out after " + std::to_string(process.timeout->count()) +
-                                          " ms; process group killed",
-                                      run.stderr_tail));
-    case ProcessResult::End::kStopped:
-      return StoppedOutcome(ctx, "command");
-    case ProcessResult::End::kSpawnFailed:
-      return Outcome::Failed("spawn_error", run.spawn_error);
-  }
-  return Outcome::Failed("internal", "unknown process end");
+  return CommandOutcome(spec, process, run, ctx);
 }
 
 // Data, integrity and syntax/access errors will not go away by retrying.
@@ -202,8 +216,10 @@ Outcome RunSql(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
     // The job's dependencies, for the statement: current_setting('taskflow_job.dependencies')
     // (set only for a job that has some; docs/worker.md).
     std::vector<std::pair<std::string, std::string>> settings;
-    if (!job.dependencies.is_null()) settings.emplace_back(kSqlDependenciesSetting, job.dependencies.dump());
-    nlohmann::json result = sql.ExecuteWithSettings(spec.statement, {job.payload.dump()}, timeout, settings);
+    if (!job.dependencies.is_null())
+      settings.emplace_back(kSqlDependenciesSetting, job.dependencies.dump());
+    nlohmann::json result =
+        sql.ExecuteWithSettings(spec.statement, {job.payload.dump()}, timeout, settings);
     ctx.ClearOnStop();
     return Outcome::Succeeded(std::move(result));
   } catch (const SqlError& e) {
@@ -212,16 +228,19 @@ Outcome RunSql(const HandlerSpec& spec, const Job& job, JobContext& ctx) {
       case SqlError::Kind::kConnectionLost:
         return Outcome::Failed("connection_error", Trimmed(e.what()));
       case SqlError::Kind::kCommitInDoubt:
-        return Outcome::Failed("connection_error", std::string("commit in doubt: ") + Trimmed(e.what()));
-      case SqlError::Kind::kStatement:
-        break;
+        return Outcome::Failed("connection_error",
+                               std::string("commit in doubt: ") + Trimmed(e.what()));
+      case SqlError::Kind::kStatement: break;
     }
     const std::string& state = e.sqlstate();
     if (state == "57014") {  // query_canceled: our cancel or statement_timeout
       if (ctx.StopRequested()) return StoppedOutcome(ctx, "sql statement");
-      if (timeout) return Outcome::Failed("timeout", "statement timed out after " + std::to_string(timeout->count()) + " ms");
+      if (timeout)
+        return Outcome::Failed(
+            "timeout", "statement timed out after " + std::to_string(timeout->count()) + " ms");
     }
-    return Outcome::Failed(state.empty() ? "sql_error" : state, Trimmed(e.what()), RetryableSqlState(state));
+    return Outcome::Failed(state.empty() ? "sql_error" : state, Trimmed(e.what()),
+                           RetryableSqlState(state));
   }
 }
 
@@ -257,7 +276,8 @@ std::optional<Milliseconds> EffectiveTimeout(const Job& job, const HandlerSpec& 
 Handler MakeHandler(const HandlerSpec& spec) {
   ValidateHandlerSpec(spec);
   if (spec.executor == "noop") return [](const Job&, JobContext&) { return Outcome::Succeeded(); };
-  if (spec.executor == "sleep") return [spec](const Job& job, JobContext& ctx) { return RunSleep(spec, job, ctx); };
+  if (spec.executor == "sleep")
+    return [spec](const Job& job, JobContext& ctx) { return RunSleep(spec, job, ctx); };
   if (spec.executor == "command") {
     return [spec](const Job& job, JobContext& ctx) { return RunCommand(spec, job, ctx); };
   }
@@ -265,7 +285,8 @@ Handler MakeHandler(const HandlerSpec& spec) {
     const HttpUrl url = ParseHttpUrl(spec.url);
     return [spec, url](const Job& job, JobContext& ctx) { return RunHttp(spec, url, job, ctx); };
   }
-  if (spec.executor == "sql") return [spec](const Job& job, JobContext& ctx) { return RunSql(spec, job, ctx); };
+  if (spec.executor == "sql")
+    return [spec](const Job& job, JobContext& ctx) { return RunSql(spec, job, ctx); };
   throw ConfigError("unknown executor '" + spec.executor + "'");
 }
 

@@ -29,7 +29,8 @@ std::string WithTail(std::string message, const std::string& tail);
 inline constexpr size_t kMaxDependenciesEnvBytes = 64 * 1024;
 // The variables for `job`: none without dependencies; TASKFLOW_DEPENDENCIES_FILE=file when
 // `file` is not empty; else TASKFLOW_DEPENDENCIES=<the JSON>.
-std::vector<std::pair<std::string, std::string>> DependencyEnvironment(const Job& job, const std::string& file);
+std::vector<std::pair<std::string, std::string>> DependencyEnvironment(const Job& job,
+                                                                       const std::string& file);
 
 // The sql executor sets this for the statement's transaction to the same JSON (a job with
 // dependencies only): current_setting('taskflow_job.dependencies')::jsonb.

@@ -15,7 +15,8 @@ Milliseconds HeartbeaterOptions::EffectiveInterval() const {
 void HeartbeaterOptions::Validate() const {
   if (lease.count() <= 0) throw std::invalid_argument("lease (--lease) must be greater than zero");
   if (interval.count() < 0) {
-    throw std::invalid_argument("heartbeat_interval (--heartbeat-interval) must not be negative (0: lease / 3)");
+    throw std::invalid_argument(
+        "heartbeat_interval (--heartbeat-interval) must not be negative (0: lease / 3)");
   }
   if (EffectiveInterval() >= lease) {
     throw std::invalid_argument(
@@ -82,7 +83,8 @@ std::size_t Heartbeater::Beat() {
     }
   } catch (const std::exception& e) {
     if (IsConnectionLoss(e) || !store_) store_.reset();
-    log::Write(spdlog::level::warn, "heartbeat failed", {{"component", "heartbeater"}, {"error", OneLine(e.what())}});
+    log::Write(spdlog::level::warn, "heartbeat failed",
+               {{"component", "heartbeater"}, {"error", OneLine(e.what())}});
     return 0;
   }
   return leases.size();

@@ -33,7 +33,7 @@ class Heartbeater {
   Heartbeater(const Heartbeater&) = delete;
   Heartbeater& operator=(const Heartbeater&) = delete;
 
-  void Start();   // a thread that calls Beat() every EffectiveInterval()
+  void Start();  // a thread that calls Beat() every EffectiveInterval()
   void Stop();
   // One round: extends the leases of the jobs without a queued outcome. Returns how many
   // leases it sent (0: nothing to extend, or the call failed).

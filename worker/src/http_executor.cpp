@@ -85,7 +85,8 @@ struct PooledClient {
 class ClientPool {
  public:
   static ClientPool& Shared() {
-    static ClientPool* pool = new ClientPool();  // never destroyed: detached handler threads may use it at exit
+    static ClientPool* pool =
+        new ClientPool();  // never destroyed: detached handler threads may use it at exit
     return *pool;
   }
 
@@ -147,7 +148,8 @@ bool AllZero(const std::string& text, size_t from, size_t count) {
 
 std::optional<Milliseconds> ParseHttpDate(const std::string& value, SystemClock::time_point now) {
   // RFC 9110 5.6.7: IMF-fixdate, and the obsolete RFC 850 and asctime forms, always GMT.
-  static const char* formats[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"};
+  static const char* formats[] = {"%a, %d %b %Y %H:%M:%S GMT", "%A, %d-%b-%y %H:%M:%S GMT",
+                                  "%a %b %e %H:%M:%S %Y"};
   for (const char* format : formats) {
     tm parts{};
     const char* end = strptime(value.c_str(), format, &parts);
@@ -155,7 +157,8 @@ std::optional<Milliseconds> ParseHttpDate(const std::string& value, SystemClock:
     const time_t at = timegm(&parts);
     if (at == static_cast<time_t>(-1)) continue;
     // In seconds: a date centuries away would overflow the clock's nanoseconds.
-    const long long now_ms = std::chrono::duration_cast<Milliseconds>(now.time_since_epoch()).count();
+    const long long now_ms =
+        std::chrono::duration_cast<Milliseconds>(now.time_since_epoch()).count();
     const long long delay_s = static_cast<long long>(at) - now_ms / 1000;
     const long long year_s = 86400LL * 365;
     return Milliseconds(std::clamp(delay_s, -year_s, year_s) * 1000 - now_ms % 1000);
@@ -176,13 +179,16 @@ HttpUrl ParseHttpUrl(const std::string& url) {
     rest = url.substr(8);
     out.https = true;
 #ifndef CPPHTTPLIB_OPENSSL_SUPPORT
-    throw ConfigError("'" + url + "': this taskflow-worker was built with a cpp-httplib without OpenSSL, so it cannot call https URLs");
+    throw ConfigError(
+        "'" + url +
+        "': this taskflow-worker was built with a cpp-httplib without OpenSSL, so it cannot call https URLs");
 #endif
   } else {
     throw ConfigError("'" + url + "' is not an http:// or https:// URL");
   }
   for (const char c : url) {
-    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F) throw ConfigError("'" + url + "' contains a space or control character");
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7F)
+      throw ConfigError("'" + url + "' contains a space or control character");
   }
   const auto slash = rest.find('/');
   const std::string authority = rest.substr(0, slash);
@@ -192,12 +198,14 @@ HttpUrl ParseHttpUrl(const std::string& url) {
   return out;
 }
 
-std::string HttpSignature(const std::string& secret, std::int64_t timestamp, const std::string& body) {
+std::string HttpSignature(const std::string& secret, std::int64_t timestamp,
+                          const std::string& body) {
   const std::string signed_text = std::to_string(timestamp) + "." + body;
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int size = 0;
   if (HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
-           reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac, &size) == nullptr) {
+           reinterpret_cast<const unsigned char*>(signed_text.data()), signed_text.size(), mac,
+           &size) == nullptr) {
     throw std::runtime_error("HMAC-SHA256 failed");
   }
   return "v1=" + Hex(mac, size);
@@ -224,7 +232,8 @@ std::string SafeHeaderValue(const std::string& value) {
   if (out.size() < value.size()) {
     size_t keep = out.size();
     while (keep > 0 && (static_cast<unsigned char>(out[keep - 1]) & 0xC0) == 0x80) --keep;
-    if (keep > 0 && (static_cast<unsigned char>(out[keep - 1]) & 0xC0) == 0xC0) out.resize(keep - 1);
+    if (keep > 0 && (static_cast<unsigned char>(out[keep - 1]) & 0xC0) == 0xC0)
+      out.resize(keep - 1);
   }
   return out;
 }
@@ -232,7 +241,8 @@ std::string SafeHeaderValue(const std::string& value) {
 bool ValidTraceparent(const std::string& value) {
   // version "-" trace-id "-" parent-id "-" trace-flags; version ff is invalid.
   if (value.size() != 55 || value[2] != '-' || value[35] != '-' || value[52] != '-') return false;
-  if (!IsHex(value, 0, 2) || !IsHex(value, 3, 32) || !IsHex(value, 36, 16) || !IsHex(value, 53, 2)) return false;
+  if (!IsHex(value, 0, 2) || !IsHex(value, 3, 32) || !IsHex(value, 36, 16) || !IsHex(value, 53, 2))
+    return false;
   if (value.compare(0, 2, "ff") == 0) return false;
   return !AllZero(value, 3, 32) && !AllZero(value, 36, 16);
 }
@@ -255,18 +265,21 @@ std::optional<Milliseconds> ParseRetryAfter(const std::string& raw, SystemClock:
   return ParseHttpDate(value, now);
 }
 
-Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze, SystemClock::time_point now) {
+Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze,
+                          SystemClock::time_point now) {
   const int status = reply.status;
   if (status >= 200 && status < 300) {
     // A body over the bound is not kept (a cut JSON text would not parse anyway).
-    return Outcome::Succeeded(reply.body_truncated ? nlohmann::json(nullptr) : JsonOrNull(reply.body));
+    return Outcome::Succeeded(reply.body_truncated ? nlohmann::json(nullptr)
+                                                   : JsonOrNull(reply.body));
   }
   if (status == 429 || status == 503) {
     std::optional<Milliseconds> delay = ParseRetryAfter(reply.retry_after, now);
     std::string source = "Retry-After: " + SafeHeaderValue(reply.retry_after);
     if (!delay && !reply.body_truncated) {
       const nlohmann::json body = JsonOrNull(reply.body);
-      if (body.is_object() && body.contains("snooze_seconds") && body["snooze_seconds"].is_number()) {
+      if (body.is_object() && body.contains("snooze_seconds") &&
+          body["snooze_seconds"].is_number()) {
         const double seconds = body["snooze_seconds"].get<double>();
         if (std::isfinite(seconds) && seconds >= 0) {
           delay = Milliseconds(static_cast<long long>(std::min(seconds, 86400.0 * 365) * 1000));
@@ -275,16 +288,19 @@ Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze, Syste
       }
     }
     if (delay) {
-      const Milliseconds clamped = std::clamp(*delay, kMinHttpSnooze, std::max(kMinHttpSnooze, max_snooze));
-      return Outcome::Snoozed(clamped, "HTTP " + std::to_string(status) + ", " + source + " (snoozed " +
-                                           std::to_string(clamped.count()) + " ms)");
+      const Milliseconds clamped =
+          std::clamp(*delay, kMinHttpSnooze, std::max(kMinHttpSnooze, max_snooze));
+      return Outcome::Snoozed(clamped, "HTTP " + std::to_string(status) + ", " + source +
+                                           " (snoozed " + std::to_string(clamped.count()) + " ms)");
     }
   }
   // 408 Request Timeout, 409 Conflict, 425 Too Early, 429 Too Many Requests: the same request
   // may well succeed later. Other 3xx/4xx: it will not.
-  const bool retryable = status == 408 || status == 409 || status == 425 || status == 429 || status >= 500;
+  const bool retryable =
+      status == 408 || status == 409 || status == 425 || status == 429 || status >= 500;
   return Outcome::Failed("http_" + std::to_string(status),
-                         WithTail("HTTP " + std::to_string(status), Tail(reply.body, kErrorTail)), retryable);
+                         WithTail("HTTP " + std::to_string(status), Tail(reply.body, kErrorTail)),
+                         retryable);
 }
 
 std::uint64_t HttpConnectionsOpened() { return connections_opened.load(); }
@@ -319,7 +335,8 @@ httplib::Request BuildRequest(const HandlerSpec& spec, const HttpUrl& url, const
       {"TaskFlow-Lease-Token", SafeHeaderValue(job.lease_token)},
       {"Idempotency-Key", id + ":" + attempt},
   };
-  if (!job.correlation_id.empty()) request.headers.emplace("TaskFlow-Correlation-Id", SafeHeaderValue(job.correlation_id));
+  if (!job.correlation_id.empty())
+    request.headers.emplace("TaskFlow-Correlation-Id", SafeHeaderValue(job.correlation_id));
   // A `traceparent` among the configured headers replaces the job's (never sent twice).
   const bool configured_traceparent =
       std::any_of(spec.headers.begin(), spec.headers.end(),
@@ -328,7 +345,9 @@ httplib::Request BuildRequest(const HandlerSpec& spec, const HttpUrl& url, const
     request.headers.emplace("traceparent", job.traceparent);
   }
   if (!spec.secret.empty()) {
-    const std::int64_t now = std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch()).count();
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::seconds>(SystemClock::now().time_since_epoch())
+            .count();
     request.headers.emplace("TaskFlow-Timestamp", std::to_string(now));
     request.headers.emplace("TaskFlow-Signature", HttpSignature(spec.secret, now, request.body));
   }
@@ -342,12 +361,13 @@ httplib::Request BuildRequest(const HandlerSpec& spec, const HttpUrl& url, const
 Outcome TransportFailure(const HttpUrl& url, httplib::Error error, bool past_deadline,
                          Clock::time_point start, Milliseconds timeout) {
   const auto elapsed = std::chrono::duration_cast<Milliseconds>(Clock::now() - start);
-  const bool timed_out = past_deadline ||
-                         ((error == httplib::Error::Read || error == httplib::Error::Write ||
-                           error == httplib::Error::ConnectionTimeout) &&
-                          elapsed + Milliseconds(50) >= timeout);
+  const bool timed_out =
+      past_deadline || ((error == httplib::Error::Read || error == httplib::Error::Write ||
+                         error == httplib::Error::ConnectionTimeout) &&
+                        elapsed + Milliseconds(50) >= timeout);
   if (timed_out) {
-    return Outcome::Failed("timeout", Describe(url) + " timed out after " + std::to_string(timeout.count()) + " ms");
+    return Outcome::Failed(
+        "timeout", Describe(url) + " timed out after " + std::to_string(timeout.count()) + " ms");
   }
   return Outcome::Failed("connection_error", Describe(url) + ": " + httplib::to_string(error));
 }
@@ -388,7 +408,8 @@ Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, Job
   for (int tries = 0;; ++tries) {
     auto pooled = pool.Take(url);
     const bool reused = pooled->requests > 0;
-    const Milliseconds left = std::max(Milliseconds(1), std::chrono::duration_cast<Milliseconds>(deadline - Clock::now()));
+    const Milliseconds left = std::max(
+        Milliseconds(1), std::chrono::duration_cast<Milliseconds>(deadline - Clock::now()));
     auto& client = pooled->client;
     client.set_connection_timeout(std::min(left, kMaxConnectTimeout));
     client.set_read_timeout(left);
@@ -410,7 +431,8 @@ Outcome RunHttp(const HandlerSpec& spec, const HttpUrl& url, const Job& job, Job
       reply.status = response.status;
       break;
     }
-    if (ctx.StopRequested()) return Outcome::Cancelled(Describe(url) + " aborted: " + ToString(ctx.Reason()));
+    if (ctx.StopRequested())
+      return Outcome::Cancelled(Describe(url) + " aborted: " + ToString(ctx.Reason()));
     if (reply.body_truncated && got_status) break;  // we stopped reading: the status is known
     const bool stale = reused && !got_status && tries == 0 &&
                        (error == httplib::Error::Read || error == httplib::Error::Write) &&

@@ -16,8 +16,9 @@
 namespace taskflow {
 
 struct HttpUrl {
-  std::string scheme_host_port;  // "http://127.0.0.1:8080", what httplib::Client takes; the pool's key
-  std::string path;              // "/hook?x=1", at least "/"
+  std::string
+      scheme_host_port;  // "http://127.0.0.1:8080", what httplib::Client takes; the pool's key
+  std::string path;      // "/hook?x=1", at least "/"
   bool https = false;
 };
 
@@ -36,7 +37,8 @@ inline constexpr Milliseconds kDefaultHttpMaxSnooze{3600 * 1000};
 std::string HttpRequestBody(const HandlerSpec& spec, const Job& job);
 
 // "v1=" + lowercase hex HMAC-SHA256(secret, timestamp + "." + body): the TaskFlow-Signature header.
-std::string HttpSignature(const std::string& secret, std::int64_t timestamp, const std::string& body);
+std::string HttpSignature(const std::string& secret, std::int64_t timestamp,
+                          const std::string& body);
 
 // A header value a tenant controls (correlation id, tenant id, ...): control characters
 // (CR, LF, ...) and '%' percent-encoded so no value can end a header or start another,
@@ -48,18 +50,20 @@ bool ValidTraceparent(const std::string& value);
 
 // Retry-After: delta-seconds or an HTTP-date (IMF-fixdate, RFC 850, asctime), as a
 // delay from `now`. nullopt when absent or not parseable. Not clamped.
-std::optional<Milliseconds> ParseRetryAfter(const std::string& value, std::chrono::system_clock::time_point now);
+std::optional<Milliseconds> ParseRetryAfter(const std::string& value,
+                                            std::chrono::system_clock::time_point now);
 
 // What the handler answered, as far as the outcome depends on it.
 struct HttpReply {
   int status = 0;
-  std::string retry_after;     // the Retry-After header, empty when absent
-  std::string body;            // at most kMaxHttpResponseBytes
+  std::string retry_after;      // the Retry-After header, empty when absent
+  std::string body;             // at most kMaxHttpResponseBytes
   bool body_truncated = false;  // the body was longer than that
 };
 
 // The outcome table of docs/worker.md.
-Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze, std::chrono::system_clock::time_point now);
+Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze,
+                          std::chrono::system_clock::time_point now);
 
 // Connections opened by the http executor since the process started (all targets).
 std::uint64_t HttpConnectionsOpened();

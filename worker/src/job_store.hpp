@@ -28,7 +28,8 @@ struct Lease {
 class StoreError : public std::runtime_error {
  public:
   enum class Kind {
-    kConnectionLost,  // the server went away (broken connection, commit in doubt, SQLSTATE 08xxx/57Pxx)
+    kConnectionLost,  // the server went away (broken connection, commit in doubt, SQLSTATE
+                      // 08xxx/57Pxx)
     kTransient,       // deadlock or serialization failure: nothing applied, send it again
     kRejected,        // the server refused the statement (any other SQLSTATE)
   };
@@ -63,25 +64,29 @@ class JobStore {
   virtual void CheckExtension() = 0;
 
   // taskflow.acquire(): at most `max_jobs`. job_types nullopt: every type (catch-all).
-  virtual std::vector<Job> Acquire(const std::string& worker_id, const std::vector<std::string>& queues,
-                                   int max_jobs, Milliseconds lease,
+  virtual std::vector<Job> Acquire(const std::string& worker_id,
+                                   const std::vector<std::string>& queues, int max_jobs,
+                                   Milliseconds lease,
                                    const std::optional<std::vector<std::string>>& job_types) = 0;
 
-  // taskflow.heartbeat_many(): every lease in one call: (job_id, "ok" | "cancel_requested" | "lost").
-  virtual std::vector<std::pair<std::int64_t, std::string>> Heartbeat(const std::vector<Lease>& leases,
-                                                                      Milliseconds extend) = 0;
+  // taskflow.heartbeat_many(): every lease in one call: (job_id, "ok" | "cancel_requested" |
+  // "lost").
+  virtual std::vector<std::pair<std::int64_t, std::string>> Heartbeat(
+      const std::vector<Lease>& leases, Milliseconds extend) = 0;
 
   // taskflow.complete_many(): how many were accepted. results[i] nullopt: no result. One result
   // the server refuses refuses the whole call (StoreError kRejected).
   virtual long CompleteMany(const std::vector<Lease>& leases,
                             const std::vector<std::optional<std::string>>& results) = 0;
   // The job state after the call, or nullopt when the lease token is stale.
-  virtual std::optional<std::string> Complete(const Lease& lease, const std::optional<std::string>& result) = 0;
+  virtual std::optional<std::string> Complete(const Lease& lease,
+                                              const std::optional<std::string>& result) = 0;
   virtual std::optional<std::string> Fail(const Lease& lease, const std::string& error_type,
                                           const std::string& error_message, bool retryable) = 0;
   virtual std::optional<std::string> Release(const Lease& lease) = 0;
   // taskflow.snooze(): SCHEDULED again after `delay`, the attempt not counted.
-  virtual std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay, const std::string& reason) = 0;
+  virtual std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay,
+                                            const std::string& reason) = 0;
 
   // Whether this session's commits wait for the WAL flush (synchronous_commit). The Producer's
   // session turns it off unless --durable-acquire: see docs/worker.md, "Acquisitions commit

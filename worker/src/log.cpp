@@ -32,7 +32,8 @@ void Init(Format format, const std::string& level) {
   const auto parsed = spdlog::level::from_str(level);
   // from_str answers "off" for anything it does not know.
   if (parsed == spdlog::level::off && level != "off") {
-    throw std::invalid_argument("unknown log level '" + level + "' (trace, debug, info, warn, error, off)");
+    throw std::invalid_argument("unknown log level '" + level +
+                                "' (trace, debug, info, warn, error, off)");
   }
   g_format = format;
   InstallStderrLogger("taskflow-worker", format == Format::kJson, parsed);
@@ -42,7 +43,9 @@ void SetWorkerId(const std::string& worker_id) { g_worker_id = worker_id; }
 
 Format CurrentFormat() { return g_format; }
 
-bool Enabled(spdlog::level::level_enum level) { return spdlog::default_logger_raw()->should_log(level); }
+bool Enabled(spdlog::level::level_enum level) {
+  return spdlog::default_logger_raw()->should_log(level);
+}
 
 std::string Render(Format format, const std::string& message, const Fields& fields) {
   if (format == Format::kJson) {

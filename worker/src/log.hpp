@@ -23,7 +23,8 @@ bool Enabled(spdlog::level::level_enum level);
 // The part of a line after timestamp and level (json: the object's members without braces).
 std::string Render(Format format, const std::string& message, const Fields& fields);
 
-void Write(spdlog::level::level_enum level, const std::string& message, const Fields& fields = Fields::object());
+void Write(spdlog::level::level_enum level, const std::string& message,
+           const Fields& fields = Fields::object());
 
 // The worker id JobFields() adds to every job line (docs/worker.md, Logs).
 void SetWorkerId(const std::string& worker_id);

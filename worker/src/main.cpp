@@ -83,10 +83,12 @@ int RunShards(std::vector<std::unique_ptr<taskflow::Worker>>& workers) {
         codes[i] = workers[i]->Run() ? kExitOk : kExitRuntime;
         return;
       } catch (const taskflow::StartupError& e) {
-        taskflow::log::Write(spdlog::level::err, "cannot start", {{"error", e.what()}, {"shard", i}});
+        taskflow::log::Write(spdlog::level::err, "cannot start",
+                             {{"error", e.what()}, {"shard", i}});
         codes[i] = kExitStartup;
       } catch (const std::exception& e) {
-        taskflow::log::Write(spdlog::level::err, "fatal error", {{"error", e.what()}, {"shard", i}});
+        taskflow::log::Write(spdlog::level::err, "fatal error",
+                             {{"error", e.what()}, {"shard", i}});
         codes[i] = kExitRuntime;
       }
       for (auto& w : workers) w->Stop();
@@ -110,7 +112,7 @@ struct Flags {
   std::vector<std::string> queues{"default"}, handler_flags;
   int concurrency = 10, batch = 0, prefetch_max = 0;
   std::string prefetch = "auto", prefetch_max_wait = "100ms", flush_interval = "2ms";
-  std::string http_address;  // --http: also serve the HTTP API (docs/http.md)
+  std::string http_address;     // --http: also serve the HTTP API (docs/http.md)
   std::string metrics_address;  // --metrics: serve this worker's own series only
   int http_threads = 16;
   bool http_database_metrics = false;
@@ -121,9 +123,10 @@ struct Flags {
 
 // What to run: databases, queues, handlers.
 void AddJobFlags(CLI::App& app, Flags& f) {
-  app.add_option("--db", f.dbs,
-                 "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.); repeat it to "
-                 "serve several shards, each with its own acquisition loop and --concurrency handlers")
+  app.add_option(
+         "--db", f.dbs,
+         "PostgreSQL URL or conninfo (default: the libpq environment, PGHOST etc.); repeat it to "
+         "serve several shards, each with its own acquisition loop and --concurrency handlers")
       ->envname("TASKFLOW_DATABASE_URL");
   app.add_option("-q,--queue", f.queues, "Queue to work on; repeatable or comma-separated")
       ->delimiter(',')
@@ -133,13 +136,17 @@ void AddJobFlags(CLI::App& app, Flags& f) {
       ->envname("TASKFLOW_CONCURRENCY")
       ->check(CLI::Range(0, 4096))
       ->capture_default_str();
-  app.add_option("--worker-id", f.worker_id, "Worker id recorded on each attempt (default: host:pid)")
+  app.add_option("--worker-id", f.worker_id,
+                 "Worker id recorded on each attempt (default: host:pid)")
       ->envname("TASKFLOW_WORKER_ID");
-  app.add_option("--config", f.config_file, "JSON handler config file")->envname("TASKFLOW_HANDLERS");
-  app.add_option("--handler", f.handler_flags, "JOB_TYPE=EXECUTOR[:ARGUMENT]; repeatable, overrides --config");
-  app.add_option("--http-secret-file", f.http_secret_file,
-                 "File holding the secret that signs http handlers' requests (default for those without their "
-                 "own; or TASKFLOW_HTTP_SECRET)")
+  app.add_option("--config", f.config_file, "JSON handler config file")
+      ->envname("TASKFLOW_HANDLERS");
+  app.add_option("--handler", f.handler_flags,
+                 "JOB_TYPE=EXECUTOR[:ARGUMENT]; repeatable, overrides --config");
+  app.add_option(
+         "--http-secret-file", f.http_secret_file,
+         "File holding the secret that signs http handlers' requests (default for those without their "
+         "own; or TASKFLOW_HTTP_SECRET)")
       ->envname("TASKFLOW_HTTP_SECRET_FILE");
   app.add_flag("--catch-all", f.catch_all,
                "Acquire every job type; a job without a handler fails with error_type no_handler")
@@ -159,9 +166,10 @@ void AddTuningFlags(CLI::App& app, Flags& f) {
   app.add_option("--shutdown-grace", f.grace, "On SIGTERM/SIGINT, how long running jobs may finish")
       ->envname("TASKFLOW_SHUTDOWN_GRACE")
       ->capture_default_str();
-  app.add_option("--prefetch", f.prefetch,
-                 "Jobs acquired ahead of free handler threads: auto (adapts to the throughput, never holds "
-                 "a job longer than --prefetch-max-wait), 0 (none) or a fixed number")
+  app.add_option(
+         "--prefetch", f.prefetch,
+         "Jobs acquired ahead of free handler threads: auto (adapts to the throughput, never holds "
+         "a job longer than --prefetch-max-wait), 0 (none) or a fixed number")
       ->envname("TASKFLOW_PREFETCH")
       ->check([](const std::string& value) -> std::string {
         if (value == "auto") return "";
@@ -174,21 +182,24 @@ void AddTuningFlags(CLI::App& app, Flags& f) {
         return "--prefetch: expected auto or a number from 0 to 100000, got '" + value + "'";
       })
       ->capture_default_str();
-  app.add_option("--prefetch-max", f.prefetch_max, "Ceiling of --prefetch auto (default: 8 x concurrency, at most 1000)")
+  app.add_option("--prefetch-max", f.prefetch_max,
+                 "Ceiling of --prefetch auto (default: 8 x concurrency, at most 1000)")
       ->envname("TASKFLOW_PREFETCH_MAX")
       ->check(CLI::Range(0, 100000));
-  app.add_option("--prefetch-max-wait", f.prefetch_max_wait,
-                 "With --prefetch auto, a prefetched job waiting this long behind busy handler threads is "
-                 "released for other workers")
+  app.add_option(
+         "--prefetch-max-wait", f.prefetch_max_wait,
+         "With --prefetch auto, a prefetched job waiting this long behind busy handler threads is "
+         "released for other workers")
       ->envname("TASKFLOW_PREFETCH_MAX_WAIT")
       ->capture_default_str();
   app.add_option("--completion-flush-interval", f.flush_interval,
                  "How long outcomes are gathered before one statement reports them (0: at once)")
       ->envname("TASKFLOW_COMPLETION_FLUSH_INTERVAL")
       ->capture_default_str();
-  app.add_flag("--durable-acquire", f.durable_acquire,
-               "Acquisitions wait for the WAL flush before their jobs run (default: they do not; after a "
-               "server crash the jobs of the last moments' acquisitions run again)")
+  app.add_flag(
+         "--durable-acquire", f.durable_acquire,
+         "Acquisitions wait for the WAL flush before their jobs run (default: they do not; after a "
+         "server crash the jobs of the last moments' acquisitions run again)")
       ->envname("TASKFLOW_DURABLE_ACQUIRE");
   app.add_option("--batch", f.batch, "Most jobs per acquire (default: concurrency + prefetch)")
       ->envname("TASKFLOW_ACQUIRE_BATCH")
@@ -198,19 +209,23 @@ void AddTuningFlags(CLI::App& app, Flags& f) {
 // What to serve besides (HTTP API, metrics) and how to log.
 void AddServiceFlags(CLI::App& app, Flags& f) {
 #ifdef TASKFLOW_WORKER_WITH_HTTP
-  app.add_option("--http", f.http_address,
-                 "Also serve the HTTP API on HOST:PORT (docs/http.md); with --concurrency 0 only that")
+  app.add_option(
+         "--http", f.http_address,
+         "Also serve the HTTP API on HOST:PORT (docs/http.md); with --concurrency 0 only that")
       ->envname("TASKFLOW_HTTP");
-  app.add_option("--http-threads", f.http_threads, "HTTP connections served at once (and their database connections)")
+  app.add_option("--http-threads", f.http_threads,
+                 "HTTP connections served at once (and their database connections)")
       ->check(CLI::Range(1, 1024))
       ->capture_default_str();
-  app.add_flag("--http-database-metrics", f.http_database_metrics,
-               "Also serve the database-wide series (taskflow.metrics()) on the --http /metrics; give it "
-               "to one instance only, or sum() counts them once per instance")
+  app.add_flag(
+         "--http-database-metrics", f.http_database_metrics,
+         "Also serve the database-wide series (taskflow.metrics()) on the --http /metrics; give it "
+         "to one instance only, or sum() counts them once per instance")
       ->envname("TASKFLOW_HTTP_DATABASE_METRICS");
-  app.add_option("--metrics", f.metrics_address,
-                 "Serve this worker's own Prometheus series (handlers running, handler durations) on "
-                 "HOST:PORT/metrics; needs no database role beyond taskflow_worker")
+  app.add_option(
+         "--metrics", f.metrics_address,
+         "Serve this worker's own Prometheus series (handlers running, handler durations) on "
+         "HOST:PORT/metrics; needs no database role beyond taskflow_worker")
       ->envname("TASKFLOW_METRICS");
 #endif
   app.add_option("--log-format", f.log_format, "text or json (one object per line)")
@@ -221,7 +236,6 @@ void AddServiceFlags(CLI::App& app, Flags& f) {
       ->envname("TASKFLOW_LOG_LEVEL")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error", "off"}))
       ->capture_default_str();
-
 }
 
 // The options of the Worker(s) from the flags (Duration errors and the library's rules are
@@ -244,7 +258,8 @@ taskflow::WorkerOptions MakeOptions(Flags& f) {
   options.poll_interval = Duration("--poll-interval", f.poll);
   options.shutdown_grace = Duration("--shutdown-grace", f.grace);
   options.acquire_batch = f.batch;
-  options.prefetch = f.prefetch == "auto" ? taskflow::WorkerOptions::kPrefetchAuto : std::stoi(f.prefetch);
+  options.prefetch =
+      f.prefetch == "auto" ? taskflow::WorkerOptions::kPrefetchAuto : std::stoi(f.prefetch);
   options.prefetch_max = f.prefetch_max;
   options.prefetch_max_wait = Duration("--prefetch-max-wait", f.prefetch_max_wait);
   options.completion_flush_interval = Duration("--completion-flush-interval", f.flush_interval);
@@ -263,25 +278,31 @@ std::vector<taskflow::HandlerSpec> MakeSpecs(const Flags& f) {
   if (!f.config_file.empty()) specs = taskflow::LoadHandlerFile(f.config_file);
   for (const auto& flag : f.handler_flags) {
     auto spec = taskflow::ParseHandlerFlag(flag);
-    specs.erase(std::remove_if(specs.begin(), specs.end(),
-                               [&](const taskflow::HandlerSpec& s) { return s.job_type == spec.job_type; }),
-                specs.end());
+    specs.erase(
+        std::remove_if(specs.begin(), specs.end(),
+                       [&](const taskflow::HandlerSpec& s) { return s.job_type == spec.job_type; }),
+        specs.end());
     specs.push_back(std::move(spec));
   }
   if (f.dbs.size() > 1 && !f.http_address.empty()) {
-    throw taskflow::ConfigError("--http serves one database: give one --db (with shards, point it at the router)");
+    throw taskflow::ConfigError(
+        "--http serves one database: give one --db (with shards, point it at the router)");
   }
   // The secret itself never on the command line: a file, or the environment.
   if (!f.http_secret_file.empty()) {
-    taskflow::ApplyDefaultHttpSecret(specs, taskflow::ReadSecretFile(f.http_secret_file, "--http-secret-file"));
-  } else if (const char* secret = getenv("TASKFLOW_HTTP_SECRET"); secret != nullptr && *secret != '\0') {
+    taskflow::ApplyDefaultHttpSecret(
+        specs, taskflow::ReadSecretFile(f.http_secret_file, "--http-secret-file"));
+  } else if (const char* secret = getenv("TASKFLOW_HTTP_SECRET");
+             secret != nullptr && *secret != '\0') {
     taskflow::ApplyDefaultHttpSecret(specs, secret);
   }
   if (f.concurrency == 0 && f.http_address.empty()) {
-    throw taskflow::ConfigError("--concurrency 0 runs no jobs: it needs --http (an API-only instance)");
+    throw taskflow::ConfigError(
+        "--concurrency 0 runs no jobs: it needs --http (an API-only instance)");
   }
   if (specs.empty() && !f.catch_all && f.concurrency > 0) {
-    throw taskflow::ConfigError("no handlers: give --handler JOB_TYPE=EXECUTOR, --config FILE or --catch-all");
+    throw taskflow::ConfigError(
+        "no handlers: give --handler JOB_TYPE=EXECUTOR, --config FILE or --catch-all");
   }
   return specs;
 }
@@ -324,12 +345,13 @@ int BindServices(const Flags& f, Services& s) {
   }
   if (!f.metrics_address.empty()) {
     if (f.concurrency == 0) {
-      StartupMessage("--metrics serves the series of this worker's job handlers; with --concurrency 0 it has none");
+      StartupMessage(
+          "--metrics serves the series of this worker's job handlers; with --concurrency 0 it has none");
       return kExitUsage;
     }
     try {
-      s.metrics = std::make_unique<taskflow::http::MetricsServer>(f.metrics_address,
-                                                                [&s] { return s.handler_metrics.Render(); });
+      s.metrics = std::make_unique<taskflow::http::MetricsServer>(
+          f.metrics_address, [&s] { return s.handler_metrics.Render(); });
       const int port = s.metrics->Bind();
       std::string host = f.metrics_address.substr(0, f.metrics_address.rfind(':'));
       if (host.empty()) host = "0.0.0.0";
@@ -353,24 +375,31 @@ int ServeApiOnly(Services& s) {
   s.http->Start();
   int signo = 0;
   sigwait(&stop_signals, &signo);
-  taskflow::log::Write(spdlog::level::info, "signal received: stopping the HTTP API", {{"signal", strsignal(signo)}});
+  taskflow::log::Write(spdlog::level::info, "signal received: stopping the HTTP API",
+                       {{"signal", strsignal(signo)}});
   s.http->Stop();
   taskflow::log::Flush();
   return kExitOk;
 }
 
 // The handler, counted in /metrics: handlers running and their durations.
-taskflow::Handler WithMetrics(taskflow::Handler h, taskflow::http::HandlerMetrics& handler_metrics) {
+taskflow::Handler WithMetrics(taskflow::Handler h,
+                              taskflow::http::HandlerMetrics& handler_metrics) {
   return [h = std::move(h), &handler_metrics](const taskflow::Job& job, taskflow::JobContext& ctx) {
     using Kind = taskflow::Outcome::Kind;
     const auto start = std::chrono::steady_clock::now();
-    auto seconds = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    auto seconds = [&] {
+      return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    };
     handler_metrics.Started();
     try {
       taskflow::Outcome outcome = h(job, ctx);
-      handler_metrics.Finished(job.type, outcome.kind == Kind::kSucceeded ? "succeeded"
-                                         : outcome.kind == Kind::kFailed  ? "failed"
-                                         : outcome.kind == Kind::kSnoozed ? "snoozed" : "cancelled", seconds());
+      handler_metrics.Finished(job.type,
+                               outcome.kind == Kind::kSucceeded ? "succeeded"
+                               : outcome.kind == Kind::kFailed  ? "failed"
+                               : outcome.kind == Kind::kSnoozed ? "snoozed"
+                                                                : "cancelled",
+                               seconds());
       return outcome;
     } catch (...) {
       handler_metrics.Finished(job.type, "error", seconds());
@@ -389,13 +418,16 @@ void RegisterHandlers(std::vector<std::unique_ptr<taskflow::Worker>>& workers,
     for (const auto& spec : specs) {
       auto handler = wrap(taskflow::MakeHandler(spec));
       if (spec.executor == "http" && spec.secret.empty()) {
-        taskflow::log::Write(spdlog::level::warn,
-                             "http handler without a secret: its requests are not signed (docs/worker.md, "
-                             "\"The HTTP handler contract\")",
-                             {{"job_type", spec.job_type}});
+        taskflow::log::Write(
+            spdlog::level::warn,
+            "http handler without a secret: its requests are not signed (docs/worker.md, "
+            "\"The HTTP handler contract\")",
+            {{"job_type", spec.job_type}});
       }
-      if (spec.job_type == taskflow::kCatchAllJobType) worker.OnAny(std::move(handler));
-      else worker.On(spec.job_type, std::move(handler));
+      if (spec.job_type == taskflow::kCatchAllJobType)
+        worker.OnAny(std::move(handler));
+      else
+        worker.On(spec.job_type, std::move(handler));
     }
   }
 }
@@ -415,14 +447,16 @@ void StartSignalThread(std::vector<std::unique_ptr<taskflow::Worker>>& workers) 
       int signo = 0;
       if (sigwait(&signals, &signo) != 0) continue;
       if (++count == 1) {
-        taskflow::log::Write(spdlog::level::info, "signal received: stopping gracefully (send it again to stop at once)",
+        taskflow::log::Write(spdlog::level::info,
+                             "signal received: stopping gracefully (send it again to stop at once)",
                              {{"signal", strsignal(signo)}});
         for (auto& w : workers) w->Stop();
         continue;
       }
-      taskflow::log::Write(spdlog::level::warn,
-                           "second signal: stopping at once; running jobs are killed and their leases will expire",
-                           {{"signal", strsignal(signo)}});
+      taskflow::log::Write(
+          spdlog::level::warn,
+          "second signal: stopping at once; running jobs are killed and their leases will expire",
+          {{"signal", strsignal(signo)}});
       taskflow::KillAllChildProcesses();
       taskflow::log::Flush();
       _exit(128 + signo);
@@ -463,7 +497,8 @@ int main(int argc, char** argv) {
   AddServiceFlags(app, f);
   // A later flag overrides an earlier one (handy for wrappers that add defaults).
   for (CLI::Option* option : app.get_options()) {
-    if (option->get_items_expected_max() == 1) option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+    if (option->get_items_expected_max() == 1)
+      option->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   }
   try {
     app.parse(argc, argv);
@@ -474,8 +509,9 @@ int main(int argc, char** argv) {
   taskflow::WorkerOptions options;
   std::vector<taskflow::HandlerSpec> specs;
   try {
-    taskflow::log::Init(f.log_format == "json" ? taskflow::log::Format::kJson : taskflow::log::Format::kText,
-                        f.log_level);
+    taskflow::log::Init(
+        f.log_format == "json" ? taskflow::log::Format::kJson : taskflow::log::Format::kText,
+        f.log_level);
     options = MakeOptions(f);
     specs = MakeSpecs(f);
   } catch (const std::exception& e) {
@@ -489,7 +525,9 @@ int main(int argc, char** argv) {
   if (const int code = BindServices(f, services); code >= 0) return code;
   if (f.concurrency == 0) return ServeApiOnly(services);
   if (services.http || services.metrics) {
-    wrap = [&services](taskflow::Handler h) { return WithMetrics(std::move(h), services.handler_metrics); };
+    wrap = [&services](taskflow::Handler h) {
+      return WithMetrics(std::move(h), services.handler_metrics);
+    };
   }
 #endif
   // One Worker per --db (shard): its own connections, wake-ups and leases; the handlers are

@@ -116,8 +116,8 @@ struct ChildPipes {
 // What the child runs after fork(): only async-signal-safe calls until exec (the worker is
 // threaded). Own process group, dies with the worker, default signal state; a failed chdir or
 // exec writes its errno into the status pipe.
-[[noreturn]] void RunChild(pid_t parent, const ChildPipes& pipes, char* const* argv, char* const* envp,
-                           const char* cwd) {
+[[noreturn]] void RunChild(pid_t parent, const ChildPipes& pipes, char* const* argv,
+                           char* const* envp, const char* cwd) {
   setpgid(0, 0);
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (getppid() != parent) _exit(127);
@@ -158,7 +158,11 @@ int ExecErrno(int& status_fd) {
 class ChildIo {
  public:
   ChildIo(const ProcessSpec& spec, ProcessResult& result, ChildPipes& pipes)
-      : spec_(spec), result_(result), in_fd_(pipes.in[1]), out_fd_(pipes.out[0]), err_fd_(pipes.err[0]) {
+      : spec_(spec),
+        result_(result),
+        in_fd_(pipes.in[1]),
+        out_fd_(pipes.out[0]),
+        err_fd_(pipes.err[0]) {
     pipes.in[1] = pipes.out[0] = pipes.err[0] = -1;
     SetNonBlocking(out_fd_);
     SetNonBlocking(err_fd_);
@@ -181,9 +185,18 @@ class ChildIo {
     pollfd fds[3];
     int count = 0;
     int in_index = -1, out_index = -1, err_index = -1;
-    if (in_fd_ >= 0) { in_index = count; fds[count++] = {in_fd_, POLLOUT, 0}; }
-    if (out_fd_ >= 0) { out_index = count; fds[count++] = {out_fd_, POLLIN, 0}; }
-    if (err_fd_ >= 0) { err_index = count; fds[count++] = {err_fd_, POLLIN, 0}; }
+    if (in_fd_ >= 0) {
+      in_index = count;
+      fds[count++] = {in_fd_, POLLOUT, 0};
+    }
+    if (out_fd_ >= 0) {
+      out_index = count;
+      fds[count++] = {out_fd_, POLLIN, 0};
+    }
+    if (err_fd_ >= 0) {
+      err_index = count;
+      fds[count++] = {err_fd_, POLLIN, 0};
+    }
     // With every pipe closed only the exit is left to wait for: check it often.
     if (count == 0) wait = std::min(wait, std::chrono::milliseconds(5));
     const int ready = poll(count ? fds : nullptr, count, static_cast<int>(wait.count()));
@@ -210,7 +223,8 @@ class ChildIo {
     const std::string& data = spec_.stdin_data;
     const ssize_t written = write(in_fd_, data.data() + in_offset_, data.size() - in_offset_);
     if (written > 0) in_offset_ += static_cast<size_t>(written);
-    if ((written < 0 && errno != EAGAIN && errno != EINTR) || in_offset_ >= data.size()) CloseFd(in_fd_);
+    if ((written < 0 && errno != EAGAIN && errno != EINTR) || in_offset_ >= data.size())
+      CloseFd(in_fd_);
   }
   void DrainStdout() {
     Drain(out_fd_, [this](const char* data, size_t size) {
@@ -222,7 +236,8 @@ class ChildIo {
   void DrainStderr() {
     Drain(err_fd_, [this](const char* data, size_t size) {
       err_data_.append(data, size);
-      if (err_data_.size() > 4 * spec_.stderr_tail + 65536) err_data_ = Utf8Tail(err_data_, spec_.stderr_tail + 8);
+      if (err_data_.size() > 4 * spec_.stderr_tail + 65536)
+        err_data_ = Utf8Tail(err_data_, spec_.stderr_tail + 8);
     });
   }
 
@@ -237,7 +252,8 @@ class ChildIo {
 // result says kStopped or kTimedOut), then SIGKILL after kill_grace.
 class Terminator {
  public:
-  Terminator(const ProcessSpec& spec, Clock::time_point start, pid_t pid, const std::function<bool()>& should_stop)
+  Terminator(const ProcessSpec& spec, Clock::time_point start, pid_t pid,
+             const std::function<bool()>& should_stop)
       : spec_(spec),
         pid_(pid),
         should_stop_(should_stop),
@@ -258,7 +274,8 @@ class Terminator {
       killed_ = true;
     }
     auto wait = std::chrono::milliseconds(50);
-    if (!terminating_ && deadline_ != Clock::time_point::max()) wait = WaitUntil(now, deadline_, wait);
+    if (!terminating_ && deadline_ != Clock::time_point::max())
+      wait = WaitUntil(now, deadline_, wait);
     if (terminating_ && !killed_) wait = WaitUntil(now, kill_at_, wait);
     return wait;
   }
@@ -273,7 +290,8 @@ class Terminator {
   static std::chrono::milliseconds WaitUntil(Clock::time_point now, Clock::time_point t,
                                              std::chrono::milliseconds wait) {
     if (t <= now) return std::chrono::milliseconds(0);
-    return std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(t - now) + std::chrono::milliseconds(1));
+    return std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(t - now) +
+                              std::chrono::milliseconds(1));
   }
 
   const ProcessSpec& spec_;
@@ -294,7 +312,8 @@ ProcessResult SpawnFailed(std::string error, Clock::time_point start) {
 
 // How a child that was not stopped or timed out ended, from waitpid's status.
 void SetExitStatus(int wstatus, ProcessResult& result) {
-  if (result.end == ProcessResult::End::kTimedOut || result.end == ProcessResult::End::kStopped) return;
+  if (result.end == ProcessResult::End::kTimedOut || result.end == ProcessResult::End::kStopped)
+    return;
   if (WIFEXITED(wstatus)) {
     result.end = ProcessResult::End::kExited;
     result.exit_code = WEXITSTATUS(wstatus);
@@ -306,7 +325,8 @@ void SetExitStatus(int wstatus, ProcessResult& result) {
 
 }  // namespace
 
-std::vector<std::string> MergeEnvironment(const std::vector<std::pair<std::string, std::string>>& extra) {
+std::vector<std::string> MergeEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& extra) {
   std::map<std::string, std::string> merged;
   for (char** entry = environ; entry && *entry; ++entry) {
     const std::string kv(*entry);

@@ -13,10 +13,10 @@
 namespace taskflow {
 
 struct ProcessSpec {
-  std::vector<std::string> argv;        // argv[0] is looked up in PATH when it has no '/'
-  std::vector<std::string> env;         // complete environment, "KEY=VALUE"
+  std::vector<std::string> argv;  // argv[0] is looked up in PATH when it has no '/'
+  std::vector<std::string> env;   // complete environment, "KEY=VALUE"
   std::string stdin_data;
-  std::string cwd;                      // empty: inherit
+  std::string cwd;  // empty: inherit
   std::optional<std::chrono::milliseconds> timeout;
   std::chrono::milliseconds kill_grace{5000};  // SIGTERM, then SIGKILL after this
   std::size_t max_stdout = 16 * 1024 * 1024;   // beyond this stdout is truncated
@@ -26,8 +26,8 @@ struct ProcessSpec {
 struct ProcessResult {
   enum class End { kExited, kSignaled, kTimedOut, kStopped, kSpawnFailed };
   End end = End::kExited;
-  int exit_code = -1;       // kExited
-  int signal = 0;           // kSignaled
+  int exit_code = -1;  // kExited
+  int signal = 0;      // kSignaled
   std::string stdout_data;
   bool stdout_truncated = false;
   std::string stderr_tail;
@@ -40,6 +40,7 @@ struct ProcessResult {
 ProcessResult RunProcess(const ProcessSpec& spec, const std::function<bool()>& should_stop);
 
 // The current environment plus `extra` (overriding same keys), as KEY=VALUE.
-std::vector<std::string> MergeEnvironment(const std::vector<std::pair<std::string, std::string>>& extra);
+std::vector<std::string> MergeEnvironment(
+    const std::vector<std::pair<std::string, std::string>>& extra);
 
 }  // namespace taskflow

@@ -28,29 +28,36 @@ int ProducerOptions::PrefetchCeiling(int concurrency) const {
 void ProducerOptions::Validate() const {
   if (queues.empty()) throw std::invalid_argument("queues (--queue): at least one queue is needed");
   for (const auto& queue : queues) {
-    if (queue.empty()) throw std::invalid_argument("queues (--queue): a queue name must not be empty");
+    if (queue.empty())
+      throw std::invalid_argument("queues (--queue): a queue name must not be empty");
   }
   if (lease.count() <= 0) throw std::invalid_argument("lease (--lease) must be greater than zero");
-  if (poll_interval.count() <= 0) throw std::invalid_argument("poll_interval (--poll-interval) must be greater than zero");
-  if (acquire_batch < 0) throw std::invalid_argument("acquire_batch (--batch) must not be negative (0: the free slots)");
+  if (poll_interval.count() <= 0)
+    throw std::invalid_argument("poll_interval (--poll-interval) must be greater than zero");
+  if (acquire_batch < 0)
+    throw std::invalid_argument("acquire_batch (--batch) must not be negative (0: the free slots)");
   if (prefetch < kPrefetchAuto || prefetch > kMaxPrefetch) {
     throw std::invalid_argument("prefetch (--prefetch) must be auto or a number from 0 to " +
                                 std::to_string(kMaxPrefetch));
   }
   if (prefetch_max < 0 || prefetch_max > kMaxPrefetch) {
-    throw std::invalid_argument("prefetch_max (--prefetch-max) must be from 0 to " + std::to_string(kMaxPrefetch) +
+    throw std::invalid_argument("prefetch_max (--prefetch-max) must be from 0 to " +
+                                std::to_string(kMaxPrefetch) +
                                 " (0: 8 x concurrency, at most 1000)");
   }
   if (prefetch_max_wait.count() <= 0) {
-    throw std::invalid_argument("prefetch_max_wait (--prefetch-max-wait) must be greater than zero");
+    throw std::invalid_argument(
+        "prefetch_max_wait (--prefetch-max-wait) must be greater than zero");
   }
-  if (reconnect_min.count() <= 0) throw std::invalid_argument("reconnect_min must be greater than zero");
-  if (reconnect_max < reconnect_min) throw std::invalid_argument("reconnect_max must not be less than reconnect_min");
+  if (reconnect_min.count() <= 0)
+    throw std::invalid_argument("reconnect_min must be greater than zero");
+  if (reconnect_max < reconnect_min)
+    throw std::invalid_argument("reconnect_max must not be less than reconnect_min");
 }
 
-Producer::Producer(ProducerOptions options, std::optional<std::vector<std::string>> job_types, ExecutorPool& pool,
-                   Completer& completer, ActiveJobs& jobs, HandlerLookup handlers,
-                   JobContext::SqlProvider sql_provider)
+Producer::Producer(ProducerOptions options, std::optional<std::vector<std::string>> job_types,
+                   ExecutorPool& pool, Completer& completer, ActiveJobs& jobs,
+                   HandlerLookup handlers, JobContext::SqlProvider sql_provider)
     : options_(std::move(options)),
       job_types_(std::move(job_types)),
       pool_(pool),
@@ -63,7 +70,8 @@ Producer::Producer(ProducerOptions options, std::optional<std::vector<std::strin
   wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   if (adaptive_) {
-    prefetch_control_ = std::make_unique<AdaptivePrefetch>(options_.PrefetchCeiling(pool_.concurrency()));
+    prefetch_control_ =
+        std::make_unique<AdaptivePrefetch>(options_.PrefetchCeiling(pool_.concurrency()));
     prefetch_now_.store(0);
   } else {
     prefetch_now_.store(options_.prefetch);
@@ -74,9 +82,7 @@ Producer::~Producer() { close(wake_fd_); }
 
 void Producer::Stop() {
   stopping_.store(true);
-  {
-    std::lock_guard<std::mutex> lock(stop_mu_);
-  }
+  { std::lock_guard<std::mutex> lock(stop_mu_); }
   stop_cv_.notify_all();
   Wake();
 }
@@ -92,7 +98,8 @@ bool Producer::WantsJobs(int busy) const {
 // it waits.
 void Producer::OnHandlerFinished(int busy) {
   const int slots = Slots();
-  if (busy == pool_.concurrency() - 1 || slots - busy == RefillFree(slots, pool_.concurrency())) Wake();
+  if (busy == pool_.concurrency() - 1 || slots - busy == RefillFree(slots, pool_.concurrency()))
+    Wake();
 }
 
 void Producer::Wake() {
@@ -151,7 +158,8 @@ void Producer::Run(std::unique_ptr<JobStore> store, const StoreFactory& connect)
         int want = Slots() - busy;
         if (options_.acquire_batch > 0) want = std::min(want, options_.acquire_batch);
         const auto asked_at = Clock::now();
-        std::vector<Job> jobs = store->Acquire(options_.worker_id, options_.queues, want, options_.lease, job_types_);
+        std::vector<Job> jobs =
+            store->Acquire(options_.worker_id, options_.queues, want, options_.lease, job_types_);
         if (adaptive_) prefetch_control_->OnAcquire(Clock::now() - asked_at);
         acquired_once = true;
         backoff.Reset();
@@ -163,7 +171,8 @@ void Producer::Run(std::unique_ptr<JobStore> store, const StoreFactory& connect)
       long long timeout_ms = wants ? std::max<long long>(0, MillisecondsBetween(now, next_poll)) + 1
                                    : options_.poll_interval.count();
       if (stall_due != Clock::time_point::max()) {
-        timeout_ms = std::min(timeout_ms, std::max<long long>(0, MillisecondsBetween(now, stall_due)) + 1);
+        timeout_ms =
+            std::min(timeout_ms, std::max<long long>(0, MillisecondsBetween(now, stall_due)) + 1);
       }
       // Adaptive: look at the rate again soon while handlers run, so the target follows it.
       if (adaptive_ && busy > 0) timeout_ms = std::min<long long>(timeout_ms, 50);
@@ -178,9 +187,12 @@ void Producer::Run(std::unique_ptr<JobStore> store, const StoreFactory& connect)
       }
       store.reset();
       const Milliseconds delay = backoff.Next();
-      log::Write(connection_lost ? warn : err,
-                 connection_lost ? "database connection lost; reconnecting" : "acquire failed; retrying",
-                 {{"component", "producer"}, {"error", OneLine(e.what())}, {"retry_in_ms", delay.count()}});
+      log::Write(
+          connection_lost ? warn : err,
+          connection_lost ? "database connection lost; reconnecting" : "acquire failed; retrying",
+          {{"component", "producer"},
+           {"error", OneLine(e.what())},
+           {"retry_in_ms", delay.count()}});
       SleepUnlessStopping(delay);
     }
   }
@@ -197,7 +209,8 @@ Clock::time_point Producer::ReleaseStalled(Clock::time_point now) {
   const long finished = pool_.finished();
   const long long handler_us = pool_.handler_microseconds();
   if (finished > seen_finished_) {
-    const double mean = static_cast<double>(handler_us - seen_handler_us_) / (finished - seen_finished_);
+    const double mean =
+        static_cast<double>(handler_us - seen_handler_us_) / (finished - seen_finished_);
     mean_handler_us_ = seen_finished_ == 0 ? mean : 0.7 * mean_handler_us_ + 0.3 * mean;
     seen_finished_ = finished;
     seen_handler_us_ = handler_us;
@@ -212,9 +225,11 @@ Clock::time_point Producer::ReleaseStalled(Clock::time_point now) {
   // worker runs them now, and prefetch nothing until jobs finish here again.
   prefetch_control_->OnStall(pool_.finished(), now);
   prefetch_now_.store(0, std::memory_order_relaxed);
-  log::Write(info, "prefetched jobs waited too long behind running jobs; releasing them for other workers",
-             {{"component", "producer"}, {"released", stalled.size()},
-              {"waited_ms", std::chrono::duration_cast<Milliseconds>(max_wait).count()}});
+  log::Write(
+      info, "prefetched jobs waited too long behind running jobs; releasing them for other workers",
+      {{"component", "producer"},
+       {"released", stalled.size()},
+       {"waited_ms", std::chrono::duration_cast<Milliseconds>(max_wait).count()}});
   for (auto& active : stalled) completer_.Enqueue(Report::Release(active));
   return next_due;
 }
@@ -224,7 +239,8 @@ Clock::time_point Producer::ReleaseStalled(Clock::time_point now) {
 void Producer::Dispatch(std::vector<Job> jobs) {
   std::vector<std::shared_ptr<ActiveJob>> batch;
   batch.reserve(jobs.size());
-  for (auto& job : jobs) batch.push_back(std::make_shared<ActiveJob>(std::move(job), sql_provider_));
+  for (auto& job : jobs)
+    batch.push_back(std::make_shared<ActiveJob>(std::move(job), sql_provider_));
   jobs_.Add(batch);
 
   std::vector<std::shared_ptr<ActiveJob>> runnable;
@@ -247,7 +263,8 @@ void Producer::Dispatch(std::vector<Job> jobs) {
       report.error_message = active->job.payload_error;
     } else {
       report.error_type = "no_handler";
-      report.error_message = "no handler for job type '" + active->job.type + "' on worker " + options_.worker_id;
+      report.error_message =
+          "no handler for job type '" + active->job.type + "' on worker " + options_.worker_id;
     }
     report.retryable = false;
     active->started_at = active->finished_at = Clock::now();

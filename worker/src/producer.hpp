@@ -26,23 +26,24 @@ namespace taskflow {
 
 struct ProducerOptions {
   std::vector<std::string> queues{"default"};  // at least one (--queue)
-  std::string worker_id;                       // recorded on each attempt; empty: host:pid (--worker-id)
-  Milliseconds lease{30000};                   // requested per acquisition (--lease)
-  Milliseconds poll_interval{1000};            // acquire at least this often without NOTIFY (--poll-interval)
-  int acquire_batch = 0;                       // most jobs per acquire; 0: the free slots (--batch)
+  std::string worker_id;             // recorded on each attempt; empty: host:pid (--worker-id)
+  Milliseconds lease{30000};         // requested per acquisition (--lease)
+  Milliseconds poll_interval{1000};  // acquire at least this often without NOTIFY (--poll-interval)
+  int acquire_batch = 0;             // most jobs per acquire; 0: the free slots (--batch)
   // Jobs acquired ahead of a free handler thread: kPrefetchAuto (adaptive, the default), 0 (none)
   // or a fixed number up to kMaxPrefetch (--prefetch).
   static constexpr int kPrefetchAuto = -1;
   static constexpr int kMaxPrefetch = 100000;
   int prefetch = kPrefetchAuto;
-  int prefetch_max = 0;                        // auto's ceiling; 0: 8 x concurrency, at most 1000 (--prefetch-max)
-  Milliseconds prefetch_max_wait{100};         // auto: a prefetched job waits at most this long (--prefetch-max-wait)
+  int prefetch_max = 0;  // auto's ceiling; 0: 8 x concurrency, at most 1000 (--prefetch-max)
+  Milliseconds prefetch_max_wait{
+      100};  // auto: a prefetched job waits at most this long (--prefetch-max-wait)
   // Acquisitions wait for the WAL flush (synchronous_commit on in the Producer's session).
   // false (the default): they do not; a server crash can forget the last moments'
   // acquisitions, whose jobs then run again (--durable-acquire).
   bool durable_acquire = false;
-  Milliseconds reconnect_min{100};             // reconnect backoff: first delay
-  Milliseconds reconnect_max{5000};            // reconnect backoff: cap
+  Milliseconds reconnect_min{100};   // reconnect backoff: first delay
+  Milliseconds reconnect_max{5000};  // reconnect backoff: cap
 
   // auto's ceiling for a pool of `concurrency` threads.
   int PrefetchCeiling(int concurrency) const;
@@ -57,8 +58,8 @@ class Producer {
 
   // job_types: what acquire() asks for; nullopt: every type (catch-all). sql_provider: the
   // JobContext::Sql() of each job (nullptr: none).
-  Producer(ProducerOptions options, std::optional<std::vector<std::string>> job_types, ExecutorPool& pool,
-           Completer& completer, ActiveJobs& jobs, HandlerLookup handlers,
+  Producer(ProducerOptions options, std::optional<std::vector<std::string>> job_types,
+           ExecutorPool& pool, Completer& completer, ActiveJobs& jobs, HandlerLookup handlers,
            JobContext::SqlProvider sql_provider);
   ~Producer();
   Producer(const Producer&) = delete;
@@ -84,7 +85,9 @@ class Producer {
   bool WantsJobs(int busy) const;
 
  private:
-  static int RefillFree(int slots, int concurrency) { return slots > concurrency ? std::max(1, slots / 2) : 1; }
+  static int RefillFree(int slots, int concurrency) {
+    return slots > concurrency ? std::max(1, slots / 2) : 1;
+  }
   void Wake();
   void WaitForWake(int socket, int timeout_ms);
   void SleepUnlessStopping(Milliseconds duration);
@@ -108,9 +111,9 @@ class Producer {
   const bool adaptive_;
   std::atomic<int> prefetch_now_{0};  // the prefetch in force: fixed, or the adaptive target
   std::unique_ptr<AdaptivePrefetch> prefetch_control_;  // Run()'s thread only
-  long seen_finished_ = 0;            // ReleaseStalled's last look (Run()'s thread only)
+  long seen_finished_ = 0;  // ReleaseStalled's last look (Run()'s thread only)
   long long seen_handler_us_ = 0;
-  double mean_handler_us_ = 0;        // handlers' usual run time, averaged
+  double mean_handler_us_ = 0;  // handlers' usual run time, averaged
 };
 
 }  // namespace taskflow

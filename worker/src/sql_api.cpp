@@ -25,7 +25,8 @@ constexpr const char* kAcquireFrom = R"SQL(
                         lease => $4::interval, job_types => $5::text[]))SQL";
 
 std::string AcquireStatement(bool with_trace) {
-  return std::string("SELECT ") + kAcquireColumns + (with_trace ? kAcquireTraceColumn : "") + kAcquireFrom;
+  return std::string("SELECT ") + kAcquireColumns + (with_trace ? kAcquireTraceColumn : "") +
+         kAcquireFrom;
 }
 
 // One acquire() row (the columns above) as a Job.
@@ -39,7 +40,8 @@ Job JobFromAcquireRow(const pqxx::row& row) {
   if (row[4].is_null()) {
     job.payload = nlohmann::json::object();
   } else if (JsonDeeperThan(std::string_view(row[4].c_str(), row[4].size()), kMaxJsonDepth)) {
-    job.payload_error = "the payload nests arrays and objects deeper than " + std::to_string(kMaxJsonDepth) +
+    job.payload_error = "the payload nests arrays and objects deeper than " +
+                        std::to_string(kMaxJsonDepth) +
                         " levels, which this worker does not hand to handlers";
   } else {
     job.payload = nlohmann::json::parse(row[4].c_str());
@@ -52,7 +54,8 @@ Job JobFromAcquireRow(const pqxx::row& row) {
   // The dependencies' results come from other jobs of the tenant: bounded like the payload.
   if (row.size() > 10 && !row[10].is_null() && job.payload_error.empty()) {
     if (JsonDeeperThan(std::string_view(row[10].c_str(), row[10].size()), kMaxJsonDepth)) {
-      job.payload_error = "the results of the job's dependencies nest deeper than " + std::to_string(kMaxJsonDepth) +
+      job.payload_error = "the results of the job's dependencies nest deeper than " +
+                          std::to_string(kMaxJsonDepth) +
                           " levels, which this worker does not hand to handlers";
     } else {
       job.dependencies = nlohmann::json::parse(row[10].c_str());
@@ -93,7 +96,8 @@ SELECT to_regprocedure('taskflow.acquire(text,text[],integer,interval,text[])') 
 // serialization failure did nothing and may simply be sent again (a Completer's complete_many
 // and the Heartbeater's heartbeat_many lock the same running jobs).
 StoreError::Kind KindOf(const std::string& sqlstate) {
-  if (sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0) return StoreError::Kind::kConnectionLost;
+  if (sqlstate.rfind("08", 0) == 0 || sqlstate.rfind("57P", 0) == 0)
+    return StoreError::Kind::kConnectionLost;
   if (sqlstate == "40P01" || sqlstate == "40001") return StoreError::Kind::kTransient;
   return StoreError::Kind::kRejected;
 }
@@ -153,24 +157,27 @@ void SqlApi::CheckExtension() {
     return tx.exec1(kCheckExtension)[0].as<bool>();
   });
   if (!installed) {
-    throw StartupError("the taskflow extension is not installed in database '" + std::string(conn_->dbname()) +
-                       "' (CREATE EXTENSION taskflow)");
+    throw StartupError("the taskflow extension is not installed in database '" +
+                       std::string(conn_->dbname()) + "' (CREATE EXTENSION taskflow)");
   }
 }
 
 // Each call is one statement in autocommit (nontransaction): one round trip, and
 // a lost connection leaves exactly one statement in doubt.
-std::vector<Job> SqlApi::Acquire(const std::string& worker_id, const std::vector<std::string>& queues, int max_jobs,
-                                 Milliseconds lease, const std::optional<std::vector<std::string>>& job_types) {
+std::vector<Job> SqlApi::Acquire(const std::string& worker_id,
+                                 const std::vector<std::string>& queues, int max_jobs,
+                                 Milliseconds lease,
+                                 const std::optional<std::vector<std::string>>& job_types) {
   return Translated([&] {
     pqxx::nontransaction tx(*conn_);
     if (!acquire_has_trace_) acquire_has_trace_ = tx.exec1(kAcquireHasTrace)[0].as<bool>();
     const char* statement = *acquire_has_trace_ ? "taskflow_acquire_trace" : "taskflow_acquire";
     const std::string queue_array = ToPgArray(queues);
-    const pqxx::result rows =
-        job_types ? tx.exec_prepared(statement, worker_id, queue_array, max_jobs, ToIntervalText(lease),
-                                     ToPgArray(*job_types))
-                  : tx.exec_prepared(statement, worker_id, queue_array, max_jobs, ToIntervalText(lease), nullptr);
+    const pqxx::result rows = job_types
+                                  ? tx.exec_prepared(statement, worker_id, queue_array, max_jobs,
+                                                     ToIntervalText(lease), ToPgArray(*job_types))
+                                  : tx.exec_prepared(statement, worker_id, queue_array, max_jobs,
+                                                     ToIntervalText(lease), nullptr);
     std::vector<Job> jobs;
     jobs.reserve(rows.size());
     for (const auto& row : rows) jobs.push_back(JobFromAcquireRow(row));
@@ -178,8 +185,8 @@ std::vector<Job> SqlApi::Acquire(const std::string& worker_id, const std::vector
   });
 }
 
-std::vector<std::pair<std::int64_t, std::string>> SqlApi::Heartbeat(const std::vector<Lease>& leases,
-                                                                    Milliseconds extend) {
+std::vector<std::pair<std::int64_t, std::string>> SqlApi::Heartbeat(
+    const std::vector<Lease>& leases, Milliseconds extend) {
   std::vector<std::string> ids, tokens;
   for (const auto& lease : leases) {
     ids.push_back(std::to_string(lease.job_id));
@@ -187,17 +194,19 @@ std::vector<std::pair<std::int64_t, std::string>> SqlApi::Heartbeat(const std::v
   }
   return Translated([&] {
     pqxx::nontransaction tx(*conn_);
-    const pqxx::result rows =
-        tx.exec_prepared("taskflow_heartbeat", ToPgArray(ids), ToPgArray(tokens), ToIntervalText(extend));
+    const pqxx::result rows = tx.exec_prepared("taskflow_heartbeat", ToPgArray(ids),
+                                               ToPgArray(tokens), ToIntervalText(extend));
     std::vector<std::pair<std::int64_t, std::string>> out;
     for (const auto& row : rows) {
-      out.emplace_back(row[0].as<std::int64_t>(), row[1].is_null() ? "lost" : row[1].as<std::string>());
+      out.emplace_back(row[0].as<std::int64_t>(),
+                       row[1].is_null() ? "lost" : row[1].as<std::string>());
     }
     return out;
   });
 }
 
-long SqlApi::CompleteMany(const std::vector<Lease>& leases, const std::vector<std::optional<std::string>>& results) {
+long SqlApi::CompleteMany(const std::vector<Lease>& leases,
+                          const std::vector<std::optional<std::string>>& results) {
   std::vector<std::string> ids, tokens;
   for (const auto& lease : leases) {
     ids.push_back(std::to_string(lease.job_id));
@@ -205,17 +214,19 @@ long SqlApi::CompleteMany(const std::vector<Lease>& leases, const std::vector<st
   }
   return Translated([&] {
     pqxx::nontransaction tx(*conn_);
-    const pqxx::result rows =
-        tx.exec_prepared("taskflow_complete_many", ToPgArray(ids), ToPgArray(tokens), ToPgArray(results));
+    const pqxx::result rows = tx.exec_prepared("taskflow_complete_many", ToPgArray(ids),
+                                               ToPgArray(tokens), ToPgArray(results));
     return rows.empty() || rows[0][0].is_null() ? 0L : rows[0][0].as<long>();
   });
 }
 
-std::optional<std::string> SqlApi::Complete(const Lease& lease, const std::optional<std::string>& result) {
+std::optional<std::string> SqlApi::Complete(const Lease& lease,
+                                            const std::optional<std::string>& result) {
   return Translated([&] {
     pqxx::nontransaction tx(*conn_);
-    return StateOrNull(result ? tx.exec_prepared("taskflow_complete", lease.job_id, lease.lease_token, *result)
-                              : tx.exec_prepared("taskflow_complete", lease.job_id, lease.lease_token, nullptr));
+    return StateOrNull(
+        result ? tx.exec_prepared("taskflow_complete", lease.job_id, lease.lease_token, *result)
+               : tx.exec_prepared("taskflow_complete", lease.job_id, lease.lease_token, nullptr));
   });
 }
 
@@ -223,8 +234,8 @@ std::optional<std::string> SqlApi::Fail(const Lease& lease, const std::string& e
                                         const std::string& error_message, bool retryable) {
   return Translated([&] {
     pqxx::nontransaction tx(*conn_);
-    return StateOrNull(tx.exec_prepared("taskflow_fail", lease.job_id, lease.lease_token, error_type, error_message,
-                                        retryable));
+    return StateOrNull(tx.exec_prepared("taskflow_fail", lease.job_id, lease.lease_token,
+                                        error_type, error_message, retryable));
   });
 }
 
@@ -235,18 +246,21 @@ std::optional<std::string> SqlApi::Release(const Lease& lease) {
   });
 }
 
-std::optional<std::string> SqlApi::Snooze(const Lease& lease, Milliseconds delay, const std::string& reason) {
+std::optional<std::string> SqlApi::Snooze(const Lease& lease, Milliseconds delay,
+                                          const std::string& reason) {
   try {
     return Translated([&] {
       pqxx::nontransaction tx(*conn_);
-      return StateOrNull(tx.exec_prepared("taskflow_snooze", lease.job_id, lease.lease_token, ToIntervalText(delay)));
+      return StateOrNull(tx.exec_prepared("taskflow_snooze", lease.job_id, lease.lease_token,
+                                          ToIntervalText(delay)));
     });
   } catch (const StoreError& e) {
     if (e.sqlstate() != "42883") throw;
   }
   // An extension without taskflow.snooze (before 0.2.0): a retryable failure instead.
   return Fail(lease, "snooze_unsupported",
-              reason + " (this database's taskflow has no snooze(); failed as retryable instead)", true);
+              reason + " (this database's taskflow has no snooze(); failed as retryable instead)",
+              true);
 }
 
 void SqlApi::SetSynchronousCommit(bool on) {
@@ -271,7 +285,9 @@ int SqlApi::ReadNotifications() {
 int SqlApi::Socket() const { return conn_->sock(); }
 
 StoreFactory SqlApiFactory(std::string database_url) {
-  return [url = std::move(database_url)]() -> std::unique_ptr<JobStore> { return std::make_unique<SqlApi>(url); };
+  return [url = std::move(database_url)]() -> std::unique_ptr<JobStore> {
+    return std::make_unique<SqlApi>(url);
+  };
 }
 
 }  // namespace taskflow

@@ -30,22 +30,28 @@ class SqlApi final : public JobStore {
   void CheckExtension() override;
 
   // taskflow.acquire(). job_types nullopt: every type (catch-all).
-  std::vector<Job> Acquire(const std::string& worker_id, const std::vector<std::string>& queues, int max_jobs,
-                           Milliseconds lease, const std::optional<std::vector<std::string>>& job_types) override;
+  std::vector<Job> Acquire(const std::string& worker_id, const std::vector<std::string>& queues,
+                           int max_jobs, Milliseconds lease,
+                           const std::optional<std::vector<std::string>>& job_types) override;
 
-  // taskflow.heartbeat_many(): every lease in one statement: (job_id, "ok" | "cancel_requested" | "lost").
-  std::vector<std::pair<std::int64_t, std::string>> Heartbeat(const std::vector<Lease>& leases, Milliseconds extend) override;
+  // taskflow.heartbeat_many(): every lease in one statement: (job_id, "ok" | "cancel_requested" |
+  // "lost").
+  std::vector<std::pair<std::int64_t, std::string>> Heartbeat(const std::vector<Lease>& leases,
+                                                              Milliseconds extend) override;
 
   // taskflow.complete_many(): how many were accepted. results[i] nullopt: no result.
-  long CompleteMany(const std::vector<Lease>& leases, const std::vector<std::optional<std::string>>& results) override;
+  long CompleteMany(const std::vector<Lease>& leases,
+                    const std::vector<std::optional<std::string>>& results) override;
   // The job state after the call, or nullopt when the lease token is stale.
-  std::optional<std::string> Complete(const Lease& lease, const std::optional<std::string>& result) override;
-  std::optional<std::string> Fail(const Lease& lease, const std::string& error_type, const std::string& error_message,
-                                  bool retryable) override;
+  std::optional<std::string> Complete(const Lease& lease,
+                                      const std::optional<std::string>& result) override;
+  std::optional<std::string> Fail(const Lease& lease, const std::string& error_type,
+                                  const std::string& error_message, bool retryable) override;
   std::optional<std::string> Release(const Lease& lease) override;
   // taskflow.snooze(): SCHEDULED again after `delay`, the attempt not counted. Against an
   // extension without snooze() (SQLSTATE 42883), a retryable fail() with `reason` instead.
-  std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay, const std::string& reason) override;
+  std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay,
+                                    const std::string& reason) override;
 
   // LISTEN on each queue's channel; a notification sets `flag`.
   void SetSynchronousCommit(bool on) override;

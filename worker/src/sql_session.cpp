@@ -37,8 +37,7 @@ nlohmann::json RowsToJson(const pqxx::result& rows) {
         case 701:  // float8
           object[name] = field.as<double>();
           break;
-        default:
-          object[name] = text;
+        default: object[name] = text;
       }
     }
     out.push_back(std::move(object));
@@ -55,14 +54,16 @@ PqxxSqlSession::PqxxSqlSession(std::string database_url) : database_url_(std::mo
 
 PqxxSqlSession::~PqxxSqlSession() = default;
 
-nlohmann::json PqxxSqlSession::Execute(const std::string& statement, const std::vector<std::string>& params,
+nlohmann::json PqxxSqlSession::Execute(const std::string& statement,
+                                       const std::vector<std::string>& params,
                                        std::optional<Milliseconds> timeout) {
   return ExecuteWithSettings(statement, params, timeout, {});
 }
 
-nlohmann::json PqxxSqlSession::ExecuteWithSettings(const std::string& statement, const std::vector<std::string>& params,
-                                                   std::optional<Milliseconds> timeout,
-                                                   const std::vector<std::pair<std::string, std::string>>& settings) {
+nlohmann::json PqxxSqlSession::ExecuteWithSettings(
+    const std::string& statement, const std::vector<std::string>& params,
+    std::optional<Milliseconds> timeout,
+    const std::vector<std::pair<std::string, std::string>>& settings) {
   try {
     pqxx::connection* conn;
     {
@@ -75,8 +76,10 @@ nlohmann::json PqxxSqlSession::ExecuteWithSettings(const std::string& statement,
     }
     pqxx::work txn(*conn);
     if (timeout) txn.exec("SET LOCAL statement_timeout = " + std::to_string(timeout->count()));
-    for (const auto& [name, value] : settings) txn.exec_params("SELECT set_config($1, $2, true)", name, value);
-    const pqxx::result rows = txn.exec_params(statement, pqxx::prepare::make_dynamic_params(params));
+    for (const auto& [name, value] : settings)
+      txn.exec_params("SELECT set_config($1, $2, true)", name, value);
+    const pqxx::result rows =
+        txn.exec_params(statement, pqxx::prepare::make_dynamic_params(params));
     txn.commit();
     return RowsToJson(rows);
   } catch (const pqxx::broken_connection& e) {
@@ -105,7 +108,8 @@ void PqxxSqlSession::Cancel() noexcept {
 
 SqlSession& ThreadSqlSession(const std::string& database_url) {
   thread_local std::unique_ptr<PqxxSqlSession> session;
-  if (!session || session->database_url() != database_url) session = std::make_unique<PqxxSqlSession>(database_url);
+  if (!session || session->database_url() != database_url)
+    session = std::make_unique<PqxxSqlSession>(database_url);
   return *session;
 }
 

@@ -20,9 +20,10 @@ class PqxxSqlSession final : public SqlSession {
 
   nlohmann::json Execute(const std::string& statement, const std::vector<std::string>& params,
                          std::optional<Milliseconds> timeout) override;
-  nlohmann::json ExecuteWithSettings(const std::string& statement, const std::vector<std::string>& params,
-                                     std::optional<Milliseconds> timeout,
-                                     const std::vector<std::pair<std::string, std::string>>& settings) override;
+  nlohmann::json ExecuteWithSettings(
+      const std::string& statement, const std::vector<std::string>& params,
+      std::optional<Milliseconds> timeout,
+      const std::vector<std::pair<std::string, std::string>>& settings) override;
   void Cancel() noexcept override;
   const std::string& database_url() const { return database_url_; }
 

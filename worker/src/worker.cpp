@@ -38,7 +38,8 @@ std::string DefaultWorkerId() {
 
 class Worker::Impl {
  public:
-  explicit Impl(WorkerOptions options) : options_(std::move(options)), connect_(SqlApiFactory(options_.database_url)) {}
+  explicit Impl(WorkerOptions options)
+      : options_(std::move(options)), connect_(SqlApiFactory(options_.database_url)) {}
 
   WorkerOptions options_;
   std::map<std::string, Handler> handlers_;
@@ -76,7 +77,8 @@ bool Worker::Impl::Run() {
   if (o.worker_id.empty()) o.worker_id = DefaultWorkerId();
   log::SetWorkerId(o.worker_id);  // on every job line
   if (any_handler_) o.catch_all = true;
-  if (handlers_.empty() && !o.catch_all) throw StartupError("no handlers: register one with On() or use catch-all");
+  if (handlers_.empty() && !o.catch_all)
+    throw StartupError("no handlers: register one with On() or use catch-all");
   std::optional<std::vector<std::string>> job_types;
   if (!o.catch_all) {
     job_types.emplace();
@@ -95,7 +97,8 @@ bool Worker::Impl::Run() {
 
   const WorkerParts parts = PartsOf(o);
   completer_ = std::make_unique<Completer>(parts.completer, connect_, jobs_);
-  pool_ = std::make_unique<ExecutorPool>(parts.pool, *completer_, [this](int busy) { producer_->OnHandlerFinished(busy); });
+  pool_ = std::make_unique<ExecutorPool>(parts.pool, *completer_,
+                                         [this](int busy) { producer_->OnHandlerFinished(busy); });
   heartbeater_ = std::make_unique<Heartbeater>(parts.heartbeater, connect_, jobs_);
   const Producer::HandlerLookup lookup = [this](const std::string& type) -> const Handler* {
     const auto found = handlers_.find(type);
@@ -103,11 +106,13 @@ bool Worker::Impl::Run() {
   };
   // The pool thread's own session for handlers that use the database (the sql executor);
   // Impl outlives every job (see ~Worker).
-  JobContext::SqlProvider sql = [this]() -> SqlSession& { return ThreadSqlSession(options_.database_url); };
+  JobContext::SqlProvider sql = [this]() -> SqlSession& {
+    return ThreadSqlSession(options_.database_url);
+  };
   {
     std::lock_guard<std::mutex> lock(mu_);
-    producer_ = std::make_unique<Producer>(parts.producer, job_types, *pool_, *completer_, jobs_, lookup,
-                                           std::move(sql));
+    producer_ = std::make_unique<Producer>(parts.producer, job_types, *pool_, *completer_, jobs_,
+                                           lookup, std::move(sql));
     if (stop_requested_) producer_->Stop();
   }
   try {
@@ -120,8 +125,10 @@ bool Worker::Impl::Run() {
   fields["worker_id"] = o.worker_id;
   fields["queues"] = o.queues;
   fields["concurrency"] = o.concurrency;
-  if (o.prefetch == WorkerOptions::kPrefetchAuto) fields["prefetch"] = "auto";
-  else if (o.prefetch > 0) fields["prefetch"] = o.prefetch;
+  if (o.prefetch == WorkerOptions::kPrefetchAuto)
+    fields["prefetch"] = "auto";
+  else if (o.prefetch > 0)
+    fields["prefetch"] = o.prefetch;
   fields["lease_ms"] = o.lease.count();
   fields["job_types"] = job_types ? log::Fields(*job_types) : log::Fields("*");
   log::Write(info, "worker started", fields);
@@ -150,7 +157,8 @@ bool Worker::Impl::Shutdown() {
                {{"running", pool_->busy()}, {"grace_ms", options_.shutdown_grace.count()}});
   }
   if (!pool_->WaitIdle(grace_end)) {
-    log::Write(warn, "grace period over: stopping the running jobs and releasing them", {{"running", pool_->busy()}});
+    log::Write(warn, "grace period over: stopping the running jobs and releasing them",
+               {{"running", pool_->busy()}});
     for (auto& active : jobs_.Snapshot()) {
       if (!active->reported.load()) active->ctx.RequestStop(StopReason::kShutdown);
     }

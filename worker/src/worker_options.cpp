@@ -2,7 +2,8 @@
 
 namespace taskflow {
 
-static_assert(WorkerOptions::kPrefetchAuto == ProducerOptions::kPrefetchAuto, "one value for --prefetch auto");
+static_assert(WorkerOptions::kPrefetchAuto == ProducerOptions::kPrefetchAuto,
+              "one value for --prefetch auto");
 
 WorkerParts PartsOf(const WorkerOptions& o) {
   WorkerParts parts;
@@ -27,7 +28,8 @@ WorkerParts PartsOf(const WorkerOptions& o) {
 }
 
 void WorkerOptions::Validate() const {
-  if (shutdown_grace.count() < 0) throw std::invalid_argument("shutdown_grace (--shutdown-grace) must not be negative");
+  if (shutdown_grace.count() < 0)
+    throw std::invalid_argument("shutdown_grace (--shutdown-grace) must not be negative");
   const WorkerParts parts = PartsOf(*this);
   parts.pool.Validate();
   parts.producer.Validate();

@@ -83,11 +83,12 @@ TEST(CommandExecutor, DependenciesInTheEnvironmentOnlyForAJobWithDependencies) {
   // The worker's own environment must not reach a job as its dependencies.
   setenv("TASKFLOW_DEPENDENCIES", "[\"the worker's\"]", 1);
   setenv("TASKFLOW_DEPENDENCIES_FILE", "/the/workers", 1);
-  const auto spec = Script(R"(printf '{"deps": %s, "file": "%s"}' "${TASKFLOW_DEPENDENCIES:-null}" "${TASKFLOW_DEPENDENCIES_FILE-}")");
+  const auto spec = Script(
+      R"(printf '{"deps": %s, "file": "%s"}' "${TASKFLOW_DEPENDENCIES:-null}" "${TASKFLOW_DEPENDENCIES_FILE-}")");
   Job job = TestJob();
-  job.dependencies = nlohmann::json::array({{{"job_id", 5}, {"key", "a"}, {"state", "SUCCEEDED"},
-                                             {"result", {{"pdf", "p1 \"x\".pdf"}}}},
-                                            {{"job_id", 6}, {"key", "b"}, {"state", "FAILED"}, {"result", nullptr}}});
+  job.dependencies = nlohmann::json::array(
+      {{{"job_id", 5}, {"key", "a"}, {"state", "SUCCEEDED"}, {"result", {{"pdf", "p1 \"x\".pdf"}}}},
+       {{"job_id", 6}, {"key", "b"}, {"state", "FAILED"}, {"result", nullptr}}});
   auto outcome = RunSpec(spec, job);
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded) << outcome.error_message;
   EXPECT_EQ(outcome.result, nlohmann::json({{"deps", job.dependencies}, {"file", ""}}));
@@ -101,7 +102,8 @@ TEST(CommandExecutor, DependenciesInTheEnvironmentOnlyForAJobWithDependencies) {
 
 TEST(CommandExecutor, LargeDependenciesGoToAPrivateFileRemovedAfterTheRun) {
   Job job = TestJob();
-  job.dependencies = nlohmann::json::array({{{"job_id", 5}, {"result", std::string(kMaxDependenciesEnvBytes, 'r')}}});
+  job.dependencies = nlohmann::json::array(
+      {{{"job_id", 5}, {"result", std::string(kMaxDependenciesEnvBytes, 'r')}}});
   const auto spec = Script(
       R"sh(f=$TASKFLOW_DEPENDENCIES_FILE; printf '{"env": "%s", "mode": "%s", "file": "%s", "deps": ' "${TASKFLOW_DEPENDENCIES+set}" "$(stat -c %a "$f")" "$f"; cat "$f"; printf '}')sh");
   const auto outcome = RunSpec(spec, job);
@@ -115,7 +117,8 @@ TEST(CommandExecutor, LargeDependenciesGoToAPrivateFileRemovedAfterTheRun) {
 
   // Just at the bound: still the variable.
   const std::string small = nlohmann::json::array({{{"r", ""}}}).dump();
-  job.dependencies = nlohmann::json::array({{{"r", std::string(kMaxDependenciesEnvBytes - small.size(), 'r')}}});
+  job.dependencies =
+      nlohmann::json::array({{{"r", std::string(kMaxDependenciesEnvBytes - small.size(), 'r')}}});
   ASSERT_EQ(job.dependencies.dump().size(), kMaxDependenciesEnvBytes);
   EXPECT_EQ(DependencyEnvironment(job, "").at(0).first, "TASKFLOW_DEPENDENCIES");
   const auto at_bound = RunSpec(Script(R"(printf '%s' "${#TASKFLOW_DEPENDENCIES}")"), job);
@@ -168,9 +171,9 @@ TEST(CommandExecutor, ExitTempfailWithSnoozeObjectSnoozes) {
 }
 
 TEST(CommandExecutor, ExitTempfailWithoutSnoozeObjectIsAnOrdinaryFailure) {
-  for (const char* script : {"exit 75", R"(echo '{"snooze": -1}'; exit 75)",
-                             R"(echo '{"snooze": "10"}'; exit 75)", R"(echo '[1]'; exit 75)",
-                             R"(echo 'snooze 10'; exit 75)"}) {
+  for (const char* script :
+       {"exit 75", R"(echo '{"snooze": -1}'; exit 75)", R"(echo '{"snooze": "10"}'; exit 75)",
+        R"(echo '[1]'; exit 75)", R"(echo 'snooze 10'; exit 75)"}) {
     const auto outcome = RunSpec(Script(script));
     ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed) << script;
     EXPECT_EQ(outcome.error_type, "exit_code") << script;
@@ -191,7 +194,8 @@ TEST(Outcome, SnoozeClampsNegativeDelaysToZero) {
 }
 
 TEST(CommandExecutor, StderrTailIsTheLastTwoKilobytes) {
-  const auto outcome = RunSpec(Script("i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; exit 1"));
+  const auto outcome = RunSpec(
+      Script("i=0; while [ $i -lt 2000 ]; do echo \"line $i\" >&2; i=$((i+1)); done; exit 1"));
   ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed);
   EXPECT_LE(outcome.error_message.size(), 2048u + 40u);
   EXPECT_NE(outcome.error_message.find("line 1999"), std::string::npos);

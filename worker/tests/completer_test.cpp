@@ -96,7 +96,8 @@ TEST(Completer, FlushesOnTimeAfterTheFirstOutcome) {
   const auto waited = db.Calls("complete").at(0).at - start;
   EXPECT_GE(waited, Milliseconds(140)) << "waits the flush interval for others";
   EXPECT_LT(waited, Milliseconds(3000));
-  EXPECT_TRUE(db.Calls("complete_many").empty()) << "one completion: complete(), not complete_many()";
+  EXPECT_TRUE(db.Calls("complete_many").empty())
+      << "one completion: complete(), not complete_many()";
   completer.Stop(Milliseconds(0));
 }
 
@@ -134,7 +135,8 @@ TEST(Completer, ReportsAnAttemptOnlyOnce) {
   Completer completer(Fast(), db.Factory(), jobs);
   auto active = MakeActive(jobs, 1);
   completer.Enqueue(Completion(active));
-  completer.Enqueue(Report::Release(active));  // e.g. the shutdown's release after the handler returned
+  completer.Enqueue(
+      Report::Release(active));  // e.g. the shutdown's release after the handler returned
   completer.Start();
   completer.Stop(Milliseconds(1000));
   EXPECT_EQ(db.Reported(), std::vector<std::int64_t>{1});
@@ -239,7 +241,8 @@ TEST(CompleterOptions, DefaultsAndValidate) {
   ActiveJobs jobs;
   CompleterOptions negative;
   negative.flush_interval = Milliseconds(-5);
-  EXPECT_THROW(Completer(negative, db.Factory(), jobs), std::invalid_argument) << "the part checks its options too";
+  EXPECT_THROW(Completer(negative, db.Factory(), jobs), std::invalid_argument)
+      << "the part checks its options too";
 }
 
 }  // namespace

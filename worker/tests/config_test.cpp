@@ -23,7 +23,8 @@ TEST(ParseHandlerFlag, BuiltIns) {
 TEST(ParseHandlerFlag, CommandSplitsArgumentsWithoutAShell) {
   const auto spec = ParseHandlerFlag("resize=command:/usr/local/bin/resize --fast  'x y'");
   EXPECT_EQ(spec.executor, "command");
-  EXPECT_EQ(spec.command, (std::vector<std::string>{"/usr/local/bin/resize", "--fast", "'x", "y'"}));
+  EXPECT_EQ(spec.command,
+            (std::vector<std::string>{"/usr/local/bin/resize", "--fast", "'x", "y'"}));
   EXPECT_EQ(spec.permanent_exit_codes, std::set<int>{65});
 }
 
@@ -39,8 +40,8 @@ TEST(ParseHandlerFlag, SqlKeepsColonsInTheStatement) {
 }
 
 TEST(ParseHandlerFlag, RejectsMalformedFlags) {
-  for (const char* bad : {"ping", "=noop", "ping=", "ping=bogus", "x=command:", "x=command:   ", "h=http:",
-                          "s=sql:", "p=noop:arg", "w=sleep:3"}) {
+  for (const char* bad : {"ping", "=noop", "ping=", "ping=bogus", "x=command:", "x=command:   ",
+                          "h=http:", "s=sql:", "p=noop:arg", "w=sleep:3"}) {
     EXPECT_THROW(ParseHandlerFlag(bad), ConfigError) << bad;
   }
 }
@@ -98,7 +99,8 @@ TEST(ParseHandlerConfig, RejectsMistakes) {
 
 TEST(ValidateHandlerSpec, ChecksWhatCanBeCheckedAtStartup) {
   EXPECT_THROW(MakeHandler(ParseHandlerFlag("a=command:/nonexistent/program")), ConfigError);
-  EXPECT_NO_THROW(MakeHandler(ParseHandlerFlag("a=command:sh -c true")));  // PATH lookup at run time
+  EXPECT_NO_THROW(
+      MakeHandler(ParseHandlerFlag("a=command:sh -c true")));  // PATH lookup at run time
   EXPECT_THROW(MakeHandler(ParseHandlerFlag("a=http:ftp://example.com/")), ConfigError);
   EXPECT_THROW(MakeHandler(ParseHandlerFlag("a=http:http:///path")), ConfigError);
 }
@@ -113,52 +115,64 @@ TEST(HttpSecret, FromTheFileTheEnvironmentOrASecretFile) {
       R"({"handlers": {"h": {"executor": "http", "url": "http://127.0.0.1:9/", "secret_env": "TASKFLOW_TEST_HOOK_SECRET"}}})"));
   EXPECT_EQ(env.at(0).secret, "from-the-environment-0123");
   unsetenv("TASKFLOW_TEST_HOOK_SECRET");
-  EXPECT_THROW(ParseHandlerConfig(nlohmann::json::parse(
-                   R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret_env": "TASKFLOW_TEST_HOOK_SECRET"}}})")),
-               ConfigError);
+  EXPECT_THROW(
+      ParseHandlerConfig(nlohmann::json::parse(
+          R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret_env": "TASKFLOW_TEST_HOOK_SECRET"}}})")),
+      ConfigError);
 
   const std::string path = ::testing::TempDir() + "/taskflow_secret_test";
-  {
-    std::ofstream(path) << "from-a-file-0123456789\n";
-  }
-  nlohmann::json config = nlohmann::json::parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/"}}})");
+  { std::ofstream(path) << "from-a-file-0123456789\n"; }
+  nlohmann::json config =
+      nlohmann::json::parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/"}}})");
   config["handlers"]["h"]["secret_file"] = path;
-  EXPECT_EQ(ParseHandlerConfig(config).at(0).secret, "from-a-file-0123456789");  // without the newline
+  EXPECT_EQ(ParseHandlerConfig(config).at(0).secret,
+            "from-a-file-0123456789");  // without the newline
   std::remove(path.c_str());
   EXPECT_THROW(ParseHandlerConfig(config), ConfigError);
 
-  for (const char* bad : {
-           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": "short"}}})",
-           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": ""}}})",
-           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": "0123456789abcdef", "secret_env": "HOME"}}})",
-           R"({"handlers": {"h": {"executor": "command", "command": ["true"], "secret": "0123456789abcdef"}}})",
-           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "max_snooze": "10ms"}}})",
-       }) {
+  for (
+      const char* bad : {
+          R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": "short"}}})",
+          R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": ""}}})",
+          R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "secret": "0123456789abcdef", "secret_env": "HOME"}}})",
+          R"({"handlers": {"h": {"executor": "command", "command": ["true"], "secret": "0123456789abcdef"}}})",
+          R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "max_snooze": "10ms"}}})",
+      }) {
     EXPECT_THROW(ParseHandlerConfig(nlohmann::json::parse(bad)), ConfigError) << bad;
   }
-  EXPECT_EQ(ParseHandlerConfig(nlohmann::json::parse(
-                R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "max_snooze": "10m"}}})"))
-                .at(0)
-                .max_snooze,
-            milliseconds(600000));
+  EXPECT_EQ(
+      ParseHandlerConfig(
+          nlohmann::json::parse(
+              R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "max_snooze": "10m"}}})"))
+          .at(0)
+          .max_snooze,
+      milliseconds(600000));
 }
 
 TEST(HandlerConfig, HttpBodyIsThePayloadOrTheEnvelope) {
-  const auto parse = [](const char* text) { return ParseHandlerConfig(nlohmann::json::parse(text)).at(0); };
+  const auto parse = [](const char* text) {
+    return ParseHandlerConfig(nlohmann::json::parse(text)).at(0);
+  };
   EXPECT_FALSE(parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/"}}})").envelope);
-  EXPECT_FALSE(parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "payload"}}})").envelope);
-  EXPECT_TRUE(parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "envelope"}}})").envelope);
-  for (const char* bad : {
-           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "json"}}})",
-           R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": true}}})",
-           R"({"handlers": {"h": {"executor": "command", "command": ["true"], "body": "envelope"}}})",
-       }) {
+  EXPECT_FALSE(
+      parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "payload"}}})")
+          .envelope);
+  EXPECT_TRUE(
+      parse(R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "envelope"}}})")
+          .envelope);
+  for (
+      const char* bad : {
+          R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": "json"}}})",
+          R"({"handlers": {"h": {"executor": "http", "url": "http://x/", "body": true}}})",
+          R"({"handlers": {"h": {"executor": "command", "command": ["true"], "body": "envelope"}}})",
+      }) {
     EXPECT_THROW(ParseHandlerConfig(nlohmann::json::parse(bad)), ConfigError) << bad;
   }
 }
 
 TEST(HttpSecret, TheWorkerWideSecretFillsOnlyHttpHandlersWithoutOne) {
-  std::vector<HandlerSpec> specs = {ParseHandlerFlag("a=http:http://x/"), ParseHandlerFlag("b=noop"),
+  std::vector<HandlerSpec> specs = {ParseHandlerFlag("a=http:http://x/"),
+                                    ParseHandlerFlag("b=noop"),
                                     ParseHandlerFlag("c=http:http://y/")};
   specs[2].secret = "own-secret-0123456789";
   ApplyDefaultHttpSecret(specs, "worker-wide-secret-0123");
@@ -181,13 +195,9 @@ TEST(ValidateHandlerSpec, RejectsHeadersThatWouldSplitTheRequest) {
 
 TEST(LoadHandlerFile, ReadsAndReportsThePath) {
   const std::string path = ::testing::TempDir() + "/taskflow_handlers_test.json";
-  {
-    std::ofstream(path) << R"({"handlers": {"ping": {"executor": "noop"}}})";
-  }
+  { std::ofstream(path) << R"({"handlers": {"ping": {"executor": "noop"}}})"; }
   EXPECT_EQ(LoadHandlerFile(path).at(0).job_type, "ping");
-  {
-    std::ofstream(path) << R"({"handlers": {"ping": {"executor": "noop"},}})";
-  }
+  { std::ofstream(path) << R"({"handlers": {"ping": {"executor": "noop"},}})"; }
   try {
     LoadHandlerFile(path);
     FAIL() << "invalid JSON accepted";

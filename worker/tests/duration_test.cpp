@@ -26,7 +26,9 @@ TEST(ParseDuration, RejectsGarbage) {
   }
 }
 
-TEST(ToIntervalText, IsMilliseconds) { EXPECT_EQ(ToIntervalText(milliseconds(1500)), "1500 milliseconds"); }
+TEST(ToIntervalText, IsMilliseconds) {
+  EXPECT_EQ(ToIntervalText(milliseconds(1500)), "1500 milliseconds");
+}
 
 TEST(Backoff, DoublesUpToTheCapWithEqualJitter) {
   Backoff backoff(milliseconds(100), milliseconds(1000), 42);
@@ -66,8 +68,9 @@ TEST(PgArray, QuotesEscapesAndNulls) {
   EXPECT_EQ(ToPgArray(std::vector<std::string>{}), "{}");
   EXPECT_EQ(ToPgArray(std::vector<std::string>{"a", "b c"}), R"({"a","b c"})");
   EXPECT_EQ(ToPgArray(std::vector<std::string>{R"(x"y\z)"}), R"({"x\"y\\z"})");
-  EXPECT_EQ(ToPgArray(std::vector<std::optional<std::string>>{std::nullopt, std::string("{\"k\": 1}")}),
-            R"({NULL,"{\"k\": 1}"})");
+  EXPECT_EQ(
+      ToPgArray(std::vector<std::optional<std::string>>{std::nullopt, std::string("{\"k\": 1}")}),
+      R"({NULL,"{\"k\": 1}"})");
   EXPECT_EQ(ToPgArray(std::vector<std::string>{"NULL"}), R"({"NULL"})");  // the string, not NULL
 }
 
@@ -75,8 +78,11 @@ TEST(ValidUtf8, KeepsValidTextAndReplacesTheRest) {
   EXPECT_EQ(ValidUtf8("plain"), "plain");
   EXPECT_EQ(ValidUtf8("caf\xC3\xA9"), "caf\xC3\xA9");
   EXPECT_EQ(ValidUtf8(std::string("a\0b", 3)), "ab");
-  EXPECT_EQ(ValidUtf8("a\xFF" "b"), "a\xEF\xBF\xBD" "b");
-  EXPECT_EQ(ValidUtf8("\xC3"), "\xEF\xBF\xBD");            // truncated sequence
+  EXPECT_EQ(ValidUtf8("a\xFF"
+                      "b"),
+            "a\xEF\xBF\xBD"
+            "b");
+  EXPECT_EQ(ValidUtf8("\xC3"), "\xEF\xBF\xBD");                  // truncated sequence
   EXPECT_EQ(ValidUtf8("\xC0\xAF"), "\xEF\xBF\xBD\xEF\xBF\xBD");  // overlong '/'
   EXPECT_EQ(ValidUtf8("\xF0\x9F\x98\x80"), "\xF0\x9F\x98\x80");
 }

@@ -18,13 +18,13 @@
 namespace taskflow::testing {
 
 struct Call {
-  std::string kind;                // acquire, heartbeat, complete_many, complete, fail, release, snooze
-  std::vector<Lease> leases;       // the leases it carried
-  int max_jobs = 0;                // acquire
-  Milliseconds duration{0};        // heartbeat: extend; snooze: delay
-  std::string error_type;          // fail
-  bool retryable = true;           // fail
-  bool on = true;                  // synchronous_commit
+  std::string kind;           // acquire, heartbeat, complete_many, complete, fail, release, snooze
+  std::vector<Lease> leases;  // the leases it carried
+  int max_jobs = 0;           // acquire
+  Milliseconds duration{0};   // heartbeat: extend; snooze: delay
+  std::string error_type;     // fail
+  bool retryable = true;      // fail
+  bool on = true;             // synchronous_commit
   std::optional<std::string> result;  // complete
   std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();
 };
@@ -50,7 +50,8 @@ class FakeDatabase {
   }
 
   // The next `count` calls of `kind` throw StoreError(error) ("connect": opening a session).
-  void FailNext(const std::string& kind, int count, StoreError::Kind error = StoreError::Kind::kConnectionLost) {
+  void FailNext(const std::string& kind, int count,
+                StoreError::Kind error = StoreError::Kind::kConnectionLost) {
     std::lock_guard<std::mutex> lock(mutex_);
     failures_[kind] = {count, error};
   }
@@ -89,7 +90,8 @@ class FakeDatabase {
     return out;
   }
   // Waits until `predicate` holds (checked every 2 ms); false after `timeout`.
-  bool WaitFor(const std::function<bool()>& predicate, Milliseconds timeout = Milliseconds(5000)) const {
+  bool WaitFor(const std::function<bool()>& predicate,
+               Milliseconds timeout = Milliseconds(5000)) const {
     const auto end = std::chrono::steady_clock::now() + timeout;
     while (!predicate()) {
       if (std::chrono::steady_clock::now() > end) return false;
@@ -134,7 +136,8 @@ class FakeDatabase {
     }
     return out;
   }
-  std::vector<std::pair<std::int64_t, std::string>> Heartbeat(const std::vector<Lease>& leases, Milliseconds extend) {
+  std::vector<std::pair<std::int64_t, std::string>> Heartbeat(const std::vector<Lease>& leases,
+                                                              Milliseconds extend) {
     std::lock_guard<std::mutex> lock(mutex_);
     MaybeFail("heartbeat", leases);
     Call call;
@@ -164,7 +167,8 @@ class FakeDatabase {
     }
     for (const auto& lease : leases) {
       for (std::int64_t id : rejected_[kind]) {
-        if (lease.job_id == id) throw StoreError(StoreError::Kind::kRejected, "22023", "injected rejection");
+        if (lease.job_id == id)
+          throw StoreError(StoreError::Kind::kRejected, "22023", "injected rejection");
       }
     }
   }
@@ -185,22 +189,24 @@ class FakeJobStore : public JobStore {
   explicit FakeJobStore(FakeDatabase& db) : db_(db) { db_.Connect(); }
 
   void CheckExtension() override {}
-  std::vector<Job> Acquire(const std::string&, const std::vector<std::string>&, int max_jobs, Milliseconds,
-                           const std::optional<std::vector<std::string>>&) override {
+  std::vector<Job> Acquire(const std::string&, const std::vector<std::string>&, int max_jobs,
+                           Milliseconds, const std::optional<std::vector<std::string>>&) override {
     return db_.Acquire(max_jobs);
   }
   std::vector<std::pair<std::int64_t, std::string>> Heartbeat(const std::vector<Lease>& leases,
                                                               Milliseconds extend) override {
     return db_.Heartbeat(leases, extend);
   }
-  long CompleteMany(const std::vector<Lease>& leases, const std::vector<std::optional<std::string>>&) override {
+  long CompleteMany(const std::vector<Lease>& leases,
+                    const std::vector<std::optional<std::string>>&) override {
     Call call;
     call.kind = "complete_many";
     call.leases = leases;
     db_.Record(call);
     return static_cast<long>(leases.size());
   }
-  std::optional<std::string> Complete(const Lease& lease, const std::optional<std::string>& result) override {
+  std::optional<std::string> Complete(const Lease& lease,
+                                      const std::optional<std::string>& result) override {
     Call call;
     call.kind = "complete";
     call.leases = {lease};
@@ -208,8 +214,8 @@ class FakeJobStore : public JobStore {
     db_.Record(call);
     return std::string("SUCCEEDED");
   }
-  std::optional<std::string> Fail(const Lease& lease, const std::string& error_type, const std::string&,
-                                  bool retryable) override {
+  std::optional<std::string> Fail(const Lease& lease, const std::string& error_type,
+                                  const std::string&, bool retryable) override {
     Call call;
     call.kind = "fail";
     call.leases = {lease};
@@ -225,7 +231,8 @@ class FakeJobStore : public JobStore {
     db_.Record(call);
     return std::string("PENDING");
   }
-  std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay, const std::string&) override {
+  std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay,
+                                    const std::string&) override {
     Call call;
     call.kind = "snooze";
     call.leases = {lease};

@@ -89,7 +89,7 @@ TEST(Heartbeater, BeatsEveryIntervalAndStopsForFinishedJobs) {
   Heartbeater heartbeater(Options(Milliseconds(1000), Milliseconds(20)), db.Factory(), jobs);
   heartbeater.Start();
   ASSERT_TRUE(db.WaitFor([&] { return db.Calls("heartbeat").size() >= 3; }));
-  jobs.Remove(7);  // the Completer reported it
+  jobs.Remove(7);                                 // the Completer reported it
   std::this_thread::sleep_for(Milliseconds(40));  // a beat in flight may still carry it
   const std::size_t before = db.Calls("heartbeat").size();
   std::this_thread::sleep_for(Milliseconds(150));
@@ -110,7 +110,8 @@ TEST(HeartbeaterOptions, DefaultsAndValidate) {
   EXPECT_NO_THROW(Options(Milliseconds(2000), Milliseconds(1999)).Validate());
   EXPECT_THROW(Options(Milliseconds(2000), Milliseconds(2000)).Validate(), std::invalid_argument);
   EXPECT_THROW(Options(Milliseconds(2000), Milliseconds(-1)).Validate(), std::invalid_argument);
-  EXPECT_THROW(Options(Milliseconds(100)).Validate(), std::invalid_argument) << "lease / 3 rounds up to the lease";
+  EXPECT_THROW(Options(Milliseconds(100)).Validate(), std::invalid_argument)
+      << "lease / 3 rounds up to the lease";
   EXPECT_THROW(Options(Milliseconds(0)).Validate(), std::invalid_argument);
   try {
     Options(Milliseconds(2000), Milliseconds(3000)).Validate();

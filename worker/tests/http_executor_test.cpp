@@ -29,7 +29,9 @@ class HttpExecutorTest : public ::testing::Test {
       last_ = req;
       res.set_content(R"({"received": )" + req.body + "}", "application/json");
     });
-    server_.Post("/text", [](const httplib::Request&, httplib::Response& res) { res.set_content("fine", "text/plain"); });
+    server_.Post("/text", [](const httplib::Request&, httplib::Response& res) {
+      res.set_content("fine", "text/plain");
+    });
     server_.Post(R"(/status/(\d+))", [](const httplib::Request& req, httplib::Response& res) {
       res.status = std::stoi(req.matches[1]);
       res.set_content("status body " + std::string(req.matches[1]), "text/plain");
@@ -70,7 +72,9 @@ class HttpExecutorTest : public ::testing::Test {
     thread_.join();
   }
 
-  std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string Url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
 
   Outcome Post(const std::string& path, std::optional<milliseconds> timeout = std::nullopt) {
     HandlerSpec spec;
@@ -116,7 +120,8 @@ TEST_F(HttpExecutorTest, TwoHundredCompletesWithTheJsonBodyAndSendsTheHeaders) {
   EXPECT_EQ(last_.get_header_value("TaskFlow-Queue"), "web");
   EXPECT_EQ(last_.get_header_value("TaskFlow-Correlation-Id"), "req-7");
   EXPECT_EQ(last_.get_header_value("TaskFlow-Lease-Token"), "5f0c1a52-8c53-4f55-9d0e-6a1a3c0ffee0");
-  EXPECT_EQ(last_.get_header_value("traceparent"), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+  EXPECT_EQ(last_.get_header_value("traceparent"),
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
   EXPECT_EQ(last_.get_header_value("Idempotency-Key"), "1234:2");
   EXPECT_EQ(last_.get_header_value("TaskFlow-Tenant-Id"), "acme");
   EXPECT_FALSE(last_.has_header("TaskFlow-Signature"));  // no secret: unsigned
@@ -126,7 +131,9 @@ TEST_F(HttpExecutorTest, TwoHundredCompletesWithTheJsonBodyAndSendsTheHeaders) {
 }
 
 TEST_F(HttpExecutorTest, TheEnvelopeBodyCarriesThePayloadAndTheDependenciesSigned) {
-  job_.dependencies = nlohmann::json::array({{{"job_id", 7}, {"key", "render-1"}, {"state", "SUCCEEDED"},
+  job_.dependencies = nlohmann::json::array({{{"job_id", 7},
+                                              {"key", "render-1"},
+                                              {"state", "SUCCEEDED"},
                                               {"result", {{"pdf", "p1.pdf"}}}}});
   HandlerSpec spec;
   spec.job_type = "hook";
@@ -138,9 +145,11 @@ TEST_F(HttpExecutorTest, TheEnvelopeBodyCarriesThePayloadAndTheDependenciesSigne
   ASSERT_EQ(MakeHandler(spec)(job_, ctx).kind, Outcome::Kind::kSucceeded);
   std::lock_guard<std::mutex> lock(mutex_);
   const auto body = nlohmann::json::parse(last_.body);
-  EXPECT_EQ(body, nlohmann::json({{"payload", {{"order", 99}}}, {"dependencies", job_.dependencies}}));
+  EXPECT_EQ(body,
+            nlohmann::json({{"payload", {{"order", 99}}}, {"dependencies", job_.dependencies}}));
   const std::int64_t seconds = std::stoll(last_.get_header_value("TaskFlow-Timestamp"));
-  EXPECT_EQ(last_.get_header_value("TaskFlow-Signature"), HttpSignature(spec.secret, seconds, last_.body))
+  EXPECT_EQ(last_.get_header_value("TaskFlow-Signature"),
+            HttpSignature(spec.secret, seconds, last_.body))
       << "the signature covers the dependencies with the payload";
 }
 
@@ -150,7 +159,8 @@ TEST(HttpRequestBody, PayloadByDefaultEvenWithDependenciesAndAnEnvelopeOnRequest
   job.payload = nlohmann::json::array({1, 2});
   EXPECT_EQ(HttpRequestBody(spec, job), "[1,2]");
   job.dependencies = nlohmann::json::array({{{"job_id", 3}, {"result", nullptr}}});
-  EXPECT_EQ(HttpRequestBody(spec, job), "[1,2]") << "the default body stays the payload, as scheduled";
+  EXPECT_EQ(HttpRequestBody(spec, job), "[1,2]")
+      << "the default body stays the payload, as scheduled";
   spec.envelope = true;
   EXPECT_EQ(nlohmann::json::parse(HttpRequestBody(spec, job)),
             nlohmann::json({{"payload", {1, 2}}, {"dependencies", job.dependencies}}));
@@ -184,7 +194,8 @@ TEST_F(HttpExecutorTest, TraceparentHeaderOnlyWhenTheJobHasOne) {
   ASSERT_EQ(MakeHandler(spec)(job_, ctx).kind, Outcome::Kind::kSucceeded);
   std::lock_guard<std::mutex> lock(mutex_);
   EXPECT_EQ(last_.get_header_value_count("traceparent"), 1u);
-  EXPECT_EQ(last_.get_header_value("traceparent"), "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
+  EXPECT_EQ(last_.get_header_value("traceparent"),
+            "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00");
 }
 
 TEST_F(HttpExecutorTest, NonJsonBodyCompletesWithoutAResult) {
@@ -199,7 +210,8 @@ TEST_F(HttpExecutorTest, ServerErrorsAndThrottlingAreRetryable) {
     ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed) << status;
     EXPECT_EQ(outcome.error_type, "http_" + std::to_string(status));
     EXPECT_TRUE(outcome.retryable) << status;
-    EXPECT_NE(outcome.error_message.find("status body"), std::string::npos) << outcome.error_message;
+    EXPECT_NE(outcome.error_message.find("status body"), std::string::npos)
+        << outcome.error_message;
   }
 }
 
@@ -251,15 +263,19 @@ TEST_F(HttpExecutorTest, RequestsAreSignedWithTheHandlersSecret) {
   const std::string timestamp = last_.get_header_value("TaskFlow-Timestamp");
   ASSERT_FALSE(timestamp.empty());
   const long long seconds = std::stoll(timestamp);
-  const long long now = std::chrono::duration_cast<std::chrono::seconds>(before.time_since_epoch()).count();
+  const long long now =
+      std::chrono::duration_cast<std::chrono::seconds>(before.time_since_epoch()).count();
   EXPECT_GE(seconds, now - 1);
   EXPECT_LE(seconds, now + 5);
-  EXPECT_EQ(last_.get_header_value("TaskFlow-Signature"), HttpSignature(spec.secret, seconds, last_.body));
-  EXPECT_NE(last_.get_header_value("TaskFlow-Signature"), HttpSignature("another-secret-0123", seconds, last_.body));
+  EXPECT_EQ(last_.get_header_value("TaskFlow-Signature"),
+            HttpSignature(spec.secret, seconds, last_.body));
+  EXPECT_NE(last_.get_header_value("TaskFlow-Signature"),
+            HttpSignature("another-secret-0123", seconds, last_.body));
 }
 
 TEST(HttpSignature, IsHmacSha256OfTimestampDotBodyInLowercaseHex) {
-  // Computed independently: python3 -c 'import hmac,hashlib; print(hmac.new(b"0123456789abcdef-test",
+  // Computed independently: python3 -c 'import hmac,hashlib;
+  // print(hmac.new(b"0123456789abcdef-test",
   //   b"1700000000.{\"order\":99}", hashlib.sha256).hexdigest())'
   EXPECT_EQ(HttpSignature("0123456789abcdef-test", 1700000000, R"({"order":99})"),
             "v1=49d440ec0e0accc8dc986089231d9f11d6910060f371965458b5f1dffcc83061");
@@ -378,7 +394,8 @@ TEST_F(HttpExecutorTest, AStoppedRequestDoesNotPoisonThePool) {
 
 class ClassifyHttpReplyTest : public ::testing::Test {
  protected:
-  Outcome Classify(int status, std::string retry_after = "", std::string body = "", bool truncated = false) {
+  Outcome Classify(int status, std::string retry_after = "", std::string body = "",
+                   bool truncated = false) {
     HttpReply reply;
     reply.status = status;
     reply.retry_after = std::move(retry_after);
@@ -402,7 +419,8 @@ TEST_F(ClassifyHttpReplyTest, RetryAfterSecondsAndDatesSnoozeOn429And503) {
   auto outcome = Classify(429, "30");
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
   EXPECT_EQ(outcome.snooze_for, milliseconds(30000));
-  EXPECT_NE(outcome.error_message.find("Retry-After: 30"), std::string::npos) << outcome.error_message;
+  EXPECT_NE(outcome.error_message.find("Retry-After: 30"), std::string::npos)
+      << outcome.error_message;
   outcome = Classify(503, "Sun, 06 Nov 1994 08:51:37 GMT");
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSnoozed);
   EXPECT_EQ(outcome.snooze_for, milliseconds(120000));
@@ -416,7 +434,8 @@ TEST_F(ClassifyHttpReplyTest, RetryAfterSecondsAndDatesSnoozeOn429And503) {
 
 TEST_F(ClassifyHttpReplyTest, SnoozesAreClampedToTheBounds) {
   EXPECT_EQ(Classify(429, "0").snooze_for, kMinHttpSnooze);
-  EXPECT_EQ(Classify(429, "Sun, 06 Nov 1994 08:00:00 GMT").snooze_for, kMinHttpSnooze);  // in the past
+  EXPECT_EQ(Classify(429, "Sun, 06 Nov 1994 08:00:00 GMT").snooze_for,
+            kMinHttpSnooze);  // in the past
   EXPECT_EQ(Classify(429, "99999999999999999999999999").snooze_for, milliseconds(3600 * 1000));
   EXPECT_EQ(Classify(429, "Fri, 31 Dec 9999 23:59:59 GMT").snooze_for, milliseconds(3600 * 1000));
   HttpReply reply;
@@ -437,9 +456,15 @@ TEST_F(ClassifyHttpReplyTest, AJsonBodyCanAskForASnooze) {
 }
 
 TEST_F(ClassifyHttpReplyTest, WithoutAUsableDelayThrottlingIsARetryableFailure) {
-  for (const auto& [retry_after, body] : std::vector<std::pair<std::string, std::string>>{
-           {"", ""}, {"soon", ""}, {"-5", ""}, {"1.5", ""}, {"", R"({"snooze_seconds": -1})"},
-           {"", R"({"snooze_seconds": "10"})"}, {"", "[1]"}, {"", "not json"}}) {
+  for (const auto& [retry_after, body] :
+       std::vector<std::pair<std::string, std::string>>{{"", ""},
+                                                        {"soon", ""},
+                                                        {"-5", ""},
+                                                        {"1.5", ""},
+                                                        {"", R"({"snooze_seconds": -1})"},
+                                                        {"", R"({"snooze_seconds": "10"})"},
+                                                        {"", "[1]"},
+                                                        {"", "not json"}}) {
     const auto outcome = Classify(429, retry_after, body);
     EXPECT_EQ(outcome.kind, Outcome::Kind::kFailed) << retry_after << body;
     EXPECT_EQ(outcome.error_type, "http_429");
@@ -449,7 +474,8 @@ TEST_F(ClassifyHttpReplyTest, WithoutAUsableDelayThrottlingIsARetryableFailure) 
 
 TEST_F(ClassifyHttpReplyTest, OnlyTooManyRequestsAndUnavailableSnooze) {
   for (int status : {500, 502, 504, 408, 200, 400}) {
-    EXPECT_NE(Classify(status, "30", R"({"snooze_seconds": 5})").kind, Outcome::Kind::kSnoozed) << status;
+    EXPECT_NE(Classify(status, "30", R"({"snooze_seconds": 5})").kind, Outcome::Kind::kSnoozed)
+        << status;
   }
 }
 
@@ -466,7 +492,8 @@ TEST(HttpHeaders, SafeHeaderValueEscapesControlsAndBoundsTheLength) {
 TEST(HttpHeaders, ValidTraceparent) {
   EXPECT_TRUE(ValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
   EXPECT_FALSE(ValidTraceparent(""));
-  EXPECT_FALSE(ValidTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));  // uppercase
+  EXPECT_FALSE(
+      ValidTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"));  // uppercase
   EXPECT_FALSE(ValidTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"));
   EXPECT_FALSE(ValidTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"));
   EXPECT_FALSE(ValidTraceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));

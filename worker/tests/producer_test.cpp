@@ -64,13 +64,16 @@ struct Rig {
     completer = std::make_unique<Completer>(completer_options, db.Factory(), jobs);
     ExecutorPoolOptions pool_options;
     pool_options.concurrency = concurrency;
-    pool = std::make_unique<ExecutorPool>(pool_options, *completer, [this](int busy) { producer->OnHandlerFinished(busy); });
+    pool = std::make_unique<ExecutorPool>(pool_options, *completer,
+                                          [this](int busy) { producer->OnHandlerFinished(busy); });
     producer_options.worker_id = "test:1";
     producer_options.reconnect_min = Milliseconds(1);
     producer_options.reconnect_max = Milliseconds(5);
     producer = std::make_unique<Producer>(
         producer_options, std::nullopt, *pool, *completer, jobs,
-        [this](const std::string& type) -> const Handler* { return type == "t" ? &this->handler : nullptr; },
+        [this](const std::string& type) -> const Handler* {
+          return type == "t" ? &this->handler : nullptr;
+        },
         nullptr);
     completer->Start();
     pool->Start();
@@ -142,7 +145,8 @@ TEST(Producer, NeverAcquiresMoreThanTheFreeSlots) {
 TEST(Producer, AFullWorkerWaitsForHalfTheSlotsBeforeAcquiringAgain) {
   FakeDatabase db;
   db.AddJobs(40);
-  Rig rig(db, FixedPrefetch(6), /*concurrency=*/2, [](const Job&, JobContext&) { return Outcome::Succeeded(); });
+  Rig rig(db, FixedPrefetch(6), /*concurrency=*/2,
+          [](const Job&, JobContext&) { return Outcome::Succeeded(); });
   rig.Start(db);
   ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() == 40; }));
   rig.Stop();
@@ -151,7 +155,8 @@ TEST(Producer, AFullWorkerWaitsForHalfTheSlotsBeforeAcquiringAgain) {
   const auto calls = db.Calls("acquire");
   ASSERT_GE(calls.size(), 2u);
   EXPECT_EQ(calls[0].max_jobs, 8);
-  for (const auto& call : calls) EXPECT_GE(call.max_jobs, 4) << "batches, not one acquire per finished job";
+  for (const auto& call : calls)
+    EXPECT_GE(call.max_jobs, 4) << "batches, not one acquire per finished job";
 }
 
 TEST(Producer, AcquireBatchCapsEachCall) {
@@ -159,7 +164,8 @@ TEST(Producer, AcquireBatchCapsEachCall) {
   db.AddJobs(12);
   ProducerOptions options = FixedPrefetch(10);
   options.acquire_batch = 3;
-  Rig rig(db, options, /*concurrency=*/4, [](const Job&, JobContext&) { return Outcome::Succeeded(); });
+  Rig rig(db, options, /*concurrency=*/4,
+          [](const Job&, JobContext&) { return Outcome::Succeeded(); });
   rig.Start(db);
   ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() == 12; }));
   rig.Stop();
@@ -176,7 +182,8 @@ TEST(Producer, AcquisitionsSkipTheFlushUnlessDurableAcquire) {
     options.poll_interval = Milliseconds(20);
     options.durable_acquire = durable;
     db.FailNext("acquire", 1);  // a lost connection: the new session is set up again
-    Rig rig(db, options, /*concurrency=*/2, [](const Job&, JobContext&) { return Outcome::Succeeded(); });
+    Rig rig(db, options, /*concurrency=*/2,
+            [](const Job&, JobContext&) { return Outcome::Succeeded(); });
     rig.Start(db);
     ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() == 4; }));
     rig.Stop();
@@ -184,9 +191,12 @@ TEST(Producer, AcquisitionsSkipTheFlushUnlessDurableAcquire) {
     ASSERT_EQ(sets.size(), 2u) << "once per Producer session (the first and the reconnected one)";
     for (const auto& call : sets) EXPECT_EQ(call.on, durable);
     const auto all = db.Calls();
-    const auto first_set = std::find_if(all.begin(), all.end(), [](const Call& c) { return c.kind == "synchronous_commit"; });
-    const auto first_acquire = std::find_if(all.begin(), all.end(), [](const Call& c) { return c.kind == "acquire"; });
-    EXPECT_LT(first_set - all.begin(), first_acquire - all.begin()) << "set before the first acquire";
+    const auto first_set = std::find_if(
+        all.begin(), all.end(), [](const Call& c) { return c.kind == "synchronous_commit"; });
+    const auto first_acquire =
+        std::find_if(all.begin(), all.end(), [](const Call& c) { return c.kind == "acquire"; });
+    EXPECT_LT(first_set - all.begin(), first_acquire - all.begin())
+        << "set before the first acquire";
   }
 }
 
@@ -268,16 +278,19 @@ TEST(ExecutorPool, TheOutcomeOfAHandlerBecomesItsReport) {
   EXPECT_FALSE(ExecutorPool::ReportOf(active, Outcome::Cancelled("stopped")).retryable);
 
   active->ctx.RequestStop(StopReason::kShutdown);
-  EXPECT_EQ(ExecutorPool::ReportOf(active, Outcome::Cancelled("stopped")).kind, Report::Kind::kRelease)
+  EXPECT_EQ(ExecutorPool::ReportOf(active, Outcome::Cancelled("stopped")).kind,
+            Report::Kind::kRelease)
       << "a handler stopped by the shutdown gives its attempt back";
-  EXPECT_EQ(ExecutorPool::ReportOf(active, Outcome::Snooze(Milliseconds(1))).kind, Report::Kind::kSnooze)
+  EXPECT_EQ(ExecutorPool::ReportOf(active, Outcome::Snooze(Milliseconds(1))).kind,
+            Report::Kind::kSnooze)
       << "a snooze during shutdown is still a snooze";
 }
 
 TEST(ExecutorPool, AThrowingHandlerFailsRetryable) {
   FakeDatabase db;
   db.AddJobs(1);
-  Rig rig(db, FixedPrefetch(0), 1, [](const Job&, JobContext&) -> Outcome { throw std::runtime_error("boom"); });
+  Rig rig(db, FixedPrefetch(0), 1,
+          [](const Job&, JobContext&) -> Outcome { throw std::runtime_error("boom"); });
   rig.Start(db);
   ASSERT_TRUE(db.WaitFor([&] { return db.Calls("fail").size() == 1; }));
   rig.Stop();

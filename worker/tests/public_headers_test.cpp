@@ -25,7 +25,8 @@ class RecordingSession : public taskflow::SqlSession {
     statements.push_back(statement);
     last_params = params;
     last_timeout = timeout;
-    if (statement == "broken") throw taskflow::SqlError(taskflow::SqlError::Kind::kConnectionLost, "", "gone");
+    if (statement == "broken")
+      throw taskflow::SqlError(taskflow::SqlError::Kind::kConnectionLost, "", "gone");
     return {{"rows", nlohmann::json::array({{{"n", 1}}})}};
   }
   void Cancel() noexcept override { ++cancels; }
@@ -39,7 +40,8 @@ class RecordingSession : public taskflow::SqlSession {
 TEST(PublicHeaders, AHandlerReachesTheDatabaseThroughSqlSession) {
   RecordingSession session;
   taskflow::JobContext ctx([&session]() -> taskflow::SqlSession& { return session; });
-  const nlohmann::json rows = ctx.Sql().Execute("SELECT $1::int AS n", {"1"}, taskflow::Milliseconds(500));
+  const nlohmann::json rows =
+      ctx.Sql().Execute("SELECT $1::int AS n", {"1"}, taskflow::Milliseconds(500));
   EXPECT_EQ(rows["rows"][0]["n"], 1);
   EXPECT_EQ(session.last_params, std::vector<std::string>{"1"});
   EXPECT_EQ(session.last_timeout, taskflow::Milliseconds(500));

@@ -11,7 +11,9 @@ namespace {
 
 class ScriptedSession : public SqlSession {
  public:
-  std::function<nlohmann::json()> answer = [] { return nlohmann::json{{"rows", nlohmann::json::array()}}; };
+  std::function<nlohmann::json()> answer = [] {
+    return nlohmann::json{{"rows", nlohmann::json::array()}};
+  };
   nlohmann::json Execute(const std::string& statement, const std::vector<std::string>& params,
                          std::optional<Milliseconds> timeout) override {
     this->statement = statement;
@@ -19,9 +21,10 @@ class ScriptedSession : public SqlSession {
     this->timeout = timeout;
     return answer();
   }
-  nlohmann::json ExecuteWithSettings(const std::string& statement, const std::vector<std::string>& params,
-                                     std::optional<Milliseconds> timeout,
-                                     const std::vector<std::pair<std::string, std::string>>& settings) override {
+  nlohmann::json ExecuteWithSettings(
+      const std::string& statement, const std::vector<std::string>& params,
+      std::optional<Milliseconds> timeout,
+      const std::vector<std::pair<std::string, std::string>>& settings) override {
     this->settings = settings;
     return Execute(statement, params, timeout);
   }
@@ -51,12 +54,14 @@ Outcome RunSqlJob(JobContext& ctx, std::optional<Milliseconds> spec_timeout = st
 TEST(SqlExecutor, TheDependenciesAreATransactionSettingOnlyForAJobWithDependencies) {
   ScriptedSession session;
   JobContext ctx([&session]() -> SqlSession& { return session; });
-  const nlohmann::json deps = nlohmann::json::array({{{"job_id", 5}, {"state", "SUCCEEDED"}, {"result", {{"n", 1}}}}});
+  const nlohmann::json deps =
+      nlohmann::json::array({{{"job_id", 5}, {"state", "SUCCEEDED"}, {"result", {{"n", 1}}}}});
   ASSERT_EQ(RunSqlJob(ctx, std::nullopt, deps).kind, Outcome::Kind::kSucceeded);
   ASSERT_EQ(session.settings.size(), 1u);
   EXPECT_EQ(session.settings[0].first, "taskflow_job.dependencies");
   EXPECT_EQ(nlohmann::json::parse(session.settings[0].second), deps);
-  EXPECT_EQ(session.params, std::vector<std::string>{"{\"n\":2}"}) << "$1 is still the payload, alone";
+  EXPECT_EQ(session.params, std::vector<std::string>{"{\"n\":2}"})
+      << "$1 is still the payload, alone";
 
   ASSERT_EQ(RunSqlJob(ctx).kind, Outcome::Kind::kSucceeded);
   EXPECT_TRUE(session.settings.empty()) << "no dependencies: no setting, no extra round trip";
@@ -66,7 +71,8 @@ TEST(SqlExecutor, TheDependenciesAreATransactionSettingOnlyForAJobWithDependenci
 // retryable, instead of running without them.
 class ExecuteOnlySession : public SqlSession {
  public:
-  nlohmann::json Execute(const std::string&, const std::vector<std::string>&, std::optional<Milliseconds>) override {
+  nlohmann::json Execute(const std::string&, const std::vector<std::string>&,
+                         std::optional<Milliseconds>) override {
     ++calls;
     return nlohmann::json{{"affected_rows", 1}};
   }
@@ -99,24 +105,34 @@ TEST(SqlExecutor, RunsTheStatementWithThePayloadAndReturnsTheRows) {
 TEST(SqlExecutor, EachSqlErrorBecomesItsOutcome) {
   ScriptedSession session;
   JobContext ctx([&session]() -> SqlSession& { return session; });
-  session.answer = []() -> nlohmann::json { throw SqlError(SqlError::Kind::kConnectionLost, "", "server closed\n"); };
+  session.answer = []() -> nlohmann::json {
+    throw SqlError(SqlError::Kind::kConnectionLost, "", "server closed\n");
+  };
   Outcome outcome = RunSqlJob(ctx);
   EXPECT_EQ(outcome.error_type, "connection_error");
   EXPECT_EQ(outcome.error_message, "server closed");
   EXPECT_TRUE(outcome.retryable);
 
-  session.answer = []() -> nlohmann::json { throw SqlError(SqlError::Kind::kCommitInDoubt, "", "lost"); };
+  session.answer = []() -> nlohmann::json {
+    throw SqlError(SqlError::Kind::kCommitInDoubt, "", "lost");
+  };
   EXPECT_EQ(RunSqlJob(ctx).error_message, "commit in doubt: lost");
 
-  session.answer = []() -> nlohmann::json { throw SqlError(SqlError::Kind::kStatement, "22012", "division by zero"); };
+  session.answer = []() -> nlohmann::json {
+    throw SqlError(SqlError::Kind::kStatement, "22012", "division by zero");
+  };
   outcome = RunSqlJob(ctx);
   EXPECT_EQ(outcome.error_type, "22012");
   EXPECT_FALSE(outcome.retryable) << "a data error does not go away by retrying";
 
-  session.answer = []() -> nlohmann::json { throw SqlError(SqlError::Kind::kStatement, "40001", "serialization"); };
+  session.answer = []() -> nlohmann::json {
+    throw SqlError(SqlError::Kind::kStatement, "40001", "serialization");
+  };
   EXPECT_TRUE(RunSqlJob(ctx).retryable);
 
-  session.answer = []() -> nlohmann::json { throw SqlError(SqlError::Kind::kStatement, "57014", "canceling"); };
+  session.answer = []() -> nlohmann::json {
+    throw SqlError(SqlError::Kind::kStatement, "57014", "canceling");
+  };
   outcome = RunSqlJob(ctx, Milliseconds(250));
   EXPECT_EQ(outcome.error_type, "timeout");
   EXPECT_NE(outcome.error_message.find("250 ms"), std::string::npos) << outcome.error_message;

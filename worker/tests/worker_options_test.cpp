@@ -83,7 +83,8 @@ TEST(WorkerOptions, ValidateRejectsEachBadValue) {
   ExpectRejected([](WorkerOptions& o) { o.poll_interval = Milliseconds(0); }, "--poll-interval");
   ExpectRejected([](WorkerOptions& o) { o.shutdown_grace = Milliseconds(-1); }, "--shutdown-grace");
   ExpectRejected([](WorkerOptions& o) { o.prefetch = -7; }, "--prefetch");
-  ExpectRejected([](WorkerOptions& o) { o.prefetch_max_wait = Milliseconds(0); }, "--prefetch-max-wait");
+  ExpectRejected([](WorkerOptions& o) { o.prefetch_max_wait = Milliseconds(0); },
+                 "--prefetch-max-wait");
   ExpectRejected([](WorkerOptions& o) { o.completion_flush_interval = Milliseconds(-1); },
                  "--completion-flush-interval");
   ExpectRejected([](WorkerOptions& o) { o.acquire_batch = -1; }, "--batch");

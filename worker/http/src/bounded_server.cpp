@@ -215,7 +215,8 @@ RequestScope& CurrentRequest() { return t_request; }
 // most `max_queued` wait; the rest go to one extra thread that answers 503 at once (t_reject).
 class BoundedServer::Pool final : public httplib::TaskQueue {
  public:
-  explicit Pool(const ConnectionLimits& limits) : max_queued_(static_cast<size_t>(limits.max_queued)) {
+  explicit Pool(const ConnectionLimits& limits)
+      : max_queued_(static_cast<size_t>(limits.max_queued)) {
     for (int i = 0; i < std::max(1, limits.threads); ++i) {
       threads_.emplace_back([this] { Loop(queue_, false); });
     }
@@ -275,7 +276,8 @@ BoundedServer::BoundedServer(ConnectionLimits limits) : limits_(limits) {
   new_task_queue = [this] { return new Pool(limits_); };
   // Mirrors of the bounds for the parts of httplib that still read them (the Keep-Alive header).
   set_read_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.read_timeout).count());
-  set_write_timeout(std::chrono::duration_cast<std::chrono::seconds>(limits_.write_timeout).count());
+  set_write_timeout(
+      std::chrono::duration_cast<std::chrono::seconds>(limits_.write_timeout).count());
   set_keep_alive_max_count(static_cast<size_t>(std::max(1, limits_.keep_alive_max_requests)));
   set_keep_alive_timeout(std::max<time_t>(
       1, std::chrono::duration_cast<std::chrono::seconds>(limits_.keep_alive_timeout).count()));
@@ -318,9 +320,9 @@ bool BoundedServer::process_and_close_socket(socket_t sock) {
   for (int left = std::max(1, limits_.keep_alive_max_requests); left > 0; --left) {
     // Wait for the next request. The first request's time counts from accept(), so waiting in
     // the queue does not extend it.
-    const auto idle_until =
-        first ? std::min(t_accepted + limits_.request_timeout, Clock::now() + limits_.keep_alive_timeout)
-              : Clock::now() + limits_.keep_alive_timeout;
+    const auto idle_until = first ? std::min(t_accepted + limits_.request_timeout,
+                                             Clock::now() + limits_.keep_alive_timeout)
+                                  : Clock::now() + limits_.keep_alive_timeout;
     stream.set_deadline(idle_until);
     if (!stream.WaitForRequest(idle_until, svr_sock_)) break;
     t_request = RequestScope{Clock::now(), "other"};
@@ -343,10 +345,12 @@ bool BoundedServer::Reject(socket_t sock) {
   static const std::string body =
       R"({"type":"/problems/overloaded","title":"Too many connections","status":503,)"
       R"("detail":"The server is serving and queueing as many connections as it is configured for; retry shortly."})";
-  const std::string response = "HTTP/1.1 503 Service Unavailable\r\n"
-                               "Content-Type: application/problem+json\r\n"
-                               "Retry-After: 1\r\nConnection: close\r\n"
-                               "Content-Length: " + std::to_string(body.size()) + "\r\n\r\n" + body;
+  const std::string response =
+      "HTTP/1.1 503 Service Unavailable\r\n"
+      "Content-Type: application/problem+json\r\n"
+      "Retry-After: 1\r\nConnection: close\r\n"
+      "Content-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n" + body;
   (void)::send(sock, response.data(), response.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::shutdown(sock, SHUT_WR);
   // Drain what already arrived, so closing does not reset the connection before the client

@@ -8,11 +8,11 @@
 namespace taskflow::http {
 
 struct DashboardAsset {
-  const char* path;          // "/index.html", "/assets/index-1a2b3c.js"
+  const char* path;  // "/index.html", "/assets/index-1a2b3c.js"
   const char* content_type;
   const unsigned char* data;
   std::size_t size;
-  bool immutable;            // a content-hashed name: cached for a year
+  bool immutable;  // a content-hashed name: cached for a year
 };
 
 // The file at `path`, or nullptr.

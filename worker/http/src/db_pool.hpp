@@ -1,7 +1,7 @@
 // A bounded pool of PostgreSQL connections: one per request in flight, opened lazily (with the
 // statements of statements.cpp registered and the session's timeout and application name set),
-// replaced when broken (counted as a reconnect). Sized like the HTTP thread pool, so a request never
-// waits for a connection another request holds for long.
+// replaced when broken (counted as a reconnect). Sized like the HTTP thread pool, so a request
+// never waits for a connection another request holds for long.
 #pragma once
 
 #include <atomic>

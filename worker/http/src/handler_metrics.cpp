@@ -50,7 +50,9 @@ std::string HandlerMetrics::Render() const {
   std::string out =
       "# HELP taskflow_worker_jobs_running Job handlers running in this worker now.\n"
       "# TYPE taskflow_worker_jobs_running gauge\n"
-      "taskflow_worker_jobs_running " + std::to_string(running_) + "\n"
+      "taskflow_worker_jobs_running " +
+      std::to_string(running_) +
+      "\n"
       "# HELP taskflow_worker_handler_duration_seconds How long this worker's job handlers ran, "
       "by job type and outcome.\n"
       "# TYPE taskflow_worker_handler_duration_seconds histogram\n";

@@ -61,7 +61,8 @@ void AddServerOptions(CLI::App& app, taskflow::http::ServerConfig& config, TextF
                  "PostgreSQL URL or conninfo of a role that is a member of taskflow_http "
                  "(default: the libpq environment)")
       ->envname("TASKFLOW_DATABASE_URL");
-  app.add_option("--http,--listen", listen, "Address to serve on: HOST:PORT, :PORT (all interfaces)")
+  app.add_option("--http,--listen", listen,
+                 "Address to serve on: HOST:PORT, :PORT (all interfaces)")
       ->envname("TASKFLOW_HTTP")
       ->capture_default_str();
   app.add_option("--http-threads", config.threads,
@@ -72,7 +73,8 @@ void AddServerOptions(CLI::App& app, taskflow::http::ServerConfig& config, TextF
                  "Accepted connections waiting for a thread; beyond this they get 503")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
-  app.add_option("--http-max-body", config.max_body_bytes, "Largest request body in bytes (413 above)")
+  app.add_option("--http-max-body", config.max_body_bytes,
+                 "Largest request body in bytes (413 above)")
       ->check(CLI::Range(1024, 1 << 30))
       ->capture_default_str();
   app.add_option("--http-request-timeout", request_timeout,
@@ -80,15 +82,18 @@ void AddServerOptions(CLI::App& app, taskflow::http::ServerConfig& config, TextF
       ->capture_default_str();
   app.add_option("--http-read-timeout", read_timeout, "One socket read")->capture_default_str();
   app.add_option("--http-write-timeout", write_timeout, "One socket write")->capture_default_str();
-  app.add_option("--http-keep-alive-timeout", keep_alive_timeout, "Idle keep-alive connections are closed after this")
+  app.add_option("--http-keep-alive-timeout", keep_alive_timeout,
+                 "Idle keep-alive connections are closed after this")
       ->capture_default_str();
   app.add_option("--http-keep-alive-max", config.keep_alive_max_requests, "Requests per connection")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
-  app.add_option("--http-statement-timeout", statement_timeout, "statement_timeout of each SQL call")
+  app.add_option("--http-statement-timeout", statement_timeout,
+                 "statement_timeout of each SQL call")
       ->capture_default_str();
-  app.add_option("--http-auth-cache-ttl", auth_cache_ttl,
-                 "How long a checked API key is trusted without a lookup (revocation delay); 0 = always look up")
+  app.add_option(
+         "--http-auth-cache-ttl", auth_cache_ttl,
+         "How long a checked API key is trusted without a lookup (revocation delay); 0 = always look up")
       ->capture_default_str();
 }
 
@@ -102,9 +107,10 @@ void AddOutputOptions(CLI::App& app, TextFlags& flags) {
       ->envname("TASKFLOW_LOG_FORMAT")
       ->check(CLI::IsMember({"text", "json"}))
       ->capture_default_str();
-  app.add_option("--database-metrics", flags.database_metrics,
-                 "Serve the database-wide series of taskflow.metrics() on /metrics (true/false); give them "
-                 "from one instance only, or sum() counts them once per instance")
+  app.add_option(
+         "--database-metrics", flags.database_metrics,
+         "Serve the database-wide series of taskflow.metrics() on /metrics (true/false); give them "
+         "from one instance only, or sum() counts them once per instance")
       ->capture_default_str();
 }
 
@@ -153,8 +159,9 @@ int Serve(const taskflow::http::ServerConfig& config) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  CLI::App app{"taskflow-http: the TaskFlow HTTP API (JSON over HTTP onto the taskflow SQL API), "
-               "without job execution. See docs/http.md."};
+  CLI::App app{
+      "taskflow-http: the TaskFlow HTTP API (JSON over HTTP onto the taskflow SQL API), "
+      "without job execution. See docs/http.md."};
   app.set_version_flag("--version", "taskflow-http " TASKFLOW_VERSION);
   taskflow::http::ServerConfig config;
   TextFlags flags;
@@ -162,7 +169,8 @@ int main(int argc, char** argv) {
   AddOutputOptions(app, flags);
   CLI11_PARSE(app, argc, argv);
   g_json_log = flags.log_format == "json";
-  taskflow::log::InstallStderrLogger("taskflow-http", g_json_log, spdlog::level::from_str(flags.log_level));
+  taskflow::log::InstallStderrLogger("taskflow-http", g_json_log,
+                                     spdlog::level::from_str(flags.log_level));
   try {
     ApplyTextFlags(flags, &config);
   } catch (const std::exception& e) {

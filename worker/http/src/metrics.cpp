@@ -8,10 +8,14 @@ std::string EscapeLabel(const std::string& value) {
   std::string out;
   out.reserve(value.size());
   for (char c : value) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
-    else if (c == '\n') out += "\\n";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '"')
+      out += "\\\"";
+    else if (c == '\n')
+      out += "\\n";
+    else
+      out += c;
   }
   return out;
 }
@@ -40,8 +44,9 @@ std::string Number(double v) {
 
 std::string HttpMetrics::Render(const Gauges& g) const {
   std::string out;
-  out += "# HELP taskflow_http_requests_total HTTP requests served, by route, method and status.\n"
-         "# TYPE taskflow_http_requests_total counter\n";
+  out +=
+      "# HELP taskflow_http_requests_total HTTP requests served, by route, method and status.\n"
+      "# TYPE taskflow_http_requests_total counter\n";
   std::lock_guard<std::mutex> lock(mutex_);
   for (const auto& [key, n] : requests_) {
     const auto& [route, method, status] = key;
@@ -49,9 +54,10 @@ std::string HttpMetrics::Render(const Gauges& g) const {
            EscapeLabel(method) + "\",status=\"" + std::to_string(status) + "\"} " +
            std::to_string(n) + "\n";
   }
-  out += "# HELP taskflow_http_request_duration_seconds Time from the first byte of a request to "
-         "its response, by route.\n"
-         "# TYPE taskflow_http_request_duration_seconds histogram\n";
+  out +=
+      "# HELP taskflow_http_request_duration_seconds Time from the first byte of a request to "
+      "its response, by route.\n"
+      "# TYPE taskflow_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : durations_) {
     const std::string label = "route=\"" + EscapeLabel(route) + "\"";
     for (size_t i = 0; i < kBuckets.size(); ++i) {
@@ -64,23 +70,29 @@ std::string HttpMetrics::Render(const Gauges& g) const {
     out += "taskflow_http_request_duration_seconds_count{" + label + "} " +
            std::to_string(h.count) + "\n";
   }
-  out += "# HELP taskflow_http_db_reconnects_total Database connections opened to replace broken "
-         "ones.\n# TYPE taskflow_http_db_reconnects_total counter\ntaskflow_http_db_reconnects_total " +
-         std::to_string(g.db_reconnects) + "\n";
-  out += "# HELP taskflow_http_db_connections Open database connections of the HTTP server.\n"
-         "# TYPE taskflow_http_db_connections gauge\ntaskflow_http_db_connections " +
-         std::to_string(g.db_connections) + "\n";
-  out += "# HELP taskflow_http_connections_rejected_total Connections answered 503 because every "
-         "thread and queue slot was taken.\n"
-         "# TYPE taskflow_http_connections_rejected_total counter\n"
-         "taskflow_http_connections_rejected_total " + std::to_string(g.rejected_connections) + "\n";
-  out += "# HELP taskflow_http_connections_active Connections being served now.\n"
-         "# TYPE taskflow_http_connections_active gauge\ntaskflow_http_connections_active " +
-         std::to_string(g.active_connections) + "\n";
+  out +=
+      "# HELP taskflow_http_db_reconnects_total Database connections opened to replace broken "
+      "ones.\n# TYPE taskflow_http_db_reconnects_total counter\ntaskflow_http_db_reconnects_total " +
+      std::to_string(g.db_reconnects) + "\n";
+  out +=
+      "# HELP taskflow_http_db_connections Open database connections of the HTTP server.\n"
+      "# TYPE taskflow_http_db_connections gauge\ntaskflow_http_db_connections " +
+      std::to_string(g.db_connections) + "\n";
+  out +=
+      "# HELP taskflow_http_connections_rejected_total Connections answered 503 because every "
+      "thread and queue slot was taken.\n"
+      "# TYPE taskflow_http_connections_rejected_total counter\n"
+      "taskflow_http_connections_rejected_total " +
+      std::to_string(g.rejected_connections) + "\n";
+  out +=
+      "# HELP taskflow_http_connections_active Connections being served now.\n"
+      "# TYPE taskflow_http_connections_active gauge\ntaskflow_http_connections_active " +
+      std::to_string(g.active_connections) + "\n";
   if (g.with_database) {
-    out += "# HELP taskflow_http_database_up Whether this scrape read taskflow.metrics() from the "
-           "database.\n# TYPE taskflow_http_database_up gauge\ntaskflow_http_database_up " +
-           std::string(g.database_up ? "1" : "0") + "\n";
+    out +=
+        "# HELP taskflow_http_database_up Whether this scrape read taskflow.metrics() from the "
+        "database.\n# TYPE taskflow_http_database_up gauge\ntaskflow_http_database_up " +
+        std::string(g.database_up ? "1" : "0") + "\n";
   }
   return out;
 }

@@ -111,8 +111,9 @@ Problem ProblemFromSql(const std::string& sqlstate, const std::string& message,
   Problem p = ProblemForStatus(StatusForSqlState(sqlstate));
   p.sqlstate = sqlstate;
   if (p.status == 501) {
-    p.detail = "This TaskFlow installation does not provide the function behind this endpoint "
-               "yet; update the extension (ALTER EXTENSION taskflow UPDATE).";
+    p.detail =
+        "This TaskFlow installation does not provide the function behind this endpoint "
+        "yet; update the extension (ALTER EXTENSION taskflow UPDATE).";
   } else if (p.status >= 500 && p.status != 503) {
     p.detail = "The database reported an internal error; see the server log.";
   } else {

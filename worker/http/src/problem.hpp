@@ -9,7 +9,7 @@ namespace taskflow::http {
 
 struct Problem {
   int status = 500;
-  std::string slug;      // the "type" is "/problems/<slug>"
+  std::string slug;  // the "type" is "/problems/<slug>"
   std::string title;
   std::string detail;
   std::string sqlstate;  // empty when the server itself refused the request

@@ -43,10 +43,11 @@ void ParseListenAddress(const std::string& address, ServerConfig* config) {
   if (colon == std::string::npos) throw std::invalid_argument("expected HOST:PORT, got " + address);
   std::string host = address.substr(0, colon);
   const std::string port = address.substr(colon + 1);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) host = "0.0.0.0";
-  if (port.empty() || port.size() > 5 || port.find_first_not_of("0123456789") != std::string::npos ||
-      std::stoi(port) > 65535) {
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
     throw std::invalid_argument("bad port in " + address);
   }
   config->host = host;
@@ -145,7 +146,8 @@ std::string SqlState(const pqxx::sql_error& e) {
 }
 
 std::int64_t ParseId(const std::string& text, const char* what) {
-  if (text.empty() || text.size() > 18 || text.find_first_not_of("0123456789") != std::string::npos) {
+  if (text.empty() || text.size() > 18 ||
+      text.find_first_not_of("0123456789") != std::string::npos) {
     throw Refuse(400, std::string(what) + " must be a positive integer, got \"" + text + "\"");
   }
   const std::int64_t id = std::stoll(text);
@@ -169,11 +171,13 @@ void RefuseNulIn(const json& value, const std::string& path) {
   } else if (value.is_object()) {
     for (auto it = value.begin(); it != value.end(); ++it) {
       const std::string name = path.empty() ? it.key() : path + "." + it.key();
-      RefuseNul(it.key(), "the member name " + json(name).dump(-1, ' ', false, json::error_handler_t::replace));
+      RefuseNul(it.key(), "the member name " +
+                              json(name).dump(-1, ' ', false, json::error_handler_t::replace));
       RefuseNulIn(it.value(), name);
     }
   } else if (value.is_array()) {
-    for (size_t i = 0; i < value.size(); ++i) RefuseNulIn(value[i], path + "[" + std::to_string(i) + "]");
+    for (size_t i = 0; i < value.size(); ++i)
+      RefuseNulIn(value[i], path + "[" + std::to_string(i) + "]");
   }
 }
 
@@ -234,13 +238,15 @@ std::optional<std::string> ScheduleParam(const json& body, const core::ScheduleF
   const std::string name(field.name);
   if (!body.contains(name) || body[name].is_null()) {
     if (field.sql_default.empty()) {
-      throw Refuse(400, name + " (a " + std::string(core::JsonTypeName(field.json_type)) + ") is required");
+      throw Refuse(
+          400, name + " (a " + std::string(core::JsonTypeName(field.json_type)) + ") is required");
     }
     return std::nullopt;
   }
   const json& v = body[name];
   auto integer_text = [](const json& n) {
-    return n.is_number_unsigned() ? std::to_string(n.get<std::uint64_t>()) : std::to_string(n.get<std::int64_t>());
+    return n.is_number_unsigned() ? std::to_string(n.get<std::uint64_t>())
+                                  : std::to_string(n.get<std::int64_t>());
   };
   switch (field.json_type) {
     case core::ScheduleJsonType::String:
@@ -252,8 +258,7 @@ std::optional<std::string> ScheduleParam(const json& body, const core::ScheduleF
     case core::ScheduleJsonType::Object:
       if (!v.is_object()) throw Refuse(400, name + " must be a JSON object");
       return v.dump();
-    case core::ScheduleJsonType::IntegerArray:
-      break;
+    case core::ScheduleJsonType::IntegerArray: break;
   }
   // an array of job ids
   if (!v.is_array()) throw Refuse(400, name + " must be an array of job ids");
@@ -275,7 +280,8 @@ std::vector<std::optional<std::string>> ScheduleParams(const json& body) {
   }();
   CheckKeys(body, kNames);
   std::vector<std::optional<std::string>> params;
-  for (const core::ScheduleField& f : core::kScheduleFields) params.push_back(ScheduleParam(body, f));
+  for (const core::ScheduleField& f : core::kScheduleFields)
+    params.push_back(ScheduleParam(body, f));
   return params;
 }
 
@@ -296,8 +302,10 @@ std::optional<std::int64_t> IntParam(const httplib::Request& req, const char* na
   if (!v) return std::nullopt;
   const std::string& s = *v;
   const size_t start = (!s.empty() && s[0] == '-') ? 1 : 0;
-  if (s.size() == start || s.size() > 18 || s.find_first_not_of("0123456789", start) != std::string::npos) {
-    throw Refuse(400, std::string("query parameter ") + name + " must be an integer, got \"" + s + "\"");
+  if (s.size() == start || s.size() > 18 ||
+      s.find_first_not_of("0123456789", start) != std::string::npos) {
+    throw Refuse(400,
+                 std::string("query parameter ") + name + " must be an integer, got \"" + s + "\"");
   }
   return std::stoll(s);
 }
@@ -308,22 +316,27 @@ std::optional<std::int64_t> IntParam(const httplib::Request& req, const char* na
 std::string FramingError(const httplib::Request& req) {
   const size_t lengths = req.get_header_value_count("Content-Length");
   const size_t codings = req.get_header_value_count("Transfer-Encoding");
-  if (lengths > 0 && codings > 0) return "the request has both Content-Length and Transfer-Encoding";
+  if (lengths > 0 && codings > 0)
+    return "the request has both Content-Length and Transfer-Encoding";
   if (codings > 1) return "the request has more than one Transfer-Encoding header";
   if (codings == 1) {
     std::string coding = req.get_header_value("Transfer-Encoding");
     for (char& c : coding) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (coding != "chunked") return "Transfer-Encoding \"" + req.get_header_value("Transfer-Encoding") +
-                                    "\" is not supported (only chunked)";
+    if (coding != "chunked")
+      return "Transfer-Encoding \"" + req.get_header_value("Transfer-Encoding") +
+             "\" is not supported (only chunked)";
   }
   std::string first;
   for (size_t i = 0; i < lengths; ++i) {
     const std::string value = req.get_header_value("Content-Length", i);
-    if (value.empty() || value.size() > 18 || value.find_first_not_of("0123456789") != std::string::npos) {
+    if (value.empty() || value.size() > 18 ||
+        value.find_first_not_of("0123456789") != std::string::npos) {
       return "the request has an invalid Content-Length \"" + value + "\"";
     }
-    if (i == 0) first = value;
-    else if (value != first) return "the request has several different Content-Length values";
+    if (i == 0)
+      first = value;
+    else if (value != first)
+      return "the request has several different Content-Length values";
   }
   return {};
 }
@@ -376,22 +389,28 @@ struct Server::Impl {
     if (pc.role == role) return;
     try {
       pqxx::nontransaction tx(pc.conn);
-      if (role.empty()) tx.exec_prepared(StatementName(Stmt::kResetRole));
-      else tx.exec_prepared(StatementName(Stmt::kSetRole), role);
+      if (role.empty())
+        tx.exec_prepared(StatementName(Stmt::kResetRole));
+      else
+        tx.exec_prepared(StatementName(Stmt::kSetRole), role);
     } catch (const pqxx::sql_error& e) {
       if (role.empty() || SqlState(e) != "22023") throw;
       pqxx::nontransaction check(pc.conn);
       if (!check.exec_prepared1(StatementName(Stmt::kRoleMissing), role)[0].as<bool>()) throw;
-      spdlog::error("database role {} does not exist on this server (restored without pg_dumpall "
-                    "--globals-only?); see docs/deploy.md", role);
+      spdlog::error(
+          "database role {} does not exist on this server (restored without pg_dumpall "
+          "--globals-only?); see docs/deploy.md",
+          role);
       Problem p = ProblemForStatus(500);
       p.slug = "role-missing";
       p.title = "Database role missing";
-      p.detail = "The database role \"" + role + "\" that requests with this API key run as does not "
+      p.detail = "The database role \"" + role +
+                 "\" that requests with this API key run as does not "
                  "exist on this server.";
-      p.hint = "Database roles are cluster-wide and pg_dump does not copy them: restore them on the new "
-               "server with pg_dumpall --globals-only before the database, or create new API keys "
-               "(docs/deploy.md, \"Restoring onto a new server\").";
+      p.hint =
+          "Database roles are cluster-wide and pg_dump does not copy them: restore them on the new "
+          "server with pg_dumpall --globals-only before the database, or create new API keys "
+          "(docs/deploy.md, \"Restoring onto a new server\").";
       throw HttpError{std::move(p)};
     }
     pc.role = role;
@@ -416,15 +435,16 @@ struct Server::Impl {
   Principal Authenticate(Call& call) {
     const std::string header = call.req.get_header_value("Authorization");
     static const std::string kBearer = "Bearer ";
-    if (header.empty()) throw Refuse(401, "this endpoint needs an API key: Authorization: Bearer <key>");
+    if (header.empty())
+      throw Refuse(401, "this endpoint needs an API key: Authorization: Bearer <key>");
     if (header.compare(0, kBearer.size(), kBearer) != 0) {
       throw Refuse(401, "the Authorization header must be \"Bearer <key>\"");
     }
     const std::string key = header.substr(kBearer.size());
     // Keys are "tfk_" + 43 URL-safe base64 characters; anything else is refused without a lookup.
     if (key.size() != 47 || key.compare(0, 4, "tfk_") != 0 ||
-        key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", 4) !=
-            std::string::npos) {
+        key.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_",
+                              4) != std::string::npos) {
       throw Refuse(401, "invalid or revoked API key");
     }
     const auto now = Clock::now();
@@ -511,8 +531,8 @@ struct Server::Impl {
     const bool read_back = params[kUniqueKeyField] || parent;
     std::vector<const char*> args;
     for (const auto& v : params) args.push_back(P(v));
-    const pqxx::result r = ExecPrepared(call, call.who.db_role,
-                                        read_back ? Stmt::kScheduleReadBack : Stmt::kSchedule, args);
+    const pqxx::result r = ExecPrepared(
+        call, call.who.db_role, read_back ? Stmt::kScheduleReadBack : Stmt::kSchedule, args);
     JobCreated(call, r);
   }
 
@@ -539,22 +559,25 @@ struct Server::Impl {
 
   void ListJobs(Call& call) {
     CheckParams(call.req, {"tenant", "queue", "state", "job_type", "after", "limit"});
-    static const std::set<std::string> kStates = {"PENDING", "SCHEDULED", "RUNNING", "SUCCEEDED",
+    static const std::set<std::string> kStates = {"PENDING", "SCHEDULED", "RUNNING",  "SUCCEEDED",
                                                   "FAILED",  "DEAD",      "CANCELLED"};
     const std::optional<std::string> tenant = TextParam(call.req, "tenant"),
                                      queue = TextParam(call.req, "queue"),
                                      state = Param(call.req, "state");
     if (state && !kStates.count(*state)) {  // a state has no NUL character
-      throw Refuse(400, "state must be one of PENDING, SCHEDULED, RUNNING, SUCCEEDED, FAILED, "
-                        "DEAD, CANCELLED; got \"" + *state + "\"");
+      throw Refuse(400,
+                   "state must be one of PENDING, SCHEDULED, RUNNING, SUCCEEDED, FAILED, "
+                   "DEAD, CANCELLED; got \"" +
+                       *state + "\"");
     }
     const std::optional<std::string> job_type = TextParam(call.req, "job_type");
     std::optional<std::string> after;
     if (auto v = IntParam(call.req, "after")) after = std::to_string(*v);
     const std::int64_t limit = IntParam(call.req, "limit").value_or(100);
     const std::string limit_text = std::to_string(limit);
-    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kListJobs,
-        {P(tenant), P(queue), P(state), P(job_type), P(after), limit_text.c_str()});
+    const pqxx::result r =
+        ExecPrepared(call, call.who.db_role, Stmt::kListJobs,
+                     {P(tenant), P(queue), P(state), P(job_type), P(after), limit_text.c_str()});
     const std::int64_t count = r[0][1].as<std::int64_t>();
     const std::string next = (count > 0 && count == limit) ? r[0][2].c_str() : "null";
     Json(call, 200, std::string("{\"jobs\":") + r[0][0].c_str() + ",\"next_after\":" + next + "}");
@@ -563,7 +586,8 @@ struct Server::Impl {
   void JobHistory(Call& call) {
     const std::int64_t id = ParseId(call.req.matches[1], "job id");
     const std::string id_text = std::to_string(id);
-    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kJobHistory, {id_text.c_str()});
+    const pqxx::result r =
+        ExecPrepared(call, call.who.db_role, Stmt::kJobHistory, {id_text.c_str()});
     if (r[0][0].is_null()) throw Refuse(404, "job " + std::to_string(id) + " does not exist");
     Json(call, 200, r[0][0].c_str());
   }
@@ -578,7 +602,8 @@ struct Server::Impl {
       reason = body["reason"].get<std::string>();
     }
     const std::string id_text = std::to_string(id);
-    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kCancelJob, {id_text.c_str(), P(reason)});
+    const pqxx::result r =
+        ExecPrepared(call, call.who.db_role, Stmt::kCancelJob, {id_text.c_str(), P(reason)});
     Json(call, 200, json{{"id", id}, {"state", r[0][0].c_str()}}.dump());
   }
 
@@ -593,7 +618,8 @@ struct Server::Impl {
   void CreateRule(Call& call) {
     const json body = ParseBodyObject(call.req.body, false);
     CheckKeys(body, {"name", "trigger", "actions", "condition", "tenant_id"});
-    if (!body.contains("name") || !body["name"].is_string()) throw Refuse(400, "name (a string) is required");
+    if (!body.contains("name") || !body["name"].is_string())
+      throw Refuse(400, "name (a string) is required");
     if (!body.contains("trigger") || !body["trigger"].is_object()) {
       throw Refuse(400, "trigger (a JSON object) is required");
     }
@@ -604,7 +630,8 @@ struct Server::Impl {
                       actions = body["actions"].dump();
     std::optional<std::string> condition, tenant;
     if (body.contains("condition") && !body["condition"].is_null()) {
-      if (!body["condition"].is_string()) throw Refuse(400, "condition must be a string (a jsonpath)");
+      if (!body["condition"].is_string())
+        throw Refuse(400, "condition must be a string (a jsonpath)");
       condition = body["condition"].get<std::string>();
     }
     if (body.contains("tenant_id") && !body["tenant_id"].is_null()) {
@@ -613,8 +640,9 @@ struct Server::Impl {
     } else if (call.who.tenant && call.who.role == "client") {
       tenant = *call.who.tenant;
     }
-    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kCreateRule,
-        {name.c_str(), trigger.c_str(), actions.c_str(), P(condition), P(tenant)});
+    const pqxx::result r =
+        ExecPrepared(call, call.who.db_role, Stmt::kCreateRule,
+                     {name.c_str(), trigger.c_str(), actions.c_str(), P(condition), P(tenant)});
     Json(call, 201, json{{"id", r[0][0].as<std::int64_t>()}}.dump());
   }
 
@@ -623,7 +651,8 @@ struct Server::Impl {
     const std::optional<std::string> tenant = TextParam(call.req, "tenant"),
                                      trigger_type = TextParam(call.req, "trigger_type"),
                                      enabled = Param(call.req, "enabled");
-    if (enabled && *enabled != "true" && *enabled != "false") throw Refuse(400, "enabled must be true or false");
+    if (enabled && *enabled != "true" && *enabled != "false")
+      throw Refuse(400, "enabled must be true or false");
     const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kListRules,
                                         {P(tenant), P(trigger_type), P(enabled)});
     Json(call, 200, std::string("{\"rules\":") + r[0][0].c_str() + "}");
@@ -643,7 +672,8 @@ struct Server::Impl {
     const std::optional<std::string> signature = header("X-TaskFlow-Signature"),
                                      delivery = header("X-TaskFlow-Delivery"),
                                      traceparent = header("traceparent");
-    const pqxx::result r = ExecPrepared(call, kWebhookRole, Stmt::kWebhook,
+    const pqxx::result r = ExecPrepared(
+        call, kWebhookRole, Stmt::kWebhook,
         {key.c_str(), call.req.body.c_str(), P(signature), P(delivery), P(traceparent)});
     Json(call, 202, std::string("{\"job_ids\":") + r[0][0].c_str() + "}");
   }
@@ -661,7 +691,8 @@ struct Server::Impl {
     const std::int64_t firings = IntParam(call.req, "firings").value_or(5);
     if (firings < 0 || firings > 100) throw Refuse(422, "firings must be between 0 and 100");
     const std::string firings_text = std::to_string(firings);
-    const pqxx::result r = ExecPrepared(call, call.who.db_role, Stmt::kAdminAutomations, {firings_text.c_str()});
+    const pqxx::result r =
+        ExecPrepared(call, call.who.db_role, Stmt::kAdminAutomations, {firings_text.c_str()});
     Json(call, 200, std::string("{\"automations\":") + r[0][0].c_str() + "}");
   }
 
@@ -752,19 +783,22 @@ struct Server::Impl {
       "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
       "connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; "
       "frame-ancestors 'none'";
-  void ServeDashboardFile(const httplib::Request& req, httplib::Response& res, const std::string& path) {
+  void ServeDashboardFile(const httplib::Request& req, httplib::Response& res,
+                          const std::string& path) {
     const DashboardAsset* asset = FindDashboardAsset(path);
     if (!asset) {
       res.status = 404;
       Problem p = ProblemForStatus(404);
       p.detail = "no dashboard file " + path;
       const std::string correlation_id = req.get_header_value("X-Correlation-ID");
-      res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
-                      kProblemJson);
+      res.set_content(
+          ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
+          kProblemJson);
       return;
     }
     res.status = 200;
-    res.set_header("Cache-Control", asset->immutable ? "public, max-age=31536000, immutable" : "no-cache");
+    res.set_header("Cache-Control",
+                   asset->immutable ? "public, max-age=31536000, immutable" : "no-cache");
     res.set_header("Content-Security-Policy", kDashboardCsp);
     res.set_header("X-Content-Type-Options", "nosniff");
     res.set_header("X-Frame-Options", "DENY");
@@ -863,7 +897,9 @@ struct Server::Impl {
     server.set_payload_max_length(config.max_body_bytes);
     server.set_error_handler(
         [this](const httplib::Request& req, httplib::Response& res) { ErrorBody(req, res); });
-    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) { LogRequest(req, res); });
+    server.set_logger([this](const httplib::Request& req, const httplib::Response& res) {
+      LogRequest(req, res);
+    });
   }
 
   // The routes of RouteTable(), each through Dispatch.
@@ -873,9 +909,12 @@ struct Server::Impl {
       auto handler = [this, &route](const httplib::Request& req, httplib::Response& res) {
         Dispatch(route, req, res);
       };
-      if (std::string(route.method) == "GET") server.Get(route.pattern, handler);
-      else if (std::string(route.method) == "PATCH") server.Patch(route.pattern, handler);
-      else server.Post(route.pattern, handler);
+      if (std::string(route.method) == "GET")
+        server.Get(route.pattern, handler);
+      else if (std::string(route.method) == "PATCH")
+        server.Patch(route.pattern, handler);
+      else
+        server.Post(route.pattern, handler);
     }
   }
 
@@ -889,19 +928,22 @@ struct Server::Impl {
       CurrentRequest().route = "/";
       ServeDashboardFile(req, res, "/index.html");
     });
-    server.Get("/assets/[A-Za-z0-9._-]+", [this](const httplib::Request& req, httplib::Response& res) {
-      CurrentRequest().route = "/assets/{file}";
-      ServeDashboardFile(req, res, req.path);
-    });
+    server.Get("/assets/[A-Za-z0-9._-]+",
+               [this](const httplib::Request& req, httplib::Response& res) {
+                 CurrentRequest().route = "/assets/{file}";
+                 ServeDashboardFile(req, res, req.path);
+               });
   }
 
   // A problem answered before routing; `close` closes the connection after it.
-  static httplib::Server::HandlerResponse AnswerEarly(const httplib::Request& req, httplib::Response& res,
-                                                      const Problem& p, bool close) {
+  static httplib::Server::HandlerResponse AnswerEarly(const httplib::Request& req,
+                                                      httplib::Response& res, const Problem& p,
+                                                      bool close) {
     res.status = p.status;
     const std::string correlation_id = req.get_header_value("X-Correlation-ID");
-    res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
-                    kProblemJson);
+    res.set_content(
+        ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
+        kProblemJson);
     if (close) {
       res.set_header("Connection", "close");
       CurrentRequest().close = true;
@@ -913,11 +955,13 @@ struct Server::Impl {
   httplib::Server::HandlerResponse PreRoute(const httplib::Request& req, httplib::Response& res) {
     // A body this handler does not read leaves the stream at an unknown place: the answer
     // closes the connection instead of parsing the body as the next request.
-    const bool has_body = req.has_header("Transfer-Encoding") ||
-                          (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
+    const bool has_body =
+        req.has_header("Transfer-Encoding") ||
+        (req.has_header("Content-Length") && req.get_header_value("Content-Length") != "0");
     auto answer = [&](const Problem& p, bool close) { return AnswerEarly(req, res, p, close); };
     if (const std::string bad = FramingError(req); !bad.empty()) {
-      return answer(Refuse(400, bad + " (RFC 9112 section 6.3); the connection is closed").problem, true);
+      return answer(Refuse(400, bad + " (RFC 9112 section 6.3); the connection is closed").problem,
+                    true);
     }
     // GET and POST with a length are left to httplib's routing (the hot path: no regex here;
     // its 404 for a path with another method becomes 405 in the error handler).
@@ -976,8 +1020,9 @@ struct Server::Impl {
       }
     }
     const std::string correlation_id = req.get_header_value("X-Correlation-ID");
-    res.set_content(ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
-                    kProblemJson);
+    res.set_content(
+        ProblemJson(p, ValidCorrelationId(correlation_id) ? correlation_id : std::string()),
+        kProblemJson);
   }
 
   // Every answered request: its metrics, a debug line, and whether to close the connection.
@@ -989,12 +1034,12 @@ struct Server::Impl {
         (res.status == 400 || res.status == 408 || res.status == 413 || res.status == 414)) {
       scope.close = true;
     }
-    const double seconds =
-        std::chrono::duration<double>(Clock::now() - scope.started).count();
+    const double seconds = std::chrono::duration<double>(Clock::now() - scope.started).count();
     metrics.Record(scope.route, req.method, res.status, seconds);
     if (spdlog::should_log(spdlog::level::debug)) {
       spdlog::debug("{} {} {} {:.1f} ms route={} correlation_id={}", req.method, req.path,
-                    res.status, seconds * 1000, scope.route, req.get_header_value("X-Correlation-ID"));
+                    res.status, seconds * 1000, scope.route,
+                    req.get_header_value("X-Correlation-ID"));
     }
   }
 
@@ -1061,15 +1106,19 @@ void Server::CheckDatabaseRole() {
   try {
     conn = std::make_unique<pqxx::connection>(impl_->config.db);
   } catch (const std::exception& e) {
-    spdlog::warn("cannot check the database role at startup (the database does not answer); /health "
-                 "reports it once the database answers: {}", e.what());
+    spdlog::warn(
+        "cannot check the database role at startup (the database does not answer); /health "
+        "reports it once the database answers: {}",
+        e.what());
     return;
   }
   PrepareStatements(*conn);
   pqxx::nontransaction tx(*conn);
   const pqxx::result r = tx.exec_prepared(StatementName(Stmt::kReadiness));
-  if (r.empty()) throw std::runtime_error("the taskflow extension is not installed in this database");
-  if (!r[0][1].is_null() && r[0][1].size() > 0) throw std::runtime_error(Impl::NotMember(r[0][1].c_str()));
+  if (r.empty())
+    throw std::runtime_error("the taskflow extension is not installed in this database");
+  if (!r[0][1].is_null() && r[0][1].size() > 0)
+    throw std::runtime_error(Impl::NotMember(r[0][1].c_str()));
 }
 
 void Server::SetExtraMetrics(std::function<std::string()> provider) {

@@ -75,10 +75,14 @@ std::vector<Statement> Build() {
       // inserts, which then has the one it was given), else the parent's.
       {Stmt::kScheduleReadBack, "tf_http_schedule_read_back",
        "SELECT s.id, CASE WHEN g.j IS NULL THEN s.c ELSE g.j ->> 'correlation_id' END "
-       "FROM (SELECT taskflow.schedule(" + ScheduleArgs("p.c") + ") AS id, p.c FROM (SELECT "
-       "COALESCE(" + correlation + "::text, taskflow.get_job(" + parent + "::bigint) ->> 'correlation_id') AS c) p "
-       "OFFSET 0) s "
-       "CROSS JOIN LATERAL (SELECT taskflow.get_job(s.id) AS j) g"},
+       "FROM (SELECT taskflow.schedule(" +
+           ScheduleArgs("p.c") +
+           ") AS id, p.c FROM (SELECT "
+           "COALESCE(" +
+           correlation + "::text, taskflow.get_job(" + parent +
+           "::bigint) ->> 'correlation_id') AS c) p "
+           "OFFSET 0) s "
+           "CROSS JOIN LATERAL (SELECT taskflow.get_job(s.id) AS j) g"},
       {Stmt::kGetJob, "tf_http_get_job", "SELECT taskflow.get_job($1::bigint)::text"},
       {Stmt::kListJobs, "tf_http_list_jobs",
        "SELECT coalesce(jsonb_agg(to_jsonb(j) ORDER BY j.id), '[]')::text, count(*), max(j.id) "
@@ -116,8 +120,10 @@ std::vector<Statement> Build() {
       {Stmt::kListWorkflows, "tf_http_list_workflows",
        "SELECT coalesce(jsonb_agg(to_jsonb(w) ORDER BY w.id), '[]')::text, count(*), max(w.id) "
        "FROM taskflow.list_workflows($1, $2::bigint, $3::integer) w"},
-      {Stmt::kWorkflowStatus, "tf_http_workflow_status", "SELECT taskflow.workflow_status($1::bigint)::text"},
-      {Stmt::kCancelWorkflow, "tf_http_cancel_workflow", "SELECT taskflow.cancel_workflow($1::bigint, $2)"},
+      {Stmt::kWorkflowStatus, "tf_http_workflow_status",
+       "SELECT taskflow.workflow_status($1::bigint)::text"},
+      {Stmt::kCancelWorkflow, "tf_http_cancel_workflow",
+       "SELECT taskflow.cancel_workflow($1::bigint, $2)"},
 
       // --- the worker protocol ------------------------------------------------------------------
       // Numbers where a worker in any language wants numbers: the timeout in seconds; the
@@ -138,37 +144,47 @@ std::vector<Statement> Build() {
        "  WITH ORDINALITY AS a(job_id, attempt, lease_token, job_type, payload, queue, tenant_id, "
        "                       correlation_id, lease_expires_at, timeout, traceparent, "
        "                       dependencies, n)"},
-      {Stmt::kHeartbeat, "tf_http_heartbeat", "SELECT taskflow.heartbeat($1::bigint, $2::uuid, $3::interval)"},
-      {Stmt::kComplete, "tf_http_complete", "SELECT taskflow.complete($1::bigint, $2::uuid, $3::jsonb)::text"},
+      {Stmt::kHeartbeat, "tf_http_heartbeat",
+       "SELECT taskflow.heartbeat($1::bigint, $2::uuid, $3::interval)"},
+      {Stmt::kComplete, "tf_http_complete",
+       "SELECT taskflow.complete($1::bigint, $2::uuid, $3::jsonb)::text"},
       {Stmt::kFail, "tf_http_fail",
        "SELECT taskflow.fail($1::bigint, $2::uuid, $3, $4, COALESCE($5::boolean, true))::text"},
       {Stmt::kRelease, "tf_http_release", "SELECT taskflow.release($1::bigint, $2::uuid)::text"},
-      {Stmt::kSnooze, "tf_http_snooze", "SELECT taskflow.snooze($1::bigint, $2::uuid, $3::interval)::text"},
+      {Stmt::kSnooze, "tf_http_snooze",
+       "SELECT taskflow.snooze($1::bigint, $2::uuid, $3::interval)::text"},
 
       // --- the dashboard ------------------------------------------------------------------------
-      {Stmt::kDashSession, "tf_http_dashboard_session", "SELECT taskflow.dashboard_session()::text"},
+      {Stmt::kDashSession, "tf_http_dashboard_session",
+       "SELECT taskflow.dashboard_session()::text"},
       {Stmt::kDashOverview, "tf_http_dashboard_overview",
        "SELECT taskflow.dashboard_overview($1::interval)::text"},
       {Stmt::kDashQueues, "tf_dash_queues", "SELECT taskflow.dashboard_queues()::text"},
-      {Stmt::kDashAlterQueue, "tf_dash_alter_queue", "SELECT taskflow.dashboard_alter_queue($1, $2::jsonb)::text"},
+      {Stmt::kDashAlterQueue, "tf_dash_alter_queue",
+       "SELECT taskflow.dashboard_alter_queue($1, $2::jsonb)::text"},
       {Stmt::kDashPauseQueue, "tf_dash_pause_queue", "SELECT taskflow.pause_queue($1)"},
       {Stmt::kDashResumeQueue, "tf_dash_resume_queue", "SELECT taskflow.resume_queue($1)"},
-      {Stmt::kDashRules, "tf_dash_rules", "SELECT taskflow.dashboard_rules($1::bigint, $2::integer)::text"},
+      {Stmt::kDashRules, "tf_dash_rules",
+       "SELECT taskflow.dashboard_rules($1::bigint, $2::integer)::text"},
       {Stmt::kDashEnableRule, "tf_dash_enable_rule", "SELECT taskflow.enable_rule($1::bigint)"},
       {Stmt::kDashDisableRule, "tf_dash_disable_rule", "SELECT taskflow.disable_rule($1::bigint)"},
-      {Stmt::kDashFireRule, "tf_dash_fire_rule", "SELECT taskflow.dashboard_fire_rule($1::bigint)::text"},
+      {Stmt::kDashFireRule, "tf_dash_fire_rule",
+       "SELECT taskflow.dashboard_fire_rule($1::bigint)::text"},
       {Stmt::kDashRuleFirings, "tf_dash_rule_firings",
        "SELECT taskflow.dashboard_rule_firings($1::bigint, $2::bigint, $3::integer)::text"},
       {Stmt::kDashWebhookDeliveries, "tf_dash_webhook_deliveries",
        "SELECT taskflow.dashboard_webhook_deliveries($1::bigint, $2::bigint, $3::integer)::text"},
-      {Stmt::kDashTenants, "tf_dash_tenants", "SELECT taskflow.dashboard_tenants($1, $2::integer)::text"},
+      {Stmt::kDashTenants, "tf_dash_tenants",
+       "SELECT taskflow.dashboard_tenants($1, $2::integer)::text"},
       {Stmt::kDashSearchJobs, "tf_dash_search_jobs",
-       std::string("SELECT coalesce(jsonb_agg(s.j ORDER BY (s.j ->> 'id')::bigint DESC), '[]')::text, "
-                   "count(*), min((s.j ->> 'id')::bigint) FROM taskflow.search_jobs(") +
+       std::string(
+           "SELECT coalesce(jsonb_agg(s.j ORDER BY (s.j ->> 'id')::bigint DESC), '[]')::text, "
+           "count(*), min((s.j ->> 'id')::bigint) FROM taskflow.search_jobs(") +
            kDashFilterArgs + ", after_id => $10::bigint, max_rows => $11::integer) AS s(j)"},
       {Stmt::kDashCountJobs, "tf_dash_count_jobs",
        std::string("SELECT json_build_object('count', c.count, 'capped', c.capped)::text "
-                   "FROM taskflow.count_jobs(") + kDashFilterArgs + ") c"},
+                   "FROM taskflow.count_jobs(") +
+           kDashFilterArgs + ") c"},
       // admins' roles only: the SQL function's grant decides (42501, 403 for a client key)
       {Stmt::kDashPurgeJobs, "tf_dash_purge_jobs",
        "SELECT taskflow.purge_jobs(ids => $1::bigint[], filter => $2::jsonb, "
@@ -177,9 +193,12 @@ std::vector<Statement> Build() {
        "SELECT taskflow.bulk_jobs($1, ids => $2::bigint[], filter => $3::jsonb, "
        "expected_count => $4::bigint, reason => $5)::text"},
       {Stmt::kDashJobDetail, "tf_dash_job_detail", "SELECT taskflow.job_detail($1::bigint)::text"},
-      {Stmt::kDashDeadLetters, "tf_dash_dead_letters", "SELECT taskflow.dead_letter_groups()::text"},
-      {Stmt::kDashDeadPurge, "tf_dash_dead_purge", "SELECT taskflow.dead_letter_purge($1, $2)::text"},
-      {Stmt::kDashDeadRedrive, "tf_dash_dead_redrive", "SELECT taskflow.dead_letter_redrive($1, $2)::text"},
+      {Stmt::kDashDeadLetters, "tf_dash_dead_letters",
+       "SELECT taskflow.dead_letter_groups()::text"},
+      {Stmt::kDashDeadPurge, "tf_dash_dead_purge",
+       "SELECT taskflow.dead_letter_purge($1, $2)::text"},
+      {Stmt::kDashDeadRedrive, "tf_dash_dead_redrive",
+       "SELECT taskflow.dead_letter_redrive($1, $2)::text"},
   };
   // One entry per Stmt, in its order: StatementName() indexes the table.
   if (t.size() != static_cast<std::size_t>(Stmt::kCount)) {

@@ -42,8 +42,8 @@ TEST(Problem, CarriesSqlStateAndHidesInternalErrors) {
   EXPECT_EQ(client["sqlstate"], "55000");
   EXPECT_EQ(client["detail"], "cannot retry job 1: it is PENDING");
   EXPECT_EQ(client["correlation_id"], "c-1");
-  const auto internal = nlohmann::json::parse(
-      ProblemJson(ProblemFromSql("XX000", "secret internals", ""), ""));
+  const auto internal =
+      nlohmann::json::parse(ProblemJson(ProblemFromSql("XX000", "secret internals", ""), ""));
   EXPECT_EQ(internal["status"], 500);
   EXPECT_EQ(internal["detail"].get<std::string>().find("secret"), std::string::npos);
   EXPECT_FALSE(internal.contains("correlation_id"));
@@ -71,18 +71,25 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
   m.Record("/jobs", "POST", 201, 0.2);
   m.Record("/jobs", "POST", 422, 20.0);
   const std::string text = m.Render({});
-  EXPECT_NE(text.find("taskflow_http_requests_total{route=\"/jobs\",method=\"POST\",status=\"201\"} 3\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.0001\"} 0\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.00025\"} 1\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.005\"} 2\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.25\"} 3\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"+Inf\"} 4\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find("taskflow_http_requests_total{route=\"/jobs\",method=\"POST\",status=\"201\"} 3\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.0001\"} 0\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.00025\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.005\"} 2\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.25\"} 3\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"+Inf\"} 4\n"),
+      std::string::npos);
   EXPECT_NE(text.find("taskflow_http_request_duration_seconds_count{route=\"/jobs\"} 4\n"),
             std::string::npos);
   EXPECT_EQ(EscapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
@@ -138,13 +145,19 @@ TEST(HandlerMetrics, RunningGaugeAndDurations) {
   EXPECT_EQ(m.running(), 1);
   const std::string text = m.Render();
   EXPECT_NE(text.find("taskflow_worker_jobs_running 1\n"), std::string::npos);
-  EXPECT_NE(text.find("taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.005\"} 1\n"),
-            std::string::npos);
-  EXPECT_NE(text.find("taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.001\"} 0\n"),
-            std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.005\"} 1\n"),
+      std::string::npos);
+  EXPECT_NE(
+      text.find(
+          "taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.001\"} 0\n"),
+      std::string::npos);
   m.Finished("ping", "succeeded", 0.0003);
-  EXPECT_NE(m.Render().find("taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.0005\"} 1\n"),
-            std::string::npos);
+  EXPECT_NE(
+      m.Render().find(
+          "taskflow_worker_handler_duration_seconds_bucket{job_type=\"ping\",outcome=\"succeeded\",le=\"0.0005\"} 1\n"),
+      std::string::npos);
 }
 
 TEST(HandlerMetrics, JobTypeLabelsAreBounded) {

@@ -70,7 +70,8 @@ std::map<std::string, std::string> RaisedSqlStates() {
       }
       raised.emplace(found->second, entry.path().lexically_relative(kRoot).string());
     }
-    if (text.find("ereport(") != std::string::npos) raised.emplace("XX000", "ereport without errcode");
+    if (text.find("ereport(") != std::string::npos)
+      raised.emplace("XX000", "ereport without errcode");
   }
   // RAISE ... USING ERRCODE = '.....' in the SQL; RAISE EXCEPTION without one is P0001.
   static const std::regex sql_code(R"(ERRCODE\s*=\s*'([0-9A-Z]{5})')", std::regex::icase);
@@ -86,15 +87,17 @@ std::map<std::string, std::string> RaisedSqlStates() {
       std::string upper = "ERRCODE_" + std::string((*it)[1]);
       for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
       const auto found = errcodes.find(upper);
-      if (found == errcodes.end()) ADD_FAILURE() << "unknown condition " << (*it)[1] << " in " << where;
-      else raised.emplace(found->second, where);
+      if (found == errcodes.end())
+        ADD_FAILURE() << "unknown condition " << (*it)[1] << " in " << where;
+      else
+        raised.emplace(found->second, where);
     }
     if (text.find("RAISE EXCEPTION") != std::string::npos) raised.emplace("P0001", where);
   }
   // What PostgreSQL itself raises inside the extension's statements on values clients send.
-  for (const char* s : {"23503", "23505", "23502", "23514", "22P02", "22003", "22007", "22008",
-                        "22P05", "2201B", "22021", "54001", "57014", "40001", "40P01", "55P03",
-                        "53200", "53300", "57P01", "08006"}) {
+  for (const char* s :
+       {"23503", "23505", "23502", "23514", "22P02", "22003", "22007", "22008", "22P05", "2201B",
+        "22021", "54001", "57014", "40001", "40P01", "55P03", "53200", "53300", "57P01", "08006"}) {
     raised.emplace(s, "PostgreSQL on the extension's statements");
   }
   return raised;
@@ -109,8 +112,8 @@ TEST(SqlStateTable, EveryRaisedSqlStateHasAnEntry) {
     EXPECT_NE(rule, nullptr) << "SQLSTATE " << sqlstate << " (" << where
                              << ") has no entry in SqlStateTable(): it would answer 500";
     if (rule != nullptr && rule->status == 500) {
-      EXPECT_EQ(sqlstate.substr(0, 2), "XX") << "SQLSTATE " << sqlstate << " (" << where
-                                             << ") answers 500, which must mean a bug";
+      EXPECT_EQ(sqlstate.substr(0, 2), "XX")
+          << "SQLSTATE " << sqlstate << " (" << where << ") answers 500, which must mean a bug";
     }
   }
 }
@@ -145,7 +148,8 @@ std::string MarkdownTable() {
 
 TEST(SqlStateTable, DocsShowTheSameTable) {
   const std::string docs = ReadFile(kRoot / "docs/http.md");
-  const std::string begin = "<!-- sqlstate-table:begin (generated from worker/http/src/problem.cpp) -->\n";
+  const std::string begin =
+      "<!-- sqlstate-table:begin (generated from worker/http/src/problem.cpp) -->\n";
   const std::string end = "<!-- sqlstate-table:end -->";
   const size_t b = docs.find(begin), e = docs.find(end);
   ASSERT_NE(b, std::string::npos) << "docs/http.md lacks the marker " << begin;

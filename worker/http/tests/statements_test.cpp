@@ -32,7 +32,8 @@ TEST(Statements, OnePerStmtWithUniqueNames) {
 int MaxParameter(const std::string& sql) {
   int max = 0;
   static const std::regex kParam("\\$([0-9]+)");
-  for (auto it = std::sregex_iterator(sql.begin(), sql.end(), kParam); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(sql.begin(), sql.end(), kParam); it != std::sregex_iterator();
+       ++it) {
     max = std::max(max, std::stoi((*it)[1]));
   }
   return max;
@@ -49,8 +50,8 @@ TEST(Statements, ScheduleBindsEveryFieldOfTheTableByName) {
       if (name == "correlation_id") continue;  // bound per statement
       const std::string param = "$" + std::to_string(i + 1) + "::" + std::string(f.sql_type);
       EXPECT_TRUE(sql.find(name + " => " + param) != std::string::npos ||
-                  sql.find(name + " => COALESCE(" + param + ", " + std::string(f.sql_default) + ")") !=
-                      std::string::npos)
+                  sql.find(name + " => COALESCE(" + param + ", " + std::string(f.sql_default) +
+                           ")") != std::string::npos)
           << name << " in " << sql;
     }
   }
@@ -73,7 +74,8 @@ TEST(OpenApi, NewJobHasExactlyTheFieldsOfSchedule) {
     } else {
       EXPECT_TRUE(property.contains("$ref")) << name;
     }
-    EXPECT_EQ(property["description"].get<std::string>().rfind(std::string(f->description), 0), 0u) << name;
+    EXPECT_EQ(property["description"].get<std::string>().rfind(std::string(f->description), 0), 0u)
+        << name;
   }
   for (const core::ScheduleField& f : core::kScheduleFields) {
     fields.emplace_back(f.name);

@@ -48,7 +48,8 @@ class JsonLineFormatter final : public spdlog::formatter {
   static std::string Timestamp(spdlog::log_clock::time_point time) {
     const auto since = time.time_since_epoch();
     const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(since);
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(since - seconds).count();
+    const auto micros =
+        std::chrono::duration_cast<std::chrono::microseconds>(since - seconds).count();
     const std::time_t t = static_cast<std::time_t>(seconds.count());
     std::tm tm{};
     gmtime_r(&t, &tm);
@@ -61,7 +62,8 @@ class JsonLineFormatter final : public spdlog::formatter {
 
 // Installs a stderr logger named `name` as spdlog's default: json lines or
 // "2026-01-02T03:04:05.123Z info message key=value" text.
-inline void InstallStderrLogger(const std::string& name, bool json, spdlog::level::level_enum level) {
+inline void InstallStderrLogger(const std::string& name, bool json,
+                                spdlog::level::level_enum level) {
   auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
   auto logger = std::make_shared<spdlog::logger>(name, sink);
   if (json) {

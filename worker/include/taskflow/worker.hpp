@@ -43,9 +43,9 @@ struct Job {
   nlohmann::json payload = nlohmann::json::object();
   std::string queue;
   std::string tenant_id;
-  std::string correlation_id;            // empty when the job has none
-  std::string traceparent;               // W3C trace context of the job, empty when it has none
-  std::optional<Milliseconds> timeout;   // the job's own timeout, if it has one
+  std::string correlation_id;           // empty when the job has none
+  std::string traceparent;              // W3C trace context of the job, empty when it has none
+  std::optional<Milliseconds> timeout;  // the job's own timeout, if it has one
   // The jobs this one depends on with their outcome and result (taskflow.acquire()'s
   // `dependencies`, docs/workflows.md): what a fan-in handler aggregates. null without any.
   nlohmann::json dependencies;
@@ -61,11 +61,11 @@ struct Outcome {
   enum class Kind { kSucceeded, kFailed, kCancelled, kSnoozed };
 
   Kind kind = Kind::kSucceeded;
-  nlohmann::json result;        // null: no result
+  nlohmann::json result;  // null: no result
   std::string error_type;
   std::string error_message;
   bool retryable = true;
-  Milliseconds snooze_for{0};   // kSnoozed: how long until the job may run again
+  Milliseconds snooze_for{0};  // kSnoozed: how long until the job may run again
 
   static Outcome Succeeded(nlohmann::json result = nullptr);
   static Outcome Failed(std::string error_type, std::string error_message, bool retryable = true);
@@ -120,18 +120,21 @@ class SqlSession {
   // {"rows": [{"column": value, ...}, ...]} (json and jsonb parsed, booleans and numbers typed,
   // the rest text), or {"affected_rows": n} for a statement that returns no columns. Throws
   // SqlError.
-  virtual nlohmann::json Execute(const std::string& statement, const std::vector<std::string>& params = {},
+  virtual nlohmann::json Execute(const std::string& statement,
+                                 const std::vector<std::string>& params = {},
                                  std::optional<Milliseconds> timeout = std::nullopt) = 0;
   // As Execute, with each (name, value) of `settings` set for that transaction first
   // (set_config(name, value, true)): how the `sql` executor hands a statement the job's
   // dependencies (taskflow_job.dependencies, docs/worker.md). This default runs Execute when
   // there are none and refuses otherwise (SqlError 0A000): a session of its own that should
   // pass them overrides it.
-  virtual nlohmann::json ExecuteWithSettings(const std::string& statement, const std::vector<std::string>& params,
-                                             std::optional<Milliseconds> timeout,
-                                             const std::vector<std::pair<std::string, std::string>>& settings) {
+  virtual nlohmann::json ExecuteWithSettings(
+      const std::string& statement, const std::vector<std::string>& params,
+      std::optional<Milliseconds> timeout,
+      const std::vector<std::pair<std::string, std::string>>& settings) {
     if (!settings.empty()) {
-      throw SqlError(SqlError::Kind::kStatement, "0A000", "this SqlSession cannot set transaction settings");
+      throw SqlError(SqlError::Kind::kStatement, "0A000",
+                     "this SqlSession cannot set transaction settings");
     }
     return Execute(statement, params, timeout);
   }
@@ -178,33 +181,33 @@ class JobContext {
 using Handler = std::function<Outcome(const Job&, JobContext&)>;
 
 struct WorkerOptions {
-  std::string database_url;                    // empty: the libpq environment (PGHOST, ...)
+  std::string database_url;  // empty: the libpq environment (PGHOST, ...)
   std::vector<std::string> queues{"default"};
-  int concurrency = 10;                        // handlers running at once
-  std::string worker_id;                       // empty: host:pid
-  Milliseconds lease{30000};                   // requested lease per acquisition
-  Milliseconds heartbeat_interval{0};          // 0: lease / 3
-  Milliseconds poll_interval{1000};            // acquire at least this often without NOTIFY
-  Milliseconds shutdown_grace{30000};          // how long running jobs may finish on Stop()
-  int acquire_batch = 0;                       // most jobs per acquire; 0: concurrency + prefetch
+  int concurrency = 10;                // handlers running at once
+  std::string worker_id;               // empty: host:pid
+  Milliseconds lease{30000};           // requested lease per acquisition
+  Milliseconds heartbeat_interval{0};  // 0: lease / 3
+  Milliseconds poll_interval{1000};    // acquire at least this often without NOTIFY
+  Milliseconds shutdown_grace{30000};  // how long running jobs may finish on Stop()
+  int acquire_batch = 0;               // most jobs per acquire; 0: concurrency + prefetch
   // Jobs acquired ahead, waiting for a free handler thread. kPrefetchAuto (the default): as many
   // as the handler threads finish during two acquire round trips, at most prefetch_max, and a
   // prefetched job that waits longer than prefetch_max_wait is released for other workers.
   // 0: none; N > 0: always N (they wait however long the running jobs take).
   static constexpr int kPrefetchAuto = -1;
   int prefetch = kPrefetchAuto;
-  int prefetch_max = 0;                        // auto's ceiling; 0: 8 x concurrency, at most 1000
-  Milliseconds prefetch_max_wait{100};         // auto: a prefetched job waits at most this long
+  int prefetch_max = 0;                 // auto's ceiling; 0: 8 x concurrency, at most 1000
+  Milliseconds prefetch_max_wait{100};  // auto: a prefetched job waits at most this long
   // The Completer waits this long after the first outcome of a batch for others, then reports
   // them together (completions in one complete_many). 0: report at once.
   Milliseconds completion_flush_interval{2};
-  bool catch_all = false;                      // acquire every job type, not just handled ones
+  bool catch_all = false;  // acquire every job type, not just handled ones
   // true: each acquisition waits for the WAL flush before its jobs run. false (the default):
   // it does not, so a job starts one flush sooner; a server crash can then forget the
   // acquisitions of its last moments, and those jobs run again (docs/worker.md).
   bool durable_acquire = false;
-  Milliseconds reconnect_min{100};             // reconnect backoff: first delay
-  Milliseconds reconnect_max{5000};            // reconnect backoff: cap
+  Milliseconds reconnect_min{100};   // reconnect backoff: first delay
+  Milliseconds reconnect_max{5000};  // reconnect backoff: cap
 
   // Throws std::invalid_argument naming the option (and its taskflow-worker flag) when a value
   // is out of range: concurrency 1 to 4096, at least one queue, lease > 0, a heartbeat interval

@@ -26,13 +26,13 @@ struct ServerConfig {
   int threads = 16;                // connections served at once; also the database connections
   int max_queued = 64;             // accepted connections waiting for a thread; more get 503
   std::size_t max_body_bytes = (1u << 20) + (64u << 10);  // 1 MiB payload + JSON around it
-  Milliseconds request_timeout{10000};   // receiving one request, head and body together
-  Milliseconds read_timeout{5000};       // one socket read
-  Milliseconds write_timeout{5000};      // one socket write
-  Milliseconds keep_alive_timeout{5000}; // an idle keep-alive connection is closed after this
-  int keep_alive_max_requests = 1000;    // requests per connection
-  Milliseconds statement_timeout{5000};  // per SQL call (PostgreSQL statement_timeout)
-  Milliseconds auth_cache_ttl{5000};     // how long a checked API key is trusted without a lookup
+  Milliseconds request_timeout{10000};    // receiving one request, head and body together
+  Milliseconds read_timeout{5000};        // one socket read
+  Milliseconds write_timeout{5000};       // one socket write
+  Milliseconds keep_alive_timeout{5000};  // an idle keep-alive connection is closed after this
+  int keep_alive_max_requests = 1000;     // requests per connection
+  Milliseconds statement_timeout{5000};   // per SQL call (PostgreSQL statement_timeout)
+  Milliseconds auth_cache_ttl{5000};      // how long a checked API key is trusted without a lookup
   std::string application_name = "taskflow-http";
   // Whether /metrics carries the database-wide series of taskflow.metrics() (and
   // taskflow_http_database_up). They must come from one place: taskflow-http serves them by
