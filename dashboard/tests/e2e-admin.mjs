@@ -4,58 +4,16 @@
 // Environment: TF_BASE_URL, TF_ADMIN_KEY, TF_CLIENT_KEY (tenant TF_CLIENT_TENANT),
 // TF_OTHER_TENANT, TF_QUEUE (the worker's queue), TF_RULE_ID (a rule of TF_CLIENT_TENANT that
 // schedules into TF_QUEUE), TF_BAD_RULE_ID (a rule whose action fails), PG* (psql), CHROMIUM.
-import { execFileSync } from "node:child_process";
-import { check, env, finish, launchBrowser, ok, sql } from "./harness.mjs";
+import { browserSession, check, env, serverEnv, sql, sqlError, until } from "./harness.mjs";
 
-const BASE = env("TF_BASE_URL");
-const ADMIN = env("TF_ADMIN_KEY");
-const CLIENT = env("TF_CLIENT_KEY");
-const CLIENT_TENANT = env("TF_CLIENT_TENANT");
+const { BASE, ADMIN, CLIENT, CLIENT_TENANT, QUEUE } = serverEnv();
 const OTHER_TENANT = env("TF_OTHER_TENANT");
-const QUEUE = env("TF_QUEUE");
 const RULE_ID = env("TF_RULE_ID");
 const BAD_RULE_ID = env("TF_BAD_RULE_ID");
 
-// the extension's own message for a statement it refuses (what the UI must show)
-function sqlError(statement) {
-  try {
-    execFileSync("psql", ["-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-c", statement], { encoding: "utf8", stdio: "pipe" });
-  } catch (e) {
-    const m = /ERROR:\s+(.*)/.exec(String(e.stderr));
-    if (m) return m[1].trim();
-  }
-  throw new Error(`${statement} did not fail`);
-}
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-async function until(what, fn, ms = 15000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last) return last;
-    await sleep(150);
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
-
-const browser = await launchBrowser();
-const violations = [];
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    // the refusals the tests provoke (422, 403, 409) are logged by Chromium as failed loads
-    if (m.type() === "error" && !/401|403|409|422|Failed to load resource/.test(m.text())) violations.push(m.text());
-  });
-  page.on("pageerror", (e) => violations.push(String(e)));
-  return page;
-}
-async function signIn(page, key) {
-  await page.goto(`${BASE}/`);
-  await page.getByLabel("API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Main" }).waitFor({ timeout: 10000 });
-}
+// the refusals the tests provoke (422, 403, 409) are logged by Chromium as failed loads
+const { newPage, signIn, run } = await browserSession(BASE, /401|403|409|422|Failed to load resource/);
 const nav = (page) => page.getByRole("navigation", { name: "Main" });
 // every input, select and button of the page has an accessible name (label, aria-label or text)
 async function unlabelled(page) {
@@ -86,7 +44,7 @@ async function tabTo(page, re, max = 80) {
 const queueRow = (page) => page.locator(`table[data-testid=queue-settings] tr[data-queue="${QUEUE}"]`);
 const jobStates = (ids) => sql(`SELECT string_agg(state::text, ',' ORDER BY id) FROM taskflow.jobs WHERE id IN (${ids.join(",")})`);
 
-try {
+await run(async () => {
   const page = await newPage();
   await check("an admin key sees Queues, Rules and Tenants in the navigation", async () => {
     await signIn(page, ADMIN);
@@ -120,7 +78,10 @@ try {
   await check("Resume: the worker runs the jobs and the Pending count drops without a reload", async () => {
     await page.getByRole("button", { name: `Resume queue ${QUEUE}` }).click();
     await queueRow(page).locator("td[data-field=status]").filter({ hasText: "Active" }).waitFor({ timeout: 5000 });
-    await until("the jobs to succeed", () => jobStates(ids) === "SUCCEEDED,SUCCEEDED,SUCCEEDED", 20000);
+    await until("the jobs to succeed", () => {
+      const states = jobStates(ids);
+      return { ok: states === "SUCCEEDED,SUCCEEDED,SUCCEEDED", value: states };
+    }, 20000);
     await page.waitForFunction((q) => Number(document.querySelector(`table[data-testid=queue-settings] tr[data-queue="${q}"] td[data-state=PENDING]`)?.textContent) === 0,
       QUEUE, { timeout: 10000 });
   });
@@ -206,7 +167,10 @@ try {
     const firings = page.getByTestId(`firings-${RULE_ID}`);
     await firings.locator("tr[data-outcome=created]").filter({ hasText: `#${job}` }).waitFor({ timeout: 5000 });
     await ruleRow(page, RULE_ID).locator("td[data-field=last-firing]").filter({ hasText: `created, jobs #${job}` }).waitFor({ timeout: 5000 });
-    await until("the fired job to succeed", () => sql(`SELECT state FROM taskflow.jobs WHERE id = ${job}`) === "SUCCEEDED", 20000);
+    await until("the fired job to succeed", () => {
+      const state = sql(`SELECT state FROM taskflow.jobs WHERE id = ${job}`);
+      return { ok: state === "SUCCEEDED", value: state };
+    }, 20000);
   });
 
   await check("a firing that fails shows its error and SQLSTATE", async () => {
@@ -273,8 +237,4 @@ try {
   });
   await client.context().close();
 
-  ok(violations.length === 0, "no script errors in the pages", violations.join("\n"));
-} finally {
-  await browser.close();
-}
-finish();
+});

@@ -5,50 +5,28 @@
 // TF_OTHER_TENANT, TF_QUEUE, TF_DEAD_JOB, TF_DEAD_JOB2 (DEAD jobs of type e2e.flaky),
 // TF_OTHER_JOB (a job of TF_OTHER_TENANT), TF_FLAG_FILE (makes e2e.flaky succeed),
 // TF_WORKER_ID, PG* (psql), CHROMIUM, TASKFLOW_SCREENSHOTS=1 to save docs/img/job-timeline.png.
-import { mkdirSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { check, env, finish, launchBrowser, ok, root, sql } from "./harness.mjs";
+import { writeFileSync } from "node:fs";
+import { browserSession, check, confirmDialog, env, expect, navigations, screenshot, serverEnv, sql, until } from "./harness.mjs";
 
-const BASE = env("TF_BASE_URL");
-const ADMIN = env("TF_ADMIN_KEY");
-const CLIENT = env("TF_CLIENT_KEY");
-const CLIENT_TENANT = env("TF_CLIENT_TENANT");
+const { BASE, ADMIN, CLIENT, CLIENT_TENANT, QUEUE } = serverEnv();
 const OTHER_TENANT = env("TF_OTHER_TENANT");
-const QUEUE = env("TF_QUEUE");
 const DEAD = env("TF_DEAD_JOB");
 const DEAD2 = env("TF_DEAD_JOB2");
 const OTHER_JOB = env("TF_OTHER_JOB");
 const FLAG = env("TF_FLAG_FILE");
 const WORKER = env("TF_WORKER_ID");
 
-function expect(cond, message) {
-  if (!cond) throw new Error(message);
-}
-
-const browser = await launchBrowser();
-const violations = [];
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    // refusals the tests provoke (404, 409, 422) are logged by Chromium as failed loads
-    if (m.type() === "error" && !/401|404|409|422|Unauthorized|Failed to load resource/.test(m.text())) violations.push(m.text());
-  });
-  page.on("pageerror", (e) => violations.push(String(e)));
-  page.on("request", (r) => {
-    if (!r.url().startsWith(BASE) && !r.url().startsWith("data:")) violations.push(`request outside the server: ${r.url()}`);
-  });
-  return page;
-}
-async function signIn(page, key) {
-  await page.goto(`${BASE}/`);
-  await page.getByLabel("API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Main" }).waitFor({ timeout: 10000 });
-}
+// refusals the tests provoke (404, 409, 422) are logged by Chromium as failed loads
+const { newPage, signIn, run } = await browserSession(BASE, /401|404|409|422|Unauthorized|Failed to load resource/);
 const timeline = (page) => page.locator("[data-testid=timeline] li");
+const jobRows = (page) => page.locator("[data-testid=jobs] tbody tr[data-job]");
+// waits until the Jobs table shows n rows
+const rowCount = (page, n) =>
+  page.waitForFunction((want) => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === want, n, { timeout: 10000 });
+// the ids of the Jobs table's rows
+const ids = (page) => jobRows(page).evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-job"))));
 
-try {
+await run(async () => {
   const page = await newPage();
   await signIn(page, ADMIN);
 
@@ -91,13 +69,7 @@ try {
     await page.getByRole("list", { name: "Jobs with the same correlation id" }).getByText(`Job ${DEAD} (this job)`).waitFor();
   });
 
-  if (process.env.TASKFLOW_SCREENSHOTS) {
-    await check("screenshot of a DEAD job's detail saved to docs/img/job-timeline.png", async () => {
-      mkdirSync(path.join(root, "docs/img"), { recursive: true });
-      await page.mouse.move(0, 0);
-      await page.screenshot({ path: path.join(root, "docs/img/job-timeline.png"), fullPage: true });
-    });
-  }
+  await screenshot(page, "a DEAD job's detail", "job-timeline.png");
 
   await check("Job detail: cancelling a DEAD job shows the state machine's refusal", async () => {
     await page.getByRole("button", { name: "Cancel job" }).click();
@@ -111,8 +83,7 @@ try {
 
   await check("Job detail: Retry brings the job back and the page shows it succeed without a reload", async () => {
     writeFileSync(FLAG, "");
-    let navigations = 0;
-    page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations += 1; });
+    const navigated = navigations(page);
     await page.getByRole("button", { name: "Retry" }).click();
     await page.locator("[data-testid=action-result]").filter({ hasText: "Retried: the job is PENDING" }).waitFor({ timeout: 10000 });
     await page.getByRole("heading", { level: 1 }).locator('[data-state="SUCCEEDED"]').waitFor({ timeout: 20000 });
@@ -123,7 +94,7 @@ try {
     const steps = await timeline(page).allInnerTexts();
     expect(steps.some((s) => /DEAD\s*→\s*PENDING by \S+: retried/.test(s)), `no retry step: ${JSON.stringify(steps)}`);
     expect(/RUNNING\s*→\s*SUCCEEDED/.test(steps[steps.length - 1]), `last step ${steps[steps.length - 1]}`);
-    expect(navigations === 0, `the page navigated ${navigations} times`);
+    expect(navigated() === 0, `the page navigated ${navigated()} times`);
   });
 
   await check("Dead letters: re-drive a group after a confirmation with its count; its job succeeds", async () => {
@@ -132,13 +103,13 @@ try {
     await row.waitFor({ timeout: 10000 });
     expect((await row.locator("td").nth(1).innerText()) === "1", "the group does not count 1 after the retry");
     await row.getByRole("button", { name: "Re-drive e2e.flaky / exit_code" }).click();
-    const dialog = page.getByRole("alertdialog");
-    await dialog.filter({ hasText: "Re-drive (retry) 1 DEAD job of e2e.flaky / exit_code?" }).waitFor();
-    await dialog.getByRole("button", { name: "Confirm redrive of 1" }).click();
+    await confirmDialog(page, "Re-drive (retry) 1 DEAD job of e2e.flaky / exit_code?", "Confirm redrive of 1");
     await page.locator("[data-testid=dl-result]").filter({ hasText: "1 changed, 0 skipped" }).waitFor({ timeout: 10000 });
     await page.getByText("No dead letters.").waitFor({ timeout: 10000 });
-    for (let i = 0; i < 100 && sql(`SELECT state FROM taskflow.jobs WHERE id = ${DEAD2}`) !== "SUCCEEDED"; i++) await page.waitForTimeout(100);
-    expect(sql(`SELECT state FROM taskflow.jobs WHERE id = ${DEAD2}`) === "SUCCEEDED", "the re-driven job did not succeed");
+    await until("the re-driven job to succeed", () => {
+      const state = sql(`SELECT state FROM taskflow.jobs WHERE id = ${DEAD2}`);
+      return { ok: state === "SUCCEEDED", value: state };
+    });
   });
 
   // --- the jobs list ------------------------------------------------------------------------
@@ -164,7 +135,7 @@ try {
     await page.keyboard.type("e2e.later");
     await page.keyboard.press("Enter");
     await page.waitForFunction(() => location.hash.includes("state=SCHEDULED") && location.hash.includes("job_type=e2e.later"));
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 3, null, { timeout: 10000 });
+    await rowCount(page, 3);
     // Tab reaches the filter controls and the Apply button
     await page.getByLabel("Queue", { exact: true }).focus();
     const seen = [];
@@ -177,7 +148,7 @@ try {
     }
     // the filter survives a reload (it lives in the URL)
     await page.reload();
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 3, null, { timeout: 10000 });
+    await rowCount(page, 3);
     expect(await page.getByRole("checkbox", { name: "SCHEDULED" }).isChecked(), "SCHEDULED unticked after a reload");
     expect((await page.getByLabel("Job type").inputValue()) === "e2e.later", "job type lost after a reload");
   });
@@ -186,9 +157,7 @@ try {
     await page.getByRole("button", { name: "Select all matching this filter" }).click();
     await page.locator("[data-testid=selection]").filter({ hasText: "All 3 jobs matching this filter selected" }).waitFor({ timeout: 10000 });
     await page.getByRole("button", { name: "Cancel selected" }).click();
-    const dialog = page.getByRole("alertdialog");
-    await dialog.filter({ hasText: "Cancel 3 jobs matching this filter?" }).waitFor();
-    await dialog.getByRole("button", { name: "Confirm cancel of 3" }).click();
+    await confirmDialog(page, "Cancel 3 jobs matching this filter?", "Confirm cancel of 3");
     await page.locator("[data-testid=bulk-result]").filter({ hasText: "3 matched, 3 changed, 0 skipped" }).waitFor({ timeout: 10000 });
     await page.getByText("No job matches this filter.").waitFor({ timeout: 10000 });
     expect(sql("SELECT string_agg(state::text, ',' ORDER BY id) FROM taskflow.jobs WHERE job_type = 'e2e.later'") === "CANCELLED,CANCELLED,CANCELLED",
@@ -201,16 +170,16 @@ try {
   await check("Jobs: selected rows, bulk retry of CANCELLED ones, skipped jobs reported with the refusal", async () => {
     await page.getByRole("checkbox", { name: "SCHEDULED" }).uncheck();
     await page.getByRole("button", { name: "Apply filters" }).click();
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 3, null, { timeout: 10000 });
+    await rowCount(page, 3);
     await page.getByRole("checkbox", { name: "Select every job on this page" }).check();
     await page.locator("[data-testid=selection]").filter({ hasText: "3 selected" }).waitFor();
     await page.getByRole("button", { name: "Retry selected" }).click();
-    await page.getByRole("alertdialog").getByRole("button", { name: "Confirm retry of 3" }).click();
+    await confirmDialog(page, null, "Confirm retry of 3");
     await page.locator("[data-testid=bulk-result]").filter({ hasText: "3 changed" }).waitFor({ timeout: 10000 });
     // retrying them again: every one is refused by the state machine and listed
     await page.getByRole("checkbox", { name: "Select every job on this page" }).check();
     await page.getByRole("button", { name: "Retry selected" }).click();
-    await page.getByRole("alertdialog").getByRole("button", { name: "Confirm retry of 3" }).click();
+    await confirmDialog(page, null, "Confirm retry of 3");
     const res = page.locator("[data-testid=bulk-result]").filter({ hasText: "0 changed, 3 skipped" });
     await res.waitFor({ timeout: 10000 });
     await res.getByText(/cannot retry job \d+: it is PENDING/).first().waitFor();
@@ -218,16 +187,16 @@ try {
 
   await check("Jobs: keyset pages with Next page", async () => {
     await page.goto(`${BASE}/#/jobs?job_type=e2e.many`);
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 50, null, { timeout: 10000 });
-    const first = await page.locator("[data-testid=jobs] tbody tr[data-job]").evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-job"))));
+    await rowCount(page, 50);
+    const first = await ids(page);
     await page.getByRole("button", { name: "Next page" }).click();
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 5, null, { timeout: 10000 });
+    await rowCount(page, 5);
     expect(/after=\d+/.test(await page.evaluate(() => location.hash)), "the cursor is not in the URL");
-    const second = await page.locator("[data-testid=jobs] tbody tr[data-job]").evaluateAll((rows) => rows.map((r) => Number(r.getAttribute("data-job"))));
+    const second = await ids(page);
     expect(Math.max(...second) < Math.min(...first), `pages overlap: ${first} / ${second}`);
     expect((await page.getByRole("button", { name: "Next page" }).count()) === 0, "a Next page button on the last page");
     await page.getByRole("button", { name: "First page" }).click();
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 50, null, { timeout: 10000 });
+    await rowCount(page, 50);
   });
 
   await check("Jobs: a bad jsonpath shows the server's 422 message", async () => {
@@ -239,20 +208,19 @@ try {
     expect(/jsonpath|payload/i.test(text), `message: ${text}`);
     await page.getByLabel("Payload (jsonpath predicate)").fill("$.n == 7");
     await page.getByRole("button", { name: "Apply filters" }).click();
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 1, null, { timeout: 10000 });
+    await rowCount(page, 1);
   });
 
   await check("Jobs: a job scheduled with SQL appears in the filtered list without a reload", async () => {
-    let navigations = 0;
-    page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations += 1; });
+    const navigated = navigations(page);
     sql(`SELECT taskflow.schedule('e2e.many', '{"n": 7, "late": true}', queue => '${QUEUE}', tenant_id => '${CLIENT_TENANT}', run_at => now() + interval '1 hour')`);
-    await page.waitForFunction(() => document.querySelectorAll("[data-testid=jobs] tbody tr[data-job]").length === 2, null, { timeout: 10000 });
-    expect(navigations === 0, `the page navigated ${navigations} times`);
+    await rowCount(page, 2);
+    expect(navigated() === 0, `the page navigated ${navigated()} times`);
   });
 
   await check("Jobs: rows link to the job's detail", async () => {
-    const id = await page.locator("[data-testid=jobs] tbody tr[data-job]").first().getAttribute("data-job");
-    await page.locator("[data-testid=jobs] tbody tr[data-job]").first().getByRole("link", { name: id }).click();
+    const id = await jobRows(page).first().getAttribute("data-job");
+    await jobRows(page).first().getByRole("link", { name: id }).click();
     await page.getByRole("heading", { level: 1 }).filter({ hasText: `Job ${id}` }).waitFor({ timeout: 10000 });
   });
   await page.context().close();
@@ -270,7 +238,7 @@ try {
   });
   await check("a tenant key lists only its tenant's jobs and has no Purge", async () => {
     await tenant.goto(`${BASE}/#/jobs`);
-    await tenant.locator("[data-testid=jobs] tbody tr[data-job]").first().waitFor({ timeout: 10000 });
+    await jobRows(tenant).first().waitFor({ timeout: 10000 });
     const tenants = await tenant.locator("[data-testid=jobs] tbody tr[data-job] td:nth-child(6)").allInnerTexts();
     expect(tenants.length > 0 && tenants.every((t) => t === CLIENT_TENANT), `tenants shown: ${[...new Set(tenants)]}`);
     expect((await tenant.getByRole("button", { name: "Purge selected" }).count()) === 0, "Purge shown to a client key");
@@ -292,10 +260,4 @@ try {
   });
   await tenant.context().close();
 
-  ok(violations.length === 0, "no script error, CSP violation or request outside the server", violations.join("\n"));
-} catch (e) {
-  ok(false, "the browser run ended early", e && e.stack ? e.stack : e);
-} finally {
-  await browser.close();
-}
-finish();
+});

@@ -6,46 +6,18 @@
 // workflows), TF_OTHER_KEY (another tenant's key), TF_WORKFLOW (the diamond), TF_BIG_WORKFLOW
 // (600 nodes), TF_JOBS (the diamond's job ids as JSON by key), TF_QUEUE, PG* (psql), CHROMIUM,
 // TASKFLOW_SCREENSHOTS=1 to save docs/img/workflow-graph.png.
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import { check, env, finish, launchBrowser, ok, root, sql } from "./harness.mjs";
+import { browserSession, check, env, expect, screenshot, serverEnv, sql, until } from "./harness.mjs";
 
-const BASE = env("TF_BASE_URL");
-const ADMIN = env("TF_ADMIN_KEY");
-const CLIENT = env("TF_CLIENT_KEY");
-const CLIENT_TENANT = env("TF_CLIENT_TENANT");
+const { BASE, ADMIN, CLIENT, CLIENT_TENANT, QUEUE } = serverEnv();
 const OTHER = env("TF_OTHER_KEY");
 const WF = env("TF_WORKFLOW");
 const BIG = env("TF_BIG_WORKFLOW");
 const JOBS = JSON.parse(env("TF_JOBS"));
-const QUEUE = env("TF_QUEUE");
 
-function expect(cond, message) {
-  if (!cond) throw new Error(message);
-}
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
 
-const browser = await launchBrowser();
-const violations = [];
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    // the refusal the test provokes (another tenant's workflow: 404) is logged as a failed load
-    if (m.type() === "error" && !/404|Failed to load resource/.test(m.text())) violations.push(m.text());
-  });
-  page.on("pageerror", (e) => violations.push(String(e)));
-  page.on("request", (r) => {
-    if (!r.url().startsWith(BASE) && !r.url().startsWith("data:")) violations.push(`request outside the server: ${r.url()}`);
-  });
-  return page;
-}
-async function signIn(page, key) {
-  await page.goto(`${BASE}/`);
-  await page.getByLabel("API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-  await page.getByRole("navigation", { name: "Main" }).waitFor({ timeout: 10000 });
-}
+// the refusal the test provokes (another tenant's workflow: 404) is logged as a failed load
+const { newPage, signIn, run } = await browserSession(BASE, /404|Failed to load resource/);
 // The graph as the page draws it: each node's state and layer, and the edges.
 async function graph(page) {
   return page.evaluate(() => {
@@ -64,16 +36,6 @@ async function graph(page) {
   });
 }
 const states = (g) => Object.fromEntries(Object.entries(g.nodes).map(([k, n]) => [k, n.state]));
-async function until(page, what, fn, ms = 10000) {
-  const end = Date.now() + ms;
-  let last;
-  while (Date.now() < end) {
-    last = await fn();
-    if (last.ok) return last.value;
-    await page.waitForTimeout(150);
-  }
-  throw new Error(`timed out waiting for ${what}: ${JSON.stringify(last && last.value)}`);
-}
 // acquires and completes the PENDING job of this type (as a worker would); it must be job `id`
 function complete(id, jobType) {
   const r = sql(`WITH a AS (SELECT * FROM taskflow.acquire('e2e-sql-worker', ARRAY['${QUEUE}'], 1, job_types => ARRAY['${jobType}']))
@@ -81,7 +43,7 @@ function complete(id, jobType) {
   expect(r === `${id} SUCCEEDED`, `acquire + complete: ${r}`);
 }
 
-try {
+await run(async () => {
   const page = await newPage();
   await signIn(page, ADMIN);
 
@@ -139,19 +101,13 @@ try {
 
   await check("a node finishing shows without a reload", async () => {
     complete(JOBS.b, "e2e.left");
-    await until(page, "b SUCCEEDED in the graph", async () => {
+    await until("b SUCCEEDED in the graph", async () => {
       const g = await graph(page);
       return { ok: g && g.nodes.b.state === "SUCCEEDED", value: g && states(g) };
     });
   });
 
-  if (process.env.TASKFLOW_SCREENSHOTS) {
-    await check("screenshot of the workflow saved to docs/img/workflow-graph.png", async () => {
-      mkdirSync(path.join(root, "docs/img"), { recursive: true });
-      await page.mouse.move(0, 0);
-      await page.screenshot({ path: path.join(root, "docs/img/workflow-graph.png"), fullPage: true });
-    });
-  }
+  await screenshot(page, "the workflow", "workflow-graph.png");
 
   await check("clicking a node opens its job, which links back to its workflow", async () => {
     await page.locator('[data-testid=wf-graph] a[data-node="c"]').click();
@@ -173,7 +129,7 @@ try {
       "cancelled before the confirmation");
     await confirm.getByRole("button", { name: `Confirm cancel of workflow ${WF}` }).click();
     await page.getByTestId("action-result").filter({ hasText: "Workflow cancelled" }).waitFor({ timeout: 10000 });
-    const g = await until(page, "every node final", async () => {
+    const g = await until("every node final", async () => {
       const g = await graph(page);
       return { ok: g && same(states(g), { a: "SUCCEEDED", b: "SUCCEEDED", c: "CANCELLED", d: "CANCELLED" }), value: g };
     });
@@ -222,10 +178,4 @@ try {
   });
   await other.context().close();
 
-  ok(violations.length === 0, "no script error, CSP violation or request outside the server", violations.join("\n"));
-} catch (e) {
-  ok(false, "the browser run ended early", e && e.stack ? e.stack : e);
-} finally {
-  await browser.close();
-}
-finish();
+});

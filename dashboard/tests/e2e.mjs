@@ -3,45 +3,20 @@
 // Environment: TF_BASE_URL, TF_ADMIN_KEY, TF_CLIENT_KEY (tenant TF_CLIENT_TENANT),
 // TF_OTHER_TENANT, TF_QUEUE, TF_OTHER_QUEUE, PG* (psql schedules jobs), CHROMIUM (default
 // /usr/bin/chromium), TASKFLOW_SCREENSHOTS=1 to save docs/img/overview.png.
-import { mkdirSync } from "node:fs";
-import path from "node:path";
-import { check, env, finish, launchBrowser, ok, root, sql } from "./harness.mjs";
+import { browserSession, check, env, navigations, screenshot, serverEnv, sql } from "./harness.mjs";
 
-const BASE = env("TF_BASE_URL");
-const ADMIN = env("TF_ADMIN_KEY");
-const CLIENT = env("TF_CLIENT_KEY");
-const CLIENT_TENANT = env("TF_CLIENT_TENANT");
+const { BASE, ADMIN, CLIENT, CLIENT_TENANT, QUEUE } = serverEnv();
 const OTHER_TENANT = env("TF_OTHER_TENANT");
-const QUEUE = env("TF_QUEUE");
 const OTHER_QUEUE = env("TF_OTHER_QUEUE");
 
-
-const browser = await launchBrowser();
-const violations = [];
-async function newPage() {
-  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 }, deviceScaleFactor: 1 });
-  const page = await context.newPage();
-  page.on("console", (m) => {
-    if (m.type() === "error" && !/401|Unauthorized/.test(m.text())) violations.push(m.text());
-  });
-  page.on("pageerror", (e) => violations.push(String(e)));
-  page.on("request", (r) => {
-    if (!r.url().startsWith(BASE) && !r.url().startsWith("data:")) violations.push(`request outside the server: ${r.url()}`);
-  });
-  return page;
-}
-async function signIn(page, key) {
-  await page.goto(`${BASE}/`);
-  await page.getByLabel("API key").fill(key);
-  await page.getByRole("button", { name: "Sign in" }).click();
-}
+const { newPage, submitKey, signIn, run } = await browserSession(BASE, /401|Unauthorized/);
 const cell = (page, queue, state) => page.locator(`tr[data-queue="${queue}"] td[data-state="${state}"]`);
 
-try {
+await run(async () => {
   // --- a bad key is refused ---------------------------------------------------------------
   const anon = await newPage();
   await check("a bad key is refused on the sign-in page", async () => {
-    await signIn(anon, "tfk_" + "A".repeat(43));
+    await submitKey(anon, "tfk_" + "A".repeat(43));
     await anon.getByRole("alert").filter({ hasText: "not valid" }).waitFor({ timeout: 10000 });
     if (await anon.getByRole("navigation", { name: "Main" }).count()) throw new Error("navigation shown for a bad key");
   });
@@ -59,13 +34,12 @@ try {
 
   await check("a job scheduled with SQL appears on the overview without a reload", async () => {
     const before = Number(await cell(page, OTHER_QUEUE, "SCHEDULED").innerText());
-    let navigations = 0;
-    page.on("framenavigated", (f) => { if (f === page.mainFrame()) navigations += 1; });
+    const navigated = navigations(page);
     sql(`SELECT taskflow.schedule('e2e.later', '{}', queue => '${OTHER_QUEUE}', tenant_id => '${OTHER_TENANT}', run_at => now() + interval '1 hour')`);
     await page.waitForFunction(
       ([q, want]) => Number(document.querySelector(`tr[data-queue="${q}"] td[data-state="SCHEDULED"]`)?.textContent) === want,
       [OTHER_QUEUE, before + 1], { timeout: 10000 });
-    if (navigations !== 0) throw new Error(`the page navigated ${navigations} times`);
+    if (navigated() !== 0) throw new Error(`the page navigated ${navigated()} times`);
   });
 
   await check("a job run by the worker shows in the throughput chart and the workers table", async () => {
@@ -114,14 +88,7 @@ try {
     if (outline === "none") throw new Error("the focused element has no outline");
   });
 
-  if (process.env.TASKFLOW_SCREENSHOTS) {
-    await check("screenshot of the overview saved to docs/img/overview.png", async () => {
-      mkdirSync(path.join(root, "docs/img"), { recursive: true });
-      await page.mouse.move(0, 0);
-      await page.locator("main").focus();
-      await page.screenshot({ path: path.join(root, "docs/img/overview.png"), fullPage: true });
-    });
-  }
+  await screenshot(page, "the overview", "overview.png", () => page.locator("main").focus());
 
   await check("sign out returns to the sign-in page and forgets the key", async () => {
     await page.getByRole("button", { name: "Sign out" }).click();
@@ -153,10 +120,4 @@ try {
   });
   await tenant.context().close();
 
-  ok(violations.length === 0, "no script error, CSP violation or request outside the server", violations.join("\n"));
-} catch (e) {
-  ok(false, "the browser run ended early", e && e.stack ? e.stack : e);
-} finally {
-  await browser.close();
-}
-finish();
+});

@@ -4,6 +4,7 @@ import { ApiError } from "../api";
 import { useAuth } from "../auth";
 import { jobsApi, type BulkResult, type DeadLetterGroup } from "../jobsApi";
 import { errorText, when } from "../components/jobBits";
+import { ConfirmDialog, DataTable } from "../components/ui";
 
 type Pending = { action: "redrive" | "purge"; group: DeadLetterGroup };
 
@@ -61,14 +62,11 @@ export function DeadLetters() {
         {capped ? " Only 100,000 DEAD jobs are counted." : ""}</p>
       {error && <p className="error" role="alert">Could not load the dead letters: {error}</p>}
       {pending && (
-        <div className="confirm" role="alertdialog" aria-labelledby="dl-confirm-text" data-testid="confirm">
-          <p id="dl-confirm-text">
-            {pending.action === "redrive" ? "Re-drive (retry)" : "Purge (delete)"} <strong>{pending.group.count}</strong> DEAD
-            job{pending.group.count === 1 ? "" : "s"} of <code>{name(pending.group)}</code>?
-          </p>
-          <button type="button" autoFocus onClick={confirm} disabled={busy}>Confirm {pending.action} of {pending.group.count}</button>
-          <button type="button" className="secondary" onClick={() => setPending(null)}>Back</button>
-        </div>
+        <ConfirmDialog textId="dl-confirm-text" busy={busy} confirmLabel={`Confirm ${pending.action} of ${pending.group.count}`}
+          onConfirm={confirm} onBack={() => setPending(null)}>
+          {pending.action === "redrive" ? "Re-drive (retry)" : "Purge (delete)"} <strong>{pending.group.count}</strong> DEAD
+          job{pending.group.count === 1 ? "" : "s"} of <code>{name(pending.group)}</code>?
+        </ConfirmDialog>
       )}
       {actError && <p className="error" role="alert">{actError}</p>}
       {result && (
@@ -77,36 +75,26 @@ export function DeadLetters() {
         </p>
       )}
       {groups && (groups.length === 0 ? <p>No dead letters.</p> : (
-        <div className="table-wrap">
-          <table data-testid="dead-letters">
-            <caption className="visually-hidden">DEAD jobs by job type and error type</caption>
-            <thead>
-              <tr>
-                <th scope="col">Job type</th><th scope="col">Error type</th><th scope="col">Count</th>
-                <th scope="col">Last</th><th scope="col">Sample</th><th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {groups.map((g) => (
-                <tr key={`${g.job_type}\u0000${g.error_type}`} data-group={`${g.job_type}/${g.error_type ?? ""}`}>
-                  <th scope="row"><code>{g.job_type}</code></th>
-                  <td><code>{g.error_type ?? "–"}</code></td>
-                  <td>{g.count}</td>
-                  <td>{when(g.last_at)}</td>
-                  <td><Link to={`/jobs/${g.sample_job_id}`}>Job {g.sample_job_id}</Link>{g.sample_error ? <div className="muted clip">{g.sample_error}</div> : null}</td>
-                  <td className="actions">
-                    <button type="button" onClick={() => setPending({ action: "redrive", group: g })}
-                      aria-label={`Re-drive ${name(g)}`}>Re-drive</button>
-                    {isAdmin && (
-                      <button type="button" className="danger" onClick={() => setPending({ action: "purge", group: g })}
-                        aria-label={`Purge ${name(g)}`}>Purge</button>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable testid="dead-letters" caption="DEAD jobs by job type and error type"
+          columns={["Job type", "Error type", "Count", "Last", "Sample", "Actions"]}>
+          {groups.map((g) => (
+            <tr key={`${g.job_type}\u0000${g.error_type}`} data-group={`${g.job_type}/${g.error_type ?? ""}`}>
+              <th scope="row"><code>{g.job_type}</code></th>
+              <td><code>{g.error_type ?? "–"}</code></td>
+              <td>{g.count}</td>
+              <td>{when(g.last_at)}</td>
+              <td><Link to={`/jobs/${g.sample_job_id}`}>Job {g.sample_job_id}</Link>{g.sample_error ? <div className="muted clip">{g.sample_error}</div> : null}</td>
+              <td className="actions">
+                <button type="button" onClick={() => setPending({ action: "redrive", group: g })}
+                  aria-label={`Re-drive ${name(g)}`}>Re-drive</button>
+                {isAdmin && (
+                  <button type="button" className="danger" onClick={() => setPending({ action: "purge", group: g })}
+                    aria-label={`Purge ${name(g)}`}>Purge</button>
+                )}
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       ))}
     </section>
   );

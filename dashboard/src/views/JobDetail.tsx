@@ -1,9 +1,10 @@
-import { useCallback, useEffect, useState } from "react";
+import { useEffect } from "react";
 import { Link, useParams } from "react-router-dom";
-import { ApiError } from "../api";
 import { useAuth } from "../auth";
 import { jobsApi, type JobDetail as Detail } from "../jobsApi";
-import { JobLink, JobList, StateBadge, errorText, ms, when } from "../components/jobBits";
+import { JobLink, JobList, StateBadge, ms, when } from "../components/jobBits";
+import { ActionResult, DataTable, DetailPlaceholder, Section } from "../components/ui";
+import { useAction, useDetail } from "../components/useDetail";
 
 const POLL_MS = 2000;
 const FINISHED = ["SUCCEEDED", "FAILED", "DEAD", "CANCELLED"];
@@ -13,78 +14,25 @@ const FINISHED = ["SUCCEEDED", "FAILED", "DEAD", "CANCELLED"];
 // refusal (409 problem detail) is shown as it comes.
 export function JobDetail() {
   const { id = "" } = useParams();
-  const { key, signOut } = useAuth();
-  const [doc, setDoc] = useState<Detail | null>(null);
-  const [notFound, setNotFound] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [actionMsg, setActionMsg] = useState<{ ok: boolean; text: string } | null>(null);
-  const [busy, setBusy] = useState(false);
-  const [tick, setTick] = useState(0);
+  const { key } = useAuth();
+  const { doc, notFound, error, reload } = useDetail(jobsApi.detail, id, (d) => (FINISHED.includes(d.job.state) ? null : POLL_MS));
+  const { busy, msg, setMsg, run } = useAction(reload);
 
-  const load = useCallback(async () => {
-    try {
-      const d = await jobsApi.detail(key!, id);
-      setDoc(d);
-      setNotFound(false);
-      setError(null);
-      return d;
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) signOut();
-      else if (e instanceof ApiError && (e.status === 404 || e.status === 400)) { setNotFound(true); setDoc(null); }
-      else setError(errorText(e));
-      return null;
-    }
-  }, [key, id, signOut]);
+  useEffect(() => setMsg(null), [id, setMsg]);
 
-  useEffect(() => {
-    setDoc(null);
-    setNotFound(false);
-    setActionMsg(null);
-  }, [id]);
-
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    async function poll() {
-      const d = await load();
-      if (stopped) return;
-      if (d && !FINISHED.includes(d.job.state)) timer = window.setTimeout(poll, POLL_MS);
-    }
-    void poll();
-    return () => { stopped = true; window.clearTimeout(timer); };
-  }, [load, tick]);
-
-  async function act(what: "retry" | "cancel") {
+  function act(what: "retry" | "cancel") {
     if (!doc) return;
-    setBusy(true);
-    setActionMsg(null);
-    try {
-      const r = what === "retry" ? await jobsApi.retry(key!, doc.job.id) : await jobsApi.cancel(key!, doc.job.id, "cancelled from the dashboard");
-      setActionMsg({ ok: true, text: what === "retry" ? `Retried: the job is ${r.state}.` : r.state === "RUNNING" ? "Cancel requested: the worker is asked to stop." : `Cancelled: the job is ${r.state}.` });
-    } catch (e) {
-      setActionMsg({ ok: false, text: `${what === "retry" ? "Retry" : "Cancel"} refused: ${errorText(e)}` });
-    } finally {
-      setBusy(false);
-      setTick((t) => t + 1);
+    if (what === "retry") {
+      void run("Retry", async () => `Retried: the job is ${(await jobsApi.retry(key!, doc.job.id)).state}.`);
+    } else {
+      void run("Cancel", async () => {
+        const r = await jobsApi.cancel(key!, doc.job.id, "cancelled from the dashboard");
+        return r.state === "RUNNING" ? "Cancel requested: the worker is asked to stop." : `Cancelled: the job is ${r.state}.`;
+      });
     }
   }
 
-  if (notFound) {
-    return (
-      <section aria-labelledby="job-title">
-        <h1 id="job-title">Job not found</h1>
-        <p role="alert">There is no job {id} that this key may see. <Link to="/jobs">Back to the jobs</Link>.</p>
-      </section>
-    );
-  }
-  if (!doc) {
-    return (
-      <section aria-busy="true">
-        <h1>Job {id}</h1>
-        {error ? <p className="error" role="alert">Could not load the job: {error}</p> : <p>Loading…</p>}
-      </section>
-    );
-  }
+  if (notFound || !doc) return <DetailPlaceholder noun="job" id={id} titleId="job-title" notFound={notFound} error={error} />;
   const j = doc.job;
   const canRetry = ["FAILED", "DEAD", "CANCELLED"].includes(j.state);
   const canCancel = ["PENDING", "SCHEDULED", "RUNNING"].includes(j.state);
@@ -100,9 +48,7 @@ export function JobDetail() {
         </div>
       </div>
       <p><Link to="/jobs">← All jobs</Link></p>
-      <div aria-live="polite">
-        {actionMsg && <p className={actionMsg.ok ? "notice" : "error"} role={actionMsg.ok ? "status" : "alert"} data-testid="action-result">{actionMsg.text}</p>}
-      </div>
+      <ActionResult msg={msg} />
       {error && <p className="error" role="alert">Could not refresh: {error}</p>}
 
       <dl className="facts">
@@ -120,20 +66,17 @@ export function JobDetail() {
         {j.cancel_reason && (<><dt>Cancel reason</dt><dd>{j.cancel_reason}</dd></>)}
       </dl>
 
-      <section aria-labelledby="origin-title">
-        <h2 id="origin-title">Why this job exists</h2>
+      <Section id="origin" title="Why this job exists">
         <Origin doc={doc} />
-      </section>
+      </Section>
 
-      <section aria-labelledby="error-title">
-        <h2 id="error-title">Last error</h2>
+      <Section id="error" title="Last error">
         {j.last_error_type || j.last_error_message ? (
           <p data-testid="last-error"><code>{j.last_error_type}</code>: {j.last_error_message}</p>
         ) : <p>None.</p>}
-      </section>
+      </Section>
 
-      <section aria-labelledby="data-title">
-        <h2 id="data-title">Payload and result</h2>
+      <Section id="data" title="Payload and result">
         <details open className="json">
           <summary>Payload</summary>
           <pre data-testid="payload">{JSON.stringify(j.payload, null, 2)}</pre>
@@ -142,49 +85,36 @@ export function JobDetail() {
           <summary>Result</summary>
           <pre data-testid="result">{j.result === null || j.result === undefined ? "none" : JSON.stringify(j.result, null, 2)}</pre>
         </details>
-      </section>
+      </Section>
 
-      <section aria-labelledby="attempts-title">
-        <h2 id="attempts-title">Attempts</h2>
+      <Section id="attempts" title="Attempts">
         {doc.attempts.length === 0 ? <p>No attempt yet.</p> : (
-          <div className="table-wrap">
-            <table data-testid="attempts">
-              <caption className="visually-hidden">Every attempt of job {j.id}</caption>
-              <thead>
-                <tr>
-                  <th scope="col">#</th><th scope="col">Worker</th><th scope="col">Started</th>
-                  <th scope="col">Duration</th><th scope="col">Outcome</th><th scope="col">Error</th>
-                  <th scope="col">Decision</th><th scope="col">Backoff</th>
-                </tr>
-              </thead>
-              <tbody>
-                {doc.attempts.map((a) => (
-                  <tr key={a.attempt} data-attempt={a.attempt}>
-                    <th scope="row">{a.attempt}</th>
-                    <td><code>{a.worker_id ?? "–"}</code></td>
-                    <td>{when(a.started_at)}</td>
-                    <td>{ms(a.duration_ms)}</td>
-                    <td data-outcome={a.outcome}>{a.outcome}</td>
-                    <td>{a.error ? <><code>{a.error.type}</code>{a.error.message ? `: ${a.error.message}` : ""}</> : "–"}</td>
-                    <td>{a.decision ?? "–"}{a.to_state ? <> → <StateBadge state={a.to_state} /></> : null}</td>
-                    <td>{a.backoff ? (
-                      <>
-                        {ms(a.backoff.delay_ms)}{a.backoff.next_run_at ? `, next run ${when(a.backoff.next_run_at)}` : ""}
-                        {a.backoff.policy && <div className="muted">policy: {a.backoff.policy}</div>}
-                        {a.backoff.reason && <div className="muted">why: {a.backoff.reason}</div>}
-                      </>
-                    ) : "–"}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable testid="attempts" caption={`Every attempt of job ${j.id}`}
+            columns={["#", "Worker", "Started", "Duration", "Outcome", "Error", "Decision", "Backoff"]}>
+            {doc.attempts.map((a) => (
+              <tr key={a.attempt} data-attempt={a.attempt}>
+                <th scope="row">{a.attempt}</th>
+                <td><code>{a.worker_id ?? "–"}</code></td>
+                <td>{when(a.started_at)}</td>
+                <td>{ms(a.duration_ms)}</td>
+                <td data-outcome={a.outcome}>{a.outcome}</td>
+                <td>{a.error ? <><code>{a.error.type}</code>{a.error.message ? `: ${a.error.message}` : ""}</> : "–"}</td>
+                <td>{a.decision ?? "–"}{a.to_state ? <> → <StateBadge state={a.to_state} /></> : null}</td>
+                <td>{a.backoff ? (
+                  <>
+                    {ms(a.backoff.delay_ms)}{a.backoff.next_run_at ? `, next run ${when(a.backoff.next_run_at)}` : ""}
+                    {a.backoff.policy && <div className="muted">policy: {a.backoff.policy}</div>}
+                    {a.backoff.reason && <div className="muted">why: {a.backoff.reason}</div>}
+                  </>
+                ) : "–"}</td>
+              </tr>
+            ))}
+          </DataTable>
         )}
         {doc.attempts_truncated && <p className="muted">Only the latest 500 attempts are shown.</p>}
-      </section>
+      </Section>
 
-      <section aria-labelledby="timeline-title">
-        <h2 id="timeline-title">Timeline</h2>
+      <Section id="timeline" title="Timeline">
         <ol className="timeline" data-testid="timeline">
           {doc.events.map((e, i) => (
             <li key={i} data-to-state={e.to_state}>
@@ -195,10 +125,9 @@ export function JobDetail() {
           ))}
         </ol>
         {doc.events_truncated && <p className="muted">Only the latest 500 transitions are shown.</p>}
-      </section>
+      </Section>
 
-      <section aria-labelledby="lease-title">
-        <h2 id="lease-title">Lease</h2>
+      <Section id="lease" title="Lease">
         {doc.lease ? (
           <dl className="facts" data-testid="lease">
             <dt>Holder</dt><dd><code>{doc.lease.worker_id}</code></dd>
@@ -209,17 +138,16 @@ export function JobDetail() {
             <dt>Cancel requested</dt><dd>{doc.lease.cancel_requested ? "yes" : "no"}</dd>
           </dl>
         ) : <p>No lease: the job is not running.</p>}
-      </section>
+      </Section>
 
-      <section aria-labelledby="family-title">
-        <h2 id="family-title">Related jobs</h2>
+      <Section id="family" title="Related jobs">
         <h3>Parent</h3>
         {doc.parent ? <JobList jobs={[doc.parent]} label="Parent job" /> : <p>None.</p>}
         <h3>Children</h3>
         <JobList jobs={doc.children} label="Child jobs" />
         <h3>Correlation chain{j.correlation_id ? <> (<code>{j.correlation_id}</code>)</> : null}</h3>
         {j.correlation_id ? <JobList jobs={doc.correlation} current={j.id} label="Jobs with the same correlation id" /> : <p>The job has no correlation id.</p>}
-      </section>
+      </Section>
     </section>
   );
 }

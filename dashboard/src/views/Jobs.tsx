@@ -1,9 +1,11 @@
 import { useEffect, useMemo, useState } from "react";
 import { Link, useSearchParams } from "react-router-dom";
-import { ApiError, JOB_STATES, type JobState } from "../api";
+import { JOB_STATES, type JobState } from "../api";
 import { useAuth } from "../auth";
-import { filterJson, jobsApi, type BulkResult, type JobFilter, type JobsPage } from "../jobsApi";
+import { filterJson, jobsApi, type BulkResult, type JobFilter } from "../jobsApi";
 import { StateBadge, errorText, when } from "../components/jobBits";
+import { ConfirmDialog, DataTable, FilterButtons, KeysetPager } from "../components/ui";
+import { usePolling } from "../components/usePolling";
 
 type Action = "retry" | "cancel" | "purge";
 const POLL_MS = 2000;
@@ -37,15 +39,16 @@ function paramsFromFilter(f: JobFilter, after: string | null): Record<string, st
 // job. Bulk retry / cancel / purge on the selected rows, or on every job matching the filter
 // after counting them (GET /dashboard/api/jobs/count) and a confirmation with that count.
 export function Jobs() {
-  const { key, session, signOut } = useAuth();
+  const { key, session } = useAuth();
   const [params, setParams] = useSearchParams();
   const filter = useMemo(() => filterFromParams(params), [params]);
   const after = params.get("after");
   const [draft, setDraft] = useState<JobFilter>(filter);
-  const [page, setPage] = useState<JobsPage | null>(null);
-  const [error, setError] = useState<string | null>(null);
-  const [loading, setLoading] = useState(false);
-  const [reload, setReload] = useState(0);
+  // The page shown is fetched again every POLL_MS (no reload needed to see new jobs or state
+  // changes); the selection is kept by id across refreshes. A new filter or page starts afresh.
+  const polled = usePolling((k) => jobsApi.list(k, filter, after), POLL_MS, [filter, after], { dropOnFirstError: true });
+  const page = polled.data;
+  const error = polled.error ? errorText(polled.error) : null;
   const [selected, setSelected] = useState<Set<number>>(new Set());
   // "all matching": the filter frozen at count time (a `to` bound keeps new jobs out) and its count
   const [allMatching, setAllMatching] = useState<{ filter: JobFilter; count: number; capped: boolean } | null>(null);
@@ -55,32 +58,6 @@ export function Jobs() {
   const [busy, setBusy] = useState(false);
 
   useEffect(() => { setDraft(filter); setSelected(new Set()); setAllMatching(null); setPending(null); }, [filter]);
-
-  // The page shown is fetched again every POLL_MS (no reload needed to see new jobs or state
-  // changes); the selection is kept by id across refreshes. A new filter or page starts afresh.
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    async function load(first: boolean) {
-      if (first) setLoading(true);
-      try {
-        const p = await jobsApi.list(key!, filter, after);
-        if (stopped) return;
-        setPage(p);
-        setError(null);
-      } catch (e) {
-        if (stopped) return;
-        if (e instanceof ApiError && e.status === 401) { signOut(); return; }
-        if (first) setPage(null);
-        setError(errorText(e));
-      } finally {
-        if (!stopped && first) setLoading(false);
-      }
-      if (!stopped) timer = window.setTimeout(() => void load(false), POLL_MS);
-    }
-    void load(true);
-    return () => { stopped = true; window.clearTimeout(timer); };
-  }, [key, filter, after, reload, signOut]);
 
   function apply(e: React.FormEvent) {
     e.preventDefault();
@@ -138,7 +115,7 @@ export function Jobs() {
     } finally {
       setPending(null);
       setBusy(false);
-      setReload((n) => n + 1);
+      polled.reload();
     }
   }
 
@@ -179,10 +156,7 @@ export function Jobs() {
             <span id="payload-help" className="muted">e.g. <code>$.customer == "acme"</code> or <code>exists($.coupon)</code></span>
           </div>
         </div>
-        <div className="actions">
-          <button type="submit">Apply filters</button>
-          <button type="button" className="secondary" onClick={clear}>Clear</button>
-        </div>
+        <FilterButtons onClear={clear} />
       </form>
 
       {error && <p className="error" role="alert" data-testid="list-error">Could not list the jobs: {error}</p>}
@@ -200,16 +174,13 @@ export function Jobs() {
         ))}
       </div>
       {pending && (
-        <div className="confirm" role="alertdialog" aria-labelledby="confirm-text" data-testid="confirm">
-          <p id="confirm-text">
-            {pending.action === "retry" ? "Retry" : pending.action === "cancel" ? "Cancel" : "Purge (delete)"}{" "}
-            <strong>{pending.count}</strong> job{pending.count === 1 ? "" : "s"}
-            {allMatching ? " matching this filter" : ""}?
-            {allMatching?.capped ? " The filter matches more than one call may act on; narrow it." : ""}
-          </p>
-          <button type="button" autoFocus onClick={confirm} disabled={busy}>Confirm {pending.action} of {pending.count}</button>
-          <button type="button" className="secondary" onClick={() => setPending(null)}>Back</button>
-        </div>
+        <ConfirmDialog textId="confirm-text" busy={busy} confirmLabel={`Confirm ${pending.action} of ${pending.count}`}
+          onConfirm={confirm} onBack={() => setPending(null)}>
+          {pending.action === "retry" ? "Retry" : pending.action === "cancel" ? "Cancel" : "Purge (delete)"}{" "}
+          <strong>{pending.count}</strong> job{pending.count === 1 ? "" : "s"}
+          {allMatching ? " matching this filter" : ""}?
+          {allMatching?.capped ? " The filter matches more than one call may act on; narrow it." : ""}
+        </ConfirmDialog>
       )}
       {bulkError && <p className="error" role="alert" data-testid="bulk-error">{bulkError}</p>}
       {result && (
@@ -226,41 +197,27 @@ export function Jobs() {
 
       {page && (
         <>
-          <div className="table-wrap">
-            <table data-testid="jobs" aria-busy={loading}>
-              <caption className="visually-hidden">Jobs matching the filter, newest first</caption>
-              <thead>
-                <tr>
-                  <th scope="col"><input type="checkbox" aria-label="Select every job on this page" checked={pageAll} onChange={togglePage} /></th>
-                  <th scope="col">Job</th><th scope="col">Type</th><th scope="col">State</th><th scope="col">Queue</th>
-                  <th scope="col">Tenant</th><th scope="col">Attempts</th><th scope="col">Created</th><th scope="col">Last error</th>
-                </tr>
-              </thead>
-              <tbody>
-                {page.jobs.length === 0 && <tr><td colSpan={9}>No job matches this filter.</td></tr>}
-                {page.jobs.map((j) => (
-                  <tr key={j.id} data-job={j.id}>
-                    <td><input type="checkbox" aria-label={`Select job ${j.id}`} checked={allMatching !== null || selected.has(j.id)}
-                      disabled={allMatching !== null} onChange={() => toggle(j.id)} /></td>
-                    <th scope="row"><Link to={`/jobs/${j.id}`}>{j.id}</Link></th>
-                    <td><code>{j.job_type}</code></td>
-                    <td><StateBadge state={j.state} /></td>
-                    <td>{j.queue}</td>
-                    <td>{j.tenant_id}</td>
-                    <td>{j.attempt} / {j.max_attempts}</td>
-                    <td>{when(j.created_at)}</td>
-                    <td className="clip">{j.last_error ?? ""}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          <nav className="pager" aria-label="Pages">
-            {after && <button type="button" className="secondary" onClick={() => setParams(paramsFromFilter(filter, null))}>First page</button>}
-            {page.next_after !== null && (
-              <button type="button" onClick={() => setParams(paramsFromFilter(filter, String(page.next_after)))}>Next page</button>
-            )}
-          </nav>
+          <DataTable testid="jobs" busy={polled.loading} caption="Jobs matching the filter, newest first" columns={[
+            <th scope="col"><input type="checkbox" aria-label="Select every job on this page" checked={pageAll} onChange={togglePage} /></th>,
+            "Job", "Type", "State", "Queue", "Tenant", "Attempts", "Created", "Last error",
+          ]}>
+            {page.jobs.length === 0 && <tr><td colSpan={9}>No job matches this filter.</td></tr>}
+            {page.jobs.map((j) => (
+              <tr key={j.id} data-job={j.id}>
+                <td><input type="checkbox" aria-label={`Select job ${j.id}`} checked={allMatching !== null || selected.has(j.id)}
+                  disabled={allMatching !== null} onChange={() => toggle(j.id)} /></td>
+                <th scope="row"><Link to={`/jobs/${j.id}`}>{j.id}</Link></th>
+                <td><code>{j.job_type}</code></td>
+                <td><StateBadge state={j.state} /></td>
+                <td>{j.queue}</td>
+                <td>{j.tenant_id}</td>
+                <td>{j.attempt} / {j.max_attempts}</td>
+                <td>{when(j.created_at)}</td>
+                <td className="clip">{j.last_error ?? ""}</td>
+              </tr>
+            ))}
+          </DataTable>
+          <KeysetPager after={after} next={page.next_after} go={(a) => setParams(paramsFromFilter(filter, a))} />
         </>
       )}
     </section>

@@ -1,9 +1,10 @@
-import { useEffect, useMemo, useState } from "react";
+import { useMemo, useState } from "react";
 import {
   Bar, BarChart, CartesianGrid, Legend, Line, LineChart, ResponsiveContainer, Tooltip, XAxis, YAxis,
 } from "recharts";
-import { ApiError, JOB_STATES, api, type Overview as OverviewDoc, type OverviewRange, type SeriesPoint } from "../api";
-import { useAuth } from "../auth";
+import { JOB_STATES, api, type Overview as OverviewDoc, type OverviewRange, type SeriesPoint } from "../api";
+import { TableSection } from "../components/ui";
+import { usePolling } from "../components/usePolling";
 
 const POLL_MS = 2000;
 
@@ -11,37 +12,9 @@ const POLL_MS = 2000;
 // throughput, failure rate, wait and run latency over the last hour or day, the workers and
 // what they run now, the tenants against their limits.
 export function Overview() {
-  const { key, signOut } = useAuth();
   const [range, setRange] = useState<OverviewRange>("1h");
-  const [doc, setDoc] = useState<OverviewDoc | null>(null);
-  const [error, setError] = useState<string | null>(null);
+  const { data: doc, error } = usePolling((k) => api.overview(k, range), POLL_MS, [range]);
   const [queue, setQueue] = useState<string>("");
-
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    async function poll() {
-      try {
-        const d = await api.overview(key!, range);
-        if (stopped) return;
-        setDoc(d);
-        setError(null);
-      } catch (e) {
-        if (stopped) return;
-        if (e instanceof ApiError && e.status === 401) {
-          signOut();
-          return;
-        }
-        setError(e instanceof ApiError ? `${e.title}: ${e.detail}` : String(e));
-      }
-      if (!stopped) timer = window.setTimeout(poll, POLL_MS);
-    }
-    void poll();
-    return () => {
-      stopped = true;
-      window.clearTimeout(timer);
-    };
-  }, [key, range, signOut]);
 
   // the queue whose charts are shown: the chosen one, else the busiest
   const shownQueue = useMemo(() => {
@@ -69,7 +42,7 @@ export function Overview() {
           {doc ? `Updated ${new Date(doc.generated_at).toLocaleTimeString()}` : "Loading…"}
         </p>
       </div>
-      {error && <p className="error" role="alert">Could not refresh: {error}</p>}
+      {error && <p className="error" role="alert">Could not refresh: {error.title}: {error.detail}</p>}
       {doc && (
         <>
           <QueueTable doc={doc} />
@@ -97,40 +70,22 @@ export function Overview() {
 
 function QueueTable({ doc }: { doc: OverviewDoc }) {
   return (
-    <section aria-labelledby="queues-title">
-      <h2 id="queues-title">Queues</h2>
-      {doc.queues.length === 0 ? (
-        <p>No queues with jobs yet.</p>
-      ) : (
-        <div className="table-wrap">
-          <table className="numbers" data-testid="queues">
-            <caption className="visually-hidden">Jobs per queue and state</caption>
-            <thead>
-              <tr>
-                <th scope="col">Queue</th>
-                <th scope="col">Status</th>
-                <th scope="col">Limit</th>
-                {JOB_STATES.map((s) => <th scope="col" key={s}>{s}</th>)}
-              </tr>
-            </thead>
-            <tbody>
-              {doc.queues.map((q) => (
-                <tr key={q.name} data-queue={q.name}>
-                  <th scope="row">{q.name}</th>
-                  <td>{q.paused ? <span className="badge paused">Paused</span> : <span className="badge">Active</span>}</td>
-                  <td>{q.concurrency_limit ?? "none"}</td>
-                  {JOB_STATES.map((s) => (
-                    <td key={s} data-state={s} className={q.counts[s] > 0 ? `state-${s.toLowerCase()}` : "zero"}>
-                      {q.counts[s]}
-                    </td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
+    <TableSection id="queues" title="Queues" empty={doc.queues.length === 0} emptyText="No queues with jobs yet."
+      className="numbers" testid="queues" caption="Jobs per queue and state"
+      columns={["Queue", "Status", "Limit", ...JOB_STATES]}>
+      {doc.queues.map((q) => (
+        <tr key={q.name} data-queue={q.name}>
+          <th scope="row">{q.name}</th>
+          <td>{q.paused ? <span className="badge paused">Paused</span> : <span className="badge">Active</span>}</td>
+          <td>{q.concurrency_limit ?? "none"}</td>
+          {JOB_STATES.map((s) => (
+            <td key={s} data-state={s} className={q.counts[s] > 0 ? `state-${s.toLowerCase()}` : "zero"}>
+              {q.counts[s]}
+            </td>
+          ))}
+        </tr>
+      ))}
+    </TableSection>
   );
 }
 
@@ -163,9 +118,7 @@ function Charts({ series, bucketSeconds }: { series: SeriesPoint[]; bucketSecond
   const per = bucketSeconds === 60 ? "minute" : "15 minutes";
   const done = rows.reduce((n, r) => n + r.completed, 0);
   const failed = rows.reduce((n, r) => n + r.failed, 0);
-  const max = (f: (r: Row) => number | null) =>
-    rows.reduce<number | null>((m, r) => (f(r) === null ? m : Math.max(m ?? 0, f(r)!)), null);
-  const ms = (v: number | null) => (v === null ? "no data" : `${v} ms`);
+  const max = (f: (r: Row) => number | null) => maxOf(rows, f);
   return (
     <div className="charts">
       <ChartFigure
@@ -200,41 +153,40 @@ function Charts({ series, bucketSeconds }: { series: SeriesPoint[]; bucketSecond
           <Line dataKey="failure_rate" name="Failure rate" stroke="#b3261e" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
         </LineChart>
       </ChartFigure>
-      <ChartFigure
-        id="wait-latency"
-        title="Wait time (due to start), ms"
-        summary={`Highest p50 ${ms(max((r) => r.wait_p50_ms))}, highest p95 ${ms(max((r) => r.wait_p95_ms))}.`}
-        rows={rows}
-        columns={[["wait_p50_ms", "p50 (ms)"], ["wait_p95_ms", "p95 (ms)"]]}
-      >
-        <LineChart data={rows}>
-          <CartesianGrid strokeDasharray="3 3" />
-          <XAxis dataKey="label" minTickGap={24} />
-          <YAxis width={56} />
-          <Tooltip />
-          <Legend />
-          <Line dataKey="wait_p50_ms" name="p50" stroke="#1f5fa8" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
-          <Line dataKey="wait_p95_ms" name="p95" stroke="#8a4fb3" dot={{ r: 2 }} connectNulls isAnimationActive={false} strokeDasharray="5 3" />
-        </LineChart>
-      </ChartFigure>
-      <ChartFigure
-        id="run-latency"
-        title="Run time (start to finish), ms"
-        summary={`Highest p50 ${ms(max((r) => r.run_p50_ms))}, highest p95 ${ms(max((r) => r.run_p95_ms))}.`}
-        rows={rows}
-        columns={[["run_p50_ms", "p50 (ms)"], ["run_p95_ms", "p95 (ms)"]]}
-      >
-        <LineChart data={rows}>
-          <CartesianGrid strokeDasharray="3 3" />
-          <XAxis dataKey="label" minTickGap={24} />
-          <YAxis width={56} />
-          <Tooltip />
-          <Legend />
-          <Line dataKey="run_p50_ms" name="p50" stroke="#1f5fa8" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
-          <Line dataKey="run_p95_ms" name="p95" stroke="#8a4fb3" dot={{ r: 2 }} connectNulls isAnimationActive={false} strokeDasharray="5 3" />
-        </LineChart>
-      </ChartFigure>
+      <LatencyChart id="wait-latency" title="Wait time (due to start), ms" field="wait" rows={rows} />
+      <LatencyChart id="run-latency" title="Run time (start to finish), ms" field="run" rows={rows} />
     </div>
+  );
+}
+
+// The highest value of f over the rows (null: no row has one).
+function maxOf(rows: Row[], f: (r: Row) => number | null): number | null {
+  return rows.reduce<number | null>((m, r) => (f(r) === null ? m : Math.max(m ?? 0, f(r)!)), null);
+}
+const msText = (v: number | null) => (v === null ? "no data" : `${v} ms`);
+
+// Wait or run time: its p50 and p95 per interval.
+function LatencyChart({ id, title, field, rows }: { id: string; title: string; field: "wait" | "run"; rows: Row[] }) {
+  const p50 = `${field}_p50_ms` as const;
+  const p95 = `${field}_p95_ms` as const;
+  return (
+    <ChartFigure
+      id={id}
+      title={title}
+      summary={`Highest p50 ${msText(maxOf(rows, (r) => r[p50]))}, highest p95 ${msText(maxOf(rows, (r) => r[p95]))}.`}
+      rows={rows}
+      columns={[[p50, "p50 (ms)"], [p95, "p95 (ms)"]]}
+    >
+      <LineChart data={rows}>
+        <CartesianGrid strokeDasharray="3 3" />
+        <XAxis dataKey="label" minTickGap={24} />
+        <YAxis width={56} />
+        <Tooltip />
+        <Legend />
+        <Line dataKey={p50} name="p50" stroke="#1f5fa8" dot={{ r: 2 }} connectNulls isAnimationActive={false} />
+        <Line dataKey={p95} name="p95" stroke="#8a4fb3" dot={{ r: 2 }} connectNulls isAnimationActive={false} strokeDasharray="5 3" />
+      </LineChart>
+    </ChartFigure>
   );
 }
 
@@ -282,83 +234,47 @@ function ChartFigure({ id, title, summary, rows, columns, children }: {
 
 function Workers({ doc }: { doc: OverviewDoc }) {
   return (
-    <section aria-labelledby="workers-title">
-      <h2 id="workers-title">Workers</h2>
-      {doc.workers.length === 0 ? (
-        <p>No worker holds a lease or finished a job in the last 15 minutes.</p>
-      ) : (
-        <div className="table-wrap">
-          <table data-testid="workers">
-            <caption className="visually-hidden">Workers and the jobs they run now</caption>
-            <thead>
-              <tr>
-                <th scope="col">Worker</th>
-                <th scope="col">Last seen</th>
-                <th scope="col">Running now</th>
-              </tr>
-            </thead>
-            <tbody>
-              {doc.workers.map((w) => (
-                <tr key={w.worker_id} data-worker={w.worker_id}>
-                  <th scope="row"><code>{w.worker_id}</code></th>
-                  <td>{new Date(w.last_seen_at).toLocaleTimeString()}</td>
-                  <td>
-                    {w.running.length === 0 ? "idle" : (
-                      <ul className="plain">
-                        {w.running.map((j) => (
-                          <li key={j.job_id}>
-                            Job {j.job_id} <code>{j.job_type}</code> on {j.queue} for {j.tenant_id}, since{" "}
-                            {new Date(j.started_at).toLocaleTimeString()}
-                          </li>
-                        ))}
-                      </ul>
-                    )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
+    <TableSection id="workers" title="Workers" empty={doc.workers.length === 0} emptyText="No worker holds a lease or finished a job in the last 15 minutes."
+      testid="workers" caption="Workers and the jobs they run now" columns={["Worker", "Last seen", "Running now"]}>
+      {doc.workers.map((w) => (
+        <tr key={w.worker_id} data-worker={w.worker_id}>
+          <th scope="row"><code>{w.worker_id}</code></th>
+          <td>{new Date(w.last_seen_at).toLocaleTimeString()}</td>
+          <td>
+            {w.running.length === 0 ? "idle" : (
+              <ul className="plain">
+                {w.running.map((j) => (
+                  <li key={j.job_id}>
+                    Job {j.job_id} <code>{j.job_type}</code> on {j.queue} for {j.tenant_id}, since{" "}
+                    {new Date(j.started_at).toLocaleTimeString()}
+                  </li>
+                ))}
+              </ul>
+            )}
+          </td>
+        </tr>
+      ))}
+    </TableSection>
   );
 }
 
 function Tenants({ doc }: { doc: OverviewDoc }) {
   return (
-    <section aria-labelledby="tenants-title">
-      <h2 id="tenants-title">Tenants running jobs</h2>
-      {doc.tenants.length === 0 ? (
-        <p>No tenant runs a job now.</p>
-      ) : (
-        <div className="table-wrap">
-          <table data-testid="tenants">
-            <caption className="visually-hidden">Running jobs per tenant against its limit</caption>
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Running / limit</th>
-                <th scope="col">Weight</th>
-              </tr>
-            </thead>
-            <tbody>
-              {doc.tenants.map((t) => (
-                <tr key={t.tenant_id} data-tenant={t.tenant_id}>
-                  <th scope="row">{t.tenant_id}</th>
-                  <td>
-                    {t.running} / {t.max_running ?? "no limit"}{" "}
-                    {t.max_running !== null && (
-                      <meter min={0} max={t.max_running} value={t.running}
-                        aria-label={`${t.tenant_id}: ${t.running} of ${t.max_running} running`} />
-                    )}
-                  </td>
-                  <td>{t.weight}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </section>
+    <TableSection id="tenants" title="Tenants running jobs" empty={doc.tenants.length === 0} emptyText="No tenant runs a job now."
+      testid="tenants" caption="Running jobs per tenant against its limit" columns={["Tenant", "Running / limit", "Weight"]}>
+      {doc.tenants.map((t) => (
+        <tr key={t.tenant_id} data-tenant={t.tenant_id}>
+          <th scope="row">{t.tenant_id}</th>
+          <td>
+            {t.running} / {t.max_running ?? "no limit"}{" "}
+            {t.max_running !== null && (
+              <meter min={0} max={t.max_running} value={t.running}
+                aria-label={`${t.tenant_id}: ${t.running} of ${t.max_running} running`} />
+            )}
+          </td>
+          <td>{t.weight}</td>
+        </tr>
+      ))}
+    </TableSection>
   );
 }

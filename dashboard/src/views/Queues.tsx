@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { useAuth } from "../auth";
 import { adminApi, type QueueRow, type QueueSettings, type RetryPolicy } from "../adminApi";
 import { errorText, usePolling } from "../components/usePolling";
+import { DataTable, ListStatus } from "../components/ui";
 import "../components/admin.css";
 
 const POLL_MS = 2000;
@@ -53,70 +54,51 @@ function QueuesTable() {
         <h1 id="queues-title">Queues</h1>
         <p className="updated" role="status" aria-live="polite" data-testid="queues-status">{status}</p>
       </div>
-      {error && <p className="error" role="alert">Could not load the queues: {errorText(error)}</p>}
+      <ListStatus what="queues" error={error && errorText(error)} loaded={data !== null} empty={queues.length === 0}
+        emptyText="No queues yet (taskflow.create_queue)." />
       {actionError && <p className="error" role="alert">{actionError}</p>}
-      {!data && !error && <p aria-busy="true">Loading…</p>}
-      {data && queues.length === 0 && <p>No queues yet (taskflow.create_queue).</p>}
       {queues.length > 0 && (
-        <div className="table-wrap">
-          <table data-testid="queue-settings">
-            <caption className="visually-hidden">Queues: jobs, status and settings</caption>
-            <thead>
-              <tr>
-                <th scope="col">Queue</th>
-                <th scope="col">Status</th>
-                <th scope="col">Pending</th>
-                <th scope="col">Scheduled</th>
-                <th scope="col">Running</th>
-                <th scope="col">Dead</th>
-                <th scope="col">Priority</th>
-                <th scope="col">Concurrency limit</th>
-                <th scope="col">Rate limit</th>
-                <th scope="col">Retry policy</th>
-                <th scope="col">Lease</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {queues.map((q) => (
-                <tr key={q.name} data-queue={q.name}>
-                  <th scope="row">{q.name}</th>
-                  <td data-field="status">
-                    {q.paused ? <span className="badge paused">Paused</span> : <span className="badge">Active</span>}
-                  </td>
-                  <td className="num" data-state="PENDING">{q.pending ?? 0}</td>
-                  <td className="num" data-state="SCHEDULED">{q.scheduled ?? 0}</td>
-                  <td className="num" data-state="RUNNING">{q.running ?? 0}</td>
-                  <td className="num" data-state="DEAD">{q.dead ?? 0}</td>
-                  <td className="num" data-field="priority">{q.priority}</td>
-                  <td data-field="concurrency_limit">{q.concurrency_limit ?? "none"}</td>
-                  <td data-field="rate_limit">
-                    {q.rate_limit ? `${q.rate_limit.max_starts} per ${ms(q.rate_limit.per_ms)}` : "none"}
-                  </td>
-                  <td data-field="retry_policy">
-                    {policyText(q.retry_policy)}
-                    {q.retry_policy_is_default && <span className="muted"> (default)</span>}
-                  </td>
-                  <td data-field="lease">
-                    {ms(q.effective_lease_ms)}
-                    {q.lease_ms === null && <span className="muted"> (default)</span>}
-                  </td>
-                  <td className="actions">
-                    <button type="button" disabled={busy === q.name} onClick={() => void pause(q, !q.paused)}
-                      aria-label={`${q.paused ? "Resume" : "Pause"} queue ${q.name}`}>
-                      {q.paused ? "Resume" : "Pause"}
-                    </button>
-                    <button type="button" className="secondary" aria-expanded={editing === q.name}
-                      aria-controls="queue-edit" aria-label={`Edit settings of queue ${q.name}`}
-                      onClick={() => setEditing(editing === q.name ? null : q.name)}>
-                      Edit
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable testid="queue-settings" caption="Queues: jobs, status and settings" columns={[
+          "Queue", "Status", "Pending", "Scheduled", "Running", "Dead", "Priority", "Concurrency limit", "Rate limit",
+          "Retry policy", "Lease", "Actions",
+        ]}>
+          {queues.map((q) => (
+            <tr key={q.name} data-queue={q.name}>
+              <th scope="row">{q.name}</th>
+              <td data-field="status">
+                {q.paused ? <span className="badge paused">Paused</span> : <span className="badge">Active</span>}
+              </td>
+              <td className="num" data-state="PENDING">{q.pending ?? 0}</td>
+              <td className="num" data-state="SCHEDULED">{q.scheduled ?? 0}</td>
+              <td className="num" data-state="RUNNING">{q.running ?? 0}</td>
+              <td className="num" data-state="DEAD">{q.dead ?? 0}</td>
+              <td className="num" data-field="priority">{q.priority}</td>
+              <td data-field="concurrency_limit">{q.concurrency_limit ?? "none"}</td>
+              <td data-field="rate_limit">
+                {q.rate_limit ? `${q.rate_limit.max_starts} per ${ms(q.rate_limit.per_ms)}` : "none"}
+              </td>
+              <td data-field="retry_policy">
+                {policyText(q.retry_policy)}
+                {q.retry_policy_is_default && <span className="muted"> (default)</span>}
+              </td>
+              <td data-field="lease">
+                {ms(q.effective_lease_ms)}
+                {q.lease_ms === null && <span className="muted"> (default)</span>}
+              </td>
+              <td className="actions">
+                <button type="button" disabled={busy === q.name} onClick={() => void pause(q, !q.paused)}
+                  aria-label={`${q.paused ? "Resume" : "Pause"} queue ${q.name}`}>
+                  {q.paused ? "Resume" : "Pause"}
+                </button>
+                <button type="button" className="secondary" aria-expanded={editing === q.name}
+                  aria-controls="queue-edit" aria-label={`Edit settings of queue ${q.name}`}
+                  onClick={() => setEditing(editing === q.name ? null : q.name)}>
+                  Edit
+                </button>
+              </td>
+            </tr>
+          ))}
+        </DataTable>
       )}
       {editedQueue && (
         <QueueForm key={editedQueue.name} queue={editedQueue}
@@ -214,6 +196,8 @@ function QueueForm({ queue, onDone, onCancel }: { queue: QueueRow; onDone: (msg:
   }
 
   const id = (s: string) => `q-${s}`;
+  // a field bound to the form's setting k
+  const bind = (k: Exclude<keyof Form, "default_policy">) => ({ value: f[k], onChange: set(k) });
   return (
     <form id="queue-edit" className="card form-grid" onSubmit={submit} aria-labelledby="queue-edit-title"
       aria-describedby={error ? "queue-edit-error" : undefined} noValidate>
@@ -223,22 +207,13 @@ function QueueForm({ queue, onDone, onCancel }: { queue: QueueRow; onDone: (msg:
           The extension refused the change: {error}
         </p>
       )}
-      <label htmlFor={id("priority")}>Priority</label>
-      <input id={id("priority")} type="number" step="1" value={f.priority} onChange={set("priority")} />
-      <label htmlFor={id("concurrency")}>Concurrency limit</label>
-      <input id={id("concurrency")} type="number" step="1" value={f.concurrency_limit} onChange={set("concurrency_limit")}
-        aria-describedby={id("concurrency-hint")} />
+      <Field id="priority" label="Priority" {...bind("priority")} />
+      <Field id="concurrency" label="Concurrency limit" {...bind("concurrency_limit")} hint="concurrency-hint" />
       <span id={id("concurrency-hint")} className="hint">RUNNING jobs at most; empty: no limit</span>
-      <label htmlFor={id("lease")}>Lease (ms)</label>
-      <input id={id("lease")} type="number" step="1" value={f.lease_ms} onChange={set("lease_ms")}
-        aria-describedby={id("lease-hint")} />
+      <Field id="lease" label="Lease (ms)" {...bind("lease_ms")} hint="lease-hint" />
       <span id={id("lease-hint")} className="hint">empty: the default lease ({ms(queue.effective_lease_ms)} now)</span>
-      <label htmlFor={id("rate-max")}>Rate limit: starts</label>
-      <input id={id("rate-max")} type="number" step="1" value={f.rate_max} onChange={set("rate_max")}
-        aria-describedby={id("rate-hint")} />
-      <label htmlFor={id("rate-per")}>Rate limit: per (ms)</label>
-      <input id={id("rate-per")} type="number" step="1" value={f.rate_per_ms} onChange={set("rate_per_ms")}
-        aria-describedby={id("rate-hint")} />
+      <Field id="rate-max" label="Rate limit: starts" {...bind("rate_max")} hint="rate-hint" />
+      <Field id="rate-per" label="Rate limit: per (ms)" {...bind("rate_per_ms")} hint="rate-hint" />
       <span id={id("rate-hint")} className="hint">empty starts: no rate limit</span>
       <fieldset>
         <legend>Retry policy</legend>
@@ -246,27 +221,12 @@ function QueueForm({ queue, onDone, onCancel }: { queue: QueueRow; onDone: (msg:
           <input type="checkbox" checked={f.default_policy} onChange={set("default_policy")} /> Use the default policy
         </label>
         <div className="form-grid">
-          <label htmlFor={id("max-attempts")}>Max attempts</label>
-          <input id={id("max-attempts")} type="number" step="1" value={f.max_attempts} onChange={set("max_attempts")}
+          <Field id="max-attempts" label="Max attempts" {...bind("max_attempts")} disabled={f.default_policy} />
+          <Field id="strategy" label="Strategy" {...bind("strategy")} options={["exponential", "linear", "fixed"]}
             disabled={f.default_policy} />
-          <label htmlFor={id("strategy")}>Strategy</label>
-          <select id={id("strategy")} value={f.strategy} onChange={set("strategy")} disabled={f.default_policy}>
-            <option value="exponential">exponential</option>
-            <option value="linear">linear</option>
-            <option value="fixed">fixed</option>
-          </select>
-          <label htmlFor={id("base-delay")}>Base delay (ms)</label>
-          <input id={id("base-delay")} type="number" step="1" value={f.base_delay_ms} onChange={set("base_delay_ms")}
-            disabled={f.default_policy} />
-          <label htmlFor={id("max-delay")}>Max delay (ms)</label>
-          <input id={id("max-delay")} type="number" step="1" value={f.max_delay_ms} onChange={set("max_delay_ms")}
-            disabled={f.default_policy} />
-          <label htmlFor={id("jitter")}>Jitter</label>
-          <select id={id("jitter")} value={f.jitter} onChange={set("jitter")} disabled={f.default_policy}>
-            <option value="full">full</option>
-            <option value="equal">equal</option>
-            <option value="none">none</option>
-          </select>
+          <Field id="base-delay" label="Base delay (ms)" {...bind("base_delay_ms")} disabled={f.default_policy} />
+          <Field id="max-delay" label="Max delay (ms)" {...bind("max_delay_ms")} disabled={f.default_policy} />
+          <Field id="jitter" label="Jitter" {...bind("jitter")} options={["full", "equal", "none"]} disabled={f.default_policy} />
         </div>
       </fieldset>
       <div className="buttons">
@@ -274,5 +234,31 @@ function QueueForm({ queue, onDone, onCancel }: { queue: QueueRow; onDone: (msg:
         <button type="button" className="secondary" onClick={onCancel}>Cancel</button>
       </div>
     </form>
+  );
+}
+
+// One setting of the form (id q-<id>): its label and a number input, or a select of `options`;
+// hint: the id of the hint describing it.
+function Field({ id, label, value, onChange, options, hint, disabled }: {
+  id: string;
+  label: string;
+  value: string;
+  onChange: (e: { target: { value: string } }) => void;
+  options?: string[];
+  hint?: string;
+  disabled?: boolean;
+}) {
+  return (
+    <>
+      <label htmlFor={`q-${id}`}>{label}</label>
+      {options ? (
+        <select id={`q-${id}`} value={value} onChange={onChange} disabled={disabled}>
+          {options.map((o) => <option key={o} value={o}>{o}</option>)}
+        </select>
+      ) : (
+        <input id={`q-${id}`} type="number" step="1" value={value} onChange={onChange}
+          aria-describedby={hint ? `q-${hint}` : undefined} disabled={disabled} />
+      )}
+    </>
   );
 }

@@ -2,6 +2,7 @@ import { useCallback, useEffect, useState } from "react";
 import { useAuth } from "../auth";
 import { adminApi, type Firing, type Rule } from "../adminApi";
 import { errorText, usePolling } from "../components/usePolling";
+import { DataTable, ListStatus, Section } from "../components/ui";
 import "../components/admin.css";
 
 const POLL_MS = 3000;
@@ -58,34 +59,18 @@ export function Rules() {
   return (
     <section aria-labelledby="rules-title">
       <h1 id="rules-title">Rules</h1>
-      {error && <p className="error" role="alert">Could not load the rules: {errorText(error)}</p>}
-      {!data && !error && <p aria-busy="true">Loading…</p>}
-      {data && rules.length === 0 && <p>No automation rules yet.</p>}
+      <ListStatus what="rules" error={error && errorText(error)} loaded={data !== null} empty={rules.length === 0}
+        emptyText="No automation rules yet." />
       {rules.length > 0 && (
-        <div className="table-wrap">
-          <table data-testid="rules">
-            <caption className="visually-hidden">Automation rules</caption>
-            <thead>
-              <tr>
-                <th scope="col">Rule</th>
-                <th scope="col">Tenant</th>
-                <th scope="col">Trigger</th>
-                <th scope="col">Condition</th>
-                <th scope="col">Enabled</th>
-                <th scope="col">Last firing</th>
-                <th scope="col">Firings (created / skipped / error)</th>
-                <th scope="col">Actions</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rules.map((r) => (
-                <RuleRow key={r.id} rule={r} busy={busy === r.id} open={open === r.id} result={results[r.id]}
-                  onToggle={() => void toggle(r)} onFire={() => void fire(r)}
-                  onShow={() => setOpen(open === r.id ? null : r.id)} firingsGen={firingsGen} />
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable testid="rules" caption="Automation rules" columns={[
+          "Rule", "Tenant", "Trigger", "Condition", "Enabled", "Last firing", "Firings (created / skipped / error)", "Actions",
+        ]}>
+          {rules.map((r) => (
+            <RuleRow key={r.id} rule={r} busy={busy === r.id} open={open === r.id} result={results[r.id]}
+              onToggle={() => void toggle(r)} onFire={() => void fire(r)}
+              onShow={() => setOpen(open === r.id ? null : r.id)} firingsGen={firingsGen} />
+          ))}
+        </DataTable>
       )}
       <Deliveries />
     </section>
@@ -238,8 +223,7 @@ function Deliveries() {
   }
   const rows = [...(data?.deliveries ?? []), ...older.filter((o) => !(data?.deliveries ?? []).some((d) => d.id === o.id))];
   return (
-    <section aria-labelledby="deliveries-title">
-      <h2 id="deliveries-title">Webhook deliveries</h2>
+    <Section id="deliveries" title="Webhook deliveries">
       {error && <p className="error" role="alert">Could not load the deliveries: {errorText(error)}</p>}
       {data && rows.length === 0 && <p>No webhook call has reached a rule yet.</p>}
       {rows.length > 0 && (
@@ -250,6 +234,6 @@ function Deliveries() {
       {shownNext !== null && data && (
         <button type="button" className="secondary" onClick={() => void more()}>Older deliveries</button>
       )}
-    </section>
+    </Section>
   );
 }

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { useAuth } from "../auth";
 import { adminApi } from "../adminApi";
 import { errorText, usePolling } from "../components/usePolling";
+import { DataTable, ListStatus } from "../components/ui";
 import "../components/admin.css";
 
 const POLL_MS = 3000;
@@ -27,49 +28,34 @@ export function Tenants() {
           </p>
         )}
       </div>
-      {error && <p className="error" role="alert">Could not load the tenants: {errorText(error)}</p>}
-      {!data && !error && <p aria-busy="true">Loading…</p>}
-      {data && tenants.length === 0 && <p>No tenants yet.</p>}
+      <ListStatus what="tenants" error={error && errorText(error)} loaded={data !== null} empty={tenants.length === 0}
+        emptyText="No tenants yet." />
       {tenants.length > 0 && (
-        <div className="table-wrap">
-          <table data-testid="tenants">
-            <caption className="visually-hidden">Tenants: limits, running jobs and share of the last hour</caption>
-            <thead>
-              <tr>
-                <th scope="col">Tenant</th>
-                <th scope="col">Running / max</th>
-                <th scope="col">Max running</th>
-                <th scope="col">Weight</th>
-                <th scope="col">Rate limit</th>
-                <th scope="col">Started (last hour)</th>
-                {admin && <th scope="col">Share (last hour)</th>}
-              </tr>
-            </thead>
-            <tbody>
-              {tenants.map((t) => (
-                <tr key={t.tenant_id} data-tenant={t.tenant_id}>
-                  <th scope="row">{t.tenant_id}</th>
-                  <td>
-                    {t.max_running !== null && t.max_running > 0 ? (
-                      <meter min={0} max={t.max_running} value={t.running}
-                        aria-label={`${t.tenant_id}: ${t.running} running of at most ${t.max_running}`} />
-                    ) : null}{" "}
-                    <span data-field="running">{t.running}</span> / {t.max_running ?? "no limit"}
-                  </td>
-                  <td className="num" data-field="max_running">{t.max_running ?? "none"}</td>
-                  <td className="num" data-field="weight">{t.weight}</td>
-                  <td>{t.rate_limit ? `${t.rate_limit.max_starts} per ${t.rate_limit.per_ms} ms` : "none"}</td>
-                  <td className="num" data-field="started_1h">{t.started_1h}</td>
-                  {admin && (
-                    <td className="num" data-field="share_1h">
-                      {t.share_1h === null ? "—" : `${(t.share_1h * 100).toFixed(1)} %`}
-                    </td>
-                  )}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable testid="tenants" caption="Tenants: limits, running jobs and share of the last hour" columns={[
+          "Tenant", "Running / max", "Max running", "Weight", "Rate limit", "Started (last hour)", admin && "Share (last hour)",
+        ]}>
+          {tenants.map((t) => (
+            <tr key={t.tenant_id} data-tenant={t.tenant_id}>
+              <th scope="row">{t.tenant_id}</th>
+              <td>
+                {t.max_running !== null && t.max_running > 0 ? (
+                  <meter min={0} max={t.max_running} value={t.running}
+                    aria-label={`${t.tenant_id}: ${t.running} running of at most ${t.max_running}`} />
+                ) : null}{" "}
+                <span data-field="running">{t.running}</span> / {t.max_running ?? "no limit"}
+              </td>
+              <td className="num" data-field="max_running">{t.max_running ?? "none"}</td>
+              <td className="num" data-field="weight">{t.weight}</td>
+              <td>{t.rate_limit ? `${t.rate_limit.max_starts} per ${t.rate_limit.per_ms} ms` : "none"}</td>
+              <td className="num" data-field="started_1h">{t.started_1h}</td>
+              {admin && (
+                <td className="num" data-field="share_1h">
+                  {t.share_1h === null ? "—" : `${(t.share_1h * 100).toFixed(1)} %`}
+                </td>
+              )}
+            </tr>
+          ))}
+        </DataTable>
       )}
       <div className="buttons pager">
         {history.length > 0 && (

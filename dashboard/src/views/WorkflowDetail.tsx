@@ -1,9 +1,11 @@
-import { useCallback, useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
-import { ApiError, JOB_STATES } from "../api";
+import { JOB_STATES } from "../api";
 import { useAuth } from "../auth";
-import { workflowsApi, type WorkflowStatus } from "../workflowsApi";
-import { JobLink, StateBadge, errorText, when } from "../components/jobBits";
+import { workflowsApi } from "../workflowsApi";
+import { JobLink, StateBadge, when } from "../components/jobBits";
+import { ActionResult, ConfirmDialog, DataTable, DetailPlaceholder, Section } from "../components/ui";
+import { useAction, useDetail } from "../components/useDetail";
 import { StateCounts } from "../components/StateCounts";
 import { WorkflowGraph } from "../components/WorkflowGraph";
 
@@ -20,79 +22,27 @@ const POLL_BIG_MS = 10000;  // workflow_status returns every node: a big one is 
 // a confirmation; the extension decides who may cancel, its refusal is shown as it comes.
 export function WorkflowDetail() {
   const { id = "" } = useParams();
-  const { key, signOut } = useAuth();
-  const [doc, setDoc] = useState<WorkflowStatus | null>(null);
-  const [notFound, setNotFound] = useState(false);
-  const [error, setError] = useState<string | null>(null);
-  const [tick, setTick] = useState(0);
+  const { key } = useAuth();
+  const { doc, notFound, error, reload } = useDetail(workflowsApi.status, id,
+    (d) => (d.state === "running" ? (d.nodes.length > GRAPH_LIMIT ? POLL_BIG_MS : POLL_MS) : null));
   const [confirming, setConfirming] = useState(false);
-  const [busy, setBusy] = useState(false);
-  const [actionMsg, setActionMsg] = useState<{ ok: boolean; text: string } | null>(null);
+  const { busy, msg, setMsg, run } = useAction(() => { setConfirming(false); reload(); });
   const [stateFilter, setStateFilter] = useState("");
   const [nodePage, setNodePage] = useState(0);
 
-  const load = useCallback(async () => {
-    try {
-      const d = await workflowsApi.status(key!, id);
-      setDoc(d);
-      setNotFound(false);
-      setError(null);
-      return d;
-    } catch (e) {
-      if (e instanceof ApiError && e.status === 401) signOut();
-      else if (e instanceof ApiError && (e.status === 404 || e.status === 400)) { setNotFound(true); setDoc(null); }
-      else setError(errorText(e));
-      return null;
-    }
-  }, [key, id, signOut]);
-
-  useEffect(() => { setDoc(null); setNotFound(false); setActionMsg(null); setConfirming(false); setNodePage(0); }, [id]);
-  useEffect(() => {
-    let stopped = false;
-    let timer: number | undefined;
-    async function poll() {
-      const d = await load();
-      if (stopped) return;
-      if (d && d.state === "running") timer = window.setTimeout(poll, d.nodes.length > GRAPH_LIMIT ? POLL_BIG_MS : POLL_MS);
-    }
-    void poll();
-    return () => { stopped = true; window.clearTimeout(timer); };
-  }, [load, tick]);
+  useEffect(() => { setMsg(null); setConfirming(false); setNodePage(0); }, [id, setMsg]);
 
   const rows = useMemo(() => (doc ? doc.nodes.filter((n) => !stateFilter || (n.state ?? "REMOVED") === stateFilter) : []), [doc, stateFilter]);
 
-  async function cancel() {
+  function cancel() {
     if (!doc) return;
-    setBusy(true);
-    setActionMsg(null);
-    try {
+    void run("Cancel", async () => {
       const r = await workflowsApi.cancel(key!, doc.id, "cancelled from the dashboard");
-      setActionMsg({ ok: true, text: `Workflow cancelled: ${r.cancelled} node${r.cancelled === 1 ? "" : "s"} cancelled or asked to stop; the nodes waiting on them follow.` });
-    } catch (e) {
-      setActionMsg({ ok: false, text: `Cancel refused: ${errorText(e)}` });
-    } finally {
-      setBusy(false);
-      setConfirming(false);
-      setTick((t) => t + 1);
-    }
+      return `Workflow cancelled: ${r.cancelled} node${r.cancelled === 1 ? "" : "s"} cancelled or asked to stop; the nodes waiting on them follow.`;
+    });
   }
 
-  if (notFound) {
-    return (
-      <section aria-labelledby="wf-title">
-        <h1 id="wf-title">Workflow not found</h1>
-        <p role="alert">There is no workflow {id} that this key may see. <Link to="/workflows">Back to the workflows</Link>.</p>
-      </section>
-    );
-  }
-  if (!doc) {
-    return (
-      <section aria-busy="true">
-        <h1>Workflow {id}</h1>
-        {error ? <p className="error" role="alert">Could not load the workflow: {error}</p> : <p>Loading…</p>}
-      </section>
-    );
-  }
+  if (notFound || !doc) return <DetailPlaceholder noun="workflow" id={id} titleId="wf-title" notFound={notFound} error={error} />;
   const unfinished = (doc.counts.PENDING ?? 0) + (doc.counts.SCHEDULED ?? 0) + (doc.counts.RUNNING ?? 0);
   const pages = Math.max(1, Math.ceil(rows.length / NODE_PAGE));
   const shown = rows.slice(nodePage * NODE_PAGE, (nodePage + 1) * NODE_PAGE);
@@ -102,21 +52,18 @@ export function WorkflowDetail() {
         <h1 id="wf-title">Workflow {doc.id}{doc.name ? <> <code>{doc.name}</code></> : null} <StateBadge state={doc.state} /></h1>
         {doc.state === "running" && (
           <div className="actions">
-            <button type="button" className="danger" onClick={() => { setActionMsg(null); setConfirming(true); }} disabled={busy}>Cancel workflow</button>
+            <button type="button" className="danger" onClick={() => { setMsg(null); setConfirming(true); }} disabled={busy}>Cancel workflow</button>
           </div>
         )}
       </div>
       <p><Link to="/workflows">← All workflows</Link></p>
       {confirming && (
-        <div className="confirm" role="alertdialog" aria-labelledby="wf-confirm-text" data-testid="confirm">
-          <p id="wf-confirm-text">Cancel workflow {doc.id}: its <strong>{unfinished}</strong> unfinished node{unfinished === 1 ? "" : "s"} (running ones are asked to stop)?</p>
-          <button type="button" autoFocus onClick={cancel} disabled={busy}>Confirm cancel of workflow {doc.id}</button>
-          <button type="button" className="secondary" onClick={() => setConfirming(false)}>Back</button>
-        </div>
+        <ConfirmDialog textId="wf-confirm-text" busy={busy} confirmLabel={`Confirm cancel of workflow ${doc.id}`}
+          onConfirm={cancel} onBack={() => setConfirming(false)}>
+          Cancel workflow {doc.id}: its <strong>{unfinished}</strong> unfinished node{unfinished === 1 ? "" : "s"} (running ones are asked to stop)?
+        </ConfirmDialog>
       )}
-      <div aria-live="polite">
-        {actionMsg && <p className={actionMsg.ok ? "notice" : "error"} role={actionMsg.ok ? "status" : "alert"} data-testid="action-result">{actionMsg.text}</p>}
-      </div>
+      <ActionResult msg={msg} />
       {error && <p className="error" role="alert">Could not refresh: {error}</p>}
 
       <dl className="facts">
@@ -128,8 +75,7 @@ export function WorkflowDetail() {
         <dt>Finished</dt><dd data-testid="wf-finished">{when(doc.finished_at)}</dd>
       </dl>
 
-      <section aria-labelledby="graph-title">
-        <h2 id="graph-title">Graph</h2>
+      <Section id="graph" title="Graph">
         {doc.nodes.length <= GRAPH_LIMIT ? (
           <>
             <WorkflowGraph nodes={doc.nodes} edges={doc.edges} />
@@ -138,42 +84,31 @@ export function WorkflowDetail() {
         ) : (
           <p data-testid="graph-too-big">This workflow has {doc.nodes.length} nodes: the graph is drawn for at most {GRAPH_LIMIT}. The counts above and the table below show every node.</p>
         )}
-      </section>
+      </Section>
 
-      <section aria-labelledby="nodes-title">
-        <h2 id="nodes-title">Nodes</h2>
+      <Section id="nodes" title="Nodes">
         <label>Show nodes in state{" "}
           <select value={stateFilter} onChange={(e) => { setStateFilter(e.target.value); setNodePage(0); }}>
             <option value="">all</option>
             {[...JOB_STATES, "REMOVED"].map((s) => <option key={s} value={s}>{s}</option>)}
           </select>
         </label>
-        <div className="table-wrap">
-          <table data-testid="wf-nodes">
-            <caption className="visually-hidden">The nodes of workflow {doc.id}</caption>
-            <thead>
-              <tr>
-                <th scope="col">Key</th><th scope="col">Job</th><th scope="col">Type</th><th scope="col">State</th>
-                <th scope="col">Waits for</th><th scope="col">Started</th><th scope="col">Finished</th><th scope="col">Why / error</th>
-              </tr>
-            </thead>
-            <tbody>
-              {shown.length === 0 && <tr><td colSpan={8}>No node{stateFilter ? ` is ${stateFilter}` : ""}.</td></tr>}
-              {shown.map((n) => (
-                <tr key={n.key} data-node-row={n.key}>
-                  <th scope="row">{n.key}</th>
-                  <td><JobLink id={n.job_id}>{n.job_id}</JobLink></td>
-                  <td><code>{n.job_type ?? "–"}</code></td>
-                  <td><StateBadge state={n.state ?? "REMOVED"} /></td>
-                  <td>{n.dependencies_pending ? `${n.dependencies_pending} unfinished` : "–"}</td>
-                  <td>{when(n.started_at)}</td>
-                  <td>{when(n.finished_at)}</td>
-                  <td className="clip">{n.cancel_reason ?? (n.last_error_message ? `${n.last_error_type ?? "error"}: ${n.last_error_message}` : "")}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
+        <DataTable testid="wf-nodes" caption={`The nodes of workflow ${doc.id}`}
+          columns={["Key", "Job", "Type", "State", "Waits for", "Started", "Finished", "Why / error"]}>
+          {shown.length === 0 && <tr><td colSpan={8}>No node{stateFilter ? ` is ${stateFilter}` : ""}.</td></tr>}
+          {shown.map((n) => (
+            <tr key={n.key} data-node-row={n.key}>
+              <th scope="row">{n.key}</th>
+              <td><JobLink id={n.job_id}>{n.job_id}</JobLink></td>
+              <td><code>{n.job_type ?? "–"}</code></td>
+              <td><StateBadge state={n.state ?? "REMOVED"} /></td>
+              <td>{n.dependencies_pending ? `${n.dependencies_pending} unfinished` : "–"}</td>
+              <td>{when(n.started_at)}</td>
+              <td>{when(n.finished_at)}</td>
+              <td className="clip">{n.cancel_reason ?? (n.last_error_message ? `${n.last_error_type ?? "error"}: ${n.last_error_message}` : "")}</td>
+            </tr>
+          ))}
+        </DataTable>
         {pages > 1 && (
           <nav className="pager" aria-label="Node pages">
             <button type="button" className="secondary" disabled={nodePage === 0} onClick={() => setNodePage((p) => p - 1)}>Previous nodes</button>
@@ -181,7 +116,7 @@ export function WorkflowDetail() {
             <button type="button" disabled={nodePage + 1 >= pages} onClick={() => setNodePage((p) => p + 1)}>Next nodes</button>
           </nav>
         )}
-      </section>
+      </Section>
     </section>
   );
 }
