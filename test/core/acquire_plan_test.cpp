@@ -10,12 +10,7 @@ namespace taskflow::core {
 namespace {
 
 Head MakeHead(const std::string& tenant, int priority, std::int64_t next_run_at, std::int64_t id) {
-  Head h;
-  h.tenant = tenant;
-  h.priority = priority;
-  h.next_run_at = next_run_at;
-  h.id = id;
-  return h;
+  return Head{tenant, priority, next_run_at, id};
 }
 
 TEST(AcquirePlan, MaxJobsBounds) {
@@ -212,27 +207,29 @@ TEST(AcquirePlan, RanOutAndUnusedSlots) {
   EXPECT_DOUBLE_EQ(UnusedPassDelta(2, 0, 0.5), -2.0);
 }
 
-RoundOutcome Outcome(bool exhausted, bool trimmed, int started, int allocated, int group_cap) {
-  RoundOutcome r;
-  r.exhausted = exhausted;
-  r.trimmed = trimmed;
-  r.started = started;
-  r.allocated = allocated;
-  r.group_cap = group_cap;
-  return r;
-}
-
 TEST(AcquirePlan, AnotherRoundOnlyWhenItCanGiveMore) {
-  EXPECT_FALSE(AnotherRound(Outcome(false, false, 10, 10, 10)));  // all started
-  EXPECT_FALSE(AnotherRound(Outcome(false, false, 0, 10, 10)));   // nothing started
-  EXPECT_FALSE(AnotherRound(Outcome(false, false, 4, 4, 10)));    // every contender at its cap
-  EXPECT_FALSE(AnotherRound(Outcome(false, false, 0, 0, 0)));     // no slots at all
-  EXPECT_TRUE(AnotherRound(Outcome(true, false, 0, 10, 10)));     // a tenant ran out
-  EXPECT_TRUE(AnotherRound(Outcome(true, false, 10, 10, 10)));
-  EXPECT_TRUE(AnotherRound(Outcome(false, true, 0, 10, 10)));      // trimmed, nothing started
-  EXPECT_TRUE(AnotherRound(Outcome(false, true, 50, 100, 100)));   // trimmed by half
-  EXPECT_FALSE(AnotherRound(Outcome(false, true, 90, 100, 100)));  // a tenth lost: not worth it
-  EXPECT_TRUE(AnotherRound(Outcome(false, true, 89, 100, 100)));
+  struct Case {
+    RoundOutcome round;  // {exhausted, trimmed, started, allocated, group_cap}
+    bool another;
+    const char* why;
+  };
+  const Case cases[] = {
+      {{false, false, 10, 10, 10}, false, "all started"},
+      {{false, false, 0, 10, 10}, false, "nothing started"},
+      {{false, false, 4, 4, 10}, false, "every contender at its cap"},
+      {{false, false, 0, 0, 0}, false, "no slots at all"},
+      {{true, false, 0, 10, 10}, true, "a tenant ran out"},
+      {{true, false, 10, 10, 10}, true, "a tenant ran out, all started"},
+      {{false, true, 0, 10, 10}, true, "trimmed, nothing started"},
+      {{false, true, 50, 100, 100}, true, "trimmed by half"},
+      {{false, true, 90, 100, 100}, false, "a tenth lost: not worth it"},
+      {{false, true, 89, 100, 100}, true, "trimmed by more than a tenth"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(::testing::Message() << "started " << c.round.started << " of "
+                                      << c.round.allocated << " allocated, " << c.why);
+    EXPECT_EQ(AnotherRound(c.round), c.another);
+  }
 }
 
 }  // namespace

@@ -3,57 +3,74 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <ostream>
+#include <string>
+#include <vector>
 
 namespace taskflow::core {
 namespace {
 
 Flow MakeFlow(const std::string& tenant, double weight, int cap, double pass = 0) {
-  Flow f;
-  f.tenant = tenant;
-  f.weight = weight;
-  f.cap = cap;
-  f.pass = pass;
-  return f;
+  return Flow{tenant, weight, pass, cap};
 }
 
-TEST(FairShare, EqualWeightsAlternate) {
-  std::vector<Flow> flows{MakeFlow("a", 1, 1000), MakeFlow("b", 1, 1000)};
-  EXPECT_EQ(AllocateSlots(flows, 10), 10);
-  EXPECT_EQ(flows[0].given, 5);
-  EXPECT_EQ(flows[1].given, 5);
+// Two flows "a" and "b" (stored pass 0) share `slots`, `quantum` at a time.
+struct TwoFlows {
+  const char* name;
+  double weight_a, weight_b;
+  int cap_a, cap_b;
+  int slots, quantum;
+  int total, given_a, given_b;  // expected
+};
+
+void PrintTo(const TwoFlows& c, std::ostream* os) { *os << c.name; }
+
+class FairShareTwoFlows : public ::testing::TestWithParam<TwoFlows> {};
+
+TEST_P(FairShareTwoFlows, Allocates) {
+  const TwoFlows& c = GetParam();
+  std::vector<Flow> flows{MakeFlow("a", c.weight_a, c.cap_a), MakeFlow("b", c.weight_b, c.cap_b)};
+  EXPECT_EQ(AllocateSlots(flows, c.slots, c.quantum), c.total);
+  EXPECT_EQ(flows[0].given, c.given_a);
+  EXPECT_EQ(flows[1].given, c.given_b);
 }
 
-TEST(FairShare, WeightsGiveProportionalShares) {
-  std::vector<Flow> flows{MakeFlow("a", 3, 100000), MakeFlow("b", 1, 100000)};
-  EXPECT_EQ(AllocateSlots(flows, 4000), 4000);
-  EXPECT_EQ(flows[0].given, 3000);
-  EXPECT_EQ(flows[1].given, 1000);
+INSTANTIATE_TEST_SUITE_P(
+    FairShare, FairShareTwoFlows,
+    ::testing::Values(
+        // name, weights a/b, caps a/b, slots, quantum, total given, given a/b
+        TwoFlows{"EqualWeightsAlternate", 1, 1, 1000, 1000, 10, 1, 10, 5, 5},
+        TwoFlows{"WeightsGiveProportionalShares", 3, 1, 100000, 100000, 4000, 1, 4000, 3000, 1000},
+        TwoFlows{"CapsLimitAFlowAndTheRestGoesToOthers", 1, 1, 2, 100, 10, 1, 10, 2, 8},
+        TwoFlows{"NotEnoughCapacityGivesFewerSlots", 1, 1, 2, 0, 10, 1, 2, 2, 0},
+        TwoFlows{"AQuantumNeverExceedsCaps", 1, 1, 3, 100, 10, 4, 10, 3, 7},
+        TwoFlows{"AQuantumNeverExceedsSlots", 1, 1, 100, 100, 6, 4, 6, 4, 2},
+        TwoFlows{"TiesGoToTheEarlierFlow", 1, 1, 5, 5, 1, 1, 1, 1, 0}),
+    [](const ::testing::TestParamInfo<TwoFlows>& info) { return std::string(info.param.name); });
+
+// Totals of `calls` acquire calls of one slot each, every flow able to take one per call (the
+// stored passes carry the rotation across calls); `empty_calls` counts calls that gave nothing.
+struct OneAtATime {
+  std::map<std::string, int> got;
+  int empty_calls = 0;
+};
+OneAtATime AcquireOneAtATime(std::vector<Flow>& flows, int calls) {
+  OneAtATime r;
+  for (int i = 0; i < calls; ++i) {
+    for (auto& f : flows) f.cap = 1;
+    if (AllocateSlots(flows, 1) != 1) ++r.empty_calls;
+    for (auto& f : flows) r.got[f.tenant] += f.given;
+  }
+  return r;
 }
 
 TEST(FairShare, OneSlotAtATimeKeepsTheShareThroughPasses) {
   // A worker acquiring one job per call: the stored passes carry the rotation across calls.
   std::vector<Flow> flows{MakeFlow("a", 3, 1), MakeFlow("b", 1, 1)};
-  std::map<std::string, int> got;
-  for (int i = 0; i < 4000; ++i) {
-    for (auto& f : flows) f.cap = 1;
-    ASSERT_EQ(AllocateSlots(flows, 1), 1);
-    for (auto& f : flows) got[f.tenant] += f.given;
-  }
-  EXPECT_EQ(got["a"], 3000);
-  EXPECT_EQ(got["b"], 1000);
-}
-
-TEST(FairShare, CapsLimitAFlowAndTheRestGoesToOthers) {
-  std::vector<Flow> flows{MakeFlow("a", 1, 2), MakeFlow("b", 1, 100)};
-  EXPECT_EQ(AllocateSlots(flows, 10), 10);
-  EXPECT_EQ(flows[0].given, 2);
-  EXPECT_EQ(flows[1].given, 8);
-}
-
-TEST(FairShare, NotEnoughCapacityGivesFewerSlots) {
-  std::vector<Flow> flows{MakeFlow("a", 1, 2), MakeFlow("b", 1, 0)};
-  EXPECT_EQ(AllocateSlots(flows, 10), 2);
-  EXPECT_EQ(flows[1].given, 0);
+  OneAtATime r = AcquireOneAtATime(flows, 4000);
+  EXPECT_EQ(r.empty_calls, 0);
+  EXPECT_EQ(r.got["a"], 3000);
+  EXPECT_EQ(r.got["b"], 1000);
 }
 
 TEST(FairShare, AQuantumSpreadsACallOverFewerFlows) {
@@ -84,35 +101,12 @@ TEST(FairShare, AQuantumKeepsSharesAcrossCalls) {
   EXPECT_NEAR(got["c"], 2000, 8);
 }
 
-TEST(FairShare, AQuantumNeverExceedsCapsOrSlots) {
-  std::vector<Flow> flows{MakeFlow("a", 1, 3), MakeFlow("b", 1, 100)};
-  EXPECT_EQ(AllocateSlots(flows, 10, 4), 10);
-  EXPECT_EQ(flows[0].given, 3);
-  EXPECT_EQ(flows[1].given, 7);
-  std::vector<Flow> few{MakeFlow("a", 1, 100), MakeFlow("b", 1, 100)};
-  EXPECT_EQ(AllocateSlots(few, 6, 4), 6);
-  EXPECT_EQ(few[0].given, 4);
-  EXPECT_EQ(few[1].given, 2);
-}
-
-TEST(FairShare, TiesGoToTheEarlierFlow) {
-  std::vector<Flow> flows{MakeFlow("x", 1, 5), MakeFlow("y", 1, 5)};
-  EXPECT_EQ(AllocateSlots(flows, 1), 1);
-  EXPECT_EQ(flows[0].given, 1);
-  EXPECT_EQ(flows[1].given, 0);
-}
-
 TEST(FairShare, LateTenantIsServedPromptly) {
   // A has been served 10,000 times; B arrives: JoinPass puts B near the queue's time, so B
   // is not starved, and A is not starved by B catching up from zero either.
   double vtime = 10000;
   std::vector<Flow> flows{MakeFlow("a", 1, 1, vtime), MakeFlow("b", 1, 1, JoinPass(0, vtime, 1))};
-  int b = 0;
-  for (int i = 0; i < 210; ++i) {
-    for (auto& f : flows) f.cap = 1;
-    AllocateSlots(flows, 1);
-    b += flows[1].given;
-  }
+  const int b = AcquireOneAtATime(flows, 210).got["b"];
   EXPECT_GE(b, 100);
   EXPECT_LE(b, 106);
 }

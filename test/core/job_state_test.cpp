@@ -2,6 +2,8 @@
 
 #include <iterator>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -15,13 +17,13 @@ const JobState kAllStates[] = {JobState::Pending,   JobState::Scheduled, JobStat
                                JobState::Cancelled};
 
 TEST(JobState, LabelsMatchTheSqlEnum) {
-  EXPECT_EQ(ToString(JobState::Pending), "PENDING");
-  EXPECT_EQ(ToString(JobState::Scheduled), "SCHEDULED");
-  EXPECT_EQ(ToString(JobState::Running), "RUNNING");
-  EXPECT_EQ(ToString(JobState::Succeeded), "SUCCEEDED");
-  EXPECT_EQ(ToString(JobState::Failed), "FAILED");
-  EXPECT_EQ(ToString(JobState::Dead), "DEAD");
-  EXPECT_EQ(ToString(JobState::Cancelled), "CANCELLED");
+  const std::pair<JobState, std::string_view> labels[] = {
+      {JobState::Pending, "PENDING"},     {JobState::Scheduled, "SCHEDULED"},
+      {JobState::Running, "RUNNING"},     {JobState::Succeeded, "SUCCEEDED"},
+      {JobState::Failed, "FAILED"},       {JobState::Dead, "DEAD"},
+      {JobState::Cancelled, "CANCELLED"},
+  };
+  for (const auto& [state, label] : labels) EXPECT_EQ(ToString(state), label);
   EXPECT_EQ(std::size(kAllStates), static_cast<std::size_t>(kJobStateCount));
 }
 
@@ -79,15 +81,18 @@ TEST(JobState, ClassListsAreTheSqlLists) {
 }
 
 TEST(Errors, SqlStates) {
-  EXPECT_STREQ(SqlState(ErrorCode::InvalidParameterValue), "22023");
-  EXPECT_STREQ(SqlState(ErrorCode::ObjectNotInPrerequisiteState), "55000");
-  EXPECT_STREQ(SqlState(ErrorCode::UndefinedObject), "42704");
-  EXPECT_STREQ(SqlState(ErrorCode::ForeignKeyViolation), "23503");
-  EXPECT_STREQ(SqlState(ErrorCode::InsufficientPrivilege), "42501");
-  EXPECT_STREQ(SqlState(ErrorCode::InvalidAuthorization), "28000");
-  EXPECT_STREQ(SqlState(ErrorCode::ProgramLimitExceeded), "54000");
-  EXPECT_STREQ(SqlState(ErrorCode::DuplicateObject), "42710");
-  EXPECT_STREQ(SqlState(ErrorCode::Internal), "XX000");
+  const std::pair<ErrorCode, const char*> sqlstates[] = {
+      {ErrorCode::InvalidParameterValue, "22023"},
+      {ErrorCode::ObjectNotInPrerequisiteState, "55000"},
+      {ErrorCode::UndefinedObject, "42704"},
+      {ErrorCode::ForeignKeyViolation, "23503"},
+      {ErrorCode::InsufficientPrivilege, "42501"},
+      {ErrorCode::InvalidAuthorization, "28000"},
+      {ErrorCode::ProgramLimitExceeded, "54000"},
+      {ErrorCode::DuplicateObject, "42710"},
+      {ErrorCode::Internal, "XX000"},
+  };
+  for (const auto& [code, sqlstate] : sqlstates) EXPECT_STREQ(SqlState(code), sqlstate) << sqlstate;
 }
 
 TEST(Errors, DomainErrorCarriesAllParts) {

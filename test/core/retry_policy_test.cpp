@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <limits>
 #include <random>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/errors.hpp"
@@ -52,33 +54,31 @@ TEST(RetryPolicy, DefaultMatchesTheDocumentedPolicy) {
   EXPECT_NO_THROW(p.Validate());
 }
 
+// Each value's name is `name` and parses back to the value; the `bad` names parse to nothing.
+template <typename T, typename Parse>
+void ExpectNamesRoundTrip(const std::vector<std::pair<T, std::string_view>>& names, Parse parse,
+                          const std::vector<std::string_view>& bad) {
+  for (const auto& [value, name] : names) {
+    EXPECT_EQ(ToString(value), name);
+    auto parsed = parse(ToString(value));
+    ASSERT_TRUE(parsed.has_value()) << ToString(value);
+    EXPECT_EQ(*parsed, value);
+  }
+  for (std::string_view b : bad) EXPECT_FALSE(parse(b).has_value()) << '"' << b << '"';
+}
+
 TEST(RetryPolicy, StrategyNamesRoundTrip) {
-  for (auto s : {BackoffStrategy::Fixed, BackoffStrategy::Linear, BackoffStrategy::Exponential}) {
-    auto parsed = ParseStrategy(ToString(s));
-    ASSERT_TRUE(parsed.has_value()) << ToString(s);
-    EXPECT_EQ(*parsed, s);
-  }
-  EXPECT_EQ(ToString(BackoffStrategy::Fixed), "fixed");
-  EXPECT_EQ(ToString(BackoffStrategy::Linear), "linear");
-  EXPECT_EQ(ToString(BackoffStrategy::Exponential), "exponential");
-  for (const char* bad :
-       {"", "Fixed", "FIXED", "exp", "exponential ", " linear", "random", "none"}) {
-    EXPECT_FALSE(ParseStrategy(bad).has_value()) << '"' << bad << '"';
-  }
+  ExpectNamesRoundTrip<BackoffStrategy>(
+      {{BackoffStrategy::Fixed, "fixed"},
+       {BackoffStrategy::Linear, "linear"},
+       {BackoffStrategy::Exponential, "exponential"}},
+      ParseStrategy, {"", "Fixed", "FIXED", "exp", "exponential ", " linear", "random", "none"});
 }
 
 TEST(RetryPolicy, JitterNamesRoundTrip) {
-  for (auto j : {Jitter::None, Jitter::Full, Jitter::Equal}) {
-    auto parsed = ParseJitter(ToString(j));
-    ASSERT_TRUE(parsed.has_value()) << ToString(j);
-    EXPECT_EQ(*parsed, j);
-  }
-  EXPECT_EQ(ToString(Jitter::None), "none");
-  EXPECT_EQ(ToString(Jitter::Full), "full");
-  EXPECT_EQ(ToString(Jitter::Equal), "equal");
-  for (const char* bad : {"", "None", "FULL", "equals", "decorrelated", "fixed", " full"}) {
-    EXPECT_FALSE(ParseJitter(bad).has_value()) << '"' << bad << '"';
-  }
+  ExpectNamesRoundTrip<Jitter>(
+      {{Jitter::None, "none"}, {Jitter::Full, "full"}, {Jitter::Equal, "equal"}}, ParseJitter,
+      {"", "None", "FULL", "equals", "decorrelated", "fixed", " full"});
 }
 
 // ---- Validate ----

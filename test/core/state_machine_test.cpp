@@ -4,6 +4,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -190,18 +191,21 @@ TEST(TransitionTable, TerminalStatesOnlyLeaveThroughRetryOrRearmAndNothingEnters
 }
 
 TEST(JobEvent, Names) {
-  EXPECT_EQ(ToString(E::Acquire), "acquire");
-  EXPECT_EQ(ToString(E::Complete), "complete");
-  EXPECT_EQ(ToString(E::FailRetry), "fail_retry");
-  EXPECT_EQ(ToString(E::FailExhausted), "fail_exhausted");
-  EXPECT_EQ(ToString(E::FailPermanent), "fail_permanent");
-  EXPECT_EQ(ToString(E::Release), "release");
-  EXPECT_EQ(ToString(E::Cancel), "cancel");
-  EXPECT_EQ(ToString(E::Retry), "retry");
-  EXPECT_EQ(ToString(E::Promote), "promote");
-  EXPECT_EQ(ToString(E::Snooze), "snooze");
-  EXPECT_EQ(ToString(E::Unblock), "unblock");
-  EXPECT_EQ(ToString(E::Rearm), "rearm");
+  const std::pair<E, std::string_view> names[] = {
+      {E::Acquire, "acquire"},
+      {E::Complete, "complete"},
+      {E::FailRetry, "fail_retry"},
+      {E::FailExhausted, "fail_exhausted"},
+      {E::FailPermanent, "fail_permanent"},
+      {E::Release, "release"},
+      {E::Cancel, "cancel"},
+      {E::Retry, "retry"},
+      {E::Promote, "promote"},
+      {E::Snooze, "snooze"},
+      {E::Unblock, "unblock"},
+      {E::Rearm, "rearm"},
+  };
+  for (const auto& [event, name] : names) EXPECT_EQ(ToString(event), name);
 }
 
 // ---- DecideFailure: all combinations ----

@@ -37,6 +37,19 @@ TEST(ValidateErrorType, BoundsTheErrorClass) {
   EXPECT_THROW(ValidateErrorType(std::string(kMaxErrorTypeChars + 1, 'e')), DomainError);
 }
 
+// `validate` takes 200 characters of any width (1-byte `ascii`, 2-, 3- and 4-byte) and refuses
+// 201 with "<field> is too long: 201 characters".
+template <typename Validate>
+void ExpectLimitOf200CodePoints(Validate validate, const std::string& ascii,
+                                const std::string& field) {
+  for (const std::string& ch : {ascii, kEAcute, kEuro, kEmoji}) {
+    EXPECT_NO_THROW(validate(Repeat(ch, 200))) << ch.size() << "-byte characters";
+    EXPECT_TRUE(ThrowsDomainError([&] { validate(Repeat(ch, 201)); }, kInvalid,
+                                  field + " is too long: 201 characters"))
+        << ch.size() << "-byte characters";
+  }
+}
+
 TEST(ValidateJobType, AcceptsOrdinaryNames) {
   for (const char* ok : {"email.send", "report_daily", "a", "Billing:Invoice-v2", "x/y"}) {
     EXPECT_NO_THROW(ValidateJobType(ok)) << ok;
@@ -50,12 +63,7 @@ TEST(ValidateJobType, RejectsEmpty) {
 }
 
 TEST(ValidateJobType, LengthLimitCountsCodePointsNotBytes) {
-  for (const std::string& ch : {std::string("a"), kEAcute, kEuro, kEmoji}) {
-    EXPECT_NO_THROW(ValidateJobType(Repeat(ch, 200))) << ch.size() << "-byte characters";
-    EXPECT_TRUE(ThrowsDomainError([&] { ValidateJobType(Repeat(ch, 201)); }, kInvalid,
-                                  "job_type is too long: 201 characters"))
-        << ch.size() << "-byte characters";
-  }
+  ExpectLimitOf200CodePoints([](const std::string& v) { ValidateJobType(v); }, "a", "job_type");
   // Mixed widths: 199 four-byte characters plus one ASCII = 200 characters, 797 bytes.
   EXPECT_NO_THROW(ValidateJobType(Repeat(kEmoji, 199) + "z"));
   EXPECT_TRUE(ThrowsDomainError([&] { ValidateJobType(Repeat(kEmoji, 199) + "zz"); }, kInvalid,
@@ -120,6 +128,11 @@ TEST(ValidateQueueName, AtMost50Characters) {
 
 constexpr const char* kTraceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
+// ValidateTraceparent(tp) throws 22023 with `message`.
+::testing::AssertionResult TraceparentRejected(const std::string& tp, const std::string& message) {
+  return ThrowsDomainError([&] { ValidateTraceparent(tp); }, kInvalid, message);
+}
+
 TEST(ValidateTraceparent, AcceptsVersion00) {
   EXPECT_NO_THROW(ValidateTraceparent(kTraceparent));
   EXPECT_NO_THROW(ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
@@ -128,45 +141,35 @@ TEST(ValidateTraceparent, AcceptsVersion00) {
 
 TEST(ValidateTraceparent, RejectsWrongLength) {
   std::string tp = kTraceparent;
-  EXPECT_TRUE(ThrowsDomainError([&] { ValidateTraceparent(tp + "-extra"); }, kInvalid,
-                                "traceparent must be 55 characters long, got 61"));
-  EXPECT_TRUE(ThrowsDomainError([&] { ValidateTraceparent(tp.substr(0, 54)); }, kInvalid,
-                                "traceparent must be 55 characters long, got 54"));
-  EXPECT_TRUE(ThrowsDomainError([] { ValidateTraceparent(""); }, kInvalid,
-                                "traceparent must be 55 characters long, got 0"));
+  EXPECT_TRUE(TraceparentRejected(tp + "-extra", "traceparent must be 55 characters long, got 61"));
+  EXPECT_TRUE(
+      TraceparentRejected(tp.substr(0, 54), "traceparent must be 55 characters long, got 54"));
+  EXPECT_TRUE(TraceparentRejected("", "traceparent must be 55 characters long, got 0"));
 }
 
 TEST(ValidateTraceparent, RejectsUppercaseNonHexAndMisplacedDashes) {
-  EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01"); },
-      kInvalid, "traceparent is malformed at character 5"));
-  EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bg-01"); },
-      kInvalid, "traceparent is malformed at character 52"));
-  EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); },
-      kInvalid, "traceparent is malformed at character 3"));
-  EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\n"); },
-      kInvalid, "traceparent is malformed at character 55"));
+  EXPECT_TRUE(TraceparentRejected("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",
+                                  "traceparent is malformed at character 5"));
+  EXPECT_TRUE(TraceparentRejected("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902bg-01",
+                                  "traceparent is malformed at character 52"));
+  EXPECT_TRUE(TraceparentRejected("00_4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                                  "traceparent is malformed at character 3"));
+  EXPECT_TRUE(TraceparentRejected("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-0\n",
+                                  "traceparent is malformed at character 55"));
 }
 
 TEST(ValidateTraceparent, RejectsOtherVersions) {
-  EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); },
-      kInvalid, "traceparent version 01 is not supported"));
-  EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"); },
-      kInvalid, "traceparent version ff is not supported"));
+  EXPECT_TRUE(TraceparentRejected("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                                  "traceparent version 01 is not supported"));
+  EXPECT_TRUE(TraceparentRejected("ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                                  "traceparent version ff is not supported"));
 }
 
 TEST(ValidateTraceparent, RejectsAllZeroIds) {
-  EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"); },
-      kInvalid, "traceparent trace-id must not be all zeros"));
-  EXPECT_TRUE(ThrowsDomainError(
-      [] { ValidateTraceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01"); },
-      kInvalid, "traceparent parent-id must not be all zeros"));
+  EXPECT_TRUE(TraceparentRejected("00-00000000000000000000000000000000-00f067aa0ba902b7-01",
+                                  "traceparent trace-id must not be all zeros"));
+  EXPECT_TRUE(TraceparentRejected("00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",
+                                  "traceparent parent-id must not be all zeros"));
 }
 
 // ---- tenant_id ----
@@ -184,12 +187,7 @@ TEST(ValidateTenantId, RejectsEmpty) {
 }
 
 TEST(ValidateTenantId, LengthLimitCountsCodePointsNotBytes) {
-  for (const std::string& ch : {std::string("t"), kEAcute, kEuro, kEmoji}) {
-    EXPECT_NO_THROW(ValidateTenantId(Repeat(ch, 200))) << ch.size() << "-byte characters";
-    EXPECT_TRUE(ThrowsDomainError([&] { ValidateTenantId(Repeat(ch, 201)); }, kInvalid,
-                                  "tenant_id is too long: 201 characters"))
-        << ch.size() << "-byte characters";
-  }
+  ExpectLimitOf200CodePoints([](const std::string& v) { ValidateTenantId(v); }, "t", "tenant_id");
 }
 
 TEST(ValidateTenantId, RejectsControlCharacters) {

@@ -2,6 +2,7 @@
 -- registration, settings, the default queue and the default retry policy.
 BEGIN;
 SELECT plan(65);
+\ir helpers.psql
 
 -- --- objects ---------------------------------------------------------------------------------
 SELECT has_schema('taskflow');
@@ -123,38 +124,38 @@ SELECT has_role('taskflow_worker');
 SELECT has_role('taskflow_admin');
 
 -- client: schedule, read, cancel, retry; not the worker protocol, not queue administration.
-SELECT ok(
-  has_function_privilege('taskflow_client', 'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text)', 'EXECUTE')
-  AND has_function_privilege('taskflow_client', 'taskflow.schedule_many(jsonb)', 'EXECUTE')
-  AND has_function_privilege('taskflow_client', 'taskflow.get_job(bigint)', 'EXECUTE')
-  AND has_function_privilege('taskflow_client', 'taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer)', 'EXECUTE')
-  AND has_function_privilege('taskflow_client', 'taskflow.job_history(bigint)', 'EXECUTE')
-  AND has_function_privilege('taskflow_client', 'taskflow.cancel(bigint, text)', 'EXECUTE')
-  AND has_function_privilege('taskflow_client', 'taskflow.retry(bigint)', 'EXECUTE'),
+SELECT ok(pg_temp.may_execute('taskflow_client',
+    'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text)',
+    'taskflow.schedule_many(jsonb)',
+    'taskflow.get_job(bigint)',
+    'taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer)',
+    'taskflow.job_history(bigint)',
+    'taskflow.cancel(bigint, text)',
+    'taskflow.retry(bigint)'),
   'taskflow_client may schedule, read, cancel and retry');
-SELECT ok(
-  NOT has_function_privilege('taskflow_client', 'taskflow.acquire(text, text[], integer, interval, text[])', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_client', 'taskflow.complete(bigint, uuid, jsonb)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_client', 'taskflow.fail(bigint, uuid, text, text, boolean)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_client', 'taskflow.snooze(bigint, uuid, interval)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_client', 'taskflow.create_queue(text, integer, integer, jsonb, interval)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_client', 'taskflow._rescue_expired(integer)', 'EXECUTE'),
+SELECT ok(pg_temp.may_execute_none('taskflow_client',
+    'taskflow.acquire(text, text[], integer, interval, text[])',
+    'taskflow.complete(bigint, uuid, jsonb)',
+    'taskflow.fail(bigint, uuid, text, text, boolean)',
+    'taskflow.snooze(bigint, uuid, interval)',
+    'taskflow.create_queue(text, integer, integer, jsonb, interval)',
+    'taskflow._rescue_expired(integer)'),
   'taskflow_client may not run the worker protocol or administer queues');
 
 -- worker: the worker protocol; not cancel/retry, not queue administration.
-SELECT ok(
-  has_function_privilege('taskflow_worker', 'taskflow.acquire(text, text[], integer, interval, text[])', 'EXECUTE')
-  AND has_function_privilege('taskflow_worker', 'taskflow.heartbeat(bigint, uuid, interval)', 'EXECUTE')
-  AND has_function_privilege('taskflow_worker', 'taskflow.complete(bigint, uuid, jsonb)', 'EXECUTE')
-  AND has_function_privilege('taskflow_worker', 'taskflow.complete_many(bigint[], uuid[], jsonb[])', 'EXECUTE')
-  AND has_function_privilege('taskflow_worker', 'taskflow.fail(bigint, uuid, text, text, boolean)', 'EXECUTE')
-  AND has_function_privilege('taskflow_worker', 'taskflow.release(bigint, uuid)', 'EXECUTE')
-  AND has_function_privilege('taskflow_worker', 'taskflow.snooze(bigint, uuid, interval)', 'EXECUTE'),
+SELECT ok(pg_temp.may_execute('taskflow_worker',
+    'taskflow.acquire(text, text[], integer, interval, text[])',
+    'taskflow.heartbeat(bigint, uuid, interval)',
+    'taskflow.complete(bigint, uuid, jsonb)',
+    'taskflow.complete_many(bigint[], uuid[], jsonb[])',
+    'taskflow.fail(bigint, uuid, text, text, boolean)',
+    'taskflow.release(bigint, uuid)',
+    'taskflow.snooze(bigint, uuid, interval)'),
   'taskflow_worker may run the worker protocol');
-SELECT ok(
-  NOT has_function_privilege('taskflow_worker', 'taskflow.create_queue(text, integer, integer, jsonb, interval)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_worker', 'taskflow.drop_queue(text)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_worker', 'taskflow.purge_failed(interval, text)', 'EXECUTE'),
+SELECT ok(pg_temp.may_execute_none('taskflow_worker',
+    'taskflow.create_queue(text, integer, integer, jsonb, interval)',
+    'taskflow.drop_queue(text)',
+    'taskflow.purge_failed(interval, text)'),
   'taskflow_worker may not administer queues or purge');
 
 -- admin: everything: every API function (internal helpers start with _) and the maintenance
@@ -175,74 +176,35 @@ SELECT ok(
   AND NOT has_table_privilege('taskflow_client', 'taskflow.jobs', 'INSERT')
   AND NOT has_table_privilege('taskflow_admin', 'taskflow.jobs', 'UPDATE'),
   'nobody writes taskflow.jobs directly: writes go through the functions');
-SELECT ok(
-  NOT has_function_privilege('taskflow_admin', 'taskflow._selftest_boundary(text)', 'EXECUTE'),
+SELECT ok(pg_temp.may_execute_none('taskflow_admin',
+    'taskflow._selftest_boundary(text)'),
   'the boundary self-test is for superusers only');
 
--- The grants work in practice: a client schedules, a client cannot acquire.
-SET LOCAL ROLE taskflow_client;
-DO $$
-BEGIN
-  PERFORM set_config('tftest.client_schedule', taskflow.schedule('install.check')::text, true);
-  BEGIN
-    PERFORM taskflow.acquire('w');
-    PERFORM set_config('tftest.client_acquire', 'allowed', true);
-  EXCEPTION WHEN insufficient_privilege THEN
-    PERFORM set_config('tftest.client_acquire', 'denied', true);
-  END;
-END
-$$;
-RESET ROLE;
-SELECT is((taskflow.get_job(current_setting('tftest.client_schedule')::bigint)) ->> 'state', 'PENDING',
+-- The grants work in practice (helpers.psql's val and attempt run a statement as a role): a
+-- client schedules, a client cannot acquire.
+SELECT pg_temp.val('taskflow_client', $$SELECT taskflow.schedule('install.check')$$) AS client_job \gset
+SELECT is((taskflow.get_job(:'client_job'::bigint)) ->> 'state', 'PENDING',
   'as taskflow_client, schedule() works');
-SELECT is(current_setting('tftest.client_acquire'), 'denied',
+SELECT is(split_part(pg_temp.attempt('taskflow_client', $$SELECT taskflow.acquire('w')$$), ':', 1), '42501',
   'as taskflow_client, acquire() is denied (42501)');
 
 -- A worker role runs the protocol; it may not cancel. An admin creates queues.
 SELECT taskflow.create_queue('t_roles') \gset
 SELECT taskflow.schedule('roles.job', queue => 't_roles') AS role_job \gset
-SET LOCAL ROLE taskflow_worker;
-DO $$
-DECLARE
-  r record;
-BEGIN
-  SELECT * INTO r FROM taskflow.acquire('role-worker', ARRAY['t_roles']);
-  PERFORM set_config('tftest.worker_complete', taskflow.complete(r.job_id, r.lease_token)::text, true);
-  BEGIN
-    PERFORM taskflow.cancel(r.job_id);
-    PERFORM set_config('tftest.worker_cancel', 'allowed', true);
-  EXCEPTION WHEN insufficient_privilege THEN
-    PERFORM set_config('tftest.worker_cancel', 'denied', true);
-  END;
-END
-$$;
-RESET ROLE;
-SELECT is(current_setting('tftest.worker_complete'), 'SUCCEEDED', 'as taskflow_worker, acquire and complete work');
-SELECT is(current_setting('tftest.worker_cancel'), 'denied', 'as taskflow_worker, cancel is denied (42501)');
-SET LOCAL ROLE taskflow_client;
-DO $$
-BEGIN
-  PERFORM set_config('tftest.client_many', (SELECT count(*) FROM taskflow.schedule_many('[{"job_type": "a", "queue": "t_roles"}, {"job_type": "b", "queue": "t_roles"}]'))::text, true);
-  BEGIN
-    PERFORM taskflow.create_queue('t_roles_client');
-    PERFORM set_config('tftest.client_queue', 'allowed', true);
-  EXCEPTION WHEN insufficient_privilege THEN
-    PERFORM set_config('tftest.client_queue', 'denied', true);
-  END;
-END
-$$;
-SET LOCAL ROLE taskflow_admin;
-DO $$
-BEGIN
-  PERFORM taskflow.create_queue('t_roles_admin', priority => 3);
-  PERFORM set_config('tftest.admin_rows', (SELECT count(*) FROM taskflow.jobs WHERE queue = 't_roles')::text, true);
-END
-$$;
-RESET ROLE;
-SELECT is(current_setting('tftest.client_many'), '2', 'as taskflow_client, schedule_many works');
-SELECT is(current_setting('tftest.client_queue'), 'denied', 'as taskflow_client, create_queue is denied (42501)');
+SELECT is(pg_temp.val('taskflow_worker', $$SELECT taskflow.complete(a.job_id, a.lease_token)
+                                            FROM taskflow.acquire('role-worker', ARRAY['t_roles']) a$$),
+  'SUCCEEDED', 'as taskflow_worker, acquire and complete work');
+SELECT is(split_part(pg_temp.attempt('taskflow_worker', format('SELECT taskflow.cancel(%s)', :role_job)), ':', 1), '42501',
+  'as taskflow_worker, cancel is denied (42501)');
+SELECT is(pg_temp.val('taskflow_client', $$SELECT count(*) FROM taskflow.schedule_many(
+    '[{"job_type": "a", "queue": "t_roles"}, {"job_type": "b", "queue": "t_roles"}]')$$), '2',
+  'as taskflow_client, schedule_many works');
+SELECT is(split_part(pg_temp.attempt('taskflow_client', $$SELECT taskflow.create_queue('t_roles_client')$$), ':', 1), '42501',
+  'as taskflow_client, create_queue is denied (42501)');
+SELECT pg_temp.attempt('taskflow_admin', $$SELECT taskflow.create_queue('t_roles_admin', priority => 3)$$) AS admin_create \gset
 SELECT is((SELECT priority FROM taskflow.queues WHERE name = 't_roles_admin'), 3, 'as taskflow_admin, create_queue works');
-SELECT is(current_setting('tftest.admin_rows'), '3', 'as taskflow_admin, taskflow.jobs is readable');
+SELECT is(pg_temp.val('taskflow_admin', $$SELECT count(*) FROM taskflow.jobs WHERE queue = 't_roles'$$), '3',
+  'as taskflow_admin, taskflow.jobs is readable');
 
 -- --- pg_dump ---------------------------------------------------------------------------------
 SELECT ok(

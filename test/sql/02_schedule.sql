@@ -162,30 +162,27 @@ SELECT is((SELECT count(*) FROM taskflow.schedule_many('[]')), 0::bigint, 'an em
 SELECT count(*) AS jobs_before FROM taskflow.jobs \gset
 SELECT throws_ok($$SELECT taskflow.schedule_many('{"job_type": "a"}')$$, '22023',
   'jobs must be a JSON array of objects', 'schedule_many of a non-array: 22023');
-SELECT throws_ok($$SELECT taskflow.schedule_many('[{"job_type": "a"}, 7]')$$, '22023',
-  'jobs[1] must be a JSON object', 'an element that is not an object: 22023 naming the element');
-SELECT throws_ok($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": "b", "colour": "red"}]')$$,
-  '22023', 'jobs[1]: unknown key "colour"', 'an unknown key: 22023 naming the element');
-SELECT throws_ok($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"payload": {}}]')$$, '22023',
-  'jobs[1]: job_type (a string) is required', 'a missing job_type: 22023 naming the element');
-SELECT throws_ok($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": "b", "priority": "high"}]')$$,
-  '22023', NULL, 'a value of the wrong type: 22023');
-SELECT throws_like($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": "b", "priority": "high"}]')$$,
-  'jobs[1]: %', 'a value of the wrong type: the error names the element');
-SELECT throws_ok($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": "b", "payload": [1]}]')$$,
-  '22023', 'jobs[1]: payload must be a JSON object', 'a payload that is not an object: 22023 naming the element');
-SELECT throws_ok($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": "b", "parent_job_id": -5}]')$$,
-  '23503', 'jobs[1]: parent job -5 does not exist', 'a parent that does not exist: 23503 naming the element');
-SELECT throws_ok($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": ""}]')$$,
-  '22023', NULL, 'an empty job_type in an element: 22023');
-SELECT throws_like($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": ""}]')$$,
-  'jobs[1]: %', 'an empty job_type in an element: the error names the element');
-SELECT throws_ok($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": "b", "queue": "no_such_queue"}]')$$,
-  '42704', NULL, 'an unknown queue in an element: 42704');
-SELECT throws_like($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": "b", "queue": "no_such_queue"}]')$$,
-  'jobs[1]: %', 'an unknown queue in an element: the error names the element');
-SELECT throws_like($$SELECT taskflow.schedule_many('[{"job_type": "a"}, {"job_type": "b", "max_attempts": 0}]')$$,
-  'jobs[1]: %', 'max_attempts 0 in an element: the error names the element');
+-- The second element of [{"job_type": "a"}, elem] is bad: the error names it as jobs[1].
+CREATE FUNCTION pg_temp.many_with(elem text) RETURNS text LANGUAGE sql AS
+  $$ SELECT format('SELECT taskflow.schedule_many(%L)', '[{"job_type": "a"}, ' || elem || ']') $$;
+SELECT throws_ok(pg_temp.many_with(elem), code, msg, description)
+FROM (VALUES
+  ('7', '22023', 'jobs[1] must be a JSON object', 'an element that is not an object: 22023 naming the element'),
+  ('{"job_type": "b", "colour": "red"}', '22023', 'jobs[1]: unknown key "colour"', 'an unknown key: 22023 naming the element'),
+  ('{"payload": {}}', '22023', 'jobs[1]: job_type (a string) is required', 'a missing job_type: 22023 naming the element'),
+  ('{"job_type": "b", "priority": "high"}', '22023', NULL, 'a value of the wrong type: 22023'),
+  ('{"job_type": "b", "payload": [1]}', '22023', 'jobs[1]: payload must be a JSON object', 'a payload that is not an object: 22023 naming the element'),
+  ('{"job_type": "b", "parent_job_id": -5}', '23503', 'jobs[1]: parent job -5 does not exist', 'a parent that does not exist: 23503 naming the element'),
+  ('{"job_type": ""}', '22023', NULL, 'an empty job_type in an element: 22023'),
+  ('{"job_type": "b", "queue": "no_such_queue"}', '42704', NULL, 'an unknown queue in an element: 42704')
+) AS bad(elem, code, msg, description);
+SELECT throws_like(pg_temp.many_with(elem), 'jobs[1]: %', description)
+FROM (VALUES
+  ('{"job_type": "b", "priority": "high"}', 'a value of the wrong type: the error names the element'),
+  ('{"job_type": ""}', 'an empty job_type in an element: the error names the element'),
+  ('{"job_type": "b", "queue": "no_such_queue"}', 'an unknown queue in an element: the error names the element'),
+  ('{"job_type": "b", "max_attempts": 0}', 'max_attempts 0 in an element: the error names the element')
+) AS bad(elem, description);
 SELECT is((SELECT count(*) FROM taskflow.jobs), :jobs_before::bigint,
   'schedule_many is all or nothing: the valid elements before a bad one were not written');
 

@@ -5,6 +5,7 @@
 -- backoff is made due by moving next_run_at to now() (test setup, as superuser).
 BEGIN;
 SELECT plan(152);
+\ir helpers.psql
 
 -- Retries that are due at once (fixed 0 delay), and deterministic backoffs.
 SELECT taskflow.create_queue('t_life', retry_policy => '{"max_attempts": 3, "strategy": "fixed", "base_delay": 0, "jitter": "none"}') \gset
@@ -14,8 +15,6 @@ SELECT taskflow.create_queue('t_equal', retry_policy => '{"max_attempts": 5, "st
 SELECT taskflow.create_queue('t_dflt') \gset
 SELECT taskflow.create_queue('t_qlease', lease => interval '5 minutes') \gset
 
-CREATE FUNCTION pg_temp.st(id bigint) RETURNS text LANGUAGE sql AS
-  $$ SELECT state::text FROM taskflow.jobs WHERE jobs.id = st.id $$;
 CREATE FUNCTION pg_temp.events(id bigint) RETURNS bigint LANGUAGE sql AS
   $$ SELECT count(*) FROM taskflow.job_events e WHERE e.job_id = events.id $$;
 CREATE FUNCTION pg_temp.att(id bigint, n integer) RETURNS taskflow.job_attempts LANGUAGE sql AS
@@ -291,14 +290,12 @@ SELECT is((SELECT ROW(a.outcome, a.error_type) FROM pg_temp.att(:c7, 1) a), ROW(
 
 -- === cancel of a terminal job: 55000, nothing changes ==========================================
 SELECT pg_temp.events(:j) + pg_temp.events(:f) + pg_temp.events(:p) + pg_temp.events(:c1) AS ev_terminal \gset
-SELECT throws_ok(format('SELECT taskflow.cancel(%s)', :j), '55000',
-  format('cannot cancel job %s: it is SUCCEEDED', :j), 'cancel of a SUCCEEDED job: 55000 naming the state');
-SELECT throws_ok(format('SELECT taskflow.cancel(%s)', :p), '55000',
-  format('cannot cancel job %s: it is FAILED', :p), 'cancel of a FAILED job: 55000');
-SELECT throws_ok(format('SELECT taskflow.cancel(%s)', :f), '55000',
-  format('cannot cancel job %s: it is DEAD', :f), 'cancel of a DEAD job: 55000');
-SELECT throws_ok(format('SELECT taskflow.cancel(%s)', :c1), '55000',
-  format('cannot cancel job %s: it is CANCELLED', :c1), 'cancel of a CANCELLED job: 55000');
+SELECT throws_ok(format('SELECT taskflow.cancel(%s)', id), '55000',
+  format('cannot cancel job %s: it is %s', id, state), description)
+FROM (VALUES (:j, 'SUCCEEDED', 'cancel of a SUCCEEDED job: 55000 naming the state'),
+             (:p, 'FAILED', 'cancel of a FAILED job: 55000'),
+             (:f, 'DEAD', 'cancel of a DEAD job: 55000'),
+             (:c1, 'CANCELLED', 'cancel of a CANCELLED job: 55000')) AS terminal(id, state, description);
 SELECT is(ARRAY[pg_temp.st(:j), pg_temp.st(:p), pg_temp.st(:f), pg_temp.st(:c1)],
   ARRAY['SUCCEEDED', 'FAILED', 'DEAD', 'CANCELLED'], 'the refused cancels changed no state');
 SELECT throws_ok($$SELECT taskflow.cancel(-1)$$, 'P0002', 'job -1 does not exist', 'cancel of a job that does not exist: P0002');
@@ -307,15 +304,15 @@ SELECT throws_ok($$SELECT taskflow.cancel(-1)$$, 'P0002', 'job -1 does not exist
 -- Refused for unfinished and succeeded jobs.
 SELECT taskflow.schedule('lc.rp', queue => 't_life') AS rp \gset
 SELECT taskflow.schedule('lc.rs', queue => 't_life', run_at => now() + interval '1 day') AS rs \gset
-SELECT throws_ok(format('SELECT taskflow.retry(%s)', :rp), '55000',
-  format('cannot retry job %s: it is PENDING', :rp), 'retry of a PENDING job: 55000 naming the state');
-SELECT throws_ok(format('SELECT taskflow.retry(%s)', :rs), '55000',
-  format('cannot retry job %s: it is SCHEDULED', :rs), 'retry of a SCHEDULED job: 55000');
-SELECT throws_ok(format('SELECT taskflow.retry(%s)', :k), '55000',
-  format('cannot retry job %s: it is SUCCEEDED', :k), 'retry of a SUCCEEDED job: 55000');
+CREATE FUNCTION pg_temp.retry_refused(id bigint, state text, description text) RETURNS text LANGUAGE sql AS
+  $$ SELECT throws_ok(format('SELECT taskflow.retry(%s)', id), '55000',
+       format('cannot retry job %s: it is %s', id, state), description) $$;
+SELECT pg_temp.retry_refused(id, state, description)
+FROM (VALUES (:rp, 'PENDING', 'retry of a PENDING job: 55000 naming the state'),
+             (:rs, 'SCHEDULED', 'retry of a SCHEDULED job: 55000'),
+             (:k, 'SUCCEEDED', 'retry of a SUCCEEDED job: 55000')) AS unfinished(id, state, description);
 SELECT * FROM taskflow.acquire('w', ARRAY['t_life'], job_types => ARRAY['lc.rp']) \gset rp_
-SELECT throws_ok(format('SELECT taskflow.retry(%s)', :rp), '55000',
-  format('cannot retry job %s: it is RUNNING', :rp), 'retry of a RUNNING job: 55000');
+SELECT pg_temp.retry_refused(:rp, 'RUNNING', 'retry of a RUNNING job: 55000');
 SELECT is(ARRAY[pg_temp.st(:rp), pg_temp.st(:rs), pg_temp.st(:k)], ARRAY['RUNNING', 'SCHEDULED', 'SUCCEEDED'],
   'the refused retries changed no state');
 SELECT is((SELECT lease_token FROM taskflow.jobs WHERE id = :rp), :'rp_lease_token'::uuid,

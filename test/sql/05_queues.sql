@@ -45,44 +45,28 @@ SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', concurrency_limit => 0)
   'a concurrency_limit of 0: 22023');
 
 -- --- malformed retry policies: each 22023 ---------------------------------------------------
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '[1]')$$, '22023',
-  'retry_policy must be a JSON object', 'a policy that is not an object');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '"exponential"')$$, '22023',
-  'retry_policy must be a JSON object', 'a policy that is a string');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"tries": 3}')$$, '22023',
-  'unknown retry_policy key "tries"', 'an unknown policy key');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"max_attempts": 0}')$$, '22023', NULL,
-  'max_attempts 0');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"max_attempts": -2}')$$, '22023', NULL,
-  'max_attempts negative');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"max_attempts": 2.5}')$$, '22023', NULL,
-  'max_attempts not an integer');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"max_attempts": "3"}')$$, '22023', NULL,
-  'max_attempts given as a string');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"max_attempts": 99999999999}')$$, '22023', NULL,
-  'max_attempts out of range');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"strategy": "random"}')$$, '22023',
-  'unknown retry strategy "random"', 'an unknown strategy');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"strategy": 3}')$$, '22023', NULL,
-  'a strategy that is not a string');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"jitter": "some"}')$$, '22023',
-  'unknown jitter "some"', 'an unknown jitter');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"jitter": true}')$$, '22023', NULL,
-  'a jitter that is not a string');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"base_delay": "soon"}')$$, '22023', NULL,
-  'a base_delay that is not an interval');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"base_delay": [1]}')$$, '22023', NULL,
-  'a base_delay that is neither a string nor a number');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"max_delay": {}}')$$, '22023', NULL,
-  'a max_delay that is neither a string nor a number');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"base_delay": "-1 second"}')$$, '22023',
-  'retry policy base_delay must not be negative', 'a negative base_delay (interval)');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"base_delay": -3}')$$, '22023',
-  'retry policy base_delay must not be negative', 'a negative base_delay (seconds)');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"max_delay": "-1 hour", "base_delay": 0}')$$, '22023',
-  'retry policy max_delay must not be negative', 'a negative max_delay');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"base_delay": "10 minutes", "max_delay": "1 minute"}')$$,
-  '22023', 'retry policy max_delay must not be less than base_delay', 'max_delay below base_delay');
+SELECT throws_ok(format('SELECT taskflow.create_queue(%L, retry_policy => %L)', 't_q_x', policy), '22023', msg, description)
+FROM (VALUES
+  ('[1]', 'retry_policy must be a JSON object', 'a policy that is not an object'),
+  ('"exponential"', 'retry_policy must be a JSON object', 'a policy that is a string'),
+  ('{"tries": 3}', 'unknown retry_policy key "tries"', 'an unknown policy key'),
+  ('{"max_attempts": 0}', NULL, 'max_attempts 0'),
+  ('{"max_attempts": -2}', NULL, 'max_attempts negative'),
+  ('{"max_attempts": 2.5}', NULL, 'max_attempts not an integer'),
+  ('{"max_attempts": "3"}', NULL, 'max_attempts given as a string'),
+  ('{"max_attempts": 99999999999}', NULL, 'max_attempts out of range'),
+  ('{"strategy": "random"}', 'unknown retry strategy "random"', 'an unknown strategy'),
+  ('{"strategy": 3}', NULL, 'a strategy that is not a string'),
+  ('{"jitter": "some"}', 'unknown jitter "some"', 'an unknown jitter'),
+  ('{"jitter": true}', NULL, 'a jitter that is not a string'),
+  ('{"base_delay": "soon"}', NULL, 'a base_delay that is not an interval'),
+  ('{"base_delay": [1]}', NULL, 'a base_delay that is neither a string nor a number'),
+  ('{"max_delay": {}}', NULL, 'a max_delay that is neither a string nor a number'),
+  ('{"base_delay": "-1 second"}', 'retry policy base_delay must not be negative', 'a negative base_delay (interval)'),
+  ('{"base_delay": -3}', 'retry policy base_delay must not be negative', 'a negative base_delay (seconds)'),
+  ('{"max_delay": "-1 hour", "base_delay": 0}', 'retry policy max_delay must not be negative', 'a negative max_delay'),
+  ('{"base_delay": "10 minutes", "max_delay": "1 minute"}', 'retry policy max_delay must not be less than base_delay', 'max_delay below base_delay')
+) AS bad(policy, msg, description);
 SELECT is((SELECT count(*) FROM taskflow.queues WHERE name = 't_q_x'), 0::bigint, 'no rejected create_queue created a queue');
 
 -- --- alter_queue ----------------------------------------------------------------------------

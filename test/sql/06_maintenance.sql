@@ -2,10 +2,9 @@
 -- (_clean), purge_failed, and the dead_letter view.
 BEGIN;
 SELECT plan(32);
+\ir helpers.psql
 
 SELECT taskflow.create_queue('t_m', retry_policy => '{"max_attempts": 2, "strategy": "fixed", "base_delay": "7 seconds", "jitter": "none"}') \gset
-CREATE FUNCTION pg_temp.st(id bigint) RETURNS text LANGUAGE sql AS
-  $$ SELECT state::text FROM taskflow.jobs WHERE jobs.id = st.id $$;
 CREATE FUNCTION pg_temp.expire(id bigint) RETURNS void LANGUAGE sql AS
   $$ UPDATE taskflow.jobs SET lease_expires_at = now() - interval '1 second' WHERE jobs.id = expire.id $$;
 

@@ -11,25 +11,28 @@ SELECT throws_ok($$SELECT taskflow._selftest_boundary('domain')$$, '55000', 'sel
   'a core DomainError keeps its SQLSTATE (55000) and message');
 SELECT is(taskflow._selftest_boundary('none'), 'ok: none 64', 'the session works after a DomainError');
 
-SELECT throws_ok($$SELECT taskflow._selftest_boundary('std')$$, 'XX000', 'taskflow internal error: selftest std exception',
-  'a std::exception becomes XX000 with its what()');
-SELECT lives_ok($$SELECT taskflow.schedule('boundary.after_std')$$, 'the session works after a std::exception');
-
-SELECT throws_ok($$SELECT taskflow._selftest_boundary('unknown')$$, 'XX000', 'taskflow internal error: unknown C++ exception',
-  'a non-std exception (catch ...) becomes XX000');
-SELECT lives_ok($$SELECT taskflow.schedule('boundary.after_unknown')$$, 'the session works after an unknown exception');
-
-SELECT throws_ok($$SELECT taskflow._selftest_boundary('bad_alloc')$$, '53200', NULL,
-  'std::bad_alloc becomes out of memory (53200)');
-SELECT lives_ok($$SELECT taskflow.schedule('boundary.after_bad_alloc')$$, 'the session works after bad_alloc');
-
-SELECT throws_ok($$SELECT taskflow._selftest_boundary('postgres')$$, '22012', 'division by zero',
-  'a PostgreSQL ERROR inside C++ keeps its SQLSTATE (22012)');
-SELECT lives_ok($$SELECT taskflow.schedule('boundary.after_postgres')$$, 'the session works after a PostgreSQL ERROR in C++');
-
-SELECT throws_ok($$SELECT taskflow._selftest_boundary('spi')$$, '22012', 'division by zero',
-  'an ERROR inside an SPI statement keeps its SQLSTATE (22012)');
-SELECT lives_ok($$SELECT taskflow.schedule('boundary.after_spi')$$, 'the session works after an SPI error');
+-- A C++ error of `kind` raised through the guard is an ERROR with `code` and `msg` (NULL: any);
+-- after it the session schedules job 'boundary.after_<kind>' (two tests).
+CREATE FUNCTION pg_temp.error_then_work(kind text, code text, msg text, description text, after text)
+RETURNS SETOF text LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN NEXT throws_ok(format('SELECT taskflow._selftest_boundary(%L)', kind), code, msg, description);
+  RETURN NEXT lives_ok(format('SELECT taskflow.schedule(%L)', 'boundary.after_' || kind), after);
+END
+$$;
+SELECT pg_temp.error_then_work(kind, code, msg, description, after)
+FROM (VALUES
+  ('std', 'XX000', 'taskflow internal error: selftest std exception', 'a std::exception becomes XX000 with its what()',
+   'the session works after a std::exception'),
+  ('unknown', 'XX000', 'taskflow internal error: unknown C++ exception', 'a non-std exception (catch ...) becomes XX000',
+   'the session works after an unknown exception'),
+  ('bad_alloc', '53200', NULL, 'std::bad_alloc becomes out of memory (53200)',
+   'the session works after bad_alloc'),
+  ('postgres', '22012', 'division by zero', 'a PostgreSQL ERROR inside C++ keeps its SQLSTATE (22012)',
+   'the session works after a PostgreSQL ERROR in C++'),
+  ('spi', '22012', 'division by zero', 'an ERROR inside an SPI statement keeps its SQLSTATE (22012)',
+   'the session works after an SPI error')
+) AS kinds(kind, code, msg, description, after);
 SELECT is((SELECT count(*) FROM taskflow.jobs WHERE job_type LIKE 'boundary.after_%'), 5::bigint,
   'and every statement after an error did its work');
 

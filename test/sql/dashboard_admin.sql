@@ -4,6 +4,7 @@
 -- Clean slate as in observability_figures.sql, rolled back at the end.
 BEGIN;
 SELECT plan(53);
+\ir helpers.psql
 
 CREATE EXTENSION IF NOT EXISTS pgcrypto;
 DELETE FROM taskflow.job_attempts;
@@ -78,36 +79,28 @@ SELECT is((SELECT row(max_starts, period)::text FROM taskflow.rate_limits WHERE 
   row(10, interval '1 minute')::text, 'and the rate limit through set_rate_limit');
 
 -- validation: the extension's own errors, all or nothing
-CREATE FUNCTION pg_temp.err(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
-END
-$$;
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"concurrency_limit": 0}')$$),
-          pg_temp.err($$SELECT taskflow.alter_queue('tda_q', concurrency_limit => 0)$$),
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"concurrency_limit": 0}')$$),
+          pg_temp.outcome($$SELECT taskflow.alter_queue('tda_q', concurrency_limit => 0)$$),
   'a bad concurrency_limit: alter_queue''s SQLSTATE and message');
-SELECT alike(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"concurrency_limit": 0}')$$), '22023:%',
+SELECT alike(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"concurrency_limit": 0}')$$), '22023:%',
   '(which is 22023)');
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"retry_policy": {"strategy": "sometimes"}}')$$),
-          pg_temp.err($$SELECT taskflow.alter_queue('tda_q', retry_policy => '{"strategy": "sometimes"}')$$),
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"retry_policy": {"strategy": "sometimes"}}')$$),
+          pg_temp.outcome($$SELECT taskflow.alter_queue('tda_q', retry_policy => '{"strategy": "sometimes"}')$$),
   'a bad retry strategy: alter_queue''s error');
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"rate_limit": {"max_starts": 0}}')$$),
-          pg_temp.err($$SELECT taskflow.set_rate_limit('queue', 'tda_q', 0)$$),
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"rate_limit": {"max_starts": 0}}')$$),
+          pg_temp.outcome($$SELECT taskflow.set_rate_limit('queue', 'tda_q', 0)$$),
   'a bad rate limit: set_rate_limit''s error');
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"colour": "red"}')$$),
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"colour": "red"}')$$),
   '22023: unknown queue setting "colour"', 'an unknown setting is refused');
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"priority": "high"}')$$),
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"priority": "high"}')$$),
   '22023: priority must be an integer, got "high"', 'a setting of the wrong type is refused');
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"paused": "yes"}')$$),
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"paused": "yes"}')$$),
   '22023: paused must be true or false, got "yes"', 'paused must be a boolean');
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"lease_ms": -5}')$$),
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"lease_ms": -5}')$$),
   '22023: lease_ms must be a number of milliseconds (0 to 10^12), got -5', 'a negative lease');
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('no_such_q', '{"paused": true}')$$),
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('no_such_q', '{"paused": true}')$$),
   '42704: queue "no_such_q" does not exist', 'an unknown queue: 42704');
-SELECT is(pg_temp.err($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"priority": 9, "paused": true, "concurrency_limit": -1}')$$) ~ '^22023',
+SELECT is(pg_temp.outcome($$SELECT taskflow.dashboard_alter_queue('tda_q', '{"priority": 9, "paused": true, "concurrency_limit": -1}')$$) ~ '^22023',
   true, 'one bad setting refuses the call');
 SELECT is((SELECT row(priority, paused)::text FROM taskflow.queues WHERE name = 'tda_q'), row(2, false)::text,
   'and changes nothing (all or nothing)');
@@ -185,7 +178,7 @@ SELECT is((SELECT (r #>> '{last_firing,id}')::bigint FROM jsonb_array_elements(t
 SELECT is((SELECT r -> 'firings' FROM jsonb_array_elements(taskflow.dashboard_rules() -> 'rules') r
            WHERE (r ->> 'id')::bigint = :ra), '{"created": 4, "skipped": 0, "error": 0}'::jsonb,
   'and its firing counts');
-SELECT alike(pg_temp.err(format('SELECT taskflow.dashboard_rule_firings(%s, max_rows => 0)', :ra)), '22023: limit must be%',
+SELECT alike(pg_temp.outcome(format('SELECT taskflow.dashboard_rule_firings(%s, max_rows => 0)', :ra)), '22023: limit must be%',
   'a page of 0 rows is refused');
 
 -- webhook deliveries

@@ -113,18 +113,23 @@ SELECT is(pg_temp.metric('taskflow_jobs_finished_total{queue="obs_fig",outcome="
 FROM (VALUES ('succeeded', 2), ('failed', 1), ('dead', 1), ('cancelled', 1)) AS v(o, n);
 SELECT is(pg_temp.metric('taskflow_job_retries_total{queue="obs_fig"}'), 3::double precision,
   'taskflow_job_retries_total: one retry of the first job, two of the dead one');
-SELECT is(ARRAY(SELECT pg_temp.metric('taskflow_job_wait_seconds_bucket{queue="obs_fig",le="' || le || '"}')
-                FROM unnest(ARRAY['1', '2.5', '5', '10', '+Inf']) AS le),
-  ARRAY[0, 1, 2, 4, 4]::double precision[], 'wait histogram: cumulative buckets for waits 2, 4, 6, 8 s');
-SELECT is(ARRAY[pg_temp.metric('taskflow_job_wait_seconds_sum{queue="obs_fig"}'),
-                pg_temp.metric('taskflow_job_wait_seconds_count{queue="obs_fig"}')],
-  ARRAY[20, 4]::double precision[], 'wait histogram: sum and count');
-SELECT is(ARRAY(SELECT pg_temp.metric('taskflow_job_run_seconds_bucket{queue="obs_fig",le="' || le || '"}')
-                FROM unnest(ARRAY['0.25', '0.5', '1', '2.5', '5']) AS le),
-  ARRAY[0, 1, 2, 3, 4]::double precision[], 'run histogram: le is inclusive (0.5 s lands in le="0.5")');
-SELECT is(ARRAY[pg_temp.metric('taskflow_job_run_seconds_sum{queue="obs_fig"}'),
-                pg_temp.metric('taskflow_job_run_seconds_count{queue="obs_fig"}')],
-  ARRAY[6.5, 4]::double precision[], 'run histogram: sum and count');
+-- Checks histogram `name` (wait or run): its cumulative buckets at the bounds `les`, then its
+-- sum and count (two tests).
+CREATE FUNCTION pg_temp.histogram_is(name text, les text[], buckets double precision[], about_buckets text,
+                                     sum_count double precision[]) RETURNS SETOF text LANGUAGE plpgsql AS $$
+DECLARE
+  series text := 'taskflow_job_' || name || '_seconds';
+BEGIN
+  RETURN NEXT is(ARRAY(SELECT pg_temp.metric(series || '_bucket{queue="obs_fig",le="' || le || '"}') FROM unnest(les) AS le),
+                 buckets, name || ' histogram: ' || about_buckets);
+  RETURN NEXT is(ARRAY[pg_temp.metric(series || '_sum{queue="obs_fig"}'), pg_temp.metric(series || '_count{queue="obs_fig"}')],
+                 sum_count, name || ' histogram: sum and count');
+END
+$$;
+SELECT pg_temp.histogram_is('wait', ARRAY['1', '2.5', '5', '10', '+Inf'], ARRAY[0, 1, 2, 4, 4],
+  'cumulative buckets for waits 2, 4, 6, 8 s', ARRAY[20, 4]);
+SELECT pg_temp.histogram_is('run', ARRAY['0.25', '0.5', '1', '2.5', '5'], ARRAY[0, 1, 2, 3, 4],
+  'le is inclusive (0.5 s lands in le="0.5")', ARRAY[6.5, 4]);
 SELECT is(pg_temp.metric('taskflow_oldest_ready_job_age_seconds{queue="obs_fig"}'), 10::double precision,
   'taskflow_oldest_ready_job_age_seconds');
 SELECT is(pg_temp.metric('taskflow_tenant_jobs_finished_total{tenant_id="obs_a",outcome="succeeded"}'), 2::double precision,

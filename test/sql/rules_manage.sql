@@ -173,22 +173,23 @@ SELECT ok(has_function_privilege('taskflow_webhook', 'taskflow.handle_webhook(te
   AND has_function_privilege('taskflow_client', 'taskflow.handle_webhook(text, text, text, text, text)', 'EXECUTE')
   AND has_function_privilege('taskflow_admin', 'taskflow.handle_webhook(text, text, text, text, text)', 'EXECUTE'),
   'handle_webhook is granted to taskflow_webhook, taskflow_client and taskflow_admin');
-SELECT ok(NOT has_function_privilege('taskflow_webhook', 'taskflow.create_rule(text, jsonb, jsonb, text, text)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_webhook', 'taskflow.fire_rule(bigint, jsonb)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_webhook', 'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text)', 'EXECUTE')
+SELECT ok(pg_temp.may_execute_none('taskflow_webhook',
+    'taskflow.create_rule(text, jsonb, jsonb, text, text)',
+    'taskflow.fire_rule(bigint, jsonb)',
+    'taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text)')
   AND NOT has_table_privilege('taskflow_webhook', 'taskflow.automation_rules', 'SELECT'),
   'taskflow_webhook can do nothing else');
-SELECT ok(NOT has_function_privilege('taskflow_client', 'taskflow.fire_rule(bigint, jsonb)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_client', 'taskflow.upsert_tenant(text, jsonb)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_worker', 'taskflow.create_rule(text, jsonb, jsonb, text, text)', 'EXECUTE')
-  AND NOT has_function_privilege('taskflow_worker', 'taskflow.fire_rule(bigint, jsonb)', 'EXECUTE'),
+SELECT ok(pg_temp.may_execute_none('taskflow_client', 'taskflow.fire_rule(bigint, jsonb)', 'taskflow.upsert_tenant(text, jsonb)')
+  AND pg_temp.may_execute_none('taskflow_worker',
+    'taskflow.create_rule(text, jsonb, jsonb, text, text)', 'taskflow.fire_rule(bigint, jsonb)'),
   'workers do not manage rules; clients (confined to their tenant) do not fire rules or register tenants');
-SELECT ok(has_function_privilege('taskflow_admin', 'taskflow.create_rule(text, jsonb, jsonb, text, text)', 'EXECUTE')
-  AND has_function_privilege('taskflow_admin', 'taskflow.alter_rule(bigint, text, jsonb, jsonb, text)', 'EXECUTE')
-  AND has_function_privilege('taskflow_admin', 'taskflow.drop_rule(bigint)', 'EXECUTE')
-  AND has_function_privilege('taskflow_admin', 'taskflow.webhook_credentials(bigint)', 'EXECUTE')
-  AND has_function_privilege('taskflow_admin', 'taskflow.upsert_tenant(text, jsonb)', 'EXECUTE')
-  AND has_function_privilege('taskflow_admin', 'taskflow.list_rules(text, text, boolean)', 'EXECUTE'),
+SELECT ok(pg_temp.may_execute('taskflow_admin',
+    'taskflow.create_rule(text, jsonb, jsonb, text, text)',
+    'taskflow.alter_rule(bigint, text, jsonb, jsonb, text)',
+    'taskflow.drop_rule(bigint)',
+    'taskflow.webhook_credentials(bigint)',
+    'taskflow.upsert_tenant(text, jsonb)',
+    'taskflow.list_rules(text, text, boolean)'),
   'admins manage rules and tenants');
 SELECT ok(has_table_privilege('taskflow_admin', 'taskflow.rule_firings', 'SELECT')
   AND has_table_privilege('taskflow_admin', 'taskflow.tenants', 'SELECT')

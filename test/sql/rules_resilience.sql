@@ -35,8 +35,6 @@ CREATE FUNCTION pg_temp.take(id bigint) RETURNS uuid LANGUAGE sql AS $$
     LATERAL taskflow.acquire('rs-worker', ARRAY[j.queue], 1, job_types => ARRAY[j.job_type]) a
   WHERE j.id = take.id
 $$;
-CREATE FUNCTION pg_temp.st(id bigint) RETURNS text LANGUAGE sql AS
-  $$ SELECT state::text FROM taskflow.jobs WHERE jobs.id = st.id $$;
 -- The last firing of a rule as "matched|jobs|sqlstate|error".
 CREATE FUNCTION pg_temp.firing(rule bigint) RETURNS text LANGUAGE sql AS $$
   SELECT concat_ws('|', f.matched, cardinality(f.job_ids), f.error_sqlstate, f.error)

@@ -5,6 +5,7 @@
 -- One transaction: now() is constant, so times are checked exactly.
 BEGIN;
 SELECT plan(38);
+\ir helpers.psql
 
 SELECT taskflow.create_queue('snz_q', retry_policy => '{"max_attempts": 2, "strategy": "fixed", "base_delay": 0, "jitter": "none"}') \gset
 SELECT taskflow.create_queue('snz_out') \gset
@@ -22,14 +23,6 @@ BEGIN
   EXECUTE format('SELECT retries FROM (SELECT %s FROM taskflow.jobs j WHERE j.id = $1) s',
                  taskflow._observation_sql()) INTO n USING id;
   RETURN n;
-END
-$$;
-CREATE FUNCTION pg_temp.sqlstate(stmt text) RETURNS text LANGUAGE plpgsql AS $$
-BEGIN
-  EXECUTE stmt;
-  RETURN 'ok';
-EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
 END
 $$;
 
@@ -110,19 +103,19 @@ SELECT is((SELECT count(*) FROM taskflow.jobs WHERE parent_job_id = :c AND job_t
 -- === refusals ===================================================================================
 SELECT taskflow.schedule('snz.r', queue => 'snz_q') AS r \gset
 SELECT * FROM taskflow.acquire('w6', ARRAY['snz_q']) \gset r_
-SELECT is(pg_temp.sqlstate(format('SELECT taskflow.snooze(NULL, %L, interval ''1 s'')', :'r_lease_token')),
+SELECT is(pg_temp.outcome(format('SELECT taskflow.snooze(NULL, %L, interval ''1 s'')', :'r_lease_token')),
   '22004: parameter "job_id" must not be NULL', 'job_id NULL: 22004');
-SELECT is(pg_temp.sqlstate(format('SELECT taskflow.snooze(%s, NULL, interval ''1 s'')', :r)),
+SELECT is(pg_temp.outcome(format('SELECT taskflow.snooze(%s, NULL, interval ''1 s'')', :r)),
   '22004: parameter "lease_token" must not be NULL', 'lease_token NULL: 22004');
-SELECT is(pg_temp.sqlstate(format('SELECT taskflow.snooze(%s, %L, NULL)', :r, :'r_lease_token')),
+SELECT is(pg_temp.outcome(format('SELECT taskflow.snooze(%s, %L, NULL)', :r, :'r_lease_token')),
   '22004: parameter "delay" must not be NULL', 'delay NULL: 22004');
-SELECT is(pg_temp.sqlstate(format('SELECT taskflow.snooze(%s, %L, interval ''-1 second'')', :r, :'r_lease_token')),
+SELECT is(pg_temp.outcome(format('SELECT taskflow.snooze(%s, %L, interval ''-1 second'')', :r, :'r_lease_token')),
   '22023: delay must not be negative', 'a negative delay: 22023');
-SELECT is(pg_temp.sqlstate(format('SELECT taskflow.snooze(%s, %L, interval ''1 month -40 days'')', :r, :'r_lease_token')),
+SELECT is(pg_temp.outcome(format('SELECT taskflow.snooze(%s, %L, interval ''1 month -40 days'')', :r, :'r_lease_token')),
   '22023: delay must not be negative', 'a delay negative once months are counted as 30 days: 22023');
-SELECT is(pg_temp.sqlstate(format('SELECT taskflow.snooze(%s, %L, interval ''36526 days'')', :r, :'r_lease_token')),
+SELECT is(pg_temp.outcome(format('SELECT taskflow.snooze(%s, %L, interval ''36526 days'')', :r, :'r_lease_token')),
   '22023: delay is too long: at most 100 years (36525 days) allowed', 'a delay over 100 years: 22023');
-SELECT is(pg_temp.sqlstate(format('SELECT taskflow.snooze(%s, %L, interval ''178000000 years'')', :r, :'r_lease_token')),
+SELECT is(pg_temp.outcome(format('SELECT taskflow.snooze(%s, %L, interval ''178000000 years'')', :r, :'r_lease_token')),
   '22023: delay is too long: at most 100 years (36525 days) allowed', 'an enormous delay: 22023, no overflow');
 SELECT is((SELECT state::text FROM taskflow.jobs WHERE id = :r), 'RUNNING', 'the refused calls changed nothing');
 SELECT is(taskflow.snooze(:r, gen_random_uuid(), interval '1 minute'), NULL::taskflow.job_state,
@@ -140,12 +133,12 @@ SELECT * FROM taskflow.acquire('w7', ARRAY['snz_q']) \gset t_
 CREATE ROLE snz_tenant_role;
 SELECT taskflow.grant_tenant('snz_tenant_role', 'snz_tenant');
 SET LOCAL ROLE snz_tenant_role;
-SELECT is(pg_temp.sqlstate(format('SELECT taskflow.snooze(%s, %L, interval ''1 minute'')', :t, :'t_lease_token')),
+SELECT is(pg_temp.outcome(format('SELECT taskflow.snooze(%s, %L, interval ''1 minute'')', :t, :'t_lease_token')),
   '42501: permission denied for function snooze', 'a tenant role (client) may not execute snooze: 42501');
 RESET ROLE;
 GRANT EXECUTE ON FUNCTION taskflow.snooze(bigint, uuid, interval) TO snz_tenant_role;
 SET LOCAL ROLE snz_tenant_role;
-SELECT matches(pg_temp.sqlstate(format('SELECT taskflow.snooze(%s, %L, interval ''1 minute'')', :t, :'t_lease_token')),
+SELECT matches(pg_temp.outcome(format('SELECT taskflow.snooze(%s, %L, interval ''1 minute'')', :t, :'t_lease_token')),
   '^42501: ', 'even with EXECUTE, a confined session is refused before the row is touched: 42501');
 RESET ROLE;
 SELECT is((SELECT state::text FROM taskflow.jobs WHERE id = :t), 'RUNNING', '... and the job is still RUNNING');

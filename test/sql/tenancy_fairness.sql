@@ -65,22 +65,27 @@ SELECT is((SELECT count(*)::int FROM seq WHERE tenant = 'tff_b'), 100, 'all of B
 SELECT 'tff_w3_' || :'sfx' AS wa, 'tff_w1_' || :'sfx' AS wb, :'sfx' || '_w' AS q3, :'sfx' || '_wb' AS q4 \gset
 SELECT taskflow.set_tenant_weight(:'wa', 3) AS x \gset
 SELECT taskflow.set_tenant_weight(:'wb', 1) AS x \gset
-SELECT taskflow.create_queue(:'q3') AS x \gset
-SELECT pg_temp.schedule_n(:'wa', :'q3', 4000) AS x \gset
-SELECT pg_temp.schedule_n(:'wb', :'q3', 4000) AS x \gset
-TRUNCATE seq;
+-- A new queue q with n ready jobs of each of the tenants ts, and an empty `seq`.
+CREATE FUNCTION pg_temp.backlog(q text, ts text[], n int) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM taskflow.create_queue(q);
+  PERFORM pg_temp.schedule_n(t, q, n) FROM unnest(ts) t;
+  TRUNCATE seq;
+END
+$$;
+-- Tenant t's share of `total` acquisitions in `seq`, in percent.
+CREATE FUNCTION pg_temp.share(t text, total int) RETURNS numeric LANGUAGE sql AS
+  $$ SELECT (SELECT count(*) FROM seq WHERE tenant = t) * 100.0 / total $$;
+SELECT pg_temp.backlog(:'q3', ARRAY[:'wa', :'wb'], 4000) AS x \gset
 SELECT is(pg_temp.acquire_seq(ARRAY[:'q3'], 4000, 1), 4000, 'both backlogged: 4,000 acquisitions of one job');
-SELECT (SELECT count(*) FROM seq WHERE tenant = :'wa') * 100.0 / 4000 AS share1 \gset
+SELECT pg_temp.share(:'wa', 4000) AS share1 \gset
 SELECT ok(:share1 BETWEEN 70 AND 80, format('weight 3 gets 75%% +- 5%% of them: %s%%', round(:share1, 1)));
 SELECT ok((SELECT count(*) FROM seq WHERE tenant = :'wa' AND call <= 40) BETWEEN 28 AND 32,
   'the share holds in the short run too: 28-32 of the first 40');
 
-SELECT taskflow.create_queue(:'q4') AS x \gset
-SELECT pg_temp.schedule_n(:'wa', :'q4', 4000) AS x \gset
-SELECT pg_temp.schedule_n(:'wb', :'q4', 4000) AS x \gset
-TRUNCATE seq;
+SELECT pg_temp.backlog(:'q4', ARRAY[:'wa', :'wb'], 4000) AS x \gset
 SELECT is(pg_temp.acquire_seq(ARRAY[:'q4'], 400, 10), 4000, 'with max_jobs 10: 400 batches, 4,000 jobs');
-SELECT (SELECT count(*) FROM seq WHERE tenant = :'wa') * 100.0 / 4000 AS share2 \gset
+SELECT pg_temp.share(:'wa', 4000) AS share2 \gset
 SELECT ok(:share2 BETWEEN 70 AND 80, format('weight 3 gets 75%% +- 5%% with batches too: %s%%', round(:share2, 1)));
 SELECT is((SELECT count(*)::int FROM (SELECT call FROM seq GROUP BY call
                                       HAVING count(*) FILTER (WHERE tenant = :'wb') NOT BETWEEN 2 AND 3) x), 0,

@@ -128,29 +128,26 @@ SELECT is(
   '{}'::text[],
   'SELECT on the job, tenant, queue and audit tables: exactly the expected roles');
 
+-- The taskflow tables and views (relation names) on which role r holds privilege priv.
+CREATE FUNCTION pg_temp.relations_with(r name, priv text) RETURNS SETOF text LANGUAGE sql AS $$
+  SELECT c.relname::text FROM pg_class c
+   WHERE c.relnamespace = 'taskflow'::regnamespace AND c.relkind IN ('r', 'v', 'p')
+     AND has_table_privilege(r, c.oid, priv)
+$$;
+
 SELECT is(
-  ARRAY(SELECT c.relname || ' ' || r || ' ' || priv
-        FROM pg_class c, unnest(ARRAY['tenant', 'worker', 'admin', 'none']) r,
-             unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) priv
-        WHERE c.relnamespace = 'taskflow'::regnamespace AND c.relkind IN ('r', 'v', 'p')
-          AND has_table_privilege('tfp_' || r, c.oid, priv)
+  ARRAY(SELECT rel || ' ' || r || ' ' || priv
+        FROM unnest(ARRAY['tenant', 'worker', 'admin', 'none']) r,
+             unnest(ARRAY['INSERT', 'UPDATE', 'DELETE', 'TRUNCATE']) priv,
+             pg_temp.relations_with('tfp_' || r, priv) rel
         ORDER BY 1),
   '{}'::text[],
   'no role but the owner may INSERT, UPDATE, DELETE or TRUNCATE any taskflow table or view');
 
-SELECT is(
-  ARRAY(SELECT c.relname::text FROM pg_class c
-        WHERE c.relnamespace = 'taskflow'::regnamespace AND c.relkind IN ('r', 'v', 'p')
-          AND has_table_privilege('tfp_none', c.oid, 'SELECT') ORDER BY 1),
-  '{}'::text[],
-  'a role with no TaskFlow grant may read no taskflow table or view');
-
-SELECT is(
-  ARRAY(SELECT c.relname::text FROM pg_class c
-        WHERE c.relnamespace = 'taskflow'::regnamespace AND c.relkind IN ('r', 'v', 'p')
-          AND has_table_privilege('tfp_worker', c.oid, 'SELECT') ORDER BY 1),
-  '{}'::text[],
-  'the worker role reads no table directly (it works through the worker protocol)');
+SELECT is(ARRAY(SELECT pg_temp.relations_with(r, 'SELECT') ORDER BY 1), '{}'::text[], description)
+FROM (VALUES ('tfp_none', 'a role with no TaskFlow grant may read no taskflow table or view'),
+             ('tfp_worker', 'the worker role reads no table directly (it works through the worker protocol)'))
+     AS readers(r, description);
 
 -- ---------------------------------------------------------------------------------------------
 -- 2. Each call made as each role: 'ok' or the SQLSTATE it raised.
@@ -230,18 +227,11 @@ FROM calls c,
      LATERAL (VALUES ('tenant', c.tenant), ('worker', c.worker), ('admin', c.admin), ('none', c.nobody)) AS r(role, want)
 ORDER BY c.n, r.role;
 
-SELECT is(ARRAY(SELECT role || ': ' || stmt || ' -> ' || got || ' (want ' || want || ')'
-                FROM outcomes WHERE role = 'tenant' AND got <> want ORDER BY n), '{}'::text[],
-  'tenant role: each call gives the expected outcome');
-SELECT is(ARRAY(SELECT role || ': ' || stmt || ' -> ' || got || ' (want ' || want || ')'
-                FROM outcomes WHERE role = 'worker' AND got <> want ORDER BY n), '{}'::text[],
-  'worker role: each call gives the expected outcome');
-SELECT is(ARRAY(SELECT role || ': ' || stmt || ' -> ' || got || ' (want ' || want || ')'
-                FROM outcomes WHERE role = 'admin' AND got <> want ORDER BY n), '{}'::text[],
-  'admin role: each call gives the expected outcome');
-SELECT is(ARRAY(SELECT role || ': ' || stmt || ' -> ' || got || ' (want ' || want || ')'
-                FROM outcomes WHERE role = 'none' AND got <> want ORDER BY n), '{}'::text[],
-  'role with no TaskFlow grant: each call gives the expected outcome');
+SELECT is(ARRAY(SELECT o.role || ': ' || o.stmt || ' -> ' || o.got || ' (want ' || o.want || ')'
+                FROM outcomes o WHERE o.role = r.role AND o.got <> o.want ORDER BY o.n), '{}'::text[],
+          r.who || ': each call gives the expected outcome')
+FROM (VALUES ('tenant', 'tenant role'), ('worker', 'worker role'), ('admin', 'admin role'),
+             ('none', 'role with no TaskFlow grant')) AS r(role, who);
 SELECT is((SELECT count(*)::int FROM outcomes), (SELECT 4 * count(*)::int FROM calls),
   'every call was made as each of the four roles');
 SELECT is(ARRAY(SELECT job_type || ' ' || tenant_id FROM taskflow.jobs WHERE job_type LIKE 'tfp.%' AND queue = 'tfp_q'

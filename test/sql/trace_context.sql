@@ -25,18 +25,22 @@ SELECT ok(taskflow.get_job(:none) ? 'traceparent' AND taskflow.get_job(:none) ->
   'a job scheduled without one has traceparent null');
 
 -- strict format: 22023 for anything but a well-formed version-00 header
-SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01')$$),
-  '22023: traceparent is malformed at character 5' || :'tp_hint', 'uppercase hex is refused');
-SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-')$$),
-  '22023: traceparent must be 55 characters long, got 56' || :'tp_hint', 'a longer header is refused');
-SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01')$$),
-  '22023: traceparent version 01 is not supported' || :'tp_hint', 'a version other than 00 is refused');
-SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '00-00000000000000000000000000000000-00f067aa0ba902b7-01')$$),
-  '22023: traceparent trace-id must not be all zeros' || :'tp_hint', 'an all-zero trace-id is refused');
-SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01')$$),
-  '22023: traceparent parent-id must not be all zeros' || :'tp_hint', 'an all-zero parent-id is refused');
-SELECT is(pg_temp.error_of($$SELECT taskflow.schedule('tc.bad', traceparent => '')$$),
-  '22023: traceparent must be 55 characters long, got 0' || :'tp_hint', 'an empty header is refused');
+SELECT is(pg_temp.error_of(format('SELECT taskflow.schedule(%L, traceparent => %L)', 'tc.bad', header)),
+          '22023: ' || message || :'tp_hint', description)
+FROM (VALUES
+  ('00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01',
+   'traceparent is malformed at character 5', 'uppercase hex is refused'),
+  ('00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-',
+   'traceparent must be 55 characters long, got 56', 'a longer header is refused'),
+  ('01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+   'traceparent version 01 is not supported', 'a version other than 00 is refused'),
+  ('00-00000000000000000000000000000000-00f067aa0ba902b7-01',
+   'traceparent trace-id must not be all zeros', 'an all-zero trace-id is refused'),
+  ('00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01',
+   'traceparent parent-id must not be all zeros', 'an all-zero parent-id is refused'),
+  ('',
+   'traceparent must be 55 characters long, got 0', 'an empty header is refused')
+) AS malformed(header, message, description);
 SELECT is((SELECT count(*) FROM taskflow.jobs WHERE job_type = 'tc.bad'), 0::bigint, 'and no job is created');
 
 -- sub-jobs inherit the parent's header unchanged, unless they bring their own

@@ -5,32 +5,28 @@
 -- list_workflows, tenant isolation. The concurrent race is in test/t/workflow_race.t.
 BEGIN;
 SELECT plan(99);
+\ir helpers.psql
 
 SELECT taskflow.create_queue('wf_q', retry_policy => '{"max_attempts": 1}') \gset
-CREATE FUNCTION pg_temp.st(id bigint) RETURNS text LANGUAGE sql AS
-  $$ SELECT state::text FROM taskflow.jobs WHERE jobs.id = st.id $$;
 CREATE FUNCTION pg_temp.last_event(id bigint) RETURNS text LANGUAGE sql AS
   $$ SELECT from_state || '>' || to_state || ' ' || actor || ': ' || reason FROM taskflow.job_events e
      WHERE e.job_id = last_event.id ORDER BY e.id DESC LIMIT 1 $$;
--- Acquires job `id` alone (by its job type) and completes it with `result`.
-CREATE FUNCTION pg_temp.run_ok(id bigint, result jsonb DEFAULT '{}') RETURNS text LANGUAGE plpgsql AS $$
+-- Acquires job `id` alone (by its job type) and completes it with `result` (run_ok) or fails it
+-- for good (run_fail): the new state, or 'acquired <what>' when another job (or none) came.
+CREATE FUNCTION pg_temp.run(id bigint, succeed boolean, result jsonb) RETURNS text LANGUAGE plpgsql AS $$
 DECLARE
   a record;
 BEGIN
   SELECT * INTO a FROM taskflow.acquire('wf-worker', ARRAY['wf_q'], 1,
-    job_types => ARRAY[(SELECT job_type FROM taskflow.jobs WHERE jobs.id = run_ok.id)]);
+    job_types => ARRAY[(SELECT job_type FROM taskflow.jobs WHERE jobs.id = run.id)]);
   IF a.job_id IS DISTINCT FROM id THEN RETURN 'acquired ' || COALESCE(a.job_id::text, 'nothing'); END IF;
-  RETURN taskflow.complete(a.job_id, a.lease_token, result)::text;
-END $$;
-CREATE FUNCTION pg_temp.run_fail(id bigint) RETURNS text LANGUAGE plpgsql AS $$
-DECLARE
-  a record;
-BEGIN
-  SELECT * INTO a FROM taskflow.acquire('wf-worker', ARRAY['wf_q'], 1,
-    job_types => ARRAY[(SELECT job_type FROM taskflow.jobs WHERE jobs.id = run_fail.id)]);
-  IF a.job_id IS DISTINCT FROM id THEN RETURN 'acquired ' || COALESCE(a.job_id::text, 'nothing'); END IF;
+  IF succeed THEN RETURN taskflow.complete(a.job_id, a.lease_token, result)::text; END IF;
   RETURN taskflow.fail(a.job_id, a.lease_token, 'Boom', 'it broke', retryable => false)::text;
 END $$;
+CREATE FUNCTION pg_temp.run_ok(id bigint, result jsonb DEFAULT '{}') RETURNS text LANGUAGE sql AS
+  $$ SELECT pg_temp.run(id, true, result) $$;
+CREATE FUNCTION pg_temp.run_fail(id bigint) RETURNS text LANGUAGE sql AS
+  $$ SELECT pg_temp.run(id, false, NULL) $$;
 
 -- === a chain: B waits for A =====================================================================
 SELECT taskflow.schedule('wf.a', queue => 'wf_q') AS a \gset

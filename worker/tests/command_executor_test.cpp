@@ -53,6 +53,16 @@ bool Alive(pid_t pid) {
   return state != "Z";
 }
 
+// The process whose pid `pidfile` holds was killed and, with init reaping it, is gone (allow
+// the reaper a moment).
+void ExpectGoneSoon(const std::string& pidfile) {
+  std::ifstream in(pidfile);
+  pid_t pid = 0;
+  ASSERT_TRUE(in >> pid) << pidfile;
+  for (int i = 0; i < 100 && Alive(pid); ++i) std::this_thread::sleep_for(milliseconds(20));
+  EXPECT_FALSE(Alive(pid)) << pid;
+}
+
 TEST(CommandExecutor, ExitZeroWithJsonStdoutIsTheResult) {
   const auto outcome = RunSpec(Script(R"(echo '{"ok": true, "n": 1}')"));
   ASSERT_EQ(outcome.kind, Outcome::Kind::kSucceeded);
@@ -216,12 +226,7 @@ TEST(CommandExecutor, TimeoutKillsTheWholeProcessGroup) {
   EXPECT_TRUE(outcome.retryable);
   EXPECT_GE(elapsed.count(), 500);
   EXPECT_LT(elapsed.count(), 3000);
-  std::ifstream in(pidfile);
-  pid_t grandchild = 0;
-  ASSERT_TRUE(in >> grandchild);
-  // Killed and, with init reaping it, gone; allow the reaper a moment.
-  for (int i = 0; i < 100 && Alive(grandchild); ++i) std::this_thread::sleep_for(milliseconds(20));
-  EXPECT_FALSE(Alive(grandchild));
+  ExpectGoneSoon(pidfile);
 }
 
 TEST(CommandExecutor, TheJobTimeoutOverridesTheExecutors) {
@@ -297,11 +302,7 @@ TEST(RunProcess, StragglersAreKilledWhenTheMainProcessExits) {
   EXPECT_EQ(result.end, ProcessResult::End::kExited);
   EXPECT_EQ(result.exit_code, 0);
   EXPECT_LT(std::chrono::duration_cast<milliseconds>(Clock::now() - start).count(), 2000);
-  std::ifstream in(pidfile);
-  pid_t straggler = 0;
-  ASSERT_TRUE(in >> straggler);
-  for (int i = 0; i < 100 && Alive(straggler); ++i) std::this_thread::sleep_for(milliseconds(20));
-  EXPECT_FALSE(Alive(straggler));
+  ExpectGoneSoon(pidfile);
 }
 
 TEST(SleepExecutor, SleepsForThePayloadSecondsAndStopsOnRequest) {

@@ -37,12 +37,29 @@ CompleterOptions Fast(Milliseconds flush = Milliseconds(0)) {
   return options;
 }
 
-TEST(Completer, GathersOutcomesFinishingTogetherIntoOneCompleteMany) {
+// Every test has an in-memory database and an active-jobs table.
+class CompleterTest : public ::testing::Test {
+ protected:
+  // Completions of jobs 1..n, active in `jobs`, in this order.
+  void EnqueueCompletions(Completer& completer, int n) {
+    for (int id = 1; id <= n; ++id) completer.Enqueue(Completion(MakeActive(jobs, id)));
+  }
+  // A fail report of job `id`, active in `jobs`.
+  Report Failure(std::int64_t id) {
+    Report fail;
+    fail.kind = Report::Kind::kFail;
+    fail.active = MakeActive(jobs, id);
+    return fail;
+  }
+
   FakeDatabase db;
   ActiveJobs jobs;
+};
+
+TEST_F(CompleterTest, GathersOutcomesFinishingTogetherIntoOneCompleteMany) {
   Completer completer(Fast(Milliseconds(200)), db.Factory(), jobs);
   completer.Start();
-  for (int id = 1; id <= 5; ++id) completer.Enqueue(Completion(MakeActive(jobs, id)));
+  EnqueueCompletions(completer, 5);
   ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() == 5 && jobs.size() == 0; }))
       << "reported jobs leave the active table";
   const auto calls = db.Calls("complete_many");
@@ -54,15 +71,13 @@ TEST(Completer, GathersOutcomesFinishingTogetherIntoOneCompleteMany) {
   EXPECT_EQ(completer.unreported(), 0);
 }
 
-TEST(Completer, FlushesAFullBatchWithoutWaitingForTheInterval) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, FlushesAFullBatchWithoutWaitingForTheInterval) {
   CompleterOptions options = Fast(Milliseconds(60000));
   options.max_batch = 3;
   Completer completer(options, db.Factory(), jobs);
   completer.Start();
   const auto start = std::chrono::steady_clock::now();
-  for (int id = 1; id <= 3; ++id) completer.Enqueue(Completion(MakeActive(jobs, id)));
+  EnqueueCompletions(completer, 3);
   ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() == 3; }, Milliseconds(5000)))
       << "a full batch is reported at once, not after the 60 s interval";
   EXPECT_LT(std::chrono::steady_clock::now() - start, Milliseconds(5000));
@@ -71,13 +86,11 @@ TEST(Completer, FlushesAFullBatchWithoutWaitingForTheInterval) {
   completer.Stop(Milliseconds(0));
 }
 
-TEST(Completer, SplitsMoreThanMaxBatchIntoRounds) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, SplitsMoreThanMaxBatchIntoRounds) {
   CompleterOptions options = Fast(Milliseconds(60000));
   options.max_batch = 4;
   Completer completer(options, db.Factory(), jobs);
-  for (int id = 1; id <= 10; ++id) completer.Enqueue(Completion(MakeActive(jobs, id)));
+  EnqueueCompletions(completer, 10);
   completer.Start();
   ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() >= 8; }));
   for (const auto& call : db.Calls()) EXPECT_LE(call.leases.size(), 4u);
@@ -85,9 +98,7 @@ TEST(Completer, SplitsMoreThanMaxBatchIntoRounds) {
   EXPECT_EQ(db.Reported().size(), 10u);
 }
 
-TEST(Completer, FlushesOnTimeAfterTheFirstOutcome) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, FlushesOnTimeAfterTheFirstOutcome) {
   Completer completer(Fast(Milliseconds(150)), db.Factory(), jobs);
   completer.Start();
   const auto start = std::chrono::steady_clock::now();
@@ -101,13 +112,9 @@ TEST(Completer, FlushesOnTimeAfterTheFirstOutcome) {
   completer.Stop(Milliseconds(0));
 }
 
-TEST(Completer, ReportsEachKindWithItsCall) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, ReportsEachKindWithItsCall) {
   Completer completer(Fast(Milliseconds(100)), db.Factory(), jobs);
-  Report fail;
-  fail.kind = Report::Kind::kFail;
-  fail.active = MakeActive(jobs, 1);
+  Report fail = Failure(1);
   fail.error_type = "boom";
   fail.retryable = false;
   Report snooze;
@@ -129,9 +136,7 @@ TEST(Completer, ReportsEachKindWithItsCall) {
   completer.Stop(Milliseconds(0));
 }
 
-TEST(Completer, ReportsAnAttemptOnlyOnce) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, ReportsAnAttemptOnlyOnce) {
   Completer completer(Fast(), db.Factory(), jobs);
   auto active = MakeActive(jobs, 1);
   completer.Enqueue(Completion(active));
@@ -143,14 +148,12 @@ TEST(Completer, ReportsAnAttemptOnlyOnce) {
   EXPECT_EQ(db.Calls("complete").size(), 1u);
 }
 
-TEST(Completer, SendsTheSameLeaseTokensAgainAfterALostConnection) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, SendsTheSameLeaseTokensAgainAfterALostConnection) {
   db.FailNext("complete_many", 1, Kind::kConnectionLost);
   db.FailNext("connect", 2, Kind::kConnectionLost);  // the first reconnects fail too
   Completer completer(Fast(Milliseconds(50)), db.Factory(), jobs);
   // The first connect fails before the first try; the lost complete_many then reconnects.
-  for (int id = 1; id <= 3; ++id) completer.Enqueue(Completion(MakeActive(jobs, id)));
+  EnqueueCompletions(completer, 3);
   completer.Start();
   ASSERT_TRUE(db.WaitFor([&] { return db.Calls("complete_many").size() == 1; }));
   completer.Stop(Milliseconds(5000));
@@ -163,12 +166,10 @@ TEST(Completer, SendsTheSameLeaseTokensAgainAfterALostConnection) {
   EXPECT_EQ(jobs.size(), 0u);
 }
 
-TEST(Completer, SendsAgainAfterADeadlockOnTheSameSession) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, SendsAgainAfterADeadlockOnTheSameSession) {
   db.FailNext("complete_many", 2, Kind::kTransient);
   Completer completer(Fast(Milliseconds(50)), db.Factory(), jobs);
-  for (int id = 1; id <= 2; ++id) completer.Enqueue(Completion(MakeActive(jobs, id)));
+  EnqueueCompletions(completer, 2);
   completer.Start();
   ASSERT_TRUE(db.WaitFor([&] { return db.Reported().size() == 2; }));
   completer.Stop(Milliseconds(0));
@@ -177,12 +178,10 @@ TEST(Completer, SendsAgainAfterADeadlockOnTheSameSession) {
   EXPECT_EQ(completer.unreported(), 0);
 }
 
-TEST(Completer, ABatchTheServerRefusesIsReportedOneByOne) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, ABatchTheServerRefusesIsReportedOneByOne) {
   db.Reject("complete_many", 2);  // one bad result refuses the whole complete_many
   Completer completer(Fast(Milliseconds(100)), db.Factory(), jobs);
-  for (int id = 1; id <= 3; ++id) completer.Enqueue(Completion(MakeActive(jobs, id)));
+  EnqueueCompletions(completer, 3);
   completer.Start();
   ASSERT_TRUE(db.WaitFor([&] { return db.Calls("complete").size() == 3; }));
   completer.Stop(Milliseconds(0));
@@ -190,14 +189,10 @@ TEST(Completer, ABatchTheServerRefusesIsReportedOneByOne) {
   EXPECT_EQ(completer.unreported(), 0);
 }
 
-TEST(Completer, DropsAndCountsAnOutcomeTheServerRefusesWithoutBlockingTheOthers) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, DropsAndCountsAnOutcomeTheServerRefusesWithoutBlockingTheOthers) {
   db.Reject("fail", 1);
   Completer completer(Fast(Milliseconds(100)), db.Factory(), jobs);
-  Report fail;
-  fail.kind = Report::Kind::kFail;
-  fail.active = MakeActive(jobs, 1);
+  Report fail = Failure(1);
   completer.Enqueue(std::move(fail));
   completer.Enqueue(Report::Release(MakeActive(jobs, 2)));
   completer.Start();
@@ -208,13 +203,11 @@ TEST(Completer, DropsAndCountsAnOutcomeTheServerRefusesWithoutBlockingTheOthers)
   EXPECT_EQ(jobs.size(), 0u);
 }
 
-TEST(Completer, GivesUpAtStopWhileTheServerStaysAway) {
-  FakeDatabase db;
-  ActiveJobs jobs;
+TEST_F(CompleterTest, GivesUpAtStopWhileTheServerStaysAway) {
   db.FailNext("connect", 1000000, Kind::kConnectionLost);
   Completer completer(Fast(), db.Factory(), jobs);
   completer.Start();
-  for (int id = 1; id <= 4; ++id) completer.Enqueue(Completion(MakeActive(jobs, id)));
+  EnqueueCompletions(completer, 4);
   std::this_thread::sleep_for(Milliseconds(30));
   const auto start = std::chrono::steady_clock::now();
   completer.Stop(Milliseconds(100));

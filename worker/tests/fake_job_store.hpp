@@ -11,6 +11,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "job_store.hpp"
@@ -27,6 +28,14 @@ struct Call {
   bool on = true;             // synchronous_commit
   std::optional<std::string> result;  // complete
   std::chrono::steady_clock::time_point at = std::chrono::steady_clock::now();
+
+  // A call of `kind` carrying `leases`, the other fields at their defaults.
+  static Call Of(std::string kind, std::vector<Lease> leases = {}) {
+    Call call;
+    call.kind = std::move(kind);
+    call.leases = std::move(leases);
+    return call;
+  }
 };
 
 class FakeDatabase {
@@ -125,8 +134,7 @@ class FakeDatabase {
     if (hook) hook(max_jobs);
     std::lock_guard<std::mutex> lock(mutex_);
     MaybeFail("acquire", {});
-    Call call;
-    call.kind = "acquire";
+    Call call = Call::Of("acquire");
     call.max_jobs = max_jobs;
     calls_.push_back(call);
     std::vector<Job> out;
@@ -140,9 +148,7 @@ class FakeDatabase {
                                                               Milliseconds extend) {
     std::lock_guard<std::mutex> lock(mutex_);
     MaybeFail("heartbeat", leases);
-    Call call;
-    call.kind = "heartbeat";
-    call.leases = leases;
+    Call call = Call::Of("heartbeat", leases);
     call.duration = extend;
     calls_.push_back(call);
     std::vector<std::pair<std::int64_t, std::string>> out;
@@ -199,50 +205,39 @@ class FakeJobStore : public JobStore {
   }
   long CompleteMany(const std::vector<Lease>& leases,
                     const std::vector<std::optional<std::string>>&) override {
-    Call call;
-    call.kind = "complete_many";
-    call.leases = leases;
+    Call call = Call::Of("complete_many", leases);
     db_.Record(call);
     return static_cast<long>(leases.size());
   }
   std::optional<std::string> Complete(const Lease& lease,
                                       const std::optional<std::string>& result) override {
-    Call call;
-    call.kind = "complete";
-    call.leases = {lease};
+    Call call = Call::Of("complete", {lease});
     call.result = result;
     db_.Record(call);
     return std::string("SUCCEEDED");
   }
   std::optional<std::string> Fail(const Lease& lease, const std::string& error_type,
                                   const std::string&, bool retryable) override {
-    Call call;
-    call.kind = "fail";
-    call.leases = {lease};
+    Call call = Call::Of("fail", {lease});
     call.error_type = error_type;
     call.retryable = retryable;
     db_.Record(call);
     return std::string(retryable ? "SCHEDULED" : "FAILED");
   }
   std::optional<std::string> Release(const Lease& lease) override {
-    Call call;
-    call.kind = "release";
-    call.leases = {lease};
+    Call call = Call::Of("release", {lease});
     db_.Record(call);
     return std::string("PENDING");
   }
   std::optional<std::string> Snooze(const Lease& lease, Milliseconds delay,
                                     const std::string&) override {
-    Call call;
-    call.kind = "snooze";
-    call.leases = {lease};
+    Call call = Call::Of("snooze", {lease});
     call.duration = delay;
     db_.Record(call);
     return std::string("SCHEDULED");
   }
   void SetSynchronousCommit(bool on) override {
-    Call call;
-    call.kind = "synchronous_commit";
+    Call call = Call::Of("synchronous_commit");
     call.on = on;
     db_.Record(call);
   }

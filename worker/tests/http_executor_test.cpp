@@ -21,6 +21,23 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
 
+// The spec of an http handler of job type "hook" posting to `url`.
+HandlerSpec HttpSpec(const std::string& url) {
+  HandlerSpec spec;
+  spec.job_type = "hook";
+  spec.executor = "http";
+  spec.url = url;
+  return spec;
+}
+
+// A thread that requests ctx's stop (as a cancel would) after `delay`; join it.
+std::thread CancelAfter(JobContext& ctx, milliseconds delay) {
+  return std::thread([&ctx, delay] {
+    std::this_thread::sleep_for(delay);
+    ctx.RequestStop(StopReason::kCancelRequested);
+  });
+}
+
 class HttpExecutorTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -77,14 +94,20 @@ class HttpExecutorTest : public ::testing::Test {
   }
 
   Outcome Post(const std::string& path, std::optional<milliseconds> timeout = std::nullopt) {
-    HandlerSpec spec;
-    spec.job_type = "hook";
-    spec.executor = "http";
-    spec.url = Url(path);
+    HandlerSpec spec = HttpSpec(Url(path));
     spec.headers = {{"Authorization", "Bearer secret"}};
     spec.timeout = timeout;
     JobContext ctx;
     return MakeHandler(spec)(job_, ctx);
+  }
+
+  // Posts to /status/<status>: a failure named http_<status>, retryable or not.
+  Outcome PostFailing(int status, bool retryable) {
+    const auto outcome = Post("/status/" + std::to_string(status));
+    EXPECT_EQ(outcome.kind, Outcome::Kind::kFailed) << status;
+    EXPECT_EQ(outcome.error_type, "http_" + std::to_string(status));
+    EXPECT_EQ(outcome.retryable, retryable) << status;
+    return outcome;
   }
 
   Job job_ = [] {
@@ -135,10 +158,7 @@ TEST_F(HttpExecutorTest, TheEnvelopeBodyCarriesThePayloadAndTheDependenciesSigne
                                               {"key", "render-1"},
                                               {"state", "SUCCEEDED"},
                                               {"result", {{"pdf", "p1.pdf"}}}}});
-  HandlerSpec spec;
-  spec.job_type = "hook";
-  spec.executor = "http";
-  spec.url = Url("/ok");
+  HandlerSpec spec = HttpSpec(Url("/ok"));
   spec.secret = "0123456789abcdef-secret";
   spec.envelope = true;
   JobContext ctx;
@@ -185,10 +205,7 @@ TEST_F(HttpExecutorTest, TraceparentHeaderOnlyWhenTheJobHasOne) {
     EXPECT_EQ(last_.get_header_value("traceparent"), job_.traceparent);
   }
   // A configured header of that name (any case) replaces the job's, never sent twice.
-  HandlerSpec spec;
-  spec.job_type = "hook";
-  spec.executor = "http";
-  spec.url = Url("/ok");
+  HandlerSpec spec = HttpSpec(Url("/ok"));
   spec.headers = {{"TraceParent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"}};
   JobContext ctx;
   ASSERT_EQ(MakeHandler(spec)(job_, ctx).kind, Outcome::Kind::kSucceeded);
@@ -206,22 +223,14 @@ TEST_F(HttpExecutorTest, NonJsonBodyCompletesWithoutAResult) {
 
 TEST_F(HttpExecutorTest, ServerErrorsAndThrottlingAreRetryable) {
   for (int status : {500, 502, 503, 504, 408, 409, 425, 429}) {
-    const auto outcome = Post("/status/" + std::to_string(status));
-    ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed) << status;
-    EXPECT_EQ(outcome.error_type, "http_" + std::to_string(status));
-    EXPECT_TRUE(outcome.retryable) << status;
+    const auto outcome = PostFailing(status, true);
     EXPECT_NE(outcome.error_message.find("status body"), std::string::npos)
         << outcome.error_message;
   }
 }
 
 TEST_F(HttpExecutorTest, OtherClientErrorsAreNotRetryable) {
-  for (int status : {301, 400, 401, 403, 404, 410, 413, 422}) {
-    const auto outcome = Post("/status/" + std::to_string(status));
-    ASSERT_EQ(outcome.kind, Outcome::Kind::kFailed) << status;
-    EXPECT_EQ(outcome.error_type, "http_" + std::to_string(status));
-    EXPECT_FALSE(outcome.retryable) << status;
-  }
+  for (int status : {301, 400, 401, 403, 404, 410, 413, 422}) PostFailing(status, false);
 }
 
 TEST_F(HttpExecutorTest, TimeoutFailsWithTimeout) {
@@ -233,16 +242,10 @@ TEST_F(HttpExecutorTest, TimeoutFailsWithTimeout) {
 }
 
 TEST_F(HttpExecutorTest, StopRequestAbortsTheRequest) {
-  HandlerSpec spec;
-  spec.job_type = "hook";
-  spec.executor = "http";
-  spec.url = Url("/slow");
+  HandlerSpec spec = HttpSpec(Url("/slow"));
   auto handler = MakeHandler(spec);
   JobContext ctx;
-  std::thread canceller([&ctx] {
-    std::this_thread::sleep_for(milliseconds(200));
-    ctx.RequestStop(StopReason::kCancelRequested);
-  });
+  std::thread canceller = CancelAfter(ctx, milliseconds(200));
   const auto start = Clock::now();
   const auto outcome = handler(job_, ctx);
   canceller.join();
@@ -251,10 +254,7 @@ TEST_F(HttpExecutorTest, StopRequestAbortsTheRequest) {
 }
 
 TEST_F(HttpExecutorTest, RequestsAreSignedWithTheHandlersSecret) {
-  HandlerSpec spec;
-  spec.job_type = "hook";
-  spec.executor = "http";
-  spec.url = Url("/ok");
+  HandlerSpec spec = HttpSpec(Url("/ok"));
   spec.secret = "0123456789abcdef-test";
   JobContext ctx;
   const auto before = std::chrono::system_clock::now();
@@ -316,10 +316,7 @@ TEST_F(HttpExecutorTest, SequentialRequestsReuseOneConnection) {
 }
 
 TEST_F(HttpExecutorTest, ConcurrentRequestsUseAtMostOneConnectionPerThread) {
-  HandlerSpec spec;
-  spec.job_type = "hook";
-  spec.executor = "http";
-  spec.url = Url("/count");
+  HandlerSpec spec = HttpSpec(Url("/count"));
   const Handler handler = MakeHandler(spec);
   std::atomic<int> succeeded{0};
   std::vector<std::thread> threads;
@@ -377,15 +374,9 @@ TEST_F(HttpExecutorTest, TooManyRequestsWithRetryAfterSnoozes) {
 }
 
 TEST_F(HttpExecutorTest, AStoppedRequestDoesNotPoisonThePool) {
-  HandlerSpec spec;
-  spec.job_type = "hook";
-  spec.executor = "http";
-  spec.url = Url("/slow");
+  HandlerSpec spec = HttpSpec(Url("/slow"));
   JobContext ctx;
-  std::thread canceller([&ctx] {
-    std::this_thread::sleep_for(milliseconds(200));
-    ctx.RequestStop(StopReason::kCancelRequested);
-  });
+  std::thread canceller = CancelAfter(ctx, milliseconds(200));
   EXPECT_EQ(MakeHandler(spec)(job_, ctx).kind, Outcome::Kind::kCancelled);
   canceller.join();
   const auto after = Post("/ok");
@@ -511,10 +502,7 @@ TEST(HttpExecutor, ConnectionRefusedIsRetryable) {
   socklen_t len = sizeof addr;
   ASSERT_EQ(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
   const int port = ntohs(addr.sin_port);
-  HandlerSpec spec;
-  spec.job_type = "hook";
-  spec.executor = "http";
-  spec.url = "http://127.0.0.1:" + std::to_string(port) + "/x";
+  HandlerSpec spec = HttpSpec("http://127.0.0.1:" + std::to_string(port) + "/x");
   spec.timeout = milliseconds(2000);
   JobContext ctx;
   Job job;

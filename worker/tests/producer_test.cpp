@@ -9,10 +9,13 @@
 #include <atomic>
 #include <thread>
 
+#include "expect_rejected.hpp"
 #include "fake_job_store.hpp"
 
 namespace taskflow {
 namespace {
+
+using testing::ExpectRejected;
 
 using testing::Call;
 using testing::FakeDatabase;
@@ -307,26 +310,20 @@ TEST(ProducerOptions, DefaultsAndValidate) {
   EXPECT_EQ(defaults.PrefetchCeiling(16), 128);
   EXPECT_EQ(defaults.PrefetchCeiling(500), 1000);
   EXPECT_NO_THROW(defaults.Validate());
-  auto rejects = [](const std::function<void(ProducerOptions&)>& change, const std::string& flag) {
-    ProducerOptions options;
-    change(options);
-    try {
-      options.Validate();
-      ADD_FAILURE() << "accepted a bad " << flag;
-    } catch (const std::invalid_argument& e) {
-      EXPECT_NE(std::string(e.what()).find(flag), std::string::npos) << e.what();
-    }
-  };
-  rejects([](ProducerOptions& o) { o.queues.clear(); }, "--queue");
-  rejects([](ProducerOptions& o) { o.queues = {""}; }, "--queue");
-  rejects([](ProducerOptions& o) { o.lease = Milliseconds(0); }, "--lease");
-  rejects([](ProducerOptions& o) { o.poll_interval = Milliseconds(0); }, "--poll-interval");
-  rejects([](ProducerOptions& o) { o.acquire_batch = -1; }, "--batch");
-  rejects([](ProducerOptions& o) { o.prefetch = -2; }, "--prefetch");
-  rejects([](ProducerOptions& o) { o.prefetch = 100001; }, "--prefetch");
-  rejects([](ProducerOptions& o) { o.prefetch_max = -1; }, "--prefetch-max");
-  rejects([](ProducerOptions& o) { o.prefetch_max_wait = Milliseconds(0); }, "--prefetch-max-wait");
-  rejects([](ProducerOptions& o) { o.reconnect_max = Milliseconds(1); }, "reconnect_max");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.queues.clear(); }, "--queue");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.queues = {""}; }, "--queue");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.lease = Milliseconds(0); }, "--lease");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.poll_interval = Milliseconds(0); },
+                                  "--poll-interval");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.acquire_batch = -1; }, "--batch");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.prefetch = -2; }, "--prefetch");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.prefetch = 100001; }, "--prefetch");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.prefetch_max = -1; },
+                                  "--prefetch-max");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.prefetch_max_wait = Milliseconds(0); },
+                                  "--prefetch-max-wait");
+  ExpectRejected<ProducerOptions>([](ProducerOptions& o) { o.reconnect_max = Milliseconds(1); },
+                                  "reconnect_max");
 }
 
 }  // namespace

@@ -5,8 +5,12 @@
 
 #include <gtest/gtest.h>
 
+#include "expect_rejected.hpp"
+
 namespace taskflow {
 namespace {
+
+using testing::ExpectRejected;
 
 TEST(WorkerOptions, TheDefaultsAreThePartsDefaults) {
   const WorkerParts parts = PartsOf(WorkerOptions());
@@ -62,32 +66,24 @@ TEST(WorkerOptions, EachOptionReachesItsPart) {
   EXPECT_EQ(parts.producer.reconnect_max, Milliseconds(900));
 }
 
-// A bad value is refused with a message that names the option's flag.
-void ExpectRejected(const std::function<void(WorkerOptions&)>& change, const std::string& flag) {
-  WorkerOptions options;
-  change(options);
-  try {
-    options.Validate();
-    ADD_FAILURE() << "accepted a bad " << flag;
-  } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find(flag), std::string::npos) << e.what();
-  }
-}
-
 TEST(WorkerOptions, ValidateRejectsEachBadValue) {
-  ExpectRejected([](WorkerOptions& o) { o.concurrency = 0; }, "--concurrency");
-  ExpectRejected([](WorkerOptions& o) { o.concurrency = 4097; }, "--concurrency");
-  ExpectRejected([](WorkerOptions& o) { o.queues.clear(); }, "--queue");
-  ExpectRejected([](WorkerOptions& o) { o.lease = Milliseconds(-1); }, "--lease");
-  ExpectRejected([](WorkerOptions& o) { o.heartbeat_interval = o.lease; }, "--heartbeat-interval");
-  ExpectRejected([](WorkerOptions& o) { o.poll_interval = Milliseconds(0); }, "--poll-interval");
-  ExpectRejected([](WorkerOptions& o) { o.shutdown_grace = Milliseconds(-1); }, "--shutdown-grace");
-  ExpectRejected([](WorkerOptions& o) { o.prefetch = -7; }, "--prefetch");
-  ExpectRejected([](WorkerOptions& o) { o.prefetch_max_wait = Milliseconds(0); },
-                 "--prefetch-max-wait");
-  ExpectRejected([](WorkerOptions& o) { o.completion_flush_interval = Milliseconds(-1); },
-                 "--completion-flush-interval");
-  ExpectRejected([](WorkerOptions& o) { o.acquire_batch = -1; }, "--batch");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.concurrency = 0; }, "--concurrency");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.concurrency = 4097; }, "--concurrency");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.queues.clear(); }, "--queue");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.lease = Milliseconds(-1); }, "--lease");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.heartbeat_interval = o.lease; },
+                                "--heartbeat-interval");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.poll_interval = Milliseconds(0); },
+                                "--poll-interval");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.shutdown_grace = Milliseconds(-1); },
+                                "--shutdown-grace");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.prefetch = -7; }, "--prefetch");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.prefetch_max_wait = Milliseconds(0); },
+                                "--prefetch-max-wait");
+  ExpectRejected<WorkerOptions>(
+      [](WorkerOptions& o) { o.completion_flush_interval = Milliseconds(-1); },
+      "--completion-flush-interval");
+  ExpectRejected<WorkerOptions>([](WorkerOptions& o) { o.acquire_batch = -1; }, "--batch");
 }
 
 TEST(WorkerOptions, RunRefusesBadOptionsBeforeConnecting) {

@@ -71,27 +71,17 @@ TEST(Metrics, HistogramBucketsAreCumulative) {
   m.Record("/jobs", "POST", 201, 0.2);
   m.Record("/jobs", "POST", 422, 20.0);
   const std::string text = m.Render({});
-  EXPECT_NE(
-      text.find("taskflow_http_requests_total{route=\"/jobs\",method=\"POST\",status=\"201\"} 3\n"),
-      std::string::npos);
-  EXPECT_NE(
-      text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.0001\"} 0\n"),
-      std::string::npos);
-  EXPECT_NE(
-      text.find(
-          "taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.00025\"} 1\n"),
-      std::string::npos);
-  EXPECT_NE(
-      text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.005\"} 2\n"),
-      std::string::npos);
-  EXPECT_NE(
-      text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.25\"} 3\n"),
-      std::string::npos);
-  EXPECT_NE(
-      text.find("taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"+Inf\"} 4\n"),
-      std::string::npos);
-  EXPECT_NE(text.find("taskflow_http_request_duration_seconds_count{route=\"/jobs\"} 4\n"),
-            std::string::npos);
+  for (const char* line : {
+           "taskflow_http_requests_total{route=\"/jobs\",method=\"POST\",status=\"201\"} 3\n",
+           "taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.0001\"} 0\n",
+           "taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.00025\"} 1\n",
+           "taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.005\"} 2\n",
+           "taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"0.25\"} 3\n",
+           "taskflow_http_request_duration_seconds_bucket{route=\"/jobs\",le=\"+Inf\"} 4\n",
+           "taskflow_http_request_duration_seconds_count{route=\"/jobs\"} 4\n",
+       }) {
+    EXPECT_NE(text.find(line), std::string::npos) << line;
+  }
   EXPECT_EQ(EscapeLabel("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
 }
 
