@@ -21,16 +21,12 @@ j1=$(sql "SELECT taskflow.schedule('race1', queue => '$Q')")
 # The lease (3 s) outlasts the start of the holder's session even on a loaded machine, so the
 # complete holds the row before the lease expires; its transaction stays open past the expiry.
 t1=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1, lease => interval '3 seconds')")
-session "tf_race_a_$$" a1 <<SQL &
-BEGIN;
+hold_open "tf_race_a_$$" a1 6 SUCCEEDED <<SQL
 SELECT taskflow.complete($j1, '$t1', '{"by": "holder"}');
-SELECT pg_sleep(6);
-COMMIT;
 SQL
-a1=$!
+a1=$HELD_PID
 # Once the complete holds the row and the lease (3 s) has expired, call the Rescuer directly
 # too (the running one tries every second on its own).
-wait_output 15 SUCCEEDED "$DIR/a1.out"
 wait_until 15 "SELECT lease_expires_at < now() FROM taskflow.jobs WHERE id = $j1"
 sql "SELECT taskflow._rescue_expired()" >/dev/null
 is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $j1")" RUNNING \
@@ -46,15 +42,11 @@ is "$(sql "SELECT string_agg(attempt || ':' || outcome, ' ') FROM taskflow.job_a
 # --- 2. the Rescuer wins --------------------------------------------------------------------------
 j2=$(sql "SELECT taskflow.schedule('race2', queue => '$Q')")
 t2=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1, lease => interval '1 hour')")
-session "tf_race_r_$$" r2 <<SQL &
-BEGIN;
+hold_open "tf_race_r_$$" r2 2 '^t$' <<SQL
 UPDATE taskflow.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $j2;
 SELECT taskflow._rescue_expired() >= 1;
-SELECT pg_sleep(2);
-COMMIT;
 SQL
-r2=$!
-wait_output 10 '^t$' "$DIR/r2.out"
+r2=$HELD_PID
 session "tf_race_c_$$" c2 -c "SELECT COALESCE(taskflow.complete($j2, '$t2')::text, 'NULL')" &
 c2=$!
 session "tf_race_f_$$" f2 -c "SELECT COALESCE(taskflow.fail($j2, '$t2', 'late')::text, 'NULL')" &
@@ -72,14 +64,10 @@ is "$(sql "SELECT state || ' ' || attempts || ' ' || last_error_type FROM taskfl
 # --- 3. cancel against complete -------------------------------------------------------------------
 j3=$(sql "SELECT taskflow.schedule('race3', queue => '$Q')")
 t3=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1)")
-session "tf_race_a3_$$" a3 <<SQL &
-BEGIN;
+hold_open "tf_race_a3_$$" a3 4 SUCCEEDED <<SQL
 SELECT taskflow.complete($j3, '$t3');
-SELECT pg_sleep(4);
-COMMIT;
 SQL
-a3=$!
-wait_output 10 SUCCEEDED "$DIR/a3.out"
+a3=$HELD_PID
 expect_blocked 10 "tf_race_x_$$" x3 "a cancel waits for the open complete" \
   -v VERBOSITY=verbose -c "SELECT taskflow.cancel($j3)" </dev/null
 wait "$a3" "$BLOCKED_PID"

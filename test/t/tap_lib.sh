@@ -42,6 +42,11 @@
 #                                psql as application_name APP (ON_ERROR_STOP), SQL from stdin or
 #                                -c, output and errors in $DIR/NAME.out; start it with & to keep
 #                                its transaction open next to the script's own statements
+#   hold_open APP NAME SECONDS REGEX
+#                                in the background, `session APP NAME` runs BEGIN, the SQL on
+#                                stdin, pg_sleep(SECONDS) and COMMIT: a transaction held open;
+#                                waits (15 s at most) until its output matches REGEX (the SQL
+#                                ran, its locks are held); its pid in HELD_PID
 #   expect_blocked SECONDS APP NAME DESCRIPTION [PSQL ARGS...]
 #                                starts `session APP NAME` in the background (stdin: its SQL) and
 #                                tests (DESCRIPTION) that it waits for a lock within SECONDS; its
@@ -175,6 +180,17 @@ $(drop_queues_sql "$Q")"
 
 session() {
   PGAPPNAME=$1 psql -X -q -At -v ON_ERROR_STOP=1 "${@:3}" >"$DIR/$2.out" 2>&1
+}
+HELD_PID=
+hold_open() {
+  local sql
+  sql="BEGIN;
+$(cat)
+SELECT pg_sleep($3);
+COMMIT;"
+  session "$1" "$2" <<<"$sql" &
+  HELD_PID=$!
+  wait_output 15 "$4" "$DIR/$2.out"
 }
 BLOCKED_PID=
 expect_blocked() {

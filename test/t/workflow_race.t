@@ -28,14 +28,10 @@ p2=$(sql "SELECT taskflow.schedule('r1.p2', queue => '$Q')")
 c=$(sql "SELECT taskflow.schedule('r1.c', queue => '$Q', depends_on => ARRAY[$p1, $p2]::bigint[])")
 t1=$(sql "SELECT lease_token FROM taskflow.acquire('w1', ARRAY['$Q'], 1, job_types => ARRAY['r1.p1'])")
 t2=$(sql "SELECT lease_token FROM taskflow.acquire('w2', ARRAY['$Q'], 1, job_types => ARRAY['r1.p2'])")
-session "tf_wfrace_a_$$" a1 <<SQL &
-BEGIN;
+hold_open "tf_wfrace_a_$$" a1 8 SUCCEEDED <<SQL
 SELECT taskflow.complete($p1, '$t1', '{"from": 1}');
-SELECT pg_sleep(8);
-COMMIT;
 SQL
-a1=$!
-wait_output 15 SUCCEEDED "$DIR/a1.out"
+a1=$HELD_PID
 expect_blocked 15 "tf_wfrace_b_$$" b1 "the second finisher waits for the first one's transaction (the dependent's row)" <<SQL
 SELECT taskflow.complete($p2, '$t2', '{"from": 2}');
 SQL
@@ -74,15 +70,11 @@ p2=$(sql "SELECT taskflow.schedule('r3.p2', queue => '$Q')")
 c=$(sql "SELECT taskflow.schedule('r3.c', queue => '$Q', depends_on => ARRAY[$p1, $p2]::bigint[], on_dependency_failure => 'run')")
 sql "SELECT count(*) FROM taskflow.acquire('w1', ARRAY['$Q'], 1, job_types => ARRAY['r3.p1'])" >/dev/null
 t2=$(sql "SELECT lease_token FROM taskflow.acquire('w2', ARRAY['$Q'], 1, job_types => ARRAY['r3.p2'])")
-session "tf_wfrace_r_$$" r3 <<SQL &
-BEGIN;
+hold_open "tf_wfrace_r_$$" r3 8 t <<SQL
 UPDATE taskflow.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $p1;
 SELECT taskflow._rescue_expired() >= 1;
-SELECT pg_sleep(8);
-COMMIT;
 SQL
-r3=$!
-wait_output 15 t "$DIR/r3.out"
+r3=$HELD_PID
 expect_blocked 15 "tf_wfrace_w_$$" w3 "the worker's complete waits for the Rescuer's transaction" <<SQL
 SELECT taskflow.complete($p2, '$t2');
 SQL
@@ -95,14 +87,10 @@ is "$(sql "SELECT string_agg(x ->> 'state', ',' ORDER BY x ->> 'job_id') FROM js
 # --- 4. schedule(depends_on) against the dependency's complete ------------------------------------
 p=$(sql "SELECT taskflow.schedule('r4.p', queue => '$Q')")
 t=$(sql "SELECT lease_token FROM taskflow.acquire('w', ARRAY['$Q'], 1, job_types => ARRAY['r4.p'])")
-session "tf_wfrace_s_$$" s4 <<SQL &
-BEGIN;
+hold_open "tf_wfrace_s_$$" s4 8 '^[0-9]' <<SQL
 SELECT taskflow.schedule('r4.c', queue => '$Q', depends_on => ARRAY[$p]::bigint[]);
-SELECT pg_sleep(8);
-COMMIT;
 SQL
-s4=$!
-wait_output 15 '^[0-9]' "$DIR/s4.out"
+s4=$HELD_PID
 expect_blocked 15 "tf_wfrace_c_$$" c4 "the complete waits for the uncommitted schedule that depends on it" <<SQL
 SELECT taskflow.complete($p, '$t');
 SQL
