@@ -85,11 +85,13 @@ stop_worker() {
 # shown if not); the milliseconds from the cancel to CANCELLED in $CANCEL_MS.
 CANCEL_MS=
 cancel_running() {
-  local started
+  local started rc
   started=$(date +%s%N)
   is "$(sql "SELECT taskflow.cancel($2, '$3')")" RUNNING "$4"
   wait_until 5 "SELECT state = 'CANCELLED' FROM taskflow.jobs WHERE id = $2"
-  ok $? "the job ends CANCELLED" || show_log "$1"
+  rc=$?
+  ok "$rc" "the job ends CANCELLED"
+  [ "$rc" -eq 0 ] || show_log "$1"
   CANCEL_MS=$(( ($(date +%s%N) - started) / 1000000 ))
 }
 
