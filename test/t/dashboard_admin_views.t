@@ -8,12 +8,7 @@
 . "$(dirname "$0")/http_lib.sh"
 . "$(dirname "$0")/dashboard_lib.sh"
 
-require_browser
-
-ADMIN=$(new_key '' admin)
-ACME=$(new_key acme)
-Q=e2e_admin_work
-sql "SELECT taskflow.create_queue('$Q')" >/dev/null
+browser_fixture e2e_admin_work
 sql "SELECT taskflow.set_tenant_limit('acme', 4), taskflow.set_tenant_weight('acme', 2),
             taskflow.set_tenant_limit('globex', 2)" >/dev/null
 # globex has started a job in the last hour too, so acme's share is a fraction

@@ -6,13 +6,9 @@
 . "$(dirname "$0")/http_lib.sh"
 . "$(dirname "$0")/dashboard_lib.sh"
 
-require_browser
-
-ADMIN=$(new_key '' admin)
-ACME=$(new_key acme)
-Q=e2e_work
+browser_fixture e2e_work
 QO=e2e_other
-sql "SELECT taskflow.create_queue('$Q'), taskflow.create_queue('$QO'), taskflow.pause_queue('$QO')" >/dev/null
+sql "SELECT taskflow.create_queue('$QO'), taskflow.pause_queue('$QO')" >/dev/null
 sql "SELECT taskflow.set_tenant_limit('acme', 4)" >/dev/null
 # A job of the other tenant in the shared queue that no worker takes (no handler for its type),
 # and one in the other queue.

@@ -9,12 +9,7 @@
 . "$(dirname "$0")/http_lib.sh"
 . "$(dirname "$0")/dashboard_lib.sh"
 
-require_browser
-
-ADMIN=$(new_key '' admin)
-ACME=$(new_key acme)
-Q=e2e_jobs
-sql "SELECT taskflow.create_queue('$Q')" >/dev/null
+browser_fixture e2e_jobs
 
 # The handler: fails (exit 3, retryable) until $FLAG exists, then succeeds with a result.
 FLAG="$T_DIR/flaky.ok"

@@ -2,6 +2,9 @@
 #   require_browser    fails the test's setup unless taskflow-worker (with --http), Debian's
 #                      Chromium, node and dashboard/node_modules/playwright-core are there;
 #                      sets WORKER_BIN and CHROMIUM
+#   browser_fixture QUEUE
+#                      require_browser, then the keys ADMIN (admin) and ACME (tenant acme) and
+#                      the queue Q=QUEUE, created
 require_browser() {
   CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
   [ -x "$CHROMIUM" ] || fail_setup "no Chromium at $CHROMIUM (test/deps.sh installs the Debian package chromium)"
@@ -10,27 +13,28 @@ require_browser() {
     fail_setup "dashboard/node_modules has no playwright-core (the CMake build runs npm ci)"
   require_worker_http
 }
+browser_fixture() {
+  require_browser
+  ADMIN=$(new_key '' admin)
+  ACME=$(new_key acme)
+  Q=$1
+  sql "SELECT taskflow.create_queue('$Q')" >/dev/null
+}
 #   start_dashboard_worker QUEUE WORKER_ID HANDLER
-#                      starts taskflow-worker --http on a free port, running QUEUE's jobs with
-#                      HANDLER (type=executor); one test that it listens; sets port and T_PORTS[worker]
+#                      starts taskflow-worker --http on a free port (start_http_worker worker),
+#                      running QUEUE's jobs with HANDLER (type=executor); one test that it
+#                      listens (its log shown if not); sets port and T_PORTS[worker]
 start_dashboard_worker() {
-  port=""
-  "$WORKER_BIN" --db "postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB" --http 127.0.0.1:0 \
-    --poll-interval 200ms --queue "$1" --handler "$3" --worker-id "$2" >"$T_DIR/worker.log" 2>&1 &
-  T_SERVERS[worker]=$!
-  disown "$!"
-  for _ in $(seq 1 100); do
-    port=$(sed -n 's/.*HTTP API listening on [^ ]*:\([0-9]*\) .*/\1/p' "$T_DIR/worker.log" | head -1)
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  [ -n "$port" ]
-  ok $? "taskflow-worker --http serves the dashboard and runs jobs" || sed 's/^/# /' "$T_DIR/worker.log"
-  T_PORTS[worker]=$port
+  local rc
+  start_http_worker worker --queue "$1" --handler "$3" --worker-id "$2"
+  rc=$?
+  ok "$rc" "taskflow-worker --http serves the dashboard and runs jobs"
+  [ "$rc" -eq 0 ] || sed 's/^/# /' "$T_DIR/worker.log"
+  port=${T_PORTS[worker]}
 }
 #   run_browser_tests SECONDS SCRIPT [NAME=VALUE...]
 #                      runs the browser test SCRIPT (dashboard/tests/*.mjs) against the worker on
-#                      $port with the keys $ADMIN and $ACME (tenant acme; globex the other one),
+#                      $port (set it for another server) with the keys $ADMIN and $ACME (tenant acme; globex the other one),
 #                      queue $Q and the extra environment given; its TAP lines become this
 #                      script's tests (renumbered), and a failing exit one more failed test
 run_browser_tests() {

@@ -10,13 +10,9 @@
 . "$(dirname "$0")/http_lib.sh"
 . "$(dirname "$0")/dashboard_lib.sh"
 
-require_browser
-
-ADMIN=$(new_key '' admin)
-ACME=$(new_key acme)
+browser_fixture e2e_wf
 GLOBEX=$(new_key globex)
-Q=e2e_wf
-sql "SELECT taskflow.create_queue('$Q'), taskflow.create_queue('${Q}_big')" >/dev/null
+sql "SELECT taskflow.create_queue('${Q}_big')" >/dev/null
 
 OUT=$(sql "SELECT taskflow.schedule_workflow('{\"name\": \"diamond-e2e\", \"tenant_id\": \"acme\",
   \"nodes\": [{\"key\": \"a\", \"job_type\": \"e2e.start\", \"queue\": \"$Q\"},
@@ -44,20 +40,8 @@ BIG=$(sql "SELECT taskflow.schedule_workflow(jsonb_build_object('name', 'fan-out
   ->> 'workflow_id'")
 ok $([ -n "$BIG" ]; echo $?) "a workflow of 600 nodes is made"
 
-start_server main --http-auth-cache-ttl 0
-ok $? "taskflow-http starts and serves the dashboard"
-
-out=$(cd "$ROOT" && TF_BASE_URL="$(base)" TF_ADMIN_KEY="$ADMIN" TF_CLIENT_KEY="$ACME" TF_CLIENT_TENANT=acme \
-  TF_OTHER_KEY="$GLOBEX" TF_WORKFLOW="$WF" TF_BIG_WORKFLOW="$BIG" TF_JOBS="$JOBS" TF_QUEUE=$Q CHROMIUM="$CHROMIUM" \
-  timeout 240 node dashboard/tests/e2e-workflows.mjs 2>"$T_DIR/e2e.err")
-rc=$?
-# The browser's TAP lines, renumbered after this script's own.
-while IFS= read -r line; do
-  case "$line" in
-    "ok "*) ok 0 "${line#ok * - }" ;;
-    "not ok "*) ok 1 "${line#not ok * - }" ;;
-    "#"*) echo "$line" ;;
-  esac
-done <<<"$out"
-[ "$rc" -eq 0 ] || { ok 1 "dashboard/tests/e2e-workflows.mjs exited $rc"; sed 's/^/# /' "$T_DIR/e2e.err" | tail -20; }
+start_main "taskflow-http starts and serves the dashboard" --http-auth-cache-ttl 0
+port=${T_PORTS[main]}
+run_browser_tests 240 dashboard/tests/e2e-workflows.mjs TF_OTHER_KEY="$GLOBEX" TF_WORKFLOW="$WF" \
+  TF_BIG_WORKFLOW="$BIG" TF_JOBS="$JOBS"
 done_testing

@@ -62,12 +62,7 @@ is "$(sql "SELECT pg_postmaster_start_time()")" "$started" "the server did not r
 is "$(sql "SELECT taskflow._selftest_boundary('none')")" "ok: none 64" "the self-test works on a fresh connection"
 
 # --- loading outside shared_preload_libraries ---------------------------------------------
-port=$(( 20000 + RANDOM % 30000 ))
-for _ in $(seq 1 50); do
-  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break
-  port=$(( 20000 + RANDOM % 30000 ))
-done
-chown "$OSUSER" "$DIR"
+own_cluster_port
 plain() { psql -X -q -At -h "$DIR" -p "$port" -U postgres "$@"; }
 # First with taskflow preloaded: create the extension in database postgres. Then restart with
 # shared_preload_libraries = '' (the last setting in postgresql.conf wins).

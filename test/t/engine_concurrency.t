@@ -9,15 +9,8 @@ set -uo pipefail
 JOBS=10000
 WORKERS=8
 BATCH=50
-Q="tf_conc_$$"
 LOG="tf_conc_log_$$"
-DIR=$(mktemp -d /tmp/tfconc.XXXXXX)
-
-
-cleanup_at_exit "$(drop_queues_sql "$Q")
-DROP TABLE IF EXISTS $LOG;"
-
-require_db
+queue_fixture conc "DROP TABLE IF EXISTS $LOG;"
 
 plan 14
 
@@ -30,8 +23,7 @@ is "$n" "$JOBS" "$JOBS ready jobs scheduled"
 # until acquire hands out nothing. All start together when the go file appears.
 worker() {
   local w=$1
-  while [ ! -e "$DIR/go" ]; do sleep 0.01; done
-  psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/w$w.out" 2>"$DIR/w$w.err" <<SQL
+  racer_psql go "w$w" <<SQL
 DO \$\$
 DECLARE
   ids bigint[]; toks uuid[]; atts integer[]; accepted integer; rounds integer := 0;
@@ -55,15 +47,11 @@ END
 SQL
 }
 
-pids=()
-for w in $(seq 1 $WORKERS); do worker "$w" & pids+=($!); done
 start=$(date +%s%N)
-touch "$DIR/go"
-failed_workers=0
-for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); done
+run_racers $WORKERS worker go
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-is "$failed_workers" 0 "all $WORKERS workers finished without error"
-if [ "$failed_workers" -ne 0 ]; then cat "$DIR"/w*.err | sed 's/^/# /' | head -20; fi
+is "$RACERS_FAILED" 0 "all $WORKERS workers finished without error"
+if [ "$RACERS_FAILED" -ne 0 ]; then cat "$DIR"/w*.err | sed 's/^/# /' | head -20; fi
 echo "# drained $JOBS jobs with $WORKERS connections in ${elapsed_ms} ms"
 
 is "$(sql "SELECT count(*) FROM $LOG")" "$JOBS" "$JOBS acquisitions recorded"

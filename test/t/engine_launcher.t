@@ -19,14 +19,7 @@ admin() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
 workers_in() {  # number of maintenance workers connected to database $1
   admin "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'taskflow maintenance' AND datname = '$1'"
 }
-wait_workers() {  # $1 database, $2 wanted count, $3 seconds
-  local deadline=$(( $(date +%s) + $3 ))
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    [ "$(workers_in "$1")" = "$2" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+wait_workers() { poll_until "$3" 0.2 output_is "$2" workers_in "$1"; }  # $1 database, $2 wanted count, $3 seconds
 # A job whose 1 second lease expires; prints its id. max_attempts 1: the Rescuer ends it DEAD.
 expired_job() {
   on "$1" "SELECT taskflow.create_queue('launch', retry_policy => '{\"max_attempts\": 1}')" >/dev/null 2>&1
@@ -36,12 +29,8 @@ expired_job() {
   echo "$id"
 }
 rescued() {  # $1 database, $2 job id, $3 seconds
-  local deadline=$(( $(date +%s) + $3 ))
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    [ "$(on "$1" "SELECT state || '/' || COALESCE(last_error_type, '') FROM taskflow.jobs WHERE id = $2")" = "DEAD/lease_expired" ] && return 0
-    sleep 0.2
-  done
-  return 1
+  poll_until "$3" 0.2 output_is DEAD/lease_expired \
+    on "$1" "SELECT state || '/' || COALESCE(last_error_type, '') FROM taskflow.jobs WHERE id = $2"
 }
 cleanup() {
   for db in "$A" "$B" "$C" "$C2" "$D"; do admin "DROP DATABASE IF EXISTS $db WITH (FORCE)" >/dev/null 2>&1; done

@@ -10,24 +10,12 @@ set -uo pipefail
 
 own_cluster_dir tfslots
 
-port=$(( 20000 + RANDOM % 30000 ))
-for _ in $(seq 1 50); do
-  (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null || break
-  port=$(( 20000 + RANDOM % 30000 ))
-done
-chown "$OSUSER" "$DIR"
+own_cluster_port
 small() { psql -X -q -At -v ON_ERROR_STOP=1 -h "$DIR" -p "$port" -U postgres "$@"; }
 workers() {
   small -d postgres -c "SELECT count(*) FILTER (WHERE backend_type = 'taskflow maintenance') || '|' || string_agg(datname, ',' ORDER BY datname) FILTER (WHERE backend_type = 'taskflow maintenance') FROM pg_stat_activity"
 }
-wait_workers() {  # $1 wanted "count|databases", $2 seconds
-  local deadline=$(( $(date +%s) + $2 ))
-  while [ "$(date +%s)" -lt "$deadline" ]; do
-    [ "$(workers)" = "$1" ] && return 0
-    sleep 0.2
-  done
-  return 1
-}
+wait_workers() { poll_until "$2" 0.2 output_is "$1" workers; }  # $1 wanted "count|databases", $2 seconds
 
 plan 6
 

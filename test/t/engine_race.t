@@ -11,12 +11,7 @@
 set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 
-Q="tf_race_$$"
-DIR=$(mktemp -d /tmp/tfrace.XXXXXX)
-
-cleanup_at_exit "$(drop_queues_sql "$Q")"
-
-require_db
+queue_fixture race
 
 plan 13
 sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 3, \"strategy\": \"fixed\", \"base_delay\": \"1 hour\", \"jitter\": \"none\"}')" >/dev/null
@@ -26,18 +21,13 @@ j1=$(sql "SELECT taskflow.schedule('race1', queue => '$Q')")
 # The lease (3 s) outlasts the start of the holder's session even on a loaded machine, so the
 # complete holds the row before the lease expires; its transaction stays open past the expiry.
 t1=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1, lease => interval '3 seconds')")
-PGAPPNAME="tf_race_a_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/a1.out" 2>&1 <<SQL &
-BEGIN;
+hold_open "tf_race_a_$$" a1 6 SUCCEEDED <<SQL
 SELECT taskflow.complete($j1, '$t1', '{"by": "holder"}');
-SELECT pg_sleep(6);
-COMMIT;
 SQL
-a1=$!
+a1=$HELD_PID
 # Once the complete holds the row and the lease (3 s) has expired, call the Rescuer directly
 # too (the running one tries every second on its own).
-deadline=$(( $(date +%s) + 15 ))
-until grep -q 'SUCCEEDED' "$DIR/a1.out" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
-until [ "$(sql "SELECT lease_expires_at < now() FROM taskflow.jobs WHERE id = $j1")" = t ] || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
+wait_until 15 "SELECT lease_expires_at < now() FROM taskflow.jobs WHERE id = $j1"
 sql "SELECT taskflow._rescue_expired()" >/dev/null
 is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $j1")" RUNNING \
   "while the holder's complete is uncommitted, the Rescuer has not touched the expired job"
@@ -52,19 +42,14 @@ is "$(sql "SELECT string_agg(attempt || ':' || outcome, ' ') FROM taskflow.job_a
 # --- 2. the Rescuer wins --------------------------------------------------------------------------
 j2=$(sql "SELECT taskflow.schedule('race2', queue => '$Q')")
 t2=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1, lease => interval '1 hour')")
-PGAPPNAME="tf_race_r_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/r2.out" 2>&1 <<SQL &
-BEGIN;
+hold_open "tf_race_r_$$" r2 2 '^t$' <<SQL
 UPDATE taskflow.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $j2;
 SELECT taskflow._rescue_expired() >= 1;
-SELECT pg_sleep(2);
-COMMIT;
 SQL
-r2=$!
-deadline=$(( $(date +%s) + 10 ))
-until grep -q '^t$' "$DIR/r2.out" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
-PGAPPNAME="tf_race_c_$$" psql -X -q -At -v ON_ERROR_STOP=1 -c "SELECT COALESCE(taskflow.complete($j2, '$t2')::text, 'NULL')" >"$DIR/c2.out" 2>&1 &
+r2=$HELD_PID
+session "tf_race_c_$$" c2 -c "SELECT COALESCE(taskflow.complete($j2, '$t2')::text, 'NULL')" &
 c2=$!
-PGAPPNAME="tf_race_f_$$" psql -X -q -At -v ON_ERROR_STOP=1 -c "SELECT COALESCE(taskflow.fail($j2, '$t2', 'late')::text, 'NULL')" >"$DIR/f2.out" 2>&1 &
+session "tf_race_f_$$" f2 -c "SELECT COALESCE(taskflow.fail($j2, '$t2', 'late')::text, 'NULL')" &
 f2=$!
 wait_blocked "tf_race_c_$$"
 ok $? "the holder's complete waits for the Rescuer's open transaction"
@@ -79,20 +64,13 @@ is "$(sql "SELECT state || ' ' || attempts || ' ' || last_error_type FROM taskfl
 # --- 3. cancel against complete -------------------------------------------------------------------
 j3=$(sql "SELECT taskflow.schedule('race3', queue => '$Q')")
 t3=$(sql "SELECT lease_token FROM taskflow.acquire('holder', ARRAY['$Q'], 1)")
-psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/a3.out" 2>&1 <<SQL &
-BEGIN;
+hold_open "tf_race_a3_$$" a3 4 SUCCEEDED <<SQL
 SELECT taskflow.complete($j3, '$t3');
-SELECT pg_sleep(4);
-COMMIT;
 SQL
-a3=$!
-deadline=$(( $(date +%s) + 10 ))
-until grep -q 'SUCCEEDED' "$DIR/a3.out" 2>/dev/null || [ "$(date +%s)" -ge "$deadline" ]; do sleep 0.05; done
-PGAPPNAME="tf_race_x_$$" psql -X -q -At -v VERBOSITY=verbose -c "SELECT taskflow.cancel($j3)" >"$DIR/x3.out" 2>&1 &
-x3=$!
-wait_blocked "tf_race_x_$$"
-ok $? "a cancel waits for the open complete"
-wait "$a3" "$x3"
+a3=$HELD_PID
+expect_blocked 10 "tf_race_x_$$" x3 "a cancel waits for the open complete" \
+  -v VERBOSITY=verbose -c "SELECT taskflow.cancel($j3)" </dev/null
+wait "$a3" "$BLOCKED_PID"
 ok $(grep -q "ERROR:  55000: cannot cancel job $j3: it is SUCCEEDED" "$DIR/x3.out" && echo 0 || echo 1) \
   "then it is refused: 55000 cannot cancel, it is SUCCEEDED"
 is "$(sql "SELECT state || ' ' || cancel_requested FROM taskflow.jobs WHERE id = $j3")" "SUCCEEDED false" \

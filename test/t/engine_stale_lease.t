@@ -10,14 +10,7 @@
 set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 
-Q="tf_stale_$$"
-DIR=$(mktemp -d /tmp/tfstale.XXXXXX)
-
-# wait_until SECONDS SQL: polls until SQL returns t; non-zero status on timeout.
-
-cleanup_at_exit "$(drop_queues_sql "$Q")"
-
-require_db
+queue_fixture stale
 
 plan 23
 

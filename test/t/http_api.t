@@ -7,10 +7,9 @@
 ADMIN=$(new_key '' admin)
 ACME=$(new_key acme)
 sql "SELECT taskflow.create_queue('mail'), taskflow.create_queue('traced')" >/dev/null
-start_server main --http-auth-cache-ttl 0
-ok $? "taskflow-http starts and listens"
-AUTH=(-H "Authorization: Bearer $ACME")
-ADM=(-H "Authorization: Bearer $ADMIN")
+start_main "taskflow-http starts and listens" --http-auth-cache-ttl 0
+key_args AUTH "$ACME"
+key_args ADM "$ADMIN"
 JSON=(-H 'Content-Type: application/json')
 
 # --- health -------------------------------------------------------------------------------------
@@ -102,24 +101,17 @@ req POST "/jobs/$JOB2/retry" "${AUTH[@]}"
 is_problem 409 "retry of a PENDING job"
 
 # --- 400 ----------------------------------------------------------------------------------------
-req POST /jobs "${AUTH[@]}" -d '{"job_type": '
-is_problem 400 "malformed JSON"
-req POST /jobs "${AUTH[@]}" -d '[1, 2]'
-is_problem 400 "a body that is not an object"
-req POST /jobs "${AUTH[@]}" -d '{"job_type": "x", "colour": "red"}'
-is_problem 400 "an unknown field"
-req POST /jobs "${AUTH[@]}" -d '{"job_type": "x", "priority": "high"}'
-is_problem 400 "a field of the wrong type"
-req POST /jobs "${AUTH[@]}" -d '{"payload": {}}'
-is_problem 400 "no job_type"
-req GET "/jobs?limit=ten" "${AUTH[@]}"
-is_problem 400 "a non-integer query parameter"
-req GET "/jobs?state=DONE" "${AUTH[@]}"
-is_problem 400 "an unknown state"
-req GET "/jobs?colour=red" "${AUTH[@]}"
-is_problem 400 "an unknown query parameter"
-req GET "/jobs/abc" "${AUTH[@]}"
-is_problem 400 "a job id that is not a number"
+problem_cases "${AUTH[@]}" <<'CASES'
+400|POST|/jobs|{"job_type": |malformed JSON
+400|POST|/jobs|[1, 2]|a body that is not an object
+400|POST|/jobs|{"job_type": "x", "colour": "red"}|an unknown field
+400|POST|/jobs|{"job_type": "x", "priority": "high"}|a field of the wrong type
+400|POST|/jobs|{"payload": {}}|no job_type
+400|GET|/jobs?limit=ten||a non-integer query parameter
+400|GET|/jobs?state=DONE||an unknown state
+400|GET|/jobs?colour=red||an unknown query parameter
+400|GET|/jobs/abc||a job id that is not a number
+CASES
 req GET /health -H "X-Correlation-ID: $(printf 'x%.0s' $(seq 1 300))"
 is_problem 400 "an over-long X-Correlation-ID"
 
@@ -146,14 +138,12 @@ req GET /admin/queues "${AUTH[@]}"
 is_problem 403 "/admin/queues with a client key"
 
 # --- 404 ----------------------------------------------------------------------------------------
-req GET /jobs/999999999 "${AUTH[@]}"
-is_problem 404 "GET of a job that does not exist"
-req GET /jobs/999999999/history "${AUTH[@]}"
-is_problem 404 "history of a job that does not exist"
-req POST /jobs/999999999/cancel "${AUTH[@]}"
-is_problem 404 "cancel of a job that does not exist (SQLSTATE P0002)"
-req POST /jobs/999999999/retry "${AUTH[@]}"
-is_problem 404 "retry of a job that does not exist"
+problem_cases "${AUTH[@]}" <<'CASES'
+404|GET|/jobs/999999999||GET of a job that does not exist
+404|GET|/jobs/999999999/history||history of a job that does not exist
+404|POST|/jobs/999999999/cancel||cancel of a job that does not exist (SQLSTATE P0002)
+404|POST|/jobs/999999999/retry||retry of a job that does not exist
+CASES
 req GET /no/such/route
 is_problem 404 "an unknown route"
 req DELETE "/jobs/$JOB" "${AUTH[@]}"
@@ -173,14 +163,12 @@ is_problem 413 "a body over the server's limit"
 req POST /jobs "${AUTH[@]}" -d '{"job_type": "x", "queue": "nope"}'
 is_problem 422 "an unknown queue (SQLSTATE 42704)"
 is "$(json_get "$BODY" '{hint}')" "Create it first: SELECT taskflow.create_queue('nope');" "the problem carries the extension's hint"
-req POST /jobs "${AUTH[@]}" -d '{"job_type": "x", "max_attempts": 0}'
-is_problem 422 "max_attempts 0 (SQLSTATE 22023)"
-req POST /jobs "${AUTH[@]}" -d '{"job_type": "has space"}'
-is_problem 422 "an invalid job_type"
-req POST /jobs "${AUTH[@]}" -d '{"job_type": "x", "run_at": "not a time"}'
-is_problem 422 "a run_at that is not a timestamp"
-req GET "/jobs?limit=0" "${AUTH[@]}"
-is_problem 422 "limit 0 (list_jobs refuses it)"
+problem_cases "${AUTH[@]}" <<'CASES'
+422|POST|/jobs|{"job_type": "x", "max_attempts": 0}|max_attempts 0 (SQLSTATE 22023)
+422|POST|/jobs|{"job_type": "has space"}|an invalid job_type
+422|POST|/jobs|{"job_type": "x", "run_at": "not a time"}|a run_at that is not a timestamp
+422|GET|/jobs?limit=0||limit 0 (list_jobs refuses it)
+CASES
 is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE job_type IN ('x', 'big', 'has space')")" 0 \
   "no refused request wrote anything"
 
@@ -195,17 +183,13 @@ is "$STATUS" 200 "an admin key reads any tenant's job"
 # --- metrics ------------------------------------------------------------------------------------
 req GET /metrics
 is "$STATUS" 200 "GET /metrics: 200 without a key"
-printf '%s\n' "$BODY" >"$T_DIR/metrics.txt"
-promtool check metrics <"$T_DIR/metrics.txt" >"$T_DIR/promtool.out" 2>&1
-ok $? "promtool check metrics accepts /metrics" || sed 's/^/# /' "$T_DIR/promtool.out"
-grep -q '^taskflow_jobs{' "$T_DIR/metrics.txt"
-ok $? "/metrics includes taskflow.metrics() (taskflow_jobs)"
-grep -Eq '^taskflow_http_requests_total\{route="/jobs",method="POST",status="201"\} [0-9]+' "$T_DIR/metrics.txt"
-ok $? "/metrics counts requests by route, method and status"
-grep -Eq '^taskflow_http_request_duration_seconds_bucket\{route="/jobs/\{id\}",le="\+Inf"\} [0-9]+' "$T_DIR/metrics.txt"
-ok $? "/metrics has the request duration histogram"
-grep -q '^taskflow_http_database_up 1' "$T_DIR/metrics.txt"
-ok $? "/metrics says the database answered"
+check_metrics "promtool check metrics accepts /metrics"
+has_metric '^taskflow_jobs\{' "/metrics includes taskflow.metrics() (taskflow_jobs)"
+has_metric '^taskflow_http_requests_total\{route="/jobs",method="POST",status="201"\} [0-9]+' \
+  "/metrics counts requests by route, method and status"
+has_metric '^taskflow_http_request_duration_seconds_bucket\{route="/jobs/\{id\}",le="\+Inf"\} [0-9]+' \
+  "/metrics has the request duration histogram"
+has_metric '^taskflow_http_database_up 1' "/metrics says the database answered"
 
 # --- OpenAPI ------------------------------------------------------------------------------------
 req GET /openapi.json

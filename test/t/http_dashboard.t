@@ -6,8 +6,7 @@
 
 ADMIN=$(new_key '' admin)
 ACME=$(new_key acme)
-start_server main
-ok $? "taskflow-http starts"
+start_main "taskflow-http starts"
 
 # --- the files -----------------------------------------------------------------------------------
 req GET /

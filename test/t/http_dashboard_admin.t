@@ -7,11 +7,10 @@
 ADMIN=$(new_key '' admin)
 CA=$(new_key acme)
 CB=$(new_key globex)
-start_server main
-ok $? "taskflow-http starts"
-ADM=(-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json')
-KA=(-H "Authorization: Bearer $CA" -H 'Content-Type: application/json')
-KB=(-H "Authorization: Bearer $CB" -H 'Content-Type: application/json')
+start_main "taskflow-http starts"
+key_args ADM "$ADMIN" application/json
+key_args KA "$CA" application/json
+key_args KB "$CB" application/json
 sql "SELECT taskflow.create_queue('dq')" >/dev/null
 
 # --- queues ---------------------------------------------------------------------------------------
@@ -20,12 +19,11 @@ is "$STATUS:$(json_sql "$BODY" "SELECT q->>'paused' FROM jsonb_array_elements((:
   "200:false" "GET /dashboard/api/queues lists the queue with its settings"
 is "$(json_sql "$BODY" "SELECT (q->'retry_policy'->>'max_attempts') || ' ' || (q ? 'pending') FROM jsonb_array_elements((:'j'::jsonb)->'queues') q WHERE q->>'name' = 'dq'")" \
   "5 true" "with its retry policy and the queue_stats figures"
-req GET /dashboard/api/queues "${KA[@]}"
-is_problem 403 "a client key may not read the queues"
-req PATCH /dashboard/api/queues/dq "${KA[@]}" -d '{"paused": true}'
-is_problem 403 "nor change one"
-req POST /dashboard/api/queues/dq/pause "${KA[@]}"
-is_problem 403 "nor pause one"
+problem_cases "${KA[@]}" <<'CASES'
+403|GET|/dashboard/api/queues||a client key may not read the queues
+403|PATCH|/dashboard/api/queues/dq|{"paused": true}|nor change one
+403|POST|/dashboard/api/queues/dq/pause||nor pause one
+CASES
 
 req PATCH /dashboard/api/queues/dq "${ADM[@]}" -d '{"concurrency_limit": 4, "lease_ms": 90000, "retry_policy": {"max_attempts": 3}, "rate_limit": {"max_starts": 50, "per_ms": 1000}}'
 is "$STATUS:$(json_get "$BODY" '{concurrency_limit}'):$(json_get "$BODY" '{lease_ms}'):$(json_get "$BODY" '{retry_policy,max_attempts}'):$(json_get "$BODY" '{rate_limit,max_starts}')" \
@@ -43,12 +41,11 @@ case "$(json_get "$BODY" '{detail}')" in *strategy*) ok 0 "the message names the
   *) ok 1 "the message names the strategy"; diag "$BODY" ;; esac
 req PATCH /dashboard/api/queues/dq "${ADM[@]}" -d '{"colour": "red"}'
 is "$STATUS:$(json_get "$BODY" '{detail}')" '422:unknown queue setting "colour"' "an unknown setting: 422 naming it"
-req PATCH /dashboard/api/queues/dq "${ADM[@]}" -d '[1]'
-is_problem 400 "a body that is not an object"
-req PATCH /dashboard/api/queues/no_such_queue "${ADM[@]}" -d '{"paused": true}'
-is_problem 404 "PATCH of a queue that does not exist"
-req POST /dashboard/api/queues/no_such_queue/pause "${ADM[@]}"
-is_problem 404 "pausing a queue that does not exist"
+problem_cases "${ADM[@]}" <<'CASES'
+400|PATCH|/dashboard/api/queues/dq|[1]|a body that is not an object
+404|PATCH|/dashboard/api/queues/no_such_queue|{"paused": true}|PATCH of a queue that does not exist
+404|POST|/dashboard/api/queues/no_such_queue/pause||pausing a queue that does not exist
+CASES
 req PATCH /dashboard/api/queues/dq "${ADM[@]}" -d '{"concurrency_limit": null, "rate_limit": null}'
 is "$STATUS:$(json_get "$BODY" '{concurrency_limit}'):$(json_get "$BODY" '{rate_limit}')" "200::" \
   "null removes the concurrency and rate limits"

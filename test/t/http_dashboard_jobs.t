@@ -6,11 +6,10 @@
 ADMIN=$(new_key '' admin)
 ACME=$(new_key acme)
 GLOBEX=$(new_key globex)
-start_server main
-ok $? "taskflow-http starts"
-A=(-H "Authorization: Bearer $ACME")
-G=(-H "Authorization: Bearer $GLOBEX")
-ADM=(-H "Authorization: Bearer $ADMIN")
+start_main "taskflow-http starts"
+key_args A "$ACME"
+key_args G "$GLOBEX"
+key_args ADM "$ADMIN"
 
 for i in 1 2 3 4 5; do req POST /jobs "${A[@]}" -d "{\"job_type\": \"mail\", \"payload\": {\"n\": $i}}"; done
 req POST /jobs "${G[@]}" -d '{"job_type": "globex.job"}'

@@ -9,12 +9,11 @@
 
 ADMIN=$(new_key '' admin)
 ACME=$(new_key acme)
-ADM=(-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json')
-A=(-H "Authorization: Bearer $ACME" -H 'Content-Type: application/json')
+key_args ADM "$ADMIN" application/json
+key_args A "$ACME" application/json
 sql "SELECT taskflow.create_queue('hq')" >/dev/null
 
-start_server main
-ok $? "taskflow-http starts"
+start_main "taskflow-http starts"
 PORT=${T_PORTS[main]}
 alive() { req GET /health; [ "$STATUS" = 200 ]; }
 
@@ -160,30 +159,18 @@ is "$(sql "SELECT correlation_id FROM taskflow.jobs WHERE id = ${CHILD:-0}")" pa
 # --- the login role -------------------------------------------------------------------------------
 sql "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tf_not_http') THEN CREATE ROLE tf_not_http LOGIN; END IF; END\$\$" >/dev/null
 "$HTTP_BIN" --db "postgresql://tf_not_http@127.0.0.1:$PGPORT/$T_DB" --http 127.0.0.1:0 >"$T_DIR/notmember.out" 2>"$T_DIR/notmember.log" &
-NM=$!
-for i in $(seq 1 100); do kill -0 "$NM" 2>/dev/null || break; sleep 0.05; done
-if kill -0 "$NM" 2>/dev/null; then kill -KILL "$NM"; ok 1 "taskflow-http with a role outside taskflow_http refuses to start"; else
-  wait "$NM"; is "$?" 3 "taskflow-http with a role outside taskflow_http refuses to start (exit 3)"; fi
-grep -q 'not a member of taskflow_http' "$T_DIR/notmember.log"
-ok $? "and says why ($(head -1 "$T_DIR/notmember.log"))"
+refuses_non_member $! "$T_DIR/notmember.log" "taskflow-http"
 
 # A taken port is an error, not a second listener sharing it (httplib's default SO_REUSEPORT).
 "$HTTP_BIN" --db "$T_URL" --http "127.0.0.1:${T_PORTS[main]}" >"$T_DIR/taken.out" 2>"$T_DIR/taken.log" &
-taken=$!
-for i in $(seq 1 100); do kill -0 "$taken" 2>/dev/null || break; sleep 0.05; done
-if kill -0 "$taken" 2>/dev/null; then kill -KILL "$taken"; wait "$taken" 2>/dev/null; ok 1 "a second server on a taken port exits"; else
-  wait "$taken"; rc=$?
-  ok "$([ "$rc" -ne 0 ] && grep -q 'cannot listen' "$T_DIR/taken.log" "$T_DIR/taken.out"; echo $?)" \
-    "a second server on a taken port exits non-zero saying it cannot listen (exit $rc)"
-fi
+wait_exit $!
+ok "$([ "$EXIT_STATUS" != timeout ] && [ "$EXIT_STATUS" -ne 0 ] && grep -q 'cannot listen' "$T_DIR/taken.log" "$T_DIR/taken.out"; echo $?)" \
+  "a second server on a taken port exits non-zero saying it cannot listen (exit $EXIT_STATUS)"
 
 # A role that loses its membership while the server runs: /health says so.
 sql "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'tf_http_revoked') THEN CREATE ROLE tf_http_revoked LOGIN NOINHERIT; END IF; END\$\$; GRANT taskflow_http TO tf_http_revoked" >/dev/null
-T_URL_SAVED=$T_URL
-T_URL="postgresql://tf_http_revoked@127.0.0.1:$PGPORT/$T_DB"
-start_server revoked
+T_URL="postgresql://tf_http_revoked@127.0.0.1:$PGPORT/$T_DB" start_server revoked
 ok $? "a server whose role is a member of taskflow_http starts"
-T_URL=$T_URL_SAVED
 SERVER=revoked req GET /health
 is "$STATUS" 200 "and is healthy"
 sql "REVOKE taskflow_http FROM tf_http_revoked" >/dev/null

@@ -6,7 +6,7 @@
 . "$(dirname "$0")/http_lib.sh"
 
 ACME=$(new_key acme)
-A=(-H "Authorization: Bearer $ACME")
+key_args A "$ACME"
 
 # --- slow clients -------------------------------------------------------------------------------
 # 4 threads, 16 queue slots, 1 s to send a request (counted from accept). 12 clients, three times
@@ -124,8 +124,7 @@ ok $? "/metrics counts the rejected connections"
 stop_server slow
 
 # --- headers, statement timeout -----------------------------------------------------------------
-start_server main --http-statement-timeout 300ms
-ok $? "server with statement_timeout 300 ms"
+start_main "server with statement_timeout 300 ms" --http-statement-timeout 300ms
 req GET /health -H "X-Big: $(head -c 20000 /dev/zero | tr '\0' 'a')"
 is "$STATUS" 400 "a 20 kB header line is refused"
 req GET /health
@@ -158,11 +157,8 @@ echo "$BODY" | grep -Eq '^taskflow_http_db_reconnects_total [1-9]'
 ok $? "/metrics counts the reconnect"
 
 # --- no database --------------------------------------------------------------------------------
-T_URL_SAVED=$T_URL
-T_URL="postgresql://$T_LOGIN@127.0.0.1:1/$T_DB?connect_timeout=2"
-start_server nodb
+T_URL="postgresql://$T_LOGIN@127.0.0.1:1/$T_DB?connect_timeout=2" start_server nodb
 ok $? "a server whose database is unreachable still starts"
-T_URL=$T_URL_SAVED
 SERVER=nodb req GET /health
 is_problem 503 "/health without a database"
 SERVER=nodb req POST /jobs "${A[@]}" -d '{"job_type": "x"}'

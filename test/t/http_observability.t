@@ -10,9 +10,8 @@
 
 require_worker_http
 ADMIN=$(new_key '' admin)
-ADM=(-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json')
+key_args ADM "$ADMIN" application/json
 sql "SELECT taskflow.create_queue('oq')" >/dev/null
-W_URL="postgresql://$PGUSER@127.0.0.1:$PGPORT/$T_DB"
 
 # all_json FILE: every line of FILE is one JSON object (prints the first that is not).
 all_json() {
@@ -27,18 +26,6 @@ for line in open(sys.argv[1], encoding="utf-8", errors="replace"):
         print("line %d is not a JSON object: %s" % (n, line.rstrip()[:200])); sys.exit(1)
 if n == 0: print("no lines"); sys.exit(1)
 print("%d lines" % n)' "$1"
-}
-
-# wait_port NAME PATTERN FILE: T_PORTS[NAME] from the first "PATTERN<port>" in FILE.
-wait_port() {
-  local i port=""
-  for i in $(seq 1 150); do
-    port=$(grep -o "$2[0-9]*" "$3" 2>/dev/null | head -1 | grep -o '[0-9]*$')
-    [ -n "$port" ] && break
-    sleep 0.05
-  done
-  T_PORTS[$1]=$port
-  [ -n "$port" ]
 }
 
 terminate_http_backends() {
@@ -160,11 +147,6 @@ stop_server wmet
 
 # --- the worker's --http role ---------------------------------------------------------------------
 "$WORKER_BIN" --db "$ONLY_WORKER" --http 127.0.0.1:0 --queue oq --handler j=noop >"$T_DIR/wrole.out" 2>"$T_DIR/wrole.log" &
-WR=$!
-for i in $(seq 1 100); do kill -0 "$WR" 2>/dev/null || break; sleep 0.05; done
-if kill -0 "$WR" 2>/dev/null; then kill -KILL "$WR"; ok 1 "taskflow-worker --http with a role outside taskflow_http refuses to start"; else
-  wait "$WR"; is "$?" 3 "taskflow-worker --http with a role outside taskflow_http refuses to start (exit 3)"; fi
-grep -q 'not a member of taskflow_http' "$T_DIR/wrole.log"
-ok $? "and says why ($(head -1 "$T_DIR/wrole.log"))"
+refuses_non_member $! "$T_DIR/wrole.log" "taskflow-worker --http"
 
 done_testing

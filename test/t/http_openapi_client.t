@@ -17,9 +17,8 @@ fi
 
 ADMIN=$(new_key '' admin)
 sql "SELECT taskflow.create_queue('mail')" >/dev/null
-start_server main --http-auth-cache-ttl 0
-ok $? "taskflow-http starts"
-ADM=(-H "Authorization: Bearer $ADMIN")
+start_main "taskflow-http starts" --http-auth-cache-ttl 0
+key_args ADM "$ADMIN"
 
 req GET /openapi.json
 is "$STATUS" 200 "GET /openapi.json"

@@ -10,11 +10,10 @@ command -v python3 >/dev/null || fail_setup "python3 is not installed"
 ADMIN=$(new_key '' admin)
 WORKER=$(new_key '' worker)
 CLIENT=$(new_key acme)
-start_server main
-ok $? "taskflow-http starts"
-W=(-H "Authorization: Bearer $WORKER" -H 'Content-Type: application/json')
-C=(-H "Authorization: Bearer $CLIENT" -H 'Content-Type: application/json')
-ADM=(-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json')
+start_main "taskflow-http starts"
+key_args W "$WORKER" application/json
+key_args C "$CLIENT" application/json
+key_args ADM "$ADMIN" application/json
 sql "SELECT taskflow.create_queue('pullq')" >/dev/null
 
 # --- worker keys ----------------------------------------------------------------------------------

@@ -4,9 +4,8 @@
 . "$(dirname "$0")/http_lib.sh"
 
 ADMIN=$(new_key '' admin)
-start_server main
-ok $? "taskflow-http starts"
-ADM=(-H "Authorization: Bearer $ADMIN" -H 'Content-Type: application/json')
+start_main "taskflow-http starts"
+key_args ADM "$ADMIN" application/json
 KEY=shop_webhook_key_0123456789abcdef
 SECRET=a-secret-of-at-least-16-chars
 

@@ -8,12 +8,11 @@ ADMIN=$(new_key '' admin)
 ACME=$(new_key acme)
 ACME2=$(new_key acme)
 GLOBEX=$(new_key globex)
-start_server main --http-auth-cache-ttl 1s
-ok $? "taskflow-http starts"
-A=(-H "Authorization: Bearer $ACME")
-A2=(-H "Authorization: Bearer $ACME2")
-G=(-H "Authorization: Bearer $GLOBEX")
-ADM=(-H "Authorization: Bearer $ADMIN")
+start_main "taskflow-http starts" --http-auth-cache-ttl 1s
+key_args A "$ACME"
+key_args A2 "$ACME2"
+key_args G "$GLOBEX"
+key_args ADM "$ADMIN"
 
 is "$(sql "SELECT count(DISTINCT db_role) || ' ' || count(*) FROM taskflow.api_keys WHERE tenant_id = 'acme'")" "1 2" \
   "two keys of one tenant share its database role"

@@ -8,10 +8,9 @@ ACME=$(new_key acme)
 OTHER=$(new_key other)
 Q="hwf_$$"
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
-start_server main --http-auth-cache-ttl 0
-ok $? "taskflow-http starts and listens"
-AUTH=(-H "Authorization: Bearer $ACME")
-OTH=(-H "Authorization: Bearer $OTHER")
+start_main "taskflow-http starts and listens" --http-auth-cache-ttl 0
+key_args AUTH "$ACME"
+key_args OTH "$OTHER"
 JSON=(-H 'Content-Type: application/json')
 
 req POST /jobs "${AUTH[@]}" "${JSON[@]}" -d '{"job_type": "a", "queue": "'$Q'"}'

@@ -50,75 +50,22 @@ is "$n" "$((3 * PER_TENANT))" "$((3 * PER_TENANT)) ready jobs of three tenants (
 # its deadline.
 limit_worker() {
   local w=$1 max=$(( ($1 - 1) % 5 + 1 ))
-  while [ ! -e "$DIR/go" ]; do sleep 0.01; done
-  psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/l$w.out" 2>"$DIR/l$w.err" <<SQL
-DO \$\$
-DECLARE
-  ids bigint[]; toks uuid[]; tens text[]; deadline timestamptz := clock_timestamp() + interval '40 seconds';
-BEGIN
-  LOOP
-    EXIT WHEN clock_timestamp() > deadline;
-    SELECT array_agg(job_id), array_agg(lease_token), array_agg(tenant_id) INTO ids, toks, tens
-      FROM taskflow.acquire('tc-$w', ARRAY['$Q'], $max);
-    IF ids IS NULL THEN
-      COMMIT;
-      EXIT WHEN NOT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '$Q' AND state = 'PENDING');
-      PERFORM pg_sleep(0.002);
-      CONTINUE;
-    END IF;
-    INSERT INTO $LOG (phase, worker, job_id, tenant, q_running, a_running, b_running)
+  acquire_loop_sql "tc-$w" "$Q" "$max" "INSERT INTO $LOG (phase, worker, job_id, tenant, q_running, a_running, b_running)
       SELECT 'limits', $w, u.i, u.t,
              (SELECT count(*) FROM taskflow.jobs WHERE queue = '$Q' AND state = 'RUNNING'),
              (SELECT count(*) FROM taskflow.jobs WHERE tenant_id = '$TA' AND state = 'RUNNING'),
              (SELECT count(*) FROM taskflow.jobs WHERE tenant_id = '$TB' AND state = 'RUNNING')
-      FROM unnest(ids, tens) AS u(i, t);
-    COMMIT;
-    IF random() < 0.5 THEN PERFORM pg_sleep(0.001); END IF;  -- hold the jobs a little, sometimes
-    IF taskflow.complete_many(ids, toks) <> cardinality(ids) THEN
-      RAISE EXCEPTION 'complete_many refused a job';
-    END IF;
-    COMMIT;
-  END LOOP;
-END
-\$\$;
-SQL
+      FROM unnest(ids, tens) AS u(i, t);" | racer_psql go "l$w"
 }
 
 # The sampler: counts committed RUNNING jobs as fast as it can until the queue is drained.
-sampler() {
-  while [ ! -e "$DIR/go" ]; do sleep 0.01; done
-  psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/s.out" 2>"$DIR/s.err" <<SQL
-DO \$\$
-DECLARE
-  q int; a int; b int; mq int := 0; ma int := 0; mb int := 0; n int := 0;
-  deadline timestamptz := clock_timestamp() + interval '45 seconds';
-BEGIN
-  LOOP
-    EXIT WHEN clock_timestamp() > deadline;
-    SELECT count(*) FILTER (WHERE queue = '$Q'), count(*) FILTER (WHERE tenant_id = '$TA'),
-           count(*) FILTER (WHERE tenant_id = '$TB')
-      INTO q, a, b FROM taskflow.jobs WHERE state = 'RUNNING';
-    mq := greatest(mq, q); ma := greatest(ma, a); mb := greatest(mb, b); n := n + 1;
-    COMMIT;  -- a fresh snapshot for every sample
-    EXIT WHEN NOT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '$Q' AND state IN ('PENDING', 'RUNNING'));
-  END LOOP;
-  INSERT INTO $SAMPLES VALUES (n, mq, ma, mb);
-END
-\$\$;
-SQL
-}
+sampler() { running_sampler_sql "$Q" "$TA" "$TB" "$SAMPLES" | racer_psql go s; }
 
-pids=()
-for w in $(seq 1 $WORKERS); do limit_worker "$w" & pids+=($!); done
-sampler & spid=$!
 start=$(date +%s%N)
-touch "$DIR/go"
-failed_workers=0
-for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); done
-wait "$spid" || failed_workers=$((failed_workers + 1))
+run_racers $WORKERS limit_worker go sampler
 elapsed_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-is "$failed_workers" 0 "8 acquirers (max_jobs 1..5) and the sampler finished without error"
-if [ "$failed_workers" -ne 0 ]; then cat "$DIR"/l*.err "$DIR"/s.err | sed 's/^/# /' | head -20; fi
+is "$RACERS_FAILED" 0 "8 acquirers (max_jobs 1..5) and the sampler finished without error"
+if [ "$RACERS_FAILED" -ne 0 ]; then cat "$DIR"/l*.err "$DIR"/s.err | sed 's/^/# /' | head -20; fi
 echo "# limits phase: $((3 * PER_TENANT)) jobs in ${elapsed_ms} ms"
 
 is "$(sql "SELECT count(*) || ' ' || count(DISTINCT job_id) FROM $LOG WHERE phase = 'limits'")" \
@@ -141,8 +88,7 @@ sql "SELECT taskflow.set_tenant_weight('$TW3', 3); SELECT taskflow.set_tenant_we
 sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object('job_type', 'tf', 'queue', '$QF', 'tenant_id', t)) FROM unnest(ARRAY['$TW3', '$TW1']) t, generate_series(1, 3000)))" >/dev/null
 fair_worker() {
   local w=$1 max=$(( ($1 - 1) % 5 + 1 ))
-  while [ ! -e "$DIR/go2" ]; do sleep 0.01; done
-  psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/f$w.out" 2>"$DIR/f$w.err" <<SQL
+  racer_psql go2 "f$w" <<SQL
 DO \$\$
 DECLARE
   ids bigint[]; toks uuid[]; tens text[];
@@ -159,12 +105,8 @@ END
 \$\$;
 SQL
 }
-pids=()
-for w in $(seq 1 $WORKERS); do fair_worker "$w" & pids+=($!); done
-touch "$DIR/go2"
-failed_workers=0
-for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); done
-is "$failed_workers" 0 "8 fairness acquirers finished without error"
+run_racers $WORKERS fair_worker go2
+is "$RACERS_FAILED" 0 "8 fairness acquirers finished without error"
 total=$(sql "SELECT count(*) FROM $LOG WHERE phase = 'fair'")
 is "$total" "$(( CALLS * (1 + 2 + 3 + 4 + 5 + 1 + 2 + 3) ))" "each connection made its $CALLS calls, every call got max_jobs"
 share=$(sql "SELECT round(100.0 * count(*) FILTER (WHERE tenant = '$TW3') / count(*), 1) FROM $LOG WHERE phase = 'fair'")
@@ -181,8 +123,7 @@ sql "SELECT taskflow.set_rate_limit('queue', '$QR', 40, '1 hour')" >/dev/null
 sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object('job_type', 'tr', 'queue', '$QR', 'tenant_id', '$TA')) FROM generate_series(1, 500)))" >/dev/null
 rate_worker() {
   local w=$1 max=$(( ($1 - 1) % 5 + 1 ))
-  while [ ! -e "$DIR/go3" ]; do sleep 0.01; done
-  psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/r$w.out" 2>"$DIR/r$w.err" <<SQL
+  racer_psql go3 "r$w" <<SQL
 DO \$\$
 DECLARE
   ids bigint[]; toks uuid[];
@@ -196,25 +137,16 @@ END
 \$\$;
 SQL
 }
-pids=()
-for w in $(seq 1 $WORKERS); do rate_worker "$w" & pids+=($!); done
-touch "$DIR/go3"
-failed_workers=0
-for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); done
+run_racers $WORKERS rate_worker go3
 # 40 per hour refills 0.011 tokens a second: no extra start within this test's time.
-is "$failed_workers|$(sql "SELECT count(*) FROM taskflow.jobs WHERE queue = '$QR' AND state <> 'PENDING'")" "0|40" \
+is "$RACERS_FAILED|$(sql "SELECT count(*) FROM taskflow.jobs WHERE queue = '$QR' AND state <> 'PENDING'")" "0|40" \
   "480 concurrent acquire calls on a queue limited to 40 starts per hour: exactly 40 started"
 
 # Tenant rate limit: tenant b limited to 30 starts per hour, tenant c not limited, same queue.
 sql "SELECT taskflow.set_rate_limit('queue', '$QR', NULL); SELECT taskflow.set_rate_limit('tenant', '$TB', 30, '1 hour')" >/dev/null
 sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object('job_type', 'tr', 'queue', '$QR', 'tenant_id', t)) FROM unnest(ARRAY['$TB', '$TC']) t, generate_series(1, 200)))" >/dev/null
-rm -f "$DIR/go3"
-pids=()
-for w in $(seq 1 $WORKERS); do rate_worker "$w" & pids+=($!); done
-touch "$DIR/go3"
-failed_workers=0
-for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); done
-is "$failed_workers|$(sql "SELECT count(*) FILTER (WHERE tenant_id = '$TB') || ' ' || count(*) FILTER (WHERE tenant_id = '$TC') FROM taskflow.jobs WHERE queue = '$QR' AND state <> 'PENDING' AND job_type = 'tr'")" \
+run_racers $WORKERS rate_worker go3
+is "$RACERS_FAILED|$(sql "SELECT count(*) FILTER (WHERE tenant_id = '$TB') || ' ' || count(*) FILTER (WHERE tenant_id = '$TC') FROM taskflow.jobs WHERE queue = '$QR' AND state <> 'PENDING' AND job_type = 'tr'")" \
   "0|30 200" "tenant rate limit under 8 connections: exactly 30 of tenant b's jobs started, all 200 of tenant c's"
 
 done_testing

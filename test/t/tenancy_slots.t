@@ -43,77 +43,25 @@ PER_TENANT=400
 sql "SELECT taskflow.create_queue('$Q')" >/dev/null
 sql "SELECT taskflow.set_tenant_limit('$TA', 2); SELECT taskflow.set_tenant_limit('$TB', 3)" >/dev/null
 sql "CREATE TABLE $LOG (worker int, job_id bigint, a_running int, b_running int)" >/dev/null
-sql "CREATE TABLE $SAMPLES (samples int, max_a int, max_b int)" >/dev/null
+sql "CREATE TABLE $SAMPLES (samples int, max_q int, max_a int, max_b int)" >/dev/null
 sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object('job_type', 'ts', 'queue', '$Q', 'tenant_id', t)) FROM unnest(ARRAY['$TA', '$TB', '$TC']) t, generate_series(1, $PER_TENANT)))" >/dev/null
 
 # An acquirer: acquire, count the tenants' RUNNING jobs in the same transaction (its own
 # uncommitted ones included), commit; sometimes hold the jobs a little; complete them.
 acquirer() {
-  local w=$1
-  while [ ! -e "$DIR/go" ]; do sleep 0.01; done
-  psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/l$w.out" 2>"$DIR/l$w.err" <<SQL
-DO \$\$
-DECLARE
-  ids bigint[]; toks uuid[]; deadline timestamptz := clock_timestamp() + interval '40 seconds';
-BEGIN
-  LOOP
-    EXIT WHEN clock_timestamp() > deadline;
-    SELECT array_agg(job_id), array_agg(lease_token) INTO ids, toks
-      FROM taskflow.acquire('ts-$w', ARRAY['$Q'], $w);
-    IF ids IS NULL THEN
-      COMMIT;
-      EXIT WHEN NOT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '$Q' AND state = 'PENDING');
-      PERFORM pg_sleep(0.002);
-      CONTINUE;
-    END IF;
-    INSERT INTO $LOG SELECT $w, i,
+  acquire_loop_sql "ts-$1" "$Q" "$1" "INSERT INTO $LOG SELECT $1, i,
         (SELECT count(*) FROM taskflow.jobs WHERE tenant_id = '$TA' AND state = 'RUNNING'),
         (SELECT count(*) FROM taskflow.jobs WHERE tenant_id = '$TB' AND state = 'RUNNING')
       FROM unnest(ids) AS i;
-    IF random() < 0.3 THEN PERFORM pg_sleep(0.001); END IF;  -- commit a little later, sometimes
-    COMMIT;
-    IF random() < 0.5 THEN PERFORM pg_sleep(0.001); END IF;  -- hold the jobs a little, sometimes
-    IF taskflow.complete_many(ids, toks) <> cardinality(ids) THEN
-      RAISE EXCEPTION 'complete_many refused a job';
-    END IF;
-    COMMIT;
-  END LOOP;
-END
-\$\$;
-SQL
+    IF random() < 0.3 THEN PERFORM pg_sleep(0.001); END IF;  -- commit a little later, sometimes" |
+    racer_psql go "l$1"
 }
 
-sampler() {
-  while [ ! -e "$DIR/go" ]; do sleep 0.01; done
-  psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/s.out" 2>"$DIR/s.err" <<SQL
-DO \$\$
-DECLARE
-  a int; b int; ma int := 0; mb int := 0; n int := 0;
-  deadline timestamptz := clock_timestamp() + interval '45 seconds';
-BEGIN
-  LOOP
-    EXIT WHEN clock_timestamp() > deadline;
-    SELECT count(*) FILTER (WHERE tenant_id = '$TA'), count(*) FILTER (WHERE tenant_id = '$TB')
-      INTO a, b FROM taskflow.jobs WHERE state = 'RUNNING';
-    ma := greatest(ma, a); mb := greatest(mb, b); n := n + 1;
-    COMMIT;
-    EXIT WHEN NOT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '$Q' AND state IN ('PENDING', 'RUNNING'));
-  END LOOP;
-  INSERT INTO $SAMPLES VALUES (n, ma, mb);
-END
-\$\$;
-SQL
-}
+sampler() { running_sampler_sql "$Q" "$TA" "$TB" "$SAMPLES" | racer_psql go s; }
 
-pids=()
-for w in $(seq 1 $WORKERS); do acquirer "$w" & pids+=($!); done
-sampler & spid=$!
-touch "$DIR/go"
-failed_workers=0
-for p in "${pids[@]}"; do wait "$p" || failed_workers=$((failed_workers + 1)); done
-wait "$spid" || failed_workers=$((failed_workers + 1))
-is "$failed_workers" 0 "8 acquirers (max_jobs 1..8) and the sampler finished without error"
-if [ "$failed_workers" -ne 0 ]; then cat "$DIR"/l*.err "$DIR"/s.err | sed 's/^/# /' | head -20; fi
+run_racers $WORKERS acquirer go sampler
+is "$RACERS_FAILED" 0 "8 acquirers (max_jobs 1..8) and the sampler finished without error"
+if [ "$RACERS_FAILED" -ne 0 ]; then cat "$DIR"/l*.err "$DIR"/s.err | sed 's/^/# /' | head -20; fi
 is "$(sql "SELECT count(*) || ' ' || count(DISTINCT job_id) FROM $LOG")" "$((3 * PER_TENANT)) $((3 * PER_TENANT))" \
   "every job was acquired exactly once"
 is "$(sql "SELECT max(a_running) <= 2 AND max(b_running) <= 3 FROM $LOG")" t \

@@ -7,14 +7,13 @@ Q="wt_500_$$"
 make_queue "$Q"
 LEDGER="$T_DIR/ledger"
 : >"$LEDGER"
-cat >"$T_DIR/handler.sh" <<'SH'
+handler_script handler <<'SH'
 #!/bin/sh
 # One short line per run: appends of less than PIPE_BUF bytes do not interleave.
 payload=$(cat)
 echo "$TASKFLOW_JOB_ID $TASKFLOW_ATTEMPT $TASKFLOW_TENANT_ID" >>"$LEDGER"
 printf '{"echo": %s}\n' "$payload"
 SH
-chmod +x "$T_DIR/handler.sh"
 cat >"$T_DIR/handlers.json" <<JSON
 {"handlers": {"echo": {"executor": "command", "command": ["$T_DIR/handler.sh"],
                        "env": {"LEDGER": "$LEDGER"}, "timeout": "30s"}}}

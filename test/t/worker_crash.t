@@ -8,18 +8,15 @@ Q="wt_crash_$$"
 make_queue "$Q"
 LEDGER="$T_DIR/ledger"
 : >"$LEDGER"
-cat >"$T_DIR/long.sh" <<'SH'
+handler_script long <<'SH'
 #!/bin/sh
 echo "start $TASKFLOW_JOB_ID $TASKFLOW_ATTEMPT $$" >>"$LEDGER"
 sleep 3
 echo "end $TASKFLOW_JOB_ID $TASKFLOW_ATTEMPT" >>"$LEDGER"
 SH
-chmod +x "$T_DIR/long.sh"
 export LEDGER
 
-sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object(
-       'job_type', 'long', 'queue', '$Q', 'payload', jsonb_build_object('i', i)))
-       FROM generate_series(1, 10) i))" >/dev/null
+schedule_jobs "$Q" long 10
 start_worker first --queue "$Q" --concurrency 10 --handler "long=command:$T_DIR/long.sh"
 wait_until 15 "SELECT count(*) = 10 FROM taskflow.jobs WHERE queue = '$Q' AND state = 'RUNNING'"
 ok $? "the first worker runs all 10 jobs"

@@ -39,6 +39,21 @@ make_queue() {
   sql "SELECT taskflow.create_queue('$name', retry_policy => '{\"max_attempts\": $attempts, \"strategy\": \"fixed\", \"base_delay\": \"200 milliseconds\", \"jitter\": \"none\"}')" >/dev/null
 }
 
+# handler_script NAME: writes stdin (a script with its #! line) to $T_DIR/NAME.sh, executable,
+# for a --handler "TYPE=command:$T_DIR/NAME.sh".
+handler_script() {
+  cat >"$T_DIR/$1.sh"
+  chmod +x "$T_DIR/$1.sh"
+}
+
+# schedule_jobs QUEUE JOB_TYPE COUNT [PAYLOAD]: COUNT ready jobs in one schedule_many; PAYLOAD
+# is an SQL expression over i (1 .. COUNT), default jsonb_build_object('i', i).
+schedule_jobs() {
+  sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object(
+       'job_type', '$2', 'queue', '$1', 'payload', ${4:-jsonb_build_object('i', i)}))
+       FROM generate_series(1, $3) i))" >/dev/null
+}
+
 # start_worker NAME ARGS...: runs the worker in the background, log in $T_DIR/NAME.log.
 start_worker() {
   local name=$1; shift
@@ -48,17 +63,36 @@ start_worker() {
 
 worker_pid() { echo "${T_WORKERS[$1]:-0}"; }
 
-# stop_worker NAME [SIGNAL]: signals the worker and waits; its exit status is in $W_STATUS.
+# stop_worker NAME [SIGNAL]: signals the worker and waits; its exit status is in $W_STATUS,
+# the milliseconds from the signal to its exit in $W_MS.
 # (Not in a $(...) subshell: only this shell can wait for its children.)
 W_STATUS=
+W_MS=
 stop_worker() {
-  local name=$1 sig=${2:-TERM} pid
+  local name=$1 sig=${2:-TERM} pid started
   pid=${T_WORKERS[$name]:-}
   if [ -z "$pid" ]; then W_STATUS="not running"; return; fi
+  started=$(date +%s%N)
   kill -"$sig" "$pid" 2>/dev/null
   wait "$pid" 2>/dev/null
   W_STATUS=$?
+  W_MS=$(( ($(date +%s%N) - started) / 1000000 ))
   unset "T_WORKERS[$name]"
+}
+
+# cancel_running WORKER JOB REASON DESCRIPTION: cancels the RUNNING JOB (one test, DESCRIPTION,
+# that cancel answers RUNNING), then one test that it ends CANCELLED within 5 s (WORKER's log
+# shown if not); the milliseconds from the cancel to CANCELLED in $CANCEL_MS.
+CANCEL_MS=
+cancel_running() {
+  local started rc
+  started=$(date +%s%N)
+  is "$(sql "SELECT taskflow.cancel($2, '$3')")" RUNNING "$4"
+  wait_until 5 "SELECT state = 'CANCELLED' FROM taskflow.jobs WHERE id = $2"
+  rc=$?
+  ok "$rc" "the job ends CANCELLED"
+  [ "$rc" -eq 0 ] || show_log "$1"
+  CANCEL_MS=$(( ($(date +%s%N) - started) / 1000000 ))
 }
 
 # wait_worker NAME SECONDS: waits for the worker to exit by itself; W_STATUS as above,

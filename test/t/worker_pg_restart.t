@@ -16,17 +16,14 @@ make_queue "$Q"
 LEDGER="$T_DIR/ledger"
 : >"$LEDGER"
 chmod 666 "$LEDGER"
-cat >"$T_DIR/job.sh" <<'SH'
+handler_script job <<'SH'
 #!/bin/sh
 sleep 0.2
 echo "$TASKFLOW_JOB_ID $TASKFLOW_ATTEMPT" >>"$LEDGER"
 SH
-chmod +x "$T_DIR/job.sh"
 export LEDGER
 
-sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object(
-       'job_type', 'job', 'queue', '$Q', 'payload', jsonb_build_object('i', i)))
-       FROM generate_series(1, 100) i))" >/dev/null
+schedule_jobs "$Q" job 100
 # A lease longer than the restart: jobs running across it keep their attempt.
 start_worker w --queue "$Q" --concurrency 4 --lease 10s --handler "job=command:$T_DIR/job.sh"
 wait_until 10 "SELECT count(*) >= 10 FROM taskflow.jobs WHERE queue = '$Q' AND state = 'SUCCEEDED'"

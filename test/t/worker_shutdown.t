@@ -6,29 +6,24 @@ source "$(dirname "$0")/worker_lib.sh"
 
 Q="wt_term_$$"
 make_queue "$Q"
-cat >"$T_DIR/job.sh" <<'SH'
+handler_script job <<'SH'
 #!/bin/sh
 echo $$ >"$PIDS/$TASKFLOW_JOB_ID.pid"
 seconds=$(sed -n 's/.*"seconds": *\([0-9.]*\).*/\1/p')
 sleep "$seconds"
 SH
-chmod +x "$T_DIR/job.sh"
 mkdir -p "$T_DIR/pids"
 export PIDS="$T_DIR/pids"
 
-sql "SELECT count(*) FROM taskflow.schedule_many((SELECT jsonb_agg(jsonb_build_object(
-       'job_type', 'job', 'queue', '$Q', 'payload', jsonb_build_object('seconds', CASE WHEN i <= 4 THEN 1 ELSE 60 END)))
-       FROM generate_series(1, 6) i))" >/dev/null
+schedule_jobs "$Q" job 6 "jsonb_build_object('seconds', CASE WHEN i <= 4 THEN 1 ELSE 60 END)"
 start_worker w --queue "$Q" --concurrency 6 --shutdown-grace 2s --handler "job=command:$T_DIR/job.sh"
 wait_until 10 "SELECT count(*) = 6 FROM taskflow.jobs WHERE queue = '$Q' AND state = 'RUNNING'"
 ok $? "six jobs run"
 sleep 0.2
-started=$(date +%s%N)
 stop_worker w TERM
-elapsed_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 is "$W_STATUS" 0 "SIGTERM: exit 0"
-[ "$elapsed_ms" -ge 1900 ] && [ "$elapsed_ms" -lt 8000 ]
-ok $? "it waited for the grace period, then stopped ($elapsed_ms ms)"
+[ "$W_MS" -ge 1900 ] && [ "$W_MS" -lt 8000 ]
+ok $? "it waited for the grace period, then stopped ($W_MS ms)"
 is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE queue = '$Q' AND state = 'RUNNING'")" 0 "no job is left RUNNING"
 is "$(sql "SELECT count(*) FROM taskflow.jobs WHERE queue = '$Q' AND state = 'SUCCEEDED' AND (payload ->> 'seconds')::int = 1")" 4 \
   "the short jobs finished within the grace period"

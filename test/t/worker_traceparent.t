@@ -7,13 +7,12 @@ source "$(dirname "$0")/worker_lib.sh"
 Q="wt_tp_$$"
 make_queue "$Q" 1
 TP=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01
-cat >"$T_DIR/show.sh" <<'SH'
+handler_script show <<'SH'
 #!/bin/sh
 set=false
 [ "${TRACEPARENT+x}" = x ] && set=true
 printf '{"tp": "%s", "set": %s}' "${TRACEPARENT:-}" "$set"
 SH
-chmod +x "$T_DIR/show.sh"
 cat >"$T_DIR/handlers.json" <<JSON
 {"handlers": {"show": {"executor": "command", "command": ["$T_DIR/show.sh"]}}}
 JSON

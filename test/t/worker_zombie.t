@@ -6,12 +6,11 @@ source "$(dirname "$0")/worker_lib.sh"
 
 Q="wt_zombie_$$"
 make_queue "$Q"
-cat >"$T_DIR/slow.sh" <<'SH'
+handler_script slow <<'SH'
 #!/bin/sh
 sleep 1.5
 printf '{"worker": "%s", "attempt": %s}\n' "$WORKER_NAME" "$TASKFLOW_ATTEMPT"
 SH
-chmod +x "$T_DIR/slow.sh"
 
 id=$(sql "SELECT taskflow.schedule('slow', queue => '$Q')")
 WORKER_NAME=zombie start_worker zombie --queue "$Q" --handler "slow=command:$T_DIR/slow.sh" --worker-id zombie

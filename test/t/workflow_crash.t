@@ -11,11 +11,10 @@ QA="wt_wfcrash_a_$$"
 QB="wt_wfcrash_b_$$"
 make_queue "$QA" 2
 make_queue "$QB" 1
-cat >"$T_DIR/slow.sh" <<'SH'
+handler_script slow <<'SH'
 #!/bin/sh
 sleep 3
 SH
-chmod +x "$T_DIR/slow.sh"
 
 workflow() {  # workflow QUEUE: root -> m1..m4 -> sink; prints the workflow id
   sql "SELECT taskflow.schedule_workflow(jsonb_build_object('name', 'crash-$1',
@@ -37,15 +36,21 @@ unfinished() {  # nodes of workflow $1 not in a final state
        WHERE n.workflow_id = $1 AND j.state IN ('PENDING', 'SCHEDULED', 'RUNNING')"
 }
 HANDLERS=(--handler "fast=command:/bin/true" --handler "slow=command:$T_DIR/slow.sh")
+# kill_mid_workflow WORKER QUEUE WORKFLOW LABEL RUNNING_TEST KILLED_TEST: starts WORKER on QUEUE,
+# tests that the four middles of WORKFLOW run, then kills the worker with SIGKILL (tested too).
+kill_mid_workflow() {
+  start_worker "$1" --queue "$2" --concurrency 4 "${HANDLERS[@]}"
+  wait_until 20 "SELECT count(*) = 4 FROM taskflow.workflow_nodes n JOIN taskflow.jobs j ON j.id = n.job_id
+                 WHERE n.workflow_id = $3 AND n.node_key LIKE 'm%' AND j.state = 'RUNNING'"
+  ok $? "$4: $5"
+  stop_worker "$1" KILL
+  is "$W_STATUS" 137 "$4: $6"
+}
 
 # --- A ---------------------------------------------------------------------------------------
 wa=$(workflow "$QA")
-start_worker first --queue "$QA" --concurrency 4 "${HANDLERS[@]}"
-wait_until 20 "SELECT count(*) = 4 FROM taskflow.workflow_nodes n JOIN taskflow.jobs j ON j.id = n.job_id
-               WHERE n.workflow_id = $wa AND n.node_key LIKE 'm%' AND j.state = 'RUNNING'"
-ok $? "A: the root ran and the four middles were released and are running"
-stop_worker first KILL
-is "$W_STATUS" 137 "A: the worker died of SIGKILL mid-workflow"
+kill_mid_workflow first "$QA" "$wa" A "the root ran and the four middles were released and are running" \
+  "the worker died of SIGKILL mid-workflow"
 is "$(sql "SELECT j.state FROM taskflow.workflow_nodes n JOIN taskflow.jobs j ON j.id = n.job_id WHERE n.workflow_id = $wa AND n.node_key = 'sink'")" \
   SCHEDULED "A: the sink is still waiting"
 start_worker second --queue "$QA" --concurrency 4 "${HANDLERS[@]}"
@@ -62,12 +67,7 @@ is "$W_STATUS" 0 "A: the second worker exits 0"
 
 # --- B ---------------------------------------------------------------------------------------
 wb=$(workflow "$QB")
-start_worker third --queue "$QB" --concurrency 4 "${HANDLERS[@]}"
-wait_until 20 "SELECT count(*) = 4 FROM taskflow.workflow_nodes n JOIN taskflow.jobs j ON j.id = n.job_id
-               WHERE n.workflow_id = $wb AND n.node_key LIKE 'm%' AND j.state = 'RUNNING'"
-ok $? "B: the middles are running"
-stop_worker third KILL
-is "$W_STATUS" 137 "B: the worker died of SIGKILL"
+kill_mid_workflow third "$QB" "$wb" B "the middles are running" "the worker died of SIGKILL"
 wait_until 20 "SELECT count(*) = 0 FROM taskflow.workflow_nodes n JOIN taskflow.jobs j ON j.id = n.job_id
                WHERE n.workflow_id = $wb AND j.state IN ('PENDING', 'SCHEDULED', 'RUNNING')"
 ok $? "B: with no worker left, the Rescuer alone brings every node to a final state"

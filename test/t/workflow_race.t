@@ -13,13 +13,7 @@
 set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 
-Q="tf_wfrace_$$"
-DIR=$(mktemp -d /tmp/tfwfrace.XXXXXX)
-
-cleanup_at_exit "DELETE FROM taskflow.job_dependencies WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = '$Q');
-$(drop_queues_sql "$Q")"
-
-require_db
+queue_fixture wfrace "DELETE FROM taskflow.job_dependencies WHERE job_id IN (SELECT id FROM taskflow.jobs WHERE queue = 'tf_wfrace_$$');"
 
 plan 12
 sql "SELECT taskflow.create_queue('$Q', retry_policy => '{\"max_attempts\": 1}')" >/dev/null
@@ -34,21 +28,14 @@ p2=$(sql "SELECT taskflow.schedule('r1.p2', queue => '$Q')")
 c=$(sql "SELECT taskflow.schedule('r1.c', queue => '$Q', depends_on => ARRAY[$p1, $p2]::bigint[])")
 t1=$(sql "SELECT lease_token FROM taskflow.acquire('w1', ARRAY['$Q'], 1, job_types => ARRAY['r1.p1'])")
 t2=$(sql "SELECT lease_token FROM taskflow.acquire('w2', ARRAY['$Q'], 1, job_types => ARRAY['r1.p2'])")
-PGAPPNAME="tf_wfrace_a_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/a1.out" 2>&1 <<SQL &
-BEGIN;
+hold_open "tf_wfrace_a_$$" a1 8 SUCCEEDED <<SQL
 SELECT taskflow.complete($p1, '$t1', '{"from": 1}');
-SELECT pg_sleep(8);
-COMMIT;
 SQL
-a1=$!
-until grep -q SUCCEEDED "$DIR/a1.out" 2>/dev/null; do sleep 0.05; done
-PGAPPNAME="tf_wfrace_b_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/b1.out" 2>&1 <<SQL &
+a1=$HELD_PID
+expect_blocked 15 "tf_wfrace_b_$$" b1 "the second finisher waits for the first one's transaction (the dependent's row)" <<SQL
 SELECT taskflow.complete($p2, '$t2', '{"from": 2}');
 SQL
-b1=$!
-wait_blocked "tf_wfrace_b_$$" 15
-ok $? "the second finisher waits for the first one's transaction (the dependent's row)"
-wait "$a1" "$b1"
+wait "$a1" "$BLOCKED_PID"
 is "$(cat "$DIR/a1.out")|$(cat "$DIR/b1.out")" "SUCCEEDED|SUCCEEDED" "both dependencies completed"
 is "$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
   "PENDING 0|1" "the dependent is released exactly once, nothing pending"
@@ -83,22 +70,15 @@ p2=$(sql "SELECT taskflow.schedule('r3.p2', queue => '$Q')")
 c=$(sql "SELECT taskflow.schedule('r3.c', queue => '$Q', depends_on => ARRAY[$p1, $p2]::bigint[], on_dependency_failure => 'run')")
 sql "SELECT count(*) FROM taskflow.acquire('w1', ARRAY['$Q'], 1, job_types => ARRAY['r3.p1'])" >/dev/null
 t2=$(sql "SELECT lease_token FROM taskflow.acquire('w2', ARRAY['$Q'], 1, job_types => ARRAY['r3.p2'])")
-PGAPPNAME="tf_wfrace_r_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/r3.out" 2>&1 <<SQL &
-BEGIN;
+hold_open "tf_wfrace_r_$$" r3 8 t <<SQL
 UPDATE taskflow.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $p1;
 SELECT taskflow._rescue_expired() >= 1;
-SELECT pg_sleep(8);
-COMMIT;
 SQL
-r3=$!
-until grep -q t "$DIR/r3.out" 2>/dev/null; do sleep 0.05; done
-PGAPPNAME="tf_wfrace_w_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/w3.out" 2>&1 <<SQL &
+r3=$HELD_PID
+expect_blocked 15 "tf_wfrace_w_$$" w3 "the worker's complete waits for the Rescuer's transaction" <<SQL
 SELECT taskflow.complete($p2, '$t2');
 SQL
-w3=$!
-wait_blocked "tf_wfrace_w_$$" 15
-ok $? "the worker's complete waits for the Rescuer's transaction"
-wait "$r3" "$w3"
+wait "$r3" "$BLOCKED_PID"
 is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $p1")|$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
   "DEAD|PENDING 0|1" "the Rescuer's DEAD and the worker's SUCCEEDED release the dependent once"
 is "$(sql "SELECT string_agg(x ->> 'state', ',' ORDER BY x ->> 'job_id') FROM jsonb_array_elements(taskflow.dependency_results($c)) x")" \
@@ -107,21 +87,14 @@ is "$(sql "SELECT string_agg(x ->> 'state', ',' ORDER BY x ->> 'job_id') FROM js
 # --- 4. schedule(depends_on) against the dependency's complete ------------------------------------
 p=$(sql "SELECT taskflow.schedule('r4.p', queue => '$Q')")
 t=$(sql "SELECT lease_token FROM taskflow.acquire('w', ARRAY['$Q'], 1, job_types => ARRAY['r4.p'])")
-PGAPPNAME="tf_wfrace_s_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/s4.out" 2>&1 <<SQL &
-BEGIN;
+hold_open "tf_wfrace_s_$$" s4 8 '^[0-9]' <<SQL
 SELECT taskflow.schedule('r4.c', queue => '$Q', depends_on => ARRAY[$p]::bigint[]);
-SELECT pg_sleep(8);
-COMMIT;
 SQL
-s4=$!
-until grep -q '^[0-9]' "$DIR/s4.out" 2>/dev/null; do sleep 0.05; done
-PGAPPNAME="tf_wfrace_c_$$" psql -X -q -At -v ON_ERROR_STOP=1 >"$DIR/c4.out" 2>&1 <<SQL &
+s4=$HELD_PID
+expect_blocked 15 "tf_wfrace_c_$$" c4 "the complete waits for the uncommitted schedule that depends on it" <<SQL
 SELECT taskflow.complete($p, '$t');
 SQL
-c4=$!
-wait_blocked "tf_wfrace_c_$$" 15
-ok $? "the complete waits for the uncommitted schedule that depends on it"
-wait "$s4" "$c4"
+wait "$s4" "$BLOCKED_PID"
 c=$(head -1 "$DIR/s4.out")
 is "$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
   "PENDING 0|1" "then the new job is released (not left waiting forever)"
