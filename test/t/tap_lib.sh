@@ -2,7 +2,8 @@
 # only). Every script sources it, directly or through worker_lib.sh / http_lib.sh (which add
 # their own fixtures on top), so all share one counter and one set of TAP functions:
 #   plan N                       prints the plan "1..N" up front (else done_testing prints it)
-#   ok STATUS DESCRIPTION        one TAP line from an exit status (0 passes); returns 0
+#   ok STATUS DESCRIPTION        one TAP line from an exit status (0 passes); returns 1 when the
+#                                test failed, so `ok $? "..." || show_log w` shows diagnostics
 #   is GOT WANT DESCRIPTION      equality, with got/want as diagnostics
 #   diag TEXT...                 one "# TEXT" line per argument
 #   done_testing                 ends the script: the plan if none was printed, and the status
@@ -83,7 +84,7 @@ ok() {
     T_FAILED=$((T_FAILED + 1))
     echo "not ok $T_COUNT - $*"
   fi
-  return 0
+  [ "$status" -eq 0 ]
 }
 is() {
   local got=$1 want=$2; shift 2
