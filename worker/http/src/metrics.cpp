@@ -24,23 +24,14 @@ void HttpMetrics::Record(const std::string& route, const std::string& method, in
                          double seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++requests_[{route, method, status}];
-  Histogram& h = durations_[route];
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++h.buckets[i];
-  }
-  ++h.count;
-  h.sum += seconds;
+  durations_[route].Observe(kBuckets, seconds);
 }
 
-namespace {
-
-std::string Number(double v) {
+std::string PrometheusNumber(double value) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  std::snprintf(buf, sizeof buf, "%.9g", value);
   return buf;
 }
-
-}  // namespace
 
 std::string HttpMetrics::Render(const Gauges& g) const {
   std::string out;
@@ -59,16 +50,8 @@ std::string HttpMetrics::Render(const Gauges& g) const {
       "its response, by route.\n"
       "# TYPE taskflow_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : durations_) {
-    const std::string label = "route=\"" + EscapeLabel(route) + "\"";
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      out += "taskflow_http_request_duration_seconds_bucket{" + label + ",le=\"" +
-             Number(kBuckets[i]) + "\"} " + std::to_string(h.buckets[i]) + "\n";
-    }
-    out += "taskflow_http_request_duration_seconds_bucket{" + label + ",le=\"+Inf\"} " +
-           std::to_string(h.count) + "\n";
-    out += "taskflow_http_request_duration_seconds_sum{" + label + "} " + Number(h.sum) + "\n";
-    out += "taskflow_http_request_duration_seconds_count{" + label + "} " +
-           std::to_string(h.count) + "\n";
+    h.Render(out, "taskflow_http_request_duration_seconds", "route=\"" + EscapeLabel(route) + "\"",
+             kBuckets);
   }
   out +=
       "# HELP taskflow_http_db_reconnects_total Database connections opened to replace broken "
