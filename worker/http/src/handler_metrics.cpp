@@ -29,12 +29,10 @@ int HandlerMetrics::running() const {
 
 std::string HandlerMetrics::Render() const {
   std::lock_guard<std::mutex> lock(mutex_);
-  std::string out =
-      "# HELP taskflow_worker_jobs_running Job handlers running in this worker now.\n"
-      "# TYPE taskflow_worker_jobs_running gauge\n"
-      "taskflow_worker_jobs_running " +
-      std::to_string(running_) +
-      "\n"
+  std::string out;
+  AppendSample(out, "taskflow_worker_jobs_running", "gauge",
+               "Job handlers running in this worker now.", running_);
+  out +=
       "# HELP taskflow_worker_handler_duration_seconds How long this worker's job handlers ran, "
       "by job type and outcome.\n"
       "# TYPE taskflow_worker_handler_duration_seconds histogram\n";

@@ -53,29 +53,19 @@ std::string HttpMetrics::Render(const Gauges& g) const {
     h.Render(out, "taskflow_http_request_duration_seconds", "route=\"" + EscapeLabel(route) + "\"",
              kBuckets);
   }
-  out +=
-      "# HELP taskflow_http_db_reconnects_total Database connections opened to replace broken "
-      "ones.\n# TYPE taskflow_http_db_reconnects_total counter\ntaskflow_http_db_reconnects_total " +
-      std::to_string(g.db_reconnects) + "\n";
-  out +=
-      "# HELP taskflow_http_db_connections Open database connections of the HTTP server.\n"
-      "# TYPE taskflow_http_db_connections gauge\ntaskflow_http_db_connections " +
-      std::to_string(g.db_connections) + "\n";
-  out +=
-      "# HELP taskflow_http_connections_rejected_total Connections answered 503 because every "
-      "thread and queue slot was taken.\n"
-      "# TYPE taskflow_http_connections_rejected_total counter\n"
-      "taskflow_http_connections_rejected_total " +
-      std::to_string(g.rejected_connections) + "\n";
-  out +=
-      "# HELP taskflow_http_connections_active Connections being served now.\n"
-      "# TYPE taskflow_http_connections_active gauge\ntaskflow_http_connections_active " +
-      std::to_string(g.active_connections) + "\n";
+  AppendSample(out, "taskflow_http_db_reconnects_total", "counter",
+               "Database connections opened to replace broken ones.", g.db_reconnects);
+  AppendSample(out, "taskflow_http_db_connections", "gauge",
+               "Open database connections of the HTTP server.", g.db_connections);
+  AppendSample(out, "taskflow_http_connections_rejected_total", "counter",
+               "Connections answered 503 because every thread and queue slot was taken.",
+               g.rejected_connections);
+  AppendSample(out, "taskflow_http_connections_active", "gauge", "Connections being served now.",
+               g.active_connections);
   if (g.with_database) {
-    out +=
-        "# HELP taskflow_http_database_up Whether this scrape read taskflow.metrics() from the "
-        "database.\n# TYPE taskflow_http_database_up gauge\ntaskflow_http_database_up " +
-        std::string(g.database_up ? "1" : "0") + "\n";
+    AppendSample(out, "taskflow_http_database_up", "gauge",
+                 "Whether this scrape read taskflow.metrics() from the database.",
+                 g.database_up ? 1 : 0);
   }
   return out;
 }

@@ -1,6 +1,6 @@
-// A cumulative Prometheus histogram over fixed upper bounds, and its exposition text: shared by
-// the HTTP server's request durations (metrics.hpp) and the worker's handler durations
-// (handler_metrics.hpp). Not thread-safe: its owner holds the lock.
+// The Prometheus exposition text shared by the HTTP server's series (metrics.hpp) and the
+// worker's handler series (handler_metrics.hpp): one-sample series and a cumulative histogram
+// over fixed upper bounds (not thread-safe: its owner holds the lock).
 #pragma once
 
 #include <array>
@@ -12,6 +12,14 @@ namespace taskflow::http {
 
 // A sample value as the exposition format writes it ("%.9g").
 std::string PrometheusNumber(double value);
+
+// Appends a series of one unlabelled sample with its HELP and TYPE lines.
+template <typename Value>
+void AppendSample(std::string& out, const char* name, const char* type, const char* help,
+                  Value value) {
+  out += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " " + type + "\n" +
+         name + " " + std::to_string(value) + "\n";
+}
 
 template <std::size_t N>
 struct Histogram {
