@@ -1827,6 +1827,48 @@ BEGIN
 END
 $$;
 
+-- dead_letter_redrive and dead_letter_purge share _dead_letter_apply (same checks, same errors).
+-- Re-drive (retry) or purge one group of dead letters, at most max_jobs (newest first) per call:
+-- dead_letter_redrive and dead_letter_purge, `action` 'retry' or 'purge' (_bulk_apply).
+CREATE FUNCTION taskflow._dead_letter_apply(action text, job_type text, error_type text,
+    max_jobs integer) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF job_type IS NULL OR error_type IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'job_type and error_type are required';
+  END IF;
+  IF max_jobs IS NULL OR max_jobs < 1 OR max_jobs > taskflow._bulk_max() THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('max_jobs must be between 1 and %s', taskflow._bulk_max());
+  END IF;
+  RETURN taskflow._bulk_apply(action, ARRAY(SELECT taskflow._job_ids(
+    taskflow._job_filter('{DEAD}', NULL, NULL, job_type, NULL, NULL, NULL, NULL, error_type),
+    NULL, max_jobs)), NULL);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION taskflow.dead_letter_redrive(job_type text, error_type text,
+    max_jobs integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN taskflow._dead_letter_apply('retry', job_type, error_type, max_jobs);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION taskflow.dead_letter_purge(job_type text, error_type text,
+    max_jobs integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN taskflow._dead_letter_apply('purge', job_type, error_type, max_jobs);
+END
+$$;
+
 -- _bulk_apply names the final states through _final_states().
 -- Applies `action` (retry or cancel: the per-job verbs, with their state machine checks and
 -- audit trail; purge: deletes finished jobs with their attempts and events) to the jobs `ids`
