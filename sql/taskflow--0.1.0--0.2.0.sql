@@ -552,10 +552,14 @@ BEGIN
 END
 $$;
 
--- --- 070_observability.sql: the statistics triggers name the final states through _final_states()
--- Deleted finished jobs: the ones not rolled up yet are counted now, and all are removed.
--- Holds the watermark (FOR SHARE) so a concurrent roll-up cannot count them as well.
-CREATE OR REPLACE FUNCTION taskflow._stats_on_delete() RETURNS trigger
+-- --- 070_observability.sql: the statistics triggers name the final states through _final_states(),
+-- and one function serves the DELETE and the TRUNCATE trigger (the same count of finished jobs
+-- leaving the table; only the rows differ).
+-- Finished jobs leaving the table: the ones not rolled up yet are counted now, and all are
+-- removed. AFTER DELETE: the deleted rows (transition table gone); BEFORE TRUNCATE (TRUNCATE fires
+-- no DELETE trigger): the whole table, counted before it is emptied. Holds the watermark
+-- (FOR SHARE) so a concurrent roll-up cannot count them as well.
+CREATE FUNCTION taskflow._stats_on_jobs_removed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
@@ -565,30 +569,21 @@ DECLARE
 BEGIN
   SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
   EXECUTE taskflow._stats_apply_sql(format(
-    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM gone j '
+    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM %s j '
     'WHERE j.state = ANY (taskflow._final_states())',
-    taskflow._observation_sql(), COALESCE(w, '-infinity')));
+    taskflow._observation_sql(), COALESCE(w, '-infinity'),
+    CASE TG_OP WHEN 'TRUNCATE' THEN 'taskflow.jobs' ELSE 'gone' END));
   RETURN NULL;
 END
 $$;
 
--- TRUNCATE fires no DELETE trigger: count what it is about to remove first.
-CREATE OR REPLACE FUNCTION taskflow._stats_on_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-  w timestamptz;
-BEGIN
-  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
-  EXECUTE taskflow._stats_apply_sql(format(
-    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM taskflow.jobs j '
-    'WHERE j.state = ANY (taskflow._final_states())',
-    taskflow._observation_sql(), COALESCE(w, '-infinity')));
-  RETURN NULL;
-END
-$$;
+DROP TRIGGER jobs_stats_on_delete ON taskflow.jobs;
+DROP TRIGGER jobs_stats_on_truncate ON taskflow.jobs;
+DROP FUNCTION taskflow._stats_on_delete(), taskflow._stats_on_truncate();
+CREATE TRIGGER jobs_stats_on_delete AFTER DELETE ON taskflow.jobs
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_jobs_removed();
+CREATE TRIGGER jobs_stats_on_truncate BEFORE TRUNCATE ON taskflow.jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_jobs_removed();
 
 -- --- 072_maintenance.sql
 -- The Cleaner, rolling up finished jobs first (as in 0.1.0) and now also deleting the workflow
