@@ -1822,6 +1822,59 @@ BEGIN
 END
 $$;
 
+-- --- 020_queues.sql: _policy_fields reads strategy and jitter through _policy_string.
+-- A string of a retry policy (strategy, jitter): NULL when absent.
+CREATE FUNCTION taskflow._policy_string(policy jsonb, key text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF policy ? key AND jsonb_typeof(policy -> key) <> 'string' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('retry_policy.%s must be a string', key);
+  END IF;
+  RETURN policy ->> key;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION taskflow._policy_fields(policy jsonb,
+    OUT max_attempts integer, OUT strategy text, OUT base_delay interval,
+    OUT max_delay interval, OUT jitter text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k text;
+BEGIN
+  IF policy IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM taskflow._check_json_depth(policy, 'retry_policy');
+  IF jsonb_typeof(policy) <> 'object' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'retry_policy must be a JSON object',
+      HINT = 'Example: {"max_attempts": 5, "strategy": "exponential", "base_delay": "2 seconds", "max_delay": "1 hour", "jitter": "full"}';
+  END IF;
+  FOR k IN SELECT jsonb_object_keys(policy) LOOP
+    IF k NOT IN ('max_attempts', 'strategy', 'base_delay', 'max_delay', 'jitter') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('unknown retry_policy key "%s"', k),
+        HINT = 'Allowed keys: max_attempts, strategy, base_delay, max_delay, jitter.';
+    END IF;
+  END LOOP;
+  IF policy ? 'max_attempts' THEN
+    IF jsonb_typeof(policy -> 'max_attempts') <> 'number' OR (policy ->> 'max_attempts') !~ '^[0-9]+$'
+       OR (policy ->> 'max_attempts')::numeric > 2147483647 THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('retry_policy.max_attempts must be a positive integer, got %s', policy -> 'max_attempts');
+    END IF;
+    max_attempts := (policy ->> 'max_attempts')::integer;
+  END IF;
+  strategy := taskflow._policy_string(policy, 'strategy');
+  jitter := taskflow._policy_string(policy, 'jitter');
+  base_delay := taskflow._policy_delay(policy, 'base_delay');
+  max_delay := taskflow._policy_delay(policy, 'max_delay');
+END
+$$;
+
 -- dead_letter_redrive and dead_letter_purge share _dead_letter_apply (same checks, same errors).
 -- Re-drive (retry) or purge one group of dead letters, at most max_jobs (newest first) per call:
 -- dead_letter_redrive and dead_letter_purge, `action` 'retry' or 'purge' (_bulk_apply).

@@ -63,11 +63,13 @@ SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"max_
   'max_attempts out of range');
 SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"strategy": "random"}')$$, '22023',
   'unknown retry strategy "random"', 'an unknown strategy');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"strategy": 3}')$$, '22023', NULL,
+SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"strategy": 3}')$$, '22023',
+  'retry_policy.strategy must be a string',
   'a strategy that is not a string');
 SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"jitter": "some"}')$$, '22023',
   'unknown jitter "some"', 'an unknown jitter');
-SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"jitter": true}')$$, '22023', NULL,
+SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"jitter": true}')$$, '22023',
+  'retry_policy.jitter must be a string',
   'a jitter that is not a string');
 SELECT throws_ok($$SELECT taskflow.create_queue('t_q_x', retry_policy => '{"base_delay": "soon"}')$$, '22023', NULL,
   'a base_delay that is not an interval');
