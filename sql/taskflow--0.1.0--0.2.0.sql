@@ -1822,6 +1822,122 @@ BEGIN
 END
 $$;
 
+-- --- 060_rules.sql, 076_dashboard_jobs.sql: a rule's condition and placeholders and a payload filter
+-- are compiled by one _compile_jsonpath (the same checks, the same messages).
+CREATE FUNCTION taskflow._compile_jsonpath(path text, what text, hint text, passer text,
+    vars_hint text) RETURNS jsonpath
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  compiled jsonpath;
+  vars text[];
+BEGIN
+  BEGIN
+    compiled := path::jsonpath;
+  EXCEPTION WHEN others THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('%s is not a valid jsonpath: %s', what, SQLERRM), HINT = hint;
+  END;
+  vars := taskflow._jsonpath_variables(compiled);
+  IF cardinality(vars) > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('%s uses the jsonpath variable $%s, but %s no variables', what, vars[1], passer),
+      HINT = vars_hint;
+  END IF;
+  RETURN compiled;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION taskflow._check_rule(name text, tenant_id text, trigger jsonb, actions jsonb,
+    condition text)
+RETURNS taskflow._rule_parse
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  p taskflow._rule_parse;
+  x text;
+BEGIN
+  p := taskflow._parse_rule(name, tenant_id, trigger, actions);
+  -- A role confined to a tenant may act for its own tenant only: "for_each": "tenant" (every
+  -- registered tenant) is for admins (docs/automation.md, docs/tenancy.md).
+  IF p.for_each_tenant AND taskflow._caller_tenant() IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('permission denied for "for_each": "tenant": this role is confined to tenant "%s"',
+                       taskflow._caller_tenant()),
+      HINT = 'A tenant''s rule fires for its own tenant only; leave "for_each" out. Rules that fire '
+             'for every tenant are created by a taskflow_admin role.';
+  END IF;
+  IF condition IS NOT NULL THEN
+    PERFORM taskflow._compile_jsonpath(condition, 'condition',
+      'A condition is a jsonpath predicate over the trigger context, e.g. $.tenant.attributes.plan == "pro"',
+      'rules pass', 'Compare with a literal or with a path into the context, e.g. @ > $.tenant.attributes.min');
+  END IF;
+  FOREACH x IN ARRAY p.paths LOOP
+    PERFORM taskflow._compile_jsonpath(x, format('placeholder {{ %s }}', x),
+      'A placeholder looks like "{{ $.tenant.id }}".',
+      'rules pass', 'Use a path into the context instead, e.g. $.tenant.attributes.min');
+  END LOOP;
+  FOREACH x IN ARRAY p.delays LOOP
+    BEGIN
+      PERFORM x::interval;
+    EXCEPTION WHEN others THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('delay "%s" is not a valid interval', x),
+        HINT = 'Use an interval such as "5 minutes", or a number of seconds.';
+    END;
+    IF x::interval < interval '0' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('delay "%s" is negative', x);
+    END IF;
+  END LOOP;
+  FOREACH x IN ARRAY p.queues LOOP
+    IF NOT EXISTS (SELECT FROM taskflow.queues q WHERE q.name = x) THEN
+      RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', x),
+        HINT = format('Create it first: SELECT taskflow.create_queue(%L);', x);
+    END IF;
+  END LOOP;
+  RETURN p;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION taskflow._check_payload_path(path text) RETURNS jsonpath
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  compiled jsonpath;
+  probe jsonb;
+BEGIN
+  IF path IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF length(path) > 1000 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('payload: the jsonpath is %s characters long, more than 1000', length(path));
+  END IF;
+  compiled := taskflow._compile_jsonpath(path, 'payload',
+    'A payload filter is a jsonpath predicate, e.g. $.customer == "acme" or $.amount > 100',
+    'the filter passes', 'Compare with a literal, e.g. $.customer == "acme"');
+  -- A predicate answers one boolean (or null: unknown) for any document; a plain path such as
+  -- $.customer answers items or nothing, which @@ would treat as "no match" for every job.
+  BEGIN
+    probe := jsonb_path_query_first('{}'::jsonb, compiled, '{}'::jsonb, true);
+  EXCEPTION WHEN others THEN
+    probe := NULL;
+  END;
+  IF probe IS NULL OR jsonb_typeof(probe) NOT IN ('boolean', 'null') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('payload must be a jsonpath predicate (a comparison or exists(...)), got %s', path),
+      HINT = 'e.g. $.customer == "acme", $.amount > 100, exists($.coupon), $.flag == true';
+  END IF;
+  RETURN compiled;
+END
+$$;
+
+
 -- --- 020_queues.sql: _policy_fields reads strategy and jitter through _policy_string.
 -- A string of a retry policy (strategy, jitter): NULL when absent.
 CREATE FUNCTION taskflow._policy_string(policy jsonb, key text) RETURNS text

@@ -32,7 +32,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   compiled jsonpath;
-  vars text[];
   probe jsonb;
 BEGIN
   IF path IS NULL THEN
@@ -42,19 +41,9 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('payload: the jsonpath is %s characters long, more than 1000', length(path));
   END IF;
-  BEGIN
-    compiled := path::jsonpath;
-  EXCEPTION WHEN others THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('payload is not a valid jsonpath: %s', SQLERRM),
-      HINT = 'A payload filter is a jsonpath predicate, e.g. $.customer == "acme" or $.amount > 100';
-  END;
-  vars := taskflow._jsonpath_variables(compiled);
-  IF cardinality(vars) > 0 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('payload uses the jsonpath variable $%s, but the filter passes no variables', vars[1]),
-      HINT = 'Compare with a literal, e.g. $.customer == "acme"';
-  END IF;
+  compiled := taskflow._compile_jsonpath(path, 'payload',
+    'A payload filter is a jsonpath predicate, e.g. $.customer == "acme" or $.amount > 100',
+    'the filter passes', 'Compare with a literal, e.g. $.customer == "acme"');
   -- A predicate answers one boolean (or null: unknown) for any document; a plain path such as
   -- $.customer answers items or nothing, which @@ would treat as "no match" for every job.
   BEGIN
