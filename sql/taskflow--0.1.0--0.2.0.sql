@@ -552,10 +552,14 @@ BEGIN
 END
 $$;
 
--- --- 070_observability.sql: the statistics triggers name the final states through _final_states()
--- Deleted finished jobs: the ones not rolled up yet are counted now, and all are removed.
--- Holds the watermark (FOR SHARE) so a concurrent roll-up cannot count them as well.
-CREATE OR REPLACE FUNCTION taskflow._stats_on_delete() RETURNS trigger
+-- --- 070_observability.sql: the statistics triggers name the final states through _final_states(),
+-- and one function serves the DELETE and the TRUNCATE trigger (the same count of finished jobs
+-- leaving the table; only the rows differ).
+-- Finished jobs leaving the table: the ones not rolled up yet are counted now, and all are
+-- removed. AFTER DELETE: the deleted rows (transition table gone); BEFORE TRUNCATE (TRUNCATE fires
+-- no DELETE trigger): the whole table, counted before it is emptied. Holds the watermark
+-- (FOR SHARE) so a concurrent roll-up cannot count them as well.
+CREATE FUNCTION taskflow._stats_on_jobs_removed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
@@ -565,30 +569,21 @@ DECLARE
 BEGIN
   SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
   EXECUTE taskflow._stats_apply_sql(format(
-    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM gone j '
+    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM %s j '
     'WHERE j.state = ANY (taskflow._final_states())',
-    taskflow._observation_sql(), COALESCE(w, '-infinity')));
+    taskflow._observation_sql(), COALESCE(w, '-infinity'),
+    CASE TG_OP WHEN 'TRUNCATE' THEN 'taskflow.jobs' ELSE 'gone' END));
   RETURN NULL;
 END
 $$;
 
--- TRUNCATE fires no DELETE trigger: count what it is about to remove first.
-CREATE OR REPLACE FUNCTION taskflow._stats_on_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-  w timestamptz;
-BEGIN
-  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
-  EXECUTE taskflow._stats_apply_sql(format(
-    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM taskflow.jobs j '
-    'WHERE j.state = ANY (taskflow._final_states())',
-    taskflow._observation_sql(), COALESCE(w, '-infinity')));
-  RETURN NULL;
-END
-$$;
+DROP TRIGGER jobs_stats_on_delete ON taskflow.jobs;
+DROP TRIGGER jobs_stats_on_truncate ON taskflow.jobs;
+DROP FUNCTION taskflow._stats_on_delete(), taskflow._stats_on_truncate();
+CREATE TRIGGER jobs_stats_on_delete AFTER DELETE ON taskflow.jobs
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_jobs_removed();
+CREATE TRIGGER jobs_stats_on_truncate BEFORE TRUNCATE ON taskflow.jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_jobs_removed();
 
 -- --- 072_maintenance.sql
 -- The Cleaner, rolling up finished jobs first (as in 0.1.0) and now also deleting the workflow
@@ -1824,6 +1819,217 @@ BEGIN
          'capped', (SELECT count(*) FROM d) > max_jobs)
   INTO result FROM g;
   RETURN result;
+END
+$$;
+
+-- --- 060_rules.sql, 076_dashboard_jobs.sql: a rule's condition and placeholders and a payload filter
+-- are compiled by one _compile_jsonpath (the same checks, the same messages).
+CREATE FUNCTION taskflow._compile_jsonpath(path text, what text, hint text, passer text,
+    vars_hint text) RETURNS jsonpath
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  compiled jsonpath;
+  vars text[];
+BEGIN
+  BEGIN
+    compiled := path::jsonpath;
+  EXCEPTION WHEN others THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('%s is not a valid jsonpath: %s', what, SQLERRM), HINT = hint;
+  END;
+  vars := taskflow._jsonpath_variables(compiled);
+  IF cardinality(vars) > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('%s uses the jsonpath variable $%s, but %s no variables', what, vars[1], passer),
+      HINT = vars_hint;
+  END IF;
+  RETURN compiled;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION taskflow._check_rule(name text, tenant_id text, trigger jsonb, actions jsonb,
+    condition text)
+RETURNS taskflow._rule_parse
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  p taskflow._rule_parse;
+  x text;
+BEGIN
+  p := taskflow._parse_rule(name, tenant_id, trigger, actions);
+  -- A role confined to a tenant may act for its own tenant only: "for_each": "tenant" (every
+  -- registered tenant) is for admins (docs/automation.md, docs/tenancy.md).
+  IF p.for_each_tenant AND taskflow._caller_tenant() IS NOT NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '42501',
+      MESSAGE = format('permission denied for "for_each": "tenant": this role is confined to tenant "%s"',
+                       taskflow._caller_tenant()),
+      HINT = 'A tenant''s rule fires for its own tenant only; leave "for_each" out. Rules that fire '
+             'for every tenant are created by a taskflow_admin role.';
+  END IF;
+  IF condition IS NOT NULL THEN
+    PERFORM taskflow._compile_jsonpath(condition, 'condition',
+      'A condition is a jsonpath predicate over the trigger context, e.g. $.tenant.attributes.plan == "pro"',
+      'rules pass', 'Compare with a literal or with a path into the context, e.g. @ > $.tenant.attributes.min');
+  END IF;
+  FOREACH x IN ARRAY p.paths LOOP
+    PERFORM taskflow._compile_jsonpath(x, format('placeholder {{ %s }}', x),
+      'A placeholder looks like "{{ $.tenant.id }}".',
+      'rules pass', 'Use a path into the context instead, e.g. $.tenant.attributes.min');
+  END LOOP;
+  FOREACH x IN ARRAY p.delays LOOP
+    BEGIN
+      PERFORM x::interval;
+    EXCEPTION WHEN others THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('delay "%s" is not a valid interval', x),
+        HINT = 'Use an interval such as "5 minutes", or a number of seconds.';
+    END;
+    IF x::interval < interval '0' THEN
+      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('delay "%s" is negative', x);
+    END IF;
+  END LOOP;
+  FOREACH x IN ARRAY p.queues LOOP
+    IF NOT EXISTS (SELECT FROM taskflow.queues q WHERE q.name = x) THEN
+      RAISE EXCEPTION USING ERRCODE = '42704', MESSAGE = format('queue "%s" does not exist', x),
+        HINT = format('Create it first: SELECT taskflow.create_queue(%L);', x);
+    END IF;
+  END LOOP;
+  RETURN p;
+END
+$$;
+
+
+CREATE OR REPLACE FUNCTION taskflow._check_payload_path(path text) RETURNS jsonpath
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  compiled jsonpath;
+  probe jsonb;
+BEGIN
+  IF path IS NULL THEN
+    RETURN NULL;
+  END IF;
+  IF length(path) > 1000 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('payload: the jsonpath is %s characters long, more than 1000', length(path));
+  END IF;
+  compiled := taskflow._compile_jsonpath(path, 'payload',
+    'A payload filter is a jsonpath predicate, e.g. $.customer == "acme" or $.amount > 100',
+    'the filter passes', 'Compare with a literal, e.g. $.customer == "acme"');
+  -- A predicate answers one boolean (or null: unknown) for any document; a plain path such as
+  -- $.customer answers items or nothing, which @@ would treat as "no match" for every job.
+  BEGIN
+    probe := jsonb_path_query_first('{}'::jsonb, compiled, '{}'::jsonb, true);
+  EXCEPTION WHEN others THEN
+    probe := NULL;
+  END;
+  IF probe IS NULL OR jsonb_typeof(probe) NOT IN ('boolean', 'null') THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('payload must be a jsonpath predicate (a comparison or exists(...)), got %s', path),
+      HINT = 'e.g. $.customer == "acme", $.amount > 100, exists($.coupon), $.flag == true';
+  END IF;
+  RETURN compiled;
+END
+$$;
+
+
+-- --- 020_queues.sql: _policy_fields reads strategy and jitter through _policy_string.
+-- A string of a retry policy (strategy, jitter): NULL when absent.
+CREATE FUNCTION taskflow._policy_string(policy jsonb, key text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF policy ? key AND jsonb_typeof(policy -> key) <> 'string' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('retry_policy.%s must be a string', key);
+  END IF;
+  RETURN policy ->> key;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION taskflow._policy_fields(policy jsonb,
+    OUT max_attempts integer, OUT strategy text, OUT base_delay interval,
+    OUT max_delay interval, OUT jitter text)
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  k text;
+BEGIN
+  IF policy IS NULL THEN
+    RETURN;
+  END IF;
+  PERFORM taskflow._check_json_depth(policy, 'retry_policy');
+  IF jsonb_typeof(policy) <> 'object' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'retry_policy must be a JSON object',
+      HINT = 'Example: {"max_attempts": 5, "strategy": "exponential", "base_delay": "2 seconds", "max_delay": "1 hour", "jitter": "full"}';
+  END IF;
+  FOR k IN SELECT jsonb_object_keys(policy) LOOP
+    IF k NOT IN ('max_attempts', 'strategy', 'base_delay', 'max_delay', 'jitter') THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('unknown retry_policy key "%s"', k),
+        HINT = 'Allowed keys: max_attempts, strategy, base_delay, max_delay, jitter.';
+    END IF;
+  END LOOP;
+  IF policy ? 'max_attempts' THEN
+    IF jsonb_typeof(policy -> 'max_attempts') <> 'number' OR (policy ->> 'max_attempts') !~ '^[0-9]+$'
+       OR (policy ->> 'max_attempts')::numeric > 2147483647 THEN
+      RAISE EXCEPTION USING ERRCODE = '22023',
+        MESSAGE = format('retry_policy.max_attempts must be a positive integer, got %s', policy -> 'max_attempts');
+    END IF;
+    max_attempts := (policy ->> 'max_attempts')::integer;
+  END IF;
+  strategy := taskflow._policy_string(policy, 'strategy');
+  jitter := taskflow._policy_string(policy, 'jitter');
+  base_delay := taskflow._policy_delay(policy, 'base_delay');
+  max_delay := taskflow._policy_delay(policy, 'max_delay');
+END
+$$;
+
+-- dead_letter_redrive and dead_letter_purge share _dead_letter_apply (same checks, same errors).
+-- Re-drive (retry) or purge one group of dead letters, at most max_jobs (newest first) per call:
+-- dead_letter_redrive and dead_letter_purge, `action` 'retry' or 'purge' (_bulk_apply).
+CREATE FUNCTION taskflow._dead_letter_apply(action text, job_type text, error_type text,
+    max_jobs integer) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF job_type IS NULL OR error_type IS NULL THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'job_type and error_type are required';
+  END IF;
+  IF max_jobs IS NULL OR max_jobs < 1 OR max_jobs > taskflow._bulk_max() THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('max_jobs must be between 1 and %s', taskflow._bulk_max());
+  END IF;
+  RETURN taskflow._bulk_apply(action, ARRAY(SELECT taskflow._job_ids(
+    taskflow._job_filter('{DEAD}', NULL, NULL, job_type, NULL, NULL, NULL, NULL, error_type),
+    NULL, max_jobs)), NULL);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION taskflow.dead_letter_redrive(job_type text, error_type text,
+    max_jobs integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN taskflow._dead_letter_apply('retry', job_type, error_type, max_jobs);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION taskflow.dead_letter_purge(job_type text, error_type text,
+    max_jobs integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN taskflow._dead_letter_apply('purge', job_type, error_type, max_jobs);
 END
 $$;
 

@@ -19,50 +19,24 @@ std::string Table() { return std::string(kCeilingSchema) + ".jobs"; }
 
 Measurement CeilingEnqueue(Context& ctx) {
   ctx.ResetCeiling();
-  const Sizes& s = ctx.sizes();
-  ParallelRun run;
-  run.connections = s.enqueue_connections;
-  run.units = s.enqueue_jobs;
-  run.prepare = [](pqxx::connection& c) {
-    c.prepare("insert", "INSERT INTO " + Table() +
-                            " (queue, job_type, payload) VALUES ($1, $2, $3::jsonb) RETURNING id");
-  };
-  run.body = ExecPreparedPerUnit("insert", kQueue, kJobType, "{}");
-  Measurement m;
-  m.seconds = RunParallel(ctx.db(), run);
-  m.jobs = s.enqueue_jobs;
-  Expect("ready rows after ceiling enqueue", s.enqueue_jobs, ctx.CountCeiling("ready"));
+  const Measurement m =
+      RunEnqueue(ctx, "INSERT INTO " + Table() +
+                          " (queue, job_type, payload) VALUES ($1, $2, $3::jsonb) RETURNING id");
+  Expect("ready rows after ceiling enqueue", m.jobs, ctx.CountCeiling("ready"));
   return m;
 }
 
 Measurement CeilingEnqueueBatch(Context& ctx) {
   ctx.ResetCeiling();
-  const Sizes& s = ctx.sizes();
-  const std::int64_t batches = (s.batch_jobs + s.batch_size - 1) / s.batch_size;
-  const std::string full = JobsArray(s.batch_size);
-  const std::string last = JobsArray(s.batch_jobs - (batches - 1) * s.batch_size);
-  ParallelRun run;
-  run.connections = s.batch_connections;
-  run.units = batches;
-  run.prepare = [](pqxx::connection& c) {
-    // The same JSON array schedule_many gets, unpacked in input order; ids come back like
-    // schedule_many's.
-    c.prepare("insert_many",
-              "WITH ins AS (INSERT INTO " + Table() +
-                  " (queue, job_type, payload)"
-                  " SELECT e->>'queue', e->>'job_type', coalesce(e->'payload', '{}')"
-                  " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, n) ORDER BY n"
-                  " RETURNING id) SELECT count(*) FROM ins");
-  };
-  run.body = [&](pqxx::connection& c, int, WorkQueue& work) {
-    pqxx::nontransaction tx(c);
-    std::int64_t unit;
-    while (work.Next(&unit)) tx.exec_prepared1("insert_many", unit == batches - 1 ? last : full);
-  };
-  Measurement m;
-  m.seconds = RunParallel(ctx.db(), run);
-  m.jobs = s.batch_jobs;
-  Expect("ready rows after ceiling enqueue batch", s.batch_jobs, ctx.CountCeiling("ready"));
+  // The same JSON array schedule_many gets, unpacked in input order; ids come back like
+  // schedule_many's.
+  const Measurement m = RunEnqueueBatch(
+      ctx, "WITH ins AS (INSERT INTO " + Table() +
+               " (queue, job_type, payload)"
+               " SELECT e->>'queue', e->>'job_type', coalesce(e->'payload', '{}')"
+               " FROM jsonb_array_elements($1::jsonb) WITH ORDINALITY AS a(e, n) ORDER BY n"
+               " RETURNING id) SELECT count(*) FROM ins");
+  Expect("ready rows after ceiling enqueue batch", m.jobs, ctx.CountCeiling("ready"));
   return m;
 }
 

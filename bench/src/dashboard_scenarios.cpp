@@ -65,16 +65,7 @@ double SetUpHistory(Context& ctx) {
            "state = CASE WHEN id % 20 = 0 THEN 'DEAD'::taskflow.job_state ELSE state END "
            "WHERE queue = '" +
            kQueue + "'");
-  const auto start = std::chrono::steady_clock::now();
-  ctx.Exec("SELECT taskflow.reset_stats()");
-  while (ctx.QueryText(std::string("SELECT ((SELECT rolled_up_to FROM taskflow.stats_watermark) > "
-                                   "(SELECT max(finished_at) FROM taskflow.jobs WHERE queue = '") +
-                       kQueue + "'))::text") != "true") {
-    if (ctx.QueryInt("SELECT taskflow._rollup(200000)") == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  const double rollup = Since(start);
+  const double rollup = ResetStatsAndRollUp(ctx);
   ctx.VacuumTaskflow();
   return rollup;
 }

@@ -42,18 +42,7 @@ Measurement MetricsScrape(Context& ctx) {
   FillFinishedHistory(ctx, s.history_jobs);
   Expect("finished jobs in history", s.history_jobs, ctx.CountJobs("SUCCEEDED"));
 
-  const auto rollup_start = std::chrono::steady_clock::now();
-  ctx.Exec("SELECT taskflow.reset_stats()");
-  // The maintenance worker rolls up too; whoever holds the watermark does the work.
-  while (ctx.QueryText(std::string("SELECT ((SELECT rolled_up_to FROM taskflow.stats_watermark) > "
-                                   "(SELECT max(finished_at) FROM taskflow.jobs WHERE queue = '") +
-                       kQueue + "'))::text") != "true") {
-    if (ctx.QueryInt("SELECT taskflow._rollup(200000)") == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-  }
-  const double rollup_seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - rollup_start).count();
+  const double rollup_seconds = ResetStatsAndRollUp(ctx);
   ctx.VacuumTaskflow();
 
   pqxx::connection conn(ctx.db());

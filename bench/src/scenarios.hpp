@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <string>
 
 #include "scenario.hpp"
 
@@ -21,8 +22,18 @@ Measurement Workflow10k(Context& ctx);
 // The drain loop of `drain` (and, with empty_polls, of the tenancy drains): see the definition.
 Measurement RunDrain(Context& ctx, std::int64_t expected,
                      std::atomic<std::int64_t>* empty_polls = nullptr);
+// The timed part of enqueue and ceiling-enqueue: `statement` once per job (enqueue_jobs of them,
+// on enqueue_connections), with the parameters (queue, job_type, payload '{}').
+Measurement RunEnqueue(Context& ctx, const std::string& statement);
+// The timed part of enqueue-batch and ceiling-enqueue-batch: batch_jobs jobs in JSON arrays of
+// batch_size (JobsArray), `statement` once per array with it as $1, on batch_connections.
+Measurement RunEnqueueBatch(Context& ctx, const std::string& statement);
 // Finished jobs written into queue `bench` the way drain-history does (--history-fill).
 void FillFinishedHistory(Context& ctx, std::int64_t count);
+// Restarts the metrics counters (taskflow.reset_stats) and rolls up until the watermark passes
+// the last finished job of queue bench, so the roll-up counts a history written directly
+// behind it. Returns the seconds it took.
+double ResetStatsAndRollUp(Context& ctx);
 
 // Automation (rules_scenarios.cpp)
 Measurement WebhookIntake(Context& ctx);

@@ -394,6 +394,22 @@ void CheckSpecSizes(const SpecHeader& header) {
   if (header.name && header.name->size() > 200) BadSpec("spec: name is longer than 200 bytes");
 }
 
+// Runs `stmt` (one row per element of the spec's array `array`, in order, the element's
+// jsonb_typeof in column 2) and calls each(row, where) for every element, `where` naming it in
+// messages ("nodes[3]: "), after refusing one that is not a JSON object.
+template <typename Each>
+void ForEachSpecObject(pg::Statement& stmt, Datum spec, const char* array, Each each) {
+  pg::Params p;
+  p.Add(spec);
+  std::uint64_t n = p.Run(stmt, true);
+  for (std::uint64_t i = 0; i < n; ++i) {
+    pg::ResultRow row(i);
+    const std::string where = std::string(array) + "[" + std::to_string(i) + "]: ";
+    if (row.Text(2).value_or("") != "object") BadSpec(where + "must be a JSON object");
+    each(row, where);
+  }
+}
+
 // The nodes' keys, in order; every node is in the workflow's tenant and a new job.
 std::vector<std::string> ReadNodeKeys(Datum spec, const std::string& tenant) {
   static pg::Statement nodes_stmt(
@@ -402,26 +418,20 @@ std::vector<std::string> ReadNodeKeys(Datum spec, const std::string& tenant) {
       "FROM jsonb_array_elements($1 -> 'nodes') WITH ORDINALITY AS e(j, n) ORDER BY e.n",
       {JSONBOID});
   std::vector<std::string> keys;
-  pg::Params p;
-  p.Add(spec);
-  std::uint64_t n = p.Run(nodes_stmt, true);
-  keys.reserve(n);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    pg::ResultRow row(i);
-    const std::string where = "nodes[" + std::to_string(i) + "]: ";
-    if (row.Text(2).value_or("") != "object") BadSpec(where + "must be a JSON object");
-    if (row.Text(3).value_or("") != "string") BadSpec(where + "key (a string) is required");
-    if (row.Bool(5).value_or(false)) {
-      BadSpec(where + "unique_key is not supported in a workflow node",
-              "Every node of a workflow is a new job.");
-    }
-    std::string tt = row.Text(6).value_or("null");
-    if (tt != "null" && (tt != "string" || row.Text(7).value_or("") != tenant)) {
-      BadSpec(where + "tenant_id differs from the workflow's tenant \"" + tenant + "\"",
-              "A workflow's jobs and their dependencies are all in one tenant.");
-    }
-    keys.push_back(row.Text(4).value_or(""));
-  }
+  ForEachSpecObject(
+      nodes_stmt, spec, "nodes", [&](const pg::ResultRow& row, const std::string& where) {
+        if (row.Text(3).value_or("") != "string") BadSpec(where + "key (a string) is required");
+        if (row.Bool(5).value_or(false)) {
+          BadSpec(where + "unique_key is not supported in a workflow node",
+                  "Every node of a workflow is a new job.");
+        }
+        std::string tt = row.Text(6).value_or("null");
+        if (tt != "null" && (tt != "string" || row.Text(7).value_or("") != tenant)) {
+          BadSpec(where + "tenant_id differs from the workflow's tenant \"" + tenant + "\"",
+                  "A workflow's jobs and their dependencies are all in one tenant.");
+        }
+        keys.push_back(row.Text(4).value_or(""));
+      });
   return keys;
 }
 
@@ -435,32 +445,26 @@ std::vector<core::WorkflowEdgeSpec> ReadEdges(Datum spec) {
       "FROM jsonb_array_elements(COALESCE($1 -> 'edges', '[]')) WITH ORDINALITY AS e(j, n) ORDER BY e.n",
       {JSONBOID});
   std::vector<core::WorkflowEdgeSpec> edge_specs;
-  pg::Params p;
-  p.Add(spec);
-  std::uint64_t n = p.Run(edges_stmt, true);
-  edge_specs.reserve(n);
-  for (std::uint64_t i = 0; i < n; ++i) {
-    pg::ResultRow row(i);
-    const std::string where = "edges[" + std::to_string(i) + "]: ";
-    if (row.Text(2).value_or("") != "object") BadSpec(where + "must be a JSON object");
-    if (auto unknown = row.Text(9)) {
-      BadSpec(where + "unknown key(s) " + *unknown, "The keys are from, to and on_failure.");
-    }
-    if (row.Text(3).value_or("") != "string" || row.Text(4).value_or("") != "string") {
-      BadSpec(where + "from and to (node keys, strings) are required");
-    }
-    core::WorkflowEdgeSpec e;
-    e.from = row.Text(5).value_or("");
-    e.to = row.Text(6).value_or("");
-    std::string ft = row.Text(7).value_or("null");
-    if (ft != "null") {
-      auto policy =
-          ft == "string" ? core::ParseOnDependencyFailure(row.Text(8).value_or("")) : std::nullopt;
-      if (!policy) BadSpec(where + "on_failure must be \"cancel\" or \"run\"");
-      e.on_failure = *policy;
-    }
-    edge_specs.push_back(std::move(e));
-  }
+  ForEachSpecObject(
+      edges_stmt, spec, "edges", [&](const pg::ResultRow& row, const std::string& where) {
+        if (auto unknown = row.Text(9)) {
+          BadSpec(where + "unknown key(s) " + *unknown, "The keys are from, to and on_failure.");
+        }
+        if (row.Text(3).value_or("") != "string" || row.Text(4).value_or("") != "string") {
+          BadSpec(where + "from and to (node keys, strings) are required");
+        }
+        core::WorkflowEdgeSpec e;
+        e.from = row.Text(5).value_or("");
+        e.to = row.Text(6).value_or("");
+        std::string ft = row.Text(7).value_or("null");
+        if (ft != "null") {
+          auto policy = ft == "string" ? core::ParseOnDependencyFailure(row.Text(8).value_or(""))
+                                       : std::nullopt;
+          if (!policy) BadSpec(where + "on_failure must be \"cancel\" or \"run\"");
+          e.on_failure = *policy;
+        }
+        edge_specs.push_back(std::move(e));
+      });
   return edge_specs;
 }
 

@@ -261,37 +261,54 @@ int CompleteMany(Datum ids, Datum tokens, std::optional<Datum> results) {
   return count;
 }
 
-std::optional<JobState> FailJob(std::int64_t id, Datum token, const Failure& failure) {
+namespace {
+
+// The job's row, locked, when `token` holds its running attempt; nullopt otherwise (the caller
+// reports the lease as lost).
+std::optional<FinishRow> LockRunningAttempt(std::int64_t id, Datum token) {
   std::optional<FinishRow> row = LockForFinish(id, token);
   if (!row || !row->token_matches || row->state != JobState::Running) return std::nullopt;
+  return row;
+}
+
+// The end of a running attempt by `ev` (release or snooze, or Cancel when it was requested),
+// filled in as a cancellation; the caller fills in the other event.
+EndOfAttempt CancellableEnd(const FinishRow& row, JobEvent ev, const char* cancelled_reason) {
+  EndOfAttempt e;
+  e.to = core::RequireTransition(row.state, ev, row.id);
+  e.outcome = "cancelled";
+  e.reason = cancelled_reason;
+  return e;
+}
+
+}  // namespace
+
+std::optional<JobState> FailJob(std::int64_t id, Datum token, const Failure& failure) {
+  std::optional<FinishRow> row = LockRunningAttempt(id, token);
+  if (!row) return std::nullopt;
   return ApplyFailure(*row, failure, row->cancel_requested ? "cancelled" : "failed", std::nullopt);
 }
 
 std::optional<JobState> ReleaseJob(std::int64_t id, Datum token) {
-  std::optional<FinishRow> row = LockForFinish(id, token);
-  if (!row || !row->token_matches || row->state != JobState::Running) return std::nullopt;
+  std::optional<FinishRow> row = LockRunningAttempt(id, token);
+  if (!row) return std::nullopt;
   JobEvent ev = core::DecideRelease(row->cancel_requested);
-  EndOfAttempt e;
-  e.to = core::RequireTransition(row->state, ev, id);
+  EndOfAttempt e = CancellableEnd(*row, ev, "released after cancel request");
   if (ev == JobEvent::Release) {
     e.outcome = "released";
     e.run_now = true;
     e.budget_increment = 1;
     e.reason = "released";
-  } else {
-    e.outcome = "cancelled";
-    e.reason = "released after cancel request";
   }
   EndAttempt(id, e);
   return e.to;
 }
 
 std::optional<JobState> SnoozeJob(std::int64_t id, Datum token, std::int64_t delay_us) {
-  std::optional<FinishRow> row = LockForFinish(id, token);
-  if (!row || !row->token_matches || row->state != JobState::Running) return std::nullopt;
+  std::optional<FinishRow> row = LockRunningAttempt(id, token);
+  if (!row) return std::nullopt;
   JobEvent ev = core::DecideSnooze(row->cancel_requested);
-  EndOfAttempt e;
-  e.to = core::RequireTransition(row->state, ev, id);
+  EndOfAttempt e = CancellableEnd(*row, ev, "snoozed after cancel request");
   if (ev == JobEvent::Snooze) {
     // The attempt number still advances at the next acquire (every attempt has its own
     // job_attempts row and lease token); budget_offset + 1 keeps it out of max_attempts.
@@ -299,9 +316,6 @@ std::optional<JobState> SnoozeJob(std::int64_t id, Datum token, std::int64_t del
     e.delay = delay_us;
     e.budget_increment = 1;
     e.reason = "snoozed for " + DelayText(delay_us);
-  } else {
-    e.outcome = "cancelled";
-    e.reason = "snoozed after cancel request";
   }
   EndAttempt(id, e);
   return e.to;

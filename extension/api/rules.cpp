@@ -51,18 +51,27 @@ Datum JsonpathIn(const std::string& text) {
   return pg::PgCall([&] { return DirectFunctionCall1(jsonpath_in, CStringGetDatum(t)); });
 }
 
+// fn(target, path, vars, silent => true) for the jsonb_path_* functions; *isnull as fn left
+// it. Plain PostgreSQL calls: only inside pg::PgCall.
+Datum CallPathFunction(PGFunction fn, Datum target, Datum path, Datum vars, bool* isnull) {
+  LOCAL_FCINFO(call, 4);
+  InitFunctionCallInfoData(*call, nullptr, 4, InvalidOid, nullptr, nullptr);
+  call->args[0] = {target, false};
+  call->args[1] = {path, false};
+  call->args[2] = {vars, false};
+  call->args[3] = {BoolGetDatum(true), false};
+  Datum d = fn(call);
+  *isnull = call->isnull;
+  return d;
+}
+
 // jsonb_path_match(target, path, vars, silent => true): true, false, or nullopt when the path
 // does not yield a single boolean.
 std::optional<bool> PathMatch(Datum target, Datum path, Datum vars) {
   int result = pg::PgCall([&] {
-    LOCAL_FCINFO(call, 4);
-    InitFunctionCallInfoData(*call, nullptr, 4, InvalidOid, nullptr, nullptr);
-    call->args[0] = {target, false};
-    call->args[1] = {path, false};
-    call->args[2] = {vars, false};
-    call->args[3] = {BoolGetDatum(true), false};
-    Datum d = jsonb_path_match(call);
-    return call->isnull ? -1 : (DatumGetBool(d) ? 1 : 0);
+    bool isnull = false;
+    Datum d = CallPathFunction(jsonb_path_match, target, path, vars, &isnull);
+    return isnull ? -1 : (DatumGetBool(d) ? 1 : 0);
   });
   if (result < 0) return std::nullopt;
   return result == 1;
@@ -72,14 +81,9 @@ std::optional<bool> PathMatch(Datum target, Datum path, Datum vars) {
 // path selects nothing.
 std::optional<std::string> PathFirst(Datum target, Datum path, Datum vars) {
   char* text = pg::PgCall([&]() -> char* {
-    LOCAL_FCINFO(call, 4);
-    InitFunctionCallInfoData(*call, nullptr, 4, InvalidOid, nullptr, nullptr);
-    call->args[0] = {target, false};
-    call->args[1] = {path, false};
-    call->args[2] = {vars, false};
-    call->args[3] = {BoolGetDatum(true), false};
-    Datum d = jsonb_path_query_first(call);
-    if (call->isnull) return nullptr;
+    bool isnull = false;
+    Datum d = CallPathFunction(jsonb_path_query_first, target, path, vars, &isnull);
+    if (isnull) return nullptr;
     Jsonb* jb = DatumGetJsonbP(d);
     return JsonbToCString(nullptr, &jb->root, VARSIZE(jb));
   });

@@ -18,6 +18,26 @@ using core::ErrorCode;
 using core::JobEvent;
 using core::JobState;
 
+namespace {
+
+// The end of a running attempt (complete, fail, release, snooze): `end` (api::CompleteJob,
+// FailJob, ReleaseJob or SnoozeJob) runs in an SPI connection once the caller is known not to
+// be confined, before the row is locked. Returns the job's new state, or NULL when the lease
+// token does not hold the running attempt.
+template <typename End>
+Datum EndRunningAttempt(FunctionCallInfo fcinfo, const char* function, End end) {
+  std::optional<JobState> state;
+  {
+    pg::SpiConnection spi;
+    api::RequireUnconfined(function);
+    state = end();
+  }
+  if (!state) PG_RETURN_NULL();
+  return api::JobStateDatum(*state);
+}
+
+}  // namespace
+
 // taskflow.heartbeat(job_id, lease_token, extend) RETURNS text: ok | cancel_requested | lost
 TF_FUNCTION(taskflow_heartbeat) {
   pg::RequireArg(fcinfo, 0, "job_id");
@@ -48,16 +68,11 @@ TF_FUNCTION(taskflow_complete) {
   pg::RequireArg(fcinfo, 0, "job_id");
   pg::RequireArg(fcinfo, 1, "lease_token");
   if (!pg::ArgIsNull(fcinfo, 2)) api::CheckJsonDepth(PG_GETARG_DATUM(2), "result");
-  std::optional<JobState> state;
-  {
-    pg::SpiConnection spi;
-    api::RequireUnconfined("complete");
-    state = api::CompleteJob(
+  return EndRunningAttempt(fcinfo, "complete", [&] {
+    return api::CompleteJob(
         PG_GETARG_INT64(0), PG_GETARG_DATUM(1),
         pg::ArgIsNull(fcinfo, 2) ? std::nullopt : std::optional<Datum>(PG_GETARG_DATUM(2)));
-  }
-  if (!state) PG_RETURN_NULL();
-  return api::JobStateDatum(*state);
+  });
 }
 
 // taskflow.complete_many(job_ids, lease_tokens, results) RETURNS integer (how many accepted)
@@ -89,28 +104,17 @@ TF_FUNCTION(taskflow_fail) {
   failure.error_message = pg::ArgOptText(fcinfo, 3);
   failure.retryable = pg::ArgOptBool(fcinfo, 4).value_or(true);
   core::ValidateErrorType(failure.error_type);
-  std::optional<JobState> state;
-  {
-    pg::SpiConnection spi;
-    api::RequireUnconfined("fail");  // before the row is locked
-    state = api::FailJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1), failure);
-  }
-  if (!state) PG_RETURN_NULL();
-  return api::JobStateDatum(*state);
+  return EndRunningAttempt(fcinfo, "fail", [&] {
+    return api::FailJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1), failure);
+  });
 }
 
 // taskflow.release(job_id, lease_token): back to PENDING without using up an attempt.
 TF_FUNCTION(taskflow_release) {
   pg::RequireArg(fcinfo, 0, "job_id");
   pg::RequireArg(fcinfo, 1, "lease_token");
-  std::optional<JobState> state;
-  {
-    pg::SpiConnection spi;
-    api::RequireUnconfined("release");  // before the row is locked
-    state = api::ReleaseJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1));
-  }
-  if (!state) PG_RETURN_NULL();
-  return api::JobStateDatum(*state);
+  return EndRunningAttempt(fcinfo, "release",
+                           [&] { return api::ReleaseJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1)); });
 }
 
 // taskflow.snooze(job_id, lease_token, delay): back to SCHEDULED at now() + delay without using
@@ -121,12 +125,7 @@ TF_FUNCTION(taskflow_snooze) {
   pg::RequireArg(fcinfo, 2, "delay");
   std::int64_t delay = pg::ArgOptIntervalMicros(fcinfo, 2).value_or(0);
   core::ValidateDuration(delay, "delay", /*allow_zero=*/true);
-  std::optional<JobState> state;
-  {
-    pg::SpiConnection spi;
-    api::RequireUnconfined("snooze");  // before the row is locked
-    state = api::SnoozeJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1), delay);
-  }
-  if (!state) PG_RETURN_NULL();
-  return api::JobStateDatum(*state);
+  return EndRunningAttempt(fcinfo, "snooze", [&] {
+    return api::SnoozeJob(PG_GETARG_INT64(0), PG_GETARG_DATUM(1), delay);
+  });
 }

@@ -27,55 +27,53 @@ extern "C" {
 
 namespace {
 
+// One maintenance statement and its parameters.
+struct Task {
+  const char* name;
+  const char* sql;
+  int nargs;
+  Oid* types;
+  Datum* values;
+};
+
+void RunTaskStatement(void* arg) {
+  const Task* task = static_cast<const Task*>(arg);
+  SPI_connect();
+  PushActiveSnapshot(GetTransactionSnapshot());
+  pgstat_report_activity(STATE_RUNNING, task->name);
+  // Locked like Citus' maintenance daemon does: a DROP EXTENSION that commits between the
+  // check and the task waits for the task instead of failing it ("relation does not exist").
+  Oid ext = get_extension_oid("taskflow", true);
+  if (OidIsValid(ext)) {
+    LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
+    if (get_extension_oid("taskflow", true) == ext) {
+      SPI_execute_with_args(task->sql, task->nargs, task->types, task->values, nullptr, false, 0);
+    }
+  }
+  SPI_finish();
+  PopActiveSnapshot();
+}
+
 // Runs one maintenance statement in its own transaction; an error is logged and the worker
 // goes on with the next task (a failing task must not stop the others).
 void RunTask(const char* name, const char* sql, int nargs, Oid* types, Datum* values) {
-  MemoryContext outer = CurrentMemoryContext;
+  Task task{name, sql, nargs, types, values};
   SetCurrentStatementStartTimestamp();
-  StartTransactionCommand();
-  PG_TRY();
-  {
-    SPI_connect();
-    PushActiveSnapshot(GetTransactionSnapshot());
-    pgstat_report_activity(STATE_RUNNING, name);
-    // Locked like Citus' maintenance daemon does: a DROP EXTENSION that commits between the
-    // check and the task waits for the task instead of failing it ("relation does not exist").
-    Oid ext = get_extension_oid("taskflow", true);
-    if (OidIsValid(ext)) {
-      LockDatabaseObject(ExtensionRelationId, ext, 0, AccessShareLock);
-      if (get_extension_oid("taskflow", true) == ext) {
-        SPI_execute_with_args(sql, nargs, types, values, nullptr, false, 0);
-      }
-    }
-    SPI_finish();
-    PopActiveSnapshot();
-    CommitTransactionCommand();
-  }
-  PG_CATCH();
-  { taskflow::bgw::LogErrorAndAbort(outer); }
-  PG_END_TRY();
+  taskflow::bgw::RunTransaction(RunTaskStatement, &task);
   pgstat_report_stat(false);
   pgstat_report_activity(STATE_IDLE, nullptr);
 }
 
-// Whether the extension exists in this database (its own short transaction).
+void CheckInstalled(void* installed) {
+  *static_cast<bool*>(installed) = OidIsValid(get_extension_oid("taskflow", true));
+}
+
+// Whether the extension exists in this database (its own short transaction); an error counts
+// as installed (unknown: try again next round).
 bool ExtensionInstalled() {
   bool installed = false;
-  MemoryContext outer = CurrentMemoryContext;
   SetCurrentStatementStartTimestamp();
-  StartTransactionCommand();
-  PG_TRY();
-  {
-    installed = OidIsValid(get_extension_oid("taskflow", true));
-    CommitTransactionCommand();
-  }
-  PG_CATCH();
-  {
-    taskflow::bgw::LogErrorAndAbort(outer);
-    installed = true;  // unknown: try again next round
-  }
-  PG_END_TRY();
-  return installed;
+  return !taskflow::bgw::RunTransaction(CheckInstalled, &installed) || installed;
 }
 
 }  // namespace

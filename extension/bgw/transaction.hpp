@@ -19,4 +19,23 @@ inline void LogErrorAndAbort(MemoryContext outer) {
   AbortCurrentTransaction();
 }
 
+// Runs work(arg) in a transaction of its own and commits it; an error is logged and the
+// transaction aborted (LogErrorAndAbort). Returns whether it committed. `work` is plain C-style
+// code: no C++ object with a destructor may live across an error (PG_TRY is a longjmp).
+inline bool RunTransaction(void (*work)(void*), void* arg) {
+  MemoryContext outer = CurrentMemoryContext;
+  volatile bool committed = false;
+  StartTransactionCommand();
+  PG_TRY();
+  {
+    work(arg);
+    CommitTransactionCommand();
+    committed = true;
+  }
+  PG_CATCH();
+  { LogErrorAndAbort(outer); }
+  PG_END_TRY();
+  return committed;
+}
+
 }  // namespace taskflow::bgw

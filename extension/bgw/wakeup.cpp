@@ -72,55 +72,60 @@ void RequestWakeup(const char* queue) {
   AddUnique(local_pending, &local_count, &local_overflow, queue);
 }
 
+namespace {
+
+// The wake-ups of one round, taken from the slot.
+struct Wakeups {
+  char names[kMaxPending][NAMEDATALEN];
+  int n = 0;
+  bool overflow = false;
+};
+
+void NotifyWakeups(void* arg) {
+  const Wakeups* w = static_cast<const Wakeups*>(arg);
+  // This transaction writes nothing that must survive a crash (a NOTIFY is lost in a crash
+  // anyway, and workers also poll), so its commit need not wait for the WAL flush: on a
+  // durable server that wait is most of a wake-up's cost. For this transaction only.
+  (void)set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
+                          true, 0, false);
+  char channel[NAMEDATALEN + 16];
+  for (int i = 0; i < w->n; ++i) {
+    snprintf(channel, sizeof channel, "taskflow_%s", w->names[i]);
+    Async_Notify(channel, "");
+  }
+  if (w->overflow) {
+    SPI_connect();
+    PushActiveSnapshot(GetTransactionSnapshot());
+    if (SPI_execute("SELECT 'taskflow_' || name FROM taskflow.queues WHERE "
+                    "EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'taskflow')",
+                    true, 0) == SPI_OK_SELECT) {
+      for (uint64 i = 0; i < SPI_processed; ++i) {
+        char* c = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
+        if (c != nullptr) Async_Notify(c, "");
+      }
+    }
+    SPI_finish();
+    PopActiveSnapshot();
+  }
+}
+
+}  // namespace
+
 // Sends the NOTIFYs handed over since the last round, in one short transaction.
 void SendPendingWakeups() {
   DbSlot* slot = MySlot();
   if (slot == nullptr) return;
-  char names[kMaxPending][NAMEDATALEN];
-  int n = 0;
-  bool overflow = false;
+  Wakeups w;
   SpinLockAcquire(&slot->mutex);
-  n = slot->npending;
-  overflow = slot->overflow;
-  memcpy(names, slot->pending, sizeof(names[0]) * n);
+  w.n = slot->npending;
+  w.overflow = slot->overflow;
+  memcpy(w.names, slot->pending, sizeof(w.names[0]) * w.n);
   slot->npending = 0;
   slot->overflow = false;
   SpinLockRelease(&slot->mutex);
-  if (n == 0 && !overflow) return;
+  if (w.n == 0 && !w.overflow) return;
 
-  MemoryContext outer = CurrentMemoryContext;
-  StartTransactionCommand();
-  PG_TRY();
-  {
-    // This transaction writes nothing that must survive a crash (a NOTIFY is lost in a crash
-    // anyway, and workers also poll), so its commit need not wait for the WAL flush: on a
-    // durable server that wait is most of a wake-up's cost. For this transaction only.
-    (void)set_config_option("synchronous_commit", "off", PGC_SUSET, PGC_S_SESSION, GUC_ACTION_LOCAL,
-                            true, 0, false);
-    char channel[NAMEDATALEN + 16];
-    for (int i = 0; i < n; ++i) {
-      snprintf(channel, sizeof channel, "taskflow_%s", names[i]);
-      Async_Notify(channel, "");
-    }
-    if (overflow) {
-      SPI_connect();
-      PushActiveSnapshot(GetTransactionSnapshot());
-      if (SPI_execute("SELECT 'taskflow_' || name FROM taskflow.queues WHERE "
-                      "EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'taskflow')",
-                      true, 0) == SPI_OK_SELECT) {
-        for (uint64 i = 0; i < SPI_processed; ++i) {
-          char* c = SPI_getvalue(SPI_tuptable->vals[i], SPI_tuptable->tupdesc, 1);
-          if (c != nullptr) Async_Notify(c, "");
-        }
-      }
-      SPI_finish();
-      PopActiveSnapshot();
-    }
-    CommitTransactionCommand();
-  }
-  PG_CATCH();
-  { taskflow::bgw::LogErrorAndAbort(outer); }
-  PG_END_TRY();
+  RunTransaction(NotifyWakeups, &w);
 }
 
 }  // namespace taskflow::bgw

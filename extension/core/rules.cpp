@@ -571,6 +571,33 @@ int RequireInt(const Json& obj, const char* key, const std::string& where, long 
   return static_cast<int>(v.get<long long>());
 }
 
+// The job fields a job action and a workflow node share: job_type (required), queue, payload
+// (a JSON object; its placeholders' paths go to `paths`), priority and max_attempts. An absent
+// field keeps `job`'s default. `where` names the object in messages.
+template <typename Job>
+void ParseJobFields(const Json& j, const std::string& where, std::vector<std::string>* paths,
+                    Job& job) {
+  if (!j.contains("job_type")) Invalid(where + ".job_type is required");
+  job.job_type = RequireString(j, "job_type", where);
+  ValidateJobType(job.job_type);
+  if (j.contains("queue")) {
+    const std::string queue = RequireString(j, "queue", where);
+    ValidateQueueName(queue);
+    job.queue = queue;
+  }
+  if (j.contains("payload")) {
+    job.payload = j.at("payload");
+    if (!job.payload.is_object()) {
+      Invalid(where + ".payload must be a JSON object, got " + TypeName(job.payload));
+    }
+    CollectPaths(job.payload, where + ".payload", paths);
+  }
+  if (j.contains("priority"))
+    job.priority = RequireInt(j, "priority", where, kMinPriority, kMaxPriority);
+  if (j.contains("max_attempts"))
+    job.max_attempts = RequireInt(j, "max_attempts", where, 1, 2147483647LL);
+}
+
 // One node of a workflow action ({"key", "job_type", "queue"?, "payload"?, "priority"?,
 // "max_attempts"?}); `nw` names it in messages.
 WorkflowNodeTemplate ParseWorkflowNode(const Json& n, const std::string& nw,
@@ -581,24 +608,7 @@ WorkflowNodeTemplate ParseWorkflowNode(const Json& n, const std::string& nw,
   WorkflowNodeTemplate node;
   if (!n.contains("key")) Invalid(nw + ".key is required");
   node.key = RequireString(n, "key", nw);
-  if (!n.contains("job_type")) Invalid(nw + ".job_type is required");
-  node.job_type = RequireString(n, "job_type", nw);
-  ValidateJobType(node.job_type);
-  if (n.contains("queue")) {
-    node.queue = RequireString(n, "queue", nw);
-    ValidateQueueName(*node.queue);
-  }
-  if (n.contains("payload")) {
-    node.payload = n.at("payload");
-    if (!node.payload.is_object()) {
-      Invalid(nw + ".payload must be a JSON object, got " + TypeName(node.payload));
-    }
-    CollectPaths(node.payload, nw + ".payload", paths);
-  }
-  if (n.contains("priority"))
-    node.priority = RequireInt(n, "priority", nw, kMinPriority, kMaxPriority);
-  if (n.contains("max_attempts"))
-    node.max_attempts = RequireInt(n, "max_attempts", nw, 1, 2147483647LL);
+  ParseJobFields(n, nw, paths, node);
   return node;
 }
 
@@ -697,24 +707,7 @@ ActionTemplate ParseAction(const Json& a, const std::string& where, std::vector<
             "Keys: job_type, queue, payload, priority, delay, max_attempts, unique_key "
             "(or only workflow, to start a workflow).");
   ActionTemplate t;
-  if (!a.contains("job_type")) Invalid(where + ".job_type is required");
-  t.job_type = RequireString(a, "job_type", where);
-  ValidateJobType(t.job_type);
-  if (a.contains("queue")) {
-    t.queue = RequireString(a, "queue", where);
-    ValidateQueueName(t.queue);
-  }
-  if (a.contains("payload")) {
-    t.payload = a.at("payload");
-    if (!t.payload.is_object()) {
-      Invalid(where + ".payload must be a JSON object, got " + TypeName(t.payload));
-    }
-    CollectPaths(t.payload, where + ".payload", paths);
-  }
-  if (a.contains("priority"))
-    t.priority = RequireInt(a, "priority", where, kMinPriority, kMaxPriority);
-  if (a.contains("max_attempts"))
-    t.max_attempts = RequireInt(a, "max_attempts", where, 1, 2147483647LL);
+  ParseJobFields(a, where, paths, t);
   if (a.contains("delay")) {
     const Json& d = a.at("delay");
     if (d.is_string()) {

@@ -41,20 +41,23 @@ BEGIN
     END IF;
     max_attempts := (policy ->> 'max_attempts')::integer;
   END IF;
-  IF policy ? 'strategy' THEN
-    IF jsonb_typeof(policy -> 'strategy') <> 'string' THEN
-      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'retry_policy.strategy must be a string';
-    END IF;
-    strategy := policy ->> 'strategy';
-  END IF;
-  IF policy ? 'jitter' THEN
-    IF jsonb_typeof(policy -> 'jitter') <> 'string' THEN
-      RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'retry_policy.jitter must be a string';
-    END IF;
-    jitter := policy ->> 'jitter';
-  END IF;
+  strategy := taskflow._policy_string(policy, 'strategy');
+  jitter := taskflow._policy_string(policy, 'jitter');
   base_delay := taskflow._policy_delay(policy, 'base_delay');
   max_delay := taskflow._policy_delay(policy, 'max_delay');
+END
+$$;
+
+-- A string of a retry policy (strategy, jitter): NULL when absent.
+CREATE FUNCTION taskflow._policy_string(policy jsonb, key text) RETURNS text
+LANGUAGE plpgsql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  IF policy ? key AND jsonb_typeof(policy -> key) <> 'string' THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('retry_policy.%s must be a string', key);
+  END IF;
+  RETURN policy ->> key;
 END
 $$;
 

@@ -151,6 +151,35 @@ AS 'MODULE_PATHNAME', 'taskflow_jsonpath_variables'
 LANGUAGE C IMMUTABLE STRICT
 SET search_path = pg_catalog, pg_temp;
 
+-- A jsonpath a caller gives (a rule's condition and placeholders, a payload filter), compiled.
+-- 22023 when it does not parse ("<what> is not a valid jsonpath: ...", HINT `hint`) or names a
+-- variable ($name: "<what> uses the jsonpath variable $name, but <passer> no variables", HINT
+-- `vars_hint`): nothing passes any.
+CREATE FUNCTION taskflow._compile_jsonpath(path text, what text, hint text, passer text,
+    vars_hint text) RETURNS jsonpath
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+  compiled jsonpath;
+  vars text[];
+BEGIN
+  BEGIN
+    compiled := path::jsonpath;
+  EXCEPTION WHEN others THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('%s is not a valid jsonpath: %s', what, SQLERRM), HINT = hint;
+  END;
+  vars := taskflow._jsonpath_variables(compiled);
+  IF cardinality(vars) > 0 THEN
+    RAISE EXCEPTION USING ERRCODE = '22023',
+      MESSAGE = format('%s uses the jsonpath variable $%s, but %s no variables', what, vars[1], passer),
+      HINT = vars_hint;
+  END IF;
+  RETURN compiled;
+END
+$$;
+
 -- Everything create_rule and alter_rule check, in one place. Raises on the first problem.
 CREATE FUNCTION taskflow._check_rule(name text, tenant_id text, trigger jsonb, actions jsonb,
     condition text)
@@ -161,8 +190,6 @@ AS $$
 DECLARE
   p taskflow._rule_parse;
   x text;
-  compiled jsonpath;
-  vars text[];
 BEGIN
   p := taskflow._parse_rule(name, tenant_id, trigger, actions);
   -- A role confined to a tenant may act for its own tenant only: "for_each": "tenant" (every
@@ -175,35 +202,14 @@ BEGIN
              'for every tenant are created by a taskflow_admin role.';
   END IF;
   IF condition IS NOT NULL THEN
-    BEGIN
-      compiled := condition::jsonpath;
-    EXCEPTION WHEN others THEN
-      RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = format('condition is not a valid jsonpath: %s', SQLERRM),
-        HINT = 'A condition is a jsonpath predicate over the trigger context, e.g. $.tenant.attributes.plan == "pro"';
-    END;
-    vars := taskflow._jsonpath_variables(compiled);
-    IF cardinality(vars) > 0 THEN
-      RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = format('condition uses the jsonpath variable $%s, but rules pass no variables', vars[1]),
-        HINT = 'Compare with a literal or with a path into the context, e.g. @ > $.tenant.attributes.min';
-    END IF;
+    PERFORM taskflow._compile_jsonpath(condition, 'condition',
+      'A condition is a jsonpath predicate over the trigger context, e.g. $.tenant.attributes.plan == "pro"',
+      'rules pass', 'Compare with a literal or with a path into the context, e.g. @ > $.tenant.attributes.min');
   END IF;
   FOREACH x IN ARRAY p.paths LOOP
-    BEGIN
-      compiled := x::jsonpath;
-    EXCEPTION WHEN others THEN
-      RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = format('placeholder {{ %s }} is not a valid jsonpath: %s', x, SQLERRM),
-        HINT = 'A placeholder looks like "{{ $.tenant.id }}".';
-    END;
-    vars := taskflow._jsonpath_variables(compiled);
-    IF cardinality(vars) > 0 THEN
-      RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = format('placeholder {{ %s }} uses the jsonpath variable $%s, but rules pass no variables',
-                         x, vars[1]),
-        HINT = 'Use a path into the context instead, e.g. $.tenant.attributes.min';
-    END IF;
+    PERFORM taskflow._compile_jsonpath(x, format('placeholder {{ %s }}', x),
+      'A placeholder looks like "{{ $.tenant.id }}".',
+      'rules pass', 'Use a path into the context instead, e.g. $.tenant.attributes.min');
   END LOOP;
   FOREACH x IN ARRAY p.delays LOOP
     BEGIN

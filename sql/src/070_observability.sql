@@ -469,9 +469,11 @@ BEGIN
 END
 $$;
 
--- Deleted finished jobs: the ones not rolled up yet are counted now, and all are removed.
--- Holds the watermark (FOR SHARE) so a concurrent roll-up cannot count them as well.
-CREATE FUNCTION taskflow._stats_on_delete() RETURNS trigger
+-- Finished jobs leaving the table: the ones not rolled up yet are counted now, and all are
+-- removed. AFTER DELETE: the deleted rows (transition table gone); BEFORE TRUNCATE (TRUNCATE fires
+-- no DELETE trigger): the whole table, counted before it is emptied. Holds the watermark
+-- (FOR SHARE) so a concurrent roll-up cannot count them as well.
+CREATE FUNCTION taskflow._stats_on_jobs_removed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 SET jit = off
@@ -481,36 +483,18 @@ DECLARE
 BEGIN
   SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
   EXECUTE taskflow._stats_apply_sql(format(
-    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM gone j '
+    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM %s j '
     'WHERE j.state = ANY (taskflow._final_states())',
-    taskflow._observation_sql(), COALESCE(w, '-infinity')));
+    taskflow._observation_sql(), COALESCE(w, '-infinity'),
+    CASE TG_OP WHEN 'TRUNCATE' THEN 'taskflow.jobs' ELSE 'gone' END));
   RETURN NULL;
 END
 $$;
 
 CREATE TRIGGER jobs_stats_on_delete AFTER DELETE ON taskflow.jobs
-  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_delete();
-
--- TRUNCATE fires no DELETE trigger: count what it is about to remove first.
-CREATE FUNCTION taskflow._stats_on_truncate() RETURNS trigger
-LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
-SET jit = off
-AS $$
-DECLARE
-  w timestamptz;
-BEGIN
-  SELECT m.rolled_up_to INTO w FROM taskflow.stats_watermark m FOR SHARE;
-  EXECUTE taskflow._stats_apply_sql(format(
-    'SELECT %s, j.finished_at >= %L AS counted, true AS removed FROM taskflow.jobs j '
-    'WHERE j.state = ANY (taskflow._final_states())',
-    taskflow._observation_sql(), COALESCE(w, '-infinity')));
-  RETURN NULL;
-END
-$$;
-
+  REFERENCING OLD TABLE AS gone FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_jobs_removed();
 CREATE TRIGGER jobs_stats_on_truncate BEFORE TRUNCATE ON taskflow.jobs
-  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_truncate();
+  FOR EACH STATEMENT EXECUTE FUNCTION taskflow._stats_on_jobs_removed();
 
 -- Deleted rule firings (purge_rule_firings) not rolled up yet are counted now.
 CREATE FUNCTION taskflow._stats_on_firings_delete() RETURNS trigger
@@ -1287,7 +1271,7 @@ REVOKE ALL ON FUNCTION
   taskflow._histogram_bounds(), taskflow._histogram_bucket_sql(text),
   taskflow._observation_sql(), taskflow._stats_apply_sql(text),
   taskflow._finished_between_sql(timestamptz, timestamptz), taskflow._rollup(integer),
-  taskflow._stats_on_delete(), taskflow._stats_on_truncate(), taskflow.reset_stats(),
+  taskflow._stats_on_jobs_removed(), taskflow.reset_stats(),
   taskflow._prom_label(text), taskflow._prom_value(double precision),
   taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(timestamptz, integer),
   taskflow._firings_apply_sql(text), taskflow._stats_on_firings_delete(),
@@ -1309,7 +1293,7 @@ GRANT EXECUTE ON FUNCTION
   taskflow._histogram_bounds(), taskflow._histogram_bucket_sql(text),
   taskflow._observation_sql(), taskflow._stats_apply_sql(text),
   taskflow._finished_between_sql(timestamptz, timestamptz), taskflow._rollup(integer),
-  taskflow._stats_on_delete(), taskflow._stats_on_truncate(), taskflow.reset_stats(),
+  taskflow._stats_on_jobs_removed(), taskflow.reset_stats(),
   taskflow._prom_label(text), taskflow._prom_value(double precision),
   taskflow._metrics_jobs(timestamptz, integer), taskflow._metrics_rules(timestamptz, integer),
   taskflow._firings_apply_sql(text), taskflow._stats_on_firings_delete(),

@@ -32,7 +32,6 @@ SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   compiled jsonpath;
-  vars text[];
   probe jsonb;
 BEGIN
   IF path IS NULL THEN
@@ -42,19 +41,9 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('payload: the jsonpath is %s characters long, more than 1000', length(path));
   END IF;
-  BEGIN
-    compiled := path::jsonpath;
-  EXCEPTION WHEN others THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('payload is not a valid jsonpath: %s', SQLERRM),
-      HINT = 'A payload filter is a jsonpath predicate, e.g. $.customer == "acme" or $.amount > 100';
-  END;
-  vars := taskflow._jsonpath_variables(compiled);
-  IF cardinality(vars) > 0 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('payload uses the jsonpath variable $%s, but the filter passes no variables', vars[1]),
-      HINT = 'Compare with a literal, e.g. $.customer == "acme"';
-  END IF;
+  compiled := taskflow._compile_jsonpath(path, 'payload',
+    'A payload filter is a jsonpath predicate, e.g. $.customer == "acme" or $.amount > 100',
+    'the filter passes', 'Compare with a literal, e.g. $.customer == "acme"');
   -- A predicate answers one boolean (or null: unknown) for any document; a plain path such as
   -- $.customer answers items or nothing, which @@ would treat as "no match" for every job.
   BEGIN
@@ -548,10 +537,11 @@ BEGIN
 END
 $$;
 
--- Re-drive (retry) or purge one group of dead letters, at most max_jobs (newest first) per call.
-CREATE FUNCTION taskflow.dead_letter_redrive(job_type text, error_type text,
-    max_jobs integer DEFAULT 10000) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- Re-drive (retry) or purge one group of dead letters, at most max_jobs (newest first) per call:
+-- dead_letter_redrive and dead_letter_purge, `action` 'retry' or 'purge' (_bulk_apply).
+CREATE FUNCTION taskflow._dead_letter_apply(action text, job_type text, error_type text,
+    max_jobs integer) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
@@ -562,9 +552,19 @@ BEGIN
     RAISE EXCEPTION USING ERRCODE = '22023',
       MESSAGE = format('max_jobs must be between 1 and %s', taskflow._bulk_max());
   END IF;
-  RETURN taskflow._bulk_apply('retry', ARRAY(SELECT taskflow._job_ids(
+  RETURN taskflow._bulk_apply(action, ARRAY(SELECT taskflow._job_ids(
     taskflow._job_filter('{DEAD}', NULL, NULL, job_type, NULL, NULL, NULL, NULL, error_type),
     NULL, max_jobs)), NULL);
+END
+$$;
+
+CREATE FUNCTION taskflow.dead_letter_redrive(job_type text, error_type text,
+    max_jobs integer DEFAULT 10000) RETURNS jsonb
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+  RETURN taskflow._dead_letter_apply('retry', job_type, error_type, max_jobs);
 END
 $$;
 
@@ -574,16 +574,7 @@ LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF job_type IS NULL OR error_type IS NULL THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'job_type and error_type are required';
-  END IF;
-  IF max_jobs IS NULL OR max_jobs < 1 OR max_jobs > taskflow._bulk_max() THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('max_jobs must be between 1 and %s', taskflow._bulk_max());
-  END IF;
-  RETURN taskflow._bulk_apply('purge', ARRAY(SELECT taskflow._job_ids(
-    taskflow._job_filter('{DEAD}', NULL, NULL, job_type, NULL, NULL, NULL, NULL, error_type),
-    NULL, max_jobs)), NULL);
+  RETURN taskflow._dead_letter_apply('purge', job_type, error_type, max_jobs);
 END
 $$;
 

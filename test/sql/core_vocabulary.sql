@@ -99,8 +99,8 @@ SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
 SELECT is(ARRAY(SELECT p.oid::regprocedure::text FROM pg_proc p
                 WHERE p.pronamespace = 'taskflow'::regnamespace
                   AND p.prosrc ~ 'taskflow\._final_states\(\)' ORDER BY 1),
-          ARRAY['taskflow._bulk_apply(text,bigint[],text)', 'taskflow._stats_on_delete()',
-                'taskflow._stats_on_truncate()'],
+          ARRAY['taskflow._bulk_apply(text,bigint[],text)',
+                'taskflow._stats_on_jobs_removed()'],
   'the functions that mean "final" call _final_states()');
 
 SELECT * FROM finish();

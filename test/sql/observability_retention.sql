@@ -1,9 +1,9 @@
 -- Observability: the counters of queue_stats and metrics() stay the same when the Cleaner
--- (_clean), purge_failed or a DELETE by hand remove history, whether the deleted jobs were
+-- (_clean), purge_failed, a DELETE by hand or a TRUNCATE remove history, whether the deleted jobs were
 -- rolled up before (the roll-up counted them) or not (the delete trigger counts them). Clean slate as in
 -- observability_figures.sql, rolled back at the end.
 BEGIN;
-SELECT plan(30);
+SELECT plan(34);
 
 DELETE FROM taskflow.job_attempts;
 DELETE FROM taskflow.job_events;
@@ -145,6 +145,20 @@ SELECT is((SELECT firings FROM taskflow.stats_rule_firings WHERE rule_id = :rule
 SELECT is(pg_temp.firings(), :'f_four'::text, 'the rolled-up firing is counted once');
 SELECT is(taskflow.purge_rule_firings(interval '-1 hour'), 1::bigint, 'purge_rule_firings deletes the fourth firing');
 SELECT is(pg_temp.firings(), :'f_four'::text, 'the fourth firing is still counted once (the delete trigger skips what was rolled up)');
+
+-- --- 4. TRUNCATE fires no DELETE trigger: the truncate trigger counts the jobs first ---------
+DELETE FROM taskflow.jobs WHERE queue = 'obs_ret' AND job_type = 'r.rule';  -- the rule's, PENDING
+SELECT pg_temp.run('t1', 2, 'ok');
+SELECT pg_temp.run('t2', 1, 'dead');
+SELECT ok((SELECT rolled_up_to FROM taskflow.stats_watermark)
+          <= (SELECT min(finished_at) FROM taskflow.jobs WHERE queue = 'obs_ret'),
+  'the new jobs finished at or after the watermark (not rolled up)');
+SELECT pg_temp.counters() AS c_before \gset
+SELECT pg_temp.totals() AS t_before \gset
+TRUNCATE taskflow.jobs CASCADE;
+SELECT is((SELECT count(*) FROM taskflow.jobs), 0::bigint, 'TRUNCATE empties taskflow.jobs');
+SELECT is(pg_temp.counters(), :'c_before'::text, 'metrics(): after TRUNCATE, every counter is unchanged');
+SELECT is(pg_temp.totals(), :'t_before'::text, 'queue_stats: after TRUNCATE, every total is unchanged');
 
 SELECT * FROM finish();
 ROLLBACK;

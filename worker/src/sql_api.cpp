@@ -185,17 +185,31 @@ std::vector<Job> SqlApi::Acquire(const std::string& worker_id,
   });
 }
 
+namespace {
+
+// The job_ids and lease_tokens arrays of heartbeat and complete_many, as PostgreSQL arrays.
+struct LeaseArrays {
+  std::string ids, tokens;
+  explicit LeaseArrays(const std::vector<Lease>& leases) {
+    std::vector<std::string> id_texts, token_texts;
+    for (const auto& lease : leases) {
+      id_texts.push_back(std::to_string(lease.job_id));
+      token_texts.push_back(lease.lease_token);
+    }
+    ids = ToPgArray(id_texts);
+    tokens = ToPgArray(token_texts);
+  }
+};
+
+}  // namespace
+
 std::vector<std::pair<std::int64_t, std::string>> SqlApi::Heartbeat(
     const std::vector<Lease>& leases, Milliseconds extend) {
-  std::vector<std::string> ids, tokens;
-  for (const auto& lease : leases) {
-    ids.push_back(std::to_string(lease.job_id));
-    tokens.push_back(lease.lease_token);
-  }
+  const LeaseArrays arrays(leases);
   return Translated([&] {
     pqxx::nontransaction tx(*conn_);
-    const pqxx::result rows = tx.exec_prepared("taskflow_heartbeat", ToPgArray(ids),
-                                               ToPgArray(tokens), ToIntervalText(extend));
+    const pqxx::result rows =
+        tx.exec_prepared("taskflow_heartbeat", arrays.ids, arrays.tokens, ToIntervalText(extend));
     std::vector<std::pair<std::int64_t, std::string>> out;
     for (const auto& row : rows) {
       out.emplace_back(row[0].as<std::int64_t>(),
@@ -207,15 +221,11 @@ std::vector<std::pair<std::int64_t, std::string>> SqlApi::Heartbeat(
 
 long SqlApi::CompleteMany(const std::vector<Lease>& leases,
                           const std::vector<std::optional<std::string>>& results) {
-  std::vector<std::string> ids, tokens;
-  for (const auto& lease : leases) {
-    ids.push_back(std::to_string(lease.job_id));
-    tokens.push_back(lease.lease_token);
-  }
+  const LeaseArrays arrays(leases);
   return Translated([&] {
     pqxx::nontransaction tx(*conn_);
-    const pqxx::result rows = tx.exec_prepared("taskflow_complete_many", ToPgArray(ids),
-                                               ToPgArray(tokens), ToPgArray(results));
+    const pqxx::result rows =
+        tx.exec_prepared("taskflow_complete_many", arrays.ids, arrays.tokens, ToPgArray(results));
     return rows.empty() || rows[0][0].is_null() ? 0L : rows[0][0].as<long>();
   });
 }

@@ -24,23 +24,14 @@ void HttpMetrics::Record(const std::string& route, const std::string& method, in
                          double seconds) {
   std::lock_guard<std::mutex> lock(mutex_);
   ++requests_[{route, method, status}];
-  Histogram& h = durations_[route];
-  for (size_t i = 0; i < kBuckets.size(); ++i) {
-    if (seconds <= kBuckets[i]) ++h.buckets[i];
-  }
-  ++h.count;
-  h.sum += seconds;
+  durations_[route].Observe(kBuckets, seconds);
 }
 
-namespace {
-
-std::string Number(double v) {
+std::string PrometheusNumber(double value) {
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%.9g", v);
+  std::snprintf(buf, sizeof buf, "%.9g", value);
   return buf;
 }
-
-}  // namespace
 
 std::string HttpMetrics::Render(const Gauges& g) const {
   std::string out;
@@ -59,40 +50,22 @@ std::string HttpMetrics::Render(const Gauges& g) const {
       "its response, by route.\n"
       "# TYPE taskflow_http_request_duration_seconds histogram\n";
   for (const auto& [route, h] : durations_) {
-    const std::string label = "route=\"" + EscapeLabel(route) + "\"";
-    for (size_t i = 0; i < kBuckets.size(); ++i) {
-      out += "taskflow_http_request_duration_seconds_bucket{" + label + ",le=\"" +
-             Number(kBuckets[i]) + "\"} " + std::to_string(h.buckets[i]) + "\n";
-    }
-    out += "taskflow_http_request_duration_seconds_bucket{" + label + ",le=\"+Inf\"} " +
-           std::to_string(h.count) + "\n";
-    out += "taskflow_http_request_duration_seconds_sum{" + label + "} " + Number(h.sum) + "\n";
-    out += "taskflow_http_request_duration_seconds_count{" + label + "} " +
-           std::to_string(h.count) + "\n";
+    h.Render(out, "taskflow_http_request_duration_seconds", "route=\"" + EscapeLabel(route) + "\"",
+             kBuckets);
   }
-  out +=
-      "# HELP taskflow_http_db_reconnects_total Database connections opened to replace broken "
-      "ones.\n# TYPE taskflow_http_db_reconnects_total counter\ntaskflow_http_db_reconnects_total " +
-      std::to_string(g.db_reconnects) + "\n";
-  out +=
-      "# HELP taskflow_http_db_connections Open database connections of the HTTP server.\n"
-      "# TYPE taskflow_http_db_connections gauge\ntaskflow_http_db_connections " +
-      std::to_string(g.db_connections) + "\n";
-  out +=
-      "# HELP taskflow_http_connections_rejected_total Connections answered 503 because every "
-      "thread and queue slot was taken.\n"
-      "# TYPE taskflow_http_connections_rejected_total counter\n"
-      "taskflow_http_connections_rejected_total " +
-      std::to_string(g.rejected_connections) + "\n";
-  out +=
-      "# HELP taskflow_http_connections_active Connections being served now.\n"
-      "# TYPE taskflow_http_connections_active gauge\ntaskflow_http_connections_active " +
-      std::to_string(g.active_connections) + "\n";
+  AppendSample(out, "taskflow_http_db_reconnects_total", "counter",
+               "Database connections opened to replace broken ones.", g.db_reconnects);
+  AppendSample(out, "taskflow_http_db_connections", "gauge",
+               "Open database connections of the HTTP server.", g.db_connections);
+  AppendSample(out, "taskflow_http_connections_rejected_total", "counter",
+               "Connections answered 503 because every thread and queue slot was taken.",
+               g.rejected_connections);
+  AppendSample(out, "taskflow_http_connections_active", "gauge", "Connections being served now.",
+               g.active_connections);
   if (g.with_database) {
-    out +=
-        "# HELP taskflow_http_database_up Whether this scrape read taskflow.metrics() from the "
-        "database.\n# TYPE taskflow_http_database_up gauge\ntaskflow_http_database_up " +
-        std::string(g.database_up ? "1" : "0") + "\n";
+    AppendSample(out, "taskflow_http_database_up", "gauge",
+                 "Whether this scrape read taskflow.metrics() from the database.",
+                 g.database_up ? 1 : 0);
   }
   return out;
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <tuple>
 
+#include <taskflow/http/histogram.hpp>
+
 namespace taskflow::http {
 
 class HttpMetrics {
@@ -30,14 +32,9 @@ class HttpMetrics {
   std::string Render(const Gauges& gauges) const;
 
  private:
-  struct Histogram {
-    std::array<std::uint64_t, kBuckets.size()> buckets{};
-    std::uint64_t count = 0;
-    double sum = 0.0;
-  };
   mutable std::mutex mutex_;
   std::map<std::tuple<std::string, std::string, int>, std::uint64_t> requests_;
-  std::map<std::string, Histogram> durations_;
+  std::map<std::string, Histogram<kBuckets.size()>> durations_;
 };
 
 // A label value escaped for the exposition format (backslash, quote, newline).

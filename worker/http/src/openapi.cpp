@@ -26,7 +26,21 @@ constexpr const char* kNewJobRefinements = R"JSON({
   "on_dependency_failure": {"enum": ["cancel", "run"]}
 })JSON";
 
-// The document below, a data table, except components.schemas.NewJob (NewJobSchema()).
+// The status of each shared error response (components.responses). An operation lists the
+// ones it can answer with as "problems": [names] in its responses; OpenApiDocument() expands
+// each name into "status": {"$ref": "#/components/responses/name"} at the list's place.
+struct ProblemResponse {
+  const char* name;
+  const char* status;
+};
+constexpr ProblemResponse kProblemResponses[] = {
+    {"BadRequest", "400"},      {"Unauthorized", "401"}, {"Forbidden", "403"},
+    {"NotFound", "404"},        {"Conflict", "409"},     {"LeaseLost", "409"},
+    {"PayloadTooLarge", "413"}, {"Invalid", "422"},      {"NotAvailable", "501"},
+    {"Unavailable", "503"}};
+
+// The document below, a data table, except components.schemas.NewJob (NewJobSchema()) and
+// the "problems" lists (ExpandProblems()).
 constexpr const char* kDocument = R"OPENAPI(
 {
   "openapi": "3.1.0",
@@ -50,12 +64,7 @@ constexpr const char* kDocument = R"OPENAPI(
                   "headers": {"Location": {"schema": {"type": "string"}, "description": "/jobs/{id}"},
                               "X-Correlation-ID": {"$ref": "#/components/headers/CorrelationId"}},
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobCreated"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "PayloadTooLarge", "Invalid", "Unavailable"]
         }
       },
       "get": {
@@ -71,11 +80,7 @@ constexpr const char* kDocument = R"OPENAPI(
         ],
         "responses": {
           "200": {"description": "A page of jobs.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobList"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "Unavailable"]
         }
       }
     },
@@ -86,10 +91,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
         "responses": {
           "200": {"description": "The job, with its workflow fields.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobDetail"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "NotFound", "Unavailable"]
         }
       }
     },
@@ -100,10 +102,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "parameters": [{"$ref": "#/components/parameters/JobId"}],
         "responses": {
           "200": {"description": "The history.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobHistory"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "NotFound", "Unavailable"]
         }
       }
     },
@@ -116,11 +115,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"$ref": "#/components/requestBodies/Reason"},
         "responses": {
           "200": {"description": "The state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "409": {"$ref": "#/components/responses/Conflict"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "NotFound", "Conflict", "Unavailable"]
         }
       }
     },
@@ -132,11 +127,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false}}}},
         "responses": {
           "200": {"description": "The state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "409": {"$ref": "#/components/responses/Conflict"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "NotFound", "Conflict", "Unavailable"]
         }
       }
     },
@@ -149,12 +140,7 @@ constexpr const char* kDocument = R"OPENAPI(
           "201": {"description": "The workflow and its jobs were created.",
                   "headers": {"Location": {"schema": {"type": "string"}, "description": "/workflows/{id}"}},
                   "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowCreated"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "PayloadTooLarge", "Invalid", "Unavailable"]
         }
       },
       "get": {
@@ -167,10 +153,7 @@ constexpr const char* kDocument = R"OPENAPI(
         ],
         "responses": {
           "200": {"description": "A page of workflows.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowList"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Invalid", "Unavailable"]
         }
       }
     },
@@ -181,10 +164,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "parameters": [{"$ref": "#/components/parameters/Id"}],
         "responses": {
           "200": {"description": "The workflow.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowStatus"}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "NotFound", "Unavailable"]
         }
       }
     },
@@ -196,10 +176,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"$ref": "#/components/requestBodies/Reason"},
         "responses": {
           "200": {"description": "How many nodes this call cancelled (or asked to stop, when RUNNING).", "content": {"application/json": {"schema": {"type": "object", "required": ["id", "cancelled"], "properties": {"id": {"type": "integer", "format": "int64"}, "cancelled": {"type": "integer"}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "NotFound", "Unavailable"]
         }
       }
     },
@@ -210,13 +187,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewRule"}}}},
         "responses": {
           "201": {"description": "The rule was created.", "content": {"application/json": {"schema": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "format": "int64"}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"$ref": "#/components/responses/Conflict"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Conflict", "Invalid", "NotAvailable", "Unavailable"]
         }
       },
       "get": {
@@ -229,11 +200,7 @@ constexpr const char* kDocument = R"OPENAPI(
         ],
         "responses": {
           "200": {"description": "The rules.", "content": {"application/json": {"schema": {"type": "object", "required": ["rules"], "properties": {"rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -252,12 +219,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": true, "description": "Any JSON document; its raw bytes are what the signature covers.", "content": {"application/json": {"schema": {}}}},
         "responses": {
           "202": {"description": "Accepted; the jobs the rule created.", "content": {"application/json": {"schema": {"type": "object", "required": ["job_ids"], "properties": {"job_ids": {"type": "array", "items": {"type": "integer", "format": "int64"}}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "413": {"$ref": "#/components/responses/PayloadTooLarge"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "PayloadTooLarge", "Invalid", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -267,10 +229,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "summary": "Per queue and tenant statistics (taskflow.queue_stats); admin key",
         "responses": {
           "200": {"description": "One object per row of taskflow.queue_stats.", "content": {"application/json": {"schema": {"type": "object", "required": ["queues"], "properties": {"queues": {"type": "array", "items": {"$ref": "#/components/schemas/QueueStats"}}}}}}},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["Unauthorized", "Forbidden", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -281,35 +240,28 @@ constexpr const char* kDocument = R"OPENAPI(
         "parameters": [{"name": "firings", "in": "query", "description": "Last firings per rule.", "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 5}}],
         "responses": {
           "200": {"description": "The rules, each with last_firings (newest first, rows of taskflow.rule_firings).", "content": {"application/json": {"schema": {"type": "object", "required": ["automations"], "properties": {"automations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Rule"}, {"type": "object", "properties": {"last_firings": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}]}}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
         }
       }
     },
-    "/dashboard/api/queues": {"get": {"operationId": "dashboardQueues", "summary": "Every queue with its settings (paused, concurrency_limit, lease_ms, retry_policy, rate_limit, priority) and the taskflow.queue_stats figures (taskflow.dashboard_queues); admin key", "responses": {"200": {"description": "{queues: [...]}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}}}},
-    "/dashboard/api/queues/{name}": {"patch": {"operationId": "dashboardAlterQueue", "summary": "Change a queue's settings (taskflow.dashboard_alter_queue): any of priority, concurrency_limit, lease_ms, retry_policy, rate_limit, paused; null returns a setting to its default. The extension validates; its message comes back as 422. Admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "responses": {"200": {"description": "The queue's settings.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/queues/{name}/pause": {"post": {"operationId": "dashboardPauseQueue", "summary": "Pause a queue (taskflow.pause_queue): its jobs are no longer acquired; admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/queues/{name}/resume": {"post": {"operationId": "dashboardResumeQueue", "summary": "Resume a paused queue (taskflow.resume_queue); admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/rules": {"get": {"operationId": "dashboardRules", "summary": "Rules (a client key: its tenant's) with trigger, condition, enabled, last firing and firing counts (taskflow.dashboard_rules), a page by id", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{rules: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/rules/{id}/enable": {"post": {"operationId": "dashboardEnableRule", "summary": "Enable a rule (taskflow.enable_rule); another tenant's rule is 404", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{id, enabled: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/rules/{id}/disable": {"post": {"operationId": "dashboardDisableRule", "summary": "Disable a rule (taskflow.disable_rule); another tenant's rule is 404", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{id, enabled: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}}}},
-    "/dashboard/api/rules/{id}/fire": {"post": {"operationId": "dashboardFireRule", "summary": "Fire a rule now (taskflow.dashboard_fire_rule): the jobs created and the firings recorded; a disabled rule is 409", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{rule_id, job_ids, firings}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "409": {"$ref": "#/components/responses/Conflict"}}}},
-    "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"$ref": "#/components/parameters/Id"}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/webhook-deliveries": {"get": {"operationId": "dashboardWebhookDeliveries", "summary": "Webhook deliveries that reached a rule, newest first (taskflow.dashboard_webhook_deliveries)", "parameters": [{"name": "rule_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{deliveries: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "404": {"$ref": "#/components/responses/NotFound"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
-    "/dashboard/api/tenants": {"get": {"operationId": "dashboardTenants", "summary": "Tenants by id (a client key: itself) with max_running, weight, rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page (a tenant id).", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{tenants: [...], started_1h_total, window_start, next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "401": {"$ref": "#/components/responses/Unauthorized"}, "403": {"$ref": "#/components/responses/Forbidden"}, "503": {"$ref": "#/components/responses/Unavailable"}, "400": {"$ref": "#/components/responses/BadRequest"}, "422": {"$ref": "#/components/responses/Invalid"}}}},
+    "/dashboard/api/queues": {"get": {"operationId": "dashboardQueues", "summary": "Every queue with its settings (paused, concurrency_limit, lease_ms, retry_policy, rate_limit, priority) and the taskflow.queue_stats figures (taskflow.dashboard_queues); admin key", "responses": {"200": {"description": "{queues: [...]}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable"]}}},
+    "/dashboard/api/queues/{name}": {"patch": {"operationId": "dashboardAlterQueue", "summary": "Change a queue's settings (taskflow.dashboard_alter_queue): any of priority, concurrency_limit, lease_ms, retry_policy, rate_limit, paused; null returns a setting to its default. The extension validates; its message comes back as 422. Admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "responses": {"200": {"description": "The queue's settings.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound", "Invalid"]}}},
+    "/dashboard/api/queues/{name}/pause": {"post": {"operationId": "dashboardPauseQueue", "summary": "Pause a queue (taskflow.pause_queue): its jobs are no longer acquired; admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "NotFound"]}}},
+    "/dashboard/api/queues/{name}/resume": {"post": {"operationId": "dashboardResumeQueue", "summary": "Resume a paused queue (taskflow.resume_queue); admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "NotFound"]}}},
+    "/dashboard/api/rules": {"get": {"operationId": "dashboardRules", "summary": "Rules (a client key: its tenant's) with trigger, condition, enabled, last firing and firing counts (taskflow.dashboard_rules), a page by id", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{rules: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "Invalid"]}}},
+    "/dashboard/api/rules/{id}/enable": {"post": {"operationId": "dashboardEnableRule", "summary": "Enable a rule (taskflow.enable_rule); another tenant's rule is 404", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{id, enabled: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound"]}}},
+    "/dashboard/api/rules/{id}/disable": {"post": {"operationId": "dashboardDisableRule", "summary": "Disable a rule (taskflow.disable_rule); another tenant's rule is 404", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{id, enabled: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound"]}}},
+    "/dashboard/api/rules/{id}/fire": {"post": {"operationId": "dashboardFireRule", "summary": "Fire a rule now (taskflow.dashboard_fire_rule): the jobs created and the firings recorded; a disabled rule is 409", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{rule_id, job_ids, firings}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound", "Conflict"]}}},
+    "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"$ref": "#/components/parameters/Id"}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound", "Invalid"]}}},
+    "/dashboard/api/webhook-deliveries": {"get": {"operationId": "dashboardWebhookDeliveries", "summary": "Webhook deliveries that reached a rule, newest first (taskflow.dashboard_webhook_deliveries)", "parameters": [{"name": "rule_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{deliveries: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound", "Invalid"]}}},
+    "/dashboard/api/tenants": {"get": {"operationId": "dashboardTenants", "summary": "Tenants by id (a client key: itself) with max_running, weight, rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page (a tenant id).", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{tenants: [...], started_1h_total, window_start, next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "Invalid"]}}},
     "/dashboard/api/session": {
       "get": {
         "operationId": "dashboardSession",
         "summary": "What the API key is (taskflow.dashboard_session): the dashboard's sign-in check",
         "responses": {
           "200": {"description": "role admin (sees every tenant) or client (tenant_id), and the extension's version.", "content": {"application/json": {"schema": {"type": "object", "required": ["role", "tenant_id", "version"], "properties": {"role": {"type": "string", "enum": ["admin", "client"]}, "tenant_id": {"type": ["string", "null"]}, "version": {"type": "string"}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Unavailable"]
         }
       }
     },
@@ -337,9 +289,7 @@ constexpr const char* kDocument = R"OPENAPI(
               "running": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}},
             "tenants": {"type": "array", "items": {"type": "object", "properties": {
               "tenant_id": {"type": "string"}, "running": {"type": "integer"}, "max_running": {"type": ["integer", "null"]}, "weight": {"type": "number"}}}}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Unavailable"]
         }
       }
     },
@@ -362,12 +312,7 @@ constexpr const char* kDocument = R"OPENAPI(
         ],
         "responses": {
           "200": {"description": "A page of job summaries, id descending; next_after is null on the last page.", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs", "next_after"], "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/JobSummary"}}, "next_after": {"type": ["string", "null"]}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -388,12 +333,7 @@ constexpr const char* kDocument = R"OPENAPI(
         ],
         "responses": {
           "200": {"description": "count is exact when capped is false.", "content": {"application/json": {"schema": {"type": "object", "required": ["count", "capped"], "properties": {"count": {"type": "integer"}, "capped": {"type": "boolean"}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -405,13 +345,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true, "required": ["action"]}}}},
         "responses": {
           "200": {"$ref": "#/components/responses/BulkResult"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"$ref": "#/components/responses/Conflict"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Conflict", "Invalid", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -422,12 +356,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "parameters": [{"$ref": "#/components/parameters/Id"}],
         "responses": {
           "200": {"description": "The job's detail; see docs/functions.md, taskflow.job_detail.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true, "required": ["job", "attempts", "events", "lease", "parent", "children", "correlation", "origin"]}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "404": {"$ref": "#/components/responses/NotFound"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -437,11 +366,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "summary": "DEAD jobs grouped by job type and error type (taskflow.dead_letter_groups)",
         "responses": {
           "200": {"description": "Groups, largest first; capped: more than 10000 DEAD jobs, the groups count the newest 10000.", "content": {"application/json": {"schema": {"type": "object", "required": ["groups", "capped"], "properties": {"capped": {"type": "boolean"}, "groups": {"type": "array", "items": {"type": "object", "properties": {"job_type": {"type": "string"}, "error_type": {"type": ["string", "null"]}, "count": {"type": "integer"}, "last_at": {"type": "string", "format": "date-time"}, "sample_job_id": {"type": "integer"}, "sample_error": {"type": ["string", "null"]}}}}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -452,12 +377,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"$ref": "#/components/requestBodies/DeadLetterGroup"},
         "responses": {
           "200": {"$ref": "#/components/responses/BulkResult"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -468,12 +388,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"$ref": "#/components/requestBodies/DeadLetterGroup"},
         "responses": {
           "200": {"$ref": "#/components/responses/BulkResult"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "501": {"$ref": "#/components/responses/NotAvailable"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
         }
       }
     },
@@ -498,11 +413,7 @@ constexpr const char* kDocument = R"OPENAPI(
             "dependencies": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/DependencyResult"}, "description": "The jobs this one depended on (depends_on, workflow edges), with their results; null for a job without dependencies. See docs/workflows.md."},
             "lease_expires_at": {"type": "string", "format": "date-time"},
             "timeout_seconds": {"type": ["number", "null"], "description": "The job's own run time limit, if it has one."}}}}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "Unavailable"]
         }
       }
     },
@@ -515,12 +426,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "extend": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]}}}}}},
         "responses": {
           "200": {"description": "The lease was extended.", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "integer", "format": "int64"}, "status": {"type": "string", "enum": ["ok", "cancel_requested"]}}}}}},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"$ref": "#/components/responses/LeaseLost"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
         }
       }
     },
@@ -533,12 +439,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "result": {"description": "Any JSON value, stored as the job's result."}}}}}},
         "responses": {
           "200": {"$ref": "#/components/responses/JobStateAfter"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"$ref": "#/components/responses/LeaseLost"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
         }
       }
     },
@@ -551,12 +452,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token", "error_type"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "error_type": {"type": "string", "minLength": 1}, "error_message": {"type": "string"}, "retryable": {"type": "boolean", "default": true}}}}}},
         "responses": {
           "200": {"$ref": "#/components/responses/JobStateAfter"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"$ref": "#/components/responses/LeaseLost"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
         }
       }
     },
@@ -569,12 +465,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}}}}}},
         "responses": {
           "200": {"$ref": "#/components/responses/JobStateAfter"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"$ref": "#/components/responses/LeaseLost"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
         }
       }
     },
@@ -587,12 +478,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token", "delay"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "delay": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]}}}}}},
         "responses": {
           "200": {"$ref": "#/components/responses/JobStateAfter"},
-          "400": {"$ref": "#/components/responses/BadRequest"},
-          "401": {"$ref": "#/components/responses/Unauthorized"},
-          "403": {"$ref": "#/components/responses/Forbidden"},
-          "409": {"$ref": "#/components/responses/LeaseLost"},
-          "422": {"$ref": "#/components/responses/Invalid"},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
         }
       }
     },
@@ -603,7 +489,7 @@ constexpr const char* kDocument = R"OPENAPI(
         "security": [],
         "responses": {
           "200": {"description": "Healthy.", "content": {"application/json": {"schema": {"type": "object", "required": ["status", "version"], "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}}}}},
-          "503": {"$ref": "#/components/responses/Unavailable"}
+          "problems": ["Unavailable"]
         }
       }
     },
@@ -923,6 +809,34 @@ constexpr const char* kDocument = R"OPENAPI(
 }
 )OPENAPI";
 
+const char* ProblemStatus(const std::string& name) {
+  for (const ProblemResponse& p : kProblemResponses) {
+    if (name == p.name) return p.status;
+  }
+  throw std::logic_error("openapi.cpp lists an unknown problem response " + name);
+}
+
+// Replaces each operation's "problems" list by the responses it names, in place.
+void ExpandProblems(nlohmann::ordered_json& doc) {
+  for (auto& [path, operations] : doc["paths"].items()) {
+    for (auto& [method, operation] : operations.items()) {
+      if (!operation.contains("responses")) continue;
+      nlohmann::ordered_json expanded = nlohmann::ordered_json::object();
+      for (const auto& [key, value] : operation["responses"].items()) {
+        if (key != "problems") {
+          expanded[key] = value;
+          continue;
+        }
+        for (const auto& name : value) {
+          expanded[ProblemStatus(name)] = {
+              {"$ref", "#/components/responses/" + name.get<std::string>()}};
+        }
+      }
+      operation["responses"] = std::move(expanded);
+    }
+  }
+}
+
 }  // namespace
 
 nlohmann::ordered_json NewJobSchema() {
@@ -966,6 +880,7 @@ const std::string& OpenApiDocument() {
   static const std::string document = [] {
     nlohmann::ordered_json doc = nlohmann::ordered_json::parse(kDocument);
     doc["components"]["schemas"]["NewJob"] = NewJobSchema();
+    ExpandProblems(doc);
     return doc.dump(2);
   }();
   return document;

@@ -1,5 +1,6 @@
 // Unit tests of the HTTP API's pure parts: the SQLSTATE table, problem bodies, the listen
 // address, metrics text, and the OpenAPI document against the route table.
+#include <cctype>
 #include <set>
 #include <utility>
 
@@ -95,6 +96,11 @@ TEST(OpenApi, DocumentsExactlyTheServedRoutes) {
       for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       documented.insert({m, path});
       EXPECT_TRUE(op.contains("responses")) << m << " " << path;
+      // The "problems" lists of openapi.cpp are expanded: every key is an HTTP status.
+      for (const auto& [status, response] : op["responses"].items()) {
+        EXPECT_TRUE(status.size() == 3 && std::isdigit(static_cast<unsigned char>(status[0])))
+            << m << " " << path << " " << status;
+      }
     }
   }
   for (const RouteSpec& r : RouteTable()) served.insert({r.method, r.path});

@@ -11,6 +11,8 @@
 #include <string>
 #include <utility>
 
+#include <taskflow/http/histogram.hpp>
+
 namespace taskflow::http {
 
 class HandlerMetrics {
@@ -30,14 +32,9 @@ class HandlerMetrics {
   static constexpr std::array<double, 17> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.005, 0.01,
                                                       0.05,   0.1,     0.5,    1,     5,     10,
                                                       30,     60,      300,    900,   3600};
-  struct Histogram {
-    std::array<std::uint64_t, kBuckets.size()> buckets{};
-    std::uint64_t count = 0;
-    double sum = 0.0;
-  };
   mutable std::mutex mutex_;
   int running_ = 0;
-  std::map<std::pair<std::string, std::string>, Histogram> durations_;
+  std::map<std::pair<std::string, std::string>, Histogram<kBuckets.size()>> durations_;
 };
 
 }  // namespace taskflow::http
