@@ -209,8 +209,21 @@ std::string ResolveRoundSql() {
 void ResolveDependencies(const std::vector<std::int64_t>& jobs,
                          void (*fire)(JobState, const std::vector<std::int64_t>&)) {
   if (!SchemaIs0_2()) return;  // a 0.1.0 schema not updated yet has no dependencies
+  // The finished jobs other jobs wait for. A plain read of one index: the round statement
+  // opens every index of its three tables even when it changes nothing, which cost a drain
+  // without workflows about 5% (docs/benchmarks.md). Not read-only: its snapshot is taken
+  // after the finishing UPDATE, so it sees an edge whose transaction that UPDATE waited for.
+  static pg::Statement waited_for(
+      "SELECT DISTINCT depends_on FROM taskflow.job_dependencies "
+      "WHERE depends_on = ANY($1) AND parent_state IS NULL",
+      {INT8ARRAYOID});
   static pg::Statement round(ResolveRoundSql(), {INT8ARRAYOID});
-  std::vector<std::int64_t> frontier = jobs;
+  std::vector<std::int64_t> frontier;
+  {
+    pg::Params p;
+    p.Add(Int64ArrayDatum(jobs));
+    frontier = ReadIds(p.Run(waited_for), 1);
+  }
   while (!frontier.empty()) {
     pg::Params p;
     p.Add(Int64ArrayDatum(frontier));
