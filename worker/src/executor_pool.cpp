@@ -145,7 +145,15 @@ void ExecutorPool::Run(const std::shared_ptr<ActiveJob>& active) {
     outcome = Outcome::Failed("handler_exception", "the handler threw a non-standard exception");
   }
   active->finished_at = Clock::now();
-  completer_.Enqueue(ReportOf(active, std::move(outcome)));
+  Report report = ReportOf(active, std::move(outcome));
+  // Logged before the slot is freed: a reader of the debug log (test/t/worker_prefetch.t)
+  // counts the jobs a worker holds from its "job acquired" and "job finished" lines.
+  if (log::Enabled(spdlog::level::debug)) {
+    log::Fields fields = log::JobFields(active->job);
+    fields["report"] = KindName(report.kind);
+    log::Write(spdlog::level::debug, "job finished", fields);
+  }
+  completer_.Enqueue(std::move(report));
 
   handler_us_.fetch_add(std::chrono::duration_cast<std::chrono::microseconds>(active->finished_at -
                                                                               active->started_at)
