@@ -20,16 +20,16 @@ SRCS = $(sort $(wildcard extension/core/*.cpp)) \
 OBJS = $(SRCS:.cpp=.o)
 TF_HEADERS = $(wildcard extension/*/*.hpp)
 
-# Installed: the current install script (built from sql/src), the frozen install scripts of
-# past releases (sql/releases/, never edited) and every upgrade script (sql/taskflow--A--B.sql),
-# so CREATE EXTENSION taskflow VERSION 'old' and ALTER EXTENSION taskflow UPDATE both work
-# (docs/releasing.md).
-DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out %/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/releases/$(EXTENSION)--*.sql)) \
-              $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+# Installed: the current install script (built from sql/src), the upgrade script to it from the
+# previous release (built from sql/updates/ and sql/src, below), and what past releases shipped
+# (sql/releases/, never edited: their install scripts and upgrade scripts), so CREATE EXTENSION
+# taskflow VERSION 'old' and ALTER EXTENSION taskflow UPDATE both work (docs/releasing.md).
+UPGRADES    = $(patsubst sql/updates/%,sql/%,$(wildcard sql/updates/$(EXTENSION)--*--$(EXTVERSION).sql))
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
+DATA        = $(filter-out %/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/releases/$(EXTENSION)--*.sql))
 # The router (docs/scale-out.md): a second extension, SQL only, for a PL/Proxy router database.
 DATA       += router/taskflow_router.control $(wildcard router/taskflow_router--*.sql)
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql extension/generated
+EXTRA_CLEAN = $(DATA_built) extension/generated
 
 PG_CPPFLAGS = -Iextension
 PG_CXXFLAGS = -std=c++17 -fPIC -Wall -Wextra -Werror -Wno-register -Wno-missing-field-initializers
@@ -63,6 +63,15 @@ FORCE:
 # One SQL source tree, concatenated in order into the versioned install script.
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) $(EXTENSION).control
 	cat $(sort $(wildcard sql/src/*.sql)) > $@
+
+# The upgrade script from release P: the hand-written part (sql/updates/) with, at its
+# `-- @generated` line, every definition of sql/src that differs from P's frozen install script
+# and sql/src's comments, grants and settings (scripts/upgrade_script.py).
+sql/$(EXTENSION)--%--$(EXTVERSION).sql: sql/updates/$(EXTENSION)--%--$(EXTVERSION).sql \
+    sql/releases/$(EXTENSION)--%.sql $(sort $(wildcard sql/src/*.sql)) scripts/upgrade_script.py
+	python3 scripts/upgrade_script.py $< sql/releases/$(EXTENSION)--$*.sql \
+	  $(sort $(wildcard sql/src/*.sql)) > $@.tmp
+	mv $@.tmp $@
 
 .PHONY: test run bench deps installcheck version lint format
 version:

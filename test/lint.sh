@@ -46,7 +46,7 @@ problems=$(grep -rnE 'PG_FUNCTION_INFO_V1|PG_FUNCTION_ARGS' extension \
 check "PG_FUNCTION_INFO_V1 and PG_FUNCTION_ARGS appear only in TF_FUNCTION (pg/guard.hpp)" "$problems"
 
 defined=$(grep -rhoE '^TF_FUNCTION\([A-Za-z_0-9]+\)' extension | sed 's/TF_FUNCTION(\(.*\))/\1/' | sort -u)
-named=$(grep -hoE "MODULE_PATHNAME' *, *'[A-Za-z_0-9]+'" sql/src/*.sql sql/*--*--*.sql sql/releases/*.sql \
+named=$(grep -hoE "MODULE_PATHNAME' *, *'[A-Za-z_0-9]+'" sql/src/*.sql sql/updates/*.sql sql/releases/*.sql \
           | sed "s/.*, *'\(.*\)'/\1/" | sort -u)
 problems=$(comm -13 <(echo "$defined") <(echo "$named") | sed 's/$/: named by an SQL script, not defined with TF_FUNCTION/')
 [ -z "$named" ] && problems="no 'MODULE_PATHNAME', 'symbol' found in sql/: the check is broken"

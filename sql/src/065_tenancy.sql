@@ -218,8 +218,12 @@ BEGIN
         AND attname = 'tenant_id' AND NOT attisdropped) THEN
       EXECUTE format('ALTER TABLE taskflow.%I ENABLE ROW LEVEL SECURITY', t);
       EXECUTE format('ALTER TABLE taskflow.%I FORCE ROW LEVEL SECURITY', t);
-      EXECUTE format('CREATE POLICY tenant_isolation ON taskflow.%I USING '
-                     '(tenant_id = COALESCE((SELECT taskflow._caller_tenant()), tenant_id))', t);
+      -- idempotent, as every DO block of sql/src: the upgrade script runs it again
+      IF NOT EXISTS (SELECT FROM pg_catalog.pg_policy WHERE polrelid = ('taskflow.' || t)::regclass
+                     AND polname = 'tenant_isolation') THEN
+        EXECUTE format('CREATE POLICY tenant_isolation ON taskflow.%I USING '
+                       '(tenant_id = COALESCE((SELECT taskflow._caller_tenant()), tenant_id))', t);
+      END IF;
     END IF;
   END LOOP;
 END

@@ -3,7 +3,7 @@
 -- not comment it: what it does in one line, so \df+ and catalog readers see it. The reference
 -- is docs/functions.md. Functions are named without their argument list (every public name is
 -- unique), so a comment survives a signature change; test/sql/comments.sql fails when a public
--- function has none. Keep sql/taskflow--0.1.0--0.2.0.sql in step (upgrade.t compares comments).
+-- function has none. The upgrade script runs these again (scripts/upgrade_script.py).
 -- ---------------------------------------------------------------------------------------------
 
 -- Jobs: schedule, read, cancel, retry

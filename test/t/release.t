@@ -58,8 +58,8 @@ is "$(python3 -c 'import json; d=json.load(open("dashboard/package-lock.json"));
 ok "$(grep -qE "^## \[$V\]" CHANGELOG.md; echo $?)" "CHANGELOG.md has a section for $V"
 stale=$(grep -rnoE '"version": ?"[0-9]+\.[0-9]+\.[0-9]+"' README.md docs/ | grep -v "\"$V\"")
 is "$stale" "" "the version shown in README.md and docs/ examples is $V"
-ok "$(compgen -G "sql/taskflow--*--$V.sql" >/dev/null || [ "$V" = 0.1.0 ]; echo $?)" \
-  "an upgrade script leads to $V (sql/taskflow--*--$V.sql)"
+ok "$(compgen -G "sql/updates/taskflow--*--$V.sql" >/dev/null || [ "$V" = 0.1.0 ]; echo $?)" \
+  "an upgrade script leads to $V (sql/updates/taskflow--*--$V.sql)"
 
 # --- META.json: PGXN Meta Spec v1 --------------------------------------------------------------
 out=$(python3 scripts/meta_json.py --project . META.json 2>&1); rc=$?

@@ -25,7 +25,7 @@ V=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" taskflow.control)
 RELEASES=()
 for f in sql/releases/taskflow--*.sql; do
   r=$(basename "$f" .sql); r=${r#taskflow--}
-  [ "$r" != "$V" ] && RELEASES+=("$r")
+  [[ "$r" != "$V" && "$r" != *--* ]] && RELEASES+=("$r")   # not frozen upgrade scripts (A--B)
 done
 FRESH="tf_fresh"
 admin() { psql -X -q -At -v ON_ERROR_STOP=1 -d postgres -c "$1"; }
