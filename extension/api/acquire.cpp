@@ -369,32 +369,45 @@ std::string StartAttemptsSql(bool v2) {
                   // with plain joins some backends' plans read 140,000 to 310,000 buffers per call
                   // instead of 2,800 (about 5,000 jobs rows fetched per index scan): the
                   // drain-deps stalls in docs/benchmarks.md.
-                  "      'job_id', d.depends_on, 'key', n.node_key, 'job_type', p.job_type,"
-                  "      'state', COALESCE(p.state, d.parent_state), 'on_failure', d.on_failure,"
-                  "      'result', p.result, 'error_type', p.last_error_type,"
-                  "      'error_message', p.last_error_message, 'finished_at', p.finished_at)"
-                  "      ORDER BY d.depends_on)"
-                  "    FROM taskflow.job_dependencies d"
-                  "    LEFT JOIN LATERAL (SELECT p.job_type, p.state, p.result, p.last_error_type,"
-                  "        p.last_error_message, p.finished_at FROM taskflow.jobs p"
-                  "      WHERE p.id = d.depends_on LIMIT 1) p ON true"
-                  "    LEFT JOIN LATERAL (SELECT n.node_key FROM taskflow.workflow_nodes n"
-                  "      WHERE n.job_id = d.depends_on LIMIT 1) n ON true"
-                  "    WHERE d.job_id = upd.id) END AS dependencies FROM upd"
+                  // The results are bounded in all by taskflow.max_dependency_results_bytes,
+                  // as in _dependency_results (sql/src/032_workflows.sql).
+                  "      'job_id', e.depends_on, 'key', e.node_key, 'job_type', e.job_type,"
+                  "      'state', e.state, 'on_failure', e.on_failure,"
+                  "      'result', CASE WHEN e.passed THEN e.result END,"
+                  "      'error_type', e.last_error_type,"
+                  "      'error_message', CASE WHEN e.passed THEN e.last_error_message END,"
+                  "      'finished_at', e.finished_at)"
+                  "      || CASE WHEN e.passed THEN '{}' ELSE '{\"omitted\": true}' END::jsonb"
+                  "      ORDER BY e.depends_on)"
+                  "    FROM (SELECT d.depends_on, n.node_key, p.job_type,"
+                  "        COALESCE(p.state, d.parent_state) AS state, d.on_failure, p.result,"
+                  "        p.last_error_type, p.last_error_message, p.finished_at,"
+                  "        sum(COALESCE(octet_length(p.result::text), 0)"
+                  "          + COALESCE(octet_length(p.last_error_message), 0))"
+                  "          OVER (ORDER BY d.depends_on) <= $5 AS passed"
+                  "      FROM taskflow.job_dependencies d"
+                  "      LEFT JOIN LATERAL (SELECT p.job_type, p.state, p.result, p.last_error_type,"
+                  "          p.last_error_message, p.finished_at FROM taskflow.jobs p"
+                  "        WHERE p.id = d.depends_on LIMIT 1) p ON true"
+                  "      LEFT JOIN LATERAL (SELECT n.node_key FROM taskflow.workflow_nodes n"
+                  "        WHERE n.job_id = d.depends_on LIMIT 1) n ON true"
+                  "      WHERE d.job_id = upd.id) e) END AS dependencies FROM upd"
                 : "  NULL::jsonb AS dependencies FROM upd") +
          "  ORDER BY upd.priority DESC, upd.next_run_at, upd.id";
 }
 
 std::uint64_t StartAttempts(const std::vector<std::int64_t>& ids, Datum worker_id,
                             const std::optional<std::int64_t>& lease) {
-  static pg::Statement schema_0_2(StartAttemptsSql(true),
-                                  {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
+  // $5 (0.2.0 only): taskflow.max_dependency_results_bytes
+  static pg::Statement schema_0_2(
+      StartAttemptsSql(true), {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID, INT8OID}, kGeneric);
   static pg::Statement schema_0_1(StartAttemptsSql(false),
                                   {INT8ARRAYOID, TEXTOID, INTERVALOID, INTERVALOID}, kGeneric);
   pg::Statement& stmt = api::SchemaIs0_2() ? schema_0_2 : schema_0_1;
   std::int64_t default_lease = static_cast<std::int64_t>(taskflow_default_lease_s) * 1000000;
   pg::Params p;
   p.Add(api::Int64ArrayDatum(ids)).Add(worker_id).AddOptInterval(lease).AddInterval(default_lease);
+  if (&stmt == &schema_0_2) p.AddInt64(taskflow_max_dependency_results_bytes);
   return p.Run(stmt);
 }
 

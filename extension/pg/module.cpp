@@ -20,6 +20,7 @@ int taskflow_cleaner_batch = 1000;
 int taskflow_max_chain_depth = 10;
 int taskflow_max_rule_render_bytes = 64 * 1024 * 1024;
 int taskflow_max_workflow_nodes = 10000;
+int taskflow_max_dependency_results_bytes = 16 * 1024 * 1024;
 int taskflow_max_workflow_edges = 50000;
 
 PGDLLEXPORT void _PG_init(void);
@@ -73,6 +74,13 @@ void _PG_init(void) {
   DefineCustomIntVariable("taskflow.max_workflow_edges", "Most dependency edges in one workflow.",
                           nullptr, &taskflow_max_workflow_edges, 50000, 0, 10000000, PGC_SUSET, 0,
                           nullptr, nullptr, nullptr);
+  DefineCustomIntVariable(
+      "taskflow.max_dependency_results_bytes",
+      "Most bytes of results and error messages of its dependencies handed to one job.",
+      "acquire() and dependency_results() pass the dependencies' results in order of id until "
+      "this many bytes (JSON text); the later ones come with \"omitted\": true and no result.",
+      &taskflow_max_dependency_results_bytes, 16 * 1024 * 1024, 0, 256 * 1024 * 1024, PGC_SUSET,
+      GUC_UNIT_BYTE, nullptr, nullptr, nullptr);
   DefineCustomIntVariable("taskflow.max_rule_render_bytes",
                           "Most bytes one rule firing call may build for all its firings.",
                           "Contexts, placeholder values and filled payloads of one fire_rule, "

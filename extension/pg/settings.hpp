@@ -12,4 +12,5 @@ extern int taskflow_max_chain_depth;          // longest chain of event-rule fol
 extern int taskflow_max_rule_render_bytes;    // bytes one rule firing call may build in total
 extern int taskflow_max_workflow_nodes;       // most jobs in one workflow (and in one depends_on)
 extern int taskflow_max_workflow_edges;       // most dependency edges in one workflow
+extern int taskflow_max_dependency_results_bytes;  // dependencies' results handed to one job
 }

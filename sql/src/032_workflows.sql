@@ -12,27 +12,42 @@ COMMENT ON FUNCTION taskflow.schedule_workflow(jsonb) IS
 
 -- The dependencies of a job with their outcome: what a fan-in job aggregates. Rows in order of
 -- the dependency's id; "key" is the dependency's workflow key (NULL outside a workflow); a
--- dependency removed by the Cleaner keeps its state from the edge, without result.
-CREATE FUNCTION taskflow._dependency_results(job_id bigint) RETURNS jsonb
+-- dependency removed by the Cleaner keeps its state from the edge, without result. Results and
+-- error messages are passed in that order up to `budget` bytes in all (JSON text;
+-- taskflow.max_dependency_results_bytes); each later one comes with "omitted": true and neither: a fan-in over thousands
+-- of large results must not build one value past jsonb's 255 MB limit, which would fail every
+-- acquire that picks the job, in a queue other tenants share. acquire (extension/api/acquire.cpp)
+-- runs the same query inline.
+CREATE FUNCTION taskflow._dependency_results(job_id bigint, budget bigint) RETURNS jsonb
 LANGUAGE sql STABLE
 SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT COALESCE(jsonb_agg(jsonb_build_object(
-      'job_id', d.depends_on, 'key', n.node_key, 'job_type', p.job_type,
-      'state', COALESCE(p.state, d.parent_state), 'on_failure', d.on_failure,
-      'result', p.result, 'error_type', p.last_error_type, 'error_message', p.last_error_message,
-      'finished_at', p.finished_at) ORDER BY d.depends_on), '[]'::jsonb)
-  FROM taskflow.job_dependencies d
-  LEFT JOIN taskflow.jobs p ON p.id = d.depends_on
-  LEFT JOIN taskflow.workflow_nodes n ON n.job_id = d.depends_on
-  WHERE d.job_id = _dependency_results.job_id
+      'job_id', e.depends_on, 'key', e.node_key, 'job_type', e.job_type, 'state', e.state,
+      'on_failure', e.on_failure, 'result', CASE WHEN e.passed THEN e.result END,
+      'error_type', e.last_error_type,
+      'error_message', CASE WHEN e.passed THEN e.last_error_message END,
+      'finished_at', e.finished_at)
+      || CASE WHEN e.passed THEN '{}' ELSE '{"omitted": true}' END::jsonb
+      ORDER BY e.depends_on), '[]'::jsonb)
+  FROM (SELECT d.depends_on, n.node_key, p.job_type, COALESCE(p.state, d.parent_state) AS state,
+               d.on_failure, p.result, p.last_error_type, p.last_error_message, p.finished_at,
+               sum(COALESCE(octet_length(p.result::text), 0)
+                   + COALESCE(octet_length(p.last_error_message), 0)) OVER (ORDER BY d.depends_on)
+                 <= budget AS passed
+          FROM taskflow.job_dependencies d
+          LEFT JOIN taskflow.jobs p ON p.id = d.depends_on
+          LEFT JOIN taskflow.workflow_nodes n ON n.job_id = d.depends_on
+         WHERE d.job_id = _dependency_results.job_id) e
 $$;
 
 CREATE FUNCTION taskflow.dependency_results(job_id bigint) RETURNS jsonb
 LANGUAGE sql VOLATILE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT taskflow._dependency_results(j.id)
+  -- the setting in bytes: current_setting says '16MB' or '12B' (pg_size_bytes wants '12 bytes')
+  SELECT taskflow._dependency_results(j.id, pg_size_bytes(regexp_replace(
+           current_setting('taskflow.max_dependency_results_bytes'), '(\d)B$', '\1 bytes')))
   FROM taskflow.jobs j
   WHERE j.id = dependency_results.job_id
     AND j.tenant_id = COALESCE(taskflow._caller_tenant(), j.tenant_id)  -- another tenant's: NULL

@@ -4,7 +4,7 @@
 -- schedule_workflow (validation, atomicity, limits), workflow_status / cancel_workflow /
 -- list_workflows, tenant isolation. The concurrent race is in test/t/workflow_race.t.
 BEGIN;
-SELECT plan(99);
+SELECT plan(102);
 \ir helpers.psql
 
 SELECT taskflow.create_queue('wf_q', retry_policy => '{"max_attempts": 1}') \gset
@@ -73,6 +73,17 @@ SELECT is(pg_temp.run_ok(:p2, '{"v": 2}'), 'SUCCEEDED', 'second dependency done'
 SELECT is(pg_temp.st(:c), 'PENDING', 'both finished: released');
 SELECT is((SELECT jsonb_agg(x -> 'result') FROM jsonb_array_elements(taskflow.dependency_results(:c)) x),
   '[{"v": 1}, {"v": 2}]'::jsonb, 'a fan-in job sees every dependency''s result, in id order');
+-- The results handed to one job are bounded in all (taskflow.max_dependency_results_bytes):
+-- {"v": 1} is 8 bytes of JSON text, so a budget of 12 passes the first and omits the second.
+SET taskflow.max_dependency_results_bytes = 12;
+SELECT is(taskflow.dependency_results(:c) -> 0 -> 'result', '{"v": 1}'::jsonb,
+  'within taskflow.max_dependency_results_bytes a result is passed');
+SELECT is((taskflow.dependency_results(:c) -> 1) - 'finished_at', jsonb_build_object('job_id', :p2, 'key', NULL,
+  'job_type', 'wf.p2', 'state', 'SUCCEEDED', 'on_failure', 'cancel', 'result', NULL, 'error_type', NULL,
+  'error_message', NULL, 'omitted', true), 'past it the result is omitted ("omitted": true), the rest kept');
+SELECT is((SELECT dependencies FROM taskflow.acquire('w', ARRAY['wf_q'], 1, job_types => ARRAY['wf.c'])),
+  taskflow.dependency_results(:c), 'acquire hands out the same bounded dependencies');
+RESET taskflow.max_dependency_results_bytes;
 
 -- === depends_on at schedule time: finished dependencies, refusals =============================
 SELECT is(pg_temp.st(taskflow.schedule('wf.late', queue => 'wf_q', depends_on => ARRAY[:a])), 'PENDING',
