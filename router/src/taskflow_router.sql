@@ -1,5 +1,8 @@
 -- TaskFlow router (docs/scale-out.md): the TaskFlow client API as PL/Proxy functions that run
--- each call on the shard that holds its data.
+-- each call on the shard that holds its data. The install script is built by make from this
+-- hand-written part (router/src/taskflow_router.sql) with, at its `-- @proxied` lines, the
+-- functions of router/src/proxied.txt, and their grants at `-- @grants`
+-- (scripts/router_script.py, docs/scale-out.md#the-routers-files).
 --   tenant calls    RUN ON the tenant's shard (placement table, else hash of the tenant id)
 --   id calls        RUN ON the shard the id says (id >> 48), unless the job, rule or workflow
 --                   was moved
@@ -283,18 +286,6 @@ CREATE TYPE taskflow.job_summaries AS (
 -- ---------------------------------------------------------------------------------------------
 -- Jobs: tenant calls on the tenant's shard, id calls on the id's shard
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION taskflow.schedule(job_type text, payload jsonb DEFAULT '{}',
-    queue text DEFAULT 'default', tenant_id text DEFAULT 'default',
-    run_at timestamptz DEFAULT NULL, priority integer DEFAULT 0,
-    max_attempts integer DEFAULT NULL, unique_key text DEFAULT NULL,
-    correlation_id text DEFAULT NULL, parent_job_id bigint DEFAULT NULL,
-    timeout interval DEFAULT NULL, traceparent text DEFAULT NULL, depends_on bigint[] DEFAULT NULL,
-    on_dependency_failure text DEFAULT 'cancel') RETURNS bigint
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
 -- The elements are split by their tenant's shard and sent to the shards in parallel; each
 -- shard inserts its part in one transaction. `ords` carries each element's position back.
 CREATE FUNCTION taskflow_router._schedule_many(specs jsonb[], ords bigint[],
@@ -328,233 +319,34 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION taskflow.get_job(job_id bigint) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
-CREATE FUNCTION taskflow.job_history(job_id bigint) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
-CREATE FUNCTION taskflow.cancel(job_id bigint, reason text DEFAULT NULL) RETURNS taskflow.job_state
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
-CREATE FUNCTION taskflow.retry(job_id bigint) RETURNS taskflow.job_state
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
--- list_jobs: one tenant (given, or the caller's) on its shard; otherwise every shard returns
--- its first max_rows after after_id and the router merges them by id and cuts at max_rows,
--- which is exactly the first max_rows of the union (ids are unique across shards).
-CREATE FUNCTION taskflow_router._list_jobs_tenant(route text, tenant_id text, queue text,
-    state taskflow.job_state, job_type text, after_id bigint, max_rows integer)
-RETURNS SETOF taskflow.job_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(route);
-  SELECT * FROM taskflow.list_jobs(tenant_id, queue, state, job_type, after_id, max_rows);
-$$;
-CREATE FUNCTION taskflow_router._list_jobs_all(tenant_id text, queue text,
-    state taskflow.job_state, job_type text, after_id bigint, max_rows integer)
-RETURNS SETOF taskflow.job_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT * FROM taskflow.list_jobs(tenant_id, queue, state, job_type, after_id, max_rows);
-$$;
-
-CREATE FUNCTION taskflow.list_jobs(tenant_id text DEFAULT NULL, queue text DEFAULT NULL,
-    state taskflow.job_state DEFAULT NULL, job_type text DEFAULT NULL,
-    after_id bigint DEFAULT NULL, max_rows integer DEFAULT 100)
-RETURNS SETOF taskflow.job_summaries
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  route text := COALESCE(list_jobs.tenant_id, taskflow_router.caller_tenant());
-BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 10000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 10000';
-  END IF;
-  IF route IS NOT NULL THEN
-    RETURN QUERY SELECT * FROM taskflow_router._list_jobs_tenant(route, list_jobs.tenant_id,
-      list_jobs.queue, list_jobs.state, list_jobs.job_type, list_jobs.after_id, list_jobs.max_rows);
-    RETURN;
-  END IF;
-  RETURN QUERY SELECT * FROM taskflow_router._list_jobs_all(list_jobs.tenant_id, list_jobs.queue,
-      list_jobs.state, list_jobs.job_type, list_jobs.after_id, list_jobs.max_rows) j
-    ORDER BY j.id LIMIT list_jobs.max_rows;
-END
-$$;
+-- schedule, get_job, ... on their shard; list_jobs: one tenant (given, or the caller's) on its
+-- shard; otherwise every shard returns its first max_rows after after_id and the router merges
+-- them by id and cuts at max_rows, which is exactly the first max_rows of the union (ids are
+-- unique across shards).
+-- @proxied jobs
 
 -- ---------------------------------------------------------------------------------------------
 -- Workflows (docs/workflows.md): a workflow and all its nodes are one tenant's, so they live on
 -- the tenant's shard; its id says that shard (or it was moved with its tenant).
 -- ---------------------------------------------------------------------------------------------
--- spec.tenant_id when it is a string, else the caller's tenant (as schedule_many's elements).
-CREATE FUNCTION taskflow.schedule_workflow(spec jsonb) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.spec_partition(spec);
-$$;
-
-CREATE FUNCTION taskflow.workflow_status(workflow_id bigint) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.workflow_shard(workflow_id);
-$$;
-
-CREATE FUNCTION taskflow.cancel_workflow(workflow_id bigint, reason text DEFAULT NULL) RETURNS integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.workflow_shard(workflow_id);
-$$;
-
-CREATE FUNCTION taskflow.dependency_results(job_id bigint) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
 -- list_workflows' row (on a shard it is declared RETURNS TABLE with these columns).
 CREATE TYPE taskflow.workflow_summaries AS (id bigint, tenant text, name text,
   created_at timestamptz, node_count integer, state text, counts jsonb);
 
-CREATE FUNCTION taskflow_router._list_workflows_tenant(route text, tenant_id text, after_id bigint,
-    max_rows integer)
-RETURNS SETOF taskflow.workflow_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(route);
-  SELECT * FROM taskflow.list_workflows(tenant_id, after_id, max_rows);
-$$;
-CREATE FUNCTION taskflow_router._list_workflows_all(tenant_id text, after_id bigint, max_rows integer)
-RETURNS SETOF taskflow.workflow_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT * FROM taskflow.list_workflows(tenant_id, after_id, max_rows);
-$$;
-
 -- As list_jobs: one tenant (given, or the caller's) on its shard; otherwise every shard's first
 -- max_rows after after_id, merged by id and cut at max_rows (workflow ids are unique across shards).
-CREATE FUNCTION taskflow.list_workflows(tenant_id text DEFAULT NULL, after_id bigint DEFAULT NULL,
-    max_rows integer DEFAULT 100)
-RETURNS SETOF taskflow.workflow_summaries
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  route text := COALESCE(list_workflows.tenant_id, taskflow_router.caller_tenant());
-BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 1000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 1000';
-  END IF;
-  IF route IS NOT NULL THEN
-    RETURN QUERY SELECT * FROM taskflow_router._list_workflows_tenant(route, list_workflows.tenant_id,
-      list_workflows.after_id, list_workflows.max_rows);
-    RETURN;
-  END IF;
-  RETURN QUERY SELECT * FROM taskflow_router._list_workflows_all(list_workflows.tenant_id,
-      list_workflows.after_id, list_workflows.max_rows) w
-    ORDER BY w.id LIMIT list_workflows.max_rows;
-END
-$$;
+-- @proxied workflows
 
 -- ---------------------------------------------------------------------------------------------
 -- Automation rules
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION taskflow.create_rule(name text, trigger jsonb, actions jsonb,
-    condition text DEFAULT NULL, tenant_id text DEFAULT 'default') RETURNS bigint
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
-CREATE FUNCTION taskflow.alter_rule(rule_id bigint, name text DEFAULT NULL, trigger jsonb DEFAULT NULL,
-    actions jsonb DEFAULT NULL, condition text DEFAULT NULL) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.enable_rule(rule_id bigint) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.disable_rule(rule_id bigint) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.drop_rule(rule_id bigint) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.fire_rule(rule_id bigint, context jsonb DEFAULT '{}') RETURNS SETOF bigint
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.webhook_credentials(rule_id bigint) RETURNS TABLE(key text, secret text)
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
 -- list_rules' row (on a shard it is declared RETURNS TABLE with these columns).
 CREATE TYPE taskflow.rule_summaries AS (rule_id bigint, tenant_id text, name text, trigger jsonb,
   condition text, actions jsonb, enabled boolean, created_at timestamptz, updated_at timestamptz,
   last_fired_at timestamptz);
 
-CREATE FUNCTION taskflow_router._list_rules_tenant(route text, tenant_id text, trigger_type text,
-    enabled boolean)
-RETURNS SETOF taskflow.rule_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(route);
-  SELECT * FROM taskflow.list_rules(tenant_id, trigger_type, enabled);
-$$;
-CREATE FUNCTION taskflow_router._list_rules_all(tenant_id text, trigger_type text, enabled boolean)
-RETURNS SETOF taskflow.rule_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT * FROM taskflow.list_rules(tenant_id, trigger_type, enabled);
-$$;
-
-CREATE FUNCTION taskflow.list_rules(tenant_id text DEFAULT NULL, trigger_type text DEFAULT NULL,
-    enabled boolean DEFAULT NULL)
-RETURNS SETOF taskflow.rule_summaries
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  route text := COALESCE($1, taskflow_router.caller_tenant());
-BEGIN
-  IF route IS NOT NULL THEN
-    RETURN QUERY SELECT * FROM taskflow_router._list_rules_tenant(route, $1, $2, $3);
-    RETURN;
-  END IF;
-  RETURN QUERY SELECT * FROM taskflow_router._list_rules_all($1, $2, $3) r
-    ORDER BY r.tenant_id, r.name;
-END
-$$;
+-- list_rules: as list_jobs, but every shard returns all its rows, ordered by tenant and name.
+-- @proxied rules
 
 -- A webhook key does not say its shard: the shards are asked in order until one knows the key
 -- (the others answer 28000 "webhook key not accepted", which is what the caller gets when none
@@ -595,23 +387,7 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 -- Tenants: settings on the tenant's shard; role mappings on every shard and here
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION taskflow.upsert_tenant(tenant_id text, attributes jsonb DEFAULT '{}') RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
-CREATE FUNCTION taskflow.set_tenant_limit(tenant_id text, max_running integer) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
-CREATE FUNCTION taskflow.set_tenant_weight(tenant_id text, weight integer) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
+-- @proxied tenants
 
 CREATE FUNCTION taskflow_router._grant_tenant_all(role name, tenant_id text) RETURNS SETOF integer
 LANGUAGE plproxy AS $$
@@ -1011,24 +787,9 @@ BEGIN
 END
 $http$;
 
-CREATE FUNCTION taskflow.authenticate_api_key(key text)
-RETURNS TABLE(tenant_id text, role text, db_role name)
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON 0;
-$$;
-CREATE FUNCTION taskflow.list_api_keys()
-RETURNS TABLE(id bigint, prefix text, tenant_id text, role text, created_at timestamptz,
-              revoked_at timestamptz)
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON 0;
-$$;
-CREATE FUNCTION taskflow.revoke_api_key(key_or_prefix text) RETURNS boolean
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON 0;
-$$;
+-- the keys: on shard 0
+-- @proxied api_keys
+
 CREATE FUNCTION taskflow_router._create_api_key_on0(tenant_id text, role text) RETURNS text
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
@@ -1113,35 +874,16 @@ GRANT EXECUTE ON FUNCTION taskflow_router.shard_count(), taskflow_router._role_t
   taskflow_router.job_shard(bigint), taskflow_router.rule_shard(bigint),
   taskflow_router.workflow_shard(bigint)
   TO taskflow_client, taskflow_worker, taskflow_admin, taskflow_webhook;
-GRANT EXECUTE ON FUNCTION
-  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text),
-  taskflow.schedule_many(jsonb), taskflow_router._schedule_many(jsonb[], bigint[]),
-  taskflow.get_job(bigint), taskflow.schedule_workflow(jsonb), taskflow.dependency_results(bigint)
+GRANT EXECUTE ON FUNCTION taskflow.schedule_many(jsonb), taskflow_router._schedule_many(jsonb[], bigint[])
   TO taskflow_client, taskflow_worker, taskflow_admin;
-GRANT EXECUTE ON FUNCTION
-  taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer),
-  taskflow_router._list_jobs_tenant(text, text, text, taskflow.job_state, text, bigint, integer),
-  taskflow_router._list_jobs_all(text, text, taskflow.job_state, text, bigint, integer),
-  taskflow.job_history(bigint), taskflow.cancel(bigint, text), taskflow.retry(bigint),
-  taskflow.workflow_status(bigint), taskflow.cancel_workflow(bigint, text),
-  taskflow.list_workflows(text, bigint, integer),
-  taskflow_router._list_workflows_tenant(text, text, bigint, integer),
-  taskflow_router._list_workflows_all(text, bigint, integer),
-  taskflow.create_rule(text, jsonb, jsonb, text, text),
-  taskflow.alter_rule(bigint, text, jsonb, jsonb, text),
-  taskflow.enable_rule(bigint), taskflow.disable_rule(bigint), taskflow.drop_rule(bigint),
-  taskflow.webhook_credentials(bigint), taskflow.list_rules(text, text, boolean),
-  taskflow_router._list_rules_tenant(text, text, text, boolean),
-  taskflow_router._list_rules_all(text, text, boolean)
-  TO taskflow_client, taskflow_admin;
+-- the functions of router/src/proxied.txt, each to the roles listed there
+-- @grants
 GRANT EXECUTE ON FUNCTION taskflow.handle_webhook(text, text, text, text),
   taskflow_router._handle_webhook_on(integer, text, text, text, text)
   TO taskflow_webhook, taskflow_client, taskflow_admin;
 GRANT EXECUTE ON FUNCTION taskflow.metrics(integer), taskflow_router._metrics_all(integer)
   TO taskflow_admin;
 GRANT EXECUTE ON FUNCTION
-  taskflow.fire_rule(bigint, jsonb), taskflow.upsert_tenant(text, jsonb),
-  taskflow.set_tenant_limit(text, integer), taskflow.set_tenant_weight(text, integer),
   taskflow.grant_tenant(name, text), taskflow.revoke_tenant(name),
   taskflow_router._grant_tenant_all(name, text), taskflow_router._revoke_tenant_all(name),
   taskflow_router._set_client(name, boolean),
@@ -1159,8 +901,6 @@ GRANT EXECUTE ON FUNCTION
   taskflow_router._tenant_has_data(text)
   TO taskflow_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON taskflow_router.tenant_roles TO taskflow_admin;
-GRANT EXECUTE ON FUNCTION taskflow.authenticate_api_key(text) TO taskflow_http;
-GRANT EXECUTE ON FUNCTION taskflow.list_api_keys(), taskflow.revoke_api_key(text) TO taskflow_admin;
 GRANT SELECT ON taskflow_router.placement, taskflow_router.shards, taskflow_router.relocated
   TO taskflow_admin;
 GRANT USAGE ON TYPE taskflow.job_state, taskflow.job_summaries, taskflow.rule_summaries,
