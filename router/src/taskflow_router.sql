@@ -240,30 +240,27 @@ AS $$
                                                THEN $1 ->> 'tenant_id' END)
 $$;
 
--- The shard of a job or rule id: where it was moved, else the shard its id says.
+-- The shard of a job, rule or workflow id: where it was moved, else the shard its id says
+-- (taskflow.set_shard numbers all three ranges by shard).
+CREATE FUNCTION taskflow_router._id_shard(kind text, id bigint) RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = $1 AND r.id = $2),
+                  GREATEST($2, 0) >> 48, 0)::integer
+$$;
 CREATE FUNCTION taskflow_router.job_shard(job_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = 'job' AND r.id = $1),
-                  GREATEST($1, 0) >> 48, 0)::integer
-$$;
+AS $$ SELECT taskflow_router._id_shard('job', $1) $$;
 CREATE FUNCTION taskflow_router.rule_shard(rule_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = 'rule' AND r.id = $1),
-                  GREATEST($1, 0) >> 48, 0)::integer
-$$;
-
--- Workflow ids are numbered by shard like job ids (taskflow.set_shard sets all three ranges).
+AS $$ SELECT taskflow_router._id_shard('rule', $1) $$;
 CREATE FUNCTION taskflow_router.workflow_shard(workflow_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = 'workflow' AND r.id = $1),
-                  GREATEST($1, 0) >> 48, 0)::integer
-$$;
+AS $$ SELECT taskflow_router._id_shard('workflow', $1) $$;
 
 CREATE FUNCTION taskflow_router.other_shards() RETURNS SETOF integer
 LANGUAGE sql STABLE
@@ -454,12 +451,13 @@ $$;
 -- is down fails the call after shard 0 applied it: taskflow_router.check_queues() shows the
 -- difference, and the call can be repeated once the shard is back (docs/scale-out.md).
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION taskflow_router._queue_call(shard integer, call text, name text,
+-- The call on the given shards, in parallel.
+CREATE FUNCTION taskflow_router._queue_call(shards integer[], call text, name text,
     priority integer, concurrency_limit integer, retry_policy jsonb, lease interval)
 RETURNS SETOF integer
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
-  RUN ON shard;
+  RUN ON taskflow_router._each_shard(shards);
   SELECT 1 FROM (SELECT CASE call
     WHEN 'create' THEN taskflow.create_queue(name, priority, concurrency_limit, retry_policy, lease)::text
     WHEN 'alter' THEN taskflow.alter_queue(name, priority, concurrency_limit, retry_policy, lease)::text
@@ -467,19 +465,10 @@ LANGUAGE plproxy AS $$
     WHEN 'pause' THEN taskflow.pause_queue(name)::text
     WHEN 'resume' THEN taskflow.resume_queue(name)::text END) x;
 $$;
-CREATE FUNCTION taskflow_router._queue_call_others(call text, name text,
-    priority integer, concurrency_limit integer, retry_policy jsonb, lease interval)
-RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.other_shards();
-  SELECT 1 FROM (SELECT CASE call
-    WHEN 'create' THEN taskflow.create_queue(name, priority, concurrency_limit, retry_policy, lease)::text
-    WHEN 'alter' THEN taskflow.alter_queue(name, priority, concurrency_limit, retry_policy, lease)::text
-    WHEN 'drop' THEN taskflow.drop_queue(name)::text
-    WHEN 'pause' THEN taskflow.pause_queue(name)::text
-    WHEN 'resume' THEN taskflow.resume_queue(name)::text END) x;
-$$;
+CREATE FUNCTION taskflow_router._each_shard(shards integer[]) RETURNS SETOF integer
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT unnest($1) $$;
 
 CREATE FUNCTION taskflow_router.queue_everywhere(call text, name text, priority integer DEFAULT NULL,
     concurrency_limit integer DEFAULT NULL, retry_policy jsonb DEFAULT NULL, lease interval DEFAULT NULL)
@@ -488,11 +477,12 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM count(*) FROM taskflow_router._queue_call(0, call, name, priority, concurrency_limit,
-                                                    retry_policy, lease);
+  PERFORM count(*) FROM taskflow_router._queue_call(ARRAY[0], call, name, priority,
+                                                    concurrency_limit, retry_policy, lease);
   IF taskflow_router.shard_count() > 1 THEN
-    PERFORM count(*) FROM taskflow_router._queue_call_others(call, name, priority, concurrency_limit,
-                                                             retry_policy, lease);
+    PERFORM count(*) FROM taskflow_router._queue_call(ARRAY(SELECT taskflow_router.other_shards()),
+                                                      call, name, priority, concurrency_limit,
+                                                      retry_policy, lease);
   END IF;
 END
 $$;
@@ -528,18 +518,19 @@ AS $$ SELECT taskflow_router.queue_everywhere('resume', $1) $$;
 
 -- Queue rate limits on every shard (each shard's workers get max_starts per period: the
 -- limit is per shard); tenant rate limits on the tenant's shard.
-CREATE FUNCTION taskflow_router._rate_limit_all(scope text, name text, max_starts integer, per interval)
-RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT 1 FROM taskflow.set_rate_limit(scope, name, max_starts, per);
+CREATE FUNCTION taskflow_router._rate_limit_shards(scope text, name text) RETURNS SETOF integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT taskflow_router.tenant_partition($2) WHERE $1 = 'tenant'
+  UNION ALL
+  SELECT generate_series(0, taskflow_router.shard_count() - 1) WHERE $1 IS DISTINCT FROM 'tenant'
 $$;
-CREATE FUNCTION taskflow_router._rate_limit_tenant(scope text, name text, max_starts integer, per interval)
+CREATE FUNCTION taskflow_router._rate_limit(scope text, name text, max_starts integer, per interval)
 RETURNS SETOF integer
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(name);
+  RUN ON taskflow_router._rate_limit_shards(scope, name);
   SELECT 1 FROM taskflow.set_rate_limit(scope, name, max_starts, per);
 $$;
 CREATE FUNCTION taskflow.set_rate_limit(scope text, name text, max_starts integer,
@@ -548,11 +539,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF scope = 'tenant' THEN
-    PERFORM count(*) FROM taskflow_router._rate_limit_tenant(scope, name, max_starts, per);
-  ELSE
-    PERFORM count(*) FROM taskflow_router._rate_limit_all(scope, name, max_starts, per);
-  END IF;
+  PERFORM count(*) FROM taskflow_router._rate_limit(scope, name, max_starts, per);
 END
 $$;
 
@@ -891,12 +878,11 @@ GRANT EXECUTE ON FUNCTION
   taskflow.alter_queue(text, integer, integer, jsonb, interval),
   taskflow.drop_queue(text), taskflow.pause_queue(text), taskflow.resume_queue(text),
   taskflow_router.queue_everywhere(text, text, integer, integer, jsonb, interval),
-  taskflow_router._queue_call(integer, text, text, integer, integer, jsonb, interval),
-  taskflow_router._queue_call_others(text, text, integer, integer, jsonb, interval),
-  taskflow_router.other_shards(),
+  taskflow_router._queue_call(integer[], text, text, integer, integer, jsonb, interval),
+  taskflow_router._each_shard(integer[]), taskflow_router.other_shards(),
   taskflow.set_rate_limit(text, text, integer, interval),
-  taskflow_router._rate_limit_all(text, text, integer, interval),
-  taskflow_router._rate_limit_tenant(text, text, integer, interval),
+  taskflow_router._rate_limit(text, text, integer, interval),
+  taskflow_router._rate_limit_shards(text, text),
   taskflow_router._queues_all(), taskflow_router.check_queues(),
   taskflow_router._tenant_has_data(text)
   TO taskflow_admin;
