@@ -15,13 +15,17 @@ forwards to a shard, and how:
     proxy FUNCTION ROUTE GRANTEES
         CREATE FUNCTION taskflow.FUNCTION(<the shard's arguments>) RETURNS <the shard's type>
         LANGUAGE plproxy: CLUSTER 'taskflow'; RUN ON ROUTE;
+    all FUNCTION GRANTEES
+        taskflow_router._F_all (the shard's arguments, without defaults) RETURNS SETOF integer:
+        taskflow.F on every shard (RUN ON ALL), one row each; for the router's own wrappers
     merge FUNCTION GRANTEES returns=TYPE order=COL[,COL] [max_rows=N]
         a list over shards: taskflow_router._F_tenant (RUN ON the tenant's shard) and
         taskflow_router._F_all (RUN ON ALL), both calling the shard's taskflow.F, and
         taskflow.F (plpgsql): the given or the caller's tenant on its shard, else every shard's
         rows merged ORDER BY COL (and cut at max_rows, which must be in 1..N).
 
-GRANTEES: roles without their taskflow_ prefix, comma separated (client,worker,admin).
+GRANTEES: roles without their taskflow_ prefix, comma separated (client,worker,admin); `-`:
+none (only superusers call it).
 
 The arguments and return types are read from sql/src (the shards' own definitions: PL/Proxy
 passes arguments by position, so the router's signature is the shard's). A listed function
@@ -193,24 +197,30 @@ def proxy(fn, route):
             "$$;\n")
 
 
+def remote(fn, suffix, route, select, returns, route_arg=False):
+    """taskflow_router._F_SUFFIX: the shard's taskflow.F (its arguments, without defaults, after
+    a `route text` one if route_arg) RUN ON route, as `SELECT select FROM taskflow.F(...)`:
+    (name, argument types, sql)."""
+    params = (["route text"] if route_arg else []) + [a.without_default() for a in fn.args]
+    types = (["text"] if route_arg else []) + [a.type for a in fn.args if a.mode != "OUT"]
+    name = f"taskflow_router._{fn.name}_{suffix}"
+    return (name, types,
+            wrap(f"CREATE FUNCTION {name}(", params, ")") + "\n"
+            f"RETURNS SETOF {returns}\n"
+            "LANGUAGE plproxy AS $$\n"
+            "  CLUSTER 'taskflow';\n"
+            f"  RUN ON {route};\n" +
+            wrap(f"  SELECT {select} FROM taskflow.{fn.name}(", [a.name for a in fn.args], ");") +
+            "\n$$;\n")
+
+
 def merge(fn, rowtype, order, max_rows):
-    """The three functions of a list merged across shards: [(signature, sql)]."""
+    """The three functions of a list merged across shards: [(name, types, sql)]."""
     f = fn.name
-    plain = [a.without_default() for a in fn.args]
     names = [a.name for a in fn.args]
-    call = wrap(f"  SELECT * FROM taskflow.{f}(", names, ");")
-    out = []
     types = [a.type for a in fn.args if a.mode != "OUT"]
-    helpers = (("tenant", ["route text"] + plain, "taskflow_router.tenant_partition(route)",
-                ["text"] + types),
-               ("all", plain, "ALL", types))
-    for suffix, params, route, sig in helpers:
-        out.append((f"taskflow_router._{f}_{suffix}", sig,
-                    wrap(f"CREATE FUNCTION taskflow_router._{f}_{suffix}(", params, ")") + "\n"
-                    f"RETURNS SETOF {rowtype}\n"
-                    "LANGUAGE plproxy AS $$\n"
-                    "  CLUSTER 'taskflow';\n"
-                    f"  RUN ON {route};\n" + call + "\n$$;\n"))
+    out = [remote(fn, "tenant", "taskflow_router.tenant_partition(route)", "*", rowtype, True),
+           remote(fn, "all", "ALL", "*", rowtype)]
     qualified = [f"{f}.{n}" for n in names]
     check = ""
     if max_rows:
@@ -253,6 +263,7 @@ def roles(grantees):
     return ", ".join(f"taskflow_{g}" for g in grantees.split(","))
 
 
+
 def read_table(path, shard):
     """{section: [sql]}, and the grants [(signature, grantees)] in table order."""
     sections, grants, section = {}, [], None
@@ -277,6 +288,12 @@ def read_table(path, shard):
                 fn = shard_function(shard, words[1], where)
                 sections[section].append(proxy(fn, words[2]))
                 grants.append((f"taskflow.{fn.name}({fn.identity()})", words[3]))
+            elif words[0] == "all" and len(words) == 3:
+                fn = shard_function(shard, words[1], where)
+                name, types, sql = remote(fn, "all", "ALL", "1", "integer")
+                sections[section].append(sql)
+                if words[2] != "-":
+                    grants.append((f"{name}({', '.join(types)})", words[2]))
             elif (words[0] == "merge" and len(words) >= 5 and len(opts) == len(words) - 3
                   and {"returns", "order"} <= set(opts) <= {"returns", "order", "max_rows"}):
                 fn = shard_function(shard, words[1], where)
@@ -288,8 +305,9 @@ def read_table(path, shard):
                     sections[section].append(sql)
                     grants.append((f"{sig}({', '.join(types)})", words[2]))
             else:
-                raise Error(f"{where}: expected 'proxy FUNCTION ROUTE GRANTEES' or "
-                            "'merge FUNCTION GRANTEES returns=TYPE order=COLUMNS [max_rows=N]'")
+                raise Error(f"{where}: expected 'proxy FUNCTION ROUTE GRANTEES', 'all FUNCTION "
+                            "GRANTEES' or 'merge FUNCTION GRANTEES returns=TYPE order=COLUMNS "
+                            "[max_rows=N]'")
     return sections, grants
 
 

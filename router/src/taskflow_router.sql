@@ -382,22 +382,10 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- Tenants: settings on the tenant's shard; role mappings on every shard and here
+-- Tenants: settings on the tenant's shard; role mappings on every shard (_grant_tenant_all,
+-- _revoke_tenant_all) and here
 -- ---------------------------------------------------------------------------------------------
 -- @proxied tenants
-
-CREATE FUNCTION taskflow_router._grant_tenant_all(role name, tenant_id text) RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT 1 FROM taskflow.grant_tenant(role, tenant_id);
-$$;
-CREATE FUNCTION taskflow_router._revoke_tenant_all(role name) RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT 1 FROM taskflow.revoke_tenant(role);
-$$;
 
 -- The router's own membership of taskflow_client (as the shard's grant_tenant does there).
 CREATE FUNCTION taskflow_router._set_client(role name, member boolean) RETURNS void
@@ -774,7 +762,7 @@ BEGIN
 END
 $http$;
 
--- the keys: on shard 0
+-- the keys: on shard 0; allow_router_login on every shard
 -- @proxied api_keys
 
 CREATE FUNCTION taskflow_router._create_api_key_on0(tenant_id text, role text) RETURNS text
@@ -789,12 +777,6 @@ LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
   RUN ON taskflow_router.other_shards();
   SELECT 1 FROM taskflow.revoke_api_key(taskflow.create_api_key(tenant_id));
-$$;
-CREATE FUNCTION taskflow_router._allow_login_all(role name) RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT 1 FROM taskflow.allow_router_login(role);
 $$;
 CREATE FUNCTION taskflow_router._local_key_role(role name, tenant_id text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -834,8 +816,8 @@ BEGIN
     END IF;
     PERFORM taskflow_router._local_key_role(dbr, tenant_id);
   END IF;
-  PERFORM count(*) FROM taskflow_router._allow_login_all(dbr);
-  PERFORM count(*) FROM taskflow_router._allow_login_all('taskflow_http');  -- looks the keys up
+  PERFORM count(*) FROM taskflow_router._allow_router_login_all(dbr);
+  PERFORM count(*) FROM taskflow_router._allow_router_login_all('taskflow_http');  -- looks the keys up
   RETURN k;
 END
 $$;
@@ -872,7 +854,6 @@ GRANT EXECUTE ON FUNCTION taskflow.metrics(integer), taskflow_router._metrics_al
   TO taskflow_admin;
 GRANT EXECUTE ON FUNCTION
   taskflow.grant_tenant(name, text), taskflow.revoke_tenant(name),
-  taskflow_router._grant_tenant_all(name, text), taskflow_router._revoke_tenant_all(name),
   taskflow_router._set_client(name, boolean),
   taskflow.create_queue(text, integer, integer, jsonb, interval),
   taskflow.alter_queue(text, integer, integer, jsonb, interval),

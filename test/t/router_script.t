@@ -8,7 +8,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 TMP=$(mktemp -d /tmp/tfroutergen.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
-plan 15
+plan 16
 
 cat >"$TMP/010_src.sql" <<'EOF'
 \echo Use "CREATE EXTENSION x" to load this file. \quit
@@ -46,6 +46,7 @@ proxy twice   0  admin
 merge listing client,admin  returns=taskflow.listing_rows  order=id  max_rows=500
 [keys]
 proxy keys    0  http
+all   sched   -
 EOF
 printf '%s\n' '\echo Use "CREATE EXTENSION x" to load this file. \quit' 'CREATE SCHEMA taskflow;' \
   '-- @proxied jobs' 'SELECT 1;' '-- @proxied keys' 'REVOKE ALL ON ALL FUNCTIONS IN SCHEMA taskflow FROM PUBLIC;' \
@@ -73,6 +74,9 @@ is "$(sed -n '/^CREATE FUNCTION taskflow_router._listing_tenant(/,/^\$\$;/p' <<<
   "a merged list: the tenant's shard (its arguments without defaults)"
 ok "$(grep -q '^  RUN ON ALL;$' <<<"$out" && grep -q 'CREATE FUNCTION taskflow_router._listing_all(tenant_id text, after_id bigint, max_rows integer)$' <<<"$out"; echo $?)" \
   "a merged list: every shard"
+is "$(sed -n '/^CREATE FUNCTION taskflow_router._sched_all(/,/^\$\$;/p' <<<"$out" | tr -s ' \n' ' ')" \
+  "CREATE FUNCTION taskflow_router._sched_all(job_type text, payload jsonb, tags text[], at timestamptz, n numeric(10, 2), tenant_id text) RETURNS SETOF integer LANGUAGE plproxy AS \$\$ CLUSTER 'taskflow'; RUN ON ALL; SELECT 1 FROM taskflow.sched(job_type, payload, tags, at, n, tenant_id); \$\$; " \
+  "all: the shard's function on every shard, one row each (granted to no one: '-')"
 is "$(sed -n '/^CREATE FUNCTION taskflow.listing(/,/^\$\$;/p' <<<"$out" | grep -c "max_rows > 500\|ORDER BY m.id LIMIT listing.max_rows;\|route text := COALESCE(listing.tenant_id, taskflow_router.caller_tenant());\|^    max_rows integer DEFAULT 100)$")" 4 \
   "a merged list: the plpgsql wrapper with the shard's defaults, the max_rows bound, the merge order and cut"
 
