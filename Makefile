@@ -28,7 +28,13 @@ UPGRADES    = $(patsubst sql/updates/%,sql/%,$(wildcard sql/updates/$(EXTENSION)
 DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql $(UPGRADES)
 DATA        = $(filter-out %/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/releases/$(EXTENSION)--*.sql))
 # The router (docs/scale-out.md): a second extension, SQL only, for a PL/Proxy router database.
-DATA       += router/taskflow_router.control $(wildcard router/taskflow_router--*.sql)
+# Its install script is built (below) from router/src/ and sql/src; its upgrade scripts, once it
+# has shipped, are hand-written (docs/releasing.md, "The router's install script").
+ROUTER_VERSION = $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" router/taskflow_router.control)
+ROUTER_SCRIPT  = router/taskflow_router--$(ROUTER_VERSION).sql
+DATA_built += $(ROUTER_SCRIPT)
+DATA       += router/taskflow_router.control \
+              $(filter-out $(ROUTER_SCRIPT),$(wildcard router/taskflow_router--*.sql))
 EXTRA_CLEAN = $(DATA_built) extension/generated
 
 PG_CPPFLAGS = -Iextension
@@ -70,6 +76,15 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: $(sort $(wildcard sql/src/*.sql)) $(EXTENSI
 sql/$(EXTENSION)--%--$(EXTVERSION).sql: sql/updates/$(EXTENSION)--%--$(EXTVERSION).sql \
     sql/releases/$(EXTENSION)--%.sql $(sort $(wildcard sql/src/*.sql)) scripts/upgrade_script.py
 	python3 scripts/upgrade_script.py $< sql/releases/$(EXTENSION)--$*.sql \
+	  $(sort $(wildcard sql/src/*.sql)) > $@.tmp
+	mv $@.tmp $@
+
+# The router's install script: its hand-written part with, at each `-- @proxied SECTION` line,
+# the client API functions router/src/proxied.txt lists there, declared with the shard's own
+# arguments and return type as sql/src defines them (scripts/router_script.py).
+$(ROUTER_SCRIPT): router/src/taskflow_router.sql router/src/proxied.txt scripts/router_script.py \
+    $(sort $(wildcard sql/src/*.sql)) router/taskflow_router.control
+	python3 scripts/router_script.py router/src/taskflow_router.sql router/src/proxied.txt \
 	  $(sort $(wildcard sql/src/*.sql)) > $@.tmp
 	mv $@.tmp $@
 

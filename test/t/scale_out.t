@@ -83,6 +83,13 @@ is "$(r "SELECT queue || ':' || array_to_string(shards, '+') FROM taskflow_route
    "check_queues reports a queue whose settings differ between shards"
 r "SELECT taskflow.alter_queue('so', priority => 4)" >/dev/null
 is "$(r "SELECT count(*) FROM taskflow_router.check_queues()")" "0" "alter_queue through the router makes them equal again"
+rl() { echo "$(s0 "SELECT string_agg(scope || ':' || name || ':' || max_starts, ',' ORDER BY scope) FROM taskflow.rate_limits")|$(s1 "SELECT string_agg(scope || ':' || name || ':' || max_starts, ',' ORDER BY scope) FROM taskflow.rate_limits")"; }
+r "SELECT taskflow.set_rate_limit('queue', 'so', 500)" >/dev/null
+is "$(rl)" "queue:so:500|queue:so:500" "set_rate_limit('queue', ...) through the router sets the queue's limit on every shard"
+r "SELECT taskflow.set_rate_limit('tenant', '$TB', 7, '1 minute')" >/dev/null
+is "$(rl)" "queue:so:500|queue:so:500,tenant:$TB:7" "set_rate_limit('tenant', ...) through the router sets it on the tenant's shard only"
+r "SELECT taskflow.set_rate_limit('queue', 'so', NULL); SELECT taskflow.set_rate_limit('tenant', '$TB', NULL)" >/dev/null
+is "$(rl)" "|" "set_rate_limit(..., NULL) through the router removes them again"
 
 # --- schedule for 100 tenants through the router --------------------------------------------------
 r "SELECT taskflow.schedule('so.job', jsonb_build_object('i', i), queue => 'so', tenant_id => 'tenant' || i)

@@ -1,5 +1,8 @@
 -- TaskFlow router (docs/scale-out.md): the TaskFlow client API as PL/Proxy functions that run
--- each call on the shard that holds its data.
+-- each call on the shard that holds its data. The install script is built by make from this
+-- hand-written part (router/src/taskflow_router.sql) with, at its `-- @proxied` lines, the
+-- functions of router/src/proxied.txt, and their grants at `-- @grants`
+-- (scripts/router_script.py, docs/scale-out.md#the-routers-files).
 --   tenant calls    RUN ON the tenant's shard (placement table, else hash of the tenant id)
 --   id calls        RUN ON the shard the id says (id >> 48), unless the job, rule or workflow
 --                   was moved
@@ -237,30 +240,27 @@ AS $$
                                                THEN $1 ->> 'tenant_id' END)
 $$;
 
--- The shard of a job or rule id: where it was moved, else the shard its id says.
+-- The shard of a job, rule or workflow id: where it was moved, else the shard its id says
+-- (taskflow.set_shard numbers all three ranges by shard).
+CREATE FUNCTION taskflow_router._id_shard(kind text, id bigint) RETURNS integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = $1 AND r.id = $2),
+                  GREATEST($2, 0) >> 48, 0)::integer
+$$;
 CREATE FUNCTION taskflow_router.job_shard(job_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = 'job' AND r.id = $1),
-                  GREATEST($1, 0) >> 48, 0)::integer
-$$;
+AS $$ SELECT taskflow_router._id_shard('job', $1) $$;
 CREATE FUNCTION taskflow_router.rule_shard(rule_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = 'rule' AND r.id = $1),
-                  GREATEST($1, 0) >> 48, 0)::integer
-$$;
-
--- Workflow ids are numbered by shard like job ids (taskflow.set_shard sets all three ranges).
+AS $$ SELECT taskflow_router._id_shard('rule', $1) $$;
 CREATE FUNCTION taskflow_router.workflow_shard(workflow_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = pg_catalog, pg_temp
-AS $$
-  SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = 'workflow' AND r.id = $1),
-                  GREATEST($1, 0) >> 48, 0)::integer
-$$;
+AS $$ SELECT taskflow_router._id_shard('workflow', $1) $$;
 
 CREATE FUNCTION taskflow_router.other_shards() RETURNS SETOF integer
 LANGUAGE sql STABLE
@@ -283,18 +283,6 @@ CREATE TYPE taskflow.job_summaries AS (
 -- ---------------------------------------------------------------------------------------------
 -- Jobs: tenant calls on the tenant's shard, id calls on the id's shard
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION taskflow.schedule(job_type text, payload jsonb DEFAULT '{}',
-    queue text DEFAULT 'default', tenant_id text DEFAULT 'default',
-    run_at timestamptz DEFAULT NULL, priority integer DEFAULT 0,
-    max_attempts integer DEFAULT NULL, unique_key text DEFAULT NULL,
-    correlation_id text DEFAULT NULL, parent_job_id bigint DEFAULT NULL,
-    timeout interval DEFAULT NULL, traceparent text DEFAULT NULL, depends_on bigint[] DEFAULT NULL,
-    on_dependency_failure text DEFAULT 'cancel') RETURNS bigint
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
 -- The elements are split by their tenant's shard and sent to the shards in parallel; each
 -- shard inserts its part in one transaction. `ords` carries each element's position back.
 CREATE FUNCTION taskflow_router._schedule_many(specs jsonb[], ords bigint[],
@@ -328,233 +316,34 @@ BEGIN
 END
 $$;
 
-CREATE FUNCTION taskflow.get_job(job_id bigint) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
-CREATE FUNCTION taskflow.job_history(job_id bigint) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
-CREATE FUNCTION taskflow.cancel(job_id bigint, reason text DEFAULT NULL) RETURNS taskflow.job_state
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
-CREATE FUNCTION taskflow.retry(job_id bigint) RETURNS taskflow.job_state
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
--- list_jobs: one tenant (given, or the caller's) on its shard; otherwise every shard returns
--- its first max_rows after after_id and the router merges them by id and cuts at max_rows,
--- which is exactly the first max_rows of the union (ids are unique across shards).
-CREATE FUNCTION taskflow_router._list_jobs_tenant(route text, tenant_id text, queue text,
-    state taskflow.job_state, job_type text, after_id bigint, max_rows integer)
-RETURNS SETOF taskflow.job_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(route);
-  SELECT * FROM taskflow.list_jobs(tenant_id, queue, state, job_type, after_id, max_rows);
-$$;
-CREATE FUNCTION taskflow_router._list_jobs_all(tenant_id text, queue text,
-    state taskflow.job_state, job_type text, after_id bigint, max_rows integer)
-RETURNS SETOF taskflow.job_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT * FROM taskflow.list_jobs(tenant_id, queue, state, job_type, after_id, max_rows);
-$$;
-
-CREATE FUNCTION taskflow.list_jobs(tenant_id text DEFAULT NULL, queue text DEFAULT NULL,
-    state taskflow.job_state DEFAULT NULL, job_type text DEFAULT NULL,
-    after_id bigint DEFAULT NULL, max_rows integer DEFAULT 100)
-RETURNS SETOF taskflow.job_summaries
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  route text := COALESCE(list_jobs.tenant_id, taskflow_router.caller_tenant());
-BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 10000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 10000';
-  END IF;
-  IF route IS NOT NULL THEN
-    RETURN QUERY SELECT * FROM taskflow_router._list_jobs_tenant(route, list_jobs.tenant_id,
-      list_jobs.queue, list_jobs.state, list_jobs.job_type, list_jobs.after_id, list_jobs.max_rows);
-    RETURN;
-  END IF;
-  RETURN QUERY SELECT * FROM taskflow_router._list_jobs_all(list_jobs.tenant_id, list_jobs.queue,
-      list_jobs.state, list_jobs.job_type, list_jobs.after_id, list_jobs.max_rows) j
-    ORDER BY j.id LIMIT list_jobs.max_rows;
-END
-$$;
+-- schedule, get_job, ... on their shard; list_jobs: one tenant (given, or the caller's) on its
+-- shard; otherwise every shard returns its first max_rows after after_id and the router merges
+-- them by id and cuts at max_rows, which is exactly the first max_rows of the union (ids are
+-- unique across shards).
+-- @proxied jobs
 
 -- ---------------------------------------------------------------------------------------------
 -- Workflows (docs/workflows.md): a workflow and all its nodes are one tenant's, so they live on
 -- the tenant's shard; its id says that shard (or it was moved with its tenant).
 -- ---------------------------------------------------------------------------------------------
--- spec.tenant_id when it is a string, else the caller's tenant (as schedule_many's elements).
-CREATE FUNCTION taskflow.schedule_workflow(spec jsonb) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.spec_partition(spec);
-$$;
-
-CREATE FUNCTION taskflow.workflow_status(workflow_id bigint) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.workflow_shard(workflow_id);
-$$;
-
-CREATE FUNCTION taskflow.cancel_workflow(workflow_id bigint, reason text DEFAULT NULL) RETURNS integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.workflow_shard(workflow_id);
-$$;
-
-CREATE FUNCTION taskflow.dependency_results(job_id bigint) RETURNS jsonb
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.job_shard(job_id);
-$$;
-
 -- list_workflows' row (on a shard it is declared RETURNS TABLE with these columns).
 CREATE TYPE taskflow.workflow_summaries AS (id bigint, tenant text, name text,
   created_at timestamptz, node_count integer, state text, counts jsonb);
 
-CREATE FUNCTION taskflow_router._list_workflows_tenant(route text, tenant_id text, after_id bigint,
-    max_rows integer)
-RETURNS SETOF taskflow.workflow_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(route);
-  SELECT * FROM taskflow.list_workflows(tenant_id, after_id, max_rows);
-$$;
-CREATE FUNCTION taskflow_router._list_workflows_all(tenant_id text, after_id bigint, max_rows integer)
-RETURNS SETOF taskflow.workflow_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT * FROM taskflow.list_workflows(tenant_id, after_id, max_rows);
-$$;
-
 -- As list_jobs: one tenant (given, or the caller's) on its shard; otherwise every shard's first
 -- max_rows after after_id, merged by id and cut at max_rows (workflow ids are unique across shards).
-CREATE FUNCTION taskflow.list_workflows(tenant_id text DEFAULT NULL, after_id bigint DEFAULT NULL,
-    max_rows integer DEFAULT 100)
-RETURNS SETOF taskflow.workflow_summaries
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  route text := COALESCE(list_workflows.tenant_id, taskflow_router.caller_tenant());
-BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 1000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 1000';
-  END IF;
-  IF route IS NOT NULL THEN
-    RETURN QUERY SELECT * FROM taskflow_router._list_workflows_tenant(route, list_workflows.tenant_id,
-      list_workflows.after_id, list_workflows.max_rows);
-    RETURN;
-  END IF;
-  RETURN QUERY SELECT * FROM taskflow_router._list_workflows_all(list_workflows.tenant_id,
-      list_workflows.after_id, list_workflows.max_rows) w
-    ORDER BY w.id LIMIT list_workflows.max_rows;
-END
-$$;
+-- @proxied workflows
 
 -- ---------------------------------------------------------------------------------------------
 -- Automation rules
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION taskflow.create_rule(name text, trigger jsonb, actions jsonb,
-    condition text DEFAULT NULL, tenant_id text DEFAULT 'default') RETURNS bigint
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
-CREATE FUNCTION taskflow.alter_rule(rule_id bigint, name text DEFAULT NULL, trigger jsonb DEFAULT NULL,
-    actions jsonb DEFAULT NULL, condition text DEFAULT NULL) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.enable_rule(rule_id bigint) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.disable_rule(rule_id bigint) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.drop_rule(rule_id bigint) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.fire_rule(rule_id bigint, context jsonb DEFAULT '{}') RETURNS SETOF bigint
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
-CREATE FUNCTION taskflow.webhook_credentials(rule_id bigint) RETURNS TABLE(key text, secret text)
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.rule_shard(rule_id);
-$$;
-
 -- list_rules' row (on a shard it is declared RETURNS TABLE with these columns).
 CREATE TYPE taskflow.rule_summaries AS (rule_id bigint, tenant_id text, name text, trigger jsonb,
   condition text, actions jsonb, enabled boolean, created_at timestamptz, updated_at timestamptz,
   last_fired_at timestamptz);
 
-CREATE FUNCTION taskflow_router._list_rules_tenant(route text, tenant_id text, trigger_type text,
-    enabled boolean)
-RETURNS SETOF taskflow.rule_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(route);
-  SELECT * FROM taskflow.list_rules(tenant_id, trigger_type, enabled);
-$$;
-CREATE FUNCTION taskflow_router._list_rules_all(tenant_id text, trigger_type text, enabled boolean)
-RETURNS SETOF taskflow.rule_summaries
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT * FROM taskflow.list_rules(tenant_id, trigger_type, enabled);
-$$;
-
-CREATE FUNCTION taskflow.list_rules(tenant_id text DEFAULT NULL, trigger_type text DEFAULT NULL,
-    enabled boolean DEFAULT NULL)
-RETURNS SETOF taskflow.rule_summaries
-LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-  route text := COALESCE($1, taskflow_router.caller_tenant());
-BEGIN
-  IF route IS NOT NULL THEN
-    RETURN QUERY SELECT * FROM taskflow_router._list_rules_tenant(route, $1, $2, $3);
-    RETURN;
-  END IF;
-  RETURN QUERY SELECT * FROM taskflow_router._list_rules_all($1, $2, $3) r
-    ORDER BY r.tenant_id, r.name;
-END
-$$;
+-- list_rules: as list_jobs, but every shard returns all its rows, ordered by tenant and name.
+-- @proxied rules
 
 -- A webhook key does not say its shard: the shards are asked in order until one knows the key
 -- (the others answer 28000 "webhook key not accepted", which is what the caller gets when none
@@ -593,38 +382,10 @@ END
 $$;
 
 -- ---------------------------------------------------------------------------------------------
--- Tenants: settings on the tenant's shard; role mappings on every shard and here
+-- Tenants: settings on the tenant's shard; role mappings on every shard (_grant_tenant_all,
+-- _revoke_tenant_all) and here
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION taskflow.upsert_tenant(tenant_id text, attributes jsonb DEFAULT '{}') RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
-CREATE FUNCTION taskflow.set_tenant_limit(tenant_id text, max_running integer) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
-CREATE FUNCTION taskflow.set_tenant_weight(tenant_id text, weight integer) RETURNS void
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(tenant_id);
-$$;
-
-CREATE FUNCTION taskflow_router._grant_tenant_all(role name, tenant_id text) RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT 1 FROM taskflow.grant_tenant(role, tenant_id);
-$$;
-CREATE FUNCTION taskflow_router._revoke_tenant_all(role name) RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT 1 FROM taskflow.revoke_tenant(role);
-$$;
+-- @proxied tenants
 
 -- The router's own membership of taskflow_client (as the shard's grant_tenant does there).
 CREATE FUNCTION taskflow_router._set_client(role name, member boolean) RETURNS void
@@ -678,12 +439,13 @@ $$;
 -- is down fails the call after shard 0 applied it: taskflow_router.check_queues() shows the
 -- difference, and the call can be repeated once the shard is back (docs/scale-out.md).
 -- ---------------------------------------------------------------------------------------------
-CREATE FUNCTION taskflow_router._queue_call(shard integer, call text, name text,
+-- The call on the given shards, in parallel.
+CREATE FUNCTION taskflow_router._queue_call(shards integer[], call text, name text,
     priority integer, concurrency_limit integer, retry_policy jsonb, lease interval)
 RETURNS SETOF integer
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
-  RUN ON shard;
+  RUN ON taskflow_router._each_shard(shards);
   SELECT 1 FROM (SELECT CASE call
     WHEN 'create' THEN taskflow.create_queue(name, priority, concurrency_limit, retry_policy, lease)::text
     WHEN 'alter' THEN taskflow.alter_queue(name, priority, concurrency_limit, retry_policy, lease)::text
@@ -691,19 +453,10 @@ LANGUAGE plproxy AS $$
     WHEN 'pause' THEN taskflow.pause_queue(name)::text
     WHEN 'resume' THEN taskflow.resume_queue(name)::text END) x;
 $$;
-CREATE FUNCTION taskflow_router._queue_call_others(call text, name text,
-    priority integer, concurrency_limit integer, retry_policy jsonb, lease interval)
-RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON taskflow_router.other_shards();
-  SELECT 1 FROM (SELECT CASE call
-    WHEN 'create' THEN taskflow.create_queue(name, priority, concurrency_limit, retry_policy, lease)::text
-    WHEN 'alter' THEN taskflow.alter_queue(name, priority, concurrency_limit, retry_policy, lease)::text
-    WHEN 'drop' THEN taskflow.drop_queue(name)::text
-    WHEN 'pause' THEN taskflow.pause_queue(name)::text
-    WHEN 'resume' THEN taskflow.resume_queue(name)::text END) x;
-$$;
+CREATE FUNCTION taskflow_router._each_shard(shards integer[]) RETURNS SETOF integer
+LANGUAGE sql IMMUTABLE
+SET search_path = pg_catalog, pg_temp
+AS $$ SELECT unnest($1) $$;
 
 CREATE FUNCTION taskflow_router.queue_everywhere(call text, name text, priority integer DEFAULT NULL,
     concurrency_limit integer DEFAULT NULL, retry_policy jsonb DEFAULT NULL, lease interval DEFAULT NULL)
@@ -712,11 +465,12 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  PERFORM count(*) FROM taskflow_router._queue_call(0, call, name, priority, concurrency_limit,
-                                                    retry_policy, lease);
+  PERFORM count(*) FROM taskflow_router._queue_call(ARRAY[0], call, name, priority,
+                                                    concurrency_limit, retry_policy, lease);
   IF taskflow_router.shard_count() > 1 THEN
-    PERFORM count(*) FROM taskflow_router._queue_call_others(call, name, priority, concurrency_limit,
-                                                             retry_policy, lease);
+    PERFORM count(*) FROM taskflow_router._queue_call(ARRAY(SELECT taskflow_router.other_shards()),
+                                                      call, name, priority, concurrency_limit,
+                                                      retry_policy, lease);
   END IF;
 END
 $$;
@@ -752,18 +506,19 @@ AS $$ SELECT taskflow_router.queue_everywhere('resume', $1) $$;
 
 -- Queue rate limits on every shard (each shard's workers get max_starts per period: the
 -- limit is per shard); tenant rate limits on the tenant's shard.
-CREATE FUNCTION taskflow_router._rate_limit_all(scope text, name text, max_starts integer, per interval)
-RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT 1 FROM taskflow.set_rate_limit(scope, name, max_starts, per);
+CREATE FUNCTION taskflow_router._rate_limit_shards(scope text, name text) RETURNS SETOF integer
+LANGUAGE sql STABLE
+SET search_path = pg_catalog, pg_temp
+AS $$
+  SELECT taskflow_router.tenant_partition($2) WHERE $1 = 'tenant'
+  UNION ALL
+  SELECT generate_series(0, taskflow_router.shard_count() - 1) WHERE $1 IS DISTINCT FROM 'tenant'
 $$;
-CREATE FUNCTION taskflow_router._rate_limit_tenant(scope text, name text, max_starts integer, per interval)
+CREATE FUNCTION taskflow_router._rate_limit(scope text, name text, max_starts integer, per interval)
 RETURNS SETOF integer
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
-  RUN ON taskflow_router.tenant_partition(name);
+  RUN ON taskflow_router._rate_limit_shards(scope, name);
   SELECT 1 FROM taskflow.set_rate_limit(scope, name, max_starts, per);
 $$;
 CREATE FUNCTION taskflow.set_rate_limit(scope text, name text, max_starts integer,
@@ -772,11 +527,7 @@ LANGUAGE plpgsql VOLATILE
 SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-  IF scope = 'tenant' THEN
-    PERFORM count(*) FROM taskflow_router._rate_limit_tenant(scope, name, max_starts, per);
-  ELSE
-    PERFORM count(*) FROM taskflow_router._rate_limit_all(scope, name, max_starts, per);
-  END IF;
+  PERFORM count(*) FROM taskflow_router._rate_limit(scope, name, max_starts, per);
 END
 $$;
 
@@ -1011,24 +762,9 @@ BEGIN
 END
 $http$;
 
-CREATE FUNCTION taskflow.authenticate_api_key(key text)
-RETURNS TABLE(tenant_id text, role text, db_role name)
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON 0;
-$$;
-CREATE FUNCTION taskflow.list_api_keys()
-RETURNS TABLE(id bigint, prefix text, tenant_id text, role text, created_at timestamptz,
-              revoked_at timestamptz)
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON 0;
-$$;
-CREATE FUNCTION taskflow.revoke_api_key(key_or_prefix text) RETURNS boolean
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON 0;
-$$;
+-- the keys: on shard 0; allow_router_login on every shard
+-- @proxied api_keys
+
 CREATE FUNCTION taskflow_router._create_api_key_on0(tenant_id text, role text) RETURNS text
 LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
@@ -1041,12 +777,6 @@ LANGUAGE plproxy AS $$
   CLUSTER 'taskflow';
   RUN ON taskflow_router.other_shards();
   SELECT 1 FROM taskflow.revoke_api_key(taskflow.create_api_key(tenant_id));
-$$;
-CREATE FUNCTION taskflow_router._allow_login_all(role name) RETURNS SETOF integer
-LANGUAGE plproxy AS $$
-  CLUSTER 'taskflow';
-  RUN ON ALL;
-  SELECT 1 FROM taskflow.allow_router_login(role);
 $$;
 CREATE FUNCTION taskflow_router._local_key_role(role name, tenant_id text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
@@ -1086,8 +816,8 @@ BEGIN
     END IF;
     PERFORM taskflow_router._local_key_role(dbr, tenant_id);
   END IF;
-  PERFORM count(*) FROM taskflow_router._allow_login_all(dbr);
-  PERFORM count(*) FROM taskflow_router._allow_login_all('taskflow_http');  -- looks the keys up
+  PERFORM count(*) FROM taskflow_router._allow_router_login_all(dbr);
+  PERFORM count(*) FROM taskflow_router._allow_router_login_all('taskflow_http');  -- looks the keys up
   RETURN k;
 END
 $$;
@@ -1113,54 +843,31 @@ GRANT EXECUTE ON FUNCTION taskflow_router.shard_count(), taskflow_router._role_t
   taskflow_router.job_shard(bigint), taskflow_router.rule_shard(bigint),
   taskflow_router.workflow_shard(bigint)
   TO taskflow_client, taskflow_worker, taskflow_admin, taskflow_webhook;
-GRANT EXECUTE ON FUNCTION
-  taskflow.schedule(text, jsonb, text, text, timestamptz, integer, integer, text, text, bigint, interval, text, bigint[], text),
-  taskflow.schedule_many(jsonb), taskflow_router._schedule_many(jsonb[], bigint[]),
-  taskflow.get_job(bigint), taskflow.schedule_workflow(jsonb), taskflow.dependency_results(bigint)
+GRANT EXECUTE ON FUNCTION taskflow.schedule_many(jsonb), taskflow_router._schedule_many(jsonb[], bigint[])
   TO taskflow_client, taskflow_worker, taskflow_admin;
-GRANT EXECUTE ON FUNCTION
-  taskflow.list_jobs(text, text, taskflow.job_state, text, bigint, integer),
-  taskflow_router._list_jobs_tenant(text, text, text, taskflow.job_state, text, bigint, integer),
-  taskflow_router._list_jobs_all(text, text, taskflow.job_state, text, bigint, integer),
-  taskflow.job_history(bigint), taskflow.cancel(bigint, text), taskflow.retry(bigint),
-  taskflow.workflow_status(bigint), taskflow.cancel_workflow(bigint, text),
-  taskflow.list_workflows(text, bigint, integer),
-  taskflow_router._list_workflows_tenant(text, text, bigint, integer),
-  taskflow_router._list_workflows_all(text, bigint, integer),
-  taskflow.create_rule(text, jsonb, jsonb, text, text),
-  taskflow.alter_rule(bigint, text, jsonb, jsonb, text),
-  taskflow.enable_rule(bigint), taskflow.disable_rule(bigint), taskflow.drop_rule(bigint),
-  taskflow.webhook_credentials(bigint), taskflow.list_rules(text, text, boolean),
-  taskflow_router._list_rules_tenant(text, text, text, boolean),
-  taskflow_router._list_rules_all(text, text, boolean)
-  TO taskflow_client, taskflow_admin;
+-- the functions of router/src/proxied.txt, each to the roles listed there
+-- @grants
 GRANT EXECUTE ON FUNCTION taskflow.handle_webhook(text, text, text, text),
   taskflow_router._handle_webhook_on(integer, text, text, text, text)
   TO taskflow_webhook, taskflow_client, taskflow_admin;
 GRANT EXECUTE ON FUNCTION taskflow.metrics(integer), taskflow_router._metrics_all(integer)
   TO taskflow_admin;
 GRANT EXECUTE ON FUNCTION
-  taskflow.fire_rule(bigint, jsonb), taskflow.upsert_tenant(text, jsonb),
-  taskflow.set_tenant_limit(text, integer), taskflow.set_tenant_weight(text, integer),
   taskflow.grant_tenant(name, text), taskflow.revoke_tenant(name),
-  taskflow_router._grant_tenant_all(name, text), taskflow_router._revoke_tenant_all(name),
   taskflow_router._set_client(name, boolean),
   taskflow.create_queue(text, integer, integer, jsonb, interval),
   taskflow.alter_queue(text, integer, integer, jsonb, interval),
   taskflow.drop_queue(text), taskflow.pause_queue(text), taskflow.resume_queue(text),
   taskflow_router.queue_everywhere(text, text, integer, integer, jsonb, interval),
-  taskflow_router._queue_call(integer, text, text, integer, integer, jsonb, interval),
-  taskflow_router._queue_call_others(text, text, integer, integer, jsonb, interval),
-  taskflow_router.other_shards(),
+  taskflow_router._queue_call(integer[], text, text, integer, integer, jsonb, interval),
+  taskflow_router._each_shard(integer[]), taskflow_router.other_shards(),
   taskflow.set_rate_limit(text, text, integer, interval),
-  taskflow_router._rate_limit_all(text, text, integer, interval),
-  taskflow_router._rate_limit_tenant(text, text, integer, interval),
+  taskflow_router._rate_limit(text, text, integer, interval),
+  taskflow_router._rate_limit_shards(text, text),
   taskflow_router._queues_all(), taskflow_router.check_queues(),
   taskflow_router._tenant_has_data(text)
   TO taskflow_admin;
 GRANT SELECT, INSERT, UPDATE, DELETE ON taskflow_router.tenant_roles TO taskflow_admin;
-GRANT EXECUTE ON FUNCTION taskflow.authenticate_api_key(text) TO taskflow_http;
-GRANT EXECUTE ON FUNCTION taskflow.list_api_keys(), taskflow.revoke_api_key(text) TO taskflow_admin;
 GRANT SELECT ON taskflow_router.placement, taskflow_router.shards, taskflow_router.relocated
   TO taskflow_admin;
 GRANT USAGE ON TYPE taskflow.job_state, taskflow.job_summaries, taskflow.rule_summaries,
