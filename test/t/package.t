@@ -9,8 +9,7 @@ set -uo pipefail
 cd "$(dirname "$0")/../.."
 ROOT=$(pwd)
 BUILD=${TASKFLOW_BUILD_DIR:-build}
-TMP=$(mktemp -d /tmp/tfpackage.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir tfpackage
 PREFIX=$TMP/prefix
 V=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" taskflow.control)
 plan 11

@@ -7,8 +7,7 @@ set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 cd "$(dirname "$0")/../.."
 BUILD=${TASKFLOW_BUILD_DIR:-build}
-TMP=$(mktemp -d /tmp/tfrelease.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir tfrelease
 plan 22
 
 V=$(sed -n "s/^default_version *= *'\(.*\)'/\1/p" taskflow.control)

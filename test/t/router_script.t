@@ -6,8 +6,7 @@
 set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 cd "$(dirname "$0")/../.."
-TMP=$(mktemp -d /tmp/tfroutergen.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir tfroutergen
 plan 16
 
 cat >"$TMP/010_src.sql" <<'EOF'

@@ -7,8 +7,7 @@ set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 cd "$(dirname "$0")/../.."
 BUILD=$(cd "${TASKFLOW_BUILD_DIR:-build}" 2>/dev/null && pwd)
-TMP=$(mktemp -d /tmp/tfsystemd.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir tfsystemd
 command -v systemd-analyze >/dev/null ||
   fail_setup "systemd-analyze is not installed (Debian: apt-get install systemd)"
 plan 9

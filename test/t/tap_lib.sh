@@ -135,6 +135,11 @@ t_cleanup_at_exit() {
   psql -X -q -At >/dev/null 2>&1 <<<"$T_CLEANUP_SQL"
   [ -z "${DIR:-}" ] || rm -rf "$DIR"
 }
+# scratch_dir PREFIX: a temporary directory in $TMP, removed when the test exits.
+scratch_dir() {
+  TMP=$(mktemp -d "/tmp/$1.XXXXXX")
+  trap 'rm -rf "$TMP"' EXIT
+}
 own_cluster_dir() {
   PGBIN=${PGBIN:-$(pg_config --bindir)}
   OSUSER=${TASKFLOW_PG_OSUSER:-postgres}

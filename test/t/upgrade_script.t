@@ -6,8 +6,7 @@
 set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 cd "$(dirname "$0")/../.."
-TMP=$(mktemp -d /tmp/tfupgen.XXXXXX)
-trap 'rm -rf "$TMP"' EXIT
+scratch_dir tfupgen
 plan 14
 
 cat >"$TMP/old.sql" <<'EOF'
