@@ -965,7 +965,6 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
-#variable_conflict use_column
 BEGIN
 RETURN QUERY
 WITH
@@ -1035,7 +1034,6 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
-#variable_conflict use_column
 BEGIN
 RETURN QUERY
 WITH
@@ -1099,7 +1097,6 @@ LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
-#variable_conflict use_column
 BEGIN
 RETURN QUERY
 WITH
