@@ -928,30 +928,45 @@ AS $$
 $$;
 
 -- The jobs finished at or after `w` (the roll-up watermark): not in the counter tables yet.
-CREATE FUNCTION taskflow._rows_metrics_tail(w timestamptz)
+-- EXECUTE: planned at every call with the watermark's value, so the read is an index range
+-- over the tail (about one maintenance interval of jobs) whatever plan the calling statements
+-- keep. Those are cached (PL/pgSQL) and, after five calls, generic: planned without the value,
+-- `finished_at >= $1` is estimated at a third of the history, and a generic plan that scanned
+-- the table (made, say, right after reset_stats(), when the tail is the whole history) would
+-- read the whole history at every later scrape. Here the callers' plans see only a function
+-- scan, whose shape cannot depend on `w`. Not a row source (taskflow._rows_*): it is never
+-- inlined. STABLE: it reads its caller's snapshot, as the counter tables are read.
+CREATE FUNCTION taskflow._metrics_tail(w timestamptz)
 RETURNS TABLE(queue text, tenant_id text, outcome taskflow.job_state, retries integer,
               wait_s numeric, run_s numeric)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
+SET search_path = pg_catalog, pg_temp
 AS $$
-  SELECT j.queue, j.tenant_id, j.state AS outcome,
-         greatest(j.attempts - j.budget_offset - 1, 0) AS retries,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END AS wait_s,
-         CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
-           greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END AS run_s
-  FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= w
-        UNION ALL
-        SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= w) j
+BEGIN
+  RETURN QUERY EXECUTE $q$
+    SELECT j.queue, j.tenant_id, j.state,
+           greatest(j.attempts - j.budget_offset - 1, 0),
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.started_at - j.next_run_at), 0) END,
+           CASE WHEN j.state <> 'CANCELLED' AND j.started_at IS NOT NULL THEN
+             greatest(extract(epoch FROM j.finished_at - j.started_at), 0) END
+    FROM (SELECT * FROM taskflow.jobs WHERE state = 'SUCCEEDED' AND finished_at >= $1
+          UNION ALL
+          SELECT * FROM taskflow.jobs WHERE state IN ('FAILED', 'DEAD', 'CANCELLED') AND finished_at >= $1) j
+  $q$ USING w;
+END
 $$;
 
 -- The metric families of the jobs per queue but the histograms: taskflow_jobs,
 -- taskflow_jobs_finished_total, taskflow_job_retries_total, taskflow_oldest_ready_job_age_seconds
 -- (families 1, 2, 3 and 6), one text block each; `w` is the roll-up watermark.
 CREATE FUNCTION taskflow._metrics_queue_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
+BEGIN
+RETURN QUERY
 WITH
 queues AS (SELECT q.name AS queue FROM taskflow.queues q
            UNION SELECT s.queue FROM taskflow.stats_queue s),
@@ -969,7 +984,7 @@ fin AS MATERIALIZED (
   SELECT f.queue, f.outcome, sum(f.jobs) AS jobs, sum(f.retries) AS retries, sum(f.removed) AS removed
   FROM (SELECT s.queue, s.outcome, s.jobs, s.retries, s.removed FROM taskflow.stats_queue s
         UNION ALL
-        SELECT t.queue, t.outcome, 1, t.retries, 0 FROM taskflow._rows_metrics_tail(w) t) f
+        SELECT t.queue, t.outcome, 1, t.retries, 0 FROM taskflow._metrics_tail(w) t) f
   GROUP BY f.queue, f.outcome),
 lines AS (
   -- taskflow_jobs
@@ -1007,21 +1022,24 @@ SELECT f.family,
        format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
        || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
                     FROM lines l WHERE l.family = f.family), '')
-FROM taskflow._rows_metrics_families() f WHERE f.family IN (1, 2, 3, 6)
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (1, 2, 3, 6);
+END
 $$;
 
 -- The histograms of the jobs per queue: taskflow_job_wait_seconds and taskflow_job_run_seconds
 -- (families 4 and 5: cumulative buckets, then _sum and _count), one text block each; `w` is the
 -- roll-up watermark.
 CREATE FUNCTION taskflow._metrics_histogram_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
+BEGIN
+RETURN QUERY
 WITH
 queues AS (SELECT q.name AS queue FROM taskflow.queues q
            UNION SELECT s.queue FROM taskflow.stats_queue s),
-tail AS MATERIALIZED (SELECT * FROM taskflow._rows_metrics_tail(w)),
+tail AS MATERIALIZED (SELECT * FROM taskflow._metrics_tail(w)),
 fin AS MATERIALIZED (
   SELECT f.queue, sum(f.wait_count) AS wait_count, sum(f.wait_sum) AS wait_sum,
          sum(f.run_count) AS run_count, sum(f.run_sum) AS run_sum
@@ -1066,7 +1084,8 @@ SELECT f.family,
        format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
        || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
                     FROM lines l WHERE l.family = f.family), '')
-FROM taskflow._rows_metrics_families() f WHERE f.family IN (4, 5)
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (4, 5);
+END
 $$;
 
 -- The per-tenant metric families of the jobs, taskflow_tenant_jobs and
@@ -1074,10 +1093,12 @@ $$;
 -- `max_tenants` top tenants by finished jobs plus tenant_id="other"; `w` is the roll-up watermark.
 CREATE FUNCTION taskflow._metrics_tenant_blocks(w timestamptz, max_tenants integer)
 RETURNS TABLE(family integer, block text)
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
+BEGIN
+RETURN QUERY
 WITH
 states(state, ord) AS (VALUES ('PENDING'::taskflow.job_state, 1), ('SCHEDULED', 2), ('RUNNING', 3)),
 outcomes(outcome, ord) AS (VALUES ('SUCCEEDED'::taskflow.job_state, 1), ('FAILED', 2), ('DEAD', 3),
@@ -1091,7 +1112,7 @@ live AS MATERIALIZED (
         UNION ALL
         SELECT tenant_id, state FROM taskflow.jobs WHERE state = 'RUNNING') j
   GROUP BY j.tenant_id, j.state),
-tail AS MATERIALIZED (SELECT * FROM taskflow._rows_metrics_tail(w)),
+tail AS MATERIALIZED (SELECT * FROM taskflow._metrics_tail(w)),
 -- finished jobs per outcome, all tenants: the counters plus the tail
 fin AS MATERIALIZED (
   SELECT f.outcome, sum(f.jobs) AS jobs
@@ -1152,23 +1173,28 @@ SELECT f.family,
        format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
        || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
                     FROM lines l WHERE l.family = f.family), '')
-FROM taskflow._rows_metrics_families() f WHERE f.family IN (7, 8)
+FROM taskflow._rows_metrics_families() f WHERE f.family IN (7, 8);
+END
 $$;
 
 -- The metric families of the jobs, one text block; `w` is the roll-up watermark. Three
 -- statements (per queue, histograms, per tenant): each reads the tail (the jobs finished since
 -- the watermark, about one maintenance interval of them), the per-tenant one counts the
 -- unfinished jobs again in its own grouping; the kept FAILED, DEAD and CANCELLED jobs are read
--- once.
+-- once. PL/pgSQL, as the three are: their plans are kept for the session (a LANGUAGE sql
+-- function that is not inlined is planned again at every call, which was most of a scrape's
+-- time); taskflow._metrics_tail keeps those plans independent of the watermark.
 CREATE FUNCTION taskflow._metrics_jobs(w timestamptz, max_tenants integer) RETURNS text
-LANGUAGE sql STABLE
+LANGUAGE plpgsql STABLE
 SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
-  SELECT string_agg(b.block, '' ORDER BY b.family) FROM (
+BEGIN
+  RETURN (SELECT string_agg(b.block, '' ORDER BY b.family) FROM (
     SELECT * FROM taskflow._metrics_queue_blocks(w)
     UNION ALL SELECT * FROM taskflow._metrics_histogram_blocks(w)
-    UNION ALL SELECT * FROM taskflow._metrics_tenant_blocks(w, max_tenants)) b
+    UNION ALL SELECT * FROM taskflow._metrics_tenant_blocks(w, max_tenants)) b);
+END
 $$;
 
 -- Automation rule firings per rule and outcome (created: jobs were created; skipped: the
