@@ -22,7 +22,8 @@ QUEUE=demo
 
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { echo "run: $*" >&2; exit 1; }
-as_pg() { if [ "$(id -un)" = "$OSUSER" ]; then "$@"; else runuser -u "$OSUSER" -- "$@"; fi; }
+# shellcheck source=scripts/pg_init.sh
+. "$ROOT/scripts/pg_init.sh"  # as_pg, ensure_os_user, init_cluster
 
 # --- 1. dependencies and build -----------------------------------------------------------------
 if [ -z "${SKIP_DEPS:-}" ]; then
@@ -43,7 +44,7 @@ WORKER=${TASKFLOW_WORKER_BIN:-$ROOT/build/worker/taskflow-worker}
 
 # --- 2. PostgreSQL on the embedded data directory ----------------------------------------------
 step "PostgreSQL 15 on $RUN_DIR/pgdata"
-id "$OSUSER" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash "$OSUSER"
+ensure_os_user
 mkdir -p "$RUN_DIR"
 RUN_DIR=$(cd "$RUN_DIR" && pwd)
 chown "$OSUSER" "$RUN_DIR"
@@ -61,17 +62,7 @@ if [ ! -f "$PGDATA/PG_VERSION" ]; then
     while ! port_free "$port"; do port=$((port + 1)); done
   fi
   echo "initdb (first run; the data directory is kept for the next runs)"
-  as_pg "$PGBIN/initdb" -D "$PGDATA" -U postgres -A trust -E UTF8 >"$RUN_DIR/initdb.log" 2>&1 \
-    || { cat "$RUN_DIR/initdb.log" >&2; die "initdb failed"; }
-  cat >>"$PGDATA/postgresql.conf" <<CONF
-# added by scripts/run.sh (make run)
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$RUN_DIR'
-shared_preload_libraries = 'pg_cron,taskflow'
-cron.database_name = '$DB'
-taskflow.database_name = '$DB'
-CONF
+  init_cluster "$RUN_DIR" pgdata "$port" "$DB" "scripts/run.sh (make run)" || die "initdb failed"
 fi
 port=$(sed -n 's/^port = \([0-9]*\).*/\1/p' "$PGDATA/postgresql.conf" | tail -1)
 if as_pg "$PGBIN/pg_ctl" -D "$PGDATA" status >/dev/null 2>&1; then

@@ -12,9 +12,8 @@ PGBIN=${PGBIN:-$(pg_config --bindir)}
 OSUSER=${TASKFLOW_PG_OSUSER:-postgres}
 DB=${TASKFLOW_TEST_DB:-taskflow_test}
 
-as_pg() {
-  if [ "$(id -un)" = "$OSUSER" ]; then "$@"; else runuser -u "$OSUSER" -- "$@"; fi
-}
+# shellcheck source=scripts/pg_init.sh
+. "$(dirname "$0")/../scripts/pg_init.sh"  # as_pg, ensure_os_user, init_cluster
 
 free_port() {
   local p
@@ -27,20 +26,13 @@ free_port() {
 
 case "$cmd" in
 start)
-  id "$OSUSER" >/dev/null 2>&1 || useradd --system --home-dir /var/lib/postgresql --shell /bin/bash "$OSUSER"
+  ensure_os_user
   mkdir -p "$dir"
   dir=$(cd "$dir" && pwd)
   chown "$OSUSER" "$dir"; chmod 755 "$dir"
   port=$(free_port)
-  as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-sync >"$dir/initdb.log" 2>&1 \
-    || { cat "$dir/initdb.log" >&2; exit 1; }
+  init_cluster "$dir" data "$port" "$DB" test/pgcluster.sh --no-sync || exit 1
   cat >>"$dir/data/postgresql.conf" <<CONF
-port = $port
-listen_addresses = '127.0.0.1'
-unix_socket_directories = '$dir'
-shared_preload_libraries = 'pg_cron,taskflow'
-cron.database_name = '$DB'
-taskflow.database_name = '$DB'
 max_connections = 120
 fsync = off
 synchronous_commit = off

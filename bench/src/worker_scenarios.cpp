@@ -85,6 +85,20 @@ void WaitForWorker(Context& ctx, WorkerProcess& worker) {
   throw std::runtime_error("taskflow-worker did not become ready within 20 s");
 }
 
+// Waits until `n` jobs SUCCEEDED (the worker exiting first is an error, `during` says in what):
+// the time since `start` and the n jobs.
+Measurement WaitForSucceeded(Context& ctx, WorkerProcess& worker, std::int64_t n,
+                             Clock::time_point start, const std::string& during) {
+  while (ctx.CountJobs("SUCCEEDED") < n) {
+    if (!worker.Alive()) throw std::runtime_error("taskflow-worker exited during " + during);
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  Measurement m;
+  m.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  m.jobs = n;
+  return m;
+}
+
 }  // namespace
 
 Measurement WorkerDrain(Context& ctx) {
@@ -103,13 +117,7 @@ Measurement WorkerDrain(Context& ctx) {
   }
   const auto start = Clock::now();
   ctx.Exec("COMMIT");
-  while (ctx.CountJobs("SUCCEEDED") < n) {
-    if (!worker.Alive()) throw std::runtime_error("taskflow-worker exited during the drain");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  Measurement m;
-  m.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  m.jobs = n;
+  Measurement m = WaitForSucceeded(ctx, worker, n, start, "the drain");
   Expect("SUCCEEDED jobs after worker drain", n, ctx.CountJobs("SUCCEEDED"));
   Expect("attempts per job (each ran once)", n,
          ctx.QueryInt("SELECT count(*) FROM taskflow.job_attempts a JOIN taskflow.jobs j "
@@ -133,13 +141,7 @@ Measurement WorkerLatency(Context& ctx) {
     pqxx::nontransaction tx(client);
     tx.exec_prepared1("schedule", kJobType, kQueue);
   }
-  while (ctx.CountJobs("SUCCEEDED") < n) {
-    if (!worker.Alive()) throw std::runtime_error("taskflow-worker exited during the run");
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  Measurement m;
-  m.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  m.jobs = n;
+  Measurement m = WaitForSucceeded(ctx, worker, n, start, "the run");
   pqxx::result r = ctx.Exec(
       "SELECT round(percentile_cont(0.50) WITHIN GROUP (ORDER BY ms)::numeric, 2), "
       "round(percentile_cont(0.95) WITHIN GROUP (ORDER BY ms)::numeric, 2), "

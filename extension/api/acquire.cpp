@@ -63,14 +63,17 @@ std::int64_t LockKey(const std::string& kind, const std::string& name) {
   return static_cast<std::int64_t>(pg::FlowKey("taskflow.limit." + kind, name));
 }
 
+// "FROM taskflow.jobs WHERE ...": the jobs in `state` of the queues given as $1 (text[]).
+std::string JobsOfQueues(JobState state) {
+  return "FROM taskflow.jobs WHERE state = " + api::StateSql(state) + " AND queue = ANY($1)";
+}
+
 std::uint64_t PromoteDue(Datum queues) {
   // Usually nothing is due: a read-only probe of jobs_scheduled_idx is far cheaper than
   // starting the promoting statement (two data-modifying CTEs).
-  static pg::Statement any_due("SELECT EXISTS (SELECT FROM taskflow.jobs WHERE state = " +
-                                   api::StateSql(JobState::Scheduled) +
-                                   " "
-                                   "AND next_run_at <= now() AND queue = ANY($1))",
-                               {TEXTARRAYOID}, kGeneric);
+  static pg::Statement any_due(
+      "SELECT EXISTS (SELECT " + JobsOfQueues(JobState::Scheduled) + " AND next_run_at <= now())",
+      {TEXTARRAYOID}, kGeneric);
   pg::Params probe;
   probe.Add(queues);
   probe.Run(any_due, true);
@@ -190,11 +193,9 @@ std::map<std::string, TenantRow> TenantSettings(const std::vector<std::string>& 
 // RUNNING jobs per limited queue (a scan of the RUNNING jobs; only for queues with a
 // concurrency_limit), counted after the queue's advisory lock.
 void CountRunningQueues(const std::vector<std::string>& queues, std::map<std::string, int>* out) {
-  static pg::Statement stmt("SELECT queue, count(*)::int FROM taskflow.jobs WHERE state = " +
-                                api::StateSql(JobState::Running) +
-                                " "
-                                "  AND queue = ANY($1) GROUP BY queue",
-                            {TEXTARRAYOID}, kGeneric);
+  static pg::Statement stmt(
+      "SELECT queue, count(*)::int " + JobsOfQueues(JobState::Running) + " GROUP BY queue",
+      {TEXTARRAYOID}, kGeneric);
   pg::Params p;
   p.Add(api::TextArrayDatum(queues));
   std::uint64_t n = p.Run(stmt);  // not read-only: a fresh snapshot after taking the lock
@@ -257,20 +258,41 @@ void SpendBuckets(const std::vector<Bucket>& buckets) {
       {TEXTARRAYOID, TEXTARRAYOID, FLOAT8ARRAYOID}, kGeneric);
   if (buckets.empty()) return;
   std::vector<std::string> scopes, names;
-  std::vector<Datum> tokens;
+  std::vector<double> tokens;
   for (const Bucket& b : buckets) {
     scopes.push_back(b.scope);
     names.push_back(b.name);
-    tokens.push_back(Float8GetDatum(std::max(0.0, b.available - b.taken)));
+    tokens.push_back(std::max(0.0, b.available - b.taken));
   }
-  Datum* td = tokens.data();
-  int tn = static_cast<int>(tokens.size());
-  Datum token_array = pg::PgCall([&] {
-    return PointerGetDatum(construct_array(td, tn, FLOAT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-  });
+  Datum token_array = api::Float8ArrayDatum(tokens);
   pg::Params p;
   p.Add(api::TextArrayDatum(scopes)).Add(api::TextArrayDatum(names)).Add(token_array);
   p.Run(stmt);
+}
+
+// LockCandidates' statements. $1 the queues, $2 the tenants, $3 how many jobs of each tenant
+// ($6: whether the tenant is limited, then its RUNNING jobs are counted), $4 the lowest job
+// priority, $5 the job types (NULL: any).
+const std::vector<Oid> kCandidateTypes = {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID,
+                                          INT4OID,      TEXTARRAYOID, BOOLARRAYOID};
+
+// Per tenant a (a.tenant, a.k, a.lim): the jobs `jobs` (a subquery of tenant a's jobs) as c,
+// with the tenant's RUNNING count when it is limited.
+std::string CandidatesSql(const std::string& jobs) {
+  return "SELECT c.id, c.queue, c.tenant_id, r.running "
+         "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
+         "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
+         "  WHERE r.tenant_id = a.tenant AND r.state = " +
+         api::StateSql(JobState::Running) + ") END AS running OFFSET 0) r, LATERAL (" + jobs +
+         ") c";
+}
+
+// Tenant a's ready jobs (`columns`) of the queue `queue`, best first, at most a.k, locked.
+std::string ReadyJobsSql(const std::string& columns, const std::string& queue) {
+  return "SELECT " + columns + " FROM taskflow.jobs j WHERE j.queue = " + queue +
+         " AND j.tenant_id = a.tenant AND j.state = " + api::StateSql(JobState::Pending) +
+         " AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
+         " ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED";
 }
 
 // Locks up to `count` ready jobs per tenant at job priority >= min_priority, best first.
@@ -281,41 +303,16 @@ std::vector<Candidate> LockCandidates(Datum queues, int queue_count,
                                       Datum job_types, bool has_types) {
   // Several queues of equal priority: the best k of each queue, then the best k of those.
   static pg::Statement many(
-      "SELECT c.id, c.queue, c.tenant_id, r.running "
-      "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
-      "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
-      "  WHERE r.tenant_id = a.tenant AND r.state = " +
-          api::StateSql(JobState::Running) +
-          ") END AS running OFFSET 0) r, "
-          "LATERAL (SELECT x.* FROM unnest($1::text[]) AS qn(name), LATERAL ("
-          "    SELECT j.id, j.queue, j.tenant_id, j.priority, j.next_run_at FROM taskflow.jobs j"
-          "    WHERE j.queue = qn.name AND j.tenant_id = a.tenant AND j.state = " +
-          api::StateSql(JobState::Pending) +
-          "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
-          "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) x"
-          "  ORDER BY x.priority DESC, x.next_run_at, x.id LIMIT a.k) c",
-      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID, BOOLARRAYOID}, kGeneric);
+      CandidatesSql(
+          "SELECT x.* FROM unnest($1::text[]) AS qn(name), LATERAL (" +
+          ReadyJobsSql("j.id, j.queue, j.tenant_id, j.priority, j.next_run_at", "qn.name") +
+          ") x ORDER BY x.priority DESC, x.next_run_at, x.id LIMIT a.k"),
+      kCandidateTypes, kGeneric);
   // One queue (the usual case): one index range per tenant, no re-sorting.
   static pg::Statement one(
-      "SELECT c.id, c.queue, c.tenant_id, r.running "
-      "FROM unnest($2::text[], $3::int[], $6::bool[]) AS a(tenant, k, lim), "
-      "LATERAL (SELECT CASE WHEN a.lim THEN (SELECT count(*)::int FROM taskflow.jobs r "
-      "  WHERE r.tenant_id = a.tenant AND r.state = " +
-          api::StateSql(JobState::Running) +
-          ") END AS running OFFSET 0) r, "
-          "LATERAL (SELECT j.id, j.queue, j.tenant_id FROM taskflow.jobs j"
-          "    WHERE j.queue = ($1::text[])[1] AND j.tenant_id = a.tenant AND j.state = " +
-          api::StateSql(JobState::Pending) +
-          "      AND j.priority >= $4 AND ($5::text[] IS NULL OR j.job_type = ANY($5))"
-          "    ORDER BY j.priority DESC, j.next_run_at, j.id LIMIT a.k FOR UPDATE SKIP LOCKED) c",
-      {TEXTARRAYOID, TEXTARRAYOID, INT4ARRAYOID, INT4OID, TEXTARRAYOID, BOOLARRAYOID}, kGeneric);
-  std::vector<Datum> lim;
-  lim.reserve(limited.size());
-  for (bool l : limited) lim.push_back(BoolGetDatum(l));
-  Datum* ld = lim.data();
-  int ln = static_cast<int>(lim.size());
-  Datum lim_array = pg::PgCall(
-      [&] { return PointerGetDatum(construct_array(ld, ln, BOOLOID, 1, true, TYPALIGN_CHAR)); });
+      CandidatesSql(ReadyJobsSql("j.id, j.queue, j.tenant_id", "($1::text[])[1]")), kCandidateTypes,
+      kGeneric);
+  Datum lim_array = api::BoolArrayDatum(limited);
   pg::Params p;
   p.Add(queues).Add(api::TextArrayDatum(tenants)).Add(api::Int32ArrayDatum(counts));
   p.AddInt32(min_priority).Add(job_types, !has_types).Add(lim_array);

@@ -52,6 +52,17 @@ Locked LockJob(std::int64_t id) {
                 row.Text(4).value_or(""), row.Text(5)};
 }
 
+// `parsed`, the value named by `text`; refuses (22023) an unknown one, naming the `choices`.
+template <typename T>
+T Known(std::optional<T> parsed, const std::string& text, const std::string& what,
+        const std::string& choices) {
+  if (!parsed) {
+    throw DomainError(ErrorCode::InvalidParameterValue, "unknown " + what + " \"" + text + "\"",
+                      "Use one of: " + choices + ".");
+  }
+  return *parsed;
+}
+
 }  // namespace
 
 // taskflow.cancel(job_id, reason) RETURNS taskflow.job_state
@@ -164,22 +175,13 @@ TF_FUNCTION(taskflow_check_queue) {
   core::RetryPolicy policy = core::RetryPolicy::Default();
   if (auto v = pg::ArgOptInt32(fcinfo, 1)) policy.max_attempts = *v;
   if (auto v = pg::ArgOptText(fcinfo, 2)) {
-    auto s = core::ParseStrategy(*v);
-    if (!s) {
-      throw DomainError(ErrorCode::InvalidParameterValue, "unknown retry strategy \"" + *v + "\"",
-                        "Use one of: fixed, linear, exponential.");
-    }
-    policy.strategy = *s;
+    policy.strategy =
+        Known(core::ParseStrategy(*v), *v, "retry strategy", "fixed, linear, exponential");
   }
   if (auto v = pg::ArgOptIntervalMicros(fcinfo, 3)) policy.base_delay_us = *v;
   if (auto v = pg::ArgOptIntervalMicros(fcinfo, 4)) policy.max_delay_us = *v;
   if (auto v = pg::ArgOptText(fcinfo, 5)) {
-    auto j = core::ParseJitter(*v);
-    if (!j) {
-      throw DomainError(ErrorCode::InvalidParameterValue, "unknown jitter \"" + *v + "\"",
-                        "Use one of: none, full, equal.");
-    }
-    policy.jitter = *j;
+    policy.jitter = Known(core::ParseJitter(*v), *v, "jitter", "none, full, equal");
   }
   policy.Validate();
   if (auto lease = pg::ArgOptIntervalMicros(fcinfo, 6)) core::ValidateDuration(*lease, "lease");

@@ -83,35 +83,50 @@ std::int64_t NowMicros() {
 
 double UnitRandom() { return pg_prng_double(&pg_global_prng_state); }
 
-Datum Int64ArrayDatum(const std::vector<std::int64_t>& values) {
+namespace {
+
+// A one-dimensional array of `values`, each made a Datum by `to_datum`, of the element type
+// `type` (typlen, typbyval and typalign as pg_type has them).
+template <typename T, typename ToDatum>
+Datum ArrayDatum(const std::vector<T>& values, ToDatum to_datum, Oid type, int16 length,
+                 bool by_value, char align) {
   std::vector<Datum> datums;
   datums.reserve(values.size());
-  for (auto v : values) datums.push_back(Int64GetDatum(v));
+  for (const T& v : values) datums.push_back(to_datum(v));
   Datum* data = datums.data();
   int n = static_cast<int>(datums.size());
-  return pg::PgCall([&] {
-    return PointerGetDatum(construct_array(data, n, INT8OID, 8, FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
-  });
+  return pg::PgCall(
+      [&] { return PointerGetDatum(construct_array(data, n, type, length, by_value, align)); });
+}
+
+}  // namespace
+
+Datum Int64ArrayDatum(const std::vector<std::int64_t>& values) {
+  return ArrayDatum(
+      values, [](std::int64_t v) { return Int64GetDatum(v); }, INT8OID, 8, FLOAT8PASSBYVAL,
+      TYPALIGN_DOUBLE);
 }
 
 Datum Int32ArrayDatum(const std::vector<std::int32_t>& values) {
-  std::vector<Datum> datums;
-  datums.reserve(values.size());
-  for (auto v : values) datums.push_back(Int32GetDatum(v));
-  Datum* data = datums.data();
-  int n = static_cast<int>(datums.size());
-  return pg::PgCall(
-      [&] { return PointerGetDatum(construct_array(data, n, INT4OID, 4, true, TYPALIGN_INT)); });
+  return ArrayDatum(
+      values, [](std::int32_t v) { return Int32GetDatum(v); }, INT4OID, 4, true, TYPALIGN_INT);
+}
+
+Datum Float8ArrayDatum(const std::vector<double>& values) {
+  return ArrayDatum(
+      values, [](double v) { return Float8GetDatum(v); }, FLOAT8OID, 8, FLOAT8PASSBYVAL,
+      TYPALIGN_DOUBLE);
+}
+
+Datum BoolArrayDatum(const std::vector<bool>& values) {
+  return ArrayDatum(
+      values, [](bool v) { return BoolGetDatum(v); }, BOOLOID, 1, true, TYPALIGN_CHAR);
 }
 
 Datum TextArrayDatum(const std::vector<std::string>& values) {
-  std::vector<Datum> datums;
-  datums.reserve(values.size());
-  for (const auto& v : values) datums.push_back(pg::TextDatum(v));
-  Datum* data = datums.data();
-  int n = static_cast<int>(datums.size());
-  return pg::PgCall(
-      [&] { return PointerGetDatum(construct_array(data, n, TEXTOID, -1, false, TYPALIGN_INT)); });
+  return ArrayDatum(
+      values, [](const std::string& v) { return pg::TextDatum(v); }, TEXTOID, -1, false,
+      TYPALIGN_INT);
 }
 
 bool SchemaIs0_2() {

@@ -58,6 +58,8 @@ double UnitRandom();
 
 Datum Int64ArrayDatum(const std::vector<std::int64_t>& values);
 Datum Int32ArrayDatum(const std::vector<std::int32_t>& values);
+Datum Float8ArrayDatum(const std::vector<double>& values);
+Datum BoolArrayDatum(const std::vector<bool>& values);
 Datum TextArrayDatum(const std::vector<std::string>& values);
 
 // Refuses (22023) a jsonb value nesting arrays and objects deeper than core::kMaxJsonDepth;

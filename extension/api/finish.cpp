@@ -271,14 +271,23 @@ std::optional<FinishRow> LockRunningAttempt(std::int64_t id, Datum token) {
   return row;
 }
 
-// The end of a running attempt by `ev` (release or snooze, or Cancel when it was requested),
-// filled in as a cancellation; the caller fills in the other event.
-EndOfAttempt CancellableEnd(const FinishRow& row, JobEvent ev, const char* cancelled_reason) {
+// Release and snooze: ends the running attempt of job `id` held with `token` by `decide`'s
+// event. That is `chosen`, filled in by `as_chosen`, or Cancel when a cancel was requested,
+// filled in as a cancellation (`cancelled_reason`). Nullopt when no such attempt runs.
+template <typename AsChosen>
+std::optional<JobState> EndAsChosen(std::int64_t id, Datum token, JobEvent (*decide)(bool),
+                                    JobEvent chosen, const char* cancelled_reason,
+                                    AsChosen as_chosen) {
+  std::optional<FinishRow> row = LockRunningAttempt(id, token);
+  if (!row) return std::nullopt;
+  JobEvent ev = decide(row->cancel_requested);
   EndOfAttempt e;
-  e.to = core::RequireTransition(row.state, ev, row.id);
+  e.to = core::RequireTransition(row->state, ev, row->id);
   e.outcome = "cancelled";
   e.reason = cancelled_reason;
-  return e;
+  if (ev == chosen) as_chosen(e);
+  EndAttempt(id, e);
+  return e.to;
 }
 
 }  // namespace
@@ -290,35 +299,26 @@ std::optional<JobState> FailJob(std::int64_t id, Datum token, const Failure& fai
 }
 
 std::optional<JobState> ReleaseJob(std::int64_t id, Datum token) {
-  std::optional<FinishRow> row = LockRunningAttempt(id, token);
-  if (!row) return std::nullopt;
-  JobEvent ev = core::DecideRelease(row->cancel_requested);
-  EndOfAttempt e = CancellableEnd(*row, ev, "released after cancel request");
-  if (ev == JobEvent::Release) {
-    e.outcome = "released";
-    e.run_now = true;
-    e.budget_increment = 1;
-    e.reason = "released";
-  }
-  EndAttempt(id, e);
-  return e.to;
+  return EndAsChosen(id, token, core::DecideRelease, JobEvent::Release,
+                     "released after cancel request", [](EndOfAttempt& e) {
+                       e.outcome = "released";
+                       e.run_now = true;
+                       e.budget_increment = 1;
+                       e.reason = "released";
+                     });
 }
 
 std::optional<JobState> SnoozeJob(std::int64_t id, Datum token, std::int64_t delay_us) {
-  std::optional<FinishRow> row = LockRunningAttempt(id, token);
-  if (!row) return std::nullopt;
-  JobEvent ev = core::DecideSnooze(row->cancel_requested);
-  EndOfAttempt e = CancellableEnd(*row, ev, "snoozed after cancel request");
-  if (ev == JobEvent::Snooze) {
-    // The attempt number still advances at the next acquire (every attempt has its own
-    // job_attempts row and lease token); budget_offset + 1 keeps it out of max_attempts.
-    e.outcome = "snoozed";
-    e.delay = delay_us;
-    e.budget_increment = 1;
-    e.reason = "snoozed for " + DelayText(delay_us);
-  }
-  EndAttempt(id, e);
-  return e.to;
+  return EndAsChosen(id, token, core::DecideSnooze, JobEvent::Snooze,
+                     "snoozed after cancel request", [delay_us](EndOfAttempt& e) {
+                       // The attempt number still advances at the next acquire (every attempt
+                       // has its own job_attempts row and lease token); budget_offset + 1 keeps
+                       // it out of max_attempts.
+                       e.outcome = "snoozed";
+                       e.delay = delay_us;
+                       e.budget_increment = 1;
+                       e.reason = "snoozed for " + DelayText(delay_us);
+                     });
 }
 
 std::string FinishRowSql() { return kFinishColumns; }

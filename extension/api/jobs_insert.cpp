@@ -190,6 +190,27 @@ std::string BatchInsertSql(bool unique, bool v2) {
   return sql;
 }
 
+// An insert statement in its four variants, `sql(unique, v2)`'s texts with the argument types
+// `types`: without or with ON CONFLICT for unique keys, for the 0.2.0 schema or a 0.1.0 one.
+struct InsertStatements {
+  struct Pair {
+    pg::Statement& plain;
+    pg::Statement& unique;
+  };
+  InsertStatements(std::string (*sql)(bool unique, bool v2), const std::vector<Oid>& types)
+      : plain(sql(false, true), types),
+        unique(sql(true, true), types),
+        plain_0_1(sql(false, false), types),
+        unique_0_1(sql(true, false), types) {}
+  // The plain and the unique variant for the schema installed now.
+  Pair ForInstalledSchema() {
+    if (SchemaIs0_2()) return {plain, unique};
+    return {plain_0_1, unique_0_1};
+  }
+  pg::Statement plain, unique;
+  pg::Statement plain_0_1, unique_0_1;  // a 0.1.0 schema
+};
+
 }  // namespace
 
 std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
@@ -197,13 +218,10 @@ std::int64_t ScheduleJob(const JobSpec& spec_in, const std::string& actor,
   static const std::vector<Oid> kTypes = {
       TEXTOID, JSONBOID, TEXTOID,     TEXTOID, TEXTOID, INT4OID, INT4OID, TIMESTAMPTZOID, TEXTOID,
       TEXTOID, INT8OID,  INTERVALOID, TEXTOID, INT4OID, TEXTOID, INT4OID, INT4OID,        TEXTOID};
-  static pg::Statement plain(SingleInsertSql(false, true), kTypes);
-  static pg::Statement unique(SingleInsertSql(true, true), kTypes);
-  static pg::Statement plain_0_1(SingleInsertSql(false, false), kTypes);  // a 0.1.0 schema
-  static pg::Statement unique_0_1(SingleInsertSql(true, false), kTypes);
-  const bool v2 = SchemaIs0_2();
-  pg::Statement& insert_plain = v2 ? plain : plain_0_1;
-  pg::Statement& insert_unique = v2 ? unique : unique_0_1;
+  static InsertStatements statements(SingleInsertSql, kTypes);
+  const InsertStatements::Pair chosen = statements.ForInstalledSchema();
+  pg::Statement& insert_plain = chosen.plain;
+  pg::Statement& insert_unique = chosen.unique;
   JobSpec spec = spec_in;
   if (spec.payload == 0) spec.payload = pg::EmptyJsonbObject();
   ValidateScalars(spec, where);
@@ -558,13 +576,10 @@ std::vector<InsertedRow> InsertBatch(Datum jobs, const BatchFacts& facts, const 
   static const std::vector<Oid> kTypes = {JSONBOID, TEXTARRAYOID, INT4ARRAYOID, TEXTARRAYOID,
                                           TEXTOID,  TEXTOID,      TEXTOID,      TEXTOID,
                                           TEXTOID,  INT4ARRAYOID, TEXTARRAYOID, TEXTOID};
-  static pg::Statement plain(BatchInsertSql(false, true), kTypes);
-  static pg::Statement unique(BatchInsertSql(true, true), kTypes);
-  static pg::Statement plain_0_1(BatchInsertSql(false, false), kTypes);  // a 0.1.0 schema
-  static pg::Statement unique_0_1(BatchInsertSql(true, false), kTypes);
-  const bool v2 = SchemaIs0_2();
-  pg::Statement& insert_plain = v2 ? plain : plain_0_1;
-  pg::Statement& insert_unique = v2 ? unique : unique_0_1;
+  static InsertStatements statements(BatchInsertSql, kTypes);
+  const InsertStatements::Pair chosen = statements.ForInstalledSchema();
+  pg::Statement& insert_plain = chosen.plain;
+  pg::Statement& insert_unique = chosen.unique;
   std::vector<std::string> qnames;
   std::vector<std::int32_t> qmax;
   for (const auto& [name, max] : facts.queue_defaults) {

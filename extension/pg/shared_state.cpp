@@ -38,12 +38,33 @@ struct PassEntry {
 
 SharedHeader* header = nullptr;
 HTAB* passes_table = nullptr;
-bool mapping_changed = false;   // this transaction changed the role -> tenant mapping
-std::uint64_t local_epoch = 0;  // bumped when this backend's view of the mapping may differ
-bool ready_changed = false;     // this transaction may have made jobs PENDING
-std::uint64_t ready_epoch = 0;  // this backend's own ready-set changes
-bool limits_changed = false;    // this transaction changed taskflow.tenants
-std::uint64_t limits_epoch = 0;
+
+// What a backend caches is valid while a generation stays the same: a counter in shared memory,
+// bumped when a transaction that changed what it guards commits, combined with this backend's
+// epoch, bumped at its own change (it sees that at once) and when the transaction that made it
+// ends without committing (what the backend cached inside it is void).
+struct Generation {
+  pg_atomic_uint64 SharedHeader::*counter;
+  bool changed = false;  // this transaction changed what it guards
+  std::uint64_t epoch = 0;
+
+  std::uint64_t Read() const {
+    std::uint64_t shared = header != nullptr ? pg_atomic_read_u64(&(header->*counter)) : 0;
+    return shared * 1000003 + epoch;
+  }
+  void Changed() {
+    changed = true;
+    ++epoch;
+  }
+  void EndTransaction(bool committed) {
+    if (changed && committed && header != nullptr) pg_atomic_fetch_add_u64(&(header->*counter), 1);
+    if (changed && !committed) ++epoch;
+    changed = false;
+  }
+};
+Generation mapping{&SharedHeader::tenant_generation};  // the role -> tenant mapping
+Generation ready{&SharedHeader::ready_generation};     // jobs that may have become PENDING
+Generation limits{&SharedHeader::limits_generation};   // taskflow.tenants
 // This backend's reservations in the current transaction, per stripe (few entries: a vector).
 std::vector<std::pair<std::uint32_t, int>> own_slots;
 
@@ -188,23 +209,12 @@ void OnXact(XactEvent event, void*) {
   } else if (event == XACT_EVENT_PRE_PREPARE) {
     own_finished.clear();  // not announced: the bound only stays higher, which is safe
   } else if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_PARALLEL_COMMIT) {
-    if (mapping_changed && header != nullptr)
-      pg_atomic_fetch_add_u64(&header->tenant_generation, 1);
-    if (ready_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->ready_generation, 1);
-    if (limits_changed && header != nullptr) pg_atomic_fetch_add_u64(&header->limits_generation, 1);
-    mapping_changed = false;
-    ready_changed = false;
-    limits_changed = false;
+    for (Generation* g : {&mapping, &ready, &limits}) g->EndTransaction(true);
     EndReservations(true);
     EndFinished(true);
   } else if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT ||
              event == XACT_EVENT_PREPARE) {
-    if (mapping_changed) ++local_epoch;  // what this backend cached inside it is void
-    if (ready_changed) ++ready_epoch;
-    if (limits_changed) ++limits_epoch;
-    mapping_changed = false;
-    ready_changed = false;
-    limits_changed = false;
+    for (Generation* g : {&mapping, &ready, &limits}) g->EndTransaction(false);
     EndReservations(false);
     EndFinished(false);
   }
@@ -296,26 +306,17 @@ void AddToPasses(const std::vector<std::uint64_t>& keys, const std::vector<doubl
   LWLockRelease(header->lock);
 }
 
-std::uint64_t TenantGeneration() {
-  std::uint64_t shared = header != nullptr ? pg_atomic_read_u64(&header->tenant_generation) : 0;
-  return shared * 1000003 + local_epoch;
-}
+std::uint64_t TenantGeneration() { return mapping.Read(); }
 
-void TenantMappingChanged() {
-  mapping_changed = true;
-  ++local_epoch;  // this backend sees its own change at once
-}
+void TenantMappingChanged() { mapping.Changed(); }
 
 std::uint64_t ReadyGeneration() {
-  std::uint64_t shared = header != nullptr ? pg_atomic_read_u64(&header->ready_generation) : 0;
+  std::uint64_t generation = ready.Read();
   pg_memory_barrier();  // read before the snapshot of the skip scan that follows is taken
-  return shared * 1000003 + ready_epoch;
+  return generation;
 }
 
-void ReadyChanged() {
-  ready_changed = true;
-  ++ready_epoch;  // this backend sees its own change at once
-}
+void ReadyChanged() { ready.Changed(); }
 
 bool SlotsAvailable() { return header != nullptr; }
 
@@ -408,14 +409,8 @@ void UnreserveSlots(std::uint32_t stripe, int n) {
   LWLockRelease(header->slot_lock);
 }
 
-std::uint64_t LimitsGeneration() {
-  std::uint64_t shared = header != nullptr ? pg_atomic_read_u64(&header->limits_generation) : 0;
-  return shared * 1000003 + limits_epoch;
-}
+std::uint64_t LimitsGeneration() { return limits.Read(); }
 
-void TenantLimitsChanged() {
-  limits_changed = true;
-  ++limits_epoch;
-}
+void TenantLimitsChanged() { limits.Changed(); }
 
 }  // namespace taskflow::pg

@@ -4,16 +4,22 @@
 --   taskflow_worker  the worker protocol (acquire, heartbeat, complete, fail, release)
 --   taskflow_admin   everything, incl. queues and dead letters
 -- ---------------------------------------------------------------------------------------------
-DO $roles$
+-- Creates the role `role` (NOLOGIN; NOINHERIT too when noinherit) unless it exists. True when
+-- this call created it. Used here and by 060_rules.sql and 080_http.sql.
+CREATE FUNCTION taskflow._create_role_once(role name, noinherit boolean DEFAULT false)
+RETURNS boolean
+LANGUAGE plpgsql VOLATILE
+SET search_path = pg_catalog, pg_temp
+AS $$
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_client') THEN
-    CREATE ROLE taskflow_client NOLOGIN;
+  IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role) THEN
+    RETURN false;
   END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_worker') THEN
-    CREATE ROLE taskflow_worker NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_admin') THEN
-    CREATE ROLE taskflow_admin NOLOGIN;
-  END IF;
+  EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN%s', role,
+                            CASE WHEN noinherit THEN ' NOINHERIT' ELSE '' END);
+  RETURN true;
 END
-$roles$;
+$$;
+
+SELECT taskflow._create_role_once(r)
+FROM pg_catalog.unnest('{taskflow_client,taskflow_worker,taskflow_admin}'::name[]) r;

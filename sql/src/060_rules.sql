@@ -5,13 +5,7 @@
 -- ---------------------------------------------------------------------------------------------
 
 -- The role an HTTP gateway logs in with to hand webhook calls to TaskFlow: handle_webhook only.
-DO $roles$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_webhook') THEN
-    CREATE ROLE taskflow_webhook NOLOGIN;
-  END IF;
-END
-$roles$;
+SELECT taskflow._create_role_once('taskflow_webhook');
 
 -- Rules iterate over the tenant registry, taskflow.tenants (015_tenancy.sql), with "for_each":
 -- "tenant", and read its attributes.

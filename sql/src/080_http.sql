@@ -11,22 +11,10 @@
 -- Only the SHA-256 of a key is stored; the plaintext is shown once, by create_api_key.
 -- ---------------------------------------------------------------------------------------------
 
-DO $roles$
-BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_http') THEN
-    CREATE ROLE taskflow_http NOLOGIN NOINHERIT;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_http_admin') THEN
-    CREATE ROLE taskflow_http_admin NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_http_worker') THEN
-    CREATE ROLE taskflow_http_worker NOLOGIN;
-  END IF;
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'taskflow_webhook') THEN
-    CREATE ROLE taskflow_webhook NOLOGIN;  -- also created by the rules (060_rules.sql)
-  END IF;
-END
-$roles$;
+SELECT taskflow._create_role_once('taskflow_http', noinherit => true);
+SELECT taskflow._create_role_once(r)
+FROM pg_catalog.unnest('{taskflow_http_admin,taskflow_http_worker}'::name[]) r;
+SELECT taskflow._create_role_once('taskflow_webhook');  -- also created by the rules (060_rules.sql)
 -- Role memberships, granted when missing (roles outlive the extension):
 --   taskflow_http_admin is a taskflow_admin; taskflow_http may SET ROLE to taskflow_http_admin
 --   (and, through create_api_key, to each tenant role) and to taskflow_webhook (webhooks carry no
@@ -80,8 +68,7 @@ AS $$
 DECLARE
   r name := pg_catalog.format('taskflow_t_%s', pg_catalog.left(pg_catalog.md5(tenant_id), 20));
 BEGIN
-  IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = r) THEN
-    EXECUTE pg_catalog.format('CREATE ROLE %I NOLOGIN', r);
+  IF taskflow._create_role_once(r) THEN
     EXECUTE pg_catalog.format('COMMENT ON ROLE %I IS %L', r,
       pg_catalog.format('TaskFlow HTTP API keys of tenant %s', tenant_id));
   END IF;

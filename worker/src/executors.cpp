@@ -252,13 +252,6 @@ std::string WithTail(std::string message, const std::string& tail) {
   return message;
 }
 
-std::string Tail(const std::string& text, size_t max) {
-  if (text.size() <= max) return text;
-  size_t start = text.size() - max;
-  while (start < text.size() && (static_cast<unsigned char>(text[start]) & 0xC0) == 0x80) ++start;
-  return text.substr(start);
-}
-
 // stdout or a response body becomes the result when it is JSON; otherwise none.
 nlohmann::json JsonOrNull(const std::string& text) {
   if (Trimmed(text).empty()) return nullptr;

@@ -19,8 +19,6 @@ std::optional<Milliseconds> EffectiveTimeout(const Job& job, const HandlerSpec& 
 // stdout or a response body as the result: the parsed JSON, or null when it is empty, not
 // JSON, or nests deeper than kMaxJsonDepth.
 nlohmann::json JsonOrNull(const std::string& text);
-// The last `max` bytes of `text`, not starting inside a UTF-8 character.
-std::string Tail(const std::string& text, size_t max);
 // "message: tail" (tail trimmed), or just the message when the tail is blank.
 std::string WithTail(std::string message, const std::string& tail);
 

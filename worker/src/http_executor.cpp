@@ -21,6 +21,7 @@
 #include <openssl/hmac.h>
 
 #include "executors.hpp"
+#include "process.hpp"
 
 namespace taskflow {
 namespace {
@@ -298,9 +299,9 @@ Outcome ClassifyHttpReply(const HttpReply& reply, Milliseconds max_snooze,
   // may well succeed later. Other 3xx/4xx: it will not.
   const bool retryable =
       status == 408 || status == 409 || status == 425 || status == 429 || status >= 500;
-  return Outcome::Failed("http_" + std::to_string(status),
-                         WithTail("HTTP " + std::to_string(status), Tail(reply.body, kErrorTail)),
-                         retryable);
+  return Outcome::Failed(
+      "http_" + std::to_string(status),
+      WithTail("HTTP " + std::to_string(status), Utf8Tail(reply.body, kErrorTail)), retryable);
 }
 
 std::uint64_t HttpConnectionsOpened() { return connections_opened.load(); }

@@ -77,13 +77,6 @@ bool Drain(int& fd, const std::function<void(const char*, size_t)>& sink) {
   }
 }
 
-std::string Utf8Tail(const std::string& data, size_t max) {
-  if (data.size() <= max) return data;
-  size_t start = data.size() - max;
-  while (start < data.size() && (static_cast<unsigned char>(data[start]) & 0xC0) == 0x80) ++start;
-  return data.substr(start);
-}
-
 // The four pipes of one child (stdin, stdout, stderr, and the exec status pipe), all O_CLOEXEC;
 // whatever is still open is closed when this goes out of scope.
 struct ChildPipes {
@@ -324,6 +317,13 @@ void SetExitStatus(int wstatus, ProcessResult& result) {
 }
 
 }  // namespace
+
+std::string Utf8Tail(const std::string& data, size_t max) {
+  if (data.size() <= max) return data;
+  size_t start = data.size() - max;
+  while (start < data.size() && (static_cast<unsigned char>(data[start]) & 0xC0) == 0x80) ++start;
+  return data.substr(start);
+}
 
 std::vector<std::string> MergeEnvironment(
     const std::vector<std::pair<std::string, std::string>>& extra) {

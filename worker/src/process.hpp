@@ -39,6 +39,10 @@ struct ProcessResult {
 // it answers true the process group is killed and the result is kStopped.
 ProcessResult RunProcess(const ProcessSpec& spec, const std::function<bool()>& should_stop);
 
+// The last `max` bytes of `text`, not starting inside a UTF-8 character (stderr tails, response
+// bodies in error messages).
+std::string Utf8Tail(const std::string& text, std::size_t max);
+
 // The current environment plus `extra` (overriding same keys), as KEY=VALUE.
 std::vector<std::string> MergeEnvironment(
     const std::vector<std::pair<std::string, std::string>>& extra);

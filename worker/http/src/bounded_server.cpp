@@ -176,25 +176,25 @@ class DeadlineStream final : public httplib::Stream {
 
   // httplib asks for both addresses on every request: looked up once per connection.
   void get_remote_ip_and_port(std::string& ip, int& port) const override {
-    if (addresses_ != nullptr && addresses_->known) {
-      ip = addresses_->remote_ip;
-      port = addresses_->remote_port;
-    } else {
-      AddressOf(sock_, true, ip, port);
-    }
+    Address(true, ip, port);
   }
   void get_local_ip_and_port(std::string& ip, int& port) const override {
-    if (addresses_ != nullptr && addresses_->known) {
-      ip = addresses_->local_ip;
-      port = addresses_->local_port;
-    } else {
-      AddressOf(sock_, false, ip, port);
-    }
+    Address(false, ip, port);
   }
   void set_addresses(const Addresses* addresses) { addresses_ = addresses; }
   socket_t socket() const override { return sock_; }
 
  private:
+  // The peer's (remote) or this end's address: the connection's, else looked up.
+  void Address(bool remote, std::string& ip, int& port) const {
+    if (addresses_ != nullptr && addresses_->known) {
+      ip = remote ? addresses_->remote_ip : addresses_->local_ip;
+      port = remote ? addresses_->remote_port : addresses_->local_port;
+    } else {
+      AddressOf(sock_, remote, ip, port);
+    }
+  }
+
   int sock_;
   const ConnectionLimits& limits_;
   Clock::time_point deadline_;

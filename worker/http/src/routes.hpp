@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "dashboard_admin_operations.hpp"
+
 namespace taskflow::http {
 
 enum class RouteId {
@@ -28,17 +30,7 @@ enum class RouteId {
   kMetrics,
   kOpenApi,
   // dashboard: queues, rules, tenants (dashboard_admin_handlers.inc)
-  kDashQueues,
-  kDashAlterQueue,
-  kDashPauseQueue,
-  kDashResumeQueue,
-  kDashRules,
-  kDashEnableRule,
-  kDashDisableRule,
-  kDashFireRule,
-  kDashRuleFirings,
-  kDashWebhookDeliveries,
-  kDashTenants,
+  TASKFLOW_DASHBOARD_ADMIN_OPERATIONS(TASKFLOW_ENUMERATOR)
   // dashboard: jobs, job detail, bulk actions, dead letters
   kDashJobs,
   kDashJobsCount,

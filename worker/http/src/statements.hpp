@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "dashboard_admin_operations.hpp"
+
 namespace pqxx {
 class connection_base;
 }
@@ -54,17 +56,8 @@ enum class Stmt : std::size_t {
   // the dashboard
   kDashSession,
   kDashOverview,
-  kDashQueues,
-  kDashAlterQueue,
-  kDashPauseQueue,
-  kDashResumeQueue,
-  kDashRules,
-  kDashEnableRule,
-  kDashDisableRule,
-  kDashFireRule,
-  kDashRuleFirings,
-  kDashWebhookDeliveries,
-  kDashTenants,
+  TASKFLOW_DASHBOARD_ADMIN_OPERATIONS(TASKFLOW_ENUMERATOR)
+  // the dashboard's jobs, job detail, bulk actions, dead letters
   kDashSearchJobs,
   kDashCountJobs,
   kDashPurgeJobs,
