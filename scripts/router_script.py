@@ -241,7 +241,6 @@ def merge(fn, rowtype, order, max_rows):
                 wrap(f"CREATE FUNCTION taskflow.{f}(", [a.text for a in fn.args], ")") + "\n"
                 f"RETURNS SETOF {rowtype}\n"
                 "LANGUAGE plpgsql VOLATILE\n"
-                "SET search_path = pg_catalog, pg_temp\n"
                 "AS $$\n"
                 "DECLARE\n"
                 f"  route text := COALESCE({f}.tenant_id, taskflow_router.caller_tenant());\n"

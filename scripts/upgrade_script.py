@@ -95,6 +95,8 @@ def norm(statement):
     return " ".join(scan(statement, keep_comments=False).split())
 
 
+# The statement's CREATE keyword, after its leading comment lines (which may say "CREATE" too).
+LEADING_CREATE = re.compile(r"\A((?:[ \t]*(?:--[^\n]*)?\n)*[ \t]*)CREATE (?!OR REPLACE)")
 REPLACEABLE = re.compile(r"^CREATE (OR REPLACE )?(FUNCTION|PROCEDURE|AGGREGATE|VIEW|TRIGGER)\b")
 CREATED = [  # (pattern, kind): objects created once; group 1 (and 2) name the object
     (r"^CREATE (?:UNLOGGED )?TABLE (?:IF NOT EXISTS )?([\w.\"]+)", "table"),
@@ -137,8 +139,7 @@ def generate(previous_text, sources):
                 continue
             if REPLACEABLE.match(plain):
                 if plain not in seen:
-                    block.append(re.sub(r"\bCREATE (?!OR REPLACE)", "CREATE OR REPLACE ",
-                                        statement, count=1))
+                    block.append(LEADING_CREATE.sub(r"\1CREATE OR REPLACE ", statement, count=1))
             elif created(plain):
                 if created(plain) not in objects:
                     block.append(statement)

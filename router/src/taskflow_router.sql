@@ -87,7 +87,6 @@ SELECT pg_catalog.pg_extension_config_dump('taskflow_router.relocated', '');
 
 CREATE FUNCTION taskflow_router._shards_changed() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   UPDATE taskflow_router.cluster_version SET version = version + 1;
@@ -100,7 +99,6 @@ CREATE TRIGGER shards_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON ta
 -- Adds or changes shard `shard`.
 CREATE FUNCTION taskflow_router.set_shard(shard integer, connstr text) RETURNS void
 LANGUAGE sql
-SET search_path = pg_catalog, pg_temp
 AS $$
   INSERT INTO taskflow_router.shards AS s (shard, connstr) VALUES ($1, $2)
   ON CONFLICT (shard) DO UPDATE SET connstr = EXCLUDED.connstr
@@ -110,7 +108,6 @@ $$;
 -- strings are not readable by the calling roles.
 CREATE FUNCTION plproxy.get_cluster_version(cluster_name text) RETURNS integer
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF cluster_name <> 'taskflow' THEN
@@ -122,7 +119,6 @@ $$;
 
 CREATE FUNCTION plproxy.get_cluster_partitions(cluster_name text) RETURNS SETOF text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   n integer;
@@ -146,7 +142,6 @@ $$;
 CREATE FUNCTION plproxy.get_cluster_config(cluster_name text, OUT key text, OUT val text)
 RETURNS SETOF record
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   VALUES ('modular_mapping', '1'), ('connection_lifetime', '600')
 $$;
@@ -157,7 +152,6 @@ $$;
 
 CREATE FUNCTION taskflow_router.shard_count() RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT count(*)::integer FROM taskflow_router.shards $$;
 
 -- The tenant a role acts for on the router, for routing only: its own mapping, else its login
@@ -165,7 +159,6 @@ AS $$ SELECT count(*)::integer FROM taskflow_router.shards $$;
 -- Answers only for roles the session may act as (the session user is a member).
 CREATE FUNCTION taskflow_router._role_tenant(role name) RETURNS text
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t text;
@@ -191,13 +184,11 @@ $$;
 
 CREATE FUNCTION taskflow_router.caller_tenant() RETURNS text
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router._role_tenant(current_user) $$;
 
 -- The shard of a tenant: its placement, else hash mod N. 55006 while it is being moved.
 CREATE FUNCTION taskflow_router.tenant_shard(tenant_id text) RETURNS integer
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   p taskflow_router.placement;
@@ -225,7 +216,6 @@ $$;
 -- the caller is confined, as on the shard.
 CREATE FUNCTION taskflow_router.tenant_partition(tenant_id text) RETURNS integer
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT taskflow_router.tenant_shard(CASE WHEN $1 IS NULL OR $1 = 'default'
     THEN COALESCE(taskflow_router.caller_tenant(), 'default') ELSE $1 END)
@@ -234,7 +224,6 @@ $$;
 -- One schedule_many element: its tenant_id when it is a string, else the caller's.
 CREATE FUNCTION taskflow_router.spec_partition(spec jsonb) RETURNS integer
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT taskflow_router.tenant_partition(CASE WHEN jsonb_typeof($1 -> 'tenant_id') = 'string'
                                                THEN $1 ->> 'tenant_id' END)
@@ -244,27 +233,22 @@ $$;
 -- (taskflow.set_shard numbers all three ranges by shard).
 CREATE FUNCTION taskflow_router._id_shard(kind text, id bigint) RETURNS integer
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT COALESCE((SELECT r.shard FROM taskflow_router.relocated r WHERE r.kind = $1 AND r.id = $2),
                   GREATEST($2, 0) >> 48, 0)::integer
 $$;
 CREATE FUNCTION taskflow_router.job_shard(job_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router._id_shard('job', $1) $$;
 CREATE FUNCTION taskflow_router.rule_shard(rule_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router._id_shard('rule', $1) $$;
 CREATE FUNCTION taskflow_router.workflow_shard(workflow_id bigint) RETURNS integer
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router._id_shard('workflow', $1) $$;
 
 CREATE FUNCTION taskflow_router.other_shards() RETURNS SETOF integer
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT generate_series(1, taskflow_router.shard_count() - 1) $$;
 
 -- ---------------------------------------------------------------------------------------------
@@ -298,7 +282,6 @@ $$;
 
 CREATE FUNCTION taskflow.schedule_many(jobs jsonb) RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   specs jsonb[];
@@ -359,7 +342,6 @@ $$;
 CREATE FUNCTION taskflow.handle_webhook(key text, body text, signature text DEFAULT NULL,
     delivery_id text DEFAULT NULL) RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   s integer;
@@ -390,7 +372,6 @@ $$;
 -- The router's own membership of taskflow_client (as the shard's grant_tenant does there).
 CREATE FUNCTION taskflow_router._set_client(role name, member boolean) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF (SELECT a.rolsuper FROM pg_authid a WHERE a.rolname = role) THEN
@@ -408,7 +389,6 @@ $$;
 -- made on every shard (where it confines the role) and recorded here (for routing).
 CREATE FUNCTION taskflow.grant_tenant(role name, tenant_id text) RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF role IS NULL OR tenant_id IS NULL THEN
@@ -424,7 +404,6 @@ $$;
 
 CREATE FUNCTION taskflow.revoke_tenant(role name) RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM count(*) FROM taskflow_router._revoke_tenant_all(role);
@@ -455,14 +434,12 @@ LANGUAGE plproxy AS $$
 $$;
 CREATE FUNCTION taskflow_router._each_shard(shards integer[]) RETURNS SETOF integer
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT unnest($1) $$;
 
 CREATE FUNCTION taskflow_router.queue_everywhere(call text, name text, priority integer DEFAULT NULL,
     concurrency_limit integer DEFAULT NULL, retry_policy jsonb DEFAULT NULL, lease interval DEFAULT NULL)
 RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM count(*) FROM taskflow_router._queue_call(ARRAY[0], call, name, priority,
@@ -479,36 +456,30 @@ CREATE FUNCTION taskflow.create_queue(name text, priority integer DEFAULT 0,
     concurrency_limit integer DEFAULT NULL, retry_policy jsonb DEFAULT NULL,
     lease interval DEFAULT NULL) RETURNS void
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router.queue_everywhere('create', $1, $2, $3, $4, $5) $$;
 
 CREATE FUNCTION taskflow.alter_queue(name text, priority integer DEFAULT NULL,
     concurrency_limit integer DEFAULT NULL, retry_policy jsonb DEFAULT NULL,
     lease interval DEFAULT NULL) RETURNS void
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router.queue_everywhere('alter', $1, $2, $3, $4, $5) $$;
 
 CREATE FUNCTION taskflow.drop_queue(name text) RETURNS void
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router.queue_everywhere('drop', $1) $$;
 
 CREATE FUNCTION taskflow.pause_queue(name text) RETURNS void
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router.queue_everywhere('pause', $1) $$;
 
 CREATE FUNCTION taskflow.resume_queue(name text) RETURNS void
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow_router.queue_everywhere('resume', $1) $$;
 
 -- Queue rate limits on every shard (each shard's workers get max_starts per period: the
 -- limit is per shard); tenant rate limits on the tenant's shard.
 CREATE FUNCTION taskflow_router._rate_limit_shards(scope text, name text) RETURNS SETOF integer
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT taskflow_router.tenant_partition($2) WHERE $1 = 'tenant'
   UNION ALL
@@ -524,7 +495,6 @@ $$;
 CREATE FUNCTION taskflow.set_rate_limit(scope text, name text, max_starts integer,
     per interval DEFAULT '1 second') RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM count(*) FROM taskflow_router._rate_limit(scope, name, max_starts, per);
@@ -545,7 +515,6 @@ $$;
 CREATE FUNCTION taskflow_router.check_queues()
 RETURNS TABLE(queue text, shards integer[], settings jsonb)
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
   WITH q AS (SELECT * FROM taskflow_router._queues_all()),
   bad AS (SELECT q.name FROM q GROUP BY q.name
@@ -567,7 +536,6 @@ $$;
 
 CREATE FUNCTION taskflow.metrics(max_tenants integer DEFAULT 10) RETURNS text
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
   WITH m AS (SELECT * FROM taskflow_router._metrics_all($1)),
   l AS (SELECT m.shard, x.line, x.n FROM m,
@@ -613,7 +581,6 @@ $$;
 -- moved instead (move_tenant): refused with 55000.
 CREATE FUNCTION taskflow_router.pin_tenant(tenant_id text, shard integer) RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   cur integer := taskflow_router.tenant_shard(tenant_id);
@@ -780,7 +747,6 @@ LANGUAGE plproxy AS $$
 $$;
 CREATE FUNCTION taskflow_router._local_key_role(role name, tenant_id text) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF role !~ '^taskflow_t_[0-9a-f]{20}$' THEN
@@ -803,7 +769,6 @@ $$;
 -- (it lets the role log in to the shards).
 CREATE FUNCTION taskflow.create_api_key(tenant_id text, role text DEFAULT 'client') RETURNS text
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   k text := taskflow_router._create_api_key_on0(tenant_id, role);
@@ -873,3 +838,27 @@ GRANT SELECT ON taskflow_router.placement, taskflow_router.shards, taskflow_rout
 GRANT USAGE ON TYPE taskflow.job_state, taskflow.job_summaries, taskflow.rule_summaries,
   taskflow.workflow_summaries
   TO taskflow_client, taskflow_worker, taskflow_admin;
+
+-- Every function of the router but the PL/Proxy ones (which only forward) runs with
+-- search_path = pg_catalog, pg_temp, so a caller's search_path cannot redirect a name inside one;
+-- set here for all of them (the shard's install script does the same in
+-- 095_function_settings.sql), so a function added later cannot forget it.
+DO $search_path$
+DECLARE
+  f regprocedure;
+BEGIN
+  FOR f IN
+    SELECT p.oid::regprocedure
+    FROM pg_catalog.pg_depend d
+    JOIN pg_catalog.pg_proc p ON p.oid = d.objid
+    JOIN pg_catalog.pg_language l ON l.oid = p.prolang
+    WHERE d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND d.deptype = 'e'
+      AND d.refclassid = 'pg_catalog.pg_extension'::pg_catalog.regclass
+      AND d.refobjid = (SELECT e.oid FROM pg_catalog.pg_extension e
+                        WHERE e.extname = 'taskflow_router')
+      AND p.prokind = 'f' AND l.lanname <> 'plproxy'
+  LOOP
+    EXECUTE pg_catalog.format('ALTER FUNCTION %s SET search_path = pg_catalog, pg_temp', f);
+  END LOOP;
+END
+$search_path$;

@@ -9,7 +9,6 @@
 CREATE FUNCTION taskflow._create_role_once(role name, noinherit boolean DEFAULT false)
 RETURNS boolean
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF EXISTS (SELECT FROM pg_catalog.pg_roles r WHERE r.rolname = role) THEN

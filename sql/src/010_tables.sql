@@ -17,12 +17,10 @@ COMMENT ON TYPE taskflow.job_state IS
 -- proves a query against an index predicate's constants); the same test checks them.
 CREATE FUNCTION taskflow._unfinished_states() RETURNS taskflow.job_state[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT '{PENDING,SCHEDULED,RUNNING}'::taskflow.job_state[] $$;
 
 CREATE FUNCTION taskflow._final_states() RETURNS taskflow.job_state[]
 LANGUAGE sql IMMUTABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT '{SUCCEEDED,FAILED,DEAD,CANCELLED}'::taskflow.job_state[] $$;
 
 -- Queues: priority across queues, concurrency cap, retry policy (stored as validated columns),
@@ -208,7 +206,6 @@ INSERT INTO taskflow.queues (name) VALUES ('default');
 -- created the row, so the dumped row updates it instead of colliding with it.
 CREATE FUNCTION taskflow._restore_default_queue() RETURNS trigger
 LANGUAGE plpgsql
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   UPDATE taskflow.queues q SET priority = NEW.priority, concurrency_limit = NEW.concurrency_limit,

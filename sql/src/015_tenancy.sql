@@ -41,30 +41,26 @@ SELECT pg_catalog.pg_extension_config_dump('taskflow.tenant_roles', '');
 
 CREATE FUNCTION taskflow._caller_tenant() RETURNS text
 AS 'MODULE_PATHNAME', 'taskflow_caller_tenant'
-LANGUAGE C STABLE SECURITY DEFINER PARALLEL RESTRICTED
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE SECURITY DEFINER PARALLEL RESTRICTED;
 COMMENT ON FUNCTION taskflow._caller_tenant() IS
   'The tenant the calling role is confined to; NULL when it sees every tenant.';
 
 CREATE FUNCTION taskflow._resolve_tenant(requested text) RETURNS text
 AS 'MODULE_PATHNAME', 'taskflow_resolve_tenant'
-LANGUAGE C STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE SECURITY DEFINER;
 COMMENT ON FUNCTION taskflow._resolve_tenant(text) IS
   'The tenant a new job or rule of the caller belongs to; 42501 for another tenant.';
 
 CREATE FUNCTION taskflow._tenant_mapping_changed() RETURNS void
 AS 'MODULE_PATHNAME', 'taskflow_tenant_mapping_changed'
-LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 -- Any change to the mapping (grant_tenant, revoke_tenant, a restore, a superuser's own DML)
 -- makes every backend drop its cached tenants when the transaction commits, and this one at
 -- once. Changes of role membership are noticed through PostgreSQL's catalog invalidations.
 CREATE FUNCTION taskflow._tenant_roles_changed() RETURNS trigger
 AS 'MODULE_PATHNAME', 'taskflow_tenant_roles_changed'
-LANGUAGE C
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C;
 CREATE TRIGGER tenant_roles_changed
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON taskflow.tenant_roles
   FOR EACH STATEMENT EXECUTE FUNCTION taskflow._tenant_roles_changed();

@@ -6,14 +6,12 @@
 -- Refuses (22023) a jsonb value nesting deeper than 64 levels of arrays and objects.
 CREATE FUNCTION taskflow._check_json_depth(value jsonb, what text) RETURNS void
 AS 'MODULE_PATHNAME', 'taskflow_check_json_depth'
-LANGUAGE C IMMUTABLE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C IMMUTABLE;
 
 CREATE FUNCTION taskflow._policy_fields(policy jsonb,
     OUT max_attempts integer, OUT strategy text, OUT base_delay interval,
     OUT max_delay interval, OUT jitter text)
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   k text;
@@ -51,7 +49,6 @@ $$;
 -- A string of a retry policy (strategy, jitter): NULL when absent.
 CREATE FUNCTION taskflow._policy_string(policy jsonb, key text) RETURNS text
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF policy ? key AND jsonb_typeof(policy -> key) <> 'string' THEN
@@ -64,7 +61,6 @@ $$;
 -- A delay is an interval string ("2 seconds") or a number of seconds.
 CREATE FUNCTION taskflow._policy_delay(policy jsonb, key text) RETURNS interval
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v jsonb := policy -> key;
@@ -91,14 +87,12 @@ CREATE FUNCTION taskflow._check_queue(name text, max_attempts integer, strategy 
     base_delay interval, max_delay interval, jitter text, lease interval,
     concurrency_limit integer, priority integer DEFAULT NULL) RETURNS void
 AS 'MODULE_PATHNAME', 'taskflow_check_queue'
-LANGUAGE C STABLE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE;
 
 CREATE FUNCTION taskflow.create_queue(name text, priority integer DEFAULT 0,
     concurrency_limit integer DEFAULT NULL, retry_policy jsonb DEFAULT NULL,
     lease interval DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   p record;
@@ -122,7 +116,6 @@ CREATE FUNCTION taskflow.alter_queue(name text, priority integer DEFAULT NULL,
     concurrency_limit integer DEFAULT NULL, retry_policy jsonb DEFAULT NULL,
     lease interval DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   q taskflow.queues;
@@ -153,7 +146,6 @@ $$;
 -- Refused while the queue holds unfinished jobs; finished jobs stay (history).
 CREATE FUNCTION taskflow.drop_queue(name text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   n bigint;
@@ -176,7 +168,6 @@ $$;
 -- The effective retry policy of a queue, as JSON (NULL fields filled with the defaults).
 CREATE FUNCTION taskflow.queue_retry_policy(name text) RETURNS jsonb
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
     'max_attempts', COALESCE(q.max_attempts, 5),

@@ -10,8 +10,7 @@ CREATE FUNCTION taskflow.schedule(job_type text, payload jsonb DEFAULT '{}',
     timeout interval DEFAULT NULL, traceparent text DEFAULT NULL, depends_on bigint[] DEFAULT NULL,
     on_dependency_failure text DEFAULT 'cancel') RETURNS bigint
 AS 'MODULE_PATHNAME', 'taskflow_schedule'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 -- One element of schedule_many's array as typed columns; a clear error names the element.
 CREATE FUNCTION taskflow._job_spec(j jsonb, n bigint,
@@ -20,7 +19,6 @@ CREATE FUNCTION taskflow._job_spec(j jsonb, n bigint,
     OUT unique_key text, OUT correlation_id text, OUT parent_job_id bigint,
     OUT timeout interval, OUT traceparent text)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   k text;
@@ -80,27 +78,23 @@ $$;
 -- the states and fields out; these functions make a drifted copy fail a test.
 CREATE FUNCTION taskflow._core_states(OUT state text, OUT state_class text) RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'taskflow_core_states'
-LANGUAGE C STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION taskflow._core_states() IS
   'Internal: the job states in enum order with their class (unfinished or final), from the C++ core.';
 
 CREATE FUNCTION taskflow._schedule_fields(OUT name text, OUT sql_type text, OUT sql_default text,
     OUT json_type text, OUT in_batch boolean, OUT description text) RETURNS SETOF record
 AS 'MODULE_PATHNAME', 'taskflow_schedule_fields'
-LANGUAGE C STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION taskflow._schedule_fields() IS
   'Internal: taskflow.schedule''s field table (core/schedule_fields.hpp): type, default, JSON type.';
 
 CREATE FUNCTION taskflow.schedule_many(jobs jsonb) RETURNS SETOF bigint
 AS 'MODULE_PATHNAME', 'taskflow_schedule_many'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION taskflow.get_job(job_id bigint) RETURNS jsonb
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
     'id', j.id, 'job_type', j.job_type, 'queue', j.queue, 'tenant_id', j.tenant_id,
@@ -134,7 +128,6 @@ CREATE FUNCTION taskflow.list_jobs(tenant_id text DEFAULT NULL, queue text DEFAU
     after_id bigint DEFAULT NULL, max_rows integer DEFAULT 100)
 RETURNS SETOF taskflow.job_summaries
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   own text := taskflow._caller_tenant();  -- a confined role lists only its tenant's jobs
@@ -157,7 +150,6 @@ $$;
 
 CREATE FUNCTION taskflow.job_history(job_id bigint) RETURNS jsonb
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT CASE WHEN NOT EXISTS (SELECT FROM taskflow.jobs j WHERE j.id = job_history.job_id
                     AND j.tenant_id = COALESCE(taskflow._caller_tenant(), j.tenant_id))
@@ -190,13 +182,11 @@ $$;
 CREATE FUNCTION taskflow.cancel(job_id bigint, reason text DEFAULT NULL)
 RETURNS taskflow.job_state
 AS 'MODULE_PATHNAME', 'taskflow_cancel'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION taskflow.retry(job_id bigint) RETURNS taskflow.job_state
 AS 'MODULE_PATHNAME', 'taskflow_retry'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 -- Dead letters: jobs that used up their retry budget.
 CREATE VIEW taskflow.dead_letter AS
@@ -210,7 +200,6 @@ COMMENT ON VIEW taskflow.dead_letter IS 'DEAD jobs; re-drive one with taskflow.r
 CREATE FUNCTION taskflow.purge_failed(older_than interval DEFAULT '0 seconds',
     queue text DEFAULT NULL) RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   WITH old AS (
     SELECT j.id FROM taskflow.jobs j

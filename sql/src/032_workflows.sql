@@ -5,8 +5,7 @@
 
 CREATE FUNCTION taskflow.schedule_workflow(spec jsonb) RETURNS jsonb
 AS 'MODULE_PATHNAME', 'taskflow_schedule_workflow'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 COMMENT ON FUNCTION taskflow.schedule_workflow(jsonb) IS
   'Creates a whole graph of jobs atomically; returns {"workflow_id": .., "jobs": {key: id}}.';
 
@@ -20,7 +19,6 @@ COMMENT ON FUNCTION taskflow.schedule_workflow(jsonb) IS
 -- runs the same query inline.
 CREATE FUNCTION taskflow._dependency_results(job_id bigint, budget bigint) RETURNS jsonb
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT COALESCE(jsonb_agg(jsonb_build_object(
       'job_id', e.depends_on, 'key', e.node_key, 'job_type', e.job_type, 'state', e.state,
@@ -43,7 +41,6 @@ $$;
 
 CREATE FUNCTION taskflow.dependency_results(job_id bigint) RETURNS jsonb
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   -- the setting in bytes: current_setting says '16MB' or '12B' (pg_size_bytes wants '12 bytes')
   SELECT taskflow._dependency_results(j.id, pg_size_bytes(regexp_replace(
@@ -57,7 +54,6 @@ $$;
 -- then succeeded (all SUCCEEDED), failed (any FAILED or DEAD) or cancelled.
 CREATE FUNCTION taskflow._workflow_state(counts jsonb) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT CASE
     WHEN COALESCE((counts ->> 'PENDING')::int, 0) + COALESCE((counts ->> 'SCHEDULED')::int, 0)
@@ -70,7 +66,6 @@ $$;
 
 CREATE FUNCTION taskflow.workflow_status(workflow_id bigint) RETURNS jsonb
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   WITH w AS (SELECT * FROM taskflow.workflows w WHERE w.id = workflow_status.workflow_id
                AND w.tenant_id = COALESCE(taskflow._caller_tenant(), w.tenant_id)),
@@ -110,7 +105,6 @@ $$;
 CREATE FUNCTION taskflow.cancel_workflow(workflow_id bigint, reason text DEFAULT NULL)
 RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   own text := taskflow._caller_tenant();
@@ -141,7 +135,6 @@ CREATE FUNCTION taskflow.list_workflows(tenant_id text DEFAULT NULL, after_id bi
 RETURNS TABLE(id bigint, tenant text, name text, created_at timestamptz, node_count integer,
               state text, counts jsonb)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   own text := taskflow._caller_tenant();  -- a confined role lists only its tenant's workflows

@@ -79,8 +79,7 @@ SELECT pg_catalog.pg_extension_config_dump('taskflow.rule_firings_id_seq', '');
 -- table drops every backend's cache.
 CREATE FUNCTION taskflow._rules_changed() RETURNS trigger
 AS 'MODULE_PATHNAME', 'taskflow_rules_changed'
-LANGUAGE C
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C;
 CREATE TRIGGER automation_rules_changed
   AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON taskflow.automation_rules
   FOR EACH STATEMENT EXECUTE FUNCTION taskflow._rules_changed();
@@ -96,7 +95,6 @@ CREATE TRIGGER tenants_changed
 CREATE FUNCTION taskflow.upsert_tenant(tenant_id text, attributes jsonb DEFAULT '{}')
 RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF tenant_id IS NULL OR btrim(tenant_id) = '' THEN
@@ -135,15 +133,13 @@ CREATE TYPE taskflow._rule_parse AS (
 CREATE FUNCTION taskflow._parse_rule(name text, tenant_id text, trigger jsonb, actions jsonb)
 RETURNS taskflow._rule_parse
 AS 'MODULE_PATHNAME', 'taskflow_parse_rule'
-LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;
 
 -- The variables ($name) a jsonpath refers to. Rules pass no variables to jsonpath, so a
 -- condition or placeholder naming one would fail at every firing: _check_rule refuses it.
 CREATE FUNCTION taskflow._jsonpath_variables(path jsonpath) RETURNS text[]
 AS 'MODULE_PATHNAME', 'taskflow_jsonpath_variables'
-LANGUAGE C IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C IMMUTABLE STRICT;
 
 -- A jsonpath a caller gives (a rule's condition and placeholders, a payload filter), compiled.
 -- 22023 when it does not parse ("<what> is not a valid jsonpath: ...", HINT `hint`) or names a
@@ -152,7 +148,6 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION taskflow._compile_jsonpath(path text, what text, hint text, passer text,
     vars_hint text) RETURNS jsonpath
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   compiled jsonpath;
@@ -179,7 +174,6 @@ CREATE FUNCTION taskflow._check_rule(name text, tenant_id text, trigger jsonb, a
     condition text)
 RETURNS taskflow._rule_parse
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   p taskflow._rule_parse;
@@ -231,7 +225,6 @@ $$;
 -- taskflow-rule-<id> while the rule exists, is enabled and has a cron trigger; none otherwise.
 CREATE FUNCTION taskflow._sync_cron(rule_id bigint) RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r taskflow.automation_rules;
@@ -267,7 +260,6 @@ $$;
 -- a DROP that fails or is rolled back keeps them.
 CREATE FUNCTION taskflow._drop_cron_jobs() RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'pg_cron') THEN
@@ -280,8 +272,7 @@ $$;
 -- ddl_command_start of DROP EXTENSION: calls _drop_cron_jobs when the statement drops taskflow.
 CREATE FUNCTION taskflow._on_drop_extension() RETURNS event_trigger
 AS 'MODULE_PATHNAME', 'taskflow_on_drop_extension'
-LANGUAGE C
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C;
 CREATE EVENT TRIGGER taskflow_drop_extension ON ddl_command_start
   WHEN TAG IN ('DROP EXTENSION')
   EXECUTE FUNCTION taskflow._on_drop_extension();
@@ -289,7 +280,6 @@ CREATE EVENT TRIGGER taskflow_drop_extension ON ddl_command_start
 CREATE FUNCTION taskflow.create_rule(name text, trigger jsonb, actions jsonb,
     condition text DEFAULT NULL, tenant_id text DEFAULT 'default') RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   p taskflow._rule_parse;
@@ -329,7 +319,6 @@ $$;
 CREATE FUNCTION taskflow.alter_rule(rule_id bigint, name text DEFAULT NULL, trigger jsonb DEFAULT NULL,
     actions jsonb DEFAULT NULL, condition text DEFAULT NULL) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r taskflow.automation_rules;
@@ -373,7 +362,6 @@ $$;
 
 CREATE FUNCTION taskflow._set_rule_enabled(rule_id bigint, enabled boolean) RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   UPDATE taskflow.automation_rules x SET enabled = _set_rule_enabled.enabled, updated_at = now()
@@ -388,18 +376,15 @@ $$;
 
 CREATE FUNCTION taskflow.enable_rule(rule_id bigint) RETURNS void
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow._set_rule_enabled(rule_id, true) $$;
 
 CREATE FUNCTION taskflow.disable_rule(rule_id bigint) RETURNS void
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow._set_rule_enabled(rule_id, false) $$;
 
 -- Drops the rule and its pg_cron job. Its firings stay in taskflow.rule_firings.
 CREATE FUNCTION taskflow.drop_rule(rule_id bigint) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   DELETE FROM taskflow.automation_rules x WHERE x.id = drop_rule.rule_id
@@ -417,8 +402,7 @@ $$;
 CREATE FUNCTION taskflow.fire_rule(rule_id bigint, context jsonb DEFAULT '{}')
 RETURNS SETOF bigint
 AS 'MODULE_PATHNAME', 'taskflow_fire_rule'
-LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1;
 
 -- A webhook call: finds the rule by key, checks the signature (HMAC-SHA256 of the raw body),
 -- deduplicates by delivery_id and fires the rule with the body in the context.
@@ -426,12 +410,10 @@ CREATE FUNCTION taskflow.handle_webhook(key text, body text, signature text DEFA
     delivery_id text DEFAULT NULL, traceparent text DEFAULT NULL)
 RETURNS SETOF bigint
 AS 'MODULE_PATHNAME', 'taskflow_handle_webhook'
-LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER ROWS 1;
 
 CREATE FUNCTION taskflow.webhook_credentials(rule_id bigint) RETURNS TABLE(key text, secret text)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN QUERY SELECT r.webhook_key, r.webhook_secret FROM taskflow.automation_rules r
@@ -450,7 +432,6 @@ RETURNS TABLE(rule_id bigint, tenant_id text, name text, trigger jsonb, conditio
               actions jsonb, enabled boolean, created_at timestamptz, updated_at timestamptz,
               last_fired_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT r.id, r.tenant_id, r.name, r.trigger, r.condition, r.actions, r.enabled, r.created_at,
          r.updated_at,
@@ -465,7 +446,6 @@ $$;
 -- Deletes firings and webhook deliveries older than `older_than`. Returns the firings deleted.
 CREATE FUNCTION taskflow.purge_rule_firings(older_than interval) RETURNS bigint
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   WITH d AS (DELETE FROM taskflow.webhook_deliveries w WHERE w.received_at < now() - older_than),
   f AS (DELETE FROM taskflow.rule_firings x WHERE x.fired_at < now() - older_than RETURNING 1)

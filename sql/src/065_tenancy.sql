@@ -23,7 +23,6 @@ SELECT pg_catalog.pg_extension_config_dump('taskflow.rate_limits', '');
 -- so does every role that inherits from it (docs/tenancy.md, "Membership and SET ROLE").
 CREATE FUNCTION taskflow.grant_tenant(role name, tenant_id text) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r oid := to_regrole(quote_ident(role));
@@ -73,7 +72,6 @@ $$;
 
 CREATE FUNCTION taskflow.revoke_tenant(role name) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   DELETE FROM taskflow.tenant_roles m WHERE m.role_name = to_regrole(quote_ident(revoke_tenant.role));
@@ -90,7 +88,6 @@ $$;
 
 CREATE FUNCTION taskflow._check_tenant_id(tenant_id text) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF tenant_id IS NULL OR tenant_id = '' OR length(tenant_id) > 200 OR tenant_id ~ '[[:cntrl:]]' THEN
@@ -103,7 +100,6 @@ $$;
 -- Most RUNNING jobs of the tenant at once (NULL: no limit).
 CREATE FUNCTION taskflow.set_tenant_limit(tenant_id text, max_running integer) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM taskflow._check_tenant_id(tenant_id);
@@ -118,7 +114,6 @@ $$;
 
 CREATE FUNCTION taskflow.set_tenant_weight(tenant_id text, weight integer) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM taskflow._check_tenant_id(tenant_id);
@@ -135,7 +130,6 @@ $$;
 CREATE FUNCTION taskflow.set_rate_limit(scope text, name text, max_starts integer,
     per interval DEFAULT '1 second') RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF scope IS NULL OR scope NOT IN ('queue', 'tenant') THEN
@@ -167,7 +161,6 @@ $$;
 
 CREATE FUNCTION taskflow._set_queue_paused(name text, paused boolean) RETURNS void
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   UPDATE taskflow.queues q SET paused = _set_queue_paused.paused, updated_at = now()
@@ -186,12 +179,10 @@ $$;
 -- A paused queue's jobs are not acquired; scheduling into it still works.
 CREATE FUNCTION taskflow.pause_queue(name text) RETURNS void
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow._set_queue_paused(name, true) $$;
 
 CREATE FUNCTION taskflow.resume_queue(name text) RETURNS void
 LANGUAGE sql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT taskflow._set_queue_paused(name, false) $$;
 
 -- Row level security, forced so that the table owner is no loophole. The SECURITY DEFINER
@@ -238,7 +229,6 @@ GRANT SELECT ON taskflow.tenants TO taskflow_client;
 -- acquire() keeps counts of limited tenants' RUNNING jobs between calls; any change to the
 -- tenants (a limit set, changed or removed) makes every backend drop them at commit.
 CREATE FUNCTION taskflow._tenants_changed() RETURNS trigger
-AS 'MODULE_PATHNAME', 'taskflow_tenants_changed' LANGUAGE c
-SET search_path = pg_catalog, pg_temp;
+AS 'MODULE_PATHNAME', 'taskflow_tenants_changed' LANGUAGE c;
 CREATE TRIGGER tenants_limits_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON taskflow.tenants
   FOR EACH STATEMENT EXECUTE FUNCTION taskflow._tenants_changed();

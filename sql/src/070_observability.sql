@@ -125,7 +125,6 @@ COMMENT ON TABLE taskflow.stats_series_tenant IS
 -- _hist_agg.
 CREATE FUNCTION taskflow._hist_put(h bigint[], b integer, n bigint) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT CASE WHEN b IS NULL OR n IS NULL OR n = 0 OR b < 1 OR b > 24 THEN h
               ELSE h[1:b - 1] || (h[b] + n) || h[b + 1:24] END
@@ -140,7 +139,6 @@ CREATE AGGREGATE taskflow._hist_agg(integer, bigint) (
 -- Two histograms added bucket by bucket (the roll-up's upsert into a bucket already counted).
 CREATE FUNCTION taskflow._hist_add(a bigint[], b bigint[]) RETURNS bigint[]
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT array_agg(COALESCE(x, 0) + COALESCE(y, 0) ORDER BY i) FROM unnest(a, b) WITH ORDINALITY AS u(x, y, i)
 $$;
@@ -151,7 +149,6 @@ $$;
 -- the sum of two histograms element by element, as SQL expressions.
 CREATE FUNCTION taskflow._hist_agg_sql(bucket text, n text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT 'ARRAY[' || string_agg(format('COALESCE(sum(%2$s) FILTER (WHERE %1$s = %3$s), 0)::bigint', bucket, n, i),
                                 ', ' ORDER BY i) || ']::bigint[]'
@@ -160,7 +157,6 @@ $$;
 
 CREATE FUNCTION taskflow._hist_add_sql(a text, b text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT 'ARRAY[' || string_agg(format('COALESCE(%1$s[%3$s], 0) + COALESCE(%2$s[%3$s], 0)', a, b, i),
                                 ', ' ORDER BY i) || ']::bigint[]'
@@ -172,7 +168,6 @@ $$;
 -- first); an observation in the +Inf bucket reads as the last bound (3600 s). NULL when empty.
 CREATE FUNCTION taskflow._hist_quantile(q double precision, h bigint[]) RETURNS double precision
 LANGUAGE plpgsql IMMUTABLE STRICT
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   -- taskflow._histogram_bounds(), inlined: no query per call (the dashboard calls this for
@@ -225,7 +220,6 @@ CREATE INDEX rule_firings_fired_idx ON taskflow.rule_firings (fired_at);
 -- The statement adding the firings of `source` (rows of taskflow.rule_firings) to the counters.
 CREATE FUNCTION taskflow._firings_apply_sql(source text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT format($f$
     INSERT INTO taskflow.stats_rule_firings AS s (rule_id, outcome, firings)
@@ -239,7 +233,6 @@ $$;
 -- Upper bounds (seconds) of the histogram buckets; a last bucket +Inf follows.
 CREATE FUNCTION taskflow._histogram_bounds() RETURNS double precision[]
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT '{0.0001,0.00025,0.0005,0.001,0.0025,0.005,0.01,0.025,0.05,0.1,0.25,0.5,1,2.5,5,10,30,60,120,300,600,1800,3600}'::double precision[]
 $$;
@@ -249,7 +242,6 @@ $$;
 -- more than the rest of the roll-up).
 CREATE FUNCTION taskflow._histogram_bucket_sql(seconds text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT format('(24 - width_bucket((-(%s))::double precision, ''{-3600,-1800,-600,-300,-120,-60,-30,-10,-5,-2.5,-1,-0.5,-0.25,-0.1,-0.05,-0.025,-0.01,-0.005,-0.0025,-0.001,-0.0005,-0.00025,-0.0001}''::double precision[]))::smallint', seconds)
 $$;
@@ -261,7 +253,6 @@ $$;
 -- or run observation.
 CREATE FUNCTION taskflow._observation_sql() RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT 'j.queue, j.tenant_id, j.state AS outcome, '
       || 'greatest(j.attempts - j.budget_offset - 1, 0) AS retries, '
@@ -276,7 +267,6 @@ $$;
 -- histogram buckets, minute), the CTE `g` everything else reads.
 CREATE FUNCTION taskflow._stats_group_sql(source text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT format($f$
   g AS MATERIALIZED (
@@ -301,7 +291,6 @@ $$;
 -- tenant volumes and the histograms.
 CREATE FUNCTION taskflow._stats_counters_sql() RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT $f$
   q AS (
@@ -340,7 +329,6 @@ $$;
 -- _stats_apply_sql's time series upserts (CTEs b, sq, st over `g`).
 CREATE FUNCTION taskflow._stats_series_sql() RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT format($f$
   -- the time series: each minute's rows in its 1-minute and its 15-minute bucket, for the
@@ -386,7 +374,6 @@ $$;
 -- how many were counted. Upserts go in key order so concurrent callers lock rows alike.
 CREATE FUNCTION taskflow._stats_apply_sql(source text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT 'WITH ' || taskflow._stats_group_sql(source) || ',' || taskflow._stats_counters_sql() || ','
       || taskflow._stats_series_sql() || ' SELECT COALESCE(sum(jobs), 0)::integer FROM g'
@@ -395,7 +382,6 @@ $$;
 -- The finished jobs with finished_at in [since, until), one index range scan per index.
 CREATE FUNCTION taskflow._finished_between_sql(since timestamptz, until timestamptz) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT format('SELECT %1$s FROM taskflow.jobs j WHERE j.state = ''SUCCEEDED'' '
                 '  AND j.finished_at >= %2$L AND j.finished_at < %3$L '
@@ -410,7 +396,6 @@ $$;
 -- 0 and the next round does the work. Returns the number of jobs counted.
 CREATE FUNCTION taskflow._rollup(max_jobs integer DEFAULT 50000) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 DECLARE
@@ -475,7 +460,6 @@ $$;
 -- (FOR SHARE) so a concurrent roll-up cannot count them as well.
 CREATE FUNCTION taskflow._stats_on_jobs_removed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 DECLARE
@@ -499,7 +483,6 @@ CREATE TRIGGER jobs_stats_on_truncate BEFORE TRUNCATE ON taskflow.jobs
 -- Deleted rule firings (purge_rule_firings) not rolled up yet are counted now.
 CREATE FUNCTION taskflow._stats_on_firings_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 DECLARE
@@ -520,7 +503,6 @@ CREATE TRIGGER rule_firings_stats_on_delete AFTER DELETE ON taskflow.rule_firing
 -- worker then recounts the history in rounds; admins only.
 CREATE FUNCTION taskflow.reset_stats() RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   PERFORM 1 FROM taskflow.stats_watermark FOR UPDATE;
@@ -544,7 +526,7 @@ $$;
 -- function so that the planner inlines it into its caller's statement (same plan as a CTE written
 -- in place). They carry no SET options and are not SECURITY DEFINER, as inlining requires: they
 -- run under their callers' settings (search_path, jit), and only their owner may call them
--- (099_internal_functions.sql). 095_function_settings.sql leaves them out of its jit block.
+-- (099_internal_functions.sql). 095_function_settings.sql leaves them out of its search_path and jit rows.
 
 -- The jobs the counts read: unfinished, and the FAILED, DEAD and CANCELLED ones kept (one
 -- branch per partial index).
@@ -655,7 +637,6 @@ RETURNS TABLE(queue text, tenant_id text, pending bigint, scheduled bigint, runn
               dead_total bigint, cancelled_total bigint, retries_total bigint,
               retries_per_job double precision)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 WITH
@@ -838,7 +819,6 @@ $$;
 CREATE FUNCTION taskflow._queue_stats_per_queue(from_series boolean DEFAULT false)
 RETURNS SETOF taskflow.queue_stats
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 SET max_parallel_workers_per_gather = 0
 AS $$
@@ -886,7 +866,6 @@ COMMENT ON VIEW taskflow.queue_stats IS
 -- A label value escaped for the text format (backslash, double quote, newline).
 CREATE FUNCTION taskflow._prom_label(v text) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT '"' || replace(replace(replace(v, E'\\', E'\\\\'), '"', E'\\"'), E'\n', E'\\n') || '"'
 $$;
@@ -894,7 +873,6 @@ $$;
 -- A sample value: integers as they are, other numbers in Go-parsable form.
 CREATE FUNCTION taskflow._prom_value(v double precision) RETURNS text
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT CASE WHEN v IS NULL OR v = 'NaN'::double precision THEN 'NaN'
               WHEN v = 'Infinity'::double precision THEN '+Inf'
@@ -940,7 +918,6 @@ CREATE FUNCTION taskflow._metrics_tail(w timestamptz)
 RETURNS TABLE(queue text, tenant_id text, outcome taskflow.job_state, retries integer,
               wait_s numeric, run_s numeric)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN QUERY EXECUTE $q$
@@ -962,7 +939,6 @@ $$;
 -- (families 1, 2, 3 and 6), one text block each; `w` is the roll-up watermark.
 CREATE FUNCTION taskflow._metrics_queue_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 BEGIN
@@ -1031,7 +1007,6 @@ $$;
 -- roll-up watermark.
 CREATE FUNCTION taskflow._metrics_histogram_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 BEGIN
@@ -1094,7 +1069,6 @@ $$;
 CREATE FUNCTION taskflow._metrics_tenant_blocks(w timestamptz, max_tenants integer)
 RETURNS TABLE(family integer, block text)
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 BEGIN
@@ -1186,7 +1160,6 @@ $$;
 -- time); taskflow._metrics_tail keeps those plans independent of the watermark.
 CREATE FUNCTION taskflow._metrics_jobs(w timestamptz, max_tenants integer) RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 BEGIN
@@ -1203,7 +1176,6 @@ $$;
 -- firings since the watermark. The max_rules most fired rules, the rest as rule="other".
 CREATE FUNCTION taskflow._metrics_rules(w timestamptz, max_rules integer) RETURNS text
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 AS $$
 DECLARE
@@ -1247,12 +1219,10 @@ $$;
 -- built outside a git checkout (scripts/build_commit.sh): taskflow_build_info{revision}.
 CREATE FUNCTION taskflow._build_commit() RETURNS text
 AS 'MODULE_PATHNAME', 'taskflow_build_commit'
-LANGUAGE C STABLE PARALLEL SAFE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C STABLE PARALLEL SAFE;
 
 CREATE FUNCTION taskflow.metrics(max_tenants integer DEFAULT 10) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   w timestamptz;

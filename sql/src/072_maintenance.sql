@@ -10,13 +10,11 @@
 
 CREATE FUNCTION taskflow._rescue_expired(max_jobs integer DEFAULT 1000) RETURNS integer
 AS 'MODULE_PATHNAME', 'taskflow_rescue_expired'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 CREATE FUNCTION taskflow._promote_due(max_jobs integer DEFAULT 1000) RETURNS integer
 AS 'MODULE_PATHNAME', 'taskflow_promote_due'
-LANGUAGE C VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE SECURITY DEFINER;
 
 -- The Cleaner: deletes SUCCEEDED and CANCELLED jobs finished more than retention_seconds ago,
 -- with their attempts, events, dependency edges and workflow nodes, at most max_jobs per call,
@@ -26,7 +24,6 @@ SET search_path = pg_catalog, pg_temp;
 CREATE FUNCTION taskflow._clean(retention_seconds integer, max_jobs integer DEFAULT 1000)
 RETURNS integer
 LANGUAGE sql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT taskflow._rollup();
   -- workflows whose every node has been cleaned away (032_workflows.sql)
@@ -49,5 +46,4 @@ $$;
 -- A boundary self-test for the pgTAP suites (extension/api/admin.cpp); superuser only.
 CREATE FUNCTION taskflow._selftest_boundary(kind text) RETURNS text
 AS 'MODULE_PATHNAME', 'taskflow_selftest_boundary'
-LANGUAGE C VOLATILE
-SET search_path = pg_catalog, pg_temp;
+LANGUAGE C VOLATILE;

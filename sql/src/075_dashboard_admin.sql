@@ -10,13 +10,11 @@
 -- A duration in milliseconds (NULL stays NULL).
 CREATE FUNCTION taskflow._ms(d interval) RETURNS double precision
 LANGUAGE sql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$ SELECT (extract(epoch FROM d) * 1000)::double precision $$;
 
 -- Keyset pages: max_rows must be 1..1000.
 CREATE FUNCTION taskflow._dashboard_check_page(max_rows integer) RETURNS void
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF max_rows IS NULL OR max_rows < 1 OR max_rows > 1000 THEN
@@ -29,7 +27,6 @@ $$;
 -- An integer member of a settings object; 22023 naming it when it is something else.
 CREATE FUNCTION taskflow._dashboard_int(doc jsonb, key text) RETURNS integer
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v jsonb := doc -> key;
@@ -48,7 +45,6 @@ $$;
 -- A duration in milliseconds (a non-negative number) of a settings object, as an interval.
 CREATE FUNCTION taskflow._dashboard_ms(doc jsonb, key text) RETURNS interval
 LANGUAGE plpgsql IMMUTABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   v jsonb := doc -> key;
@@ -71,7 +67,6 @@ $$;
 -- A queue's settings: its own values (NULL: the default applies) and the effective ones.
 CREATE FUNCTION taskflow._dashboard_queue_settings(q taskflow.queues) RETURNS jsonb
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
     'name', q.name, 'priority', q.priority, 'paused', q.paused,
@@ -93,7 +88,6 @@ $$;
 -- Every queue: settings, and the figures of taskflow.queue_stats (its per-queue rows).
 CREATE FUNCTION taskflow.dashboard_queues() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object('queues', COALESCE(jsonb_agg(
            taskflow._dashboard_queue_settings(q) || COALESCE(to_jsonb(s) - 'queue' - 'tenant_id', '{}')
@@ -110,7 +104,6 @@ $$;
 -- whose errors (22023, 42704) reach the caller unchanged. All or nothing. Returns the settings.
 CREATE FUNCTION taskflow.dashboard_alter_queue(name text, settings jsonb) RETURNS jsonb
 LANGUAGE plpgsql SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   k text;
@@ -201,7 +194,6 @@ CREATE INDEX rule_firings_webhook_tenant_idx ON taskflow.rule_firings (tenant_id
 -- condition did not hold), error (the firing failed; error and error_sqlstate say why).
 CREATE FUNCTION taskflow._dashboard_firing(f taskflow.rule_firings) RETURNS jsonb
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
     'id', f.id, 'rule_id', f.rule_id, 'fired_at', f.fired_at, 'source', f.source, 'actor', f.actor,
@@ -218,7 +210,6 @@ $$;
 CREATE FUNCTION taskflow.dashboard_rules(after bigint DEFAULT NULL, max_rows integer DEFAULT 200)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller text := taskflow._caller_tenant();
@@ -261,7 +252,6 @@ $$;
 -- The caller's rule (P0002, like a missing one, for another tenant's).
 CREATE FUNCTION taskflow._dashboard_rule(rule_id bigint) RETURNS taskflow.automation_rules
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r taskflow.automation_rules;
@@ -279,7 +269,6 @@ $$;
 CREATE FUNCTION taskflow.dashboard_rule_firings(rule_id bigint, before bigint DEFAULT NULL,
     max_rows integer DEFAULT 50) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller text := taskflow._caller_tenant();
@@ -305,7 +294,6 @@ $$;
 CREATE FUNCTION taskflow.dashboard_webhook_deliveries(rule_id bigint DEFAULT NULL,
     before bigint DEFAULT NULL, max_rows integer DEFAULT 50) RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller text := taskflow._caller_tenant();
@@ -335,7 +323,6 @@ $$;
 -- all-tenants rule only for an admin). Returns the jobs created and the firings recorded.
 CREATE FUNCTION taskflow.dashboard_fire_rule(rule_id bigint) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r taskflow.automation_rules := taskflow._dashboard_rule(rule_id);
@@ -382,7 +369,6 @@ COMMENT ON TABLE taskflow.stats_starts IS
 -- finished in [since, until) and started in the last two hours, and forgets older minutes.
 CREATE FUNCTION taskflow._rollup_starts(since timestamptz, until timestamptz) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   horizon timestamptz := date_trunc('minute', now() - interval '2 hours');
@@ -415,7 +401,6 @@ $$;
 CREATE FUNCTION taskflow.dashboard_tenants(after text DEFAULT NULL, max_rows integer DEFAULT 100)
 RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   caller text := taskflow._caller_tenant();

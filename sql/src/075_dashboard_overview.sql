@@ -10,7 +10,6 @@
 -- What the calling role is: 'admin' when it sees every tenant, else 'client' with its tenant.
 CREATE FUNCTION taskflow.dashboard_session() RETURNS jsonb
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
     'role', CASE WHEN t.own IS NULL THEN 'admin' ELSE 'client' END,
@@ -158,7 +157,6 @@ $$;
 -- against their limits. See docs/dashboard.md for each figure.
 CREATE FUNCTION taskflow.dashboard_overview(range interval DEFAULT '1 hour') RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 SET jit = off
 SET max_parallel_workers_per_gather = 0   -- small bounded scans: starting workers costs more
 -- planned for each call with `own` known: an admin's plan has no tenant filter at all, so the

@@ -7,7 +7,7 @@
 
 -- The most jobs one bulk call acts on, and the cap of count_jobs' default.
 CREATE FUNCTION taskflow._bulk_max() RETURNS integer
-LANGUAGE sql IMMUTABLE SET search_path = pg_catalog, pg_temp AS $$ SELECT 10000 $$;
+LANGUAGE sql IMMUTABLE AS $$ SELECT 10000 $$;
 
 -- A checked filter: the vocabulary shared by search_jobs, count_jobs, bulk_jobs, purge_jobs and
 -- the dead-letter functions.
@@ -28,7 +28,6 @@ CREATE TYPE taskflow._job_filter AS (
 -- `@@` can answer it. Every problem is a 22023 naming the parameter.
 CREATE FUNCTION taskflow._check_payload_path(path text) RETURNS jsonpath
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   compiled jsonpath;
@@ -65,7 +64,6 @@ CREATE FUNCTION taskflow._job_filter(state taskflow.job_state[], queue text, ten
     payload text, error_type text)
 RETURNS taskflow._job_filter
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   f taskflow._job_filter;
@@ -91,7 +89,6 @@ $$;
 -- predicate), error_type. Unknown keys and wrong types are refused (22023).
 CREATE FUNCTION taskflow._job_filter_from_json(filter jsonb) RETURNS taskflow._job_filter
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   k text;
@@ -137,7 +134,6 @@ $$;
 CREATE FUNCTION taskflow._job_ids(f taskflow._job_filter, after_id bigint, max_rows integer)
 RETURNS SETOF bigint
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 -- never a sequential scan of the whole history (a time range or job type alone would choose one
 -- and sort: 115 ms on 1,000,000 jobs); the ordered primary key walk stops at the page's end
 SET enable_seqscan = off
@@ -169,7 +165,6 @@ $$;
 -- A job as the dashboard's lists show it.
 CREATE FUNCTION taskflow._job_summary(j taskflow.jobs) RETURNS jsonb
 LANGUAGE sql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT jsonb_build_object(
     'id', j.id, 'queue', j.queue, 'job_type', j.job_type, 'tenant_id', j.tenant_id,
@@ -188,7 +183,6 @@ CREATE FUNCTION taskflow.search_jobs(state taskflow.job_state[] DEFAULT NULL,
     after_id bigint DEFAULT NULL, max_rows integer DEFAULT 50)
 RETURNS SETOF jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   f taskflow._job_filter;
@@ -212,7 +206,6 @@ CREATE FUNCTION taskflow.count_jobs(state taskflow.job_state[] DEFAULT NULL,
     created_to timestamptz DEFAULT NULL, payload text DEFAULT NULL, error_type text DEFAULT NULL,
     max_count integer DEFAULT 10000, OUT count bigint, OUT capped boolean)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   f taskflow._job_filter;
@@ -237,7 +230,6 @@ $$;
 -- "reason"}] (the first 100), "skipped_count", "cancel_requested"}.
 CREATE FUNCTION taskflow._bulk_apply(action text, ids bigint[], reason text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   own text := taskflow._caller_tenant();
@@ -317,7 +309,6 @@ $$;
 CREATE FUNCTION taskflow._bulk_targets(ids bigint[], filter jsonb, expected_count bigint)
 RETURNS bigint[]
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   found bigint[];
@@ -358,7 +349,6 @@ $$;
 CREATE FUNCTION taskflow.bulk_jobs(action text, ids bigint[] DEFAULT NULL, filter jsonb DEFAULT NULL,
     expected_count bigint DEFAULT NULL, reason text DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF action IS NULL OR action NOT IN ('retry', 'cancel') THEN
@@ -373,7 +363,6 @@ $$;
 CREATE FUNCTION taskflow.purge_jobs(ids bigint[] DEFAULT NULL, filter jsonb DEFAULT NULL,
     expected_count bigint DEFAULT NULL) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN taskflow._bulk_apply('purge', taskflow._bulk_targets(ids, filter, expected_count), NULL);
@@ -386,7 +375,6 @@ $$;
 -- scanning every firing.
 CREATE FUNCTION taskflow._job_detail_origin(j taskflow.jobs) RETURNS jsonb
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   f taskflow.rule_firings;
@@ -414,7 +402,6 @@ $$;
 -- the running one from the job row.
 CREATE FUNCTION taskflow._job_detail_attempts(j taskflow.jobs) RETURNS jsonb
 LANGUAGE plpgsql STABLE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN COALESCE((SELECT jsonb_agg(x.a ORDER BY x.n) FROM (
@@ -453,7 +440,6 @@ $$;
 -- another tenant.
 CREATE FUNCTION taskflow.job_detail(job_id bigint) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   own text := taskflow._caller_tenant();
@@ -509,7 +495,6 @@ CREATE INDEX jobs_dead_idx ON taskflow.jobs (tenant_id, job_type, last_error_typ
 
 CREATE FUNCTION taskflow.dead_letter_groups(max_jobs integer DEFAULT 100000) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 SET plan_cache_mode = force_custom_plan   -- planned with `own` known: no tenant filter for admins
 AS $$
 DECLARE
@@ -542,7 +527,6 @@ $$;
 CREATE FUNCTION taskflow._dead_letter_apply(action text, job_type text, error_type text,
     max_jobs integer) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF job_type IS NULL OR error_type IS NULL THEN
@@ -561,7 +545,6 @@ $$;
 CREATE FUNCTION taskflow.dead_letter_redrive(job_type text, error_type text,
     max_jobs integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN taskflow._dead_letter_apply('retry', job_type, error_type, max_jobs);
@@ -571,7 +554,6 @@ $$;
 CREATE FUNCTION taskflow.dead_letter_purge(job_type text, error_type text,
     max_jobs integer DEFAULT 10000) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   RETURN taskflow._dead_letter_apply('purge', job_type, error_type, max_jobs);

@@ -21,7 +21,6 @@ SELECT taskflow._create_role_once('taskflow_webhook');  -- also created by the r
 --   API key: the server runs handle_webhook as taskflow_webhook).
 CREATE FUNCTION taskflow._grant_role_once(grantee name, granted name) RETURNS void
 LANGUAGE plpgsql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_catalog.pg_auth_members m
@@ -63,7 +62,6 @@ SELECT pg_catalog.pg_extension_config_dump('taskflow.api_keys_id_seq', '');
 -- Created when missing.
 CREATE FUNCTION taskflow._http_tenant_role(tenant_id text) RETURNS name
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   r name := pg_catalog.format('taskflow_t_%s', pg_catalog.left(pg_catalog.md5(tenant_id), 20));
@@ -87,7 +85,6 @@ $$;
 CREATE FUNCTION taskflow.create_api_key(tenant_id text, role text DEFAULT 'client')
 RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   raw bytea := pg_catalog.decode(pg_catalog.replace(
@@ -124,7 +121,6 @@ $$;
 -- Returns whether a key was revoked.
 CREATE FUNCTION taskflow.revoke_api_key(key_or_prefix text) RETURNS boolean
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   n bigint;
@@ -157,7 +153,6 @@ $$;
 CREATE FUNCTION taskflow.authenticate_api_key(key text)
 RETURNS TABLE(tenant_id text, role text, db_role name)
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   k record;
@@ -189,7 +184,6 @@ CREATE FUNCTION taskflow.list_api_keys()
 RETURNS TABLE(id bigint, prefix text, tenant_id text, role text, created_at timestamptz,
               revoked_at timestamptz)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT k.id, k.prefix, k.tenant_id, k.role, k.created_at, k.revoked_at
   FROM taskflow.api_keys k ORDER BY k.id

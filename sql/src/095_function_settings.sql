@@ -1,6 +1,14 @@
 -- ---------------------------------------------------------------------------------------------
 -- Settings of TaskFlow's functions, one row of `settings` below each, applied by one loop to
--- every function of the schema its row selects:
+-- every function of the schema its row selects (this file runs after every CREATE FUNCTION of
+-- the install script, and the upgrade script runs it again after its CREATE OR REPLACEs):
+--
+-- SET search_path = pg_catalog, pg_temp: every function, so that a caller's search_path cannot
+-- redirect a name (functions, operators, types) used inside it; with SECURITY DEFINER that would
+-- run the caller's code with the owner's rights. One row here instead of a SET clause in every
+-- definition: a function added later cannot forget it. Names in the bodies are schema-qualified
+-- as well (test/sql/09_search_path.sql runs every API function under a hostile search_path).
+-- The row sources (taskflow._rows_*, 070_observability.sql) are left out, as from jit below.
 --
 -- SET jit = off: no JIT inside TaskFlow's functions. Their statements are short and planned once
 -- per backend; a generic plan's pessimistic cost estimate otherwise crosses jit_above_cost and
@@ -32,10 +40,12 @@ DECLARE
 BEGIN
   FOR setting, f IN
     SELECT s.setting, p.oid::regprocedure
-    FROM (VALUES (1, 'SET jit = off'), (2, 'SET enable_seqscan = off'), (3, 'VOLATILE'))
+    FROM (VALUES (0, 'SET search_path = pg_catalog, pg_temp'), (1, 'SET jit = off'),
+                 (2, 'SET enable_seqscan = off'), (3, 'VOLATILE'))
            AS s(step, setting)
     JOIN pg_catalog.pg_proc p ON p.pronamespace = 'taskflow'::regnamespace
     WHERE CASE s.step
+            WHEN 0 THEN p.prokind = 'f' AND p.proname NOT LIKE '\_rows\_%'
             WHEN 1 THEN p.prokind = 'f' AND p.prorettype <> 'trigger'::regtype
                         AND p.proname NOT LIKE '\_rows\_%'
             WHEN 2 THEN p.proname IN ('acquire', 'schedule', 'schedule_many', 'complete',

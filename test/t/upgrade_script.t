@@ -7,7 +7,7 @@ set -uo pipefail
 . "$(dirname "$0")/tap_lib.sh"
 cd "$(dirname "$0")/../.."
 scratch_dir tfupgen
-plan 14
+plan 15
 
 cat >"$TMP/old.sql" <<'EOF'
 \echo Use "CREATE EXTENSION x" to load this file. \quit
@@ -27,6 +27,7 @@ CREATE TABLE t.edges (a bigint, b bigint);
 CREATE FUNCTION t.same(a int)
   RETURNS int LANGUAGE sql AS $$ SELECT a; $$;
 -- the body has a ';' in a string, a dollar quote inside and a comment: one statement
+-- (and this comment says CREATE EXTENSION, which stays as it is)
 CREATE FUNCTION t.changed(a int) RETURNS int LANGUAGE plpgsql AS $body$
 BEGIN
   RAISE NOTICE 'a;b'; -- not the end;
@@ -51,6 +52,8 @@ is "$(grep -c 'FUNCTION t.same' <<<"$body")" 2 \
   "an unchanged function (comments and white space aside) is not generated; its COMMENT and GRANT are"
 ok "$(grep -q '^CREATE OR REPLACE FUNCTION t.changed(a int) RETURNS int LANGUAGE plpgsql AS \$body\$' <<<"$body"; echo $?)" \
   "a changed function is generated as CREATE OR REPLACE"
+ok "$(grep -q '^-- (and this comment says CREATE EXTENSION, which stays as it is)$' <<<"$body"; echo $?)" \
+  "the CREATE of a comment above the statement is not the one made CREATE OR REPLACE"
 is "$(sed -n '/t.changed/,/^\$body\$;/p' <<<"$body" | wc -l)" 6 \
   "';' inside a string, a comment or another dollar quote does not end the statement"
 ok "$(grep -qF "CREATE OR REPLACE FUNCTION t.added() RETURNS text LANGUAGE sql AS 'SELECT ''it''''s;''';" <<<"$body"; echo $?)" \

@@ -13,7 +13,6 @@
 -- The shard this database numbers its ids for (0 unless set_shard said otherwise).
 CREATE FUNCTION taskflow.shard_id() RETURNS integer
 LANGUAGE sql VOLATILE
-SET search_path = pg_catalog, pg_temp
 AS $$
   SELECT ((s.seqmin - 1) >> 48)::integer FROM pg_catalog.pg_sequence s
   WHERE s.seqrelid = 'taskflow.jobs_id_seq'::pg_catalog.regclass
@@ -24,7 +23,6 @@ $$;
 -- another shard (their ids would route elsewhere).
 CREATE FUNCTION taskflow.set_shard(shard_id integer) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   cur integer := taskflow.shard_id();
@@ -77,7 +75,6 @@ $$;
 -- A tenant with RUNNING jobs is not exported (55006): their leases belong to this shard's workers.
 CREATE FUNCTION taskflow.export_tenant(tenant_id text) RETURNS jsonb
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t text := export_tenant.tenant_id;
@@ -121,7 +118,6 @@ $$;
 -- Returns the number of jobs imported. Refused (23505) if the tenant already has jobs or rules here.
 CREATE FUNCTION taskflow.import_tenant(doc jsonb) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t text := doc ->> 'tenant_id';
@@ -182,7 +178,6 @@ $$;
 -- 40001 and nothing is deleted. Returns the number of jobs deleted.
 CREATE FUNCTION taskflow.purge_tenant(tenant_id text, fingerprint text) RETURNS bigint
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
   t text := purge_tenant.tenant_id;
@@ -227,7 +222,6 @@ $$;
 -- taskflow_http itself (the server looks keys up as taskflow_http).
 CREATE FUNCTION taskflow.allow_router_login(role name) RETURNS void
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
   IF role IS NULL OR NOT (role IN ('taskflow_http', 'taskflow_http_admin')
