@@ -19,9 +19,9 @@
 #   7. The HTTP server's SQL is all in worker/http/src/statements.cpp (named prepared statements
 #      of the SQL API, values only as parameters): no other file there has an SQL string literal
 #      or calls exec/exec0/exec1/exec_params/prepare/quote/quote_name/esc.
-#   8. search_path is pinned in one place: no function definition in sql/src or router/src sets
-#      it (sql/src/095_function_settings.sql sets it on every function of the schema, the
-#      router's last statement on every function of the router).
+#   8. search_path and jit are set in one place: no function definition in sql/src or router/src
+#      sets them (sql/src/095_function_settings.sql sets them on every function of the schema,
+#      the router's last statement sets search_path on every function of the router).
 # Needs pg_config (the server's headers) and a C++17 compiler; clang-format for check 4;
 # python3 for check 6.
 set -uo pipefail
@@ -140,11 +140,11 @@ problems=$(grep -rnE '"[[:space:]]*(SELECT|INSERT|UPDATE|DELETE|WITH|SET|RESET|C
            | grep -v '^worker/http/src/statements\.cpp:' | sed 's/$/   (SQL belongs in statements.cpp)/')
 [ -f worker/http/src/statements.cpp ] || problems="worker/http/src/statements.cpp is missing: the check is broken"
 check "the HTTP server's SQL is only in worker/http/src/statements.cpp (named prepared statements)" "$problems"
-# ---- 8. search_path pinned in one place ---------------------------------------------------------
-problems=$(grep -nHE '^[^-]*\bSET[[:space:]]+search_path\b' sql/src/*.sql router/src/*.sql 2>/dev/null \
+# ---- 8. search_path and jit set in one place ---------------------------------------------------------
+problems=$(grep -nHE '^[^-]*\bSET[[:space:]]+(search_path|jit)\b' sql/src/*.sql router/src/*.sql 2>/dev/null \
              | grep -v '^sql/src/095_function_settings\.sql:' | grep -v 'ALTER FUNCTION %s SET search_path' \
-             | sed 's/$/   (095_function_settings.sql pins search_path for every function)/')
-check "no function definition sets search_path itself (sql/src/095_function_settings.sql does)" "$problems"
+             | sed 's/$/   (095_function_settings.sql sets it for every function)/')
+check "no function definition sets search_path or jit itself (sql/src/095_function_settings.sql does)" "$problems"
 
 echo "1..$n"
 [ "$failures" -eq 0 ]

@@ -8,6 +8,18 @@ CREATE FUNCTION taskflow._check_json_depth(value jsonb, what text) RETURNS void
 AS 'MODULE_PATHNAME', 'taskflow_check_json_depth'
 LANGUAGE C IMMUTABLE;
 
+-- Refuses (22023) a bound argument (max_rows, weight, ...) that is NULL or outside lo..hi,
+-- naming it: "max_rows must be between 1 and 1000".
+CREATE FUNCTION taskflow._check_range(value bigint, name text, lo bigint, hi bigint) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  IF value IS NULL OR value < lo OR value > hi THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = format('%s must be between %s and %s', name, lo, hi);
+  END IF;
+END
+$$;
+
 CREATE FUNCTION taskflow._policy_fields(policy jsonb,
     OUT max_attempts integer, OUT strategy text, OUT base_delay interval,
     OUT max_delay interval, OUT jitter text)
@@ -62,24 +74,24 @@ $$;
 CREATE FUNCTION taskflow._policy_delay(policy jsonb, key text) RETURNS interval
 LANGUAGE plpgsql IMMUTABLE
 AS $$
-DECLARE
-  v jsonb := policy -> key;
 BEGIN
-  IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
-    RETURN NULL;
-  ELSIF jsonb_typeof(v) = 'number' THEN
-    RETURN make_interval(secs => (v #>> '{}')::double precision);
-  ELSIF jsonb_typeof(v) = 'string' THEN
-    BEGIN
-      RETURN (v #>> '{}')::interval;
-    EXCEPTION WHEN others THEN
+  CASE COALESCE(jsonb_typeof(policy -> key), 'null')   -- absent or JSON null: no delay given
+    WHEN 'null' THEN
+      RETURN NULL;
+    WHEN 'number' THEN
+      RETURN make_interval(secs => (policy ->> key)::double precision);
+    WHEN 'string' THEN
+      BEGIN
+        RETURN (policy ->> key)::interval;
+      EXCEPTION WHEN others THEN
+        RAISE EXCEPTION USING ERRCODE = '22023',
+          MESSAGE = format('retry_policy.%s is not a valid interval: %s', key, policy -> key),
+          HINT = 'Use an interval such as "2 seconds" or "1 hour", or a number of seconds.';
+      END;
+    ELSE
       RAISE EXCEPTION USING ERRCODE = '22023',
-        MESSAGE = format('retry_policy.%s is not a valid interval: %s', key, v),
-        HINT = 'Use an interval such as "2 seconds" or "1 hour", or a number of seconds.';
-    END;
-  END IF;
-  RAISE EXCEPTION USING ERRCODE = '22023',
-    MESSAGE = format('retry_policy.%s must be an interval string or a number of seconds', key);
+        MESSAGE = format('retry_policy.%s must be an interval string or a number of seconds', key);
+  END CASE;
 END
 $$;
 

@@ -132,9 +132,7 @@ AS $$
 DECLARE
   own text := taskflow._caller_tenant();  -- a confined role lists only its tenant's jobs
 BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 10000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 10000';
-  END IF;
+  PERFORM taskflow._check_range(max_rows, 'max_rows', 1, 10000);
   RETURN QUERY
     SELECT * FROM taskflow.job_summaries j
     WHERE (list_jobs.tenant_id IS NULL OR j.tenant_id = list_jobs.tenant_id)

@@ -139,9 +139,7 @@ AS $$
 DECLARE
   own text := taskflow._caller_tenant();  -- a confined role lists only its tenant's workflows
 BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 1000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 1000';
-  END IF;
+  PERFORM taskflow._check_range(max_rows, 'max_rows', 1, 1000);
   RETURN QUERY
     SELECT w.id, w.tenant_id::text, w.name, w.created_at, w.node_count,
            taskflow._workflow_state(c.counts), c.counts

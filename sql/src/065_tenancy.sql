@@ -117,9 +117,7 @@ LANGUAGE plpgsql SECURITY DEFINER
 AS $$
 BEGIN
   PERFORM taskflow._check_tenant_id(tenant_id);
-  IF weight IS NULL OR weight < 1 OR weight > 1000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'weight must be between 1 and 1000';
-  END IF;
+  PERFORM taskflow._check_range(weight, 'weight', 1, 1000);
   INSERT INTO taskflow.tenants AS t (id, weight) VALUES (tenant_id, weight)
     ON CONFLICT (id) DO UPDATE SET weight = EXCLUDED.weight, updated_at = now();
 END

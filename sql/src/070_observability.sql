@@ -147,19 +147,11 @@ $$;
 -- above are SQL functions called once per row, which made rolling up 1,000,000 jobs over 10,000
 -- tenants take over a minute): the histogram of (bucket, n) rows as 24 filtered sums, and
 -- the sum of two histograms element by element, as SQL expressions.
-CREATE FUNCTION taskflow._hist_agg_sql(bucket text, n text) RETURNS text
+-- Both are `ARRAY[e(1), ..., e(24)]::bigint[]`, element i being format(element, a, b, i).
+CREATE FUNCTION taskflow._hist_sql(element text, a text, b text) RETURNS text
 LANGUAGE sql IMMUTABLE
 AS $$
-  SELECT 'ARRAY[' || string_agg(format('COALESCE(sum(%2$s) FILTER (WHERE %1$s = %3$s), 0)::bigint', bucket, n, i),
-                                ', ' ORDER BY i) || ']::bigint[]'
-  FROM generate_series(1, 24) AS i
-$$;
-
-CREATE FUNCTION taskflow._hist_add_sql(a text, b text) RETURNS text
-LANGUAGE sql IMMUTABLE
-AS $$
-  SELECT 'ARRAY[' || string_agg(format('COALESCE(%1$s[%3$s], 0) + COALESCE(%2$s[%3$s], 0)', a, b, i),
-                                ', ' ORDER BY i) || ']::bigint[]'
+  SELECT 'ARRAY[' || string_agg(format(element, a, b, i), ', ' ORDER BY i) || ']::bigint[]'
   FROM generate_series(1, 24) AS i
 $$;
 
@@ -365,8 +357,12 @@ AS $$
     ON CONFLICT (tenant_id, width, t, queue) DO UPDATE SET
       completed = s.completed + excluded.completed, failed = s.failed + excluded.failed,
       wait_hist = %3$s, run_hist = %4$s)
-  $f$, taskflow._hist_agg_sql('wait_bucket', 'wait_count'), taskflow._hist_agg_sql('run_bucket', 'run_count'),
-     taskflow._hist_add_sql('s.wait_hist', 'excluded.wait_hist'), taskflow._hist_add_sql('s.run_hist', 'excluded.run_hist'))
+  $f$, taskflow._hist_sql(e.agg, 'wait_bucket', 'wait_count'), taskflow._hist_sql(e.agg, 'run_bucket', 'run_count'),
+     taskflow._hist_sql(e.added, 's.wait_hist', 'excluded.wait_hist'),
+     taskflow._hist_sql(e.added, 's.run_hist', 'excluded.run_hist'))
+  -- a histogram of (bucket, n) rows: 24 filtered sums; two histograms added element by element
+  FROM (VALUES ('COALESCE(sum(%2$s) FILTER (WHERE %1$s = %3$s), 0)::bigint',
+                'COALESCE(%1$s[%3$s], 0) + COALESCE(%2$s[%3$s], 0)')) AS e(agg, added)
 $$;
 
 -- The statement that adds the rows of `source` (a query with the columns of
@@ -396,7 +392,6 @@ $$;
 -- 0 and the next round does the work. Returns the number of jobs counted.
 CREATE FUNCTION taskflow._rollup(max_jobs integer DEFAULT 50000) RETURNS integer
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-SET jit = off
 AS $$
 DECLARE
   w timestamptz;
@@ -460,7 +455,6 @@ $$;
 -- (FOR SHARE) so a concurrent roll-up cannot count them as well.
 CREATE FUNCTION taskflow._stats_on_jobs_removed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET jit = off
 AS $$
 DECLARE
   w timestamptz;
@@ -483,7 +477,6 @@ CREATE TRIGGER jobs_stats_on_truncate BEFORE TRUNCATE ON taskflow.jobs
 -- Deleted rule firings (purge_rule_firings) not rolled up yet are counted now.
 CREATE FUNCTION taskflow._stats_on_firings_delete() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER
-SET jit = off
 AS $$
 DECLARE
   w timestamptz;
@@ -637,7 +630,6 @@ RETURNS TABLE(queue text, tenant_id text, pending bigint, scheduled bigint, runn
               dead_total bigint, cancelled_total bigint, retries_total bigint,
               retries_per_job double precision)
 LANGUAGE sql STABLE SECURITY DEFINER
-SET jit = off
 AS $$
 WITH
 live AS (SELECT * FROM taskflow._rows_queue_live()),
@@ -819,7 +811,6 @@ $$;
 CREATE FUNCTION taskflow._queue_stats_per_queue(from_series boolean DEFAULT false)
 RETURNS SETOF taskflow.queue_stats
 LANGUAGE sql STABLE SECURITY DEFINER
-SET jit = off
 SET max_parallel_workers_per_gather = 0
 AS $$
 WITH
@@ -881,6 +872,14 @@ AS $$
 $$;
 
 
+-- The queues the per-queue metric families have lines for: the queues now, and those that had
+-- finished jobs (their counters stay after the queue is dropped).
+CREATE FUNCTION taskflow._rows_metrics_queues() RETURNS TABLE(queue text)
+LANGUAGE sql STABLE
+AS $$
+  SELECT q.name FROM taskflow.queues q UNION SELECT s.queue FROM taskflow.stats_queue s
+$$;
+
 -- The metric families of the jobs (number, name, type, help): the order of the text.
 CREATE FUNCTION taskflow._rows_metrics_families()
 RETURNS TABLE(family integer, name text, type text, help text)
@@ -934,18 +933,17 @@ BEGIN
 END
 $$;
 
--- The metric families of the jobs per queue but the histograms: taskflow_jobs,
+-- The lines of the metric families of the jobs per queue but the histograms: taskflow_jobs,
 -- taskflow_jobs_finished_total, taskflow_job_retries_total, taskflow_oldest_ready_job_age_seconds
--- (families 1, 2, 3 and 6), one text block each; `w` is the roll-up watermark.
-CREATE FUNCTION taskflow._metrics_queue_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
+-- (families 1, 2, 3 and 6), each with its family and sort keys; `w` is the roll-up watermark.
+CREATE FUNCTION taskflow._metrics_queue_lines(w timestamptz)
+RETURNS TABLE(family integer, k1 text, k2 integer, k3 integer, line text)
 LANGUAGE plpgsql STABLE
-SET jit = off
 AS $$
 BEGIN
 RETURN QUERY
 WITH
-queues AS (SELECT q.name AS queue FROM taskflow.queues q
-           UNION SELECT s.queue FROM taskflow.stats_queue s),
+queues AS MATERIALIZED (SELECT q.queue FROM taskflow._rows_metrics_queues() q),
 states(state, ord) AS (VALUES ('PENDING'::taskflow.job_state, 1), ('SCHEDULED', 2), ('RUNNING', 3),
                               ('SUCCEEDED', 4), ('FAILED', 5), ('DEAD', 6), ('CANCELLED', 7)),
 outcomes(outcome, ord) AS (VALUES ('SUCCEEDED'::taskflow.job_state, 1), ('FAILED', 2), ('DEAD', 3),
@@ -994,27 +992,22 @@ lines AS (
                   (SELECT extract(epoch FROM now() - min(l.oldest_ready))::double precision
                    FROM live l WHERE l.queue = q.queue), 0)))
   FROM queues q)
-SELECT f.family,
-       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
-       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
-                    FROM lines l WHERE l.family = f.family), '')
-FROM taskflow._rows_metrics_families() f WHERE f.family IN (1, 2, 3, 6);
+SELECT * FROM lines;
 END
 $$;
 
--- The histograms of the jobs per queue: taskflow_job_wait_seconds and taskflow_job_run_seconds
--- (families 4 and 5: cumulative buckets, then _sum and _count), one text block each; `w` is the
--- roll-up watermark.
-CREATE FUNCTION taskflow._metrics_histogram_blocks(w timestamptz) RETURNS TABLE(family integer, block text)
+-- The lines of the histograms of the jobs per queue: taskflow_job_wait_seconds and
+-- taskflow_job_run_seconds (families 4 and 5: cumulative buckets, then _sum and _count), each with
+-- its family and sort keys; `w` is the roll-up watermark.
+CREATE FUNCTION taskflow._metrics_histogram_lines(w timestamptz)
+RETURNS TABLE(family integer, k1 text, k2 integer, k3 integer, line text)
 LANGUAGE plpgsql STABLE
-SET jit = off
 AS $$
 BEGIN
 RETURN QUERY
 WITH
-queues AS (SELECT q.name AS queue FROM taskflow.queues q
-           UNION SELECT s.queue FROM taskflow.stats_queue s),
 tail AS MATERIALIZED (SELECT * FROM taskflow._metrics_tail(w)),
+queues AS MATERIALIZED (SELECT q.queue FROM taskflow._rows_metrics_queues() q),
 fin AS MATERIALIZED (
   SELECT f.queue, sum(f.wait_count) AS wait_count, sum(f.wait_sum) AS wait_sum,
          sum(f.run_count) AS run_count, sum(f.run_sum) AS run_sum
@@ -1055,21 +1048,17 @@ lines AS (
                 COALESCE((SELECT sum(CASE m.metric WHEN 'wait' THEN f.wait_count ELSE f.run_count END)
                           FROM fin f WHERE f.queue = q.queue), 0))
   FROM queues q CROSS JOIN (VALUES ('wait'), ('run')) AS m(metric))
-SELECT f.family,
-       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
-       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
-                    FROM lines l WHERE l.family = f.family), '')
-FROM taskflow._rows_metrics_families() f WHERE f.family IN (4, 5);
+SELECT * FROM lines;
 END
 $$;
 
--- The per-tenant metric families of the jobs, taskflow_tenant_jobs and
--- taskflow_tenant_jobs_finished_total (7 and 8), one text block each, bounded to the
--- `max_tenants` top tenants by finished jobs plus tenant_id="other"; `w` is the roll-up watermark.
-CREATE FUNCTION taskflow._metrics_tenant_blocks(w timestamptz, max_tenants integer)
-RETURNS TABLE(family integer, block text)
+-- The lines of the per-tenant metric families of the jobs, taskflow_tenant_jobs and
+-- taskflow_tenant_jobs_finished_total (7 and 8), each with its family and sort keys, bounded to
+-- the `max_tenants` top tenants by finished jobs plus tenant_id="other"; `w` is the roll-up
+-- watermark.
+CREATE FUNCTION taskflow._metrics_tenant_lines(w timestamptz, max_tenants integer)
+RETURNS TABLE(family integer, k1 text, k2 bigint, k3 integer, line text)
 LANGUAGE plpgsql STABLE
-SET jit = off
 AS $$
 BEGIN
 RETURN QUERY
@@ -1143,16 +1132,13 @@ lines AS (
                           - COALESCE((SELECT sum(tf.jobs) FROM tenant_fin tf WHERE tf.outcome = o.outcome), 0)
                 END)
   FROM tenants t CROSS JOIN outcomes o)
-SELECT f.family,
-       format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
-       || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
-                    FROM lines l WHERE l.family = f.family), '')
-FROM taskflow._rows_metrics_families() f WHERE f.family IN (7, 8);
+SELECT * FROM lines;
 END
 $$;
 
--- The metric families of the jobs, one text block; `w` is the roll-up watermark. Three
--- statements (per queue, histograms, per tenant): each reads the tail (the jobs finished since
+-- The metric families of the jobs, one text block; `w` is the roll-up watermark. Each family is
+-- its HELP and TYPE lines, then its lines in the order of their sort keys. Three statements
+-- make the lines (per queue, histograms, per tenant): each reads the tail (the jobs finished since
 -- the watermark, about one maintenance interval of them), the per-tenant one counts the
 -- unfinished jobs again in its own grouping; the kept FAILED, DEAD and CANCELLED jobs are read
 -- once. PL/pgSQL, as the three are: their plans are kept for the session (a LANGUAGE sql
@@ -1160,13 +1146,19 @@ $$;
 -- time); taskflow._metrics_tail keeps those plans independent of the watermark.
 CREATE FUNCTION taskflow._metrics_jobs(w timestamptz, max_tenants integer) RETURNS text
 LANGUAGE plpgsql STABLE
-SET jit = off
 AS $$
 BEGIN
-  RETURN (SELECT string_agg(b.block, '' ORDER BY b.family) FROM (
-    SELECT * FROM taskflow._metrics_queue_blocks(w)
-    UNION ALL SELECT * FROM taskflow._metrics_histogram_blocks(w)
-    UNION ALL SELECT * FROM taskflow._metrics_tenant_blocks(w, max_tenants)) b);
+  RETURN (
+    WITH lines AS MATERIALIZED (
+      SELECT * FROM taskflow._metrics_queue_lines(w)
+      UNION ALL SELECT * FROM taskflow._metrics_histogram_lines(w)
+      UNION ALL SELECT * FROM taskflow._metrics_tenant_lines(w, max_tenants))
+    SELECT string_agg(
+             format(E'# HELP %s %s\n# TYPE %s %s\n', f.name, f.help, f.name, f.type)
+             || COALESCE((SELECT string_agg(l.line || E'\n', '' ORDER BY l.k1, l.k2, l.k3)
+                          FROM lines l WHERE l.family = f.family), ''),
+             '' ORDER BY f.family)
+    FROM taskflow._rows_metrics_families() f);
 END
 $$;
 
@@ -1176,7 +1168,6 @@ $$;
 -- firings since the watermark. The max_rules most fired rules, the rest as rule="other".
 CREATE FUNCTION taskflow._metrics_rules(w timestamptz, max_rules integer) RETURNS text
 LANGUAGE plpgsql STABLE
-SET jit = off
 AS $$
 DECLARE
   body text;
@@ -1274,7 +1265,7 @@ REVOKE ALL ON FUNCTION
   taskflow._queue_stats(),
   taskflow._hist_put(bigint[], integer, bigint), taskflow._hist_add(bigint[], bigint[]),
   taskflow._hist_quantile(double precision, bigint[]),
-  taskflow._hist_agg_sql(text, text), taskflow._hist_add_sql(text, text),
+  taskflow._hist_sql(text, text, text),
   taskflow._queue_stats_per_queue(boolean),
   taskflow.metrics(integer)
 FROM PUBLIC;
@@ -1296,7 +1287,7 @@ GRANT EXECUTE ON FUNCTION
   taskflow._queue_stats(),
   taskflow._hist_put(bigint[], integer, bigint), taskflow._hist_add(bigint[], bigint[]),
   taskflow._hist_quantile(double precision, bigint[]),
-  taskflow._hist_agg_sql(text, text), taskflow._hist_add_sql(text, text),
+  taskflow._hist_sql(text, text, text),
   taskflow._queue_stats_per_queue(boolean)
 TO taskflow_admin;
 GRANT SELECT ON taskflow.queue_stats, taskflow.stats_watermark, taskflow.stats_queue,

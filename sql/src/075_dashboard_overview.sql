@@ -157,7 +157,6 @@ $$;
 -- against their limits. See docs/dashboard.md for each figure.
 CREATE FUNCTION taskflow.dashboard_overview(range interval DEFAULT '1 hour') RETURNS jsonb
 LANGUAGE plpgsql STABLE SECURITY DEFINER
-SET jit = off
 SET max_parallel_workers_per_gather = 0   -- small bounded scans: starting workers costs more
 -- planned for each call with `own` known: an admin's plan has no tenant filter at all, so the
 -- row estimates stay true (a filter like tenant_id = COALESCE(own, tenant_id) hid them, and a

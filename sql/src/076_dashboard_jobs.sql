@@ -187,9 +187,7 @@ AS $$
 DECLARE
   f taskflow._job_filter;
 BEGIN
-  IF max_rows IS NULL OR max_rows < 1 OR max_rows > 1000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_rows must be between 1 and 1000';
-  END IF;
+  PERFORM taskflow._check_range(max_rows, 'max_rows', 1, 1000);
   f := taskflow._job_filter(search_jobs.state, search_jobs.queue, search_jobs.tenant_id,
          search_jobs.job_type, search_jobs.correlation_id, search_jobs.created_from,
          search_jobs.created_to, search_jobs.payload, search_jobs.error_type);
@@ -211,9 +209,7 @@ DECLARE
   f taskflow._job_filter;
   n bigint;
 BEGIN
-  IF max_count IS NULL OR max_count < 1 OR max_count > 100000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_count must be between 1 and 100000';
-  END IF;
+  PERFORM taskflow._check_range(max_count, 'max_count', 1, 100000);
   f := taskflow._job_filter(count_jobs.state, count_jobs.queue, count_jobs.tenant_id,
          count_jobs.job_type, count_jobs.correlation_id, count_jobs.created_from,
          count_jobs.created_to, count_jobs.payload, count_jobs.error_type);
@@ -501,9 +497,7 @@ DECLARE
   own text := taskflow._caller_tenant();
   result jsonb;
 BEGIN
-  IF max_jobs IS NULL OR max_jobs < 1 OR max_jobs > 1000000 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_jobs must be between 1 and 1000000';
-  END IF;
+  PERFORM taskflow._check_range(max_jobs, 'max_jobs', 1, 1000000);
   WITH d AS (
     SELECT j.id, j.job_type, j.last_error_type, j.finished_at FROM taskflow.jobs j
     WHERE j.state = 'DEAD' AND (own IS NULL OR j.tenant_id = own)
@@ -532,10 +526,7 @@ BEGIN
   IF job_type IS NULL OR error_type IS NULL THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'job_type and error_type are required';
   END IF;
-  IF max_jobs IS NULL OR max_jobs < 1 OR max_jobs > taskflow._bulk_max() THEN
-    RAISE EXCEPTION USING ERRCODE = '22023',
-      MESSAGE = format('max_jobs must be between 1 and %s', taskflow._bulk_max());
-  END IF;
+  PERFORM taskflow._check_range(max_jobs, 'max_jobs', 1, taskflow._bulk_max());
   RETURN taskflow._bulk_apply(action, ARRAY(SELECT taskflow._job_ids(
     taskflow._job_filter('{DEAD}', NULL, NULL, job_type, NULL, NULL, NULL, NULL, error_type),
     NULL, max_jobs)), NULL);
@@ -544,21 +535,13 @@ $$;
 
 CREATE FUNCTION taskflow.dead_letter_redrive(job_type text, error_type text,
     max_jobs integer DEFAULT 10000) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-AS $$
-BEGIN
-  RETURN taskflow._dead_letter_apply('retry', job_type, error_type, max_jobs);
-END
-$$;
+LANGUAGE sql VOLATILE SECURITY DEFINER
+AS $$ SELECT taskflow._dead_letter_apply('retry', job_type, error_type, max_jobs) $$;
 
 CREATE FUNCTION taskflow.dead_letter_purge(job_type text, error_type text,
     max_jobs integer DEFAULT 10000) RETURNS jsonb
-LANGUAGE plpgsql VOLATILE SECURITY DEFINER
-AS $$
-BEGIN
-  RETURN taskflow._dead_letter_apply('purge', job_type, error_type, max_jobs);
-END
-$$;
+LANGUAGE sql VOLATILE SECURITY DEFINER
+AS $$ SELECT taskflow._dead_letter_apply('purge', job_type, error_type, max_jobs) $$;
 
 REVOKE ALL ON FUNCTION
   taskflow.search_jobs(taskflow.job_state[], text, text, text, text, timestamptz, timestamptz, text, text, bigint, integer),

@@ -32,9 +32,7 @@ DECLARE
   col text;
   last bigint;
 BEGIN
-  IF shard_id IS NULL OR shard_id < 0 OR shard_id > 32766 THEN
-    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'shard_id must be between 0 and 32766';
-  END IF;
+  PERFORM taskflow._check_range(shard_id, 'shard_id', 0, 32766);
   lo := (shard_id::bigint << 48) + 1;
   hi := ((shard_id::bigint + 1) << 48) - 1;
   IF cur <> shard_id AND (

@@ -71,6 +71,8 @@ DROP FUNCTION taskflow._job_spec(jsonb, bigint);            -- OUT traceparent
 DROP FUNCTION taskflow.acquire(text, text[], integer, interval, text[]);  -- returns traceparent
 DROP FUNCTION taskflow.handle_webhook(text, text, text, text);
 DROP AGGREGATE taskflow._hist_agg(integer, bigint);         -- INITCOND has 24 buckets
+-- Removed: _hist_sql builds both expressions.
+DROP FUNCTION taskflow._hist_agg_sql(text, text), taskflow._hist_add_sql(text, text);
 
 -- --- 070_observability.sql: one function serves the DELETE and the TRUNCATE statistics
 -- triggers (_stats_on_jobs_removed); the generated part creates them again.

@@ -8,7 +8,7 @@ set -uo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 W=$(mktemp -d /tmp/tflint.XXXXXX)
 trap 'rm -rf "$W"' EXIT
-plan 18
+plan 19
 
 # The parts of the tree the lint reads: the extension, the worker (with the HTTP server), the
 # benchmark, the CLI, the core's unit tests, the SQL scripts and the format file.
@@ -40,6 +40,8 @@ printf '// a comment may name '"'RUNNING'"'\nint lint_probe2;  // and '"'DEAD'"'
   >>"$W/sql/src/030_jobs.sql"
 printf '  tx.exec("SELECT taskflow.get_job(" + id + ")");\n' >>"$W/worker/http/src/workflow_handlers.inc"
 printf 'CREATE FUNCTION taskflow._sp_probe() RETURNS int LANGUAGE sql\nSET search_path = pg_catalog\nAS $$ SELECT 1 $$;\n' \
+  >>"$W/sql/src/072_maintenance.sql"
+printf 'CREATE FUNCTION taskflow._jit_probe() RETURNS int LANGUAGE sql\nSET jit = on\nAS $$ SELECT 1 $$;\n' \
   >>"$W/sql/src/020_queues.sql"
 
 out=$(bash "$W/test/lint.sh" 2>&1); rc=$?
@@ -62,7 +64,8 @@ has 8 "extension/bgw/maintenance.cpp:"; ok $? "check 8 fails on one in bgw/ (a t
 has 9 "worker/src/long_probe.cpp:1: LongProbe: 83 lines"; ok $? "check 9 fails on a C++ function of 83 lines"
 has 9 "_long_probe: 85 lines"; ok $? "check 9 fails on an SQL function body of 85 lines"
 has 10 "worker/http/src/workflow_handlers.inc"; ok $? "check 10 fails on SQL built outside the HTTP server's statements.cpp"
-has 11 "sql/src/020_queues.sql:"; ok $? "check 11 fails on a function definition with its own SET search_path"
+has 11 "sql/src/072_maintenance.sql:"; ok $? "check 11 fails on a function definition with its own SET search_path"
+has 11 "sql/src/020_queues.sql:"; ok $? "check 11 fails on a function definition with its own SET jit"
 [ "$T_FAILED" -eq 0 ] || echo "$out" | sed 's/^/#   /'
 
 done_testing
