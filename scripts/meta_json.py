@@ -174,23 +174,22 @@ class Checker:
                     self.string(f"{where}.{k}", ext[k])
             self.keys(where, ext, ["file", "version", "abstract", "docfile"])
 
+    def objects(self, where, v, known, what):
+        """(where.key, value) of each entry of object v that is named in known (or custom) and
+        is an object itself; reports an unknown key as an unknown `what`, a value that is no
+        object as such."""
+        for k, sub in v.items():
+            w = f"{where}.{k}"
+            if k not in known and not custom(k):
+                self.bad(w, f"unknown {what} (one of {sorted(known)})")
+            elif self.obj(w, sub):
+                yield w, sub
+
     def prereqs(self, v):
         if not self.obj("prereqs", v):
             return
-        for phase, rels in v.items():
-            where = f"prereqs.{phase}"
-            if phase not in PHASES and not custom(phase):
-                self.bad(where, f"unknown phase (one of {sorted(PHASES)})")
-                continue
-            if not self.obj(where, rels):
-                continue
-            for rel, deps in rels.items():
-                w = f"{where}.{rel}"
-                if rel not in RELATIONS and not custom(rel):
-                    self.bad(w, f"unknown relationship (one of {sorted(RELATIONS)})")
-                    continue
-                if not self.obj(w, deps):
-                    continue
+        for where, rels in self.objects("prereqs", v, PHASES, "phase"):
+            for w, deps in self.objects(where, rels, RELATIONS, "relationship"):
                 for dep, rng in deps.items():
                     self.range(f"{w}.{dep}", rng)
 

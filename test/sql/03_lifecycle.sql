@@ -17,10 +17,6 @@ SELECT taskflow.create_queue('t_qlease', lease => interval '5 minutes') \gset
 
 CREATE FUNCTION pg_temp.events(id bigint) RETURNS bigint LANGUAGE sql AS
   $$ SELECT count(*) FROM taskflow.job_events e WHERE e.job_id = events.id $$;
-CREATE FUNCTION pg_temp.att(id bigint, n integer) RETURNS taskflow.job_attempts LANGUAGE sql AS
-  $$ SELECT * FROM taskflow.job_attempts a WHERE a.job_id = att.id AND a.attempt = att.n $$;
-CREATE FUNCTION pg_temp.make_due(id bigint) RETURNS void LANGUAGE sql AS
-  $$ UPDATE taskflow.jobs SET next_run_at = now() WHERE jobs.id = make_due.id $$;
 
 -- === acquire + complete =========================================================================
 SELECT taskflow.schedule('lc.ok', '{"p": 1}', queue => 't_life', correlation_id => 'c-ok',
@@ -110,15 +106,13 @@ SELECT is((SELECT ROW(last_error_type, last_error_message, finished_at, lease_ex
   'the job records the last error; it is not finished and holds no lease');
 SELECT is((SELECT count(*) FROM taskflow.acquire('w', ARRAY['t_linear'])), 0::bigint,
   'the retry is not acquired before its backoff has passed');
-SELECT pg_temp.make_due(:f);
-SELECT * FROM taskflow.acquire('w2', ARRAY['t_linear']) \gset f2_
+SELECT * FROM pg_temp.acquire_due(:f, 'w2') \gset f2_
 SELECT is(:f2_attempt, 2, 'the retry is attempt 2');
 SELECT isnt(:'f2_lease_token'::uuid, :'f1_lease_token'::uuid, 'with a fresh lease token');
 SELECT is(taskflow.fail(:f, :'f2_lease_token', 'smtp_timeout'), 'SCHEDULED'::taskflow.job_state, 'attempt 2 fails: SCHEDULED');
 SELECT is((SELECT backoff_delay FROM pg_temp.att(:f, 2)), interval '20 seconds', 'linear, attempt 2: 20s');
 SELECT is((SELECT next_run_at FROM taskflow.jobs WHERE id = :f), now() + interval '20 seconds', 'next_run_at = now() + 20s');
-SELECT pg_temp.make_due(:f);
-SELECT * FROM taskflow.acquire('w3', ARRAY['t_linear']) \gset f3_
+SELECT * FROM pg_temp.acquire_due(:f, 'w3') \gset f3_
 SELECT is(taskflow.fail(:f, :'f3_lease_token', 'smtp_timeout', 'still down'), 'DEAD'::taskflow.job_state,
   'fail(retryable) with the budget used up (3 of 3): RUNNING -> DEAD');
 SELECT is((SELECT ROW(state::text, finished_at, attempts, last_error_message) FROM taskflow.jobs WHERE id = :f),
@@ -132,11 +126,9 @@ SELECT is((SELECT count(*) FROM taskflow.acquire('w', ARRAY['t_linear'])), 0::bi
 SELECT taskflow.schedule('lc.exp', queue => 't_exp') AS e \gset
 SELECT * FROM taskflow.acquire('w', ARRAY['t_exp']) \gset e1_
 SELECT taskflow.fail(:e, :'e1_lease_token', 'x') AS ignore \gset
-SELECT pg_temp.make_due(:e);
-SELECT * FROM taskflow.acquire('w', ARRAY['t_exp']) \gset e2_
+SELECT * FROM pg_temp.acquire_due(:e, 'w') \gset e2_
 SELECT taskflow.fail(:e, :'e2_lease_token', 'x') AS ignore \gset
-SELECT pg_temp.make_due(:e);
-SELECT * FROM taskflow.acquire('w', ARRAY['t_exp']) \gset e3_
+SELECT * FROM pg_temp.acquire_due(:e, 'w') \gset e3_
 SELECT taskflow.fail(:e, :'e3_lease_token', 'x') AS ignore \gset
 SELECT is(ARRAY(SELECT backoff_delay FROM taskflow.job_attempts WHERE job_id = :e ORDER BY attempt),
   ARRAY[interval '10 seconds', interval '20 seconds', interval '30 seconds'],

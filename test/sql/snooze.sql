@@ -10,12 +10,8 @@ SELECT plan(38);
 SELECT taskflow.create_queue('snz_q', retry_policy => '{"max_attempts": 2, "strategy": "fixed", "base_delay": 0, "jitter": "none"}') \gset
 SELECT taskflow.create_queue('snz_out') \gset
 
-CREATE FUNCTION pg_temp.att(id bigint, n integer) RETURNS taskflow.job_attempts LANGUAGE sql AS
-  $$ SELECT * FROM taskflow.job_attempts a WHERE a.job_id = att.id AND a.attempt = att.n $$;
 CREATE FUNCTION pg_temp.last_event(id bigint) RETURNS taskflow.job_events LANGUAGE sql AS
   $$ SELECT * FROM taskflow.job_events e WHERE e.job_id = last_event.id ORDER BY e.id DESC LIMIT 1 $$;
-CREATE FUNCTION pg_temp.make_due(id bigint) RETURNS void LANGUAGE sql AS
-  $$ UPDATE taskflow.jobs SET next_run_at = now() WHERE jobs.id = make_due.id $$;
 -- What the statistics roll-up counts as the job's retries (the roll-up's own expression).
 CREATE FUNCTION pg_temp.observed_retries(id bigint) RETURNS integer LANGUAGE plpgsql AS $$
 DECLARE n integer;
@@ -68,8 +64,7 @@ SELECT is((SELECT count(*) FROM taskflow.acquire('w2', ARRAY['snz_q'])), 0::bigi
   'a snoozed job is not acquired before its time');
 
 -- === the attempt is not counted: max_attempts 2 survives any number of snoozes ==================
-SELECT pg_temp.make_due(:j);
-SELECT * FROM taskflow.acquire('w2', ARRAY['snz_q']) \gset a2_
+SELECT * FROM pg_temp.acquire_due(:j, 'w2') \gset a2_
 SELECT is(:a2_attempt, 2, 'once due, the snoozed job is acquired again as attempt 2 (attempt numbers keep increasing)');
 SELECT is(taskflow.snooze(:j, :'a2_lease_token', interval '0'), 'SCHEDULED'::taskflow.job_state,
   'snooze with delay 0: SCHEDULED, due at once');
@@ -78,8 +73,7 @@ SELECT * FROM taskflow.acquire('w3', ARRAY['snz_q']) \gset a3_
 SELECT is(:a3_attempt, 3, 'a job snoozed with delay 0 is acquired at once (acquire promotes due jobs)');
 SELECT is(taskflow.fail(:j, :'a3_lease_token', 'boom'), 'SCHEDULED'::taskflow.job_state,
   'max_attempts 2 after two snoozes: the first failure is retried (snoozes used no attempt)');
-SELECT pg_temp.make_due(:j);
-SELECT * FROM taskflow.acquire('w4', ARRAY['snz_q']) \gset a4_
+SELECT * FROM pg_temp.acquire_due(:j, 'w4') \gset a4_
 SELECT is(taskflow.fail(:j, :'a4_lease_token', 'boom'), 'DEAD'::taskflow.job_state,
   'the second counted failure uses up the budget: DEAD');
 SELECT is((SELECT array_agg(outcome ORDER BY attempt) FROM taskflow.job_attempts WHERE job_id = :j),

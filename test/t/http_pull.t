@@ -172,11 +172,14 @@ is_problem 401 "acquire without a key"
 
 # --- the Python example worker (docs/worker.md, "A worker in any language") -------------------------
 sql "SELECT taskflow.create_queue('pydemo')" >/dev/null
-A1=$(sql "SELECT taskflow.schedule('demo.add', '{\"numbers\": [1, 2, 3]}', queue => 'pydemo')")
-A2=$(sql "SELECT taskflow.schedule('demo.add', '{\"numbers\": [10, 20]}', queue => 'pydemo')")
-RL=$(sql "SELECT taskflow.schedule('demo.rate_limited', '{\"retry_after\": 1}', queue => 'pydemo', max_attempts => 1)")
-RJ=$(sql "SELECT taskflow.schedule('demo.reject', '{\"order_id\": 1001}', queue => 'pydemo')")
-SL=$(sql "SELECT taskflow.schedule('demo.slow', '{\"seconds\": 2.5}', queue => 'pydemo')")
+demo_job() {  # demo_job HANDLER PAYLOAD [SCHEDULE ARGS]: schedules job type demo.HANDLER on pydemo
+  sql "SELECT taskflow.schedule('demo.$1', '$2', queue => 'pydemo'${3:+, $3})"
+}
+A1=$(demo_job add '{"numbers": [1, 2, 3]}')
+A2=$(demo_job add '{"numbers": [10, 20]}')
+RL=$(demo_job rate_limited '{"retry_after": 1}' "max_attempts => 1")
+RJ=$(demo_job reject '{"order_id": 1001}')
+SL=$(demo_job slow '{"seconds": 2.5}')
 timeout 60 python3 "$ROOT/worker/examples/pull_worker.py" --url "$(base main)" --key "$WORKER" \
   --queue pydemo --worker-id py-test --lease 1.5 --poll 0.2 --max-idle 3 >"$T_DIR/py.out" 2>"$T_DIR/py.err"
 is "$?" 0 "the example worker ran and exited after 3 idle seconds"

@@ -49,9 +49,10 @@
 #                                waits (15 s at most) until its output matches REGEX (the SQL
 #                                ran, its locks are held); its pid in HELD_PID
 #   expect_blocked SECONDS APP NAME DESCRIPTION [PSQL ARGS...]
-#                                starts `session APP NAME` in the background (stdin: its SQL) and
-#                                tests (DESCRIPTION) that it waits for a lock within SECONDS; its
-#                                pid is in BLOCKED_PID
+#                                after hold_open: starts `session APP NAME` in the background
+#                                (stdin: its SQL), tests (DESCRIPTION) that it waits for a lock
+#                                within SECONDS, then waits until both sessions have ended (the
+#                                held one, HELD_PID, and this one)
 #   racer_psql GO NAME           in a racer function: waits until $DIR/GO exists, then runs psql
 #                                (ON_ERROR_STOP) on stdin, output in $DIR/NAME.out and .err
 #   run_racers N FUNCTION GO [COMPANION]
@@ -198,14 +199,14 @@ COMMIT;"
   HELD_PID=$!
   wait_output 15 "$4" "$DIR/$2.out"
 }
-BLOCKED_PID=
 expect_blocked() {
-  local seconds=$1 app=$2 name=$3 description=$4
+  local seconds=$1 app=$2 name=$3 description=$4 blocked
   shift 4
   session "$app" "$name" "$@" <&0 &  # <&0: a background job would read /dev/null
-  BLOCKED_PID=$!
+  blocked=$!
   wait_blocked "$app" "$seconds"
   ok $? "$description"
+  wait "$HELD_PID" "$blocked"
 }
 
 racer_psql() {

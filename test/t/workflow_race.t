@@ -31,11 +31,9 @@ t2=$(sql "SELECT lease_token FROM taskflow.acquire('w2', ARRAY['$Q'], 1, job_typ
 hold_open "tf_wfrace_a_$$" a1 8 SUCCEEDED <<SQL
 SELECT taskflow.complete($p1, '$t1', '{"from": 1}');
 SQL
-a1=$HELD_PID
 expect_blocked 15 "tf_wfrace_b_$$" b1 "the second finisher waits for the first one's transaction (the dependent's row)" <<SQL
 SELECT taskflow.complete($p2, '$t2', '{"from": 2}');
 SQL
-wait "$a1" "$BLOCKED_PID"
 is "$(cat "$DIR/a1.out")|$(cat "$DIR/b1.out")" "SUCCEEDED|SUCCEEDED" "both dependencies completed"
 is "$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
   "PENDING 0|1" "the dependent is released exactly once, nothing pending"
@@ -74,11 +72,9 @@ hold_open "tf_wfrace_r_$$" r3 8 t <<SQL
 UPDATE taskflow.jobs SET lease_expires_at = now() - interval '1 second' WHERE id = $p1;
 SELECT taskflow._rescue_expired() >= 1;
 SQL
-r3=$HELD_PID
 expect_blocked 15 "tf_wfrace_w_$$" w3 "the worker's complete waits for the Rescuer's transaction" <<SQL
 SELECT taskflow.complete($p2, '$t2');
 SQL
-wait "$r3" "$BLOCKED_PID"
 is "$(sql "SELECT state FROM taskflow.jobs WHERE id = $p1")|$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
   "DEAD|PENDING 0|1" "the Rescuer's DEAD and the worker's SUCCEEDED release the dependent once"
 is "$(sql "SELECT string_agg(x ->> 'state', ',' ORDER BY x ->> 'job_id') FROM jsonb_array_elements(taskflow.dependency_results($c)) x")" \
@@ -90,11 +86,9 @@ t=$(sql "SELECT lease_token FROM taskflow.acquire('w', ARRAY['$Q'], 1, job_types
 hold_open "tf_wfrace_s_$$" s4 8 '^[0-9]' <<SQL
 SELECT taskflow.schedule('r4.c', queue => '$Q', depends_on => ARRAY[$p]::bigint[]);
 SQL
-s4=$HELD_PID
 expect_blocked 15 "tf_wfrace_c_$$" c4 "the complete waits for the uncommitted schedule that depends on it" <<SQL
 SELECT taskflow.complete($p, '$t');
 SQL
-wait "$s4" "$BLOCKED_PID"
 c=$(head -1 "$DIR/s4.out")
 is "$(sql "SELECT state || ' ' || dependencies_pending FROM taskflow.jobs WHERE id = $c")|$(releases "$c")" \
   "PENDING 0|1" "then the new job is released (not left waiting forever)"
