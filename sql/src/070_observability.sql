@@ -1215,30 +1215,33 @@ LANGUAGE C STABLE PARALLEL SAFE;
 CREATE FUNCTION taskflow.metrics(max_tenants integer DEFAULT 10) RETURNS text
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 AS $$
-DECLARE
-  w timestamptz;
 BEGIN
   IF max_tenants IS NULL OR max_tenants < 0 OR max_tenants > 1000 THEN
     RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'max_tenants must be between 0 and 1000',
       HINT = 'Per-tenant series are bounded so that many tenants cannot blow up a scrape.';
   END IF;
-  -- STABLE: every statement below reads the same snapshot, so counters and tail agree.
-  SELECT COALESCE((SELECT m.rolled_up_to FROM taskflow.stats_watermark m), '-infinity') INTO w;
-  RETURN taskflow._metrics_jobs(w, max_tenants)
-      || taskflow._metrics_rules(w, 100)
-      || E'# HELP taskflow_stats_rollup_lag_seconds Age of the counters\' roll-up watermark (finished jobs newer than it are counted from the jobs table at each scrape).\n'
-      || E'# TYPE taskflow_stats_rollup_lag_seconds gauge\n'
-      || 'taskflow_stats_rollup_lag_seconds '
-      || CASE WHEN isfinite(w) THEN taskflow._prom_value(extract(epoch FROM now() - w)::double precision)
-              ELSE '+Inf' END || E'\n'
-      -- what runs: the installed extension version, the git commit its library was built from
-      -- and the server's version (always 1)
-      || E'# HELP taskflow_build_info The installed TaskFlow extension version, the git commit its library was built from and the PostgreSQL server version; always 1.\n'
-      || E'# TYPE taskflow_build_info gauge\n'
-      || format(E'taskflow_build_info{version=%s,revision=%s,postgresql_version=%s} 1\n',
-                taskflow._prom_label((SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow')),
-                taskflow._prom_label(taskflow._build_commit()),
-                taskflow._prom_label(current_setting('server_version')));
+  -- One statement, so one snapshot: the watermark and the counters it goes with are read
+  -- together (the functions called are STABLE and read this statement's snapshot). Read in two
+  -- statements, a roll-up committing in between moved jobs from the tail (finished since the
+  -- watermark read) into the counters read next, and the scrape counted them twice
+  -- (test/t/metrics_snapshot.t).
+  RETURN (
+    SELECT taskflow._metrics_jobs(m.w, max_tenants)
+        || taskflow._metrics_rules(m.w, 100)
+        || E'# HELP taskflow_stats_rollup_lag_seconds Age of the counters\' roll-up watermark (finished jobs newer than it are counted from the jobs table at each scrape).\n'
+        || E'# TYPE taskflow_stats_rollup_lag_seconds gauge\n'
+        || 'taskflow_stats_rollup_lag_seconds '
+        || CASE WHEN isfinite(m.w) THEN taskflow._prom_value(extract(epoch FROM now() - m.w)::double precision)
+                ELSE '+Inf' END || E'\n'
+        -- what runs: the installed extension version, the git commit its library was built from
+        -- and the server's version (always 1)
+        || E'# HELP taskflow_build_info The installed TaskFlow extension version, the git commit its library was built from and the PostgreSQL server version; always 1.\n'
+        || E'# TYPE taskflow_build_info gauge\n'
+        || format(E'taskflow_build_info{version=%s,revision=%s,postgresql_version=%s} 1\n',
+                  taskflow._prom_label((SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname = 'taskflow')),
+                  taskflow._prom_label(taskflow._build_commit()),
+                  taskflow._prom_label(current_setting('server_version')))
+    FROM (SELECT COALESCE((SELECT x.rolled_up_to FROM taskflow.stats_watermark x), '-infinity') AS w) m);
 END
 $$;
 
