@@ -1,6 +1,6 @@
 -- Reading: list_jobs filters and keyset pagination; job_history attempts and events in order.
 BEGIN;
-SELECT plan(25);
+SELECT plan(26);
 
 SELECT taskflow.create_queue('t_r1', retry_policy => '{"max_attempts": 3, "strategy": "fixed", "base_delay": 0, "jitter": "none"}') \gset
 SELECT taskflow.create_queue('t_r2') \gset
@@ -89,8 +89,14 @@ SELECT is(count(j.*), 1::bigint, 'list_jobs sees a job scheduled earlier in the 
        LATERAL taskflow.list_jobs(job_type => 'read.compose3', after_id => s.id - 1) j;
 SELECT is_empty($$SELECT p.oid::regprocedure FROM pg_proc p
     WHERE p.pronamespace = 'taskflow'::regnamespace AND p.prokind = 'f' AND p.proname !~ '^_'
-      AND p.provolatile <> 'v'$$,
+      AND p.provolatile <> 'v'
+      AND p.proname NOT IN ('dashboard_overview', 'dashboard_rules', 'dashboard_tenants')$$,
   'every public function is VOLATILE, so any of them can be composed with a writing one');
+SELECT is((SELECT string_agg(p.proname || '=' || p.provolatile::text, ',' ORDER BY p.proname) FROM pg_proc p
+           WHERE p.pronamespace = 'taskflow'::regnamespace
+             AND p.proname IN ('dashboard_overview', 'dashboard_rules', 'dashboard_tenants')),
+  'dashboard_overview=s,dashboard_rules=s,dashboard_tenants=s',
+  'but the readers of the watermark and the counters: STABLE, all their statements read one snapshot');
 
 SELECT * FROM finish();
 ROLLBACK;
