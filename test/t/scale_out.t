@@ -65,11 +65,11 @@ r "CREATE EXTENSION plproxy; CREATE EXTENSION taskflow_router;
    SELECT taskflow_router.set_shard(1, 'host=127.0.0.1 port=${PORT[s1]} dbname=$DB connect_timeout=3')" >/dev/null
 for c in router s0 s1; do on "$c" postgres "CREATE ROLE app_a LOGIN; CREATE ROLE app_b LOGIN" >/dev/null; done
 is "$(r "SELECT count(*) FILTER (WHERE NOT COALESCE('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false))
-            || ',' || (count(*) > 30)
+            || ',' || (count(*) > 30)::text
           FROM pg_depend d JOIN pg_proc p ON p.oid = d.objid JOIN pg_language l ON l.oid = p.prolang
           WHERE d.classid = 'pg_proc'::regclass AND d.deptype = 'e' AND p.prokind = 'f'
             AND l.lanname <> 'plproxy' AND d.refclassid = 'pg_extension'::regclass
-            AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'taskflow_router')")" "0,t" \
+            AND d.refobjid = (SELECT oid FROM pg_extension WHERE extname = 'taskflow_router')")" "0,true" \
    "every function of the router but the PL/Proxy ones pins search_path = pg_catalog, pg_temp"
 
 # 100 tenants; TA lives on shard 0 and TB on shard 1 (by hash)
