@@ -4,9 +4,14 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "scenario.hpp"
+
+namespace pqxx {
+class transaction_base;
+}
 
 namespace taskflow::bench {
 
@@ -19,6 +24,19 @@ Measurement DrainWithHistory(Context& ctx);
 Measurement DrainDeps(Context& ctx);
 Measurement DrainDepsChains(Context& ctx);
 Measurement Workflow10k(Context& ctx);
+// What a drain connection does when acquire finds nothing (RunDrainLoop): `idle` counts the empty
+// acquires in a row before this one, `completed` the jobs all connections completed so far.
+// Returns false to end the connection; true, after waiting, to acquire again. `tx` has the
+// drain's "check" statement prepared.
+using EmptyAcquire =
+    std::function<bool(pqxx::transaction_base& tx, int idle, std::int64_t completed)>;
+// `drain_connections` connections, each looping "acquire up to drain_batch (the statement
+// `acquire`), complete_many them" until on_empty ends it; `check` is prepared as "check" for
+// on_empty. Every job must be accepted by complete_many, and `expected` jobs completed (`what`
+// names the drain in that check).
+Measurement RunDrainLoop(Context& ctx, std::int64_t expected, const char* what,
+                         const std::string& acquire, const std::string& check,
+                         const EmptyAcquire& on_empty);
 // The drain loop of `drain` (and, with empty_polls, of the tenancy drains): see the definition.
 Measurement RunDrain(Context& ctx, std::int64_t expected,
                      std::atomic<std::int64_t>* empty_polls = nullptr);

@@ -25,35 +25,31 @@ std::string Seconds(double s) {
 
 }  // namespace
 
-// `drain_connections` connections, each looping "acquire up to drain_batch, complete them".
-// Without `empty_polls` a connection stops when acquire finds nothing. With it (tenant limits:
-// every ready tenant may be at its limit for a moment), an empty acquire stops the connection
-// only when no ready job is left; otherwise it is counted, and the connection waits 1 ms and
-// tries again, as a polling worker would. Every job must be accepted by complete_many.
-Measurement RunDrain(Context& ctx, std::int64_t expected, std::atomic<std::int64_t>* empty_polls) {
+Measurement RunDrainLoop(Context& ctx, std::int64_t expected, const char* what,
+                         const std::string& acquire, const std::string& check,
+                         const EmptyAcquire& on_empty) {
   const Sizes& s = ctx.sizes();
   std::atomic<std::int64_t> completed{0};
   ParallelRun run;
   run.connections = s.drain_connections;
-  run.prepare = [](pqxx::connection& c) {
-    c.prepare("acquire", "SELECT * FROM taskflow.acquire($1, $2::text[], $3)");
+  run.prepare = [&](pqxx::connection& c) {
+    c.prepare("acquire", acquire);
     c.prepare("complete", "SELECT taskflow.complete_many($1::bigint[], $2::uuid[])");
-    c.prepare("ready", std::string("SELECT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '") +
-                           kQueue + "' AND state = 'PENDING')");
+    c.prepare("check", check);
   };
   run.body = [&](pqxx::connection& c, int index, WorkQueue& work) {
     const std::string worker = "bench-" + std::to_string(index);
     const std::string queues = std::string("{") + kQueue + "}";
     pqxx::nontransaction tx(c);
     std::vector<std::string> ids, tokens;
+    int idle = 0;  // empty acquires in a row
     while (!work.Failed()) {
       const pqxx::result jobs = tx.exec_prepared("acquire", worker, queues, s.drain_batch);
       if (jobs.empty()) {
-        if (empty_polls == nullptr || !tx.exec_prepared1("ready")[0].as<bool>()) return;
-        ++*empty_polls;
-        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        if (!on_empty(tx, idle++, completed.load())) return;
         continue;
       }
+      idle = 0;
       ids.clear();
       tokens.clear();
       for (const auto& job : jobs) {
@@ -70,8 +66,25 @@ Measurement RunDrain(Context& ctx, std::int64_t expected, std::atomic<std::int64
   Measurement m;
   m.seconds = RunParallel(ctx.db(), run);
   m.jobs = completed.load();
-  Expect("jobs completed by the drain", expected, m.jobs);
+  Expect(std::string("jobs completed by the ") + what, expected, m.jobs);
   return m;
+}
+
+// Without `empty_polls` a connection stops when acquire finds nothing. With it (tenant limits:
+// every ready tenant may be at its limit for a moment), an empty acquire stops the connection
+// only when no ready job is left; otherwise it is counted, and the connection waits 1 ms and
+// tries again, as a polling worker would.
+Measurement RunDrain(Context& ctx, std::int64_t expected, std::atomic<std::int64_t>* empty_polls) {
+  return RunDrainLoop(ctx, expected, "drain", "SELECT * FROM taskflow.acquire($1, $2::text[], $3)",
+                      std::string("SELECT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '") +
+                          kQueue + "' AND state = 'PENDING')",
+                      [empty_polls](pqxx::transaction_base& tx, int, std::int64_t) {
+                        if (empty_polls == nullptr || !tx.exec_prepared1("check")[0].as<bool>())
+                          return false;
+                        ++*empty_polls;
+                        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                        return true;
+                      });
 }
 
 namespace {

@@ -39,55 +39,26 @@ void ResetWorkflows(Context& ctx) {
 // Like RunDrain, but a connection that finds nothing stops only when no job of the queue is
 // unfinished: waiting jobs are released by the other connections' completes.
 Measurement RunDependencyDrain(Context& ctx, std::int64_t expected) {
-  const Sizes& s = ctx.sizes();
-  std::atomic<std::int64_t> completed{0};
-  ParallelRun run;
-  run.connections = s.drain_connections;
-  run.prepare = [](pqxx::connection& c) {
-    c.prepare("acquire", "SELECT job_id, lease_token FROM taskflow.acquire($1, $2::text[], $3)");
-    c.prepare("complete", "SELECT taskflow.complete_many($1::bigint[], $2::uuid[])");
-    c.prepare("left", std::string("SELECT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '") +
-                          kQueue + "' AND state IN ('PENDING', 'SCHEDULED', 'RUNNING'))");
-  };
-  run.body = [&](pqxx::connection& c, int index, WorkQueue& work) {
-    const std::string worker = "bench-" + std::to_string(index);
-    const std::string queues = std::string("{") + kQueue + "}";
-    pqxx::nontransaction tx(c);
-    std::vector<std::string> ids, tokens;
-    int idle = 0;  // empty acquires in a row
-    while (!work.Failed()) {
-      const pqxx::result jobs = tx.exec_prepared("acquire", worker, queues, s.drain_batch);
-      if (jobs.empty()) {
+  return RunDrainLoop(
+      ctx, expected, "dependency drain",
+      "SELECT job_id, lease_token FROM taskflow.acquire($1, $2::text[], $3)",
+      std::string("SELECT EXISTS (SELECT FROM taskflow.jobs WHERE queue = '") + kQueue +
+          "' AND state IN ('PENDING', 'SCHEDULED', 'RUNNING'))",
+      [expected](pqxx::transaction_base& tx, int idle, std::int64_t completed) {
         // Done when every job was completed: the bench knows how many there are. Asking the
         // table ("any job of the queue unfinished?") on every empty poll is a sequential scan
         // of the queue's rows (no index covers it; 170 pages at 5,000 finished jobs), repeated
         // by each idle connection: work the plain drain does not do. The table is asked only
         // at every 32nd empty poll in a row (about half a second), so the run still ends when
-        // jobs end without this drain completing them (cancelled: Expect below reports it).
-        if (completed.load() >= expected) return;
-        if (idle % 32 == 31 && !tx.exec_prepared1("left")[0].as<bool>()) return;
+        // jobs end without this drain completing them (cancelled: the count check reports it).
+        if (completed >= expected) return false;
+        if (idle % 32 == 31 && !tx.exec_prepared1("check")[0].as<bool>()) return false;
         // Back off as a worker does between empty polls (1, 2, 4, 8, 16 ms): only about one
         // job in ten is ready at a time here, and connections polling every millisecond
         // took the CPU from the ones completing (and releasing) jobs.
-        std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(idle++, 4)));
-        continue;
-      }
-      idle = 0;
-      ids.clear();
-      tokens.clear();
-      for (const auto& job : jobs) {
-        ids.emplace_back(job[0].c_str());
-        tokens.emplace_back(job[1].c_str());
-      }
-      completed += tx.exec_prepared1("complete", ArrayLiteral(ids), ArrayLiteral(tokens))[0]
-                       .as<std::int64_t>();
-    }
-  };
-  Measurement m;
-  m.seconds = RunParallel(ctx.db(), run);
-  m.jobs = completed.load();
-  Expect("jobs completed by the dependency drain", expected, m.jobs);
-  return m;
+        std::this_thread::sleep_for(std::chrono::milliseconds(1 << std::min(idle, 4)));
+        return true;
+      });
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <ctime>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -51,6 +52,27 @@ double Num(const json& object, const std::string& key, double fallback = 0) {
 }
 
 void PrintJson(Context& ctx, const json& value) { *ctx.out << value.dump(2) << "\n"; }
+
+// A listing: with --json, `doc` as it is; else a table of `columns` with a row of `cells(row)`
+// for each of `rows`. Returns whether it printed the table (notes may follow under it).
+bool PrintListing(Context& ctx, const json& doc, const json& rows,
+                  std::vector<Table::Column> columns,
+                  const std::function<std::vector<std::string>(const json&)>& cells) {
+  if (ctx.json) {
+    PrintJson(ctx, doc);
+    return false;
+  }
+  Table table(std::move(columns));
+  for (const auto& row : rows) table.AddRow(cells(row));
+  table.Render(*ctx.out);
+  return true;
+}
+
+// The timestamp `key` of `object` as a cell (ShortTimestamp); "-" when it is not a string.
+std::string TimeCell(const json& object, const char* key) {
+  return object.value(key, json()).is_string() ? ShortTimestamp(object[key].get<std::string>())
+                                               : "-";
+}
 
 // ---------------------------------------------------------------------------------------------
 // status and top
@@ -307,37 +329,36 @@ int JobsList(Context& ctx, const ListFilter& f) {
       "job_type => $4, after_id => $5::bigint, max_rows => $6::integer) j",
       {Opt(f.tenant), Opt(f.queue), Opt(f.state), Opt(f.job_type),
        f.after_id ? Param{std::to_string(*f.after_id)} : Param{}, std::to_string(f.limit)});
-  if (ctx.json) {
-    PrintJson(ctx, rows);
-    return kOk;
-  }
-  Table table({{"ID", true},
-               {"QUEUE"},
-               {"TYPE", false, 40},
-               {"TENANT"},
-               {"STATE"},
-               {"PRIO", true},
-               {"ATTEMPT", true},
-               {"NEXT RUN"},
-               {"CREATED"},
-               {"LAST ERROR", false, 60}});
-  for (const auto& j : rows) {
+  const auto cells = [](const json& j) -> std::vector<std::string> {
     std::string error = j.value("last_error_type", json()).is_string()
                             ? j["last_error_type"].get<std::string>()
                             : "";
     if (j.value("last_error_message", json()).is_string())
       error += ": " + j["last_error_message"].get<std::string>();
-    auto when = [&](const char* key) {
-      return j.value(key, json()).is_string() ? ShortTimestamp(j[key].get<std::string>())
-                                              : std::string("-");
-    };
-    table.AddRow({Cell(j, "id"), Cell(j, "queue"), Cell(j, "job_type"), Cell(j, "tenant_id"),
-                  Cell(j, "state"), Cell(j, "priority"),
-                  Cell(j, "attempts") + "/" + Cell(j, "max_attempts"), when("next_run_at"),
-                  when("created_at"), error.empty() ? "-" : error});
-  }
-  table.Render(*ctx.out);
-  if (static_cast<int>(rows.size()) == f.limit && !rows.empty()) {
+    return {Cell(j, "id"),
+            Cell(j, "queue"),
+            Cell(j, "job_type"),
+            Cell(j, "tenant_id"),
+            Cell(j, "state"),
+            Cell(j, "priority"),
+            Cell(j, "attempts") + "/" + Cell(j, "max_attempts"),
+            TimeCell(j, "next_run_at"),
+            TimeCell(j, "created_at"),
+            error.empty() ? "-" : error};
+  };
+  const bool table = PrintListing(ctx, rows, rows,
+                                  {{"ID", true},
+                                   {"QUEUE"},
+                                   {"TYPE", false, 40},
+                                   {"TENANT"},
+                                   {"STATE"},
+                                   {"PRIO", true},
+                                   {"ATTEMPT", true},
+                                   {"NEXT RUN"},
+                                   {"CREATED"},
+                                   {"LAST ERROR", false, 60}},
+                                  cells);
+  if (table && static_cast<int>(rows.size()) == f.limit && !rows.empty()) {
     *ctx.out << "(" << rows.size() << " jobs; the next page: --after " << Cell(rows.back(), "id")
              << ")\n";
   }
@@ -433,25 +454,19 @@ int JobsAct(Context& ctx, const std::string& action, const std::vector<long long
 int DeadLetters(Context& ctx, int max_jobs) {
   const json doc =
       ctx.db().Json("SELECT taskflow.dead_letter_groups($1::integer)", {std::to_string(max_jobs)});
-  if (ctx.json) {
-    PrintJson(ctx, doc);
-    return kOk;
-  }
-  Table table({{"TYPE", false, 40},
-               {"ERROR TYPE", false, 40},
-               {"COUNT", true},
-               {"LAST", false},
-               {"SAMPLE JOB", true},
-               {"SAMPLE ERROR", false, 60}});
-  for (const auto& g : doc.value("groups", json::array())) {
-    table.AddRow({Cell(g, "job_type"), Cell(g, "error_type"), Cell(g, "count"),
-                  g.value("last_at", json()).is_string()
-                      ? ShortTimestamp(g["last_at"].get<std::string>())
-                      : "-",
-                  Cell(g, "sample_job_id"), Cell(g, "sample_error")});
-  }
-  table.Render(*ctx.out);
-  if (doc.value("capped", false)) {
+  const auto cells = [](const json& g) -> std::vector<std::string> {
+    return {Cell(g, "job_type"),    Cell(g, "error_type"),    Cell(g, "count"),
+            TimeCell(g, "last_at"), Cell(g, "sample_job_id"), Cell(g, "sample_error")};
+  };
+  const bool table = PrintListing(ctx, doc, doc.value("groups", json::array()),
+                                  {{"TYPE", false, 40},
+                                   {"ERROR TYPE", false, 40},
+                                   {"COUNT", true},
+                                   {"LAST", false},
+                                   {"SAMPLE JOB", true},
+                                   {"SAMPLE ERROR", false, 60}},
+                                  cells);
+  if (table && doc.value("capped", false)) {
     *ctx.out << "(counted the newest " << max_jobs << " dead jobs only; --max-jobs counts more)\n";
   }
   return kOk;
@@ -534,28 +549,26 @@ int QueuesList(Context& ctx) {
   const json doc = ctx.db().Json("SELECT taskflow.dashboard_queues()");
   json queues = json::array();
   for (const auto& q : doc.value("queues", json::array())) queues.push_back(SettingsOf(q));
-  if (ctx.json) {
-    PrintJson(ctx, {{"queues", queues}});
-    return kOk;
-  }
-  Table table({{"QUEUE"},
-               {"PRIO", true},
-               {"PAUSED"},
-               {"CONCURRENCY", true},
-               {"LEASE", true},
-               {"RETRY POLICY"},
-               {"RATE LIMIT"}});
-  for (const auto& q : queues) {
-    table.AddRow({Cell(q, "name"), Cell(q, "priority"), q.value("paused", false) ? "paused" : "-",
-                  Cell(q, "concurrency_limit"),
-                  FormatMillis(Num(q, "effective_lease_ms")) +
-                      (q.value("lease_ms", json()).is_null() ? " (default)" : ""),
-                  q.value("retry_policy_is_default", false)
-                      ? "default"
-                      : RetryText(q.value("retry_policy", json())),
-                  RateText(q.value("rate_limit", json()))});
-  }
-  table.Render(*ctx.out);
+  const auto cells = [](const json& q) -> std::vector<std::string> {
+    return {Cell(q, "name"),
+            Cell(q, "priority"),
+            q.value("paused", false) ? "paused" : "-",
+            Cell(q, "concurrency_limit"),
+            FormatMillis(Num(q, "effective_lease_ms")) +
+                (q.value("lease_ms", json()).is_null() ? " (default)" : ""),
+            q.value("retry_policy_is_default", false) ? "default"
+                                                      : RetryText(q.value("retry_policy", json())),
+            RateText(q.value("rate_limit", json()))};
+  };
+  PrintListing(ctx, {{"queues", queues}}, queues,
+               {{"QUEUE"},
+                {"PRIO", true},
+                {"PAUSED"},
+                {"CONCURRENCY", true},
+                {"LEASE", true},
+                {"RETRY POLICY"},
+                {"RATE LIMIT"}},
+               cells);
   return kOk;
 }
 
@@ -604,26 +617,20 @@ int RulesList(Context& ctx, const std::string& tenant, const std::string& trigge
       "SELECT COALESCE(jsonb_agg(to_jsonb(r)), '[]') FROM taskflow.list_rules(tenant_id => $1, "
       "trigger_type => $2, enabled => $3::boolean) r",
       {Opt(tenant), Opt(trigger_type), enabled ? Param{*enabled ? "true" : "false"} : Param{}});
-  if (ctx.json) {
-    PrintJson(ctx, rows);
-    return kOk;
-  }
-  Table table({{"ID", true},
-               {"TENANT"},
-               {"NAME", false, 40},
-               {"TRIGGER", false, 50},
-               {"ENABLED"},
-               {"LAST FIRED"},
-               {"CONDITION", false, 40}});
-  for (const auto& r : rows) {
-    table.AddRow({Cell(r, "rule_id"), Cell(r, "tenant_id"), Cell(r, "name"), Cell(r, "trigger"),
-                  Cell(r, "enabled"),
-                  r.value("last_fired_at", json()).is_string()
-                      ? ShortTimestamp(r["last_fired_at"].get<std::string>())
-                      : "-",
-                  Cell(r, "condition")});
-  }
-  table.Render(*ctx.out);
+  const auto cells = [](const json& r) -> std::vector<std::string> {
+    return {Cell(r, "rule_id"),  Cell(r, "tenant_id"), Cell(r, "name"),
+            Cell(r, "trigger"),  Cell(r, "enabled"),   TimeCell(r, "last_fired_at"),
+            Cell(r, "condition")};
+  };
+  PrintListing(ctx, rows, rows,
+               {{"ID", true},
+                {"TENANT"},
+                {"NAME", false, 40},
+                {"TRIGGER", false, 50},
+                {"ENABLED"},
+                {"LAST FIRED"},
+                {"CONDITION", false, 40}},
+               cells);
   return kOk;
 }
 
@@ -684,25 +691,26 @@ int RulesFire(Context& ctx, long long id, const std::string& context) {
 int Tenants(Context& ctx, const std::string& after, int limit) {
   const json doc = ctx.db().Json("SELECT taskflow.dashboard_tenants($1, $2::integer)",
                                  {Opt(after), std::to_string(limit)});
-  if (ctx.json) {
-    PrintJson(ctx, doc);
-    return kOk;
-  }
-  Table table({{"TENANT"},
-               {"RUNNING", true},
-               {"MAX RUNNING", true},
-               {"WEIGHT", true},
-               {"RATE LIMIT"},
-               {"STARTED 1H", true},
-               {"SHARE 1H", true}});
-  for (const auto& t : doc.value("tenants", json::array())) {
-    const json& share = t.value("share_1h", json());
-    table.AddRow({Cell(t, "tenant_id"), Cell(t, "running"), Cell(t, "max_running"),
-                  Cell(t, "weight"), RateText(t.value("rate_limit", json())), Cell(t, "started_1h"),
-                  share.is_number() ? FormatPercent(share.get<double>()) : "-"});
-  }
-  table.Render(*ctx.out);
-  if (doc.value("next_after", json()).is_string()) {
+  const bool table =
+      PrintListing(ctx, doc, doc.value("tenants", json::array()),
+                   {{"TENANT"},
+                    {"RUNNING", true},
+                    {"MAX RUNNING", true},
+                    {"WEIGHT", true},
+                    {"RATE LIMIT"},
+                    {"STARTED 1H", true},
+                    {"SHARE 1H", true}},
+                   [](const json& t) -> std::vector<std::string> {
+                     const json& share = t.value("share_1h", json());
+                     return {Cell(t, "tenant_id"),
+                             Cell(t, "running"),
+                             Cell(t, "max_running"),
+                             Cell(t, "weight"),
+                             RateText(t.value("rate_limit", json())),
+                             Cell(t, "started_1h"),
+                             share.is_number() ? FormatPercent(share.get<double>()) : "-"};
+                   });
+  if (table && doc.value("next_after", json()).is_string()) {
     *ctx.out << "(the next page: --after " << doc["next_after"].get<std::string>() << ")\n";
   }
   return kOk;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <string>
 
@@ -31,39 +32,50 @@ std::int64_t Scale(std::int64_t d, double u) noexcept {
   return std::min<std::int64_t>(std::llround(scaled), d);
 }
 
+// The names of the strategies and jitters, as SQL and JSON spell them: the one list ToString and
+// the Parse functions both read.
+template <typename Enum>
+struct Named {
+  Enum value;
+  std::string_view name;
+};
+constexpr Named<BackoffStrategy> kStrategyNames[] = {{BackoffStrategy::Fixed, "fixed"},
+                                                     {BackoffStrategy::Linear, "linear"},
+                                                     {BackoffStrategy::Exponential, "exponential"}};
+constexpr Named<Jitter> kJitterNames[] = {
+    {Jitter::None, "none"}, {Jitter::Full, "full"}, {Jitter::Equal, "equal"}};
+
+template <typename Enum, std::size_t N>
+std::optional<Enum> ValueNamed(const Named<Enum> (&names)[N], std::string_view name) noexcept {
+  for (const Named<Enum>& n : names) {
+    if (n.name == name) return n.value;
+  }
+  return std::nullopt;
+}
+
+template <typename Enum, std::size_t N>
+std::string_view NameOf(const Named<Enum> (&names)[N], Enum value) noexcept {
+  for (const Named<Enum>& n : names) {
+    if (n.value == value) return n.name;
+  }
+  return "unknown";
+}
+
 }  // namespace
 
 std::optional<BackoffStrategy> ParseStrategy(std::string_view name) noexcept {
-  for (auto s : {BackoffStrategy::Fixed, BackoffStrategy::Linear, BackoffStrategy::Exponential}) {
-    if (ToString(s) == name) return s;
-  }
-  return std::nullopt;
+  return ValueNamed(kStrategyNames, name);
 }
 
 std::optional<Jitter> ParseJitter(std::string_view name) noexcept {
-  for (auto j : {Jitter::None, Jitter::Full, Jitter::Equal}) {
-    if (ToString(j) == name) return j;
-  }
-  return std::nullopt;
+  return ValueNamed(kJitterNames, name);
 }
 
 std::string_view ToString(BackoffStrategy strategy) noexcept {
-  switch (strategy) {
-    case BackoffStrategy::Fixed: return "fixed";
-    case BackoffStrategy::Linear: return "linear";
-    case BackoffStrategy::Exponential: return "exponential";
-  }
-  return "unknown";
+  return NameOf(kStrategyNames, strategy);
 }
 
-std::string_view ToString(Jitter jitter) noexcept {
-  switch (jitter) {
-    case Jitter::None: return "none";
-    case Jitter::Full: return "full";
-    case Jitter::Equal: return "equal";
-  }
-  return "unknown";
-}
+std::string_view ToString(Jitter jitter) noexcept { return NameOf(kJitterNames, jitter); }
 
 RetryPolicy RetryPolicy::Default() noexcept { return RetryPolicy{}; }
 

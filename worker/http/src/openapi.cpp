@@ -1,6 +1,10 @@
 #include "openapi.hpp"
 
+#include <optional>
 #include <stdexcept>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include <taskflow/version.hpp>
 
@@ -8,6 +12,8 @@
 
 namespace taskflow::http {
 namespace {
+
+using Json = nlohmann::ordered_json;
 
 // What the HTTP API adds to a field of core::kScheduleFields in POST /jobs's schema: JSON
 // Schema keywords (format, bounds, enum, a $ref instead of the type), and a description that
@@ -27,8 +33,8 @@ constexpr const char* kNewJobRefinements = R"JSON({
 })JSON";
 
 // The status of each shared error response (components.responses). An operation lists the
-// ones it can answer with as "problems": [names] in its responses; OpenApiDocument() expands
-// each name into "status": {"$ref": "#/components/responses/name"} at the list's place.
+// ones it can answer with (Operation::Problems); each becomes
+// "status": {"$ref": "#/components/responses/name"} in its responses, in the listed order.
 struct ProblemResponse {
   const char* name;
   const char* status;
@@ -39,9 +45,8 @@ constexpr ProblemResponse kProblemResponses[] = {
     {"PayloadTooLarge", "413"}, {"Invalid", "422"},      {"NotAvailable", "501"},
     {"Unavailable", "503"}};
 
-// The document below, a data table, except components.schemas.NewJob (NewJobSchema()) and
-// the "problems" lists (ExpandProblems()).
-constexpr const char* kDocument = R"OPENAPI(
+// The document's head, before its paths (Paths(), built from the operations below).
+constexpr const char* kHead = R"OPENAPI(
 {
   "openapi": "3.1.0",
   "info": {
@@ -50,471 +55,13 @@ constexpr const char* kDocument = R"OPENAPI(
     "description": "JSON over HTTP for the TaskFlow PostgreSQL extension. Each endpoint is one call into the extension's SQL API, run under the database role of the caller's API key, so the extension decides what is valid and what a tenant may see. Errors are application/problem+json. See docs/http.md."
   },
   "servers": [{"url": "http://localhost:8080"}],
-  "security": [{"apiKey": []}],
-  "paths": {
-    "/jobs": {
-      "post": {
-        "operationId": "createJob",
-        "summary": "Schedule a job (taskflow.schedule)",
-        "description": "The body holds taskflow.schedule's parameters. A client key schedules for its own tenant when tenant_id is absent; another tenant is refused (403). The X-Correlation-ID header becomes the job's correlation_id (generated when absent); the W3C traceparent header (or the body's traceparent) is kept with the job and handed to its handler. The answer carries the correlation_id the job has: with a unique_key that matches an existing job, that job's; for a sub-job without one, its parent's. JSON nested deeper than 64 levels and strings with NUL characters are refused (422).",
-        "parameters": [{"$ref": "#/components/parameters/CorrelationId"}, {"$ref": "#/components/parameters/Traceparent"}],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewJob"}}}},
-        "responses": {
-          "201": {"description": "The job was scheduled (or, with a taken unique_key, the existing job's id).",
-                  "headers": {"Location": {"schema": {"type": "string"}, "description": "/jobs/{id}"},
-                              "X-Correlation-ID": {"$ref": "#/components/headers/CorrelationId"}},
-                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobCreated"}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "PayloadTooLarge", "Invalid", "Unavailable"]
-        }
-      },
-      "get": {
-        "operationId": "listJobs",
-        "summary": "List jobs (taskflow.list_jobs), ordered by id, keyset-paginated",
-        "parameters": [
-          {"$ref": "#/components/parameters/Tenant"},
-          {"$ref": "#/components/parameters/Queue"},
-          {"name": "state", "in": "query", "schema": {"$ref": "#/components/schemas/JobState"}},
-          {"$ref": "#/components/parameters/JobType"},
-          {"name": "after", "in": "query", "description": "Only jobs with a larger id (next_after of the previous page).", "schema": {"type": "integer", "format": "int64"}},
-          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 10000, "default": 100}}
-        ],
-        "responses": {
-          "200": {"description": "A page of jobs.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobList"}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}": {
-      "get": {
-        "operationId": "getJob",
-        "summary": "One job (taskflow.get_job)",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "responses": {
-          "200": {"description": "The job, with its workflow fields.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobDetail"}}}},
-          "problems": ["BadRequest", "Unauthorized", "NotFound", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}/history": {
-      "get": {
-        "operationId": "getJobHistory",
-        "summary": "Attempts and state transitions of a job (taskflow.job_history)",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "responses": {
-          "200": {"description": "The history.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/JobHistory"}}}},
-          "problems": ["BadRequest", "Unauthorized", "NotFound", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}/cancel": {
-      "post": {
-        "operationId": "cancelJob",
-        "summary": "Cancel a job (taskflow.cancel)",
-        "description": "PENDING and SCHEDULED jobs become CANCELLED; a RUNNING job gets cancel_requested; a finished job is refused (409).",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "requestBody": {"$ref": "#/components/requestBodies/Reason"},
-        "responses": {
-          "200": {"description": "The state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
-          "problems": ["BadRequest", "Unauthorized", "NotFound", "Conflict", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}/retry": {
-      "post": {
-        "operationId": "retryJob",
-        "summary": "Re-drive a FAILED, DEAD or CANCELLED job (taskflow.retry)",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "requestBody": {"required": false, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false}}}},
-        "responses": {
-          "200": {"description": "The state after the call.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/StateChange"}}}},
-          "problems": ["BadRequest", "Unauthorized", "NotFound", "Conflict", "Unavailable"]
-        }
-      }
-    },
-    "/workflows": {
-      "post": {
-        "operationId": "createWorkflow",
-        "summary": "Schedule a workflow: a graph of jobs in one atomic call (taskflow.schedule_workflow)",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewWorkflow"}}}},
-        "responses": {
-          "201": {"description": "The workflow and its jobs were created.",
-                  "headers": {"Location": {"schema": {"type": "string"}, "description": "/workflows/{id}"}},
-                  "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowCreated"}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "PayloadTooLarge", "Invalid", "Unavailable"]
-        }
-      },
-      "get": {
-        "operationId": "listWorkflows",
-        "summary": "List workflows with their state and node counts (taskflow.list_workflows), keyset-paginated",
-        "parameters": [
-          {"$ref": "#/components/parameters/Tenant"},
-          {"name": "after", "in": "query", "description": "Only workflows with a larger id (next_after of the previous page).", "schema": {"type": "integer", "format": "int64"}},
-          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100}}
-        ],
-        "responses": {
-          "200": {"description": "A page of workflows.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowList"}}}},
-          "problems": ["BadRequest", "Unauthorized", "Invalid", "Unavailable"]
-        }
-      }
-    },
-    "/workflows/{id}": {
-      "get": {
-        "operationId": "getWorkflow",
-        "summary": "A workflow's state: each node's state, counts, started/finished (taskflow.workflow_status)",
-        "parameters": [{"$ref": "#/components/parameters/Id"}],
-        "responses": {
-          "200": {"description": "The workflow.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WorkflowStatus"}}}},
-          "problems": ["BadRequest", "Unauthorized", "NotFound", "Unavailable"]
-        }
-      }
-    },
-    "/workflows/{id}/cancel": {
-      "post": {
-        "operationId": "cancelWorkflow",
-        "summary": "Cancel every unfinished node of a workflow (taskflow.cancel_workflow)",
-        "parameters": [{"$ref": "#/components/parameters/Id"}],
-        "requestBody": {"$ref": "#/components/requestBodies/Reason"},
-        "responses": {
-          "200": {"description": "How many nodes this call cancelled (or asked to stop, when RUNNING).", "content": {"application/json": {"schema": {"type": "object", "required": ["id", "cancelled"], "properties": {"id": {"type": "integer", "format": "int64"}, "cancelled": {"type": "integer"}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "NotFound", "Unavailable"]
-        }
-      }
-    },
-    "/automation-rules": {
-      "post": {
-        "operationId": "createRule",
-        "summary": "Create an automation rule (taskflow.create_rule)",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/NewRule"}}}},
-        "responses": {
-          "201": {"description": "The rule was created.", "content": {"application/json": {"schema": {"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "format": "int64"}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Conflict", "Invalid", "NotAvailable", "Unavailable"]
-        }
-      },
-      "get": {
-        "operationId": "listRules",
-        "summary": "List automation rules (taskflow.list_rules)",
-        "parameters": [
-          {"$ref": "#/components/parameters/Tenant"},
-          {"name": "trigger_type", "in": "query", "schema": {"type": "string", "enum": ["cron", "webhook", "event"]}},
-          {"name": "enabled", "in": "query", "schema": {"type": "boolean"}}
-        ],
-        "responses": {
-          "200": {"description": "The rules.", "content": {"application/json": {"schema": {"type": "object", "required": ["rules"], "properties": {"rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/events/webhook/{key}": {
-      "post": {
-        "operationId": "deliverWebhook",
-        "summary": "Deliver a webhook to the rule with this key (taskflow.handle_webhook)",
-        "description": "No API key: the rule's key is in the path and, when the rule has a secret, X-TaskFlow-Signature must be sha256=<hex HMAC-SHA256 of the raw body>. A repeated X-TaskFlow-Delivery creates no new jobs and returns the first delivery's job ids.",
-        "security": [],
-        "parameters": [
-          {"name": "key", "in": "path", "required": true, "schema": {"type": "string"}},
-          {"name": "X-TaskFlow-Signature", "in": "header", "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}},
-          {"name": "X-TaskFlow-Delivery", "in": "header", "schema": {"type": "string"}},
-          {"$ref": "#/components/parameters/Traceparent"}
-        ],
-        "requestBody": {"required": true, "description": "Any JSON document; its raw bytes are what the signature covers.", "content": {"application/json": {"schema": {}}}},
-        "responses": {
-          "202": {"description": "Accepted; the jobs the rule created.", "content": {"application/json": {"schema": {"type": "object", "required": ["job_ids"], "properties": {"job_ids": {"type": "array", "items": {"type": "integer", "format": "int64"}}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "PayloadTooLarge", "Invalid", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/admin/queues": {
-      "get": {
-        "operationId": "adminQueues",
-        "summary": "Per queue and tenant statistics (taskflow.queue_stats); admin key",
-        "responses": {
-          "200": {"description": "One object per row of taskflow.queue_stats.", "content": {"application/json": {"schema": {"type": "object", "required": ["queues"], "properties": {"queues": {"type": "array", "items": {"$ref": "#/components/schemas/QueueStats"}}}}}}},
-          "problems": ["Unauthorized", "Forbidden", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/admin/automations": {
-      "get": {
-        "operationId": "adminAutomations",
-        "summary": "Rules with their last firings; admin key",
-        "parameters": [{"name": "firings", "in": "query", "description": "Last firings per rule.", "schema": {"type": "integer", "minimum": 0, "maximum": 100, "default": 5}}],
-        "responses": {
-          "200": {"description": "The rules, each with last_firings (newest first, rows of taskflow.rule_firings).", "content": {"application/json": {"schema": {"type": "object", "required": ["automations"], "properties": {"automations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Rule"}, {"type": "object", "properties": {"last_firings": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}]}}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/queues": {"get": {"operationId": "dashboardQueues", "summary": "Every queue with its settings (paused, concurrency_limit, lease_ms, retry_policy, rate_limit, priority) and the taskflow.queue_stats figures (taskflow.dashboard_queues); admin key", "responses": {"200": {"description": "{queues: [...]}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable"]}}},
-    "/dashboard/api/queues/{name}": {"patch": {"operationId": "dashboardAlterQueue", "summary": "Change a queue's settings (taskflow.dashboard_alter_queue): any of priority, concurrency_limit, lease_ms, retry_policy, rate_limit, paused; null returns a setting to its default. The extension validates; its message comes back as 422. Admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "responses": {"200": {"description": "The queue's settings.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound", "Invalid"]}}},
-    "/dashboard/api/queues/{name}/pause": {"post": {"operationId": "dashboardPauseQueue", "summary": "Pause a queue (taskflow.pause_queue): its jobs are no longer acquired; admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "NotFound"]}}},
-    "/dashboard/api/queues/{name}/resume": {"post": {"operationId": "dashboardResumeQueue", "summary": "Resume a paused queue (taskflow.resume_queue); admin key", "parameters": [{"name": "name", "in": "path", "required": true, "schema": {"type": "string"}}], "responses": {"200": {"description": "{name, paused: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "NotFound"]}}},
-    "/dashboard/api/rules": {"get": {"operationId": "dashboardRules", "summary": "Rules (a client key: its tenant's) with trigger, condition, enabled, last firing and firing counts (taskflow.dashboard_rules), a page by id", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{rules: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "Invalid"]}}},
-    "/dashboard/api/rules/{id}/enable": {"post": {"operationId": "dashboardEnableRule", "summary": "Enable a rule (taskflow.enable_rule); another tenant's rule is 404", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{id, enabled: true}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound"]}}},
-    "/dashboard/api/rules/{id}/disable": {"post": {"operationId": "dashboardDisableRule", "summary": "Disable a rule (taskflow.disable_rule); another tenant's rule is 404", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{id, enabled: false}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound"]}}},
-    "/dashboard/api/rules/{id}/fire": {"post": {"operationId": "dashboardFireRule", "summary": "Fire a rule now (taskflow.dashboard_fire_rule): the jobs created and the firings recorded; a disabled rule is 409", "parameters": [{"$ref": "#/components/parameters/Id"}], "responses": {"200": {"description": "{rule_id, job_ids, firings}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound", "Conflict"]}}},
-    "/dashboard/api/rules/{id}/firings": {"get": {"operationId": "dashboardRuleFirings", "summary": "A rule's firings, newest first (taskflow.dashboard_rule_firings): outcome, matched, job_ids, error, error_sqlstate", "parameters": [{"$ref": "#/components/parameters/Id"}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{firings: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound", "Invalid"]}}},
-    "/dashboard/api/webhook-deliveries": {"get": {"operationId": "dashboardWebhookDeliveries", "summary": "Webhook deliveries that reached a rule, newest first (taskflow.dashboard_webhook_deliveries)", "parameters": [{"name": "rule_id", "in": "query", "schema": {"type": "integer", "format": "int64"}}, {"name": "after", "in": "query", "description": "next_after of the previous page.", "schema": {"type": "integer", "format": "int64"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{deliveries: [...], next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "NotFound", "Invalid"]}}},
-    "/dashboard/api/tenants": {"get": {"operationId": "dashboardTenants", "summary": "Tenants by id (a client key: itself) with max_running, weight, rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)", "parameters": [{"name": "after", "in": "query", "description": "next_after of the previous page (a tenant id).", "schema": {"type": "string"}}, {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}], "responses": {"200": {"description": "{tenants: [...], started_1h_total, window_start, next_after}", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}, "problems": ["Unauthorized", "Forbidden", "Unavailable", "BadRequest", "Invalid"]}}},
-    "/dashboard/api/session": {
-      "get": {
-        "operationId": "dashboardSession",
-        "summary": "What the API key is (taskflow.dashboard_session): the dashboard's sign-in check",
-        "responses": {
-          "200": {"description": "role admin (sees every tenant) or client (tenant_id), and the extension's version.", "content": {"application/json": {"schema": {"type": "object", "required": ["role", "tenant_id", "version"], "properties": {"role": {"type": "string", "enum": ["admin", "client"]}, "tenant_id": {"type": ["string", "null"]}, "version": {"type": "string"}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/overview": {
-      "get": {
-        "operationId": "dashboardOverview",
-        "summary": "The dashboard's Overview (taskflow.dashboard_overview): queues by state with time series, workers, tenants",
-        "description": "A client key gets only its tenant's numbers: the queues it has jobs in, the workers running its jobs, itself among the tenants. Series come from the statistics roll-up: 1-minute buckets for 1h, 15-minute buckets for 24h. See docs/dashboard.md.",
-        "parameters": [{"name": "range", "in": "query", "schema": {"type": "string", "enum": ["1h", "24h"], "default": "1h"}}],
-        "responses": {
-          "200": {"description": "The overview.", "content": {"application/json": {"schema": {"type": "object", "required": ["generated_at", "queues", "workers", "tenants"], "properties": {
-            "generated_at": {"type": "string", "format": "date-time"},
-            "range": {"type": "string", "enum": ["1h", "24h"]},
-            "bucket_seconds": {"type": "integer"},
-            "rolled_up_to": {"type": "string"},
-            "queues": {"type": "array", "items": {"type": "object", "properties": {
-              "name": {"type": "string"}, "paused": {"type": "boolean"}, "concurrency_limit": {"type": ["integer", "null"]},
-              "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
-              "series": {"type": "array", "items": {"type": "object", "properties": {
-                "t": {"type": "string", "format": "date-time"}, "completed": {"type": "integer"}, "failed": {"type": "integer"},
-                "wait_p50_ms": {"type": ["number", "null"]}, "wait_p95_ms": {"type": ["number", "null"]},
-                "run_p50_ms": {"type": ["number", "null"]}, "run_p95_ms": {"type": ["number", "null"]}}}}}}},
-            "workers": {"type": "array", "items": {"type": "object", "properties": {
-              "worker_id": {"type": "string"}, "last_seen_at": {"type": "string", "format": "date-time"},
-              "running": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}},
-            "tenants": {"type": "array", "items": {"type": "object", "properties": {
-              "tenant_id": {"type": "string"}, "running": {"type": "integer"}, "max_running": {"type": ["integer", "null"]}, "weight": {"type": "number"}}}}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/jobs": {
-      "get": {
-        "operationId": "dashboardSearchJobs",
-        "summary": "Search jobs, newest first (taskflow.search_jobs), keyset-paginated",
-        "parameters": [
-          {"$ref": "#/components/parameters/States"},
-          {"$ref": "#/components/parameters/Queue"},
-          {"$ref": "#/components/parameters/Tenant"},
-          {"$ref": "#/components/parameters/JobType"},
-          {"$ref": "#/components/parameters/CorrelationIdQuery"},
-          {"$ref": "#/components/parameters/ErrorType"},
-          {"$ref": "#/components/parameters/CreatedFrom"},
-          {"$ref": "#/components/parameters/CreatedTo"},
-          {"$ref": "#/components/parameters/PayloadFilter"},
-          {"name": "after", "in": "query", "description": "The next_after of the previous page.", "schema": {"type": "string"}},
-          {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}}
-        ],
-        "responses": {
-          "200": {"description": "A page of job summaries, id descending; next_after is null on the last page.", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs", "next_after"], "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/JobSummary"}}, "next_after": {"type": ["string", "null"]}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/jobs/count": {
-      "get": {
-        "operationId": "dashboardCountJobs",
-        "summary": "Count the jobs matching a filter, capped at 10000 (taskflow.count_jobs)",
-        "parameters": [
-          {"$ref": "#/components/parameters/States"},
-          {"$ref": "#/components/parameters/Queue"},
-          {"$ref": "#/components/parameters/Tenant"},
-          {"$ref": "#/components/parameters/JobType"},
-          {"$ref": "#/components/parameters/CorrelationIdQuery"},
-          {"$ref": "#/components/parameters/ErrorType"},
-          {"$ref": "#/components/parameters/CreatedFrom"},
-          {"$ref": "#/components/parameters/CreatedTo"},
-          {"$ref": "#/components/parameters/PayloadFilter"}
-        ],
-        "responses": {
-          "200": {"description": "count is exact when capped is false.", "content": {"application/json": {"schema": {"type": "object", "required": ["count", "capped"], "properties": {"count": {"type": "integer"}, "capped": {"type": "boolean"}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/jobs/bulk": {
-      "post": {
-        "operationId": "dashboardBulkJobs",
-        "summary": "Retry, cancel or purge jobs by ids or by filter (taskflow.bulk_jobs, taskflow.purge_jobs)",
-        "description": "Body: {\"action\": \"retry\"|\"cancel\"|\"purge\", \"ids\": [...]} or {\"action\", \"filter\": {state, queue, tenant, job_type, correlation_id, error_type, from, to, payload}, \"expected_count\": n}, optional \"reason\" (cancel). At most 10000 jobs per call. Each job goes through the per-job verb; a refusal is reported in skipped (the first 100), not fatal. A filter that now matches more jobs than expected_count is refused (409). purge needs an admin key's role (403 otherwise) and deletes only finished jobs.",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true, "required": ["action"]}}}},
-        "responses": {
-          "200": {"$ref": "#/components/responses/BulkResult"},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Conflict", "Invalid", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/jobs/{id}": {
-      "get": {
-        "operationId": "dashboardJobDetail",
-        "summary": "A job with its attempts, timeline, lease, parent, children, correlation chain and origin (taskflow.job_detail)",
-        "parameters": [{"$ref": "#/components/parameters/Id"}],
-        "responses": {
-          "200": {"description": "The job's detail; see docs/functions.md, taskflow.job_detail.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true, "required": ["job", "attempts", "events", "lease", "parent", "children", "correlation", "origin"]}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/dead-letters": {
-      "get": {
-        "operationId": "dashboardDeadLetters",
-        "summary": "DEAD jobs grouped by job type and error type (taskflow.dead_letter_groups)",
-        "responses": {
-          "200": {"description": "Groups, largest first; capped: more than 10000 DEAD jobs, the groups count the newest 10000.", "content": {"application/json": {"schema": {"type": "object", "required": ["groups", "capped"], "properties": {"capped": {"type": "boolean"}, "groups": {"type": "array", "items": {"type": "object", "properties": {"job_type": {"type": "string"}, "error_type": {"type": ["string", "null"]}, "count": {"type": "integer"}, "last_at": {"type": "string", "format": "date-time"}, "sample_job_id": {"type": "integer"}, "sample_error": {"type": ["string", "null"]}}}}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/dead-letters/redrive": {
-      "post": {
-        "operationId": "dashboardDeadLettersRedrive",
-        "summary": "Retry up to 10000 DEAD jobs of one group (taskflow.dead_letter_redrive)",
-        "requestBody": {"$ref": "#/components/requestBodies/DeadLetterGroup"},
-        "responses": {
-          "200": {"$ref": "#/components/responses/BulkResult"},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/dashboard/api/dead-letters/purge": {
-      "post": {
-        "operationId": "dashboardDeadLettersPurge",
-        "summary": "Delete up to 10000 DEAD jobs of one group with their history (taskflow.dead_letter_purge); admin key",
-        "requestBody": {"$ref": "#/components/requestBodies/DeadLetterGroup"},
-        "responses": {
-          "200": {"$ref": "#/components/responses/BulkResult"},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/acquire": {
-      "post": {
-        "operationId": "acquireJobs",
-        "summary": "Acquire jobs: the worker protocol over HTTP (taskflow.acquire); worker or admin key",
-        "description": "Starts an attempt of up to max_jobs ready jobs of the named queues, each with a lease token that the calls below present. An empty list when nothing is ready: poll again (with a backoff). A client key is refused (403).",
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["worker_id"], "properties": {
-          "worker_id": {"type": "string", "minLength": 1, "maxLength": 200, "description": "Your name for this worker, recorded on the attempts and events."},
-          "queues": {"type": "array", "items": {"type": "string"}, "maxItems": 100, "default": ["default"]},
-          "max_jobs": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
-          "lease": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]},
-          "job_types": {"type": "array", "items": {"type": "string"}, "maxItems": 1000, "description": "Only these job types; absent: any."}}}}}},
-        "responses": {
-          "200": {"description": "The acquired jobs, in acquisition order.", "content": {"application/json": {"schema": {"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": {"type": "object",
-            "required": ["job_id", "attempt", "lease_token", "job_type", "payload", "queue", "tenant_id", "correlation_id", "traceparent", "dependencies", "lease_expires_at", "timeout_seconds"], "properties": {
-            "job_id": {"type": "integer", "format": "int64"}, "attempt": {"type": "integer"}, "lease_token": {"type": "string", "format": "uuid"},
-            "job_type": {"type": "string"}, "payload": {"$ref": "#/components/schemas/Payload"}, "queue": {"type": "string"}, "tenant_id": {"type": "string"},
-            "correlation_id": {"type": ["string", "null"]},
-            "traceparent": {"anyOf": [{"$ref": "#/components/schemas/Traceparent"}, {"type": "null"}], "description": "The W3C trace context the job was scheduled with: hand it to the handler (as TRACEPARENT or a traceparent header)."},
-            "dependencies": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/DependencyResult"}, "description": "The jobs this one depended on (depends_on, workflow edges), with their results; null for a job without dependencies. See docs/workflows.md."},
-            "lease_expires_at": {"type": "string", "format": "date-time"},
-            "timeout_seconds": {"type": ["number", "null"], "description": "The job's own run time limit, if it has one."}}}}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "Invalid", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}/heartbeat": {
-      "post": {
-        "operationId": "heartbeatJob",
-        "summary": "Keep an attempt's lease alive (taskflow.heartbeat); worker or admin key",
-        "description": "Extends the lease to now + extend (absent: the attempt's lease length). status cancel_requested: someone cancelled the job; stop and report fail or release.",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "extend": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]}}}}}},
-        "responses": {
-          "200": {"description": "The lease was extended.", "content": {"application/json": {"schema": {"type": "object", "properties": {"id": {"type": "integer", "format": "int64"}, "status": {"type": "string", "enum": ["ok", "cancel_requested"]}}}}}},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}/complete": {
-      "post": {
-        "operationId": "completeJob",
-        "summary": "End an attempt successfully (taskflow.complete); worker or admin key",
-        "description": "The job becomes SUCCEEDED with result stored. A repeated call with the token of the attempt that succeeded answers SUCCEEDED again (safe to retry after a lost response).",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "result": {"description": "Any JSON value, stored as the job's result."}}}}}},
-        "responses": {
-          "200": {"$ref": "#/components/responses/JobStateAfter"},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}/fail": {
-      "post": {
-        "operationId": "failJob",
-        "summary": "End an attempt with an error (taskflow.fail); worker or admin key",
-        "description": "The retry policy decides: SCHEDULED (a retry after the backoff), DEAD (attempts used up), FAILED (retryable false) or CANCELLED (a cancel was requested).",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token", "error_type"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "error_type": {"type": "string", "minLength": 1}, "error_message": {"type": "string"}, "retryable": {"type": "boolean", "default": true}}}}}},
-        "responses": {
-          "200": {"$ref": "#/components/responses/JobStateAfter"},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}/release": {
-      "post": {
-        "operationId": "releaseJob",
-        "summary": "Hand a job back without using up an attempt (taskflow.release); worker or admin key",
-        "description": "PENDING again, due now (CANCELLED when a cancel was requested). For a worker that stops.",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}}}}}},
-        "responses": {
-          "200": {"$ref": "#/components/responses/JobStateAfter"},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
-        }
-      }
-    },
-    "/jobs/{id}/snooze": {
-      "post": {
-        "operationId": "snoozeJob",
-        "summary": "Run the job again later without using up an attempt (taskflow.snooze); worker or admin key",
-        "description": "SCHEDULED at now + delay (0 to 100 years), the attempt recorded as snoozed and not counted against max_attempts (CANCELLED when a cancel was requested).",
-        "parameters": [{"$ref": "#/components/parameters/JobId"}],
-        "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object", "additionalProperties": false, "required": ["lease_token", "delay"], "properties": {"lease_token": {"type": "string", "format": "uuid", "description": "The token acquire returned for this attempt."}, "delay": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]}}}}}},
-        "responses": {
-          "200": {"$ref": "#/components/responses/JobStateAfter"},
-          "problems": ["BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"]
-        }
-      }
-    },
-    "/health": {
-      "get": {
-        "operationId": "health",
-        "summary": "200 with the extension version when the database answers, the extension is installed and the server's role is a member of taskflow_http; 503 otherwise",
-        "security": [],
-        "responses": {
-          "200": {"description": "Healthy.", "content": {"application/json": {"schema": {"type": "object", "required": ["status", "version"], "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}}}}},
-          "problems": ["Unavailable"]
-        }
-      }
-    },
-    "/metrics": {
-      "get": {
-        "operationId": "metrics",
-        "summary": "Prometheus text: taskflow.metrics() and the server's own taskflow_http_* series",
-        "security": [],
-        "responses": {
-          "200": {"description": "Prometheus text exposition format 0.0.4.", "content": {"text/plain": {"schema": {"type": "string"}}}}
-        }
-      }
-    },
-    "/openapi.json": {
-      "get": {
-        "operationId": "openapi",
-        "summary": "This document",
-        "security": [],
-        "responses": {
-          "200": {"description": "OpenAPI 3.1.", "content": {"application/json": {"schema": {"type": "object", "additionalProperties": true}}}}
-        }
-      }
-    }
-  },
-  "components": {
+  "security": [{"apiKey": []}]
+}
+)OPENAPI";
+
+// components: data, except schemas.NewJob (NewJobSchema()).
+constexpr const char* kComponents = R"OPENAPI(
+{
     "securitySchemes": {
       "apiKey": {"type": "http", "scheme": "bearer", "description": "Authorization: Bearer tfk_... (taskflow.create_api_key)."}
     },
@@ -806,7 +353,6 @@ constexpr const char* kDocument = R"OPENAPI(
         }
       }
     }
-  }
 }
 )OPENAPI";
 
@@ -817,25 +363,591 @@ const char* ProblemStatus(const std::string& name) {
   throw std::logic_error("openapi.cpp lists an unknown problem response " + name);
 }
 
-// Replaces each operation's "problems" list by the responses it names, in place.
-void ExpandProblems(nlohmann::ordered_json& doc) {
-  for (auto& [path, operations] : doc["paths"].items()) {
-    for (auto& [method, operation] : operations.items()) {
-      if (!operation.contains("responses")) continue;
-      nlohmann::ordered_json expanded = nlohmann::ordered_json::object();
-      for (const auto& [key, value] : operation["responses"].items()) {
-        if (key != "problems") {
-          expanded[key] = value;
-          continue;
-        }
-        for (const auto& name : value) {
-          expanded[ProblemStatus(name)] = {
-              {"$ref", "#/components/responses/" + name.get<std::string>()}};
-        }
-      }
-      operation["responses"] = std::move(expanded);
-    }
+// --- the pieces operations are made of -----------------------------------------------------------
+
+// A fragment written as JSON: the schemas and responses that only one operation has.
+Json J(const char* text) { return Json::parse(text); }
+
+Json Ref(const std::string& component) { return {{"$ref", "#/components/" + component}}; }
+Json Schema(const std::string& name) { return Ref("schemas/" + name); }
+Json Param(const std::string& name) { return Ref("parameters/" + name); }
+Json Response(const std::string& name) { return Ref("responses/" + name); }
+Json RequestBody(const std::string& name) { return Ref("requestBodies/" + name); }
+
+Json String() { return {{"type", "string"}}; }
+Json Int64() { return {{"type", "integer"}, {"format", "int64"}}; }
+Json AnyObject() { return {{"type", "object"}, {"additionalProperties", true}}; }
+// Seconds, or a PostgreSQL interval.
+Json Duration() {
+  return {{"oneOf",
+           {{{"type", "number"}, {"description", "seconds"}},
+            {{"type", "string"}, {"description", "a PostgreSQL interval, e.g. \"2 minutes\""}}}}};
+}
+
+Json JsonContent(Json schema) { return {{"application/json", {{"schema", std::move(schema)}}}}; }
+Json Reply(const char* description, Json schema) {
+  return {{"description", description}, {"content", JsonContent(std::move(schema))}};
+}
+// A 201 answer: the new resource's path in a Location header (beside `headers`), and `schema`.
+Json Created(const char* description, const char* location, Json schema,
+             const Json& headers = Json::object()) {
+  Json all = {{"Location", {{"schema", String()}, {"description", location}}}};
+  all.update(headers);
+  return {{"description", description},
+          {"headers", std::move(all)},
+          {"content", JsonContent(std::move(schema))}};
+}
+Json Body(Json schema, bool required = true) {
+  return {{"required", required}, {"content", JsonContent(std::move(schema))}};
+}
+// An object of exactly `properties`, `required` of them required.
+Json Closed(const std::vector<std::string>& required, Json properties) {
+  return {{"type", "object"},
+          {"additionalProperties", false},
+          {"required", required},
+          {"properties", std::move(properties)}};
+}
+
+Json Query(const char* name, Json schema, const char* description = nullptr) {
+  Json parameter = {{"name", name}, {"in", "query"}};
+  if (description != nullptr) parameter["description"] = description;
+  parameter["schema"] = std::move(schema);
+  return parameter;
+}
+Json InPath(const char* name, Json schema) {
+  return {{"name", name}, {"in", "path"}, {"required", true}, {"schema", std::move(schema)}};
+}
+Json QueueName() { return InPath("name", String()); }
+// ?limit=: a page of at most `maximum` rows.
+Json Limit(int maximum, std::optional<int> by_default = std::nullopt) {
+  Json schema = {{"type", "integer"}, {"minimum", 1}, {"maximum", maximum}};
+  if (by_default) schema["default"] = *by_default;
+  return Query("limit", std::move(schema));
+}
+// The dashboard's pages by id: ?after=<next_after of the previous page>&limit=.
+std::vector<Json> IdPage() {
+  return {Query("after", Int64(), "next_after of the previous page."), Limit(1000)};
+}
+// The job filter of the dashboard's job search and count.
+std::vector<Json> JobFilter() {
+  std::vector<Json> filter;
+  for (const char* name : {"States", "Queue", "Tenant", "JobType", "CorrelationIdQuery",
+                           "ErrorType", "CreatedFrom", "CreatedTo", "PayloadFilter"}) {
+    filter.push_back(Param(name));
   }
+  return filter;
+}
+
+// One operation of paths, set up by chained calls in any order; ToJson() writes its members in
+// the document's order (operationId, summary, description, security, parameters, requestBody,
+// responses: the success one, then the problems), leaving out those never set.
+class Operation {
+ public:
+  Operation(const char* method, std::string path, const char* id, const char* summary)
+      : method_(method), path_(std::move(path)), id_(id), summary_(summary) {}
+
+  Operation& Describe(const char* description) {
+    description_ = description;
+    return *this;
+  }
+  // No API key (security: []).
+  Operation& Public() {
+    public_ = true;
+    return *this;
+  }
+  Operation& Params(const std::vector<Json>& parameters) {
+    parameters_.insert(parameters_.end(), parameters.begin(), parameters.end());
+    return *this;
+  }
+  Operation& Takes(Json body) {
+    body_ = std::move(body);
+    return *this;
+  }
+  // The success response.
+  Operation& Answers(const char* status, Json response) {
+    status_ = status;
+    answer_ = std::move(response);
+    return *this;
+  }
+  Operation& Ok(Json response) { return Answers("200", std::move(response)); }
+  Operation& Ok(const char* description, Json schema) {
+    return Ok(Reply(description, std::move(schema)));
+  }
+  // The shared error responses (kProblemResponses) it can answer with, in this order.
+  Operation& Problems(std::vector<std::string> names) {
+    problems_ = std::move(names);
+    return *this;
+  }
+
+  const std::string& method() const { return method_; }
+  const std::string& path() const { return path_; }
+
+  Json ToJson() const {
+    Json op = {{"operationId", id_}, {"summary", summary_}};
+    if (description_ != nullptr) op["description"] = description_;
+    if (public_) op["security"] = Json::array();
+    if (!parameters_.empty()) op["parameters"] = parameters_;
+    if (!body_.is_null()) op["requestBody"] = body_;
+    Json responses = Json::object();
+    responses[status_] = answer_;
+    for (const std::string& name : problems_) responses[ProblemStatus(name)] = Response(name);
+    op["responses"] = std::move(responses);
+    return op;
+  }
+
+ private:
+  std::string method_, path_;
+  const char* id_;
+  const char* summary_;
+  const char* description_ = nullptr;
+  bool public_ = false;
+  std::vector<Json> parameters_;
+  Json body_;
+  std::string status_;
+  Json answer_;
+  std::vector<std::string> problems_;
+};
+
+// GET of the resource whose id is in the path (the parameter `id_param`): 400 for a malformed id,
+// 404 for none (or another tenant's); the answer is schemas.`schema`.
+Operation GetById(const char* path, const char* id_param, const char* id, const char* summary,
+                  const char* answer, const char* schema) {
+  return Operation("get", path, id, summary)
+      .Params({Param(id_param)})
+      .Ok(answer, Schema(schema))
+      .Problems({"BadRequest", "Unauthorized", "NotFound", "Unavailable"});
+}
+
+// --- the operations, in the document's order -----------------------------------------------------
+
+std::vector<Operation> JobOperations() {
+  return {
+      Operation("post", "/jobs", "createJob", "Schedule a job (taskflow.schedule)")
+          .Describe(
+              "The body holds taskflow.schedule's parameters. A client key schedules for its own "
+              "tenant when tenant_id is absent; another tenant is refused (403). The "
+              "X-Correlation-ID header becomes the job's correlation_id (generated when absent); "
+              "the W3C traceparent header (or the body's traceparent) is kept with the job and "
+              "handed to its handler. The answer carries the correlation_id the job has: with a "
+              "unique_key that matches an existing job, that job's; for a sub-job without one, its "
+              "parent's. JSON nested deeper than 64 levels and strings with NUL characters are "
+              "refused (422).")
+          .Params({Param("CorrelationId"), Param("Traceparent")})
+          .Takes(Body(Schema("NewJob")))
+          .Answers("201", Created("The job was scheduled (or, with a taken unique_key, the "
+                                  "existing job's id).",
+                                  "/jobs/{id}", Schema("JobCreated"),
+                                  {{"X-Correlation-ID", Ref("headers/CorrelationId")}}))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "PayloadTooLarge", "Invalid",
+                     "Unavailable"}),
+      Operation("get", "/jobs", "listJobs",
+                "List jobs (taskflow.list_jobs), ordered by id, keyset-paginated")
+          .Params({Param("Tenant"), Param("Queue"), Query("state", Schema("JobState")),
+                   Param("JobType"),
+                   Query("after", Int64(),
+                         "Only jobs with a larger id (next_after of the previous page)."),
+                   Limit(10000, 100)})
+          .Ok("A page of jobs.", Schema("JobList"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Invalid", "Unavailable"}),
+      GetById("/jobs/{id}", "JobId", "getJob", "One job (taskflow.get_job)",
+              "The job, with its workflow fields.", "JobDetail"),
+      GetById("/jobs/{id}/history", "JobId", "getJobHistory",
+              "Attempts and state transitions of a job (taskflow.job_history)", "The history.",
+              "JobHistory"),
+      Operation("post", "/jobs/{id}/cancel", "cancelJob", "Cancel a job (taskflow.cancel)")
+          .Describe("PENDING and SCHEDULED jobs become CANCELLED; a RUNNING job gets "
+                    "cancel_requested; a finished job is refused (409).")
+          .Params({Param("JobId")})
+          .Takes(RequestBody("Reason"))
+          .Ok("The state after the call.", Schema("StateChange"))
+          .Problems({"BadRequest", "Unauthorized", "NotFound", "Conflict", "Unavailable"}),
+      Operation("post", "/jobs/{id}/retry", "retryJob",
+                "Re-drive a FAILED, DEAD or CANCELLED job (taskflow.retry)")
+          .Params({Param("JobId")})
+          .Takes(Body(J(R"({"type": "object", "additionalProperties": false})"), false))
+          .Ok("The state after the call.", Schema("StateChange"))
+          .Problems({"BadRequest", "Unauthorized", "NotFound", "Conflict", "Unavailable"}),
+  };
+}
+
+std::vector<Operation> WorkflowOperations() {
+  return {
+      Operation("post", "/workflows", "createWorkflow",
+                "Schedule a workflow: a graph of jobs in one atomic call "
+                "(taskflow.schedule_workflow)")
+          .Takes(Body(Schema("NewWorkflow")))
+          .Answers("201", Created("The workflow and its jobs were created.", "/workflows/{id}",
+                                  Schema("WorkflowCreated")))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "PayloadTooLarge", "Invalid",
+                     "Unavailable"}),
+      Operation("get", "/workflows", "listWorkflows",
+                "List workflows with their state and node counts (taskflow.list_workflows), "
+                "keyset-paginated")
+          .Params({Param("Tenant"),
+                   Query("after", Int64(),
+                         "Only workflows with a larger id (next_after of the previous page)."),
+                   Limit(1000, 100)})
+          .Ok("A page of workflows.", Schema("WorkflowList"))
+          .Problems({"BadRequest", "Unauthorized", "Invalid", "Unavailable"}),
+      GetById("/workflows/{id}", "Id", "getWorkflow",
+              "A workflow's state: each node's state, counts, started/finished "
+              "(taskflow.workflow_status)",
+              "The workflow.", "WorkflowStatus"),
+      Operation("post", "/workflows/{id}/cancel", "cancelWorkflow",
+                "Cancel every unfinished node of a workflow (taskflow.cancel_workflow)")
+          .Params({Param("Id")})
+          .Takes(RequestBody("Reason"))
+          .Ok("How many nodes this call cancelled (or asked to stop, when RUNNING).",
+              J(R"({"type": "object", "required": ["id", "cancelled"], "properties": {"id": {"type": "integer", "format": "int64"}, "cancelled": {"type": "integer"}}})"))
+          .Problems({"BadRequest", "Unauthorized", "NotFound", "Unavailable"}),
+  };
+}
+
+// Automation rules, webhooks and the admin views.
+std::vector<Operation> RuleOperations() {
+  return {
+      Operation("post", "/automation-rules", "createRule",
+                "Create an automation rule (taskflow.create_rule)")
+          .Takes(Body(Schema("NewRule")))
+          .Answers(
+              "201",
+              Reply(
+                  "The rule was created.",
+                  J(R"({"type": "object", "required": ["id"], "properties": {"id": {"type": "integer", "format": "int64"}}})")))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Conflict", "Invalid",
+                     "NotAvailable", "Unavailable"}),
+      Operation("get", "/automation-rules", "listRules",
+                "List automation rules (taskflow.list_rules)")
+          .Params({Param("Tenant"),
+                   Query("trigger_type",
+                         J(R"({"type": "string", "enum": ["cron", "webhook", "event"]})")),
+                   Query("enabled", {{"type", "boolean"}})})
+          .Ok("The rules.",
+              J(R"({"type": "object", "required": ["rules"], "properties": {"rules": {"type": "array", "items": {"$ref": "#/components/schemas/Rule"}}}})"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "NotAvailable", "Unavailable"}),
+      Operation("post", "/events/webhook/{key}", "deliverWebhook",
+                "Deliver a webhook to the rule with this key (taskflow.handle_webhook)")
+          .Describe(
+              "No API key: the rule's key is in the path and, when the rule has a secret, "
+              "X-TaskFlow-Signature must be sha256=<hex HMAC-SHA256 of the raw body>. A repeated "
+              "X-TaskFlow-Delivery creates no new jobs and returns the first delivery's job ids.")
+          .Public()
+          .Params(
+              {InPath("key", String()),
+               J(R"({"name": "X-TaskFlow-Signature", "in": "header", "schema": {"type": "string", "pattern": "^sha256=[0-9a-f]{64}$"}})"),
+               J(R"({"name": "X-TaskFlow-Delivery", "in": "header", "schema": {"type": "string"}})"),
+               Param("Traceparent")})
+          .Takes(J(
+              R"({"required": true, "description": "Any JSON document; its raw bytes are what the signature covers.", "content": {"application/json": {"schema": {}}}})"))
+          .Answers(
+              "202",
+              Reply(
+                  "Accepted; the jobs the rule created.",
+                  J(R"({"type": "object", "required": ["job_ids"], "properties": {"job_ids": {"type": "array", "items": {"type": "integer", "format": "int64"}}}})")))
+          .Problems({"BadRequest", "Unauthorized", "PayloadTooLarge", "Invalid", "NotAvailable",
+                     "Unavailable"}),
+      Operation("get", "/admin/queues", "adminQueues",
+                "Per queue and tenant statistics (taskflow.queue_stats); admin key")
+          .Ok("One object per row of taskflow.queue_stats.",
+              J(R"({"type": "object", "required": ["queues"], "properties": {"queues": {"type": "array", "items": {"$ref": "#/components/schemas/QueueStats"}}}})"))
+          .Problems({"Unauthorized", "Forbidden", "NotAvailable", "Unavailable"}),
+      Operation("get", "/admin/automations", "adminAutomations",
+                "Rules with their last firings; admin key")
+          .Params({Query("firings",
+                         J(R"({"type": "integer", "minimum": 0, "maximum": 100, "default": 5})"),
+                         "Last firings per rule.")})
+          .Ok("The rules, each with last_firings (newest first, rows of taskflow.rule_firings).",
+              J(R"({"type": "object", "required": ["automations"], "properties": {"automations": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Rule"}, {"type": "object", "properties": {"last_firings": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}]}}}})"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable",
+                     "Unavailable"}),
+  };
+}
+
+// One of the dashboard's queue, rule and tenant operations (dashboard_admin_handlers.inc): it
+// answers an object of its SQL function's keys (`answer` names them), and can refuse with 401,
+// 403, 503 and `problems`.
+Operation DashboardAdmin(const char* method, const char* path, const char* id, const char* summary,
+                         const char* answer, std::vector<std::string> problems) {
+  problems.insert(problems.begin(), {"Unauthorized", "Forbidden", "Unavailable"});
+  return Operation(method, path, id, summary).Ok(answer, AnyObject()).Problems(problems);
+}
+
+std::vector<Operation> DashboardAdminOperations() {
+  return {
+      DashboardAdmin("get", "/dashboard/api/queues", "dashboardQueues",
+                     "Every queue with its settings (paused, concurrency_limit, lease_ms, "
+                     "retry_policy, rate_limit, priority) and the taskflow.queue_stats figures "
+                     "(taskflow.dashboard_queues); admin key",
+                     "{queues: [...]}", {}),
+      DashboardAdmin("patch", "/dashboard/api/queues/{name}", "dashboardAlterQueue",
+                     "Change a queue's settings (taskflow.dashboard_alter_queue): any of "
+                     "priority, concurrency_limit, lease_ms, retry_policy, rate_limit, paused; "
+                     "null returns a setting to its default. The extension validates; its "
+                     "message comes back as 422. Admin key",
+                     "The queue's settings.", {"BadRequest", "NotFound", "Invalid"})
+          .Params({QueueName()})
+          .Takes(Body(AnyObject())),
+      DashboardAdmin("post", "/dashboard/api/queues/{name}/pause", "dashboardPauseQueue",
+                     "Pause a queue (taskflow.pause_queue): its jobs are no longer acquired; "
+                     "admin key",
+                     "{name, paused: true}", {"NotFound"})
+          .Params({QueueName()}),
+      DashboardAdmin("post", "/dashboard/api/queues/{name}/resume", "dashboardResumeQueue",
+                     "Resume a paused queue (taskflow.resume_queue); admin key",
+                     "{name, paused: false}", {"NotFound"})
+          .Params({QueueName()}),
+      DashboardAdmin("get", "/dashboard/api/rules", "dashboardRules",
+                     "Rules (a client key: its tenant's) with trigger, condition, enabled, last "
+                     "firing and firing counts (taskflow.dashboard_rules), a page by id",
+                     "{rules: [...], next_after}", {"BadRequest", "Invalid"})
+          .Params(IdPage()),
+      DashboardAdmin("post", "/dashboard/api/rules/{id}/enable", "dashboardEnableRule",
+                     "Enable a rule (taskflow.enable_rule); another tenant's rule is 404",
+                     "{id, enabled: true}", {"BadRequest", "NotFound"})
+          .Params({Param("Id")}),
+      DashboardAdmin("post", "/dashboard/api/rules/{id}/disable", "dashboardDisableRule",
+                     "Disable a rule (taskflow.disable_rule); another tenant's rule is 404",
+                     "{id, enabled: false}", {"BadRequest", "NotFound"})
+          .Params({Param("Id")}),
+      DashboardAdmin("post", "/dashboard/api/rules/{id}/fire", "dashboardFireRule",
+                     "Fire a rule now (taskflow.dashboard_fire_rule): the jobs created and the "
+                     "firings recorded; a disabled rule is 409",
+                     "{rule_id, job_ids, firings}", {"BadRequest", "NotFound", "Conflict"})
+          .Params({Param("Id")}),
+      DashboardAdmin("get", "/dashboard/api/rules/{id}/firings", "dashboardRuleFirings",
+                     "A rule's firings, newest first (taskflow.dashboard_rule_firings): "
+                     "outcome, matched, job_ids, error, error_sqlstate",
+                     "{firings: [...], next_after}", {"BadRequest", "NotFound", "Invalid"})
+          .Params({Param("Id")})
+          .Params(IdPage()),
+      DashboardAdmin("get", "/dashboard/api/webhook-deliveries", "dashboardWebhookDeliveries",
+                     "Webhook deliveries that reached a rule, newest first "
+                     "(taskflow.dashboard_webhook_deliveries)",
+                     "{deliveries: [...], next_after}", {"BadRequest", "NotFound", "Invalid"})
+          .Params({Query("rule_id", Int64())})
+          .Params(IdPage()),
+      DashboardAdmin("get", "/dashboard/api/tenants", "dashboardTenants",
+                     "Tenants by id (a client key: itself) with max_running, weight, "
+                     "rate_limit, running, started_1h and share_1h (taskflow.dashboard_tenants)",
+                     "{tenants: [...], started_1h_total, window_start, next_after}",
+                     {"BadRequest", "Invalid"})
+          .Params({Query("after", String(), "next_after of the previous page (a tenant id)."),
+                   Limit(1000)}),
+  };
+}
+
+// The dashboard's session and overview.
+std::vector<Operation> DashboardOperations() {
+  return {
+      Operation("get", "/dashboard/api/session", "dashboardSession",
+                "What the API key is (taskflow.dashboard_session): the dashboard's sign-in check")
+          .Ok("role admin (sees every tenant) or client (tenant_id), and the extension's version.",
+              J(R"({"type": "object", "required": ["role", "tenant_id", "version"], "properties": {"role": {"type": "string", "enum": ["admin", "client"]}, "tenant_id": {"type": ["string", "null"]}, "version": {"type": "string"}}})"))
+          .Problems({"BadRequest", "Unauthorized", "Unavailable"}),
+      Operation("get", "/dashboard/api/overview", "dashboardOverview",
+                "The dashboard's Overview (taskflow.dashboard_overview): queues by state with "
+                "time series, workers, tenants")
+          .Describe("A client key gets only its tenant's numbers: the queues it has jobs in, the "
+                    "workers running its jobs, itself among the tenants. Series come from the "
+                    "statistics roll-up: 1-minute buckets for 1h, 15-minute buckets for 24h. See "
+                    "docs/dashboard.md.")
+          .Params(
+              {Query("range", J(R"({"type": "string", "enum": ["1h", "24h"], "default": "1h"})"))})
+          .Ok("The overview.",
+              J(R"({"type": "object", "required": ["generated_at", "queues", "workers", "tenants"], "properties": {
+            "generated_at": {"type": "string", "format": "date-time"},
+            "range": {"type": "string", "enum": ["1h", "24h"]},
+            "bucket_seconds": {"type": "integer"},
+            "rolled_up_to": {"type": "string"},
+            "queues": {"type": "array", "items": {"type": "object", "properties": {
+              "name": {"type": "string"}, "paused": {"type": "boolean"}, "concurrency_limit": {"type": ["integer", "null"]},
+              "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+              "series": {"type": "array", "items": {"type": "object", "properties": {
+                "t": {"type": "string", "format": "date-time"}, "completed": {"type": "integer"}, "failed": {"type": "integer"},
+                "wait_p50_ms": {"type": ["number", "null"]}, "wait_p95_ms": {"type": ["number", "null"]},
+                "run_p50_ms": {"type": ["number", "null"]}, "run_p95_ms": {"type": ["number", "null"]}}}}}}},
+            "workers": {"type": "array", "items": {"type": "object", "properties": {
+              "worker_id": {"type": "string"}, "last_seen_at": {"type": "string", "format": "date-time"},
+              "running": {"type": "array", "items": {"type": "object", "additionalProperties": true}}}}},
+            "tenants": {"type": "array", "items": {"type": "object", "properties": {
+              "tenant_id": {"type": "string"}, "running": {"type": "integer"}, "max_running": {"type": ["integer", "null"]}, "weight": {"type": "number"}}}}}})"))
+          .Problems({"BadRequest", "Unauthorized", "Unavailable"}),
+  };
+}
+
+// The dashboard's jobs, job detail, bulk actions and dead letters.
+std::vector<Operation> DashboardJobOperations() {
+  return {
+      Operation("get", "/dashboard/api/jobs", "dashboardSearchJobs",
+                "Search jobs, newest first (taskflow.search_jobs), keyset-paginated")
+          .Params(JobFilter())
+          .Params(
+              {Query("after", String(), "The next_after of the previous page."), Limit(1000, 50)})
+          .Ok("A page of job summaries, id descending; next_after is null on the last page.",
+              J(R"({"type": "object", "required": ["jobs", "next_after"], "properties": {"jobs": {"type": "array", "items": {"$ref": "#/components/schemas/JobSummary"}}, "next_after": {"type": ["string", "null"]}}})"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable",
+                     "Unavailable"}),
+      Operation("get", "/dashboard/api/jobs/count", "dashboardCountJobs",
+                "Count the jobs matching a filter, capped at 10000 (taskflow.count_jobs)")
+          .Params(JobFilter())
+          .Ok("count is exact when capped is false.",
+              J(R"({"type": "object", "required": ["count", "capped"], "properties": {"count": {"type": "integer"}, "capped": {"type": "boolean"}}})"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable",
+                     "Unavailable"}),
+      Operation("post", "/dashboard/api/jobs/bulk", "dashboardBulkJobs",
+                "Retry, cancel or purge jobs by ids or by filter (taskflow.bulk_jobs, "
+                "taskflow.purge_jobs)")
+          .Describe(
+              "Body: {\"action\": \"retry\"|\"cancel\"|\"purge\", \"ids\": [...]} or {\"action\", "
+              "\"filter\": {state, queue, tenant, job_type, correlation_id, error_type, from, to, "
+              "payload}, \"expected_count\": n}, optional \"reason\" (cancel). At most 10000 jobs "
+              "per call. Each job goes through the per-job verb; a refusal is reported in skipped "
+              "(the first 100), not fatal. A filter that now matches more jobs than "
+              "expected_count is refused (409). purge needs an admin key's role (403 otherwise) "
+              "and deletes only finished jobs.")
+          .Takes(Body(
+              J(R"({"type": "object", "additionalProperties": true, "required": ["action"]})")))
+          .Ok(Response("BulkResult"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Conflict", "Invalid",
+                     "NotAvailable", "Unavailable"}),
+      Operation("get", "/dashboard/api/jobs/{id}", "dashboardJobDetail",
+                "A job with its attempts, timeline, lease, parent, children, correlation chain "
+                "and origin (taskflow.job_detail)")
+          .Params({Param("Id")})
+          .Ok("The job's detail; see docs/functions.md, taskflow.job_detail.",
+              J(R"({"type": "object", "additionalProperties": true, "required": ["job", "attempts", "events", "lease", "parent", "children", "correlation", "origin"]})"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAvailable",
+                     "Unavailable"}),
+      Operation("get", "/dashboard/api/dead-letters", "dashboardDeadLetters",
+                "DEAD jobs grouped by job type and error type (taskflow.dead_letter_groups)")
+          .Ok("Groups, largest first; capped: more than 10000 DEAD jobs, the groups count the "
+              "newest 10000.",
+              J(R"({"type": "object", "required": ["groups", "capped"], "properties": {"capped": {"type": "boolean"}, "groups": {"type": "array", "items": {"type": "object", "properties": {"job_type": {"type": "string"}, "error_type": {"type": ["string", "null"]}, "count": {"type": "integer"}, "last_at": {"type": "string", "format": "date-time"}, "sample_job_id": {"type": "integer"}, "sample_error": {"type": ["string", "null"]}}}}}})"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "NotAvailable", "Unavailable"}),
+      Operation("post", "/dashboard/api/dead-letters/redrive", "dashboardDeadLettersRedrive",
+                "Retry up to 10000 DEAD jobs of one group (taskflow.dead_letter_redrive)")
+          .Takes(RequestBody("DeadLetterGroup"))
+          .Ok(Response("BulkResult"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable",
+                     "Unavailable"}),
+      Operation("post", "/dashboard/api/dead-letters/purge", "dashboardDeadLettersPurge",
+                "Delete up to 10000 DEAD jobs of one group with their history "
+                "(taskflow.dead_letter_purge); admin key")
+          .Takes(RequestBody("DeadLetterGroup"))
+          .Ok(Response("BulkResult"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Invalid", "NotAvailable",
+                     "Unavailable"}),
+  };
+}
+
+// POST /jobs/{id}/<verb> of the worker protocol: the body is the attempt's lease token and
+// `fields` (`required` of them required); the answer is the job's state but for heartbeat.
+Operation LeaseCall(const std::string& verb, const char* id, const char* summary,
+                    const char* description, std::vector<std::string> required, Json fields) {
+  Json properties = {{"lease_token",
+                      {{"type", "string"},
+                       {"format", "uuid"},
+                       {"description", "The token acquire returned for this attempt."}}}};
+  properties.update(fields);
+  required.insert(required.begin(), "lease_token");
+  return Operation("post", "/jobs/{id}/" + verb, id, summary)
+      .Describe(description)
+      .Params({Param("JobId")})
+      .Takes(Body(Closed(required, std::move(properties))))
+      .Ok(Response("JobStateAfter"))
+      .Problems({"BadRequest", "Unauthorized", "Forbidden", "LeaseLost", "Invalid", "Unavailable"});
+}
+
+// The worker protocol over HTTP: worker or admin keys.
+std::vector<Operation> WorkerOperations() {
+  return {
+      Operation("post", "/jobs/acquire", "acquireJobs",
+                "Acquire jobs: the worker protocol over HTTP (taskflow.acquire); worker or admin "
+                "key")
+          .Describe(
+              "Starts an attempt of up to max_jobs ready jobs of the named queues, each with a "
+              "lease token that the calls below present. An empty list when nothing is ready: "
+              "poll again (with a backoff). A client key is refused (403).")
+          .Takes(Body(Closed({"worker_id"}, J(R"({
+          "worker_id": {"type": "string", "minLength": 1, "maxLength": 200, "description": "Your name for this worker, recorded on the attempts and events."},
+          "queues": {"type": "array", "items": {"type": "string"}, "maxItems": 100, "default": ["default"]},
+          "max_jobs": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 1},
+          "lease": {"oneOf": [{"type": "number", "description": "seconds"}, {"type": "string", "description": "a PostgreSQL interval, e.g. \"2 minutes\""}]},
+          "job_types": {"type": "array", "items": {"type": "string"}, "maxItems": 1000, "description": "Only these job types; absent: any."}})"))))
+          .Ok("The acquired jobs, in acquisition order.",
+              J(R"({"type": "object", "required": ["jobs"], "properties": {"jobs": {"type": "array", "items": {"type": "object",
+            "required": ["job_id", "attempt", "lease_token", "job_type", "payload", "queue", "tenant_id", "correlation_id", "traceparent", "dependencies", "lease_expires_at", "timeout_seconds"], "properties": {
+            "job_id": {"type": "integer", "format": "int64"}, "attempt": {"type": "integer"}, "lease_token": {"type": "string", "format": "uuid"},
+            "job_type": {"type": "string"}, "payload": {"$ref": "#/components/schemas/Payload"}, "queue": {"type": "string"}, "tenant_id": {"type": "string"},
+            "correlation_id": {"type": ["string", "null"]},
+            "traceparent": {"anyOf": [{"$ref": "#/components/schemas/Traceparent"}, {"type": "null"}], "description": "The W3C trace context the job was scheduled with: hand it to the handler (as TRACEPARENT or a traceparent header)."},
+            "dependencies": {"type": ["array", "null"], "items": {"$ref": "#/components/schemas/DependencyResult"}, "description": "The jobs this one depended on (depends_on, workflow edges), with their results; null for a job without dependencies. See docs/workflows.md."},
+            "lease_expires_at": {"type": "string", "format": "date-time"},
+            "timeout_seconds": {"type": ["number", "null"], "description": "The job's own run time limit, if it has one."}}}}}})"))
+          .Problems({"BadRequest", "Unauthorized", "Forbidden", "Invalid", "Unavailable"}),
+      LeaseCall("heartbeat", "heartbeatJob",
+                "Keep an attempt's lease alive (taskflow.heartbeat); worker or admin key",
+                "Extends the lease to now + extend (absent: the attempt's lease length). status "
+                "cancel_requested: someone cancelled the job; stop and report fail or release.",
+                {}, {{"extend", Duration()}})
+          .Ok("The lease was extended.",
+              J(R"({"type": "object", "properties": {"id": {"type": "integer", "format": "int64"}, "status": {"type": "string", "enum": ["ok", "cancel_requested"]}}})")),
+      LeaseCall("complete", "completeJob",
+                "End an attempt successfully (taskflow.complete); worker or admin key",
+                "The job becomes SUCCEEDED with result stored. A repeated call with the token of "
+                "the attempt that succeeded answers SUCCEEDED again (safe to retry after a lost "
+                "response).",
+                {}, {{"result", {{"description", "Any JSON value, stored as the job's result."}}}}),
+      LeaseCall(
+          "fail", "failJob", "End an attempt with an error (taskflow.fail); worker or admin key",
+          "The retry policy decides: SCHEDULED (a retry after the backoff), DEAD (attempts "
+          "used up), FAILED (retryable false) or CANCELLED (a cancel was requested).",
+          {"error_type"},
+          J(R"({"error_type": {"type": "string", "minLength": 1}, "error_message": {"type": "string"}, "retryable": {"type": "boolean", "default": true}})")),
+      LeaseCall("release", "releaseJob",
+                "Hand a job back without using up an attempt (taskflow.release); worker or admin "
+                "key",
+                "PENDING again, due now (CANCELLED when a cancel was requested). For a worker that "
+                "stops.",
+                {}, Json::object()),
+      LeaseCall("snooze", "snoozeJob",
+                "Run the job again later without using up an attempt (taskflow.snooze); worker or "
+                "admin key",
+                "SCHEDULED at now + delay (0 to 100 years), the attempt recorded as snoozed and "
+                "not counted against max_attempts (CANCELLED when a cancel was requested).",
+                {"delay"}, {{"delay", Duration()}}),
+  };
+}
+
+// The server's own endpoints: no API key.
+std::vector<Operation> ServerOperations() {
+  return {
+      Operation("get", "/health", "health",
+                "200 with the extension version when the database answers, the extension is "
+                "installed and the server's role is a member of taskflow_http; 503 otherwise")
+          .Public()
+          .Ok("Healthy.",
+              J(R"({"type": "object", "required": ["status", "version"], "properties": {"status": {"const": "ok"}, "version": {"type": "string"}}})"))
+          .Problems({"Unavailable"}),
+      Operation("get", "/metrics", "metrics",
+                "Prometheus text: taskflow.metrics() and the server's own taskflow_http_* series")
+          .Public()
+          .Ok({{"description", "Prometheus text exposition format 0.0.4."},
+               {"content", {{"text/plain", {{"schema", String()}}}}}}),
+      Operation("get", "/openapi.json", "openapi", "This document")
+          .Public()
+          .Ok("OpenAPI 3.1.", AnyObject()),
+  };
+}
+
+Json Paths() {
+  Json paths = Json::object();
+  for (auto operations :
+       {JobOperations, WorkflowOperations, RuleOperations, DashboardAdminOperations,
+        DashboardOperations, DashboardJobOperations, WorkerOperations, ServerOperations}) {
+    for (const Operation& op : operations()) paths[op.path()][op.method()] = op.ToJson();
+  }
+  return paths;
 }
 
 }  // namespace
@@ -879,9 +991,10 @@ nlohmann::ordered_json NewJobSchema() {
 
 const std::string& OpenApiDocument() {
   static const std::string document = [] {
-    nlohmann::ordered_json doc = nlohmann::ordered_json::parse(kDocument);
+    Json doc = Json::parse(kHead);
+    doc["paths"] = Paths();
+    doc["components"] = Json::parse(kComponents);
     doc["components"]["schemas"]["NewJob"] = NewJobSchema();
-    ExpandProblems(doc);
     return doc.dump(2);
   }();
   return document;

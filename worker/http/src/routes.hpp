@@ -54,7 +54,7 @@ struct RouteSpec {
   RouteId id;
   const char* method;   // "GET", "POST" or "PATCH"
   const char* path;     // OpenAPI form, e.g. "/jobs/{id}"; also the metrics label
-  const char* pattern;  // the httplib regex matched against the whole path
+  std::string pattern;  // the httplib regex matched against the whole path, from `path`
   bool needs_key;       // Authorization: Bearer <API key> required
 };
 

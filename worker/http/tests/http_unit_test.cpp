@@ -96,7 +96,7 @@ TEST(OpenApi, DocumentsExactlyTheServedRoutes) {
       for (char& ch : m) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
       documented.insert({m, path});
       EXPECT_TRUE(op.contains("responses")) << m << " " << path;
-      // The "problems" lists of openapi.cpp are expanded: every key is an HTTP status.
+      // The problems of openapi.cpp's operations are expanded: every key is an HTTP status.
       for (const auto& [status, response] : op["responses"].items()) {
         EXPECT_TRUE(status.size() == 3 && std::isdigit(static_cast<unsigned char>(status[0])))
             << m << " " << path << " " << status;
