@@ -277,6 +277,17 @@ CREATE EVENT TRIGGER taskflow_drop_extension ON ddl_command_start
   WHEN TAG IN ('DROP EXTENSION')
   EXECUTE FUNCTION taskflow._on_drop_extension();
 
+-- A rule that collides with another (its name in its tenant, or its webhook key): 42710.
+CREATE FUNCTION taskflow._rule_conflict(rule text, detail text) RETURNS void
+LANGUAGE plpgsql IMMUTABLE
+AS $$
+BEGIN
+  RAISE EXCEPTION USING ERRCODE = '42710',
+    MESSAGE = format('rule %s conflicts with an existing rule: %s', rule, detail),
+    HINT = 'Rule names are unique per tenant and webhook keys are unique.';
+END
+$$;
+
 CREATE FUNCTION taskflow.create_rule(name text, trigger jsonb, actions jsonb,
     condition text DEFAULT NULL, tenant_id text DEFAULT 'default') RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER
@@ -308,9 +319,7 @@ BEGIN
   RETURN new_id;
 EXCEPTION WHEN unique_violation THEN
   -- two sessions creating the same name, or a webhook key already in use
-  RAISE EXCEPTION USING ERRCODE = '42710',
-    MESSAGE = format('rule "%s" conflicts with an existing rule: %s', name, SQLERRM),
-    HINT = 'Rule names are unique per tenant and webhook keys are unique.';
+  PERFORM taskflow._rule_conflict(format('"%s"', name), SQLERRM);
 END
 $$;
 
@@ -354,9 +363,7 @@ BEGIN
   WHERE x.id = r.id;
   PERFORM taskflow._sync_cron(r.id);
 EXCEPTION WHEN unique_violation THEN
-  RAISE EXCEPTION USING ERRCODE = '42710',
-    MESSAGE = format('rule %s conflicts with an existing rule: %s', rule_id, SQLERRM),
-    HINT = 'Rule names are unique per tenant and webhook keys are unique.';
+  PERFORM taskflow._rule_conflict(rule_id::text, SQLERRM);
 END
 $$;
 

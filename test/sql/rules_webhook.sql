@@ -2,7 +2,7 @@
 -- nothing enqueued on failure), delivery_id deduplication, unknown and disabled keys refused
 -- alike, conditions on the body, templates that cannot be filled.
 BEGIN;
-SELECT plan(41);
+SELECT plan(42);
 CREATE EXTENSION IF NOT EXISTS pgcrypto;  -- the tests sign bodies the way a sender would
 
 \ir helpers.psql
@@ -116,9 +116,11 @@ SELECT is((SELECT ROW(key, secret)::text FROM taskflow.webhook_credentials(:r3))
 SELECT is((SELECT count(*) FROM taskflow.handle_webhook('my-own-key-abcdefghijkl', '[1, 2]', pg_temp.sign('[1, 2]', 'my-own-secret-123')) WHERE true),
   1::bigint, 'any JSON body is accepted, not only objects');
 SELECT alike(pg_temp.error_of($$SELECT taskflow.create_rule('dup key', '{"type": "webhook", "key": "my-own-key-abcdefghijkl"}', '[{"job_type": "wh.x"}]')$$),
-  '42710: %', 'a key already in use: 42710');
+  '42710: rule "dup key" conflicts with an existing rule: %', 'a key already in use: 42710, naming the rule');
 SELECT taskflow.create_rule('open', '{"type": "webhook", "secret": null}', '[{"job_type": "wh.open"}]') AS r4 \gset
 SELECT is((SELECT secret FROM taskflow.webhook_credentials(:r4)), NULL, '"secret": null makes a rule without a secret');
+SELECT alike(pg_temp.error_of(format($$SELECT taskflow.alter_rule(%s, trigger => '{"type": "webhook", "key": "my-own-key-abcdefghijkl", "secret": null}')$$, :r4)),
+  format('42710: rule %s conflicts with an existing rule: %%', :r4), 'alter_rule to a key already in use: 42710, naming the rule');
 SELECT is((SELECT count(*) FROM taskflow.handle_webhook((SELECT key FROM taskflow.webhook_credentials(:r4)), '{}') WHERE true),
   1::bigint, 'which accepts unsigned calls');
 
