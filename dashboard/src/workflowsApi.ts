@@ -10,7 +10,7 @@ export type StateCounts = Partial<Record<JobState | "REMOVED", number>>;
 // A row of GET /workflows (taskflow.list_workflows).
 export interface WorkflowSummary {
   id: number; tenant: string; name: string | null; created_at: string; node_count: number;
-  state: WorkflowState; counts: StateCounts;
+  state: WorkflowState; counts: StateCounts; started_at: string | null; finished_at: string | null;
 }
 export interface WorkflowPage { workflows: WorkflowSummary[]; next_after: number | null; }
 

@@ -59,6 +59,8 @@ await run(async () => {
       lis.map((li) => [li.getAttribute("data-count-state"), li.querySelector(".wf-count").textContent])));
     expect(same(counts, { PENDING: "2", SCHEDULED: "1", SUCCEEDED: "1" }), `counts ${JSON.stringify(counts)}`);
     expect(cells[4] === "4" && cells[5] === CLIENT_TENANT, `nodes / tenant ${JSON.stringify(cells)}`);
+    // a node has run (started), others have not (no finish yet)
+    expect(cells[7] !== "–" && cells[8] === "–", `started / finished ${JSON.stringify(cells)}`);
     await page.locator(`table[data-testid=workflows] tr[data-workflow="${BIG}"]`).waitFor();
   });
 

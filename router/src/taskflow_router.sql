@@ -311,7 +311,8 @@ $$;
 -- ---------------------------------------------------------------------------------------------
 -- list_workflows' row (on a shard it is declared RETURNS TABLE with these columns).
 CREATE TYPE taskflow.workflow_summaries AS (id bigint, tenant text, name text,
-  created_at timestamptz, node_count integer, state text, counts jsonb);
+  created_at timestamptz, node_count integer, state text, counts jsonb, started_at timestamptz,
+  finished_at timestamptz);
 
 -- As list_jobs: one tenant (given, or the caller's) on its shard; otherwise every shard's first
 -- max_rows after after_id, merged by id and cut at max_rows (workflow ids are unique across shards).

@@ -133,7 +133,7 @@ $$;
 CREATE FUNCTION taskflow.list_workflows(tenant_id text DEFAULT NULL, after_id bigint DEFAULT NULL,
     max_rows integer DEFAULT 100)
 RETURNS TABLE(id bigint, tenant text, name text, created_at timestamptz, node_count integer,
-              state text, counts jsonb)
+              state text, counts jsonb, started_at timestamptz, finished_at timestamptz)
 LANGUAGE plpgsql VOLATILE SECURITY DEFINER
 AS $$
 DECLARE
@@ -142,15 +142,18 @@ BEGIN
   PERFORM taskflow._check_range(max_rows, 'max_rows', 1, 1000);
   RETURN QUERY
     SELECT w.id, w.tenant_id::text, w.name, w.created_at, w.node_count,
-           taskflow._workflow_state(c.counts), c.counts
+           taskflow._workflow_state(c.counts), c.counts, c.started_at,
+           CASE WHEN taskflow._workflow_state(c.counts) <> 'running' THEN c.finished_at END
     FROM (SELECT * FROM taskflow.workflows w
           WHERE (list_workflows.tenant_id IS NULL OR w.tenant_id = list_workflows.tenant_id)
             AND (list_workflows.after_id IS NULL OR w.id > list_workflows.after_id)
             AND w.tenant_id = COALESCE(own, w.tenant_id)
           ORDER BY w.id LIMIT max_rows) w
-    CROSS JOIN LATERAL (
-      SELECT COALESCE(jsonb_object_agg(s, k), '{}'::jsonb) AS counts FROM (
-        SELECT COALESCE(j.state::text, 'REMOVED') AS s, count(*) AS k
+    CROSS JOIN LATERAL (   -- as workflow_status: the first node's start, the last node's finish
+      SELECT COALESCE(jsonb_object_agg(x.s, x.k), '{}'::jsonb) AS counts,
+             min(x.started_at) AS started_at, max(x.finished_at) AS finished_at FROM (
+        SELECT COALESCE(j.state::text, 'REMOVED') AS s, count(*) AS k,
+               min(j.started_at) AS started_at, max(j.finished_at) AS finished_at
         FROM taskflow.workflow_nodes n LEFT JOIN taskflow.jobs j ON j.id = n.job_id
         WHERE n.workflow_id = w.id GROUP BY 1) x) c
     ORDER BY w.id;

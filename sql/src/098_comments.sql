@@ -108,4 +108,4 @@ COMMENT ON FUNCTION taskflow.workflow_status IS
 COMMENT ON FUNCTION taskflow.cancel_workflow IS
   'Cancels every unfinished job of a workflow; returns how many were cancelled.';
 COMMENT ON FUNCTION taskflow.list_workflows IS
-  'The caller''s workflows, newest first, with keyset pagination.';
+  'The caller''s workflows, oldest first, with keyset pagination: state, node counts, started and finished.';

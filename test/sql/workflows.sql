@@ -4,7 +4,7 @@
 -- schedule_workflow (validation, atomicity, limits), workflow_status / cancel_workflow /
 -- list_workflows, tenant isolation. The concurrent race is in test/t/workflow_race.t.
 BEGIN;
-SELECT plan(102);
+SELECT plan(105);
 \ir helpers.psql
 
 SELECT taskflow.create_queue('wf_q', retry_policy => '{"max_attempts": 1}') \gset
@@ -201,6 +201,8 @@ SELECT is((SELECT reason FROM taskflow.job_events WHERE job_id = :merge ORDER BY
   'waiting for 3 dependencies: render-1, render-2, render-3', 'a node''s creation event names its dependencies by key');
 SELECT is(taskflow.workflow_status(:wid) -> 'counts', '{"PENDING": 3, "SCHEDULED": 2}'::jsonb, 'workflow_status counts');
 SELECT is(taskflow.workflow_status(:wid) ->> 'state', 'running', 'the workflow is running');
+SELECT is((SELECT ROW(started_at, finished_at)::text FROM taskflow.list_workflows() WHERE id = :wid),
+  ROW(NULL::timestamptz, NULL::timestamptz)::text, 'list_workflows: not started, not finished before a node runs');
 SELECT is(jsonb_array_length(taskflow.workflow_status(:wid) -> 'edges'), 4, 'workflow_status lists the edges');
 SELECT is((taskflow.get_job(:merge) ->> 'workflow_id')::bigint, :wid::bigint, 'get_job names the workflow');
 SELECT is(pg_temp.run_ok(:r1, '{"pdf": "p1"}') || pg_temp.run_ok(:r1 + 1, '{"pdf": "p2"}') || pg_temp.run_ok(:r1 + 2, '{"pdf": "p3"}'),
@@ -213,6 +215,12 @@ SELECT is(pg_temp.run_ok(:notify), 'SUCCEEDED', 'notify done');
 SELECT is(taskflow.workflow_status(:wid) ->> 'state', 'failed', 'a finished workflow with a FAILED node is failed');
 SELECT ok((SELECT count(*) FROM taskflow.list_workflows() WHERE id = :wid AND state = 'failed' AND name = 'report-42') = 1,
   'list_workflows lists it with its state');
+SELECT is((SELECT ROW(l.started_at, l.finished_at)::text FROM taskflow.list_workflows() l WHERE l.id = :wid),
+  (SELECT ROW((s ->> 'started_at')::timestamptz, (s ->> 'finished_at')::timestamptz)::text
+   FROM (SELECT taskflow.workflow_status(:wid) AS s) x),
+  'list_workflows: started and finished as workflow_status says (the first start, the last finish)');
+SELECT ok((SELECT started_at IS NOT NULL AND finished_at >= started_at FROM taskflow.list_workflows() WHERE id = :wid),
+  'list_workflows: a finished workflow has both times');
 
 -- cancel_workflow
 SELECT taskflow.schedule_workflow('{"nodes": [{"key": "a", "job_type": "wf.ca", "queue": "wf_q"},

@@ -47,8 +47,8 @@ export function Workflows() {
       {page && (
         <>
           <DataTable testid="workflows" caption="Workflows, oldest first"
-            columns={["Workflow", "Name", "State", "Nodes by state", "Nodes", "Tenant", "Created"]}>
-            {page.workflows.length === 0 && <tr><td colSpan={7}>No workflow{tenant ? " of this tenant" : ""}.</td></tr>}
+            columns={["Workflow", "Name", "State", "Nodes by state", "Nodes", "Tenant", "Created", "Started", "Finished"]}>
+            {page.workflows.length === 0 && <tr><td colSpan={9}>No workflow{tenant ? " of this tenant" : ""}.</td></tr>}
             {page.workflows.map((w) => (
               <tr key={w.id} data-workflow={w.id}>
                 <th scope="row"><Link to={`/workflows/${w.id}`}>{w.id}</Link></th>
@@ -58,10 +58,11 @@ export function Workflows() {
                 <td>{w.node_count}</td>
                 <td>{w.tenant}</td>
                 <td>{when(w.created_at)}</td>
+                <td data-field="started">{when(w.started_at)}</td>
+                <td data-field="finished">{when(w.finished_at)}</td>
               </tr>
             ))}
           </DataTable>
-          <p className="muted">Started and finished times are on each workflow's page.</p>
           <KeysetPager after={after} next={page.next_after} go={(a) => go(tenant, a)} />
         </>
       )}

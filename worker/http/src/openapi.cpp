@@ -197,11 +197,13 @@ constexpr const char* kComponents = R"OPENAPI(
       "WorkflowList": {
         "type": "object",
         "required": ["workflows", "next_after"],
-        "properties": {"workflows": {"type": "array", "items": {"type": "object", "required": ["id", "tenant", "name", "created_at", "node_count", "state", "counts"], "properties": {
+        "properties": {"workflows": {"type": "array", "items": {"type": "object", "required": ["id", "tenant", "name", "created_at", "node_count", "state", "counts", "started_at", "finished_at"], "properties": {
                          "id": {"type": "integer", "format": "int64"}, "tenant": {"type": "string"}, "name": {"type": ["string", "null"]},
                          "created_at": {"type": "string", "format": "date-time"}, "node_count": {"type": "integer"},
                          "state": {"$ref": "#/components/schemas/WorkflowState"},
-                         "counts": {"type": "object", "additionalProperties": {"type": "integer"}}}}},
+                         "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                         "started_at": {"type": ["string", "null"], "format": "date-time", "description": "The first node's start."},
+                         "finished_at": {"type": ["string", "null"], "format": "date-time", "description": "The last node's finish, once no node is unfinished."}}}},
                        "next_after": {"type": ["integer", "null"], "format": "int64"}}
       },
       "JobCreated": {
